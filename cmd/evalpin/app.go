@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// Exit codes are part of evalpin's interface; doc.go and README.md list them.
+const (
+	exitOK          = 0
+	exitGateFailed  = 1
+	exitInput       = 2
+	exitLockRefused = 3
+	exitIncomplete  = 4
+	exitInternal    = 5
+	exitInterrupted = 130
+)
+
+// A command is one evalpin subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// commands maps each subcommand's name to its implementation; each lives in a
+// file of its own.
+var commands = map[string]command{}
+
+// run parses the subcommand from args and runs it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return usageErrorf("no command given")
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "-h", "-help", "--help":
+		usage(stdout)
+		return nil
+	case "help":
+		if len(rest) == 0 {
+			usage(stdout)
+			return nil
+		}
+		name, rest = rest[0], []string{"-h"}
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "evalpin %s\n", Version)
+		return nil
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		return usageErrorf("unknown command %q (run 'evalpin help' for the list)", name)
+	}
+	err := cmd.run(ctx, rest, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+// usage prints the list of commands.
+func usage(w io.Writer) {
+	fmt.Fprint(w, "evalpin makes LLM model versions checkable and their regressions measurable.\n\nUsage:\n\n  evalpin <command> [arguments]\n\nCommands:\n\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, "\nRun 'evalpin help <command>' for a command's flags and examples.\n\n"+exitStatusText)
+}
+
+// exitStatusText documents the exit codes in every help text.
+const exitStatusText = `Exit status:
+  0    success
+  1    the gate failed: a regression
+  2    usage or input error (bad flag, file, suite or lock file)
+  3    lock refused: none reported, another lock, or the lock changed mid-run
+  4    run incomplete: cases are missing or failed to be stored
+  5    internal error
+  130  interrupted (Ctrl-C); a run resumes where it stopped
+`
+
+// usageErrorf returns an input error for a bad command line.
+func usageErrorf(format string, args ...any) error {
+	return eval.Errorf(eval.KindInput, "", format, args...)
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting and whose
+// usage text is text followed by the flags and the exit codes.
+func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), strings.TrimLeft(text, "\n"))
+		fmt.Fprint(fs.Output(), "\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\n"+exitStatusText)
+	}
+	return fs
+}
+
+// parseFlags parses args into fs and turns a flag error into an input error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return eval.Errorf(eval.KindInput, fmt.Sprintf("run 'evalpin help %s'", fs.Name()), "%s: %w", fs.Name(), err)
+	}
+	return nil
+}
+
+// report prints err, if any, with its hint, and returns the exit code for it.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "evalpin: interrupted")
+		return exitInterrupted
+	}
+	fmt.Fprintf(stderr, "evalpin: %v\n", err)
+	if hint := eval.HintOf(err); hint != "" {
+		fmt.Fprintf(stderr, "Try: %s\n", hint)
+	}
+	switch eval.KindOf(err) {
+	case eval.KindInput:
+		return exitInput
+	case eval.KindLockRefused:
+		return exitLockRefused
+	case eval.KindIncomplete:
+		return exitIncomplete
+	case eval.KindGateFailed:
+		return exitGateFailed
+	}
+	return exitInternal
+}

@@ -1,0 +1,159 @@
+// Package eval is evalpin's domain: the cases of a suite, the deterministic
+// settings they are replayed at, the results a run stores, and the scorers that
+// judge an output. It does no I/O; the other packages exchange these types.
+//
+// The statistics of a diff live in the subpackage eval/stats, which, like
+// golang.org/x/perf/benchmath, imports nothing else from this module.
+package eval
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// A LockID names a deliverable by its content: "sha256:" followed by 64 lower-case
+// hex digits for evalpin's own locks, or another prefix for an identity an engine
+// reports natively (for example "ollama:sha256:…").
+type LockID = string
+
+// A Message is one turn of a chat prompt.
+type Message struct {
+	Role    string `json:"role"`    // "system", "user" or "assistant"
+	Content string `json:"content"` // the turn's text
+}
+
+// A Case is one frozen prompt of a suite with the checks its output must pass.
+// Exactly one of Messages and Prompt is set.
+type Case struct {
+	ID        string    // stable id, unique within its suite
+	Messages  []Message // chat form, sent to /v1/chat/completions
+	Prompt    string    // raw form, sent to /v1/completions
+	Tags      []string  // groups for per-tag statistics
+	Cluster   string    // cases sharing a source passage share a cluster ("" = own cluster)
+	Overrides Overrides // per-case generation settings
+	Scorers   []Scorer  // deterministic checks of the output
+	Hash      string    // hex SHA-256 of the case's canonical content; runs pair on it
+}
+
+// A Suite is a frozen, named set of cases.
+type Suite struct {
+	Name     string
+	Version  string
+	Settings Settings // the suite's defaults; flags may override them
+	Cases    []Case
+	Hash     string // hex SHA-256 over the canonical content of all cases and defaults
+}
+
+// A Scorer is a deterministic check of one output. Implementations live in this
+// package; suites construct them from their files.
+type Scorer interface {
+	// Name is the scorer's stable label, used to group pass rates in a diff,
+	// e.g. "contains" or a name the suite gives it.
+	Name() string
+	// Score judges output.
+	Score(output string) Check
+}
+
+// A Check is one scorer's verdict on one output.
+type Check struct {
+	Scorer string `json:"scorer"`           // the Scorer's Name
+	Pass   bool   `json:"pass"`             // whether the output passed
+	Detail string `json:"detail,omitempty"` // why it failed, for people
+}
+
+// Overrides are per-case changes to the run's Settings; a nil field keeps the
+// run's value.
+type Overrides struct {
+	MaxTokens   *int     `json:"max_tokens,omitempty"`
+	Stop        []string `json:"stop,omitempty"`
+	Temperature *float64 `json:"temperature,omitempty"`
+	Seed        *int64   `json:"seed,omitempty"`
+}
+
+// Settings are the deterministic request parameters of a run. Every field is sent
+// explicitly, so no server default can change an output unseen. Their Hash is part
+// of a run's identity: runs with different settings are never silently compared.
+type Settings struct {
+	Temperature       float64  `json:"temperature"`
+	TopP              float64  `json:"top_p"`
+	TopK              *int     `json:"top_k,omitempty"`              // sent only where set
+	MinP              *float64 `json:"min_p,omitempty"`              // sent only where set
+	RepetitionPenalty *float64 `json:"repetition_penalty,omitempty"` // sent only where set
+	PresencePenalty   float64  `json:"presence_penalty"`
+	FrequencyPenalty  float64  `json:"frequency_penalty"`
+	Seed              int64    `json:"seed"`
+	MaxTokens         int      `json:"max_tokens"`
+	Stop              []string `json:"stop,omitempty"`
+	System            string   `json:"system,omitempty"` // prepended as a system message to chat cases that have none
+	Logprobs          bool     `json:"logprobs,omitempty"`
+	// Samples is how often each case is requested; k ≥ 2 measures the engine's
+	// own non-determinism (the noise floor).
+	Samples int `json:"samples"`
+}
+
+// DefaultSettings are greedy decoding with a fixed seed: temperature 0, top_p 1,
+// seed 0, 256 tokens, one sample.
+func DefaultSettings() Settings {
+	return Settings{TopP: 1, MaxTokens: 256, Samples: 1}
+}
+
+// With returns s changed by o.
+func (s Settings) With(o Overrides) Settings {
+	if o.MaxTokens != nil {
+		s.MaxTokens = *o.MaxTokens
+	}
+	if o.Stop != nil {
+		s.Stop = o.Stop
+	}
+	if o.Temperature != nil {
+		s.Temperature = *o.Temperature
+	}
+	if o.Seed != nil {
+		s.Seed = *o.Seed
+	}
+	return s
+}
+
+// Hash is the hex SHA-256 of the settings' JSON encoding, whose field order is
+// fixed by the struct.
+func (s Settings) Hash() string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic("eval: settings cannot be encoded: " + err.Error()) // plain fields only
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// A Result is the stored outcome of one request: one case, one sample.
+// A failed request is a Result with Error set, not an aborted run.
+type Result struct {
+	CaseID           string        `json:"case_id"`
+	CaseHash         string        `json:"case_hash"`
+	Sample           int           `json:"sample"` // 0-based repeat index
+	Output           string        `json:"output"`
+	FinishReason     string        `json:"finish_reason,omitempty"`
+	PromptTokens     int           `json:"prompt_tokens"`
+	CompletionTokens int           `json:"completion_tokens"`
+	Latency          time.Duration `json:"latency_ns"`
+	Lock             LockID        `json:"lock"`     // the lock seen on this response
+	Endpoint         string        `json:"endpoint"` // which replica answered
+	ErrorKind        string        `json:"error_kind,omitempty"`
+	Error            string        `json:"error,omitempty"`
+	Checks           []Check       `json:"checks,omitempty"`
+}
+
+// Passed reports whether the result has no error and passed every check.
+func (r Result) Passed() bool {
+	if r.Error != "" {
+		return false
+	}
+	for _, c := range r.Checks {
+		if !c.Pass {
+			return false
+		}
+	}
+	return true
+}
