@@ -26,7 +26,8 @@ bench:
 
 ## golden: rewrite the golden files under testdata/ from the current output
 golden:
-	$(GO) test ./... -update
+	@for d in $$(grep -rl --include='*_test.go' 'flag.Bool("update"' . | xargs -r -n1 dirname | sort -u); do \
+		echo "$(GO) test $$d -update"; $(GO) test $$d -update || exit 1; done
 
 clean:
 	rm -rf bin

@@ -157,3 +157,30 @@ func (r Result) Passed() bool {
 	}
 	return true
 }
+
+// A RunStatus says how far a run got.
+type RunStatus string
+
+// The states of a run.
+const (
+	RunRunning     RunStatus = "running"     // being written, or crashed while it was
+	RunInterrupted RunStatus = "interrupted" // stopped by Ctrl-C or a refusal; resumable
+	RunComplete    RunStatus = "complete"    // every case and sample is stored
+)
+
+// A Run is one replay of a suite against one lock at one set of settings.
+// The same (Lock, SuiteHash, SettingsHash) resumes an unfinished run.
+type Run struct {
+	ID           int64
+	Lock         LockID
+	Suite        string // the suite's name
+	SuiteVersion string
+	SuiteHash    string
+	Settings     Settings
+	SettingsHash string
+	Endpoints    []string
+	Version      string // evalpin's version
+	Status       RunStatus
+	Started      time.Time
+	Finished     time.Time // zero until complete or interrupted
+}
