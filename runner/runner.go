@@ -1,0 +1,583 @@
+// Package runner replays a suite against OpenAI-compatible endpoints at high
+// concurrency: one request per case and sample (or several raw prompts packed
+// into one), a bounded pool whose limit adapts to server overload, retries with
+// back-off that honour Retry-After, replicas of one lock used together, and a
+// lock check on every response before its output is handed on.
+//
+// The runner knows nothing of the store, the endpoint lock protocol or suite
+// files: it takes an eval.Suite and hands eval.Results to a Sink, and the lock
+// check is a function in its Config.
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// The error kinds the runner records in eval.Result.ErrorKind.
+const (
+	ErrBadRequest    = "bad_request"    // 400, 413, 422: the server rejected the request
+	ErrContextLength = "context_length" // prompt plus max_tokens exceed the model's context
+	ErrNotFound      = "not_found"      // 404: unknown model or path
+	ErrAuth          = "auth"           // 401, 403
+	ErrRateLimited   = "rate_limited"   // 429 on every attempt
+	ErrServer        = "server"         // 5xx on every attempt
+	ErrTimeout       = "timeout"        // no answer within Config.Timeout on every attempt
+	ErrMalformed     = "malformed"      // a 2xx response that is not a completion
+	ErrHTTP          = "http"           // any other status
+)
+
+// LockHeader is the response header an endpoint reports its lock in; it is
+// read when Config.CheckResponse is nil.
+const LockHeader = "Evalpin-Lock"
+
+// A Sink receives the results of a run, one at a time, from a single
+// goroutine. Put must not wait on disk: a store batches and writes in the
+// background. Err reports the first infrastructure failure (a failed write);
+// it is called after every Put, so it must be cheap, and a non-nil error stops
+// the run.
+type Sink interface {
+	Put(eval.Result)
+	Err() error
+}
+
+// Config configures a Runner. The zero value of a field selects the default
+// given in its comment.
+type Config struct {
+	// Endpoints are the OpenAI base URLs (e.g. http://host:8000/v1) of
+	// replicas serving one lock; requests are spread across them round-robin,
+	// and a retry goes to the next one. At least one is required.
+	Endpoints []string
+	// Model is the model name sent in every request; required.
+	Model string
+	// APIKey, if set, is sent as a bearer token.
+	APIKey string
+
+	// Concurrency is the most requests in flight at once over all endpoints
+	// (default 128). It is also the size of the connection pool.
+	Concurrency int
+	// MinConcurrency is the floor the adaptive limit backs off to under
+	// overload (default 1).
+	MinConcurrency int
+	// Timeout bounds one attempt of one request, including reading the
+	// answer (default 10 minutes: long generations on a busy server are slow).
+	Timeout time.Duration
+	// MaxAttempts bounds the attempts per request, retries included (default 6).
+	MaxAttempts int
+	// BackoffBase and BackoffMax shape the exponential back-off between
+	// attempts (defaults 250 ms and 30 s). A Retry-After header wins.
+	BackoffBase, BackoffMax time.Duration
+	// Batch packs up to this many raw-prompt cases with identical settings
+	// into one /completions request, the prompt being a list (default 1: no
+	// packing). Only for engines that accept a list (vLLM, SGLang, OpenAI).
+	// A packed request's token usage cannot be split by prompt: its results
+	// carry zero token counts, and the Summary counts the request's usage.
+	Batch int
+
+	// CheckResponse is called on every 2xx response before its results are
+	// handed on, with the endpoint's base URL, the response headers and the
+	// system_fingerprint and model of the body ("" if the body is not a
+	// completion). It returns the lock the response was served by, recorded in
+	// each Result. An error stops the run: the response's output is dropped,
+	// in-flight requests are cancelled, and Run returns the error wrapped, as
+	// an eval.KindLockRefused error unless it already has a kind.
+	// If nil, the LockHeader value is recorded unchecked.
+	// Error responses (4xx, 5xx) carry no output and are not checked: proxies
+	// and load balancers answer 429 or 502 without the header.
+	CheckResponse func(endpoint string, h http.Header, systemFingerprint, model string) (eval.LockID, error)
+	// Sink receives every result; required.
+	Sink Sink
+	// Skip reports whether a case's sample is already stored; such samples
+	// are not requested again (resume). Nil skips nothing.
+	Skip func(caseID string, sample int) bool
+	// HardStop, when closed, cancels in-flight requests at once and drops
+	// their results (a second Ctrl-C). The first cancel of Run's context
+	// only stops dispatching.
+	HardStop <-chan struct{}
+
+	// Client sends the requests; nil builds one whose transport keeps
+	// Concurrency idle connections per host.
+	Client *http.Client
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// A Runner replays suites as its Config says. Its Progress may be read from
+// any goroutine while Run runs; one Run at a time.
+type Runner struct {
+	cfg    Config
+	client *http.Client
+	lim    *limiter      // the current run's; set before running is
+	next   atomic.Uint64 // round-robin endpoint counter
+
+	total, skipped, done, errs, retries, requests atomic.Int64
+	promptTokens, completionTokens                atomic.Int64
+	running                                       atomic.Bool
+	curLim                                        atomic.Pointer[limiter] // r.lim, for Progress
+}
+
+// New validates cfg and returns a Runner.
+func New(cfg Config) (*Runner, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, eval.Errorf(eval.KindInput, "give the OpenAI base URL of the server, e.g. http://localhost:8000/v1", "runner: no endpoint")
+	}
+	for i, ep := range cfg.Endpoints {
+		if !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") {
+			return nil, eval.Errorf(eval.KindInput, "write the endpoint as an http:// or https:// URL, e.g. http://localhost:8000/v1", "runner: endpoint %q is not an http(s) URL", ep)
+		}
+		cfg.Endpoints[i] = strings.TrimRight(ep, "/")
+	}
+	if cfg.Model == "" {
+		return nil, eval.Errorf(eval.KindInput, "name the model the server serves (see GET /v1/models)", "runner: no model name")
+	}
+	if cfg.Sink == nil {
+		return nil, errors.New("runner: no sink")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 128
+	}
+	if cfg.MinConcurrency <= 0 {
+		cfg.MinConcurrency = 1
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Minute
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 6
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 250 * time.Millisecond
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 1
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	r := &Runner{cfg: cfg, client: cfg.Client}
+	if r.client == nil {
+		r.client = &http.Client{Transport: NewTransport(cfg.Concurrency, len(cfg.Endpoints))}
+	}
+	return r, nil
+}
+
+// NewTransport returns an HTTP transport for concurrency requests in flight
+// spread over hosts hosts: every connection is kept for reuse, so a steady run
+// opens each connection once.
+func NewTransport(concurrency, hosts int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = concurrency
+	t.MaxIdleConns = concurrency * max(hosts, 1)
+	t.IdleConnTimeout = 90 * time.Second
+	return t
+}
+
+// Progress is a snapshot of a run's counters.
+type Progress struct {
+	Total    int // case samples to request in this run (skipped ones excluded)
+	Skipped  int // case samples already stored
+	Done     int // results handed to the sink
+	Errors   int // of Done, results with Error set
+	Retries  int // attempts repeated after a retryable failure
+	InFlight int // requests in flight now
+	Limit    int // the adaptive concurrency limit now
+}
+
+// Progress returns the counters of the current or last run.
+func (r *Runner) Progress() Progress {
+	p := Progress{
+		Total:   int(r.total.Load()),
+		Skipped: int(r.skipped.Load()),
+		Done:    int(r.done.Load()),
+		Errors:  int(r.errs.Load()),
+		Retries: int(r.retries.Load()),
+	}
+	if lim := r.curLim.Load(); lim != nil {
+		p.Limit, p.InFlight, _, _ = lim.state()
+	}
+	return p
+}
+
+// A job is one case sample.
+type job struct {
+	c        *eval.Case
+	sample   int
+	settings eval.Settings
+}
+
+// A task is one request: one job, or several raw jobs packed together.
+type task struct {
+	raw  bool
+	jobs []job
+}
+
+// plan lists the requests for suite, leaving out skipped samples.
+func (r *Runner) plan(suite eval.Suite) (tasks []task, skipped int) {
+	samples := max(suite.Settings.Samples, 1)
+	open := map[string]int{} // settings key → index of the raw task being packed
+	for i := range suite.Cases {
+		c := &suite.Cases[i]
+		s := suite.Settings.With(c.Overrides)
+		raw := c.Messages == nil
+		key := ""
+		if raw && r.cfg.Batch > 1 && (c.Overrides.MaxTokens != nil || c.Overrides.Stop != nil || c.Overrides.Temperature != nil || c.Overrides.Seed != nil) {
+			key = s.Hash()
+		}
+		for k := 0; k < samples; k++ {
+			if r.cfg.Skip != nil && r.cfg.Skip(c.ID, k) {
+				skipped++
+				continue
+			}
+			j := job{c: c, sample: k, settings: s}
+			if !raw || r.cfg.Batch == 1 {
+				tasks = append(tasks, task{raw: raw, jobs: []job{j}})
+				continue
+			}
+			if t, ok := open[key]; ok && len(tasks[t].jobs) < r.cfg.Batch {
+				tasks[t].jobs = append(tasks[t].jobs, j)
+				continue
+			}
+			open[key] = len(tasks)
+			tasks = append(tasks, task{raw: true, jobs: append(make([]job, 0, r.cfg.Batch), j)})
+		}
+	}
+	return tasks, skipped
+}
+
+// errHardStop is the cause of a run's cancellation by Config.HardStop.
+var errHardStop = fmt.Errorf("in-flight requests cancelled: %w", context.Canceled)
+
+// Run requests every case sample of suite that Skip does not report stored, at
+// suite.Settings with each case's Overrides applied, and hands each result to
+// the Sink. Failed requests are results with Error set; Run returns an error
+// only when the run could not finish: ctx cancelled (the error wraps
+// ctx's cause, and says the run was interrupted; in-flight requests were
+// finished and handed on first), Config.HardStop, a lock check failure, an
+// unreachable endpoint, or a sink error. The Summary is valid either way.
+func (r *Runner) Run(ctx context.Context, suite eval.Suite) (Summary, error) {
+	if !r.running.CompareAndSwap(false, true) {
+		return Summary{}, errors.New("runner: Run called while running")
+	}
+	defer r.running.Store(false)
+	cfg := r.cfg
+	start := cfg.Now()
+	for _, c := range []*atomic.Int64{&r.total, &r.skipped, &r.done, &r.errs, &r.retries, &r.requests, &r.promptTokens, &r.completionTokens} {
+		c.Store(0)
+	}
+	r.lim = newLimiter(cfg.Concurrency, cfg.MinConcurrency)
+	r.curLim.Store(r.lim)
+	tasks, skipped := r.plan(suite)
+	total := 0
+	for _, t := range tasks {
+		total += len(t.jobs)
+	}
+	r.total.Store(int64(total))
+	r.skipped.Store(int64(skipped))
+
+	// Requests live in reqCtx, which the first cancel of ctx does not reach:
+	// in-flight requests finish. Dispatching, waiting for a slot and sleeping
+	// before a retry stop in dispatchCtx, which ctx's cancel does reach.
+	reqCtx, abort := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer abort(nil)
+	if cfg.HardStop != nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-cfg.HardStop:
+				abort(errHardStop)
+			case <-stop:
+			}
+		}()
+	}
+	g, gctx := errgroup.WithContext(reqCtx)
+	g.SetLimit(cfg.Concurrency)
+	dispatchCtx, cancelDispatch := context.WithCancel(gctx)
+	defer cancelDispatch()
+	defer context.AfterFunc(ctx, cancelDispatch)()
+
+	out := make(chan []eval.Result, cfg.Concurrency)
+	col := newCollector(cfg.Sink, total, abort)
+	var colDone sync.WaitGroup
+	colDone.Go(func() { col.run(out, r) })
+
+	var dropped atomic.Int64
+	dispatched := 0
+	for i := range tasks {
+		if dispatchCtx.Err() != nil {
+			break
+		}
+		t := &tasks[i]
+		dispatched += len(t.jobs)
+		g.Go(func() error {
+			handed, err := r.do(dispatchCtx, gctx, t, out)
+			if !handed {
+				dropped.Add(int64(len(t.jobs)))
+			}
+			return err
+		})
+	}
+	werr := g.Wait()
+	close(out)
+	colDone.Wait()
+
+	elapsed := cfg.Now().Sub(start)
+	sum := col.summary(suite, elapsed, r)
+	sum.Skipped = skipped
+	_, _, sum.PeakInFlight, sum.LowestLimit = r.lim.state()
+
+	missing := total - dispatched + int(dropped.Load())
+	switch {
+	case col.sinkErr != nil:
+		return sum, fmt.Errorf("store results: %w", col.sinkErr)
+	case werr != nil:
+		return sum, werr
+	case errors.Is(context.Cause(reqCtx), errHardStop):
+		return sum, fmt.Errorf("run stopped: %d of %d results stored, %d requests abandoned; the same command resumes it: %w", sum.Results, total, missing, errHardStop)
+	case ctx.Err() != nil && missing > 0:
+		return sum, fmt.Errorf("run interrupted: %d of %d results stored; the same command resumes it: %w", sum.Results, total, context.Cause(ctx))
+	}
+	return sum, nil
+}
+
+// An outcome classifies one attempt.
+type outcome int
+
+const (
+	outDone      outcome = iota // results ready (success or a malformed 2xx)
+	outPermanent                // an error no retry can fix; recorded
+	outRetry                    // overload, server error, timeout or connection error
+	outAborted                  // reqCtx ended: nothing to record
+	outRefused                  // the lock check failed: stop the run
+)
+
+// An attempt is what one try of a task produced.
+type attempt struct {
+	outcome    outcome
+	results    []eval.Result // outDone
+	kind, msg  string        // outPermanent, outRetry: the error to record
+	err        error         // outRefused; outRetry for connection errors
+	overload   bool          // 429 or 503: back off the concurrency limit
+	conn       bool          // no HTTP response at all
+	retryAfter time.Duration
+	hasRA      bool
+}
+
+// do runs task t to completion: it returns whether t's results were handed on,
+// and an error only when the whole run must stop.
+func (r *Runner) do(dispatchCtx, reqCtx context.Context, t *task, out chan<- []eval.Result) (bool, error) {
+	cfg := &r.cfg
+	path, body, err := encodeTask(cfg.Model, t)
+	if err != nil {
+		return false, fmt.Errorf("encode request for case %s: %w", t.jobs[0].c.ID, err)
+	}
+	for n := 1; ; n++ {
+		epoch, err := r.lim.acquire(dispatchCtx)
+		if err != nil {
+			return false, nil
+		}
+		ep := cfg.Endpoints[int((r.next.Add(1)-1)%uint64(len(cfg.Endpoints)))]
+		a := r.try(reqCtx, ep, path, body, t)
+		r.lim.release()
+
+		switch a.outcome {
+		case outDone:
+			r.lim.success()
+			out <- a.results
+			return true, nil
+		case outPermanent:
+			out <- errorResults(t, ep, a.kind, a.msg)
+			return true, nil
+		case outAborted:
+			return false, nil
+		case outRefused:
+			return false, a.err
+		}
+		if a.overload {
+			r.lim.overload(epoch)
+		}
+		if n >= cfg.MaxAttempts {
+			if a.conn {
+				return false, eval.Errorf(eval.KindIncomplete,
+					"check that the server is up and that the endpoint is its OpenAI base URL, e.g. http://localhost:8000/v1",
+					"endpoint %s unreachable (%d attempts): %w", ep, n, a.err)
+			}
+			out <- errorResults(t, ep, a.kind, fmt.Sprintf("%s (after %d attempts)", a.msg, n))
+			return true, nil
+		}
+		wait := backoff(n, cfg.BackoffBase, cfg.BackoffMax)
+		if a.hasRA {
+			wait = a.retryAfter
+		}
+		r.retries.Add(1)
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-dispatchCtx.Done():
+			// Interrupted while waiting to retry: left for resume, not
+			// recorded as a failure of the case.
+			timer.Stop()
+			return false, nil
+		}
+	}
+}
+
+// bufPool holds response body buffers.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxBody bounds a response body; no completion of sane length comes near it.
+const maxBody = 64 << 20
+
+// try sends t's request once to ep.
+func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task) attempt {
+	cfg := &r.cfg
+	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, ep+path, bytes.NewReader(body))
+	if err != nil {
+		return attempt{outcome: outPermanent, kind: ErrBadRequest, msg: err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if cfg.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
+	}
+	r.requests.Add(1)
+	start := cfg.Now()
+	resp, err := r.client.Do(req)
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err == nil {
+		_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+	}
+	latency := cfg.Now().Sub(start)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return attempt{outcome: outAborted}
+		case errors.Is(err, context.DeadlineExceeded):
+			return attempt{outcome: outRetry, kind: ErrTimeout, msg: fmt.Sprintf("no answer from %s within %v", ep, cfg.Timeout)}
+		}
+		return attempt{outcome: outRetry, conn: true, err: err, kind: "connection", msg: err.Error()}
+	}
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return classify(ep, resp, buf.Bytes(), cfg.Now())
+	}
+
+	d, derr := decode(t.raw, len(t.jobs), resp.Header.Get("Content-Type"), buf.Bytes())
+	lock := resp.Header.Get(LockHeader)
+	if cfg.CheckResponse != nil {
+		lock, err = cfg.CheckResponse(ep, resp.Header, d.systemFingerprint, d.model)
+		if err != nil {
+			if eval.KindOf(err) == eval.KindInternal {
+				err = eval.Errorf(eval.KindLockRefused, "", "lock check on %s: %w", ep, err)
+			} else {
+				err = fmt.Errorf("lock check on %s: %w", ep, err)
+			}
+			return attempt{outcome: outRefused, err: err}
+		}
+	}
+	r.promptTokens.Add(int64(d.usage.PromptTokens))
+	r.completionTokens.Add(int64(d.usage.CompletionTokens))
+
+	results := make([]eval.Result, len(t.jobs))
+	for i, j := range t.jobs {
+		res := eval.Result{
+			CaseID:   j.c.ID,
+			CaseHash: j.c.Hash,
+			Sample:   j.sample,
+			Latency:  latency,
+			Lock:     lock,
+			Endpoint: ep,
+		}
+		if derr != nil {
+			res.ErrorKind, res.Error = ErrMalformed, "malformed response from "+ep+": "+derr.Error()
+		} else {
+			a := d.answers[i]
+			res.Output, res.FinishReason = a.output, a.finish
+			if len(t.jobs) == 1 {
+				res.PromptTokens, res.CompletionTokens = d.usage.PromptTokens, d.usage.CompletionTokens
+			}
+			if len(j.c.Scorers) > 0 {
+				res.Checks = make([]eval.Check, len(j.c.Scorers))
+				for k, s := range j.c.Scorers {
+					res.Checks[k] = s.Score(a.output)
+				}
+			}
+		}
+		results[i] = res
+	}
+	return attempt{outcome: outDone, results: results}
+}
+
+// classify turns an error response into an attempt.
+func classify(ep string, resp *http.Response, body []byte, now time.Time) attempt {
+	code := resp.StatusCode
+	msg := fmt.Sprintf("HTTP %d from %s", code, ep)
+	if m := errorMessage(body); m != "" {
+		msg += ": " + m
+	}
+	a := attempt{outcome: outPermanent, kind: ErrHTTP, msg: msg}
+	switch {
+	case code == http.StatusTooManyRequests:
+		a.outcome, a.kind, a.overload = outRetry, ErrRateLimited, true
+	case code == http.StatusServiceUnavailable:
+		a.outcome, a.kind, a.overload = outRetry, ErrServer, true
+	case code == http.StatusRequestTimeout:
+		a.outcome, a.kind = outRetry, ErrTimeout
+	case code >= 500 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported:
+		a.outcome, a.kind = outRetry, ErrServer
+	case code == http.StatusNotFound:
+		a.kind = ErrNotFound
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		a.kind = ErrAuth
+	case code == http.StatusBadRequest || code == http.StatusRequestEntityTooLarge || code == http.StatusUnprocessableEntity:
+		a.kind = ErrBadRequest
+		if isContextLength(msg) {
+			a.kind = ErrContextLength
+		}
+	}
+	if a.outcome == outRetry {
+		a.retryAfter, a.hasRA = retryAfter(resp.Header, now)
+	}
+	return a
+}
+
+// isContextLength reports whether a 400's message says the prompt is too long,
+// in the words vLLM, SGLang, TGI, llama.cpp and OpenAI use.
+func isContextLength(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, s := range []string{"context length", "context_length", "maximum context", "context window", "too long", "exceeds the available context", "max_total_tokens", "input validation error: `inputs` tokens"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// errorResults records a failure of every job of t.
+func errorResults(t *task, ep, kind, msg string) []eval.Result {
+	results := make([]eval.Result, len(t.jobs))
+	for i, j := range t.jobs {
+		results[i] = eval.Result{CaseID: j.c.ID, CaseHash: j.c.Hash, Sample: j.sample, Endpoint: ep, ErrorKind: kind, Error: msg}
+	}
+	return results
+}

@@ -1,0 +1,226 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/evalpin/evalpin/eval"
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// chatRequest is the body of POST /chat/completions. go-openai's
+// ChatCompletionRequest cannot be used for it: its Temperature, TopP, N and
+// penalties are float32/int with omitempty, so greedy decoding (temperature 0)
+// never reaches the wire and the server's default (Ollama: 1.0) applies
+// (sashabaranov/go-openai#9, #678). Here every sampling parameter is always
+// sent; only the engine-specific ones are omitted when unset.
+type chatRequest struct {
+	Model          string         `json:"model"`
+	Messages       []eval.Message `json:"messages"`
+	samplingParams                // flattened into the same object
+	Logprobs       bool           `json:"logprobs,omitempty"`
+}
+
+// completionRequest is the body of POST /completions; Prompt is a string, or a
+// list of strings when several raw prompts are packed into one request.
+type completionRequest struct {
+	Model          string `json:"model"`
+	Prompt         any    `json:"prompt"`
+	samplingParams        // flattened into the same object
+	Logprobs       *int   `json:"logprobs,omitempty"`
+}
+
+// samplingParams are the parameters that decide an output.
+type samplingParams struct {
+	Temperature       float64  `json:"temperature"`
+	TopP              float64  `json:"top_p"`
+	N                 int      `json:"n"`
+	Seed              int64    `json:"seed"`
+	MaxTokens         int      `json:"max_tokens"`
+	Stop              []string `json:"stop"` // [] rather than null when empty
+	PresencePenalty   float64  `json:"presence_penalty"`
+	FrequencyPenalty  float64  `json:"frequency_penalty"`
+	TopK              *int     `json:"top_k,omitempty"`
+	MinP              *float64 `json:"min_p,omitempty"`
+	RepetitionPenalty *float64 `json:"repetition_penalty,omitempty"`
+	Stream            bool     `json:"stream"`
+}
+
+func params(s eval.Settings) samplingParams {
+	stop := s.Stop
+	if stop == nil {
+		stop = []string{}
+	}
+	return samplingParams{
+		Temperature:       s.Temperature,
+		TopP:              s.TopP,
+		N:                 1,
+		Seed:              s.Seed,
+		MaxTokens:         s.MaxTokens,
+		Stop:              stop,
+		PresencePenalty:   s.PresencePenalty,
+		FrequencyPenalty:  s.FrequencyPenalty,
+		TopK:              s.TopK,
+		MinP:              s.MinP,
+		RepetitionPenalty: s.RepetitionPenalty,
+	}
+}
+
+// chatMessages returns the messages of c with s.System prepended when c has no
+// system message of its own.
+func chatMessages(c *eval.Case, s eval.Settings) []eval.Message {
+	if s.System == "" {
+		return c.Messages
+	}
+	for _, m := range c.Messages {
+		if m.Role == "system" {
+			return c.Messages
+		}
+	}
+	msgs := make([]eval.Message, 0, len(c.Messages)+1)
+	msgs = append(msgs, eval.Message{Role: "system", Content: s.System})
+	return append(msgs, c.Messages...)
+}
+
+// encodeTask returns the request path and body for t.
+func encodeTask(model string, t *task) (path string, body []byte, err error) {
+	s := t.jobs[0].settings
+	if !t.raw {
+		req := chatRequest{Model: model, Messages: chatMessages(t.jobs[0].c, s), samplingParams: params(s), Logprobs: s.Logprobs}
+		body, err = json.Marshal(req)
+		return "/chat/completions", body, err
+	}
+	req := completionRequest{Model: model, samplingParams: params(s)}
+	if s.Logprobs {
+		one := 1
+		req.Logprobs = &one
+	}
+	if len(t.jobs) == 1 {
+		req.Prompt = t.jobs[0].c.Prompt
+	} else {
+		prompts := make([]string, len(t.jobs))
+		for i, j := range t.jobs {
+			prompts[i] = j.c.Prompt
+		}
+		req.Prompt = prompts
+	}
+	body, err = json.Marshal(req)
+	return "/completions", body, err
+}
+
+// An answer is one choice of a response.
+type answer struct {
+	output, finish string
+}
+
+// A decoded response: the answers in prompt order plus what the lock check
+// and the summary need.
+type decoded struct {
+	answers           []answer
+	usage             openai.Usage
+	model             string
+	systemFingerprint string
+}
+
+// decode parses a 2xx response body for a task of n prompts. Its errors are
+// the malformed-response messages recorded in results.
+func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
+	var d decoded
+	if mt, _, err := mime.ParseMediaType(contentType); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		if contentType == "" {
+			contentType = "none"
+		}
+		return d, fmt.Errorf("response content type is %s, want application/json (is the endpoint an OpenAI-compatible /v1 base URL?)", clip(contentType, 80))
+	}
+	if !raw {
+		var r openai.ChatCompletionResponse
+		if err := json.Unmarshal(body, &r); err != nil {
+			return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, clip(string(body), 80))
+		}
+		if len(r.Choices) == 0 {
+			return d, fmt.Errorf("response has no choices")
+		}
+		c := r.Choices[0]
+		d = decoded{answers: []answer{{c.Message.Content, string(c.FinishReason)}}, usage: r.Usage, model: r.Model, systemFingerprint: r.SystemFingerprint}
+		return d, nil
+	}
+	var r openai.CompletionResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, clip(string(body), 80))
+	}
+	if len(r.Choices) == 0 {
+		return d, fmt.Errorf("response has no choices")
+	}
+	d.model = r.Model
+	if r.Usage != nil {
+		d.usage = *r.Usage
+	}
+	// system_fingerprint is not in go-openai's CompletionResponse.
+	var fp struct {
+		SystemFingerprint string `json:"system_fingerprint"`
+	}
+	_ = json.Unmarshal(body, &fp) // the body already parsed above
+	d.systemFingerprint = fp.SystemFingerprint
+	d.answers = make([]answer, n)
+	seen := make([]bool, n)
+	for _, c := range r.Choices {
+		if c.Index < 0 || c.Index >= n {
+			return decoded{}, fmt.Errorf("response choice index %d out of range for %d prompts", c.Index, n)
+		}
+		if seen[c.Index] {
+			return decoded{}, fmt.Errorf("response has two choices with index %d", c.Index)
+		}
+		seen[c.Index] = true
+		d.answers[c.Index] = answer{c.Text, c.FinishReason}
+	}
+	for i, ok := range seen {
+		if !ok {
+			return decoded{}, fmt.Errorf("response has no choice for prompt %d of %d", i, n)
+		}
+	}
+	return d, nil
+}
+
+// errorMessage extracts a server's error message from an error body in the
+// shapes OpenAI-compatible engines use: {"error":{"message":…}} (OpenAI,
+// Ollama, llama.cpp), {"message":…} (vLLM, SGLang), {"error":"…"} (TGI).
+// The text is untrusted; it is clipped, and renderers escape it.
+func errorMessage(body []byte) string {
+	var e struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+		Detail  any             `json:"detail"`
+	}
+	if json.Unmarshal(body, &e) == nil {
+		var api openai.APIError
+		var s string
+		switch {
+		case len(e.Error) > 0 && json.Unmarshal(e.Error, &s) == nil && s != "":
+			return clip(s, 300)
+		case len(e.Error) > 0 && json.Unmarshal(e.Error, &api) == nil && api.Message != "":
+			return clip(api.Message, 300)
+		case e.Message != "":
+			return clip(e.Message, 300)
+		case e.Detail != nil:
+			b, _ := json.Marshal(e.Detail)
+			return clip(string(b), 300)
+		}
+	}
+	return clip(strings.TrimSpace(string(body)), 300)
+}
+
+// clip shortens s to at most n bytes on a rune boundary, marking the cut, and
+// replaces invalid UTF-8.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
