@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# testbed.sh builds and runs evalpin's real-engine test bed: an Ollama server
+# built from the Go module proxy, serving tiny llama models that the project
+# generates itself (internal/testbed/cmd/genmodel). See docs/testbed.md.
+#
+# Usage:
+#   scripts/testbed.sh build          build Ollama into .testbed/bin (cached), print its path
+#   scripts/testbed.sh model DIR [genmodel flags]
+#                                     write DIR/model.gguf and DIR/Modelfile
+#   scripts/testbed.sh up             start a server in the background with two models,
+#                                     tiny-v1 (seed 1) and tiny-v2 (seed 2); print its /v1 base URL
+#   scripts/testbed.sh down           stop the server that `up` started
+#   scripts/testbed.sh env            print the variables that point the tests at the binary
+#   scripts/testbed.sh times          print the recorded set-up times
+#
+# Environment:
+#   OLLAMA_VERSION   Ollama module version to build (default v0.17.4)
+#   TESTBED_DIR      where outputs go (default <repo>/.testbed)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OLLAMA_VERSION=${OLLAMA_VERSION:-v0.17.4}
+TESTBED_DIR=${TESTBED_DIR:-$ROOT/.testbed}
+BIN_DIR=$TESTBED_DIR/bin
+OLLAMA=$BIN_DIR/ollama
+STAMP=$BIN_DIR/ollama.stamp
+TIMES=$TESTBED_DIR/times.log
+RUN_DIR=$TESTBED_DIR/run
+INCLUDE_DIR=$ROOT/scripts/testbed-include
+GO=${GO:-go}
+
+# Debian packages the cgo build of llama.cpp needs: module zips drop vendor/,
+# so these headers come from the system instead.
+APT_PACKAGES=(nlohmann-json3-dev libstb-dev g++)
+
+log() { printf 'testbed: %s\n' "$*" >&2; }
+die() { printf 'testbed: %s\n' "$*" >&2; exit 1; }
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+record() { # record STEP SECONDS NOTE
+	mkdir -p "$TESTBED_DIR"
+	printf '%s\t%s\t%ss\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "$2" "$3" >>"$TIMES"
+}
+
+ensure_packages() {
+	local missing=()
+	for p in "${APT_PACKAGES[@]}"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get; install them by hand"
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || die "missing packages ${missing[*]}; run as root or install them"
+		sudo=(sudo)
+	fi
+	log "installing ${missing[*]}"
+	"${sudo[@]}" apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# stamp_value identifies a build: a binary built from another version or
+# another stub header is rebuilt.
+stamp_value() {
+	printf '%s %s %s\n' "$OLLAMA_VERSION" "$("$GO" env GOOS)/$("$GO" env GOARCH)" \
+		"$(sha256sum "$INCLUDE_DIR/miniaudio/miniaudio.h" | cut -d' ' -f1)"
+}
+
+cmd_build() {
+	local want
+	want=$(stamp_value)
+	if [ -x "$OLLAMA" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+		echo "$OLLAMA"
+		return 0
+	fi
+	ensure_packages
+	mkdir -p "$BIN_DIR"
+	rm -f "$STAMP"
+	log "building ollama $OLLAMA_VERSION (cold: about 6 minutes on 2 cores)"
+	local start
+	start=$(now)
+	# go install pkg@version builds outside this module, so evalpin's go.mod
+	# is untouched. The version string is set by hand because module builds
+	# carry no VCS stamp.
+	(
+		cd "$TESTBED_DIR"
+		GOBIN=$BIN_DIR CGO_ENABLED=1 CGO_CPPFLAGS="-I$INCLUDE_DIR" GOFLAGS=-buildvcs=false \
+			"$GO" install -ldflags "-X github.com/ollama/ollama/version.Version=${OLLAMA_VERSION#v}" \
+			"github.com/ollama/ollama@$OLLAMA_VERSION"
+	)
+	local secs
+	secs=$(elapsed "$start")
+	"$OLLAMA" --version >/dev/null 2>&1 || die "built $OLLAMA but it does not run"
+	echo "$want" >"$STAMP"
+	record build "$secs" "ollama $OLLAMA_VERSION $(du -m "$OLLAMA" | cut -f1)MB"
+	log "built in ${secs}s"
+	echo "$OLLAMA"
+}
+
+cmd_model() {
+	[ $# -ge 1 ] || die "usage: scripts/testbed.sh model DIR [genmodel flags]"
+	local dir=$1
+	shift
+	(cd "$ROOT" && "$GO" run ./internal/testbed/cmd/genmodel -o "$dir" "$@")
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+		echo $((20000 + RANDOM % 20000))
+}
+
+cmd_up() {
+	local ollama
+	ollama=$(cmd_build)
+	if [ -f "$RUN_DIR/pid" ] && kill -0 "$(cat "$RUN_DIR/pid")" 2>/dev/null; then
+		echo "http://$(cat "$RUN_DIR/host")/v1"
+		return 0
+	fi
+	rm -rf "$RUN_DIR"
+	mkdir -p "$RUN_DIR/home" "$RUN_DIR/models"
+	local host="127.0.0.1:$(free_port)"
+	local start
+	start=$(now)
+	HOME=$RUN_DIR/home OLLAMA_MODELS=$RUN_DIR/models OLLAMA_HOST=$host OLLAMA_NO_CLOUD=1 GIN_MODE=release \
+		nohup "$ollama" serve >"$RUN_DIR/server.log" 2>&1 &
+	echo $! >"$RUN_DIR/pid"
+	echo "$host" >"$RUN_DIR/host"
+	local i
+	for i in $(seq 1 200); do
+		curl -fsS "http://$host/api/version" >/dev/null 2>&1 && break
+		kill -0 "$(cat "$RUN_DIR/pid")" 2>/dev/null || die "ollama exited; see $RUN_DIR/server.log"
+		sleep 0.05
+	done
+	curl -fsS "http://$host/api/version" >/dev/null || die "ollama did not answer on $host within 10s"
+	record start "$(elapsed "$start")" "up"
+	local seed
+	for seed in 1 2; do
+		cmd_model "$RUN_DIR/gen/tiny-v$seed" -seed "$seed" >/dev/null
+		start=$(now)
+		HOME=$RUN_DIR/home OLLAMA_HOST=$host "$ollama" create "tiny-v$seed" -f "$RUN_DIR/gen/tiny-v$seed/Modelfile" >/dev/null 2>&1 ||
+			die "ollama create tiny-v$seed failed"
+		record create "$(elapsed "$start")" "tiny-v$seed"
+	done
+	log "serving tiny-v1 and tiny-v2 on http://$host (stop with scripts/testbed.sh down)"
+	echo "http://$host/v1"
+}
+
+cmd_down() {
+	[ -f "$RUN_DIR/pid" ] || { log "no server running"; return 0; }
+	local pid
+	pid=$(cat "$RUN_DIR/pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		local i
+		for i in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+	fi
+	rm -f "$RUN_DIR/pid"
+	log "stopped"
+}
+
+cmd_env() {
+	echo "EVALPIN_OLLAMA=$OLLAMA"
+}
+
+cmd_times() {
+	[ -f "$TIMES" ] && cat "$TIMES" || log "no times recorded yet"
+}
+
+case "${1:-}" in
+build) shift; cmd_build "$@" ;;
+model) shift; cmd_model "$@" ;;
+up) shift; cmd_up "$@" ;;
+down) shift; cmd_down "$@" ;;
+env) shift; cmd_env "$@" ;;
+times) shift; cmd_times "$@" ;;
+*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
