@@ -1,0 +1,314 @@
+// Package store keeps evalpin's history in SQLite: the locks it has seen, the
+// suites and cases it replayed, and every run with its stored results.
+//
+// It is the only package that knows the database driver. The schema lives in
+// embedded migrations (migration/*.sql), each applied once in its own
+// transaction and recorded in the migrations table. The database runs in WAL
+// mode, so readers such as "evalpin runs" never block the run being written,
+// with foreign keys on and a busy timeout so that two evalpin processes sharing
+// one file wait for each other instead of failing.
+//
+// Results are written by a Writer: one goroutine that batches them into
+// transactions, so the workers of a run never wait on the disk.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// Errors Open and the queries return; test for them with errors.Is.
+var (
+	// ErrNotFound means the run, case or lock asked for is not stored.
+	ErrNotFound = errors.New("not found")
+	// ErrNotDatabase means the file is not an SQLite database, or is one that
+	// evalpin did not create.
+	ErrNotDatabase = errors.New("not an evalpin database")
+	// ErrNewerSchema means the database was migrated by a newer evalpin that
+	// knows migrations this one does not.
+	ErrNewerSchema = errors.New("database written by a newer evalpin")
+)
+
+// A DB is an open evalpin store. Its methods are safe for concurrent use.
+type DB struct {
+	db     *sql.DB
+	ctx    context.Context // cancelled by Close; stops background work
+	cancel context.CancelFunc
+
+	// DSN is the database file's path, or ":memory:" for a private in-memory
+	// database.
+	DSN string
+
+	// Now returns the current time; tests replace it with a fixed clock.
+	// The default is time.Now.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	writers map[*Writer]struct{} // open writers, closed by Close
+	closed  bool
+}
+
+// NewDB returns a DB for the database at dsn; call Open before using it.
+func NewDB(dsn string) *DB {
+	db := &DB{DSN: dsn, Now: time.Now, writers: make(map[*Writer]struct{})}
+	db.ctx, db.cancel = context.WithCancel(context.Background())
+	return db
+}
+
+// Open opens the database at path, creating it if it does not exist, and
+// migrates it to the current schema.
+func Open(path string) (*DB, error) {
+	db := NewDB(path)
+	if err := db.Open(); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Open opens the database, creating it if it does not exist, and applies the
+// migrations it lacks. A file that is not an evalpin database fails with
+// ErrNotDatabase, a missing directory with an error that matches
+// fs.ErrNotExist, and a database migrated by a newer evalpin with
+// ErrNewerSchema.
+func (db *DB) Open() (err error) {
+	if db.DSN == "" {
+		return errors.New("open store: no database path")
+	}
+	memory := db.DSN == ":memory:"
+	if !memory {
+		if strings.ContainsAny(db.DSN, "?#") {
+			return fmt.Errorf("open store %s: the path must not contain '?' or '#'", db.DSN)
+		}
+		dir := filepath.Dir(db.DSN)
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("open store %s: directory %s: %w", db.DSN, dir, err)
+		}
+	}
+
+	// The parameters are applied by the driver to every new connection.
+	// Foreign keys are off by default in SQLite, for compatibility; evalpin's
+	// schema relies on them. _txlock=immediate takes the write lock at BEGIN,
+	// so two writers wait on the busy timeout rather than failing to upgrade a
+	// read lock. synchronous=NORMAL is safe in WAL mode: a committed batch
+	// survives a crash of the process; a power loss may lose the last batches,
+	// which a resumed run requests again.
+	dsn := db.DSN + "?_foreign_keys=on&_busy_timeout=10000&_txlock=immediate"
+	if !memory {
+		dsn += "&_journal_mode=WAL&_synchronous=NORMAL"
+	}
+	if db.db, err = sql.Open("sqlite3", dsn); err != nil {
+		return fmt.Errorf("open store %s: %w", db.DSN, err)
+	}
+	if memory {
+		// Every connection to ":memory:" is a database of its own.
+		db.db.SetMaxOpenConns(1)
+	}
+	defer func() {
+		if err != nil {
+			db.db.Close()
+		}
+	}()
+	if err := db.migrate(); err != nil {
+		return fmt.Errorf("open store %s: %w", db.DSN, classify(err))
+	}
+	return nil
+}
+
+// classify turns the driver's error for a file that is not a database into
+// ErrNotDatabase.
+func classify(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt) {
+		return fmt.Errorf("%w (%v)", ErrNotDatabase, err)
+	}
+	return err
+}
+
+// migrate applies the embedded migrations the database has not recorded, each
+// in its own transaction, in the order of their file names.
+func (db *DB) migrate() error {
+	names, err := fs.Glob(migrationFS, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+
+	tx, err := db.db.BeginTx(db.ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var tables, hasMigrations int
+	if err := tx.QueryRow(`SELECT count(*), coalesce(sum(name = 'migrations'), 0) FROM sqlite_schema WHERE type = 'table'`).Scan(&tables, &hasMigrations); err != nil {
+		return err
+	}
+	if tables > 0 && hasMigrations == 0 {
+		return fmt.Errorf("%w: it has tables but no migrations table", ErrNotDatabase)
+	}
+	if _, err := tx.Exec(`CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	rows, err := tx.Query(`SELECT name FROM migrations ORDER BY name`)
+	if err != nil {
+		return err
+	}
+	applied := make(map[string]bool)
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[name] = true
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	known := make(map[string]bool, len(names))
+	for _, name := range names {
+		known[name] = true
+	}
+	for name := range applied {
+		if !known[name] {
+			return fmt.Errorf("%w: it has migration %s, which this evalpin does not know", ErrNewerSchema, name)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+
+	for _, name := range names {
+		if applied[name] {
+			continue
+		}
+		if err := db.migrateFile(name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateFile applies one migration unless another process applied it first.
+func (db *DB) migrateFile(name string) error {
+	body, err := fs.ReadFile(migrationFS, name)
+	if err != nil {
+		return err
+	}
+	tx, err := db.db.BeginTx(db.ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.Exec(string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO migrations (name, applied) VALUES (?, ?)`, name, formatTime(db.now())); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close flushes and stops the writers still open, then closes the database.
+// It returns the first error of either.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	db.closed = true
+	writers := make([]*Writer, 0, len(db.writers))
+	for w := range db.writers {
+		writers = append(writers, w)
+	}
+	db.mu.Unlock()
+
+	var errs []error
+	for _, w := range writers {
+		errs = append(errs, w.Close())
+	}
+	db.cancel()
+	if db.db != nil {
+		errs = append(errs, db.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// IntegrityCheck runs SQLite's integrity check and returns an error listing the
+// problems it found, if any.
+func (db *DB) IntegrityCheck(ctx context.Context) error {
+	rows, err := db.db.QueryContext(ctx, `PRAGMA integrity_check`)
+	if err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return fmt.Errorf("integrity check: %w", err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("integrity check: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// now returns the current time from the injected clock, in UTC.
+func (db *DB) now() time.Time {
+	if db.Now == nil {
+		return time.Now().UTC()
+	}
+	return db.Now().UTC()
+}
+
+// timeFormat is how times are stored: RFC 3339 with nanoseconds, in UTC, so
+// that text order is time order.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// parseTime parses a stored time; NULL is the zero time.
+func parseTime(s sql.NullString) (time.Time, error) {
+	if !s.Valid || s.String == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s.String)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s.String, err)
+	}
+	return t.UTC(), nil
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: formatTime(t), Valid: true}
+}

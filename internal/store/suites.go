@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// PutLock records a lock the store has seen: its id, its manifest JSON (nil
+// when only the id is known) and how it was obtained (e.g. "manifest",
+// "well-known", "ollama"). Storing a lock again keeps its first-seen time and
+// fills in a manifest or source it lacked.
+func (db *DB) PutLock(ctx context.Context, id string, manifest []byte, source string) error {
+	if id == "" {
+		return errors.New("put lock: empty lock id")
+	}
+	var m sql.NullString
+	if manifest != nil {
+		if !json.Valid(manifest) {
+			return fmt.Errorf("put lock %s: manifest is not valid JSON", id)
+		}
+		m = sql.NullString{String: string(manifest), Valid: true}
+	}
+	_, err := db.db.ExecContext(ctx, `
+		INSERT INTO locks (id, manifest, source, first_seen) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+			manifest = coalesce(locks.manifest, excluded.manifest),
+			source = CASE WHEN locks.source IN ('', 'run') THEN excluded.source ELSE locks.source END`,
+		id, m, source, formatTime(db.now()))
+	if err != nil {
+		return fmt.Errorf("put lock %s: %w", id, err)
+	}
+	return nil
+}
+
+// A Lock is what the store knows of a lock.
+type Lock struct {
+	ID        eval.LockID
+	Manifest  json.RawMessage // nil when only the id is known
+	Source    string          // how it was obtained
+	FirstSeen time.Time
+}
+
+// Lock returns the stored lock with the given id, or an error matching
+// ErrNotFound.
+func (db *DB) Lock(ctx context.Context, id string) (Lock, error) {
+	locks, err := db.locks(ctx, `WHERE id = ?`, id)
+	if err != nil {
+		return Lock{}, fmt.Errorf("lock %s: %w", id, err)
+	}
+	if len(locks) == 0 {
+		return Lock{}, fmt.Errorf("lock %s: %w", id, ErrNotFound)
+	}
+	return locks[0], nil
+}
+
+// Locks returns every stored lock, in the order they were first seen.
+func (db *DB) Locks(ctx context.Context) ([]Lock, error) {
+	locks, err := db.locks(ctx, ``)
+	if err != nil {
+		return nil, fmt.Errorf("list locks: %w", err)
+	}
+	return locks, nil
+}
+
+func (db *DB) locks(ctx context.Context, where string, args ...any) ([]Lock, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, manifest, source, first_seen FROM locks `+where+` ORDER BY first_seen, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var locks []Lock
+	for rows.Next() {
+		var (
+			l         Lock
+			manifest  sql.NullString
+			firstSeen sql.NullString
+		)
+		if err := rows.Scan(&l.ID, &manifest, &l.Source, &firstSeen); err != nil {
+			return nil, err
+		}
+		if manifest.Valid {
+			l.Manifest = json.RawMessage(manifest.String)
+		}
+		if l.FirstSeen, err = parseTime(firstSeen); err != nil {
+			return nil, err
+		}
+		locks = append(locks, l)
+	}
+	return locks, rows.Err()
+}
+
+// caseDoc is how a case is stored: everything needed to show it later. Scorers
+// are code, so only their names are kept.
+type caseDoc struct {
+	ID        string         `json:"id"`
+	Messages  []eval.Message `json:"messages,omitempty"`
+	Prompt    string         `json:"prompt,omitempty"`
+	Tags      []string       `json:"tags,omitempty"`
+	Cluster   string         `json:"cluster,omitempty"`
+	Overrides eval.Overrides `json:"overrides"`
+	Scorers   []string       `json:"scorers,omitempty"`
+	Hash      string         `json:"hash"`
+}
+
+// PutSuite records suite and its cases. A suite is identified by its hash, so
+// storing it again changes nothing.
+func (db *DB) PutSuite(ctx context.Context, suite eval.Suite) error {
+	if suite.Hash == "" {
+		return fmt.Errorf("put suite %q: empty suite hash", suite.Name)
+	}
+	settings, err := json.Marshal(suite.Settings)
+	if err != nil {
+		return fmt.Errorf("put suite %q: %w", suite.Name, err)
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("put suite %q: %w", suite.Name, err)
+	}
+	defer tx.Rollback()
+	// A run may have recorded the suite before its cases (CreateRun); the
+	// settings column says whether the suite itself was stored.
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO suites (hash, name, version, settings) VALUES (?, ?, ?, ?)
+		ON CONFLICT (hash) DO UPDATE SET settings = coalesce(suites.settings, excluded.settings)`,
+		suite.Hash, suite.Name, suite.Version, string(settings)); err != nil {
+		return fmt.Errorf("put suite %q: %w", suite.Name, err)
+	}
+	stmt, err := tx.PrepareContext(ctx, `
+		INSERT INTO cases (suite_hash, case_id, case_hash, position, body) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (suite_hash, case_id) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("put suite %q: %w", suite.Name, err)
+	}
+	defer stmt.Close()
+	for i, c := range suite.Cases {
+		doc := caseDoc{ID: c.ID, Messages: c.Messages, Prompt: c.Prompt, Tags: c.Tags, Cluster: c.Cluster,
+			Overrides: c.Overrides, Hash: c.Hash}
+		for _, s := range c.Scorers {
+			doc.Scorers = append(doc.Scorers, s.Name())
+		}
+		body, err := json.Marshal(doc)
+		if err != nil {
+			return fmt.Errorf("put suite %q: case %s: %w", suite.Name, c.ID, err)
+		}
+		if _, err := stmt.ExecContext(ctx, suite.Hash, c.ID, c.Hash, i, string(body)); err != nil {
+			return fmt.Errorf("put suite %q: case %s: %w", suite.Name, c.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("put suite %q: %w", suite.Name, err)
+	}
+	return nil
+}
+
+// Case returns the stored case caseID of the suite with hash suiteHash, or an
+// error matching ErrNotFound. Its Scorers are nil: scorers are code, not
+// data; the Checks of each result name the scorers that judged it.
+func (db *DB) Case(ctx context.Context, suiteHash, caseID string) (eval.Case, error) {
+	var body string
+	err := db.db.QueryRowContext(ctx, `SELECT body FROM cases WHERE suite_hash = ? AND case_id = ?`, suiteHash, caseID).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return eval.Case{}, fmt.Errorf("case %q of suite %.12s: %w", caseID, suiteHash, ErrNotFound)
+	} else if err != nil {
+		return eval.Case{}, fmt.Errorf("case %q of suite %.12s: %w", caseID, suiteHash, err)
+	}
+	var doc caseDoc
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		return eval.Case{}, fmt.Errorf("case %q of suite %.12s: %w", caseID, suiteHash, err)
+	}
+	return eval.Case{ID: doc.ID, Messages: doc.Messages, Prompt: doc.Prompt, Tags: doc.Tags, Cluster: doc.Cluster,
+		Overrides: doc.Overrides, Hash: doc.Hash}, nil
+}

@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// ErrWriterClosed is returned by Put after Close.
+var ErrWriterClosed = errors.New("store writer closed")
+
+// WriterOptions configure a Writer. The zero value uses the defaults.
+type WriterOptions struct {
+	// BatchSize is the most results one transaction stores. Default 512.
+	BatchSize int
+	// FlushInterval is the longest a result waits for its batch to fill
+	// before it is stored anyway. Default 200ms.
+	FlushInterval time.Duration
+	// Buffer is how many results Put queues before it blocks. Default 64 ×
+	// BatchSize, enough for the workers of a run never to wait on the disk.
+	Buffer int
+}
+
+func (o WriterOptions) withDefaults() WriterOptions {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 512
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 200 * time.Millisecond
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = 64 * o.BatchSize
+	}
+	return o
+}
+
+// A Writer stores the results of one run from a single goroutine, in batches,
+// one transaction each. Put only queues a result; a result is stored, and
+// survives a crash of the process, once Stored counts it. Storing a result
+// twice is a no-op, so a resumed run may safely repeat one.
+//
+// A write error stops the writer: Failed is closed, Err and Put return the
+// error, and later results are dropped. Only infrastructure failures end a run,
+// and a failed store is one.
+type Writer struct {
+	db    *DB
+	runID int64
+	opts  WriterOptions
+
+	queue  chan eval.Result
+	done   chan struct{} // closed when the goroutine has returned
+	failed chan struct{} // closed on the first write error
+
+	mu     sync.RWMutex // held for reading by Put, for writing by Close
+	closed bool
+
+	errOnce sync.Once
+	err     error // the first write error, set before failed is closed
+	stored  atomic.Int64
+}
+
+// NewWriter starts a writer for the results of run runID. Cancelling ctx makes
+// the writer store what it holds at once; it goes on storing what is Put
+// until Close, which a run calls on every path, so that a cancelled run keeps
+// every result it received. The DB owns the writer's goroutine: closing the DB
+// closes the writer.
+func (db *DB) NewWriter(ctx context.Context, runID int64, opts WriterOptions) *Writer {
+	opts = opts.withDefaults()
+	w := &Writer{
+		db:     db,
+		runID:  runID,
+		opts:   opts,
+		queue:  make(chan eval.Result, opts.Buffer),
+		done:   make(chan struct{}),
+		failed: make(chan struct{}),
+	}
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		w.fail(fmt.Errorf("store writer for run %d: %w", runID, ErrWriterClosed))
+		w.closed = true
+		close(w.queue)
+		close(w.done)
+		return w
+	}
+	db.writers[w] = struct{}{}
+	db.mu.Unlock()
+	go func() {
+		defer close(w.done)
+		w.loop(ctx)
+	}()
+	return w
+}
+
+// Put queues r for storing. It blocks only while the queue is full, never on
+// a transaction. It returns the writer's write error, if one happened (r is
+// then dropped), or ErrWriterClosed after Close.
+func (w *Writer) Put(r eval.Result) error {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return ErrWriterClosed
+	}
+	if err := w.Err(); err != nil {
+		return err
+	}
+	select {
+	case w.queue <- r:
+	case <-w.failed:
+		return w.Err()
+	}
+	return nil
+}
+
+// Err returns the first write error, or nil.
+func (w *Writer) Err() error {
+	select {
+	case <-w.failed:
+		return w.err
+	default:
+		return nil
+	}
+}
+
+// Failed returns a channel that is closed when a write fails, so a run can
+// stop at once instead of after its last request.
+func (w *Writer) Failed() <-chan struct{} { return w.failed }
+
+// Stored returns how many results the writer has committed to the database.
+func (w *Writer) Stored() int64 { return w.stored.Load() }
+
+// Close stores every result Put before it, stops the writer's goroutine and
+// returns the first write error. Close may be called more than once.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	<-w.done
+
+	w.db.mu.Lock()
+	delete(w.db.writers, w)
+	w.db.mu.Unlock()
+	return w.Err()
+}
+
+// fail records err as the writer's first error.
+func (w *Writer) fail(err error) {
+	w.errOnce.Do(func() {
+		w.err = err
+		close(w.failed)
+	})
+}
+
+// loop is the writer's goroutine: it collects results into batches and stores
+// each batch when it is full, when the flush interval has passed since its
+// first result, when ctx is cancelled, and when the queue is closed.
+func (w *Writer) loop(ctx context.Context) {
+	// Stores use a context that is never cancelled: what was Put is stored.
+	storeCtx := context.WithoutCancel(ctx)
+	batch := make([]eval.Result, 0, w.opts.BatchSize)
+	timer := time.NewTimer(w.opts.FlushInterval)
+	timer.Stop()
+	cancelled := ctx.Done()
+
+	flush := func() {
+		timer.Stop()
+		if len(batch) == 0 {
+			return
+		}
+		if w.Err() == nil {
+			if err := w.db.putResults(storeCtx, w.runID, batch); err != nil {
+				w.fail(fmt.Errorf("store results of run %d: %w", w.runID, err))
+			} else {
+				w.stored.Add(int64(len(batch)))
+			}
+		}
+		clear(batch) // let the outputs be collected
+		batch = batch[:0]
+	}
+
+	for {
+		select {
+		case r, ok := <-w.queue:
+			if !ok {
+				flush()
+				return
+			}
+			if len(batch) == 0 {
+				timer.Reset(w.opts.FlushInterval)
+			}
+			batch = append(batch, r)
+			if len(batch) >= w.opts.BatchSize {
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		case <-cancelled:
+			cancelled = nil
+			flush()
+		}
+	}
+}
+
+// putResults stores batch in one transaction; results already stored are
+// left as they are.
+func (db *DB) putResults(ctx context.Context, runID int64, batch []eval.Result) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `
+		INSERT INTO results (run_id, case_id, sample, case_hash, output, finish_reason, prompt_tokens,
+			completion_tokens, latency_ns, lock_seen, endpoint, error_kind, error, checks)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, case_id, sample) DO NOTHING`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, r := range batch {
+		checks := []byte("[]")
+		if len(r.Checks) > 0 {
+			if checks, err = json.Marshal(r.Checks); err != nil {
+				return fmt.Errorf("case %s sample %d: checks: %w", r.CaseID, r.Sample, err)
+			}
+		}
+		if _, err := stmt.ExecContext(ctx, runID, r.CaseID, r.Sample, r.CaseHash, r.Output, r.FinishReason,
+			r.PromptTokens, r.CompletionTokens, int64(r.Latency), r.Lock, r.Endpoint, r.ErrorKind, r.Error,
+			string(checks)); err != nil {
+			return fmt.Errorf("case %s sample %d: %w", r.CaseID, r.Sample, err)
+		}
+	}
+	return tx.Commit()
+}
