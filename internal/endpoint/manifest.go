@@ -1,0 +1,17 @@
+package endpoint
+
+import (
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lock"
+)
+
+// verifyManifest recomputes the id of a manifest published in a well-known
+// document. lock.Parse already refuses a manifest whose recorded lock differs
+// from its content; the caller compares the id with the published one.
+func verifyManifest(data []byte) (eval.LockID, error) {
+	m, err := lock.Parse(data)
+	if err != nil {
+		return "", err
+	}
+	return m.ID()
+}

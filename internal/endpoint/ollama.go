@@ -1,0 +1,249 @@
+package endpoint
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// OllamaPrefix begins every lock evalpin derives from Ollama's own hashes.
+const OllamaPrefix = "ollama:sha256:"
+
+// ollamaScheme versions the derivation; it is part of the hashed document so
+// that a future derivation can never produce an id of this one.
+const ollamaScheme = "evalpin-ollama-lock/1"
+
+// An OllamaIdentity is what evalpin hashes into the lock of a model served by
+// Ollama. Everything in it comes from the engine and is independent of where
+// the engine keeps its files (OLLAMA_MODELS) and of the host's OS and
+// architecture, which change the digest /api/tags reports.
+type OllamaIdentity struct {
+	// EngineVersion is "version" of GET /api/version.
+	EngineVersion string
+	// Models are the blobs of the modelfile's FROM lines (the weights, then any
+	// projector), each as "sha256:<hex>", in modelfile order. Ollama names each
+	// blob by the SHA-256 of its content.
+	Models []string
+	// Adapters are the blobs of the modelfile's ADAPTER lines, in order.
+	Adapters []string
+	// Template is the chat template ("template" of POST /api/show).
+	Template string
+	// System is the default system prompt ("system").
+	System string
+	// Parameters are the lines of "parameters", each as "name value" with the
+	// padding collapsed, sorted by name; values of one name keep their order.
+	// Ollama prints them from a map, so their order is otherwise random.
+	Parameters []string
+	// Messages are the modelfile's MESSAGE turns ("messages"), each as
+	// "role: content", in order.
+	Messages []string
+}
+
+// Canonical returns the document the lock hashes: a JSON object with the keys
+// adapters, engine_version, messages, models, parameters, scheme, system and
+// template, in that (sorted) order, no whitespace, every key present (empty
+// strings and empty arrays included), strings escaped as RFC 8785 does.
+func (o OllamaIdentity) Canonical() []byte {
+	var b []byte
+	b = append(b, '{')
+	b = appendKey(b, "adapters", true)
+	b = appendStrings(b, o.Adapters)
+	b = appendKey(b, "engine_version", false)
+	b = appendString(b, o.EngineVersion)
+	b = appendKey(b, "messages", false)
+	b = appendStrings(b, o.Messages)
+	b = appendKey(b, "models", false)
+	b = appendStrings(b, o.Models)
+	b = appendKey(b, "parameters", false)
+	b = appendStrings(b, o.Parameters)
+	b = appendKey(b, "scheme", false)
+	b = appendString(b, ollamaScheme)
+	b = appendKey(b, "system", false)
+	b = appendString(b, o.System)
+	b = appendKey(b, "template", false)
+	b = appendString(b, o.Template)
+	return append(b, '}')
+}
+
+// Lock returns "ollama:sha256:" followed by the hex SHA-256 of Canonical.
+func (o OllamaIdentity) Lock() eval.LockID {
+	sum := sha256.Sum256(o.Canonical())
+	return OllamaPrefix + hex.EncodeToString(sum[:])
+}
+
+func appendKey(b []byte, key string, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = appendString(b, key)
+	return append(b, ':')
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendString appends s as a JSON string escaped as RFC 8785 (JCS) requires:
+// only '"', '\\' and control characters are escaped, with the short forms
+// where JSON has them; invalid UTF-8 becomes U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for _, r := range strings.ToValidUTF8(s, string(utf8.RuneError)) {
+		switch r {
+		case '"':
+			b = append(b, '\\', '"')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			if r < 0x20 {
+				b = fmt.Appendf(b, `\u%04x`, r)
+			} else {
+				b = utf8.AppendRune(b, r)
+			}
+		}
+	}
+	return append(b, '"')
+}
+
+// ollamaShow is the part of POST /api/show's answer evalpin reads.
+type ollamaShow struct {
+	Modelfile  string `json:"modelfile"`
+	Parameters string `json:"parameters"`
+	Template   string `json:"template"`
+	System     string `json:"system"`
+	Details    struct {
+		Format            string `json:"format"`
+		Family            string `json:"family"`
+		ParameterSize     string `json:"parameter_size"`
+		QuantizationLevel string `json:"quantization_level"`
+	} `json:"details"`
+	ModelInfo map[string]any `json:"model_info"`
+	Messages  []struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	} `json:"messages"`
+}
+
+// blobDigest finds a blob's digest in a modelfile argument such as
+// /root/.ollama/models/blobs/sha256-<hex> (the separator was ':' in old
+// versions).
+var blobDigest = regexp.MustCompile(`sha256[-:]([0-9a-f]{64})`)
+
+// ollamaIdentity derives the identity from /api/show's answer and the engine
+// version.
+func ollamaIdentity(version string, show *ollamaShow) (OllamaIdentity, error) {
+	id := OllamaIdentity{EngineVersion: version, Template: show.Template, System: show.System}
+	for _, line := range strings.Split(show.Modelfile, "\n") {
+		verb, arg, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		var list *[]string
+		switch strings.ToUpper(verb) {
+		case "FROM":
+			list = &id.Models
+		case "ADAPTER":
+			list = &id.Adapters
+		default:
+			continue
+		}
+		m := blobDigest.FindStringSubmatch(arg)
+		if m == nil {
+			return OllamaIdentity{}, fmt.Errorf("modelfile line %q names no blob digest", truncate(line, 120))
+		}
+		*list = append(*list, "sha256:"+m[1])
+	}
+	if len(id.Models) == 0 {
+		return OllamaIdentity{}, fmt.Errorf("modelfile has no FROM line with a blob digest")
+	}
+	id.Parameters = normalizeParameters(show.Parameters)
+	for _, m := range show.Messages {
+		id.Messages = append(id.Messages, m.Role+": "+m.Content)
+	}
+	return id, nil
+}
+
+// normalizeParameters turns Ollama's padded "name   value" lines into
+// "name value" lines sorted by name, keeping the order of a name's values
+// (stop sequences).
+func normalizeParameters(s string) []string {
+	type param struct{ name, value string }
+	var ps []param
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(line, " ")
+		ps = append(ps, param{name, strings.TrimSpace(value)})
+	}
+	slices.SortStableFunc(ps, func(a, b param) int { return strings.Compare(a.name, b.name) })
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.name + " " + p.value
+	}
+	return out
+}
+
+// ollamaEvidence lists what /api/show says about a model beyond its identity.
+func ollamaEvidence(show *ollamaShow) []Evidence {
+	const from = "POST /api/show"
+	var ev []Evidence
+	add := func(name, value string) {
+		if value != "" {
+			ev = append(ev, Evidence{Name: name, Value: value, From: from})
+		}
+	}
+	add("format", show.Details.Format)
+	add("family", show.Details.Family)
+	add("parameters", show.Details.ParameterSize)
+	add("quantization", show.Details.QuantizationLevel)
+	if arch, ok := show.ModelInfo["general.architecture"].(string); ok {
+		if n, ok := show.ModelInfo[arch+".context_length"].(float64); ok {
+			add("max context", strconv.FormatFloat(n, 'f', -1, 64))
+		}
+	}
+	return ev
+}
+
+// ollamaName returns an Ollama model name with its default tag, for
+// comparing the names Ollama echoes: "tiny" and "tiny:latest" are one model.
+func ollamaName(name string) string {
+	name = strings.ToLower(name)
+	if i := strings.LastIndex(name, "/"); !strings.Contains(name[i+1:], ":") {
+		name += ":latest"
+	}
+	return name
+}
+
+// truncate shortens s to at most n bytes for a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

@@ -1,0 +1,636 @@
+package endpoint
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// DefaultRecheck is how often a lock that no response carries (Ollama's) is
+// re-probed during a run when Prober.Recheck is zero.
+const DefaultRecheck = 10 * time.Second
+
+// A Prober asks endpoints which lock they serve. Its zero value is ready to
+// use; every field has a documented default.
+type Prober struct {
+	// Client makes the requests; nil means http.DefaultClient. Give it a
+	// timeout or pass a context with a deadline.
+	Client *http.Client
+	// SkipCompletion leaves out the one-token completion the probe sends to read
+	// the Evalpin-Lock header and system_fingerprint of a real response.
+	// Without it a lock reported only in system_fingerprint is not seen.
+	SkipCompletion bool
+	// Recheck is how often a Target re-probes a lock that responses do not
+	// carry (Ollama's derived lock); 0 means DefaultRecheck.
+	Recheck time.Duration
+	// VerifyManifest recomputes the id of a manifest published in the
+	// well-known document; nil means the lock package's (lock.Parse, then ID).
+	VerifyManifest func(manifest []byte) (eval.LockID, error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// A Report is what one endpoint reported about the lock it serves.
+type Report struct {
+	Endpoint string `json:"endpoint"`        // the OpenAI base URL, as given
+	Origin   string `json:"origin"`          // its scheme and host
+	Model    string `json:"model,omitempty"` // the model the probe looked at
+	// Claims are the locks the endpoint reports, in order of precedence.
+	Claims []Claim `json:"claims"`
+	// Evidence is what else the endpoint says about itself; never a lock.
+	Evidence []Evidence `json:"evidence"`
+	// Notes say why sources were absent or not accepted.
+	Notes []string `json:"notes,omitempty"`
+	// Problems are contradictions that refuse the endpoint whatever its
+	// claims: a manifest whose id differs from the published one, two sources
+	// reporting different locks.
+	Problems []string `json:"problems,omitempty"`
+
+	problem error        // the first problem, as a refusal
+	expect  expectations // what every response of this endpoint must carry
+}
+
+// expectations are what CheckResponse requires of one endpoint's responses.
+type expectations struct {
+	header      eval.LockID // required Evalpin-Lock value, "" if none
+	fingerprint eval.LockID // required system_fingerprint, "" if none
+	model       string      // required response model (compared as modelMatch), "" if none
+	ollama      bool        // the lock is Ollama's derived one: re-probe it
+}
+
+// Probe asks the endpoint at baseURL (its OpenAI base URL, e.g.
+// http://host:8000/v1) which lock it serves for model ("" when the endpoint
+// serves one model) with the zero Prober and client.
+func Probe(ctx context.Context, client *http.Client, baseURL, model string) (*Report, error) {
+	return (&Prober{Client: client}).Probe(ctx, baseURL, model)
+}
+
+// Probe asks the endpoint at baseURL which lock it serves for model. It fails
+// only on a bad URL or a cancelled context; an endpoint that answers nothing
+// useful yields a Report without claims, which Choose refuses.
+func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, error) {
+	origin, err := Origin(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Endpoint: baseURL, Origin: origin, Model: model, Claims: []Claim{}, Evidence: []Evidence{}}
+
+	// The GETs are independent; ask them all at once.
+	var (
+		wk       wellKnownResult
+		models   modelsResult
+		ollamaV  string
+		engineEv [4][]Evidence
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { wk = p.wellKnown(ctx, origin) })
+	wg.Go(func() { models = p.models(ctx, baseURL) })
+	wg.Go(func() { ollamaV = p.ollamaVersion(ctx, origin) })
+	wg.Go(func() { engineEv[0] = p.tgiInfo(ctx, origin) })
+	wg.Go(func() { engineEv[1] = p.llamaCppProps(ctx, origin) })
+	wg.Go(func() { engineEv[2] = p.sglangInfo(ctx, origin) })
+	wg.Go(func() { engineEv[3] = p.version(ctx, origin) })
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	if ollamaV != "" {
+		r.Evidence = append(r.Evidence, Evidence{Name: "engine", Value: "ollama " + ollamaV, From: "GET /api/version"})
+	}
+	for _, ev := range engineEv {
+		r.Evidence = append(r.Evidence, ev...)
+	}
+
+	// The model: as given, else the only one served.
+	served := models.ids
+	if ollamaV != "" && len(served) == 0 {
+		served = p.ollamaTags(ctx, origin, r)
+		models.from = "GET /api/tags"
+	}
+	if len(served) > 0 {
+		r.Evidence = append(r.Evidence, Evidence{Name: "served models", Value: strings.Join(served, ", "), From: models.from})
+	}
+	if r.Model == "" && len(served) == 1 {
+		r.Model = served[0]
+	}
+	if n, ok := models.maxLen[r.Model]; ok {
+		r.Evidence = append(r.Evidence, Evidence{Name: "max context", Value: strconv.Itoa(n), From: "GET /v1/models max_model_len"})
+	}
+	r.Notes = append(r.Notes, models.notes...)
+
+	// 1. The well-known document.
+	if wk.claim != nil {
+		r.Claims = append(r.Claims, *wk.claim)
+		r.expect.header = wk.claim.Lock
+	}
+	r.Notes = append(r.Notes, wk.notes...)
+	for _, e := range wk.problems {
+		r.addProblem(e)
+	}
+
+	// 4. A served model name name@sha256:<hex>.
+	if lockName := modelNameLock(r.Model, served); lockName != "" {
+		r.Model = lockName
+		r.Claims = append(r.Claims, Claim{
+			Lock:     "sha256:" + lockName[strings.LastIndex(lockName, "@sha256:")+len("@sha256:"):],
+			Source:   SourceModelName,
+			Strength: StrengthDeclared,
+			How:      fmt.Sprintf("served model name %q in GET /v1/models (declared by the operator; checked as the model of every response)", lockName),
+		})
+		r.expect.model = lockName
+	}
+
+	// 2, 3. A real completion: its header and system_fingerprint.
+	switch {
+	case p.SkipCompletion:
+		r.Notes = append(r.Notes, "no probe completion sent (skipped)")
+	case r.Model == "":
+		r.Notes = append(r.Notes, fmt.Sprintf("no probe completion sent: the endpoint serves %d models; name one with --model", len(served)))
+	default:
+		p.completion(ctx, baseURL, r)
+	}
+
+	// 5. Ollama's own hashes.
+	if ollamaV != "" {
+		switch {
+		case r.Model == "":
+			r.Notes = append(r.Notes, fmt.Sprintf("no Ollama lock derived: %d models installed; name one with --model", len(served)))
+		default:
+			id, show, err := p.ollamaShow(ctx, origin, r.Model, ollamaV)
+			if err != nil {
+				r.Notes = append(r.Notes, "no Ollama lock derived: "+err.Error())
+				break
+			}
+			r.Claims = append(r.Claims, Claim{
+				Lock:     id.Lock(),
+				Source:   SourceOllama,
+				Strength: StrengthStrong,
+				How:      "derived from Ollama's blob digests, template, parameters and system prompt (POST /api/show) and engine version (GET /api/version); responses carry no lock, so every response's model name is checked and the lock is re-probed during the run",
+			})
+			r.Evidence = append(r.Evidence, ollamaEvidence(show)...)
+		}
+	}
+
+	r.checkConsistent()
+	slices.SortStableFunc(r.Claims, func(a, b Claim) int { return precedence[a.Source] - precedence[b.Source] })
+	return r, nil
+}
+
+// addProblem records a contradiction that refuses the endpoint.
+func (r *Report) addProblem(err error) {
+	r.Problems = append(r.Problems, err.Error())
+	if r.problem == nil {
+		r.problem = err
+	}
+}
+
+// checkConsistent refuses an endpoint whose evalpin-scheme claims (all but
+// Ollama's, which is another scheme) name different locks.
+func (r *Report) checkConsistent() {
+	var first *Claim
+	for i := range r.Claims {
+		c := &r.Claims[i]
+		if c.Source == SourceOllama {
+			continue
+		}
+		if first == nil {
+			first = c
+			continue
+		}
+		if c.Lock != first.Lock {
+			r.addProblem(refusef(ErrManifestMismatch,
+				"the server reports two different locks; fix its configuration so that every source names one lock",
+				"endpoint %s: %s reports %s but %s reports %s", r.Endpoint, first.Source, first.Lock, c.Source, c.Lock))
+		}
+	}
+}
+
+// Lock returns the lock the endpoint reports by precedence, or "" when it
+// reports none.
+func (r *Report) Lock() eval.LockID {
+	if len(r.Claims) == 0 {
+		return ""
+	}
+	return r.Claims[0].Lock
+}
+
+// Choose applies the refusal rules to one endpoint: it returns the claim for
+// expect (any lock the endpoint reports; the first by precedence when expect
+// is ""), or a refusal when the endpoint contradicts itself, reports no lock,
+// or does not report expect.
+func (r *Report) Choose(expect eval.LockID) (Claim, error) {
+	if r.problem != nil {
+		return Claim{}, r.problem
+	}
+	if len(r.Claims) == 0 {
+		why := ""
+		if len(r.Notes) > 0 {
+			why = " (" + strings.Join(r.Notes, "; ") + ")"
+		}
+		return Claim{}, refusef(ErrNoLock,
+			"front the engine with 'evalpin serve --lock FILE --model-dir DIR --upstream URL' (see docs/protocol.md for the other ways), then check with 'evalpin probe URL'",
+			"endpoint %s%s", r.Endpoint, why)
+	}
+	if expect == "" {
+		return r.Claims[0], nil
+	}
+	for _, c := range r.Claims {
+		if c.Lock == expect {
+			return c, nil
+		}
+	}
+	locks := make([]string, len(r.Claims))
+	for i, c := range r.Claims {
+		locks[i] = c.Lock
+	}
+	return Claim{}, refusef(ErrWrongLock,
+		"point the endpoint at a server of the expected lock, or pass the --expect-lock you mean ('evalpin probe URL' shows what it serves)",
+		"endpoint %s serves %s, not the expected %s", r.Endpoint, strings.Join(locks, " and "), expect)
+}
+
+// expectationsFor returns what the endpoint's responses must carry when the
+// run's lock came from claim.
+func (r *Report) expectationsFor(c Claim) expectations {
+	e := r.expect
+	if c.Source == SourceOllama {
+		e.ollama = true
+		if e.model == "" {
+			e.model = r.Model
+		}
+	}
+	return e
+}
+
+// maxBody bounds what evalpin reads of any probe answer; manifests of large
+// repositories fit easily.
+const maxBody = 32 << 20
+
+// get fetches url and decodes a JSON body into v. It returns the status
+// (0 when the request failed) and the body when the status is not 2xx.
+func (p *Prober) get(ctx context.Context, url string, v any) (int, []byte, error) {
+	return p.do(ctx, http.MethodGet, url, nil, v)
+}
+
+func (p *Prober) do(ctx context.Context, method, url string, body any, v any) (int, []byte, error) {
+	resp, err := p.send(ctx, method, url, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("%s %s: read: %w", method, url, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, data, fmt.Errorf("%s %s: %s", method, url, resp.Status)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return resp.StatusCode, data, fmt.Errorf("%s %s: not the expected JSON: %w", method, url, err)
+	}
+	return resp.StatusCode, data, nil
+}
+
+func (p *Prober) send(ctx context.Context, method, url string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c := p.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	return c.Do(req)
+}
+
+// A Document is the well-known document: the lock a server serves and,
+// optionally, its manifest. A server that no longer serves its lock answers
+// 503 with Error set instead.
+type Document struct {
+	Lock     eval.LockID     `json:"lock,omitempty"`
+	Manifest json.RawMessage `json:"manifest,omitempty"`
+	Error    *struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Code    string `json:"code,omitempty"`
+	} `json:"error,omitempty"`
+}
+
+type wellKnownResult struct {
+	claim    *Claim
+	notes    []string
+	problems []error
+}
+
+func (p *Prober) wellKnown(ctx context.Context, origin string) wellKnownResult {
+	var res wellKnownResult
+	var doc Document
+	status, body, err := p.get(ctx, origin+WellKnownPath, &doc)
+	switch {
+	case status == http.StatusNotFound:
+		res.notes = append(res.notes, "GET "+WellKnownPath+": 404, the server does not speak the lock protocol")
+		return res
+	case err != nil && status/100 == 2:
+		res.problems = append(res.problems, refusef(ErrManifestMismatch,
+			"the server's well-known document must be JSON: {\"lock\": \"sha256:…\", \"manifest\": {…}}",
+			"endpoint %s: GET %s: %v", origin, WellKnownPath, err))
+		return res
+	case err != nil:
+		// The server may publish why it stopped claiming its lock.
+		_ = json.Unmarshal(body, &doc)
+		if doc.Error != nil && doc.Error.Message != "" {
+			res.notes = append(res.notes, fmt.Sprintf("GET %s: %d: %s", WellKnownPath, status, truncate(doc.Error.Message, 300)))
+		} else {
+			res.notes = append(res.notes, fmt.Sprintf("GET %s: %v", WellKnownPath, err))
+		}
+		return res
+	}
+	if doc.Lock == "" {
+		res.notes = append(res.notes, "GET "+WellKnownPath+": the document names no lock")
+		return res
+	}
+	if !IsLockID(doc.Lock) {
+		res.problems = append(res.problems, refusef(ErrManifestMismatch,
+			"the well-known lock must be a lock id such as sha256:<64 hex digits>",
+			"endpoint %s: well-known lock %q is not a lock id", origin, truncate(doc.Lock, 100)))
+		return res
+	}
+	c := Claim{Lock: doc.Lock, Source: SourceWellKnown, Strength: StrengthDeclared,
+		How: "GET " + WellKnownPath + " without a manifest (declared by the server; checked in the Evalpin-Lock header of every response)"}
+	if len(doc.Manifest) > 0 && string(doc.Manifest) != "null" {
+		verify := p.VerifyManifest
+		if verify == nil {
+			verify = verifyManifest
+		}
+		id, err := verify(doc.Manifest)
+		if err != nil {
+			res.problems = append(res.problems, refusef(ErrManifestMismatch,
+				"regenerate the lock file with 'evalpin lock create' and restart the server",
+				"endpoint %s: well-known manifest: %v", origin, err))
+			return res
+		}
+		if id != doc.Lock {
+			res.problems = append(res.problems, refusef(ErrManifestMismatch,
+				"regenerate the lock file with 'evalpin lock create' and restart the server",
+				"endpoint %s: well-known lock is %s but its manifest hashes to %s", origin, doc.Lock, id))
+			return res
+		}
+		c.Strength = StrengthManifest
+		c.How = "GET " + WellKnownPath + " with its manifest, whose id evalpin recomputed (checked in the Evalpin-Lock header of every response)"
+	}
+	res.claim = &c
+	return res
+}
+
+type modelsResult struct {
+	ids    []string
+	maxLen map[string]int
+	from   string
+	notes  []string
+}
+
+func (p *Prober) models(ctx context.Context, baseURL string) modelsResult {
+	res := modelsResult{from: "GET /v1/models"}
+	var list struct {
+		Data []struct {
+			ID          string `json:"id"`
+			MaxModelLen int    `json:"max_model_len"`
+		} `json:"data"`
+	}
+	if _, _, err := p.get(ctx, apiURL(baseURL, "/models"), &list); err != nil {
+		res.notes = append(res.notes, err.Error())
+		return res
+	}
+	res.maxLen = map[string]int{}
+	for _, m := range list.Data {
+		res.ids = append(res.ids, m.ID)
+		if m.MaxModelLen > 0 {
+			res.maxLen[m.ID] = m.MaxModelLen
+		}
+	}
+	return res
+}
+
+// modelNameLock returns the served name of the form name@sha256:<hex> that
+// model names (in full, or by the part before '@'), or "".
+func modelNameLock(model string, served []string) string {
+	if model == "" {
+		return ""
+	}
+	for _, s := range served {
+		i := strings.LastIndex(s, "@sha256:")
+		if i < 0 || !IsLockID(s[i+1:]) {
+			continue
+		}
+		if s == model || s[:i] == model {
+			return s
+		}
+	}
+	return ""
+}
+
+// completion sends a one-token chat completion and records the lock its
+// response carries.
+func (p *Prober) completion(ctx context.Context, baseURL string, r *Report) {
+	const what = "probe completion (POST /v1/chat/completions, 1 token)"
+	body := map[string]any{
+		"model":       r.Model,
+		"messages":    []map[string]string{{"role": "user", "content": "Say OK."}},
+		"max_tokens":  1,
+		"temperature": 0,
+		"stream":      false,
+	}
+	resp, err := p.send(ctx, http.MethodPost, apiURL(baseURL, "/chat/completions"), body)
+	if err != nil {
+		r.Notes = append(r.Notes, what+": "+err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	header := resp.Header.Get(Header)
+	if resp.StatusCode/100 != 2 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: %s", what, resp.Status))
+	}
+	var out struct {
+		Model             string `json:"model"`
+		SystemFingerprint string `json:"system_fingerprint"`
+	}
+	_ = json.Unmarshal(data, &out)
+
+	if header != "" {
+		switch {
+		case !IsLockID(header):
+			r.addProblem(refusef(ErrManifestMismatch, "the Evalpin-Lock header must be a lock id such as sha256:<64 hex digits>",
+				"endpoint %s: %s header %q is not a lock id", r.Endpoint, Header, truncate(header, 100)))
+		default:
+			r.Claims = append(r.Claims, Claim{Lock: header, Source: SourceHeader, Strength: StrengthDeclared,
+				How: Header + " header of a probe completion (declared by the server; checked on every response)"})
+			r.expect.header = header
+		}
+	}
+	if fp := out.SystemFingerprint; fp != "" {
+		if IsLockID(fp) {
+			r.Claims = append(r.Claims, Claim{Lock: fp, Source: SourceFingerprint, Strength: StrengthDeclared,
+				How: "system_fingerprint of a probe completion, e.g. vLLM --fingerprint-mode custom (declared by the operator; checked on every response)"})
+			r.expect.fingerprint = fp
+		} else {
+			r.Evidence = append(r.Evidence, Evidence{Name: "system_fingerprint", Value: fp, From: what})
+		}
+	}
+}
+
+func (p *Prober) ollamaVersion(ctx context.Context, origin string) string {
+	var v struct {
+		Version string `json:"version"`
+	}
+	if _, _, err := p.get(ctx, origin+"/api/version", &v); err != nil {
+		return ""
+	}
+	return v.Version
+}
+
+// ollamaTags lists the installed models from /api/tags. Their digests are
+// not used: they change with the OLLAMA_MODELS path and the host, so they are
+// no lock.
+func (p *Prober) ollamaTags(ctx context.Context, origin string, r *Report) []string {
+	var tags struct {
+		Models []struct {
+			Name string `json:"name"`
+		} `json:"models"`
+	}
+	if _, _, err := p.get(ctx, origin+"/api/tags", &tags); err != nil {
+		r.Notes = append(r.Notes, err.Error())
+		return nil
+	}
+	var names []string
+	for _, m := range tags.Models {
+		names = append(names, m.Name)
+	}
+	return names
+}
+
+// ollamaShow fetches /api/show and derives the model's identity.
+func (p *Prober) ollamaShow(ctx context.Context, origin, model, version string) (OllamaIdentity, *ollamaShow, error) {
+	var show ollamaShow
+	if _, body, err := p.do(ctx, http.MethodPost, origin+"/api/show", map[string]string{"model": model}, &show); err != nil {
+		var msg struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &msg) == nil && msg.Error != "" {
+			return OllamaIdentity{}, nil, fmt.Errorf("POST /api/show %q: %s", model, truncate(msg.Error, 200))
+		}
+		return OllamaIdentity{}, nil, err
+	}
+	id, err := ollamaIdentity(version, &show)
+	if err != nil {
+		return OllamaIdentity{}, nil, fmt.Errorf("POST /api/show %q: %w", model, err)
+	}
+	return id, &show, nil
+}
+
+// tgiInfo reads Text Generation Inference's /info: a model revision, evidence
+// only.
+func (p *Prober) tgiInfo(ctx context.Context, origin string) []Evidence {
+	const from = "GET /info (TGI)"
+	var info struct {
+		ModelID        string `json:"model_id"`
+		ModelSHA       string `json:"model_sha"`
+		ModelDtype     string `json:"model_dtype"`
+		Version        string `json:"version"`
+		MaxTotalTokens int    `json:"max_total_tokens"`
+	}
+	if _, _, err := p.get(ctx, origin+"/info", &info); err != nil || info.ModelID == "" {
+		return nil
+	}
+	ev := []Evidence{{Name: "engine", Value: strings.TrimSpace("text-generation-inference " + info.Version), From: from}}
+	rev := info.ModelID
+	if info.ModelSHA != "" {
+		rev += "@" + info.ModelSHA
+	}
+	ev = append(ev, Evidence{Name: "model revision", Value: rev, From: from})
+	if info.ModelDtype != "" {
+		ev = append(ev, Evidence{Name: "dtype", Value: info.ModelDtype, From: from})
+	}
+	if info.MaxTotalTokens > 0 {
+		ev = append(ev, Evidence{Name: "max context", Value: strconv.Itoa(info.MaxTotalTokens), From: from})
+	}
+	return ev
+}
+
+// llamaCppProps reads llama.cpp's /props: the model path and context, evidence
+// only.
+func (p *Prober) llamaCppProps(ctx context.Context, origin string) []Evidence {
+	const from = "GET /props (llama.cpp)"
+	var props struct {
+		ModelPath string `json:"model_path"`
+		BuildInfo string `json:"build_info"`
+		NCtx      int    `json:"n_ctx"`
+		Defaults  struct {
+			NCtx int `json:"n_ctx"`
+		} `json:"default_generation_settings"`
+	}
+	if _, _, err := p.get(ctx, origin+"/props", &props); err != nil || (props.ModelPath == "" && props.BuildInfo == "") {
+		return nil
+	}
+	var ev []Evidence
+	if props.BuildInfo != "" {
+		ev = append(ev, Evidence{Name: "engine", Value: "llama.cpp " + props.BuildInfo, From: from})
+	}
+	if props.ModelPath != "" {
+		ev = append(ev, Evidence{Name: "model revision", Value: props.ModelPath, From: from})
+	}
+	if n := max(props.NCtx, props.Defaults.NCtx); n > 0 {
+		ev = append(ev, Evidence{Name: "max context", Value: strconv.Itoa(n), From: from})
+	}
+	return ev
+}
+
+// sglangInfo reads SGLang's /get_model_info: the model path, evidence only.
+func (p *Prober) sglangInfo(ctx context.Context, origin string) []Evidence {
+	const from = "GET /get_model_info (SGLang)"
+	var info struct {
+		ModelPath     string `json:"model_path"`
+		TokenizerPath string `json:"tokenizer_path"`
+	}
+	if _, _, err := p.get(ctx, origin+"/get_model_info", &info); err != nil || info.ModelPath == "" {
+		return nil
+	}
+	ev := []Evidence{{Name: "model revision", Value: info.ModelPath, From: from}}
+	if info.TokenizerPath != "" && info.TokenizerPath != info.ModelPath {
+		ev = append(ev, Evidence{Name: "tokenizer", Value: info.TokenizerPath, From: from})
+	}
+	return ev
+}
+
+// version reads GET /version (vLLM, SGLang): the engine version.
+func (p *Prober) version(ctx context.Context, origin string) []Evidence {
+	var v struct {
+		Version string `json:"version"`
+	}
+	if _, _, err := p.get(ctx, origin+"/version", &v); err != nil || v.Version == "" {
+		return nil
+	}
+	return []Evidence{{Name: "engine version", Value: v.Version, From: "GET /version"}}
+}
