@@ -1,0 +1,225 @@
+package lock
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// CacheDirEnv names the environment variable that overrides DefaultCacheDir.
+const CacheDirEnv = "EVALPIN_CACHE_DIR"
+
+// cacheFileName is the stat cache's file in its directory; the version in the
+// name changes whenever the entries' meaning does.
+const cacheFileName = "hashcache-v1"
+
+// cacheMagic starts the cache file's first line, followed by the hex SHA-256 of
+// the JSON body that makes up the rest of the file.
+const cacheMagic = "evalpin-hashcache 1 "
+
+// RacyWindow is how recent a file's modification time may be for its hash to
+// be cached: a file changed again within the same timestamp tick would keep its
+// stat, so a hash taken that soon after a change is not trusted later.
+const RacyWindow = 2 * time.Second
+
+// DefaultCacheDir returns $EVALPIN_CACHE_DIR if set, or else the evalpin
+// directory in the user's cache directory (os.UserCacheDir).
+func DefaultCacheDir() (string, error) {
+	if d := os.Getenv(CacheDirEnv); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find the user cache directory (set %s): %w", CacheDirEnv, err)
+	}
+	return filepath.Join(d, "evalpin"), nil
+}
+
+// A fileKey identifies one state of a file: the cache trusts a hash only for
+// the same path, device, inode, size and modification time (ns).
+type fileKey struct {
+	Path  string
+	Dev   uint64
+	Ino   uint64
+	Size  int64
+	Mtime int64
+}
+
+func keyOf(path string, fi os.FileInfo) fileKey {
+	dev, ino := devIno(fi)
+	return fileKey{Path: path, Dev: dev, Ino: ino, Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
+}
+
+// A cacheEntry is the cached hash of one file state.
+type cacheEntry struct {
+	Dev      uint64    `json:"dev"`
+	Ino      uint64    `json:"ino"`
+	Size     int64     `json:"size"`
+	Mtime    int64     `json:"mtime_ns"`
+	SHA256   string    `json:"sha256"`
+	Analysis *analysis `json:"analysis,omitempty"`
+}
+
+func (e cacheEntry) matches(k fileKey) bool {
+	return e.Dev == k.Dev && e.Ino == k.Ino && e.Size == k.Size && e.Mtime == k.Mtime
+}
+
+// CacheStats counts a cache's use since it was opened.
+type CacheStats struct {
+	Hits   int // hashes taken from the cache
+	Misses int // files hashed
+	Stored int // hashes added or replaced
+}
+
+// A HashCache remembers the SHA-256 of files by (path, device, inode, size,
+// modification time), so re-verifying an unchanged directory costs a stat per
+// file. It is safe for concurrent use. Open one with OpenCache; Save writes it
+// back atomically. A corrupt cache file is ignored and rebuilt.
+type HashCache struct {
+	path string
+	// Now is the clock that decides whether a file changed too recently to be
+	// cached (see RacyWindow); nil means time.Now.
+	Now func() time.Time
+	// Err records why an existing cache file was ignored (corrupt, unreadable),
+	// or nil.
+	Err error
+
+	mu      sync.Mutex
+	entries map[string]cacheEntry
+	dirty   bool
+	stats   CacheStats
+}
+
+// OpenCache opens the cache kept in dir, which need not exist yet. A missing,
+// unreadable or corrupt cache file yields an empty cache (with Err set for the
+// latter two), never an error: the cache only saves time.
+func OpenCache(dir string) *HashCache {
+	c := &HashCache{path: filepath.Join(dir, cacheFileName), entries: map[string]cacheEntry{}}
+	entries, err := readCache(c.path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.Err = err
+	}
+	if entries != nil {
+		c.entries = entries
+	}
+	return c
+}
+
+// Path returns the cache file's path.
+func (c *HashCache) Path() string { return c.path }
+
+// readCache reads and checks a cache file.
+func readCache(path string) (map[string]cacheEntry, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	head, body, ok := bytes.Cut(data, []byte("\n"))
+	if !ok || !bytes.HasPrefix(head, []byte(cacheMagic)) {
+		return nil, fmt.Errorf("hash cache %s: not a cache file; ignored", path)
+	}
+	if string(head[len(cacheMagic):]) != hexSum(body) {
+		return nil, fmt.Errorf("hash cache %s: checksum mismatch (corrupt); ignored", path)
+	}
+	var entries map[string]cacheEntry
+	if err := json.Unmarshal(body, &entries); err != nil {
+		return nil, fmt.Errorf("hash cache %s: %w; ignored", path, err)
+	}
+	return entries, nil
+}
+
+// lookup returns the cached hash and analysis of the file state k.
+func (c *HashCache) lookup(k fileKey) (string, *analysis, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k.Path]
+	if !ok || !e.matches(k) {
+		c.stats.Misses++
+		return "", nil, false
+	}
+	c.stats.Hits++
+	return e.SHA256, e.Analysis, true
+}
+
+// store records the hash of the file state k unless the file changed within
+// RacyWindow.
+func (c *HashCache) store(k fileKey, sum string, a *analysis) {
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	if now().Sub(time.Unix(0, k.Mtime)) < RacyWindow {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries[k.Path] = cacheEntry{Dev: k.Dev, Ino: k.Ino, Size: k.Size, Mtime: k.Mtime, SHA256: sum, Analysis: a}
+	c.dirty = true
+	c.stats.Stored++
+}
+
+// Stats returns the counts of the cache's use since it was opened.
+func (c *HashCache) Stats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Len returns the number of cached hashes.
+func (c *HashCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// Save writes the cache back if it changed: merged with entries another process
+// saved meanwhile (this cache's win), to a temporary file renamed over the old
+// one, so readers never see a partial file.
+func (c *HashCache) Save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty {
+		return nil
+	}
+	if disk, err := readCache(c.path); err == nil {
+		for p, e := range disk {
+			if _, ok := c.entries[p]; !ok {
+				c.entries[p] = e
+			}
+		}
+	}
+	body, err := json.Marshal(c.entries)
+	if err != nil {
+		return fmt.Errorf("encode hash cache: %w", err)
+	}
+	dir := filepath.Dir(c.path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save hash cache: %w", err)
+	}
+	f, err := os.CreateTemp(dir, cacheFileName+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("save hash cache: %w", err)
+	}
+	_, err = fmt.Fprintf(f, "%s%s\n", cacheMagic, hexSum(body))
+	if err == nil {
+		_, err = f.Write(body)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), c.path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("save hash cache: %w", err)
+	}
+	c.dirty = false
+	return nil
+}

@@ -1,0 +1,224 @@
+package lock
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// Options configure Create and Verify. The zero value hashes everything, with
+// no cache.
+type Options struct {
+	// Source overrides the source inferred from a Hugging Face snapshot path
+	// (…/models--ORG--NAME/snapshots/REV); empty fields keep the inferred ones.
+	Source Source
+	// Serving and Generation are recorded as given (engine args are sorted).
+	Serving    Serving
+	Generation map[string]any
+	// Labels and Note are stored but are not identity.
+	Labels map[string]string
+	Note   string
+	// Cache supplies and keeps hashes of unchanged files; nil hashes every file.
+	// The caller saves it (HashCache.Save).
+	Cache *HashCache
+	// Rehash hashes every file even where Cache has its hash, and refreshes the
+	// cache.
+	Rehash bool
+	// Workers bounds the files hashed at once; 0 means GOMAXPROCS.
+	Workers int
+	// Now is the clock for Created; nil means time.Now.
+	Now func() time.Time
+}
+
+// Create hashes the model directory dir into a sealed manifest. dir may be a
+// Hugging Face snapshot directory (files are symlinks into ../../blobs: they
+// are followed and recorded under the link's path), a GGUF + Modelfile
+// directory, or any directory of model files. Errors about the directory are
+// eval.KindInput errors that name the path and the fix.
+func Create(ctx context.Context, dir string, opts Options) (*Manifest, error) {
+	files, err := scan(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	gen, err := normalizeGeneration(opts.Generation)
+	if err != nil {
+		return nil, err
+	}
+	src := InferSource(dir)
+	if opts.Source.Repo != "" {
+		src.Repo = opts.Source.Repo
+	}
+	if opts.Source.Revision != "" {
+		src.Revision = opts.Source.Revision
+	}
+	serving := opts.Serving
+	serving.EngineArgs = slices.Sorted(slices.Values(serving.EngineArgs))
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	m := &Manifest{
+		Version:    Version,
+		Source:     src,
+		Files:      files,
+		Serving:    serving,
+		Generation: gen,
+		Labels:     opts.Labels,
+		Note:       opts.Note,
+		Created:    now().UTC().Truncate(time.Second),
+	}
+	if err := m.Seal(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// scan walks, hashes and classifies the files of dir.
+func scan(ctx context.Context, dir string, opts Options) ([]File, error) {
+	entries, err := walk(dir)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := hashAll(ctx, entries, opts.Cache, opts.Rehash, opts.Workers, dir)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(dir, hs)
+}
+
+// assemble turns hashed entries into manifest files: each with its role, the
+// virtual entries of its embedded parts, and a Modelfile's FROM and ADAPTER
+// files as weights.
+func assemble(dir string, hs []hashed) ([]File, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("model directory: %w", err)
+	}
+	index := make(map[string]int, len(hs))
+	files := make([]File, 0, len(hs))
+	for _, h := range hs {
+		index[h.rel] = len(files)
+		files = append(files, File{Path: h.rel, Size: h.info.Size(), SHA256: h.sum, Role: RoleOf(h.rel)})
+	}
+	for _, h := range hs {
+		if h.analysis == nil {
+			continue
+		}
+		a := h.analysis
+		if len(a.Parts) > 0 {
+			files[index[h.rel]].RestSHA256 = a.Rest
+		}
+		for _, p := range a.Parts {
+			files = append(files, File{Path: h.rel + p.Suffix, Size: p.Size, SHA256: p.SHA256, Role: p.Role})
+		}
+		for _, ref := range a.Refs {
+			target := ref
+			if strings.HasPrefix(target, "~/") {
+				if home, err := os.UserHomeDir(); err == nil {
+					target = filepath.Join(home, target[2:])
+				}
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(absDir, filepath.FromSlash(filepath.Dir(h.rel)), target)
+			}
+			rel, err := filepath.Rel(absDir, target)
+			inside := err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+			if inside {
+				if i, ok := index[filepath.ToSlash(rel)]; ok {
+					files[i].Role = RoleWeights
+					continue
+				}
+				if fi, err := os.Stat(target); err == nil && fi.IsDir() {
+					continue // FROM a directory of safetensors in the lock
+				}
+			}
+			if pathLike(ref) {
+				shown := filepath.Join(dir, filepath.FromSlash(h.rel))
+				if !inside {
+					return nil, eval.Errorf(eval.KindInput, "copy the file into the model directory and refer to it as ./NAME, so the lock covers it",
+						"%s names %s, which is outside the model directory %s", shown, ref, dir)
+				}
+				return nil, eval.Errorf(eval.KindInput, "fix the path in the Modelfile or add the file",
+					"%s names %s, which is not in the model directory", shown, ref)
+			}
+			// Otherwise a model name in a registry; the Modelfile's own hash covers it.
+		}
+	}
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return files, nil
+}
+
+// InferSource infers the repo and revision of a Hugging Face cache snapshot
+// from its path, …/models--ORG--NAME/snapshots/REVISION; other paths yield an
+// empty Source.
+func InferSource(dir string) Source {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Source{}
+	}
+	rev := filepath.Base(abs)
+	snaps := filepath.Dir(abs)
+	repoDir := filepath.Base(filepath.Dir(snaps))
+	name, ok := strings.CutPrefix(repoDir, "models--")
+	if filepath.Base(snaps) != "snapshots" || !ok || name == "" {
+		return Source{}
+	}
+	return Source{Repo: strings.Replace(name, "--", "/", 1), Revision: rev}
+}
+
+// normalizeGeneration turns generation parameters into plain JSON values, so a
+// manifest read back from its file is equal to the one created.
+func normalizeGeneration(g map[string]any) (map[string]any, error) {
+	out := map[string]any{}
+	if len(g) == 0 {
+		return out, nil
+	}
+	b, err := json.Marshal(g)
+	if err != nil {
+		return nil, eval.Errorf(eval.KindInput, "use strings, numbers, booleans, lists or maps", "generation parameters: %w", err)
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("generation parameters: %w", err)
+	}
+	return out, nil
+}
+
+// A ServingFile is the YAML file --serving reads: the serving layer's fields
+// (see Serving) and a "generation" map of default generation parameters.
+type ServingFile struct {
+	Serving    `yaml:",inline"`
+	Generation map[string]any `yaml:"generation"`
+}
+
+// ReadServing reads a serving YAML file. Unknown keys are refused, so a typo
+// cannot silently leave a field out of the identity.
+func ReadServing(path string) (*ServingFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, eval.Errorf(eval.KindInput, "check the --serving path", "read serving file: %w", err)
+	}
+	var sf ServingFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sf); err != nil && !errors.Is(err, io.EOF) { // an empty file sets nothing
+		return nil, eval.Errorf(eval.KindInput,
+			"keys are engine, engine_version, image_digest, dtype, quantization, max_context, engine_args and generation",
+			"serving file %s: %w", path, err)
+	}
+	if _, err := normalizeGeneration(sf.Generation); err != nil {
+		return nil, fmt.Errorf("serving file %s: %w", path, err)
+	}
+	return &sf, nil
+}

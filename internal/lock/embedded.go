@@ -1,0 +1,247 @@
+package lock
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/gowebpki/jcs"
+)
+
+// An analysis is what a file's content says beyond its hash: the parts it
+// embeds (recorded as virtual entries), the hash of the rest, and the files it
+// names as weights. It depends on the content only, so the stat cache keeps it.
+type analysis struct {
+	Parts []part   `json:"parts,omitempty"`
+	Rest  string   `json:"rest,omitempty"` // hex SHA-256 of the content without the parts
+	Refs  []string `json:"refs,omitempty"` // FROM and ADAPTER arguments of a Modelfile
+}
+
+// A part is one embedded piece of a file, recorded as the virtual entry
+// path+Suffix.
+type part struct {
+	Suffix string `json:"suffix"` // e.g. "#chat_template"
+	Role   Role   `json:"role"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+func newPart(suffix string, role Role, text string) part {
+	sum := sha256.Sum256([]byte(text))
+	return part{Suffix: suffix, Role: role, Size: int64(len(text)), SHA256: hex.EncodeToString(sum[:])}
+}
+
+func hexSum(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// maxAnalyzed bounds the size of a file read whole for analysis; a larger
+// "tokenizer_config.json" or Modelfile is hashed but not taken apart.
+const maxAnalyzed = 64 << 20
+
+// analyzable reports whether the file at p is taken apart into virtual entries.
+func analyzable(p string) bool { return embedsTemplate(p) || isModelfile(p) }
+
+// analyze takes apart the content of the file at p.
+func analyze(p string, data []byte) (analysis, error) {
+	switch {
+	case embedsTemplate(p):
+		return analyzeTemplateJSON(data), nil
+	case isModelfile(p):
+		return analyzeModelfile(data)
+	}
+	return analysis{}, nil
+}
+
+// analyzeTemplateJSON records the "chat_template" of a tokenizer_config.json: a
+// string becomes the part "#chat_template"; a list of {"name", "template"}
+// objects becomes one part "#chat_template.NAME" each; any other value becomes
+// "#chat_template" holding its canonical JSON. Rest is the SHA-256 of the
+// canonical JSON (RFC 8785) of the object without the key. A file that is not a
+// JSON object, or has no template, yields nothing.
+func analyzeTemplateJSON(data []byte) analysis {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return analysis{}
+	}
+	raw, ok := obj["chat_template"]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return analysis{}
+	}
+	var a analysis
+	var s string
+	var named []struct {
+		Name     *string `json:"name"`
+		Template *string `json:"template"`
+	}
+	switch {
+	case json.Unmarshal(raw, &s) == nil:
+		a.Parts = []part{newPart("#chat_template", RoleTemplate, s)}
+	case json.Unmarshal(raw, &named) == nil && wellNamed(named):
+		for _, t := range named {
+			a.Parts = append(a.Parts, newPart("#chat_template."+*t.Name, RoleTemplate, *t.Template))
+		}
+	default:
+		c, err := jcs.Transform(raw)
+		if err != nil {
+			c = raw
+		}
+		a.Parts = []part{newPart("#chat_template", RoleTemplate, string(c))}
+	}
+	delete(obj, "chat_template")
+	rest, err := json.Marshal(obj)
+	if err == nil {
+		if c, err := jcs.Transform(rest); err == nil {
+			rest = c
+		}
+	}
+	a.Rest = hexSum(rest)
+	return a
+}
+
+// wellNamed reports whether every named template has a name and a template, and
+// the names are distinct and usable in a path.
+func wellNamed(ts []struct {
+	Name     *string `json:"name"`
+	Template *string `json:"template"`
+}) bool {
+	seen := map[string]bool{}
+	for _, t := range ts {
+		if t.Name == nil || t.Template == nil || *t.Name == "" || seen[*t.Name] || strings.ContainsAny(*t.Name, "#/\n") {
+			return false
+		}
+		seen[*t.Name] = true
+	}
+	return len(ts) > 0
+}
+
+// An instruction is one line (or block) of an Ollama Modelfile.
+type instruction struct {
+	Name string // upper case, e.g. "FROM"
+	Args string // unquoted
+	Line int
+}
+
+// parseModelfile reads the instructions of an Ollama Modelfile: a name, then
+// its arguments to the end of the line, or in "…" quotes, or in """…""" quotes
+// that may span lines. Blank lines and lines starting with # are skipped.
+func parseModelfile(data []byte) ([]instruction, error) {
+	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	var out []instruction
+	for i := 0; i < len(lines); i++ {
+		line := strings.TrimSpace(lines[i])
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, args := cutSpace(line)
+		in := instruction{Name: strings.ToUpper(name), Line: i + 1}
+		if in.Name == "PARAMETER" {
+			// PARAMETER name value: only the value may be quoted.
+			pname, value := cutSpace(args)
+			if strings.HasPrefix(value, `"""`) {
+				text, next, err := tripleQuoted(lines, i, value)
+				if err != nil {
+					return nil, err
+				}
+				value, i = text, next
+			} else {
+				value = unquote(value)
+			}
+			in.Args = strings.ToLower(pname) + " " + value
+			out = append(out, in)
+			continue
+		}
+		if strings.HasPrefix(args, `"""`) {
+			text, next, err := tripleQuoted(lines, i, args)
+			if err != nil {
+				return nil, err
+			}
+			args, i = text, next
+		} else {
+			args = unquote(args)
+		}
+		in.Args = args
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// tripleQuoted returns the text of a """ block that starts with first on line i,
+// and the index of the line it ends on.
+func tripleQuoted(lines []string, i int, first string) (string, int, error) {
+	rest := first[3:]
+	if j := strings.Index(rest, `"""`); j >= 0 {
+		return rest[:j], i, nil
+	}
+	var b strings.Builder
+	b.WriteString(rest)
+	for k := i + 1; k < len(lines); k++ {
+		b.WriteString("\n")
+		if j := strings.Index(lines[k], `"""`); j >= 0 {
+			b.WriteString(lines[k][:j])
+			return b.String(), k, nil
+		}
+		b.WriteString(lines[k])
+	}
+	return "", 0, fmt.Errorf("line %d: \"\"\" block is never closed", i+1)
+}
+
+// cutSpace splits s at its first blank into a word and the trimmed rest.
+func cutSpace(s string) (string, string) {
+	if j := strings.IndexAny(s, " \t"); j >= 0 {
+		return s[:j], strings.TrimSpace(s[j+1:])
+	}
+	return s, ""
+}
+
+// unquote strips one pair of surrounding double quotes.
+func unquote(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// analyzeModelfile records an Ollama Modelfile's TEMPLATE as the part
+// "#template" (role template), its PARAMETER lines as "#parameters" and its
+// SYSTEM prompt as "#system" (role config). Rest covers every other instruction
+// (FROM, ADAPTER, LICENSE, MESSAGE, …); Refs are the FROM and ADAPTER arguments.
+func analyzeModelfile(data []byte) (analysis, error) {
+	ins, err := parseModelfile(data)
+	if err != nil {
+		return analysis{}, err
+	}
+	var a analysis
+	var template, system *string
+	var params, rest strings.Builder
+	for _, in := range ins {
+		switch in.Name {
+		case "TEMPLATE":
+			template = &in.Args
+		case "SYSTEM":
+			system = &in.Args
+		case "PARAMETER":
+			params.WriteString(in.Args + "\n")
+		default:
+			rest.WriteString(in.Name + " " + in.Args + "\n")
+			if in.Name == "FROM" || in.Name == "ADAPTER" {
+				a.Refs = append(a.Refs, in.Args)
+			}
+		}
+	}
+	if template != nil {
+		a.Parts = append(a.Parts, newPart("#template", RoleTemplate, *template))
+	}
+	if params.Len() > 0 {
+		a.Parts = append(a.Parts, newPart("#parameters", RoleConfig, params.String()))
+	}
+	if system != nil {
+		a.Parts = append(a.Parts, newPart("#system", RoleConfig, *system))
+	}
+	a.Rest = hexSum([]byte(rest.String()))
+	return a, nil
+}

@@ -1,0 +1,322 @@
+// Package lock makes a model deliverable checkable: it hashes a model directory
+// (weights, tokenizer, chat template, configuration) into a lock manifest, names
+// the manifest by a lock id (the SHA-256 of its canonical identity JSON), verifies
+// a directory against a manifest, and says in words what differs between two
+// manifests ("template changed; tokenizer same; weights same").
+//
+// Hashing runs files in parallel with constant memory, and a stat cache
+// (HashCache) makes re-verifying an unchanged directory cost one stat per file.
+// docs/lock.md specifies the manifest format and the canonical JSON.
+package lock
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gowebpki/jcs"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// Version is the manifest format version this package reads and writes.
+const Version = 1
+
+// IDPrefix starts every lock id evalpin computes itself.
+const IDPrefix = "sha256:"
+
+// A Role classifies a file of a deliverable, so that a diff can say what kind of
+// part changed.
+type Role string
+
+// The roles, in the order a diff lists them.
+const (
+	RoleWeights   Role = "weights"
+	RoleTokenizer Role = "tokenizer"
+	RoleTemplate  Role = "template"
+	RoleConfig    Role = "config"
+	RoleOther     Role = "other"
+)
+
+// Roles lists every role in display order.
+var Roles = []Role{RoleWeights, RoleTokenizer, RoleTemplate, RoleConfig, RoleOther}
+
+// valid reports whether r is one of Roles.
+func (r Role) valid() bool { return slices.Contains(Roles, r) }
+
+// A Source names where a deliverable came from.
+type Source struct {
+	Repo     string `json:"repo"`     // e.g. "org/name" on Hugging Face
+	Revision string `json:"revision"` // e.g. the commit hash of a snapshot
+}
+
+// A File is one behaviour-relevant file of a deliverable, or a virtual entry for
+// a part embedded in a file (its path then has a "#part" suffix, e.g.
+// "tokenizer_config.json#chat_template").
+type File struct {
+	Path   string `json:"path"`   // slash-separated, relative to the model directory
+	Size   int64  `json:"size"`   // bytes (of the part's text for a virtual entry)
+	SHA256 string `json:"sha256"` // lower-case hex of the content's SHA-256
+	Role   Role   `json:"role"`
+	// RestSHA256 is set on a file that has virtual entries: the SHA-256 of its
+	// content without them (docs/lock.md says how), so a diff can tell a change
+	// of only the embedded part. It is derived from the content and so is not
+	// part of the identity.
+	RestSHA256 string `json:"rest_sha256,omitempty"`
+}
+
+// Virtual reports whether f stands for a part embedded in another file.
+func (f File) Virtual() bool { return strings.Contains(f.Path, "#") }
+
+// Container returns the path of the file that holds a virtual entry, or f.Path.
+func (f File) Container() string {
+	p, _, _ := strings.Cut(f.Path, "#")
+	return p
+}
+
+// Serving describes the layer that serves the model.
+type Serving struct {
+	Engine        string   `json:"engine" yaml:"engine"`                 // e.g. "vllm", "llama.cpp", "ollama"
+	EngineVersion string   `json:"engine_version" yaml:"engine_version"` // e.g. "0.6.3"
+	ImageDigest   string   `json:"image_digest" yaml:"image_digest"`     // container image, e.g. "sha256:…"
+	Dtype         string   `json:"dtype" yaml:"dtype"`                   // e.g. "bfloat16"
+	Quantization  string   `json:"quantization" yaml:"quantization"`     // e.g. "awq", "Q4_K_M"
+	MaxContext    int      `json:"max_context" yaml:"max_context"`       // tokens; 0 = engine default
+	EngineArgs    []string `json:"engine_args" yaml:"engine_args"`       // one "--name=value" each; order is not identity
+}
+
+// A Manifest describes one deliverable. Version, Source, Files, Serving and
+// Generation are its identity; Lock records the id computed from them, and
+// Labels, Note and Created are kept but are not identity.
+type Manifest struct {
+	Version int         `json:"version"`
+	Lock    eval.LockID `json:"lock"`
+	Source  Source      `json:"source"`
+	Files   []File      `json:"files"` // sorted by Path
+	Serving Serving     `json:"serving"`
+	// Generation holds the deliverable's default generation parameters (for
+	// example temperature or top_p) as JSON values: strings, float64 numbers,
+	// booleans, nil, []any and map[string]any.
+	Generation map[string]any    `json:"generation"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Note       string            `json:"note,omitempty"`
+	Created    time.Time         `json:"created,omitzero"`
+}
+
+// identity is the part of a Manifest the lock id covers, in its canonical shape:
+// every key present, files sorted by path, engine args sorted.
+type identity struct {
+	Version    int            `json:"version"`
+	Source     Source         `json:"source"`
+	Files      []identityFile `json:"files"`
+	Serving    Serving        `json:"serving"`
+	Generation map[string]any `json:"generation"`
+}
+
+type identityFile struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	Role   Role   `json:"role"`
+}
+
+// Canonical returns the canonical JSON of m's identity fields (RFC 8785: sorted
+// keys, no insignificant whitespace, ECMAScript number formatting), with files
+// sorted by path and engine args sorted. It fails on a manifest that is not
+// well formed (duplicate or unclean paths, bad hashes, unknown roles).
+func (m *Manifest) Canonical() ([]byte, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	id := identity{
+		Version:    m.Version,
+		Source:     m.Source,
+		Files:      make([]identityFile, len(m.Files)),
+		Serving:    m.Serving,
+		Generation: m.Generation,
+	}
+	for i, f := range m.Files {
+		id.Files[i] = identityFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Role: f.Role}
+	}
+	slices.SortFunc(id.Files, func(a, b identityFile) int { return strings.Compare(a.Path, b.Path) })
+	id.Serving.EngineArgs = slices.Sorted(slices.Values(m.Serving.EngineArgs))
+	if id.Serving.EngineArgs == nil {
+		id.Serving.EngineArgs = []string{}
+	}
+	if id.Generation == nil {
+		id.Generation = map[string]any{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(id); err != nil {
+		return nil, fmt.Errorf("encode identity: %w", err)
+	}
+	out, err := jcs.Transform(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("canonicalize identity: %w", err)
+	}
+	return out, nil
+}
+
+// ID computes m's lock id from its identity fields: "sha256:" and the hex
+// SHA-256 of Canonical.
+func (m *Manifest) ID() (eval.LockID, error) {
+	c, err := m.Canonical()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(c)
+	return IDPrefix + hex.EncodeToString(sum[:]), nil
+}
+
+// Seal sets m.Lock to m.ID() and sorts m.Files by path.
+func (m *Manifest) Seal() error {
+	slices.SortFunc(m.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	id, err := m.ID()
+	if err != nil {
+		return err
+	}
+	m.Lock = id
+	return nil
+}
+
+// Marshal returns the lock file form of m: indented JSON with a final newline.
+func (m *Manifest) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// check reports the first way m is not well formed.
+func (m *Manifest) check() error {
+	if m.Version != Version {
+		return fmt.Errorf("unknown manifest version %d (this evalpin reads version %d)", m.Version, Version)
+	}
+	seen := make(map[string]bool, len(m.Files))
+	for _, f := range m.Files {
+		if !validPath(f.Path) {
+			return fmt.Errorf("file path %q is not a clean relative slash-separated path", f.Path)
+		}
+		if seen[f.Path] {
+			return fmt.Errorf("file %q is listed twice", f.Path)
+		}
+		seen[f.Path] = true
+		if !validSHA256(f.SHA256) {
+			return fmt.Errorf("file %q: sha256 %q is not 64 lower-case hex digits", f.Path, f.SHA256)
+		}
+		if f.Size < 0 {
+			return fmt.Errorf("file %q: negative size %d", f.Path, f.Size)
+		}
+		if !f.Role.valid() {
+			return fmt.Errorf("file %q: unknown role %q (want one of weights, tokenizer, template, config, other)", f.Path, f.Role)
+		}
+	}
+	return nil
+}
+
+// validPath reports whether p (before any "#part") is a clean, relative,
+// slash-separated path inside the directory.
+func validPath(p string) bool {
+	base, _, _ := strings.Cut(p, "#")
+	return base != "" && !strings.HasPrefix(base, "/") && path.Clean(base) == base &&
+		base != "." && base != ".." && !strings.HasPrefix(base, "../") && !strings.Contains(base, "\\")
+}
+
+func validSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// hintRecreate is the fix for a lock file that cannot be trusted.
+const hintRecreate = "recreate it from the model directory with 'evalpin lock create DIR -o FILE'"
+
+// Parse decodes a lock file. It refuses input that is not a JSON manifest, has
+// an unknown version or unknown fields, or whose recorded lock does not match
+// its content (a hand edit); each refusal is an eval.KindInput error.
+func Parse(data []byte) (*Manifest, error) {
+	var probe struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, eval.Errorf(eval.KindInput, "pass a lock file written by 'evalpin lock create'", "not a lock manifest: %w", jsonError(data, err))
+	}
+	if probe.Version == nil {
+		return nil, eval.Errorf(eval.KindInput, "pass a lock file written by 'evalpin lock create'", "not a lock manifest: no \"version\" field")
+	}
+	if *probe.Version != Version {
+		return nil, eval.Errorf(eval.KindInput, "upgrade evalpin, or recreate the lock with this version", "unknown lock manifest version %d (this evalpin reads version %d)", *probe.Version, Version)
+	}
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, eval.Errorf(eval.KindInput, hintRecreate, "malformed lock manifest: %w", jsonError(data, err))
+	}
+	if dec.More() {
+		return nil, eval.Errorf(eval.KindInput, hintRecreate, "malformed lock manifest: data after the JSON object")
+	}
+	if m.Lock == "" {
+		return nil, eval.Errorf(eval.KindInput, hintRecreate, "lock manifest has no \"lock\" field")
+	}
+	got, err := m.ID()
+	if err != nil {
+		return nil, eval.Errorf(eval.KindInput, hintRecreate, "malformed lock manifest: %w", err)
+	}
+	if got != m.Lock {
+		return nil, eval.Errorf(eval.KindInput, hintRecreate,
+			"lock manifest was edited by hand: it records lock %s but its content hashes to %s", m.Lock, got)
+	}
+	return &m, nil
+}
+
+// jsonError adds the line number to a JSON syntax or type error.
+func jsonError(data []byte, err error) error {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 || off > int64(len(data)) {
+		return err
+	}
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	return fmt.Errorf("line %d: %w", line, err)
+}
+
+// ReadFile reads and parses the lock file at path (see Parse).
+func ReadFile(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, eval.Errorf(eval.KindInput, "check the lock file's path", "read lock file: %w", err)
+	}
+	m, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("lock file %s: %w", path, err)
+	}
+	return m, nil
+}

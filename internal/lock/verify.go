@@ -1,0 +1,80 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// A Report is the outcome of Verify: whether a directory is the deliverable a
+// lock describes, and if not, which files differ.
+type Report struct {
+	Dir    string      `json:"dir"`
+	Lock   eval.LockID `json:"lock"`   // the lock verified against
+	Actual eval.LockID `json:"actual"` // the lock of the directory with the same source, serving and generation
+	// Roles says per role whether its files differ.
+	Roles []RoleStatus `json:"roles"`
+	// Changes lists each changed, missing (in the lock only) and extra (in the
+	// directory only) file; empty when the directory matches.
+	Changes []FileChange `json:"changes"`
+}
+
+// OK reports whether the directory matches the lock.
+func (r *Report) OK() bool { return len(r.Changes) == 0 }
+
+// Words says which roles differ: "template changed; tokenizer same; weights same".
+func (r *Report) Words() string { return strings.Join(roleWords(r.Roles), "; ") }
+
+// Err returns nil when the directory matches, or else an eval.KindLockRefused
+// error that names the differing files with their roles.
+func (r *Report) Err() error {
+	if r.OK() {
+		return nil
+	}
+	var names []string
+	for i, c := range r.Changes {
+		if i == 5 {
+			names = append(names, fmt.Sprintf("and %d more", len(r.Changes)-5))
+			break
+		}
+		names = append(names, fmt.Sprintf("%s (%s) %s", clean(c.Path), c.Role, c.Change))
+	}
+	return eval.Errorf(eval.KindLockRefused,
+		"restore the locked files, or lock the new deliverable with 'evalpin lock create'",
+		"%s is not the deliverable of lock %s: %s", clean(r.Dir), r.Lock, strings.Join(names, ", "))
+}
+
+// Verify hashes dir (cheaply, with opts.Cache: one stat per unchanged file) and
+// compares its files with m's. A directory that differs is a Report that is not
+// OK, not an error; errors are about reading the directory (eval.KindInput) or
+// a cancelled context. Only the files are compared: the serving layer and
+// generation parameters are not in the directory. Options other than Cache,
+// Rehash and Workers are ignored.
+func Verify(ctx context.Context, dir string, m *Manifest, opts Options) (*Report, error) {
+	if m == nil {
+		return nil, errors.New("verify: no manifest")
+	}
+	files, err := scan(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	actual := *m
+	actual.Files = files
+	if err := actual.Seal(); err != nil {
+		return nil, fmt.Errorf("verify %s: %w", dir, err)
+	}
+	d := Diff(m, &actual)
+	r := &Report{Dir: dir, Lock: m.Lock, Actual: actual.Lock, Roles: d.Roles, Changes: d.Files}
+	for i := range r.Changes {
+		switch r.Changes[i].Change {
+		case Added:
+			r.Changes[i].Change = Extra
+		case Removed:
+			r.Changes[i].Change = Missing
+		}
+	}
+	return r, nil
+}
