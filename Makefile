@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 LDFLAGS := -X main.Version=$(VERSION)
 
-.PHONY: all build test vet bench golden clean
+.PHONY: all build test vet bench golden clean testbed
 
 all: build
 
@@ -11,9 +11,14 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/evalpin ./cmd/evalpin
 
-## test: vet, then every test with the race detector
-test: vet
-	$(GO) test -race -count=1 ./...
+## test: vet, then every test with the race detector, including the
+## end-to-end tests against the real Ollama from `make testbed`
+test: vet testbed
+	EVALPIN_OLLAMA=$(CURDIR)/.testbed/bin/ollama EVALPIN_REQUIRE_TESTBED=1 $(GO) test -race -count=1 ./...
+
+## testbed: build Ollama into .testbed/bin (cached; cold about 5 minutes), see docs/testbed.md
+testbed:
+	scripts/testbed.sh build >/dev/null
 
 ## vet: go vet and gofmt
 vet:
@@ -22,7 +27,7 @@ vet:
 
 ## bench: the speed and memory benchmarks, reported as ratios
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	EVALPIN_OLLAMA=$(wildcard $(CURDIR)/.testbed/bin/ollama) $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 ## golden: rewrite the golden files under testdata/ from the current output
 golden:
