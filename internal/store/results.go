@@ -26,10 +26,11 @@ func scanResult(rows *sql.Rows) (eval.Result, error) {
 		return eval.Result{}, err
 	}
 	r.Latency = time.Duration(latency)
-	if len(checks) > 0 && string(checks) != "null" {
-		if err := json.Unmarshal(checks, &r.Checks); err != nil {
-			return eval.Result{}, fmt.Errorf("case %s sample %d: checks: %w", r.CaseID, r.Sample, err)
-		}
+	if err := json.Unmarshal(checks, &r.Checks); err != nil {
+		return eval.Result{}, fmt.Errorf("case %s sample %d: checks: %w", r.CaseID, r.Sample, err)
+	}
+	if len(r.Checks) == 0 {
+		r.Checks = nil // stored as []
 	}
 	return r, nil
 }

@@ -187,6 +187,7 @@ func (w *Writer) loop(ctx context.Context) {
 		batch = batch[:0]
 	}
 
+	urgent := false // after cancellation, store whatever is queued without waiting
 	for {
 		select {
 		case r, ok := <-w.queue:
@@ -194,17 +195,25 @@ func (w *Writer) loop(ctx context.Context) {
 				flush()
 				return
 			}
-			if len(batch) == 0 {
+			if len(batch) == 0 && !urgent {
 				timer.Reset(w.opts.FlushInterval)
 			}
 			batch = append(batch, r)
-			if len(batch) >= w.opts.BatchSize {
+			if len(batch) >= w.opts.BatchSize || urgent && len(w.queue) == 0 {
 				flush()
 			}
 		case <-timer.C:
 			flush()
 		case <-cancelled:
-			cancelled = nil
+			cancelled, urgent = nil, true
+			// Take what is queued now, then store it.
+			for len(batch) < w.opts.BatchSize && len(w.queue) > 0 {
+				r, ok := <-w.queue
+				if !ok {
+					break
+				}
+				batch = append(batch, r)
+			}
 			flush()
 		}
 	}
