@@ -36,6 +36,9 @@ func newLimiter(max, min int) *limiter {
 // reports from requests sent before the last decrease are ignored, so a burst
 // of 429s to one window halves the limit once, not once per request.
 func (l *limiter) acquire(ctx context.Context) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	l.mu.Lock()
 	if l.inflight < int(l.limit) && l.waiters.Len() == 0 {
 		l.take()
@@ -97,11 +100,12 @@ func (l *limiter) notify() {
 	}
 }
 
-// success grows the limit by one, but only while the limit is actually in
-// use: an idle pool says nothing about what the server can take.
+// success grows the limit by one, but only while at least half of it is in
+// use: an idle pool says nothing about what the server can take. The caller
+// still holds its slot.
 func (l *limiter) success() {
 	l.mu.Lock()
-	if l.limit < l.max && float64(l.inflight+1)*2 >= l.limit {
+	if l.limit < l.max && float64(l.inflight)*2 >= l.limit {
 		l.limit++
 		if l.limit > l.max {
 			l.limit = l.max

@@ -386,18 +386,23 @@ func (r *Runner) do(dispatchCtx, reqCtx context.Context, t *task, out chan<- []e
 	if err != nil {
 		return false, fmt.Errorf("encode request for case %s: %w", t.jobs[0].c.ID, err)
 	}
+	// Requests are spread round-robin; a task's retries go on to the next
+	// replicas in turn, so one replica that is down does not fail a case.
+	first := r.next.Add(1) - 1
 	for n := 1; ; n++ {
 		epoch, err := r.lim.acquire(dispatchCtx)
 		if err != nil {
 			return false, nil
 		}
-		ep := cfg.Endpoints[int((r.next.Add(1)-1)%uint64(len(cfg.Endpoints)))]
+		ep := cfg.Endpoints[int((first+uint64(n-1))%uint64(len(cfg.Endpoints)))]
 		a := r.try(reqCtx, ep, path, body, t)
+		if a.outcome == outDone {
+			r.lim.success()
+		}
 		r.lim.release()
 
 		switch a.outcome {
 		case outDone:
-			r.lim.success()
 			out <- a.results
 			return true, nil
 		case outPermanent:
