@@ -151,10 +151,10 @@ func TestWireBody(t *testing.T) {
 		},
 		unset: []string{"repetition_penalty"},
 	}, {
-		name: "raw prompt",
-		c:    eval.Case{ID: "c", Prompt: "once upon"},
-		path: "/v1/completions",
-		want: map[string]any{"prompt": "once upon", "temperature": 0.0, "top_p": 1.0, "n": 1.0, "seed": 0.0},
+		name:  "raw prompt",
+		c:     eval.Case{ID: "c", Prompt: "once upon"},
+		path:  "/v1/completions",
+		want:  map[string]any{"prompt": "once upon", "temperature": 0.0, "top_p": 1.0, "n": 1.0, "seed": 0.0},
 		unset: []string{"messages"},
 	}}
 	for _, tt := range tests {
