@@ -46,8 +46,11 @@ var (
 	// ErrWrongLock: the endpoint reports another lock than the expected one.
 	ErrWrongLock = errors.New("another lock than expected")
 	// ErrManifestMismatch: a published manifest does not hash to the
-	// published id, or the endpoint contradicts itself.
+	// published id, or the lock protocol is spoken wrongly (a lock that is
+	// no lock id, a well-known document that is not JSON).
 	ErrManifestMismatch = errors.New("lock does not match its manifest")
+	// ErrInconsistent: one endpoint reports two different locks.
+	ErrInconsistent = errors.New("endpoint reports two locks")
 	// ErrDisagree: the endpoints of one run serve different locks.
 	ErrDisagree = errors.New("endpoints disagree")
 	// ErrLockChanged: a response carries another lock than the run's.

@@ -209,7 +209,7 @@ func (r *Report) checkConsistent() {
 			continue
 		}
 		if c.Lock != first.Lock {
-			r.addProblem(refusef(ErrManifestMismatch,
+			r.addProblem(refusef(ErrInconsistent,
 				"the server reports two different locks; fix its configuration so that every source names one lock",
 				"endpoint %s: %s reports %s but %s reports %s", r.Endpoint, first.Source, first.Lock, c.Source, c.Lock))
 		}
@@ -250,9 +250,11 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 			return c, nil
 		}
 	}
-	locks := make([]string, len(r.Claims))
-	for i, c := range r.Claims {
-		locks[i] = c.Lock
+	var locks []string
+	for _, c := range r.Claims {
+		if !slices.Contains(locks, c.Lock) {
+			locks = append(locks, c.Lock)
+		}
 	}
 	return Claim{}, refusef(ErrWrongLock,
 		"point the endpoint at a server of the expected lock, or pass the --expect-lock you mean ('evalpin probe URL' shows what it serves)",

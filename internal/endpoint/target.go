@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,27 +228,20 @@ func (t *Target) Recheck(ctx context.Context) error {
 	if err := t.refused.Load(); err != nil {
 		return *err
 	}
+	// Responses carry the header and fingerprint, and CheckResponse checked
+	// them; the re-probe needs no completion.
+	quiet := *t.prober
+	quiet.SkipCompletion = true
 	errs := make([]error, len(t.Reports))
 	var wg sync.WaitGroup
 	for i, r := range t.Reports {
 		wg.Go(func() {
-			w := t.eps[r.Endpoint]
-			if w.expect.ollama {
-				id, err := t.ollamaLock(ctx, r)
-				if err == nil {
-					err = t.compare(r, id)
-				}
-				errs[i] = err
-				return
-			}
-			nr, err := t.prober.Probe(ctx, r.Endpoint, r.Model)
+			nr, err := quiet.Probe(ctx, r.Endpoint, r.Model)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			if _, err := nr.Choose(t.Lock); err != nil {
-				errs[i] = refusef(ErrLockChanged, changedHint, "re-probe: %v", err)
-			}
+			errs[i] = t.sameClaims(r, nr)
 		})
 	}
 	wg.Wait()
@@ -256,6 +251,28 @@ func (t *Target) Recheck(ctx context.Context) error {
 	for _, err := range errs {
 		if err != nil {
 			return t.refuse(err)
+		}
+	}
+	return nil
+}
+
+// sameClaims refuses a re-probe that lost or changed a claim the endpoint
+// made when the run's lock was resolved (the well-known document, the served
+// model name, Ollama's derived lock).
+func (t *Target) sameClaims(old, now *Report) error {
+	if now.problem != nil {
+		return refusef(ErrLockChanged, changedHint, "re-probe: %v", now.problem)
+	}
+	for _, c := range old.Claims {
+		if c.Source == SourceHeader || c.Source == SourceFingerprint {
+			continue // carried by every response, and checked there
+		}
+		if !slices.ContainsFunc(now.Claims, func(n Claim) bool { return n.Source == c.Source && n.Lock == c.Lock }) {
+			why := ""
+			if len(now.Notes) > 0 {
+				why = " (" + strings.Join(now.Notes, "; ") + ")"
+			}
+			return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: %s no longer reports %s%s", old.Endpoint, c.Source, c.Lock, why)
 		}
 	}
 	return nil

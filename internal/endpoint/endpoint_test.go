@@ -1,0 +1,661 @@
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lock"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// Lock ids of the tests: any lock-shaped values will do.
+var (
+	lockA = "sha256:" + strings.Repeat("a", 64)
+	lockB = "sha256:" + strings.Repeat("b", 64)
+)
+
+// sealedManifest returns a well-formed lock file and its id.
+func sealedManifest(t testing.TB, weights string) ([]byte, eval.LockID) {
+	t.Helper()
+	m := &lock.Manifest{
+		Version: lock.Version,
+		Files: []lock.File{
+			{Path: "model.gguf", Size: 3, SHA256: strings.Repeat(weights, 64), Role: lock.RoleWeights},
+		},
+		Serving:    lock.Serving{Engine: "ollama"},
+		Generation: map[string]any{},
+	}
+	if err := m.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, m.Lock
+}
+
+func wellKnownDoc(id eval.LockID, manifest []byte) string {
+	if manifest == nil {
+		return fmt.Sprintf(`{"lock":%q}`, id)
+	}
+	return fmt.Sprintf(`{"lock":%q,"manifest":%s}`, id, manifest)
+}
+
+const ollamaDigest = "1111111111111111111111111111111111111111111111111111111111111111"
+
+func ollamaFake(modelsDir, template string) *fakeOllama {
+	return &fakeOllama{version: "0.17.4", show: ollamaShowFixture(modelsDir, ollamaDigest, template)}
+}
+
+// wantOllamaLock is the lock the derivation gives the fixture, computed from
+// the identity by hand.
+func wantOllamaLock(template string) eval.LockID {
+	return OllamaIdentity{
+		EngineVersion: "0.17.4",
+		Models:        []string{"sha256:" + ollamaDigest},
+		Template:      template,
+		Parameters:    []string{`stop "<|end|>"`, `stop "<|user|>"`, "temperature 0"},
+	}.Lock()
+}
+
+func TestResolve(t *testing.T) {
+	manifest, manifestID := sealedManifest(t, "c")
+	otherManifest, _ := sealedManifest(t, "d")
+	tests := []struct {
+		name   string
+		fake   *fakeEngine
+		model  string
+		expect eval.LockID
+		// want
+		lock     eval.LockID
+		source   Source
+		strength Strength
+		refusal  error // the sentinel, when refused
+		msg      string
+	}{{
+		name:    "no lock",
+		fake:    &fakeEngine{models: []string{"m"}},
+		refusal: ErrNoLock,
+		msg:     "404, the server does not speak the lock protocol",
+	}, {
+		name:     "well-known without manifest",
+		fake:     &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA},
+		lock:     lockA,
+		source:   SourceWellKnown,
+		strength: StrengthDeclared,
+	}, {
+		name:     "well-known with manifest",
+		fake:     &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, manifest), header: manifestID},
+		lock:     manifestID,
+		source:   SourceWellKnown,
+		strength: StrengthManifest,
+	}, {
+		name:    "manifest with mismatching id",
+		fake:    &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, otherManifest), header: manifestID},
+		refusal: ErrManifestMismatch,
+		msg:     "its manifest hashes to",
+	}, {
+		name:    "manifest hand-edited",
+		fake:    &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, []byte(strings.Replace(string(manifest), `"size": 3`, `"size": 4`, 1)))},
+		refusal: ErrManifestMismatch,
+	}, {
+		name:    "well-known not JSON",
+		fake:    &fakeEngine{models: []string{"m"}, wellKnown: "<html>"},
+		refusal: ErrManifestMismatch,
+	}, {
+		name:    "well-known lock not a lock id",
+		fake:    &fakeEngine{models: []string{"m"}, wellKnown: `{"lock":"latest"}`},
+		refusal: ErrManifestMismatch,
+	}, {
+		name:    "sidecar stopped claiming",
+		fake:    &fakeEngine{models: []string{"m"}, wellKnownCode: 503, wellKnown: `{"error":{"message":"model.gguf changed","type":"lock_mismatch"}}`},
+		refusal: ErrNoLock,
+		msg:     "503: model.gguf changed",
+	}, {
+		name:    "wrong lock",
+		fake:    &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA},
+		expect:  lockB,
+		refusal: ErrWrongLock,
+		msg:     "serves " + lockA + ", not the expected " + lockB,
+	}, {
+		name:    "well-known and header disagree",
+		fake:    &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockB},
+		refusal: ErrInconsistent,
+		msg:     "well-known reports " + lockA + " but header reports " + lockB,
+	}, {
+		name:     "header only",
+		fake:     &fakeEngine{models: []string{"m"}, header: lockA},
+		lock:     lockA,
+		source:   SourceHeader,
+		strength: StrengthDeclared,
+	}, {
+		name:     "vLLM fingerprint",
+		fake:     &fakeEngine{models: []string{"m"}, fingerprint: lockB},
+		lock:     lockB,
+		source:   SourceFingerprint,
+		strength: StrengthDeclared,
+	}, {
+		name:    "fingerprint that is no lock",
+		fake:    &fakeEngine{models: []string{"m"}, fingerprint: "fp_ollama"},
+		refusal: ErrNoLock,
+	}, {
+		name:     "model name with digest",
+		fake:     &fakeEngine{models: []string{"m@" + lockA}},
+		lock:     lockA,
+		source:   SourceModelName,
+		strength: StrengthDeclared,
+	}, {
+		name:     "model name by its base",
+		fake:     &fakeEngine{models: []string{"other", "m@" + lockA}},
+		model:    "m",
+		lock:     lockA,
+		source:   SourceModelName,
+		strength: StrengthDeclared,
+	}, {
+		name:    "several models and none named",
+		fake:    &fakeEngine{models: []string{"m1", "m2"}},
+		refusal: ErrNoLock,
+		msg:     "name one with --model",
+	}, {
+		name:     "ollama",
+		fake:     &fakeEngine{models: []string{"tiny:latest"}, fingerprint: "fp_ollama", ollama: ollamaFake("/root/.ollama/models", "{{ .Prompt }}")},
+		lock:     wantOllamaLock("{{ .Prompt }}"),
+		source:   SourceOllama,
+		strength: StrengthStrong,
+	}, {
+		name:    "ollama unknown model",
+		fake:    &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "{{ .Prompt }}")},
+		model:   "other",
+		refusal: ErrNoLock,
+		msg:     "model 'other' not found",
+	}, {
+		name:    "ollama expecting another lock",
+		fake:    &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "{{ .Prompt }}")},
+		expect:  wantOllamaLock("{{ .System }} {{ .Prompt }}"),
+		refusal: ErrWrongLock,
+	}, {
+		name:     "sidecar in front of ollama, ollama lock expected",
+		fake:     &fakeEngine{models: []string{"tiny:latest"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA, ollama: ollamaFake("/m", "T")},
+		expect:   wantOllamaLock("T"),
+		lock:     wantOllamaLock("T"),
+		source:   SourceOllama,
+		strength: StrengthStrong,
+	}, {
+		name:     "sidecar in front of ollama, well-known wins",
+		fake:     &fakeEngine{models: []string{"tiny:latest"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA, ollama: ollamaFake("/m", "T")},
+		lock:     lockA,
+		source:   SourceWellKnown,
+		strength: StrengthDeclared,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := tt.fake.start(t)
+			target, err := Resolve(context.Background(), srv.Client(), []string{srv.URL + "/v1"}, tt.model, tt.expect)
+			if tt.refusal != nil {
+				if !errors.Is(err, tt.refusal) {
+					t.Fatalf("Resolve: err = %v, want %v", err, tt.refusal)
+				}
+				if got := eval.KindOf(err); got != eval.KindLockRefused {
+					t.Errorf("kind = %v, want KindLockRefused", got)
+				}
+				if eval.HintOf(err) == "" {
+					t.Errorf("refusal %v has no hint", err)
+				}
+				if !strings.Contains(err.Error(), tt.msg) {
+					t.Errorf("err = %q, want it to contain %q", err, tt.msg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			if got, want := target.Lock, tt.lock; got != want {
+				t.Errorf("Lock = %s, want %s", got, want)
+			}
+			if got, want := target.Claim.Source, tt.source; got != want {
+				t.Errorf("Source = %s, want %s", got, want)
+			}
+			if got, want := target.Claim.Strength, tt.strength; got != want {
+				t.Errorf("Strength = %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+func TestResolveReplicas(t *testing.T) {
+	a1 := (&fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}).start(t)
+	a2 := (&fakeEngine{models: []string{"m"}, header: lockA}).start(t)
+	b := (&fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockB, nil), header: lockB}).start(t)
+	none := (&fakeEngine{models: []string{"m"}}).start(t)
+	tests := []struct {
+		name    string
+		urls    []string
+		expect  eval.LockID
+		refusal error
+	}{
+		{"agree", []string{a1.URL + "/v1", a2.URL + "/v1"}, "", nil},
+		{"agree on the expected lock", []string{a1.URL + "/v1", a2.URL + "/v1"}, lockA, nil},
+		{"disagree", []string{a1.URL + "/v1", b.URL + "/v1"}, "", ErrDisagree},
+		{"one serves another than expected", []string{a1.URL + "/v1", b.URL + "/v1"}, lockA, ErrWrongLock},
+		{"one serves none", []string{a1.URL + "/v1", none.URL + "/v1"}, "", ErrNoLock},
+		{"the first serves none", []string{none.URL + "/v1", a1.URL + "/v1"}, "", ErrNoLock},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target, err := Resolve(context.Background(), nil, tt.urls, "", tt.expect)
+			if tt.refusal == nil {
+				if err != nil {
+					t.Fatalf("Resolve: %v", err)
+				}
+				if got, want := len(target.Reports), len(tt.urls); got != want {
+					t.Fatalf("%d reports, want %d", got, want)
+				}
+				return
+			}
+			if !errors.Is(err, tt.refusal) || eval.KindOf(err) != eval.KindLockRefused {
+				t.Fatalf("Resolve: err = %v, want %v", err, tt.refusal)
+			}
+		})
+	}
+}
+
+func TestResolveInput(t *testing.T) {
+	for _, urls := range [][]string{nil, {"localhost:8000"}, {"ftp://host/v1"}} {
+		_, err := Resolve(context.Background(), nil, urls, "", "")
+		if eval.KindOf(err) != eval.KindInput {
+			t.Errorf("Resolve(%q): err = %v, want an input error", urls, err)
+		}
+	}
+}
+
+func TestResolveUnreachable(t *testing.T) {
+	srv := (&fakeEngine{}).start(t)
+	srv.Close()
+	_, err := Resolve(context.Background(), nil, []string{srv.URL + "/v1"}, "m", "")
+	if !errors.Is(err, ErrNoLock) {
+		t.Fatalf("err = %v, want ErrNoLock", err)
+	}
+}
+
+func hdr(lock string) http.Header {
+	h := http.Header{}
+	if lock != "" {
+		h.Set(Header, lock)
+	}
+	return h
+}
+
+func TestCheckResponse(t *testing.T) {
+	type response struct {
+		header, fingerprint, model string
+	}
+	tests := []struct {
+		name    string
+		fake    *fakeEngine
+		resp    response
+		refusal error // nil: accepted
+	}{
+		{"header", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{lockA, "", "m"}, nil},
+		{"header of another lock", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{lockB, "", "m"}, ErrLockChanged},
+		{"header missing", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{"", "", "m"}, ErrLockMissing},
+		{"header required by the well-known document alone", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil)}, response{"", "", "m"}, ErrLockMissing},
+		{"fingerprint", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", lockB, "m"}, nil},
+		{"fingerprint of another lock", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", lockA, "m"}, ErrLockChanged},
+		{"fingerprint missing", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", "", "m"}, ErrLockMissing},
+		{"model name", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", "m@" + lockA}, nil},
+		{"model name of another lock", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", "m@" + lockB}, ErrLockChanged},
+		{"ollama model", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "tiny"}, nil},
+		{"ollama other model", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "tiny2"}, ErrLockChanged},
+		{"sidecar before ollama: header still required", &fakeEngine{models: []string{"tiny"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA, ollama: ollamaFake("/m", "T")}, response{"", "", "tiny"}, ErrLockMissing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := tt.fake.start(t)
+			ep := srv.URL + "/v1"
+			target, err := Resolve(context.Background(), nil, []string{ep}, "", "")
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			got, err := target.CheckResponse(ep, hdr(tt.resp.header), tt.resp.fingerprint, tt.resp.model)
+			if tt.refusal == nil {
+				if err != nil {
+					t.Fatalf("CheckResponse: %v", err)
+				}
+				if got != target.Lock {
+					t.Fatalf("CheckResponse = %s, want %s", got, target.Lock)
+				}
+				return
+			}
+			if !errors.Is(err, tt.refusal) || eval.KindOf(err) != eval.KindLockRefused {
+				t.Fatalf("CheckResponse: err = %v, want %v", err, tt.refusal)
+			}
+			// The refusal sticks: a good response after it is refused too.
+			if _, err := target.CheckResponse(ep, hdr(target.Lock), target.Lock, target.Model); !errors.Is(err, tt.refusal) {
+				t.Fatalf("after a refusal, CheckResponse: err = %v, want %v again", err, tt.refusal)
+			}
+		})
+	}
+}
+
+func TestCheckResponseUnknownEndpoint(t *testing.T) {
+	srv := (&fakeEngine{models: []string{"m"}, header: lockA}).start(t)
+	target, err := Resolve(context.Background(), nil, []string{srv.URL + "/v1"}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := target.CheckResponse("http://elsewhere/v1", hdr(lockA), "", "m"); err == nil || eval.KindOf(err) == eval.KindLockRefused {
+		t.Fatalf("err = %v, want an internal error", err)
+	}
+}
+
+// A replica behind a load balancer that starts serving another lock mid-run
+// is caught on its first response.
+func TestCheckResponseReplicaChanges(t *testing.T) {
+	f1 := &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}
+	f2 := &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}
+	s1, s2 := f1.start(t), f2.start(t)
+	eps := []string{s1.URL + "/v1", s2.URL + "/v1"}
+	target, err := Resolve(context.Background(), nil, eps, "m", lockA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ep := range eps {
+		if _, err := target.CheckResponse(ep, hdr(lockA), "", "m"); err != nil {
+			t.Fatalf("%s: %v", ep, err)
+		}
+	}
+	_, err = target.CheckResponse(eps[1], hdr(lockB), "", "m")
+	if !errors.Is(err, ErrLockChanged) || !strings.Contains(err.Error(), eps[1]) {
+		t.Fatalf("err = %v, want ErrLockChanged naming %s", err, eps[1])
+	}
+	if _, err := target.CheckResponse(eps[0], hdr(lockA), "", "m"); !errors.Is(err, ErrLockChanged) {
+		t.Fatalf("the other replica after a refusal: err = %v, want the refusal", err)
+	}
+}
+
+// Ollama's lock, which no response carries, is re-probed once the recheck
+// interval has passed, and a change of the model under the same name refuses.
+func TestCheckResponseOllamaReprobe(t *testing.T) {
+	f := &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T1")}
+	srv := f.start(t)
+	ep := srv.URL + "/v1"
+	var now atomic.Int64
+	now.Store(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	p := &Prober{Recheck: time.Minute, Now: func() time.Time { return time.Unix(0, now.Load()) }}
+	target, err := p.Resolve(context.Background(), []string{ep}, "tiny", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shows := f.shows.Load()
+	check := func() error { _, err := target.CheckResponse(ep, http.Header{}, "fp_ollama", "tiny"); return err }
+
+	if err := check(); err != nil {
+		t.Fatal(err)
+	}
+	if f.shows.Load() != shows {
+		t.Fatalf("re-probed before the interval passed")
+	}
+	now.Add(int64(time.Minute))
+	if err := check(); err != nil {
+		t.Fatalf("unchanged model, re-probed: %v", err)
+	}
+	if f.shows.Load() != shows+1 {
+		t.Fatalf("%d re-probes after the interval, want 1", f.shows.Load()-shows)
+	}
+
+	// Same name, another template: caught by the next due re-probe.
+	f.set(func(f *fakeEngine) { f.ollama = ollamaFake("/m", "T2") })
+	if err := check(); err != nil {
+		t.Fatalf("re-probe not yet due, so the response is accepted: %v", err)
+	}
+	now.Add(int64(time.Minute))
+	if err := check(); !errors.Is(err, ErrLockChanged) {
+		t.Fatalf("after the change: err = %v, want ErrLockChanged", err)
+	}
+}
+
+func TestRecheck(t *testing.T) {
+	t.Run("ollama", func(t *testing.T) {
+		f := &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T1")}
+		srv := f.start(t)
+		target, err := Resolve(context.Background(), nil, []string{srv.URL + "/v1"}, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := target.Recheck(context.Background()); err != nil {
+			t.Fatalf("unchanged: %v", err)
+		}
+		f.set(func(f *fakeEngine) { f.ollama.version = "0.18.0" })
+		if err := target.Recheck(context.Background()); !errors.Is(err, ErrLockChanged) {
+			t.Fatalf("engine upgraded: err = %v, want ErrLockChanged", err)
+		}
+	})
+	t.Run("well-known", func(t *testing.T) {
+		f := &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}
+		srv := f.start(t)
+		target, err := Resolve(context.Background(), nil, []string{srv.URL + "/v1"}, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := target.Recheck(context.Background()); err != nil {
+			t.Fatalf("unchanged: %v", err)
+		}
+		f.set(func(f *fakeEngine) { f.wellKnownCode, f.wellKnown = 503, `{"error":{"message":"files changed"}}` })
+		err = target.Recheck(context.Background())
+		if !errors.Is(err, ErrLockChanged) || !strings.Contains(err.Error(), "files changed") {
+			t.Fatalf("sidecar stopped claiming: err = %v, want ErrLockChanged with the reason", err)
+		}
+	})
+}
+
+// CheckResponse is called by every worker of a run at once.
+func TestCheckResponseConcurrent(t *testing.T) {
+	f := &fakeEngine{models: []string{"tiny"}, ollama: ollamaFake("/m", "T")}
+	srv := f.start(t)
+	ep := srv.URL + "/v1"
+	p := &Prober{Recheck: time.Millisecond}
+	target, err := p.Resolve(context.Background(), []string{ep}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				if _, err := target.CheckResponse(ep, http.Header{}, "", "tiny:latest"); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestOllamaIdentity(t *testing.T) {
+	base := ollamaShowFixture("/root/.ollama/models", ollamaDigest, "{{ .Prompt }}")
+	derive := func(version string, change func(s *ollamaShow)) (eval.LockID, error) {
+		s := &ollamaShow{Modelfile: base["modelfile"].(string), Parameters: base["parameters"].(string), Template: base["template"].(string)}
+		if change != nil {
+			change(s)
+		}
+		id, err := ollamaIdentity(version, s)
+		return id.Lock(), err
+	}
+	want, err := derive("0.17.4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		version string
+		change  func(s *ollamaShow)
+		same    bool // the same lock as the base
+		fails   bool
+	}{
+		{"another OLLAMA_MODELS", "0.17.4", func(s *ollamaShow) {
+			s.Modelfile = strings.ReplaceAll(s.Modelfile, "/root/.ollama/models", "/srv/models")
+		}, true, false},
+		{"old blob separator", "0.17.4", func(s *ollamaShow) {
+			s.Modelfile = strings.ReplaceAll(s.Modelfile, "sha256-", "sha256:")
+		}, true, false},
+		{"parameters in another order", "0.17.4", func(s *ollamaShow) {
+			s.Parameters = "temperature                    0\nstop                           \"<|end|>\"\nstop                           \"<|user|>\""
+		}, true, false},
+		{"modified time and details ignored", "0.17.4", func(s *ollamaShow) { s.Details.Family = "x" }, true, false},
+		{"stop sequences swapped", "0.17.4", func(s *ollamaShow) {
+			s.Parameters = "stop \"<|user|>\"\nstop \"<|end|>\"\ntemperature 0"
+		}, false, false},
+		{"another template", "0.17.4", func(s *ollamaShow) { s.Template = "{{ .System }}{{ .Prompt }}" }, false, false},
+		{"a system prompt", "0.17.4", func(s *ollamaShow) { s.System = "Be brief." }, false, false},
+		{"another parameter value", "0.17.4", func(s *ollamaShow) { s.Parameters = strings.Replace(s.Parameters, "0", "0.7", 1) }, false, false},
+		{"another engine version", "0.18.0", nil, false, false},
+		{"other weights", "0.17.4", func(s *ollamaShow) {
+			s.Modelfile = strings.ReplaceAll(s.Modelfile, ollamaDigest, strings.Repeat("2", 64))
+		}, false, false},
+		{"an adapter", "0.17.4", func(s *ollamaShow) {
+			s.Modelfile += "ADAPTER /m/blobs/sha256-" + strings.Repeat("3", 64) + "\n"
+		}, false, false},
+		{"a message", "0.17.4", func(s *ollamaShow) {
+			s.Messages = append(s.Messages, struct {
+				Role    string `json:"role"`
+				Content string `json:"content"`
+			}{"user", "hi"})
+		}, false, false},
+		{"no FROM", "0.17.4", func(s *ollamaShow) { s.Modelfile = "TEMPLATE x\n" }, false, true},
+		{"FROM without a digest", "0.17.4", func(s *ollamaShow) { s.Modelfile = "FROM llama3\n" }, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := derive(tt.version, tt.change)
+			if tt.fails {
+				if err == nil {
+					t.Fatalf("derived %s, want an error", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(got, OllamaPrefix) || !IsLockID(got) {
+				t.Fatalf("lock %q has not the shape ollama:sha256:<hex>", got)
+			}
+			if same := got == want; same != tt.same {
+				t.Fatalf("same lock = %v, want %v", same, tt.same)
+			}
+		})
+	}
+}
+
+// The canonical document is the specification's worked example
+// (docs/protocol.md); a change to it changes every Ollama lock.
+func TestOllamaCanonicalGolden(t *testing.T) {
+	id := OllamaIdentity{
+		EngineVersion: "0.17.4",
+		Models:        []string{"sha256:" + ollamaDigest},
+		Template:      "{{ if .System }}<|system|>\n{{ .System }}{{ end }}<|user|>\n{{ .Prompt }}\u0001\"\\",
+		Parameters:    normalizeParameters("stop    \"<|end|>\"\ntemperature   0\nstop  \"<|user|>\""),
+		System:        "Answer in one word. ünïcode",
+	}
+	got := string(id.Canonical()) + "\n" + id.Lock() + "\n"
+	golden := filepath.Join("testdata", "ollama-canonical.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatalf("canonical document changed:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+func TestIsLockID(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{lockA, true},
+		{"ollama:sha256:" + strings.Repeat("0", 64), true},
+		{"sha256:" + strings.Repeat("A", 64), false},
+		{"sha256:" + strings.Repeat("a", 63), false},
+		{"fp_ollama", false},
+		{"", false},
+		{" " + lockA, false},
+	}
+	for _, tt := range tests {
+		if got := IsLockID(tt.s); got != tt.want {
+			t.Errorf("IsLockID(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://host:8000/v1", "http://host:8000"},
+		{"https://gw.example/llm/v1/", "https://gw.example"},
+		{"http://127.0.0.1:11434", "http://127.0.0.1:11434"},
+	}
+	for _, tt := range tests {
+		got, err := Origin(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("Origin(%q) = %q, %v, want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestOllamaName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"tiny", "tiny:latest"},
+		{"tiny:latest", "tiny:latest"},
+		{"Tiny:V1", "tiny:v1"},
+		{"registry:5000/lib/tiny", "registry:5000/lib/tiny:latest"},
+	}
+	for _, tt := range tests {
+		if got := ollamaName(tt.in); got != tt.want {
+			t.Errorf("ollamaName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkCheckResponse measures the per-response check every worker of a
+// run makes: it must cost next to nothing beside a completion.
+func BenchmarkCheckResponse(b *testing.B) {
+	srv := (&fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}).start(b)
+	ep := srv.URL + "/v1"
+	target, err := Resolve(context.Background(), nil, []string{ep}, "", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := hdr(lockA)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := target.CheckResponse(ep, h, "", "m"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
