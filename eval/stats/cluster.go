@@ -29,8 +29,8 @@ type ClusterMean struct {
 	// variance; n/DesignEffect is the effective number of independent cases.
 	DesignEffect float64
 	// DF is G − 1, the degrees of freedom of the t distribution used for CI.
-	DF float64
-	CI Interval
+	DF       float64
+	CI       Interval
 	Warnings []error
 }
 
