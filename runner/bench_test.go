@@ -1,0 +1,334 @@
+package runner
+
+// The speed and memory benchmarks (make bench, scripts/bench-runner.sh).
+//
+// The stub server runs as a separate process (internal/stubserver/cmd/stubserver),
+// so that neither evalpin's runner nor hey shares its process, garbage collector
+// or scheduler with the server: both load generators see the same server
+// under the same conditions, and the runner's peak RSS is its own. hey is
+// found at .testbed/bin/hey (scripts/bench-runner.sh installs it) or at
+// $EVALPIN_HEY; without it the comparisons are skipped.
+//
+// On a 2-core machine the stub, the client and the benchmark share the cores:
+// the absolute numbers are the machine's, the ratios are what to look at.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/stubserver"
+)
+
+// benchSink does what a store does before its disk write: it encodes each
+// result to JSON and keeps it.
+type benchSink struct {
+	results []eval.Result
+	buf     bytes.Buffer
+	bytes   int
+}
+
+func newBenchSink(n int) *benchSink { return &benchSink{results: make([]eval.Result, 0, n)} }
+
+func (s *benchSink) Put(r eval.Result) {
+	s.buf.Reset()
+	if err := json.NewEncoder(&s.buf).Encode(r); err != nil {
+		panic(err)
+	}
+	s.bytes += s.buf.Len()
+	s.results = append(s.results, r)
+}
+
+func (s *benchSink) Err() error { return nil }
+
+// regexScorer passes outputs that match its expression.
+type regexScorer struct{ re *regexp.Regexp }
+
+func (s regexScorer) Name() string { return "regex" }
+func (s regexScorer) Score(out string) eval.Check {
+	return eval.Check{Scorer: "regex", Pass: s.re.MatchString(out)}
+}
+
+// benchPrompt is the question of case i, as long as the one hey sends.
+func benchPrompt(i int) string { return fmt.Sprintf("What is 2+2? Answer briefly. #%06d", i) }
+
+// heyBody is the request hey sends: what the runner sends for benchPrompt.
+var heyBody = `{"model":"stub","messages":[{"role":"user","content":"What is 2+2? Answer briefly. #000000"}],"temperature":0,"top_p":1,"n":1,"seed":0,"max_tokens":256,"stop":[],"presence_penalty":0,"frequency_penalty":0,"stream":false}`
+
+// benchSuite returns n chat cases with two scorers each.
+func benchSuite(n int) eval.Suite {
+	re := regexScorer{regexp.MustCompile(`echo: What is \d\+\d\?`)}
+	s := eval.Suite{Name: "bench", Settings: eval.DefaultSettings()}
+	s.Cases = make([]eval.Case, n)
+	for i := range s.Cases {
+		s.Cases[i] = eval.Case{
+			ID:       fmt.Sprintf("case-%06d", i),
+			Hash:     fmt.Sprintf("%064x", i),
+			Messages: []eval.Message{{Role: "user", Content: benchPrompt(i)}},
+			Scorers:  []eval.Scorer{containsScorer("2+2"), re},
+		}
+	}
+	return s
+}
+
+// replay runs suite against url at concurrency c and checks that every case
+// got an answer.
+func replay(tb testing.TB, url string, c int, suite eval.Suite) (Summary, *benchSink) {
+	sink := newBenchSink(len(suite.Cases))
+	r, err := New(Config{Endpoints: []string{url}, Model: "stub", Concurrency: c, Timeout: time.Minute, Sink: sink})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sum, err := r.Run(context.Background(), suite)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if sum.Results != len(suite.Cases) || sum.ErrorCount() != 0 {
+		tb.Fatalf("%d results, errors %v; want %d, none", sum.Results, sum.Errors, len(suite.Cases))
+	}
+	for _, res := range sink.results {
+		if !res.Passed() {
+			tb.Fatalf("case %s failed its checks: %+v", res.CaseID, res.Checks)
+		}
+	}
+	return sum, sink
+}
+
+var (
+	stubOnce sync.Once
+	stubBin  string
+	stubErr  error
+)
+
+// stubProcess starts the stub server as a child process and returns its base URL.
+func stubProcess(b *testing.B, latency time.Duration) string {
+	b.Helper()
+	stubOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "evalpin-stub-")
+		if err != nil {
+			stubErr = err
+			return
+		}
+		stubBin = filepath.Join(dir, "stubserver")
+		out, err := exec.Command("go", "build", "-o", stubBin, "github.com/evalpin/evalpin/internal/stubserver/cmd/stubserver").CombinedOutput()
+		if err != nil {
+			stubErr = fmt.Errorf("build stub server: %v\n%s", err, out)
+		}
+	})
+	if stubErr != nil {
+		b.Fatal(stubErr)
+	}
+	cmd := exec.Command(stubBin, "-latency", latency.String())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("stub server did not report its address: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// heyPath returns the hey binary or skips the benchmark.
+func heyPath(b *testing.B) string {
+	if p := os.Getenv("EVALPIN_HEY"); p != "" {
+		return p
+	}
+	p, err := filepath.Abs("../.testbed/bin/hey")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		b.Skip("hey not installed; run scripts/bench-runner.sh (or set EVALPIN_HEY)")
+	}
+	return p
+}
+
+var heyRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+
+// hey sends n requests at concurrency c to url's chat completions and
+// returns hey's requests per second. hey gives each of its c workers n/c
+// requests, so n is rounded down to a multiple of c.
+func hey(b *testing.B, bin, url string, n, c int) float64 {
+	b.Helper()
+	n = n / c * c
+	out, err := exec.Command(bin, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c), "-m", "POST",
+		"-T", "application/json", "-d", heyBody, url+"/chat/completions").CombinedOutput()
+	if err != nil {
+		b.Fatalf("hey: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("[200]\t%d responses", n); !bytes.Contains(out, []byte(want)) {
+		b.Fatalf("hey: not every request succeeded:\n%s", out)
+	}
+	m := heyRate.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("hey: no Requests/sec in\n%s", out)
+	}
+	rps, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rps
+}
+
+// BenchmarkVersusHey replays a scored suite through the runner into a sink
+// that encodes every result, and reports its requests per second as a ratio
+// to hey's on the same stub server. hey runs before and after the runner and
+// its better rate counts. Targets: ratio ≥ 0.7 at 0 ms, ≥ 0.9 at 20 ms.
+func BenchmarkVersusHey(b *testing.B) {
+	for _, bc := range []struct {
+		latency time.Duration
+		c, n    int
+	}{
+		{0, 64, 10000},
+		{20 * time.Millisecond, 256, 10000},
+	} {
+		b.Run(fmt.Sprintf("latency=%v/c=%d", bc.latency, bc.c), func(b *testing.B) {
+			bin := heyPath(b)
+			url := stubProcess(b, bc.latency)
+			suite := benchSuite(bc.n)
+			heyRPS := hey(b, bin, url, bc.n, bc.c)
+			results := 0
+			b.ResetTimer()
+			for b.Loop() {
+				sum, _ := replay(b, url, bc.c, suite)
+				results += sum.Results
+			}
+			elapsed := b.Elapsed()
+			b.StopTimer()
+			heyRPS = max(heyRPS, hey(b, bin, url, bc.n, bc.c))
+			rps := float64(results) / elapsed.Seconds()
+			b.ReportMetric(rps, "req/s")
+			b.ReportMetric(heyRPS, "hey-req/s")
+			b.ReportMetric(rps/heyRPS, "ratio")
+		})
+	}
+}
+
+// BenchmarkRunInProcess replays 2,000 cases at concurrency 64 against an
+// in-process stub server; it needs no hey.
+func BenchmarkRunInProcess(b *testing.B) {
+	srv := httptest.NewServer(stubserver.New(stubserver.Config{}))
+	defer srv.Close()
+	suite := benchSuite(2000)
+	results := 0
+	for b.Loop() {
+		sum, _ := replay(b, srv.URL+"/v1", 64, suite)
+		results += sum.Results
+	}
+	b.ReportMetric(float64(results)/b.Elapsed().Seconds(), "req/s")
+}
+
+// rssChildEnv names the stub URL a child process replays 10,000 cases against.
+const rssChildEnv = "EVALPIN_RSS_CHILD_URL"
+
+// TestMain runs the child process of BenchmarkPeakRSS when asked to.
+func TestMain(m *testing.M) {
+	if url := os.Getenv(rssChildEnv); url != "" {
+		os.Exit(rssChild(url))
+	}
+	os.Exit(m.Run())
+}
+
+// rssChild replays 10,000 cases at the default concurrency and prints its
+// peak resident set size.
+func rssChild(url string) int {
+	suite := benchSuite(10000)
+	tb := &childTB{}
+	sum, sink := replay(tb, url, 0, suite)
+	if tb.failed != "" {
+		fmt.Fprintln(os.Stderr, tb.failed)
+		return 1
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("results=%d sink_bytes=%d vmhwm_kb=%d maxrss_kb=%d\n", sum.Results, sink.bytes, vmHWM(), ru.Maxrss)
+	return 0
+}
+
+// vmHWM returns the peak resident set size in kB from /proc/self/status, or -1.
+func vmHWM() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err == nil {
+				return kb
+			}
+		}
+	}
+	return -1
+}
+
+// childTB is the testing.TB of the child process: it records the first failure.
+type childTB struct {
+	testing.TB
+	failed string
+}
+
+func (t *childTB) Helper() {}
+func (t *childTB) Fatal(args ...any) {
+	t.failed = fmt.Sprint(args...)
+	panic(t.failed)
+}
+func (t *childTB) Fatalf(format string, args ...any) { t.Fatal(fmt.Sprintf(format, args...)) }
+
+var rssLine = regexp.MustCompile(`results=(\d+) sink_bytes=\d+ vmhwm_kb=(-?\d+) maxrss_kb=(\d+)`)
+
+// BenchmarkPeakRSS runs a 10,000-case replay in a child process (this test
+// binary, re-executed) against the stub server at 0 ms and reports the child's
+// peak RSS. Target: < 100 MB.
+func BenchmarkPeakRSS(b *testing.B) {
+	url := stubProcess(b, 0)
+	var peak int64
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), rssChildEnv+"="+url)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("child: %v\n%s", err, out)
+		}
+		m := rssLine.FindSubmatch(out)
+		if m == nil {
+			b.Fatalf("child printed no peak RSS:\n%s", out)
+		}
+		if string(m[1]) != "10000" {
+			b.Fatalf("child handed on %s results, want 10000", m[1])
+		}
+		kb, _ := strconv.ParseInt(string(m[2]), 10, 64)
+		if kb < 0 { // no /proc: ru_maxrss, in kB on Linux
+			kb, _ = strconv.ParseInt(string(m[3]), 10, 64)
+		}
+		peak = max(peak, kb)
+	}
+	b.ReportMetric(float64(peak)/1024, "peak-MB")
+}
