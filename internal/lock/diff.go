@@ -119,11 +119,13 @@ func jsonValue(m map[string]any, k string) string {
 	if !ok {
 		return ""
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func diffFiles(a, b []File) []FileChange {

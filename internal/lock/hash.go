@@ -134,7 +134,7 @@ func walk(dir string) ([]entry, error) {
 // GOMAXPROCS), largest first so that a big file starts early instead of
 // finishing last alone. Hashes of unchanged files come from cache unless
 // rehash; new hashes are stored in it.
-func hashAll(ctx context.Context, entries []entry, cache *HashCache, rehash bool, workers int, dir string) ([]hashed, error) {
+func hashAll(parent context.Context, entries []entry, cache *HashCache, rehash bool, workers int, dir string) ([]hashed, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -144,7 +144,7 @@ func hashAll(ctx context.Context, entries []entry, cache *HashCache, rehash bool
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(entries[b].info.Size(), entries[a].info.Size()) })
-	g, ctx := errgroup.WithContext(ctx)
+	g, ctx := errgroup.WithContext(parent)
 	g.SetLimit(workers)
 	for _, i := range order {
 		if ctx.Err() != nil {
@@ -178,7 +178,7 @@ func hashAll(ctx context.Context, entries []entry, cache *HashCache, rehash bool
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := parent.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
