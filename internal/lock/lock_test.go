@@ -17,7 +17,7 @@ import (
 // vectorManifest; an independent JSON library produced the same bytes.
 const (
 	vectorCanonical = `{"files":[{"path":"model.safetensors","role":"weights","sha256":"30e14955ebf1352266dc2ff8067e68104607e750abb9d3b36582b8af909fcb58","size":1048576},{"path":"tokenizer_config.json","role":"tokenizer","sha256":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae","size":118},{"path":"tokenizer_config.json#chat_template","role":"template","sha256":"ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb","size":27}],"generation":{"stop":["</s>"],"temperature":0.6,"top_p":1},"serving":{"dtype":"bfloat16","engine":"vllm","engine_args":["--enable-prefix-caching","--seed=0"],"engine_version":"0.6.3","image_digest":"","max_context":4096,"quantization":""},"source":{"repo":"example-org/tiny-chat","revision":"3f2a9c1e"},"version":1}`
-	vectorID = "sha256:c12ddc3814ea86bcd49e9219e0a977e8f179dbfb2b52e8fd69a75b39be1c6170"
+	vectorID        = "sha256:c12ddc3814ea86bcd49e9219e0a977e8f179dbfb2b52e8fd69a75b39be1c6170"
 )
 
 func TestVector(t *testing.T) {
