@@ -66,15 +66,9 @@ func BootstrapMedian(d []float64, level float64, resamples int, seed uint64) Boo
 		return r
 	}
 	slices.Sort(s)
-	r1, r2 := (n+1)/2, n/2+1 // the middle ranks, equal when n is odd
-	r.Median = (s[r1-1] + s[r2-1]) / 2
+	r.Median = (s[(n+1)/2-1] + s[n/2]) / 2
 
-	b := resampler{s: s, src: rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)}
-	meds := make([]float64, resamples)
-	for i := range meds {
-		v1, v2 := b.pick(0, n, n, r1, r2)
-		meds[i] = (v1 + v2) / 2
-	}
+	meds := resampleMedians(s, resamples, seed)
 	slices.Sort(meds)
 	alpha := 1 - level
 	r.CI.Lo = stat.Quantile(alpha/2, stat.Empirical, meds, nil)
@@ -86,6 +80,20 @@ func BootstrapMedian(d []float64, level float64, resamples int, seed uint64) Boo
 		r.Warnings = append(r.Warnings, fmt.Errorf("only %d resamples: the interval's ends are noisy", resamples))
 	}
 	return r
+}
+
+// resampleMedians returns the medians of resamples bootstrap resamples of
+// sorted s, in the order drawn.
+func resampleMedians(s []float64, resamples int, seed uint64) []float64 {
+	n := len(s)
+	r1, r2 := (n+1)/2, n/2+1 // the middle ranks, equal when n is odd
+	b := resampler{s: s, src: rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)}
+	meds := make([]float64, resamples)
+	for i := range meds {
+		v1, v2 := b.pick(0, n, n, r1, r2)
+		meds[i] = (v1 + v2) / 2
+	}
+	return meds
 }
 
 // A resampler draws order statistics of bootstrap resamples of sorted data.
