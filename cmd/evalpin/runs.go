@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/store"
+	"github.com/olekukonko/tablewriter"
+)
+
+func init() {
+	commands["runs"] = command{summary: "list the stored runs", run: runRuns}
+}
+
+const runsUsage = `
+Usage: evalpin runs [--lock ID] [--suite NAME] [--status STATUS] [--format table|json] [--db FILE]
+
+Runs lists the stored runs, oldest first: id, lock, suite, status, how many
+results are stored and how many of those are failed requests, when the run
+started (UTC) and how long it took. A run that is still running, or crashed
+while it was, shows no duration; the same 'evalpin run' command resumes it.
+
+Examples:
+
+  evalpin runs
+  evalpin runs --lock sha256:3f2a9c          # a prefix of the lock id is enough
+  evalpin runs --suite smoke --status complete
+  evalpin runs --format json --db ci/evalpin.db
+`
+
+// runRuns implements "evalpin runs".
+func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("runs", runsUsage, stderr)
+	dbPath := addDBFlag(fs)
+	lock := fs.String("lock", "", "only runs of this lock `ID` (or a prefix of it)")
+	suite := fs.String("suite", "", "only runs of the suite with this `NAME`")
+	status := fs.String("status", "", "only runs in this `STATUS`: running, interrupted or complete")
+	format := fs.String("format", "table", "output `format`: table or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("runs: unexpected argument %q (filter with --lock and --suite)", fs.Arg(0))
+	}
+	if *format != "table" && *format != "json" {
+		return usageErrorf("runs: --format must be table or json, not %q", *format)
+	}
+	switch eval.RunStatus(*status) {
+	case "", eval.RunRunning, eval.RunInterrupted, eval.RunComplete:
+	default:
+		return usageErrorf("runs: --status must be running, interrupted or complete, not %q", *status)
+	}
+
+	db, err := openExistingStore(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	runs, err := db.Runs(ctx, store.RunFilter{Lock: *lock, Suite: *suite, Status: eval.RunStatus(*status)})
+	if err != nil {
+		return err
+	}
+	counts := make([]store.Counts, len(runs))
+	for i, r := range runs {
+		if counts[i], err = db.Counts(ctx, r.ID); err != nil {
+			return err
+		}
+	}
+
+	if *format == "json" {
+		out := make([]runJSON, len(runs))
+		for i, r := range runs {
+			out[i] = newRunJSON(r, counts[i])
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(stderr, "no runs stored match")
+		return nil
+	}
+	tw := tablewriter.NewTable(stdout)
+	tw.Header("Run", "Lock", "Suite", "Status", "Stored", "Errors", "Started (UTC)", "Duration")
+	for i, r := range runs {
+		if err := tw.Append(
+			strconv.FormatInt(r.ID, 10),
+			histSafe(histShortLock(r.Lock)),
+			histSafe(histSuite(r)),
+			string(r.Status),
+			strconv.Itoa(counts[i].Results),
+			strconv.Itoa(counts[i].Errors),
+			histTime(r.Started),
+			histDuration(r),
+		); err != nil {
+			return err
+		}
+	}
+	return tw.Render()
+}
+
+// runJSON is the stable JSON form of a run in "evalpin runs" and "evalpin show".
+type runJSON struct {
+	ID           int64         `json:"id"`
+	Lock         string        `json:"lock"`
+	Suite        string        `json:"suite"`
+	SuiteVersion string        `json:"suite_version"`
+	SuiteHash    string        `json:"suite_hash"`
+	Settings     eval.Settings `json:"settings"`
+	SettingsHash string        `json:"settings_hash"`
+	Endpoints    []string      `json:"endpoints"`
+	Version      string        `json:"evalpin_version"`
+	Status       string        `json:"status"`
+	Started      time.Time     `json:"started"`
+	Finished     *time.Time    `json:"finished,omitempty"`
+	Results      int           `json:"results"` // results stored
+	Errors       int           `json:"errors"`  // stored results whose request failed
+}
+
+func newRunJSON(r eval.Run, c store.Counts) runJSON {
+	j := runJSON{
+		ID: r.ID, Lock: r.Lock, Suite: r.Suite, SuiteVersion: r.SuiteVersion, SuiteHash: r.SuiteHash,
+		Settings: r.Settings, SettingsHash: r.SettingsHash, Endpoints: r.Endpoints, Version: r.Version,
+		Status: string(r.Status), Started: r.Started.UTC(), Results: c.Results, Errors: c.Errors,
+	}
+	if j.Endpoints == nil {
+		j.Endpoints = []string{}
+	}
+	if !r.Finished.IsZero() {
+		f := r.Finished.UTC()
+		j.Finished = &f
+	}
+	return j
+}

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/store"
+	"github.com/olekukonko/tablewriter"
+)
+
+func init() {
+	commands["show"] = command{summary: "show a stored run, or one case of it", run: runShow}
+}
+
+const showUsage = `
+Usage: evalpin show [--format table|json] [--width N] [--db FILE] RUN [CASE]
+
+Show prints a stored run: its lock, suite, settings, endpoints and status, then
+one line per result (case, sample, pass or fail, finish reason, latency and the
+start of the output). With a CASE it prints that case in full: its prompt, if
+the suite was stored, and every sample's output, checks and error.
+
+Outputs are the models' text and are not trusted: control characters and
+terminal escape sequences are shown escaped (\x1b), never sent to the terminal.
+
+Examples:
+
+  evalpin show 12
+  evalpin show 12 capital-of-france
+  evalpin show --width 120 12
+  evalpin show --format json 12 > run-12.json
+`
+
+// runShow implements "evalpin show".
+func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("show", showUsage, stderr)
+	dbPath := addDBFlag(fs)
+	format := fs.String("format", "table", "output `format`: table or json")
+	width := fs.Int("width", 60, "show at most `N` characters of each output in the table of results")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		return eval.Errorf(eval.KindInput, "run 'evalpin runs' for the run ids, then 'evalpin show RUN [CASE]'",
+			"show: want a run id and optionally a case id, got %d arguments", len(pos))
+	}
+	id, err := strconv.ParseInt(strings.TrimPrefix(pos[0], "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return eval.Errorf(eval.KindInput, "run 'evalpin runs' for the run ids", "show: run id %q is not a positive number", pos[0])
+	}
+	if *format != "table" && *format != "json" {
+		return usageErrorf("show: --format must be table or json, not %q", *format)
+	}
+	if *width < 10 {
+		return usageErrorf("show: --width must be at least 10, not %d", *width)
+	}
+
+	db, err := openExistingStore(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	run, err := db.Run(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return eval.Errorf(eval.KindInput, "run 'evalpin runs' for the stored runs", "show: no run %d in %s", id, *dbPath)
+	} else if err != nil {
+		return err
+	}
+	counts, err := db.Counts(ctx, id)
+	if err != nil {
+		return err
+	}
+
+	if len(pos) == 2 {
+		return showCase(ctx, db, run, counts, pos[1], *format, stdout)
+	}
+	results, err := db.Results(ctx, id)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		return writeJSON(stdout, struct {
+			Run     runJSON       `json:"run"`
+			Results []eval.Result `json:"results"`
+		}{newRunJSON(run, counts), nonNil(results)})
+	}
+
+	showHeader(stdout, run, counts, results)
+	if len(results) == 0 {
+		fmt.Fprintln(stdout, "\nNo results stored yet.")
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	tw := tablewriter.NewTable(stdout)
+	tw.Header("Case", "Sample", "Result", "Finish", "Latency", "Output")
+	for _, r := range results {
+		out := r.Output
+		if r.Error != "" {
+			out = "error: " + r.Error
+		}
+		if err := tw.Append(
+			histSafe(r.CaseID),
+			strconv.Itoa(r.Sample),
+			histVerdict(r),
+			histSafe(r.FinishReason),
+			histLatency(r.Latency),
+			histTruncate(histSafe(out), *width),
+		); err != nil {
+			return err
+		}
+	}
+	return tw.Render()
+}
+
+// showCase prints one case of run in full.
+func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Counts, caseID, format string, stdout io.Writer) error {
+	results, err := db.Result(ctx, run.ID, caseID)
+	if errors.Is(err, store.ErrNotFound) {
+		return eval.Errorf(eval.KindInput, fmt.Sprintf("run 'evalpin show %d' for the cases it stored", run.ID),
+			"show: run %d has no result for case %q", run.ID, caseID)
+	} else if err != nil {
+		return err
+	}
+	c, err := db.Case(ctx, run.SuiteHash, caseID)
+	haveCase := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+
+	if format == "json" {
+		type caseJSON struct {
+			ID       string         `json:"id"`
+			Hash     string         `json:"hash"`
+			Messages []eval.Message `json:"messages,omitempty"`
+			Prompt   string         `json:"prompt,omitempty"`
+			Tags     []string       `json:"tags,omitempty"`
+			Cluster  string         `json:"cluster,omitempty"`
+		}
+		var cj *caseJSON
+		if haveCase {
+			cj = &caseJSON{ID: c.ID, Hash: c.Hash, Messages: c.Messages, Prompt: c.Prompt, Tags: c.Tags, Cluster: c.Cluster}
+		}
+		return writeJSON(stdout, struct {
+			Run     runJSON       `json:"run"`
+			Case    *caseJSON     `json:"case"` // null when the suite's cases are not stored
+			Results []eval.Result `json:"results"`
+		}{newRunJSON(run, counts), cj, results})
+	}
+
+	showHeader(stdout, run, counts, nil)
+	fmt.Fprintf(stdout, "\nCase %s (hash %.12s)\n", histSafe(caseID), histSafe(results[0].CaseHash))
+	switch {
+	case !haveCase:
+		fmt.Fprintln(stdout, "Prompt: not stored (the run's suite was not recorded)")
+	case c.Prompt != "":
+		fmt.Fprintln(stdout, "Prompt:")
+		fmt.Fprintln(stdout, histIndent(histBlock(c.Prompt), "    "))
+	default:
+		fmt.Fprintln(stdout, "Messages:")
+		for _, m := range c.Messages {
+			fmt.Fprintf(stdout, "  [%s]\n%s\n", histSafe(m.Role), histIndent(histBlock(m.Content), "    "))
+		}
+	}
+	if haveCase && len(c.Tags) > 0 {
+		fmt.Fprintf(stdout, "Tags: %s\n", histSafe(strings.Join(c.Tags, ", ")))
+	}
+	for _, r := range results {
+		fmt.Fprintf(stdout, "\nSample %d: %s\n", r.Sample, histVerdict(r))
+		fmt.Fprintf(stdout, "  finish %s, %s, %d prompt + %d completion tokens\n",
+			histOr(histSafe(r.FinishReason), "-"), histLatency(r.Latency), r.PromptTokens, r.CompletionTokens)
+		fmt.Fprintf(stdout, "  lock %s from %s\n", histOr(histSafe(r.Lock), "-"), histOr(histSafe(r.Endpoint), "-"))
+		if r.Error != "" {
+			fmt.Fprintf(stdout, "  error (%s): %s\n", histOr(histSafe(r.ErrorKind), "unknown"), histSafe(r.Error))
+		}
+		for _, ch := range r.Checks {
+			verdict := "pass"
+			if !ch.Pass {
+				verdict = "FAIL"
+			}
+			line := fmt.Sprintf("  check %s: %s", histSafe(ch.Scorer), verdict)
+			if ch.Detail != "" {
+				line += " (" + histSafe(ch.Detail) + ")"
+			}
+			fmt.Fprintln(stdout, line)
+		}
+		fmt.Fprintln(stdout, "  output:")
+		fmt.Fprintln(stdout, histIndent(histBlock(r.Output), "    "))
+	}
+	return nil
+}
+
+// showHeader prints what identifies a run and how far it got. results, when
+// given, adds the pass count.
+func showHeader(w io.Writer, run eval.Run, counts store.Counts, results []eval.Result) {
+	settings, _ := json.Marshal(run.Settings) // plain fields only
+	fmt.Fprintf(w, "Run        %d\n", run.ID)
+	fmt.Fprintf(w, "Lock       %s\n", histSafe(run.Lock))
+	fmt.Fprintf(w, "Suite      %s (hash %.12s)\n", histSafe(histSuite(run)), histSafe(run.SuiteHash))
+	fmt.Fprintf(w, "Settings   %s (hash %.12s)\n", histSafe(string(settings)), histSafe(run.SettingsHash))
+	fmt.Fprintf(w, "Endpoints  %s\n", histOr(histSafe(strings.Join(run.Endpoints, ", ")), "-"))
+	fmt.Fprintf(w, "Status     %s\n", run.Status)
+	fmt.Fprintf(w, "Started    %s UTC\n", histTime(run.Started))
+	if !run.Finished.IsZero() {
+		fmt.Fprintf(w, "Finished   %s UTC (%s)\n", histTime(run.Finished), histDuration(run))
+	}
+	fmt.Fprintf(w, "evalpin    %s\n", histOr(histSafe(run.Version), "-"))
+	line := fmt.Sprintf("Results    %d stored, %d failed requests", counts.Results, counts.Errors)
+	if results != nil {
+		passed := 0
+		for _, r := range results {
+			if r.Passed() {
+				passed++
+			}
+		}
+		line += fmt.Sprintf(", %d passed every check", passed)
+	}
+	fmt.Fprintln(w, line)
+}
+
+// parseInterleaved parses args into fs allowing flags after the positional
+// arguments ("show 12 --format json"), and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func nonNil(rs []eval.Result) []eval.Result {
+	if rs == nil {
+		return []eval.Result{}
+	}
+	return rs
+}
+
+// histSafe makes untrusted text safe for a terminal table cell: control
+// characters, including the ESC of terminal escape sequences, line breaks and
+// tabs, bidirectional overrides and invalid UTF-8 are shown escaped.
+func histSafe(s string) string { return histEscape(s, false) }
+
+// histBlock is histSafe for text shown in full: it keeps line breaks and tabs.
+func histBlock(s string) string { return histEscape(s, true) }
+
+func histEscape(s string, keepLines bool) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r >= 0x7f && !isPrintableText(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case keepLines && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && !isPrintableText(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// isPrintableText reports whether a non-ASCII rune may be printed as it is:
+// not a C1 control, not a bidirectional control (which can reorder what the
+// reader sees), not a line or paragraph separator.
+func isPrintableText(r rune) bool {
+	if r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0x2028 || r == 0x2029 || r == utf8.RuneError {
+		return false
+	}
+	return !unicode.Is(unicode.Bidi_Control, r)
+}
+
+// histTruncate shortens s to at most n runes, marking a cut with "…".
+func histTruncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	runes := []rune(s)
+	return string(runes[:n-1]) + "…"
+}
+
+// histIndent prefixes every line of s with indent.
+func histIndent(s, indent string) string {
+	return indent + strings.ReplaceAll(s, "\n", "\n"+indent)
+}
+
+// histShortLock shortens a lock id to its scheme and 12 hex digits.
+func histShortLock(id string) string {
+	i := strings.LastIndexByte(id, ':')
+	if len(id)-(i+1) > 12 {
+		return id[:i+1+12]
+	}
+	return id
+}
+
+// histSuite names a run's suite with its version.
+func histSuite(r eval.Run) string {
+	if r.SuiteVersion == "" {
+		return r.Suite
+	}
+	return r.Suite + " " + r.SuiteVersion
+}
+
+// histVerdict is a result's outcome in a word.
+func histVerdict(r eval.Result) string {
+	switch {
+	case r.Error != "":
+		return "error"
+	case r.Passed():
+		return "pass"
+	}
+	return "FAIL"
+}
+
+func histTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
+
+// histDuration is how long a finished run took, or "-".
+func histDuration(r eval.Run) string {
+	if r.Finished.IsZero() {
+		return "-"
+	}
+	return r.Finished.Sub(r.Started).Round(time.Second).String()
+}
+
+func histLatency(d time.Duration) string {
+	if d >= time.Second {
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func histOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
