@@ -11,6 +11,7 @@
 #                                     tiny-v1 (seed 1) and tiny-v2 (seed 2); print its /v1 base URL
 #   scripts/testbed.sh down           stop the server that `up` started
 #   scripts/testbed.sh env            print the variables that point the tests at the binary
+#   scripts/testbed.sh measure [N]    build, then time generate/start/create/completions N times
 #   scripts/testbed.sh times          print the recorded set-up times
 #
 # Environment:
@@ -56,9 +57,14 @@ ensure_packages() {
 		command -v sudo >/dev/null || die "missing packages ${missing[*]}; run as root or install them"
 		sudo=(sudo)
 	fi
-	log "installing ${missing[*]}"
-	"${sudo[@]}" apt-get update -qq >&2
-	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+	log "installing ${missing[*]} (log: $TESTBED_DIR/apt.log)"
+	mkdir -p "$TESTBED_DIR"
+	if ! { "${sudo[@]}" apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+		>"$TESTBED_DIR/apt.log" 2>&1; then
+		tail -20 "$TESTBED_DIR/apt.log" >&2
+		die "apt-get install ${missing[*]} failed"
+	fi
 }
 
 # stamp_value identifies a build: a binary built from another version or
@@ -168,6 +174,12 @@ cmd_env() {
 	echo "EVALPIN_OLLAMA=$OLLAMA"
 }
 
+cmd_measure() {
+	local ollama
+	ollama=$(cmd_build)
+	(cd "$ROOT" && "$GO" run ./internal/testbed/cmd/setuptime -ollama "$ollama" -runs "${1:-3}") | tee -a "$TIMES"
+}
+
 cmd_times() {
 	[ -f "$TIMES" ] && cat "$TIMES" || log "no times recorded yet"
 }
@@ -178,6 +190,7 @@ model) shift; cmd_model "$@" ;;
 up) shift; cmd_up "$@" ;;
 down) shift; cmd_down "$@" ;;
 env) shift; cmd_env "$@" ;;
+measure) shift; cmd_measure "$@" ;;
 times) shift; cmd_times "$@" ;;
-*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 2 ;;
 esac

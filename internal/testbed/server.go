@@ -50,6 +50,11 @@ const StopTimeout = 5 * time.Second
 // exist and should be empty) and waits until the server answers
 // /api/version, or ctx ends. The caller must call Stop.
 func Start(ctx context.Context, bin, dir string) (*Server, error) {
+	// Absolute, because CreateModel runs the CLI in the model's directory.
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return nil, fmt.Errorf("start ollama: %w", err)
+	}
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("start ollama: %w", err)
 	}
