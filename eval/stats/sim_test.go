@@ -1,0 +1,151 @@
+package stats
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// simulations is the number of simulated data sets per scenario. A rejection
+// rate estimated from it has standard error √(p(1−p)/simulations): 0.0049 at
+// p = 0.05 and 0.0089 at p = 0.8; the tests allow three of them.
+const simulations = 2000
+
+// slack is three standard errors of a rate p estimated from simulations runs.
+func slack(p float64) float64 { return 3 * math.Sqrt(p*(1-p)/simulations) }
+
+// pairs simulates n paired outcomes with P(pass A only) = pA and P(pass B
+// only) = pB; the rest pass or fail under both alike.
+func pairs(rng *rand.Rand, n int, pA, pB float64) (a, b []bool) {
+	a, b = make([]bool, n), make([]bool, n)
+	for i := range a {
+		switch u := rng.Float64(); {
+		case u < pA:
+			a[i] = true
+		case u < pA+pB:
+			b[i] = true
+		case u < 0.5+pA+pB:
+			a[i], b[i] = true, true
+		}
+	}
+	return a, b
+}
+
+// TestMcNemarSize checks that on A/A data (no change, flips equally likely in
+// both directions) McNemar's exact test rejects at most alpha of the time.
+func TestMcNemarSize(t *testing.T) {
+	const alpha = 0.05
+	for _, sc := range []struct {
+		n   int
+		psi float64
+	}{{200, 0.1}, {1000, 0.02}, {60, 0.3}} {
+		rng := rand.New(rand.NewPCG(uint64(sc.n), 1))
+		rejected := 0
+		for range simulations {
+			a, b := pairs(rng, sc.n, sc.psi/2, sc.psi/2)
+			if McNemarTest(CountPairs(a, b), alpha).P <= alpha {
+				rejected++
+			}
+		}
+		rate := float64(rejected) / simulations
+		t.Logf("A/A n=%d ψ=%g: rejected %.4f (limit %.4f)", sc.n, sc.psi, rate, alpha+slack(alpha))
+		if rate > alpha+slack(alpha) || rate < alpha/4 {
+			t.Errorf("A/A n=%d ψ=%g: McNemar rejected %.4f of data sets, want ≤ %g (+%.4f) and > %g", sc.n, sc.psi, rate, alpha, slack(alpha), alpha/4)
+		}
+	}
+}
+
+// TestMcNemarPowerAtMinDetectable plants a change of exactly the reported
+// minimum detectable effect and checks that the test catches it 80% of the
+// time, within simulation error on both sides.
+func TestMcNemarPowerAtMinDetectable(t *testing.T) {
+	const alpha, power = 0.05, 0.8
+	for _, sc := range []struct {
+		n   int
+		psi float64
+	}{{500, 0.1}, {2000, 0.03}, {1000, 0}, {150, 0.2}} {
+		mde := MinDetectable(sc.n, sc.psi, alpha, power)
+		psi := mde.Discordance
+		for _, sign := range []float64{-1, 1} { // a regression and an improvement
+			rng := rand.New(rand.NewPCG(uint64(sc.n), 2))
+			caught := 0
+			for range simulations {
+				a, b := pairs(rng, sc.n, (psi-sign*mde.Effect)/2, (psi+sign*mde.Effect)/2)
+				if McNemarTest(CountPairs(a, b), alpha).P <= alpha {
+					caught++
+				}
+			}
+			rate := float64(caught) / simulations
+			t.Logf("n=%d ψ=%g: effect %+.5f caught %.4f", sc.n, sc.psi, sign*mde.Effect, rate)
+			if math.Abs(rate-power) > slack(power) {
+				t.Errorf("n=%d ψ=%g: a change of %+.5f (the minimum detectable effect) was caught %.4f of the time, want %g ± %.4f",
+					sc.n, sc.psi, sign*mde.Effect, rate, power, slack(power))
+			}
+		}
+	}
+}
+
+// TestWilcoxonSize checks the signed-rank test at its nominal level on
+// symmetric null differences: exact (small, continuous), normal approximation
+// (large), and with heavy ties and zeros.
+func TestWilcoxonSize(t *testing.T) {
+	const alpha = 0.05
+	for _, sc := range []struct {
+		name  string
+		n     int
+		exact bool
+		draw  func(*rand.Rand) float64
+	}{
+		{"exact n=20", 20, true, func(r *rand.Rand) float64 { return r.NormFloat64() }},
+		{"normal n=200", 200, false, func(r *rand.Rand) float64 { return r.NormFloat64() * 5 }},
+		{"ties n=80", 80, false, func(r *rand.Rand) float64 { return float64(r.IntN(7) - 3) }},
+	} {
+		rng := rand.New(rand.NewPCG(uint64(sc.n), 3))
+		x, y := make([]float64, sc.n), make([]float64, sc.n)
+		rejected := 0
+		for range simulations {
+			for i := range x {
+				x[i] = sc.draw(rng)
+			}
+			w := Wilcoxon(x, y, alpha)
+			if w.Exact != sc.exact {
+				t.Fatalf("%s: Exact = %v, want %v", sc.name, w.Exact, sc.exact)
+			}
+			if w.P <= alpha {
+				rejected++
+			}
+		}
+		rate := float64(rejected) / simulations
+		t.Logf("%s: rejected %.4f", sc.name, rate)
+		if rate > alpha+slack(alpha) || rate < alpha/2 {
+			t.Errorf("%s: Wilcoxon rejected %.4f of null data sets, want ≤ %g (+%.4f) and > %g", sc.name, rate, alpha, slack(alpha), alpha/2)
+		}
+	}
+}
+
+// TestDriftSize checks the drift test when the model did not change: each case
+// has its own instability, and whether it changed between runs and between
+// repeats are independent draws of it.
+func TestDriftSize(t *testing.T) {
+	const alpha, n = 0.05, 400
+	rng := rand.New(rand.NewPCG(7, 8))
+	between, within := make([]bool, n), make([]bool, n)
+	rejected := 0
+	for range simulations {
+		for i := range between {
+			u := 0.0
+			if rng.Float64() < 0.3 { // 30% of cases are unstable, to varying degree
+				u = rng.Float64()
+			}
+			between[i], within[i] = rng.Float64() < u, rng.Float64() < u
+		}
+		if DriftTest(between, within, alpha).P <= alpha {
+			rejected++
+		}
+	}
+	rate := float64(rejected) / simulations
+	t.Logf("drift null: rejected %.4f", rate)
+	if rate > alpha+slack(alpha) || rate < alpha/4 {
+		t.Errorf("DriftTest rejected %.4f of null data sets, want ≤ %g (+%.4f) and > %g", rate, alpha, slack(alpha), alpha/4)
+	}
+}
