@@ -1,0 +1,470 @@
+// Package suites reads evalpin suite files into eval.Suite values: YAML for
+// suites written by hand, JSON lines for large generated ones. It validates a
+// suite completely at load time, reporting every problem with its file, line
+// and column and what to fix, and computes the content hashes runs are paired
+// on. The bundled example suites are in Examples.
+//
+// docs/suites.md describes the format.
+package suites
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/evalpin/evalpin/eval"
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxProblems is how many problems an InvalidError lists; it counts the rest.
+const MaxProblems = 50
+
+// formatHint is the hint of every error about a suite's content.
+const formatHint = "fix the problems listed; docs/suites.md describes the suite format, and 'evalpin suite show testbed' prints an example"
+
+// A Problem is one thing wrong with a suite file.
+type Problem struct {
+	File string
+	Line int // 1-based; 0 when the problem is about the whole file
+	Col  int // 1-based; 0 when unknown
+	Msg  string
+}
+
+// String formats p as "file:line:col: message", leaving out what is unknown.
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+		if p.Col > 0 {
+			fmt.Fprintf(&b, ":%d", p.Col)
+		}
+	}
+	b.WriteString(": ")
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// An InvalidError lists the problems of a suite file that cannot be loaded,
+// in file order.
+type InvalidError struct {
+	File     string
+	Problems []Problem // at most MaxProblems
+	More     int       // how many more problems there are
+}
+
+// Error lists the problems, one a line.
+func (e *InvalidError) Error() string {
+	var b strings.Builder
+	n := len(e.Problems) + e.More
+	fmt.Fprintf(&b, "invalid suite %s: %d problem", e.File, n)
+	if n != 1 {
+		b.WriteByte('s')
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	if e.More > 0 {
+		fmt.Fprintf(&b, "\n  … and %d more", e.More)
+	}
+	return b.String()
+}
+
+// Load reads the suite file at path; its extension (.yaml, .yml or .jsonl)
+// decides the format. The error of an invalid suite is an *eval.Error of
+// kind eval.KindInput wrapping an *InvalidError.
+func Load(path string) (*eval.Suite, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, eval.Errorf(eval.KindInput, "check the suite's path", "read suite: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// LoadFS reads the suite file name from fsys, as Load does.
+func LoadFS(fsys fs.FS, name string) (*eval.Suite, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, eval.Errorf(eval.KindInput, "check the suite's name", "read suite: %w", err)
+	}
+	return Parse(name, data)
+}
+
+// Parse parses data as the suite file name, whose extension decides the
+// format; name also labels the problems.
+func Parse(name string, data []byte) (*eval.Suite, error) {
+	var (
+		s   *eval.Suite
+		ps  []Problem
+		ext = strings.ToLower(filepath.Ext(name))
+	)
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	switch ext {
+	case ".yaml", ".yml":
+		s, ps = parseYAML(name, data)
+	case ".jsonl":
+		s, ps = parseJSONL(name, data)
+	default:
+		return nil, eval.Errorf(eval.KindInput, "name suite files *.yaml, *.yml or *.jsonl",
+			"suite %s: unknown format %q", name, ext)
+	}
+	if len(ps) > 0 {
+		slices.SortStableFunc(ps, func(a, b Problem) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+		})
+		ie := &InvalidError{File: name, Problems: ps}
+		if len(ps) > MaxProblems {
+			ie.Problems, ie.More = ps[:MaxProblems], len(ps)-MaxProblems
+		}
+		return nil, eval.Errorf(eval.KindInput, formatHint, "%w", ie)
+	}
+	return s, nil
+}
+
+// yamlLine finds the line number in a go-yaml error message.
+var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+
+// parseYAML parses a YAML suite.
+func parseYAML(file string, data []byte) (*eval.Suite, []Problem) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		msg := err.Error()
+		line := 0
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = msg[len(m[0]):]
+		}
+		return nil, []Problem{{File: file, Line: line, Msg: "YAML syntax: " + msg}}
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, []Problem{{File: file, Msg: "empty suite; a suite needs a name and cases (see docs/suites.md)"}}
+	}
+	d := &decoder{}
+	var h rawHeader
+	d.decode(&root, reflect.ValueOf(&h).Elem(), nil)
+	out := func(fps []fieldProblem, n *yaml.Node, prefix path) []Problem {
+		var ps []Problem
+		for _, fp := range fps {
+			at := fp.at
+			if at == nil {
+				pl := resolve(n, append(slices.Clone(prefix), fp.path...))
+				at = &pl
+			}
+			ps = append(ps, Problem{File: file, Line: at.Line, Col: at.Col, Msg: fp.msg})
+		}
+		return ps
+	}
+	var hps problems
+	suite := buildHeader(&h, &hps)
+	if root.Content[0].Kind == yaml.MappingNode && h.Cases == nil && !hasProblemAt(d.problems, path{"cases"}) {
+		hps.missing(nil, []string{"cases"}, "suite has no cases; add cases: with at least one case")
+	} else if h.Cases != nil && len(h.Cases) == 0 {
+		hps.add(path{"cases"}, "cases is empty; add at least one case")
+	}
+	ps := out(filterMissing(hps, d.problems, nil), &root, nil)
+	ids := map[string]place{}
+	for i := range h.Cases {
+		p := path{"cases", i}
+		c, cps := buildCase(&h.Cases[i], suite.Settings)
+		ps = append(ps, out(filterMissing(cps, d.problems, p), &root, p)...)
+		if c.ID != "" {
+			at := resolve(&root, path{"cases", i, "id"})
+			if first, dup := ids[c.ID]; dup {
+				ps = append(ps, Problem{File: file, Line: at.Line, Col: at.Col,
+					Msg: fmt.Sprintf("duplicate case id %q, first used on line %d; give each case its own id", c.ID, first.Line)})
+			} else {
+				ids[c.ID] = at
+			}
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	ps = append(ps, out(d.problems, &root, nil)...)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	suite.Hash = suiteHash(suite.Settings, suite.Cases)
+	return suite, nil
+}
+
+// buildHeader makes a suite without cases from its header.
+func buildHeader(h *rawHeader, ps *problems) *eval.Suite {
+	s := &eval.Suite{}
+	switch {
+	case h.Name == nil:
+		ps.missing(nil, []string{"name"}, `suite has no name; add name: my-suite`)
+	case strings.TrimSpace(*h.Name) == "":
+		ps.add(path{"name"}, "name is empty; name the suite")
+	default:
+		s.Name = *h.Name
+	}
+	switch v := h.Version.(type) {
+	case nil:
+	case string:
+		s.Version = v
+	case json.Number:
+		s.Version = string(v)
+	default:
+		ps.add(path{"version"}, "version must be a string or number, got %s", describe(v))
+	}
+	s.Settings = buildSettings(h.Defaults, ps)
+	return s
+}
+
+// hasProblemAt reports whether a decoding problem is at p or within it.
+func hasProblemAt(fps []fieldProblem, p path) bool {
+	for _, fp := range fps {
+		if len(fp.path) >= len(p) && slices.Equal(fp.path[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}
+
+// filterMissing drops the problems of ps (relative to prefix) that report a
+// field as missing where decoding already reported a problem with it.
+func filterMissing(ps problems, decoded []fieldProblem, prefix path) []fieldProblem {
+	var out []fieldProblem
+	for _, p := range ps {
+		dup := false
+		for _, f := range p.missing {
+			full := append(append(slices.Clone(prefix), p.path...), f)
+			if hasProblemAt(decoded, full) {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// jsonlHeader is the first line of a JSONL suite.
+type jsonlHeader struct {
+	Suite *rawHeader `json:"suite"`
+}
+
+// A jsonlCase is one case line of a JSONL suite, parsed.
+type jsonlCase struct {
+	line     int
+	col      int // of the id
+	c        eval.Case
+	problems []Problem
+}
+
+// parseJSONL parses a JSON lines suite: a header line {"suite": {...}}, then
+// one case a line. Blank lines are skipped. Case lines are parsed in parallel.
+func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
+	type rawLine struct {
+		no   int
+		text []byte
+	}
+	var lines []rawLine
+	for no := 1; len(data) > 0; no++ {
+		text := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			text, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		text = bytes.TrimSuffix(text, []byte("\r"))
+		if len(bytes.TrimSpace(text)) > 0 {
+			lines = append(lines, rawLine{no, text})
+		}
+	}
+	if len(lines) == 0 {
+		return nil, []Problem{{File: file, Msg: `empty suite; a JSONL suite is a header line {"suite": {"name": ...}} and one case a line`}}
+	}
+
+	var ps []Problem
+	suite := &eval.Suite{Settings: eval.DefaultSettings()}
+	first := lines[0]
+	if bytes.Contains(first.text, []byte(`"suite"`)) {
+		lines = lines[1:]
+		var h jsonlHeader
+		fps, node := decodeLine(first.text, &h)
+		var hps problems
+		if h.Suite == nil {
+			if !hasProblemAt(fps, path{"suite"}) {
+				hps.add(nil, `the header line has no "suite" object; write {"suite": {"name": ..., "version": ...}}`)
+			}
+		} else {
+			if h.Suite.Cases != nil && !hasProblemAt(fps, path{"suite"}) {
+				hps.add(path{"suite", "cases"}, "a JSONL suite has one case a line after the header, not cases in the header")
+			}
+			var sps problems
+			suite = buildHeader(h.Suite, &sps)
+			for _, p := range filterMissing(sps, fps, path{"suite"}) {
+				p.path = append(path{"suite"}, p.path...)
+				hps = append(hps, p)
+			}
+		}
+		ps = append(ps, lineProblems(file, first.no, first.text, node, append(fps, hps...))...)
+	} else {
+		ps = append(ps, Problem{File: file, Line: first.no, Col: 1,
+			Msg: `the first line of a JSONL suite must be its header: {"suite": {"name": "my-suite", "version": "1"}}`})
+	}
+	if len(lines) == 0 {
+		ps = append(ps, Problem{File: file, Line: first.no, Msg: "suite has no cases; add one case a line after the header"})
+	}
+
+	results := make([]jsonlCase, len(lines))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(lines)/256))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(lines); i += workers {
+				results[i] = parseCaseLine(file, lines[i].no, lines[i].text, suite.Settings)
+			}
+		})
+	}
+	wg.Wait()
+
+	ids := make(map[string]int, len(results))
+	suite.Cases = make([]eval.Case, 0, len(results))
+	for _, r := range results {
+		ps = append(ps, r.problems...)
+		if r.c.ID != "" {
+			if firstLine, dup := ids[r.c.ID]; dup {
+				ps = append(ps, Problem{File: file, Line: r.line, Col: r.col,
+					Msg: fmt.Sprintf("duplicate case id %q, first used on line %d; give each case its own id", r.c.ID, firstLine)})
+			} else {
+				ids[r.c.ID] = r.line
+			}
+		}
+		suite.Cases = append(suite.Cases, r.c)
+	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	suite.Hash = suiteHash(suite.Settings, suite.Cases)
+	return suite, nil
+}
+
+// parseCaseLine parses one case line. The fast path decodes it with
+// encoding/json; only a line with a problem is parsed again as YAML (JSON is
+// YAML) to say where the problem is.
+func parseCaseLine(file string, no int, text []byte, defaults eval.Settings) jsonlCase {
+	var rc rawCase
+	var fps []fieldProblem
+	var node *yaml.Node
+	if err := decodeJSONStrict(text, &rc); err != nil {
+		rc = rawCase{}
+		fps, node = decodeLine(text, &rc)
+	}
+	c, cps := buildCase(&rc, defaults)
+	r := jsonlCase{line: no, col: 1, c: c}
+	all := append(fps, filterMissing(cps, fps, nil)...)
+	if len(all) > 0 || c.ID != "" {
+		if node == nil && len(all) > 0 {
+			node = parseYAMLLine(text)
+		}
+		r.problems = lineProblems(file, no, text, node, all)
+		if node != nil {
+			r.col = resolve(node, path{"id"}).Col
+		} else if i := bytes.Index(text, []byte(`"id"`)); i >= 0 {
+			r.col = i + 1
+		}
+	}
+	return r
+}
+
+// decodeJSONStrict decodes one JSON value from text into v, refusing unknown
+// fields and trailing data.
+func decodeJSONStrict(text []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON object")
+	}
+	return nil
+}
+
+// decodeLine decodes a JSON line into v through the checking YAML decoder,
+// and returns its problems and its node (nil when it is not even YAML, and
+// then one problem says why it is not JSON).
+func decodeLine(text []byte, v any) ([]fieldProblem, *yaml.Node) {
+	if err := decodeJSONStrict(text, v); err == nil {
+		return nil, nil
+	}
+	reflect.ValueOf(v).Elem().SetZero()
+	node := parseYAMLLine(text)
+	if node == nil || len(node.Content) == 0 || !bytes.HasPrefix(bytes.TrimSpace(text), []byte("{")) {
+		return []fieldProblem{jsonSyntaxProblem(text)}, nil
+	}
+	d := &decoder{}
+	d.decode(node, reflect.ValueOf(v).Elem(), nil)
+	if len(d.problems) == 0 {
+		// YAML accepted what JSON did not (a YAML-only construct).
+		return []fieldProblem{jsonSyntaxProblem(text)}, nil
+	}
+	return d.problems, node
+}
+
+// parseYAMLLine parses a JSON line as YAML, or returns nil.
+func parseYAMLLine(text []byte) *yaml.Node {
+	var n yaml.Node
+	if err := yaml.Unmarshal(text, &n); err != nil || n.Kind == 0 {
+		return nil
+	}
+	return &n
+}
+
+// jsonSyntaxProblem says why text is not one JSON object, and where.
+func jsonSyntaxProblem(text []byte) fieldProblem {
+	var v map[string]any
+	dec := json.NewDecoder(bytes.NewReader(text))
+	err := dec.Decode(&v)
+	col := 1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		col = int(se.Offset)
+	case errors.As(err, &te):
+		return fieldProblem{msg: "a line must be one JSON object, got " + te.Value, at: &place{Col: 1}}
+	case err == nil:
+		if _, terr := dec.Token(); terr != io.EOF {
+			col = int(dec.InputOffset()) + 1
+			err = errors.New("data after the JSON object; write one object a line")
+		} else {
+			err = errors.New("not valid JSON")
+		}
+	}
+	msg := strings.TrimPrefix(fmt.Sprint(err), "json: ")
+	return fieldProblem{msg: "invalid JSON: " + msg, at: &place{Col: max(col, 1)}}
+}
+
+// lineProblems places the problems of one JSONL line.
+func lineProblems(file string, no int, text []byte, node *yaml.Node, fps []fieldProblem) []Problem {
+	var ps []Problem
+	for _, fp := range fps {
+		col := 1
+		switch {
+		case fp.at != nil:
+			col = fp.at.Col
+		case node != nil:
+			col = resolve(node, fp.path).Col
+		}
+		ps = append(ps, Problem{File: file, Line: no, Col: col, Msg: fp.msg})
+	}
+	return ps
+}
