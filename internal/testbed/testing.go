@@ -29,14 +29,7 @@ const (
 // when EVALPIN_REQUIRE_TESTBED=1.
 func Ollama(t testing.TB) *Server {
 	t.Helper()
-	bin := os.Getenv(EnvOllama)
-	if bin == "" {
-		msg := EnvOllama + " is not set: `make test` builds Ollama (scripts/testbed.sh build) and sets it"
-		if os.Getenv(EnvRequire) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	bin := Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	s, err := Start(ctx, bin, t.TempDir())
@@ -52,6 +45,22 @@ func Ollama(t testing.TB) *Server {
 		}
 	})
 	return s
+}
+
+// Binary returns the path of the Ollama binary from EVALPIN_OLLAMA. It
+// skips the test when the variable is unset, or fails it when
+// EVALPIN_REQUIRE_TESTBED=1.
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv(EnvOllama)
+	if bin == "" {
+		msg := EnvOllama + " is not set: `make test` builds Ollama (scripts/testbed.sh build) and sets it"
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return bin
 }
 
 // Create registers the model in modelDir (written by
