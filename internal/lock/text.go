@@ -30,12 +30,22 @@ func (m *Manifest) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "created\t%s\n", m.Created.UTC().Format(time.RFC3339))
 	}
 	s := m.Serving
-	mc := "(default)"
-	if s.MaxContext != 0 {
-		mc = fmt.Sprint(s.MaxContext)
+	var sv []string
+	if s.Engine != "" || s.EngineVersion != "" {
+		sv = append(sv, strings.TrimSpace(clean(s.Engine)+" "+clean(s.EngineVersion)))
 	}
-	fmt.Fprintf(tw, "serving\tengine %s %s, image %s, dtype %s, quantization %s, max context %s\n",
-		shownValue(s.Engine), shownValue(s.EngineVersion), shownValue(s.ImageDigest), shownValue(s.Dtype), shownValue(s.Quantization), mc)
+	for _, f := range []struct{ name, v string }{{"image", s.ImageDigest}, {"dtype", s.Dtype}, {"quantization", s.Quantization}} {
+		if f.v != "" {
+			sv = append(sv, f.name+" "+clean(f.v))
+		}
+	}
+	if s.MaxContext != 0 {
+		sv = append(sv, fmt.Sprintf("max context %d", s.MaxContext))
+	}
+	if len(sv) == 0 {
+		sv = []string{"(none)"}
+	}
+	fmt.Fprintf(tw, "serving\t%s\n", strings.Join(sv, ", "))
 	if len(s.EngineArgs) > 0 {
 		args := make([]string, len(s.EngineArgs))
 		for i, a := range slices.Sorted(slices.Values(s.EngineArgs)) {
@@ -69,9 +79,7 @@ func (m *Manifest) WriteText(w io.Writer) error {
 		for _, f := range m.Files {
 			if f.Role == r {
 				fs = append(fs, f)
-				if !f.Virtual() {
-					total += f.Size
-				}
+				total += f.Size
 			}
 		}
 		if len(fs) == 0 {

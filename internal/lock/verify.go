@@ -35,12 +35,13 @@ func (r *Report) Err() error {
 		return nil
 	}
 	var names []string
-	for i, c := range r.Changes {
-		if i == 5 {
-			names = append(names, fmt.Sprintf("and %d more", len(r.Changes)-5))
-			break
+	for _, c := range r.Changes {
+		if !c.PartsOnly { // its parts are named themselves
+			names = append(names, fmt.Sprintf("%s (%s) %s", clean(c.Path), c.Role, c.Change))
 		}
-		names = append(names, fmt.Sprintf("%s (%s) %s", clean(c.Path), c.Role, c.Change))
+	}
+	if len(names) > 5 {
+		names = append(names[:5], fmt.Sprintf("and %d more", len(names)-5))
 	}
 	return eval.Errorf(eval.KindLockRefused,
 		"restore the locked files, or lock the new deliverable with 'evalpin lock create'",

@@ -1,0 +1,445 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lock"
+)
+
+func init() {
+	commands["lock"] = command{summary: "create, verify, diff or show the lock manifest of a model directory", run: runLock}
+}
+
+// lockNow is the clock for a new lock's creation time; tests fix it.
+var lockNow = time.Now
+
+const lockUsage = `Usage: evalpin lock <create|verify|diff|show> [arguments]
+
+A lock names a model deliverable by its content: every behaviour-relevant file
+(weights, tokenizer, chat template, configs) with its size and SHA-256, the
+serving layer and the default generation parameters. The lock id is the SHA-256
+of the manifest's canonical JSON; docs/lock.md specifies it.
+
+  evalpin lock create DIR [-o FILE] [flags]   hash a model directory into a lock file
+  evalpin lock verify DIR LOCK                is DIR the deliverable LOCK describes?
+  evalpin lock diff A B                       what differs between two locks, in words
+  evalpin lock show LOCK                      id, source, serving, files by role, labels
+
+Run 'evalpin lock <subcommand> -h' for the flags of one.
+
+Examples:
+
+  evalpin lock create ~/.cache/huggingface/hub/models--Qwen--Qwen2.5-0.5B-Instruct/snapshots/7ae557604adf67be50417f59c2c2f167def9a775 \
+      --engine vllm --engine-version 0.6.3 --dtype bfloat16 -o qwen.lock
+  evalpin lock verify ./qwen-snapshot qwen.lock
+  evalpin lock diff old.lock new.lock
+  evalpin lock show qwen.lock --format json
+
+Hashes are cached by (path, device, inode, size, mtime) in $EVALPIN_CACHE_DIR, or
+else in the user cache directory under evalpin/, so re-verifying an unchanged
+directory costs one stat per file; --rehash ignores the cache.
+
+`
+
+// runLock dispatches the lock subcommands.
+func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, lockUsage+exitStatusText)
+		return usageErrorf("lock: no subcommand given (create, verify, diff or show)")
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "create":
+		return lockCreate(ctx, rest, stdout, stderr)
+	case "verify":
+		return lockVerify(ctx, rest, stdout, stderr)
+	case "diff":
+		return lockDiff(rest, stdout, stderr)
+	case "show":
+		return lockShow(rest, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stderr, lockUsage+exitStatusText)
+		return flag.ErrHelp
+	}
+	return eval.Errorf(eval.KindInput, "run 'evalpin help lock'", "lock: unknown subcommand %q (want create, verify, diff or show)", sub)
+}
+
+// lockParse parses flags that may come before, between or after the
+// positional arguments ("lock create DIR -o FILE"), and checks their number.
+func lockParse(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if len(pos) != len(names) {
+		return nil, eval.Errorf(eval.KindInput, fmt.Sprintf("run 'evalpin help lock' or 'evalpin %s -h'", fs.Name()),
+			"%s: want %d arguments (%s), got %d", fs.Name(), len(names), strings.Join(names, " "), len(pos))
+	}
+	return pos, nil
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// keyValues splits "k=v" flag values into a map, naming the flag on an error.
+func keyValues(flagName string, vals []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, eval.Errorf(eval.KindInput, fmt.Sprintf("write -%s key=value", flagName), "-%s %q: want key=value", flagName, v)
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
+// lockFormat checks a -format value.
+func lockFormat(f string) error {
+	switch f {
+	case "text", "table", "json":
+		return nil
+	}
+	return eval.Errorf(eval.KindInput, "use -format text or -format json", "-format must be text or json, not %q", f)
+}
+
+// openLockCache opens the hash cache, warning on stderr (and going on without
+// it) when it cannot be found.
+func openLockCache(stderr io.Writer) *lock.HashCache {
+	dir, err := lock.DefaultCacheDir()
+	if err != nil {
+		fmt.Fprintf(stderr, "evalpin: warning: no hash cache: %v\n", err)
+		return nil
+	}
+	c := lock.OpenCache(dir)
+	if c.Err != nil {
+		fmt.Fprintf(stderr, "evalpin: warning: %v\n", c.Err)
+	}
+	return c
+}
+
+// saveLockCache saves the cache; a failure only costs time later.
+func saveLockCache(c *lock.HashCache, stderr io.Writer) {
+	if c == nil {
+		return
+	}
+	if err := c.Save(); err != nil {
+		fmt.Fprintf(stderr, "evalpin: warning: %v\n", err)
+	}
+}
+
+const lockCreateUsage = `Usage: evalpin lock create DIR [-o FILE] [flags]
+
+Hash the model directory DIR into a lock file, written to stdout or -o FILE; the
+lock id is printed on stderr. DIR may be a Hugging Face snapshot
+(…/models--ORG--NAME/snapshots/REV, whose files link into ../../blobs; the repo
+and revision are taken from the path unless -repo and -revision are given), a
+GGUF + Modelfile directory, or any directory of model files. README*, LICENSE*,
+*.md, hidden files and evalpin.lock are left out.
+
+The serving layer is not in the directory: give it with -serving FILE.yaml
+(keys engine, engine_version, image_digest, dtype, quantization, max_context,
+engine_args, generation) and/or the flags below, which win over the file.
+
+Examples:
+
+  evalpin lock create ./tiny-model -o tiny.lock
+  evalpin lock create ~/.cache/huggingface/hub/models--org--name/snapshots/0123abcd \
+      --engine vllm --engine-version 0.6.3 --dtype bfloat16 --max-context 8192 \
+      --engine-arg=--enable-prefix-caching --label track=prod -o name.lock
+  evalpin lock create ./ollama-model --serving serving.yaml --note "Q4 rebuild" -o q4.lock
+`
+
+func lockCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lock create", lockCreateUsage, stderr)
+	out := fs.String("o", "", "write the lock file to `FILE` instead of stdout")
+	servingFile := fs.String("serving", "", "read the serving layer and generation parameters from `FILE.yaml`")
+	engine := fs.String("engine", "", "serving engine, e.g. vllm, sglang, tgi, llama.cpp, ollama")
+	engineVersion := fs.String("engine-version", "", "serving engine version")
+	imageDigest := fs.String("image-digest", "", "container image digest, e.g. sha256:…")
+	dtype := fs.String("dtype", "", "dtype served, e.g. bfloat16")
+	quant := fs.String("quantization", "", "quantization, e.g. awq, gptq, Q4_K_M")
+	maxContext := fs.Int("max-context", 0, "maximum context length in tokens (0: engine default)")
+	var engineArgs, labels, params listFlag
+	fs.Var(&engineArgs, "engine-arg", "an engine argument that changes behaviour, as --name=value (repeatable; order does not matter)")
+	fs.Var(&params, "param", "a default generation parameter `key=value`, value as JSON or text (repeatable)")
+	repo := fs.String("repo", "", "source repository, e.g. org/name (default: from a Hugging Face snapshot path)")
+	revision := fs.String("revision", "", "source revision (default: from a Hugging Face snapshot path)")
+	fs.Var(&labels, "label", "a label `key=value`, stored but not identity (repeatable)")
+	note := fs.String("note", "", "a note, stored but not identity")
+	rehash := fs.Bool("rehash", false, "hash every file, ignoring the hash cache")
+	pos, err := lockParse(fs, args, "DIR")
+	if err != nil {
+		return err
+	}
+	dir := pos[0]
+
+	opts := lock.Options{Note: *note, Rehash: *rehash, Now: lockNow, Generation: map[string]any{}}
+	if *servingFile != "" {
+		sf, err := lock.ReadServing(*servingFile)
+		if err != nil {
+			return err
+		}
+		opts.Serving = sf.Serving
+		for k, v := range sf.Generation {
+			opts.Generation[k] = v
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, f := range map[string]struct{ dst, src *string }{
+		"engine":         {&opts.Serving.Engine, engine},
+		"engine-version": {&opts.Serving.EngineVersion, engineVersion},
+		"image-digest":   {&opts.Serving.ImageDigest, imageDigest},
+		"dtype":          {&opts.Serving.Dtype, dtype},
+		"quantization":   {&opts.Serving.Quantization, quant},
+	} {
+		if set[name] { // a flag wins over -serving
+			*f.dst = *f.src
+		}
+	}
+	if set["max-context"] {
+		if *maxContext < 0 {
+			return eval.Errorf(eval.KindInput, "give a positive token count, or 0 for the engine default", "-max-context must not be negative")
+		}
+		opts.Serving.MaxContext = *maxContext
+	}
+	opts.Serving.EngineArgs = append(opts.Serving.EngineArgs, engineArgs...)
+	kv, err := keyValues("param", params)
+	if err != nil {
+		return err
+	}
+	for k, v := range kv {
+		var x any
+		if json.Unmarshal([]byte(v), &x) != nil {
+			x = v // plain text
+		}
+		opts.Generation[k] = x
+	}
+	if opts.Labels, err = keyValues("label", labels); err != nil {
+		return err
+	}
+	opts.Source = lock.Source{Repo: *repo, Revision: *revision}
+
+	cache := openLockCache(stderr)
+	opts.Cache = cache
+	m, err := lock.Create(ctx, dir, opts)
+	saveLockCache(cache, stderr)
+	if err != nil {
+		return err
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		if _, err := stdout.Write(data); err != nil {
+			return err
+		}
+	} else {
+		if err := writeFileAtomic(*out, data); err != nil {
+			return eval.Errorf(eval.KindInput, "check the -o path", "write lock file: %w", err)
+		}
+		warnLockInside(*out, dir, stderr)
+	}
+	fmt.Fprintln(stderr, m.Lock)
+	return nil
+}
+
+// warnLockInside warns when the lock file is written into the directory it
+// locks under a name that verify would count as an extra file.
+func warnLockInside(out, dir string, stderr io.Writer) {
+	ao, err1 := filepath.Abs(out)
+	ad, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	rel, err := filepath.Rel(ad, ao)
+	if err != nil || strings.HasPrefix(rel, "..") || lock.Excluded(filepath.ToSlash(rel)) {
+		return
+	}
+	fmt.Fprintf(stderr, "evalpin: warning: %s is inside %s, so 'lock verify' will count it as an extra file; name it evalpin.lock or keep it elsewhere\n", out, dir)
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames it
+// over path, so a reader never sees half a lock file.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+const lockVerifyUsage = `Usage: evalpin lock verify DIR LOCK [--rehash] [--format text|json]
+
+Check that the model directory DIR is the deliverable the lock file LOCK
+describes. Each changed, missing or extra file is named with its role; a chat
+template embedded in tokenizer_config.json or a Modelfile is checked on its own,
+so a template-only change is reported as one. Only files are compared: the
+serving layer is not in the directory.
+
+A directory that does not match exits with status 3 (lock refused): it is not
+the locked deliverable. An unreadable directory or lock file exits with 2.
+
+Examples:
+
+  evalpin lock verify ./tiny-model tiny.lock
+  evalpin lock verify ~/.cache/huggingface/hub/models--org--name/snapshots/0123abcd name.lock --format json
+`
+
+func lockVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lock verify", lockVerifyUsage, stderr)
+	rehash := fs.Bool("rehash", false, "hash every file, ignoring the hash cache")
+	format := fs.String("format", "text", "output `format`: text or json")
+	pos, err := lockParse(fs, args, "DIR", "LOCK")
+	if err != nil {
+		return err
+	}
+	if err := lockFormat(*format); err != nil {
+		return err
+	}
+	m, err := lock.ReadFile(pos[1])
+	if err != nil {
+		return err
+	}
+	cache := openLockCache(stderr)
+	r, err := lock.Verify(ctx, pos[0], m, lock.Options{Cache: cache, Rehash: *rehash})
+	saveLockCache(cache, stderr)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		err = writeJSONTo(stdout, r)
+	} else {
+		err = r.WriteText(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	return r.Err()
+}
+
+const lockDiffUsage = `Usage: evalpin lock diff A B [--format text|json]
+
+Say what differs between the lock files A and B: first in words, grouped by role
+("template changed; tokenizer same; weights same; serving: dtype bfloat16 →
+float16"), then file by file. Labels, notes and creation times are not
+compared. The exit status is 0 whether or not the locks differ; use
+'evalpin lock verify' to check a directory.
+
+Examples:
+
+  evalpin lock diff last-week.lock today.lock
+  evalpin lock diff a.lock b.lock --format json
+`
+
+func lockDiff(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lock diff", lockDiffUsage, stderr)
+	format := fs.String("format", "text", "output `format`: text or json")
+	pos, err := lockParse(fs, args, "A", "B")
+	if err != nil {
+		return err
+	}
+	if err := lockFormat(*format); err != nil {
+		return err
+	}
+	a, err := lock.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	b, err := lock.ReadFile(pos[1])
+	if err != nil {
+		return err
+	}
+	d := lock.Diff(a, b)
+	if *format == "json" {
+		return writeJSONTo(stdout, struct {
+			Words string `json:"words"`
+			lock.ManifestDiff
+		}{d.Words(), d})
+	}
+	return d.WriteText(stdout)
+}
+
+const lockShowUsage = `Usage: evalpin lock show LOCK [--format text|json]
+
+Show a lock file: its id, source, serving layer, generation parameters, labels,
+and its files grouped by role. The lock file is checked first: one edited by
+hand is refused. With --format json the manifest is printed as stored.
+
+Examples:
+
+  evalpin lock show tiny.lock
+  evalpin lock show tiny.lock --format json
+`
+
+func lockShow(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lock show", lockShowUsage, stderr)
+	format := fs.String("format", "text", "output `format`: text or json")
+	pos, err := lockParse(fs, args, "LOCK")
+	if err != nil {
+		return err
+	}
+	if err := lockFormat(*format); err != nil {
+		return err
+	}
+	m, err := lock.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		data, err := m.Marshal()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(data)
+		return err
+	}
+	return m.WriteText(stdout)
+}
+
+// writeJSONTo writes v as indented JSON.
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
