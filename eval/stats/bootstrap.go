@@ -122,6 +122,7 @@ func (b *resampler) pick(lo, hi, count, r1, r2 int) (float64, float64) {
 	return b.s[lo], b.s[lo]
 }
 
+// binomial draws from Binomial(n, p), 0 when n is 0.
 func (b *resampler) binomial(n int, p float64) int {
 	if n == 0 {
 		return 0
