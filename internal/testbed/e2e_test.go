@@ -142,3 +142,63 @@ func BenchmarkOllamaChat(b *testing.B) {
 		}
 	}
 }
+
+// TestOllamaDeterministic checks what evalpin's replay relies on: at
+// temperature 0 with a fixed seed, answers do not depend on concurrency or
+// on a server restart.
+func TestOllamaDeterministic(t *testing.T) {
+	bin := Binary(t)
+	modelDir := Generate(t, ModelOptions{Seed: 3})
+	prompts := []string{"Where is the river?", "Tell me a story about the sea.", "What is the first number?", "hello"}
+
+	s := Ollama(t)
+	s.Create(t, "tiny", modelDir)
+	want := map[string]string{}
+	for _, p := range prompts {
+		want[p] = ask(t, s, "tiny", p)
+	}
+
+	const workers = 16
+	type answer struct{ prompt, got string }
+	results := make(chan answer, workers)
+	errs := make(chan error, workers)
+	for i := range workers {
+		go func() {
+			p := prompts[i%len(prompts)]
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			seed := 7
+			got, _, err := s.Chat(ctx, ChatRequest{Model: "tiny", Messages: []ChatMessage{{Role: "user", Content: p}}, Seed: &seed, MaxTokens: 16})
+			if err != nil {
+				errs <- err
+				return
+			}
+			results <- answer{p, got}
+		}()
+	}
+	for range workers {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case a := <-results:
+			if a.got != want[a.prompt] {
+				t.Errorf("concurrent answer to %q = %q, want %q", a.prompt, a.got, want[a.prompt])
+			}
+		}
+	}
+
+	// A fresh server with a fresh model store answers the same.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s2, err := Start(ctx, bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Stop()
+	s2.Create(t, "tiny", modelDir)
+	for _, p := range prompts {
+		if got := ask(t, s2, "tiny", p); got != want[p] {
+			t.Errorf("after restart, answer to %q = %q, want %q", p, got, want[p])
+		}
+	}
+}
