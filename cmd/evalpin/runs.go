@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/store"
-	"github.com/olekukonko/tablewriter"
 )
 
 func init() {
@@ -77,18 +75,16 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		for i, r := range runs {
 			out[i] = newRunJSON(r, counts[i])
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(stdout, out)
 	}
 	if len(runs) == 0 {
 		fmt.Fprintln(stderr, "no runs stored match")
 		return nil
 	}
-	tw := tablewriter.NewTable(stdout)
-	tw.Header("Run", "Lock", "Suite", "Status", "Stored", "Errors", "Started (UTC)", "Duration")
+	table := histTable(stdout)
+	table.Header("RUN", "LOCK", "SUITE", "STATUS", "STORED", "ERRORS", "STARTED (UTC)", "DURATION")
 	for i, r := range runs {
-		if err := tw.Append(
+		if err := table.Append(
 			strconv.FormatInt(r.ID, 10),
 			histSafe(histShortLock(r.Lock)),
 			histSafe(histSuite(r)),
@@ -101,7 +97,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	return tw.Render()
+	return table.Render()
 }
 
 // runJSON is the stable JSON form of a run in "evalpin runs" and "evalpin show".

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 )
 
 func init() {
@@ -102,14 +104,14 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	fmt.Fprintln(stdout)
-	tw := tablewriter.NewTable(stdout)
-	tw.Header("Case", "Sample", "Result", "Finish", "Latency", "Output")
+	table := histTable(stdout)
+	table.Header("CASE", "SAMPLE", "RESULT", "FINISH", "LATENCY", "OUTPUT")
 	for _, r := range results {
 		out := r.Output
 		if r.Error != "" {
 			out = "error: " + r.Error
 		}
-		if err := tw.Append(
+		if err := table.Append(
 			histSafe(r.CaseID),
 			strconv.Itoa(r.Sample),
 			histVerdict(r),
@@ -120,7 +122,7 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	return tw.Render()
+	return table.Render()
 }
 
 // showCase prints one case of run in full.
@@ -194,6 +196,10 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 			}
 			fmt.Fprintln(stdout, line)
 		}
+		if r.Output == "" {
+			fmt.Fprintln(stdout, "  output: none")
+			continue
+		}
 		fmt.Fprintln(stdout, "  output:")
 		fmt.Fprintln(stdout, histIndent(histBlock(r.Output), "    "))
 	}
@@ -215,7 +221,7 @@ func showHeader(w io.Writer, run eval.Run, counts store.Counts, results []eval.R
 		fmt.Fprintf(w, "Finished   %s UTC (%s)\n", histTime(run.Finished), histDuration(run))
 	}
 	fmt.Fprintf(w, "evalpin    %s\n", histOr(histSafe(run.Version), "-"))
-	line := fmt.Sprintf("Results    %d stored, %d failed requests", counts.Results, counts.Errors)
+	line := fmt.Sprintf("Results    %d stored", counts.Results)
 	if results != nil {
 		passed := 0
 		for _, r := range results {
@@ -225,7 +231,7 @@ func showHeader(w io.Writer, run eval.Run, counts store.Counts, results []eval.R
 		}
 		line += fmt.Sprintf(", %d passed every check", passed)
 	}
-	fmt.Fprintln(w, line)
+	fmt.Fprintf(w, "%s, %d with a failed request\n", line, counts.Errors)
 }
 
 // parseInterleaved parses args into fs allowing flags after the positional
@@ -248,10 +254,28 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// writeJSON writes v as indented JSON. Besides what encoding/json escapes, it
+// escapes the characters histSafe does (bidirectional controls, C1 controls),
+// so that JSON printed to a terminal shows model outputs as they are.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.Grow(buf.Len())
+	// Outside strings JSON is ASCII, so every rune escaped here is inside one.
+	for _, r := range buf.String() {
+		if r >= 0x80 && !isPrintableText(r) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func nonNil(rs []eval.Result) []eval.Result {
@@ -259,6 +283,16 @@ func nonNil(rs []eval.Result) []eval.Result {
 		return []eval.Result{}
 	}
 	return rs
+}
+
+// histTable returns a table for the history commands: headers as written,
+// cells never wrapped (the caller truncates them).
+func histTable(w io.Writer) *tablewriter.Table {
+	return tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+	)
 }
 
 // histSafe makes untrusted text safe for a terminal table cell: control
