@@ -123,7 +123,7 @@ func TestResolve(t *testing.T) {
 		name:    "sidecar stopped claiming",
 		fake:    &fakeEngine{models: []string{"m"}, wellKnownCode: 503, wellKnown: `{"error":{"message":"model.gguf changed","type":"lock_mismatch"}}`},
 		refusal: ErrNoLock,
-		msg:     "503: model.gguf changed",
+		msg:     "stopped claiming its lock: model.gguf changed",
 	}, {
 		name:    "wrong lock",
 		fake:    &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA},

@@ -57,6 +57,7 @@ type Report struct {
 	Problems []string `json:"problems,omitempty"`
 
 	problem error        // the first problem, as a refusal
+	stopped string       // why the well-known document says no lock is served now
 	expect  expectations // what every response of this endpoint must carry
 }
 
@@ -135,6 +136,7 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 		r.expect.header = wk.claim.Lock
 	}
 	r.Notes = append(r.Notes, wk.notes...)
+	r.stopped = wk.stopped
 	for _, e := range wk.problems {
 		r.addProblem(e)
 	}
@@ -156,7 +158,7 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 	case p.SkipCompletion:
 		r.Notes = append(r.Notes, "no probe completion sent (skipped)")
 	case r.Model == "":
-		r.Notes = append(r.Notes, fmt.Sprintf("no probe completion sent: the endpoint serves %d models; name one with --model", len(served)))
+		r.Notes = append(r.Notes, "no probe completion sent: "+whichModel(served))
 	default:
 		p.completion(ctx, baseURL, r)
 	}
@@ -165,7 +167,7 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 	if ollamaV != "" {
 		switch {
 		case r.Model == "":
-			r.Notes = append(r.Notes, fmt.Sprintf("no Ollama lock derived: %d models installed; name one with --model", len(served)))
+			r.Notes = append(r.Notes, "no Ollama lock derived: "+whichModel(served))
 		default:
 			id, show, err := p.ollamaShow(ctx, origin, r.Model, ollamaV)
 			if err != nil {
@@ -185,6 +187,14 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 	r.checkConsistent()
 	slices.SortStableFunc(r.Claims, func(a, b Claim) int { return precedence[a.Source] - precedence[b.Source] })
 	return r, nil
+}
+
+// whichModel says why the probe could not pick a model.
+func whichModel(served []string) string {
+	if len(served) == 0 {
+		return "the endpoint lists no models; name one with --model"
+	}
+	return fmt.Sprintf("the endpoint serves %d models; name one with --model", len(served))
 }
 
 // addProblem records a contradiction that refuses the endpoint.
@@ -232,6 +242,11 @@ func (r *Report) Lock() eval.LockID {
 func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 	if r.problem != nil {
 		return Claim{}, r.problem
+	}
+	if len(r.Claims) == 0 && r.stopped != "" {
+		return Claim{}, refusef(ErrNoLock,
+			"restore the model files the server checks, or lock the new deliverable with 'evalpin lock create', then restart the server",
+			"endpoint %s stopped claiming its lock: %s", r.Endpoint, r.stopped)
 	}
 	if len(r.Claims) == 0 {
 		why := ""
@@ -342,6 +357,7 @@ type Document struct {
 
 type wellKnownResult struct {
 	claim    *Claim
+	stopped  string // why a server that speaks the protocol claims no lock now
 	notes    []string
 	problems []error
 }
@@ -363,7 +379,8 @@ func (p *Prober) wellKnown(ctx context.Context, origin string) wellKnownResult {
 		// The server may publish why it stopped claiming its lock.
 		_ = json.Unmarshal(body, &doc)
 		if doc.Error != nil && doc.Error.Message != "" {
-			res.notes = append(res.notes, fmt.Sprintf("GET %s: %d: %s", WellKnownPath, status, truncate(doc.Error.Message, 300)))
+			res.stopped = truncate(doc.Error.Message, 300)
+			res.notes = append(res.notes, fmt.Sprintf("GET %s: %d: %s", WellKnownPath, status, res.stopped))
 		} else {
 			res.notes = append(res.notes, fmt.Sprintf("GET %s: %v", WellKnownPath, err))
 		}

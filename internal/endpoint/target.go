@@ -52,10 +52,25 @@ func Resolve(ctx context.Context, client *http.Client, baseURLs []string, model 
 // rules: each endpoint must report a lock, the lock must be expect when that
 // is set, and all endpoints must report the same lock. The refusals are
 // *eval.Error of kind eval.KindLockRefused wrapping ErrNoLock, ErrWrongLock,
-// ErrManifestMismatch or ErrDisagree.
+// ErrManifestMismatch, ErrInconsistent or ErrDisagree.
 func (p *Prober) Resolve(ctx context.Context, baseURLs []string, model string, expect eval.LockID) (*Target, error) {
+	reports, err := p.ProbeAll(ctx, baseURLs, model)
+	if err != nil {
+		return nil, err
+	}
+	return p.Decide(reports, expect)
+}
+
+// ProbeAll probes the endpoints concurrently and returns their reports in the
+// order given. Like Probe, it fails only on bad input or a cancelled context.
+func (p *Prober) ProbeAll(ctx context.Context, baseURLs []string, model string) ([]*Report, error) {
 	if len(baseURLs) == 0 {
 		return nil, eval.Errorf(eval.KindInput, "name an endpoint with --endpoint URL", "no endpoint given")
+	}
+	for i, u := range baseURLs {
+		if slices.Contains(baseURLs[:i], u) {
+			return nil, eval.Errorf(eval.KindInput, "give each endpoint once", "endpoint %s given twice", u)
+		}
 	}
 	reports := make([]*Report, len(baseURLs))
 	errs := make([]error, len(baseURLs))
@@ -69,11 +84,15 @@ func (p *Prober) Resolve(ctx context.Context, baseURLs []string, model string, e
 			return nil, err
 		}
 	}
-	return p.target(reports, expect)
+	return reports, nil
 }
 
-// target applies the refusal rules to the probes of one run.
-func (p *Prober) target(reports []*Report, expect eval.LockID) (*Target, error) {
+// Decide applies the refusal rules to the reports of one run's endpoints (as
+// ProbeAll returns them) and returns the run's Target.
+func (p *Prober) Decide(reports []*Report, expect eval.LockID) (*Target, error) {
+	if len(reports) == 0 {
+		return nil, eval.Errorf(eval.KindInput, "name an endpoint with --endpoint URL", "no endpoint given")
+	}
 	first, err := reports[0].Choose(expect)
 	if err != nil {
 		return nil, err
@@ -92,9 +111,6 @@ func (p *Prober) target(reports []*Report, expect eval.LockID) (*Target, error) 
 		if r.Model != t.Model && !(c.Source == SourceOllama && ollamaName(r.Model) == ollamaName(t.Model)) {
 			return nil, refusef(ErrDisagree, "name the model with --model so that every endpoint serves it",
 				"endpoint %s serves model %q but %s serves %q", reports[0].Endpoint, t.Model, r.Endpoint, r.Model)
-		}
-		if _, dup := t.eps[r.Endpoint]; dup {
-			return nil, eval.Errorf(eval.KindInput, "give each endpoint once", "endpoint %s given twice", r.Endpoint)
 		}
 		w := &watch{report: r, expect: r.expectationsFor(c)}
 		w.next.Store(p.now().Add(p.recheck()).UnixNano())

@@ -43,6 +43,13 @@ const (
 // does not match the lock at start.
 var ErrMismatch = errors.New("model directory does not match the lock")
 
+// A mismatchError is the reason the directory does not match; it is
+// ErrMismatch to errors.Is.
+type mismatchError string
+
+func (e mismatchError) Error() string        { return string(e) }
+func (e mismatchError) Is(target error) bool { return target == ErrMismatch }
+
 // Config configures a sidecar. Upstream, Lock and Check are required.
 type Config struct {
 	// Upstream is the engine's origin, e.g. http://127.0.0.1:11434; a request
@@ -181,9 +188,8 @@ func (s *Server) Check(ctx context.Context) error {
 		old = next
 	}
 	if old.refused {
-		return eval.Errorf(eval.KindLockRefused,
-			"restore the files or create a new lock with 'evalpin lock create', then restart 'evalpin serve'",
-			"%s: %w", old.reason, ErrMismatch)
+		return &eval.Error{Kind: eval.KindLockRefused, Err: mismatchError(old.reason),
+			Hint: "restore the files or create a new lock with 'evalpin lock create', then restart 'evalpin serve'"}
 	}
 	return nil
 }
@@ -268,16 +274,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// Run checks the model directory, refusing to serve on a mismatch (an
-// *eval.Error of kind eval.KindLockRefused wrapping ErrMismatch), then serves
+// Run checks the model directory unless Check has passed already, refusing to
+// serve on a mismatch (an *eval.Error of kind eval.KindLockRefused wrapping
+// ErrMismatch), then serves
 // on ln and re-checks every Recheck until ctx is done, when it shuts down
 // gracefully: it stops accepting, lets requests in flight finish for up to
 // ShutdownTimeout, and returns nil. Run owns every goroutine it starts and
 // returns only after they have stopped. It closes ln.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	if err := s.Check(ctx); err != nil {
-		ln.Close()
-		return err
+	if ok, _ := s.Claiming(); !ok {
+		if err := s.Check(ctx); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	srv := &http.Server{
 		Handler:           s,

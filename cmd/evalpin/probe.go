@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/olekukonko/tablewriter"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/endpoint"
+)
+
+func init() {
+	commands["probe"] = command{summary: "show which lock an endpoint serves, and how evalpin knows", run: runProbe}
+}
+
+const probeUsage = `
+Usage: evalpin probe [flags] URL...
+
+Probe asks each endpoint (its OpenAI base URL) which lock it serves and prints
+the lock, how it was obtained, how much that is worth (its strength), and the
+other evidence the endpoint gives: engine version, served models, context
+length, model revisions. Several URLs are replicas of one deployment: they must
+all serve the same lock.
+
+An endpoint reports its lock by the well-known document
+<origin>/.well-known/evalpin-lock (evalpin serve publishes it), the
+Evalpin-Lock header, a lock id in system_fingerprint (vLLM
+--fingerprint-mode custom), a served model name name@sha256:<hex>, or, for
+Ollama, the content hashes evalpin derives a lock from. docs/protocol.md
+specifies each. Probe sends one completion of one token to read the header
+and fingerprint of a real response (--no-completion leaves it out).
+
+Probe exits 3 when an endpoint reports no lock, reports another lock than
+--expect-lock, contradicts itself, or the replicas disagree.
+
+Examples:
+
+  evalpin probe http://127.0.0.1:8000/v1
+  evalpin probe --model tiny-v1 --expect-lock ollama:sha256:5e1f… http://127.0.0.1:11434/v1
+  evalpin probe --format json http://gpu-a:8000/v1 http://gpu-b:8000/v1
+`
+
+// probeEndpointsFlag is the repeatable --endpoint flag.
+type probeEndpointsFlag []string
+
+func (s *probeEndpointsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *probeEndpointsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("probe", probeUsage, stderr)
+	var endpoints probeEndpointsFlag
+	fs.Var(&endpoints, "endpoint", "an endpoint's OpenAI base `URL` (repeatable; same as a positional URL)")
+	model := fs.String("model", "", "the `NAME` of the model to probe (default: the only one the endpoint serves)")
+	expect := fs.String("expect-lock", "", "refuse unless every endpoint serves lock `ID`")
+	format := fs.String("format", "table", "output `format`: table or json")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up on an endpoint after this long")
+	noCompletion := fs.Bool("no-completion", false, "send no probe completion (a lock only in system_fingerprint is then not seen)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	endpoints = append(endpoints, fs.Args()...)
+	if len(endpoints) == 0 {
+		fs.Usage()
+		return usageErrorf("probe: name an endpoint URL")
+	}
+	if *format != "table" && *format != "json" {
+		return usageErrorf("probe: -format must be table or json, not %q", *format)
+	}
+	if *expect != "" && !endpoint.IsLockID(*expect) {
+		return eval.Errorf(eval.KindInput, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "probe: -expect-lock %q is not a lock id", *expect)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	p := &endpoint.Prober{Client: &http.Client{}, SkipCompletion: *noCompletion}
+	reports, err := p.ProbeAll(ctx, endpoints, *model)
+	if err != nil {
+		return err
+	}
+	target, refusal := p.Decide(reports, *expect)
+	if *format == "json" {
+		err = writeProbeJSON(stdout, reports, target, refusal)
+	} else {
+		err = writeProbeTable(stdout, reports, target)
+	}
+	if err != nil {
+		return err
+	}
+	return refusal
+}
+
+// probeJSON is the stable JSON form of "evalpin probe".
+type probeJSON struct {
+	Lock      eval.LockID        `json:"lock"` // "" when refused
+	Source    endpoint.Source    `json:"source,omitempty"`
+	Strength  endpoint.Strength  `json:"strength,omitempty"`
+	How       string             `json:"how,omitempty"`
+	Model     string             `json:"model,omitempty"`
+	Refused   string             `json:"refused,omitempty"` // why, when refused
+	Endpoints []*endpoint.Report `json:"endpoints"`
+}
+
+func writeProbeJSON(w io.Writer, reports []*endpoint.Report, t *endpoint.Target, refusal error) error {
+	out := probeJSON{Endpoints: reports}
+	if t != nil {
+		out.Lock, out.Source, out.Strength, out.How, out.Model = t.Lock, t.Claim.Source, t.Claim.Strength, t.Claim.How, t.Model
+	}
+	if refusal != nil {
+		out.Refused = refusal.Error()
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeProbeTable(w io.Writer, reports []*endpoint.Report, t *endpoint.Target) error {
+	for i, r := range reports {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "Endpoint %s\n", probeSafe(r.Endpoint))
+		if r.Model != "" {
+			fmt.Fprintf(w, "Model    %s\n", probeSafe(r.Model))
+		}
+		if len(r.Claims) == 0 {
+			fmt.Fprintln(w, "Lock     none reported")
+		}
+		for i, c := range r.Claims {
+			label := "Lock"
+			if i > 0 {
+				label = "Also"
+			}
+			fmt.Fprintf(w, "%-8s %s  [%s, %s]\n         %s\n", label, c.Lock, c.Source, c.Strength, c.How)
+		}
+		if len(r.Evidence) > 0 {
+			tw := tablewriter.NewTable(w)
+			tw.Header("Evidence", "Value", "From")
+			for _, e := range r.Evidence {
+				if err := tw.Append(e.Name, probeSafe(e.Value), e.From); err != nil {
+					return err
+				}
+			}
+			if err := tw.Render(); err != nil {
+				return err
+			}
+		}
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "Problem: %s\n", probeSafe(p))
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "Note: %s\n", probeSafe(n))
+		}
+	}
+	if t != nil {
+		fmt.Fprintf(w, "\nLock %s (%s, %s", t.Lock, t.Claim.Source, t.Claim.Strength)
+		if len(reports) > 1 {
+			fmt.Fprintf(w, "; %d endpoints agree", len(reports))
+		}
+		fmt.Fprintln(w, ")")
+	}
+	return nil
+}
+
+// probeSafe makes text an endpoint sent safe for a terminal: control and
+// other invisible characters are shown escaped, and long values are cut.
+func probeSafe(s string) string {
+	const max = 300
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == max {
+			b.WriteString("…")
+			break
+		}
+		n++
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == unicode.ReplacementChar || !unicode.IsPrint(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+var _ flag.Value = (*probeEndpointsFlag)(nil)
