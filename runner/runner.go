@@ -119,8 +119,11 @@ type Config struct {
 type Runner struct {
 	cfg    Config
 	client *http.Client
-	lim    *limiter      // the current run's; set before running is
+	lim    *limiter      // the current run's
 	next   atomic.Uint64 // round-robin endpoint counter
+	// ownTransport is the transport New made, whose idle connections Run
+	// closes when it ends; nil when Config.Client was given.
+	ownTransport *http.Transport
 
 	total, skipped, done, errs, retries, requests atomic.Int64
 	promptTokens, completionTokens                atomic.Int64
@@ -171,7 +174,8 @@ func New(cfg Config) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, client: cfg.Client}
 	if r.client == nil {
-		r.client = &http.Client{Transport: NewTransport(cfg.Concurrency, len(cfg.Endpoints))}
+		r.ownTransport = NewTransport(cfg.Concurrency, len(cfg.Endpoints))
+		r.client = &http.Client{Transport: r.ownTransport}
 	}
 	return r, nil
 }
@@ -274,6 +278,9 @@ func (r *Runner) Run(ctx context.Context, suite eval.Suite) (Summary, error) {
 		return Summary{}, errors.New("runner: Run called while running")
 	}
 	defer r.running.Store(false)
+	if r.ownTransport != nil {
+		defer r.ownTransport.CloseIdleConnections()
+	}
 	cfg := r.cfg
 	start := cfg.Now()
 	for _, c := range []*atomic.Int64{&r.total, &r.skipped, &r.done, &r.errs, &r.retries, &r.requests, &r.promptTokens, &r.completionTokens} {
@@ -306,7 +313,6 @@ func (r *Runner) Run(ctx context.Context, suite eval.Suite) (Summary, error) {
 		}()
 	}
 	g, gctx := errgroup.WithContext(reqCtx)
-	g.SetLimit(cfg.Concurrency)
 	dispatchCtx, cancelDispatch := context.WithCancel(gctx)
 	defer cancelDispatch()
 	defer context.AfterFunc(ctx, cancelDispatch)()
@@ -316,22 +322,35 @@ func (r *Runner) Run(ctx context.Context, suite eval.Suite) (Summary, error) {
 	var colDone sync.WaitGroup
 	colDone.Go(func() { col.run(out, r) })
 
+	// A fixed pool of workers, not a goroutine per task: a worker's stack
+	// grows once to what JSON and HTTP need, instead of once per request.
+	work := make(chan *task)
 	var dropped atomic.Int64
-	dispatched := 0
-	for i := range tasks {
-		if dispatchCtx.Err() != nil {
-			break
-		}
-		t := &tasks[i]
-		dispatched += len(t.jobs)
+	for range min(cfg.Concurrency, len(tasks)) {
 		g.Go(func() error {
-			handed, err := r.do(dispatchCtx, gctx, t, out)
-			if !handed {
-				dropped.Add(int64(len(t.jobs)))
+			for t := range work {
+				handed, err := r.do(dispatchCtx, gctx, t, out)
+				if !handed {
+					dropped.Add(int64(len(t.jobs)))
+				}
+				if err != nil {
+					return err
+				}
 			}
-			return err
+			return nil
 		})
 	}
+	dispatched := 0
+dispatch:
+	for i := range tasks {
+		select {
+		case work <- &tasks[i]:
+			dispatched += len(tasks[i].jobs)
+		case <-dispatchCtx.Done():
+			break dispatch
+		}
+	}
+	close(work)
 	werr := g.Wait()
 	close(out)
 	colDone.Wait()

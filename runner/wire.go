@@ -111,6 +111,40 @@ func encodeTask(model string, t *task) (path string, body []byte, err error) {
 	return "/completions", body, err
 }
 
+// chatResponse and completionResponse are the parts of a response the runner
+// reads. go-openai's ChatCompletionResponse decodes each message twice (its
+// UnmarshalJSON retries for multi-part content), which measured 9% of the
+// runner's CPU on a zero-latency server, and its CompletionResponse lacks
+// system_fingerprint.
+type chatResponse struct {
+	Model             string `json:"model"`
+	SystemFingerprint string `json:"system_fingerprint"`
+	Usage             usage  `json:"usage"`
+	Choices           []struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+}
+
+type completionResponse struct {
+	Model             string `json:"model"`
+	SystemFingerprint string `json:"system_fingerprint"`
+	Usage             usage  `json:"usage"`
+	Choices           []struct {
+		Index        int    `json:"index"`
+		Text         string `json:"text"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+}
+
+// usage is a response's token counts.
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
 // An answer is one choice of a response.
 type answer struct {
 	output, finish string
@@ -120,7 +154,7 @@ type answer struct {
 // and the summary need.
 type decoded struct {
 	answers           []answer
-	usage             openai.Usage
+	usage             usage
 	model             string
 	systemFingerprint string
 }
@@ -136,7 +170,7 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 		return d, fmt.Errorf("response content type is %s, want application/json (is the endpoint an OpenAI-compatible /v1 base URL?)", clip(contentType, 80))
 	}
 	if !raw {
-		var r openai.ChatCompletionResponse
+		var r chatResponse
 		if err := json.Unmarshal(body, &r); err != nil {
 			return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, clip(string(body), 80))
 		}
@@ -144,26 +178,17 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 			return d, fmt.Errorf("response has no choices")
 		}
 		c := r.Choices[0]
-		d = decoded{answers: []answer{{c.Message.Content, string(c.FinishReason)}}, usage: r.Usage, model: r.Model, systemFingerprint: r.SystemFingerprint}
+		d = decoded{answers: []answer{{c.Message.Content, c.FinishReason}}, usage: r.Usage, model: r.Model, systemFingerprint: r.SystemFingerprint}
 		return d, nil
 	}
-	var r openai.CompletionResponse
+	var r completionResponse
 	if err := json.Unmarshal(body, &r); err != nil {
 		return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, clip(string(body), 80))
 	}
 	if len(r.Choices) == 0 {
 		return d, fmt.Errorf("response has no choices")
 	}
-	d.model = r.Model
-	if r.Usage != nil {
-		d.usage = *r.Usage
-	}
-	// system_fingerprint is not in go-openai's CompletionResponse.
-	var fp struct {
-		SystemFingerprint string `json:"system_fingerprint"`
-	}
-	_ = json.Unmarshal(body, &fp) // the body already parsed above
-	d.systemFingerprint = fp.SystemFingerprint
+	d.model, d.usage, d.systemFingerprint = r.Model, r.Usage, r.SystemFingerprint
 	d.answers = make([]answer, n)
 	seen := make([]bool, n)
 	for _, c := range r.Choices {
