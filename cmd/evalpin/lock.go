@@ -94,9 +94,16 @@ func lockParse(fs *flag.FlagSet, args []string, names ...string) ([]string, erro
 	}
 	if len(pos) != len(names) {
 		return nil, eval.Errorf(eval.KindInput, fmt.Sprintf("run 'evalpin help lock' or 'evalpin %s -h'", fs.Name()),
-			"%s: want %d arguments (%s), got %d", fs.Name(), len(names), strings.Join(names, " "), len(pos))
+			"%s: want %s (%s), got %d", fs.Name(), lockPlural(len(names), "argument"), strings.Join(names, " "), len(pos))
 	}
 	return pos, nil
+}
+
+func lockPlural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // listFlag is a repeatable string flag.

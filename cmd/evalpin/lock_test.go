@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The -update flag rewrites golden files (make golden). It is registered in an
+// init function, after every package-level variable, so that another test file
+// of this package may declare its own `var update = flag.Bool("update", …)`.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+func lockUpdating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+// lockGolden compares got with testdata/lock/name, rewriting it under -update;
+// on a difference it writes name.got beside it for inspection.
+func lockGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "lock", name)
+	if lockUpdating() {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run 'go test ./cmd/evalpin -run TestLock -update' to create it)", err)
+	}
+	if got != string(want) {
+		os.WriteFile(path+".got", []byte(got), 0o644)
+		t.Errorf("%s differs from its golden file (see %s.got):\n--- got\n%s\n--- want\n%s", name, path, got, want)
+	}
+}
+
+// copyTree copies the directory src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editFile replaces old by new in the file at p, failing if old is absent.
+func editFile(t *testing.T, p, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s does not contain %q", p, old)
+	}
+	if err := os.WriteFile(p, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLock walks a new user's path through the four lock commands: lock a
+// model directory, change only its chat template, and be told exactly that by
+// verify and diff; then the refusals of bad input. Each step's stdout and
+// stderr (with the exit status) are golden files.
+func TestLock(t *testing.T) {
+	saved := lockNow
+	lockNow = func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) }
+	t.Cleanup(func() { lockNow = saved })
+	t.Setenv("EVALPIN_CACHE_DIR", t.TempDir())
+	tmp := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "lock", "model"), filepath.Join(tmp, "model"))
+	copyTree(t, filepath.Join("testdata", "lock", "ollama"), filepath.Join(tmp, "ollama"))
+	os.MkdirAll(filepath.Join(tmp, "empty"), 0o755)
+	os.WriteFile(filepath.Join(tmp, "notjson.lock"), []byte("model: tiny\n"), 0o644)
+	serving := filepath.Join("testdata", "lock", "serving.yaml")
+
+	for _, step := range []struct {
+		name   string
+		before func(t *testing.T)
+		args   string // split on spaces; $TMP is the temporary directory
+	}{
+		{name: "create", args: "lock create $TMP/model --serving " + serving + " --repo example-org/tiny-chat --revision 3f2a9c1e --label track=tiny --note first -o $TMP/a.lock"},
+		{name: "show", args: "lock show $TMP/a.lock"},
+		{name: "show-json", args: "lock show --format json $TMP/a.lock"},
+		{name: "verify-ok", args: "lock verify $TMP/model $TMP/a.lock"},
+		{
+			name: "verify-template",
+			before: func(t *testing.T) {
+				editFile(t, filepath.Join(tmp, "model", "tokenizer_config.json"), "{{ message.content }}", "{{ message.content | trim }}")
+			},
+			args: "lock verify $TMP/model $TMP/a.lock",
+		},
+		{name: "verify-template-json", args: "lock verify --format json $TMP/model $TMP/a.lock"},
+		{name: "create-b", args: "lock create $TMP/model --serving " + serving + " --dtype float16 --repo example-org/tiny-chat --revision 3f2a9c1e -o $TMP/b.lock"},
+		{name: "diff", args: "lock diff $TMP/a.lock $TMP/b.lock"},
+		{name: "diff-json", args: "lock diff $TMP/a.lock $TMP/b.lock --format json"},
+		{name: "diff-same", args: "lock diff $TMP/a.lock $TMP/a.lock"},
+		{
+			name: "verify-weights-missing-extra",
+			before: func(t *testing.T) {
+				editFile(t, filepath.Join(tmp, "model", "model.safetensors"), "BF16", "F16 ")
+				os.Remove(filepath.Join(tmp, "model", "tokenizer.json"))
+				os.WriteFile(filepath.Join(tmp, "model", "added_tokens.json"), []byte("{}"), 0o644)
+			},
+			args: "lock verify $TMP/model $TMP/b.lock",
+		},
+		{name: "create-ollama", args: "lock create $TMP/ollama --engine ollama --engine-version 0.5.7 --quantization Q4_K_M -o $TMP/o.lock"},
+		{name: "show-ollama", args: "lock show $TMP/o.lock"},
+		{
+			name: "verify-ollama-template",
+			before: func(t *testing.T) {
+				editFile(t, filepath.Join(tmp, "ollama", "Modelfile"), "<|assistant|>", "<|assistant|> ")
+			},
+			args: "lock verify $TMP/ollama $TMP/o.lock",
+		},
+		{
+			name: "show-edited",
+			before: func(t *testing.T) {
+				b, _ := os.ReadFile(filepath.Join(tmp, "a.lock"))
+				os.WriteFile(filepath.Join(tmp, "edited.lock"), bytes.Replace(b, []byte(`"dtype": "bfloat16"`), []byte(`"dtype": "float16"`), 1), 0o644)
+			},
+			args: "lock show $TMP/edited.lock",
+		},
+		{
+			name: "show-unknown-version",
+			before: func(t *testing.T) {
+				b, _ := os.ReadFile(filepath.Join(tmp, "a.lock"))
+				os.WriteFile(filepath.Join(tmp, "v2.lock"), bytes.Replace(b, []byte(`"version": 1`), []byte(`"version": 2`), 1), 0o644)
+			},
+			args: "lock show $TMP/v2.lock",
+		},
+		{name: "show-not-json", args: "lock show $TMP/notjson.lock"},
+		{name: "verify-missing-dir", args: "lock verify $TMP/nope $TMP/a.lock"},
+		{name: "create-empty-dir", args: "lock create $TMP/empty"},
+		{name: "create-no-dir", args: "lock create -o $TMP/x.lock"},
+		{name: "create-bad-label", args: "lock create $TMP/model --label nokey"},
+		{name: "diff-bad-format", args: "lock diff $TMP/a.lock $TMP/b.lock --format yaml"},
+		{name: "unknown-subcommand", args: "lock pin $TMP/model"},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			if step.before != nil {
+				step.before(t)
+			}
+			args := strings.Fields(strings.ReplaceAll(step.args, "$TMP", tmp))
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), args, &stdout, &stderr)
+			code := report(&stderr, err)
+			clean := func(s string) string { return strings.ReplaceAll(s, tmp, "$TMP") }
+			lockGolden(t, step.name+".stdout", clean(stdout.String()))
+			lockGolden(t, step.name+".stderr", clean(stderr.String())+fmt.Sprintf("[exit %d]\n", code))
+		})
+	}
+}
+
+// TestLockCreateWrites checks the lock file written by -o reads back, and that
+// stdout carries the same manifest without -o.
+func TestLockCreateWrites(t *testing.T) {
+	t.Setenv("EVALPIN_CACHE_DIR", t.TempDir())
+	tmp := t.TempDir()
+	dir := filepath.Join("testdata", "lock", "model")
+	var out1, err1, out2, err2 bytes.Buffer
+	if err := run(context.Background(), []string{"lock", "create", dir, "-o", filepath.Join(tmp, "a.lock")}, &out1, &err1); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"lock", "create", dir}, &out2, &err2); err != nil {
+		t.Fatal(err)
+	}
+	if err1.String() != err2.String() || !strings.HasPrefix(err1.String(), "sha256:") {
+		t.Errorf("ids differ or are missing: %q %q", err1.String(), err2.String())
+	}
+	var show1, show2, e bytes.Buffer
+	os.WriteFile(filepath.Join(tmp, "b.lock"), out2.Bytes(), 0o644)
+	if err := run(context.Background(), []string{"lock", "show", filepath.Join(tmp, "a.lock")}, &show1, &e); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"lock", "show", filepath.Join(tmp, "b.lock")}, &show2, &e); err != nil {
+		t.Fatal(err)
+	}
+	first := func(s string) string { return strings.SplitN(s, "\n", 2)[0] }
+	if first(show1.String()) != first(show2.String()) {
+		t.Errorf("-o and stdout differ: %q vs %q", first(show1.String()), first(show2.String()))
+	}
+	// A lock file written inside the locked directory draws a warning.
+	in := t.TempDir()
+	copyTree(t, dir, in)
+	var o, w bytes.Buffer
+	if err := run(context.Background(), []string{"lock", "create", in, "-o", filepath.Join(in, "tiny.lock")}, &o, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.String(), "name it evalpin.lock") {
+		t.Errorf("no warning for a lock inside the directory: %q", w.String())
+	}
+}
