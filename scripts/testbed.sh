@@ -133,13 +133,17 @@ cmd_up() {
 		nohup "$ollama" serve >"$RUN_DIR/server.log" 2>&1 &
 	echo $! >"$RUN_DIR/pid"
 	echo "$host" >"$RUN_DIR/host"
-	local i
+	# `ollama list` succeeds once the server answers (no curl needed).
+	local i ready=
 	for i in $(seq 1 200); do
-		curl -fsS "http://$host/api/version" >/dev/null 2>&1 && break
+		if HOME=$RUN_DIR/home OLLAMA_HOST=$host "$ollama" list >/dev/null 2>&1; then
+			ready=1
+			break
+		fi
 		kill -0 "$(cat "$RUN_DIR/pid")" 2>/dev/null || die "ollama exited; see $RUN_DIR/server.log"
 		sleep 0.05
 	done
-	curl -fsS "http://$host/api/version" >/dev/null || die "ollama did not answer on $host within 10s"
+	[ -n "$ready" ] || die "ollama did not answer on $host within 10s; see $RUN_DIR/server.log"
 	record start "$(elapsed "$start")" "up"
 	local seed
 	for seed in 1 2; do
