@@ -71,11 +71,11 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	if *format == "json" {
-		out := make([]runJSON, len(runs))
+		out := make([]histRunJSON, len(runs))
 		for i, r := range runs {
-			out[i] = newRunJSON(r, counts[i])
+			out[i] = newHistRunJSON(r, counts[i])
 		}
-		return writeJSON(stdout, out)
+		return histWriteJSON(stdout, out)
 	}
 	if len(runs) == 0 {
 		fmt.Fprintln(stderr, "no runs stored match")
@@ -100,8 +100,8 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return table.Render()
 }
 
-// runJSON is the stable JSON form of a run in "evalpin runs" and "evalpin show".
-type runJSON struct {
+// histRunJSON is the stable JSON form of a run in "evalpin runs" and "evalpin show".
+type histRunJSON struct {
 	ID           int64         `json:"id"`
 	Lock         string        `json:"lock"`
 	Suite        string        `json:"suite"`
@@ -118,8 +118,8 @@ type runJSON struct {
 	Errors       int           `json:"errors"`  // stored results whose request failed
 }
 
-func newRunJSON(r eval.Run, c store.Counts) runJSON {
-	j := runJSON{
+func newHistRunJSON(r eval.Run, c store.Counts) histRunJSON {
+	j := histRunJSON{
 		ID: r.ID, Lock: r.Lock, Suite: r.Suite, SuiteVersion: r.SuiteVersion, SuiteHash: r.SuiteHash,
 		Settings: r.Settings, SettingsHash: r.SettingsHash, Endpoints: r.Endpoints, Version: r.Version,
 		Status: string(r.Status), Started: r.Started.UTC(), Results: c.Results, Errors: c.Errors,

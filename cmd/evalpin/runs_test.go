@@ -15,15 +15,15 @@ import (
 var historyT0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const (
-	lockA = "sha256:aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111"
-	lockB = "sha256:bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222"
+	histLockA = "sha256:aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111"
+	histLockB = "sha256:bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222"
 )
 
-// scorerName is a scorer that only has a name, for storing a suite.
-type scorerName string
+// histScorer is a scorer that only has a name, for storing a suite.
+type histScorer string
 
-func (s scorerName) Name() string            { return string(s) }
-func (s scorerName) Score(string) eval.Check { return eval.Check{Scorer: string(s)} }
+func (s histScorer) Name() string            { return string(s) }
+func (s histScorer) Score(string) eval.Check { return eval.Check{Scorer: string(s)} }
 
 // mustHistoryDB builds a database with three runs at fixed times and returns
 // its path:
@@ -49,13 +49,13 @@ func mustHistoryDB(t *testing.T) string {
 		Settings: eval.DefaultSettings(),
 		Cases: []eval.Case{
 			{ID: "capital", Messages: []eval.Message{{Role: "system", Content: "Answer briefly."}, {Role: "user", Content: "Capital of France?"}},
-				Tags: []string{"geo", "easy"}, Scorers: []eval.Scorer{scorerName("contains")}, Hash: "c1c1c1c1c1c1c1c1"},
-			{ID: "colour", Prompt: "Say red.\nIn colour: \x1b[31m", Scorers: []eval.Scorer{scorerName("equals")}, Hash: "c2c2c2c2c2c2c2c2"},
+				Tags: []string{"geo", "easy"}, Scorers: []eval.Scorer{histScorer("contains")}, Hash: "c1c1c1c1c1c1c1c1"},
+			{ID: "colour", Prompt: "Say red.\nIn colour: \x1b[31m", Scorers: []eval.Scorer{histScorer("equals")}, Hash: "c2c2c2c2c2c2c2c2"},
 			{ID: "essay", Messages: []eval.Message{{Role: "user", Content: "Write three lines."}}, Hash: "c3c3c3c3c3c3c3c3"},
 			{ID: "timeout", Prompt: "Count to a million.", Hash: "c4c4c4c4c4c4c4c4"},
 		},
 	}
-	if err := db.PutLock(ctx, lockA, []byte(`{"source":{"repo":"org/model"}}`), "manifest"); err != nil {
+	if err := db.PutLock(ctx, histLockA, []byte(`{"source":{"repo":"org/model"}}`), "manifest"); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.PutSuite(ctx, smoke); err != nil {
@@ -84,14 +84,14 @@ func mustHistoryDB(t *testing.T) string {
 	}
 	res := func(id, hash string, sample int, out string, latency time.Duration, pass bool) eval.Result {
 		return eval.Result{CaseID: id, CaseHash: hash, Sample: sample, Output: out, FinishReason: "stop",
-			PromptTokens: 12, CompletionTokens: 5, Latency: latency, Lock: lockA, Endpoint: "http://127.0.0.1:8000/v1",
+			PromptTokens: 12, CompletionTokens: 5, Latency: latency, Lock: histLockA, Endpoint: "http://127.0.0.1:8000/v1",
 			Checks: []eval.Check{{Scorer: "contains", Pass: pass}}}
 	}
 
-	r1 := newRun(lockA, "smoke", "1", smoke.Hash)
+	r1 := newRun(histLockA, "smoke", "1", smoke.Hash)
 	colour := res("colour", "c2c2c2c2c2c2c2c2", 0, "\x1b[31mred\x1b[0m\u202e!dlrow", 250*time.Millisecond, false)
 	colour.Checks = []eval.Check{{Scorer: "equals", Pass: false, Detail: "want \"red\", got \"\x1b[31mred\""}}
-	timeout := eval.Result{CaseID: "timeout", CaseHash: "c4c4c4c4c4c4c4c4", Latency: 30 * time.Second, Lock: lockA,
+	timeout := eval.Result{CaseID: "timeout", CaseHash: "c4c4c4c4c4c4c4c4", Latency: 30 * time.Second, Lock: histLockA,
 		Endpoint: "http://127.0.0.1:8001/v1", ErrorKind: "timeout", Error: "context deadline exceeded after 30s"}
 	put(r1.ID,
 		res("capital", "c1c1c1c1c1c1c1c1", 0, "Paris.", 12*time.Millisecond, true),
@@ -106,9 +106,9 @@ func mustHistoryDB(t *testing.T) string {
 	}
 
 	now = historyT0.Add(time.Hour)
-	r2 := newRun(lockB, "smoke", "1", smoke.Hash)
+	r2 := newRun(histLockB, "smoke", "1", smoke.Hash)
 	b := res("capital", "c1c1c1c1c1c1c1c1", 0, "Lyon?", 20*time.Millisecond, false)
-	b.Lock = lockB
+	b.Lock = histLockB
 	put(r2.ID, b)
 	now = historyT0.Add(time.Hour + 5*time.Minute)
 	if err := db.SetRunStatus(ctx, r2.ID, eval.RunInterrupted); err != nil {
@@ -116,7 +116,7 @@ func mustHistoryDB(t *testing.T) string {
 	}
 
 	now = historyT0.Add(2 * time.Hour)
-	newRun(lockB, "math", "2", "0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b")
+	newRun(histLockB, "math", "2", "0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b")
 	return path
 }
 
@@ -156,7 +156,7 @@ func TestRuns_EnvDB(t *testing.T) {
 	db := mustHistoryDB(t)
 	t.Setenv(dbEnv, db)
 	var stdout, stderr strings.Builder
-	if err := run(context.Background(), []string{"runs", "--lock", lockA}, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"runs", "--lock", histLockA}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), "sha256:aaaa1111aaaa") || strings.Contains(stdout.String(), "sha256:bbbb") {

@@ -92,10 +92,10 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if *format == "json" {
-		return writeJSON(stdout, struct {
-			Run     runJSON       `json:"run"`
+		return histWriteJSON(stdout, struct {
+			Run     histRunJSON   `json:"run"`
 			Results []eval.Result `json:"results"`
-		}{newRunJSON(run, counts), nonNil(results)})
+		}{newHistRunJSON(run, counts), histNonNil(results)})
 	}
 
 	showHeader(stdout, run, counts, results)
@@ -153,11 +153,11 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 		if haveCase {
 			cj = &caseJSON{ID: c.ID, Hash: c.Hash, Messages: c.Messages, Prompt: c.Prompt, Tags: c.Tags, Cluster: c.Cluster}
 		}
-		return writeJSON(stdout, struct {
-			Run     runJSON       `json:"run"`
+		return histWriteJSON(stdout, struct {
+			Run     histRunJSON   `json:"run"`
 			Case    *caseJSON     `json:"case"` // null when the suite's cases are not stored
 			Results []eval.Result `json:"results"`
-		}{newRunJSON(run, counts), cj, results})
+		}{newHistRunJSON(run, counts), cj, results})
 	}
 
 	showHeader(stdout, run, counts, nil)
@@ -254,10 +254,10 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// writeJSON writes v as indented JSON. Besides what encoding/json escapes, it
+// histWriteJSON writes v as indented JSON. Besides what encoding/json escapes, it
 // escapes the characters histSafe does (bidirectional controls, C1 controls),
 // so that JSON printed to a terminal shows model outputs as they are.
-func writeJSON(w io.Writer, v any) error {
+func histWriteJSON(w io.Writer, v any) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
@@ -278,7 +278,7 @@ func writeJSON(w io.Writer, v any) error {
 	return err
 }
 
-func nonNil(rs []eval.Result) []eval.Result {
+func histNonNil(rs []eval.Result) []eval.Result {
 	if rs == nil {
 		return []eval.Result{}
 	}

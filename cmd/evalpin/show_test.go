@@ -106,7 +106,7 @@ func TestHistTruncateAndShortLock(t *testing.T) {
 		}
 	}
 	for _, tt := range []struct{ in, want string }{
-		{lockA, "sha256:aaaa1111aaaa"},
+		{histLockA, "sha256:aaaa1111aaaa"},
 		{"ollama:sha256:0123456789abcdef", "ollama:sha256:0123456789ab"},
 		{"sha256:abc", "sha256:abc"},
 		{"nocolon0123456789", "nocolon01234"},
