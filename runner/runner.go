@@ -356,7 +356,7 @@ dispatch:
 	colDone.Wait()
 
 	elapsed := cfg.Now().Sub(start)
-	sum := col.summary(suite, elapsed, r)
+	sum := col.summary(elapsed, r)
 	sum.Skipped = skipped
 	_, _, sum.PeakInFlight, sum.LowestLimit = r.lim.state()
 

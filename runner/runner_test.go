@@ -911,3 +911,84 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestThousandsInFlight holds every request at the server until 1,500 are
+// waiting there at once, which only a pool of that size reaches.
+func TestThousandsInFlight(t *testing.T) {
+	const n = 1500
+	var arrived atomic.Int64
+	all := make(chan struct{})
+	stub := stubserver.New(stubserver.Config{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) == n {
+			close(all)
+		}
+		select {
+		case <-all:
+		case <-r.Context().Done():
+			return
+		}
+		stub.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	sink := &memSink{}
+	cfg := testConfig(sink, srv.URL+"/v1")
+	cfg.Concurrency = n
+	sum, err := run(t, cfg, chatSuite(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Results != n || sum.ErrorCount() != 0 || sum.PeakInFlight != n {
+		t.Errorf("results %d, errors %v, peak in flight %d; want %d, none, %d", sum.Results, sum.Errors, sum.PeakInFlight, n, n)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	g := newGate()
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	defer close(g.release)
+	sink := &memSink{}
+	cfg := testConfig(sink, srv.URL+"/v1")
+	cfg.Timeout = 20 * time.Millisecond
+	cfg.MaxAttempts = 2
+	if _, err := run(t, cfg, chatSuite(1)); err != nil {
+		t.Fatal(err)
+	}
+	res := sink.all()
+	if len(res) != 1 || res[0].ErrorKind != ErrTimeout || !strings.Contains(res[0].Error, "within 20ms (after 2 attempts)") {
+		t.Errorf("results %+v", res)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	g := newGate()
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	sink := &memSink{}
+	cfg := testConfig(sink, srv.URL+"/v1")
+	cfg.Concurrency = 3
+	cfg.Skip = func(id string, _ int) bool { return id == "c0" }
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		_, err := r.Run(context.Background(), chatSuite(10))
+		done <- err
+	}()
+	for range 3 {
+		<-g.arrived
+	}
+	if p := r.Progress(); p.Total != 9 || p.Skipped != 1 || p.Done != 0 || p.InFlight != 3 || p.Limit != 3 {
+		t.Errorf("progress while held = %+v", p)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Progress(); p.Total != 9 || p.Done != 9 || p.Errors != 0 || p.InFlight != 0 {
+		t.Errorf("progress at the end = %+v", p)
+	}
+}

@@ -95,7 +95,7 @@ func (c *collector) run(out <-chan []eval.Result, r *Runner) {
 }
 
 // summary computes the Summary after run has returned.
-func (c *collector) summary(_ eval.Suite, elapsed time.Duration, r *Runner) Summary {
+func (c *collector) summary(elapsed time.Duration, r *Runner) Summary {
 	s := Summary{
 		Cases:            len(c.cases),
 		Results:          c.results,
