@@ -342,7 +342,7 @@ func buildScorer(r *rawScorer, p path, ps *problems) eval.KindScorer {
 			}
 			*b.dst = *b.v
 		}
-		if err := l.Validate(); err != nil {
+		if err := l.Validate(); err != nil && len(*ps) == n {
 			ps.add(p, "%v", err)
 		}
 		s = l

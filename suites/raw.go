@@ -155,6 +155,7 @@ type fieldProblem struct {
 // names and recording each problem where it is.
 type decoder struct {
 	problems []fieldProblem
+	top      string // what the top level is, for messages: "the suite", "the case"
 }
 
 func (d *decoder) fail(n *yaml.Node, p path, format string, args ...any) {
@@ -281,7 +282,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, p path) {
 		seen[name] = k.Line
 		f, ok := fieldByJSON(t, name)
 		if !ok || (name == "cases" && len(p) > 0) {
-			d.fail(k, p, "%s", unknownField(name, p, fieldNames(t)))
+			d.fail(k, p, "%s", unknownField(name, p, d.top, fieldNames(t)))
 			continue
 		}
 		d.decode(val, v.FieldByIndex(f.Index), append(p, name))
@@ -290,8 +291,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, p path) {
 
 // unknownField says a field name is unknown, suggests the nearest known one
 // and lists them all.
-func unknownField(name string, p path, known []string) string {
-	where := "here"
+func unknownField(name string, p path, top string, known []string) string {
+	where := "in " + top
 	if len(p) > 0 {
 		where = "in " + p.String()
 	}
@@ -316,12 +317,18 @@ func fieldByJSON(t reflect.Type, name string) (reflect.StructField, bool) {
 	return reflect.StructField{}, false
 }
 
-// fieldLabel names the field at p for a message: "scorers[1].value".
+// fieldLabel names the field at p for a message, by its name and any list
+// indexes after it ("stop[0]"); the position says where it is.
 func fieldLabel(p path) string {
-	if len(p) == 0 {
-		return "the suite"
+	for i := len(p) - 1; i >= 0; i-- {
+		if _, ok := p[i].(string); ok {
+			return p[i:].String()
+		}
 	}
-	return p.String()
+	if len(p) == 0 {
+		return "this"
+	}
+	return "item " + p.String()
 }
 
 // jsonValue converts a YAML node into the value encoding/json would decode

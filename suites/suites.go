@@ -153,7 +153,7 @@ func parseYAML(file string, data []byte) (*eval.Suite, []Problem) {
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, []Problem{{File: file, Msg: "empty suite; a suite needs a name and cases (see docs/suites.md)"}}
 	}
-	d := &decoder{}
+	d := &decoder{top: "the suite"}
 	var h rawHeader
 	d.decode(&root, reflect.ValueOf(&h).Elem(), nil)
 	out := func(fps []fieldProblem, n *yaml.Node, prefix path) []Problem {
@@ -296,7 +296,7 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 	if bytes.Contains(first.text, []byte(`"suite"`)) {
 		lines = lines[1:]
 		var h jsonlHeader
-		fps, node := decodeLine(first.text, &h)
+		fps, node := decodeLine(first.text, &h, "the header line")
 		var hps problems
 		if h.Suite == nil {
 			if !hasProblemAt(fps, path{"suite"}) {
@@ -364,7 +364,10 @@ func parseCaseLine(file string, no int, text []byte, defaults eval.Settings) jso
 	var node *yaml.Node
 	if err := decodeJSONStrict(text, &rc); err != nil {
 		rc = rawCase{}
-		fps, node = decodeLine(text, &rc)
+		fps, node = decodeLine(text, &rc, "the case")
+		if node == nil { // not a JSON object: nothing more to say
+			return jsonlCase{line: no, col: 1, problems: lineProblems(file, no, text, nil, fps)}
+		}
 	}
 	c, cps := buildCase(&rc, defaults)
 	r := jsonlCase{line: no, col: 1, c: c}
@@ -401,7 +404,7 @@ func decodeJSONStrict(text []byte, v any) error {
 // decodeLine decodes a JSON line into v through the checking YAML decoder,
 // and returns its problems and its node (nil when it is not even YAML, and
 // then one problem says why it is not JSON).
-func decodeLine(text []byte, v any) ([]fieldProblem, *yaml.Node) {
+func decodeLine(text []byte, v any, top string) ([]fieldProblem, *yaml.Node) {
 	if err := decodeJSONStrict(text, v); err == nil {
 		return nil, nil
 	}
@@ -410,7 +413,7 @@ func decodeLine(text []byte, v any) ([]fieldProblem, *yaml.Node) {
 	if node == nil || len(node.Content) == 0 || !bytes.HasPrefix(bytes.TrimSpace(text), []byte("{")) {
 		return []fieldProblem{jsonSyntaxProblem(text)}, nil
 	}
-	d := &decoder{}
+	d := &decoder{top: top}
 	d.decode(node, reflect.ValueOf(v).Elem(), nil)
 	if len(d.problems) == 0 {
 		// YAML accepted what JSON did not (a YAML-only construct).
