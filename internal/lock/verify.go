@@ -64,10 +64,14 @@ func Verify(ctx context.Context, dir string, m *Manifest, opts Options) (*Report
 	}
 	actual := *m
 	actual.Files = files
-	if err := actual.Seal(); err != nil {
-		return nil, fmt.Errorf("verify %s: %w", dir, err)
-	}
 	d := Diff(m, &actual)
+	if len(d.Files) > 0 {
+		// Only a changed directory needs its own id; an unchanged one has m's,
+		// and skipping the canonical JSON keeps a cached verify at a stat per file.
+		if err := actual.Seal(); err != nil {
+			return nil, fmt.Errorf("verify %s: %w", dir, err)
+		}
+	}
 	r := &Report{Dir: dir, Lock: m.Lock, Actual: actual.Lock, Roles: d.Roles, Changes: d.Files}
 	for i := range r.Changes {
 		switch r.Changes[i].Change {
