@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,6 +138,7 @@ func New(cfg Config) (*Runner, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, eval.Errorf(eval.KindInput, "give the OpenAI base URL of the server, e.g. http://localhost:8000/v1", "runner: no endpoint")
 	}
+	cfg.Endpoints = slices.Clone(cfg.Endpoints)
 	for i, ep := range cfg.Endpoints {
 		if !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") {
 			return nil, eval.Errorf(eval.KindInput, "write the endpoint as an http:// or https:// URL, e.g. http://localhost:8000/v1", "runner: endpoint %q is not an http(s) URL", ep)
@@ -446,7 +449,9 @@ func (r *Runner) do(dispatchCtx, reqCtx context.Context, t *task, out chan<- []e
 		}
 		wait := backoff(n, cfg.BackoffBase, cfg.BackoffMax)
 		if a.hasRA {
-			wait = a.retryAfter
+			// Never earlier than asked; up to 10% later, so that requests
+			// told the same time do not all return at once.
+			wait = a.retryAfter + rand.N(a.retryAfter/10+1)
 		}
 		r.retries.Add(1)
 		timer := time.NewTimer(wait)
