@@ -532,13 +532,19 @@ func TestOllamaIdentity(t *testing.T) {
 			s.Modelfile = strings.ReplaceAll(s.Modelfile, ollamaDigest, strings.Repeat("2", 64))
 		}, false, false},
 		{"an adapter", "0.17.4", func(s *ollamaShow) {
-			s.Modelfile += "ADAPTER /m/blobs/sha256-" + strings.Repeat("3", 64) + "\n"
+			s.Modelfile = strings.Replace(s.Modelfile, "\nTEMPLATE", "\nADAPTER /m/blobs/sha256-"+strings.Repeat("3", 64)+"\nTEMPLATE", 1)
 		}, false, false},
 		{"a message", "0.17.4", func(s *ollamaShow) {
 			s.Messages = append(s.Messages, struct {
 				Role    string `json:"role"`
 				Content string `json:"content"`
 			}{"user", "hi"})
+		}, false, false},
+		{"a renderer", "0.17.4", func(s *ollamaShow) { s.Renderer = "qwen3-coder" }, false, false},
+		{"a parser", "0.17.4", func(s *ollamaShow) { s.Parser = "qwen3-coder" }, false, false},
+		{"a system prompt with a FROM line", "0.17.4", func(s *ollamaShow) {
+			s.System = "From now on\nFROM here"
+			s.Modelfile += "SYSTEM \"\"\"From now on\nFROM here\"\"\"\n"
 		}, false, false},
 		{"no FROM", "0.17.4", func(s *ollamaShow) { s.Modelfile = "TEMPLATE x\n" }, false, true},
 		{"FROM without a digest", "0.17.4", func(s *ollamaShow) { s.Modelfile = "FROM llama3\n" }, false, true},
@@ -574,6 +580,8 @@ func TestOllamaCanonicalGolden(t *testing.T) {
 		Template:      "{{ if .System }}<|system|>\n{{ .System }}{{ end }}<|user|>\n{{ .Prompt }}\u0001\"\\",
 		Parameters:    normalizeParameters("stop    \"<|end|>\"\ntemperature   0\nstop  \"<|user|>\""),
 		System:        "Answer in one word. ünïcode",
+		Renderer:      "r",
+		Parser:        "p",
 	}
 	got := string(id.Canonical()) + "\n" + id.Lock() + "\n"
 	golden := filepath.Join("testdata", "ollama-canonical.golden")

@@ -44,11 +44,16 @@ type OllamaIdentity struct {
 	// Messages are the modelfile's MESSAGE turns ("messages"), each as
 	// "role: content", in order.
 	Messages []string
+	// Renderer and Parser name the built-in prompt renderer and output parser
+	// some models use instead of (or beside) the template ("renderer",
+	// "parser").
+	Renderer string
+	Parser   string
 }
 
 // Canonical returns the document the lock hashes: a JSON object with the keys
-// adapters, engine_version, messages, models, parameters, scheme, system and
-// template, in that (sorted) order, no whitespace, every key present (empty
+// adapters, engine_version, messages, models, parameters, parser, renderer,
+// scheme, system and template, in that (sorted) order, no whitespace, every key present (empty
 // strings and empty arrays included), strings escaped as RFC 8785 does.
 func (o OllamaIdentity) Canonical() []byte {
 	var b []byte
@@ -63,6 +68,10 @@ func (o OllamaIdentity) Canonical() []byte {
 	b = appendStrings(b, o.Models)
 	b = appendKey(b, "parameters", false)
 	b = appendStrings(b, o.Parameters)
+	b = appendKey(b, "parser", false)
+	b = appendString(b, o.Parser)
+	b = appendKey(b, "renderer", false)
+	b = appendString(b, o.Renderer)
 	b = appendKey(b, "scheme", false)
 	b = appendString(b, ollamaScheme)
 	b = appendKey(b, "system", false)
@@ -135,6 +144,8 @@ type ollamaShow struct {
 	Parameters string `json:"parameters"`
 	Template   string `json:"template"`
 	System     string `json:"system"`
+	Renderer   string `json:"renderer"`
+	Parser     string `json:"parser"`
 	Details    struct {
 		Format            string `json:"format"`
 		Family            string `json:"family"`
@@ -156,12 +167,18 @@ var blobDigest = regexp.MustCompile(`sha256[-:]([0-9a-f]{64})`)
 // ollamaIdentity derives the identity from /api/show's answer and the engine
 // version.
 func ollamaIdentity(version string, show *ollamaShow) (OllamaIdentity, error) {
-	id := OllamaIdentity{EngineVersion: version, Template: show.Template, System: show.System}
+	id := OllamaIdentity{EngineVersion: version, Template: show.Template, System: show.System,
+		Renderer: show.Renderer, Parser: show.Parser}
+	// Ollama writes the FROM and ADAPTER lines first, after a comment header;
+	// scanning stops at the first other command, so that a template or system
+	// prompt whose text has a line starting with "FROM" cannot pass for one.
+scan:
 	for _, line := range strings.Split(show.Modelfile, "\n") {
-		verb, arg, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if !ok {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		verb, arg, _ := strings.Cut(line, " ")
 		var list *[]string
 		switch strings.ToUpper(verb) {
 		case "FROM":
@@ -169,7 +186,7 @@ func ollamaIdentity(version string, show *ollamaShow) (OllamaIdentity, error) {
 		case "ADAPTER":
 			list = &id.Adapters
 		default:
-			continue
+			break scan
 		}
 		m := blobDigest.FindStringSubmatch(arg)
 		if m == nil {
