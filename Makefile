@@ -27,6 +27,7 @@ vet:
 
 ## bench: the speed and memory benchmarks, reported as ratios
 bench:
+	@scripts/bench-runner.sh -install || echo "hey could not be installed: the runner's comparisons with hey are skipped"
 	EVALPIN_OLLAMA=$(wildcard $(CURDIR)/.testbed/bin/ollama) $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 ## golden: rewrite the golden files under testdata/ from the current output
