@@ -1,11 +1,10 @@
 package suites
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -51,16 +50,7 @@ func caseHash(c *eval.Case, defaults eval.Settings) string {
 	for i, s := range c.Scorers {
 		// The scorer's parameters as it encodes them, flat beside its kind
 		// and its name (given or defaulted, so "name: contains" changes nothing).
-		var m map[string]any
-		b, err := json.Marshal(s)
-		if err == nil {
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.UseNumber()
-			err = dec.Decode(&m)
-		}
-		if err != nil || m == nil {
-			panic("suites: scorer parameters cannot be encoded as an object: " + fmt.Sprint(err))
-		}
+		m := structMap(reflect.ValueOf(s).Elem())
 		m["name"] = s.Name()
 		if ks, ok := s.(eval.KindScorer); ok {
 			m["kind"] = ks.Kind()
@@ -91,27 +81,9 @@ func sum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// canonicalJSON encodes v with sorted keys, numbers in one form and no
-// insignificant white space: it encodes v, decodes the result generically and
-// encodes that again, which sorts the keys of every object.
+// canonicalJSON returns the canonical JSON of v (see appendCanonical).
 func canonicalJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("suites: case content cannot be encoded: " + err.Error()) // plain data only
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var g any
-	if err := dec.Decode(&g); err != nil {
-		panic("suites: re-decoding canonical JSON: " + err.Error())
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(normalizeNumbers(g)); err != nil {
-		panic("suites: encoding canonical JSON: " + err.Error())
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return appendCanonical(make([]byte, 0, 512), v)
 }
 
 // normalizeNumbers replaces each json.Number in v by the float64 it denotes,

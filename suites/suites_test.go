@@ -2,6 +2,7 @@ package suites
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -402,6 +403,45 @@ func BenchmarkLoadYAML(b *testing.B) {
 	for b.Loop() {
 		if _, err := LoadExample("json-format"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestCanonicalJSON checks appendCanonical against encoding/json: encoding v,
+// decoding it generically and encoding it again (which sorts keys) must give
+// the same bytes.
+func TestCanonicalJSON(t *testing.T) {
+	topK, minP := 40, 0.05
+	values := []any{
+		nil, true, "", "plain", "quote \" backslash \\ newline \n tab \t bell \a nul \x00 del \x7f",
+		"html <b>&amp;</b>", "unicode é 日本 🎉", 0.0, -1.5, 1e-7, 1e21, 123456789012.0, 0.1, 1e20, 5e-324,
+		json.Number("1.50"), json.Number("15e-1"),
+		[]any{1.0, "a", nil, map[string]any{"b": 1.0, "a": []any{}}},
+		map[string]any{"z": 1.0, "a": map[string]any{"é": true, "e": false, "E": nil}},
+		eval.Settings{TopP: 1, TopK: &topK, MinP: &minP, MaxTokens: 32, Stop: []string{"\n\n"}, System: "Be brief."},
+		eval.DefaultSettings(),
+		&eval.Equals{Value: "x", Trim: true},
+		&eval.Length{MaxWords: 3},
+		&eval.Number{Value: 4, Abs: 0.5, Pick: eval.PickLast},
+		[]eval.Message{{Role: "user", Content: "hi"}},
+	}
+	for _, v := range values {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g any
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(g); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(canonicalJSON(v)); got != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("canonicalJSON(%#v)\n = %s\nwant %s", v, got, want.String())
 		}
 	}
 }
