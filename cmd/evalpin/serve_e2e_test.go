@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/testbed"
+)
+
+// The sidecar in front of the real Ollama test bed, with a lock of the
+// generated model directory: probe resolves the lock through it, a streamed
+// completion passes through with the header, and tampering with the GGUF
+// makes it answer 503 within the re-check interval.
+func TestServeOllamaEndToEnd(t *testing.T) {
+	ol := testbed.Ollama(t)
+	dir := testbed.Generate(t, testbed.ModelOptions{})
+	ol.Create(t, "tiny", dir)
+	t.Setenv(lock.CacheDirEnv, t.TempDir())
+
+	m, err := lock.Create(context.Background(), dir, lock.Options{Serving: lock.Serving{Engine: "ollama", EngineVersion: "0.17.4"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockFile := filepath.Join(t.TempDir(), "tiny.lock")
+	if err := os.WriteFile(lockFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	const recheck = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &serveTestLog{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--lock", lockFile, "--model-dir", dir, "--upstream", ol.URL(),
+			"--listen", "127.0.0.1:0", "--recheck", recheck.String()}, io.Discard, stderr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	addr := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	for deadline := time.Now().Add(30 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
+		if m := addr.FindStringSubmatch(stderr.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("serve did not start; stderr:\n%s", stderr)
+		}
+	}
+	ep := base + "/v1"
+
+	pctx, pcancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer pcancel()
+	target, err := endpoint.Resolve(pctx, nil, []string{ep}, "tiny", m.Lock)
+	if err != nil {
+		t.Fatalf("Resolve through the sidecar: %v", err)
+	}
+	if target.Claim.Source != endpoint.SourceWellKnown || target.Claim.Strength != endpoint.StrengthManifest {
+		t.Errorf("claim = %+v, want the well-known document with its manifest", target.Claim)
+	}
+	// Ollama's own lock is reported too, through the proxy.
+	var native bool
+	for _, c := range target.Reports[0].Claims {
+		native = native || c.Source == endpoint.SourceOllama
+	}
+	if !native {
+		t.Errorf("Ollama's derived lock is missing behind the sidecar: %+v", target.Reports[0].Claims)
+	}
+
+	// A streamed completion passes through, event by event, with the header.
+	req, _ := http.NewRequestWithContext(pctx, http.MethodPost, ep+"/chat/completions", strings.NewReader(
+		`{"model":"tiny","stream":true,"temperature":0,"max_tokens":8,"messages":[{"role":"user","content":"hello"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("stream: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	if got, err := target.CheckResponse(ep, resp.Header, "", "tiny"); err != nil || got != m.Lock {
+		t.Fatalf("CheckResponse of the stream = %s, %v", got, err)
+	}
+	var events int
+	var sawDone bool
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "data: [DONE]" {
+			sawDone = true
+		} else if strings.HasPrefix(line, "data: ") {
+			events++
+		}
+	}
+	resp.Body.Close()
+	if err := sc.Err(); err != nil || events < 2 || !sawDone {
+		t.Fatalf("stream: %d events, [DONE] %v, err %v; want several events and [DONE]", events, sawDone, err)
+	}
+
+	// Tamper with the GGUF: one byte, same size.
+	gguf := filepath.Join(dir, "model.gguf")
+	b, err := os.ReadFile(gguf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff
+	if err := os.WriteFile(gguf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changed := time.Now()
+	for {
+		resp, err := http.Post(ep+"/chat/completions", "application/json", strings.NewReader(`{"model":"tiny","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			if !strings.Contains(string(body), "model.gguf (weights) changed") || resp.Header.Get(endpoint.Header) != "" {
+				t.Fatalf("503 without the reason, or with the lock: %s %v", body, resp.Header)
+			}
+			t.Logf("503 %v after the change (re-check every %v)", time.Since(changed).Round(time.Millisecond), recheck)
+			break
+		}
+		if time.Since(changed) > 50*recheck {
+			t.Fatalf("still answering %d %v after the GGUF changed", resp.StatusCode, 50*recheck)
+		}
+		time.Sleep(recheck / 10)
+	}
+	if _, err := endpoint.Resolve(pctx, nil, []string{ep}, "tiny", m.Lock); !errors.Is(err, endpoint.ErrNoLock) {
+		t.Fatalf("Resolve after tampering: err = %v, want ErrNoLock", err)
+	}
+}
