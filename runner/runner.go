@@ -88,16 +88,18 @@ type Config struct {
 	// carry zero token counts, and the Summary counts the request's usage.
 	Batch int
 
-	// CheckResponse is called on every 2xx response before its results are
-	// handed on, with the endpoint's base URL, the response headers and the
-	// system_fingerprint and model of the body ("" if the body is not a
-	// completion). It returns the lock the response was served by, recorded in
-	// each Result. An error stops the run: the response's output is dropped,
+	// CheckResponse is called on every response whose result is handed on,
+	// before it is: every 2xx, and the error response a failed request ends
+	// with (a 4xx, or a 5xx after the last retry). It gets the endpoint's base
+	// URL, the response headers, and the system_fingerprint and model of the
+	// body ("" if the body is not a completion, as in every error response).
+	// It returns the lock the response was served by, recorded in each
+	// Result. An error stops the run: the response's result is dropped,
 	// in-flight requests are cancelled, and Run returns the error wrapped, as
 	// an eval.KindLockRefused error unless it already has a kind.
+	// Responses that are retried (429, 5xx) are not checked: load balancers
+	// answer those without the lock header.
 	// If nil, the LockHeader value is recorded unchecked.
-	// Error responses (4xx, 5xx) carry no output and are not checked: proxies
-	// and load balancers answer 429 or 502 without the header.
 	CheckResponse func(endpoint string, h http.Header, systemFingerprint, model string) (eval.LockID, error)
 	// Sink receives every result; required.
 	Sink Sink
@@ -398,6 +400,7 @@ type attempt struct {
 	conn       bool          // no HTTP response at all
 	retryAfter time.Duration
 	hasRA      bool
+	header     http.Header // of an error response, for the lock check
 }
 
 // do runs task t to completion: it returns whether t's results were handed on,
@@ -428,8 +431,7 @@ func (r *Runner) do(dispatchCtx, reqCtx context.Context, t *task, out chan<- []e
 			out <- a.results
 			return true, nil
 		case outPermanent:
-			out <- errorResults(t, ep, a.kind, a.msg)
-			return true, nil
+			return r.handError(t, ep, a, a.msg, out)
 		case outAborted:
 			return false, nil
 		case outRefused:
@@ -444,8 +446,7 @@ func (r *Runner) do(dispatchCtx, reqCtx context.Context, t *task, out chan<- []e
 					"check that the server is up and that the endpoint is its OpenAI base URL, e.g. http://localhost:8000/v1",
 					"endpoint %s unreachable (%d attempts): %w", ep, n, a.err)
 			}
-			out <- errorResults(t, ep, a.kind, fmt.Sprintf("%s (after %d attempts)", a.msg, n))
-			return true, nil
+			return r.handError(t, ep, a, fmt.Sprintf("%s (after %d attempts)", a.msg, n), out)
 		}
 		wait := backoff(n, cfg.BackoffBase, cfg.BackoffMax)
 		if a.hasRA {
@@ -508,21 +509,15 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return classify(ep, resp, buf.Bytes(), cfg.Now())
+		a := classify(ep, resp, buf.Bytes(), cfg.Now())
+		a.header = resp.Header
+		return a
 	}
 
 	d, derr := decode(t.raw, len(t.jobs), resp.Header.Get("Content-Type"), buf.Bytes())
-	lock := resp.Header.Get(LockHeader)
-	if cfg.CheckResponse != nil {
-		lock, err = cfg.CheckResponse(ep, resp.Header, d.systemFingerprint, d.model)
-		if err != nil {
-			if eval.KindOf(err) == eval.KindInternal {
-				err = eval.Errorf(eval.KindLockRefused, "", "lock check on %s: %w", ep, err)
-			} else {
-				err = fmt.Errorf("lock check on %s: %w", ep, err)
-			}
-			return attempt{outcome: outRefused, err: err}
-		}
+	lock, err := r.checkLock(ep, resp.Header, d.systemFingerprint, d.model)
+	if err != nil {
+		return attempt{outcome: outRefused, err: err}
 	}
 	r.promptTokens.Add(int64(d.usage.PromptTokens))
 	r.completionTokens.Add(int64(d.usage.CompletionTokens))
@@ -555,6 +550,41 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 		results[i] = res
 	}
 	return attempt{outcome: outDone, results: results}
+}
+
+// checkLock runs Config.CheckResponse on a response of ep, or reads the
+// LockHeader when there is no check. Its errors are lock refusals.
+func (r *Runner) checkLock(ep string, h http.Header, fingerprint, model string) (eval.LockID, error) {
+	if r.cfg.CheckResponse == nil {
+		return h.Get(LockHeader), nil
+	}
+	lock, err := r.cfg.CheckResponse(ep, h, fingerprint, model)
+	if err != nil {
+		if eval.KindOf(err) == eval.KindInternal {
+			return "", eval.Errorf(eval.KindLockRefused, "", "lock check on %s: %w", ep, err)
+		}
+		return "", fmt.Errorf("lock check on %s: %w", ep, err)
+	}
+	return lock, nil
+}
+
+// handError hands on the error results of t's final failed attempt a. An
+// error response is lock-checked first, like every response whose result is
+// handed on: a sidecar that stops claiming its lock answers 503 without it,
+// and that must stop the run rather than fill the store with failures.
+func (r *Runner) handError(t *task, ep string, a attempt, msg string, out chan<- []eval.Result) (bool, error) {
+	results := errorResults(t, ep, a.kind, msg)
+	if a.header != nil {
+		lock, err := r.checkLock(ep, a.header, "", "")
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", msg, err)
+		}
+		for i := range results {
+			results[i].Lock = lock
+		}
+	}
+	out <- results
+	return true, nil
 }
 
 // classify turns an error response into an attempt.

@@ -251,8 +251,14 @@ func TestRunResults(t *testing.T) {
 // and the rest with the stub's answer.
 func faultServer(t *testing.T, faults ...http.HandlerFunc) (string, *atomic.Int64) {
 	t.Helper()
+	return faultServerWith(t, stubserver.Config{}, faults...)
+}
+
+// faultServerWith is faultServer whose stub answers are configured by okCfg.
+func faultServerWith(t *testing.T, okCfg stubserver.Config, faults ...http.HandlerFunc) (string, *atomic.Int64) {
+	t.Helper()
 	var n atomic.Int64
-	ok := stubserver.New(stubserver.Config{})
+	ok := stubserver.New(okCfg)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i := n.Add(1) - 1
 		if int(i) < len(faults) {
@@ -312,6 +318,7 @@ func TestFaults(t *testing.T) {
 		{"401", []http.HandlerFunc{status(401, nil, `{"error":"no key"}`)}, 1, ErrAuth, "no key", 0},
 		{"non-JSON", []http.HandlerFunc{status(200, nil, `<html>hello</html>`)}, 1, ErrMalformed, "not valid JSON", 0},
 		{"empty choices", []http.HandlerFunc{status(200, nil, `{"choices":[]}`)}, 1, ErrMalformed, "no choices", 0},
+		{"error in a 200", []http.HandlerFunc{status(200, nil, `{"error":{"message":"model crashed"}}`)}, 1, ErrMalformed, "no choices: model crashed", 0},
 		{"wrong content type", []http.HandlerFunc{status(200, map[string]string{"Content-Type": "text/html"}, okBody)}, 1, ErrMalformed, "content type is text/html", 0},
 	}
 	for _, tt := range tests {
@@ -990,5 +997,55 @@ func TestProgress(t *testing.T) {
 	}
 	if p := r.Progress(); p.Total != 9 || p.Done != 9 || p.Errors != 0 || p.InFlight != 0 {
 		t.Errorf("progress at the end = %+v", p)
+	}
+}
+
+// TestLockCheckOnErrorResponses: a failed request's final error response is
+// lock-checked before its result is handed on; retried ones are not.
+func TestLockCheckOnErrorResponses(t *testing.T) {
+	const lock = "sha256:good"
+	check := func(ep string, h http.Header, fp, model string) (eval.LockID, error) {
+		if got := h.Get(LockHeader); got != lock {
+			return "", fmt.Errorf("endpoint reports lock %q: %w", got, errWrongLock)
+		}
+		return lock, nil
+	}
+	withLock := map[string]string{LockHeader: lock}
+	tests := []struct {
+		name    string
+		faults  []http.HandlerFunc
+		refused bool   // the run stops with a lock refusal
+		kind    string // else: the stored result's ErrorKind
+	}{
+		{"404 with the lock is stored under it", []http.HandlerFunc{status(404, withLock, `{"error":"no model"}`)}, false, ErrNotFound},
+		{"404 without a lock stops the run", []http.HandlerFunc{status(404, nil, `{"error":"no model"}`)}, true, ""},
+		{"429 without a lock is retried unchecked", []http.HandlerFunc{status(429, nil, ``)}, false, ""},
+		{"503 lock withdrawn on every attempt stops the run", rep(4, status(503, nil, `{"error":"files changed: lock no longer claimed"}`)), true, ""},
+		{"503 with the lock on every attempt is stored", rep(4, status(503, withLock, ``)), false, ErrServer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url, _ := faultServerWith(t, stubserver.Config{Lock: lock}, tt.faults...)
+			sink := &memSink{}
+			cfg := testConfig(sink, url)
+			cfg.CheckResponse = check
+			_, err := run(t, cfg, chatSuite(1))
+			res := sink.all()
+			if tt.refused {
+				if !errors.Is(err, errWrongLock) || eval.KindOf(err) != eval.KindLockRefused {
+					t.Errorf("err = %v, want a lock refusal", err)
+				}
+				if len(res) != 0 {
+					t.Errorf("results handed on: %+v", res)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res) != 1 || res[0].ErrorKind != tt.kind || res[0].Lock != lock {
+				t.Errorf("results %+v, want one %s under %s", res, tt.kind, lock)
+			}
+		})
 	}
 }

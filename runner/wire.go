@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"strings"
@@ -175,7 +177,7 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 			return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, clip(string(body), 80))
 		}
 		if len(r.Choices) == 0 {
-			return d, fmt.Errorf("response has no choices")
+			return d, noChoices(body)
 		}
 		c := r.Choices[0]
 		d = decoded{answers: []answer{{c.Message.Content, c.FinishReason}}, usage: r.Usage, model: r.Model, systemFingerprint: r.SystemFingerprint}
@@ -186,7 +188,7 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 		return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, clip(string(body), 80))
 	}
 	if len(r.Choices) == 0 {
-		return d, fmt.Errorf("response has no choices")
+		return d, noChoices(body)
 	}
 	d.model, d.usage, d.systemFingerprint = r.Model, r.Usage, r.SystemFingerprint
 	d.answers = make([]answer, n)
@@ -207,6 +209,15 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 		}
 	}
 	return d, nil
+}
+
+// noChoices is the error for a 2xx response without choices; some engines
+// answer an error that way.
+func noChoices(body []byte) error {
+	if bytes.Contains(body, []byte(`"error"`)) {
+		return fmt.Errorf("response has no choices: %s", errorMessage(body))
+	}
+	return errors.New("response has no choices")
 }
 
 // errorMessage extracts a server's error message from an error body in the
