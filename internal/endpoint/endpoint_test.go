@@ -319,6 +319,10 @@ func TestCheckResponse(t *testing.T) {
 		{"model name of another lock", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", "m@" + lockB}, ErrLockChanged},
 		{"ollama model", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "tiny"}, nil},
 		{"ollama other model", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "tiny2"}, ErrLockChanged},
+		{"error response of a fingerprint lock", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", "", ""}, nil},
+		{"error response of an ollama lock", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "", ""}, nil},
+		{"error response of a model-name lock", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", ""}, nil},
+		{"error response without the header", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{"", "", ""}, ErrLockMissing},
 		{"sidecar before ollama: header still required", &fakeEngine{models: []string{"tiny"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA, ollama: ollamaFake("/m", "T")}, response{"", "", "tiny"}, ErrLockMissing},
 	}
 	for _, tt := range tests {

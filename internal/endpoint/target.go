@@ -146,6 +146,10 @@ func (p *Prober) recheck() time.Duration {
 // lock is therefore checked per response only by model name, and a change of
 // the model under the same name is caught within the recheck interval).
 // Call Recheck after the last response to close that window.
+//
+// An error response, whose body is no completion, is passed with
+// systemFingerprint and model both "": only its header can be checked, so it
+// is accepted unless the endpoint's lock travels in the header.
 func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint string, model string) (eval.LockID, error) {
 	if err := t.refused.Load(); err != nil {
 		return "", *err
@@ -166,7 +170,10 @@ func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint
 				"endpoint %s: a response carries %s %s, not the run's %s", endpoint, Header, truncate(got, 100), e.header))
 		}
 	}
-	if e.fingerprint != "" {
+	// An error response has no completion body: both fields are "". Only
+	// the header can be checked on it.
+	completion := systemFingerprint != "" || model != ""
+	if e.fingerprint != "" && completion {
 		switch systemFingerprint {
 		case e.fingerprint:
 		case "":
@@ -177,7 +184,7 @@ func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint
 				"endpoint %s: a response carries system_fingerprint %q, not the run's %s", endpoint, truncate(systemFingerprint, 100), e.fingerprint))
 		}
 	}
-	if e.model != "" && !modelMatch(e, model) {
+	if e.model != "" && completion && !modelMatch(e, model) {
 		return "", t.refuse(refusef(ErrLockChanged, changedHint,
 			"endpoint %s: a response names model %q, not %q", endpoint, truncate(model, 100), e.model))
 	}
