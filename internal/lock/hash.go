@@ -75,8 +75,12 @@ func walk(dir string) ([]entry, error) {
 		}
 		shown := filepath.Join(dir, rel)
 		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is shown as the user wrote it
+			}
 			return eval.Errorf(eval.KindInput, "make it readable (chmod a+rx) or move it out of the model directory",
-				"cannot read %s: %w", shown, errors.Unwrap(err))
+				"cannot read %s: %w", shown, err)
 		}
 		if rel == "." {
 			return nil
