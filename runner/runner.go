@@ -226,7 +226,7 @@ func (r *Runner) Progress() Progress {
 type job struct {
 	c        *eval.Case
 	sample   int
-	settings eval.Settings
+	settings *eval.Settings // shared by the jobs of a case
 }
 
 // A task is one request: one job, or several raw jobs packed together.
@@ -238,13 +238,17 @@ type task struct {
 // plan lists the requests for suite, leaving out skipped samples.
 func (r *Runner) plan(suite eval.Suite) (tasks []task, skipped int) {
 	samples := max(suite.Settings.Samples, 1)
+	defaults := suite.Settings
 	open := map[string]int{} // settings key → index of the raw task being packed
 	for i := range suite.Cases {
 		c := &suite.Cases[i]
-		s := suite.Settings.With(c.Overrides)
+		s := &defaults
+		if c.Overrides.MaxTokens != nil || c.Overrides.Stop != nil || c.Overrides.Temperature != nil || c.Overrides.Seed != nil {
+			s = ptr(defaults.With(c.Overrides))
+		}
 		raw := c.Messages == nil
 		key := ""
-		if raw && r.cfg.Batch > 1 && (c.Overrides.MaxTokens != nil || c.Overrides.Stop != nil || c.Overrides.Temperature != nil || c.Overrides.Seed != nil) {
+		if raw && r.cfg.Batch > 1 && s != &defaults {
 			key = s.Hash()
 		}
 		for k := 0; k < samples; k++ {
@@ -267,6 +271,8 @@ func (r *Runner) plan(suite eval.Suite) (tasks []task, skipped int) {
 	}
 	return tasks, skipped
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // errHardStop is the cause of a run's cancellation by Config.HardStop.
 var errHardStop = fmt.Errorf("in-flight requests cancelled: %w", context.Canceled)
@@ -371,7 +377,7 @@ dispatch:
 		return sum, fmt.Errorf("store results: %w", col.sinkErr)
 	case werr != nil:
 		return sum, werr
-	case errors.Is(context.Cause(reqCtx), errHardStop):
+	case errors.Is(context.Cause(reqCtx), errHardStop) && missing > 0:
 		return sum, fmt.Errorf("run stopped: %d of %d results stored, %d requests abandoned; the same command resumes it: %w", sum.Results, total, missing, errHardStop)
 	case ctx.Err() != nil && missing > 0:
 		return sum, fmt.Errorf("run interrupted: %d of %d results stored; the same command resumes it: %w", sum.Results, total, context.Cause(ctx))

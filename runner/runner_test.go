@@ -199,8 +199,6 @@ func TestWireBody(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // reReq returns r with its (already read) body replaced by body's JSON.
 func reReq(r *http.Request, body any) *http.Request {
 	b, _ := json.Marshal(body)
@@ -807,7 +805,7 @@ func TestAdaptiveConcurrency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := r.Run(context.Background(), chatSuite(1500))
+	sum, err := r.Run(context.Background(), chatSuite(600))
 	if err != nil {
 		t.Fatal(err)
 	}

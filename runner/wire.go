@@ -89,7 +89,7 @@ func chatMessages(c *eval.Case, s eval.Settings) []eval.Message {
 
 // encodeTask returns the request path and body for t.
 func encodeTask(model string, t *task) (path string, body []byte, err error) {
-	s := t.jobs[0].settings
+	s := *t.jobs[0].settings
 	if !t.raw {
 		req := chatRequest{Model: model, Messages: chatMessages(t.jobs[0].c, s), samplingParams: params(s), Logprobs: s.Logprobs}
 		body, err = json.Marshal(req)
