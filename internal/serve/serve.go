@@ -70,8 +70,8 @@ type Config struct {
 	// streams included) after its context is done; 0 means
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
-	// Transport carries requests to the upstream; nil means
-	// http.DefaultTransport.
+	// Transport carries requests to the upstream; nil means a clone of
+	// http.DefaultTransport that keeps up to 1024 idle connections to it.
 	Transport http.RoundTripper
 	// Logf receives state changes and proxy errors, for operators; nil
 	// discards them.
@@ -122,6 +122,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.Transport == nil {
+		// http.DefaultTransport keeps 2 idle connections per host, so a
+		// client with many requests in flight would make the sidecar dial
+		// the engine anew for most of them.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = 0 // no limit over all hosts
+		t.MaxIdleConnsPerHost = 1024
+		cfg.Transport = t
+	}
 	s := &Server{cfg: cfg}
 	s.state.Store(&state{reason: "the model directory has not been verified yet"})
 	upstream := cfg.Upstream
@@ -133,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 		// engine produces them.
 		FlushInterval: -1,
 		Transport:     cfg.Transport,
+		BufferPool:    &bufferPool{},
 		ModifyResponse: func(resp *http.Response) error {
 			// The lock may have been dropped while the engine answered.
 			if !s.state.Load().ok {
@@ -319,6 +329,19 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	return nil
 }
+
+// A bufferPool lends the proxy its 32 KiB copy buffers, which it would
+// otherwise allocate per request.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // recheckLoop re-checks the directory every Recheck until ctx is done.
 func (s *Server) recheckLoop(ctx context.Context) {

@@ -362,3 +362,43 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("still accepting after shutdown")
 	}
 }
+
+// BenchmarkProxy measures what the sidecar adds to a small completion
+// request: compare "sidecar" with "direct" (the engine alone).
+func BenchmarkProxy(b *testing.B) {
+	body := `{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"OK"},"finish_reason":"stop"}]}`
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	s, err := New(Config{Upstream: u, Lock: testLock, Check: func(context.Context) error { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Check(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	side := httptest.NewServer(s)
+	defer side.Close()
+	for _, bc := range []struct{ name, url string }{{"direct", upstream.URL}, {"sidecar", side.URL}} {
+		b.Run(bc.name, func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer client.CloseIdleConnections()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Post(bc.url+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		})
+	}
+}
