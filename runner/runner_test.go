@@ -1047,3 +1047,30 @@ func TestLockCheckOnErrorResponses(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectionsReused counts the connections the server sees: a run
+// reuses them rather than dialling one per request.
+func TestConnectionsReused(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(stubserver.New(stubserver.Config{}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	sink := &memSink{}
+	cfg := testConfig(sink, srv.URL+"/v1")
+	cfg.Concurrency = 8
+	cfg.Client = nil // the runner's own transport
+	sum, err := run(t, cfg, chatSuite(400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A connection returns to the pool just after its answer is read, so a
+	// new request can now and then dial before it is back: allow 2×.
+	if n := conns.Load(); n > 16 || sum.Results != 400 {
+		t.Errorf("%d connections for %d requests at concurrency 8", n, sum.Results)
+	}
+}
