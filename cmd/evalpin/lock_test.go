@@ -27,11 +27,12 @@ func lockUpdating() bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-// lockGolden compares got with testdata/lock/name, rewriting it under -update;
-// on a difference it writes name.got beside it for inspection.
-func lockGolden(t *testing.T, name, got string) {
+// lockGolden compares got with testdata/lock/name.ext, rewriting it under
+// -update; on a difference it writes name.got-ext beside it for inspection.
+func lockGolden(t *testing.T, name, ext, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "lock", name)
+	path := filepath.Join("testdata", "lock", name+"."+ext)
+	gotPath := filepath.Join("testdata", "lock", name+".got-"+ext)
 	if lockUpdating() {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -43,8 +44,8 @@ func lockGolden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run 'go test ./cmd/evalpin -run TestLock -update' to create it)", err)
 	}
 	if got != string(want) {
-		os.WriteFile(path+".got", []byte(got), 0o644)
-		t.Errorf("%s differs from its golden file (see %s.got):\n--- got\n%s\n--- want\n%s", name, path, got, want)
+		os.WriteFile(gotPath, []byte(got), 0o644)
+		t.Errorf("%s differs from its golden file (see %s):\n--- got\n%s\n--- want\n%s", path, gotPath, got, want)
 	}
 }
 
@@ -173,8 +174,8 @@ func TestLock(t *testing.T) {
 			err := run(context.Background(), args, &stdout, &stderr)
 			code := report(&stderr, err)
 			clean := func(s string) string { return strings.ReplaceAll(s, tmp, "$TMP") }
-			lockGolden(t, step.name+".stdout", clean(stdout.String()))
-			lockGolden(t, step.name+".stderr", clean(stderr.String())+fmt.Sprintf("[exit %d]\n", code))
+			lockGolden(t, step.name, "stdout", clean(stdout.String()))
+			lockGolden(t, step.name, "stderr", clean(stderr.String())+fmt.Sprintf("[exit %d]\n", code))
 		})
 	}
 }
