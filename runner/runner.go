@@ -1,12 +1,3 @@
-// Package runner replays a suite against OpenAI-compatible endpoints at high
-// concurrency: one request per case and sample (or several raw prompts packed
-// into one), a bounded pool whose limit adapts to server overload, retries with
-// back-off that honour Retry-After, replicas of one lock used together, and a
-// lock check on every response before its output is handed on.
-//
-// The runner knows nothing of the store, the endpoint lock protocol or suite
-// files: it takes an eval.Suite and hands eval.Results to a Sink, and the lock
-// check is a function in its Config.
 package runner
 
 import (

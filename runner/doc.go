@@ -1,0 +1,64 @@
+// Package runner replays a suite against OpenAI-compatible endpoints at high
+// concurrency and hands every result to a Sink.
+//
+// The runner knows nothing of the store, the endpoint lock protocol or suite
+// files: it takes an eval.Suite, hands eval.Results to a Sink, and checks
+// locks with the function in its Config.
+//
+// # Requests
+//
+// Each case sample is one request: chat cases (Messages) to
+// POST {endpoint}/chat/completions, raw cases (Prompt) to
+// POST {endpoint}/completions. Every sampling parameter is in the body,
+// temperature 0 included: go-openai's request types drop zero values
+// (omitempty), so the runner sends its own body type and reads responses with
+// lean types of its own; go-openai's APIError reads error bodies.
+// With Config.Batch > 1, raw cases with identical settings are packed into
+// one /completions request with a list of prompts and mapped back by each
+// choice's index.
+//
+// # Concurrency
+//
+// A fixed pool of Config.Concurrency workers (errgroup) sends the requests,
+// and an AIMD limit bounds how many are in flight: it halves on 429 or 503
+// (once per window of requests, not once per rejected request) and grows by
+// one per success while at least half of it is in use. The HTTP transport
+// keeps Concurrency idle connections per host, so a run dials each
+// connection once. Requests are spread round-robin over Config.Endpoints,
+// replicas of one lock; a retry goes to the next replica.
+//
+// # Failures
+//
+// 429, 408 and 5xx answers, timeouts and connection errors are retried up to
+// Config.MaxAttempts times with exponential back-off and jitter, or after the
+// time a Retry-After header asks for (seconds or an HTTP date). Answers no
+// retry can fix (400, 401, 403, 404, a prompt longer than the context) and
+// malformed 2xx answers (not JSON, no choices, another content type) become
+// results with ErrorKind and Error set; so do requests that fail every
+// attempt. An endpoint that cannot be reached at all stops the run instead:
+// storing "connection refused" for every case would make a resumed run skip
+// them.
+//
+// # Locks
+//
+// Config.CheckResponse sees every response whose result is handed on, before
+// it is. When it fails, that result is dropped, in-flight requests are
+// cancelled and Run returns the error: outputs of another lock are never
+// stored under this one.
+//
+// # Interrupts and resume
+//
+// Cancelling Run's context stops dispatching; requests in flight finish
+// (each within Config.Timeout) and their results are handed on, and Run
+// returns an error wrapping the context's cause. Closing Config.HardStop
+// cancels in-flight requests at once; their results are dropped. Results not
+// handed on are never recorded as failures, so a resumed run (Config.Skip)
+// requests exactly the missing case samples.
+//
+// # Performance
+//
+// The benchmarks compare the runner (with scoring and a sink that encodes
+// each result) with the hey load generator on the same stub server
+// (internal/stubserver), run as a separate process; see bench_test.go and
+// scripts/bench-runner.sh.
+package runner
