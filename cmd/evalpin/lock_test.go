@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evalpin/evalpin/internal/lock"
 )
 
 // The -update flag rewrites golden files (make golden). It is registered in an
@@ -217,5 +219,34 @@ func TestLockCreateWrites(t *testing.T) {
 	}
 	if !strings.Contains(w.String(), "name it evalpin.lock") {
 		t.Errorf("no warning for a lock inside the directory: %q", w.String())
+	}
+}
+
+// TestLockCreateFlags checks that flags win over the serving file, engine args
+// add up, and -param values are read as JSON where they parse.
+func TestLockCreateFlags(t *testing.T) {
+	t.Setenv("EVALPIN_CACHE_DIR", t.TempDir())
+	var out, errb bytes.Buffer
+	args := []string{"lock", "create", filepath.Join("testdata", "lock", "model"),
+		"--serving", filepath.Join("testdata", "lock", "serving.yaml"),
+		"--engine-version", "0.7.0", "--engine-arg=--max-num-seqs=8",
+		"--param", "temperature=0.7", "--param", `stop=["</s>"]`, "--param", "mode=fast"}
+	if err := run(context.Background(), args, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	m, err := lock.Parse(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Serving
+	if s.Engine != "vllm" || s.EngineVersion != "0.7.0" || s.Dtype != "bfloat16" || s.MaxContext != 4096 {
+		t.Errorf("serving = %+v", s)
+	}
+	if got := strings.Join(s.EngineArgs, " "); got != "--enable-prefix-caching --max-num-seqs=8 --seed=0" {
+		t.Errorf("engine args = %s", got)
+	}
+	g := m.Generation
+	if g["temperature"] != 0.7 || g["top_p"] != 0.9 || g["mode"] != "fast" || fmt.Sprint(g["stop"]) != "[</s>]" {
+		t.Errorf("generation = %v", g)
 	}
 }
