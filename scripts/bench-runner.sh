@@ -6,6 +6,12 @@
 #   scripts/bench-runner.sh              # install hey if needed, run the benchmarks
 #   scripts/bench-runner.sh -install     # only install hey
 #   BENCHTIME=5x scripts/bench-runner.sh # more iterations per benchmark
+#
+# By hand, the same comparison:
+#   go run ./internal/stubserver/cmd/stubserver -addr 127.0.0.1:8089 -latency 0 &
+#   .testbed/bin/hey -n 10000 -c 64 -m POST -T application/json \
+#     -d '{"model":"stub","messages":[{"role":"user","content":"hi"}],"temperature":0}' \
+#     http://127.0.0.1:8089/v1/chat/completions
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.testbed/bin"
