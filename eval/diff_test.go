@@ -1,0 +1,315 @@
+package eval_test
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+const (
+	lockA = "sha256:aaaa"
+	lockB = "sha256:bbbb"
+)
+
+// res is a result of case id, sample s, with one check per scorer in pass
+// ("name" passes, "!name" fails).
+func res(id string, s int, out string, checks ...string) eval.Result {
+	r := eval.Result{CaseID: id, CaseHash: "h-" + id, Sample: s, Output: out, Latency: 100 * time.Millisecond}
+	for _, c := range checks {
+		name, fail := strings.CutPrefix(c, "!")
+		r.Checks = append(r.Checks, eval.Check{Scorer: name, Pass: !fail, Detail: map[bool]string{true: "wrong"}[fail]})
+	}
+	return r
+}
+
+func run(id int64, lock string, samples int) eval.Run {
+	s := eval.DefaultSettings()
+	s.Samples = samples
+	return eval.Run{ID: id, Lock: lock, Suite: "t", Settings: s, SettingsHash: s.Hash(), Status: eval.RunComplete}
+}
+
+func TestComparePairing(t *testing.T) {
+	base := []eval.Result{
+		res("both", 0, "a", "s"),
+		res("hash", 0, "a", "s"),
+		res("onlyA", 0, "a", "s"),
+		res("err", 0, "a", "s"),
+	}
+	cand := []eval.Result{
+		res("both", 0, "a", "!s"),
+		res("hash", 0, "a", "s"),
+		res("onlyB", 0, "a", "s"),
+		res("err", 0, "", "s"),
+	}
+	cand[1].CaseHash = "other"
+	cand[3].Error = "timeout"
+	c, err := eval.Compare(eval.Side{Run: run(1, lockA, 1), Results: base}, eval.Side{Run: run(2, lockB, 1), Results: cand}, eval.CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := eval.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, Errored: 1}
+	if c.Excluded != want {
+		t.Errorf("Excluded = %+v, want %+v", c.Excluded, want)
+	}
+	if got, want := c.Excluded.String(), "1 only in baseline, 1 only in candidate, 1 case hash changed, 1 errored in one side"; got != want {
+		t.Errorf("Excluded.String() = %q, want %q", got, want)
+	}
+	if c.Paired != 1 {
+		t.Errorf("Paired = %d, want 1", c.Paired)
+	}
+	if len(c.Flips) != 1 || c.Flips[0].CaseID != "both" || !c.Flips[0].Lost || !slices.Equal(c.Flips[0].Failed, []string{"s: wrong"}) {
+		t.Errorf("Flips = %+v, want one loss of case both failing s", c.Flips)
+	}
+	if !hasWarning(c.Warnings, "4 cases left out") || !hasWarning(c.Warnings, "only 1 paired cases") {
+		t.Errorf("Warnings = %v, want left-out and few-cases warnings", c.Warnings)
+	}
+}
+
+func hasWarning(ws []error, sub string) bool {
+	for _, w := range ws {
+		if strings.Contains(w.Error(), sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCompareSettings(t *testing.T) {
+	a, b := run(1, lockA, 1), run(2, lockB, 1)
+	b.Settings.MaxTokens = 512
+	b.SettingsHash = b.Settings.Hash()
+	rs := []eval.Result{res("x", 0, "o", "s")}
+	_, err := eval.Compare(eval.Side{Run: a, Results: rs}, eval.Side{Run: b, Results: rs}, eval.CompareOptions{})
+	if !errors.Is(err, eval.ErrSettingsDiffer) || eval.KindOf(err) != eval.KindInput || eval.HintOf(err) == "" {
+		t.Fatalf("err = %v, want an input error wrapping ErrSettingsDiffer with a hint", err)
+	}
+	c, err := eval.Compare(eval.Side{Run: a, Results: rs}, eval.Side{Run: b, Results: rs}, eval.CompareOptions{AllowSettingsMismatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasWarning(c.Warnings, "settings differ") {
+		t.Errorf("Warnings = %v, want the settings warning", c.Warnings)
+	}
+}
+
+// TestMajority checks how samples are aggregated: a case passes when a strict
+// majority of its samples pass.
+func TestMajority(t *testing.T) {
+	for _, tt := range []struct {
+		samples []bool
+		want    bool
+	}{
+		{[]bool{true}, true},
+		{[]bool{false}, false},
+		{[]bool{true, false}, false}, // a tie is not a majority
+		{[]bool{true, true, false}, true},
+		{[]bool{true, false, false}, false},
+	} {
+		var base, cand []eval.Result
+		for s, ok := range tt.samples {
+			chk := "s"
+			if !ok {
+				chk = "!s"
+			}
+			base = append(base, res("c", s, "x", "s"))
+			cand = append(cand, res("c", s, "x", chk))
+		}
+		k := len(tt.samples)
+		c, err := eval.Compare(eval.Side{Run: run(1, lockA, k), Results: base}, eval.Side{Run: run(2, lockB, k), Results: cand}, eval.CompareOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.PassRates[0].Counts.Both == 1; got != tt.want {
+			t.Errorf("samples %v: case passes = %v, want %v", tt.samples, got, tt.want)
+		}
+	}
+}
+
+// synth builds n paired cases whose (baseline, candidate) outcome is drawn
+// with probabilities both, onlyA, onlyB (the rest fail on both sides), with
+// clusters of size clusterSize (0: none) sharing one draw for half their cases.
+func synth(rng *rand.Rand, n int, both, onlyA, onlyB float64, clusterSize int) (eval.Side, eval.Side, map[string]eval.Case) {
+	base := make([]eval.Result, n)
+	cand := make([]eval.Result, n)
+	cases := make(map[string]eval.Case, n)
+	var shared float64
+	for i := range n {
+		id := fmt.Sprintf("c%05d", i)
+		u := rng.Float64()
+		cl := ""
+		if clusterSize > 0 {
+			if i%clusterSize == 0 {
+				shared = rng.Float64()
+			}
+			if rng.IntN(2) == 0 {
+				u = shared
+			}
+			cl = fmt.Sprint(i / clusterSize)
+		}
+		a, b := false, false
+		switch {
+		case u < both:
+			a, b = true, true
+		case u < both+onlyA:
+			a = true
+		case u < both+onlyA+onlyB:
+			b = true
+		}
+		check := func(ok bool) string {
+			if ok {
+				return "s"
+			}
+			return "!s"
+		}
+		base[i] = res(id, 0, "out", check(a))
+		cand[i] = res(id, 0, "out", check(b))
+		base[i].Latency = time.Duration(100+rng.IntN(50)) * time.Millisecond
+		cand[i].Latency = time.Duration(100+rng.IntN(50)) * time.Millisecond
+		cases[id] = eval.Case{ID: id, Cluster: cl}
+	}
+	return eval.Side{Run: run(1, lockA, 1), Results: base}, eval.Side{Run: run(2, lockB, 1), Results: cand}, cases
+}
+
+// simPolicy gates the pass rates with no practical threshold, so the
+// simulations measure the statistics of the gate alone.
+func simPolicy() *eval.Policy {
+	p := eval.DefaultPolicy()
+	p.PassRate.MinEffect = 0
+	return &p
+}
+
+// TestGateSimulation runs the gate over synthetic pairs of runs: with no
+// change it fails at most alpha of the time (plus three simulation standard
+// errors), and a loss planted at the minimum detectable effect the comparison
+// reports is caught at least 80% of the time (minus three standard errors).
+func TestGateSimulation(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("simulation: skipped with -short and under the race detector; run go test ./eval")
+	}
+	const (
+		n     = 600
+		reps  = 1000
+		psi   = 0.10 // discordance
+		pass  = 0.80
+		alpha = 0.05
+	)
+	for _, tt := range []struct {
+		name     string
+		clusters int
+	}{
+		{"independent", 0},
+		{"clustered", 4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, uint64(tt.clusters)))
+			opts := func(cases map[string]eval.Case) eval.CompareOptions {
+				return eval.CompareOptions{Policy: simPolicy(), Cases: cases, Resamples: 50}
+			}
+			// The effect the suite reports it could detect, from an A/A run.
+			a, b, cases := synth(rng, n, pass-psi/2, psi/2, psi/2, tt.clusters)
+			c, err := eval.Compare(a, b, opts(cases))
+			if err != nil {
+				t.Fatal(err)
+			}
+			delta := c.PassRates[0].Detectable.Effect
+			if !(delta > 0 && delta < 0.2) {
+				t.Fatalf("detectable effect = %v, want a finite effect", delta)
+			}
+
+			alarms, caught := 0, 0
+			for range reps {
+				a, b, cases := synth(rng, n, pass-psi/2, psi/2, psi/2, tt.clusters)
+				c, err := eval.Compare(a, b, opts(cases))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Gate.Failed {
+					alarms++
+				}
+				a, b, cases = synth(rng, n, pass-(psi+delta)/2, (psi+delta)/2, (psi-delta)/2, tt.clusters)
+				if c, err = eval.Compare(a, b, opts(cases)); err != nil {
+					t.Fatal(err)
+				}
+				if c.Gate.Failed {
+					caught++
+				}
+			}
+			falseAlarm := float64(alarms) / reps
+			power := float64(caught) / reps
+			t.Logf("%s: detectable effect %.2f pp; A/A false alarms %.1f%%; planted loss caught %.1f%% (%d pairs each)",
+				tt.name, 100*delta, 100*falseAlarm, 100*power, reps)
+			if limit := alpha + 3*math.Sqrt(alpha*(1-alpha)/reps); falseAlarm > limit {
+				t.Errorf("false-alarm rate %.3f > %.3f", falseAlarm, limit)
+			}
+			if limit := 0.8 - 3*math.Sqrt(0.8*0.2/reps); power < limit {
+				t.Errorf("power at the detectable effect %.3f < %.3f", power, limit)
+			}
+		})
+	}
+}
+
+// BenchmarkCompare100k compares two runs of 100,000 cases with two scorers,
+// three tags and two samples each (so drift and similarity are tested).
+func BenchmarkCompare100k(b *testing.B) {
+	const n = 100_000
+	rng := rand.New(rand.NewPCG(7, 7))
+	words := strings.Fields("the quick brown fox jumps over a lazy dog while seven wizards quietly hex a jovial ox")
+	sentence := func() string {
+		k := 20 + rng.IntN(40)
+		var sb strings.Builder
+		for i := range k {
+			if i > 0 {
+				sb.WriteByte(' ')
+			}
+			sb.WriteString(words[rng.IntN(len(words))])
+		}
+		return sb.String()
+	}
+	var base, cand []eval.Result
+	cases := make(map[string]eval.Case, n)
+	for i := range n {
+		id := fmt.Sprintf("case-%06d", i)
+		out := sentence()
+		for s := range 2 {
+			ca, cb := "a", "b"
+			if rng.Float64() < 0.1 {
+				ca = "!a"
+			}
+			if rng.Float64() < 0.12 {
+				cb = "!b"
+			}
+			ob := out
+			if rng.Float64() < 0.2 {
+				ob = sentence()
+			}
+			ra := res(id, s, out, ca, "b")
+			rb := res(id, s, ob, ca, cb)
+			ra.Latency = time.Duration(rng.IntN(2000)) * time.Millisecond
+			rb.Latency = time.Duration(rng.IntN(2000)) * time.Millisecond
+			base, cand = append(base, ra), append(cand, rb)
+		}
+		cases[id] = eval.Case{ID: id, Tags: []string{"t" + fmt.Sprint(i%3)}, Cluster: fmt.Sprint(i / 10)}
+	}
+	sa, sb := eval.Side{Run: run(1, lockA, 2), Results: base}, eval.Side{Run: run(2, lockB, 2), Results: cand}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := eval.Compare(sa, sb, eval.CompareOptions{Cases: cases}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/1e6, "MB-alloc/op")
+	b.ReportMetric(float64(after.HeapSys)/1e6, "MB-heap-sys")
+}

@@ -1,0 +1,221 @@
+package eval
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// A Threshold is a metric's practical threshold. MinEffect is the smallest
+// change that counts: a significant change no larger is still `~`. For pass
+// rates it is a difference of shares (0.02 = 2 percentage points); for length
+// and latency a share of the baseline median (0.10 = 10%); for similarity a
+// difference of similarities. NonInferiority, when positive, is a margin for
+// a gated pass rate: the gate also fails unless the interval's lower end is
+// above −NonInferiority, that is unless the suite shows the candidate loses
+// less than the margin.
+type Threshold struct {
+	MinEffect      float64 `yaml:"min_effect" json:"min_effect"`
+	NonInferiority float64 `yaml:"non_inferiority,omitempty" json:"non_inferiority,omitempty"`
+}
+
+// A Policy turns a comparison into a gate decision. Its YAML form is
+// documented in docs/diff.md; DefaultPolicy gives the defaults.
+type Policy struct {
+	// Alpha is the family-wise significance level of the gated metrics (Holm)
+	// and the false discovery rate of the exploratory tag listing
+	// (Benjamini–Hochberg). Intervals are at confidence 1 − Alpha.
+	Alpha float64 `yaml:"alpha"`
+	// PassRate is the threshold of every pass rate without one of its own.
+	PassRate Threshold `yaml:"pass_rate"`
+	// Overall overrides PassRate for the overall pass rate (every check).
+	Overall *Threshold `yaml:"overall,omitempty"`
+	// Scorers override PassRate per scorer name.
+	Scorers map[string]Threshold `yaml:"scorers,omitempty"`
+	// Tags override PassRate per tag.
+	Tags map[string]Threshold `yaml:"tags,omitempty"`
+	// NeverRegress lists tags whose pass rate is gated: a significant loss
+	// beyond their threshold (by default any loss, MinEffect 0) fails the gate.
+	NeverRegress []string `yaml:"never_regress,omitempty"`
+	// Measures gate the continuous measures named (length, latency,
+	// similarity) at the given thresholds; a measure not listed is reported
+	// with its default threshold but not gated.
+	Measures map[string]Threshold `yaml:"measures,omitempty"`
+	// MaxDrift, when set, gates output drift: the gate fails when the share of
+	// changed outputs exceeds the noise floor significantly and by more than
+	// MaxDrift. Unset, drift is reported but not gated (a new model changes
+	// most outputs by design).
+	MaxDrift *float64 `yaml:"max_drift,omitempty"`
+}
+
+// The default practical thresholds of the continuous measures when a policy
+// does not gate them: 10% of the median length, 20% of the median latency,
+// 0.05 of similarity.
+var defaultMeasureThresholds = map[string]float64{
+	MeasureLength:     0.10,
+	MeasureLatency:    0.20,
+	MeasureSimilarity: 0.05,
+}
+
+// DefaultPolicy returns the policy used without a policy file: alpha 0.05;
+// the overall and per-scorer pass rates gated at a practical threshold of
+// 2 percentage points; tags listed but not gated; length, latency, similarity
+// and drift reported but not gated.
+func DefaultPolicy() Policy {
+	return Policy{Alpha: 0.05, PassRate: Threshold{MinEffect: 0.02}}
+}
+
+// ParsePolicy parses a YAML policy. Fields it does not set keep their
+// DefaultPolicy values. Unknown fields, wrong types and out-of-range values
+// are input errors naming the line.
+func ParsePolicy(data []byte) (*Policy, error) {
+	p := DefaultPolicy()
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, policyError("%v", err)
+	}
+	dec = yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, policyError("%s", strings.Join(te.Errors, "; "))
+		}
+		return nil, policyError("%v", err)
+	}
+	if err := p.validate(func(path ...string) string { return lineOf(&doc, path) }); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func policyError(format string, args ...any) error {
+	return Errorf(KindInput, "fix the policy file; docs/diff.md lists its fields", "policy: "+format, args...)
+}
+
+// lineOf returns "line N: " for the key at path in the document, or "".
+func lineOf(doc *yaml.Node, path []string) string {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			break
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line = n.Content[i].Line
+				n = n.Content[i+1]
+				found = true
+				break
+			}
+		}
+		if !found {
+			break
+		}
+	}
+	if line == 0 {
+		return ""
+	}
+	return fmt.Sprintf("line %d: ", line)
+}
+
+// Validate checks the policy's ranges.
+func (p *Policy) Validate() error {
+	return p.validate(func(...string) string { return "" })
+}
+
+func (p *Policy) validate(at func(path ...string) string) error {
+	if !(p.Alpha > 0 && p.Alpha <= 0.5) {
+		return policyError("%salpha must be in (0, 0.5], not %g", at("alpha"), p.Alpha)
+	}
+	check := func(t Threshold, share bool, path ...string) error {
+		if !(t.MinEffect >= 0) || math.IsInf(t.MinEffect, 0) || share && t.MinEffect > 1 {
+			return policyError("%s%s.min_effect must be a share in [0, 1], not %g", at(append(path, "min_effect")...), strings.Join(path, "."), t.MinEffect)
+		}
+		if !(t.NonInferiority >= 0 && t.NonInferiority <= 1) {
+			return policyError("%s%s.non_inferiority must be a share in [0, 1], not %g", at(append(path, "non_inferiority")...), strings.Join(path, "."), t.NonInferiority)
+		}
+		return nil
+	}
+	if err := check(p.PassRate, true, "pass_rate"); err != nil {
+		return err
+	}
+	if p.Overall != nil {
+		if err := check(*p.Overall, true, "overall"); err != nil {
+			return err
+		}
+	}
+	for _, group := range []struct {
+		name string
+		m    map[string]Threshold
+	}{{"scorers", p.Scorers}, {"tags", p.Tags}, {"measures", p.Measures}} {
+		keys := make([]string, 0, len(group.m))
+		for k := range group.m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if group.name == "measures" {
+				if _, ok := defaultMeasureThresholds[k]; !ok {
+					return policyError("%sunknown measure %q (want length, latency or similarity)", at("measures", k), k)
+				}
+			}
+			if err := check(group.m[k], group.name != "measures" || k == MeasureSimilarity, group.name, k); err != nil {
+				return err
+			}
+		}
+	}
+	if p.MaxDrift != nil && !(*p.MaxDrift >= 0 && *p.MaxDrift <= 1) {
+		return policyError("%smax_drift must be a share in [0, 1], not %g", at("max_drift"), *p.MaxDrift)
+	}
+	for i, t := range p.NeverRegress {
+		if strings.TrimSpace(t) == "" {
+			return policyError("%snever_regress[%d] is empty", at("never_regress"), i)
+		}
+	}
+	return nil
+}
+
+func (p *Policy) overall() Threshold {
+	if p.Overall != nil {
+		return *p.Overall
+	}
+	return p.PassRate
+}
+
+func (p *Policy) scorer(name string) Threshold {
+	if t, ok := p.Scorers[name]; ok {
+		return t
+	}
+	return p.PassRate
+}
+
+func (p *Policy) tag(name string) Threshold {
+	if t, ok := p.Tags[name]; ok {
+		return t
+	}
+	for _, t := range p.NeverRegress {
+		if t == name {
+			return Threshold{}
+		}
+	}
+	return p.PassRate
+}
+
+func (p *Policy) measure(name string) Threshold {
+	if t, ok := p.Measures[name]; ok {
+		return t
+	}
+	return Threshold{MinEffect: defaultMeasureThresholds[name]}
+}
