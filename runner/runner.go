@@ -116,6 +116,7 @@ type Runner struct {
 	client *http.Client
 	lim    *limiter      // the current run's
 	next   atomic.Uint64 // round-robin endpoint counter
+	header http.Header   // every request's headers
 	// ownTransport is the transport New made, whose idle connections Run
 	// closes when it ends; nil when Config.Client was given.
 	ownTransport *http.Transport
@@ -168,7 +169,13 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	r := &Runner{cfg: cfg, client: cfg.Client}
+	r := &Runner{cfg: cfg, client: cfg.Client, header: http.Header{
+		"Content-Type": {"application/json"},
+		"Accept":       {"application/json"},
+	}}
+	if cfg.APIKey != "" {
+		r.header.Set("Authorization", "Bearer "+cfg.APIKey)
+	}
 	if r.client == nil {
 		r.ownTransport = NewTransport(cfg.Concurrency, len(cfg.Endpoints))
 		r.client = &http.Client{Transport: r.ownTransport}
@@ -479,11 +486,7 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 	if err != nil {
 		return attempt{outcome: outPermanent, kind: ErrBadRequest, msg: err.Error()}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if cfg.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
-	}
+	req.Header = r.header // shared and read-only: neither Client nor Transport writes it
 	r.requests.Add(1)
 	start := cfg.Now()
 	resp, err := r.client.Do(req)

@@ -163,6 +163,9 @@ func TestWireBody(t *testing.T) {
 			var path string
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				path = r.URL.Path
+				if ct, auth := r.Header.Get("Content-Type"), r.Header.Get("Authorization"); ct != "application/json" || auth != "Bearer k" {
+					t.Errorf("Content-Type %q, Authorization %q", ct, auth)
+				}
 				if err := json.NewDecoder(r.Body).Decode(&got); err != nil {
 					t.Errorf("request body: %v", err)
 				}
@@ -174,7 +177,9 @@ func TestWireBody(t *testing.T) {
 				tt.s(&suite.Settings)
 			}
 			sink := &memSink{}
-			if _, err := run(t, testConfig(sink, srv.URL+"/v1/"), suite); err != nil {
+			cfg := testConfig(sink, srv.URL+"/v1/")
+			cfg.APIKey = "k"
+			if _, err := run(t, cfg, suite); err != nil {
 				t.Fatal(err)
 			}
 			if path != tt.path {
