@@ -1079,3 +1079,20 @@ func TestConnectionsReused(t *testing.T) {
 		t.Errorf("%d connections for %d requests at concurrency 8", n, sum.Results)
 	}
 }
+
+func TestAllSkipped(t *testing.T) {
+	url, srv := stub(t, stubserver.Config{})
+	sink := &memSink{}
+	cfg := testConfig(sink, url)
+	cfg.Skip = func(string, int) bool { return true }
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // nothing is missing, so even a cancelled run is complete
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.Run(ctx, chatSuite(5))
+	if err != nil || sum.Skipped != 5 || sum.Results != 0 || srv.Requests() != 0 {
+		t.Errorf("err %v, skipped %d, results %d, requests %d", err, sum.Skipped, sum.Results, srv.Requests())
+	}
+}
