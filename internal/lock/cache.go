@@ -179,8 +179,9 @@ func (c *HashCache) Len() int {
 }
 
 // Save writes the cache back if it changed: merged with entries another process
-// saved meanwhile (this cache's win), to a temporary file renamed over the old
-// one, so readers never see a partial file.
+// saved meanwhile (this cache's win), less entries of files that no longer
+// exist, to a temporary file renamed over the old one, so readers never see a
+// partial file.
 func (c *HashCache) Save() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -192,6 +193,14 @@ func (c *HashCache) Save() error {
 			if _, ok := c.entries[p]; !ok {
 				c.entries[p] = e
 			}
+		}
+	}
+	// Forget files that are gone, so the cache does not grow with every
+	// directory ever hashed. This costs a stat per entry, paid only when new
+	// hashes were stored, which cost far more.
+	for p := range c.entries {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			delete(c.entries, p)
 		}
 	}
 	body, err := json.Marshal(c.entries)

@@ -894,6 +894,18 @@ func TestCache(t *testing.T) {
 		if len(names) != 1 {
 			t.Errorf("cache dir holds %v, want one file", names)
 		}
+		// Entries of deleted files are dropped at the next save.
+		os.Remove(filepath.Join(d1, "a.bin"))
+		c3 := open()
+		d3 := t.TempDir()
+		writeTree(t, d3, map[string]string{"c.bin": "3"})
+		Create(ctx, d3, Options{Cache: c3})
+		if err := c3.Save(); err != nil {
+			t.Fatal(err)
+		}
+		if got := open().Len(); got != n+2 {
+			t.Errorf("pruned cache has %d entries, want %d", got, n+2)
+		}
 	})
 }
 
