@@ -42,18 +42,21 @@ func DefaultCacheDir() (string, error) {
 }
 
 // A fileKey identifies one state of a file: the cache trusts a hash only for
-// the same path, device, inode, size and modification time (ns).
+// the same path, device, inode, size and modification time (ns). The status
+// change time (ns, Linux) is compared too: unlike the modification time, no
+// program can set it back, so a rewrite that restores the mtime is caught.
 type fileKey struct {
 	Path  string
 	Dev   uint64
 	Ino   uint64
 	Size  int64
 	Mtime int64
+	Ctime int64
 }
 
 func keyOf(path string, fi os.FileInfo) fileKey {
-	dev, ino := devIno(fi)
-	return fileKey{Path: path, Dev: dev, Ino: ino, Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
+	dev, ino, ctime := devIno(fi)
+	return fileKey{Path: path, Dev: dev, Ino: ino, Size: fi.Size(), Mtime: fi.ModTime().UnixNano(), Ctime: ctime}
 }
 
 // A cacheEntry is the cached hash of one file state.
@@ -62,12 +65,13 @@ type cacheEntry struct {
 	Ino      uint64    `json:"ino"`
 	Size     int64     `json:"size"`
 	Mtime    int64     `json:"mtime_ns"`
+	Ctime    int64     `json:"ctime_ns,omitempty"`
 	SHA256   string    `json:"sha256"`
 	Analysis *analysis `json:"analysis,omitempty"`
 }
 
 func (e cacheEntry) matches(k fileKey) bool {
-	return e.Dev == k.Dev && e.Ino == k.Ino && e.Size == k.Size && e.Mtime == k.Mtime
+	return e.Dev == k.Dev && e.Ino == k.Ino && e.Size == k.Size && e.Mtime == k.Mtime && e.Ctime == k.Ctime
 }
 
 // CacheStats counts a cache's use since it was opened.
@@ -159,7 +163,7 @@ func (c *HashCache) store(k fileKey, sum string, a *analysis) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries[k.Path] = cacheEntry{Dev: k.Dev, Ino: k.Ino, Size: k.Size, Mtime: k.Mtime, SHA256: sum, Analysis: a}
+	c.entries[k.Path] = cacheEntry{Dev: k.Dev, Ino: k.Ino, Size: k.Size, Mtime: k.Mtime, Ctime: k.Ctime, SHA256: sum, Analysis: a}
 	c.dirty = true
 	c.stats.Stored++
 }

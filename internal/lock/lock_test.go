@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -836,6 +837,27 @@ func TestCache(t *testing.T) {
 		os.WriteFile(p, b, 0o644)
 		t2 := time.Now().Add(-10 * time.Minute)
 		os.Chtimes(p, t2, t2)
+	})
+	t.Run("miss on a rewrite that restores the mtime", func(t *testing.T) {
+		if runtime.GOOS != "linux" {
+			t.Skip("the change time is compared on Linux only")
+		}
+		c := open()
+		p := filepath.Join(dir, "tokenizer.json")
+		fi, _ := os.Stat(p)
+		b, _ := os.ReadFile(p)
+		b[len(b)-1] = ' '
+		os.WriteFile(p, b, 0o644)
+		os.Chtimes(p, fi.ModTime(), fi.ModTime())
+		r, err := Verify(ctx, dir, m, Options{Cache: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Changes) != 1 || r.Changes[0].Path != "tokenizer.json" {
+			t.Errorf("changes %+v, want tokenizer.json changed", r.Changes)
+		}
+		os.WriteFile(p, []byte(hfModel()["tokenizer.json"]), 0o644)
+		os.Chtimes(p, fi.ModTime(), fi.ModTime())
 	})
 	t.Run("racy window", func(t *testing.T) {
 		c := OpenCache(t.TempDir())
