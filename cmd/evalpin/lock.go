@@ -44,7 +44,7 @@ Examples:
   evalpin lock diff old.lock new.lock
   evalpin lock show qwen.lock --format json
 
-Hashes are cached by (path, device, inode, size, mtime) in $EVALPIN_CACHE_DIR, or
+Hashes are cached by (path, device, inode, size, mtime, ctime) in $EVALPIN_CACHE_DIR, or
 else in the user cache directory under evalpin/, so re-verifying an unchanged
 directory costs one stat per file; --rehash ignores the cache.
 
