@@ -3,13 +3,16 @@ package lock
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -82,6 +85,10 @@ func hasSHANI() bool {
 // files, and reports the ratio of their best times over EVALPIN_BENCH_ROUNDS
 // rounds (default 3) as x-openssl (target ≥ 1.8 on two cores with SHA-NI). x-openssl-1core compares one worker on one file, which is
 // about 1 when crypto/sha256 uses the same hardware instructions as openssl.
+// cpu-parallelism is the speedup of hashing in memory on all cores over one
+// core, measured alongside: on a machine whose cores are busy with other work
+// it is below 2, and x-openssl cannot exceed about cpu-parallelism times
+// x-openssl-1core.
 func BenchmarkHashVsOpenSSL(b *testing.B) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
@@ -111,9 +118,27 @@ func BenchmarkHashVsOpenSSL(b *testing.B) {
 			*d = e
 		}
 	}
+	// The same hashing in memory, one buffer per core, serially and in
+	// parallel, measures how much parallelism the machine gives right now
+	// (other processes share it): the ceiling of x-openssl / x-openssl-1core.
+	cores := runtime.GOMAXPROCS(0)
+	mem := make([]byte, 64<<20)
+	var tMemSerial, tMemParallel time.Duration
 	var tOurs, tOpenSSL, tOne, tOneOpenSSL time.Duration
 	for b.Loop() {
 		for range rounds {
+			best(&tMemSerial, func() {
+				for range cores {
+					sha256.Sum256(mem)
+				}
+			})
+			best(&tMemParallel, func() {
+				var wg sync.WaitGroup
+				for range cores {
+					wg.Go(func() { sha256.Sum256(mem) })
+				}
+				wg.Wait()
+			})
 			best(&tOurs, func() {
 				if _, err := HashFiles(ctx, paths, 0); err != nil {
 					b.Fatal(err)
@@ -128,6 +153,7 @@ func BenchmarkHashVsOpenSSL(b *testing.B) {
 			best(&tOneOpenSSL, func() { opensslSums(b, openssl, paths[:1]) })
 		}
 	}
+	b.ReportMetric(tMemSerial.Seconds()/tMemParallel.Seconds(), "cpu-parallelism")
 	b.ReportMetric(tOpenSSL.Seconds()/tOurs.Seconds(), "x-openssl")
 	b.ReportMetric(tOneOpenSSL.Seconds()/tOne.Seconds(), "x-openssl-1core")
 	b.ReportMetric(total/tOurs.Seconds()/1e6, "MB/s")
