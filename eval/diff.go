@@ -274,33 +274,42 @@ var ErrSettingsDiffer = errors.New("runs have different settings")
 // caseSide is one case's results on one side: indices into Side.Results in
 // sample order.
 type caseSide struct {
+	id      string
 	idx     []int32
 	errored bool
 }
 
-// group indexes results by case id, samples in order.
-func group(rs []Result) (map[string]*caseSide, []string) {
-	m := make(map[string]*caseSide, len(rs))
-	var ids []string
-	for i := range rs {
-		r := &rs[i]
-		c := m[r.CaseID]
-		if c == nil {
-			c = &caseSide{}
-			m[r.CaseID] = c
-			ids = append(ids, r.CaseID)
-		}
-		c.idx = append(c.idx, int32(i))
-		if r.Error != "" {
-			c.errored = true
-		}
+// group splits results into cases, ordered by case id, samples in order. The
+// store returns results in that order already; other input is sorted first.
+func group(rs []Result) []caseSide {
+	perm := make([]int32, len(rs))
+	for i := range perm {
+		perm[i] = int32(i)
 	}
-	for _, c := range m {
-		if !slices.IsSortedFunc(c.idx, func(a, b int32) int { return cmp.Compare(rs[a].Sample, rs[b].Sample) }) {
-			slices.SortFunc(c.idx, func(a, b int32) int { return cmp.Compare(rs[a].Sample, rs[b].Sample) })
+	less := func(a, b int32) int {
+		if c := strings.Compare(rs[a].CaseID, rs[b].CaseID); c != 0 {
+			return c
 		}
+		return cmp.Compare(rs[a].Sample, rs[b].Sample)
 	}
-	return m, ids
+	if !slices.IsSortedFunc(perm, less) {
+		slices.SortStableFunc(perm, less)
+	}
+	var out []caseSide
+	for lo := 0; lo < len(perm); {
+		id := rs[perm[lo]].CaseID
+		hi := lo
+		errored := false
+		for hi < len(perm) && rs[perm[hi]].CaseID == id {
+			if rs[perm[hi]].Error != "" {
+				errored = true
+			}
+			hi++
+		}
+		out = append(out, caseSide{id: id, idx: perm[lo:hi:hi], errored: errored})
+		lo = hi
+	}
+	return out
 }
 
 // pair is one paired case.
@@ -355,35 +364,36 @@ func Compare(baseline, candidate Side, opts CompareOptions) (*Comparison, error)
 		}
 	}
 
-	// Pairing.
-	ga, idsA := group(baseline.Results)
-	gb, idsB := group(candidate.Results)
+	// Pairing: a merge join of the cases of both sides by id.
+	ga, gb := group(baseline.Results), group(candidate.Results)
 	ra, rb := baseline.Results, candidate.Results
-	pairs := make([]pair, 0, min(len(idsA), len(idsB)))
-	for _, id := range idsA {
-		a := ga[id]
-		b := gb[id]
+	pairs := make([]pair, 0, min(len(ga), len(gb)))
+	for i, k := 0, 0; i < len(ga) || k < len(gb); {
 		switch {
-		case b == nil:
+		case k == len(gb) || i < len(ga) && ga[i].id < gb[k].id:
 			c.Excluded.OnlyBaseline++
+			i++
+			continue
+		case i == len(ga) || gb[k].id < ga[i].id:
+			c.Excluded.OnlyCandidate++
+			k++
+			continue
+		}
+		a, b := &ga[i], &gb[k]
+		i, k = i+1, k+1
+		switch {
 		case ra[a.idx[0]].CaseHash != rb[b.idx[0]].CaseHash:
 			c.Excluded.HashChanged++
 		case a.errored || b.errored:
 			c.Excluded.Errored++
 		default:
-			p := pair{id: id, a: a, b: b}
-			if cs, ok := opts.Cases[id]; ok {
+			p := pair{id: a.id, a: a, b: b}
+			if cs, ok := opts.Cases[a.id]; ok {
 				p.tags, p.cluster = cs.Tags, cs.Cluster
 			}
 			pairs = append(pairs, p)
 		}
 	}
-	for _, id := range idsB {
-		if ga[id] == nil {
-			c.Excluded.OnlyCandidate++
-		}
-	}
-	slices.SortFunc(pairs, func(x, y pair) int { return strings.Compare(x.id, y.id) })
 	c.Paired = len(pairs)
 	if n := c.Excluded.Total(); n > 0 {
 		c.Warnings = append(c.Warnings, fmt.Errorf("%d cases left out: %s", n, c.Excluded))
@@ -900,8 +910,8 @@ func (m *comparer) adjustAndJudge() {
 	if d := &c.Drift; d.Failed() {
 		c.Gate.Failed = true
 		c.Gate.Reasons = append(c.Gate.Reasons, fmt.Sprintf(
-			"output drift: %s of outputs changed against a noise floor of %s (excess %s, p = %s Holm), above the allowed %s",
-			Percent(d.Test.Between), Percent(d.Test.Within), PP(d.Test.Excess), FormatP(d.AdjP), PP(*d.MaxExcess)))
+			"output drift: %s of outputs changed against a noise floor of %s (excess %s, %s, holm), above the allowed %s",
+			Percent(d.Test.Between), Percent(d.Test.Within), PP(d.Test.Excess), pEq(d.AdjP), PPAbs(*d.MaxExcess)))
 	}
 }
 
@@ -923,8 +933,8 @@ func (p *PassRate) reason(alpha float64) string {
 		p.Name(), Percent(p.Baseline.P), Percent(p.Candidate.P), PP(p.Diff),
 		int(math.Round(p.CI.Level*100)), PP(p.CI.Lo), PP(p.CI.Hi))
 	if p.Verdict == Regressed {
-		return fmt.Sprintf("%s regressed: p = %s (%s) ≤ %g and beyond the %s threshold; %d lost, %d gained",
-			head, FormatP(p.AdjP), p.Adjust, alpha, PP(p.Threshold.MinEffect), len(p.Lost), len(p.Gained))
+		return fmt.Sprintf("%s regressed: %s (%s) ≤ %g and beyond the %s threshold; %d lost, %d gained",
+			head, pEq(p.AdjP), p.Adjust, alpha, PPAbs(p.Threshold.MinEffect), len(p.Lost), len(p.Gained))
 	}
 	return fmt.Sprintf("%s: a loss larger than the non-inferiority margin of %s is not ruled out",
 		head, PP(p.Threshold.NonInferiority))
@@ -932,9 +942,22 @@ func (p *PassRate) reason(alpha float64) string {
 
 // reason says why a measure fails the gate.
 func (m *Measure) reason() string {
-	return fmt.Sprintf("%s %s: median %s → %s, shift %s (p = %s %s), beyond the threshold",
+	limit := fmt.Sprintf("%.0f%% of the baseline median", 100*m.Threshold.MinEffect)
+	if m.Name == MeasureSimilarity {
+		limit = fmt.Sprintf("%.3f", m.Threshold.MinEffect)
+	}
+	return fmt.Sprintf("%s %s: median %s → %s, shift %s (%s, %s), beyond the threshold of %s",
 		m.Name, m.Verdict, FormatValue(m.Baseline, m.Unit), FormatValue(m.Candidate, m.Unit),
-		FormatValue(m.Shift, m.Unit), FormatP(m.AdjP), m.Adjust)
+		FormatValue(m.Shift, m.Unit), pEq(m.AdjP), m.Adjust, limit)
+}
+
+// pEq formats "p = 0.003" or "p < 0.0001".
+func pEq(p float64) string {
+	f := FormatP(p)
+	if strings.HasPrefix(f, "<") {
+		return "p < " + f[1:]
+	}
+	return "p = " + f
 }
 
 // Words says a pass rate's verdict in words for reports: "regressed",

@@ -1,0 +1,239 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+//go:embed html.tmpl
+var htmlText string
+
+// htmlTemplate is the page; html/template escapes every value it prints
+// according to its context, so untrusted text cannot add markup or script.
+var htmlTemplate = template.Must(template.New("diff").Parse(htmlText))
+
+// MaxHTMLDiffs is how many flipped cases the HTML report shows with their
+// outputs side by side; it lists the ids of the others.
+const MaxHTMLDiffs = 50
+
+type htmlRow struct {
+	Name, Baseline, Candidate, Delta, Flips, P, Verdict string
+	Class                                               string // "regressed", "improved" or ""
+	Gated                                               bool
+	Notes                                               string
+}
+
+type htmlForestRow struct {
+	Label                      string
+	Y, TextY                   float64
+	X, Lo, Hi                  float64
+	Class                      string
+	ValueText                  string
+	OutOfRangeLo, OutOfRangeHi bool
+	HasInterval                bool
+	Gated                      bool
+}
+
+type htmlTick struct {
+	X     float64
+	Label string
+}
+
+type htmlFlip struct {
+	CaseID    string
+	Lost      bool
+	Tags      string
+	Failed    []string
+	Baseline  []Chunk
+	Candidate []Chunk
+}
+
+type htmlData struct {
+	Title, LockLine, Paired, Gate string
+	GateFailed                    bool
+	Reasons                       []string
+	PassRates, Tags               []htmlRow
+	Measures                      []htmlRow
+	Drift                         htmlRow
+	Forest                        []htmlForestRow
+	ForestHeight                  float64
+	ForestZero                    float64
+	ForestTicks                   []htmlTick
+	ForestThreshold               []float64
+	Flips                         []htmlFlip
+	MoreFlips                     []string
+	Notes                         []string
+	Aggregation                   string
+}
+
+// WriteHTML renders c as one self-contained HTML page (inline CSS, inline SVG,
+// no script, no external assets): the summary, a forest plot of the pass-rate
+// differences per metric and per tag with their intervals, the measures and
+// drift, and the flipped cases with their outputs side by side as a word
+// diff.
+func WriteHTML(w io.Writer, c *eval.Comparison) error {
+	var n notes
+	d := htmlData{
+		Title: cleanText(title(c)), LockLine: cleanText(lockLine(c)), Paired: cleanText(pairedLine(c)) + n.mark(c.Warnings),
+		Gate: gateLine(c), GateFailed: c.Gate.Failed, Aggregation: c.Aggregation,
+	}
+	for _, r := range c.Gate.Reasons {
+		d.Reasons = append(d.Reasons, cleanText(r))
+	}
+	rows := func(list []eval.PassRate) []htmlRow {
+		var out []htmlRow
+		for i := range list {
+			p := &list[i]
+			out = append(out, htmlRow{
+				Name:      cleanText(p.Name()),
+				Baseline:  rateCell(p.Baseline.P, p.Baseline.CI.Lo, p.Baseline.CI.Hi),
+				Candidate: rateCell(p.Candidate.P, p.Candidate.CI.Lo, p.Candidate.CI.Hi),
+				Delta:     deltaCell(p.Diff, p.CI.Lo, p.CI.Hi),
+				Flips:     fmt.Sprintf("%d / %d", p.Counts.OnlyA, p.Counts.OnlyB),
+				P:         pCell(p.AdjP, p.Adjust), Verdict: verdictWords(p), Class: verdictClass(p.Verdict, p.Failed()),
+				Gated: p.Gated, Notes: n.mark(p.Warnings),
+			})
+		}
+		return out
+	}
+	d.PassRates = rows(c.PassRates)
+	d.Tags = rows(c.Tags)
+	for i := range c.Measures {
+		m := &c.Measures[i]
+		base := eval.FormatValue(m.Baseline, m.Unit)
+		if m.Name == eval.MeasureSimilarity {
+			base = "repeats " + base
+		}
+		d.Measures = append(d.Measures, htmlRow{Name: m.Name, Baseline: base, Candidate: eval.FormatValue(m.Candidate, m.Unit),
+			Delta: measureDelta(m), P: pCell(m.AdjP, m.Adjust), Verdict: measureVerdict(m),
+			Class: verdictClass(m.Verdict, m.Failed()), Gated: m.Gated, Notes: n.mark(m.Warnings)})
+	}
+	ch, fl, ex, p, v := driftCells(&c.Drift)
+	d.Drift = htmlRow{Baseline: fl, Candidate: ch, Delta: ex, P: p, Verdict: v, Gated: c.Drift.Gated,
+		Class: verdictClass(c.Drift.Verdict, c.Drift.Failed()), Notes: n.mark(c.Drift.Warnings)}
+	forest(&d, c)
+
+	shown := 0
+	for _, f := range c.Flips {
+		if shown >= MaxHTMLDiffs {
+			d.MoreFlips = append(d.MoreFlips, cleanText(f.CaseID))
+			continue
+		}
+		shown++
+		hf := htmlFlip{CaseID: cleanText(f.CaseID), Lost: f.Lost, Tags: cleanText(strings.Join(f.Tags, ", "))}
+		for _, s := range f.Failed {
+			hf.Failed = append(hf.Failed, cleanText(s))
+		}
+		for _, ch := range WordDiff(f.Baseline, f.Candidate) {
+			if ch.Op <= 0 {
+				hf.Baseline = append(hf.Baseline, Chunk{Op: ch.Op, Text: visible(ch.Text)})
+			}
+			if ch.Op >= 0 {
+				hf.Candidate = append(hf.Candidate, Chunk{Op: ch.Op, Text: visible(ch.Text)})
+			}
+		}
+		d.Flips = append(d.Flips, hf)
+	}
+	for _, m := range n.msgs {
+		d.Notes = append(d.Notes, cleanText(m))
+	}
+	return htmlTemplate.Execute(w, d)
+}
+
+// visible makes control characters (ANSI escapes, NUL) visible in the HTML
+// report while keeping line breaks and tabs, which the page's pre-wrap shows.
+func visible(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		if r == '\n' || r == '\t' {
+			out = append(out, r)
+			continue
+		}
+		if r < 0x20 || r == 0x7f || r >= 0x80 && !printable(r) {
+			out = append(out, []rune(fmt.Sprintf(`\u%04x`, r))...)
+			continue
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+func verdictClass(v eval.Verdict, failed bool) string {
+	switch {
+	case failed || v == eval.Regressed:
+		return "regressed"
+	case v == eval.Improved:
+		return "improved"
+	case v == eval.Changed:
+		return "changed"
+	}
+	return ""
+}
+
+// The forest plot's geometry, in SVG user units.
+const (
+	forestLabelW = 300.0
+	forestPlotW  = 560.0
+	forestRowH   = 24.0
+	forestTop    = 34.0
+)
+
+// forest lays out the forest plot of the pass-rate differences: every metric,
+// then every tag, each a point at its difference with its interval.
+func forest(d *htmlData, c *eval.Comparison) {
+	var list []*eval.PassRate
+	for i := range c.PassRates {
+		list = append(list, &c.PassRates[i])
+	}
+	for i := range c.Tags {
+		list = append(list, &c.Tags[i])
+	}
+	// A symmetric axis around zero that holds every interval, at least ±5 pp,
+	// in steps of 5 pp, at most ±100 pp.
+	ext := 0.05
+	for _, p := range list {
+		for _, x := range []float64{p.CI.Lo, p.CI.Hi, p.Diff, p.Threshold.MinEffect} {
+			if !math.IsNaN(x) && !math.IsInf(x, 0) {
+				ext = math.Max(ext, math.Abs(x))
+			}
+		}
+	}
+	ext = math.Min(1, math.Ceil(ext*20-1e-9)/20)
+	xOf := func(v float64) float64 {
+		v = math.Max(-ext, math.Min(ext, v))
+		return forestLabelW + (v+ext)/(2*ext)*forestPlotW
+	}
+	d.ForestZero = xOf(0)
+	step := ext / 4
+	for k := -4; k <= 4; k++ {
+		v := float64(k) * step
+		d.ForestTicks = append(d.ForestTicks, htmlTick{X: xOf(v), Label: num(100*v) + " pp"})
+	}
+	if t := c.Policy.PassRate.MinEffect; t > 0 {
+		d.ForestThreshold = []float64{xOf(-t), xOf(t)}
+	}
+	for i, p := range list {
+		y := forestTop + float64(i)*forestRowH + forestRowH/2
+		r := htmlForestRow{Label: cleanText(truncate(p.Name(), 40)), Y: y, TextY: y + 4, Class: verdictClass(p.Verdict, p.Failed()), Gated: p.Gated}
+		if math.IsNaN(p.Diff) {
+			r.ValueText = "no cases"
+			r.X = xOf(0)
+		} else {
+			r.X = xOf(p.Diff)
+			r.ValueText = eval.PP(p.Diff)
+			if !math.IsNaN(p.CI.Lo) && !math.IsNaN(p.CI.Hi) {
+				r.HasInterval = true
+				r.Lo, r.Hi = xOf(p.CI.Lo), xOf(p.CI.Hi)
+				r.OutOfRangeLo, r.OutOfRangeHi = p.CI.Lo < -ext, p.CI.Hi > ext
+			}
+		}
+		d.Forest = append(d.Forest, r)
+	}
+	d.ForestHeight = forestTop + float64(len(list))*forestRowH + 30
+}

@@ -1,0 +1,278 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"strconv"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/stats"
+)
+
+// SchemaVersion is the version of the JSON report's schema (docs/diff.md). It
+// changes only when a field is removed or changes meaning; new fields may be
+// added within a version.
+const SchemaVersion = 1
+
+// number is a float64 that encodes NaN and ±Inf (not tested, not computable)
+// as null.
+type number float64
+
+func (x number) MarshalJSON() ([]byte, error) {
+	f := float64(x)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+}
+
+type jsonReport struct {
+	SchemaVersion int            `json:"schema_version"`
+	Lock          jsonLock       `json:"lock"`
+	Baseline      jsonRun        `json:"baseline"`
+	Candidate     jsonRun        `json:"candidate"`
+	Policy        eval.Policy    `json:"policy"`
+	Aggregation   string         `json:"aggregation"`
+	Samples       int            `json:"samples"`
+	Paired        int            `json:"paired"`
+	Excluded      jsonExcluded   `json:"excluded"`
+	PassRates     []jsonPassRate `json:"pass_rates"`
+	Tags          []jsonPassRate `json:"tags"`
+	Measures      []jsonMeasure  `json:"measures"`
+	Drift         jsonDrift      `json:"drift"`
+	Flips         []jsonFlip     `json:"flips"`
+	Gate          jsonGate       `json:"gate"`
+	Warnings      []string       `json:"warnings"`
+}
+
+type jsonLock struct {
+	Baseline  string `json:"baseline"`
+	Candidate string `json:"candidate"`
+	Diff      string `json:"diff"` // "" when a manifest is unknown
+}
+
+type jsonRun struct {
+	ID           int64  `json:"id"`
+	Lock         string `json:"lock"`
+	Suite        string `json:"suite"`
+	SuiteVersion string `json:"suite_version"`
+	SuiteHash    string `json:"suite_hash"`
+	SettingsHash string `json:"settings_hash"`
+	Samples      int    `json:"samples"`
+	Status       string `json:"status"`
+}
+
+type jsonExcluded struct {
+	OnlyBaseline  int `json:"only_baseline"`
+	OnlyCandidate int `json:"only_candidate"`
+	HashChanged   int `json:"hash_changed"`
+	Errored       int `json:"errored"`
+	Total         int `json:"total"`
+}
+
+type jsonCounts struct {
+	Both          int `json:"both"`
+	OnlyBaseline  int `json:"only_baseline"`
+	OnlyCandidate int `json:"only_candidate"`
+	Neither       int `json:"neither"`
+}
+
+type jsonInterval struct {
+	Lo    number `json:"lo"`
+	Hi    number `json:"hi"`
+	Level number `json:"level"`
+}
+
+type jsonRate struct {
+	Rate number       `json:"rate"`
+	CI   jsonInterval `json:"ci"`
+}
+
+type jsonPassRate struct {
+	Kind           string         `json:"kind"`
+	Key            string         `json:"key"`
+	Name           string         `json:"name"`
+	N              int            `json:"n"`
+	Counts         jsonCounts     `json:"counts"`
+	Baseline       jsonRate       `json:"baseline"`
+	Candidate      jsonRate       `json:"candidate"`
+	Diff           number         `json:"diff"`
+	CI             jsonInterval   `json:"ci"`
+	Method         string         `json:"method"`
+	P              number         `json:"p"`
+	PAdjusted      number         `json:"p_adjusted"`
+	Adjustment     string         `json:"adjustment"`
+	McNemarP       number         `json:"mcnemar_p"`
+	Clusters       *int           `json:"clusters,omitempty"`
+	DesignEffect   *number        `json:"design_effect,omitempty"`
+	Detectable     number         `json:"detectable_effect"`
+	Gated          bool           `json:"gated"`
+	Threshold      eval.Threshold `json:"threshold"`
+	Verdict        string         `json:"verdict"`
+	NotNonInferior bool           `json:"not_non_inferior"`
+	Words          string         `json:"words"`
+	Lost           []string       `json:"lost"`
+	Gained         []string       `json:"gained"`
+	Warnings       []string       `json:"warnings"`
+}
+
+type jsonMeasure struct {
+	Name            string       `json:"name"`
+	Unit            string       `json:"unit"`
+	N               int          `json:"n"`
+	BaselineMedian  number       `json:"baseline_median"`
+	CandidateMedian number       `json:"candidate_median"`
+	Tested          bool         `json:"tested"`
+	Shift           number       `json:"shift"`
+	MedianDiff      number       `json:"median_diff"`
+	CI              jsonInterval `json:"ci"`
+	P               number       `json:"p"`
+	PAdjusted       number       `json:"p_adjusted"`
+	Adjustment      string       `json:"adjustment"`
+	Ties            int          `json:"ties"`
+	Zeros           int          `json:"zeros"`
+	Gated           bool         `json:"gated"`
+	MinEffect       number       `json:"min_effect"`
+	Verdict         string       `json:"verdict"`
+	Warnings        []string     `json:"warnings"`
+}
+
+type jsonDrift struct {
+	Cases      int          `json:"cases"`
+	Changed    int          `json:"changed"`
+	Share      number       `json:"share"`
+	Measured   bool         `json:"measured"`
+	FloorRun   string       `json:"floor_run"`
+	NoiseFloor number       `json:"noise_floor"`
+	Excess     number       `json:"excess"`
+	CI         jsonInterval `json:"ci"`
+	P          number       `json:"p"`
+	PAdjusted  number       `json:"p_adjusted"`
+	Adjustment string       `json:"adjustment"`
+	MaxExcess  *number      `json:"max_excess"`
+	Gated      bool         `json:"gated"`
+	Verdict    string       `json:"verdict"`
+	Warnings   []string     `json:"warnings"`
+}
+
+type jsonFlip struct {
+	CaseID          string   `json:"case_id"`
+	Direction       string   `json:"direction"` // "pass_to_fail" or "fail_to_pass"
+	Tags            []string `json:"tags"`
+	FailedChecks    []string `json:"failed_checks"`
+	BaselineOutput  string   `json:"baseline_output"`
+	CandidateOutput string   `json:"candidate_output"`
+}
+
+type jsonGate struct {
+	Failed  bool     `json:"failed"`
+	Reasons []string `json:"reasons"`
+}
+
+// WriteJSON renders c as one JSON document of the schema docs/diff.md
+// describes (schema_version 1). Untested values are null; lists are never
+// null. Strings are escaped by encoding/json, which also escapes <, > and &
+// so that the document is safe to embed in HTML.
+func WriteJSON(w io.Writer, c *eval.Comparison) error {
+	r := jsonReport{
+		SchemaVersion: SchemaVersion,
+		Lock:          jsonLock{Baseline: c.Baseline.Lock, Candidate: c.Candidate.Lock, Diff: c.LockDiff},
+		Baseline:      newJSONRun(c.Baseline),
+		Candidate:     newJSONRun(c.Candidate),
+		Policy:        c.Policy,
+		Aggregation:   c.Aggregation,
+		Samples:       c.Samples,
+		Paired:        c.Paired,
+		Excluded: jsonExcluded{OnlyBaseline: c.Excluded.OnlyBaseline, OnlyCandidate: c.Excluded.OnlyCandidate,
+			HashChanged: c.Excluded.HashChanged, Errored: c.Excluded.Errored, Total: c.Excluded.Total()},
+		PassRates: []jsonPassRate{},
+		Tags:      []jsonPassRate{},
+		Measures:  []jsonMeasure{},
+		Flips:     []jsonFlip{},
+		Gate:      jsonGate{Failed: c.Gate.Failed, Reasons: nonNil(c.Gate.Reasons)},
+		Warnings:  errStrings(c.Warnings),
+	}
+	for i := range c.PassRates {
+		r.PassRates = append(r.PassRates, newJSONPassRate(&c.PassRates[i]))
+	}
+	for i := range c.Tags {
+		r.Tags = append(r.Tags, newJSONPassRate(&c.Tags[i]))
+	}
+	for i := range c.Measures {
+		m := &c.Measures[i]
+		r.Measures = append(r.Measures, jsonMeasure{
+			Name: m.Name, Unit: m.Unit, N: m.N, BaselineMedian: number(m.Baseline), CandidateMedian: number(m.Candidate),
+			Tested: m.Tested, Shift: number(m.Shift), MedianDiff: number(m.Bootstrap.Median), CI: newJSONInterval(m.Bootstrap.CI),
+			P: number(m.P), PAdjusted: number(m.AdjP), Adjustment: m.Adjust, Ties: m.Test.Ties, Zeros: m.Test.Zeros,
+			Gated: m.Gated, MinEffect: number(m.Threshold.MinEffect), Verdict: string(m.Verdict), Warnings: errStrings(m.Warnings),
+		})
+	}
+	d := &c.Drift
+	r.Drift = jsonDrift{Cases: d.Cases, Changed: d.Changed, Share: number(d.Share), Measured: d.Measured, FloorRun: d.FloorRun,
+		NoiseFloor: number(math.NaN()), Excess: number(math.NaN()), P: number(math.NaN()), PAdjusted: number(d.AdjP),
+		CI:         jsonInterval{Lo: number(math.NaN()), Hi: number(math.NaN()), Level: number(math.NaN())},
+		Adjustment: d.Adjust, Gated: d.Gated, Verdict: string(d.Verdict), Warnings: errStrings(d.Warnings)}
+	if d.Measured {
+		r.Drift.NoiseFloor, r.Drift.Excess, r.Drift.P = number(d.Test.Within), number(d.Test.Excess), number(d.Test.P)
+		r.Drift.CI = newJSONInterval(d.Test.CI)
+	}
+	if d.MaxExcess != nil {
+		x := number(*d.MaxExcess)
+		r.Drift.MaxExcess = &x
+	}
+	for _, f := range c.Flips {
+		dir := "fail_to_pass"
+		if f.Lost {
+			dir = "pass_to_fail"
+		}
+		r.Flips = append(r.Flips, jsonFlip{CaseID: f.CaseID, Direction: dir, Tags: nonNil(f.Tags),
+			FailedChecks: nonNil(f.Failed), BaselineOutput: f.Baseline, CandidateOutput: f.Candidate})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+func newJSONRun(r eval.Run) jsonRun {
+	return jsonRun{ID: r.ID, Lock: r.Lock, Suite: r.Suite, SuiteVersion: r.SuiteVersion, SuiteHash: r.SuiteHash,
+		SettingsHash: r.SettingsHash, Samples: r.Settings.Samples, Status: string(r.Status)}
+}
+
+func newJSONInterval(iv stats.Interval) jsonInterval {
+	return jsonInterval{Lo: number(iv.Lo), Hi: number(iv.Hi), Level: number(iv.Level)}
+}
+
+func newJSONPassRate(p *eval.PassRate) jsonPassRate {
+	j := jsonPassRate{
+		Kind: p.Kind, Key: p.Key, Name: p.Name(), N: p.Counts.N(),
+		Counts:    jsonCounts{Both: p.Counts.Both, OnlyBaseline: p.Counts.OnlyA, OnlyCandidate: p.Counts.OnlyB, Neither: p.Counts.Neither},
+		Baseline:  jsonRate{Rate: number(p.Baseline.P), CI: newJSONInterval(p.Baseline.CI)},
+		Candidate: jsonRate{Rate: number(p.Candidate.P), CI: newJSONInterval(p.Candidate.CI)},
+		Diff:      number(p.Diff), CI: newJSONInterval(p.CI), Method: p.Method,
+		P: number(p.P), PAdjusted: number(p.AdjP), Adjustment: p.Adjust, McNemarP: number(p.McNemar.P),
+		Detectable: number(p.Detectable.Effect), Gated: p.Gated, Threshold: p.Threshold,
+		Verdict: string(p.Verdict), NotNonInferior: p.NotNonInferior, Words: p.Words(),
+		Lost: nonNil(p.Lost), Gained: nonNil(p.Gained), Warnings: errStrings(p.Warnings),
+	}
+	if p.Cluster != nil {
+		g, de := p.Cluster.Clusters, number(p.Cluster.DesignEffect)
+		j.Clusters, j.DesignEffect = &g, &de
+	}
+	return j
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func errStrings(ws []error) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.Error()
+	}
+	return out
+}

@@ -1,0 +1,156 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// WriteJUnit renders c as JUnit XML: a test suite "gate" with one testcase per
+// gated metric, failing when the metric fails the gate, and a test suite
+// "flips" with one testcase per flipped case (all of them), failing for each
+// pass→fail flip. Untrusted text is escaped by encoding/xml, which also
+// replaces characters XML cannot hold (NUL, ESC and other controls) with
+// U+FFFD.
+func WriteJUnit(w io.Writer, c *eval.Comparison) error {
+	gate := junitSuite{Name: "evalpin.gate", Properties: []junitProperty{
+		{"baseline_lock", c.Baseline.Lock}, {"candidate_lock", c.Candidate.Lock},
+		{"baseline_run", fmt.Sprint(c.Baseline.ID)}, {"candidate_run", fmt.Sprint(c.Candidate.ID)},
+		{"lock_diff", c.LockDiff}, {"paired", fmt.Sprint(c.Paired)}, {"excluded", c.Excluded.String()},
+		{"alpha", fmt.Sprint(c.Policy.Alpha)},
+	}}
+	for _, list := range [][]eval.PassRate{c.PassRates, c.Tags} {
+		for i := range list {
+			p := &list[i]
+			if !p.Gated {
+				continue
+			}
+			tc := junitCase{Name: "pass rate: " + p.Name(), Classname: "evalpin.gate.pass_rate",
+				SystemOut: fmt.Sprintf("%s → %s, %s, p = %s %s: %s%s", eval.Percent(p.Baseline.P), eval.Percent(p.Candidate.P),
+					deltaCell(p.Diff, p.CI.Lo, p.CI.Hi), eval.FormatP(p.AdjP), p.Adjust, p.Words(), warningsText(p.Warnings))}
+			if p.Failed() {
+				tc.Failure = &junitFailure{Message: p.Words(), Type: "regression", Text: tc.SystemOut}
+			}
+			gate.Cases = append(gate.Cases, tc)
+		}
+	}
+	for i := range c.Measures {
+		m := &c.Measures[i]
+		if !m.Gated {
+			continue
+		}
+		tc := junitCase{Name: "measure: " + m.Name, Classname: "evalpin.gate.measure",
+			SystemOut: fmt.Sprintf("median %s → %s, shift %s, p = %s %s: %s%s", eval.FormatValue(m.Baseline, m.Unit),
+				eval.FormatValue(m.Candidate, m.Unit), measureDelta(m), eval.FormatP(m.AdjP), m.Adjust, measureVerdict(m), warningsText(m.Warnings))}
+		if !m.Tested {
+			tc.Skipped = &junitSkipped{Message: "not tested" + warningsText(m.Warnings)}
+		}
+		if m.Failed() {
+			tc.Failure = &junitFailure{Message: string(m.Verdict), Type: "regression", Text: tc.SystemOut}
+		}
+		gate.Cases = append(gate.Cases, tc)
+	}
+	if d := &c.Drift; d.Gated {
+		ch, fl, ex, p, v := driftCells(d)
+		tc := junitCase{Name: "output drift", Classname: "evalpin.gate.drift",
+			SystemOut: fmt.Sprintf("changed %s, noise floor %s, excess %s, p = %s: %s%s", ch, fl, ex, p, v, warningsText(d.Warnings))}
+		if !d.Measured {
+			tc.Skipped = &junitSkipped{Message: "noise floor unmeasured (samples = 1)"}
+		}
+		if d.Failed() {
+			tc.Failure = &junitFailure{Message: "output drift above the noise floor", Type: "regression", Text: tc.SystemOut}
+		}
+		gate.Cases = append(gate.Cases, tc)
+	}
+
+	flips := junitSuite{Name: "evalpin.flips"}
+	for _, f := range c.Flips {
+		tc := junitCase{Name: f.CaseID, Classname: "evalpin.flips"}
+		text := fmt.Sprintf("baseline output:\n%s\n\ncandidate output:\n%s\n", f.Baseline, f.Candidate)
+		if len(f.Failed) > 0 {
+			text += "\nfailed checks: " + strings.Join(f.Failed, "; ") + "\n"
+		}
+		if f.Lost {
+			tc.Failure = &junitFailure{Message: "pass→fail", Type: "flip", Text: text}
+		} else {
+			tc.SystemOut = "fail→pass\n" + text
+		}
+		flips.Cases = append(flips.Cases, tc)
+	}
+
+	out := junitSuites{Name: "evalpin diff"}
+	for _, s := range []*junitSuite{&gate, &flips} {
+		s.Tests = len(s.Cases)
+		for _, tc := range s.Cases {
+			if tc.Failure != nil {
+				s.Failures++
+			}
+			if tc.Skipped != nil {
+				s.Skipped++
+			}
+		}
+		out.Tests += s.Tests
+		out.Failures += s.Failures
+		out.Suites = append(out.Suites, *s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func warningsText(ws []error) string {
+	if len(ws) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(errStrings(ws), "; ") + ")"
+}

@@ -1,0 +1,118 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// WriteMarkdown renders c as GitHub-flavoured Markdown for a pull-request
+// comment: a verdict line, tables of pass rates, tags, measures and drift, the
+// flipped cases and the footnotes. Untrusted text is escaped so that it cannot
+// break a table (pipes, line breaks), open code spans (backticks) or inject
+// HTML, links or emphasis.
+func WriteMarkdown(w io.Writer, c *eval.Comparison) error {
+	bw := bufio.NewWriter(w)
+	var n notes
+	verdict := "✅ " + gateLine(c)
+	if c.Gate.Failed {
+		verdict = "❌ " + gateLine(c)
+	}
+	fmt.Fprintf(bw, "### evalpin diff: %s\n\n", mdEscape(verdict))
+	fmt.Fprintf(bw, "**%s**\n\n", mdEscape(lockLine(c)))
+	fmt.Fprintf(bw, "%s  \n%s%s\n\n", mdEscape(title(c)), mdEscape(pairedLine(c)), n.mark(c.Warnings))
+	for _, r := range c.Gate.Reasons {
+		fmt.Fprintf(bw, "- %s\n", mdEscape(r))
+	}
+	if len(c.Gate.Reasons) > 0 {
+		fmt.Fprintln(bw)
+	}
+
+	passTable := func(rows []eval.PassRate) {
+		fmt.Fprintln(bw, "| Metric | Baseline | Candidate | Δ [95% CI] | Flips −/+ | p | Verdict |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---|")
+		for i := range rows {
+			p := &rows[i]
+			name := mdEscape(p.Name())
+			if p.Gated {
+				name = "**" + name + "**"
+			}
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %d/%d | %s | %s%s |\n", name,
+				rateCell(p.Baseline.P, p.Baseline.CI.Lo, p.Baseline.CI.Hi),
+				rateCell(p.Candidate.P, p.Candidate.CI.Lo, p.Candidate.CI.Hi),
+				deltaCell(p.Diff, p.CI.Lo, p.CI.Hi), p.Counts.OnlyA, p.Counts.OnlyB,
+				pCell(p.AdjP, p.Adjust), mdEscape(verdictWords(p)), n.mark(p.Warnings))
+		}
+		fmt.Fprintln(bw)
+	}
+	fmt.Fprintln(bw, "#### Pass rates (bold: gated, Holm)")
+	fmt.Fprintln(bw)
+	passTable(c.PassRates)
+	if len(c.Tags) > 0 {
+		fmt.Fprintln(bw, "#### Tags (exploratory, Benjamini–Hochberg; bold: never-regress, Holm)")
+		fmt.Fprintln(bw)
+		passTable(c.Tags)
+	}
+
+	fmt.Fprintln(bw, "#### Measures")
+	fmt.Fprintln(bw)
+	fmt.Fprintln(bw, "| Measure | Baseline | Candidate | Shift [95% CI] | p | Verdict |")
+	fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|")
+	for i := range c.Measures {
+		m := &c.Measures[i]
+		base := eval.FormatValue(m.Baseline, m.Unit)
+		if m.Name == eval.MeasureSimilarity {
+			base = "repeats " + base
+		}
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s%s |\n", m.Name, base, eval.FormatValue(m.Candidate, m.Unit),
+			measureDelta(m), pCell(m.AdjP, m.Adjust), mdEscape(measureVerdict(m)), n.mark(m.Warnings))
+	}
+	fmt.Fprintln(bw)
+	ch, fl, ex, p, v := driftCells(&c.Drift)
+	fmt.Fprintln(bw, "| Output drift | Noise floor | Excess [95% CI] | p | Verdict |")
+	fmt.Fprintln(bw, "|---:|---:|---:|---:|---|")
+	fmt.Fprintf(bw, "| %s | %s | %s | %s | %s%s |\n\n", ch, fl, ex, p, mdEscape(v), n.mark(c.Drift.Warnings))
+
+	if len(c.Flips) > 0 {
+		fmt.Fprintf(bw, "<details><summary>Flipped cases: %d pass→fail, %d fail→pass</summary>\n\n",
+			c.PassRates[0].Counts.OnlyA, c.PassRates[0].Counts.OnlyB)
+		fmt.Fprintln(bw, "| Case | Flip | Baseline output | Candidate output |")
+		fmt.Fprintln(bw, "|---|---|---|---|")
+		for _, f := range listed(c.Flips) {
+			dir := "fail→pass"
+			if f.Lost {
+				dir = "pass→fail"
+			}
+			fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", mdEscape(f.CaseID), dir,
+				mdEscape(truncate(f.Baseline, 80)), mdEscape(truncate(f.Candidate, 80)))
+		}
+		if more := len(c.Flips) - len(listed(c.Flips)); more > 0 {
+			fmt.Fprintf(bw, "\n… and %d more.\n", more)
+		}
+		fmt.Fprintln(bw, "\n</details>")
+		fmt.Fprintln(bw)
+	}
+	for i, m := range n.msgs {
+		fmt.Fprintf(bw, "%s %s  \n", superscript(i+1), mdEscape(m))
+	}
+	return bw.Flush()
+}
+
+// mdReplacer escapes every character that Markdown or the HTML it allows could
+// read as syntax. cleanText runs first: it makes control characters visible
+// and turns line breaks into a visible \n, so a table row stays one line.
+var mdReplacer = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", `|`, `\|`, `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
+	`(`, `\(`, `)`, `\)`, `#`, `\#`, `~`, `\~`, `!`, `\!`, `>`, `&gt;`, `<`, `&lt;`,
+	`&`, `&amp;`, `{`, `\{`, `}`, `\}`, `+`, `\+`, `=`, `\=`, `:`, `&#58;`, `@`, `&#64;`,
+)
+
+// mdEscape escapes untrusted text for a Markdown table cell or paragraph.
+// Colons and at signs are escaped too, so that a URL is never auto-linked and
+// no one is @-mentioned.
+func mdEscape(s string) string {
+	return mdReplacer.Replace(cleanText(s))
+}

@@ -1,0 +1,325 @@
+// Package report renders an eval.Comparison — the statistical diff of two
+// runs and its gate verdict — as a terminal table, Markdown for pull-request
+// comments, JSON with a stable schema, JUnit XML for CI systems, or a
+// self-contained HTML page with a forest plot and side-by-side word diffs of
+// the flipped cases.
+//
+// Model outputs, case ids, tags and scorer names are untrusted text: every
+// renderer escapes them for its format (terminal control sequences, Markdown
+// syntax, XML entities and characters XML cannot hold, HTML).
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// A Format is one of the report formats.
+type Format string
+
+// The report formats.
+const (
+	Table    Format = "table" // terminal table (tablewriter), the default
+	Markdown Format = "md"    // Markdown for pull-request comments
+	JSON     Format = "json"  // JSON, schema in docs/diff.md
+	JUnit    Format = "junit" // JUnit XML: a testcase per gated metric and per flipped case
+	HTML     Format = "html"  // one self-contained HTML file
+)
+
+// Formats lists the formats in the order help texts name them.
+var Formats = []Format{Table, Markdown, JSON, JUnit, HTML}
+
+// ParseFormat returns the format named s, or an input error listing the
+// formats.
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", eval.Errorf(eval.KindInput, "pass --format table, md, json, junit or html", "unknown report format %q", s)
+}
+
+// Write renders c in format f to w.
+func Write(w io.Writer, f Format, c *eval.Comparison) error {
+	switch f {
+	case Table:
+		return WriteTable(w, c)
+	case Markdown:
+		return WriteMarkdown(w, c)
+	case JSON:
+		return WriteJSON(w, c)
+	case JUnit:
+		return WriteJUnit(w, c)
+	case HTML:
+		return WriteHTML(w, c)
+	}
+	return fmt.Errorf("report: unknown format %q", f)
+}
+
+// MaxListed is how many flipped cases the table, Markdown and JUnit reports
+// name per direction; JSON and HTML list them all (HTML shows the outputs of
+// the first MaxListed).
+const MaxListed = 25
+
+// notes numbers warnings as footnotes, each distinct message once.
+type notes struct {
+	msgs  []string
+	index map[string]int
+}
+
+// mark returns the superscript footnote numbers of ws, adding new messages.
+func (n *notes) mark(ws []error) string {
+	if n.index == nil {
+		n.index = make(map[string]int)
+	}
+	var b strings.Builder
+	for _, w := range ws {
+		msg := w.Error()
+		i, ok := n.index[msg]
+		if !ok {
+			n.msgs = append(n.msgs, msg)
+			i = len(n.msgs)
+			n.index[msg] = i
+		}
+		if b.Len() > 0 {
+			b.WriteString("˒")
+		}
+		b.WriteString(superscript(i))
+	}
+	return b.String()
+}
+
+// numbers returns the footnote numbers of ws, adding new messages.
+func (n *notes) numbers(ws []error) []int {
+	n.mark(ws)
+	out := make([]int, len(ws))
+	for i, w := range ws {
+		out[i] = n.index[w.Error()]
+	}
+	return out
+}
+
+func superscript(i int) string {
+	const digits = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+	ds := []rune(digits)
+	s := fmt.Sprint(i)
+	var b strings.Builder
+	for _, c := range s {
+		b.WriteRune(ds[c-'0'])
+	}
+	return b.String()
+}
+
+// title says which runs are compared.
+func title(c *eval.Comparison) string {
+	return fmt.Sprintf("%s run %d (baseline) vs %s run %d (candidate), suite %s",
+		shortLock(c.Baseline.Lock), c.Baseline.ID, shortLock(c.Candidate.Lock), c.Candidate.ID, suiteName(c.Candidate))
+}
+
+func suiteName(r eval.Run) string {
+	if r.SuiteVersion != "" {
+		return r.Suite + " " + r.SuiteVersion
+	}
+	return r.Suite
+}
+
+// lockLine is the first line of every report: the manifest diff in words, or
+// the two lock ids when a manifest is unknown.
+func lockLine(c *eval.Comparison) string {
+	if c.LockDiff != "" {
+		return "Lock: " + c.LockDiff
+	}
+	if c.Baseline.Lock == c.Candidate.Lock {
+		return "Lock: same lock " + c.Baseline.Lock
+	}
+	return "Locks: " + c.Baseline.Lock + " → " + c.Candidate.Lock + " (manifests unknown)"
+}
+
+func shortLock(id string) string {
+	const keep = len("sha256:") + 12
+	if len(id) > keep {
+		return id[:keep]
+	}
+	return id
+}
+
+// pairedLine says how many cases were compared and left out.
+func pairedLine(c *eval.Comparison) string {
+	return fmt.Sprintf("%d cases paired, %d left out (%s); %d sample(s) per case", c.Paired, c.Excluded.Total(), c.Excluded, c.Samples)
+}
+
+// gateLine is the verdict of the gate.
+func gateLine(c *eval.Comparison) string {
+	if c.Gate.Failed {
+		return fmt.Sprintf("Gate: FAIL — %d regression(s) at alpha %g", len(c.Gate.Reasons), c.Policy.Alpha)
+	}
+	return fmt.Sprintf("Gate: pass at alpha %g", c.Policy.Alpha)
+}
+
+// rateCell formats a pass rate with its Wilson interval.
+func rateCell(p, lo, hi float64) string {
+	if math.IsNaN(p) {
+		return "—"
+	}
+	return fmt.Sprintf("%s [%.1f, %.1f]", eval.Percent(p), 100*lo, 100*hi)
+}
+
+// deltaCell formats a pass-rate difference with its interval.
+func deltaCell(d, lo, hi float64) string {
+	if math.IsNaN(d) {
+		return "—"
+	}
+	return fmt.Sprintf("%s [%s, %s]", eval.PP(d), num(100*lo), num(100*hi))
+}
+
+// num formats x with one decimal and a true minus sign.
+func num(x float64) string {
+	if math.IsNaN(x) {
+		return "—"
+	}
+	s := fmt.Sprintf("%.1f", x)
+	if s == "-0.0" {
+		s = "0.0"
+	}
+	return strings.Replace(s, "-", "−", 1)
+}
+
+// pCell formats an adjusted p-value with its adjustment.
+func pCell(p float64, adjust string) string {
+	s := eval.FormatP(p)
+	if adjust != "" && !math.IsNaN(p) {
+		s += " " + adjust
+	}
+	return s
+}
+
+// measureDelta formats a measure's shift with the bootstrap interval.
+func measureDelta(m *eval.Measure) string {
+	if !m.Tested {
+		return "—"
+	}
+	return fmt.Sprintf("%s [%s, %s]", signed(m.Shift, m.Unit), plain(m.Bootstrap.CI.Lo, m.Unit), plain(m.Bootstrap.CI.Hi, m.Unit))
+}
+
+func signed(x float64, unit string) string {
+	if math.IsNaN(x) {
+		return "—"
+	}
+	f := "%+.1f"
+	if unit == "" {
+		f = "%+.3f"
+	}
+	s := strings.Replace(fmt.Sprintf(f, x), "-", "−", 1)
+	if unit != "" {
+		s += " " + unit
+	}
+	return s
+}
+
+func plain(x float64, unit string) string {
+	if math.IsNaN(x) {
+		return "—"
+	}
+	f := "%.1f"
+	if unit == "" {
+		f = "%.3f"
+	}
+	return strings.Replace(fmt.Sprintf(f, x), "-", "−", 1)
+}
+
+// measureVerdict says a measure's verdict in words.
+func measureVerdict(m *eval.Measure) string {
+	switch {
+	case !m.Tested:
+		return "not tested"
+	case m.Verdict == eval.NoChange:
+		return "~"
+	}
+	return string(m.Verdict)
+}
+
+// driftCells returns the drift row: changed share, noise floor, excess, p, verdict.
+func driftCells(d *eval.DriftResult) (changed, floor, excess, p, verdict string) {
+	changed = fmt.Sprintf("%s (%d of %d)", eval.Percent(d.Share), d.Changed, d.Cases)
+	if !d.Measured {
+		return changed, "unmeasured", "—", "—", "not tested"
+	}
+	floor = fmt.Sprintf("%s (%s repeats)", eval.Percent(d.Test.Within), d.FloorRun)
+	excess = deltaCell(d.Test.Excess, d.Test.CI.Lo, d.Test.CI.Hi)
+	p = pCell(d.AdjP, d.Adjust)
+	verdict = "~"
+	if d.Verdict != eval.NoChange {
+		verdict = "above the noise floor"
+	}
+	return
+}
+
+// cleanText escapes untrusted text for a terminal or plain-text line: control
+// characters (ANSI escape sequences included), invalid UTF-8 and invisible
+// format characters (bidirectional overrides) become visible escapes, and line
+// breaks become \n.
+func cleanText(s string) string {
+	ok := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && !printable(r) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && !printable(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// printable reports whether r is shown as itself: printable and not a format
+// character such as a bidirectional override.
+func printable(r rune) bool {
+	return unicode.IsPrint(r) && !unicode.Is(unicode.Cf, r)
+}
+
+// truncate cuts s to at most n runes, marking the cut with "…".
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// verdictWords says a pass rate's verdict with its markers.
+func verdictWords(p *eval.PassRate) string {
+	w := p.Words()
+	if p.Gated && p.Failed() {
+		w += " ✗"
+	}
+	return w
+}

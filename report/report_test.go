@@ -1,0 +1,335 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/report"
+)
+
+// update makes the golden tests rewrite their files: go test ./report -update.
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// hostile are outputs that try to escape every format.
+var hostile = []string{
+	"<script>alert('x')</script>",
+	"a | b | `code` **bold** [link](http://evil.example) @someone",
+	"\x1b[31mred\x1b[0m and \x1b]0;title\x07 bell",
+	"nul \x00 and form \x0c feed & ]]> <!-- -->",
+	"right-to-left \u202egnp.exe",
+	"line one\nline two\r\n\ttabbed",
+}
+
+// fixture builds a fixed comparison of two runs of 48 cases with two samples
+// each: flips both ways (a regression of the "format" scorer and of the tag
+// "safety"), ties in length, a case only in each run, a changed case, an
+// errored case, hostile outputs and ids, a failing gate and warnings.
+func fixture(t testing.TB) *eval.Comparison {
+	t.Helper()
+	settings := eval.DefaultSettings()
+	settings.Samples = 2
+	mkRun := func(id int64, lock string) eval.Run {
+		return eval.Run{ID: id, Lock: lock, Suite: "smoke", SuiteVersion: "3", SuiteHash: "5e1f", Settings: settings,
+			SettingsHash: settings.Hash(), Status: eval.RunComplete}
+	}
+	base := eval.Side{Run: mkRun(7, "sha256:aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111")}
+	cand := eval.Side{Run: mkRun(9, "sha256:bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222")}
+	cases := map[string]eval.Case{}
+	add := func(side *eval.Side, id string, s int, out string, fmtOK, factOK bool, lat int) {
+		r := eval.Result{CaseID: id, CaseHash: "h-" + id, Sample: s, Output: out, Latency: time.Duration(lat) * time.Millisecond,
+			Checks: []eval.Check{{Scorer: "format", Pass: fmtOK}, {Scorer: "fact", Pass: factOK}}}
+		if !fmtOK {
+			r.Checks[0].Detail = "not JSON: " + strings.ToUpper(out[:min(len(out), 8)])
+		}
+		side.Results = append(side.Results, r)
+	}
+	for i := range 44 {
+		id := fmt.Sprintf("case-%02d", i)
+		tags := []string{[]string{"math", "geo"}[i%2]}
+		if i < 12 {
+			tags = append(tags, "safety")
+		}
+		cases[id] = eval.Case{ID: id, Tags: tags}
+		out := fmt.Sprintf("The answer to question %d is %d.", i, i*7)
+		if i < len(hostile) {
+			out = hostile[i]
+		}
+		bFmt, cFmt := true, true
+		bFact, cFact := i%5 != 0, i%5 != 0
+		switch {
+		case i < 10: // lost the format check
+			cFmt = false
+		case i == 40 || i == 41: // gained the fact check
+			bFact = false
+			cFact = true
+		}
+		candOut := out
+		if i < 10 || i%4 == 0 {
+			candOut = out + " (revised)"
+		}
+		for s := range 2 {
+			bo := out
+			if s == 1 && i%9 == 0 {
+				bo = out + " again"
+			}
+			add(&base, id, s, bo, bFmt, bFact, 100+i)
+			add(&cand, id, s, candOut, cFmt, cFact, 130+i)
+		}
+	}
+	// Left out: one case only in each run, one changed, one errored.
+	add(&base, "only-base", 0, "x", true, true, 1)
+	add(&base, "only-base", 1, "x", true, true, 1)
+	add(&cand, "only-cand", 0, "x", true, true, 1)
+	add(&cand, "only-cand", 1, "x", true, true, 1)
+	add(&base, "changed", 0, "x", true, true, 1)
+	add(&base, "changed", 1, "x", true, true, 1)
+	add(&cand, "changed", 0, "x", true, true, 1)
+	add(&cand, "changed", 1, "x", true, true, 1)
+	cand.Results[len(cand.Results)-1].CaseHash = "h-other"
+	cand.Results[len(cand.Results)-2].CaseHash = "h-other"
+	add(&base, "errored", 0, "x", true, true, 1)
+	add(&cand, "errored", 0, "", true, true, 1)
+	cand.Results[len(cand.Results)-1].Error = "HTTP 503"
+	// A hostile case id and tag.
+	evil := "<img src=x onerror=alert(1)>|`x`\x1b[2J"
+	cases[evil] = eval.Case{ID: evil, Tags: []string{"<b>tag</b>|"}}
+	for s := range 2 {
+		add(&base, evil, s, "fine", true, true, 100)
+		add(&cand, evil, s, "</div><script>document.write(1)</script>", false, true, 100)
+	}
+
+	pol := eval.DefaultPolicy()
+	pol.NeverRegress = []string{"safety"}
+	pol.Measures = map[string]eval.Threshold{eval.MeasureLatency: {MinEffect: 0.1}}
+	drift := 0.05
+	pol.MaxDrift = &drift
+	c, err := eval.Compare(base, cand, eval.CompareOptions{
+		Policy: &pol, Cases: cases, Resamples: 500,
+		LockDiff: "weights same; tokenizer same; template changed (chat_template.jinja)",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var goldenFiles = []struct {
+	format report.Format
+	file   string
+}{
+	{report.Table, "diff.txt"},
+	{report.Markdown, "diff.md"},
+	{report.JSON, "diff.json"},
+	{report.JUnit, "diff.xml"},
+	{report.HTML, "diff.html"},
+}
+
+func TestGolden(t *testing.T) {
+	c := fixture(t)
+	for _, g := range goldenFiles {
+		t.Run(string(g.format), func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := report.Write(&buf, g.format, c); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, g.file, buf.Bytes())
+		})
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./report -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		gotPath := path + ".got"
+		os.WriteFile(gotPath, got, 0o644)
+		t.Errorf("%s differs from the golden file; see %s", path, gotPath)
+	}
+}
+
+// TestEscaping checks that no format lets untrusted text through raw.
+func TestEscaping(t *testing.T) {
+	c := fixture(t)
+	render := func(f report.Format) string {
+		var buf bytes.Buffer
+		if err := report.Write(&buf, f, c); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	for _, tt := range []struct {
+		format    report.Format
+		forbidden []string // raw text that must not appear
+		want      []string // the escaped form that must
+	}{
+		{report.Table, []string{"\x1b", "\x00", "\x07", "\u202e", "\r"}, []string{`\x1b[31mred`, `\u202e`}},
+		{report.Markdown, []string{"<script>", "<img", "\x1b", "| b |", "`code`", "](http", "@someone"},
+			[]string{`&lt;script&gt;`, `a \| b`, "\\`code\\`"}},
+		{report.JUnit, []string{"<script>", "\x1b", "\x00", "]]>"}, []string{"&lt;script&gt;", "\uFFFD"}},
+		{report.HTML, []string{"<script>", "<img src", "\x1b", "\x00", "</div><script"}, []string{"&lt;script&gt;", `\u001b[31mred`}},
+		{report.JSON, []string{"<script>", "\x1b", "\x00"}, []string{`\u003cscript\u003e`, `\u001b[31mred`}},
+	} {
+		out := render(tt.format)
+		for _, bad := range tt.forbidden {
+			if strings.Contains(out, bad) {
+				t.Errorf("%s report contains raw %q", tt.format, bad)
+			}
+		}
+		for _, good := range tt.want {
+			if !strings.Contains(out, good) {
+				t.Errorf("%s report lacks %q", tt.format, good)
+			}
+		}
+	}
+}
+
+// TestWellFormed checks that the JSON and XML reports parse and carry the
+// gate's decision.
+func TestWellFormed(t *testing.T) {
+	c := fixture(t)
+	var buf bytes.Buffer
+	if err := report.WriteJSON(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		SchemaVersion int `json:"schema_version"`
+		Gate          struct {
+			Failed bool `json:"failed"`
+		} `json:"gate"`
+		Flips []struct {
+			CaseID          string `json:"case_id"`
+			CandidateOutput string `json:"candidate_output"`
+		} `json:"flips"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("JSON report does not parse: %v", err)
+	}
+	if doc.SchemaVersion != report.SchemaVersion || doc.Gate.Failed != c.Gate.Failed || len(doc.Flips) != len(c.Flips) {
+		t.Errorf("JSON: schema %d, gate failed %v, %d flips; want %d, %v, %d",
+			doc.SchemaVersion, doc.Gate.Failed, len(doc.Flips), report.SchemaVersion, c.Gate.Failed, len(c.Flips))
+	}
+	if doc.Flips[0].CandidateOutput != c.Flips[0].Candidate {
+		t.Errorf("JSON output %q does not round-trip %q", doc.Flips[0].CandidateOutput, c.Flips[0].Candidate)
+	}
+
+	buf.Reset()
+	if err := report.WriteJUnit(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(&buf)
+	failures := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("JUnit report is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "failure" {
+			failures++
+		}
+	}
+	lost := 0
+	for _, f := range c.Flips {
+		if f.Lost {
+			lost++
+		}
+	}
+	if want := lost + len(c.Gate.Reasons); failures != want {
+		t.Errorf("JUnit failures = %d, want %d (lost flips + gate reasons)", failures, want)
+	}
+}
+
+func TestFixtureVerdicts(t *testing.T) {
+	c := fixture(t)
+	if !c.Gate.Failed {
+		t.Fatalf("gate passed, want the format regression to fail it")
+	}
+	byName := map[string]*eval.PassRate{}
+	for i := range c.PassRates {
+		byName[c.PassRates[i].Name()] = &c.PassRates[i]
+	}
+	for i := range c.Tags {
+		byName[c.Tags[i].Name()] = &c.Tags[i]
+	}
+	for _, tt := range []struct {
+		name string
+		want eval.Verdict
+	}{
+		{"scorer format", eval.Regressed},
+		{"all checks", eval.NoChange}, // 9 lost, 2 gained: p = 0.13 after Holm
+		{"scorer fact", eval.NoChange},
+		{"tag safety", eval.Regressed},
+	} {
+		if p := byName[tt.name]; p == nil || p.Verdict != tt.want {
+			t.Errorf("%s verdict = %v, want %v", tt.name, p, tt.want)
+		}
+	}
+	if got, want := c.Excluded, (eval.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, Errored: 1}); got != want {
+		t.Errorf("Excluded = %+v, want %+v", got, want)
+	}
+}
+
+func TestWordDiff(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want string // chunks as [-del-] {+ins+}
+	}{
+		{"the cat sat", "the cat sat", "the cat sat"},
+		{"the cat sat", "the dog sat", "the [-cat-]{+dog+} sat"},
+		{"", "new words", "{+new words+}"},
+		{"a b c", "a c", "a [-b -]c"},
+		{"Paris is the capital.", "Lyon is the capital.", "[-Paris-]{+Lyon+} is the capital."},
+	} {
+		var b strings.Builder
+		for _, c := range report.WordDiff(tt.a, tt.b) {
+			switch c.Op {
+			case -1:
+				b.WriteString("[-" + c.Text + "-]")
+			case 1:
+				b.WriteString("{+" + c.Text + "+}")
+			default:
+				b.WriteString(c.Text)
+			}
+		}
+		if got := b.String(); got != tt.want {
+			t.Errorf("WordDiff(%q, %q) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, f := range report.Formats {
+		if got, err := report.ParseFormat(string(f)); err != nil || got != f {
+			t.Errorf("ParseFormat(%q) = %q, %v", f, got, err)
+		}
+	}
+	if _, err := report.ParseFormat("csv"); eval.KindOf(err) != eval.KindInput {
+		t.Errorf("ParseFormat(csv) err = %v, want an input error", err)
+	}
+}

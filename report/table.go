@@ -1,0 +1,156 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// WriteTable renders c as terminal tables: the lock line, the gated pass
+// rates, the tags, the measures and drift, the flipped cases, the gate and
+// the footnotes. Untrusted text is escaped so that it cannot move the cursor,
+// change colours or reorder the line.
+func WriteTable(w io.Writer, c *eval.Comparison) error {
+	bw := bufio.NewWriter(w)
+	var n notes
+	fmt.Fprintln(bw, cleanText(lockLine(c)))
+	fmt.Fprintln(bw, cleanText(title(c)))
+	fmt.Fprintln(bw, cleanText(pairedLine(c))+n.mark(c.Warnings))
+	fmt.Fprintln(bw)
+
+	passTable := func(rows []eval.PassRate) error {
+		t := newTable(bw)
+		t.Header("METRIC", "BASELINE", "CANDIDATE", "Δ [95% CI]", "FLIPS −/+", "P", "VERDICT")
+		for i := range rows {
+			p := &rows[i]
+			name := cleanText(p.Name())
+			if p.Gated {
+				name += " (gated)"
+			}
+			if err := t.Append(
+				name,
+				rateCell(p.Baseline.P, p.Baseline.CI.Lo, p.Baseline.CI.Hi),
+				rateCell(p.Candidate.P, p.Candidate.CI.Lo, p.Candidate.CI.Hi),
+				deltaCell(p.Diff, p.CI.Lo, p.CI.Hi),
+				fmt.Sprintf("%d/%d", p.Counts.OnlyA, p.Counts.OnlyB),
+				pCell(p.AdjP, p.Adjust),
+				verdictWords(p)+n.mark(p.Warnings),
+			); err != nil {
+				return err
+			}
+		}
+		return t.Render()
+	}
+	fmt.Fprintln(bw, "Pass rates")
+	if err := passTable(c.PassRates); err != nil {
+		return err
+	}
+	if len(c.Tags) > 0 {
+		fmt.Fprintln(bw, "\nTags (exploratory, Benjamini–Hochberg; gated tags Holm)")
+		if err := passTable(c.Tags); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintln(bw, "\nMeasures (medians; shift = Hodges–Lehmann, interval = bootstrap of the median difference)")
+	t := newTable(bw)
+	t.Header("MEASURE", "BASELINE", "CANDIDATE", "SHIFT [95% CI]", "P", "VERDICT")
+	for i := range c.Measures {
+		m := &c.Measures[i]
+		name := m.Name
+		if m.Gated {
+			name += " (gated)"
+		}
+		base := eval.FormatValue(m.Baseline, m.Unit)
+		if m.Name == eval.MeasureSimilarity {
+			base = "repeats " + base
+		}
+		if err := t.Append(name, base, eval.FormatValue(m.Candidate, m.Unit), measureDelta(m),
+			pCell(m.AdjP, m.Adjust), measureVerdict(m)+n.mark(m.Warnings)); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(bw, "\nOutput drift")
+	t = newTable(bw)
+	t.Header("CHANGED", "NOISE FLOOR", "EXCESS [95% CI]", "P", "VERDICT")
+	ch, fl, ex, p, v := driftCells(&c.Drift)
+	if err := t.Append(ch, fl, ex, p, v+n.mark(c.Drift.Warnings)); err != nil {
+		return err
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+
+	if len(c.Flips) > 0 {
+		fmt.Fprintf(bw, "\nFlipped cases (all checks): %d pass→fail, %d fail→pass\n", c.PassRates[0].Counts.OnlyA, c.PassRates[0].Counts.OnlyB)
+		t = newTable(bw)
+		t.Header("CASE", "FLIP", "BASELINE OUTPUT", "CANDIDATE OUTPUT", "FAILED CHECKS")
+		for _, f := range listed(c.Flips) {
+			dir := "fail→pass"
+			if f.Lost {
+				dir = "pass→fail"
+			}
+			failed := ""
+			for i, s := range f.Failed {
+				if i > 0 {
+					failed += "; "
+				}
+				failed += s
+			}
+			if err := t.Append(cleanText(truncate(f.CaseID, 40)), dir, cleanText(truncate(f.Baseline, 40)),
+				cleanText(truncate(f.Candidate, 40)), cleanText(truncate(failed, 50))); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		if more := len(c.Flips) - len(listed(c.Flips)); more > 0 {
+			fmt.Fprintf(bw, "… and %d more flipped cases (--format json lists them all)\n", more)
+		}
+	}
+
+	fmt.Fprintln(bw)
+	fmt.Fprintln(bw, gateLine(c))
+	for _, r := range c.Gate.Reasons {
+		fmt.Fprintln(bw, "  - "+cleanText(r))
+	}
+	if len(n.msgs) > 0 {
+		fmt.Fprintln(bw)
+		for i, m := range n.msgs {
+			fmt.Fprintf(bw, "%s %s\n", superscript(i+1), cleanText(m))
+		}
+	}
+	return bw.Flush()
+}
+
+// listed returns the flips a short report shows: the first MaxListed losses,
+// then the first MaxListed gains.
+func listed(fs []eval.Flip) []eval.Flip {
+	var lost, gained []eval.Flip
+	for _, f := range fs {
+		if f.Lost && len(lost) < MaxListed {
+			lost = append(lost, f)
+		} else if !f.Lost && len(gained) < MaxListed {
+			gained = append(gained, f)
+		}
+	}
+	return append(lost, gained...)
+}
+
+func newTable(w io.Writer) *tablewriter.Table {
+	return tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+	)
+}
