@@ -1,0 +1,816 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/runner"
+	"github.com/evalpin/evalpin/suites"
+)
+
+func init() {
+	commands["run"] = command{summary: "replay a suite against a locked endpoint and store every output", run: runRun}
+}
+
+const runUsage = `
+Usage: evalpin run --suite FILE|NAME --endpoint URL [--endpoint URL...] [flags]
+
+Run replays a suite against an endpoint (its OpenAI base URL) and stores every
+output in the database, under the lock the endpoint serves. Several --endpoint
+flags are replicas of one deployment: requests are spread over them and each
+must serve the same lock.
+
+Before the first request, run asks every endpoint which lock it serves (as
+'evalpin probe' does) and refuses, creating no run, when one reports no lock,
+another lock than --expect-lock, or the replicas disagree. Every response is
+checked against the lock; a response of another lock stops the run, and its
+output is not stored. After the last response the endpoints are asked again.
+
+--suite takes a suite file or the name of a bundled suite ('evalpin suite
+list'). The suite's defaults are the settings; --samples, --max-tokens,
+--seed and --temperature override them. The lock, the suite's hash and the
+settings' hash identify a run: the same command again resumes an unfinished
+run where it stopped, requesting only the missing case samples, and requests
+nothing when the run is complete. --fresh starts a new run instead.
+
+Ctrl-C stops sending requests, waits for those in flight, stores their
+results and marks the run interrupted; a second Ctrl-C abandons the requests
+in flight. Either way the same command resumes the run.
+
+Progress is shown on a terminal; the summary goes to stdout as a table or,
+with --format json, as JSON.
+
+Examples:
+
+  evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 --model tiny-v1
+  evalpin run --suite suites/support.yaml --endpoint http://gpu-a:8000/v1 --endpoint http://gpu-b:8000/v1 \
+      --expect-lock sha256:3f2a9c… --concurrency 512
+  evalpin run --suite support.yaml --endpoint https://api.example.com/v1 --api-key-env EXAMPLE_API_KEY --samples 5
+  evalpin run --suite support.yaml --endpoint http://gpu-a:8000/v1 --fresh --format json --db ci/evalpin.db
+`
+
+// runDefaultConcurrency, runDefaultRetries and runDefaultTimeout are the
+// flags' defaults, those of runner.Config.
+const (
+	runDefaultConcurrency = 128
+	runDefaultRetries     = 5
+	runDefaultTimeout     = 10 * time.Minute
+)
+
+// Hooks that tests replace.
+var (
+	// runSignals returns the channel the second Ctrl-C is watched on, and a
+	// function that stops the watch.
+	runSignals = func() (<-chan os.Signal, func()) {
+		c := make(chan os.Signal, 2)
+		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+		return c, func() { signal.Stop(c) }
+	}
+	// runHardExit ends the process when a run still has not stopped
+	// runHardStopGrace after the second Ctrl-C.
+	runHardExit      = func() { os.Exit(exitInterrupted) }
+	runHardStopGrace = 5 * time.Second
+	// runClock, when set, is the runner's clock (golden tests freeze it).
+	runClock func() time.Time
+	// runIsTerminal reports whether stderr is a terminal that can show progress.
+	runIsTerminal = func(w io.Writer) bool {
+		f, ok := w.(*os.File)
+		return ok && term.IsTerminal(int(f.Fd()))
+	}
+)
+
+// runOptions are the flags of "evalpin run".
+type runOptions struct {
+	suite       string
+	endpoints   probeEndpointsFlag
+	model       string
+	expect      string
+	db          *string
+	concurrency int
+	timeout     time.Duration
+	retries     int
+	batch       int
+	samples     int
+	maxTokens   int
+	seed        int64
+	temperature float64
+	fresh       bool
+	apiKeyEnv   string
+	format      string
+	noProgress  bool
+	set         map[string]bool // the flags given on the command line
+}
+
+// runRun implements "evalpin run".
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	tty := runIsTerminal(stderr)
+	stderr = &runSyncWriter{w: stderr} // the progress and signal goroutines write too
+	o, err := parseRunFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	suite, err := runLoadSuite(o.suite)
+	if err != nil {
+		return err
+	}
+	settings := o.settings(suite.Settings)
+	apiKey, err := o.apiKey()
+	if err != nil {
+		return err
+	}
+
+	// Which lock do the endpoints serve? A refusal creates no run and
+	// touches no database.
+	manifests := &runManifests{}
+	prober := &endpoint.Prober{Client: &http.Client{Transport: runAuth(apiKey)}, VerifyManifest: manifests.verify}
+	pctx, cancel := context.WithTimeout(ctx, o.timeout)
+	target, err := prober.Resolve(pctx, o.endpoints, o.model, o.expect)
+	cancel()
+	if err != nil {
+		if errors.Is(err, endpoint.ErrNoLock) {
+			if uerr := runUnreachable(ctx, o.endpoints); uerr != nil {
+				return uerr
+			}
+		}
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return eval.Errorf(eval.KindInput, "check that the endpoint is up, or raise --timeout", "run: probing the endpoints: no answer within %v", o.timeout)
+		}
+		return err
+	}
+	fmt.Fprintf(stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",
+		target.Lock, target.Claim.Source, target.Claim.Strength, len(o.endpoints), histSafe(target.Model))
+
+	db, err := openStore(*o.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.PutLock(ctx, target.Lock, manifests.get(target.Lock), string(target.Claim.Source)); err != nil {
+		return fmt.Errorf("store lock: %w", err)
+	}
+	if err := db.PutSuite(ctx, *suite); err != nil {
+		return fmt.Errorf("store suite: %w", err)
+	}
+
+	rn, prior, err := runFindOrCreate(ctx, db, o, suite, settings, target.Lock)
+	if err != nil {
+		return err
+	}
+	done, err := db.Done(ctx, rn.ID)
+	if err != nil {
+		return fmt.Errorf("read stored results: %w", err)
+	}
+	expected := len(suite.Cases) * settings.Samples
+	switch {
+	case prior == eval.RunComplete:
+		fmt.Fprintf(stderr, "run %d is complete: every case sample is stored for this lock, suite and settings; nothing to request (--fresh runs the suite again)\n", rn.ID)
+	case prior != "":
+		fmt.Fprintf(stderr, "resuming run %d (%s): %d of %d case samples stored\n", rn.ID, prior, done.Len(), expected)
+	default:
+		fmt.Fprintf(stderr, "run %d: %s × %s, settings %s\n", rn.ID, runPlural(len(suite.Cases), "case"), runPlural(settings.Samples, "sample"), shortHash(rn.SettingsHash))
+	}
+
+	// The run itself. Everything from here on ends with the writer closed
+	// and the run's status recorded, whatever stops it.
+	writer := db.NewWriter(ctx, rn.ID, store.WriterOptions{})
+	sink := &runSink{w: writer}
+	hard := make(chan struct{})
+	stopWatch := runWatchHardStop(hard, stderr)
+	defer stopWatch()
+	r, err := runner.New(runner.Config{
+		Endpoints:     o.endpoints,
+		Model:         target.Model,
+		APIKey:        apiKey,
+		Concurrency:   o.concurrency,
+		Timeout:       o.timeout,
+		MaxAttempts:   o.retries + 1,
+		Batch:         o.batch,
+		CheckResponse: target.CheckResponse,
+		Sink:          sink,
+		Skip:          done.Has,
+		HardStop:      hard,
+		Now:           runClock,
+	})
+	if err != nil {
+		writer.Close()
+		return eval.Errorf(eval.KindInput, "run 'evalpin help run'", "run: %w", err)
+	}
+	runSuite := *suite
+	runSuite.Settings = settings
+	var sum runner.Summary
+	var runErr error
+	if tty && !o.noProgress {
+		stopProgress := runShowProgress(r, stderr)
+		sum, runErr = r.Run(ctx, runSuite)
+		stopProgress()
+	} else {
+		sum, runErr = r.Run(ctx, runSuite)
+	}
+	// The lock may have changed after the last response was checked (an
+	// Ollama model replaced under its name): ask again before calling the
+	// run complete.
+	var recheckErr error
+	if runErr == nil && ctx.Err() == nil && prior != eval.RunComplete {
+		rctx, cancel := context.WithTimeout(ctx, o.timeout)
+		recheckErr = target.Recheck(rctx)
+		cancel()
+	}
+	closeErr := writer.Close()
+
+	// Count what is stored rather than trusting the counters: complete means
+	// every case × sample is in the database.
+	bg := context.WithoutCancel(ctx)
+	stored, err := db.Done(bg, rn.ID)
+	if err != nil {
+		return fmt.Errorf("count stored results: %w", err)
+	}
+	missing := 0
+	for _, c := range suite.Cases {
+		for s := range settings.Samples {
+			if !stored.Has(c.ID, s) {
+				missing++
+			}
+		}
+	}
+	status := eval.RunInterrupted
+	if runErr == nil && recheckErr == nil && closeErr == nil && ctx.Err() == nil && missing == 0 {
+		status = eval.RunComplete
+	}
+	if prior == eval.RunComplete && missing == 0 {
+		status = eval.RunComplete // nothing was requested: it stays as it was
+	} else {
+		if err := db.SetRunStatus(bg, rn.ID, status); err != nil {
+			return fmt.Errorf("record run status: %w", err)
+		}
+	}
+	counts, err := db.Counts(bg, rn.ID)
+	if err != nil {
+		return fmt.Errorf("count stored results: %w", err)
+	}
+
+	out := runSummary{
+		Run: rn.ID, Status: status, Resumed: prior != "", Lock: target.Lock,
+		LockSource: string(target.Claim.Source), LockStrength: string(target.Claim.Strength), Model: target.Model,
+		Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
+		Settings: settings, SettingsHash: rn.SettingsHash,
+		Cases: len(suite.Cases), Samples: settings.Samples, Expected: expected,
+		Stored: expected - missing, StoredErrors: counts.Errors,
+		Requested: sum.Results, Skipped: sum.Skipped, Errors: sum.Errors,
+		Requests: sum.Requests, Retries: sum.Retries,
+		PromptTokens: sum.PromptTokens, CompletionTokens: sum.CompletionTokens,
+		RequestsPerSec: sum.RequestsPerSec, ResultsPerSec: sum.ResultsPerSec, TokensPerSec: sum.TokensPerSec,
+		LatencyP50: sum.P50.Seconds(), LatencyP95: sum.P95.Seconds(), LatencyP99: sum.P99.Seconds(),
+		Elapsed: sum.Elapsed.Seconds(), Endpoints: sum.Endpoints,
+	}
+	if out.Errors == nil {
+		out.Errors = map[string]int{}
+	}
+	if out.Endpoints == nil {
+		out.Endpoints = map[string]int{}
+	}
+	if o.format == "json" {
+		err = histWriteJSON(stdout, out)
+	} else {
+		err = out.writeTable(stdout)
+	}
+	if err != nil {
+		return err
+	}
+
+	resume := "resume it with the same command: " + runCommandLine(args)
+	switch {
+	case closeErr != nil:
+		return fmt.Errorf("store results of run %d: %w", rn.ID, closeErr)
+	case runErr != nil && errors.Is(runErr, context.Canceled):
+		fmt.Fprintf(stderr, "run %d interrupted: %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
+		return runErr
+	case runErr != nil && eval.KindOf(runErr) == eval.KindLockRefused:
+		fmt.Fprintf(stderr, "run %d stopped and marked interrupted: %d of %d case samples stored, none from the refused response\n", rn.ID, out.Stored, expected)
+		return runErr
+	case runErr != nil:
+		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
+		return fmt.Errorf("run %d: %w", rn.ID, runErr)
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "run %d interrupted after its last request: every case sample is stored, the lock was not checked again; %s\n", rn.ID, resume)
+		return fmt.Errorf("run %d: %w", rn.ID, context.Cause(ctx))
+	case recheckErr != nil:
+		fmt.Fprintf(stderr, "run %d marked interrupted: the endpoints no longer serve its lock after the last response\n", rn.ID)
+		if eval.KindOf(recheckErr) == eval.KindInternal {
+			return eval.Errorf(eval.KindLockRefused, "check the endpoint with 'evalpin probe URL', then run the same command again", "run %d: lock check after the last response: %w", rn.ID, recheckErr)
+		}
+		return recheckErr
+	case missing > 0:
+		return eval.Errorf(eval.KindIncomplete, resume, "run %d incomplete: %d of %d case samples are not stored", rn.ID, missing, expected)
+	}
+	return nil
+}
+
+// parseRunFlags parses and checks the command line of "evalpin run".
+func parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
+	fs := newFlagSet("run", runUsage, stderr)
+	o := &runOptions{set: map[string]bool{}}
+	fs.StringVar(&o.suite, "suite", "", "the suite: a `FILE` (.yaml, .yml, .jsonl) or the name of a bundled suite")
+	fs.Var(&o.endpoints, "endpoint", "an endpoint's OpenAI base `URL`, e.g. http://host:8000/v1 (repeatable: replicas of one lock)")
+	fs.StringVar(&o.model, "model", "", "the `NAME` of the model to request (default: the only one the endpoint serves)")
+	fs.StringVar(&o.expect, "expect-lock", "", "refuse unless every endpoint serves lock `ID`")
+	o.db = addDBFlag(fs)
+	fs.IntVar(&o.concurrency, "concurrency", runDefaultConcurrency, "the most requests in flight at once over all endpoints")
+	fs.DurationVar(&o.timeout, "timeout", runDefaultTimeout, "give up on one attempt of a request (and on the lock probe) after this long")
+	fs.IntVar(&o.retries, "retries", runDefaultRetries, "retries of a request after 429, 5xx, timeouts and connection errors")
+	fs.IntVar(&o.batch, "batch", 1, "pack up to `N` raw-prompt cases into one /completions request (vLLM, SGLang)")
+	fs.IntVar(&o.samples, "samples", 0, "request each case `K` times (default: the suite's samples)")
+	fs.IntVar(&o.maxTokens, "max-tokens", 0, "the most tokens per output (default: the suite's max_tokens)")
+	fs.Int64Var(&o.seed, "seed", 0, "the sampling seed (default: the suite's seed)")
+	fs.Float64Var(&o.temperature, "temperature", 0, "the sampling temperature (default: the suite's temperature)")
+	fs.BoolVar(&o.fresh, "fresh", false, "start a new run even if an unfinished or complete one exists")
+	fs.StringVar(&o.apiKeyEnv, "api-key-env", "", "send the API key in environment variable `VAR` as a bearer token")
+	fs.StringVar(&o.format, "format", "table", "summary `format`: table or json")
+	fs.BoolVar(&o.noProgress, "no-progress", false, "show no progress bar, even on a terminal")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	switch {
+	case fs.NArg() > 0:
+		return nil, usageErrorf("run: unexpected argument %q (name the suite with --suite and endpoints with --endpoint)", fs.Arg(0))
+	case o.suite == "":
+		return nil, eval.Errorf(eval.KindInput, "evalpin run --suite FILE --endpoint URL; 'evalpin suite list' shows the bundled suites", "run: no suite given")
+	case len(o.endpoints) == 0:
+		return nil, eval.Errorf(eval.KindInput, "evalpin run --suite FILE --endpoint http://host:8000/v1", "run: no endpoint given")
+	case o.expect != "" && !endpoint.IsLockID(o.expect):
+		return nil, eval.Errorf(eval.KindInput, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "run: --expect-lock %q is not a lock id", o.expect)
+	case o.format != "table" && o.format != "json":
+		return nil, usageErrorf("run: --format must be table or json, not %q", o.format)
+	case o.concurrency < 1:
+		return nil, usageErrorf("run: --concurrency must be at least 1, not %d", o.concurrency)
+	case o.timeout <= 0:
+		return nil, usageErrorf("run: --timeout must be positive, not %v", o.timeout)
+	case o.retries < 0:
+		return nil, usageErrorf("run: --retries must be 0 or more, not %d", o.retries)
+	case o.batch < 1:
+		return nil, usageErrorf("run: --batch must be at least 1, not %d", o.batch)
+	case o.set["samples"] && o.samples < 1:
+		return nil, usageErrorf("run: --samples must be at least 1, not %d", o.samples)
+	case o.set["max-tokens"] && o.maxTokens < 1:
+		return nil, usageErrorf("run: --max-tokens must be at least 1, not %d", o.maxTokens)
+	case o.set["temperature"] && (o.temperature < 0 || o.temperature > 2):
+		return nil, usageErrorf("run: --temperature must be in range [0, 2], not %g", o.temperature)
+	}
+	for _, u := range o.endpoints {
+		if _, err := endpoint.Origin(u); err != nil {
+			return nil, eval.Errorf(eval.KindInput, "an endpoint is an OpenAI base URL such as http://127.0.0.1:8000/v1", "run: --endpoint %q: %w", u, err)
+		}
+	}
+	return o, nil
+}
+
+// settings returns the suite's settings with the flags given applied: the
+// run's effective settings, whose hash identifies it.
+func (o *runOptions) settings(s eval.Settings) eval.Settings {
+	if o.set["samples"] {
+		s.Samples = o.samples
+	}
+	if o.set["max-tokens"] {
+		s.MaxTokens = o.maxTokens
+	}
+	if o.set["seed"] {
+		s.Seed = o.seed
+	}
+	if o.set["temperature"] {
+		s.Temperature = o.temperature
+	}
+	if s.Samples < 1 {
+		s.Samples = 1
+	}
+	return s
+}
+
+// apiKey reads the API key from the variable --api-key-env names.
+func (o *runOptions) apiKey() (string, error) {
+	if o.apiKeyEnv == "" {
+		return "", nil
+	}
+	key := os.Getenv(o.apiKeyEnv)
+	if key == "" {
+		return "", eval.Errorf(eval.KindInput, "export "+o.apiKeyEnv+"=<key>, or leave out --api-key-env for an endpoint without authentication",
+			"run: --api-key-env %s: the variable is empty or not set", o.apiKeyEnv)
+	}
+	return key, nil
+}
+
+// runLoadSuite loads the suite --suite names: a file, or else a bundled suite.
+func runLoadSuite(arg string) (*eval.Suite, error) {
+	if _, err := os.Stat(arg); err == nil || strings.ContainsAny(arg, `/\`) {
+		return suites.Load(arg)
+	}
+	if slices.Contains(suites.ExampleNames(), strings.TrimSuffix(arg, ".yaml")) {
+		return suites.LoadExample(arg)
+	}
+	return nil, eval.Errorf(eval.KindInput,
+		"pass a suite file, or one of the bundled suites: "+strings.Join(suites.ExampleNames(), ", "),
+		"run: --suite %s: no such file, and no bundled suite of that name", arg)
+}
+
+// runFindOrCreate returns the run the command continues, and the status it
+// had ("" for a new run): the unfinished run of (lock, suite, settings), else
+// its complete run (which needs nothing), else a new one. --fresh always
+// creates a new run.
+func runFindOrCreate(ctx context.Context, db *store.DB, o *runOptions, suite *eval.Suite, settings eval.Settings, lockID eval.LockID) (eval.Run, eval.RunStatus, error) {
+	settingsHash := settings.Hash()
+	if !o.fresh {
+		rn, err := db.FindResumable(ctx, lockID, suite.Hash, settingsHash)
+		if err == nil {
+			prior := rn.Status
+			if err := db.SetRunStatus(ctx, rn.ID, eval.RunRunning); err != nil {
+				return rn, "", fmt.Errorf("resume run %d: %w", rn.ID, err)
+			}
+			if err := db.SetRunEndpoints(ctx, rn.ID, o.endpoints); err != nil {
+				return rn, "", fmt.Errorf("resume run %d: %w", rn.ID, err)
+			}
+			return rn, prior, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return rn, "", fmt.Errorf("find a run to resume: %w", err)
+		}
+		rn, err = db.LatestCompleteRun(ctx, lockID, suite.Hash, settingsHash)
+		if err == nil {
+			return rn, eval.RunComplete, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return rn, "", fmt.Errorf("find a complete run: %w", err)
+		}
+	}
+	rn := eval.Run{
+		Lock: lockID, Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
+		Settings: settings, SettingsHash: settingsHash, Endpoints: o.endpoints, Version: Version,
+		Status: eval.RunRunning,
+	}
+	if err := db.CreateRun(ctx, &rn); err != nil {
+		return rn, "", fmt.Errorf("create run: %w", err)
+	}
+	return rn, "", nil
+}
+
+// runUnreachable returns an error naming the first endpoint that cannot be
+// connected to at all, or nil when each answers HTTP: a lock refusal of an
+// endpoint that is down would send the user looking for the wrong fix.
+func runUnreachable(ctx context.Context, endpoints []string) error {
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, u := range endpoints {
+		origin, err := endpoint.Origin(u)
+		if err != nil {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, origin+"/", nil)
+		if err != nil {
+			continue
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return eval.Errorf(eval.KindInput, "check the URL and that the server is running and listening there",
+				"run: endpoint %s unreachable: %w", u, err)
+		}
+		resp.Body.Close()
+	}
+	return nil
+}
+
+// runManifests keeps the lock manifests the probe verified, so that the lock
+// is stored with the manifest its endpoint published.
+type runManifests struct {
+	mu sync.Mutex
+	m  map[eval.LockID][]byte
+}
+
+// verify is endpoint.Prober.VerifyManifest: it recomputes the manifest's id
+// with the lock package, as the default does, and keeps the manifest.
+func (r *runManifests) verify(data []byte) (eval.LockID, error) {
+	m, err := lock.Parse(data)
+	if err != nil {
+		return "", err
+	}
+	id, err := m.ID()
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[eval.LockID][]byte{}
+	}
+	r.m[id] = slices.Clone(data)
+	return id, nil
+}
+
+// get returns the manifest published for id, or nil.
+func (r *runManifests) get(id eval.LockID) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[id]
+}
+
+// runAuth returns the transport of the lock probe: the default one, adding
+// the API key as a bearer token when there is one.
+func runAuth(key string) http.RoundTripper {
+	if key == "" {
+		return http.DefaultTransport
+	}
+	return runBearer{key: key}
+}
+
+// runBearer adds an Authorization header to every request.
+type runBearer struct{ key string }
+
+func (b runBearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+b.key)
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// runSink hands the runner's results to a store writer.
+type runSink struct {
+	w   *store.Writer
+	err error // the first error of Put
+}
+
+var _ runner.Sink = (*runSink)(nil)
+
+// Put queues r for storing; runner.Sink's Put has no error, so the first one
+// is kept for Err.
+func (s *runSink) Put(r eval.Result) {
+	if err := s.w.Put(r); err != nil && s.err == nil {
+		s.err = err
+	}
+}
+
+// Err returns the first error of Put or of the writer's transactions.
+func (s *runSink) Err() error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.w.Err()
+}
+
+// runWatchHardStop watches for the second Ctrl-C of a run. The first one
+// cancels the command's context (main's signal.NotifyContext), which stops
+// dispatching and lets requests in flight finish; this watch sees it too and
+// waits for another. The second closes hard, which makes the runner abandon
+// the requests in flight; should the run still not have stopped after
+// runHardStopGrace, the process exits. Nothing stored is lost that way: each
+// batch of results is one transaction, the results of an unfinished batch
+// are not stored and so are requested again on resume, and a result stored
+// twice is one row. The returned function ends the watch.
+func runWatchHardStop(hard chan<- struct{}, stderr io.Writer) (stop func()) {
+	sigs, unwatch := runSignals()
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	var timer *time.Timer
+	var mu sync.Mutex
+	wg.Go(func() {
+		for n := 0; ; {
+			select {
+			case <-sigs:
+				n++
+			case <-quit:
+				return
+			}
+			switch n {
+			case 1:
+				fmt.Fprintln(stderr, "interrupt: waiting for the requests in flight and storing their results (Ctrl-C again to abandon them)")
+			case 2:
+				fmt.Fprintln(stderr, "second interrupt: abandoning the requests in flight")
+				close(hard)
+				mu.Lock()
+				timer = time.AfterFunc(runHardStopGrace, func() {
+					fmt.Fprintf(stderr, "evalpin: still stopping after %v; exiting (stored results are kept; the same command resumes the run)\n", runHardStopGrace)
+					runHardExit()
+				})
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	return func() {
+		unwatch()
+		close(quit)
+		wg.Wait()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+	}
+}
+
+// runShowProgress draws a progress bar on stderr from r's counters a few
+// times a second, until the returned function is called.
+func runShowProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
+	bar := progressbar.NewOptions(-1,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("run"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("results"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(0),
+		progressbar.OptionClearOnFinish(),
+	)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	update := func() {
+		p := r.Progress()
+		if p.Total > 0 && bar.GetMax() != p.Total {
+			bar.ChangeMax(p.Total)
+		}
+		bar.Describe(fmt.Sprintf("run: %d errors, %d in flight (limit %d), %d retries", p.Errors, p.InFlight, p.Limit, p.Retries))
+		bar.Set(p.Done)
+	}
+	wg.Go(func() {
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				update()
+			case <-quit:
+				return
+			}
+		}
+	})
+	return func() {
+		close(quit)
+		wg.Wait()
+		bar.Clear()
+	}
+}
+
+// runSummary is the summary of "evalpin run", and its stable JSON form.
+// Rates, latencies and the elapsed time are of this invocation; the counts of
+// stored results are of the whole run, resumed invocations included.
+type runSummary struct {
+	Run          int64          `json:"run"`
+	Status       eval.RunStatus `json:"status"`
+	Resumed      bool           `json:"resumed"`
+	Lock         eval.LockID    `json:"lock"`
+	LockSource   string         `json:"lock_source"`
+	LockStrength string         `json:"lock_strength"`
+	Model        string         `json:"model"`
+	Suite        string         `json:"suite"`
+	SuiteVersion string         `json:"suite_version"`
+	SuiteHash    string         `json:"suite_hash"`
+	Settings     eval.Settings  `json:"settings"`
+	SettingsHash string         `json:"settings_hash"`
+
+	Cases        int `json:"cases"`         // in the suite
+	Samples      int `json:"samples"`       // per case
+	Expected     int `json:"expected"`      // cases × samples
+	Stored       int `json:"stored"`        // of Expected, stored for the run
+	StoredErrors int `json:"stored_errors"` // stored results whose request failed
+
+	Requested        int            `json:"requested"` // results this invocation stored
+	Skipped          int            `json:"skipped"`   // already stored, not requested
+	Errors           map[string]int `json:"errors"`    // of Requested, failed requests by kind
+	Requests         int            `json:"requests"`  // HTTP requests, retries included
+	Retries          int            `json:"retries"`
+	PromptTokens     int            `json:"prompt_tokens"`
+	CompletionTokens int            `json:"completion_tokens"`
+	RequestsPerSec   float64        `json:"requests_per_sec"`
+	ResultsPerSec    float64        `json:"results_per_sec"`
+	TokensPerSec     float64        `json:"tokens_per_sec"` // completion tokens
+	LatencyP50       float64        `json:"latency_p50_s"`
+	LatencyP95       float64        `json:"latency_p95_s"`
+	LatencyP99       float64        `json:"latency_p99_s"`
+	Elapsed          float64        `json:"elapsed_s"`
+	Endpoints        map[string]int `json:"endpoints"` // results per endpoint
+}
+
+// writeTable prints the summary as a two-column table.
+func (s runSummary) writeTable(w io.Writer) error {
+	resumed := ""
+	if s.Resumed {
+		resumed = " (resumed)"
+	}
+	rate := func(v float64) string {
+		if v == 0 {
+			return "-"
+		}
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	dur := func(sec float64) string {
+		return time.Duration(sec * float64(time.Second)).Round(time.Microsecond).String()
+	}
+	errs := "none"
+	if len(s.Errors) > 0 {
+		kinds := make([]string, 0, len(s.Errors))
+		for k := range s.Errors {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		for i, k := range kinds {
+			kinds[i] = fmt.Sprintf("%s %d", k, s.Errors[k])
+		}
+		errs = strings.Join(kinds, ", ")
+	}
+	latency := "-"
+	if s.Requested > 0 {
+		latency = fmt.Sprintf("p50 %s  p95 %s  p99 %s", dur(s.LatencyP50), dur(s.LatencyP95), dur(s.LatencyP99))
+	}
+	rows := [][]string{
+		{"Run", fmt.Sprintf("%d%s", s.Run, resumed)},
+		{"Status", string(s.Status)},
+		{"Lock", fmt.Sprintf("%s (%s, %s)", s.Lock, s.LockSource, s.LockStrength)},
+		{"Model", histSafe(histTruncate(s.Model, 80))},
+		{"Suite", histSafe(histTruncate(strings.TrimSpace(s.Suite+" "+s.SuiteVersion), 60)) + " " + shortHash(s.SuiteHash)},
+		{"Settings", fmt.Sprintf("%s temperature %g, seed %d, max_tokens %d", shortHash(s.SettingsHash), s.Settings.Temperature, s.Settings.Seed, s.Settings.MaxTokens)},
+		{"Stored", fmt.Sprintf("%d of %d (%s × %s), %d failed requests", s.Stored, s.Expected, runPlural(s.Cases, "case"), runPlural(s.Samples, "sample"), s.StoredErrors)},
+		{"This invocation", fmt.Sprintf("%d requested, %d skipped (already stored)", s.Requested, s.Skipped)},
+		{"Errors", errs},
+		{"Requests/s", fmt.Sprintf("%s (%d requests, %d retries)", rate(s.RequestsPerSec), s.Requests, s.Retries)},
+		{"Results/s", rate(s.ResultsPerSec)},
+		{"Tokens/s", fmt.Sprintf("%s (%d completion tokens)", rate(s.TokensPerSec), s.CompletionTokens)},
+		{"Latency", latency},
+		{"Elapsed", dur(s.Elapsed)},
+	}
+	table := histTable(w)
+	table.Header("RUN SUMMARY", "")
+	for _, r := range rows {
+		if err := table.Append(r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	return table.Render()
+}
+
+// runPlural returns "1 case" or "n cases".
+func runPlural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// shortHash returns the first 12 hex digits of a hash.
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// runCommandLine returns the command that resumes a run: args without
+// --fresh, which would start yet another run, quoted for a POSIX shell.
+func runCommandLine(args []string) string {
+	parts := []string{"evalpin", "run"}
+	for _, a := range args {
+		switch a {
+		case "--fresh", "-fresh", "--fresh=true", "-fresh=true", "--fresh=1", "-fresh=1":
+			continue
+		}
+		parts = append(parts, runShellQuote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+// runShellQuote quotes s for a POSIX shell when it needs it.
+func runShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// runSyncWriter serializes writes to w, which the progress bar and the
+// signal watch share with the command.
+type runSyncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *runSyncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
