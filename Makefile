@@ -35,5 +35,11 @@ golden:
 	@for d in $$(grep -rl --include='*_test.go' 'flag.Bool("update"' . | xargs -r -n1 dirname | sort -u); do \
 		echo "$(GO) test $$d -update"; $(GO) test $$d -update || exit 1; done
 
+## demo: evalpin end to end on the test bed: two model versions, their locks,
+## runs stored, interrupted and resumed, a refusal, diff and gate (scripts/demo.sh)
+.PHONY: demo
+demo:
+	scripts/demo.sh
+
 clean:
 	rm -rf bin
