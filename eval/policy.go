@@ -31,27 +31,27 @@ type Policy struct {
 	// Alpha is the family-wise significance level of the gated metrics (Holm)
 	// and the false discovery rate of the exploratory tag listing
 	// (Benjamini–Hochberg). Intervals are at confidence 1 − Alpha.
-	Alpha float64 `yaml:"alpha"`
+	Alpha float64 `yaml:"alpha" json:"alpha"`
 	// PassRate is the threshold of every pass rate without one of its own.
-	PassRate Threshold `yaml:"pass_rate"`
+	PassRate Threshold `yaml:"pass_rate" json:"pass_rate"`
 	// Overall overrides PassRate for the overall pass rate (every check).
-	Overall *Threshold `yaml:"overall,omitempty"`
+	Overall *Threshold `yaml:"overall,omitempty" json:"overall,omitempty"`
 	// Scorers override PassRate per scorer name.
-	Scorers map[string]Threshold `yaml:"scorers,omitempty"`
+	Scorers map[string]Threshold `yaml:"scorers,omitempty" json:"scorers,omitempty"`
 	// Tags override PassRate per tag.
-	Tags map[string]Threshold `yaml:"tags,omitempty"`
+	Tags map[string]Threshold `yaml:"tags,omitempty" json:"tags,omitempty"`
 	// NeverRegress lists tags whose pass rate is gated: a significant loss
 	// beyond their threshold (by default any loss, MinEffect 0) fails the gate.
-	NeverRegress []string `yaml:"never_regress,omitempty"`
+	NeverRegress []string `yaml:"never_regress,omitempty" json:"never_regress,omitempty"`
 	// Measures gate the continuous measures named (length, latency,
 	// similarity) at the given thresholds; a measure not listed is reported
 	// with its default threshold but not gated.
-	Measures map[string]Threshold `yaml:"measures,omitempty"`
+	Measures map[string]Threshold `yaml:"measures,omitempty" json:"measures,omitempty"`
 	// MaxDrift, when set, gates output drift: the gate fails when the share of
 	// changed outputs exceeds the noise floor significantly and by more than
 	// MaxDrift. Unset, drift is reported but not gated (a new model changes
 	// most outputs by design).
-	MaxDrift *float64 `yaml:"max_drift,omitempty"`
+	MaxDrift *float64 `yaml:"max_drift,omitempty" json:"max_drift,omitempty"`
 }
 
 // The default practical thresholds of the continuous measures when a policy
