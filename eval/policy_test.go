@@ -1,0 +1,44 @@
+package eval_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+func TestParsePolicy(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		err        string // substring of the error; "" for none
+		check      func(p *eval.Policy) bool
+	}{
+		{"empty is the default", "", "", func(p *eval.Policy) bool { return p.Alpha == 0.05 && p.PassRate.MinEffect == 0.02 }},
+		{"full", "alpha: 0.01\npass_rate: {min_effect: 0.05}\noverall: {min_effect: 0.01, non_inferiority: 0.03}\n" +
+			"scorers: {json_valid: {min_effect: 0}}\nnever_regress: [safety]\nmeasures: {latency: {min_effect: 0.2}}\nmax_drift: 0.1\n", "",
+			func(p *eval.Policy) bool {
+				return p.Alpha == 0.01 && p.Overall.NonInferiority == 0.03 && p.Scorers["json_valid"].MinEffect == 0 &&
+					p.NeverRegress[0] == "safety" && p.Measures["latency"].MinEffect == 0.2 && *p.MaxDrift == 0.1
+			}},
+		{"unknown field", "alpha: 0.05\npass_rate:\n  min_efect: 0.02\n", "line 3: field min_efect not found", nil},
+		{"unknown top-level field", "alpha: 0.05\ngates: 1\n", "line 2: field gates not found", nil},
+		{"alpha out of range", "# c\nalpha: 2\n", "line 2: alpha must be in (0, 0.5]", nil},
+		{"negative effect", "scorers:\n  regex:\n    min_effect: -1\n", "line 3: scorers.regex.min_effect must be a share", nil},
+		{"unknown measure", "measures:\n  speed: {min_effect: 1}\n", `line 2: unknown measure "speed"`, nil},
+		{"drift out of range", "max_drift: 1.5\n", "line 1: max_drift must be a share", nil},
+		{"wrong type", "alpha: high\n", "line 1: cannot unmarshal", nil},
+		{"not YAML", "alpha: [\n", "policy: yaml", nil},
+	} {
+		p, err := eval.ParsePolicy([]byte(tt.yaml))
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s: err = %v, want it to contain %q", tt.name, err, tt.err)
+		case tt.err != "" && eval.KindOf(err) != eval.KindInput:
+			t.Errorf("%s: kind = %v, want an input error", tt.name, eval.KindOf(err))
+		case tt.check != nil && !tt.check(p):
+			t.Errorf("%s: policy %+v", tt.name, p)
+		}
+	}
+}
