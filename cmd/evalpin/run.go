@@ -626,28 +626,32 @@ func runWatchHardStop(hard chan<- struct{}, stderr io.Writer) (stop func()) {
 }
 
 // runShowProgress draws a progress bar on stderr from r's counters a few
-// times a second, until the returned function is called.
+// times a second, until the returned function is called. The bar is made
+// once the run knows how many case samples it will request: a bar of unknown
+// length would start a spinner goroutine of its own.
 func runShowProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
-	bar := progressbar.NewOptions(-1,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("run"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("results"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(0),
-		progressbar.OptionClearOnFinish(),
-	)
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
+	var bar *progressbar.ProgressBar
 	update := func() {
 		p := r.Progress()
-		if p.Total > 0 && bar.GetMax() != p.Total {
-			bar.ChangeMax(p.Total)
+		if bar == nil {
+			if p.Total == 0 {
+				return
+			}
+			bar = progressbar.NewOptions(p.Total,
+				progressbar.OptionSetWriter(stderr),
+				progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(),
+				progressbar.OptionSetItsString("results"),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(0),
+				progressbar.OptionSetWidth(30),
+			)
 		}
 		bar.Describe(fmt.Sprintf("run: %d errors, %d in flight (limit %d), %d retries", p.Errors, p.InFlight, p.Limit, p.Retries))
 		bar.Set(p.Done)
 	}
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
 	wg.Go(func() {
 		tick := time.NewTicker(250 * time.Millisecond)
 		defer tick.Stop()
@@ -663,7 +667,9 @@ func runShowProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
 	return func() {
 		close(quit)
 		wg.Wait()
-		bar.Clear()
+		if bar != nil {
+			bar.Clear()
+		}
 	}
 }
 

@@ -698,3 +698,124 @@ func TestRunCommandLine(t *testing.T) {
 		}
 	}
 }
+
+// On a terminal the progress bar is drawn on stderr from the runner's
+// counters; with --no-progress, or off a terminal, nothing is drawn.
+func TestRunProgress(t *testing.T) {
+	runQuiet(t)
+	old := runIsTerminal
+	t.Cleanup(func() { runIsTerminal = old })
+	runIsTerminal = func(io.Writer) bool { return true }
+	dir := t.TempDir()
+	suite := runSuiteFile(t, dir, 20)
+	fake := newRunFake(runLockA)
+	fake.latency.Store(int64(40 * time.Millisecond))
+	ep := fake.start(t)
+	tests := []struct {
+		name     string
+		extra    []string
+		terminal bool
+		want     bool
+	}{
+		{"terminal", nil, true, true},
+		{"no-progress", []string{"--no-progress"}, true, false},
+		{"not a terminal", nil, false, false},
+	}
+	for _, tt := range tests {
+		runIsTerminal = func(io.Writer) bool { return tt.terminal }
+		args := append([]string{"run", "--suite", suite, "--endpoint", ep, "--db", filepath.Join(dir, tt.name+".db"), "--concurrency", "2"}, tt.extra...)
+		code, _, stderr := runCmd(context.Background(), args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s", tt.name, code, stderr)
+		}
+		drawn := strings.Contains(stderr, "in flight (limit") && strings.Contains(stderr, "/20")
+		if drawn != tt.want {
+			t.Errorf("%s: progress drawn %v, want %v; stderr:\n%q", tt.name, drawn, tt.want, stderr)
+		}
+	}
+}
+
+// The second interrupt closes the hard stop at once, and the process exits
+// if the run has not stopped within the grace period; a run that stops in
+// time ends the watch without exiting.
+func TestRunWatchHardStop(t *testing.T) {
+	oldSignals, oldExit, oldGrace := runSignals, runHardExit, runHardStopGrace
+	t.Cleanup(func() { runSignals, runHardExit, runHardStopGrace = oldSignals, oldExit, oldGrace })
+	runHardStopGrace = 20 * time.Millisecond
+	tests := []struct {
+		name     string
+		signals  int
+		wait     time.Duration // before the run stops
+		hard     bool
+		exited   bool
+		stderrIn string
+	}{
+		{"none", 0, 50 * time.Millisecond, false, false, ""},
+		{"one", 1, 50 * time.Millisecond, false, false, "waiting for the requests in flight"},
+		{"two, stops in time", 2, 0, true, false, "abandoning the requests in flight"},
+		{"two, hangs", 2, 500 * time.Millisecond, true, true, "exiting (stored results are kept"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sigs := make(chan os.Signal, 2)
+			runSignals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
+			var exited atomic.Bool
+			runHardExit = func() { exited.Store(true) }
+			hard := make(chan struct{})
+			var stderr runSyncWriter
+			var buf bytes.Buffer
+			stderr.w = &buf
+			stop := runWatchHardStop(hard, &stderr)
+			for range tt.signals {
+				sigs <- os.Interrupt
+			}
+			if tt.hard {
+				select {
+				case <-hard:
+				case <-time.After(5 * time.Second):
+					t.Fatal("the hard stop was not closed after two interrupts")
+				}
+			}
+			time.Sleep(tt.wait)
+			stop()
+			time.Sleep(2 * runHardStopGrace) // a timer left running would fire now
+			select {
+			case <-hard:
+				if !tt.hard {
+					t.Error("hard stop closed")
+				}
+			default:
+				if tt.hard {
+					t.Error("hard stop not closed")
+				}
+			}
+			if exited.Load() != tt.exited {
+				t.Errorf("exited %v, want %v", exited.Load(), tt.exited)
+			}
+			stderr.mu.Lock()
+			defer stderr.mu.Unlock()
+			if !strings.Contains(buf.String(), tt.stderrIn) {
+				t.Errorf("stderr %q lacks %q", buf.String(), tt.stderrIn)
+			}
+		})
+	}
+}
+
+// BenchmarkRunCommand measures the whole command against a fake engine that
+// answers at once (resolve, store, replay, count): what evalpin itself costs
+// per case. Reported as cases/s.
+func BenchmarkRunCommand(b *testing.B) {
+	runQuiet(b)
+	dir := b.TempDir()
+	const n = 2000
+	suite := runSuiteFile(b, dir, n)
+	ep := newRunFake(runLockA).start(b)
+	args := []string{"run", "--suite", suite, "--endpoint", ep, "--db", filepath.Join(dir, "b.db"), "--concurrency", "64", "--fresh", "--no-progress"}
+	b.ResetTimer()
+	for b.Loop() {
+		if code, _, stderr := runCmd(context.Background(), args...); code != 0 {
+			b.Fatalf("exit %d\n%s", code, stderr)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "cases/s")
+}
