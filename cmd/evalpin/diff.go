@@ -219,26 +219,29 @@ func loadSide(ctx context.Context, db *store.DB, r eval.Run) (eval.Side, error) 
 }
 
 // loadCases reads the tags and cluster of every case either run stored, from
-// the stored suites. A case the store does not know has no tags.
+// the stored suites; the candidate's suite wins where both know a case. A case
+// the store does not know has no tags.
 func loadCases(ctx context.Context, db *store.DB, base, cand eval.Run, rb, rc []eval.Result) (map[string]eval.Case, error) {
-	cases := make(map[string]eval.Case)
-	for _, side := range []struct {
-		run eval.Run
-		rs  []eval.Result
-	}{{cand, rc}, {base, rb}} {
-		for _, r := range side.rs {
-			if _, ok := cases[r.CaseID]; ok {
-				continue
+	cases, err := db.Cases(ctx, cand.SuiteHash)
+	if err != nil {
+		return nil, err
+	}
+	if base.SuiteHash != cand.SuiteHash {
+		baseCases, err := db.Cases(ctx, base.SuiteHash)
+		if err != nil {
+			return nil, err
+		}
+		for id, c := range baseCases {
+			if _, ok := cases[id]; !ok {
+				cases[id] = c
 			}
-			c, err := db.Case(ctx, side.run.SuiteHash, r.CaseID)
-			if errors.Is(err, store.ErrNotFound) {
+		}
+	}
+	for _, rs := range [][]eval.Result{rc, rb} {
+		for _, r := range rs {
+			if _, ok := cases[r.CaseID]; !ok {
 				cases[r.CaseID] = eval.Case{ID: r.CaseID}
-				continue
 			}
-			if err != nil {
-				return nil, fmt.Errorf("read case %q: %w", r.CaseID, err)
-			}
-			cases[r.CaseID] = c
 		}
 	}
 	return cases, nil

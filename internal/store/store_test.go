@@ -399,6 +399,22 @@ func TestPutSuite(t *testing.T) {
 	if _, err := db.Case(ctx, suite.Hash, "zz"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Case(missing) error = %v, want ErrNotFound", err)
 	}
+	all, err := db.Cases(ctx, suite.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(all), len(suite.Cases); got != want {
+		t.Fatalf("Cases returned %d cases, want %d", got, want)
+	}
+	for _, want := range suite.Cases {
+		want.Scorers = nil
+		if got := all[want.ID]; !reflect.DeepEqual(got, want) {
+			t.Errorf("Cases()[%s]=%+v\nwant %+v", want.ID, got, want)
+		}
+	}
+	if none, err := db.Cases(ctx, "unknown"); err != nil || len(none) != 0 {
+		t.Fatalf("Cases(unknown suite) = %v, %v; want none", none, err)
+	}
 	if err := db.PutSuite(ctx, eval.Suite{Name: "nohash"}); err == nil {
 		t.Fatal("PutSuite accepted a suite without a hash")
 	}

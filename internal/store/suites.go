@@ -169,9 +169,45 @@ func (db *DB) Case(ctx context.Context, suiteHash, caseID string) (eval.Case, er
 	} else if err != nil {
 		return eval.Case{}, fmt.Errorf("case %q of suite %.12s: %w", caseID, suiteHash, err)
 	}
+	c, err := decodeCase(body)
+	if err != nil {
+		return eval.Case{}, fmt.Errorf("case %q of suite %.12s: %w", caseID, suiteHash, err)
+	}
+	return c, nil
+}
+
+// Cases returns every stored case of the suite with hash suiteHash, keyed by
+// case id, in one query; like Case, without their Scorers. A suite the store
+// does not know has no cases.
+func (db *DB) Cases(ctx context.Context, suiteHash string) (map[string]eval.Case, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT body FROM cases WHERE suite_hash = ?`, suiteHash)
+	if err != nil {
+		return nil, fmt.Errorf("cases of suite %.12s: %w", suiteHash, err)
+	}
+	defer rows.Close()
+	cases := make(map[string]eval.Case)
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("cases of suite %.12s: %w", suiteHash, err)
+		}
+		c, err := decodeCase(body)
+		if err != nil {
+			return nil, fmt.Errorf("cases of suite %.12s: %w", suiteHash, err)
+		}
+		cases[c.ID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cases of suite %.12s: %w", suiteHash, err)
+	}
+	return cases, nil
+}
+
+// decodeCase turns a stored case body back into an eval.Case.
+func decodeCase(body string) (eval.Case, error) {
 	var doc caseDoc
 	if err := json.Unmarshal([]byte(body), &doc); err != nil {
-		return eval.Case{}, fmt.Errorf("case %q of suite %.12s: %w", caseID, suiteHash, err)
+		return eval.Case{}, err
 	}
 	return eval.Case{ID: doc.ID, Messages: doc.Messages, Prompt: doc.Prompt, Tags: doc.Tags, Cluster: doc.Cluster,
 		Overrides: doc.Overrides, Hash: doc.Hash}, nil
