@@ -725,8 +725,15 @@ func (s runSummary) writeTable(w io.Writer) error {
 		}
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
-	dur := func(sec float64) string {
-		return time.Duration(sec * float64(time.Second)).Round(time.Microsecond).String()
+	dur := func(sec float64) string { // three or four significant digits
+		d := time.Duration(sec * float64(time.Second))
+		switch {
+		case d >= time.Second:
+			return d.Round(10 * time.Millisecond).String()
+		case d >= time.Millisecond:
+			return d.Round(100 * time.Microsecond).String()
+		}
+		return d.Round(time.Microsecond).String()
 	}
 	errs := "none"
 	if len(s.Errors) > 0 {
