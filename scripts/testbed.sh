@@ -84,7 +84,15 @@ cmd_build() {
 	ensure_packages
 	mkdir -p "$BIN_DIR"
 	rm -f "$STAMP"
-	log "building ollama $OLLAMA_VERSION (cold: about 6 minutes on 2 cores)"
+	# The stub header is copied to a path that does not depend on the checkout:
+	# CGO_CPPFLAGS is part of Go's build cache key, so another clone or worktree
+	# of evalpin reuses the cached compile (seconds instead of minutes).
+	local sum include
+	sum=$(sha256sum "$INCLUDE_DIR/miniaudio/miniaudio.h" | cut -c1-16)
+	include=${XDG_CACHE_HOME:-$HOME/.cache}/evalpin/testbed-include/$sum
+	mkdir -p "$include/miniaudio"
+	cp "$INCLUDE_DIR/miniaudio/miniaudio.h" "$include/miniaudio/miniaudio.h"
+	log "building ollama $OLLAMA_VERSION (cold: about 5 minutes on 2 cores; with a warm Go build cache, seconds)"
 	local start
 	start=$(now)
 	# go install pkg@version builds outside this module, so evalpin's go.mod
@@ -92,7 +100,7 @@ cmd_build() {
 	# carry no VCS stamp.
 	(
 		cd "$TESTBED_DIR"
-		GOBIN=$BIN_DIR CGO_ENABLED=1 CGO_CPPFLAGS="-I$INCLUDE_DIR" GOFLAGS=-buildvcs=false \
+		GOBIN=$BIN_DIR CGO_ENABLED=1 CGO_CPPFLAGS="-I$include" GOFLAGS=-buildvcs=false \
 			"$GO" install -ldflags "-X github.com/ollama/ollama/version.Version=${OLLAMA_VERSION#v}" \
 			"github.com/ollama/ollama@$OLLAMA_VERSION"
 	)
