@@ -81,8 +81,18 @@ cmd_build() {
 		echo "$OLLAMA"
 		return 0
 	fi
-	ensure_packages
+	# Serialise concurrent builds (two `make test` at once); the second one
+	# finds the first one's stamp.
 	mkdir -p "$BIN_DIR"
+	if command -v flock >/dev/null; then
+		exec 9>"$TESTBED_DIR/build.lock"
+		flock 9
+		if [ -x "$OLLAMA" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+			echo "$OLLAMA"
+			return 0
+		fi
+	fi
+	ensure_packages
 	rm -f "$STAMP"
 	# The stub header is copied to a path that does not depend on the checkout:
 	# CGO_CPPFLAGS is part of Go's build cache key, so another clone or worktree
