@@ -45,26 +45,59 @@ record() { # record STEP SECONDS NOTE
 	printf '%s\t%s\t%ss\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "$2" "$3" >>"$TIMES"
 }
 
+# installed reports whether the Debian package $1 is installed: dpkg -s alone
+# also succeeds for a removed package whose configuration files remain.
+installed() {
+	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
 ensure_packages() {
-	local missing=()
+	if ! command -v dpkg-query >/dev/null; then
+		log "not a Debian system: assuming ${APT_PACKAGES[*]} (or their equivalents) are installed"
+		return 0
+	fi
+	local missing=() p
 	for p in "${APT_PACKAGES[@]}"; do
-		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+		installed "$p" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get; install them by hand"
-	local sudo=()
+	# sudo resets the environment, so DEBIAN_FRONTEND goes through env.
+	local as_root=(env DEBIAN_FRONTEND=noninteractive)
 	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null || die "missing packages ${missing[*]}; run as root or install them"
-		sudo=(sudo)
+		command -v sudo >/dev/null || die "missing packages ${missing[*]}; run as root or install them: apt-get install ${missing[*]}"
+		as_root=(sudo "${as_root[@]}")
 	fi
 	log "installing ${missing[*]} (log: $TESTBED_DIR/apt.log)"
 	mkdir -p "$TESTBED_DIR"
-	if ! { "${sudo[@]}" apt-get update -qq &&
-		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+	if ! { "${as_root[@]}" apt-get update -qq &&
+		"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
 		>"$TESTBED_DIR/apt.log" 2>&1; then
 		tail -20 "$TESTBED_DIR/apt.log" >&2
-		die "apt-get install ${missing[*]} failed"
+		die "apt-get install ${missing[*]} failed (log above); install them by hand and run again"
 	fi
+}
+
+# stub_include prints a directory holding miniaudio/miniaudio.h, the stub
+# header. It is at a path that does not depend on the checkout: CGO_CPPFLAGS
+# is part of Go's build cache key, so another clone or worktree of evalpin
+# reuses the cached compile (seconds instead of minutes). The header is
+# written by rename, never truncated in place, because a build in another
+# clone may be reading it. When the user cache is not writable, the
+# checkout's own copy is used (correct, but clones then compile apart).
+stub_include() {
+	local src=$INCLUDE_DIR/miniaudio/miniaudio.h sum dir
+	sum=$(sha256sum "$src" | cut -c1-16)
+	dir=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/evalpin/testbed-include/$sum
+	if ! cmp -s "$src" "$dir/miniaudio/miniaudio.h" 2>/dev/null; then
+		if ! { mkdir -p "$dir/miniaudio" 2>/dev/null &&
+			cp "$src" "$dir/miniaudio/miniaudio.h.$$" 2>/dev/null &&
+			mv -f "$dir/miniaudio/miniaudio.h.$$" "$dir/miniaudio/miniaudio.h"; }; then
+			log "cannot write $dir; using $INCLUDE_DIR (clones will not share the Go build cache)"
+			dir=$INCLUDE_DIR
+		fi
+	fi
+	echo "$dir"
 }
 
 # stamp_value identifies a build: a binary built from another version or
@@ -94,14 +127,8 @@ cmd_build() {
 	fi
 	ensure_packages
 	rm -f "$STAMP"
-	# The stub header is copied to a path that does not depend on the checkout:
-	# CGO_CPPFLAGS is part of Go's build cache key, so another clone or worktree
-	# of evalpin reuses the cached compile (seconds instead of minutes).
-	local sum include
-	sum=$(sha256sum "$INCLUDE_DIR/miniaudio/miniaudio.h" | cut -c1-16)
-	include=${XDG_CACHE_HOME:-$HOME/.cache}/evalpin/testbed-include/$sum
-	mkdir -p "$include/miniaudio"
-	cp "$INCLUDE_DIR/miniaudio/miniaudio.h" "$include/miniaudio/miniaudio.h"
+	local include
+	include=$(stub_include)
 	log "building ollama $OLLAMA_VERSION (cold: about 5 minutes on 2 cores; with a warm Go build cache, seconds)"
 	local start
 	start=$(now)
