@@ -1,19 +1,51 @@
 // Command evalpin makes LLM model versions checkable and their regressions
 // measurable.
 //
-// A deliverable (weights, tokenizer, chat template, quantization, engine and
-// parameters) is named by a lock: the SHA-256 of its canonical manifest. evalpin
-// refuses to evaluate an endpoint that does not report the expected lock, replays
-// a frozen prompt suite against it at deterministic settings, stores every output
-// per lock in SQLite, and diffs the outputs of two locks statistically.
+// An open model drifts without changing its name: the weights stay, but the
+// tokenizer, chat template, quantization, dtype, engine or default parameters
+// move, and outputs quietly change. evalpin names a deliverable by a lock, the
+// SHA-256 of its canonical manifest; refuses to evaluate an endpoint that does
+// not report the expected lock on every response; replays a frozen prompt suite
+// at deterministic settings; stores every output per lock in SQLite; and diffs
+// the outputs of two locks case by case, with statistics, into a CI verdict.
 //
 // Usage:
 //
 //	evalpin <command> [arguments]
 //
-// Run "evalpin help" for the commands and "evalpin help <command>" for the flags
-// and examples of one. README.md has a worked example.
+// The commands:
 //
-// Exit status: 0 success; 1 the gate failed (a regression); 2 usage or input
-// error; 3 lock refused; 4 run incomplete; 5 internal error; 130 interrupted.
+//	lock create|verify|diff|show   lock manifests of model directories; what changed
+//	serve                          the lock-reporting sidecar in front of an engine
+//	probe URL                      which lock an endpoint serves, and how evalpin knows
+//	run                            replay a suite against a locked endpoint, store every output
+//	runs, show RUN [CASE]          the stored history
+//	diff                           a candidate run against a baseline, with statistics
+//	gate                           diff under a policy, exit 1 on a regression (for CI)
+//	suite check|list|show          validate suite files; the bundled suites
+//
+// Run "evalpin help <command>" for the flags and examples of one. Every command
+// that reads or writes history takes --db FILE; without it, $EVALPIN_DB, else
+// evalpin.db in the current directory.
+//
+// A worked example, against an Ollama serving two versions of a model that
+// differ only in their chat template:
+//
+//	evalpin probe --model tiny-v1 http://127.0.0.1:11434/v1     # Lock ollama:sha256:e80e…  [ollama, strong]
+//	evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 \
+//	    --model tiny-v1 --expect-lock ollama:sha256:e80e…        # run 1, every output stored
+//	evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 \
+//	    --model tiny-v2 --expect-lock ollama:sha256:e80e…        # refused: another lock, exit 3
+//	evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 --model tiny-v2
+//	evalpin gate --baseline 1 --candidate 2                     # exit 1 on a regression
+//
+// Exit status, the same for every command:
+//
+//	0    success
+//	1    the gate failed: a regression
+//	2    usage or input error (bad flag, file, suite or lock file)
+//	3    lock refused: none reported, another lock, or the lock changed mid-run
+//	4    run incomplete: cases are missing or failed to be stored
+//	5    internal error
+//	130  interrupted (Ctrl-C); a run resumes where it stopped
 package main
