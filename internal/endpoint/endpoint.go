@@ -16,8 +16,8 @@
 //   - Ollama's own content hashes, from which evalpin derives a lock with the
 //     prefix "ollama:sha256:".
 //
-// Revision strings from TGI (/info), llama.cpp (/props), SGLang
-// (/get_model_info) and vLLM (/version) are kept as evidence only: they are
+// Revision strings from TGI (/info), llama.cpp (/props), SGLang (/model_info
+// or /get_model_info) and vLLM (/version) are kept as evidence only: they are
 // never a lock by themselves.
 package endpoint
 

@@ -569,8 +569,8 @@ func (p *Prober) ollamaShow(ctx context.Context, origin, model, version string) 
 	return id, &show, nil
 }
 
-// tgiInfo reads Text Generation Inference's /info: a model revision, evidence
-// only.
+// tgiInfo reads Text Generation Inference's /info: the model id and its Hub
+// revision, evidence only. model_dtype is gone from TGI 3's answer.
 func (p *Prober) tgiInfo(ctx context.Context, origin string) []Evidence {
 	const from = "GET /info (TGI)"
 	var info struct {
@@ -578,12 +578,17 @@ func (p *Prober) tgiInfo(ctx context.Context, origin string) []Evidence {
 		ModelSHA       string `json:"model_sha"`
 		ModelDtype     string `json:"model_dtype"`
 		Version        string `json:"version"`
+		SHA            string `json:"sha"` // the commit TGI was built from
 		MaxTotalTokens int    `json:"max_total_tokens"`
 	}
 	if _, _, err := p.get(ctx, origin+"/info", &info); err != nil || info.ModelID == "" {
 		return nil
 	}
-	ev := []Evidence{{Name: "engine", Value: strings.TrimSpace("text-generation-inference " + info.Version), From: from}}
+	engine := strings.TrimSpace("text-generation-inference " + info.Version)
+	if info.SHA != "" {
+		engine += " (" + info.SHA + ")"
+	}
+	ev := []Evidence{{Name: "engine", Value: engine, From: from}}
 	rev := info.ModelID
 	if info.ModelSHA != "" {
 		rev += "@" + info.ModelSHA
@@ -598,14 +603,13 @@ func (p *Prober) tgiInfo(ctx context.Context, origin string) []Evidence {
 	return ev
 }
 
-// llamaCppProps reads llama.cpp's /props: the model path and context, evidence
-// only.
+// llamaCppProps reads llama.cpp's /props: the build, the model path and the
+// context of a slot, evidence only.
 func (p *Prober) llamaCppProps(ctx context.Context, origin string) []Evidence {
 	const from = "GET /props (llama.cpp)"
 	var props struct {
 		ModelPath string `json:"model_path"`
 		BuildInfo string `json:"build_info"`
-		NCtx      int    `json:"n_ctx"`
 		Defaults  struct {
 			NCtx int `json:"n_ctx"`
 		} `json:"default_generation_settings"`
@@ -620,30 +624,39 @@ func (p *Prober) llamaCppProps(ctx context.Context, origin string) []Evidence {
 	if props.ModelPath != "" {
 		ev = append(ev, Evidence{Name: "model revision", Value: props.ModelPath, From: from})
 	}
-	if n := max(props.NCtx, props.Defaults.NCtx); n > 0 {
+	if n := props.Defaults.NCtx; n > 0 {
 		ev = append(ev, Evidence{Name: "max context", Value: strconv.Itoa(n), From: from})
 	}
 	return ev
 }
 
-// sglangInfo reads SGLang's /get_model_info: the model path, evidence only.
+// sglangInfo reads SGLang's /model_info, or /get_model_info, its deprecated
+// name in older versions: the model path and the weight version, evidence
+// only.
 func (p *Prober) sglangInfo(ctx context.Context, origin string) []Evidence {
-	const from = "GET /get_model_info (SGLang)"
 	var info struct {
 		ModelPath     string `json:"model_path"`
 		TokenizerPath string `json:"tokenizer_path"`
+		WeightVersion string `json:"weight_version"`
 	}
-	if _, _, err := p.get(ctx, origin+"/get_model_info", &info); err != nil || info.ModelPath == "" {
-		return nil
+	from := "GET /model_info (SGLang)"
+	if _, _, err := p.get(ctx, origin+"/model_info", &info); err != nil || info.ModelPath == "" {
+		from = "GET /get_model_info (SGLang)"
+		if _, _, err := p.get(ctx, origin+"/get_model_info", &info); err != nil || info.ModelPath == "" {
+			return nil
+		}
 	}
 	ev := []Evidence{{Name: "model revision", Value: info.ModelPath, From: from}}
+	if info.WeightVersion != "" {
+		ev = append(ev, Evidence{Name: "weight version", Value: info.WeightVersion, From: from})
+	}
 	if info.TokenizerPath != "" && info.TokenizerPath != info.ModelPath {
 		ev = append(ev, Evidence{Name: "tokenizer", Value: info.TokenizerPath, From: from})
 	}
 	return ev
 }
 
-// version reads GET /version (vLLM, SGLang): the engine version.
+// version reads vLLM's GET /version: the engine version.
 func (p *Prober) version(ctx context.Context, origin string) []Evidence {
 	var v struct {
 		Version string `json:"version"`
@@ -651,5 +664,5 @@ func (p *Prober) version(ctx context.Context, origin string) []Evidence {
 	if _, _, err := p.get(ctx, origin+"/version", &v); err != nil || v.Version == "" {
 		return nil
 	}
-	return []Evidence{{Name: "engine version", Value: v.Version, From: "GET /version"}}
+	return []Evidence{{Name: "engine version", Value: v.Version, From: "GET /version (vLLM)"}}
 }

@@ -1,0 +1,92 @@
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+)
+
+// The engines' own descriptions, in the shapes they answer today, are read as
+// evidence and never as a lock: the endpoint is refused for having none.
+func TestEngineEvidence(t *testing.T) {
+	tests := []struct {
+		name   string
+		routes map[string]string // body by "METHOD /path"; others answer 404
+		want   []Evidence
+	}{{
+		name: "TGI 3",
+		routes: map[string]string{
+			"GET /info": `{"model_id":"mistralai/Ministral-8B-Instruct-2410","model_sha":"4847e87e","model_pipeline_tag":null,` +
+				`"max_input_tokens":32767,"max_total_tokens":32768,"router":"text-generation-router","version":"3.2.1","sha":"4d28897b","docker_label":"sha-4d28897"}`,
+		},
+		want: []Evidence{
+			{"engine", "text-generation-inference 3.2.1 (4d28897b)", "GET /info (TGI)"},
+			{"model revision", "mistralai/Ministral-8B-Instruct-2410@4847e87e", "GET /info (TGI)"},
+			{"max context", "32768", "GET /info (TGI)"},
+		},
+	}, {
+		name: "llama.cpp",
+		routes: map[string]string{
+			"GET /props": `{"default_generation_settings":{"params":{},"n_ctx":4096},"total_slots":4,"model_alias":"",` +
+				`"model_path":"/models/qwen-q4.gguf","modalities":{"vision":false,"audio":false},"chat_template":"{{x}}","build_info":"b6000-abcdef1"}`,
+		},
+		want: []Evidence{
+			{"engine", "llama.cpp b6000-abcdef1", "GET /props (llama.cpp)"},
+			{"model revision", "/models/qwen-q4.gguf", "GET /props (llama.cpp)"},
+			{"max context", "4096", "GET /props (llama.cpp)"},
+		},
+	}, {
+		name: "SGLang",
+		routes: map[string]string{
+			"GET /model_info": `{"model_path":"qwen/qwen2.5-0.5b-instruct","tokenizer_path":"qwen/qwen2.5-0.5b-instruct","is_generation":true,` +
+				`"preferred_sampling_params":null,"weight_version":"default"}`,
+		},
+		want: []Evidence{
+			{"model revision", "qwen/qwen2.5-0.5b-instruct", "GET /model_info (SGLang)"},
+			{"weight version", "default", "GET /model_info (SGLang)"},
+		},
+	}, {
+		name: "SGLang before /model_info",
+		routes: map[string]string{
+			"GET /get_model_info": `{"model_path":"/models/llama","tokenizer_path":"/models/llama-tok","is_generation":true}`,
+		},
+		want: []Evidence{
+			{"model revision", "/models/llama", "GET /get_model_info (SGLang)"},
+			{"tokenizer", "/models/llama-tok", "GET /get_model_info (SGLang)"},
+		},
+	}, {
+		name:   "vLLM",
+		routes: map[string]string{"GET /version": `{"version":"0.11.0"}`},
+		want:   []Evidence{{"engine version", "0.11.0", "GET /version (vLLM)"}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, ok := tt.routes[r.Method+" "+r.URL.Path]
+				if !ok {
+					http.NotFound(w, r)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(body))
+			}))
+			defer srv.Close()
+			r, err := (&Prober{SkipCompletion: true}).Probe(context.Background(), srv.URL+"/v1", "m")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(r.Evidence, tt.want) {
+				t.Errorf("evidence:\n got %q\nwant %q", r.Evidence, tt.want)
+			}
+			if len(r.Claims) != 0 {
+				t.Errorf("claims %+v from evidence", r.Claims)
+			}
+			if _, err := r.Choose(""); !errors.Is(err, ErrNoLock) {
+				t.Errorf("Choose: %v, want ErrNoLock", err)
+			}
+		})
+	}
+}
