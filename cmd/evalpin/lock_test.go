@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,42 +13,6 @@ import (
 
 	"github.com/evalpin/evalpin/internal/lock"
 )
-
-// The -update flag rewrites golden files (make golden). It is registered in an
-// init function, after every package-level variable, so that another test file
-// of this package may declare its own `var update = flag.Bool("update", …)`.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func lockUpdating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// lockGolden compares got with testdata/lock/name.ext, rewriting it under
-// -update; on a difference it writes name.got-ext beside it for inspection.
-func lockGolden(t *testing.T, name, ext, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "lock", name+"."+ext)
-	gotPath := filepath.Join("testdata", "lock", name+".got-"+ext)
-	if lockUpdating() {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run 'go test ./cmd/evalpin -run TestLock -update' to create it)", err)
-	}
-	if got != string(want) {
-		os.WriteFile(gotPath, []byte(got), 0o644)
-		t.Errorf("%s differs from its golden file (see %s):\n--- got\n%s\n--- want\n%s", path, gotPath, got, want)
-	}
-}
 
 // copyTree copies the directory src to dst.
 func copyTree(t *testing.T, src, dst string) {
@@ -91,7 +54,7 @@ func editFile(t *testing.T, p, old, new string) {
 // TestLock walks a new user's path through the four lock commands: lock a
 // model directory, change only its chat template, and be told exactly that by
 // verify and diff; then the refusals of bad input. Each step's stdout and
-// stderr (with the exit status) are golden files.
+// stderr (with the exit status) are golden files under testdata/lock/.
 func TestLock(t *testing.T) {
 	saved := lockNow
 	lockNow = func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) }
@@ -108,6 +71,9 @@ func TestLock(t *testing.T) {
 		name   string
 		before func(t *testing.T)
 		args   string // split on spaces; $TMP is the temporary directory
+		// want is a line stdout must hold whatever the golden file says, so
+		// that -update cannot accept wrong words for the promises of a lock.
+		want string
 	}{
 		{name: "create", args: "lock create $TMP/model --serving " + serving + " --repo example-org/tiny-chat --revision 3f2a9c1e --label track=tiny --note first -o $TMP/a.lock"},
 		{name: "show", args: "lock show $TMP/a.lock"},
@@ -119,12 +85,17 @@ func TestLock(t *testing.T) {
 				editFile(t, filepath.Join(tmp, "model", "tokenizer_config.json"), "{{ message.content }}", "{{ message.content | trim }}")
 			},
 			args: "lock verify $TMP/model $TMP/a.lock",
+			want: "template changed; weights same; tokenizer same; config same\n",
 		},
 		{name: "verify-template-json", args: "lock verify --format json $TMP/model $TMP/a.lock"},
 		{name: "create-b", args: "lock create $TMP/model --serving " + serving + " --dtype float16 --repo example-org/tiny-chat --revision 3f2a9c1e -o $TMP/b.lock"},
-		{name: "diff", args: "lock diff $TMP/a.lock $TMP/b.lock"},
+		{
+			name: "diff",
+			args: "lock diff $TMP/a.lock $TMP/b.lock",
+			want: "template changed; weights same; tokenizer same; config same; serving: dtype bfloat16 → float16\n",
+		},
 		{name: "diff-json", args: "lock diff $TMP/a.lock $TMP/b.lock --format json"},
-		{name: "diff-same", args: "lock diff $TMP/a.lock $TMP/a.lock"},
+		{name: "diff-same", args: "lock diff $TMP/a.lock $TMP/a.lock", want: "same lock: weights same; tokenizer same; template same; config same; serving same\n"},
 		{
 			name: "verify-weights-missing-extra",
 			before: func(t *testing.T) {
@@ -142,6 +113,7 @@ func TestLock(t *testing.T) {
 				editFile(t, filepath.Join(tmp, "ollama", "Modelfile"), "<|assistant|>", "<|assistant|> ")
 			},
 			args: "lock verify $TMP/ollama $TMP/o.lock",
+			want: "template changed; weights same; config same\n",
 		},
 		{
 			name: "show-edited",
@@ -172,12 +144,17 @@ func TestLock(t *testing.T) {
 				step.before(t)
 			}
 			args := strings.Fields(strings.ReplaceAll(step.args, "$TMP", tmp))
-			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), args, &stdout, &stderr)
-			code := report(&stderr, err)
-			clean := func(s string) string { return strings.ReplaceAll(s, tmp, "$TMP") }
-			lockGolden(t, step.name, "stdout", clean(stdout.String()))
-			lockGolden(t, step.name, "stderr", clean(stderr.String())+fmt.Sprintf("[exit %d]\n", code))
+			golden(t, "lock/"+step.name, []string{tmp, "$TMP"}, args...)
+			if step.want == "" {
+				return
+			}
+			stdout, err := os.ReadFile(filepath.Join("testdata", "lock", step.name+".stdout"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(stdout), "\n"+step.want) {
+				t.Errorf("stdout does not hold the line %q:\n%s", step.want, stdout)
+			}
 		})
 	}
 }
