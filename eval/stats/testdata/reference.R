@@ -177,7 +177,7 @@ mcpower <- function(n, psi, delta, alpha) {
 	sum(dbinom(k, n, psi) * pk)
 }
 cat("// powerRef rows: n, discordance, difference, alpha, exact power.\nvar powerRef = []struct {\n\tn int\n\tpsi, diff, alpha, power float64\n}{\n")
-for (a in list(c(100, 0.1, 0.08, 0.05), c(500, 0.1, 0.04, 0.05), c(1000, 0.02, 0.0125, 0.05), c(2000, 0.3, 0.05, 0.01), c(50, 0.2, 0.2, 0.05), c(5000, 0.05, 0.009, 0.05), c(300, 0.05, 0, 0.05))) {
+for (a in list(c(100, 0.1, 0.08, 0.05), c(500, 0.1, 0.04, 0.05), c(1000, 0.02, 0.0125, 0.05), c(2000, 0.3, 0.05, 0.01), c(50, 0.2, 0.2, 0.05), c(5000, 0.05, 0.009, 0.05), c(300, 0.05, 0, 0.05), c(40, 1, 0.5, 0.05))) {
 	row(c(a[1], g(a[2]), g(a[3]), g(a[4]), g(mcpower(a[1], a[2], a[3], a[4]))), sprintf("mcpower(%d, %g, %g, %g) # defined above", a[1], a[2], a[3], a[4]))
 }
 cat("}\n")
