@@ -150,9 +150,10 @@ func TestParse(t *testing.T) {
 		want string
 	}{
 		{"not JSON", "lock: yes\n", "not a lock manifest"},
-		{"empty", "", "not a lock manifest"},
-		{"JSON array", "[1]", "not a lock manifest"},
+		{"empty", " \n", "not a lock manifest: the file is empty"},
+		{"JSON array", "[1]", "not a lock manifest: a JSON array, not an object"},
 		{"no version", `{"lock":"x"}`, `no "version"`},
+		{"version not a number", strings.Replace(string(good), `"version": 1`, `"version": "1"`, 1), `"version" is "1", not an integer`},
 		{"unknown version", strings.Replace(string(good), `"version": 1`, `"version": 2`, 1), "unknown lock manifest version 2"},
 		{"edited by hand", strings.Replace(string(good), `"dtype": "bfloat16"`, `"dtype": "float16"`, 1), "edited by hand"},
 		{"file hash edited", strings.Replace(string(good), "30e14955", "30e14956", 1), "edited by hand"},

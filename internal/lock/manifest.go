@@ -255,26 +255,35 @@ const hintRecreate = "recreate it from the model directory with 'evalpin lock cr
 // an unknown version or unknown fields, or whose recorded lock does not match
 // its content (a hand edit); each refusal is an eval.KindInput error.
 func Parse(data []byte) (*Manifest, error) {
-	var probe struct {
-		Version *int `json:"version"`
+	const hintLockFile = "pass a lock file written by 'evalpin lock create'"
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, eval.Errorf(eval.KindInput, hintLockFile, "not a lock manifest: the file is empty")
 	}
+	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, eval.Errorf(eval.KindInput, "pass a lock file written by 'evalpin lock create'", "not a lock manifest: %w", jsonError(data, err))
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, eval.Errorf(eval.KindInput, hintLockFile, "not a lock manifest: a JSON %s, not an object", te.Value)
+		}
+		return nil, eval.Errorf(eval.KindInput, hintLockFile, "not a lock manifest: %w", jsonError(data, err))
 	}
-	if probe.Version == nil {
-		return nil, eval.Errorf(eval.KindInput, "pass a lock file written by 'evalpin lock create'", "not a lock manifest: no \"version\" field")
+	raw, ok := probe["version"]
+	if !ok {
+		return nil, eval.Errorf(eval.KindInput, hintLockFile, "not a lock manifest: no \"version\" field")
 	}
-	if *probe.Version != Version {
-		return nil, eval.Errorf(eval.KindInput, "upgrade evalpin, or recreate the lock with this version", "unknown lock manifest version %d (this evalpin reads version %d)", *probe.Version, Version)
+	var version int
+	if err := json.Unmarshal(raw, &version); err != nil {
+		return nil, eval.Errorf(eval.KindInput, hintRecreate, "malformed lock manifest: \"version\" is %s, not an integer", raw)
+	}
+	if version != Version {
+		return nil, eval.Errorf(eval.KindInput, "upgrade evalpin, or "+hintRecreate,
+			"unknown lock manifest version %d (this evalpin reads version %d)", version, Version)
 	}
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return nil, eval.Errorf(eval.KindInput, hintRecreate, "malformed lock manifest: %w", jsonError(data, err))
-	}
-	if dec.More() {
-		return nil, eval.Errorf(eval.KindInput, hintRecreate, "malformed lock manifest: data after the JSON object")
 	}
 	if m.Lock == "" {
 		return nil, eval.Errorf(eval.KindInput, hintRecreate, "lock manifest has no \"lock\" field")
