@@ -134,6 +134,18 @@ func TestLock(t *testing.T) {
 		{name: "show-not-json", args: "lock show $TMP/notjson.lock"},
 		{name: "verify-missing-dir", args: "lock verify $TMP/nope $TMP/a.lock"},
 		{name: "create-empty-dir", args: "lock create $TMP/empty"},
+		{
+			name: "create-dangling-symlink",
+			before: func(t *testing.T) {
+				d := filepath.Join(tmp, "dangling")
+				os.MkdirAll(d, 0o755)
+				os.WriteFile(filepath.Join(d, "config.json"), []byte("{}"), 0o644)
+				if err := os.Symlink("../../blobs/5f1d", filepath.Join(d, "model.safetensors")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			args: "lock create $TMP/dangling",
+		},
 		{name: "create-no-dir", args: "lock create -o $TMP/x.lock"},
 		{name: "create-bad-label", args: "lock create $TMP/model --label nokey"},
 		{name: "diff-bad-format", args: "lock diff $TMP/a.lock $TMP/b.lock --format yaml"},
