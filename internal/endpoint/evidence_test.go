@@ -2,10 +2,12 @@ package endpoint
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -89,4 +91,54 @@ func TestEngineEvidence(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Text an endpoint sends reaches a refusal's message escaped: the message is
+// printed on a terminal as is.
+func TestRefusalEscapesEndpointText(t *testing.T) {
+	const hostile = "files \x1b]0;pwned\x07changed\n\x1b[2J"
+	noRaw := func(t *testing.T, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatal("no refusal")
+		}
+		if msg := err.Error(); strings.ContainsAny(msg, "\x1b\x07\n") {
+			t.Errorf("refusal carries the endpoint's control characters: %q", msg)
+		} else if !strings.Contains(msg, `\x1b]0;pwned\achanged\n`) {
+			t.Errorf("refusal lost the endpoint's reason: %q", msg)
+		}
+	}
+	ctx := context.Background()
+
+	t.Run("stopped sidecar", func(t *testing.T) {
+		msg, _ := json.Marshal(hostile)
+		f := &fakeEngine{models: []string{"m"}, wellKnownCode: 503,
+			wellKnown: `{"error":{"message":` + string(msg) + `,"code":"evalpin_lock_mismatch"}}`}
+		_, err := Resolve(ctx, nil, []string{f.start(t).URL + "/v1"}, "", "")
+		noRaw(t, err)
+	})
+	t.Run("ollama error", func(t *testing.T) {
+		f := &fakeEngine{models: []string{"other"}, ollama: ollamaFake("/m", "T")}
+		srv := f.start(t)
+		// The fake answers /api/show for "other" with an error that quotes the
+		// name; the name carries the hostile text.
+		_, err := Resolve(ctx, nil, []string{srv.URL + "/v1"}, hostile, "")
+		if err == nil || strings.ContainsAny(err.Error(), "\x1b\x07\n") {
+			t.Errorf("refusal = %q, want it without control characters", err)
+		}
+	})
+	t.Run("header mid-run", func(t *testing.T) {
+		f := &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}
+		srv := f.start(t)
+		target, err := Resolve(ctx, nil, []string{srv.URL + "/v1"}, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set(Header, hostile)
+		_, err = target.CheckResponse(srv.URL+"/v1", h, "", "m")
+		if !errors.Is(err, ErrLockChanged) || strings.ContainsAny(err.Error(), "\x1b\x07\n") {
+			t.Errorf("refusal = %q, want ErrLockChanged without control characters", err)
+		}
+	})
 }

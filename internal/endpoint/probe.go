@@ -226,6 +226,15 @@ func (r *Report) checkConsistent() {
 	}
 }
 
+// why returns the report's notes as " (note; note)" for a refusal, escaped
+// because they quote what the endpoint answered; "" without notes.
+func (r *Report) why() string {
+	if len(r.Notes) == 0 {
+		return ""
+	}
+	return " (" + untrusted(strings.Join(r.Notes, "; "), 1000) + ")"
+}
+
 // Lock returns the lock the endpoint reports by precedence, or "" when it
 // reports none.
 func (r *Report) Lock() eval.LockID {
@@ -246,16 +255,12 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 	if len(r.Claims) == 0 && r.stopped != "" {
 		return Claim{}, refusef(ErrNoLock,
 			"restore the model files the server checks, or lock the new deliverable with 'evalpin lock create', then restart the server",
-			"endpoint %s stopped claiming its lock: %s", r.Endpoint, r.stopped)
+			"endpoint %s stopped claiming its lock: %s", r.Endpoint, untrusted(r.stopped, 300))
 	}
 	if len(r.Claims) == 0 {
-		why := ""
-		if len(r.Notes) > 0 {
-			why = " (" + strings.Join(r.Notes, "; ") + ")"
-		}
 		return Claim{}, refusef(ErrNoLock,
 			"front the engine with 'evalpin serve --lock FILE --model-dir DIR --upstream URL' (see docs/protocol.md for the other ways), then check with 'evalpin probe URL'",
-			"endpoint %s%s", r.Endpoint, why)
+			"endpoint %s%s", r.Endpoint, r.why())
 	}
 	if expect == "" {
 		return r.Claims[0], nil
@@ -558,7 +563,7 @@ func (p *Prober) ollamaShow(ctx context.Context, origin, model, version string) 
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(body, &msg) == nil && msg.Error != "" {
-			return OllamaIdentity{}, nil, fmt.Errorf("POST /api/show %q: %s", model, truncate(msg.Error, 200))
+			return OllamaIdentity{}, nil, fmt.Errorf("POST /api/show %q: %s", model, untrusted(msg.Error, 200))
 		}
 		return OllamaIdentity{}, nil, err
 	}

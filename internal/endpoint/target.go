@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,7 +166,7 @@ func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint
 				"endpoint %s: a response carries no %s header (the run's lock is %s)", endpoint, Header, t.Lock))
 		default:
 			return "", t.refuse(refusef(ErrLockChanged, changedHint,
-				"endpoint %s: a response carries %s %s, not the run's %s", endpoint, Header, truncate(got, 100), e.header))
+				"endpoint %s: a response carries %s %s, not the run's %s", endpoint, Header, untrusted(got, 100), e.header))
 		}
 	}
 	// An error response has no completion body: both fields are "". Only
@@ -208,6 +207,10 @@ func modelMatch(e expectations, model string) bool {
 
 const changedHint = "the endpoint's deliverable changed or a replica serves another one; nothing after the change was stored. Fix the deployment, check it with 'evalpin probe URL', then rerun the same command to resume"
 
+// reprobeHint is the hint of a re-probe that got no answer: the lock could
+// not be confirmed, so nothing more is stored under it.
+const reprobeHint = "the endpoint did not confirm its lock when it was checked again mid-run, so nothing after that was stored. Check it with 'evalpin probe URL', then rerun the same command to resume"
+
 // reprobeTimeout bounds one re-probe made inside CheckResponse.
 const reprobeTimeout = 30 * time.Second
 
@@ -227,11 +230,11 @@ func (t *Target) reprobeOllama(w *watch) error {
 func (t *Target) ollamaLock(ctx context.Context, r *Report) (eval.LockID, error) {
 	version := t.prober.ollamaVersion(ctx, r.Origin)
 	if version == "" {
-		return "", refusef(ErrNoLock, changedHint, "endpoint %s: re-probe: GET /api/version failed", r.Endpoint)
+		return "", refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: GET /api/version failed", r.Endpoint)
 	}
 	id, _, err := t.prober.ollamaShow(ctx, r.Origin, r.Model, version)
 	if err != nil {
-		return "", refusef(ErrNoLock, changedHint, "endpoint %s: re-probe: %v", r.Endpoint, err)
+		return "", refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: %s", r.Endpoint, untrusted(err.Error(), 300))
 	}
 	return id.Lock(), nil
 }
@@ -291,11 +294,7 @@ func (t *Target) sameClaims(old, now *Report) error {
 			continue // carried by every response, and checked there
 		}
 		if !slices.ContainsFunc(now.Claims, func(n Claim) bool { return n.Source == c.Source && n.Lock == c.Lock }) {
-			why := ""
-			if len(now.Notes) > 0 {
-				why = " (" + strings.Join(now.Notes, "; ") + ")"
-			}
-			return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: %s no longer reports %s%s", old.Endpoint, c.Source, c.Lock, why)
+			return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: %s no longer reports %s%s", old.Endpoint, c.Source, c.Lock, now.why())
 		}
 	}
 	return nil
