@@ -123,7 +123,6 @@ func wellNamed(ts []struct {
 type instruction struct {
 	Name string // upper case, e.g. "FROM"
 	Args string // unquoted
-	Line int
 }
 
 // parseModelfile reads the instructions of an Ollama Modelfile: a name, then
@@ -138,36 +137,32 @@ func parseModelfile(data []byte) ([]instruction, error) {
 			continue
 		}
 		name, args := cutSpace(line)
-		in := instruction{Name: strings.ToUpper(name), Line: i + 1}
+		in := instruction{Name: strings.ToUpper(name)}
+		prefix := ""
 		if in.Name == "PARAMETER" {
 			// PARAMETER name value: only the value may be quoted.
-			pname, value := cutSpace(args)
-			if strings.HasPrefix(value, `"""`) {
-				text, next, err := tripleQuoted(lines, i, value)
-				if err != nil {
-					return nil, err
-				}
-				value, i = text, next
-			} else {
-				value = unquote(value)
-			}
-			in.Args = strings.ToLower(pname) + " " + value
-			out = append(out, in)
-			continue
+			var pname string
+			pname, args = cutSpace(args)
+			prefix = strings.ToLower(pname) + " "
 		}
-		if strings.HasPrefix(args, `"""`) {
-			text, next, err := tripleQuoted(lines, i, args)
-			if err != nil {
-				return nil, err
-			}
-			args, i = text, next
-		} else {
-			args = unquote(args)
+		text, end, err := argument(lines, i, args)
+		if err != nil {
+			return nil, err
 		}
-		in.Args = args
+		in.Args, i = prefix+text, end
 		out = append(out, in)
 	}
 	return out, nil
+}
+
+// argument returns the text of an instruction's argument s, which starts on
+// line i, and the index of the line it ends on: the inside of a """ block,
+// which may span lines, or s less one pair of surrounding double quotes.
+func argument(lines []string, i int, s string) (string, int, error) {
+	if strings.HasPrefix(s, `"""`) {
+		return tripleQuoted(lines, i, s)
+	}
+	return unquote(s), i, nil
 }
 
 // tripleQuoted returns the text of a """ block that starts with first on line i,

@@ -163,7 +163,7 @@ func hashAll(parent context.Context, entries []entry, cache *HashCache, rehash b
 					return nil
 				}
 			}
-			sum, a, err := hashEntry(ctx, e)
+			sum, a, err := hashEntry(ctx, e, e.shown(dir))
 			if err != nil {
 				return fileError(e.shown(dir), err)
 			}
@@ -201,8 +201,8 @@ func fileError(shown string, err error) error {
 }
 
 // hashEntry returns the hex SHA-256 of the file and, for a file that embeds
-// parts, its analysis.
-func hashEntry(ctx context.Context, e entry) (string, *analysis, error) {
+// parts, its analysis; shown is the file's path in errors.
+func hashEntry(ctx context.Context, e entry, shown string) (string, *analysis, error) {
 	if analyzable(e.rel) && e.info.Size() <= maxAnalyzed {
 		data, err := os.ReadFile(e.abs)
 		if err != nil {
@@ -210,7 +210,7 @@ func hashEntry(ctx context.Context, e entry) (string, *analysis, error) {
 		}
 		a, err := analyze(e.rel, data)
 		if err != nil {
-			return "", nil, eval.Errorf(eval.KindInput, "fix the Modelfile's syntax", "%s: %w", e.rel, err)
+			return "", nil, eval.Errorf(eval.KindInput, "fix the Modelfile's syntax", "%s: %w", shown, err)
 		}
 		return hexSum(data), &a, nil
 	}

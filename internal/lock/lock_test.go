@@ -274,13 +274,13 @@ LICENSE """MIT"""
 		t.Fatal(err)
 	}
 	want := []instruction{
-		{"FROM", "./tiny.gguf", 2},
-		{"ADAPTER", "./lora.gguf", 3},
-		{"TEMPLATE", "{{ if .System }}<|system|>\n{{ .System }}{{ end }}<|user|>\n{{ .Prompt }}", 4},
-		{"PARAMETER", "temperature 0.6", 7},
-		{"PARAMETER", "stop <|user|>", 8},
-		{"SYSTEM", "You are terse.", 9},
-		{"LICENSE", "MIT", 10},
+		{"FROM", "./tiny.gguf"},
+		{"ADAPTER", "./lora.gguf"},
+		{"TEMPLATE", "{{ if .System }}<|system|>\n{{ .System }}{{ end }}<|user|>\n{{ .Prompt }}"},
+		{"PARAMETER", "temperature 0.6"},
+		{"PARAMETER", "stop <|user|>"},
+		{"SYSTEM", "You are terse."},
+		{"LICENSE", "MIT"},
 	}
 	if len(ins) != len(want) {
 		t.Fatalf("got %d instructions %+v, want %d", len(ins), ins, len(want))
@@ -535,7 +535,7 @@ func TestCreateBadInput(t *testing.T) {
 		{"only excluded files", onlyDocs, "has no behaviour-relevant files"},
 		{"a file, not a directory", file, "is not a directory"},
 		{"symlink to a directory", linkDir, "symlink to a directory"},
-		{"bad Modelfile", badMF, "never closed"},
+		{"bad Modelfile", badMF, filepath.Join(badMF, "Modelfile") + `: line 2: """ block is never closed`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Create(context.Background(), tt.dir, Options{})
