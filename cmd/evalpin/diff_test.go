@@ -173,6 +173,7 @@ func TestDiffGolden(t *testing.T) {
 		{"table", []string{"diff", "--db", db, "--baseline", "1", "--candidate", "2"}},
 		{"md", []string{"diff", "--db", db, "--baseline", "1", "--candidate", "2", "--format", "md"}},
 		{"json", []string{"diff", "--db", db, "--baseline", "1", "--candidate", "2", "--format", "json"}},
+		{"html", []string{"diff", "--db", db, "--baseline", "1", "--candidate", "2", "--format", "html"}},
 		{"lock-ids", []string{"diff", "--db", db, "--baseline", lockA, "--candidate", lockB, "--format", "md"}},
 		{"lock-and-run", []string{"diff", "--db", db, "--baseline", lockA, "--candidate", "2", "--format", "md"}},
 		{"a-a", []string{"diff", "--db", db, "--baseline", "1", "--candidate", "5"}},

@@ -103,9 +103,10 @@ type resampler struct {
 }
 
 // pick returns the values of ranks r1 ≤ r2 (1-based) among count draws that
-// fall uniformly on s[lo:hi].
+// fall uniformly on s[lo:hi]. A range of equal values needs no further draws:
+// ties and zeros, common in lengths and similarities, end the descent early.
 func (b *resampler) pick(lo, hi, count, r1, r2 int) (float64, float64) {
-	for hi-lo > 1 {
+	for hi-lo > 1 && b.s[lo] != b.s[hi-1] {
 		mid := lo + (hi-lo)/2
 		left := b.binomial(count, float64(mid-lo)/float64(hi-lo))
 		switch {
