@@ -35,9 +35,9 @@
 // retry can fix (400, 401, 403, 404, a prompt longer than the context) and
 // malformed 2xx answers (not JSON, no choices, another content type) become
 // results with ErrorKind and Error set; so do requests that fail every
-// attempt. An endpoint that cannot be reached at all stops the run instead:
-// storing "connection refused" for every case would make a resumed run skip
-// them.
+// attempt, with one of TransientKinds, which a resumed run requests again. An
+// endpoint that cannot be reached at all stops the run instead of failing
+// every case.
 //
 // # Locks
 //
@@ -53,7 +53,7 @@
 // returns an error wrapping the context's cause. Closing Config.HardStop
 // cancels in-flight requests at once; their results are dropped. Results not
 // handed on are never recorded as failures, so a resumed run (Config.Skip)
-// requests exactly the missing case samples.
+// requests exactly the case samples that are missing or failed transiently.
 //
 // # Performance
 //

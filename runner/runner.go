@@ -28,9 +28,19 @@ const (
 	ErrRateLimited   = "rate_limited"   // 429 on every attempt
 	ErrServer        = "server"         // 5xx on every attempt
 	ErrTimeout       = "timeout"        // no answer within Config.Timeout on every attempt
+	ErrConnection    = "connection"     // no HTTP answer at all on every attempt
 	ErrMalformed     = "malformed"      // a 2xx response that is not a completion
 	ErrHTTP          = "http"           // any other status
 )
+
+// TransientKinds returns the error kinds of requests that failed every
+// attempt for a reason outside the case: overload, a server error, a timeout,
+// the network. They say nothing about the model, so a resumed run requests
+// those case samples again and replaces the stored failures; the other kinds
+// answer the case itself and stay.
+func TransientKinds() []string {
+	return []string{ErrRateLimited, ErrServer, ErrTimeout, ErrConnection}
+}
 
 // LockHeader is the response header an endpoint reports its lock in; it is
 // read when Config.CheckResponse is nil.
@@ -505,7 +515,7 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 		case errors.Is(err, context.DeadlineExceeded):
 			return attempt{outcome: outRetry, kind: ErrTimeout, msg: fmt.Sprintf("no answer from %s within %v", ep, cfg.Timeout)}
 		}
-		return attempt{outcome: outRetry, conn: true, err: err, kind: "connection", msg: err.Error()}
+		return attempt{outcome: outRetry, conn: true, err: err, kind: ErrConnection, msg: err.Error()}
 	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

@@ -53,6 +53,13 @@ settings' hash identify a run: the same command again resumes an unfinished
 run where it stopped, requesting only the missing case samples, and requests
 nothing when the run is complete. --fresh starts a new run instead.
 
+Failed requests are retried (--retries). A failure no retry fixes (400, a
+prompt longer than the context, a malformed answer) is stored as the case's
+result. One that is still transient after every retry (timeout, 5xx, 429) is
+stored but leaves the run incomplete (exit 4): the same command requests it
+again and replaces it. A 503 from 'evalpin serve' saying it no longer claims
+its lock stops the run at once (exit 3).
+
 Ctrl-C stops sending requests, waits for those in flight, stores their
 results and marks the run interrupted; a second Ctrl-C abandons the requests
 in flight. Either way the same command resumes the run.
@@ -176,23 +183,27 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	done, err := db.Done(ctx, rn.ID)
+	// A stored failure of a transient kind (a timeout, a server error, a
+	// rate limit) says nothing about the model: it is requested again and
+	// its row replaced, so that an outage does not stay in the run.
+	retry := runner.TransientKinds()
+	done, err := db.Done(ctx, rn.ID, retry)
 	if err != nil {
 		return fmt.Errorf("read stored results: %w", err)
 	}
 	expected := len(suite.Cases) * settings.Samples
 	switch {
-	case prior == eval.RunComplete:
+	case prior == eval.RunComplete && done.Len() >= expected:
 		fmt.Fprintf(stderr, "run %d is complete: every case sample is stored for this lock, suite and settings; nothing to request (--fresh runs the suite again)\n", rn.ID)
 	case prior != "":
-		fmt.Fprintf(stderr, "resuming run %d (%s): %d of %d case samples stored\n", rn.ID, prior, done.Len(), expected)
+		fmt.Fprintf(stderr, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, prior, done.Len(), expected)
 	default:
 		fmt.Fprintf(stderr, "run %d: %s × %s, settings %s\n", rn.ID, runPlural(len(suite.Cases), "case"), runPlural(settings.Samples, "sample"), shortHash(rn.SettingsHash))
 	}
 
 	// The run itself. Everything from here on ends with the writer closed
 	// and the run's status recorded, whatever stops it.
-	writer := db.NewWriter(ctx, rn.ID, store.WriterOptions{})
+	writer := db.NewWriter(ctx, rn.ID, store.WriterOptions{Replace: retry})
 	sink := &runSink{w: writer}
 	hard := make(chan struct{})
 	stopWatch := runWatchHardStop(hard, stderr)
@@ -238,9 +249,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	closeErr := writer.Close()
 
 	// Count what is stored rather than trusting the counters: complete means
-	// every case × sample is in the database.
+	// every case × sample is in the database, none of them a transient
+	// failure.
 	bg := context.WithoutCancel(ctx)
-	stored, err := db.Done(bg, rn.ID)
+	stored, err := db.Done(bg, rn.ID, retry)
 	if err != nil {
 		return fmt.Errorf("count stored results: %w", err)
 	}
@@ -274,7 +286,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
 		Settings: settings, SettingsHash: rn.SettingsHash,
 		Cases: len(suite.Cases), Samples: settings.Samples, Expected: expected,
-		Stored: expected - missing, StoredErrors: counts.Errors,
+		Stored: expected - missing, StoredErrors: counts.Errors - (counts.Results - stored.Len()),
+		Transient: counts.Results - stored.Len(),
 		Requested: sum.Results, Skipped: sum.Skipped, Errors: sum.Errors,
 		Requests: sum.Requests, Retries: sum.Retries,
 		PromptTokens: sum.PromptTokens, CompletionTokens: sum.CompletionTokens,
@@ -319,6 +332,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return eval.Errorf(eval.KindLockRefused, "check the endpoint with 'evalpin probe URL', then run the same command again", "run %d: lock check after the last response: %w", rn.ID, recheckErr)
 		}
 		return recheckErr
+	case missing > 0 && out.Transient > 0:
+		return eval.Errorf(eval.KindIncomplete, resume, "run %d incomplete: %d of %d case samples have no result (%d failed every attempt with a timeout, server error or rate limit, and are requested again)", rn.ID, missing, expected, out.Transient)
 	case missing > 0:
 		return eval.Errorf(eval.KindIncomplete, resume, "run %d incomplete: %d of %d case samples are not stored", rn.ID, missing, expected)
 	}
@@ -693,8 +708,9 @@ type runSummary struct {
 	Cases        int `json:"cases"`         // in the suite
 	Samples      int `json:"samples"`       // per case
 	Expected     int `json:"expected"`      // cases × samples
-	Stored       int `json:"stored"`        // of Expected, stored for the run
-	StoredErrors int `json:"stored_errors"` // stored results whose request failed
+	Stored       int `json:"stored"`        // of Expected, stored for the run (transient failures excluded)
+	StoredErrors int `json:"stored_errors"` // of Stored, results whose request failed for good
+	Transient    int `json:"transient"`     // stored transient failures (timeout, server, rate_limited), requested again on resume
 
 	Requested        int            `json:"requested"` // results this invocation stored
 	Skipped          int            `json:"skipped"`   // already stored, not requested
@@ -747,6 +763,10 @@ func (s runSummary) writeTable(w io.Writer) error {
 		}
 		errs = strings.Join(kinds, ", ")
 	}
+	stored := fmt.Sprintf("%d of %d (%s × %s), %d failed requests", s.Stored, s.Expected, runPlural(s.Cases, "case"), runPlural(s.Samples, "sample"), s.StoredErrors)
+	if s.Transient > 0 {
+		stored += fmt.Sprintf("; %d transient failures to request again", s.Transient)
+	}
 	latency := "-"
 	if s.Requested > 0 {
 		latency = fmt.Sprintf("p50 %s  p95 %s  p99 %s", dur(s.LatencyP50), dur(s.LatencyP95), dur(s.LatencyP99))
@@ -758,7 +778,7 @@ func (s runSummary) writeTable(w io.Writer) error {
 		{"Model", histSafe(histTruncate(s.Model, 80))},
 		{"Suite", histSafe(histTruncate(strings.TrimSpace(s.Suite+" "+s.SuiteVersion), 60)) + " " + shortHash(s.SuiteHash)},
 		{"Settings", fmt.Sprintf("%s temperature %g, seed %d, max_tokens %d", shortHash(s.SettingsHash), s.Settings.Temperature, s.Settings.Seed, s.Settings.MaxTokens)},
-		{"Stored", fmt.Sprintf("%d of %d (%s × %s), %d failed requests", s.Stored, s.Expected, runPlural(s.Cases, "case"), runPlural(s.Samples, "sample"), s.StoredErrors)},
+		{"Stored", stored},
 		{"This invocation", fmt.Sprintf("%d requested, %d skipped (already stored)", s.Requested, s.Skipped)},
 		{"Errors", errs},
 		{"Requests/s", fmt.Sprintf("%s (%d requests, %d retries)", rate(s.RequestsPerSec), s.Requests, s.Retries)},

@@ -65,6 +65,7 @@ type runFake struct {
 	cases  atomic.Int64 // suite requests received (not the probe's)
 	mu     sync.Mutex
 	counts map[string]int // suite requests by prompt
+	fail   map[string]int // the error status to answer a prompt with, if any
 }
 
 func newRunFake(lock string) *runFake {
@@ -86,6 +87,17 @@ func (f *runFake) setOnCase(fn func(n int64)) {
 func (f *runFake) setLock(lock string) {
 	f.wellKnown.Store(&lock)
 	f.header.Store(&lock)
+}
+
+// setFail makes the fake answer the prompt of caseID with an error of the
+// given status (with the lock header), or normally again when status is 0.
+func (f *runFake) setFail(caseID string, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		f.fail = map[string]int{}
+	}
+	f.fail[runPrompt(caseID)] = status
 }
 
 func (f *runFake) start(t testing.TB) string {
@@ -133,7 +145,14 @@ func (f *runFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			n := f.cases.Add(1)
 			f.mu.Lock()
 			f.counts[prompt]++
+			fail := f.fail[prompt]
 			f.mu.Unlock()
+			if fail != 0 {
+				w.Header().Set(endpoint.Header, *f.header.Load())
+				w.WriteHeader(fail)
+				fmt.Fprintf(w, `{"error":{"message":"failure %d"}}`, fail)
+				return
+			}
 			if on := f.onCase.Load(); on != nil {
 				(*on)(n)
 			}
@@ -461,6 +480,65 @@ func TestRunLockChangedAtEnd(t *testing.T) {
 	}
 	if r, err := runOpen(t, dbPath).Run(context.Background(), 1); err != nil || r.Status != eval.RunInterrupted {
 		t.Errorf("run %+v %v, want interrupted", r, err)
+	}
+}
+
+// A request that failed every attempt with a transient error leaves the run
+// incomplete (exit 4), and the same command requests it again, replacing the
+// stored failure; a permanent failure (400) is an answer and stays.
+func TestRunRetriesTransientFailures(t *testing.T) {
+	runQuiet(t)
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "e.db")
+	fake := newRunFake(runLockA)
+	fake.setFail("case-001", http.StatusInternalServerError)
+	fake.setFail("case-002", http.StatusRequestTimeout)
+	fake.setFail("case-003", http.StatusBadRequest)
+	args := []string{"run", "--suite", runSuiteFile(t, dir, 6), "--endpoint", fake.start(t), "--db", dbPath, "--retries", "0", "--format", "json"}
+	ctx := context.Background()
+
+	code, stdout, stderr := runCmd(ctx, args...)
+	if code != exitIncomplete || !strings.Contains(stderr, "run 1 incomplete: 2 of 6 case samples have no result (2 failed every attempt") {
+		t.Fatalf("exit %d, want %d naming the 2 transient failures\n%s", code, exitIncomplete, stderr)
+	}
+	var sum runSummary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != eval.RunInterrupted || sum.Stored != 4 || sum.StoredErrors != 1 || sum.Transient != 2 || sum.Errors["server"] != 1 || sum.Errors["timeout"] != 1 {
+		t.Errorf("summary %+v: want interrupted, 4 of 6 stored, 1 failed for good, 2 transient (server, timeout)", sum)
+	}
+
+	fake.setFail("case-001", 0)
+	fake.setFail("case-002", 0)
+	code, _, stderr = runCmd(ctx, args...)
+	if code != 0 || !strings.Contains(stderr, "resuming run 1 (interrupted): 4 of 6 case samples stored") {
+		t.Fatalf("resume: exit %d, want 0\n%s", code, stderr)
+	}
+	for id, want := range map[string]int{"case-000": 1, "case-001": 2, "case-002": 2, "case-003": 1} {
+		if got := fake.requests(id); got != want {
+			t.Errorf("%s requested %d times, want %d", id, got, want)
+		}
+	}
+	db := runOpen(t, dbPath)
+	if r, _ := db.Run(ctx, 1); r.Status != eval.RunComplete {
+		t.Errorf("status %s after the resume, want complete", r.Status)
+	}
+	results, err := db.Results(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 6 {
+		t.Fatalf("%d results stored, want 6: one per case", len(results))
+	}
+	for _, r := range results {
+		wantKind := ""
+		if r.CaseID == "case-003" {
+			wantKind = "bad_request"
+		}
+		if r.ErrorKind != wantKind || (wantKind == "" && r.Output != "echo: "+runPrompt(r.CaseID)) {
+			t.Errorf("%s stored %q %q %q, want error kind %q", r.CaseID, r.ErrorKind, r.Error, r.Output, wantKind)
+		}
 	}
 }
 

@@ -64,7 +64,7 @@ func BenchmarkDone(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		d, err := db.Done(ctx, run.ID)
+		d, err := db.Done(ctx, run.ID, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -142,7 +142,7 @@ func TestWriter_KillResume(t *testing.T) {
 	if rows != distinct {
 		t.Fatalf("%d rows but %d distinct (run, case, sample)", rows, distinct)
 	}
-	done, err := db.Done(ctx, run.ID)
+	done, err := db.Done(ctx, run.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
@@ -118,9 +119,16 @@ func (d *Done) Add(caseID string, sample int) {
 // Len returns the number of (case, sample) pairs in the set.
 func (d *Done) Len() int { return d.n }
 
-// Done returns the set of (case id, sample) pairs the run has stored. It reads
-// only the index of the results, never their outputs.
-func (db *DB) Done(ctx context.Context, runID int64) (*Done, error) {
+// Done returns the set of (case id, sample) pairs the run has stored, leaving
+// out the failed requests whose error kind is one of retry: a resumed run
+// requests those again, and a Writer whose WriterOptions.Replace lists the
+// same kinds stores the new result in their place. Done reads only the index
+// of the results and the failed requests, never the outputs.
+func (db *DB) Done(ctx context.Context, runID int64, retry []string) (*Done, error) {
+	again, err := db.retryable(ctx, runID, retry)
+	if err != nil {
+		return nil, fmt.Errorf("stored cases of run %d: %w", runID, err)
+	}
 	var n int
 	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM results WHERE run_id = ?`, runID).Scan(&n); err != nil {
 		return nil, fmt.Errorf("stored cases of run %d: %w", runID, err)
@@ -144,10 +152,48 @@ func (db *DB) Done(ctx context.Context, runID int64) (*Done, error) {
 		if string(raw) != last {
 			last = string(raw)
 		}
-		d.Add(last, sample)
+		if !again.Has(last, sample) {
+			d.Add(last, sample)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("stored cases of run %d: %w", runID, err)
 	}
 	return d, nil
+}
+
+// retryable returns the (case id, sample) pairs of the run's failed requests
+// whose error kind is one of kinds. The partial index results_errors finds
+// them without reading the run's outputs.
+func (db *DB) retryable(ctx context.Context, runID int64, kinds []string) (*Done, error) {
+	d := &Done{}
+	if len(kinds) == 0 {
+		return d, nil
+	}
+	args := []any{runID}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT case_id, sample FROM results
+		WHERE run_id = ? AND error <> '' AND error_kind IN (`+placeholders(len(kinds))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			caseID string
+			sample int
+		)
+		if err := rows.Scan(&caseID, &sample); err != nil {
+			return nil, err
+		}
+		d.Add(caseID, sample)
+	}
+	return d, rows.Err()
+}
+
+// placeholders returns n comma-separated SQL parameters: "?, ?, ?".
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

@@ -25,6 +25,11 @@ type WriterOptions struct {
 	// Buffer is how many results Put queues before it blocks. Default 64 ×
 	// BatchSize, enough for the workers of a run never to wait on the disk.
 	Buffer int
+	// Replace lists the error kinds of failed requests that a new result of
+	// the same case sample replaces, in the transaction that stores it: a
+	// request that failed transiently and is retried on resume. Any other
+	// stored result is kept, and a new one for its case sample dropped.
+	Replace []string
 }
 
 func (o WriterOptions) withDefaults() WriterOptions {
@@ -42,8 +47,10 @@ func (o WriterOptions) withDefaults() WriterOptions {
 
 // A Writer stores the results of one run from a single goroutine, in batches,
 // one transaction each. Put only queues a result; a result is stored, and
-// survives a crash of the process, once Stored counts it. Storing a result
-// twice is a no-op, so a resumed run may safely repeat one.
+// survives a crash of the process, once Stored counts it. A run, case and
+// sample has one row: storing a result again is a no-op, unless the stored one
+// is a failure of a kind in WriterOptions.Replace, which the new result
+// overwrites. A resumed run may therefore safely repeat one.
 //
 // A write error stops the writer: Failed is closed, Err and Put return the
 // error, and later results are dropped. Only infrastructure failures end a run,
@@ -177,7 +184,7 @@ func (w *Writer) loop(ctx context.Context) {
 			return
 		}
 		if w.Err() == nil {
-			if err := w.db.putResults(storeCtx, w.runID, batch); err != nil {
+			if err := w.db.putResults(storeCtx, w.runID, batch, w.opts.Replace); err != nil {
 				w.fail(fmt.Errorf("store results of run %d: %w", w.runID, err))
 			} else {
 				w.stored.Add(int64(len(batch)))
@@ -219,23 +226,38 @@ func (w *Writer) loop(ctx context.Context) {
 	}
 }
 
-// putResults stores batch in one transaction; results already stored are
-// left as they are.
-func (db *DB) putResults(ctx context.Context, runID int64, batch []eval.Result) error {
+// putResults stores batch in one transaction. A result whose case sample is
+// stored already replaces the stored one only if that is a failure of a kind
+// in replace; otherwise it is dropped.
+func (db *DB) putResults(ctx context.Context, runID int64, batch []eval.Result, replace []string) error {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	conflict := `DO NOTHING`
+	var kinds []any // the parameters of the IN list, after the 14 values
+	if len(replace) > 0 {
+		conflict = `DO UPDATE SET case_hash = excluded.case_hash, output = excluded.output,
+			finish_reason = excluded.finish_reason, prompt_tokens = excluded.prompt_tokens,
+			completion_tokens = excluded.completion_tokens, latency_ns = excluded.latency_ns,
+			lock_seen = excluded.lock_seen, endpoint = excluded.endpoint, error_kind = excluded.error_kind,
+			error = excluded.error, checks = excluded.checks
+			WHERE results.error <> '' AND results.error_kind IN (` + placeholders(len(replace)) + `)`
+		for _, k := range replace {
+			kinds = append(kinds, k)
+		}
+	}
 	stmt, err := tx.PrepareContext(ctx, `
 		INSERT INTO results (run_id, case_id, sample, case_hash, output, finish_reason, prompt_tokens,
 			completion_tokens, latency_ns, lock_seen, endpoint, error_kind, error, checks)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (run_id, case_id, sample) DO NOTHING`)
+		ON CONFLICT (run_id, case_id, sample) `+conflict)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
+	args := make([]any, 0, 14+len(kinds))
 	for _, r := range batch {
 		checks := []byte("[]")
 		if len(r.Checks) > 0 {
@@ -243,9 +265,11 @@ func (db *DB) putResults(ctx context.Context, runID int64, batch []eval.Result) 
 				return fmt.Errorf("case %s sample %d: checks: %w", r.CaseID, r.Sample, err)
 			}
 		}
-		if _, err := stmt.ExecContext(ctx, runID, r.CaseID, r.Sample, r.CaseHash, r.Output, r.FinishReason,
+		args = append(args[:0], runID, r.CaseID, r.Sample, r.CaseHash, r.Output, r.FinishReason,
 			r.PromptTokens, r.CompletionTokens, int64(r.Latency), r.Lock, r.Endpoint, r.ErrorKind, r.Error,
-			string(checks)); err != nil {
+			string(checks))
+		args = append(args, kinds...)
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("case %s sample %d: %w", r.CaseID, r.Sample, err)
 		}
 	}

@@ -99,7 +99,7 @@ func TestWriter_StoresEverythingOnce(t *testing.T) {
 		t.Fatalf("Result(nope) error = %v, want ErrNotFound", err)
 	}
 
-	done, err := db.Done(ctx, run.ID)
+	done, err := db.Done(ctx, run.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +121,88 @@ func TestWriter_StoresEverythingOnce(t *testing.T) {
 		if got := done.Has(tt.caseID, tt.sample); got != tt.want {
 			t.Errorf("Done.Has(%s, %d)=%v, want %v", tt.caseID, tt.sample, got, tt.want)
 		}
+	}
+}
+
+func TestWriter_ReplacesRetryableFailures(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	run := mustCreateRun(t, db, "sha256:aa")
+	retry := []string{"server", "timeout"}
+	failure := func(i int, kind, msg string) eval.Result {
+		r := result(i, 0)
+		r.Output, r.FinishReason, r.Checks, r.ErrorKind, r.Error = "", "", nil, kind, msg
+		return r
+	}
+	put := func(opts store.WriterOptions, rs ...eval.Result) {
+		t.Helper()
+		opts.FlushInterval = time.Hour
+		w := db.NewWriter(ctx, run.ID, opts)
+		for _, r := range rs {
+			if err := w.Put(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The first invocation: a success, two transient failures, a permanent one.
+	put(store.WriterOptions{},
+		result(0, 0),
+		failure(1, "server", "HTTP 503 (after 6 attempts)"),
+		failure(2, "timeout", "no answer within 1s (after 6 attempts)"),
+		failure(3, "bad_request", "HTTP 400: no"))
+	done, err := db.Done(ctx, run.ID, retry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false, false, true} {
+		if got := done.Has(result(i, 0).CaseID, 0); got != want {
+			t.Errorf("Done(retry).Has(case %d)=%v, want %v", i, got, want)
+		}
+	}
+	if got, want := done.Len(), 2; got != want {
+		t.Errorf("Done(retry).Len=%d, want %d", got, want)
+	}
+	if all, err := db.Done(ctx, run.ID, nil); err != nil || all.Len() != 4 {
+		t.Fatalf("Done(nil) = %v, %v; want all 4 stored", all, err)
+	}
+
+	// The resumed invocation requests cases 1 and 2 again (2 fails once
+	// more); a stale duplicate of every case must change nothing else.
+	stale := failure(0, "server", "late duplicate")
+	put(store.WriterOptions{Replace: retry},
+		result(1, 0),
+		failure(2, "server", "HTTP 502 (after 6 attempts)"),
+		stale,
+		failure(3, "server", "late duplicate"))
+	rs, err := db.Results(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []eval.Result{
+		result(0, 0), // a success is never replaced
+		result(1, 0), // the transient failure is
+		failure(2, "server", "HTTP 502 (after 6 attempts)"),
+		failure(3, "bad_request", "HTTP 400: no"), // a permanent failure stays
+	}
+	if !reflect.DeepEqual(rs, want) {
+		t.Fatalf("Results after resume:\ngot  %+v\nwant %+v", rs, want)
+	}
+	c, err := db.Counts(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != (store.Counts{Results: 4, Errors: 2}) {
+		t.Fatalf("Counts=%+v, want 4 results, 2 errors: one row per case sample", c)
+	}
+
+	// Without Replace, a stored failure is never overwritten.
+	put(store.WriterOptions{}, result(2, 0))
+	if one, err := db.Result(ctx, run.ID, result(2, 0).CaseID); err != nil || one[0].ErrorKind != "server" {
+		t.Fatalf("Result(case 2) = %+v, %v; want the stored server failure kept", one, err)
 	}
 }
 
@@ -178,7 +260,7 @@ func TestWriter_CancelFlushes(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	done, err := db.Done(context.Background(), run.ID)
+	done, err := db.Done(context.Background(), run.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
