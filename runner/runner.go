@@ -42,6 +42,11 @@ func TransientKinds() []string {
 	return []string{ErrRateLimited, ErrServer, ErrTimeout, ErrConnection}
 }
 
+// LockMismatchCode is the error code of the 503 with which "evalpin serve"
+// answers once the model files no longer match its lock. The runner stops at
+// once on it, as on any lock refusal, instead of retrying.
+const LockMismatchCode = "evalpin_lock_mismatch"
+
 // LockHeader is the response header an endpoint reports its lock in; it is
 // read when Config.CheckResponse is nil.
 const LockHeader = "Evalpin-Lock"
@@ -401,7 +406,7 @@ const (
 	outPermanent                // an error no retry can fix; recorded
 	outRetry                    // overload, server error, timeout or connection error
 	outAborted                  // reqCtx ended: nothing to record
-	outRefused                  // the lock check failed: stop the run
+	outRefused                  // the lock check failed or the endpoint disowned its lock: stop the run
 )
 
 // An attempt is what one try of a task produced.
@@ -606,6 +611,11 @@ func classify(ep string, resp *http.Response, body []byte, now time.Time) attemp
 	}
 	a := attempt{outcome: outPermanent, kind: ErrHTTP, msg: msg}
 	switch {
+	case code == http.StatusServiceUnavailable && errorCode(body) == LockMismatchCode:
+		a.outcome = outRefused
+		a.err = eval.Errorf(eval.KindLockRefused,
+			"check the model files behind the endpoint ('evalpin lock verify'), restart 'evalpin serve', then run the same command again",
+			"endpoint %s stopped claiming its lock: %s", ep, errorMessage(body))
 	case code == http.StatusTooManyRequests:
 		a.outcome, a.kind, a.overload = outRetry, ErrRateLimited, true
 	case code == http.StatusServiceUnavailable:

@@ -1053,6 +1053,41 @@ func TestLockCheckOnErrorResponses(t *testing.T) {
 	}
 }
 
+// TestLockMismatchStopsAtOnce: the 503 "evalpin serve" answers once its files
+// no longer match its lock stops the run on the first answer, without retries
+// or a stored result, as a lock refusal, with or without a lock check.
+func TestLockMismatchStopsAtOnce(t *testing.T) {
+	disowned := status(503, nil, `{"error":{"message":"evalpin serve: this server no longer claims its lock: model.gguf (weights) changed","type":"evalpin_lock_mismatch","param":null,"code":"evalpin_lock_mismatch"}}`)
+	for _, check := range []bool{false, true} {
+		t.Run(fmt.Sprintf("check=%v", check), func(t *testing.T) {
+			url, n := faultServer(t, rep(100, disowned)...)
+			sink := &memSink{}
+			cfg := testConfig(sink, url)
+			cfg.Concurrency = 1
+			cfg.BackoffBase, cfg.BackoffMax = time.Hour, time.Hour // a retry would time the test out
+			if check {
+				cfg.CheckResponse = func(string, http.Header, string, string) (eval.LockID, error) { return "sha256:good", nil }
+			}
+			sum, err := run(t, cfg, chatSuite(3))
+			if eval.KindOf(err) != eval.KindLockRefused || !strings.Contains(err.Error(), "stopped claiming its lock: evalpin serve: this server no longer claims its lock: model.gguf (weights) changed") {
+				t.Fatalf("err = %v, want a lock refusal naming the reason", err)
+			}
+			if got := n.Load(); got != 1 {
+				t.Errorf("server saw %d requests, want 1", got)
+			}
+			if res := sink.all(); len(res) != 0 || sum.Retries != 0 {
+				t.Errorf("results %+v, %d retries; want none", res, sum.Retries)
+			}
+		})
+	}
+	// Another 503 is still overload, retried.
+	url, n := faultServer(t, status(503, nil, `{"error":{"message":"busy","code":"overloaded"}}`))
+	sink := &memSink{}
+	if _, err := run(t, testConfig(sink, url), chatSuite(1)); err != nil || n.Load() != 2 || len(sink.all()) != 1 || sink.all()[0].Error != "" {
+		t.Errorf("other 503: err %v, %d requests, results %+v; want one retry and a success", err, n.Load(), sink.all())
+	}
+}
+
 // TestConnectionsReused counts the connections the server sees: a run
 // reuses them rather than dialling one per request.
 func TestConnectionsReused(t *testing.T) {

@@ -248,6 +248,21 @@ func errorMessage(body []byte) string {
 	return clip(strings.TrimSpace(string(body)), 300)
 }
 
+// errorCode returns the code of an OpenAI-shaped error body,
+// {"error":{"code":…}}, or "" when there is none or it is not a string.
+func errorCode(body []byte) string {
+	var e struct {
+		Error struct {
+			Code any `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	code, _ := e.Error.Code.(string)
+	return code
+}
+
 // clip shortens s to at most n bytes on a rune boundary, marking the cut, and
 // replaces invalid UTF-8.
 func clip(s string, n int) string {
