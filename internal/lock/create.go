@@ -117,9 +117,7 @@ func assemble(dir string, hs []hashed) ([]File, error) {
 			continue
 		}
 		a := h.analysis
-		if len(a.Parts) > 0 {
-			files[index[h.rel]].RestSHA256 = a.Rest
-		}
+		files[index[h.rel]].RestSHA256 = a.Rest
 		for _, p := range a.Parts {
 			files = append(files, File{Path: h.rel + p.Suffix, Size: p.Size, SHA256: p.SHA256, Role: p.Role})
 		}

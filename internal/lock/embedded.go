@@ -60,37 +60,18 @@ func analyze(p string, data []byte) (analysis, error) {
 // analyzeTemplateJSON records the "chat_template" of a tokenizer_config.json: a
 // string becomes the part "#chat_template"; a list of {"name", "template"}
 // objects becomes one part "#chat_template.NAME" each; any other value becomes
-// "#chat_template" holding its canonical JSON. Rest is the SHA-256 of the
-// canonical JSON (RFC 8785) of the object without the key. A file that is not a
-// JSON object, or has no template, yields nothing.
+// "#chat_template" holding its canonical JSON; null or no key, no part. Rest is
+// the SHA-256 of the canonical JSON (RFC 8785) of the object without the key,
+// set whether or not there is a template, so that adding or removing one is a
+// template change alone. A file that is not a JSON object yields nothing.
 func analyzeTemplateJSON(data []byte) analysis {
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return analysis{}
-	}
-	raw, ok := obj["chat_template"]
-	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
 		return analysis{}
 	}
 	var a analysis
-	var s string
-	var named []struct {
-		Name     *string `json:"name"`
-		Template *string `json:"template"`
-	}
-	switch {
-	case json.Unmarshal(raw, &s) == nil:
-		a.Parts = []part{newPart("#chat_template", RoleTemplate, s)}
-	case json.Unmarshal(raw, &named) == nil && wellNamed(named):
-		for _, t := range named {
-			a.Parts = append(a.Parts, newPart("#chat_template."+*t.Name, RoleTemplate, *t.Template))
-		}
-	default:
-		c, err := jcs.Transform(raw)
-		if err != nil {
-			c = raw
-		}
-		a.Parts = []part{newPart("#chat_template", RoleTemplate, string(c))}
+	if raw, ok := obj["chat_template"]; ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		a.Parts = templateParts(raw)
 	}
 	delete(obj, "chat_template")
 	rest, err := json.Marshal(obj)
@@ -101,6 +82,31 @@ func analyzeTemplateJSON(data []byte) analysis {
 	}
 	a.Rest = hexSum(rest)
 	return a
+}
+
+// templateParts returns the parts of the JSON value of a "chat_template" key
+// (see analyzeTemplateJSON).
+func templateParts(raw json.RawMessage) []part {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return []part{newPart("#chat_template", RoleTemplate, s)}
+	}
+	var named []struct {
+		Name     *string `json:"name"`
+		Template *string `json:"template"`
+	}
+	if json.Unmarshal(raw, &named) == nil && wellNamed(named) {
+		parts := make([]part, len(named))
+		for i, t := range named {
+			parts[i] = newPart("#chat_template."+*t.Name, RoleTemplate, *t.Template)
+		}
+		return parts
+	}
+	c, err := jcs.Transform(raw)
+	if err != nil {
+		c = raw
+	}
+	return []part{newPart("#chat_template", RoleTemplate, string(c))}
 }
 
 // wellNamed reports whether every named template has a name and a template, and

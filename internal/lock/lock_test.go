@@ -319,9 +319,10 @@ func TestAnalyzeTemplateJSON(t *testing.T) {
 		{"named templates", `{"chat_template":[{"name":"default","template":"a"},{"name":"tool_use","template":"b"}]}`, "#chat_template.default #chat_template.tool_use", true},
 		{"odd value kept as JSON", `{"chat_template":{"x":1}}`, "#chat_template", true},
 		{"duplicate names kept as JSON", `{"chat_template":[{"name":"a","template":"a"},{"name":"a","template":"b"}]}`, "#chat_template", true},
-		{"no template", `{"bos_token":"<s>"}`, "", false},
-		{"null template", `{"chat_template":null}`, "", false},
+		{"no template", `{"bos_token":"<s>"}`, "", true},
+		{"null template", `{"chat_template":null}`, "", true},
 		{"not JSON", `{`, "", false},
+		{"JSON but not an object", `null`, "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := analyzeTemplateJSON([]byte(tt.data))
@@ -343,6 +344,13 @@ func TestAnalyzeTemplateJSON(t *testing.T) {
 	r3 := analyzeTemplateJSON([]byte(`{"a":2,"chat_template":"x"}`)).Rest
 	if r1 != r2 || r1 == r3 {
 		t.Errorf("rest hashes %s %s %s: want first two equal, third different", r1, r2, r3)
+	}
+	// Without a template, or with a null one, the rest is the same: adding or
+	// removing the template changes nothing else.
+	r4 := analyzeTemplateJSON([]byte(`{"a":1}`)).Rest
+	r5 := analyzeTemplateJSON([]byte(`{"a":1,"chat_template":null}`)).Rest
+	if r4 != r1 || r5 != r1 {
+		t.Errorf("rest hashes %s %s, want %s as with a template", r4, r5, r1)
 	}
 }
 
@@ -626,6 +634,30 @@ func TestVerify(t *testing.T) {
 				"changed template tokenizer_config.json#chat_template",
 			},
 			words: "template changed; weights same; tokenizer same; config same",
+		},
+		{
+			name:  "template removed from tokenizer_config.json",
+			model: hfModel,
+			change: func(t *testing.T, dir string) {
+				rewrite(t, dir, "tokenizer_config.json", func(string) string { return `{"bos_token": "<s>"}` })
+			},
+			want: []string{
+				"changed tokenizer tokenizer_config.json (parts only)",
+				"missing template tokenizer_config.json#chat_template",
+			},
+			words: "template removed; weights same; tokenizer same; config same",
+		},
+		{
+			name:  "TEMPLATE added to a Modelfile",
+			model: func() map[string]string { return map[string]string{"tiny.bin": "GGUF", "Modelfile": "FROM ./tiny.bin\n"} },
+			change: func(t *testing.T, dir string) {
+				rewrite(t, dir, "Modelfile", func(s string) string { return s + "TEMPLATE {{ .Prompt }}\n" })
+			},
+			want: []string{
+				"changed config Modelfile (parts only)",
+				"extra template Modelfile#template",
+			},
+			words: "template added; weights same; config same",
 		},
 		{
 			name:  "tokenizer change inside tokenizer_config.json",

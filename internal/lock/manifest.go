@@ -66,10 +66,11 @@ type File struct {
 	Size   int64  `json:"size"`   // bytes (of the part's text for a virtual entry)
 	SHA256 string `json:"sha256"` // lower-case hex of the content's SHA-256
 	Role   Role   `json:"role"`
-	// RestSHA256 is set on a file that has virtual entries: the SHA-256 of its
-	// content without them (docs/lock.md says how), so a diff can tell a change
-	// of only the embedded part. It is derived from the content and so is not
-	// part of the identity.
+	// RestSHA256 is set on a file that may embed parts (a tokenizer_config.json
+	// that is a JSON object, a Modelfile), whether or not it has any: the
+	// SHA-256 of its content without them (docs/lock.md says how), so a diff can
+	// tell a change, addition or removal of only the embedded parts. It is
+	// derived from the content and so is not part of the identity.
 	RestSHA256 string `json:"rest_sha256,omitempty"`
 }
 
