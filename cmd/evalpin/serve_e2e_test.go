@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -125,7 +126,11 @@ func TestServeOllamaEndToEnd(t *testing.T) {
 	if err := os.WriteFile(gguf, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The 503 must come within the re-check interval; the slack covers the
+	// check itself and a loaded machine, and stays below serve's default
+	// interval, so a --recheck that were ignored would fail.
 	changed := time.Now()
+	const slack = 2 * time.Second
 	for {
 		resp, err := http.Post(ep+"/chat/completions", "application/json", strings.NewReader(`{"model":"tiny","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}`))
 		if err != nil {
@@ -133,15 +138,23 @@ func TestServeOllamaEndToEnd(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		after := time.Since(changed)
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			if !strings.Contains(string(body), "model.gguf (weights) changed") || resp.Header.Get(endpoint.Header) != "" {
-				t.Fatalf("503 without the reason, or with the lock: %s %v", body, resp.Header)
+			var e struct {
+				Error struct{ Message, Code string }
 			}
-			t.Logf("503 %v after the change (re-check every %v)", time.Since(changed).Round(time.Millisecond), recheck)
+			if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != "evalpin_lock_mismatch" ||
+				!strings.Contains(e.Error.Message, "model.gguf (weights) changed") || resp.Header.Get(endpoint.Header) != "" {
+				t.Fatalf("503 without code evalpin_lock_mismatch and the reason, or with the lock: %s %v", body, resp.Header)
+			}
+			t.Logf("503 %v after the change (re-check every %v)", after.Round(time.Millisecond), recheck)
 			break
 		}
-		if time.Since(changed) > 50*recheck {
-			t.Fatalf("still answering %d %v after the GGUF changed", resp.StatusCode, 50*recheck)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get(endpoint.Header) != m.Lock {
+			t.Fatalf("before the 503: %d with %s %q, want 200 with the lock", resp.StatusCode, endpoint.Header, resp.Header.Get(endpoint.Header))
+		}
+		if after > recheck+slack {
+			t.Fatalf("still answering 200 %v after the GGUF changed (re-check every %v)", after.Round(time.Millisecond), recheck)
 		}
 		time.Sleep(recheck / 10)
 	}
