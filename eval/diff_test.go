@@ -133,26 +133,58 @@ func TestMajority(t *testing.T) {
 	}
 }
 
-// synth builds n paired cases whose (baseline, candidate) outcome is drawn
-// with probabilities both, onlyA, onlyB (the rest fail on both sides), with
-// clusters of size clusterSize (0: none) sharing one draw for half their cases.
-func synth(rng *rand.Rand, n int, both, onlyA, onlyB float64, clusterSize int) (eval.Side, eval.Side, map[string]eval.Case) {
-	base := make([]eval.Result, n)
-	cand := make([]eval.Result, n)
-	cases := make(map[string]eval.Case, n)
-	var shared float64
+// A simulator draws pairs of runs of n cases with one scorer whose
+// (baseline, candidate) outcomes are drawn with probabilities both, onlyA and
+// onlyB (the rest fail on both sides). With clusterSize > 0, consecutive cases
+// form clusters of that size and half of a cluster's cases share one draw.
+// It reuses its results between draws: a comparison of an earlier draw must
+// not be used after the next.
+type simulator struct {
+	rng         *rand.Rand
+	clusterSize int
+	cases       map[string]eval.Case
+	base, cand  []eval.Result
+}
+
+func newSimulator(rng *rand.Rand, n, clusterSize int) *simulator {
+	s := &simulator{rng: rng, clusterSize: clusterSize, cases: make(map[string]eval.Case, n),
+		base: make([]eval.Result, n), cand: make([]eval.Result, n)}
 	for i := range n {
 		id := fmt.Sprintf("c%05d", i)
-		u := rng.Float64()
 		cl := ""
 		if clusterSize > 0 {
-			if i%clusterSize == 0 {
-				shared = rng.Float64()
+			cl = fmt.Sprint(i / clusterSize)
+		}
+		s.cases[id] = eval.Case{ID: id, Cluster: cl}
+		s.base[i] = eval.Result{CaseID: id, CaseHash: "h-" + id, Output: "out"}
+		s.cand[i] = s.base[i]
+	}
+	return s
+}
+
+// The checks of a simulated result, shared read-only by every result.
+var (
+	simPass = []eval.Check{{Scorer: "s", Pass: true}}
+	simFail = []eval.Check{{Scorer: "s", Detail: "wrong"}}
+)
+
+func (s *simulator) draw(both, onlyA, onlyB float64) (eval.Side, eval.Side) {
+	var shared float64
+	check := func(ok bool) []eval.Check {
+		if ok {
+			return simPass
+		}
+		return simFail
+	}
+	for i := range s.base {
+		u := s.rng.Float64()
+		if s.clusterSize > 0 {
+			if i%s.clusterSize == 0 {
+				shared = s.rng.Float64()
 			}
-			if rng.IntN(2) == 0 {
+			if s.rng.IntN(2) == 0 {
 				u = shared
 			}
-			cl = fmt.Sprint(i / clusterSize)
 		}
 		a, b := false, false
 		switch {
@@ -163,19 +195,11 @@ func synth(rng *rand.Rand, n int, both, onlyA, onlyB float64, clusterSize int) (
 		case u < both+onlyA+onlyB:
 			b = true
 		}
-		check := func(ok bool) string {
-			if ok {
-				return "s"
-			}
-			return "!s"
-		}
-		base[i] = res(id, 0, "out", check(a))
-		cand[i] = res(id, 0, "out", check(b))
-		base[i].Latency = time.Duration(100+rng.IntN(50)) * time.Millisecond
-		cand[i].Latency = time.Duration(100+rng.IntN(50)) * time.Millisecond
-		cases[id] = eval.Case{ID: id, Cluster: cl}
+		s.base[i].Checks, s.cand[i].Checks = check(a), check(b)
+		s.base[i].Latency = time.Duration(100+s.rng.IntN(50)) * time.Millisecond
+		s.cand[i].Latency = time.Duration(100+s.rng.IntN(50)) * time.Millisecond
 	}
-	return eval.Side{Run: run(1, lockA, 1), Results: base}, eval.Side{Run: run(2, lockB, 1), Results: cand}, cases
+	return eval.Side{Run: run(1, lockA, 1), Results: s.base}, eval.Side{Run: run(2, lockB, 1), Results: s.cand}
 }
 
 // simPolicy gates the pass rates with no practical threshold, so the
@@ -186,16 +210,14 @@ func simPolicy() *eval.Policy {
 	return &p
 }
 
-// TestGateSimulation runs the gate over synthetic pairs of runs: with no
-// change it fails at most alpha of the time (plus three simulation standard
-// errors), and a loss planted at the minimum detectable effect the comparison
-// reports is caught at least 80% of the time (minus three standard errors).
+// TestGateSimulation runs the gate over synthetic pairs of runs of 200 cases:
+// with no change it fails at most alpha of the time (plus three simulation
+// standard errors), and a loss planted at the minimum detectable effect the
+// comparison reports is caught at least 80% of the time (minus three standard
+// errors). Each scenario draws 1,000 A/A pairs and 1,000 planted losses.
 func TestGateSimulation(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("simulation: skipped with -short and under the race detector; run go test ./eval")
-	}
 	const (
-		n     = 600
+		n     = 200
 		reps  = 1000
 		psi   = 0.10 // discordance
 		pass  = 0.80
@@ -209,13 +231,12 @@ func TestGateSimulation(t *testing.T) {
 		{"clustered", 4},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(1, uint64(tt.clusters)))
-			opts := func(cases map[string]eval.Case) eval.CompareOptions {
-				return eval.CompareOptions{Policy: simPolicy(), Cases: cases, Resamples: 50}
-			}
+			t.Parallel()
+			sim := newSimulator(rand.New(rand.NewPCG(1, uint64(tt.clusters))), n, tt.clusters)
+			opts := eval.CompareOptions{Policy: simPolicy(), Cases: sim.cases, Resamples: 50}
 			// The effect the suite reports it could detect, from an A/A run.
-			a, b, cases := synth(rng, n, pass-psi/2, psi/2, psi/2, tt.clusters)
-			c, err := eval.Compare(a, b, opts(cases))
+			a, b := sim.draw(pass-psi/2, psi/2, psi/2)
+			c, err := eval.Compare(a, b, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -226,16 +247,16 @@ func TestGateSimulation(t *testing.T) {
 
 			alarms, caught := 0, 0
 			for range reps {
-				a, b, cases := synth(rng, n, pass-psi/2, psi/2, psi/2, tt.clusters)
-				c, err := eval.Compare(a, b, opts(cases))
+				a, b := sim.draw(pass-psi/2, psi/2, psi/2)
+				c, err := eval.Compare(a, b, opts)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if c.Gate.Failed {
 					alarms++
 				}
-				a, b, cases = synth(rng, n, pass-(psi+delta)/2, (psi+delta)/2, (psi-delta)/2, tt.clusters)
-				if c, err = eval.Compare(a, b, opts(cases)); err != nil {
+				a, b = sim.draw(pass-(psi+delta)/2, (psi+delta)/2, (psi-delta)/2)
+				if c, err = eval.Compare(a, b, opts); err != nil {
 					t.Fatal(err)
 				}
 				if c.Gate.Failed {
