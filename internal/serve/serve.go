@@ -160,7 +160,16 @@ func New(cfg Config) (*Server, error) {
 				return // the client went away
 			}
 			cfg.Logf("upstream %s: %v", r.URL.Path, err)
-			writeError(w, http.StatusBadGateway, "upstream_error", "evalpin serve: the engine at "+upstream.String()+" did not answer: "+err.Error())
+			// The lock still holds (the files match); the failure is the
+			// engine's, so the client records a failed request instead of
+			// taking the answer for a server that claims no lock.
+			if !s.state.Load().ok {
+				s.refuse(w)
+				return
+			}
+			w.Header().Set(Header, cfg.Lock)
+			writeError(w, http.StatusBadGateway, "upstream_error",
+				"evalpin serve: the engine at "+upstream.String()+" did not answer ("+err.Error()+"); check that it runs there, or restart evalpin serve with the right --upstream")
 		},
 	}
 	return s, nil
