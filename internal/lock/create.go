@@ -143,13 +143,13 @@ func assemble(dir string, hs []hashed) ([]File, error) {
 				}
 			}
 			if pathLike(ref) {
-				shown := filepath.Join(dir, filepath.FromSlash(h.rel))
+				shown := clean(filepath.Join(dir, filepath.FromSlash(h.rel)))
 				if !inside {
 					return nil, eval.Errorf(eval.KindInput, "copy the file into the model directory and refer to it as ./NAME, so the lock covers it",
-						"%s names %s, which is outside the model directory %s", shown, ref, dir)
+						"%s names %s, which is outside the model directory %s", shown, clean(ref), clean(dir))
 				}
 				return nil, eval.Errorf(eval.KindInput, "fix the path in the Modelfile or add the file",
-					"%s names %s, which is not in the model directory", shown, ref)
+					"%s names %s, which is not in the model directory", shown, clean(ref))
 			}
 			// Otherwise a model name in a registry; the Modelfile's own hash covers it.
 		}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
@@ -33,12 +34,14 @@ type entry struct {
 	info os.FileInfo // of the file itself, after following symlinks
 }
 
-// shown returns the entry's path as the user wrote it: under dir.
+// shown returns the entry's path as the user wrote it, under dir, quoted if
+// it holds anything a terminal could take as a command: file names are
+// untrusted input.
 func (e entry) shown(dir string) string {
 	if e.rel == "" {
-		return e.abs
+		return clean(e.abs)
 	}
-	return filepath.Join(dir, filepath.FromSlash(e.rel))
+	return clean(filepath.Join(dir, filepath.FromSlash(e.rel)))
 }
 
 // A hashed entry carries the file's hash and the analysis of its content.
@@ -73,7 +76,7 @@ func walk(dir string) ([]entry, error) {
 		if rerr != nil {
 			return rerr
 		}
-		shown := filepath.Join(dir, rel)
+		shown := clean(filepath.Join(dir, rel))
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
@@ -95,12 +98,16 @@ func walk(dir string) ([]entry, error) {
 		if d.IsDir() {
 			return nil
 		}
+		if err := recordable(rel); err != nil {
+			return eval.Errorf(eval.KindInput, "rename the file, or move it out of the model directory if it is no part of the model",
+				"%s: %w", shown, err)
+		}
 		if d.Type()&fs.ModeSymlink != 0 {
 			info, err := os.Stat(p)
 			if errors.Is(err, fs.ErrNotExist) {
 				target, _ := os.Readlink(p)
 				return eval.Errorf(eval.KindInput, "restore the target (re-download the snapshot) or remove the link",
-					"%s is a dangling symlink: its target %s does not exist", shown, target)
+					"%s is a dangling symlink: its target %s does not exist", shown, clean(target))
 			}
 			if err != nil {
 				return eval.Errorf(eval.KindInput, "make the link's target readable or remove the link", "cannot follow %s: %w", shown, err)
@@ -132,6 +139,21 @@ func walk(dir string) ([]entry, error) {
 			"model directory %s has no behaviour-relevant files", dir)
 	}
 	return out, nil
+}
+
+// recordable reports why the slash-separated path rel cannot be recorded in a
+// manifest as it is, or nil: JSON holds only UTF-8, "#" marks an embedded
+// part, and a backslash would read as a separator elsewhere.
+func recordable(rel string) error {
+	switch {
+	case !utf8.ValidString(rel):
+		return errors.New("the name is not valid UTF-8, which a lock manifest cannot record")
+	case strings.Contains(rel, "#"):
+		return errors.New(`the name holds "#", which a lock manifest reserves for parts embedded in a file`)
+	case strings.Contains(rel, `\`):
+		return errors.New(`the name holds "\", which a lock manifest cannot tell from a path separator`)
+	}
+	return nil
 }
 
 // hashAll hashes the entries in parallel, at most workers at a time (0 means

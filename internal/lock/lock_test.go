@@ -537,12 +537,24 @@ func TestCreateBadInput(t *testing.T) {
 	writeTree(t, linkDir, map[string]string{"config.json": "{}"})
 	badMF := t.TempDir()
 	writeTree(t, badMF, map[string]string{"Modelfile": "FROM x\nTEMPLATE \"\"\"open\n"})
+	hashName := t.TempDir()
+	writeTree(t, hashName, map[string]string{"config.json": "{}", "tokenizer_config.json": `{"chat_template":"x"}`, "tokenizer_config.json#chat_template": "y"})
+	backslash := t.TempDir()
+	writeTree(t, backslash, map[string]string{`sub\model.bin`: "x"})
+	notUTF8 := t.TempDir()
+	writeTree(t, notUTF8, map[string]string{"\xff.bin": "x"})
+	escape := t.TempDir()
+	os.Symlink("gone", filepath.Join(escape, "\x1b[2Jmodel.bin"))
 	for _, tt := range []struct{ name, dir, want string }{
 		{"missing directory", filepath.Join(empty, "nope"), "does not exist"},
 		{"empty directory", empty, "has no behaviour-relevant files"},
 		{"only excluded files", onlyDocs, "has no behaviour-relevant files"},
 		{"a file, not a directory", file, "is not a directory"},
 		{"symlink to a directory", linkDir, "symlink to a directory"},
+		{"file name with #", hashName, `tokenizer_config.json#chat_template: the name holds "#"`},
+		{"file name with a backslash", backslash, `model.bin: the name holds "\"`},
+		{"file name not UTF-8", notUTF8, `"` + notUTF8 + `/\xff.bin": the name is not valid UTF-8`},
+		{"file name with a terminal escape is quoted", escape, `"` + escape + `/\x1b[2Jmodel.bin" is a dangling symlink`},
 		{"bad Modelfile", badMF, filepath.Join(badMF, "Modelfile") + `: line 2: """ block is never closed`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -648,8 +660,10 @@ func TestVerify(t *testing.T) {
 			words: "template removed; weights same; tokenizer same; config same",
 		},
 		{
-			name:  "TEMPLATE added to a Modelfile",
-			model: func() map[string]string { return map[string]string{"tiny.bin": "GGUF", "Modelfile": "FROM ./tiny.bin\n"} },
+			name: "TEMPLATE added to a Modelfile",
+			model: func() map[string]string {
+				return map[string]string{"tiny.bin": "GGUF", "Modelfile": "FROM ./tiny.bin\n"}
+			},
 			change: func(t *testing.T, dir string) {
 				rewrite(t, dir, "Modelfile", func(s string) string { return s + "TEMPLATE {{ .Prompt }}\n" })
 			},

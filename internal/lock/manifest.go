@@ -74,15 +74,6 @@ type File struct {
 	RestSHA256 string `json:"rest_sha256,omitempty"`
 }
 
-// Virtual reports whether f stands for a part embedded in another file.
-func (f File) Virtual() bool { return strings.Contains(f.Path, "#") }
-
-// Container returns the path of the file that holds a virtual entry, or f.Path.
-func (f File) Container() string {
-	p, _, _ := strings.Cut(f.Path, "#")
-	return p
-}
-
 // Serving describes the layer that serves the model.
 type Serving struct {
 	Engine        string   `json:"engine" yaml:"engine"`                 // e.g. "vllm", "llama.cpp", "ollama"
