@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -66,8 +67,13 @@ func walk(dir string) ([]entry, error) {
 		return nil, eval.Errorf(eval.KindInput, "pass the directory that holds the model's files, not one file",
 			"model directory %s is not a directory", dir)
 	}
-	root := dir
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
+	// The cache keys on absolute paths, so one run from another working
+	// directory, or with a relative path, finds the same entries.
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("model directory: %w", err)
+	}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
 		root = real
 	}
 	var out []entry

@@ -853,6 +853,17 @@ func TestCache(t *testing.T) {
 			t.Errorf("stats %+v, want %d hits", s, n)
 		}
 	})
+	t.Run("hit from another working directory, by a relative path", func(t *testing.T) {
+		t.Chdir(filepath.Dir(dir))
+		c := open()
+		r, err := Verify(ctx, filepath.Base(dir), m, Options{Cache: c})
+		if err != nil || !r.OK() {
+			t.Fatalf("verify: %v %+v", err, r)
+		}
+		if s := c.Stats(); s.Hits != n || s.Misses != 0 {
+			t.Errorf("stats %+v, want %d hits", s, n)
+		}
+	})
 	t.Run("rehash", func(t *testing.T) {
 		c := open()
 		if _, err := Verify(ctx, dir, m, Options{Cache: c, Rehash: true}); err != nil {
