@@ -1,0 +1,197 @@
+package baselines
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// caseLine is a case as one line of a baseline file.
+type caseLine struct {
+	Case string `json:"case"`
+	caseFields
+}
+
+// caseFields are a case line's fields after its id.
+type caseFields struct {
+	Hash      string         `json:"hash"`
+	Tags      []string       `json:"tags,omitempty"`
+	Cluster   string         `json:"cluster,omitempty"`
+	Messages  []eval.Message `json:"messages,omitempty"`
+	Prompt    string         `json:"prompt,omitempty"`
+	Overrides eval.Overrides `json:"overrides,omitzero"`
+}
+
+// resultLine is a result as one line of a baseline file.
+type resultLine struct {
+	Result string `json:"result"` // the case id
+	resultFields
+}
+
+// resultFields are a result line's fields after its case id. An output that
+// is not valid UTF-8, which a JSON string cannot hold exactly, is written as
+// OutputBase64 instead of Output.
+type resultFields struct {
+	Sample           int          `json:"sample"`
+	Output           string       `json:"output,omitempty"`
+	OutputBase64     []byte       `json:"output_base64,omitempty"`
+	FinishReason     string       `json:"finish_reason,omitempty"`
+	PromptTokens     int          `json:"prompt_tokens"`
+	CompletionTokens int          `json:"completion_tokens"`
+	LatencyNS        int64        `json:"latency_ns"`
+	Lock             eval.LockID  `json:"lock"`
+	ErrorKind        string       `json:"error_kind,omitempty"`
+	Error            string       `json:"error,omitempty"`
+	Checks           []eval.Check `json:"checks,omitempty"`
+}
+
+// sumLine is a baseline file's last line.
+type sumLine struct {
+	SHA256 string `json:"sha256"`
+}
+
+func newCaseLine(c eval.Case) caseLine {
+	return caseLine{Case: c.ID, caseFields: caseFields{Hash: c.Hash, Tags: c.Tags, Cluster: c.Cluster,
+		Messages: c.Messages, Prompt: c.Prompt, Overrides: c.Overrides}}
+}
+
+func newResultLine(r eval.Result) resultLine {
+	l := resultLine{Result: r.CaseID, resultFields: resultFields{Sample: r.Sample, Output: r.Output,
+		FinishReason: r.FinishReason, PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
+		LatencyNS: int64(r.Latency), Lock: r.Lock, ErrorKind: r.ErrorKind, Error: r.Error, Checks: r.Checks}}
+	if !utf8.ValidString(r.Output) {
+		l.Output, l.OutputBase64 = "", []byte(r.Output)
+	}
+	return l
+}
+
+// lineEncoder writes JSON values one per line to w and to a running SHA-256.
+type lineEncoder struct {
+	w   io.Writer
+	sum hash.Hash
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newLineEncoder(w io.Writer) *lineEncoder {
+	e := &lineEncoder{w: w, sum: sha256.New()}
+	e.enc = json.NewEncoder(&e.buf)
+	// Outputs are full of <, > and &; escaping them would only make the
+	// file harder to read in a diff.
+	e.enc.SetEscapeHTML(false)
+	return e
+}
+
+// line writes v as one line.
+func (e *lineEncoder) line(v any) error {
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil { // Encode ends the line with '\n'
+		return err
+	}
+	e.sum.Write(e.buf.Bytes())
+	_, err := e.w.Write(e.buf.Bytes())
+	return err
+}
+
+// Encode writes b to w as a baseline file: the header, each case followed by
+// its results, and the checksum line. Cases and results are written in id and
+// sample order whatever their order in b. Encode refuses a baseline that
+// Decode would refuse: duplicate cases or results, results of a case b lacks,
+// a result whose case hash differs from its case's.
+//
+// Strings are written as JSON strings, which keep every character exactly
+// (newlines, NUL and escape sequences become \n, \u0000, \u001b); a string
+// that is not valid UTF-8 has each invalid byte replaced by U+FFFD, except an
+// output, which is then written base64-encoded as output_base64 and so kept
+// byte for byte.
+func Encode(w io.Writer, b *Baseline) error {
+	b = sorted(b)
+	if err := b.check(); err != nil {
+		return fmt.Errorf("encode baseline: %w", err)
+	}
+	h := b.Header
+	h.Format, h.Version = Format, Version
+	h.Started, h.Finished = h.Started.UTC(), h.Finished.UTC()
+	if b.Header.Finished.IsZero() {
+		h.Finished = time.Time{}
+	}
+	h.Cases, h.Results, h.Errors = len(b.Cases), len(b.Results), errorCount(b.Results)
+
+	bw := bufio.NewWriterSize(w, 64<<10)
+	e := newLineEncoder(bw)
+	if err := e.line(h); err != nil {
+		return fmt.Errorf("encode baseline: header: %w", err)
+	}
+	if err := writeEntries(e, b, true); err != nil {
+		return err
+	}
+	e.buf.Reset()
+	if err := e.enc.Encode(sumLine{SHA256: hex.EncodeToString(e.sum.Sum(nil))}); err != nil {
+		return fmt.Errorf("encode baseline: %w", err)
+	}
+	if _, err := bw.Write(e.buf.Bytes()); err != nil {
+		return fmt.Errorf("encode baseline: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("encode baseline: %w", err)
+	}
+	return nil
+}
+
+// writeEntries writes the case lines (if cases) and the result lines of b, in
+// file order; b is sorted.
+func writeEntries(e *lineEncoder, b *Baseline, cases bool) error {
+	ri := 0
+	for _, c := range b.Cases {
+		if cases {
+			if err := e.line(newCaseLine(c)); err != nil {
+				return fmt.Errorf("encode baseline: case %q: %w", c.ID, err)
+			}
+		}
+		for ; ri < len(b.Results) && b.Results[ri].CaseID == c.ID; ri++ {
+			r := b.Results[ri]
+			if err := e.line(newResultLine(r)); err != nil {
+				return fmt.Errorf("encode baseline: result %q sample %d: %w", r.CaseID, r.Sample, err)
+			}
+		}
+	}
+	return nil
+}
+
+// sorted returns b, or a copy of b in file order if b is not.
+func sorted(b *Baseline) *Baseline {
+	byID := func(x, y eval.Case) int { return strings.Compare(x.ID, y.ID) }
+	if slices.IsSortedFunc(b.Cases, byID) && slices.IsSortedFunc(b.Results, compareResults) {
+		return b
+	}
+	c := &Baseline{Header: b.Header, Cases: slices.Clone(b.Cases), Results: slices.Clone(b.Results)}
+	c.sort()
+	return c
+}
+
+// Digest returns the hex SHA-256 of b's result lines as Encode writes them:
+// two runs with the same digest stored the same outputs, token counts,
+// latencies, locks, errors and checks for the same cases and samples. An
+// importer compares digests to recognise a baseline it has already stored.
+func (b *Baseline) Digest() (string, error) {
+	b = sorted(b)
+	if err := b.check(); err != nil {
+		return "", fmt.Errorf("baseline digest: %w", err)
+	}
+	e := newLineEncoder(io.Discard)
+	if err := writeEntries(e, b, false); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(e.sum.Sum(nil)), nil
+}
