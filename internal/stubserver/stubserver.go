@@ -1,7 +1,9 @@
 // Package stubserver is a loopback OpenAI-compatible server for tests and
 // benchmarks: it answers POST …/chat/completions and …/completions with an
 // echo of the prompt after a configurable latency, so that what is measured
-// is the client, not a model.
+// is the client, not a model. It lists its one model at GET /v1/models and,
+// given a lock, publishes it at GET /.well-known/evalpin-lock, so that
+// "evalpin run" itself can be pointed at it.
 package stubserver
 
 import (
@@ -97,8 +99,13 @@ type completionChoice struct {
 func Echo(prompt string) string { return "echo: " + prompt }
 
 // ServeHTTP answers POST requests whose path ends in /chat/completions or
-// /completions; anything else is 404.
+// /completions, GET /v1/models, and GET /.well-known/evalpin-lock when the
+// Config has a lock; anything else is 404.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		s.serveGet(w, r)
+		return
+	}
 	chat := strings.HasSuffix(r.URL.Path, "/chat/completions")
 	if r.Method != http.MethodPost || (!chat && !strings.HasSuffix(r.URL.Path, "/completions")) {
 		http.NotFound(w, r)
@@ -168,6 +175,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Evalpin-Lock", s.cfg.Lock)
 	}
 	w.Write(b)
+}
+
+// serveGet answers the model list and the lock document.
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
+	var body any
+	switch {
+	case r.URL.Path == "/v1/models":
+		type model struct {
+			ID      string `json:"id"`
+			Object  string `json:"object"`
+			Created int64  `json:"created"`
+			OwnedBy string `json:"owned_by"`
+		}
+		body = struct {
+			Object string  `json:"object"`
+			Data   []model `json:"data"`
+		}{"list", []model{{s.cfg.Model, "model", s.created, "stub"}}}
+	case r.URL.Path == "/.well-known/evalpin-lock" && s.cfg.Lock != "":
+		body = map[string]string{"lock": s.cfg.Lock}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(body)
 }
 
 // tokens counts words as tokens, which is all a stub needs.

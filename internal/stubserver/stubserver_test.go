@@ -22,6 +22,24 @@ func TestServeHTTP(t *testing.T) {
 		{"other path", "POST", "/v1/embeddings", `{}`, 404, nil},
 		{"GET", "GET", "/v1/chat/completions", ``, 404, nil},
 	}
+	for _, tt := range []struct {
+		path string
+		lock string
+		code int
+		want string
+	}{
+		{"/v1/models", "", 200, `{"object":"list","data":[{"id":"stub","object":"model","created":1,"owned_by":"stub"}]}`},
+		{"/.well-known/evalpin-lock", "sha256:ab", 200, `{"lock":"sha256:ab"}`},
+		{"/.well-known/evalpin-lock", "", 404, ""},
+	} {
+		s := New(Config{Lock: tt.lock})
+		s.created = 1
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest("GET", tt.path, nil))
+		if got := strings.TrimSpace(w.Body.String()); w.Code != tt.code || (tt.code == 200 && got != tt.want) {
+			t.Errorf("GET %s (lock %q) = %d %s, want %d %s", tt.path, tt.lock, w.Code, got, tt.code, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := New(Config{Lock: "sha256:ab"})
