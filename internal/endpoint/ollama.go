@@ -3,6 +3,7 @@ package endpoint
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gowebpki/jcs"
 
 	"github.com/evalpin/evalpin/eval"
 )
@@ -54,89 +57,46 @@ type OllamaIdentity struct {
 
 // Canonical returns the document the lock hashes: a JSON object with the keys
 // adapters, engine_version, messages, models, parameters, parser, renderer,
-// scheme, system and template, in that (sorted) order, no whitespace, every key present (empty
-// strings and empty arrays included), strings escaped as RFC 8785 does.
+// scheme, system and template, every key present (empty strings and empty
+// arrays included), in RFC 8785 (JCS) canonical form: sorted keys, no
+// whitespace, only '"', '\' and control characters escaped; each run of
+// invalid UTF-8 becomes one U+FFFD.
 func (o OllamaIdentity) Canonical() []byte {
-	var b []byte
-	b = append(b, '{')
-	b = appendKey(b, "adapters", true)
-	b = appendStrings(b, o.Adapters)
-	b = appendKey(b, "engine_version", false)
-	b = appendString(b, o.EngineVersion)
-	b = appendKey(b, "messages", false)
-	b = appendStrings(b, o.Messages)
-	b = appendKey(b, "models", false)
-	b = appendStrings(b, o.Models)
-	b = appendKey(b, "parameters", false)
-	b = appendStrings(b, o.Parameters)
-	b = appendKey(b, "parser", false)
-	b = appendString(b, o.Parser)
-	b = appendKey(b, "renderer", false)
-	b = appendString(b, o.Renderer)
-	b = appendKey(b, "scheme", false)
-	b = appendString(b, ollamaScheme)
-	b = appendKey(b, "system", false)
-	b = appendString(b, o.System)
-	b = appendKey(b, "template", false)
-	b = appendString(b, o.Template)
-	return append(b, '}')
+	str := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+	list := func(ss []string) []string {
+		out := make([]string, len(ss)) // [] in the document, never null
+		for i, s := range ss {
+			out[i] = str(s)
+		}
+		return out
+	}
+	doc, err := json.Marshal(map[string]any{
+		"adapters":       list(o.Adapters),
+		"engine_version": str(o.EngineVersion),
+		"messages":       list(o.Messages),
+		"models":         list(o.Models),
+		"parameters":     list(o.Parameters),
+		"parser":         str(o.Parser),
+		"renderer":       str(o.Renderer),
+		"scheme":         ollamaScheme,
+		"system":         str(o.System),
+		"template":       str(o.Template),
+	})
+	if err == nil {
+		doc, err = jcs.Transform(doc)
+	}
+	if err != nil {
+		// Strings and lists of strings always marshal, and json.Marshal's
+		// output is JSON that jcs accepts.
+		panic("endpoint: canonical Ollama identity: " + err.Error())
+	}
+	return doc
 }
 
 // Lock returns "ollama:sha256:" followed by the hex SHA-256 of Canonical.
 func (o OllamaIdentity) Lock() eval.LockID {
 	sum := sha256.Sum256(o.Canonical())
 	return OllamaPrefix + hex.EncodeToString(sum[:])
-}
-
-func appendKey(b []byte, key string, first bool) []byte {
-	if !first {
-		b = append(b, ',')
-	}
-	b = appendString(b, key)
-	return append(b, ':')
-}
-
-func appendStrings(b []byte, ss []string) []byte {
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, s)
-	}
-	return append(b, ']')
-}
-
-// appendString appends s as a JSON string escaped as RFC 8785 (JCS) requires:
-// only '"', '\\' and control characters are escaped, with the short forms
-// where JSON has them; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for _, r := range strings.ToValidUTF8(s, string(utf8.RuneError)) {
-		switch r {
-		case '"':
-			b = append(b, '\\', '"')
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			if r < 0x20 {
-				b = fmt.Appendf(b, `\u%04x`, r)
-			} else {
-				b = utf8.AppendRune(b, r)
-			}
-		}
-	}
-	return append(b, '"')
 }
 
 // ollamaShow is the part of POST /api/show's answer evalpin reads.
