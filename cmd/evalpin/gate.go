@@ -81,10 +81,20 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 		c.Baseline.ID, c.Candidate.ID, c.Paired, c.Excluded.Total(), c.Excluded)
 	if !c.Gate.Failed {
 		fmt.Fprintf(w, "gate: PASS at alpha %g\n", c.Policy.Alpha)
-		for i := range c.PassRates {
-			if p := &c.PassRates[i]; p.Gated {
-				fmt.Fprintf(w, "  %s: %s → %s, %s\n", histSafe(p.Name()), eval.Percent(p.Baseline.P), eval.Percent(p.Candidate.P), p.Words())
+		for _, list := range [][]eval.PassRate{c.PassRates, c.Tags} {
+			for i := range list {
+				if p := &list[i]; p.Gated {
+					fmt.Fprintf(w, "  pass rate (%s): %s → %s, %s\n", histSafe(p.Name()), eval.Percent(p.Baseline.P), eval.Percent(p.Candidate.P), p.Words())
+				}
 			}
+		}
+		for i := range c.Measures {
+			if m := &c.Measures[i]; m.Gated {
+				fmt.Fprintf(w, "  %s: median %s → %s, %s\n", m.Name, eval.FormatValue(m.Baseline, m.Unit), eval.FormatValue(m.Candidate, m.Unit), m.Verdict)
+			}
+		}
+		if d := &c.Drift; d.Gated && d.Measured {
+			fmt.Fprintf(w, "  output drift: %s of outputs changed against a noise floor of %s, %s\n", eval.Percent(d.Test.Between), eval.Percent(d.Test.Within), d.Verdict)
 		}
 	} else {
 		fmt.Fprintf(w, "gate: FAIL at alpha %g\n", c.Policy.Alpha)
