@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
 
@@ -216,33 +214,4 @@ func ollamaName(name string) string {
 		name += ":latest"
 	}
 	return name
-}
-
-// truncate shortens s to at most n bytes for a message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
-
-// untrusted shortens text an endpoint sent to at most n bytes and escapes
-// what a terminal would interpret (control characters, invisible ones, invalid
-// UTF-8) as Go escapes such as \x1b, so that it can go into a message printed
-// as is. Quotes and backslashes are left alone, for legibility.
-func untrusted(s string, n int) string {
-	s = truncate(s, n)
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
-			fmt.Fprintf(&b, `\x%02x`, s[i]) // an invalid byte
-		case unicode.IsGraphic(r):
-			b.WriteRune(r)
-		default:
-			q := strconv.QuoteRuneToGraphic(r)
-			b.WriteString(q[1 : len(q)-1])
-		}
-	}
-	return b.String()
 }
