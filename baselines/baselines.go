@@ -49,6 +49,9 @@ var (
 	// ErrVersion means the file is a baseline of a format version this
 	// package does not read.
 	ErrVersion = errors.New("unknown baseline version")
+	// ErrNotBaseline means the file's first line is not a baseline header:
+	// the file is something else.
+	ErrNotBaseline = errors.New("not an evalpin baseline file")
 )
 
 // A Header is a baseline file's first line: which run the file holds and how

@@ -249,9 +249,9 @@ func TestDecodeRefuses(t *testing.T) {
 		is   error // the sentinel the error matches, if any
 	}{
 		{"empty file", func([]string) []byte { return nil },
-			"b.jsonl: empty file: not an evalpin baseline file (export one with 'evalpin baseline export')", nil},
+			"b.jsonl: not an evalpin baseline file: the file is empty", ErrNotBaseline},
 		{"not a baseline", func([]string) []byte { return []byte("id: q1\nprompt: hi\n") },
-			`b.jsonl:1: not an evalpin baseline file: the first line is not a header with "format":"evalpin-baseline"`, nil},
+			`b.jsonl:1: not an evalpin baseline file: the first line is not a header with "format":"evalpin-baseline"`, ErrNotBaseline},
 		{"missing header", func(l []string) []byte { return reseal(l[1:]) },
 			`b.jsonl:1: not an evalpin baseline file: the first line is not a header with "format":"evalpin-baseline"`, nil},
 		{"unknown version", func(l []string) []byte {

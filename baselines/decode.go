@@ -95,7 +95,7 @@ func Decode(r io.Reader, name string) (*Baseline, error) {
 		if n == 1 {
 			sum.Write(line)
 			if err := d.header(body); err != nil {
-				if errors.Is(err, ErrVersion) || errors.Is(err, errNotBaseline) {
+				if errors.Is(err, ErrVersion) || errors.Is(err, ErrNotBaseline) {
 					return nil, d.errorf(n, "%w", err)
 				}
 				firstErr = d.errorf(n, "%w", err)
@@ -128,7 +128,7 @@ func Decode(r io.Reader, name string) (*Baseline, error) {
 	}
 	switch {
 	case n == 0:
-		return nil, &ParseError{File: name, Err: errors.New("empty file: not an evalpin baseline file (export one with 'evalpin baseline export')")}
+		return nil, &ParseError{File: name, Err: fmt.Errorf("%w: the file is empty", ErrNotBaseline)}
 	case sumLine == 0:
 		return nil, d.checksumError(n, firstErr, "no checksum line: the file is truncated or was not written by 'evalpin baseline export'")
 	case firstErr != nil:
@@ -141,9 +141,6 @@ func Decode(r io.Reader, name string) (*Baseline, error) {
 	}
 	return &d.b, nil
 }
-
-// errNotBaseline means the first line is not a baseline header.
-var errNotBaseline = errors.New("not an evalpin baseline file")
 
 func (d *decoder) errorf(line int, format string, args ...any) error {
 	return &ParseError{File: d.name, Line: line, Err: fmt.Errorf(format, args...)}
@@ -174,7 +171,7 @@ func (d *decoder) header(body []byte) error {
 		Version int    `json:"version"`
 	}
 	if err := json.Unmarshal(body, &probe); err != nil || probe.Format != Format {
-		return fmt.Errorf("%w: the first line is not a header with \"format\":%q", errNotBaseline, Format)
+		return fmt.Errorf("%w: the first line is not a header with \"format\":%q", ErrNotBaseline, Format)
 	}
 	if probe.Version != Version {
 		return fmt.Errorf("%w %d: this evalpin reads version %d (use the evalpin that exported the file, or export it again)", ErrVersion, probe.Version, Version)

@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evalpin/evalpin/baselines"
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/store"
+)
+
+func init() {
+	commands["baseline"] = command{summary: "export a run to a portable baseline file, or import one", run: runBaseline}
+}
+
+const baselineUsage = `Usage: evalpin baseline <export|import> [arguments]
+
+A baseline file holds one run — its lock id and manifest, the suite's cases,
+the settings and every stored result — as JSON lines in a stable order, with
+a SHA-256 on its last line. Keep it in git next to the suite: a CI job that
+starts with an empty database imports it and gates the candidate against it.
+docs/baselines.md describes the format and the workflow.
+
+  evalpin baseline export RUN|LOCK [-o FILE]   write a run's baseline file
+  evalpin baseline import FILE                 store a baseline file as a run; prints its id
+
+Accepting a new baseline is an explicit step, like accepting a golden file:
+export the candidate's run over the old file and commit it; the file's diff
+in the pull request shows every output that changed.
+
+Run 'evalpin baseline <subcommand> -h' for the flags of one.
+
+Examples:
+
+  evalpin baseline export 15 -o baselines/smoke.jsonl
+  evalpin baseline export sha256:3f2a… -o baselines/smoke.jsonl
+  base=$(evalpin baseline import baselines/smoke.jsonl)
+  evalpin gate --baseline "$base" --candidate 16
+
+`
+
+// runBaseline dispatches the baseline subcommands.
+func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, baselineUsage+exitStatusText)
+		return usageErrorf("baseline: no subcommand given (export or import)")
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "export":
+		return baselineExport(ctx, rest, stdout, stderr)
+	case "import":
+		return baselineImport(ctx, rest, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stderr, baselineUsage+exitStatusText)
+		return flag.ErrHelp
+	}
+	return eval.Errorf(eval.KindInput, "run 'evalpin help baseline'", "baseline: unknown subcommand %q (want export or import)", sub)
+}
+
+const baselineExportUsage = `
+Usage: evalpin baseline export RUN|LOCK [-o FILE] [--allow-incomplete] [--db FILE]
+
+Export writes the run's baseline file to FILE (or standard output): the
+header (lock id and manifest, suite, settings, evalpin version, start and
+finish times, counts), each case of the suite followed by the run's results
+for it, and a SHA-256 of all of it. Exporting the same run again gives a
+byte-identical file, so a new baseline diffs line by line against the old.
+
+RUN is a run id ('evalpin runs'); a lock id names that lock's latest complete
+run. Only complete runs are exported, unless --allow-incomplete (the file
+then says the run is not complete, and a gate against it refuses it unless
+told otherwise).
+
+The file is written to a temporary file next to FILE and renamed over it, so
+an interrupted export never leaves half a baseline behind.
+
+Examples:
+
+  evalpin baseline export 15 -o baselines/smoke.jsonl
+  evalpin baseline export sha256:3f2a… -o baselines/smoke.jsonl
+  evalpin baseline export 15 | head -1     # the header
+`
+
+// baselineExport implements "evalpin baseline export".
+func baselineExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("baseline export", baselineExportUsage, stderr)
+	dbPath := addDBFlag(fs)
+	out := fs.String("o", "", "write the baseline to `file` instead of standard output")
+	allowIncomplete := fs.Bool("allow-incomplete", false, "export a run that is not complete")
+	pos, err := baselineArgs(fs, args, "RUN|LOCK")
+	if err != nil {
+		return err
+	}
+	db, err := openExistingStore(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := exportRun(ctx, db, pos)
+	if err != nil {
+		return err
+	}
+	if r.Status != eval.RunComplete && !*allowIncomplete {
+		return eval.Errorf(eval.KindIncomplete,
+			"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to export what is stored",
+			"baseline export: run %d is %s, not complete", r.ID, r.Status)
+	}
+	b, err := loadBaseline(ctx, db, r)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		if err := baselines.Encode(stdout, b); err != nil {
+			return fmt.Errorf("baseline export: %w", err)
+		}
+	} else if err := writeBaselineFile(*out, func(w io.Writer) error { return baselines.Encode(w, b) }); err != nil {
+		return err
+	}
+	dest := *out
+	if dest == "" {
+		dest = "standard output"
+	}
+	fmt.Fprintf(stderr, "exported run %d (lock %s, suite %s %s, %d cases, %d results, %d failed) to %s\n",
+		r.ID, histSafe(r.Lock), histSafe(r.Suite), histSafe(r.SuiteVersion), b.Header.Cases, b.Header.Results, b.Header.Errors, dest)
+	return nil
+}
+
+// exportRun resolves the argument of export: a run id, or a lock id naming
+// that lock's latest complete run.
+func exportRun(ctx context.Context, db *store.DB, arg string) (eval.Run, error) {
+	if id, err := strconv.ParseInt(arg, 10, 64); err == nil {
+		r, err := db.Run(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return r, eval.Errorf(eval.KindInput, "'evalpin runs' lists the stored runs", "baseline export: no run %d is stored", id)
+		}
+		return r, err
+	}
+	runs, err := db.Runs(ctx, store.RunFilter{Lock: arg, Status: eval.RunComplete})
+	if err != nil {
+		return eval.Run{}, err
+	}
+	for i := len(runs) - 1; i >= 0; i-- {
+		if runs[i].Lock == arg {
+			return runs[i], nil
+		}
+	}
+	return eval.Run{}, eval.Errorf(eval.KindInput,
+		"pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock "+histSafe(arg)+"' the runs of that lock)",
+		"baseline export: no complete run of lock %s is stored", histSafe(arg))
+}
+
+// loadBaseline reads run r with its lock, cases and results from db.
+func loadBaseline(ctx context.Context, db *store.DB, r eval.Run) (*baselines.Baseline, error) {
+	results, err := db.Results(ctx, r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
+	}
+	byID, err := db.Cases(ctx, r.SuiteHash)
+	if err != nil {
+		return nil, err
+	}
+	cases := make([]eval.Case, 0, len(byID))
+	for _, c := range byID {
+		cases = append(cases, c)
+	}
+	b := baselines.New(r, cases, results)
+	l, err := db.Lock(ctx, r.Lock)
+	switch {
+	case err == nil:
+		b.Header.LockManifest, b.Header.LockSource = l.Manifest, l.Source
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	return b, nil
+}
+
+// writeBaselineFile writes path through write, to a temporary file in the same
+// directory that is renamed over path only when write succeeds.
+func writeBaselineFile(path string, write func(io.Writer) error) error {
+	const hint = "pass -o with a path in an existing, writable directory"
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
+		return eval.Errorf(eval.KindInput, hint, "write %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return eval.Errorf(eval.KindInput, hint, "write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // fails harmlessly after the rename
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+const baselineImportUsage = `
+Usage: evalpin baseline import FILE [--db FILE]
+
+Import checks a baseline file — its checksum, every line, and that the lock
+manifest it carries, if any, is valid and has the header's lock id — then
+stores its lock, its suite and cases, and its run with every result, and
+prints the run's id on standard output. The run keeps its lock, suite and
+settings hashes and its start and finish times, so 'evalpin gate' pairs and
+resolves it as it would the original run; a lock id given to gate finds it.
+
+Importing a file whose run is already stored (same lock, suite, settings and
+results) stores nothing and prints the stored run's id, so a CI job can
+import its baselines on every build. FILE - reads standard input.
+
+Examples:
+
+  evalpin baseline import baselines/smoke.jsonl
+  base=$(evalpin baseline import baselines/smoke.jsonl --db ci.db)
+  evalpin gate --baseline "$base" --candidate 16 --db ci.db
+`
+
+// baselineImport implements "evalpin baseline import".
+func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("baseline import", baselineImportUsage, stderr)
+	dbPath := addDBFlag(fs)
+	path, err := baselineArgs(fs, args, "FILE")
+	if err != nil {
+		return err
+	}
+	b, err := readBaseline(path)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	h := b.Header
+
+	if id, ok, err := findImported(ctx, db, b); err != nil {
+		return err
+	} else if ok {
+		fmt.Fprintf(stderr, "%s is already stored as run %d\n", histSafe(path), id)
+		fmt.Fprintln(stdout, id)
+		return nil
+	}
+	id, err := storeBaseline(ctx, db, b)
+	if err != nil {
+		return fmt.Errorf("baseline import %s: %w", path, err)
+	}
+	fmt.Fprintf(stderr, "imported %s as run %d (lock %s, suite %s %s, %s, %d cases, %d results, %d failed)\n",
+		histSafe(path), id, histSafe(h.Lock), histSafe(h.Suite), histSafe(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
+	fmt.Fprintln(stdout, id)
+	return nil
+}
+
+// baselineFileHint is the fix for a baseline file that is refused.
+const baselineFileHint = "export the baseline again with 'evalpin baseline export', or restore the file from git ('git checkout -- FILE')"
+
+// readBaseline reads and checks the baseline file at path ("-" is standard
+// input), including that its lock manifest has the header's lock id.
+func readBaseline(path string) (*baselines.Baseline, error) {
+	var r io.Reader = os.Stdin
+	name := "standard input"
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, eval.Errorf(eval.KindInput, "pass the path of a baseline file written by 'evalpin baseline export'", "baseline import: %w", err)
+		}
+		defer f.Close()
+		r, name = f, path
+	}
+	b, err := baselines.Decode(r, name)
+	var pe *baselines.ParseError
+	switch {
+	case errors.Is(err, baselines.ErrNotBaseline):
+		return nil, eval.Errorf(eval.KindInput, "pass a file written by 'evalpin baseline export'", "%w", err)
+	case errors.As(err, &pe):
+		return nil, eval.Errorf(eval.KindInput, baselineFileHint, "%w", err)
+	case err != nil:
+		return nil, err
+	}
+	h := b.Header
+	if len(h.LockManifest) > 0 {
+		m, err := lock.Parse(h.LockManifest)
+		if err != nil {
+			return nil, eval.Errorf(eval.KindInput, baselineFileHint, "%s:1: the lock manifest is refused: %w", name, err)
+		}
+		if m.Lock != h.Lock {
+			return nil, eval.Errorf(eval.KindInput, baselineFileHint,
+				"%s:1: the header names lock %s, but its manifest is lock %s", name, histSafe(h.Lock), histSafe(m.Lock))
+		}
+	}
+	return b, nil
+}
+
+// findImported returns the id of a stored run that holds the same baseline as
+// b: the same lock, suite, settings and status, and results with the same
+// digest.
+func findImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, bool, error) {
+	h := b.Header
+	runs, err := db.Runs(ctx, store.RunFilter{Lock: h.Lock, SuiteHash: h.SuiteHash, Status: h.Status})
+	if err != nil {
+		return 0, false, err
+	}
+	var want string
+	for _, r := range slices.Backward(runs) {
+		if r.Lock != h.Lock || r.SettingsHash != h.SettingsHash {
+			continue
+		}
+		counts, err := db.Counts(ctx, r.ID)
+		if err != nil {
+			return 0, false, err
+		}
+		if counts.Results != h.Results || counts.Errors != h.Errors {
+			continue // cheap: no need to read the outputs
+		}
+		if want == "" {
+			if want, err = b.Digest(); err != nil {
+				return 0, false, err
+			}
+		}
+		results, err := db.Results(ctx, r.ID)
+		if err != nil {
+			return 0, false, fmt.Errorf("read results of run %d: %w", r.ID, err)
+		}
+		got, err := baselines.New(r, nil, results).Digest()
+		if err != nil {
+			continue // a stored run that no file could hold is not this one
+		}
+		if got == want {
+			return r.ID, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// storeBaseline stores b's lock, suite and run with its results and returns
+// the new run's id. The run is created running and given the file's status
+// and finish time only once every result is stored, so an import that dies
+// half-way leaves a run that no gate takes for complete.
+func storeBaseline(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, error) {
+	h := b.Header
+	source := h.LockSource
+	if source == "" {
+		source = "baseline"
+	}
+	var manifest []byte
+	if len(h.LockManifest) > 0 {
+		manifest = bytes.Clone(h.LockManifest)
+	}
+	if err := db.PutLock(ctx, h.Lock, manifest, source); err != nil {
+		return 0, err
+	}
+	if err := db.PutSuite(ctx, b.Suite()); err != nil {
+		return 0, err
+	}
+	r := b.Run()
+	r.Status, r.Finished = eval.RunRunning, time.Time{}
+	if err := db.CreateRun(ctx, &r); err != nil {
+		return 0, err
+	}
+	w := db.NewWriter(ctx, r.ID, store.WriterOptions{})
+	for _, res := range b.Results {
+		if err := w.Put(res); err != nil {
+			w.Close()
+			return 0, fmt.Errorf("store results of run %d: %w", r.ID, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return 0, fmt.Errorf("store results of run %d: %w", r.ID, err)
+	}
+	if got := w.Stored(); got != int64(len(b.Results)) {
+		return 0, fmt.Errorf("store results of run %d: %d of %d stored", r.ID, got, len(b.Results))
+	}
+	// SetRunStatus stamps the finish time with the store's clock; the
+	// imported run keeps the time the original run finished.
+	if !h.Finished.IsZero() {
+		now := db.Now
+		db.Now = func() time.Time { return h.Finished }
+		defer func() { db.Now = now }()
+	}
+	if err := db.SetRunStatus(ctx, r.ID, h.Status); err != nil {
+		return 0, err
+	}
+	return r.ID, nil
+}
+
+// baselineArgs parses the flags of a baseline subcommand, before or after its
+// one positional argument, and returns that argument.
+func baselineArgs(fs *flag.FlagSet, args []string, what string) (string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return "", err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	hint := "run 'evalpin " + fs.Name() + " -h'"
+	switch len(pos) {
+	case 0:
+		return "", eval.Errorf(eval.KindInput, hint, "%s: want one argument, %s", fs.Name(), what)
+	case 1:
+		return pos[0], nil
+	}
+	return "", eval.Errorf(eval.KindInput, hint, "%s: want one argument, %s; got %d: %s",
+		fs.Name(), what, len(pos), histSafe(strings.Join(pos, " ")))
+}
