@@ -85,7 +85,7 @@ const exitStatusText = `Exit status:
   1    the gate failed: a regression
   2    usage or input error (bad flag, file, suite or lock file)
   3    lock refused: none reported, another lock, or the lock changed mid-run
-  4    run incomplete: cases are missing or failed to be stored
+  4    run incomplete: case samples missing or failed transiently; the same command completes it
   5    internal error
   130  interrupted (Ctrl-C); a run resumes where it stopped
 `
