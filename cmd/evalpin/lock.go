@@ -125,6 +125,21 @@ func keyValues(flagName string, vals []string) (map[string]string, error) {
 	return out, nil
 }
 
+// paramValue reads a -param value as JSON where it is one, keeping a number's
+// digits (the lock refuses one a float64 would round), or else as plain text.
+func paramValue(v string) any {
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.UseNumber()
+	var x any
+	if dec.Decode(&x) != nil {
+		return v
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return v // more after the value: text such as "1 2"
+	}
+	return x
+}
+
 // lockFormat checks a -format value.
 func lockFormat(f string) error {
 	switch f {
@@ -241,11 +256,7 @@ func lockCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	for k, v := range kv {
-		var x any
-		if json.Unmarshal([]byte(v), &x) != nil {
-			x = v // plain text
-		}
-		opts.Generation[k] = x
+		opts.Generation[k] = paramValue(v)
 	}
 	if opts.Labels, err = keyValues("label", labels); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/lock"
 )
 
@@ -219,7 +220,7 @@ func TestLockCreateFlags(t *testing.T) {
 	args := []string{"lock", "create", filepath.Join("testdata", "lock", "model"),
 		"--serving", filepath.Join("testdata", "lock", "serving.yaml"),
 		"--engine-version", "0.7.0", "--engine-arg=--max-num-seqs=8",
-		"--param", "temperature=0.7", "--param", `stop=["</s>"]`, "--param", "mode=fast"}
+		"--param", "temperature=0.7", "--param", `stop=["</s>"]`, "--param", "mode=fast", "--param", "pair=1 2"}
 	if err := run(context.Background(), args, &out, &errb); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,17 @@ func TestLockCreateFlags(t *testing.T) {
 		t.Errorf("engine args = %s", got)
 	}
 	g := m.Generation
-	if g["temperature"] != 0.7 || g["top_p"] != 0.9 || g["mode"] != "fast" || fmt.Sprint(g["stop"]) != "[</s>]" {
+	if g["temperature"] != 0.7 || g["top_p"] != 0.9 || g["mode"] != "fast" || fmt.Sprint(g["stop"]) != "[</s>]" || g["pair"] != "1 2" {
 		t.Errorf("generation = %v", g)
+	}
+
+	// A seed a float64 would round is refused, not recorded as another number.
+	var out2, errb2 bytes.Buffer
+	err = run(context.Background(), []string{"lock", "create", filepath.Join("testdata", "lock", "model"), "--param", "seed=12345678901234567891"}, &out2, &errb2)
+	if eval.KindOf(err) != eval.KindInput || !strings.Contains(fmt.Sprint(err), "seed: 12345678901234567891 is not exactly a JSON number") {
+		t.Errorf("64-bit seed: err = %v, want an input error naming it", err)
+	}
+	if out2.Len() != 0 {
+		t.Errorf("a lock was written: %s", out2.String())
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -177,7 +179,9 @@ func InferSource(dir string) Source {
 }
 
 // normalizeGeneration turns generation parameters into plain JSON values, so a
-// manifest read back from its file is equal to the one created.
+// manifest read back from its file is equal to the one created. A number that
+// a JSON number (an IEEE double, as RFC 8785 reads it) cannot hold exactly, such
+// as a 64-bit seed, is refused rather than recorded as another value.
 func normalizeGeneration(g map[string]any) (map[string]any, error) {
 	out := map[string]any{}
 	if len(g) == 0 {
@@ -187,10 +191,55 @@ func normalizeGeneration(g map[string]any) (map[string]any, error) {
 	if err != nil {
 		return nil, eval.Errorf(eval.KindInput, "use strings, numbers, booleans, lists or maps", "generation parameters: %w", err)
 	}
+	var exact map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&exact); err != nil {
+		return nil, fmt.Errorf("generation parameters: %w", err)
+	}
+	for k, v := range exact {
+		if n, ok := inexactNumber(v); ok {
+			return nil, eval.Errorf(eval.KindInput, fmt.Sprintf("write it as a string, %s: \"%s\"", clean(k), n),
+				"generation parameter %s: %s is not exactly a JSON number (a 64-bit float)", clean(k), n)
+		}
+	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, fmt.Errorf("generation parameters: %w", err)
 	}
 	return out, nil
+}
+
+// inexactNumber returns the first number in v, a JSON value decoded with
+// UseNumber, that a float64 does not hold exactly.
+func inexactNumber(v any) (string, bool) {
+	switch v := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(v.String(), 64)
+		if err != nil {
+			return v.String(), true // out of range
+		}
+		if strings.ContainsAny(v.String(), ".eE") {
+			return "", false // a fraction is rounded as the writer expects
+		}
+		if z, ok := new(big.Int).SetString(v.String(), 10); ok {
+			if exact, _ := new(big.Float).SetFloat64(f).Int(nil); exact.Cmp(z) != 0 {
+				return v.String(), true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if n, ok := inexactNumber(x); ok {
+				return n, true
+			}
+		}
+	case map[string]any:
+		for _, x := range v {
+			if n, ok := inexactNumber(x); ok {
+				return n, true
+			}
+		}
+	}
+	return "", false
 }
 
 // A ServingFile is the YAML file --serving reads: the serving layer's fields
@@ -214,6 +263,10 @@ func ReadServing(path string) (*ServingFile, error) {
 		return nil, eval.Errorf(eval.KindInput,
 			"keys are engine, engine_version, image_digest, dtype, quantization, max_context, engine_args and generation",
 			"serving file %s: %w", path, err)
+	}
+	if sf.MaxContext < 0 {
+		return nil, eval.Errorf(eval.KindInput, "give a positive token count, or 0 for the engine default",
+			"serving file %s: max_context must not be negative", path)
 	}
 	if _, err := normalizeGeneration(sf.Generation); err != nil {
 		return nil, fmt.Errorf("serving file %s: %w", path, err)

@@ -1040,6 +1040,22 @@ func TestReadServing(t *testing.T) {
 	if _, err := ReadServing(typo); err == nil || !strings.Contains(err.Error(), "line 2") || eval.KindOf(err) != eval.KindInput {
 		t.Errorf("typo: err = %v", err)
 	}
+	for name, body := range map[string]string{
+		"negative max_context": "max_context: -1\n",
+		"64-bit seed":          "generation:\n  seed: 18446744073709551615\n",
+		"seed in a list":       "generation:\n  seeds: [1, 9007199254740993]\n",
+	} {
+		p := filepath.Join(dir, "bad.yaml")
+		os.WriteFile(p, []byte(body), 0o644)
+		if _, err := ReadServing(p); err == nil || eval.KindOf(err) != eval.KindInput {
+			t.Errorf("%s: err = %v, want an input error", name, err)
+		}
+	}
+	exact := filepath.Join(dir, "exact.yaml")
+	os.WriteFile(exact, []byte("generation:\n  seed: 9007199254740992\n  temperature: 0.1\n"), 0o644)
+	if _, err := ReadServing(exact); err != nil {
+		t.Errorf("2^53 and 0.1: %v", err)
+	}
 	empty := filepath.Join(dir, "empty.yaml")
 	os.WriteFile(empty, nil, 0o644)
 	if _, err := ReadServing(empty); err != nil {
