@@ -248,6 +248,9 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	if path == "-" {
+		path = "standard input"
+	}
 	db, err := openStore(*dbPath)
 	if err != nil {
 		return err

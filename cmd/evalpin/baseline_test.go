@@ -183,10 +183,11 @@ func TestBaselineRoundTrip(t *testing.T) {
 	db, lockA, _ := mustBaselineDB(t)
 	dir := t.TempDir()
 	fresh := filepath.Join(dir, "ci.db")
-	for _, id := range []string{"1", "2"} {
+	for _, id := range []string{"1", "2", "3"} {
 		t.Run("run"+id, func(t *testing.T) {
 			file := filepath.Join(dir, "run"+id+".jsonl")
-			if out := mustEvalpin(t, "baseline", "export", id, "-o", file, "--db", db); out != "" {
+			// Run 3 is interrupted: its file says so, and so does its import.
+			if out := mustEvalpin(t, "baseline", "export", id, "-o", file, "--allow-incomplete", "--db", db); out != "" {
 				t.Errorf("export -o wrote %q to stdout", out)
 			}
 			first, err := os.ReadFile(file)
@@ -194,7 +195,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			newID := strings.TrimSpace(mustEvalpin(t, "baseline", "import", file, "--db", fresh))
-			again := mustEvalpin(t, "baseline", "export", newID, "--db", fresh)
+			again := mustEvalpin(t, "baseline", "export", newID, "--allow-incomplete", "--db", fresh)
 			if again != string(first) {
 				t.Fatalf("export → import → export changed the file:\n%s\nvs\n%s", again, first)
 			}
@@ -331,6 +332,28 @@ func TestBaselineImportIdempotent(t *testing.T) {
 	if got := strings.TrimSpace(mustEvalpin(t, "baseline", "import", edited, "--db", fresh)); got != "2" {
 		t.Errorf("import of another run = run %s, want a new run 2", got)
 	}
+}
+
+// TestBaselineImportStdin imports a baseline from standard input.
+func TestBaselineImportStdin(t *testing.T) {
+	t.Setenv(dbEnv, "")
+	db, _, _ := mustBaselineDB(t)
+	file := filepath.Join(t.TempDir(), "base.jsonl")
+	mustEvalpin(t, "baseline", "export", "1", "-o", file, "--db", db)
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stdin := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = stdin }()
+	fresh := filepath.Join(t.TempDir(), "ci.db")
+	out, errOut, code := evalpin(t, "baseline", "import", "-", "--db", fresh)
+	if code != 0 || out != "1\n" || !strings.HasPrefix(errOut, "imported standard input as run 1 ") {
+		t.Errorf("import -: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	assertSameRun(t, db, "1", fresh, "1")
 }
 
 // resealBaseline rewrites the lines of a baseline file with edit and gives it
