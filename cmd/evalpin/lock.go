@@ -303,14 +303,18 @@ func warnLockInside(out, dir string, stderr io.Writer) {
 	fmt.Fprintf(stderr, "evalpin: warning: %s is inside %s, so 'lock verify' will count it as an extra file; name it evalpin.lock or keep it elsewhere\n", out, dir)
 }
 
-// writeFileAtomic writes data to a temporary file next to path and renames it
-// over path, so a reader never sees half a lock file.
+// writeFileAtomic writes data to a temporary file next to path, syncs it and
+// renames it over path, so neither a reader nor a crash leaves half a lock
+// file.
 func writeFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
