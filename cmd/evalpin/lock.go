@@ -185,7 +185,8 @@ GGUF + Modelfile directory, or any directory of model files. README*, LICENSE*,
 
 The serving layer is not in the directory: give it with -serving FILE.yaml
 (keys engine, engine_version, image_digest, dtype, quantization, max_context,
-engine_args, generation) and/or the flags below, which win over the file.
+engine_args, generation) and/or the flags below, which win over the file;
+-engine-arg adds to the file's engine_args and -param sets one generation key.
 
 Examples:
 

@@ -26,7 +26,8 @@ type Options struct {
 	// Source overrides the source inferred from a Hugging Face snapshot path
 	// (…/models--ORG--NAME/snapshots/REV); empty fields keep the inferred ones.
 	Source Source
-	// Serving and Generation are recorded as given (engine args are sorted).
+	// Serving and Generation are recorded as given (engine args sorted, each
+	// once).
 	Serving    Serving
 	Generation map[string]any
 	// Labels and Note are stored but are not identity.
@@ -66,7 +67,8 @@ func Create(ctx context.Context, dir string, opts Options) (*Manifest, error) {
 		src.Revision = opts.Source.Revision
 	}
 	serving := opts.Serving
-	serving.EngineArgs = slices.Sorted(slices.Values(serving.EngineArgs))
+	// Sorted, and an argument given twice (in a serving file and a flag) once.
+	serving.EngineArgs = slices.Compact(slices.Sorted(slices.Values(serving.EngineArgs)))
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now

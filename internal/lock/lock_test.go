@@ -405,7 +405,7 @@ func TestCreate(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, hfModel())
 	m, err := Create(context.Background(), dir, Options{
-		Serving:    Serving{Engine: "vllm", Dtype: "bfloat16", EngineArgs: []string{"--b", "--a"}},
+		Serving:    Serving{Engine: "vllm", Dtype: "bfloat16", EngineArgs: []string{"--b", "--a", "--b"}},
 		Generation: map[string]any{"temperature": 0.6, "max": 3},
 		Labels:     map[string]string{"k": "v"},
 		Now:        func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC) },
@@ -433,7 +433,7 @@ func TestCreate(t *testing.T) {
 		t.Error("weights hash is wrong")
 	}
 	if strings.Join(m.Serving.EngineArgs, " ") != "--a --b" {
-		t.Errorf("engine args not sorted: %v", m.Serving.EngineArgs)
+		t.Errorf("engine args not sorted and deduplicated: %v", m.Serving.EngineArgs)
 	}
 	if id, _ := m.ID(); id != m.Lock || !strings.HasPrefix(id, "sha256:") {
 		t.Errorf("Lock %s, ID %s", m.Lock, id)
