@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"strconv"
@@ -221,17 +224,49 @@ func WriteJSON(w io.Writer, c *eval.Comparison) error {
 		x := number(*d.MaxExcess)
 		r.Drift.MaxExcess = &x
 	}
-	for _, f := range c.Flips {
+	return writeJSONStreaming(w, r, c.Flips)
+}
+
+// writeJSONStreaming writes r with the flips encoded one at a time into its
+// "flips" list, byte for byte as json.Encoder with a two-space indent would
+// write r with them: the flips carry two outputs each and are most of a large
+// diff's report, so they are never held encoded all at once.
+func writeJSONStreaming(w io.Writer, r jsonReport, flips []eval.Flip) error {
+	head, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	// A quote inside a JSON string is escaped, so only the key can match.
+	const key = `"flips": [`
+	i := bytes.Index(head, []byte(key+"]"))
+	if i < 0 {
+		return errors.New("report: no flips field in the JSON report")
+	}
+	i += len(key)
+	bw := bufio.NewWriter(w)
+	bw.Write(head[:i])
+	for k, f := range flips {
 		dir := "fail_to_pass"
 		if f.Lost {
 			dir = "pass_to_fail"
 		}
-		r.Flips = append(r.Flips, jsonFlip{CaseID: f.CaseID, Direction: dir, Tags: nonNil(f.Tags),
-			FailedChecks: nonNil(f.Failed), BaselineOutput: f.Baseline, CandidateOutput: f.Candidate})
+		item, err := json.MarshalIndent(jsonFlip{CaseID: f.CaseID, Direction: dir, Tags: nonNil(f.Tags),
+			FailedChecks: nonNil(f.Failed), BaselineOutput: f.Baseline, CandidateOutput: f.Candidate}, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if k > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(item)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	if len(flips) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.Write(head[i:])
+	bw.WriteByte('\n')
+	return bw.Flush()
 }
 
 func newJSONRun(r eval.Run) jsonRun {
