@@ -295,7 +295,13 @@ func group(rs []Result) []caseSide {
 	if !slices.IsSortedFunc(perm, less) {
 		slices.SortStableFunc(perm, less)
 	}
-	var out []caseSide
+	cases := 0
+	for i := range perm {
+		if i == 0 || rs[perm[i]].CaseID != rs[perm[i-1]].CaseID {
+			cases++
+		}
+	}
+	out := make([]caseSide, 0, cases)
 	for lo := 0; lo < len(perm); {
 		id := rs[perm[lo]].CaseID
 		hi := lo
@@ -434,8 +440,8 @@ func Compare(baseline, candidate Side, opts CompareOptions) (*Comparison, error)
 		}
 	}
 	for _, s := range sortedKeys(scorerSet) {
-		var sel []int
-		var xa, xb []bool
+		sel := make([]int, 0, len(pairs))
+		xa, xb := make([]bool, 0, len(pairs)), make([]bool, 0, len(pairs))
 		for i, p := range pairs {
 			if !hasScorer(ra[p.a.idx[0]].Checks, s) || !hasScorer(rb[p.b.idx[0]].Checks, s) {
 				continue
