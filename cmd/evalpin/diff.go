@@ -128,15 +128,15 @@ func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stder
 				"%s: the %s run %d is %s, not complete", name, s.side, s.run.ID, s.run.Status)
 		}
 	}
+	cases, err := loadCases(ctx, db, base, cand)
+	if err != nil {
+		return nil, "", err
+	}
 	bs, err := loadSide(ctx, db, base)
 	if err != nil {
 		return nil, "", err
 	}
 	cs, err := loadSide(ctx, db, cand)
-	if err != nil {
-		return nil, "", err
-	}
-	cases, err := loadCases(ctx, db, base, cand, bs.Results, cs.Results)
 	if err != nil {
 		return nil, "", err
 	}
@@ -218,29 +218,24 @@ func loadSide(ctx context.Context, db *store.DB, r eval.Run) (eval.Side, error) 
 	return eval.Side{Run: r, Results: rs}, nil
 }
 
-// loadCases reads the tags and cluster of every case either run stored, from
-// the stored suites; the candidate's suite wins where both know a case. A case
-// the store does not know has no tags.
-func loadCases(ctx context.Context, db *store.DB, base, cand eval.Run, rb, rc []eval.Result) (map[string]eval.Case, error) {
-	cases, err := db.Cases(ctx, cand.SuiteHash)
-	if err != nil {
-		return nil, err
-	}
+// loadCases reads the tags and cluster of every case of the two runs' suites;
+// the candidate's suite wins where both know a case. It keeps nothing else of
+// a case (prompts and scorers are most of a large suite, and the results are
+// read after it), and Compare gives a case it does not know no tags.
+func loadCases(ctx context.Context, db *store.DB, base, cand eval.Run) (map[string]eval.Case, error) {
+	hashes := []string{cand.SuiteHash}
 	if base.SuiteHash != cand.SuiteHash {
-		baseCases, err := db.Cases(ctx, base.SuiteHash)
+		hashes = append(hashes, base.SuiteHash)
+	}
+	cases := make(map[string]eval.Case)
+	for _, hash := range hashes {
+		suite, err := db.Cases(ctx, hash)
 		if err != nil {
 			return nil, err
 		}
-		for id, c := range baseCases {
+		for id, c := range suite {
 			if _, ok := cases[id]; !ok {
-				cases[id] = c
-			}
-		}
-	}
-	for _, rs := range [][]eval.Result{rc, rb} {
-		for _, r := range rs {
-			if _, ok := cases[r.CaseID]; !ok {
-				cases[r.CaseID] = eval.Case{ID: r.CaseID}
+				cases[id] = eval.Case{ID: id, Tags: c.Tags, Cluster: c.Cluster}
 			}
 		}
 	}
