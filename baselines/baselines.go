@@ -106,9 +106,6 @@ func New(run eval.Run, cases []eval.Case, results []eval.Result) *Baseline {
 		Cases:   slices.Clone(cases),
 		Results: slices.Clone(results),
 	}
-	if run.Finished.IsZero() {
-		b.Header.Finished = time.Time{}
-	}
 	if b.Header.SettingsHash == "" {
 		b.Header.SettingsHash = run.Settings.Hash()
 	}

@@ -422,3 +422,31 @@ type nameScorer string
 
 func (s nameScorer) Name() string            { return string(s) }
 func (s nameScorer) Score(string) eval.Check { return eval.Check{Scorer: string(s)} }
+
+// FuzzDecode checks that Decode never panics, and that what it accepts
+// encodes to a file it decodes to the same baseline.
+func FuzzDecode(f *testing.F) {
+	var buf bytes.Buffer
+	if err := Encode(&buf, sampleBaseline()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add(reseal(strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")[:2]))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := Decode(bytes.NewReader(data), "f")
+		if err != nil {
+			return
+		}
+		var again bytes.Buffer
+		if err := Encode(&again, b); err != nil {
+			t.Fatalf("Encode of a decoded baseline: %v", err)
+		}
+		c, err := Decode(bytes.NewReader(again.Bytes()), "f")
+		if err != nil {
+			t.Fatalf("Decode of a re-encoded baseline: %v", err)
+		}
+		if !reflect.DeepEqual(b.Cases, c.Cases) || !reflect.DeepEqual(b.Results, c.Results) {
+			t.Fatal("re-encoding changed the baseline")
+		}
+	})
+}

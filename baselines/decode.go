@@ -67,7 +67,7 @@ type decoder struct {
 // Header.LockManifest.
 func Decode(r io.Reader, name string) (*Baseline, error) {
 	d := &decoder{name: name, cur: -1, index: map[string]bool{}}
-	br := bufio.NewReaderSize(r, 256<<10)
+	br := bufio.NewReaderSize(r, 64<<10)
 	sum := sha256.New()
 	var (
 		buf      []byte
@@ -196,8 +196,10 @@ func (d *decoder) header(body []byte) error {
 	if !h.Finished.IsZero() {
 		h.Finished = h.Finished.UTC()
 	}
-	d.b.Cases = make([]eval.Case, 0, min(h.Cases, 1<<20))
-	d.b.Results = make([]eval.Result, 0, min(h.Results, 1<<22))
+	// The counts are not trusted yet: they size the slices only up to a
+	// bound, so a forged header cannot make Decode allocate gigabytes.
+	d.b.Cases = make([]eval.Case, 0, max(0, min(h.Cases, 1<<14)))
+	d.b.Results = make([]eval.Result, 0, max(0, min(h.Results, 1<<16)))
 	return nil
 }
 

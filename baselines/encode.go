@@ -11,7 +11,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
@@ -122,10 +121,7 @@ func Encode(w io.Writer, b *Baseline) error {
 	}
 	h := b.Header
 	h.Format, h.Version = Format, Version
-	h.Started, h.Finished = h.Started.UTC(), h.Finished.UTC()
-	if b.Header.Finished.IsZero() {
-		h.Finished = time.Time{}
-	}
+	h.Started, h.Finished = h.Started.UTC(), h.Finished.UTC() // the zero time stays zero
 	h.Cases, h.Results, h.Errors = len(b.Cases), len(b.Results), errorCount(b.Results)
 
 	bw := bufio.NewWriterSize(w, 64<<10)
