@@ -80,18 +80,18 @@ type htmlData struct {
 func WriteHTML(w io.Writer, c *eval.Comparison) error {
 	var n notes
 	d := htmlData{
-		Title: cleanText(title(c)), LockLine: cleanText(lockLine(c)), Paired: cleanText(pairedLine(c)) + n.mark(c.Warnings),
+		Title: eval.Printable(title(c)), LockLine: eval.Printable(lockLine(c)), Paired: eval.Printable(pairedLine(c)) + n.mark(c.Warnings),
 		Gate: gateLine(c), GateFailed: c.Gate.Failed, Aggregation: c.Aggregation,
 	}
 	for _, r := range c.Gate.Reasons {
-		d.Reasons = append(d.Reasons, cleanText(r))
+		d.Reasons = append(d.Reasons, eval.Printable(r))
 	}
 	rows := func(list []eval.PassRate) []htmlRow {
 		var out []htmlRow
 		for i := range list {
 			p := &list[i]
 			out = append(out, htmlRow{
-				Name:      cleanText(p.Name()),
+				Name:      eval.Printable(p.Name()),
 				Baseline:  rateCell(p.Baseline.P, p.Baseline.CI.Lo, p.Baseline.CI.Hi),
 				Candidate: rateCell(p.Candidate.P, p.Candidate.CI.Lo, p.Candidate.CI.Hi),
 				Delta:     deltaCell(p.Diff, p.CI.Lo, p.CI.Hi),
@@ -122,46 +122,28 @@ func WriteHTML(w io.Writer, c *eval.Comparison) error {
 	shown := 0
 	for _, f := range c.Flips {
 		if shown >= MaxHTMLDiffs {
-			d.MoreFlips = append(d.MoreFlips, cleanText(f.CaseID))
+			d.MoreFlips = append(d.MoreFlips, eval.Printable(f.CaseID))
 			continue
 		}
 		shown++
-		hf := htmlFlip{CaseID: cleanText(f.CaseID), Lost: f.Lost, Tags: cleanText(strings.Join(f.Tags, ", "))}
+		hf := htmlFlip{CaseID: eval.Printable(f.CaseID), Lost: f.Lost, Tags: eval.Printable(strings.Join(f.Tags, ", "))}
 		for _, s := range f.Failed {
-			hf.Failed = append(hf.Failed, cleanText(s))
+			hf.Failed = append(hf.Failed, eval.Printable(s))
 		}
 		for _, ch := range WordDiff(f.Baseline, f.Candidate) {
 			if ch.Op <= 0 {
-				hf.Baseline = append(hf.Baseline, Chunk{Op: ch.Op, Text: visible(ch.Text)})
+				hf.Baseline = append(hf.Baseline, Chunk{Op: ch.Op, Text: eval.PrintableBlock(ch.Text)})
 			}
 			if ch.Op >= 0 {
-				hf.Candidate = append(hf.Candidate, Chunk{Op: ch.Op, Text: visible(ch.Text)})
+				hf.Candidate = append(hf.Candidate, Chunk{Op: ch.Op, Text: eval.PrintableBlock(ch.Text)})
 			}
 		}
 		d.Flips = append(d.Flips, hf)
 	}
 	for _, m := range n.msgs {
-		d.Notes = append(d.Notes, cleanText(m))
+		d.Notes = append(d.Notes, eval.Printable(m))
 	}
 	return htmlTemplate.Execute(w, d)
-}
-
-// visible makes control characters (ANSI escapes, NUL) visible in the HTML
-// report while keeping line breaks and tabs, which the page's pre-wrap shows.
-func visible(s string) string {
-	out := []rune{}
-	for _, r := range s {
-		if r == '\n' || r == '\t' {
-			out = append(out, r)
-			continue
-		}
-		if r < 0x20 || r == 0x7f || r >= 0x80 && !printable(r) {
-			out = append(out, []rune(fmt.Sprintf(`\u%04x`, r))...)
-			continue
-		}
-		out = append(out, r)
-	}
-	return string(out)
 }
 
 func verdictClass(v eval.Verdict, failed bool) string {
@@ -220,7 +202,7 @@ func forest(d *htmlData, c *eval.Comparison) {
 	}
 	for i, p := range list {
 		y := forestTop + float64(i)*forestRowH + forestRowH/2
-		r := htmlForestRow{Label: cleanText(truncate(p.Name(), 40)), Y: y, TextY: y + 4, Class: verdictClass(p.Verdict, p.Failed()), Gated: p.Gated}
+		r := htmlForestRow{Label: eval.Printable(truncate(p.Name(), 40)), Y: y, TextY: y + 4, Class: verdictClass(p.Verdict, p.Failed()), Gated: p.Gated}
 		if math.IsNaN(p.Diff) {
 			r.ValueText = "no cases"
 			r.X = xOf(0)

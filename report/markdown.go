@@ -102,7 +102,7 @@ func WriteMarkdown(w io.Writer, c *eval.Comparison) error {
 }
 
 // mdReplacer escapes every character that Markdown or the HTML it allows could
-// read as syntax. cleanText runs first: it makes control characters visible
+// read as syntax. eval.Printable runs first: it makes control characters visible
 // and turns line breaks into a visible \n, so a table row stays one line.
 var mdReplacer = strings.NewReplacer(
 	`\`, `\\`, "`", "\\`", `|`, `\|`, `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
@@ -114,5 +114,5 @@ var mdReplacer = strings.NewReplacer(
 // Colons and at signs are escaped too, so that a URL is never auto-linked and
 // no one is @-mentioned.
 func mdEscape(s string) string {
-	return mdReplacer.Replace(cleanText(s))
+	return mdReplacer.Replace(eval.Printable(s))
 }

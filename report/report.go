@@ -14,7 +14,6 @@ import (
 	"io"
 	"math"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
@@ -259,51 +258,6 @@ func driftCells(d *eval.DriftResult) (changed, floor, excess, p, verdict string)
 		verdict = "above the noise floor"
 	}
 	return
-}
-
-// cleanText escapes untrusted text for a terminal or plain-text line: control
-// characters (ANSI escape sequences included), invalid UTF-8 and invisible
-// format characters (bidirectional overrides) become visible escapes, and line
-// breaks become \n.
-func cleanText(s string) string {
-	ok := true
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && !printable(r) {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r >= 0x80 && !printable(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-		i += n
-	}
-	return b.String()
-}
-
-// printable reports whether r is shown as itself: printable and not a format
-// character such as a bidirectional override.
-func printable(r rune) bool {
-	return unicode.IsPrint(r) && !unicode.Is(unicode.Cf, r)
 }
 
 // truncate cuts s to at most n runes, marking the cut with "…".

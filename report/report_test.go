@@ -190,7 +190,7 @@ func TestEscaping(t *testing.T) {
 		{report.Markdown, []string{"<script>", "<img", "\x1b", "| b |", "`code`", "](http", "@someone"},
 			[]string{`&lt;script&gt;`, `a \| b`, "\\`code\\`"}},
 		{report.JUnit, []string{"<script>", "\x1b", "\x00", "]]>"}, []string{"&lt;script&gt;", "\uFFFD"}},
-		{report.HTML, []string{"<script>", "<img src", "\x1b", "\x00", "</div><script"}, []string{"&lt;script&gt;", `\u001b[31mred`}},
+		{report.HTML, []string{"<script>", "<img src", "\x1b", "\x00", "</div><script"}, []string{"&lt;script&gt;", `\x1b[31mred`}},
 		{report.JSON, []string{"<script>", "\x1b", "\x00"}, []string{`\u003cscript\u003e`, `\u001b[31mred`}},
 	} {
 		out := render(tt.format)

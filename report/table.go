@@ -18,9 +18,9 @@ import (
 func WriteTable(w io.Writer, c *eval.Comparison) error {
 	bw := bufio.NewWriter(w)
 	var n notes
-	fmt.Fprintln(bw, cleanText(lockLine(c)))
-	fmt.Fprintln(bw, cleanText(title(c)))
-	fmt.Fprintln(bw, cleanText(pairedLine(c))+n.mark(c.Warnings))
+	fmt.Fprintln(bw, eval.Printable(lockLine(c)))
+	fmt.Fprintln(bw, eval.Printable(title(c)))
+	fmt.Fprintln(bw, eval.Printable(pairedLine(c))+n.mark(c.Warnings))
 	fmt.Fprintln(bw)
 
 	passTable := func(rows []eval.PassRate) error {
@@ -28,7 +28,7 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 		t.Header("METRIC", "BASELINE", "CANDIDATE", "Δ [95% CI]", "FLIPS −/+", "P", "VERDICT")
 		for i := range rows {
 			p := &rows[i]
-			name := cleanText(p.Name())
+			name := eval.Printable(p.Name())
 			if p.Gated {
 				name += " (gated)"
 			}
@@ -106,8 +106,8 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 				}
 				failed += s
 			}
-			if err := t.Append(cleanText(truncate(f.CaseID, 40)), dir, cleanText(truncate(f.Baseline, 40)),
-				cleanText(truncate(f.Candidate, 40)), cleanText(truncate(failed, 50))); err != nil {
+			if err := t.Append(eval.Printable(truncate(f.CaseID, 40)), dir, eval.Printable(truncate(f.Baseline, 40)),
+				eval.Printable(truncate(f.Candidate, 40)), eval.Printable(truncate(failed, 50))); err != nil {
 				return err
 			}
 		}
@@ -122,12 +122,12 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 	fmt.Fprintln(bw)
 	fmt.Fprintln(bw, gateLine(c))
 	for _, r := range c.Gate.Reasons {
-		fmt.Fprintln(bw, "  - "+cleanText(r))
+		fmt.Fprintln(bw, "  - "+eval.Printable(r))
 	}
 	if len(n.msgs) > 0 {
 		fmt.Fprintln(bw)
 		for i, m := range n.msgs {
-			fmt.Fprintf(bw, "%s %s\n", superscript(i+1), cleanText(m))
+			fmt.Fprintf(bw, "%s %s\n", superscript(i+1), eval.Printable(m))
 		}
 	}
 	return bw.Flush()

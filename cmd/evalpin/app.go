@@ -129,9 +129,10 @@ func report(stderr io.Writer, err error) int {
 		fmt.Fprintln(stderr, "evalpin: interrupted")
 		return exitInterrupted
 	}
-	fmt.Fprintf(stderr, "evalpin: %v\n", err)
+	// Messages quote files, endpoints and model outputs: untrusted text.
+	fmt.Fprintf(stderr, "evalpin: %s\n", eval.PrintableBlock(err.Error()))
 	if hint := eval.HintOf(err); hint != "" {
-		fmt.Fprintf(stderr, "Try: %s\n", hint)
+		fmt.Fprintf(stderr, "Try: %s\n", eval.PrintableBlock(hint))
 	}
 	switch eval.KindOf(err) {
 	case eval.KindInput:

@@ -133,7 +133,7 @@ func baselineExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		dest = "standard output"
 	}
 	fmt.Fprintf(stderr, "exported run %d (lock %s, suite %s %s, %d cases, %d results, %d failed) to %s\n",
-		r.ID, histSafe(r.Lock), histSafe(r.Suite), histSafe(r.SuiteVersion), b.Header.Cases, b.Header.Results, b.Header.Errors, dest)
+		r.ID, eval.Printable(r.Lock), eval.Printable(r.Suite), eval.Printable(r.SuiteVersion), b.Header.Cases, b.Header.Results, b.Header.Errors, dest)
 	return nil
 }
 
@@ -157,8 +157,8 @@ func exportRun(ctx context.Context, db *store.DB, arg string) (eval.Run, error) 
 		}
 	}
 	return eval.Run{}, eval.Errorf(eval.KindInput,
-		"pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock "+histSafe(arg)+"' the runs of that lock)",
-		"baseline export: no complete run of lock %s is stored", histSafe(arg))
+		"pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock "+eval.Printable(arg)+"' the runs of that lock)",
+		"baseline export: no complete run of lock %s is stored", eval.Printable(arg))
 }
 
 // loadBaseline reads run r with its lock, cases and results from db.
@@ -261,7 +261,7 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if id, ok, err := findImported(ctx, db, b); err != nil {
 		return err
 	} else if ok {
-		fmt.Fprintf(stderr, "%s is already stored as run %d\n", histSafe(path), id)
+		fmt.Fprintf(stderr, "%s is already stored as run %d\n", eval.Printable(path), id)
 		fmt.Fprintln(stdout, id)
 		return nil
 	}
@@ -270,7 +270,7 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("baseline import %s: %w", path, err)
 	}
 	fmt.Fprintf(stderr, "imported %s as run %d (lock %s, suite %s %s, %s, %d cases, %d results, %d failed)\n",
-		histSafe(path), id, histSafe(h.Lock), histSafe(h.Suite), histSafe(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
+		eval.Printable(path), id, eval.Printable(h.Lock), eval.Printable(h.Suite), eval.Printable(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
 	fmt.Fprintln(stdout, id)
 	return nil
 }
@@ -309,7 +309,7 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 		}
 		if m.Lock != h.Lock {
 			return nil, eval.Errorf(eval.KindInput, baselineFileHint,
-				"%s:1: the header names lock %s, but its manifest is lock %s", name, histSafe(h.Lock), histSafe(m.Lock))
+				"%s:1: the header names lock %s, but its manifest is lock %s", name, eval.Printable(h.Lock), eval.Printable(m.Lock))
 		}
 	}
 	return b, nil
@@ -434,5 +434,5 @@ func baselineArgs(fs *flag.FlagSet, args []string, what string) (string, error) 
 		return pos[0], nil
 	}
 	return "", eval.Errorf(eval.KindInput, hint, "%s: want one argument, %s; got %d: %s",
-		fs.Name(), what, len(pos), histSafe(strings.Join(pos, " ")))
+		fs.Name(), what, len(pos), eval.Printable(strings.Join(pos, " ")))
 }

@@ -76,7 +76,7 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 	if lockLine == "" {
 		lockLine = c.Baseline.Lock + " → " + c.Candidate.Lock
 	}
-	fmt.Fprintf(w, "lock: %s\n", histSafe(lockLine))
+	fmt.Fprintf(w, "lock: %s\n", eval.Printable(lockLine))
 	fmt.Fprintf(w, "runs: %d (baseline) vs %d (candidate); %d cases paired, %d left out (%s)\n",
 		c.Baseline.ID, c.Candidate.ID, c.Paired, c.Excluded.Total(), c.Excluded)
 	if !c.Gate.Failed {
@@ -84,7 +84,7 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 		for _, list := range [][]eval.PassRate{c.PassRates, c.Tags} {
 			for i := range list {
 				if p := &list[i]; p.Gated {
-					fmt.Fprintf(w, "  pass rate (%s): %s → %s, %s\n", histSafe(p.Name()), eval.Percent(p.Baseline.P), eval.Percent(p.Candidate.P), p.Words())
+					fmt.Fprintf(w, "  pass rate (%s): %s → %s, %s\n", eval.Printable(p.Name()), eval.Percent(p.Baseline.P), eval.Percent(p.Candidate.P), p.Words())
 				}
 			}
 		}
@@ -99,10 +99,10 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 	} else {
 		fmt.Fprintf(w, "gate: FAIL at alpha %g\n", c.Policy.Alpha)
 		for _, r := range c.Gate.Reasons {
-			fmt.Fprintf(w, "  - %s\n", histSafe(r))
+			fmt.Fprintf(w, "  - %s\n", eval.Printable(r))
 		}
 	}
 	for _, warn := range c.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", histSafe(warn.Error()))
+		fmt.Fprintf(w, "warning: %s\n", eval.Printable(warn.Error()))
 	}
 }

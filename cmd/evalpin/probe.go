@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/olekukonko/tablewriter"
 
@@ -169,30 +168,10 @@ func writeProbeTable(w io.Writer, reports []*endpoint.Report, t *endpoint.Target
 	return nil
 }
 
-// probeSafe makes text an endpoint sent safe for a terminal: control and
-// other invisible characters are shown escaped, and long values are cut.
+// probeSafe makes text an endpoint sent safe for a terminal: invisible and
+// control characters are shown escaped, and long values are cut.
 func probeSafe(s string) string {
-	const max = 300
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == max {
-			b.WriteString("…")
-			break
-		}
-		n++
-		switch {
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == unicode.ReplacementChar || !unicode.IsPrint(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	return eval.Printable(histTruncate(s, 300))
 }
 
 var _ flag.Value = (*probeEndpointsFlag)(nil)

@@ -165,7 +165,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",
-		target.Lock, target.Claim.Source, target.Claim.Strength, len(o.endpoints), histSafe(target.Model))
+		target.Lock, target.Claim.Source, target.Claim.Strength, len(o.endpoints), eval.Printable(target.Model))
 
 	db, err := openStore(*o.db)
 	if err != nil {
@@ -775,8 +775,8 @@ func (s runSummary) writeTable(w io.Writer) error {
 		{"Run", fmt.Sprintf("%d%s", s.Run, resumed)},
 		{"Status", string(s.Status)},
 		{"Lock", fmt.Sprintf("%s (%s, %s)", s.Lock, s.LockSource, s.LockStrength)},
-		{"Model", histSafe(histTruncate(s.Model, 80))},
-		{"Suite", histSafe(histTruncate(strings.TrimSpace(s.Suite+" "+s.SuiteVersion), 60)) + " " + shortHash(s.SuiteHash)},
+		{"Model", eval.Printable(histTruncate(s.Model, 80))},
+		{"Suite", eval.Printable(histTruncate(strings.TrimSpace(s.Suite+" "+s.SuiteVersion), 60)) + " " + shortHash(s.SuiteHash)},
 		{"Settings", fmt.Sprintf("%s temperature %g, seed %d, max_tokens %d", shortHash(s.SettingsHash), s.Settings.Temperature, s.Settings.Seed, s.Settings.MaxTokens)},
 		{"Stored", stored},
 		{"This invocation", fmt.Sprintf("%d requested, %d skipped (already stored)", s.Requested, s.Skipped)},

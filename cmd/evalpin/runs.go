@@ -86,8 +86,8 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for i, r := range runs {
 		if err := table.Append(
 			strconv.FormatInt(r.ID, 10),
-			histSafe(histShortLock(r.Lock)),
-			histSafe(histSuite(r)),
+			eval.Printable(histShortLock(r.Lock)),
+			eval.Printable(histSuite(r)),
 			string(r.Status),
 			strconv.Itoa(counts[i].Results),
 			strconv.Itoa(counts[i].Errors),

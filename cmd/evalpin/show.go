@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
@@ -112,12 +113,12 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			out = "error: " + r.Error
 		}
 		if err := table.Append(
-			histSafe(r.CaseID),
+			eval.Printable(r.CaseID),
 			strconv.Itoa(r.Sample),
 			histVerdict(r),
-			histSafe(r.FinishReason),
+			eval.Printable(r.FinishReason),
 			histLatency(r.Latency),
-			histTruncate(histSafe(out), *width),
+			histTruncate(eval.Printable(out), *width),
 		); err != nil {
 			return err
 		}
@@ -161,38 +162,38 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 	}
 
 	showHeader(stdout, run, counts, nil)
-	fmt.Fprintf(stdout, "\nCase %s (hash %.12s)\n", histSafe(caseID), histSafe(results[0].CaseHash))
+	fmt.Fprintf(stdout, "\nCase %s (hash %.12s)\n", eval.Printable(caseID), eval.Printable(results[0].CaseHash))
 	switch {
 	case !haveCase:
 		fmt.Fprintln(stdout, "Prompt: not stored (the run's suite was not recorded)")
 	case c.Prompt != "":
 		fmt.Fprintln(stdout, "Prompt:")
-		fmt.Fprintln(stdout, histIndent(histBlock(c.Prompt), "    "))
+		fmt.Fprintln(stdout, histIndent(eval.PrintableBlock(c.Prompt), "    "))
 	default:
 		fmt.Fprintln(stdout, "Messages:")
 		for _, m := range c.Messages {
-			fmt.Fprintf(stdout, "  [%s]\n%s\n", histSafe(m.Role), histIndent(histBlock(m.Content), "    "))
+			fmt.Fprintf(stdout, "  [%s]\n%s\n", eval.Printable(m.Role), histIndent(eval.PrintableBlock(m.Content), "    "))
 		}
 	}
 	if haveCase && len(c.Tags) > 0 {
-		fmt.Fprintf(stdout, "Tags: %s\n", histSafe(strings.Join(c.Tags, ", ")))
+		fmt.Fprintf(stdout, "Tags: %s\n", eval.Printable(strings.Join(c.Tags, ", ")))
 	}
 	for _, r := range results {
 		fmt.Fprintf(stdout, "\nSample %d: %s\n", r.Sample, histVerdict(r))
 		fmt.Fprintf(stdout, "  finish %s, %s, %d prompt + %d completion tokens\n",
-			histOr(histSafe(r.FinishReason), "-"), histLatency(r.Latency), r.PromptTokens, r.CompletionTokens)
-		fmt.Fprintf(stdout, "  lock %s from %s\n", histOr(histSafe(r.Lock), "-"), histOr(histSafe(r.Endpoint), "-"))
+			histOr(eval.Printable(r.FinishReason), "-"), histLatency(r.Latency), r.PromptTokens, r.CompletionTokens)
+		fmt.Fprintf(stdout, "  lock %s from %s\n", histOr(eval.Printable(r.Lock), "-"), histOr(eval.Printable(r.Endpoint), "-"))
 		if r.Error != "" {
-			fmt.Fprintf(stdout, "  error (%s): %s\n", histOr(histSafe(r.ErrorKind), "unknown"), histSafe(r.Error))
+			fmt.Fprintf(stdout, "  error (%s): %s\n", histOr(eval.Printable(r.ErrorKind), "unknown"), eval.Printable(r.Error))
 		}
 		for _, ch := range r.Checks {
 			verdict := "pass"
 			if !ch.Pass {
 				verdict = "FAIL"
 			}
-			line := fmt.Sprintf("  check %s: %s", histSafe(ch.Scorer), verdict)
+			line := fmt.Sprintf("  check %s: %s", eval.Printable(ch.Scorer), verdict)
 			if ch.Detail != "" {
-				line += " (" + histSafe(ch.Detail) + ")"
+				line += " (" + eval.Printable(ch.Detail) + ")"
 			}
 			fmt.Fprintln(stdout, line)
 		}
@@ -201,7 +202,7 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 			continue
 		}
 		fmt.Fprintln(stdout, "  output:")
-		fmt.Fprintln(stdout, histIndent(histBlock(r.Output), "    "))
+		fmt.Fprintln(stdout, histIndent(eval.PrintableBlock(r.Output), "    "))
 	}
 	return nil
 }
@@ -211,16 +212,16 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 func showHeader(w io.Writer, run eval.Run, counts store.Counts, results []eval.Result) {
 	settings, _ := json.Marshal(run.Settings) // plain fields only
 	fmt.Fprintf(w, "Run        %d\n", run.ID)
-	fmt.Fprintf(w, "Lock       %s\n", histSafe(run.Lock))
-	fmt.Fprintf(w, "Suite      %s (hash %.12s)\n", histSafe(histSuite(run)), histSafe(run.SuiteHash))
-	fmt.Fprintf(w, "Settings   %s (hash %.12s)\n", histSafe(string(settings)), histSafe(run.SettingsHash))
-	fmt.Fprintf(w, "Endpoints  %s\n", histOr(histSafe(strings.Join(run.Endpoints, ", ")), "-"))
+	fmt.Fprintf(w, "Lock       %s\n", eval.Printable(run.Lock))
+	fmt.Fprintf(w, "Suite      %s (hash %.12s)\n", eval.Printable(histSuite(run)), eval.Printable(run.SuiteHash))
+	fmt.Fprintf(w, "Settings   %s (hash %.12s)\n", eval.Printable(string(settings)), eval.Printable(run.SettingsHash))
+	fmt.Fprintf(w, "Endpoints  %s\n", histOr(eval.Printable(strings.Join(run.Endpoints, ", ")), "-"))
 	fmt.Fprintf(w, "Status     %s\n", run.Status)
 	fmt.Fprintf(w, "Started    %s UTC\n", histTime(run.Started))
 	if !run.Finished.IsZero() {
 		fmt.Fprintf(w, "Finished   %s UTC (%s)\n", histTime(run.Finished), histDuration(run))
 	}
-	fmt.Fprintf(w, "evalpin    %s\n", histOr(histSafe(run.Version), "-"))
+	fmt.Fprintf(w, "evalpin    %s\n", histOr(eval.Printable(run.Version), "-"))
 	line := fmt.Sprintf("Results    %d stored", counts.Results)
 	if results != nil {
 		passed := 0
@@ -255,7 +256,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // histWriteJSON writes v as indented JSON. Besides what encoding/json escapes, it
-// escapes the characters histSafe does (bidirectional controls, C1 controls),
+// escapes the characters eval.Printable does (bidirectional controls, C1 controls),
 // so that JSON printed to a terminal shows model outputs as they are.
 func histWriteJSON(w io.Writer, v any) error {
 	var buf bytes.Buffer
@@ -266,13 +267,18 @@ func histWriteJSON(w io.Writer, v any) error {
 	}
 	var b strings.Builder
 	b.Grow(buf.Len())
-	// Outside strings JSON is ASCII, so every rune escaped here is inside one.
+	// Outside strings JSON is ASCII, so every rune escaped here is inside one;
+	// a rune beyond the BMP is written as its UTF-16 surrogate pair.
 	for _, r := range buf.String() {
-		if r >= 0x80 && !isPrintableText(r) {
-			fmt.Fprintf(&b, `\u%04x`, r)
+		if r < 0x80 || eval.SafeRune(r) {
+			b.WriteRune(r)
 			continue
 		}
-		b.WriteRune(r)
+		if r1, r2 := utf16.EncodeRune(r); r1 != unicode.ReplacementChar {
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		} else {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -293,61 +299,6 @@ func histTable(w io.Writer) *tablewriter.Table {
 		tablewriter.WithRowAutoWrap(tw.WrapNone),
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 	)
-}
-
-// histSafe makes untrusted text safe for a terminal table cell: control
-// characters, including the ESC of terminal escape sequences, line breaks and
-// tabs, bidirectional overrides and invalid UTF-8 are shown escaped.
-func histSafe(s string) string { return histEscape(s, false) }
-
-// histBlock is histSafe for text shown in full: it keeps line breaks and tabs.
-func histBlock(s string) string { return histEscape(s, true) }
-
-func histEscape(s string, keepLines bool) string {
-	clean := true
-	for _, r := range s {
-		if r < 0x20 || r >= 0x7f && !isPrintableText(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case keepLines && (r == '\n' || r == '\t'):
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r >= 0x80 && !isPrintableText(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-		i += n
-	}
-	return b.String()
-}
-
-// isPrintableText reports whether a non-ASCII rune may be printed as it is:
-// not a C1 control, not a bidirectional control (which can reorder what the
-// reader sees), not a line or paragraph separator.
-func isPrintableText(r rune) bool {
-	if r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0x2028 || r == 0x2029 || r == utf8.RuneError {
-		return false
-	}
-	return !unicode.Is(unicode.Bidi_Control, r)
 }
 
 // histTruncate shortens s to at most n runes, marking a cut with "…".

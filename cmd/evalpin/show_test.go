@@ -66,30 +66,6 @@ func TestShow_NoTerminalEscapes(t *testing.T) {
 	}
 }
 
-func TestHistSafe(t *testing.T) {
-	for _, tt := range []struct {
-		in, cell, block string
-	}{
-		{"plain text", "plain text", "plain text"},
-		{"\x1b[31mred\x1b[0m", `\x1b[31mred\x1b[0m`, `\x1b[31mred\x1b[0m`},
-		{"a\nb\tc", `a\nb\tc`, "a\nb\tc"},
-		{"over\rwrite", `over\rwrite`, `over\rwrite`},
-		{"bell\a del\x7f", `bell\x07 del\x7f`, `bell\x07 del\x7f`},
-		{"c1 \u009b31m", `c1 \u009b31m`, `c1 \u009b31m`},                // the one-byte CSI
-		{"rtl \u202etxt.exe", `rtl \u202etxt.exe`, `rtl \u202etxt.exe`}, // bidi override
-		{"line\u2028sep", `line\u2028sep`, `line\u2028sep`},
-		{"bad \xff utf8", `bad \xff utf8`, `bad \xff utf8`},
-		{"unicode ok: é 日本 🙂", "unicode ok: é 日本 🙂", "unicode ok: é 日本 🙂"},
-	} {
-		if got := histSafe(tt.in); got != tt.cell {
-			t.Errorf("histSafe(%q)=%q, want %q", tt.in, got, tt.cell)
-		}
-		if got := histBlock(tt.in); got != tt.block {
-			t.Errorf("histBlock(%q)=%q, want %q", tt.in, got, tt.block)
-		}
-	}
-}
-
 func TestHistTruncateAndShortLock(t *testing.T) {
 	for _, tt := range []struct {
 		in   string

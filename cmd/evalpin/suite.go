@@ -6,10 +6,8 @@ import (
 	"io"
 	"io/fs"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/suites"
@@ -129,10 +127,10 @@ func describeSuite(w io.Writer, file string, s *eval.Suite) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "file:\t%s\n", safeText(file))
-	fmt.Fprintf(tw, "suite:\t%s\n", safeText(s.Name))
+	fmt.Fprintf(tw, "file:\t%s\n", eval.Printable(file))
+	fmt.Fprintf(tw, "suite:\t%s\n", eval.Printable(s.Name))
 	if s.Version != "" {
-		fmt.Fprintf(tw, "version:\t%s\n", safeText(s.Version))
+		fmt.Fprintf(tw, "version:\t%s\n", eval.Printable(s.Version))
 	}
 	fmt.Fprintf(tw, "hash:\t%s\n", s.Hash)
 	fmt.Fprintf(tw, "settings hash:\t%s\n", s.Settings.Hash())
@@ -143,7 +141,7 @@ func describeSuite(w io.Writer, file string, s *eval.Suite) {
 	fmt.Fprintln(w, "\ncases by tag:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, t := range sortedKeys(tags) {
-		fmt.Fprintf(tw, "  %s\t%d\n", safeText(t), tags[t])
+		fmt.Fprintf(tw, "  %s\t%d\n", eval.Printable(t), tags[t])
 	}
 	if untagged > 0 {
 		fmt.Fprintf(tw, "  (untagged)\t%d\n", untagged)
@@ -152,7 +150,7 @@ func describeSuite(w io.Writer, file string, s *eval.Suite) {
 	fmt.Fprintln(w, "\ncases by scorer:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, n := range sortedKeys(scorers) {
-		fmt.Fprintf(tw, "  %s\t%d\n", safeText(n), scorers[n])
+		fmt.Fprintf(tw, "  %s\t%d\n", eval.Printable(n), scorers[n])
 	}
 	tw.Flush()
 }
@@ -164,15 +162,6 @@ func sortedKeys(m map[string]int) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// safeText returns s, or s quoted if it holds characters a terminal would
-// interpret (suite files are input like any other).
-func safeText(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		return strconv.Quote(s)
-	}
-	return s
 }
 
 // suiteList prints the bundled suites.

@@ -23,13 +23,9 @@ package endpoint
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
 )
@@ -158,23 +154,9 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
-// untrusted shortens text an endpoint sent to at most n bytes and escapes
-// what a terminal would interpret (control characters, invisible ones, invalid
-// UTF-8) as Go escapes such as \x1b, so that it can go into a message printed
-// as is. Quotes and backslashes are left alone, for legibility.
+// untrusted shortens text an endpoint sent to at most n bytes and escapes what
+// a terminal would interpret (eval.Printable), so that it can go into a message
+// printed as is.
 func untrusted(s string, n int) string {
-	s = truncate(s, n)
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
-			fmt.Fprintf(&b, `\x%02x`, s[i]) // an invalid byte
-		case unicode.IsGraphic(r):
-			b.WriteRune(r)
-		default:
-			q := strconv.QuoteRuneToGraphic(r)
-			b.WriteString(q[1 : len(q)-1])
-		}
-	}
-	return b.String()
+	return eval.Printable(truncate(s, n))
 }

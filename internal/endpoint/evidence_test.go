@@ -104,7 +104,7 @@ func TestRefusalEscapesEndpointText(t *testing.T) {
 		}
 		if msg := err.Error(); strings.ContainsAny(msg, "\x1b\x07\n") {
 			t.Errorf("refusal carries the endpoint's control characters: %q", msg)
-		} else if !strings.Contains(msg, `\x1b]0;pwned\achanged\n`) {
+		} else if !strings.Contains(msg, `\x1b]0;pwned\x07changed\n`) {
 			t.Errorf("refusal lost the endpoint's reason: %q", msg)
 		}
 	}

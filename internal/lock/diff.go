@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/evalpin/evalpin/eval"
 )
@@ -249,14 +248,12 @@ func shownValue(s string) string {
 	return clean(s)
 }
 
-// clean returns s, or s quoted when it holds anything a terminal could take as
-// a command (control characters, escapes) or that is not printable. Manifests
-// are untrusted input: a file name can hold an escape sequence.
+// clean returns s, or s quoted when it holds anything eval.Printable would
+// escape: a terminal could take it as a command or hide it. Manifests are
+// untrusted input: a file name can hold an escape sequence.
 func clean(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) || r == unicode.ReplacementChar {
-			return strconv.Quote(s)
-		}
+	if eval.Printable(s) == s {
+		return s
 	}
-	return s
+	return strconv.Quote(s)
 }
