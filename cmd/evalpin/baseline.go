@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,12 +120,8 @@ func baselineExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		if err := baselines.Encode(stdout, b); err != nil {
-			return fmt.Errorf("baseline export: %w", err)
-		}
-	} else if err := writeBaselineFile(*out, func(w io.Writer) error { return baselines.Encode(w, b) }); err != nil {
-		return err
+	if err := writeOutput(*out, stdout, func(w io.Writer) error { return baselines.Encode(w, b) }); err != nil {
+		return fmt.Errorf("baseline export: %w", err)
 	}
 	dest := *out
 	if dest == "" {
@@ -186,34 +181,6 @@ func loadBaseline(ctx context.Context, db *store.DB, r eval.Run) (*baselines.Bas
 	return b, nil
 }
 
-// writeBaselineFile writes path through write, to a temporary file in the same
-// directory that is renamed over path only when write succeeds.
-func writeBaselineFile(path string, write func(io.Writer) error) error {
-	const hint = "pass -o with a path in an existing, writable directory"
-	if _, err := os.Stat(filepath.Dir(path)); err != nil {
-		return eval.Errorf(eval.KindInput, hint, "write %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return eval.Errorf(eval.KindInput, hint, "write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly after the rename
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
 
 const baselineImportUsage = `
 Usage: evalpin baseline import FILE [--db FILE]

@@ -266,19 +266,8 @@ func lockDiffWords(ctx context.Context, db *store.DB, a, b string, stderr io.Wri
 
 // writeReport renders c to the file out, or to stdout when out is "".
 func writeReport(c *eval.Comparison, format reports.Format, out string, stdout io.Writer) error {
-	if out == "" {
-		return reports.Write(stdout, format, c)
-	}
-	f, err := os.Create(out)
-	if err != nil {
-		return eval.Errorf(eval.KindInput, "pass -o with a path in an existing, writable directory", "write report: %w", err)
-	}
-	if err := reports.Write(f, format, c); err != nil {
-		f.Close()
-		return fmt.Errorf("write report %s: %w", out, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write report %s: %w", out, err)
+	if err := writeOutput(out, stdout, func(w io.Writer) error { return reports.Write(w, format, c) }); err != nil {
+		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
 }

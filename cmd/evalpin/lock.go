@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -275,14 +274,10 @@ func lockCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		if _, err := stdout.Write(data); err != nil {
-			return err
-		}
-	} else {
-		if err := writeFileAtomic(*out, data); err != nil {
-			return eval.Errorf(eval.KindInput, "check the -o path", "write lock file: %w", err)
-		}
+	if err := writeOutput(*out, stdout, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		return fmt.Errorf("lock create: %w", err)
+	}
+	if *out != "" {
 		warnLockInside(*out, dir, stderr)
 	}
 	fmt.Fprintln(stderr, m.Lock)
@@ -304,32 +299,6 @@ func warnLockInside(out, dir string, stderr io.Writer) {
 	fmt.Fprintf(stderr, "evalpin: warning: %s is inside %s, so 'lock verify' will count it as an extra file; name it evalpin.lock or keep it elsewhere\n", out, dir)
 }
 
-// writeFileAtomic writes data to a temporary file next to path, syncs it and
-// renames it over path, so neither a reader nor a crash leaves half a lock
-// file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
 
 const lockVerifyUsage = `Usage: evalpin lock verify DIR LOCK [--rehash] [--format text|json]
 

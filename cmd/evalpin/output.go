@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// writeOutput hands write standard output when path is "" (the -o flag not
+// given), and otherwise a file that replaces path atomically: a temporary file
+// in the same directory, synced and renamed over path, so an interrupted or
+// failed write never leaves half a file (or destroys the previous one). A
+// directory that is missing or not writable is an input error.
+func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path == "" {
+		return write(stdout)
+	}
+	const hint = "pass -o a path in an existing, writable directory"
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); err != nil {
+		return eval.Errorf(eval.KindInput, hint, "write %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return eval.Errorf(eval.KindInput, hint, "write %s: directory %s is not writable: %w", path, dir, errors.Unwrap(err))
+	}
+	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	bw := bufio.NewWriterSize(f, 1<<16)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
