@@ -181,7 +181,6 @@ func loadBaseline(ctx context.Context, db *store.DB, r eval.Run) (*baselines.Bas
 	return b, nil
 }
 
-
 const baselineImportUsage = `
 Usage: evalpin baseline import FILE [--db FILE]
 

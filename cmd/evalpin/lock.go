@@ -299,7 +299,6 @@ func warnLockInside(out, dir string, stderr io.Writer) {
 	fmt.Fprintf(stderr, "evalpin: warning: %s is inside %s, so 'lock verify' will count it as an extra file; name it evalpin.lock or keep it elsewhere\n", out, dir)
 }
 
-
 const lockVerifyUsage = `Usage: evalpin lock verify DIR LOCK [--rehash] [--format text|json]
 
 Check that the model directory DIR is the deliverable the lock file LOCK
