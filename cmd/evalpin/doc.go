@@ -22,6 +22,7 @@
 //	runs, show RUN [CASE]          the stored history
 //	diff                           a candidate run against a baseline, with statistics
 //	gate                           diff under a policy, exit 1 on a regression (for CI)
+//	baseline export|import         portable baseline files, kept in git for CI
 //	suite check|list|show          validate suite files; the bundled suites
 //
 // Run "evalpin help <command>" for the flags and examples of one. Every command
