@@ -21,7 +21,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GO=${GO:-go}
 START=$(date +%s.%N)
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+	step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n== %s\n' "$*"; }
+fi
 say() { printf '%s\n' "$*"; }
 show() { # show CMD...: print the command, then run it
 	printf '$ %s\n' "$*" | sed "s#$EVALPIN#evalpin#g; s#$WORK#\$DEMO#g"
@@ -145,9 +149,22 @@ step "8. Diff v2 against v1, by lock: what changed, and does it matter?"
 show "$EVALPIN" diff --baseline "$LOCK_A" --candidate "$LOCK_B"
 
 step "9. Gate v2 against v1 for CI (exit 1 on a regression)"
+say "The default policy gates pass rates only: a new model changes outputs by design."
 code=0
 show "$EVALPIN" gate --baseline "$LOCK_A" --candidate "$LOCK_B" || code=$?
 say "exit $code"
+say ""
+say "v2 was meant to be v1 repackaged, so any drift beyond the noise floor is a regression:"
+cat >"$WORK/repackaged.yaml" <<'POLICY'
+# A repackaging must not change what the model says.
+alpha: 0.05
+max_drift: 0.05   # fail when outputs change significantly more than repeats do, by > 5 pp
+POLICY
+sed 's/^/    /' "$WORK/repackaged.yaml"
+code=0
+show "$EVALPIN" gate --baseline "$LOCK_A" --candidate "$LOCK_B" --policy "$WORK/repackaged.yaml" || code=$?
+say "exit $code"
+[ "$code" = 1 ] || { echo "demo: the gate should have failed (exit 1), got $code" >&2; exit 1; }
 
 step "10. The history"
 show "$EVALPIN" runs
