@@ -132,11 +132,11 @@ func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stder
 	if err != nil {
 		return nil, "", err
 	}
-	bs, err := loadSide(ctx, db, base)
+	bs, err := loadSide(ctx, db, base, nil)
 	if err != nil {
 		return nil, "", err
 	}
-	cs, err := loadSide(ctx, db, cand)
+	cs, err := loadSide(ctx, db, cand, bs.Results)
 	if err != nil {
 		return nil, "", err
 	}
@@ -209,9 +209,12 @@ func resolveRuns(ctx context.Context, db *store.DB, baseArg, candArg string) (ev
 	return base, cand, err
 }
 
-// loadSide reads a run's results.
-func loadSide(ctx context.Context, db *store.DB, r eval.Run) (eval.Side, error) {
-	rs, err := db.Results(ctx, r.ID)
+// loadSide reads a run's results. Where like (the other side's results, or
+// nil) holds an equal case id, case hash or output for the same case sample,
+// the result shares its memory: two runs of one suite mostly agree, and the
+// second side then costs little more than what changed.
+func loadSide(ctx context.Context, db *store.DB, r eval.Run, like []eval.Result) (eval.Side, error) {
+	rs, err := db.ResultsSharing(ctx, r.ID, like)
 	if err != nil {
 		return eval.Side{}, fmt.Errorf("read results of run %d: %w", r.ID, err)
 	}
@@ -219,23 +222,22 @@ func loadSide(ctx context.Context, db *store.DB, r eval.Run) (eval.Side, error) 
 }
 
 // loadCases reads the tags and cluster of every case of the two runs' suites;
-// the candidate's suite wins where both know a case. It keeps nothing else of
+// the candidate's suite wins where both know a case. It reads nothing else of
 // a case (prompts and scorers are most of a large suite, and the results are
 // read after it), and Compare gives a case it does not know no tags.
 func loadCases(ctx context.Context, db *store.DB, base, cand eval.Run) (map[string]eval.Case, error) {
-	hashes := []string{cand.SuiteHash}
-	if base.SuiteHash != cand.SuiteHash {
-		hashes = append(hashes, base.SuiteHash)
+	cases, err := db.CaseLabels(ctx, cand.SuiteHash)
+	if err != nil {
+		return nil, err
 	}
-	cases := make(map[string]eval.Case)
-	for _, hash := range hashes {
-		suite, err := db.Cases(ctx, hash)
+	if base.SuiteHash != cand.SuiteHash {
+		other, err := db.CaseLabels(ctx, base.SuiteHash)
 		if err != nil {
 			return nil, err
 		}
-		for id, c := range suite {
+		for id, c := range other {
 			if _, ok := cases[id]; !ok {
-				cases[id] = eval.Case{ID: id, Tags: c.Tags, Cluster: c.Cluster}
+				cases[id] = c
 			}
 		}
 	}

@@ -73,3 +73,43 @@ func BenchmarkDone(b *testing.B) {
 		}
 	}
 }
+
+// benchRun stores a run of benchResults results shaped like a real one: one
+// lock and endpoint, outputs of about 200 bytes, two checks each.
+func benchRun(b *testing.B, db *store.DB) eval.Run {
+	b.Helper()
+	ctx := context.Background()
+	run := mustCreateRun(b, db, "sha256:"+strings.Repeat("a", 64))
+	w := db.NewWriter(ctx, run.ID, store.WriterOptions{})
+	out := strings.Repeat("the quick brown fox jumps ", 8)
+	for i := range benchResults {
+		r := result(i, 0)
+		r.Output, r.Lock = out, run.Lock
+		r.Checks = []eval.Check{{Scorer: "format", Pass: i%10 != 0}, {Scorer: "fact", Pass: i%5 != 0, Detail: "no match"}}
+		if err := w.Put(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return run
+}
+
+// BenchmarkResults reads every result of a 100,000-result run, as a diff
+// reads each of its two sides.
+func BenchmarkResults(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	run := benchRun(b, db)
+	b.ReportAllocs()
+	for b.Loop() {
+		rs, err := db.Results(ctx, run.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(rs) != benchResults {
+			b.Fatalf("Results returned %d results, want %d", len(rs), benchResults)
+		}
+	}
+}

@@ -203,6 +203,68 @@ func (db *DB) Cases(ctx context.Context, suiteHash string) (map[string]eval.Case
 	return cases, nil
 }
 
+// CaseLabels returns the tags and cluster of every stored case of the suite
+// with hash suiteHash, keyed by case id: cases with only their ID, Tags and
+// Cluster set. It is what a diff needs of a suite, read without decoding the
+// cases' prompts. Cases with the same tags share one Tags slice, so the
+// caller must not modify them. A suite the store does not know has no cases.
+func (db *DB) CaseLabels(ctx context.Context, suiteHash string) (map[string]eval.Case, error) {
+	var n int
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE suite_hash = ?`, suiteHash).Scan(&n); err != nil {
+		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
+	}
+	// SQLite extracts the two fields from the stored JSON; tags come as the
+	// JSON text of their array, which identifies a set of tags, and is
+	// decoded once per set.
+	rows, err := db.db.QueryContext(ctx, `SELECT case_id, json_extract(body, '$.tags'), json_extract(body, '$.cluster')
+		FROM cases WHERE suite_hash = ?`, suiteHash)
+	if err != nil {
+		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
+	}
+	defer rows.Close()
+	cases := make(map[string]eval.Case, n)
+	tagSets := make(map[string][]string)
+	clusters := interner{limit: n}
+	var id, tags, cluster any
+	for rows.Next() {
+		if err := rows.Scan(&id, &tags, &cluster); err != nil {
+			return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
+		}
+		c := eval.Case{}
+		if c.ID, err = textValue(id, "case_id"); err != nil {
+			return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
+		}
+		if cluster != nil {
+			if c.Cluster, err = textValue(cluster, "cluster"); err != nil {
+				return nil, fmt.Errorf("case labels of suite %.12s: case %s: %w", suiteHash, c.ID, err)
+			}
+			c.Cluster = clusters.get(c.Cluster)
+		}
+		if tags != nil {
+			set, err := textValue(tags, "tags")
+			if err != nil {
+				return nil, fmt.Errorf("case labels of suite %.12s: case %s: %w", suiteHash, c.ID, err)
+			}
+			var ok bool
+			if c.Tags, ok = tagSets[set]; !ok {
+				if err := json.Unmarshal([]byte(set), &c.Tags); err != nil {
+					return nil, fmt.Errorf("case labels of suite %.12s: case %s: tags: %w", suiteHash, c.ID, err)
+				}
+				if len(c.Tags) == 0 {
+					c.Tags = nil
+				}
+				c.Tags = c.Tags[:len(c.Tags):len(c.Tags)] // an append copies
+				tagSets[set] = c.Tags
+			}
+		}
+		cases[c.ID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
+	}
+	return cases, nil
+}
+
 // decodeCase turns a stored case body back into an eval.Case.
 func decodeCase(body string) (eval.Case, error) {
 	var doc caseDoc

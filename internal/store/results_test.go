@@ -1,0 +1,271 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/store"
+)
+
+// putAll stores rs in run runID through one Writer.
+func putAll(t *testing.T, db *store.DB, runID int64, rs []eval.Result) {
+	t.Helper()
+	w := db.NewWriter(context.Background(), runID, store.WriterOptions{FlushInterval: time.Hour})
+	for _, r := range rs {
+		if err := w.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameMemory reports whether a and b are the same bytes in memory, not only
+// equal.
+func sameMemory(a, b string) bool {
+	return len(a) == len(b) && (len(a) == 0 || unsafe.StringData(a) == unsafe.StringData(b))
+}
+
+func TestResults_RoundTrip(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	run := mustCreateRun(t, db, "sha256:aa")
+	var rs []eval.Result
+	for _, tt := range []struct {
+		name   string
+		change func(r *eval.Result)
+	}{
+		{"plain", func(r *eval.Result) {}},
+		{"plain again", func(r *eval.Result) {}},
+		{"no checks", func(r *eval.Result) { r.Checks = nil }},
+		{"other lock", func(r *eval.Result) { r.Lock = "sha256:bb" }}, // a replica serving another lock
+		{"no lock", func(r *eval.Result) { r.Lock = "" }},
+		{"failed", func(r *eval.Result) {
+			r.Output, r.Checks, r.FinishReason, r.ErrorKind, r.Error = "", nil, "", "http", "HTTP 500: boom"
+		}},
+		{"escaped detail", func(r *eval.Result) {
+			r.Checks = []eval.Check{{Scorer: "regex", Detail: `no match for "a\d+" in <b>&`}, {Scorer: "equals", Pass: true}}
+		}},
+		{"escaped scorer", func(r *eval.Result) { r.Checks = []eval.Check{{Scorer: "a \"quoted\" name", Pass: true}} }},
+		{"unicode", func(r *eval.Result) {
+			r.Output = "naïve 日本語 \u2028 \x00 end"
+			r.Checks = []eval.Check{{Scorer: "längd", Detail: "zu lang: 日本語"}}
+		}},
+		{"detail looks like a check", func(r *eval.Result) {
+			r.Checks = []eval.Check{{Scorer: "x", Detail: `{"scorer":"y","pass":true}`}}
+		}},
+		{"many checks", func(r *eval.Result) {
+			r.Checks = nil
+			for i := range 9 {
+				r.Checks = append(r.Checks, eval.Check{Scorer: fmt.Sprint("s", i), Pass: i%3 == 0, Detail: strings.Repeat("d", i)})
+			}
+		}},
+		{"empty detail and name", func(r *eval.Result) { r.Checks = []eval.Check{{}} }},
+		{"large counts", func(r *eval.Result) {
+			r.PromptTokens, r.CompletionTokens, r.Latency = 1<<40, 1<<33, 90*time.Minute
+		}},
+	} {
+		r := result(len(rs), 0)
+		tt.change(&r)
+		r.Output += " (" + tt.name + ")"
+		rs = append(rs, r)
+		if len(rs)%2 == 0 {
+			s := r
+			s.Sample = 1
+			rs = append(rs, s)
+		}
+	}
+	putAll(t, db, run.ID, rs)
+	got, err := db.Results(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(rs) {
+		t.Fatalf("Results returned %d results, want %d", len(got), len(rs))
+	}
+	for i := range rs {
+		if !reflect.DeepEqual(got[i], rs[i]) {
+			t.Errorf("result %d:\ngot  %+v\nwant %+v", i, got[i], rs[i])
+		}
+	}
+
+	// The checks of successive results share a backing array; appending to
+	// one result's checks must not change the next one's.
+	first := got[0].Checks
+	_ = append(first, eval.Check{Scorer: "appended"})
+	if next := got[1].Checks; len(next) > 0 && next[0].Scorer == "appended" {
+		t.Fatal("appending to one result's checks overwrote the next result's")
+	}
+
+	// Samples of one case share their case id, hash and equal output.
+	for i := 1; i < len(got); i++ {
+		a, b := got[i-1], got[i]
+		if a.CaseID != b.CaseID {
+			continue
+		}
+		if !sameMemory(a.CaseID, b.CaseID) || !sameMemory(a.CaseHash, b.CaseHash) || !sameMemory(a.Output, b.Output) {
+			t.Errorf("samples %d and %d of %s hold their own copies of the case id, hash or output", a.Sample, b.Sample, a.CaseID)
+		}
+	}
+	// Repeated short strings of different cases are kept once.
+	a, b := got[0], got[1]
+	if a.CaseID == b.CaseID || !sameMemory(a.Lock, b.Lock) || !sameMemory(a.Endpoint, b.Endpoint) ||
+		!sameMemory(a.FinishReason, b.FinishReason) || !sameMemory(a.Checks[0].Scorer, b.Checks[0].Scorer) ||
+		!sameMemory(a.Checks[0].Detail, b.Checks[0].Detail) {
+		t.Error("results 0 and 1 hold their own copies of the lock, endpoint, finish reason, scorer name or detail")
+	}
+}
+
+func TestResults_ChecksAcrossBackingArrays(t *testing.T) {
+	// More checks than one backing array holds, and a result whose checks
+	// do not fit in what is left of one.
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	run := mustCreateRun(t, db, "sha256:aa")
+	rs := make([]eval.Result, 3000)
+	for i := range rs {
+		rs[i] = result(i, 0)
+		rs[i].Checks = nil
+		for k := range 1 + i%3 {
+			rs[i].Checks = append(rs[i].Checks, eval.Check{Scorer: fmt.Sprint("s", k), Pass: (i+k)%2 == 0})
+		}
+	}
+	putAll(t, db, run.ID, rs)
+	got, err := db.Results(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rs) {
+		t.Fatal("Results differ from what was stored")
+	}
+}
+
+func TestResults_None(t *testing.T) {
+	db := MustOpenDB(t)
+	empty := mustCreateRun(t, db, "sha256:aa")
+	for _, id := range []int64{empty.ID, 42} {
+		rs, err := db.Results(context.Background(), id)
+		if err != nil || rs != nil {
+			t.Fatalf("Results(run %d) = %#v, %v; want nil", id, rs, err)
+		}
+	}
+}
+
+func TestResultsSharing(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	base, cand := mustCreateRun(t, db, "sha256:aa"), mustCreateRun(t, db, "sha256:bb")
+	var bs, cs []eval.Result
+	for i := range 40 {
+		for s := range 2 {
+			b := result(i, s)
+			b.Lock = base.Lock
+			c := b
+			c.Lock = cand.Lock
+			switch i % 4 {
+			case 1:
+				c.Output = "changed"
+			case 2:
+				c.CaseHash = "edited"
+			}
+			if i%5 != 3 { // the candidate lacks some cases
+				cs = append(cs, c)
+			}
+			if i%7 != 4 || s == 0 { // and the baseline some samples
+				bs = append(bs, b)
+			}
+		}
+	}
+	cs = append(cs, eval.Result{CaseID: "only-candidate", CaseHash: "x", Output: "y", Lock: cand.Lock})
+	putAll(t, db, base.ID, bs)
+	putAll(t, db, cand.ID, cs)
+	like, err := db.Results(ctx, base.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ResultsSharing(ctx, cand.ID, like)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := db.Results(ctx, cand.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatal("ResultsSharing returned other results than Results")
+	}
+	byKey := make(map[string]eval.Result)
+	for _, r := range like {
+		byKey[fmt.Sprint(r.CaseID, "/", r.Sample)] = r
+	}
+	shared := 0
+	for _, r := range got {
+		l, ok := byKey[fmt.Sprint(r.CaseID, "/", r.Sample)]
+		if !ok {
+			continue
+		}
+		for _, f := range []struct {
+			name string
+			a, b string
+		}{{"case id", r.CaseID, l.CaseID}, {"case hash", r.CaseHash, l.CaseHash}, {"output", r.Output, l.Output}} {
+			if f.a == f.b && !sameMemory(f.a, f.b) {
+				t.Errorf("%s sample %d: the %s equals the baseline's but is a copy", r.CaseID, r.Sample, f.name)
+			}
+			if f.a == f.b {
+				shared++
+			}
+		}
+	}
+	if shared == 0 {
+		t.Fatal("no string was compared with the baseline")
+	}
+}
+
+func TestCaseLabels(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	suite := eval.Suite{Name: "s1", Version: "1", Hash: "suitehash1", Settings: eval.DefaultSettings()}
+	for _, c := range []eval.Case{
+		{ID: "a", Prompt: "long prompt", Tags: []string{"math", "easy"}, Cluster: "p1", Hash: "ha",
+			Scorers: []eval.Scorer{namedScorer("contains")}},
+		{ID: "b", Messages: []eval.Message{{Role: "user", Content: "hi"}}, Tags: []string{"math", "easy"}, Cluster: "p1", Hash: "hb"},
+		{ID: "c", Prompt: "p", Tags: []string{"math"}, Hash: "hc"},
+		{ID: "d", Prompt: "p", Cluster: `q "2" <&> 日本`, Hash: "hd"},
+		{ID: "e", Prompt: "p", Hash: "he"},
+		{ID: `f "odd" id`, Prompt: "p", Tags: []string{`"quoted"`, `back\slash`, "<tag>"}, Hash: "hf"},
+	} {
+		suite.Cases = append(suite.Cases, c)
+	}
+	if err := db.PutSuite(ctx, suite); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.CaseLabels(ctx, suite.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make(map[string]eval.Case)
+	for _, c := range suite.Cases {
+		want[c.ID] = eval.Case{ID: c.ID, Tags: c.Tags, Cluster: c.Cluster}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("CaseLabels:\ngot  %+v\nwant %+v", got, want)
+	}
+	// Equal tags are one slice, and an append to it copies.
+	if &got["a"].Tags[0] != &got["b"].Tags[0] {
+		t.Error("cases a and b hold their own copies of the same tags")
+	}
+	_ = append(got["a"].Tags, "appended")
+	if got, want := len(got["b"].Tags), 2; got != want {
+		t.Fatalf("case b has %d tags after an append to case a's, want %d", got, want)
+	}
+	if none, err := db.CaseLabels(ctx, "unknown"); err != nil || len(none) != 0 {
+		t.Fatalf("CaseLabels(unknown suite) = %v, %v; want none", none, err)
+	}
+}
