@@ -59,6 +59,30 @@ type Report struct {
 	problem error        // the first problem, as a refusal
 	stopped string       // why the well-known document says no lock is served now
 	expect  expectations // what every response of this endpoint must carry
+	// docs are the identity documents of the claimed locks that have one:
+	// a verified well-known manifest, an Ollama identity.
+	docs map[eval.LockID][]byte
+}
+
+// Document returns the identity document of lock as the endpoint gave it or
+// evalpin derived it: the lock manifest a well-known document published
+// (whose id evalpin recomputed), or the canonical OllamaIdentity of Ollama's
+// derived lock. It returns nil when the endpoint reports lock without a
+// document (a header, a fingerprint, a model name, a well-known document
+// without a manifest) or does not report lock.
+func (r *Report) Document(lock eval.LockID) []byte {
+	return r.docs[lock]
+}
+
+// setDocument records the identity document of lock.
+func (r *Report) setDocument(lock eval.LockID, doc []byte) {
+	if len(doc) == 0 {
+		return
+	}
+	if r.docs == nil {
+		r.docs = map[eval.LockID][]byte{}
+	}
+	r.docs[lock] = doc
 }
 
 // expectations are what CheckResponse requires of one endpoint's responses.
@@ -134,6 +158,7 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 	if wk.claim != nil {
 		r.Claims = append(r.Claims, *wk.claim)
 		r.expect.header = wk.claim.Lock
+		r.setDocument(wk.claim.Lock, wk.manifest)
 	}
 	r.Notes = append(r.Notes, wk.notes...)
 	r.stopped = wk.stopped
@@ -174,6 +199,7 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 				r.Notes = append(r.Notes, "no Ollama lock derived: "+err.Error())
 				break
 			}
+			r.setDocument(id.Lock(), id.Canonical())
 			r.Claims = append(r.Claims, Claim{
 				Lock:     id.Lock(),
 				Source:   SourceOllama,
@@ -362,6 +388,7 @@ type Document struct {
 
 type wellKnownResult struct {
 	claim    *Claim
+	manifest []byte // the claim's manifest, once its id is recomputed
 	stopped  string // why a server that speaks the protocol claims no lock now
 	notes    []string
 	problems []error
@@ -421,6 +448,7 @@ func (p *Prober) wellKnown(ctx context.Context, origin string) wellKnownResult {
 				"endpoint %s: well-known lock is %s but its manifest hashes to %s", origin, doc.Lock, id))
 			return res
 		}
+		res.manifest = slices.Clone([]byte(doc.Manifest))
 		c.Strength = StrengthManifest
 		c.How = "GET " + WellKnownPath + " with its manifest, whose id evalpin recomputed (checked in the Evalpin-Lock header of every response)"
 	}

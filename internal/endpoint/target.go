@@ -31,6 +31,17 @@ type Target struct {
 	refused atomic.Pointer[error] // the first refusal; every later check returns it
 }
 
+// Document returns the identity document of the run's lock (see
+// Report.Document): the first endpoint's that has one, or nil.
+func (t *Target) Document() []byte {
+	for _, r := range t.Reports {
+		if doc := r.Document(t.Lock); doc != nil {
+			return doc
+		}
+	}
+	return nil
+}
+
 // A watch is what CheckResponse knows about one endpoint.
 type watch struct {
 	report *Report
