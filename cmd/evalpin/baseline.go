@@ -15,7 +15,6 @@ import (
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/eval"
-	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -25,11 +24,11 @@ func init() {
 
 const baselineUsage = `Usage: evalpin baseline <export|import> [arguments]
 
-A baseline file holds one run — its lock id and manifest, the suite's cases,
-the settings and every stored result — as JSON lines in a stable order, with
-a SHA-256 on its last line. Keep it in git next to the suite: a CI job that
-starts with an empty database imports it and gates the candidate against it.
-docs/baselines.md describes the format and the workflow.
+A baseline file holds one run — its lock id and its identity document, the
+suite's cases, the settings and every stored result — as JSON lines in a
+stable order, with a SHA-256 on its last line. Keep it in git next to the
+suite: a CI job that starts with an empty database imports it and gates the
+candidate against it. docs/baselines.md describes the format and the workflow.
 
   evalpin baseline export RUN|LOCK [-o FILE]   write a run's baseline file
   evalpin baseline import FILE                 store a baseline file as a run; prints its id
@@ -71,8 +70,8 @@ func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 const baselineExportUsage = `
 Usage: evalpin baseline export RUN|LOCK [-o FILE] [--allow-incomplete] [--db FILE]
 
-Export writes the run's baseline file to FILE (or standard output): the
-header (lock id and manifest, suite, settings, evalpin version, start and
+Export writes the run's baseline file to FILE (or standard output): the header
+(lock id and identity document, suite, settings, evalpin version, start and
 finish times, counts), each case of the suite followed by the run's results
 for it, and a SHA-256 of all of it. Exporting the same run again gives a
 byte-identical file, so a new baseline diffs line by line against the old.
@@ -116,7 +115,7 @@ func baselineExport(ctx context.Context, args []string, stdout, stderr io.Writer
 			"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to export what is stored",
 			"baseline export: run %d is %s, not complete", r.ID, r.Status)
 	}
-	b, err := loadBaseline(ctx, db, r)
+	b, err := loadBaseline(ctx, db, r, stderr)
 	if err != nil {
 		return err
 	}
@@ -156,8 +155,10 @@ func exportRun(ctx context.Context, db *store.DB, arg string) (eval.Run, error) 
 		"baseline export: no complete run of lock %s is stored", eval.Printable(arg))
 }
 
-// loadBaseline reads run r with its lock, cases and results from db.
-func loadBaseline(ctx context.Context, db *store.DB, r eval.Run) (*baselines.Baseline, error) {
+// loadBaseline reads run r with its lock, cases and results from db. The
+// lock's identity document goes into the header only if it verifies (see
+// lockdoc.go); otherwise a warning on stderr says it is left out.
+func loadBaseline(ctx context.Context, db *store.DB, r eval.Run, stderr io.Writer) (*baselines.Baseline, error) {
 	results, err := db.Results(ctx, r.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
@@ -174,7 +175,17 @@ func loadBaseline(ctx context.Context, db *store.DB, r eval.Run) (*baselines.Bas
 	l, err := db.Lock(ctx, r.Lock)
 	switch {
 	case err == nil:
-		b.Header.LockManifest, b.Header.LockSource = l.Manifest, l.Source
+		b.Header.LockSource = l.Source
+		// A document that does not verify would make the file one that
+		// import refuses: it is left out, and the lock travels by id alone.
+		if len(l.Manifest) > 0 {
+			if err := verifyLockDocument(r.Lock, l.Manifest); err != nil {
+				fmt.Fprintf(stderr, "evalpin: warning: the identity document of lock %s is left out of the baseline: %s\n",
+					eval.Printable(r.Lock), eval.Printable(err.Error()))
+			} else {
+				b.Header.LockManifest = l.Manifest
+			}
+		}
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
@@ -184,12 +195,13 @@ func loadBaseline(ctx context.Context, db *store.DB, r eval.Run) (*baselines.Bas
 const baselineImportUsage = `
 Usage: evalpin baseline import FILE [--db FILE]
 
-Import checks a baseline file — its checksum, every line, and that the lock
-manifest it carries, if any, is valid and has the header's lock id — then
-stores its lock, its suite and cases, and its run with every result, and
-prints the run's id on standard output. The run keeps its lock, suite and
-settings hashes and its start and finish times, so 'evalpin gate' pairs and
-resolves it as it would the original run; a lock id given to gate finds it.
+Import checks a baseline file — its checksum, every line, and that the lock's
+identity document it carries, if any (a lock manifest, or the identity of an
+Ollama lock), is valid and has the header's lock id — then stores its lock,
+its suite and cases, and its run with every result, and prints the run's id on
+standard output. The run keeps its lock, suite and settings hashes and its
+start and finish times, so 'evalpin gate' pairs and resolves it as it would
+the original run; a lock id given to gate finds it.
 
 Importing a file whose run is already stored (same lock, suite, settings and
 results) stores nothing and prints the stored run's id, so a CI job can
@@ -245,7 +257,8 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 const baselineFileHint = "export the baseline again with 'evalpin baseline export', or restore the file from git ('git checkout -- FILE')"
 
 // readBaseline reads and checks the baseline file at path ("-" is standard
-// input), including that its lock manifest has the header's lock id.
+// input), including that the lock's identity document it carries (a lock
+// manifest, or an Ollama identity) is the header's lock's.
 func readBaseline(path string) (*baselines.Baseline, error) {
 	var r io.Reader = os.Stdin
 	name := "standard input"
@@ -269,13 +282,9 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 	}
 	h := b.Header
 	if len(h.LockManifest) > 0 {
-		m, err := lock.Parse(h.LockManifest)
-		if err != nil {
-			return nil, eval.Errorf(eval.KindInput, baselineFileHint, "%s:1: the lock manifest is refused: %w", name, err)
-		}
-		if m.Lock != h.Lock {
+		if err := verifyLockDocument(h.Lock, h.LockManifest); err != nil {
 			return nil, eval.Errorf(eval.KindInput, baselineFileHint,
-				"%s:1: the header names lock %s, but its manifest is lock %s", name, eval.Printable(h.Lock), eval.Printable(m.Lock))
+				"%s:1: the identity document of lock %s is refused: %w", name, eval.Printable(h.Lock), err)
 		}
 	}
 	return b, nil

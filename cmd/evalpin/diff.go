@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/evalpin/evalpin/eval"
-	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/store"
 	reports "github.com/evalpin/evalpin/report"
 )
@@ -244,26 +243,24 @@ func loadCases(ctx context.Context, db *store.DB, base, cand eval.Run) (map[stri
 	return cases, nil
 }
 
-// lockDiffWords says in words what differs between the two locks' manifests,
-// or "" when a manifest is not stored (the report then names the two ids).
+// lockDiffWords says in words what differs between the two locks' stored
+// identity documents (lock manifests, or Ollama identities; see lockdoc.go),
+// or "" when a document is not stored or the locks are of different kinds
+// (the report then names the two ids).
 func lockDiffWords(ctx context.Context, db *store.DB, a, b string, stderr io.Writer) string {
-	manifest := func(id string) *lock.Manifest {
+	doc := func(id string) lockDoc {
 		l, err := db.Lock(ctx, id)
-		if err != nil || len(l.Manifest) == 0 {
-			return nil
-		}
-		m, err := lock.Parse(l.Manifest)
 		if err != nil {
-			fmt.Fprintf(stderr, "evalpin: warning: the stored manifest of lock %s cannot be read: %v\n", id, err)
-			return nil
+			return lockDoc{id: id}
 		}
-		return m
+		return lockDoc{id: id, doc: l.Manifest}
 	}
-	ma, mb := manifest(a), manifest(b)
-	if ma == nil || mb == nil {
+	words, err := lockDocWords(doc(a), doc(b))
+	if err != nil {
+		fmt.Fprintf(stderr, "evalpin: warning: %s; the report names the two lock ids\n", eval.Printable(err.Error()))
 		return ""
 	}
-	return lock.Diff(ma, mb).Words()
+	return words
 }
 
 // writeReport renders c to the file out, or to stdout when out is "".

@@ -22,7 +22,6 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
-	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/runner"
 	"github.com/evalpin/evalpin/suites"
@@ -148,8 +147,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	// Which lock do the endpoints serve? A refusal creates no run and
 	// touches no database.
-	manifests := &runManifests{}
-	prober := &endpoint.Prober{Client: &http.Client{Transport: runAuth(apiKey)}, VerifyManifest: manifests.verify}
+	prober := &endpoint.Prober{Client: &http.Client{Transport: runAuth(apiKey)}}
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
 	target, err := prober.Resolve(pctx, o.endpoints, o.model, o.expect)
 	cancel()
@@ -172,7 +170,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer db.Close()
-	if err := db.PutLock(ctx, target.Lock, manifests.get(target.Lock), string(target.Claim.Source)); err != nil {
+	// The lock is stored with its identity document, when the endpoint gave
+	// one (a verified manifest) or evalpin derived it (Ollama's identity), so
+	// that a diff can say what changed; the id's prefix says which kind of
+	// document it is, the source how the lock was obtained.
+	if err := db.PutLock(ctx, target.Lock, target.Document(), string(target.Claim.Source)); err != nil {
 		return fmt.Errorf("store lock: %w", err)
 	}
 	if err := db.PutSuite(ctx, *suite); err != nil {
@@ -511,40 +513,6 @@ func runUnreachable(ctx context.Context, endpoints []string) error {
 		resp.Body.Close()
 	}
 	return nil
-}
-
-// runManifests keeps the lock manifests the probe verified, so that the lock
-// is stored with the manifest its endpoint published.
-type runManifests struct {
-	mu sync.Mutex
-	m  map[eval.LockID][]byte
-}
-
-// verify is endpoint.Prober.VerifyManifest: it recomputes the manifest's id
-// with the lock package, as the default does, and keeps the manifest.
-func (r *runManifests) verify(data []byte) (eval.LockID, error) {
-	m, err := lock.Parse(data)
-	if err != nil {
-		return "", err
-	}
-	id, err := m.ID()
-	if err != nil {
-		return "", err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = map[eval.LockID][]byte{}
-	}
-	r.m[id] = slices.Clone(data)
-	return id, nil
-}
-
-// get returns the manifest published for id, or nil.
-func (r *runManifests) get(id eval.LockID) []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.m[id]
 }
 
 // runAuth returns the transport of the lock probe: the default one, adding
