@@ -81,6 +81,47 @@ func TestWilcoxonMatchesR(t *testing.T) {
 	}
 }
 
+// TestShiftIntervalMatchesR checks the Hodges–Lehmann shift and its interval
+// against R's wilcox.test(x, y, paired = TRUE, conf.int = TRUE). The interval
+// ends and the achieved level must agree to 1e-6. The shift is the mean of the
+// two middle Walsh averages; R's estimate, a root found by iteration, is some
+// point between them, so the two agree to 1e-6 whenever those averages do (the
+// exact case, an odd number of averages, or a tie in the middle). Where R can
+// achieve no level above 0 it returns the median as the interval; Wilcoxon
+// returns none (NaN).
+func TestShiftIntervalMatchesR(t *testing.T) {
+	for _, tt := range shiftRef {
+		data, ok := pairedData[tt.name]
+		if !ok {
+			data = shiftData[tt.name]
+		}
+		got := Wilcoxon(data.x, data.y, 1-tt.level)
+		if got.Exact != tt.exact {
+			t.Errorf("Wilcoxon(%s).Exact = %v, want %v", tt.name, got.Exact, tt.exact)
+		}
+		lo, hi := tt.lo, tt.hi
+		if tt.achieved == 0 { // R's "interval" at level 0 is the median; Wilcoxon says there is none
+			lo, hi = nan, nan
+		}
+		if !closeAbs(got.CI.Lo, lo) || !closeAbs(got.CI.Hi, hi) || !closeAbs(got.CI.Level, tt.achieved) {
+			t.Errorf("Wilcoxon(%s, level %g).CI = [%.17g, %.17g] at %g, want [%.17g, %.17g] at %g",
+				tt.name, tt.level, got.CI.Lo, got.CI.Hi, got.CI.Level, lo, hi, tt.achieved)
+		}
+		if want := (tt.midlo + tt.midhi) / 2; !closeAbs(got.Shift, want) {
+			t.Errorf("Wilcoxon(%s).Shift = %.17g, want the Hodges–Lehmann estimate %.17g", tt.name, got.Shift, want)
+		}
+		if !(tt.estimate >= tt.midlo-1e-6 && tt.estimate <= tt.midhi+1e-6) {
+			t.Errorf("%s: R's estimate %.17g lies outside the middle Walsh averages [%.17g, %.17g]", tt.name, tt.estimate, tt.midlo, tt.midhi)
+		}
+		if tt.midlo == tt.midhi && !closeAbs(got.Shift, tt.estimate) {
+			t.Errorf("Wilcoxon(%s).Shift = %.17g, want R's estimate %.17g", tt.name, got.Shift, tt.estimate)
+		}
+		if tt.achieved > 0 && !got.CI.Contains(got.Shift) {
+			t.Errorf("Wilcoxon(%s, level %g): interval [%g, %g] misses the shift %g", tt.name, tt.level, got.CI.Lo, got.CI.Hi, got.Shift)
+		}
+	}
+}
+
 func TestPairedTMatchesR(t *testing.T) {
 	for _, tt := range tRef {
 		data := pairedData[tt.name]

@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 )
 
 // exactSignedRankMax is R's default: the exact null distribution is used below
 // 50 non-zero differences, when there are no ties and no zeros.
 const exactSignedRankMax = 50
 
-// A SignedRank is the Wilcoxon signed-rank test of paired measurements and the
-// Hodges–Lehmann estimate of their shift.
+// A SignedRank is the Wilcoxon signed-rank test of paired measurements, the
+// Hodges–Lehmann estimate of their shift and its distribution-free confidence
+// interval.
 type SignedRank struct {
 	N     int // pairs with finite, non-zero differences: the ones the test ranks
 	Zeros int // pairs with no difference, left out of the test as R does
@@ -23,21 +25,36 @@ type SignedRank struct {
 	// P is exact.
 	Z float64
 	P float64 // two-sided p-value
-	// Exact reports whether P comes from the exact null distribution.
+	// Exact reports whether P and CI come from the exact null distribution.
 	Exact bool
 	// Shift is the Hodges–Lehmann estimate of the shift x − y: the median of the
-	// Walsh averages (dᵢ+dⱼ)/2, i ≤ j, of all finite differences, zeros included.
-	Shift    float64
+	// Walsh averages (dᵢ+dⱼ)/2, i ≤ j, of the N non-zero differences, the
+	// pairs the test ranks (zeros are left out, as R does). It is 0 when every
+	// pair is equal.
+	Shift float64
+	// CI is the confidence interval for Shift at level 1 − alpha, formed by two
+	// order statistics of the Walsh averages: the interval that inverts the
+	// test (R's wilcox.test with conf.int = TRUE). It is exact when P is; then,
+	// and when the normal approximation cannot reach the level, CI.Level is the
+	// level achieved, which a warning states. When no level above 0 can be
+	// achieved (very few differing pairs), Lo and Hi are NaN.
+	CI       Interval
 	Warnings []error
 }
 
 // Wilcoxon is the paired Wilcoxon signed-rank test of x against y (differences
-// x[i] − y[i]) with R's defaults: R's wilcox.test(x, y, paired = TRUE). The
-// p-value is exact when fewer than 50 pairs differ and no two absolute
-// differences tie, and otherwise from the normal approximation with tie and
-// continuity correction. Pairs with a non-finite difference are left out with a
-// warning. Alpha is used only for the warnings. Wilcoxon panics if x and y
-// differ in length.
+// x[i] − y[i]) with R's defaults, the Hodges–Lehmann shift and its confidence
+// interval at level 1 − alpha: R's
+// wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = 1 − alpha).
+// The p-value and the interval are exact when fewer than 50 pairs differ and
+// no two absolute differences tie, and otherwise from the normal approximation
+// with tie and continuity correction. Pairs with a non-finite difference are
+// left out with a warning. Wilcoxon panics if x and y differ in length.
+//
+// Where R gives up, Wilcoxon does not: when every pair is equal the shift is 0
+// with the interval [0, 0] (R: NaN), and when every differing pair differs by
+// the same amount v the interval is [v, v] (R: NaN, "cannot compute confidence
+// interval"), which is what the Walsh averages, all equal to v, say.
 func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 	checkLevel("alpha", alpha)
 	if len(x) != len(y) {
@@ -53,7 +70,8 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 		}
 		d = append(d, v)
 	}
-	r := SignedRank{Z: math.NaN(), P: math.NaN(), V: math.NaN(), Shift: math.NaN()}
+	nan := math.NaN()
+	r := SignedRank{Z: nan, P: nan, V: nan, Shift: nan, CI: Interval{nan, nan, 1 - alpha}}
 	if dropped > 0 {
 		r.Warnings = append(r.Warnings, fmt.Errorf("%d pairs with a non-finite difference left out", dropped))
 	}
@@ -61,7 +79,6 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 		r.Warnings = append(r.Warnings, errors.New("no pairs: the test is undefined"))
 		return r
 	}
-	r.Shift = HodgesLehmann(d)
 
 	// Rank |d| over the non-zero differences, averaging ties as R's rank does.
 	type item struct {
@@ -79,7 +96,7 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 	n := len(nz)
 	r.N = n
 	if n == 0 {
-		r.P, r.V = 1, 0
+		r.P, r.V, r.Shift, r.CI.Lo, r.CI.Hi = 1, 0, 0, 0, 0
 		r.Warnings = append(r.Warnings, errors.New("every pair is equal: no difference to test"))
 		return r
 	}
@@ -113,9 +130,11 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 	r.V = v
 	fn := float64(n)
 	mean := fn * (fn + 1) / 4
+	var counts []float64 // the exact null distribution, when used
 	if n < exactSignedRankMax && r.Ties == 0 && r.Zeros == 0 {
 		r.Exact = true
-		r.P = signedRankTwoSided(int(v), n)
+		counts = signedRankCounts(n)
+		r.P = signedRankTwoSided(int(v), n, counts)
 	} else {
 		sigma := math.Sqrt(fn*(fn+1)*(2*fn+1)/24 - tieSum/48)
 		z := v - mean
@@ -123,6 +142,32 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 		r.Z = z
 		r.P = normalTwoSided(z)
 	}
+
+	// The shift and its interval, from the sorted non-zero differences.
+	s := make([]float64, 0, n)
+	for _, v := range d {
+		if v != 0 {
+			s = append(s, v)
+		}
+	}
+	slices.Sort(s)
+	r.Shift = hodgesLehmannSorted(s)
+	if r.Exact {
+		r.CI = exactShiftInterval(s, alpha, counts)
+	} else {
+		r.CI = normalShiftInterval(s, alpha)
+	}
+	switch {
+	case r.CI.Level <= 0:
+		// R returns the median of the differences as an interval at level 0,
+		// which need not even contain the shift.
+		r.CI.Lo, r.CI.Hi = nan, nan
+		r.Warnings = append(r.Warnings, fmt.Errorf("%d differing pairs are too few for an interval for the shift", n))
+	case r.CI.Level < 1-alpha:
+		r.Warnings = append(r.Warnings, fmt.Errorf("%d differing pairs cannot give a %s interval for the shift: it is %s",
+			n, formatLevel(1-alpha), formatLevel(r.CI.Level)))
+	}
+
 	if r.Zeros > 0 && float64(r.Zeros) >= 0.5*float64(len(d)) {
 		r.Warnings = append(r.Warnings, fmt.Errorf("%d of %d pairs are equal: the test sees only the %d that differ", r.Zeros, len(d), n))
 	}
@@ -133,6 +178,11 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 		r.Warnings = append(r.Warnings, fmt.Errorf("need ≥ %d differing pairs to detect a difference at alpha %g, have %d", min, alpha, n))
 	}
 	return r
+}
+
+// formatLevel formats a confidence level as a percentage: "95%", "87.5%".
+func formatLevel(level float64) string {
+	return strconv.FormatFloat(math.Round(level*1e4)/100, 'f', -1, 64) + "%"
 }
 
 func sign(x float64) float64 {
@@ -167,9 +217,9 @@ func signedRankCounts(n int) []float64 {
 	return c
 }
 
-// signedRankTwoSided is R's exact two-sided p-value for the statistic v.
-func signedRankTwoSided(v, n int) float64 {
-	c := signedRankCounts(n)
+// signedRankTwoSided is R's exact two-sided p-value for the statistic v, given
+// c = signedRankCounts(n).
+func signedRankTwoSided(v, n int, c []float64) float64 {
 	total := math.Ldexp(1, n)
 	var tail float64
 	if float64(v) > float64(n*(n+1))/4 {
@@ -185,17 +235,23 @@ func signedRankTwoSided(v, n int) float64 {
 }
 
 // HodgesLehmann returns the median of the Walsh averages (d[i]+d[j])/2, i ≤ j:
-// the Hodges–Lehmann estimate of the centre of d (the pseudomedian R's
-// wilcox.test reports with conf.int = TRUE when its p-value is exact). It runs
-// in O(n log n) without forming the n(n+1)/2 averages. HodgesLehmann returns
-// NaN for empty d, needs finite values and does not modify d.
+// the Hodges–Lehmann estimate of the centre of d, every value included. (The
+// shift of a paired diff, SignedRank.Shift, leaves zero differences out, as R
+// does.) It runs in O(n log n) without forming the n(n+1)/2 averages.
+// HodgesLehmann returns NaN for empty d, needs finite values and does not
+// modify d.
 func HodgesLehmann(d []float64) float64 {
-	n := len(d)
-	if n == 0 {
+	if len(d) == 0 {
 		return math.NaN()
 	}
 	s := slices.Clone(d)
 	slices.Sort(s)
+	return hodgesLehmannSorted(s)
+}
+
+// hodgesLehmannSorted is HodgesLehmann of sorted, non-empty s.
+func hodgesLehmannSorted(s []float64) float64 {
+	n := len(s)
 	m := n * (n + 1) / 2
 	if m%2 == 1 {
 		return walshSelect(s, (m+1)/2)
@@ -206,6 +262,129 @@ func HodgesLehmann(d []float64) float64 {
 		hi = walshNext(s, lo)
 	}
 	return (lo + hi) / 2
+}
+
+// exactShiftInterval is R's exact interval for the shift of sorted s, with no
+// ties or zeros, at level 1 − alpha, given c = signedRankCounts(len(s)): the
+// q-th smallest and q-th largest Walsh averages, q = qsignrank(alpha/2, n)
+// (at least 1). When even q = 1 misses the level by more than alpha/2, the
+// level is the one achieved, rounded to two digits as R does.
+func exactShiftInterval(s []float64, alpha float64, c []float64) Interval {
+	n := len(s)
+	m := n * (n + 1) / 2
+	q := signedRankQuantile(alpha/2, n, c)
+	if q == 0 {
+		q = 1
+	}
+	iv := Interval{Lo: walshSelect(s, q), Hi: walshSelect(s, m-q+1), Level: 1 - alpha}
+	achieved := 2 * signedRankCDF(q-1, n, c)
+	if achieved-alpha > alpha/2 {
+		iv.Level = 1 - signif2(achieved)
+	}
+	return iv
+}
+
+// signedRankCDF is R's psignrank(q, n): P(V ≤ q), given c = signedRankCounts(n).
+func signedRankCDF(q, n int, c []float64) float64 {
+	var sum float64
+	for s := 0; s <= q && s < len(c); s++ {
+		sum += c[s]
+	}
+	return math.Ldexp(sum, -n)
+}
+
+// signedRankQuantile is R's qsignrank(p, n) for p ≤ ½: the smallest q with
+// P(V ≤ q) ≥ p, with R's allowance of 10 machine epsilons.
+func signedRankQuantile(p float64, n int, c []float64) int {
+	p -= 10 * 0x1p-52
+	var sum float64
+	for q := range c {
+		sum += c[q]
+		if math.Ldexp(sum, -n) >= p {
+			return q
+		}
+	}
+	return len(c) - 1
+}
+
+// signif2 rounds x to two significant digits, as R's signif(x, 2).
+func signif2(x float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'e', 1, 64), 64)
+	return v
+}
+
+// normalShiftInterval is R's interval for the shift of sorted, non-zero s at
+// level 1 − alpha when the test uses the normal approximation.
+//
+// R finds the ends as roots, in d, of the continuity-corrected statistic
+// W(d) of the differences s − d against ±z₁₋α/₂ (uniroot, tolerance 1e-4).
+// Between two consecutive distinct Walsh averages W(d) is constant: the sum of
+// the positive ranks of s − d is the number N(d) of Walsh averages above d,
+// and its variance n(n+1)(2n+1)/24 − Σ(t³−t)/48 depends only on the groups t of
+// equal values in s. So each root is a Walsh average, found here by its rank
+// instead of by iteration: with μ = n(n+1)/4 and σ that standard deviation,
+// W(d) = (N(d) − μ − ½·sign(N(d) − μ))/σ falls below z just after the j-th
+// smallest Walsh average with j = ⌊μ − ½ − zσ⌋ + 1, and below −z just after
+// the one of rank ⌊μ + ½ + zσ⌋ + 1. Before that, R checks W at the smallest
+// and largest difference (where it drops them as zeros) and, while the level
+// cannot be reached there, doubles alpha; the level is then the one achieved.
+// When every value of s is equal R returns NaN; the interval here is that
+// value.
+func normalShiftInterval(s []float64, alpha float64) Interval {
+	n := len(s)
+	if s[0] == s[n-1] {
+		return Interval{Lo: s[0], Hi: s[0], Level: 1 - alpha}
+	}
+	// Σ(t³ − t) over the groups of equal values, and the sizes of the lowest
+	// and highest group.
+	var tieSum float64
+	first, last := 0, 0
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && s[j] == s[i] {
+			j++
+		}
+		t := float64(j - i)
+		tieSum += t*t*t - t
+		if i == 0 {
+			first = j - i
+		}
+		last = j - i
+		i = j
+	}
+	// W at an end of the range, where that end's group are zeros and dropped and
+	// every other difference lies on one side: its magnitude.
+	edge := func(group int) float64 {
+		k := float64(n - group)
+		t := float64(group)
+		sd := math.Sqrt(k*(k+1)*(2*k+1)/24 - (tieSum-(t*t*t-t))/48)
+		e := k * (k + 1) / 4
+		return (e - 0.5) / sd
+	}
+	wMin, wMax := edge(first), -edge(last)
+	a := alpha
+	for a < 1 {
+		z := zQuantile(1 - a)
+		if wMin-z < 0 || wMax+z > 0 {
+			a *= 2
+			continue
+		}
+		break
+	}
+	level := 1 - alpha
+	if a >= 1 || alpha < 0.75*a {
+		level = 1 - math.Min(1, a)
+	}
+	if a >= 1 {
+		med := (s[(n+1)/2-1] + s[n/2]) / 2
+		return Interval{Lo: med, Hi: med, Level: level}
+	}
+	fn := float64(n)
+	m := n * (n + 1) / 2
+	mu := fn * (fn + 1) / 4
+	zs := zQuantile(1-a) * math.Sqrt(fn*(fn+1)*(2*fn+1)/24-tieSum/48)
+	rank := func(x float64) int { return min(max(int(math.Floor(x))+1, 1), m) }
+	return Interval{Lo: walshSelect(s, rank(mu-0.5-zs)), Hi: walshSelect(s, rank(mu+0.5+zs)), Level: level}
 }
 
 // walsh is the Walsh average of a and b as R computes it.

@@ -92,16 +92,17 @@ cat("// pairedData are the data sets the Wilcoxon and t references use.\nvar pai
 for (nm in names(sets)) cat(sprintf("\t%s: {%s, %s},\n", q(nm), gv(sets[[nm]]$x), gv(sets[[nm]]$y)))
 cat("}\n\n")
 
-cat("// wilcoxonRef rows: data set, V, p, exact, and the Hodges–Lehmann shift by hand.\nvar wilcoxonRef = []struct {\n\tname string\n\tv, p float64\n\texact bool\n\tshift float64\n}{\n")
+# The shift leaves zero differences out, as wilcox.test does.
+cat("// wilcoxonRef rows: data set, V, p, exact, and the Hodges–Lehmann shift of the non-zero differences by hand.\nvar wilcoxonRef = []struct {\n\tname string\n\tv, p float64\n\texact bool\n\tshift float64\n}{\n")
 for (nm in names(sets)) {
 	x <- sets[[nm]]$x; y <- sets[[nm]]$y
 	w <- suppressWarnings(wilcox.test(x, y, paired = TRUE))
-	d <- x - y
+	d <- x - y; d <- d[d != 0]
 	wa <- outer(d, d, "+")/2
 	hl <- median(wa[upper.tri(wa, diag = TRUE)])
 	exact <- grepl("exact", w$method)
 	row(c(q(nm), g(unname(w$statistic)), g(w$p.value), tolower(exact), g(hl)),
-		sprintf("wilcox.test(x, y, paired = TRUE) on %s; d <- x - y; w <- outer(d, d, \"+\")/2; median(w[upper.tri(w, diag = TRUE)])", nm))
+		sprintf("wilcox.test(x, y, paired = TRUE) on %s; d <- x - y; d <- d[d != 0]; w <- outer(d, d, \"+\")/2; median(w[upper.tri(w, diag = TRUE)])", nm))
 }
 cat("}\n\n")
 
@@ -179,5 +180,48 @@ mcpower <- function(n, psi, delta, alpha) {
 cat("// powerRef rows: n, discordance, difference, alpha, exact power.\nvar powerRef = []struct {\n\tn int\n\tpsi, diff, alpha, power float64\n}{\n")
 for (a in list(c(100, 0.1, 0.08, 0.05), c(500, 0.1, 0.04, 0.05), c(1000, 0.02, 0.0125, 0.05), c(2000, 0.3, 0.05, 0.01), c(50, 0.2, 0.2, 0.05), c(5000, 0.05, 0.009, 0.05), c(300, 0.05, 0, 0.05), c(40, 1, 0.5, 0.05))) {
 	row(c(a[1], g(a[2]), g(a[3]), g(a[4]), g(mcpower(a[1], a[2], a[3], a[4]))), sprintf("mcpower(%d, %g, %g, %g) # defined above", a[1], a[2], a[3], a[4]))
+}
+cat("}\n")
+
+# --- Hodges–Lehmann shift with its interval ------------------------------------
+# wilcox.test(x, y, paired = TRUE, conf.int = TRUE) drops zero differences and
+# returns the q-th smallest and largest Walsh averages (exact case), or finds
+# the ends, and the estimate, as roots of the asymptotic statistic with uniroot
+# at tolerance tol.root = 1e-4 (approximate case). The rows use
+# tol.root = 1e-12, so the ends are right to 1e-12; each is asserted within
+# 1e-3 of what the default call returns. midlo and midhi are the two middle
+# Walsh averages of the non-zero differences (equal when their number is odd):
+# their mean is the Hodges–Lehmann estimate; R's root-found estimate is some
+# point between them.
+set.seed(20250301)
+shiftSets <- list(
+	tiny4 = list(x = c(1.5, 2.25, 3.125, 4.0625), y = c(0, 0, 0, 0)),
+	tied3 = list(x = c(3, 3, 4), y = c(2, 2, 2)),
+	tied6 = list(x = c(3, 3, -1, 2, 1, 1, 0), y = c(0, 0, 0, 0, 0, 0, 0)),
+	n50 = {x <- round(rnorm(50, 0.3, 1), 6); list(x = x, y = rep(0, 50))},
+	latency200 = {y <- round(rlnorm(200, 6, 0.4), 1); list(x = round(y * exp(rnorm(200, 0.05, 0.1)), 1), y = y)},
+	length500 = {y <- round(runif(500, 50, 450)); ch <- runif(500) < 0.3; list(x = y + ifelse(ch, sample(-18:22, 500, replace = TRUE), 0), y = y)},
+	minority300 = {y <- round(runif(300, 100, 500)); list(x = y + c(rep(0, 270), round(rnorm(30, 40, 8))), y = y)},
+	similarity120 = list(x = pmin(1, round(runif(120, 0.6, 1.3), 2)), y = pmin(1, round(runif(120, 0.75, 1.3), 2))),
+	normal1000 = {y <- rnorm(1000, 100, 15); list(x = y + rnorm(1000, -0.8, 6), y = y)}
+)
+cat("\n// shiftData are the further data sets the shift interval references use.\nvar shiftData = map[string]struct{ x, y []float64 }{\n")
+for (nm in names(shiftSets)) cat(sprintf("\t%s: {%s, %s},\n", q(nm), gv(shiftSets[[nm]]$x), gv(shiftSets[[nm]]$y)))
+cat("}\n\n")
+
+cat("// shiftRef rows: data set, requested level, exact, R's estimate, interval and achieved level, the middle Walsh averages.\nvar shiftRef = []struct {\n\tname string\n\tlevel float64\n\texact bool\n\testimate, lo, hi, achieved, midlo, midhi float64\n}{\n")
+all <- c(sets, shiftSets)
+for (nm in names(all)) {
+	x <- all[[nm]]$x; y <- all[[nm]]$y
+	for (lv in c(0.95, 0.9)) {
+		w <- suppressWarnings(wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = lv, tol.root = 1e-12))
+		w0 <- suppressWarnings(wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = lv))
+		stopifnot(max(abs(w$conf.int - w0$conf.int), abs(w$estimate - w0$estimate)) < 1e-3)
+		d <- x - y; d <- d[d != 0]
+		wa <- outer(d, d, "+")/2; wa <- sort(wa[upper.tri(wa, diag = TRUE)]); m <- length(wa)
+		row(c(q(nm), lv, tolower(grepl("exact", w$method)), g(unname(w$estimate)), g(w$conf.int[1]), g(w$conf.int[2]),
+			g(attr(w$conf.int, "conf.level")), g(wa[(m + 1) %/% 2]), g(wa[m %/% 2 + 1])),
+			sprintf("wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = %g, tol.root = 1e-12) on %s; middle Walsh averages of d[d != 0]", lv, nm))
+	}
 }
 cat("}\n")
