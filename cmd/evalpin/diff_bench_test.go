@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -58,6 +59,20 @@ func BenchmarkDiffCommand100k(b *testing.B) {
 	if worst > benchDiffTime || rss > benchDiffRSSMiB {
 		b.Errorf("evalpin diff of two %d-case runs: %v and %.0f MiB peak RSS, over the budget of %v and %d MiB",
 			benchDiffCases, worst.Round(time.Millisecond), rss, benchDiffTime, benchDiffRSSMiB)
+	}
+}
+
+// BenchmarkDiffInProcess100k runs the same diff as BenchmarkDiffCommand100k
+// inside the benchmark's process, so that -benchmem counts what the command
+// allocates and -memprofile shows where.
+func BenchmarkDiffInProcess100k(b *testing.B) {
+	path := benchDiffDB(b)
+	args := []string{"diff", "--db", path, "--baseline", "1", "--candidate", "2", "--format", "json"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

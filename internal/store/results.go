@@ -19,6 +19,8 @@ const resultColumns = `case_id, case_hash, sample, output, finish_reason, prompt
 	completion_tokens, latency_ns, nullif(lock_seen, ?), endpoint, error_kind, error, checks`
 
 // Results returns every result of the run, ordered by case id and sample.
+// Results with equal checks may share one Checks slice, so the caller must
+// not modify a result's checks in place (an append copies them).
 func (db *DB) Results(ctx context.Context, runID int64) ([]eval.Result, error) {
 	rs, err := db.results(ctx, runID, nil, `WHERE run_id = ?`, runID)
 	if err != nil {
@@ -63,8 +65,8 @@ func (db *DB) Result(ctx context.Context, runID int64, caseID string) ([]eval.Re
 // little besides what it keeps: the slice is sized by a count first, the
 // columns are scanned into interface values (no conversion by reflection),
 // strings that repeat from row to row (finish reason, lock, endpoint, error
-// kind, scorer names) are kept once, and the checks are decoded by hand into
-// slices cut from one shared backing array.
+// kind, scorer names) are kept once, and equal checks are decoded once, by
+// hand, and shared (see decodeChecks).
 func (db *DB) results(ctx context.Context, runID int64, like []eval.Result, where string, args ...any) ([]eval.Result, error) {
 	var runLock string
 	err := db.db.QueryRowContext(ctx, `SELECT lock FROM runs WHERE id = ?`, runID).Scan(&runLock)
@@ -107,16 +109,18 @@ type resultReader struct {
 	vals [13]any // the columns of the current row
 	dest [13]any // pointers to vals, for Scan
 
-	lock    string       // the run's lock, which a NULL lock_seen stands for
-	strs    interner     // finish reasons, locks, endpoints, error kinds, scorers
-	details interner     // check details, which repeat often but not always
-	checks  []eval.Check // the unused part of the current backing array
-	prev    eval.Result  // the previous row, whose case id, hash and output the next may share
-	like    []eval.Result
+	lock      string                  // the run's lock, which a NULL lock_seen stands for
+	strs      interner                // finish reasons, locks, endpoints, error kinds, scorers
+	details   interner                // check details, which repeat often but not always
+	checkSets map[string][]eval.Check // decoded checks by their stored text, up to maxCheckSets
+	checks    []eval.Check            // the unused part of the current backing array
+	prev      eval.Result             // the previous row, whose case id, hash and output the next may share
+	like      []eval.Result
 }
 
 func newResultReader(lock string, like []eval.Result) *resultReader {
-	rd := &resultReader{lock: lock, like: like, strs: interner{limit: 1 << 12}, details: interner{limit: 1 << 12}}
+	rd := &resultReader{lock: lock, like: like, strs: interner{limit: 1 << 12}, details: interner{limit: 1 << 12},
+		checkSets: make(map[string][]eval.Check)}
 	for i := range rd.vals {
 		rd.dest[i] = &rd.vals[i]
 	}
@@ -276,18 +280,36 @@ func (in *interner) getSub(s string) string {
 	return in.get(strings.Clone(s))
 }
 
-// checksChunk is how many checks one backing array holds.
-const checksChunk = 4096
+const (
+	// checksChunk is how many checks one backing array holds.
+	checksChunk = 4096
+	// maxCheckSets is how many distinct stored checks texts a read shares.
+	maxCheckSets = 4096
+)
 
 // decodeChecks decodes a stored checks column, the JSON array putResults
-// writes. It decodes the form encoding/json produces by hand, and leaves
-// anything else (escaped characters, say) to encoding/json. The checks of
-// successive results share one backing array, each slice capped at its own
-// length so that an append copies it.
+// writes. Most results of a run have one of a few sets of checks (each scorer
+// passed or failed, with the same detail), and results with the same stored
+// text share one slice; the others are cut from a backing array shared by
+// successive results. Every slice is capped at its length, so an append
+// copies it. decodeChecks decodes the form encoding/json produces by hand,
+// and leaves anything else (escaped characters, say) to encoding/json.
 func (rd *resultReader) decodeChecks(s string) ([]eval.Check, error) {
 	if s == "[]" || s == "" {
 		return nil, nil
 	}
+	if cs, ok := rd.checkSets[s]; ok {
+		return cs, nil
+	}
+	cs, err := rd.decodeChecksText(s)
+	if err == nil && len(rd.checkSets) < maxCheckSets {
+		rd.checkSets[s] = cs
+	}
+	return cs, err
+}
+
+// decodeChecksText decodes s, by hand where it can.
+func (rd *resultReader) decodeChecksText(s string) ([]eval.Check, error) {
 	n := strings.Count(s, `{"scorer":`)
 	if n == 0 {
 		return rd.decodeChecksJSON(s)
@@ -313,6 +335,7 @@ func (rd *resultReader) decodeChecksJSON(s string) ([]eval.Check, error) {
 	if len(cs) == 0 {
 		return nil, nil
 	}
+	cs = cs[:len(cs):len(cs)]
 	for i := range cs {
 		cs[i].Scorer = rd.strs.get(cs[i].Scorer)
 		cs[i].Detail = rd.details.get(cs[i].Detail)

@@ -43,7 +43,7 @@ func TestResults_RoundTrip(t *testing.T) {
 		change func(r *eval.Result)
 	}{
 		{"plain", func(r *eval.Result) {}},
-		{"plain again", func(r *eval.Result) {}},
+		{"plain again", func(r *eval.Result) { r.Checks[0].Pass = true }}, // as result 0's
 		{"no checks", func(r *eval.Result) { r.Checks = nil }},
 		{"other lock", func(r *eval.Result) { r.Lock = "sha256:bb" }}, // a replica serving another lock
 		{"no lock", func(r *eval.Result) { r.Lock = "" }},
@@ -104,6 +104,10 @@ func TestResults_RoundTrip(t *testing.T) {
 		t.Fatal("appending to one result's checks overwrote the next result's")
 	}
 
+	// Equal checks are one slice.
+	if a, b := got[0].Checks, got[1].Checks; &a[0] != &b[0] {
+		t.Error("results 0 and 1 hold their own copies of the same checks")
+	}
 	// Samples of one case share their case id, hash and equal output.
 	for i := 1; i < len(got); i++ {
 		a, b := got[i-1], got[i]

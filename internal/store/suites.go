@@ -245,17 +245,19 @@ func (db *DB) CaseLabels(ctx context.Context, suiteHash string) (map[string]eval
 			if err != nil {
 				return nil, fmt.Errorf("case labels of suite %.12s: case %s: %w", suiteHash, c.ID, err)
 			}
-			var ok bool
-			if c.Tags, ok = tagSets[set]; !ok {
-				if err := json.Unmarshal([]byte(set), &c.Tags); err != nil {
+			ts, ok := tagSets[set]
+			if !ok {
+				// Into ts, not &c.Tags, which would move every c to the heap.
+				if err := json.Unmarshal([]byte(set), &ts); err != nil {
 					return nil, fmt.Errorf("case labels of suite %.12s: case %s: tags: %w", suiteHash, c.ID, err)
 				}
-				if len(c.Tags) == 0 {
-					c.Tags = nil
+				if len(ts) == 0 {
+					ts = nil
 				}
-				c.Tags = c.Tags[:len(c.Tags):len(c.Tags)] // an append copies
-				tagSets[set] = c.Tags
+				ts = ts[:len(ts):len(ts)] // an append copies
+				tagSets[set] = ts
 			}
+			c.Tags = ts
 		}
 		cases[c.ID] = c
 	}
