@@ -76,12 +76,23 @@ func BenchmarkDiffInProcess100k(b *testing.B) {
 	}
 }
 
+// benchDiffDBEnv names a file for benchDiffDB to keep its store in and
+// reuse, so that repeated measurements (or the evalpin binary run on it by
+// hand) skip writing 200,000 results.
+const benchDiffDBEnv = "EVALPIN_BENCH_DIFF_DB"
+
 // benchDiffDB writes the store of BenchmarkDiffCommand100k: run 1 (the
 // baseline) and run 2 (the candidate) of one suite at one setting.
 func benchDiffDB(b *testing.B) string {
 	b.Helper()
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "evalpin.db")
+	if kept := os.Getenv(benchDiffDBEnv); kept != "" {
+		if _, err := os.Stat(kept); err == nil {
+			return kept
+		}
+		path = kept
+	}
 	db := store.NewDB(path)
 	if err := db.Open(); err != nil {
 		b.Fatal(err)
