@@ -2,6 +2,7 @@ package stats
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -76,6 +77,21 @@ func BenchmarkWilcoxon100k(b *testing.B) {
 	d := newBenchData()
 	for b.Loop() {
 		Wilcoxon(d.lenB, d.lenA, DefaultAlpha)
+	}
+}
+
+// BenchmarkWilcoxonLatency100k is the test, shift and interval of 100,000
+// continuous, untied differences (latencies), where every Walsh average is
+// distinct.
+func BenchmarkWilcoxonLatency100k(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x, y := make([]float64, benchN), make([]float64, benchN)
+	for i := range x {
+		y[i] = 400 * math.Exp(rng.NormFloat64()*0.4)
+		x[i] = y[i] * math.Exp(0.02+rng.NormFloat64()*0.1)
+	}
+	for b.Loop() {
+		Wilcoxon(x, y, DefaultAlpha)
 	}
 }
 

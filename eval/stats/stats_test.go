@@ -89,6 +89,8 @@ func TestWarnings(t *testing.T) {
 		{"Wilcoxon equal", Wilcoxon(ones(10, 1), ones(10, 1), 0.05).Warnings, "every pair is equal"},
 		{"Wilcoxon mostly zeros", Wilcoxon(append(ones(20, 1), 2, 3, 4, 5, 6, 7, 8), ones(27, 1), 0.05).Warnings, "20 of 27 pairs are equal"},
 		{"Wilcoxon NaN", Wilcoxon([]float64{1, math.NaN(), 3, 4, 5, 6, 7}, ones(7, 0), 0.05).Warnings, "1 pairs with a non-finite difference"},
+		{"Wilcoxon four", Wilcoxon([]float64{1.5, 2.25, 3.125, 4.0625}, ones(4, 0), 0.05).Warnings, "4 differing pairs cannot give a 95% interval for the shift: it is 88%"},
+		{"Wilcoxon three tied", Wilcoxon([]float64{3, 3, 4}, ones(3, 2), 0.05).Warnings, "3 differing pairs are too few for an interval for the shift"},
 		{"Wilcoxon clean", Wilcoxon(pairedData["n30"].x, pairedData["n30"].y, 0.05).Warnings, ""},
 		{"t one pair", PairedT([]float64{1}, []float64{2}, 0.95).Warnings, "need ≥ 2 pairs"},
 		{"t constant", PairedT([]float64{1, 2}, []float64{0, 1}, 0.95).Warnings, "every difference is the same"},
