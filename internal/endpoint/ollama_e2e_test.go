@@ -38,8 +38,8 @@ func chatOnce(t *testing.T, baseURL, model string) (http.Header, string, string)
 
 // On the real Ollama test bed: the derived lock is found, is the same on
 // another server with another model store, changes when only the template
-// does, and --expect-lock refuses the other one; real responses pass the
-// per-response check.
+// does (and the identity documents say so), and --expect-lock refuses the
+// other one; real responses pass the per-response check.
 func TestOllamaEndToEnd(t *testing.T) {
 	srv := testbed.Ollama(t)
 	chat := testbed.Generate(t, testbed.ModelOptions{Template: "chat"})
@@ -64,6 +64,19 @@ func TestOllamaEndToEnd(t *testing.T) {
 	}
 	if other.Lock == chatLock {
 		t.Fatalf("models differing only in template share lock %s", chatLock)
+	}
+	// Each target carries the identity document its lock hashes; the two
+	// documents differ in the template alone.
+	chatID, err := ParseOllamaIdentity(chatLock, target.Document())
+	if err != nil {
+		t.Fatalf("the chat model's identity document: %v", err)
+	}
+	compactID, err := ParseOllamaIdentity(other.Lock, other.Document())
+	if err != nil {
+		t.Fatalf("the compact model's identity document: %v", err)
+	}
+	if got, want := DiffOllama(chatID, compactID).Words(), "template changed; weights same; parameters same; engine same"; got != want {
+		t.Errorf("DiffOllama = %q, want %q", got, want)
 	}
 	_, err = Resolve(ctx, nil, []string{srv.BaseURL()}, "tiny-compact", chatLock)
 	if !errors.Is(err, ErrWrongLock) {
