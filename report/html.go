@@ -60,6 +60,7 @@ type htmlData struct {
 	Reasons                       []string
 	PassRates, Tags               []htmlRow
 	Measures                      []htmlRow
+	MeasuresNote, MeasuresCI      string
 	Drift                         htmlRow
 	Forest                        []htmlForestRow
 	ForestHeight                  float64
@@ -80,6 +81,7 @@ type htmlData struct {
 func WriteHTML(w io.Writer, c *eval.Comparison) error {
 	var n notes
 	d := htmlData{
+		MeasuresNote: measuresNote, MeasuresCI: ciLabel(c),
 		Title: eval.Printable(title(c)), LockLine: eval.Printable(lockLine(c)), Paired: eval.Printable(pairedLine(c)) + n.mark(c.Warnings),
 		Gate: gateLine(c), GateFailed: c.Gate.Failed, Aggregation: c.Aggregation,
 	}

@@ -128,8 +128,9 @@ type jsonMeasure struct {
 	CandidateMedian number       `json:"candidate_median"`
 	Tested          bool         `json:"tested"`
 	Shift           number       `json:"shift"`
-	MedianDiff      number       `json:"median_diff"`
 	CI              jsonInterval `json:"ci"`
+	MedianDiff      number       `json:"median_diff"`
+	MedianDiffCI    jsonInterval `json:"median_diff_ci"`
 	P               number       `json:"p"`
 	PAdjusted       number       `json:"p_adjusted"`
 	Adjustment      string       `json:"adjustment"`
@@ -206,7 +207,8 @@ func WriteJSON(w io.Writer, c *eval.Comparison) error {
 		m := &c.Measures[i]
 		r.Measures = append(r.Measures, jsonMeasure{
 			Name: m.Name, Unit: m.Unit, N: m.N, BaselineMedian: number(m.Baseline), CandidateMedian: number(m.Candidate),
-			Tested: m.Tested, Shift: number(m.Shift), MedianDiff: number(m.Bootstrap.Median), CI: newJSONInterval(m.Bootstrap.CI),
+			Tested: m.Tested, Shift: number(m.Shift), CI: newJSONInterval(m.CI),
+			MedianDiff: number(m.Bootstrap.Median), MedianDiffCI: newJSONInterval(m.Bootstrap.CI),
 			P: number(m.P), PAdjusted: number(m.AdjP), Adjustment: m.Adjust, Ties: m.Test.Ties, Zeros: m.Test.Zeros,
 			Gated: m.Gated, MinEffect: number(m.Threshold.MinEffect), Verdict: string(m.Verdict), Warnings: errStrings(m.Warnings),
 		})

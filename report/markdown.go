@@ -57,9 +57,9 @@ func WriteMarkdown(w io.Writer, c *eval.Comparison) error {
 		passTable(c.Tags)
 	}
 
-	fmt.Fprintln(bw, "#### Measures")
+	fmt.Fprintf(bw, "#### Measures (%s)\n", measuresNote)
 	fmt.Fprintln(bw)
-	fmt.Fprintln(bw, "| Measure | Baseline | Candidate | Shift [95% CI] | p | Verdict |")
+	fmt.Fprintf(bw, "| Measure | Baseline | Candidate | Shift [%s] | p | Verdict |\n", ciLabel(c))
 	fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|")
 	for i := range c.Measures {
 		m := &c.Measures[i]

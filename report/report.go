@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -199,12 +200,21 @@ func pCell(p float64, adjust string) string {
 	return s
 }
 
-// measureDelta formats a measure's shift with the bootstrap interval.
+// measuresNote says what the measures table shows: which medians, which
+// shift and which interval.
+const measuresNote = "medians; shift: Hodges–Lehmann estimate over the pairs that differ; CI: its Wilcoxon signed-rank interval"
+
+// ciLabel names the measures' confidence level: "95% CI".
+func ciLabel(c *eval.Comparison) string {
+	return strconv.FormatFloat(math.Round((1-c.Policy.Alpha)*1000)/10, 'f', -1, 64) + "% CI"
+}
+
+// measureDelta formats a measure's shift with its interval.
 func measureDelta(m *eval.Measure) string {
 	if !m.Tested {
 		return "—"
 	}
-	return fmt.Sprintf("%s [%s, %s]", signed(m.Shift, m.Unit), plain(m.Bootstrap.CI.Lo, m.Unit), plain(m.Bootstrap.CI.Hi, m.Unit))
+	return fmt.Sprintf("%s [%s, %s]", signed(m.Shift, m.Unit), plain(m.CI.Lo, m.Unit), plain(m.CI.Hi, m.Unit))
 }
 
 func signed(x float64, unit string) string {

@@ -57,9 +57,9 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 		}
 	}
 
-	fmt.Fprintln(bw, "\nMeasures (medians; shift = Hodges–Lehmann, interval = bootstrap of the median difference)")
+	fmt.Fprintf(bw, "\nMeasures (%s)\n", measuresNote)
 	t := newTable(bw)
-	t.Header("MEASURE", "BASELINE", "CANDIDATE", "SHIFT [95% CI]", "P", "VERDICT")
+	t.Header("MEASURE", "BASELINE", "CANDIDATE", "SHIFT ["+ciLabel(c)+"]", "P", "VERDICT")
 	for i := range c.Measures {
 		m := &c.Measures[i]
 		name := m.Name
