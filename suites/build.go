@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
+	"weak"
 
 	"github.com/evalpin/evalpin/eval"
 )
@@ -263,7 +266,10 @@ func buildScorer(r *rawScorer, p path, ps *problems) eval.KindScorer {
 			ps.missing(p, []string{"pattern"}, `regex scorer has no pattern; add pattern: '^\d+$' (RE2 syntax)`)
 			break
 		}
-		re, err := eval.NewRegex(label, *r.Pattern, boolOr(r.IgnoreCase, false))
+		ignoreCase := boolOr(r.IgnoreCase, false)
+		re, err := sharedRegexes.get(scorerKey{label, *r.Pattern, ignoreCase}, func() (*eval.Regex, error) {
+			return eval.NewRegex(label, *r.Pattern, ignoreCase)
+		})
 		if err != nil {
 			ps.add(append(p, "pattern"), "%v; fix the pattern (RE2 syntax: https://golang.org/s/re2syntax)", err)
 			break
@@ -282,7 +288,15 @@ func buildScorer(r *rawScorer, p path, ps *problems) eval.KindScorer {
 				break
 			}
 		}
-		js, err := eval.NewJSONSchema(label, normalizeNumbers(r.Schema), boolOr(r.StripFence, false))
+		schema, stripFence := normalizeNumbers(r.Schema), boolOr(r.StripFence, false)
+		key, err := json.Marshal(schema) // sorted keys: equal schemas, equal text
+		if err != nil {
+			ps.add(append(p, "schema"), "%v; fix the schema", err)
+			break
+		}
+		js, err := sharedSchemas.get(scorerKey{label, string(key), stripFence}, func() (*eval.JSONSchema, error) {
+			return eval.NewJSONSchema(label, schema, stripFence)
+		})
 		if err != nil {
 			ps.add(append(p, "schema"), "%v; fix the schema", err)
 			break
@@ -422,4 +436,72 @@ func describe(v any) string {
 		return "a list"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// Compiled scorers are shared: a generated suite often gives thousands of
+// cases the same regex or JSON schema, and each compiled copy costs kilobytes
+// (a 10,000-case suite held 33 MB of identical regexes). A scorer is
+// immutable once built and safe for concurrent use, so cases, and suites
+// loaded while another still holds it, use one copy per kind and parameters.
+// The caches hold their scorers weakly: a scorer no loaded suite uses any
+// more is collected, and its entry removed.
+var (
+	sharedRegexes weakCache[eval.Regex]
+	sharedSchemas weakCache[eval.JSONSchema]
+)
+
+// A scorerKey is a compiled scorer's parameters: its label, its pattern or
+// schema text, and its one flag (ignore_case or strip_fence).
+type scorerKey struct {
+	label, param string
+	flag         bool
+}
+
+// A weakCache maps scorer parameters to the scorer built from them, for as
+// long as something else holds the scorer. It is safe for concurrent use.
+type weakCache[T any] struct {
+	mu sync.Mutex
+	m  map[scorerKey]weak.Pointer[T]
+}
+
+// get returns the live scorer stored under k, or builds one with build and
+// stores it. A failed build is not stored: its error is returned.
+func (c *weakCache[T]) get(k scorerKey, build func() (*T, error)) (*T, error) {
+	if v := c.lookup(k); v != nil {
+		return v, nil
+	}
+	// Built outside the lock: compiling takes long, and two loaders that
+	// race to build the same scorer both end up with the first one stored.
+	v, err := build()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[k].Value(); old != nil {
+		return old, nil
+	}
+	if c.m == nil {
+		c.m = make(map[scorerKey]weak.Pointer[T])
+	}
+	c.m[k] = weak.Make(v)
+	runtime.AddCleanup(v, c.drop, k)
+	return v, nil
+}
+
+// lookup returns the live scorer stored under k, or nil.
+func (c *weakCache[T]) lookup(k scorerKey) *T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k].Value()
+}
+
+// drop removes k's entry once its scorer has been collected (and not
+// replaced by a new one since).
+func (c *weakCache[T]) drop(k scorerKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.m[k]; ok && p.Value() == nil {
+		delete(c.m, k)
+	}
 }
