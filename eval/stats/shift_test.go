@@ -164,7 +164,7 @@ func TestShiftIntervalByBruteForce(t *testing.T) {
 		case got.Exact:
 			want = bruteExactInterval(s, alpha)
 		case s[0] == s[len(s)-1]:
-			want = Interval{s[0], s[0], 1 - alpha}
+			want = bruteExactInterval(s, alpha)
 		default:
 			want = bruteNormalInterval(s, alpha)
 		}
@@ -250,18 +250,20 @@ func TestShiftIntervalCoverage(t *testing.T) {
 // TestShiftWhereRGivesUp checks the cases where R returns no interval.
 func TestShiftWhereRGivesUp(t *testing.T) {
 	for _, tt := range []struct {
-		name          string
-		x             []float64
-		shift, lo, hi float64
+		name                 string
+		x                    []float64
+		level, shift, lo, hi float64
 	}{
-		{"every pair equal", []float64{0, 0, 0, 0, 0, 0, 0, 0}, 0, 0, 0},
-		{"every differing pair alike", []float64{30, 30, 30, 0, 30, 30, 30, 30, 30, 30}, 30, 30, 30},
-		{"three with a tie", []float64{1, 1, 2}, 1.25, math.NaN(), math.NaN()},
+		{"every pair equal", []float64{0, 0, 0, 0, 0, 0, 0, 0}, 0.95, 0, 0, 0},
+		{"every differing pair alike", []float64{30, 30, 30, 0, 30, 30, 30, 30, 30, 30}, 0.95, 30, 30, 30},
+		{"four alike", []float64{0.75, 0.75, 0.75, 0.75, 0, 0}, 0.88, 0.75, 0.75, 0.75}, // level 1 − 2·2⁻⁴, to two digits as R rounds it
+		{"one differing pair", []float64{2, 0, 0, 0}, 0, 2, math.NaN(), math.NaN()},
+		{"three with a tie", []float64{1, 1, 2}, 0, 1.25, math.NaN(), math.NaN()},
 	} {
 		w := Wilcoxon(tt.x, make([]float64, len(tt.x)), DefaultAlpha)
 		same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
-		if w.Shift != tt.shift || !same(w.CI.Lo, tt.lo) || !same(w.CI.Hi, tt.hi) {
-			t.Errorf("%s: shift %g [%g, %g], want %g [%g, %g]", tt.name, w.Shift, w.CI.Lo, w.CI.Hi, tt.shift, tt.lo, tt.hi)
+		if w.Shift != tt.shift || !same(w.CI.Lo, tt.lo) || !same(w.CI.Hi, tt.hi) || math.Abs(w.CI.Level-tt.level) > 1e-12 {
+			t.Errorf("%s: shift %g [%g, %g] at %g, want %g [%g, %g] at %g", tt.name, w.Shift, w.CI.Lo, w.CI.Hi, w.CI.Level, tt.shift, tt.lo, tt.hi, tt.level)
 		}
 	}
 }

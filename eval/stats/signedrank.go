@@ -54,7 +54,9 @@ type SignedRank struct {
 // Where R gives up, Wilcoxon does not: when every pair is equal the shift is 0
 // with the interval [0, 0] (R: NaN), and when every differing pair differs by
 // the same amount v the interval is [v, v] (R: NaN, "cannot compute confidence
-// interval"), which is what the Walsh averages, all equal to v, say.
+// interval"), which is what the Walsh averages, all equal to v, say; below 50
+// such pairs its level is the one the exact distribution achieves, as for an
+// exact interval.
 func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 	checkLevel("alpha", alpha)
 	if len(x) != len(y) {
@@ -152,9 +154,16 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 	}
 	slices.Sort(s)
 	r.Shift = hodgesLehmannSorted(s)
-	if r.Exact {
+	switch {
+	case r.Exact:
 		r.CI = exactShiftInterval(s, alpha, counts)
-	} else {
+	case s[0] == s[n-1] && n < exactSignedRankMax:
+		// Every differing pair differs by the same amount, and so does every
+		// Walsh average. R gives no interval; the exact distribution says at
+		// which level this one holds, so that a handful of pairs does not
+		// claim 95%.
+		r.CI = exactShiftInterval(s, alpha, signedRankCounts(n))
+	default:
 		r.CI = normalShiftInterval(s, alpha)
 	}
 	switch {
@@ -329,7 +338,7 @@ func signif2(x float64) float64 {
 // and largest difference (where it drops them as zeros) and, while the level
 // cannot be reached there, doubles alpha; the level is then the one achieved.
 // When every value of s is equal R returns NaN; the interval here is that
-// value.
+// value (Wilcoxon handles fewer than 50 such values as exact).
 func normalShiftInterval(s []float64, alpha float64) Interval {
 	n := len(s)
 	if s[0] == s[n-1] {
