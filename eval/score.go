@@ -100,7 +100,7 @@ type Equals struct {
 	Label      string `json:"name,omitempty"`        // the scorer's name; default "equals"
 	Value      string `json:"value"`                 // the expected output
 	IgnoreCase bool   `json:"ignore_case,omitempty"` // compare with Unicode case folding
-	Trim       bool   `json:"trim"`                  // trim white space around the output first
+	Trim       bool   `json:"trim"`                  // trim white space around the output and Value first
 }
 
 // Kind returns "equals".
@@ -109,18 +109,20 @@ func (s *Equals) Kind() string { return ScorerEquals }
 // Name returns the scorer's label or its kind.
 func (s *Equals) Name() string { return labelOr(s.Label, ScorerEquals) }
 
-// Score reports whether output equals the expected value.
+// Score reports whether output equals the expected value. With Trim, white
+// space around either side does not count: an expected value written with a
+// trailing space or newline still matches.
 func (s *Equals) Score(output string) Check {
-	got := output
+	got, want := output, s.Value
 	if s.Trim {
-		got = strings.TrimSpace(got)
+		got, want = strings.TrimSpace(got), strings.TrimSpace(want)
 	}
 	c := Check{Scorer: s.Name()}
-	if normText(got, s.IgnoreCase) == normText(s.Value, s.IgnoreCase) {
+	if normText(got, s.IgnoreCase) == normText(want, s.IgnoreCase) {
 		c.Pass = true
 		return c
 	}
-	c.Detail = fmt.Sprintf("want %s, got %s", snippet(s.Value), snippet(got))
+	c.Detail = fmt.Sprintf("want %s, got %s", snippet(want), snippet(got))
 	return c
 }
 

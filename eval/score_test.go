@@ -47,6 +47,11 @@ func TestScorers(t *testing.T) {
 		{"equals NFC vs NFD", &Equals{Value: "café"}, "cafe\u0301", true, ""},
 		{"equals empty output", &Equals{Value: "x", Trim: true}, "", false, `got ""`},
 		{"equals empty value", &Equals{Value: "", Trim: true}, " \n", true, ""},
+		{"equals trims the value", &Equals{Value: " Paris\n", Trim: true}, "Paris", true, ""},
+		{"equals trims both", &Equals{Value: "\tParis ", Trim: true}, "  Paris\n", true, ""},
+		{"equals blank value", &Equals{Value: "  ", Trim: true}, "", true, ""},
+		{"equals trimmed value still differs", &Equals{Value: " Paris ", Trim: true}, "Lyon", false, `want "Paris", got "Lyon"`},
+		{"equals without trim keeps the value's spaces", &Equals{Value: "Paris "}, "Paris", false, `want "Paris ", got "Paris"`},
 		// contains
 		{"contains one", &Contains{Values: []string{"blue"}}, "The sky is blue.", true, ""},
 		{"contains all", &Contains{Values: []string{"red", "blue"}}, "red and green", false, `missing "blue"`},
