@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -111,5 +112,51 @@ func BenchmarkResults(b *testing.B) {
 		if len(rs) != benchResults {
 			b.Fatalf("Results returned %d results, want %d", len(rs), benchResults)
 		}
+	}
+}
+
+// benchSuite stores a suite of benchResults cases with prompts of about 300
+// bytes, three tags and clusters of ten, and returns its hash.
+func benchSuite(b *testing.B, db *store.DB) string {
+	b.Helper()
+	suite := eval.Suite{Name: "large", Version: "1", Hash: "largesuite", Settings: eval.DefaultSettings()}
+	prompt := strings.Repeat("Read the passage and answer the question. ", 7)
+	suite.Cases = make([]eval.Case, benchResults)
+	for i := range suite.Cases {
+		suite.Cases[i] = eval.Case{ID: fmt.Sprintf("case-%06d", i), Prompt: prompt + fmt.Sprint(i),
+			Tags: []string{"reading", fmt.Sprint("t", i%3)}, Cluster: fmt.Sprint("passage-", i/10),
+			Hash: fmt.Sprintf("%064x", i), Scorers: []eval.Scorer{namedScorer("contains"), namedScorer("regex")}}
+	}
+	if err := db.PutSuite(context.Background(), suite); err != nil {
+		b.Fatal(err)
+	}
+	return suite.Hash
+}
+
+// BenchmarkCaseLabels reads the tags and clusters of a 100,000-case suite,
+// as a diff does; BenchmarkCases reads the whole cases, for comparison.
+func BenchmarkCaseLabels(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	hash := benchSuite(b, db)
+	for _, bc := range []struct {
+		name string
+		read func() (map[string]eval.Case, error)
+	}{
+		{"labels", func() (map[string]eval.Case, error) { return db.CaseLabels(ctx, hash) }},
+		{"cases", func() (map[string]eval.Case, error) { return db.Cases(ctx, hash) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cs, err := bc.read()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(cs) != benchResults {
+					b.Fatalf("%d cases, want %d", len(cs), benchResults)
+				}
+			}
+		})
 	}
 }
