@@ -279,3 +279,32 @@ func ExampleWilcoxon() {
 	// Output:
 	// shift +42.25 [36.5, 49.5] over 7 differing pairs (exact: false), p = 0.0225
 }
+
+// TestWalshSelect checks order statistics of the Walsh averages against the
+// sorted list, on continuous data, heavy ties, and both mixed with zeros
+// and negative zeros.
+func TestWalshSelect(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	for trial := range 60 {
+		n := 1 + rng.IntN(120)
+		s := make([]float64, n)
+		for i := range s {
+			switch trial % 3 {
+			case 0:
+				s[i] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(7)-3))
+			case 1:
+				s[i] = float64(rng.IntN(5) - 2)
+			default:
+				s[i] = []float64{0, math.Copysign(0, -1), 1e-300, -2.5, 7}[rng.IntN(5)]
+			}
+		}
+		slices.Sort(s)
+		want := walshAll(s)
+		for range 150 {
+			k := 1 + rng.IntN(len(want))
+			if got := walshSelect(s, k); got != want[k-1] {
+				t.Fatalf("walshSelect(%v, %d) = %g, want %g", s, k, got, want[k-1])
+			}
+		}
+	}
+}

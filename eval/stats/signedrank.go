@@ -434,20 +434,57 @@ func walshNext(s []float64, t float64) float64 {
 	return best
 }
 
-// walshSelect returns the k-th smallest (1-based) Walsh average of sorted s by
-// bisecting over the ordered float64 values: at most 64 counting passes.
+// walshSelect returns the k-th smallest (1-based) Walsh average of sorted s.
+// It bisects between a value with fewer than k averages at or below it and
+// one with at least k, at the midpoint of their values (each step halves the
+// averages left between them when they are spread smoothly) or, where that
+// midpoint does not fall strictly between, of their ordered float64 keys (at
+// most 64 such steps). Once few averages lie between the two (a sixteenth of
+// len(s)), they are listed and the one sought is picked from them. Each step
+// counts in O(n): O(n log n) overall.
 func walshSelect(s []float64, k int) float64 {
 	n := len(s)
-	lo, hi := orderedKey(walsh(s[0], s[0])), orderedKey(walsh(s[n-1], s[n-1]))
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		if walshCount(s, fromOrderedKey(mid)) >= k {
-			hi = mid
+	m := n * (n + 1) / 2
+	// lo has cLo < k averages at or below it, hi has cHi ≥ k.
+	lo, hi := orderedKey(walsh(s[0], s[0]))-1, orderedKey(walsh(s[n-1], s[n-1]))
+	cLo, cHi := 0, m
+	for hi-lo > 1 {
+		if cHi-cLo <= max(n/16, 64) {
+			return walshPick(s, fromOrderedKey(lo), fromOrderedKey(hi), k-cLo, cHi-cLo)
+		}
+		mid := orderedKey((fromOrderedKey(lo) + fromOrderedKey(hi)) / 2)
+		if mid <= lo || mid >= hi {
+			mid = lo + (hi-lo)/2
+		}
+		if c := walshCount(s, fromOrderedKey(mid)); c >= k {
+			hi, cHi = mid, c
 		} else {
-			lo = mid + 1
+			lo, cLo = mid, c
 		}
 	}
-	return fromOrderedKey(lo)
+	return fromOrderedKey(hi)
+}
+
+// walshPick returns the k-th smallest (1-based) of the count Walsh averages
+// of sorted s that lie in (lo, hi], by listing them: rows i, columns j ≥ i,
+// with two boundaries that only move left as i grows.
+func walshPick(s []float64, lo, hi float64, k, count int) float64 {
+	n := len(s)
+	w := make([]float64, 0, count)
+	a, b := n, n // per row i: walsh(s[i], s[j]) > lo for j ≥ a, > hi for j ≥ b
+	for i := 0; i < n; i++ {
+		for a > i && walsh(s[i], s[a-1]) > lo {
+			a--
+		}
+		for b > i && walsh(s[i], s[b-1]) > hi {
+			b--
+		}
+		for j := max(a, i); j < b; j++ {
+			w = append(w, walsh(s[i], s[j]))
+		}
+	}
+	slices.Sort(w)
+	return w[k-1]
 }
 
 // orderedKey maps a float64 to a uint64 that sorts in the same order.
