@@ -588,7 +588,10 @@ func (m *comparer) passRate(kind, key string, sel []int, a, b []bool, th Thresho
 		cm := stats.ClusteredMean(diffs, cl, m.level)
 		pr.Cluster = &cm
 		pr.Method = MethodClustered
+		// A difference of pass rates lies in [−1, 1]; with few clusters the
+		// t interval reaches beyond, which says nothing more.
 		pr.CI = cm.CI
+		pr.CI.Lo, pr.CI.Hi = math.Max(pr.CI.Lo, -1), math.Min(pr.CI.Hi, 1)
 		pr.P = clusteredP(cm)
 		pr.Warnings = append(pr.Warnings, cm.Warnings...)
 	}

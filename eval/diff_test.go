@@ -334,3 +334,30 @@ func BenchmarkCompare100k(b *testing.B) {
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/1e6, "MB-alloc/op")
 	b.ReportMetric(float64(after.HeapSys)/1e6, "MB-heap-sys")
 }
+
+// With two clusters the cluster-robust t interval has one degree of freedom and
+// reaches far beyond ±100 pp; a difference of pass rates cannot, so the
+// interval is cut to [−1, 1].
+func TestClusteredIntervalBounded(t *testing.T) {
+	base := []eval.Result{res("a1", 0, "x", "s"), res("a2", 0, "x", "!s"), res("b1", 0, "x", "!s"), res("b2", 0, "x", "s")}
+	cand := []eval.Result{res("a1", 0, "y", "!s"), res("a2", 0, "x", "!s"), res("b1", 0, "y", "s"), res("b2", 0, "x", "s")}
+	cases := map[string]eval.Case{
+		"a1": {ID: "a1", Cluster: "A"}, "a2": {ID: "a2", Cluster: "A"},
+		"b1": {ID: "b1", Cluster: "B"}, "b2": {ID: "b2", Cluster: "B"},
+	}
+	c, err := eval.Compare(eval.Side{Run: run(1, lockA, 1), Results: base}, eval.Side{Run: run(2, lockB, 1), Results: cand},
+		eval.CompareOptions{Cases: cases})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overall := c.PassRates[0]
+	if overall.Method != eval.MethodClustered {
+		t.Fatalf("Method = %q, want %q", overall.Method, eval.MethodClustered)
+	}
+	if overall.CI.Lo != -1 || overall.CI.Hi != 1 || overall.CI.Level != 0.95 {
+		t.Errorf("CI = %+v, want [−1, 1] at 0.95 (the unbounded t interval cut to the possible range)", overall.CI)
+	}
+	if !(overall.Cluster.CI.Hi > 1) {
+		t.Errorf("the raw cluster interval %+v should reach beyond 1 in this case", overall.Cluster.CI)
+	}
+}

@@ -25,7 +25,7 @@ Diff compares the candidate's outputs with the baseline's, case by case: pass
 rates overall, per scorer and per tag (paired difference with a 95% interval,
 McNemar's exact test, the flipped cases), output length, latency and
 similarity to the baseline output (Wilcoxon signed-rank, Hodges–Lehmann
-shift, bootstrap interval), and output drift against the noise floor of
+shift with its signed-rank interval), and output drift against the noise floor of
 repeated samples. Each metric gets a verdict: regressed, improved, or ~ with
 the smallest change the suite could have detected. The report starts with
 what changed in the lock manifest. docs/diff.md explains how to read it.

@@ -54,7 +54,7 @@ func MinDetectable(n int, discordance, alpha, power float64) Detectable {
 	g := func(d float64) float64 { return math.Sqrt(fn)*d - za*math.Sqrt(d) - zb*math.Sqrt(d-d*d) }
 	if g(1) < 0 {
 		r.Effect, r.Discordance = math.Inf(1), 1
-		r.Warnings = append(r.Warnings, fmt.Errorf("%d pairs are too few to detect any change at alpha %g with power %g", n, alpha, power))
+		r.Warnings = append(r.Warnings, tooFewPairs(n, alpha, power))
 		return r
 	}
 	lo, hi := 0.0, 1.0
@@ -86,7 +86,7 @@ func (r Detectable) refine(n int, discordance, alpha, power float64) Detectable 
 	for step := 0; fhi < 0; step++ {
 		if hi >= 1 || step > 60 {
 			r.Effect, r.Discordance = math.Inf(1), 1
-			r.Warnings = append(r.Warnings, fmt.Errorf("%d pairs are too few to detect any change at alpha %g with power %g", n, alpha, power))
+			r.Warnings = append(r.Warnings, tooFewPairs(n, alpha, power))
 			return r
 		}
 		lo, flo = hi, fhi
@@ -277,4 +277,13 @@ func criticalHalf(k int, alpha float64) int {
 		x++
 	}
 	return x
+}
+
+// tooFewPairs is the warning that n pairs cannot detect any change.
+func tooFewPairs(n int, alpha, power float64) error {
+	pairs := fmt.Sprintf("%d pairs are", n)
+	if n == 1 {
+		pairs = "1 pair is"
+	}
+	return fmt.Errorf("%s too few to detect any change at alpha %.3g with power %.3g", pairs, alpha, power)
 }
