@@ -61,7 +61,7 @@ type Header struct {
 	Version      int             `json:"version"`                 // always Version
 	Lock         eval.LockID     `json:"lock"`                    // the run's lock
 	LockSource   string          `json:"lock_source,omitempty"`   // how the lock was obtained
-	LockManifest json.RawMessage `json:"lock_manifest,omitempty"` // the lock's manifest JSON, when known
+	LockManifest json.RawMessage `json:"lock_manifest,omitempty"` // the lock's identity document (manifest or Ollama identity), when known
 	Suite        string          `json:"suite"`                   // the suite's name
 	SuiteVersion string          `json:"suite_version"`
 	SuiteHash    string          `json:"suite_hash"`

@@ -11,10 +11,11 @@ import (
 	"github.com/evalpin/evalpin/eval"
 )
 
-// PutLock records a lock the store has seen: its id, its manifest JSON (nil
-// when only the id is known) and how it was obtained (e.g. "manifest",
-// "well-known", "ollama"). Storing a lock again keeps its first-seen time and
-// fills in a manifest or source it lacked.
+// PutLock records a lock the store has seen: its id, its identity document
+// (the lock manifest of a sha256: lock, the Ollama identity of an
+// ollama:sha256: lock; nil when only the id is known) and how it was obtained
+// (e.g. "manifest", "well-known", "ollama"). Storing a lock again keeps its
+// first-seen time and fills in a document or source it lacked.
 func (db *DB) PutLock(ctx context.Context, id string, manifest []byte, source string) error {
 	if id == "" {
 		return errors.New("put lock: empty lock id")
