@@ -152,11 +152,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	target, err := prober.Resolve(pctx, o.endpoints, o.model, o.expect)
 	cancel()
 	if err != nil {
-		if errors.Is(err, endpoint.ErrNoLock) {
-			if uerr := runUnreachable(ctx, o.endpoints); uerr != nil {
-				return uerr
-			}
-		}
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			return eval.Errorf(eval.KindInput, "check that the endpoint is up, or raise --timeout", "run: probing the endpoints: no answer within %v", o.timeout)
 		}
@@ -486,33 +481,6 @@ func runFindOrCreate(ctx context.Context, db *store.DB, o *runOptions, suite *ev
 		return rn, "", fmt.Errorf("create run: %w", err)
 	}
 	return rn, "", nil
-}
-
-// runUnreachable returns an error naming the first endpoint that cannot be
-// connected to at all, or nil when each answers HTTP: a lock refusal of an
-// endpoint that is down would send the user looking for the wrong fix.
-func runUnreachable(ctx context.Context, endpoints []string) error {
-	client := &http.Client{Timeout: 10 * time.Second}
-	for _, u := range endpoints {
-		origin, err := endpoint.Origin(u)
-		if err != nil {
-			continue
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, origin+"/", nil)
-		if err != nil {
-			continue
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return eval.Errorf(eval.KindInput, "check the URL and that the server is running and listening there",
-				"run: endpoint %s unreachable: %w", u, err)
-		}
-		resp.Body.Close()
-	}
-	return nil
 }
 
 // runAuth returns the transport of the lock probe: the default one, adding

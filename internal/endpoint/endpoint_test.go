@@ -165,11 +165,6 @@ func TestResolve(t *testing.T) {
 		source:   SourceModelName,
 		strength: StrengthDeclared,
 	}, {
-		name:    "several models and none named",
-		fake:    &fakeEngine{models: []string{"m1", "m2"}},
-		refusal: ErrNoLock,
-		msg:     "name one with --model",
-	}, {
 		name:     "ollama",
 		fake:     &fakeEngine{models: []string{"tiny:latest"}, fingerprint: "fp_ollama", ollama: ollamaFake("/root/.ollama/models", "{{ .Prompt }}")},
 		lock:     wantOllamaLock("{{ .Prompt }}"),
@@ -281,12 +276,35 @@ func TestResolveInput(t *testing.T) {
 	}
 }
 
-func TestResolveUnreachable(t *testing.T) {
-	srv := (&fakeEngine{}).start(t)
-	srv.Close()
-	_, err := Resolve(context.Background(), nil, []string{srv.URL + "/v1"}, "m", "")
-	if !errors.Is(err, ErrNoLock) {
-		t.Fatalf("err = %v, want ErrNoLock", err)
+// An endpoint that does not answer, or that serves several models when none
+// is named, is a usage problem (exit 2) with its own fix, not a refusal.
+func TestResolveNotALockProblem(t *testing.T) {
+	down := (&fakeEngine{}).start(t)
+	down.Close()
+	several := (&fakeEngine{models: []string{"m1", "m2"}}).start(t)
+	for _, tt := range []struct {
+		name, url, model string
+		msg, hint        string
+	}{
+		{"unreachable", down.URL + "/v1", "m", "unreachable: ", "server is running"},
+		{"several models, none named", several.URL + "/v1", "", "serves 2 models (m1, m2): which one?", "--model"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Resolve(context.Background(), nil, []string{tt.url}, tt.model, "")
+			if got := eval.KindOf(err); got != eval.KindInput {
+				t.Fatalf("err = %v (kind %v), want an input error", err, got)
+			}
+			if errors.Is(err, ErrNoLock) {
+				t.Errorf("err = %v is also a lock refusal", err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) || !strings.Contains(eval.HintOf(err), tt.hint) {
+				t.Errorf("err = %v, hint %q; want %q with a hint naming %q", err, eval.HintOf(err), tt.msg, tt.hint)
+			}
+		})
+	}
+	// Named, one of the several models is probed as usual.
+	if _, err := Resolve(context.Background(), nil, []string{several.URL + "/v1"}, "m1", ""); !errors.Is(err, ErrNoLock) {
+		t.Errorf("with --model m1: err = %v, want the refusal of an endpoint that reports no lock", err)
 	}
 }
 

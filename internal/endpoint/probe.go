@@ -58,6 +58,8 @@ type Report struct {
 
 	problem error        // the first problem, as a refusal
 	stopped string       // why the well-known document says no lock is served now
+	served  []string     // the models the endpoint lists
+	down    error        // why the endpoint could not be reached at all, or nil
 	expect  expectations // what every response of this endpoint must carry
 	// docs are the identity documents of the claimed locks that have one:
 	// a verified well-known manifest, an Ollama identity.
@@ -148,6 +150,10 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 	}
 	if r.Model == "" && len(served) == 1 {
 		r.Model = served[0]
+	}
+	r.served = served
+	if wk.claim == nil && len(served) == 0 && ollamaV == "" {
+		r.down = models.down // nothing answered at all
 	}
 	if n, ok := models.maxLen[r.Model]; ok {
 		r.Evidence = append(r.Evidence, Evidence{Name: "max context", Value: strconv.Itoa(n), From: "GET /v1/models max_model_len"})
@@ -282,6 +288,14 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 		return Claim{}, refusef(ErrNoLock,
 			"restore the model files the server checks, or lock the new deliverable with 'evalpin lock create', then restart the server",
 			"endpoint %s stopped claiming its lock: %s", r.Endpoint, untrusted(r.stopped, 300))
+	}
+	if len(r.Claims) == 0 && r.down != nil {
+		return Claim{}, eval.Errorf(eval.KindInput, "check the URL and that the server is running and listening there",
+			"endpoint %s unreachable: %w", r.Endpoint, r.down)
+	}
+	if len(r.Claims) == 0 && r.Model == "" && len(r.served) > 1 {
+		return Claim{}, eval.Errorf(eval.KindInput, "name the model to evaluate with --model",
+			"endpoint %s serves %d models (%s): which one?", r.Endpoint, len(r.served), untrusted(strings.Join(r.served, ", "), 200))
 	}
 	if len(r.Claims) == 0 {
 		return Claim{}, refusef(ErrNoLock,
@@ -461,6 +475,7 @@ type modelsResult struct {
 	maxLen map[string]int
 	from   string
 	notes  []string
+	down   error // the request failed before any HTTP answer
 }
 
 func (p *Prober) models(ctx context.Context, baseURL string) modelsResult {
@@ -471,8 +486,11 @@ func (p *Prober) models(ctx context.Context, baseURL string) modelsResult {
 			MaxModelLen int    `json:"max_model_len"`
 		} `json:"data"`
 	}
-	if _, _, err := p.get(ctx, apiURL(baseURL, "/models"), &list); err != nil {
+	if code, _, err := p.get(ctx, apiURL(baseURL, "/models"), &list); err != nil {
 		res.notes = append(res.notes, err.Error())
+		if code == 0 && ctx.Err() == nil {
+			res.down = err
+		}
 		return res
 	}
 	res.maxLen = map[string]int{}
