@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -86,7 +87,11 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return nil, policyError("%s", strings.Join(te.Errors, "; "))
+			msgs := make([]string, len(te.Errors))
+			for i, m := range te.Errors {
+				msgs[i] = unknownFieldWords.Replace(m)
+			}
+			return nil, policyError("%s", strings.Join(msgs, "; "))
 		}
 		return nil, policyError("%v", err)
 	}
@@ -94,6 +99,25 @@ func ParsePolicy(data []byte) (*Policy, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// unknownFieldWords turns the YAML decoder's "not found in type eval.Policy"
+// into the fields a user may write there.
+var unknownFieldWords = strings.NewReplacer(
+	" not found in type eval.Policy", " is not a policy field (known: "+yamlFields(Policy{})+")",
+	" not found in type eval.Threshold", " is not a threshold field (known: "+yamlFields(Threshold{})+")",
+)
+
+// yamlFields lists the YAML names of v's fields.
+func yamlFields(v any) string {
+	t := reflect.TypeOf(v)
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func policyError(format string, args ...any) error {

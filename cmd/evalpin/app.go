@@ -50,9 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 		name, rest = rest[0], []string{"-h"}
-	case "version", "-version", "--version":
-		fmt.Fprintf(stdout, "evalpin %s\n", Version)
-		return nil
+	case "-version", "--version":
+		name = "version"
 	}
 	cmd, ok := commands[name]
 	if !ok {
@@ -102,8 +101,12 @@ func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), strings.TrimLeft(text, "\n"))
-		fmt.Fprint(fs.Output(), "\nFlags:\n")
-		fs.PrintDefaults()
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprint(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 		fmt.Fprint(fs.Output(), "\n"+exitStatusText)
 	}
 	return fs
