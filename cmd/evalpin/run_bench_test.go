@@ -1,0 +1,332 @@
+package main
+
+// The speed and memory benchmark of the whole "evalpin run" command against
+// the hey load generator (make bench).
+//
+// Unlike runner.BenchmarkVersusHey, which hands results to a sink that only
+// encodes them, this one runs the evalpin binary as its own process, exactly
+// as a user does: start-up, the lock probe, loading and validating a JSONL
+// suite, scoring every output, the batched SQLite writer, the lock recheck
+// and the final flush are all inside the measured wall time. The stub server
+// (internal/stubserver/cmd/stubserver) runs as a third process, so that
+// neither client shares a garbage collector or scheduler with it. hey is found
+// at .testbed/bin/hey (scripts/bench-runner.sh -install puts it there) or at
+// $EVALPIN_HEY; without it the benchmark is skipped.
+//
+// On a 2-core machine the stub, the client and the benchmark share the cores:
+// the absolute numbers are the machine's, the ratios are what to look at.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/store"
+)
+
+// The targets of replay performance: evalpin's requests per second as a share
+// of hey's at each scenario, and its peak resident memory on a 10,000-case run.
+const (
+	runBenchCases    = 10_000
+	runBenchRSSMiB   = 100
+	runBenchTarget0  = 0.7 // at 0 ms stub latency, concurrency 64
+	runBenchTarget20 = 0.9 // at 20 ms stub latency, concurrency 256
+)
+
+// runBenchLock is the lock the stub server reports in its well-known document
+// and on every response.
+var runBenchLock = "sha256:" + strings.Repeat("5e", 32)
+
+// runBenchPrompt is the question of case i; hey sends that of case 0, whose
+// length all the others share.
+func runBenchPrompt(i int) string { return fmt.Sprintf("What is 2+2? Answer briefly. #%06d", i) }
+
+// runBenchHeyBody is the request hey sends: byte for byte what "evalpin run"
+// sends for case 0 of the suite runBenchSuite writes, whose header sets no
+// defaults (so the settings are eval.DefaultSettings).
+var runBenchHeyBody = `{"model":"stub","messages":[{"role":"user","content":"` + runBenchPrompt(0) +
+	`"}],"temperature":0,"top_p":1,"n":1,"seed":0,"max_tokens":256,"stop":[],"presence_penalty":0,"frequency_penalty":0,"stream":false}`
+
+// runBenchSuite writes a JSONL suite of n chat cases into dir, each with a
+// contains and a regex scorer that the stub's echo passes, and returns its path.
+func runBenchSuite(b *testing.B, dir string, n int) string {
+	b.Helper()
+	var buf bytes.Buffer
+	buf.WriteString(`{"suite": {"name": "bench-run", "version": "1"}}` + "\n")
+	for i := range n {
+		fmt.Fprintf(&buf, `{"id": "case-%06d", "messages": [{"role": "user", "content": %q}], "tags": ["t%d"], "scorers": [{"kind": "contains", "value": "2+2"}, {"kind": "regex", "pattern": "^echo: What is \\d\\+\\d\\?"}]}`+"\n",
+			i, runBenchPrompt(i), i%3)
+	}
+	path := filepath.Join(dir, "bench-run.jsonl")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// runBenchBuild builds the command of package pkg (within the module) into
+// dir and returns its path.
+func runBenchBuild(b *testing.B, dir, pkg string) string {
+	b.Helper()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/evalpin/evalpin/"+pkg).CombinedOutput(); err != nil {
+		b.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// runBenchStub starts the stub server binary with latency and runBenchLock,
+// stops it when b ends, and returns its base URL.
+// (runner's stubProcess, with the lock, which "evalpin run" needs.)
+func runBenchStub(b *testing.B, bin string, latency time.Duration) string {
+	b.Helper()
+	cmd := exec.Command(bin, "-latency", latency.String(), "-lock", runBenchLock)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("stub server did not report its address: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// runBenchHeyPath returns the hey binary or skips the benchmark.
+// (runner's heyPath, from this package's directory.)
+func runBenchHeyPath(b *testing.B) string {
+	if p := os.Getenv("EVALPIN_HEY"); p != "" {
+		return p
+	}
+	p, err := filepath.Abs("../../.testbed/bin/hey")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		b.Skip("hey not installed; run scripts/bench-runner.sh -install (or set EVALPIN_HEY)")
+	}
+	return p
+}
+
+// runBenchHeyRate is hey's own requests per second in its summary.
+var runBenchHeyRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+
+// runBenchHey sends n requests at concurrency c to url's chat completions and
+// returns hey's requests per second from its wall time (process start to
+// exit, as for evalpin) and as hey reports it. hey gives each of its c
+// workers n/c requests, so n is rounded down to a multiple of c.
+func runBenchHey(b *testing.B, bin, url string, n, c int) (wall, own float64) {
+	b.Helper()
+	n = n / c * c
+	cmd := exec.Command(bin, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c), "-m", "POST",
+		"-T", "application/json", "-d", runBenchHeyBody, url+"/chat/completions")
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	elapsed := time.Since(start)
+	if err != nil {
+		b.Fatalf("hey: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("[200]\t%d responses", n); !bytes.Contains(out, []byte(want)) {
+		b.Fatalf("hey: not every request succeeded:\n%s", out)
+	}
+	m := runBenchHeyRate.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("hey: no Requests/sec in\n%s", out)
+	}
+	own, err = strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return float64(n) / elapsed.Seconds(), own
+}
+
+// runBenchResult is one "evalpin run" process: its wall time, its peak
+// resident set and its own JSON summary.
+type runBenchResult struct {
+	wall    time.Duration
+	peakKiB int64
+	sum     runSummary
+}
+
+// runBenchEvalpin runs "evalpin run" as its own process against url at
+// concurrency c into a new database at db, and checks that it stored every
+// case without error.
+func runBenchEvalpin(b *testing.B, bin, suite, url, db string, c int) runBenchResult {
+	b.Helper()
+	cmd := exec.Command(bin, "run", "--suite", suite, "--endpoint", url, "--db", db,
+		"--concurrency", strconv.Itoa(c), "--no-progress", "--fresh", "--format", "json")
+	cmd.Env = append(os.Environ(), dbEnv+"=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		b.Fatalf("evalpin run: %v\n%s", err, stderr.String())
+	}
+	r := runBenchResult{wall: wall}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.peakKiB = ru.Maxrss // KiB on Linux
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r.sum); err != nil {
+		b.Fatalf("evalpin run: summary: %v\n%s", err, stdout.String())
+	}
+	if r.sum.Status != eval.RunComplete || r.sum.Stored != runBenchCases || r.sum.StoredErrors != 0 || r.sum.Requested != runBenchCases {
+		b.Fatalf("evalpin run: status %s, %d stored (%d errors), %d requested; want complete, %d, none, %d\n%s",
+			r.sum.Status, r.sum.Stored, r.sum.StoredErrors, r.sum.Requested, runBenchCases, runBenchCases, stderr.String())
+	}
+	return r
+}
+
+// runBenchCheckStored checks that the run in db stored a scored, passing
+// result for every case: the scorers did run.
+func runBenchCheckStored(b *testing.B, db string, run int64) {
+	b.Helper()
+	s, err := store.Open(db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	results, err := s.Results(context.Background(), run)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(results) != runBenchCases {
+		b.Fatalf("%d results stored, want %d", len(results), runBenchCases)
+	}
+	for _, r := range results {
+		if len(r.Checks) != 2 || !r.Passed() || r.Lock != runBenchLock {
+			b.Fatalf("case %s: checks %+v, lock %s; want two passing checks under %s", r.CaseID, r.Checks, r.Lock, runBenchLock)
+		}
+	}
+}
+
+// runBenchMedian returns the median of xs.
+func runBenchMedian(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// BenchmarkRunVersusHey runs "evalpin run" on a 10,000-case JSONL suite with
+// two scorers a case, as its own process storing into a fresh SQLite database,
+// and hey with the same number of equivalent requests, against the stub
+// server at 0 ms (concurrency 64) and 20 ms (concurrency 256). Each iteration
+// is a pair, hey first or evalpin first in turn, so that both see the same
+// load on a shared machine. Both rates come from wall time: evalpin's
+// includes start-up, the lock probes, loading the suite and the final flush,
+// which is what a user waits for. It reports the median of the pairs' ratios
+// ("ratio"), the mean rates, the run summary's own requests/s ("run-req/s",
+// the replay alone) as a ratio to hey's own ("run-ratio"), and evalpin's peak
+// RSS ("peak-MB"). Targets: ratio ≥ 0.7 at 0 ms, ≥ 0.9 at 20 ms, peak RSS
+// < 100 MB.
+func BenchmarkRunVersusHey(b *testing.B) {
+	heyBin := runBenchHeyPath(b)
+	dir := b.TempDir()
+	evalpinBin := runBenchBuild(b, dir, "cmd/evalpin")
+	stubBin := runBenchBuild(b, dir, "internal/stubserver/cmd/stubserver")
+	suite := runBenchSuite(b, dir, runBenchCases)
+	for _, bc := range []struct {
+		latency time.Duration
+		c       int
+		target  float64
+	}{
+		{0, 64, runBenchTarget0},
+		{20 * time.Millisecond, 256, runBenchTarget20},
+	} {
+		b.Run(fmt.Sprintf("latency=%v/c=%d", bc.latency, bc.c), func(b *testing.B) {
+			url := runBenchStub(b, stubBin, bc.latency)
+			var ratios, runRatios, rates, heyRates, runRates []float64
+			var peakKiB int64
+			for i := 0; b.Loop(); i++ {
+				db := filepath.Join(b.TempDir(), "evalpin.db")
+				var heyWall, heyOwn float64
+				if i%2 == 0 {
+					heyWall, heyOwn = runBenchHey(b, heyBin, url, runBenchCases, bc.c)
+				}
+				r := runBenchEvalpin(b, evalpinBin, suite, url, db, bc.c)
+				if i%2 == 1 {
+					heyWall, heyOwn = runBenchHey(b, heyBin, url, runBenchCases, bc.c)
+				}
+				if i == 0 {
+					b.StopTimer()
+					runBenchCheckStored(b, db, r.sum.Run)
+					b.StartTimer()
+				}
+				os.Remove(db) // and its WAL files go with b's temporary directory
+				rps := float64(runBenchCases) / r.wall.Seconds()
+				ratios = append(ratios, rps/heyWall)
+				runRatios = append(runRatios, r.sum.RequestsPerSec/heyOwn)
+				rates = append(rates, rps)
+				heyRates = append(heyRates, heyWall)
+				runRates = append(runRates, r.sum.RequestsPerSec)
+				peakKiB = max(peakKiB, r.peakKiB)
+			}
+			mean := func(xs []float64) float64 {
+				t := 0.0
+				for _, x := range xs {
+					t += x
+				}
+				return t / float64(len(xs))
+			}
+			ratio, peak := runBenchMedian(ratios), float64(peakKiB)/1024
+			b.ReportMetric(ratio, "ratio")
+			b.ReportMetric(mean(rates), "evalpin-req/s")
+			b.ReportMetric(mean(heyRates), "hey-req/s")
+			b.ReportMetric(mean(runRates), "run-req/s")
+			b.ReportMetric(runBenchMedian(runRatios), "run-ratio")
+			b.ReportMetric(peak, "peak-MB")
+			if ratio < bc.target || peak >= runBenchRSSMiB {
+				b.Logf("below target: ratio %.2f (target ≥ %.1f), peak RSS %.0f MB (target < %d MB); ratios %.2f",
+					ratio, bc.target, peak, runBenchRSSMiB, ratios)
+			}
+		})
+	}
+}
+
+// BenchmarkRunCommandInProcess runs the "evalpin run" of BenchmarkRunVersusHey
+// (10,000 cases, concurrency 64, stub server at 0 ms in its own process)
+// inside the benchmark's process, so that -cpuprofile and -memprofile show
+// where the command spends its time: suite loading, requests, scoring or the
+// SQLite writer. It needs no hey.
+func BenchmarkRunCommandInProcess(b *testing.B) {
+	dir := b.TempDir()
+	stubBin := runBenchBuild(b, dir, "internal/stubserver/cmd/stubserver")
+	suite := runBenchSuite(b, dir, runBenchCases)
+	url := runBenchStub(b, stubBin, 0)
+	b.Setenv(dbEnv, "")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		db := filepath.Join(dir, fmt.Sprintf("evalpin-%d.db", i))
+		args := []string{"run", "--suite", suite, "--endpoint", url, "--db", db, "--concurrency", "64", "--no-progress", "--fresh"}
+		if err := run(context.Background(), args, io.Discard, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(runBenchCases*b.N)/b.Elapsed().Seconds(), "req/s")
+}
