@@ -109,54 +109,116 @@ type caseDoc struct {
 	Hash      string         `json:"hash"`
 }
 
+// putSuiteChunk is the most cases one transaction of PutSuite inserts. SQLite
+// has one writer at a time: a Writer storing a run's results while the suite
+// is stored waits for one chunk (a few milliseconds), never for the whole
+// suite.
+var putSuiteChunk = 1000
+
 // PutSuite records suite and its cases. A suite is identified by its hash, so
-// storing it again changes nothing.
+// storing it again changes nothing; when every case is stored already, it
+// costs one query and writes nothing.
+//
+// The cases are inserted in transactions of a bounded number of cases, so
+// that PutSuite may run while a Writer stores results. The suite's settings
+// are written with the last of them: a suite whose settings are stored has
+// all of its cases, and one that PutSuite left unfinished (a crash, a
+// cancelled ctx) is completed by the next PutSuite.
 func (db *DB) PutSuite(ctx context.Context, suite eval.Suite) error {
 	if suite.Hash == "" {
 		return fmt.Errorf("put suite %q: empty suite hash", suite.Name)
+	}
+	// Stored already? The suite hash covers the case ids, so the count of
+	// its stored cases says whether all of them are.
+	var settingsSet bool
+	var stored int
+	err := db.db.QueryRowContext(ctx, `
+		SELECT settings IS NOT NULL, (SELECT count(*) FROM cases WHERE suite_hash = suites.hash)
+		FROM suites WHERE hash = ?`, suite.Hash).Scan(&settingsSet, &stored)
+	switch {
+	case err == nil && settingsSet && stored == len(suite.Cases):
+		return nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("put suite %q: %w", suite.Name, err)
 	}
 	settings, err := json.Marshal(suite.Settings)
 	if err != nil {
 		return fmt.Errorf("put suite %q: %w", suite.Name, err)
 	}
+	bodies := make([]string, 0, min(len(suite.Cases), putSuiteChunk))
+	for start := 0; ; start += putSuiteChunk {
+		end := min(start+putSuiteChunk, len(suite.Cases))
+		chunk := suite.Cases[start:end]
+		// Encode outside the transaction, which holds the write lock.
+		bodies = bodies[:0]
+		for _, c := range chunk {
+			body, err := encodeCase(c)
+			if err != nil {
+				return fmt.Errorf("put suite %q: case %s: %w", suite.Name, c.ID, err)
+			}
+			bodies = append(bodies, body)
+		}
+		last := end == len(suite.Cases)
+		var s []byte
+		if last {
+			s = settings
+		}
+		if err := db.putCases(ctx, suite, start, chunk, bodies, s); err != nil {
+			return fmt.Errorf("put suite %q: %w", suite.Name, err)
+		}
+		if last {
+			return nil
+		}
+	}
+}
+
+// putCases stores chunk, the cases of suite from position start on, with
+// their encoded bodies, in one transaction; the suite's row too, with its
+// settings when they are given (the last chunk).
+func (db *DB) putCases(ctx context.Context, suite eval.Suite, start int, chunk []eval.Case, bodies []string, settings []byte) error {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("put suite %q: %w", suite.Name, err)
+		return err
 	}
 	defer tx.Rollback()
 	// A run may have recorded the suite before its cases (CreateRun); the
 	// settings column says whether the suite itself was stored.
+	var s sql.NullString
+	if settings != nil {
+		s = sql.NullString{String: string(settings), Valid: true}
+	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO suites (hash, name, version, settings) VALUES (?, ?, ?, ?)
 		ON CONFLICT (hash) DO UPDATE SET settings = coalesce(suites.settings, excluded.settings)`,
-		suite.Hash, suite.Name, suite.Version, string(settings)); err != nil {
-		return fmt.Errorf("put suite %q: %w", suite.Name, err)
+		suite.Hash, suite.Name, suite.Version, s); err != nil {
+		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, `
-		INSERT INTO cases (suite_hash, case_id, case_hash, position, body) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (suite_hash, case_id) DO NOTHING`)
-	if err != nil {
-		return fmt.Errorf("put suite %q: %w", suite.Name, err)
-	}
-	defer stmt.Close()
-	for i, c := range suite.Cases {
-		doc := caseDoc{ID: c.ID, Messages: c.Messages, Prompt: c.Prompt, Tags: c.Tags, Cluster: c.Cluster,
-			Overrides: c.Overrides, Hash: c.Hash}
-		for _, s := range c.Scorers {
-			doc.Scorers = append(doc.Scorers, s.Name())
-		}
-		body, err := json.Marshal(doc)
+	if len(chunk) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `
+			INSERT INTO cases (suite_hash, case_id, case_hash, position, body) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (suite_hash, case_id) DO NOTHING`)
 		if err != nil {
-			return fmt.Errorf("put suite %q: case %s: %w", suite.Name, c.ID, err)
+			return err
 		}
-		if _, err := stmt.ExecContext(ctx, suite.Hash, c.ID, c.Hash, i, string(body)); err != nil {
-			return fmt.Errorf("put suite %q: case %s: %w", suite.Name, c.ID, err)
+		defer stmt.Close()
+		for i, c := range chunk {
+			if _, err := stmt.ExecContext(ctx, suite.Hash, c.ID, c.Hash, start+i, bodies[i]); err != nil {
+				return fmt.Errorf("case %s: %w", c.ID, err)
+			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("put suite %q: %w", suite.Name, err)
+	return tx.Commit()
+}
+
+// encodeCase returns the stored body of c.
+func encodeCase(c eval.Case) (string, error) {
+	doc := caseDoc{ID: c.ID, Messages: c.Messages, Prompt: c.Prompt, Tags: c.Tags, Cluster: c.Cluster,
+		Overrides: c.Overrides, Hash: c.Hash}
+	for _, s := range c.Scorers {
+		doc.Scorers = append(doc.Scorers, s.Name())
 	}
-	return nil
+	body, err := json.Marshal(doc)
+	return string(body), err
 }
 
 // Case returns the stored case caseID of the suite with hash suiteHash, or an
