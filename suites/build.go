@@ -127,9 +127,9 @@ func checkStop(stop []string, p path, ps *problems) {
 	}
 }
 
-// buildCase turns a raw case into an eval.Case with its hash, given the
-// suite's defaults.
-func buildCase(r *rawCase, defaults eval.Settings) (eval.Case, problems) {
+// buildCase turns a raw case into an eval.Case with its hash, computed by h
+// under the suite's defaults.
+func buildCase(r *rawCase, h *hasher) (eval.Case, problems) {
 	var ps problems
 	var c eval.Case
 	switch {
@@ -206,7 +206,7 @@ func buildCase(r *rawCase, defaults eval.Settings) (eval.Case, problems) {
 		c.Scorers = append(c.Scorers, s)
 	}
 	if len(ps) == 0 {
-		c.Hash = caseHash(&c, defaults)
+		c.Hash = h.caseHash(&c)
 	}
 	return c, ps
 }

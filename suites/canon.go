@@ -2,12 +2,11 @@ package suites
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -15,9 +14,10 @@ import (
 // their UTF-8 bytes), no insignificant white space, strings escaped only where
 // JSON requires it ('"', '\\' and control characters) with invalid UTF-8
 // replaced by U+FFFD, and numbers as JavaScript prints them (RFC 8785 style),
-// so 1.50, 1.5 and 15e-1 encode alike. Structs encode by their json tags,
-// honouring omitempty. It writes what encoding/json would then sort, without
-// the cost of encoding, decoding and encoding again.
+// so 1.50, 1.5 and 15e-1 encode alike. v is a decoded JSON value: maps with
+// string keys, []any, strings, numbers, booleans and nil. It writes what
+// encoding/json would then sort, without the cost of encoding, decoding and
+// encoding again. The case hash document has typed encoders in hash.go.
 func appendCanonical(b []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
@@ -64,102 +64,7 @@ func appendCanonical(b []byte, v any) []byte {
 		}
 		return append(b, ']')
 	}
-	return appendReflect(b, reflect.ValueOf(v))
-}
-
-// appendReflect appends the canonical JSON of the other types: pointers,
-// slices and structs of the eval package.
-func appendReflect(b []byte, v reflect.Value) []byte {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return append(b, "null"...)
-		}
-		return appendCanonical(b, v.Elem().Interface())
-	case reflect.Slice:
-		if v.IsNil() {
-			return append(b, "null"...)
-		}
-		b = append(b, '[')
-		for i := range v.Len() {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendCanonical(b, v.Index(i).Interface())
-		}
-		return append(b, ']')
-	case reflect.Struct:
-		m := structMap(v)
-		return appendCanonical(b, m)
-	case reflect.String:
-		return appendString(b, v.String())
-	case reflect.Bool:
-		return strconv.AppendBool(b, v.Bool())
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.AppendInt(b, v.Int(), 10)
-	case reflect.Float32, reflect.Float64:
-		return appendFloat(b, v.Float())
-	}
-	panic("suites: no canonical JSON for " + v.Type().String())
-}
-
-// A jsonField is an encoded field of a struct type.
-type jsonField struct {
-	index     int
-	name      string
-	omitempty bool
-}
-
-// jsonFields caches the encoded fields of each struct type.
-var jsonFields sync.Map // reflect.Type → []jsonField
-
-func fieldsOf(t reflect.Type) []jsonField {
-	if fs, ok := jsonFields.Load(t); ok {
-		return fs.([]jsonField)
-	}
-	var fs []jsonField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if !f.IsExported() || tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = f.Name
-		}
-		fs = append(fs, jsonField{i, name, strings.Contains(opts, "omitempty")})
-	}
-	jsonFields.Store(t, fs)
-	return fs
-}
-
-// structMap returns the exported, tagged fields of a struct as a map, as
-// encoding/json would encode them.
-func structMap(v reflect.Value) map[string]any {
-	fs := fieldsOf(v.Type())
-	m := make(map[string]any, len(fs)+2)
-	for _, f := range fs {
-		fv := v.Field(f.index)
-		if f.omitempty && isEmpty(fv) {
-			continue
-		}
-		m[f.name] = fv.Interface()
-	}
-	return m
-}
-
-// isEmpty is encoding/json's omitempty test.
-func isEmpty(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
-		return v.IsZero()
-	}
-	return false
+	panic(fmt.Sprintf("suites: no canonical JSON for %T", v)) // decoded JSON values only
 }
 
 // appendFloat appends f as JavaScript's Number.prototype.toString does (as

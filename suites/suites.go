@@ -177,9 +177,10 @@ func parseYAML(file string, data []byte) (*eval.Suite, []Problem) {
 	}
 	ps := out(filterMissing(hps, d.problems, nil), &root, nil)
 	ids := map[string]place{}
+	hs := newHasher(suite.Settings)
 	for i := range h.Cases {
 		p := path{"cases", i}
-		c, cps := buildCase(&h.Cases[i], suite.Settings)
+		c, cps := buildCase(&h.Cases[i], hs)
 		ps = append(ps, out(filterMissing(cps, d.problems, p), &root, p)...)
 		if c.ID != "" {
 			at := resolve(&root, path{"cases", i, "id"})
@@ -327,8 +328,9 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			hs := newHasher(suite.Settings)
 			for i := w; i < len(lines); i += workers {
-				results[i] = parseCaseLine(file, lines[i].no, lines[i].text, suite.Settings)
+				results[i] = parseCaseLine(file, lines[i].no, lines[i].text, hs)
 			}
 		})
 	}
@@ -358,7 +360,7 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 // parseCaseLine parses one case line. The fast path decodes it with
 // encoding/json; only a line with a problem is parsed again as YAML (JSON is
 // YAML) to say where the problem is.
-func parseCaseLine(file string, no int, text []byte, defaults eval.Settings) jsonlCase {
+func parseCaseLine(file string, no int, text []byte, hs *hasher) jsonlCase {
 	var rc rawCase
 	var fps []fieldProblem
 	var node *yaml.Node
@@ -369,7 +371,7 @@ func parseCaseLine(file string, no int, text []byte, defaults eval.Settings) jso
 			return jsonlCase{line: no, col: 1, problems: lineProblems(file, no, text, nil, fps)}
 		}
 	}
-	c, cps := buildCase(&rc, defaults)
+	c, cps := buildCase(&rc, hs)
 	r := jsonlCase{line: no, col: 1, c: c}
 	all := append(fps, filterMissing(cps, fps, nil)...)
 	if len(all) > 0 || c.ID != "" {

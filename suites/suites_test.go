@@ -407,11 +407,12 @@ func BenchmarkLoadYAML(b *testing.B) {
 	}
 }
 
-// TestCanonicalJSON checks appendCanonical against encoding/json: encoding v,
-// decoding it generically and encoding it again (which sorts keys) must give
-// the same bytes.
+// TestCanonicalJSON checks appendCanonical, and appendSettings for the
+// settings, against encoding/json: encoding v, decoding it generically and
+// encoding it again (which sorts keys) must give the same bytes. The scorers'
+// and the case documents' encoders are checked by TestCaseHashReference.
 func TestCanonicalJSON(t *testing.T) {
-	topK, minP := 40, 0.05
+	topK, minP, rep := 40, 0.05, 1.1
 	values := []any{
 		nil, true, "", "plain", "quote \" backslash \\ newline \n tab \t bell \a nul \x00 del \x7f",
 		"html <b>&amp;</b>", "unicode é 日本 🎉", 0.0, -1.5, 1e-7, 1e21, 123456789012.0, 0.1, 1e20, 5e-324,
@@ -419,19 +420,22 @@ func TestCanonicalJSON(t *testing.T) {
 		[]any{1.0, "a", nil, map[string]any{"b": 1.0, "a": []any{}}},
 		map[string]any{"z": 1.0, "a": map[string]any{"é": true, "e": false, "E": nil}},
 		eval.Settings{TopP: 1, TopK: &topK, MinP: &minP, MaxTokens: 32, Stop: []string{"\n\n"}, System: "Be brief."},
+		eval.Settings{Temperature: 0.7, TopP: 0.9, RepetitionPenalty: &rep, PresencePenalty: -2, FrequencyPenalty: 1e-7,
+			Seed: -1 << 60, MaxTokens: 1, Stop: []string{}, Logprobs: true, Samples: 5},
 		eval.DefaultSettings(),
-		&eval.Equals{Value: "x", Trim: true},
-		&eval.Length{MaxWords: 3},
-		&eval.Number{Value: 4, Abs: 0.5, Pick: eval.PickLast},
-		[]eval.Message{{Role: "user", Content: "hi"}},
 	}
 	for _, v := range values {
 		b, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
+		set, isSettings := v.(eval.Settings)
+		d := json.NewDecoder(bytes.NewReader(b))
+		if isSettings {
+			d.UseNumber() // keeps a seed beyond 2^53 as written
+		}
 		var g any
-		if err := json.Unmarshal(b, &g); err != nil {
+		if err := d.Decode(&g); err != nil {
 			t.Fatal(err)
 		}
 		var want bytes.Buffer
@@ -440,8 +444,14 @@ func TestCanonicalJSON(t *testing.T) {
 		if err := enc.Encode(g); err != nil {
 			t.Fatal(err)
 		}
-		if got := string(canonicalJSON(v)); got != strings.TrimSuffix(want.String(), "\n") {
-			t.Errorf("canonicalJSON(%#v)\n = %s\nwant %s", v, got, want.String())
+		var got []byte
+		if isSettings {
+			got = appendSettings(nil, set)
+		} else {
+			got = appendCanonical(nil, v)
+		}
+		if string(got) != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("canonical JSON of %#v\n = %s\nwant %s", v, got, want.String())
 		}
 	}
 }
