@@ -96,6 +96,9 @@ var (
 	// runHardStopGrace after the second Ctrl-C.
 	runHardExit      = func() { os.Exit(exitInterrupted) }
 	runHardStopGrace = 5 * time.Second
+	// runPutSuite stores a suite's cases; it runs while the suite is
+	// replayed.
+	runPutSuite = func(ctx context.Context, db *store.DB, suite eval.Suite) error { return db.PutSuite(ctx, suite) }
 	// runClock, when set, is the runner's clock (golden tests freeze it).
 	runClock func() time.Time
 	// runIsTerminal reports whether stderr is a terminal that can show progress.
@@ -135,28 +138,43 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	suite, err := runLoadSuite(o.suite)
-	if err != nil {
-		return err
-	}
-	settings := o.settings(suite.Settings)
-	apiKey, err := o.apiKey()
-	if err != nil {
-		return err
-	}
+	apiKey, keyErr := o.apiKey()
 
 	// Which lock do the endpoints serve? A refusal creates no run and
-	// touches no database.
-	prober := &endpoint.Prober{Client: &http.Client{Transport: runAuth(apiKey)}}
-	pctx, cancel := context.WithTimeout(ctx, o.timeout)
-	target, err := prober.Resolve(pctx, o.endpoints, o.model, o.expect)
-	cancel()
-	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	// touches no database. The suite is loaded while they are asked; a bad
+	// suite is reported before any answer of theirs (and stops the probe),
+	// then a missing API key, then the probe's refusal.
+	var (
+		suite             *eval.Suite
+		suiteErr          error
+		target            *endpoint.Target
+		probeErr          error
+		loading           sync.WaitGroup
+		pctx, cancelProbe = context.WithTimeout(ctx, o.timeout)
+	)
+	loading.Go(func() {
+		if suite, suiteErr = runLoadSuite(o.suite); suiteErr != nil {
+			cancelProbe()
+		}
+	})
+	if keyErr == nil {
+		prober := &endpoint.Prober{Client: &http.Client{Transport: runAuth(apiKey)}}
+		target, probeErr = prober.Resolve(pctx, o.endpoints, o.model, o.expect)
+	}
+	loading.Wait()
+	cancelProbe()
+	switch {
+	case suiteErr != nil:
+		return suiteErr
+	case keyErr != nil:
+		return keyErr
+	case probeErr != nil:
+		if ctx.Err() == nil && errors.Is(probeErr, context.DeadlineExceeded) {
 			return eval.Errorf(eval.KindInput, "check that the endpoint is up, or raise --timeout", "run: probing the endpoints: no answer within %v", o.timeout)
 		}
-		return err
+		return probeErr
 	}
+	settings := o.settings(suite.Settings)
 	fmt.Fprintf(stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",
 		target.Lock, target.Claim.Source, target.Claim.Strength, len(o.endpoints), eval.Printable(target.Model))
 
@@ -172,14 +190,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := db.PutLock(ctx, target.Lock, target.Document(), string(target.Claim.Source)); err != nil {
 		return fmt.Errorf("store lock: %w", err)
 	}
-	if err := db.PutSuite(ctx, *suite); err != nil {
-		return fmt.Errorf("store suite: %w", err)
-	}
 
 	rn, prior, err := runFindOrCreate(ctx, db, o, suite, settings, target.Lock)
 	if err != nil {
 		return err
 	}
+	// The suite's cases are stored while it is replayed: results refer to
+	// the run, not to its cases (CreateRun recorded the suite itself). The
+	// run is called complete only once they are stored; when they are
+	// already, from an earlier run, storing them costs one query.
+	suiteStore := runStoreSuite(ctx, db, *suite)
+	defer suiteStore.Wait() // on every early return; before db.Close
 	// A stored failure of a transient kind (a timeout, a server error, a
 	// rate limit) says nothing about the model: it is requested again and
 	// its row replaced, so that an outage does not stay in the run.
@@ -201,7 +222,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// The run itself. Everything from here on ends with the writer closed
 	// and the run's status recorded, whatever stops it.
 	writer := db.NewWriter(ctx, rn.ID, store.WriterOptions{Replace: retry})
-	sink := &runSink{w: writer}
+	sink := &runSink{w: writer, suite: suiteStore}
 	hard := make(chan struct{})
 	stopWatch := runWatchHardStop(hard, stderr)
 	defer stopWatch()
@@ -244,6 +265,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cancel()
 	}
 	closeErr := writer.Close()
+	storeErr := suiteStore.Wait()
 
 	// Count what is stored rather than trusting the counters: complete means
 	// every case × sample is in the database, none of them a transient
@@ -262,7 +284,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	status := eval.RunInterrupted
-	if runErr == nil && recheckErr == nil && closeErr == nil && ctx.Err() == nil && missing == 0 {
+	if runErr == nil && recheckErr == nil && closeErr == nil && storeErr == nil && ctx.Err() == nil && missing == 0 {
 		status = eval.RunComplete
 	}
 	if prior == eval.RunComplete && missing == 0 {
@@ -311,6 +333,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	switch {
 	case closeErr != nil:
 		return fmt.Errorf("store results of run %d: %w", rn.ID, closeErr)
+	case storeErr != nil:
+		fmt.Fprintf(stderr, "run %d stopped: the suite's cases could not be stored; %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
+		return fmt.Errorf("run %d: %w", rn.ID, storeErr)
 	case runErr != nil && errors.Is(runErr, context.Canceled):
 		fmt.Fprintf(stderr, "run %d interrupted: %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
 		return runErr
@@ -501,10 +526,49 @@ func (b runBearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(req)
 }
 
+// runSuiteStore stores a suite's cases in the background, and owns the
+// goroutine that does.
+type runSuiteStore struct {
+	done chan struct{} // closed when the goroutine has returned
+	err  error         // set before done is closed
+}
+
+// runStoreSuite starts storing suite into db. An interrupt does not stop it:
+// the cases of an interrupted run are stored too, which costs a few
+// transactions of a bounded size.
+func runStoreSuite(ctx context.Context, db *store.DB, suite eval.Suite) *runSuiteStore {
+	s := &runSuiteStore{done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		if err := runPutSuite(context.WithoutCancel(ctx), db, suite); err != nil {
+			s.err = fmt.Errorf("store suite: %w", err)
+		}
+	}()
+	return s
+}
+
+// Err returns the error of storing the suite once that has ended, and nil
+// until then; it does not wait.
+func (s *runSuiteStore) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// Wait waits until the suite is stored and returns the error of storing it.
+func (s *runSuiteStore) Wait() error {
+	<-s.done
+	return s.err
+}
+
 // runSink hands the runner's results to a store writer.
 type runSink struct {
-	w   *store.Writer
-	err error // the first error of Put
+	w     *store.Writer
+	suite *runSuiteStore // a failure to store the suite stops the run too
+	err   error          // the first error of Put
 }
 
 var _ runner.Sink = (*runSink)(nil)
@@ -517,12 +581,19 @@ func (s *runSink) Put(r eval.Result) {
 	}
 }
 
-// Err returns the first error of Put or of the writer's transactions.
+// Err returns the first error of Put, of the writer's transactions or of
+// storing the suite.
 func (s *runSink) Err() error {
 	if s.err != nil {
 		return s.err
 	}
-	return s.w.Err()
+	if err := s.w.Err(); err != nil {
+		return err
+	}
+	if s.suite != nil {
+		return s.suite.Err()
+	}
+	return nil
 }
 
 // runWatchHardStop watches for the second Ctrl-C of a run. The first one

@@ -897,3 +897,201 @@ func BenchmarkRunCommand(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "cases/s")
 }
+
+// The suite is loaded while the endpoints are probed, and the errors keep
+// their order: a bad suite first (and it stops a probe still waiting for
+// an answer), then a missing API key, then the endpoint's refusal.
+func TestRunErrorPrecedence(t *testing.T) {
+	runQuiet(t)
+	dir := t.TempDir()
+	good := runSuiteFile(t, dir, 2)
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: bad\ncases:\n  - id: a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok := newRunFake(runLockA).start(t)
+	noLock := newRunFake("").start(t)
+	// hanging answers nothing until the client gives up, or the test
+	// releases it because the client did not.
+	release := make(chan struct{})
+	var released atomic.Bool
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(hanging.Close)
+	t.Cleanup(func() {
+		if released.CompareAndSwap(false, true) {
+			close(release)
+		}
+	})
+	t.Setenv("EVALPIN_TEST_SET_KEY", "k")
+
+	tests := []struct {
+		name     string
+		suite    string
+		endpoint string
+		keyEnv   string
+		expect   string // --expect-lock, if set
+		code     int
+		stderr   string
+	}{
+		{"bad suite, good endpoint", bad, ok, "", "", exitInput, "invalid suite"},
+		{"bad suite, no lock", bad, noLock, "", "", exitInput, "invalid suite"},
+		{"bad suite, wrong lock", bad, ok, "", runLockB, exitInput, "invalid suite"},
+		{"bad suite, hanging endpoint", bad, hanging.URL + "/v1", "", "", exitInput, "invalid suite"},
+		{"bad suite, no key", bad, ok, "EVALPIN_TEST_UNSET_KEY", "", exitInput, "invalid suite"},
+		{"unknown suite, no lock", "nonesuch", noLock, "", "", exitInput, "no bundled suite of that name"},
+		{"no key, no lock", good, noLock, "EVALPIN_TEST_UNSET_KEY", "", exitInput, "--api-key-env EVALPIN_TEST_UNSET_KEY"},
+		{"good suite, no lock", good, noLock, "", "", exitLockRefused, "no lock reported"},
+		{"good suite, wrong lock", good, ok, "", runLockB, exitLockRefused, runLockA},
+		{"good suite, key, good endpoint", good, ok, "EVALPIN_TEST_SET_KEY", "", exitOK, "run 1:"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"run", "--suite", tt.suite, "--endpoint", tt.endpoint, "--timeout", "1h",
+				"--db", filepath.Join(dir, fmt.Sprintf("e%d.db", i))}
+			if tt.keyEnv != "" {
+				args = append(args, "--api-key-env", tt.keyEnv)
+			}
+			if tt.expect != "" {
+				args = append(args, "--expect-lock", tt.expect)
+			}
+			// A probe that is not stopped would wait the hour; release it
+			// after a while, and fail.
+			watchdog := time.AfterFunc(20*time.Second, func() {
+				if released.CompareAndSwap(false, true) {
+					close(release)
+				}
+			})
+			code, _, stderr := runCmd(context.Background(), args...)
+			watchdog.Stop()
+			if released.Load() {
+				t.Fatal("the probe went on after the suite failed to load")
+			}
+			if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, tt.code, tt.stderr)
+			}
+		})
+	}
+}
+
+// runStatus returns the status of run id in db.
+func runStatus(t testing.TB, db *store.DB, id int64) eval.RunStatus {
+	t.Helper()
+	for _, r := range runListRuns(t, db) {
+		if r.ID == id {
+			return r.Status
+		}
+	}
+	t.Fatalf("no run %d", id)
+	return ""
+}
+
+// The suite's cases are stored while the suite is replayed, not before the
+// first request, and the run is marked complete only once they are stored.
+func TestRunStoresSuiteDuringReplay(t *testing.T) {
+	runQuiet(t)
+	const n = 20
+	dir := t.TempDir()
+	suite := runSuiteFile(t, dir, n)
+	dbPath := filepath.Join(dir, "e.db")
+	fake := newRunFake(runLockA)
+	replayed := make(chan struct{})
+	fake.setOnCase(func(k int64) {
+		if k == n {
+			close(replayed)
+		}
+	})
+	ep := fake.start(t)
+
+	var waited, statusSeen atomic.Value
+	old := runPutSuite
+	t.Cleanup(func() { runPutSuite = old })
+	runPutSuite = func(ctx context.Context, db *store.DB, s eval.Suite) error {
+		// Hold the suite back until every case has been requested; a run
+		// that waited for it first would never request them.
+		select {
+		case <-replayed:
+			waited.Store(false)
+		case <-time.After(20 * time.Second):
+			waited.Store(true)
+		}
+		runs, err := db.Runs(ctx, store.RunFilter{})
+		if err != nil || len(runs) != 1 {
+			return fmt.Errorf("runs %v: %v", runs, err)
+		}
+		statusSeen.Store(runs[0].Status)
+		return db.PutSuite(ctx, s)
+	}
+	code, _, stderr := runCmd(context.Background(), "run", "--suite", suite, "--endpoint", ep, "--db", dbPath, "--concurrency", "4")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if waited.Load() != false {
+		t.Fatal("the first request waited for the suite to be stored")
+	}
+	if got := statusSeen.Load(); got != eval.RunRunning {
+		t.Fatalf("run status while its suite was stored = %v, want %s", got, eval.RunRunning)
+	}
+	db := runOpen(t, dbPath)
+	runs := runListRuns(t, db)
+	if len(runs) != 1 || runs[0].Status != eval.RunComplete {
+		t.Fatalf("runs %+v, want one, complete", runs)
+	}
+	cases, err := db.Cases(context.Background(), runs[0].SuiteHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range runCaseIDs(n) {
+		if c, ok := cases[id]; !ok || c.Messages[0].Content != runPrompt(id) {
+			t.Errorf("case %s stored as %+v, want its prompt", id, c)
+		}
+	}
+	if len(cases) != n {
+		t.Errorf("%d cases stored, want %d", len(cases), n)
+	}
+}
+
+// A failure to store the suite's cases stops the run as an infrastructure
+// failure and leaves it interrupted; the same command completes it.
+func TestRunSuiteStoreFails(t *testing.T) {
+	runQuiet(t)
+	const n = 30
+	dir := t.TempDir()
+	suite := runSuiteFile(t, dir, n)
+	dbPath := filepath.Join(dir, "e.db")
+	fake := newRunFake(runLockA)
+	ep := fake.start(t)
+	old := runPutSuite
+	t.Cleanup(func() { runPutSuite = old })
+	runPutSuite = func(context.Context, *store.DB, eval.Suite) error { return errors.New("disk I/O error") }
+	args := []string{"run", "--suite", suite, "--endpoint", ep, "--db", dbPath, "--concurrency", "2"}
+
+	code, _, stderr := runCmd(context.Background(), args...)
+	if code != exitInternal || !strings.Contains(stderr, "the suite's cases could not be stored") ||
+		!strings.Contains(stderr, "store suite: disk I/O error") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit %d naming the failed suite store", code, stderr, exitInternal)
+	}
+	db := runOpen(t, dbPath)
+	if got := runStatus(t, db, 1); got != eval.RunInterrupted {
+		t.Fatalf("run status %s after a failed suite store, want %s", got, eval.RunInterrupted)
+	}
+
+	runPutSuite = old
+	code, _, stderr = runCmd(context.Background(), args...)
+	if code != exitOK || !strings.Contains(stderr, "resuming run 1") {
+		t.Fatalf("resume: exit %d, stderr:\n%s", code, stderr)
+	}
+	if got := runStatus(t, db, 1); got != eval.RunComplete {
+		t.Fatalf("run status %s after the resume, want %s", got, eval.RunComplete)
+	}
+	runCheckStored(t, db, 1, runCaseIDs(n), 1, runLockA)
+	cases, err := db.Cases(context.Background(), runListRuns(t, db)[0].SuiteHash)
+	if err != nil || len(cases) != n {
+		t.Fatalf("%d cases stored (%v), want %d", len(cases), err, n)
+	}
+}
