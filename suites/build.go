@@ -193,16 +193,30 @@ func buildCase(r *rawCase, h *hasher) (eval.Case, problems) {
 		checkStop(o.Stop, append(p, "stop"), &ps)
 		c.Overrides = eval.Overrides{MaxTokens: o.MaxTokens, Stop: o.Stop, Temperature: o.Temperature, Seed: o.Seed}
 	}
-	names := map[string]int{}
+	// The scorers built so far and their indexes in r.Scorers: a case has
+	// few, so a list searched from its end (the latest of a name) does.
+	type named struct {
+		name  string
+		index int
+	}
+	var namesBuf [8]named
+	names := namesBuf[:0]
+	if len(r.Scorers) > 0 {
+		c.Scorers = make([]eval.Scorer, 0, len(r.Scorers))
+	}
 	for i := range r.Scorers {
 		s := buildScorer(&r.Scorers[i], path{"scorers", i}, &ps)
 		if s == nil {
 			continue
 		}
-		if j, dup := names[s.Name()]; dup {
-			ps.add(path{"scorers", i}, "two scorers are named %q (scorers %d and %d); give one a name so their pass rates stay apart", s.Name(), j+1, i+1)
+		name := s.Name()
+		for k := len(names) - 1; k >= 0; k-- {
+			if names[k].name == name {
+				ps.add(path{"scorers", i}, "two scorers are named %q (scorers %d and %d); give one a name so their pass rates stay apart", name, names[k].index+1, i+1)
+				break
+			}
 		}
-		names[s.Name()] = i
+		names = append(names, named{name, i})
 		c.Scorers = append(c.Scorers, s)
 	}
 	if len(ps) == 0 {
@@ -229,11 +243,11 @@ func buildScorer(r *rawScorer, p path, ps *problems) eval.KindScorer {
 		return nil
 	}
 	n := len(*ps)
-	for _, f := range setFields(*r) {
+	r.forSetFields(func(f string) {
 		if f != "kind" && f != "name" && !slices.Contains(allowed, f) {
 			ps.add(append(p, f), "%s does not apply to scorer %s (it takes %s)", f, kind, strings.Join(allowed, ", "))
 		}
-	}
+	})
 	label := ""
 	if r.Name != nil {
 		if *r.Name == "" {

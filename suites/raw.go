@@ -93,16 +93,18 @@ type rawScorer struct {
 	MaxWords   *int     `json:"max_words"`
 }
 
-// setFields returns the JSON names of the fields of a raw struct that are set.
-func setFields(v any) []string {
-	rv := reflect.ValueOf(v)
-	var names []string
-	for i := 0; i < rv.NumField(); i++ {
+// scorerFields are the JSON names of rawScorer's fields, in order.
+var scorerFields = fieldNames(reflect.TypeFor[rawScorer]())
+
+// forSetFields calls f with the JSON name of each field of r that is set, in
+// field order.
+func (r *rawScorer) forSetFields(f func(name string)) {
+	rv := reflect.ValueOf(r).Elem()
+	for i, name := range scorerFields {
 		if !rv.Field(i).IsZero() {
-			names = append(names, jsonName(rv.Type().Field(i)))
+			f(name)
 		}
 	}
-	return names
 }
 
 func jsonName(f reflect.StructField) string {

@@ -259,11 +259,11 @@ type jsonlHeader struct {
 	Suite *rawHeader `json:"suite"`
 }
 
-// A jsonlCase is one case line of a JSONL suite, parsed.
+// A jsonlCase is where one case line of a JSONL suite is and what is wrong
+// with it; the case itself goes straight into the suite's cases.
 type jsonlCase struct {
 	line     int
 	col      int // of the id
-	c        eval.Case
 	problems []Problem
 }
 
@@ -324,31 +324,30 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 	}
 
 	results := make([]jsonlCase, len(lines))
+	suite.Cases = make([]eval.Case, len(lines))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(lines)/256))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			hs := newHasher(suite.Settings)
 			for i := w; i < len(lines); i += workers {
-				results[i] = parseCaseLine(file, lines[i].no, lines[i].text, hs)
+				results[i] = parseCaseLine(file, lines[i].no, lines[i].text, hs, &suite.Cases[i])
 			}
 		})
 	}
 	wg.Wait()
 
 	ids := make(map[string]int, len(results))
-	suite.Cases = make([]eval.Case, 0, len(results))
-	for _, r := range results {
+	for i, r := range results {
 		ps = append(ps, r.problems...)
-		if r.c.ID != "" {
-			if firstLine, dup := ids[r.c.ID]; dup {
+		if id := suite.Cases[i].ID; id != "" {
+			if firstLine, dup := ids[id]; dup {
 				ps = append(ps, Problem{File: file, Line: r.line, Col: r.col,
-					Msg: fmt.Sprintf("duplicate case id %q, first used on line %d; give each case its own id", r.c.ID, firstLine)})
+					Msg: fmt.Sprintf("duplicate case id %q, first used on line %d; give each case its own id", id, firstLine)})
 			} else {
-				ids[r.c.ID] = r.line
+				ids[id] = r.line
 			}
 		}
-		suite.Cases = append(suite.Cases, r.c)
 	}
 	if len(ps) > 0 {
 		return nil, ps
@@ -357,10 +356,10 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 	return suite, nil
 }
 
-// parseCaseLine parses one case line. The fast path decodes it with
+// parseCaseLine parses one case line into c. The fast path decodes it with
 // encoding/json; only a line with a problem is parsed again as YAML (JSON is
 // YAML) to say where the problem is.
-func parseCaseLine(file string, no int, text []byte, hs *hasher) jsonlCase {
+func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case) jsonlCase {
 	var rc rawCase
 	var fps []fieldProblem
 	var node *yaml.Node
@@ -371,8 +370,9 @@ func parseCaseLine(file string, no int, text []byte, hs *hasher) jsonlCase {
 			return jsonlCase{line: no, col: 1, problems: lineProblems(file, no, text, nil, fps)}
 		}
 	}
-	c, cps := buildCase(&rc, hs)
-	r := jsonlCase{line: no, col: 1, c: c}
+	var cps problems
+	*c, cps = buildCase(&rc, hs)
+	r := jsonlCase{line: no, col: 1}
 	all := append(fps, filterMissing(cps, fps, nil)...)
 	if len(all) > 0 || c.ID != "" {
 		if node == nil && len(all) > 0 {
