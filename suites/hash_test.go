@@ -23,6 +23,9 @@ func TestHashGolden(t *testing.T) {
 	}{
 		{"testdata/hash/every-field.jsonl", "testdata/hash/every-field.hashes"},
 		{"testdata/good/base.yaml", "testdata/hash/base.hashes"},
+		// 700 cases over several chunks, with blank lines of every kind,
+		// indentation and trailing white space.
+		{"testdata/hash/layout.jsonl", "testdata/hash/layout.hashes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

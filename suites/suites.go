@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/evalpin/evalpin/eval"
 	"go.yaml.in/yaml/v3"
@@ -267,24 +268,29 @@ type jsonlCase struct {
 	problems []Problem
 }
 
+// A rawLine is a non-blank line of a JSONL suite.
+type rawLine struct {
+	no    int    // 1-based
+	start int    // the offset of its first byte in the file
+	text  []byte // without its line ending
+}
+
 // parseJSONL parses a JSON lines suite: a header line {"suite": {...}}, then
-// one case a line. Blank lines are skipped. Case lines are parsed in parallel.
+// one case a line. Blank lines are skipped. Case lines are parsed in parallel,
+// in chunks of consecutive lines.
 func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
-	type rawLine struct {
-		no   int
-		text []byte
-	}
-	var lines []rawLine
-	for no := 1; len(data) > 0; no++ {
-		text := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			text, data = data[:i], data[i+1:]
+	lines := make([]rawLine, 0, bytes.Count(data, []byte("\n"))+1)
+	for no, rest := 1, data; len(rest) > 0; no++ {
+		start := len(data) - len(rest)
+		text := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			text, rest = rest[:i], rest[i+1:]
 		} else {
-			data = nil
+			rest = nil
 		}
 		text = bytes.TrimSuffix(text, []byte("\r"))
 		if len(bytes.TrimSpace(text)) > 0 {
-			lines = append(lines, rawLine{no, text})
+			lines = append(lines, rawLine{no, start, text})
 		}
 	}
 	if len(lines) == 0 {
@@ -325,13 +331,22 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 
 	results := make([]jsonlCase, len(lines))
 	suite.Cases = make([]eval.Case, len(lines))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(lines)/256))
-	var wg sync.WaitGroup
-	for w := range workers {
+	const chunk = 256
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(lines)/chunk))
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64 // the first line of the next chunk
+	)
+	for range workers {
 		wg.Go(func() {
 			hs := newHasher(suite.Settings)
-			for i := w; i < len(lines); i += workers {
-				results[i] = parseCaseLine(file, lines[i].no, lines[i].text, hs, &suite.Cases[i])
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(lines) {
+					return
+				}
+				hi := min(lo+chunk, len(lines))
+				parseCaseLines(file, data, lines[lo:hi], hs, results[lo:hi], suite.Cases[lo:hi])
 			}
 		})
 	}
@@ -356,22 +371,70 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 	return suite, nil
 }
 
-// parseCaseLine parses one case line into c. The fast path decodes it with
-// encoding/json; only a line with a problem is parsed again as YAML (JSON is
-// YAML) to say where the problem is.
-func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case) jsonlCase {
-	var rc rawCase
+// parseCaseLines parses consecutive case lines of data into results and
+// cases. The fast path decodes them with one json.Decoder reading from the
+// first line on, which saves a decoder and its buffer a line: a value it
+// decodes counts only where it lies within its own line with nothing but
+// white space after it, which is where decoding the line alone gives the same
+// value. Any other line is parsed alone, and the decoder starts again after
+// it.
+func parseCaseLines(file string, data []byte, lines []rawLine, hs *hasher, results []jsonlCase, cases []eval.Case) {
+	last := lines[len(lines)-1]
+	end := last.start + len(last.text)
+	var (
+		dec  *json.Decoder
+		base int // where dec started in data
+	)
+	for i, l := range lines {
+		if dec == nil {
+			base = l.start
+			dec = json.NewDecoder(bytes.NewReader(data[base:end]))
+			dec.UseNumber()
+			dec.DisallowUnknownFields()
+		}
+		rc := new(rawCase)
+		lineEnd := l.start + len(l.text)
+		if err := dec.Decode(rc); err == nil {
+			if at := base + int(dec.InputOffset()); at <= lineEnd && onlyJSONSpace(data[at:lineEnd]) {
+				results[i] = parseCaseLine(file, l.no, l.text, hs, &cases[i], rc)
+				continue
+			}
+		}
+		dec = nil
+		results[i] = parseCaseLine(file, l.no, l.text, hs, &cases[i], nil)
+	}
+}
+
+// onlyJSONSpace reports whether b is all JSON white space.
+func onlyJSONSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseCaseLine parses one case line into c; decoded is the line's case
+// when the fast path of parseCaseLines decoded it already. The fast path
+// decodes a line with encoding/json; only a line with a problem is parsed
+// again as YAML (JSON is YAML) to say where the problem is.
+func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case, decoded *rawCase) jsonlCase {
 	var fps []fieldProblem
 	var node *yaml.Node
-	if err := decodeJSONStrict(text, &rc); err != nil {
-		rc = rawCase{}
-		fps, node = decodeLine(text, &rc, "the case")
-		if node == nil { // not a JSON object: nothing more to say
-			return jsonlCase{line: no, col: 1, problems: lineProblems(file, no, text, nil, fps)}
+	rc := decoded
+	if rc == nil {
+		rc = new(rawCase)
+		if err := decodeJSONStrict(text, rc); err != nil {
+			*rc = rawCase{}
+			fps, node = decodeLine(text, rc, "the case")
+			if node == nil { // not a JSON object: nothing more to say
+				return jsonlCase{line: no, col: 1, problems: lineProblems(file, no, text, nil, fps)}
+			}
 		}
 	}
 	var cps problems
-	*c, cps = buildCase(&rc, hs)
+	*c, cps = buildCase(rc, hs)
 	r := jsonlCase{line: no, col: 1}
 	all := append(fps, filterMissing(cps, fps, nil)...)
 	if len(all) > 0 || c.ID != "" {
