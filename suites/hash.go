@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 
@@ -134,8 +133,8 @@ func (h *hasher) appendScorer(b []byte, s eval.Scorer) []byte {
 }
 
 // appendScorer appends the canonical JSON of s; see hasher.appendScorer. The
-// keys of each kind are written in sorted order. Omitted floats are those
-// whose bits are zero (-0 is written, as 0), as reflect.Value.IsZero decides.
+// keys of each kind are written in sorted order. An omitempty float is left
+// out where it is 0 or -0, as reflect.Value.IsZero decides.
 func appendScorer(b []byte, s eval.Scorer) []byte {
 	name := s.Name()
 	switch s := s.(type) {
@@ -192,7 +191,7 @@ func appendScorer(b []byte, s eval.Scorer) []byte {
 		}
 	case *eval.Number:
 		b = append(b, '{')
-		if math.Float64bits(s.Abs) != 0 {
+		if s.Abs != 0 {
 			b = append(b, `"abs":`...)
 			b = appendFloat(b, s.Abs)
 			b = append(b, ',')
@@ -200,7 +199,7 @@ func appendScorer(b []byte, s eval.Scorer) []byte {
 		b = appendKindName(b, s.Kind(), name)
 		b = append(b, `,"pick":`...)
 		b = appendString(b, s.Pick)
-		if math.Float64bits(s.Rel) != 0 {
+		if s.Rel != 0 {
 			b = append(b, `,"rel":`...)
 			b = appendFloat(b, s.Rel)
 		}
