@@ -13,7 +13,6 @@ package runner
 // the absolute numbers are the machine's, the ratios are what to look at.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,12 +20,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -109,92 +106,6 @@ func replay(tb testing.TB, url string, c int, suite eval.Suite) (Summary, *bench
 	return sum, sink
 }
 
-var (
-	stubOnce sync.Once
-	stubBin  string
-	stubErr  error
-)
-
-// stubProcess starts the stub server as a child process and returns its base URL.
-func stubProcess(b *testing.B, latency time.Duration) string {
-	b.Helper()
-	stubOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "evalpin-stub-")
-		if err != nil {
-			stubErr = err
-			return
-		}
-		stubBin = filepath.Join(dir, "stubserver")
-		out, err := exec.Command("go", "build", "-o", stubBin, "github.com/evalpin/evalpin/internal/stubserver/cmd/stubserver").CombinedOutput()
-		if err != nil {
-			stubErr = fmt.Errorf("build stub server: %v\n%s", err, out)
-		}
-	})
-	if stubErr != nil {
-		b.Fatal(stubErr)
-	}
-	cmd := exec.Command(stubBin, "-latency", latency.String())
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatalf("stub server did not report its address: %v", err)
-	}
-	return strings.TrimSpace(line)
-}
-
-// heyPath returns the hey binary or skips the benchmark.
-func heyPath(b *testing.B) string {
-	if p := os.Getenv("EVALPIN_HEY"); p != "" {
-		return p
-	}
-	p, err := filepath.Abs("../.testbed/bin/hey")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		b.Skip("hey not installed; run scripts/bench-runner.sh (or set EVALPIN_HEY)")
-	}
-	return p
-}
-
-var heyRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-
-// hey sends n requests at concurrency c to url's chat completions and
-// returns hey's requests per second. hey gives each of its c workers n/c
-// requests, so n is rounded down to a multiple of c.
-func hey(b *testing.B, bin, url string, n, c int) float64 {
-	b.Helper()
-	n = n / c * c
-	out, err := exec.Command(bin, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c), "-m", "POST",
-		"-T", "application/json", "-d", heyBody, url+"/chat/completions").CombinedOutput()
-	if err != nil {
-		b.Fatalf("hey: %v\n%s", err, out)
-	}
-	if want := fmt.Sprintf("[200]\t%d responses", n); !bytes.Contains(out, []byte(want)) {
-		b.Fatalf("hey: not every request succeeded:\n%s", out)
-	}
-	m := heyRate.FindSubmatch(out)
-	if m == nil {
-		b.Fatalf("hey: no Requests/sec in\n%s", out)
-	}
-	rps, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return rps
-}
-
 // BenchmarkVersusHey replays a scored suite through the runner into a sink
 // that encodes every result, and reports its requests per second as a ratio
 // to hey's on the same stub server. Each iteration runs hey, untimed, right
@@ -202,6 +113,7 @@ func hey(b *testing.B, bin, url string, n, c int) float64 {
 // a shared machine; the ratio reported is the median of the iterations' ratios.
 // Targets: ratio ≥ 0.7 at 0 ms, ≥ 0.9 at 20 ms and concurrency 256.
 func BenchmarkVersusHey(b *testing.B) {
+	stub := stubserver.Build(b, b.TempDir())
 	for _, bc := range []struct {
 		latency time.Duration
 		c, n    int
@@ -210,8 +122,8 @@ func BenchmarkVersusHey(b *testing.B) {
 		{20 * time.Millisecond, 256, 10000},
 	} {
 		b.Run(fmt.Sprintf("latency=%v/c=%d", bc.latency, bc.c), func(b *testing.B) {
-			bin := heyPath(b)
-			url := stubProcess(b, bc.latency)
+			bin := stubserver.HeyPath(b, "..")
+			url := stubserver.Start(b, stub, bc.latency, "")
 			suite := benchSuite(bc.n)
 			var ratios []float64
 			var rates, heyRates float64
@@ -221,7 +133,7 @@ func BenchmarkVersusHey(b *testing.B) {
 				var heyRPS float64
 				if i%2 == 0 {
 					b.StopTimer()
-					heyRPS = hey(b, bin, url, bc.n, bc.c)
+					_, heyRPS = stubserver.Hey(b, bin, url, heyBody, bc.n, bc.c)
 					b.StartTimer()
 				}
 				start := time.Now()
@@ -229,7 +141,7 @@ func BenchmarkVersusHey(b *testing.B) {
 				rps := float64(sum.Results) / time.Since(start).Seconds()
 				if i%2 == 1 {
 					b.StopTimer()
-					heyRPS = hey(b, bin, url, bc.n, bc.c)
+					_, heyRPS = stubserver.Hey(b, bin, url, heyBody, bc.n, bc.c)
 					b.StartTimer()
 				}
 				ratios = append(ratios, rps/heyRPS)
@@ -324,7 +236,7 @@ var rssLine = regexp.MustCompile(`results=(\d+) sink_bytes=\d+ vmhwm_kb=(-?\d+) 
 // binary, re-executed) against the stub server at 0 ms and reports the child's
 // peak RSS. Target: < 100 MB.
 func BenchmarkPeakRSS(b *testing.B) {
-	url := stubProcess(b, 0)
+	url := stubserver.Start(b, stubserver.Build(b, b.TempDir()), 0, "")
 	var peak int64
 	for b.Loop() {
 		cmd := exec.Command(os.Args[0])

@@ -17,7 +17,6 @@ package main
 // the absolute numbers are the machine's, the ratios are what to look at.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +34,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/stubserver"
 )
 
 // The targets of replay performance: evalpin's requests per second as a share
@@ -87,79 +86,6 @@ func runBenchBuild(b *testing.B, dir, pkg string) string {
 		b.Fatalf("build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
-}
-
-// runBenchStub starts the stub server binary with latency and runBenchLock,
-// stops it when b ends, and returns its base URL.
-// (runner's stubProcess, with the lock, which "evalpin run" needs.)
-func runBenchStub(b *testing.B, bin string, latency time.Duration) string {
-	b.Helper()
-	cmd := exec.Command(bin, "-latency", latency.String(), "-lock", runBenchLock)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatalf("stub server did not report its address: %v", err)
-	}
-	return strings.TrimSpace(line)
-}
-
-// runBenchHeyPath returns the hey binary or skips the benchmark.
-// (runner's heyPath, from this package's directory.)
-func runBenchHeyPath(b *testing.B) string {
-	if p := os.Getenv("EVALPIN_HEY"); p != "" {
-		return p
-	}
-	p, err := filepath.Abs("../../.testbed/bin/hey")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		b.Skip("hey not installed; run scripts/bench-runner.sh -install (or set EVALPIN_HEY)")
-	}
-	return p
-}
-
-// runBenchHeyRate is hey's own requests per second in its summary.
-var runBenchHeyRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-
-// runBenchHey sends n requests at concurrency c to url's chat completions and
-// returns hey's requests per second from its wall time (process start to
-// exit, as for evalpin) and as hey reports it. hey gives each of its c
-// workers n/c requests, so n is rounded down to a multiple of c.
-func runBenchHey(b *testing.B, bin, url string, n, c int) (wall, own float64) {
-	b.Helper()
-	n = n / c * c
-	cmd := exec.Command(bin, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c), "-m", "POST",
-		"-T", "application/json", "-d", runBenchHeyBody, url+"/chat/completions")
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	elapsed := time.Since(start)
-	if err != nil {
-		b.Fatalf("hey: %v\n%s", err, out)
-	}
-	if want := fmt.Sprintf("[200]\t%d responses", n); !bytes.Contains(out, []byte(want)) {
-		b.Fatalf("hey: not every request succeeded:\n%s", out)
-	}
-	m := runBenchHeyRate.FindSubmatch(out)
-	if m == nil {
-		b.Fatalf("hey: no Requests/sec in\n%s", out)
-	}
-	own, err = strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return float64(n) / elapsed.Seconds(), own
 }
 
 // runBenchResult is one "evalpin run" process: its wall time, its peak
@@ -247,10 +173,10 @@ func runBenchMedian(xs []float64) float64 {
 // RSS ("peak-MB"). Targets: ratio ≥ 0.7 at 0 ms, ≥ 0.9 at 20 ms, peak RSS
 // < 100 MB.
 func BenchmarkRunVersusHey(b *testing.B) {
-	heyBin := runBenchHeyPath(b)
+	heyBin := stubserver.HeyPath(b, "../..")
 	dir := b.TempDir()
 	evalpinBin := runBenchBuild(b, dir, "cmd/evalpin")
-	stubBin := runBenchBuild(b, dir, "internal/stubserver/cmd/stubserver")
+	stubBin := stubserver.Build(b, dir)
 	suite := runBenchSuite(b, dir, runBenchCases)
 	for _, bc := range []struct {
 		latency time.Duration
@@ -261,7 +187,7 @@ func BenchmarkRunVersusHey(b *testing.B) {
 		{20 * time.Millisecond, 256, runBenchTarget20},
 	} {
 		b.Run(fmt.Sprintf("latency=%v/c=%d", bc.latency, bc.c), func(b *testing.B) {
-			url := runBenchStub(b, stubBin, bc.latency)
+			url := stubserver.Start(b, stubBin, bc.latency, runBenchLock)
 			var ratios, runRatios, rates, heyRates, runRates []float64
 			var peakKiB int64
 			for i := 0; b.Loop(); i++ {
@@ -270,13 +196,13 @@ func BenchmarkRunVersusHey(b *testing.B) {
 				// hey runs untimed, so that ns/op is evalpin's wall time.
 				if i%2 == 0 {
 					b.StopTimer()
-					heyWall, heyOwn = runBenchHey(b, heyBin, url, runBenchCases, bc.c)
+					heyWall, heyOwn = stubserver.Hey(b, heyBin, url, runBenchHeyBody, runBenchCases, bc.c)
 					b.StartTimer()
 				}
 				r := runBenchEvalpin(b, evalpinBin, suite, url, db, bc.c)
 				b.StopTimer()
 				if i%2 == 1 {
-					heyWall, heyOwn = runBenchHey(b, heyBin, url, runBenchCases, bc.c)
+					heyWall, heyOwn = stubserver.Hey(b, heyBin, url, runBenchHeyBody, runBenchCases, bc.c)
 				}
 				if i == 0 {
 					runBenchCheckStored(b, db, r.sum.Run)
@@ -320,9 +246,9 @@ func BenchmarkRunVersusHey(b *testing.B) {
 // SQLite writer. It needs no hey.
 func BenchmarkRunCommandInProcess(b *testing.B) {
 	dir := b.TempDir()
-	stubBin := runBenchBuild(b, dir, "internal/stubserver/cmd/stubserver")
+	stubBin := stubserver.Build(b, dir)
 	suite := runBenchSuite(b, dir, runBenchCases)
-	url := runBenchStub(b, stubBin, 0)
+	url := stubserver.Start(b, stubBin, 0, runBenchLock)
 	b.Setenv(dbEnv, "")
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
