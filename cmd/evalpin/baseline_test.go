@@ -43,13 +43,8 @@ var baselineHostile = []string{
 func mustBaselineDB(t *testing.T) (path, lockA, lockB string) {
 	t.Helper()
 	ctx := context.Background()
-	path = filepath.Join(t.TempDir(), "evalpin.db")
-	db := store.NewDB(path)
-	now := baselineT0
-	db.Now = func() time.Time { return now }
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
+	db, dbPath, now := openClockedDB(t, baselineT0)
+	path = dbPath
 	defer db.Close()
 
 	manifest := func(weights string) *lock.Manifest {
@@ -122,11 +117,11 @@ func mustBaselineDB(t *testing.T) (path, lockA, lockB string) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		now = now.Add(90 * time.Second)
+		*now = now.Add(90 * time.Second)
 		if err := db.SetRunStatus(ctx, r.ID, status); err != nil {
 			t.Fatal(err)
 		}
-		now = now.Add(time.Hour)
+		*now = now.Add(time.Hour)
 	}
 	base := func(i, s int) eval.Result {
 		out := fmt.Sprintf(`{"answer": %d}`, i*3)

@@ -56,13 +56,8 @@ func diffManifest(t *testing.T, template string) *lock.Manifest {
 func mustDiffDB(t *testing.T) (path, lockA, lockB string) {
 	t.Helper()
 	ctx := context.Background()
-	path = filepath.Join(t.TempDir(), "evalpin.db")
-	db := store.NewDB(path)
-	now := diffT0
-	db.Now = func() time.Time { return now }
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
+	db, dbPath, now := openClockedDB(t, diffT0)
+	path = dbPath
 	defer db.Close()
 
 	ma, mb := diffManifest(t, strings.Repeat("c", 64)), diffManifest(t, strings.Repeat("d", 64))
@@ -114,11 +109,11 @@ func mustDiffDB(t *testing.T) (path, lockA, lockB string) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		now = now.Add(time.Minute)
+		*now = now.Add(time.Minute)
 		if err := db.SetRunStatus(ctx, r.ID, status); err != nil {
 			t.Fatal(err)
 		}
-		now = now.Add(time.Hour)
+		*now = now.Add(time.Hour)
 	}
 	settings := eval.DefaultSettings()
 	settings.Samples = 2

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/evalpin/evalpin/internal/store"
 )
 
 // update makes golden tests rewrite their files: go test ./cmd/evalpin -update.
@@ -59,4 +62,19 @@ func golden(t *testing.T, name string, replace []string, args ...string) {
 			os.Remove(gotPath)
 		}
 	}
+}
+
+// openClockedDB opens a new store in a temporary directory whose clock reads
+// *now, starting at start, so that a fixture can move time along. The caller
+// closes it.
+func openClockedDB(t *testing.T, start time.Time) (db *store.DB, path string, now *time.Time) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "evalpin.db")
+	db = store.NewDB(path)
+	now = &start
+	db.Now = func() time.Time { return *now }
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	return db, path, now
 }

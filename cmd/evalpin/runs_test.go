@@ -35,13 +35,7 @@ func (s histScorer) Score(string) eval.Check { return eval.Check{Scorer: string(
 func mustHistoryDB(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "evalpin.db")
-	db := store.NewDB(path)
-	now := historyT0
-	db.Now = func() time.Time { return now }
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
+	db, path, now := openClockedDB(t, historyT0)
 	defer db.Close()
 
 	smoke := eval.Suite{
@@ -100,22 +94,22 @@ func mustHistoryDB(t *testing.T) string {
 		res("essay", "c3c3c3c3c3c3c3c3", 0, "The first line is long enough to be cut in the table of results.\nSecond line.\n\tThird, indented.", 1234*time.Millisecond, true),
 		timeout,
 	)
-	now = historyT0.Add(90 * time.Second)
+	*now = historyT0.Add(90 * time.Second)
 	if err := db.SetRunStatus(ctx, r1.ID, eval.RunComplete); err != nil {
 		t.Fatal(err)
 	}
 
-	now = historyT0.Add(time.Hour)
+	*now = historyT0.Add(time.Hour)
 	r2 := newRun(histLockB, "smoke", "1", smoke.Hash)
 	b := res("capital", "c1c1c1c1c1c1c1c1", 0, "Lyon?", 20*time.Millisecond, false)
 	b.Lock = histLockB
 	put(r2.ID, b)
-	now = historyT0.Add(time.Hour + 5*time.Minute)
+	*now = historyT0.Add(time.Hour + 5*time.Minute)
 	if err := db.SetRunStatus(ctx, r2.ID, eval.RunInterrupted); err != nil {
 		t.Fatal(err)
 	}
 
-	now = historyT0.Add(2 * time.Hour)
+	*now = historyT0.Add(2 * time.Hour)
 	newRun(histLockB, "math", "2", "0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7b")
 	return path
 }
