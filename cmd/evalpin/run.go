@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -158,7 +157,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	})
 	if keyErr == nil {
-		prober := &endpoint.Prober{Client: &http.Client{Transport: runAuth(apiKey)}}
+		prober := &endpoint.Prober{APIKey: apiKey}
 		target, probeErr = prober.Resolve(pctx, o.endpoints, o.model, o.expect)
 	}
 	loading.Wait()
@@ -506,24 +505,6 @@ func runFindOrCreate(ctx context.Context, db *store.DB, o *runOptions, suite *ev
 		return rn, "", fmt.Errorf("create run: %w", err)
 	}
 	return rn, "", nil
-}
-
-// runAuth returns the transport of the lock probe: the default one, adding
-// the API key as a bearer token when there is one.
-func runAuth(key string) http.RoundTripper {
-	if key == "" {
-		return http.DefaultTransport
-	}
-	return runBearer{key: key}
-}
-
-// runBearer adds an Authorization header to every request.
-type runBearer struct{ key string }
-
-func (b runBearer) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(req.Context())
-	req.Header.Set("Authorization", "Bearer "+b.key)
-	return http.DefaultTransport.RoundTrip(req)
 }
 
 // runSuiteStore stores a suite's cases in the background, and owns the

@@ -26,6 +26,11 @@ type Prober struct {
 	// Client makes the requests; nil means http.DefaultClient. Give it a
 	// timeout or pass a context with a deadline.
 	Client *http.Client
+	// APIKey, if set, is sent as a bearer token on every request the probe
+	// makes. It is set on each request, not in a transport, so that the
+	// client's redirect policy decides whether a redirect carries it (the
+	// net/http default drops it on a redirect to another host).
+	APIKey string
 	// SkipCompletion leaves out the one-token completion the probe sends to read
 	// the Evalpin-Lock header and system_fingerprint of a real response.
 	// Without it a lock reported only in system_fingerprint is not seen.
@@ -377,6 +382,9 @@ func (p *Prober) send(ctx context.Context, method, url string, body any) (*http.
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if p.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+p.APIKey)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
