@@ -17,6 +17,11 @@ const (
 	KindGateFailed              // the gate found a regression
 )
 
+// ErrUnauthorized is wrapped by the input error of an endpoint that refused
+// the request's credentials (HTTP 401 or 403): the API key is missing, wrong,
+// or not meant for that endpoint. Commands add the hint that names their flag.
+var ErrUnauthorized = errors.New("the endpoint refused the credentials")
+
 // An Error is an error a user can act on: what went wrong, and a hint on how to
 // fix it, printed as a "Try: …" line.
 type Error struct {
