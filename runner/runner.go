@@ -30,6 +30,7 @@ const (
 	ErrTimeout       = "timeout"        // no answer within Config.Timeout on every attempt
 	ErrConnection    = "connection"     // no HTTP answer at all on every attempt
 	ErrMalformed     = "malformed"      // a 2xx response that is not a completion
+	ErrTruncated     = "truncated"      // every attempt's answer was cut off mid-body
 	ErrHTTP          = "http"           // any other status
 )
 
@@ -94,19 +95,24 @@ type Config struct {
 	// carry zero token counts, and the Summary counts the request's usage.
 	Batch int
 
-	// CheckResponse is called on every response whose result is handed on,
-	// before it is: every 2xx, and the error response a failed request ends
-	// with (a 4xx, or a 5xx after the last retry). It gets the endpoint's base
-	// URL, the response headers, and the system_fingerprint and model of the
-	// body ("" if the body is not a completion, as in every error response).
-	// It returns the lock the response was served by, recorded in each
-	// Result. An error stops the run: the response's result is dropped,
-	// in-flight requests are cancelled, and Run returns the error wrapped, as
-	// an eval.KindLockRefused error unless it already has a kind.
-	// Responses that are retried (429, 5xx) are not checked: load balancers
-	// answer those without the lock header.
+	// CheckResponse is called on every completion, a 2xx answer, before its
+	// result is handed on. It gets the endpoint's base URL, the response
+	// headers, and the system_fingerprint and model of the body ("" where
+	// absent, or where the body is no valid completion). It returns the lock
+	// the response was served by, recorded in each Result. An error stops the
+	// run: the response's result is dropped, in-flight requests are
+	// cancelled, and Run returns the error wrapped, as an
+	// eval.KindLockRefused error unless it already has a kind.
 	// If nil, the LockHeader value is recorded unchecked.
 	CheckResponse func(endpoint string, h http.Header, systemFingerprint, model string) (eval.LockID, error)
+	// CheckErrorResponse is called, like CheckResponse, on an error answer
+	// whose failure is recorded as the case's result (a 400, a 404, an answer
+	// cut off mid-body on every attempt): only its headers can vouch for it.
+	// Failures recorded as transient (429, 5xx, timeouts, after the last
+	// retry) are not checked: load balancers answer those without the lock
+	// header, and a resumed run requests them again. If nil, the LockHeader
+	// value is recorded unchecked.
+	CheckErrorResponse func(endpoint string, h http.Header) (eval.LockID, error)
 	// Sink receives every result; required.
 	Sink Sink
 	// Skip reports whether a case's sample is already stored; such samples
@@ -519,6 +525,12 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 			return attempt{outcome: outAborted}
 		case errors.Is(err, context.DeadlineExceeded):
 			return attempt{outcome: outRetry, kind: ErrTimeout, msg: fmt.Sprintf("no answer from %s within %v", ep, cfg.Timeout)}
+		case resp != nil:
+			// The server answered, then the body broke off: the answer to
+			// this case may break every time, so after the last attempt it
+			// is the case's result, not an unreachable endpoint.
+			return attempt{outcome: outRetry, kind: ErrTruncated, header: resp.Header,
+				msg: fmt.Sprintf("HTTP %d from %s cut off mid-body: %v", resp.StatusCode, ep, err)}
 		}
 		return attempt{outcome: outRetry, conn: true, err: err, kind: ErrConnection, msg: err.Error()}
 	}
@@ -530,7 +542,13 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 	}
 
 	d, derr := decode(t.raw, len(t.jobs), resp.Header.Get("Content-Type"), buf.Bytes())
-	lock, err := r.checkLock(ep, resp.Header, d.systemFingerprint, d.model)
+	var lock eval.LockID
+	if derr != nil {
+		// No completion: its failure, not an output, is recorded.
+		lock, err = r.checkErrorLock(ep, resp.Header)
+	} else {
+		lock, err = r.checkLock(ep, resp.Header, d.systemFingerprint, d.model)
+	}
 	if err != nil {
 		return attempt{outcome: outRefused, err: err}
 	}
@@ -567,30 +585,53 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 	return attempt{outcome: outDone, results: results}
 }
 
-// checkLock runs Config.CheckResponse on a response of ep, or reads the
+// checkLock runs Config.CheckResponse on a completion of ep, or reads the
 // LockHeader when there is no check. Its errors are lock refusals.
 func (r *Runner) checkLock(ep string, h http.Header, fingerprint, model string) (eval.LockID, error) {
 	if r.cfg.CheckResponse == nil {
 		return h.Get(LockHeader), nil
 	}
-	lock, err := r.cfg.CheckResponse(ep, h, fingerprint, model)
+	return lockErr(ep)(r.cfg.CheckResponse(ep, h, fingerprint, model))
+}
+
+// checkErrorLock runs Config.CheckErrorResponse on an error answer of ep
+// that is recorded as a result.
+func (r *Runner) checkErrorLock(ep string, h http.Header) (eval.LockID, error) {
+	if r.cfg.CheckErrorResponse == nil {
+		return h.Get(LockHeader), nil
+	}
+	return lockErr(ep)(r.cfg.CheckErrorResponse(ep, h))
+}
+
+// lockErr returns a function that wraps a lock check's error as a lock
+// refusal of ep.
+func lockErr(ep string) func(eval.LockID, error) (eval.LockID, error) {
+	return func(lock eval.LockID, err error) (eval.LockID, error) {
+		return lock, wrapLockErr(ep, err)
+	}
+}
+
+func wrapLockErr(ep string, err error) error {
 	if err != nil {
 		if eval.KindOf(err) == eval.KindInternal {
-			return "", eval.Errorf(eval.KindLockRefused, "", "lock check on %s: %w", ep, err)
+			return eval.Errorf(eval.KindLockRefused, "", "lock check on %s: %w", ep, err)
 		}
-		return "", fmt.Errorf("lock check on %s: %w", ep, err)
+		return fmt.Errorf("lock check on %s: %w", ep, err)
 	}
-	return lock, nil
+	return nil
 }
 
 // handError hands on the error results of t's final failed attempt a. An
-// error response is lock-checked first, like every response whose result is
-// handed on: a sidecar that stops claiming its lock answers 503 without it,
-// and that must stop the run rather than fill the store with failures.
+// error response recorded as the case's result is lock-checked first, like
+// every response whose result is handed on. A transient failure (429, 5xx, a
+// timeout) is not: it says nothing of the case and is requested again on
+// resume, and a load balancer answers it without the lock header. (A sidecar
+// that stops claiming its lock answers a 503 whose code stops the run before
+// this.)
 func (r *Runner) handError(t *task, ep string, a attempt, msg string, out chan<- []eval.Result) (bool, error) {
 	results := errorResults(t, ep, a.kind, msg)
-	if a.header != nil {
-		lock, err := r.checkLock(ep, a.header, "", "")
+	if a.header != nil && !slices.Contains(TransientKinds(), a.kind) {
+		lock, err := r.checkErrorLock(ep, a.header)
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", msg, err)
 		}
@@ -627,7 +668,9 @@ func classify(ep string, resp *http.Response, body []byte, now time.Time) attemp
 	case code == http.StatusNotFound:
 		a.kind = ErrNotFound
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		a.kind = ErrAuth
+		// The credentials, not the case: stop the run, store nothing.
+		a.outcome, a.kind = outRefused, ErrAuth
+		a.err = eval.Errorf(eval.KindInput, "", "endpoint %s answered %d: %w: %s", ep, code, eval.ErrUnauthorized, errorMessage(body))
 	case code == http.StatusBadRequest || code == http.StatusRequestEntityTooLarge || code == http.StatusUnprocessableEntity:
 		a.kind = ErrBadRequest
 		if isContextLength(msg) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,6 +288,20 @@ func status(code int, header map[string]string, body string) http.HandlerFunc {
 	}
 }
 
+// cutBody answers 200 with a Content-Length longer than the body it sends,
+// then closes the connection: the answer breaks off mid-body.
+func cutBody(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", "1000")
+	w.WriteHeader(200)
+	io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assi`)
+	http.NewResponseController(w).Flush()
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
 // reset closes the connection without an answer.
 func reset(w http.ResponseWriter, r *http.Request) {
 	conn, _, err := http.NewResponseController(w).Hijack()
@@ -318,7 +333,8 @@ func TestFaults(t *testing.T) {
 		{"400 not retried", []http.HandlerFunc{status(400, nil, `{"object":"error","message":"bad temperature","code":400}`)}, 1, ErrBadRequest, "HTTP 400 from", 0},
 		{"context too long", []http.HandlerFunc{status(400, nil, `{"object":"error","message":"This model's maximum context length is 4096 tokens"}`)}, 1, ErrContextLength, "maximum context length", 0},
 		{"404 model", []http.HandlerFunc{status(404, nil, `{"error":{"message":"model \"m\" not found"}}`)}, 1, ErrNotFound, `model "m" not found`, 0},
-		{"401", []http.HandlerFunc{status(401, nil, `{"error":"no key"}`)}, 1, ErrAuth, "no key", 0},
+		{"body cut off on every attempt", rep(4, cutBody), 4, ErrTruncated, "cut off mid-body", 3},
+		{"body cut off once then ok", []http.HandlerFunc{cutBody}, 2, "", "", 1},
 		{"non-JSON", []http.HandlerFunc{status(200, nil, `<html>hello</html>`)}, 1, ErrMalformed, "not valid JSON", 0},
 		{"empty choices", []http.HandlerFunc{status(200, nil, `{"choices":[]}`)}, 1, ErrMalformed, "no choices", 0},
 		{"error in a 200", []http.HandlerFunc{status(200, nil, `{"error":{"message":"model crashed"}}`)}, 1, ErrMalformed, "no choices: model crashed", 0},
@@ -1003,13 +1019,45 @@ func TestProgress(t *testing.T) {
 	}
 }
 
+// TestAuthStopsTheRun: a 401 or 403 is about the credentials, not the case:
+// the run stops at once with an input error, and nothing is handed on.
+func TestAuthStopsTheRun(t *testing.T) {
+	for _, code := range []int{401, 403} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			url, n := faultServer(t, rep(10, status(code, nil, `{"error":"invalid api key"}`))...)
+			sink := &memSink{}
+			cfg := testConfig(sink, url)
+			cfg.Concurrency = 1
+			_, err := run(t, cfg, chatSuite(3))
+			if !errors.Is(err, eval.ErrUnauthorized) || eval.KindOf(err) != eval.KindInput || !strings.Contains(err.Error(), "invalid api key") {
+				t.Fatalf("err = %v (kind %v), want an input error wrapping ErrUnauthorized with the server's message", err, eval.KindOf(err))
+			}
+			if got := n.Load(); got != 1 {
+				t.Errorf("server saw %d requests, want 1: no retry, nothing more dispatched", got)
+			}
+			if res := sink.all(); len(res) != 0 {
+				t.Errorf("results handed on: %+v", res)
+			}
+		})
+	}
+}
+
 // TestLockCheckOnErrorResponses: a failed request's final error response is
-// lock-checked before its result is handed on; retried ones are not.
+// lock-checked by CheckErrorResponse before its result is handed on when the
+// failure is the case's result; a transient one (429, 5xx) is not checked,
+// on any attempt, and carries no lock; a 2xx that is no completion is
+// checked as an error response, a completion by CheckResponse.
 func TestLockCheckOnErrorResponses(t *testing.T) {
 	const lock = "sha256:good"
-	check := func(ep string, h http.Header, fp, model string) (eval.LockID, error) {
+	check := func(ep string, h http.Header) (eval.LockID, error) {
 		if got := h.Get(LockHeader); got != lock {
 			return "", fmt.Errorf("endpoint reports lock %q: %w", got, errWrongLock)
+		}
+		return lock, nil
+	}
+	completionCheck := func(ep string, h http.Header, fp, model string) (eval.LockID, error) {
+		if fp != lock && h.Get(LockHeader) != lock {
+			return "", fmt.Errorf("completion fingerprint %q: %w", fp, errWrongLock)
 		}
 		return lock, nil
 	}
@@ -1023,15 +1071,19 @@ func TestLockCheckOnErrorResponses(t *testing.T) {
 		{"404 with the lock is stored under it", []http.HandlerFunc{status(404, withLock, `{"error":"no model"}`)}, false, ErrNotFound},
 		{"404 without a lock stops the run", []http.HandlerFunc{status(404, nil, `{"error":"no model"}`)}, true, ""},
 		{"429 without a lock is retried unchecked", []http.HandlerFunc{status(429, nil, ``)}, false, ""},
-		{"503 lock withdrawn on every attempt stops the run", rep(4, status(503, nil, `{"error":"files changed: lock no longer claimed"}`)), true, ""},
-		{"503 with the lock on every attempt is stored", rep(4, status(503, withLock, ``)), false, ErrServer},
+		{"503 without a lock on every attempt is a transient failure", rep(4, status(503, nil, `{"error":"overloaded"}`)), false, ErrServer},
+		{"502 with the lock on every attempt is a transient failure", rep(4, status(502, withLock, ``)), false, ErrServer},
+		{"malformed 200 with the lock is stored under it", []http.HandlerFunc{status(200, withLock, `{"choices":[]}`)}, false, ErrMalformed},
+		{"malformed 200 without a lock stops the run", []http.HandlerFunc{status(200, nil, `<html>`)}, true, ""},
+		{"completion without the fingerprint stops the run", []http.HandlerFunc{status(200, nil, `{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}]}`)}, true, ""},
+		{"completion with the fingerprint is stored", []http.HandlerFunc{status(200, nil, `{"system_fingerprint":"`+lock+`","choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}]}`)}, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			url, _ := faultServerWith(t, stubserver.Config{Lock: lock}, tt.faults...)
 			sink := &memSink{}
 			cfg := testConfig(sink, url)
-			cfg.CheckResponse = check
+			cfg.CheckResponse, cfg.CheckErrorResponse = completionCheck, check
 			_, err := run(t, cfg, chatSuite(1))
 			res := sink.all()
 			if tt.refused {
@@ -1046,8 +1098,12 @@ func TestLockCheckOnErrorResponses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res) != 1 || res[0].ErrorKind != tt.kind || res[0].Lock != lock {
-				t.Errorf("results %+v, want one %s under %s", res, tt.kind, lock)
+			want := eval.LockID(lock)
+			if slices.Contains(TransientKinds(), tt.kind) {
+				want = "" // not vouched for: it is requested again on resume
+			}
+			if len(res) != 1 || res[0].ErrorKind != tt.kind || res[0].Lock != want {
+				t.Errorf("results %+v, want one %q under %q", res, tt.kind, want)
 			}
 		})
 	}

@@ -37,6 +37,11 @@ const WellKnownPath = "/.well-known/evalpin-lock"
 // Header is the response header that carries the lock id on every response.
 const Header = "Evalpin-Lock"
 
+// LockMismatchCode is the OpenAI error code of the 503 with which a server
+// that speaks the protocol (evalpin serve) says it no longer claims its lock.
+// It is not transient: it lasts until the server is restarted.
+const LockMismatchCode = "evalpin_lock_mismatch"
+
 // The refusals. Every one is returned wrapped in an *eval.Error of kind
 // eval.KindLockRefused whose hint says how to fix it; test for them with
 // errors.Is.

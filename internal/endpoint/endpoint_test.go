@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,8 +170,8 @@ func TestResolve(t *testing.T) {
 		source:   SourceOllama,
 		strength: StrengthStrong,
 	}, {
-		name:    "ollama unknown model",
-		fake:    &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "{{ .Prompt }}")},
+		name:    "ollama model listed but not shown",
+		fake:    &fakeEngine{models: []string{"tiny:latest", "other"}, ollama: ollamaFake("/m", "{{ .Prompt }}")},
 		model:   "other",
 		refusal: ErrNoLock,
 		msg:     "model 'other' not found",
@@ -319,6 +318,7 @@ func hdr(lock string) http.Header {
 func TestCheckResponse(t *testing.T) {
 	type response struct {
 		header, fingerprint, model string
+		errorResponse              bool // an error answer: CheckErrorResponse
 	}
 	tests := []struct {
 		name    string
@@ -326,22 +326,29 @@ func TestCheckResponse(t *testing.T) {
 		resp    response
 		refusal error // nil: accepted
 	}{
-		{"header", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{lockA, "", "m"}, nil},
-		{"header of another lock", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{lockB, "", "m"}, ErrLockChanged},
-		{"header missing", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{"", "", "m"}, ErrLockMissing},
-		{"header required by the well-known document alone", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil)}, response{"", "", "m"}, ErrLockMissing},
-		{"fingerprint", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", lockB, "m"}, nil},
-		{"fingerprint of another lock", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", lockA, "m"}, ErrLockChanged},
-		{"fingerprint missing", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", "", "m"}, ErrLockMissing},
-		{"model name", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", "m@" + lockA}, nil},
-		{"model name of another lock", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", "m@" + lockB}, ErrLockChanged},
-		{"ollama model", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "tiny"}, nil},
-		{"ollama other model", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "tiny2"}, ErrLockChanged},
-		{"error response of a fingerprint lock", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", "", ""}, nil},
-		{"error response of an ollama lock", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "", ""}, nil},
-		{"error response of a model-name lock", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", ""}, nil},
-		{"error response without the header", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{"", "", ""}, ErrLockMissing},
-		{"sidecar before ollama: header still required", &fakeEngine{models: []string{"tiny"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA, ollama: ollamaFake("/m", "T")}, response{"", "", "tiny"}, ErrLockMissing},
+		{"header", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{lockA, "", "m", false}, nil},
+		{"header of another lock", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{lockB, "", "m", false}, ErrLockChanged},
+		{"header missing", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{"", "", "m", false}, ErrLockMissing},
+		{"header required by the well-known document alone", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil)}, response{"", "", "m", false}, ErrLockMissing},
+		{"fingerprint", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", lockB, "m", false}, nil},
+		{"fingerprint of another lock", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", lockA, "m", false}, ErrLockChanged},
+		{"fingerprint missing", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", "", "m", false}, ErrLockMissing},
+		{"model name", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", "m@" + lockA, false}, nil},
+		{"model name of another lock", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", "m@" + lockB, false}, ErrLockChanged},
+		{"ollama model", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "tiny", false}, nil},
+		{"ollama other model", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "tiny2", false}, ErrLockChanged},
+		{"error response of a fingerprint lock", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", "", "", true}, nil},
+		{"error response of an ollama lock", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "", "", true}, nil},
+		{"error response of a model-name lock", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", "", true}, nil},
+		{"error response without the header", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{"", "", "", true}, ErrLockMissing},
+		{"error response of another lock", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA}, response{lockB, "", "", true}, ErrLockChanged},
+		// A completion is vouched for by its channel or refused: silence is
+		// not consent (a swapped engine that drops the field).
+		{"completion of a fingerprint lock without any field", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, response{"", "", "", false}, ErrLockMissing},
+		{"completion of a model-name lock without its model", &fakeEngine{models: []string{"m@" + lockA}}, response{"", "", "", false}, ErrLockMissing},
+		{"completion of an ollama lock without its model", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "", false}, ErrLockMissing},
+		{"ollama model by its full name", &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T")}, response{"", "fp_ollama", "library/tiny:latest", false}, nil},
+		{"sidecar before ollama: header still required", &fakeEngine{models: []string{"tiny"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA, ollama: ollamaFake("/m", "T")}, response{"", "", "tiny", false}, ErrLockMissing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,7 +358,12 @@ func TestCheckResponse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			got, err := target.CheckResponse(ep, hdr(tt.resp.header), tt.resp.fingerprint, tt.resp.model)
+			var got eval.LockID
+			if tt.resp.errorResponse {
+				got, err = target.CheckErrorResponse(ep, hdr(tt.resp.header))
+			} else {
+				got, err = target.CheckResponse(ep, hdr(tt.resp.header), tt.resp.fingerprint, tt.resp.model)
+			}
 			if tt.refusal == nil {
 				if err != nil {
 					t.Fatalf("CheckResponse: %v", err)
@@ -405,47 +417,6 @@ func TestCheckResponseReplicaChanges(t *testing.T) {
 	}
 	if _, err := target.CheckResponse(eps[0], hdr(lockA), "", "m"); !errors.Is(err, ErrLockChanged) {
 		t.Fatalf("the other replica after a refusal: err = %v, want the refusal", err)
-	}
-}
-
-// Ollama's lock, which no response carries, is re-probed once the recheck
-// interval has passed, and a change of the model under the same name refuses.
-func TestCheckResponseOllamaReprobe(t *testing.T) {
-	f := &fakeEngine{models: []string{"tiny:latest"}, ollama: ollamaFake("/m", "T1")}
-	srv := f.start(t)
-	ep := srv.URL + "/v1"
-	var now atomic.Int64
-	now.Store(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	p := &Prober{Recheck: time.Minute, Now: func() time.Time { return time.Unix(0, now.Load()) }}
-	target, err := p.Resolve(context.Background(), []string{ep}, "tiny", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shows := f.shows.Load()
-	check := func() error { _, err := target.CheckResponse(ep, http.Header{}, "fp_ollama", "tiny"); return err }
-
-	if err := check(); err != nil {
-		t.Fatal(err)
-	}
-	if f.shows.Load() != shows {
-		t.Fatalf("re-probed before the interval passed")
-	}
-	now.Add(int64(time.Minute))
-	if err := check(); err != nil {
-		t.Fatalf("unchanged model, re-probed: %v", err)
-	}
-	if f.shows.Load() != shows+1 {
-		t.Fatalf("%d re-probes after the interval, want 1", f.shows.Load()-shows)
-	}
-
-	// Same name, another template: caught by the next due re-probe.
-	f.set(func(f *fakeEngine) { f.ollama = ollamaFake("/m", "T2") })
-	if err := check(); err != nil {
-		t.Fatalf("re-probe not yet due, so the response is accepted: %v", err)
-	}
-	now.Add(int64(time.Minute))
-	if err := check(); !errors.Is(err, ErrLockChanged) {
-		t.Fatalf("after the change: err = %v, want ErrLockChanged", err)
 	}
 }
 
@@ -656,10 +627,15 @@ func TestOrigin(t *testing.T) {
 }
 
 func TestOllamaName(t *testing.T) {
+	const full = "registry.ollama.ai/library/tiny:latest"
 	tests := []struct{ in, want string }{
-		{"tiny", "tiny:latest"},
-		{"tiny:latest", "tiny:latest"},
-		{"Tiny:V1", "tiny:v1"},
+		{"tiny", full},
+		{"tiny:latest", full},
+		{"library/tiny", full},
+		{"library/tiny:latest", full},
+		{"registry.ollama.ai/library/tiny:latest", full},
+		{"Tiny:V1", "registry.ollama.ai/library/tiny:v1"},
+		{"user/tiny", "registry.ollama.ai/user/tiny:latest"},
 		{"registry:5000/lib/tiny", "registry:5000/lib/tiny:latest"},
 	}
 	for _, tt := range tests {

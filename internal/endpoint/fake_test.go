@@ -21,6 +21,7 @@ type fakeEngine struct {
 	respModel     string // model in completions; "" echoes the request's
 	models        []string
 	ollama        *fakeOllama // answers Ollama's native API when set
+	showHook      func()      // called before /api/show answers, outside the lock
 
 	completions atomic.Int64
 	shows       atomic.Int64
@@ -41,6 +42,13 @@ func (f *fakeEngine) set(change func(f *fakeEngine)) {
 
 func (f *fakeEngine) start(t testing.TB) *httptest.Server {
 	t.Helper()
+	srv := httptest.NewServer(f.mux())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// mux returns the fake's handler.
+func (f *fakeEngine) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -102,6 +110,12 @@ func (f *fakeEngine) start(t testing.TB) *httptest.Server {
 	})
 	mux.HandleFunc("POST /api/show", func(w http.ResponseWriter, r *http.Request) {
 		f.shows.Add(1)
+		f.mu.Lock()
+		hook := f.showHook
+		f.mu.Unlock()
+		if hook != nil {
+			hook()
+		}
 		var req struct {
 			Model string `json:"model"`
 		}
@@ -112,16 +126,14 @@ func (f *fakeEngine) start(t testing.TB) *httptest.Server {
 			http.NotFound(w, r)
 			return
 		}
-		if !strings.HasPrefix(ollamaName(req.Model), "tiny") {
+		if !strings.HasPrefix(ollamaName(req.Model), ollamaName("tiny")) {
 			w.WriteHeader(http.StatusNotFound)
 			json.NewEncoder(w).Encode(map[string]string{"error": "model '" + req.Model + "' not found"})
 			return
 		}
 		json.NewEncoder(w).Encode(f.ollama.show)
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
+	return mux
 }
 
 // ollamaShowFixture is /api/show's answer as Ollama gives it for a model

@@ -99,6 +99,10 @@ func (o OllamaIdentity) Lock() eval.LockID {
 
 // ollamaShow is the part of POST /api/show's answer evalpin reads.
 type ollamaShow struct {
+	// ModifiedAt is the modification time of the model's manifest file:
+	// every "ollama create" rewrites it, even of identical content, so it
+	// marks a model re-created under its name.
+	ModifiedAt string `json:"modified_at"`
 	Modelfile  string `json:"modelfile"`
 	Parameters string `json:"parameters"`
 	Template   string `json:"template"`
@@ -206,12 +210,21 @@ func ollamaEvidence(show *ollamaShow) []Evidence {
 	return ev
 }
 
-// ollamaName returns an Ollama model name with its default tag, for
-// comparing the names Ollama echoes: "tiny" and "tiny:latest" are one model.
+// ollamaName returns an Ollama model name in full, with its default host,
+// namespace and tag, for comparing names as Ollama does: "tiny",
+// "tiny:latest", "library/tiny:latest" and
+// "registry.ollama.ai/library/tiny:latest" are one model. Names are
+// compared without regard to case, as Ollama does.
 func ollamaName(name string) string {
 	name = strings.ToLower(name)
 	if i := strings.LastIndex(name, "/"); !strings.Contains(name[i+1:], ":") {
 		name += ":latest"
+	}
+	switch strings.Count(name, "/") {
+	case 0:
+		name = "registry.ollama.ai/library/" + name
+	case 1:
+		name = "registry.ollama.ai/" + name
 	}
 	return name
 }

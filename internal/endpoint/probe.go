@@ -43,7 +43,21 @@ type Prober struct {
 	VerifyManifest func(manifest []byte) (eval.LockID, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Attempts bounds the tries of each probe request: a connection error,
+	// a timeout, 429 or a 5xx is tried again, so that one blip does not make
+	// a server look lockless. 0 means DefaultAttempts.
+	Attempts int
+	// RetryWait is the wait before the first retry, doubled before each
+	// further one; 0 means DefaultRetryWait.
+	RetryWait time.Duration
 }
+
+// DefaultAttempts and DefaultRetryWait are the Prober's retry defaults: three
+// tries over about 0.75 s.
+const (
+	DefaultAttempts  = 3
+	DefaultRetryWait = 250 * time.Millisecond
+)
 
 // A Report is what one endpoint reported about the lock it serves.
 type Report struct {
@@ -64,8 +78,16 @@ type Report struct {
 	problem error        // the first problem, as a refusal
 	stopped string       // why the well-known document says no lock is served now
 	served  []string     // the models the endpoint lists
+	ollama  bool         // the endpoint answers Ollama's native API
 	down    error        // why the endpoint could not be reached at all, or nil
+	auth    error        // an answer of 401 or 403: the credentials were refused
+	suggest string       // a base URL that answers where Endpoint does not ("…/v1")
 	expect  expectations // what every response of this endpoint must carry
+	// markers are what changes when the deliverable behind a re-probed claim
+	// is replaced, even by one with the same content: the sidecar's claim
+	// generation, Ollama's modified_at. A Target's checks require them
+	// unchanged.
+	markers markers
 	// docs are the identity documents of the claimed locks that have one:
 	// a verified well-known manifest, an Ollama identity.
 	docs map[eval.LockID][]byte
@@ -107,10 +129,19 @@ func Probe(ctx context.Context, client *http.Client, baseURL, model string) (*Re
 	return (&Prober{Client: client}).Probe(ctx, baseURL, model)
 }
 
+// markers are the change markers of an endpoint's re-probed claims.
+type markers struct {
+	generation    string // the well-known document's "generation"
+	wellKnownModel string // the well-known document's "model"
+	ollamaModified string // /api/show's "modified_at"
+}
+
 // Probe asks the endpoint at baseURL which lock it serves for model. It fails
 // only on a bad URL or a cancelled context; an endpoint that answers nothing
-// useful yields a Report without claims, which Choose refuses.
+// useful yields a Report without claims, which Choose refuses. A trailing
+// slash of baseURL is dropped: Report.Endpoint is the URL without it.
 func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, error) {
+	baseURL = NormalizeBaseURL(baseURL)
 	origin, err := Origin(baseURL)
 	if err != nil {
 		return nil, err
@@ -138,6 +169,7 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 	}
 
 	if ollamaV != "" {
+		r.ollama = true
 		r.Evidence = append(r.Evidence, Evidence{Name: "engine", Value: "ollama " + ollamaV, From: "GET /api/version"})
 	}
 	for _, ev := range engineEv {
@@ -160,16 +192,25 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 	if wk.claim == nil && len(served) == 0 && ollamaV == "" {
 		r.down = models.down // nothing answered at all
 	}
+	r.auth = models.auth
+	if models.status == http.StatusNotFound && !strings.HasSuffix(baseURL, "/v1") {
+		r.suggest = p.suggestV1(ctx, baseURL)
+	}
 	if n, ok := models.maxLen[r.Model]; ok {
 		r.Evidence = append(r.Evidence, Evidence{Name: "max context", Value: strconv.Itoa(n), From: "GET /v1/models max_model_len"})
 	}
 	r.Notes = append(r.Notes, models.notes...)
 
-	// 1. The well-known document.
-	if wk.claim != nil {
+	// 1. The well-known document, which vouches for one model when it
+	// names one (evalpin serve --model).
+	switch {
+	case wk.claim != nil && wk.model != "" && r.Model != "" && !sameModel(r.ollama, wk.model, r.Model):
+		r.Notes = append(r.Notes, fmt.Sprintf("GET %s vouches for model %q only, not %q", WellKnownPath, wk.model, r.Model))
+	case wk.claim != nil:
 		r.Claims = append(r.Claims, *wk.claim)
 		r.expect.header = wk.claim.Lock
 		r.setDocument(wk.claim.Lock, wk.manifest)
+		r.markers.generation, r.markers.wellKnownModel = wk.generation, wk.model
 	}
 	r.Notes = append(r.Notes, wk.notes...)
 	r.stopped = wk.stopped
@@ -211,6 +252,7 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 				break
 			}
 			r.setDocument(id.Lock(), id.Canonical())
+			r.markers.ollamaModified = show.ModifiedAt
 			r.Claims = append(r.Claims, Claim{
 				Lock:     id.Lock(),
 				Source:   SourceOllama,
@@ -289,6 +331,18 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 	if r.problem != nil {
 		return Claim{}, r.problem
 	}
+	if r.auth != nil {
+		return Claim{}, eval.Errorf(eval.KindInput, "",
+			"endpoint %s: %w: %v", r.Endpoint, eval.ErrUnauthorized, r.auth)
+	}
+	if r.suggest != "" {
+		return Claim{}, eval.Errorf(eval.KindInput, "pass the OpenAI base URL, which ends in /v1 for most engines",
+			"endpoint %s answers GET %s with 404, but %s answers it: did you mean %s?", r.Endpoint, apiURL(r.Endpoint, "/models"), r.suggest, r.suggest)
+	}
+	if r.Model != "" && len(r.served) > 0 && !r.serves(r.Model) {
+		return Claim{}, eval.Errorf(eval.KindInput, "name a model the endpoint serves with --model",
+			"endpoint %s does not serve model %q (served: %s)", r.Endpoint, untrusted(r.Model, 100), untrusted(strings.Join(r.served, ", "), 300))
+	}
 	if len(r.Claims) == 0 && r.stopped != "" {
 		return Claim{}, refusef(ErrNoLock,
 			"restore the model files the server checks, or lock the new deliverable with 'evalpin lock create', then restart the server",
@@ -324,6 +378,22 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 	return Claim{}, refusef(ErrWrongLock,
 		"point the endpoint at a server of the expected lock, or pass the --expect-lock you mean ('evalpin probe URL' shows what it serves)",
 		"endpoint %s serves %s, not the expected %s", r.Endpoint, strings.Join(locks, " and "), expect)
+}
+
+// serves reports whether model is among the models the endpoint lists, by
+// the engine's naming rules.
+func (r *Report) serves(model string) bool {
+	return slices.ContainsFunc(r.served, func(s string) bool { return sameModel(r.ollama, s, model) })
+}
+
+// sameModel reports whether two model names name one model: by Ollama's
+// rules on an Ollama endpoint (tiny ≡ tiny:latest ≡ library/tiny:latest),
+// else exactly.
+func sameModel(ollama bool, a, b string) bool {
+	if ollama {
+		return ollamaName(a) == ollamaName(b)
+	}
+	return a == b
 }
 
 // expectationsFor returns what the endpoint's responses must carry when the
@@ -368,14 +438,69 @@ func (p *Prober) do(ctx context.Context, method, url string, body any, v any) (i
 	return resp.StatusCode, data, nil
 }
 
+// send makes a probe request, trying it again after a transient failure (see
+// Prober.Attempts). The last answer, or error, is returned.
 func (p *Prober) send(ctx context.Context, method, url string, body any) (*http.Response, error) {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+	}
+	attempts, wait := p.Attempts, p.RetryWait
+	if attempts <= 0 {
+		attempts = DefaultAttempts
+	}
+	if wait <= 0 {
+		wait = DefaultRetryWait
+	}
+	for n := 1; ; n++ {
+		resp, err := p.sendOnce(ctx, method, url, b)
+		if n >= attempts || ctx.Err() != nil || !transient(resp, err) {
+			return resp, err
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		wait *= 2
+	}
+}
+
+// transient reports whether a probe request's outcome may be different when
+// tried again: no answer at all, 429, or a 5xx other than 501 and 505. A 503
+// of a sidecar that stopped claiming its lock is not transient (it lasts
+// until the sidecar is restarted); resp's body stays readable.
+func transient(resp *http.Response, err error) bool {
+	if err != nil {
+		return true
+	}
+	switch code := resp.StatusCode; {
+	case code == http.StatusTooManyRequests:
+		return true
+	case code < 500 || code == http.StatusNotImplemented || code == http.StatusHTTPVersionNotSupported:
+		return false
+	case code == http.StatusServiceUnavailable:
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(data))
+		return !bytes.Contains(data, []byte(`"`+LockMismatchCode+`"`))
+	}
+	return true
+}
+
+// sendOnce makes one probe request.
+func (p *Prober) sendOnce(ctx context.Context, method, url string, body []byte) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
@@ -401,6 +526,13 @@ func (p *Prober) send(ctx context.Context, method, url string, body any) (*http.
 type Document struct {
 	Lock     eval.LockID     `json:"lock,omitempty"`
 	Manifest json.RawMessage `json:"manifest,omitempty"`
+	// Model, when set, is the one model the lock is vouched for (evalpin
+	// serve --model); the claim does not cover requests for other models.
+	Model string `json:"model,omitempty"`
+	// Generation, when set, changes whenever the server establishes its
+	// claim anew (a restarted sidecar): a change marker that a re-probe
+	// requires unchanged, even where the lock is the same.
+	Generation string `json:"generation,omitempty"`
 	Error    *struct {
 		Message string `json:"message"`
 		Type    string `json:"type"`
@@ -409,8 +541,10 @@ type Document struct {
 }
 
 type wellKnownResult struct {
-	claim    *Claim
-	manifest []byte // the claim's manifest, once its id is recomputed
+	claim      *Claim
+	manifest   []byte // the claim's manifest, once its id is recomputed
+	model      string // the model the claim is vouched for, "" for any
+	generation string // the claim's change marker
 	stopped  string // why a server that speaks the protocol claims no lock now
 	notes    []string
 	problems []error
@@ -475,6 +609,7 @@ func (p *Prober) wellKnown(ctx context.Context, origin string) wellKnownResult {
 		c.How = "GET " + WellKnownPath + " with its manifest, whose id evalpin recomputed (checked in the Evalpin-Lock header of every response)"
 	}
 	res.claim = &c
+	res.model, res.generation = doc.Model, doc.Generation
 	return res
 }
 
@@ -483,7 +618,9 @@ type modelsResult struct {
 	maxLen map[string]int
 	from   string
 	notes  []string
+	status int   // the HTTP status, 0 without an answer
 	down   error // the request failed before any HTTP answer
+	auth   error // the answer was 401 or 403
 }
 
 func (p *Prober) models(ctx context.Context, baseURL string) modelsResult {
@@ -494,10 +631,15 @@ func (p *Prober) models(ctx context.Context, baseURL string) modelsResult {
 			MaxModelLen int    `json:"max_model_len"`
 		} `json:"data"`
 	}
-	if code, _, err := p.get(ctx, apiURL(baseURL, "/models"), &list); err != nil {
+	code, body, err := p.get(ctx, apiURL(baseURL, "/models"), &list)
+	res.status = code
+	if err != nil {
 		res.notes = append(res.notes, err.Error())
-		if code == 0 && ctx.Err() == nil {
+		switch {
+		case code == 0 && ctx.Err() == nil:
 			res.down = err
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			res.auth = authError(err, body)
 		}
 		return res
 	}
@@ -509,6 +651,51 @@ func (p *Prober) models(ctx context.Context, baseURL string) modelsResult {
 		}
 	}
 	return res
+}
+
+// authError describes a 401 or 403 answer: the request's error and the
+// server's message, which may echo what was sent (it is untrusted).
+func authError(err error, body []byte) error {
+	var e struct {
+		Error   any    `json:"error"`
+		Message string `json:"message"`
+	}
+	msg := ""
+	if json.Unmarshal(body, &e) == nil {
+		switch v := e.Error.(type) {
+		case string:
+			msg = v
+		case map[string]any:
+			msg, _ = v["message"].(string)
+		}
+		if msg == "" {
+			msg = e.Message
+		}
+	}
+	if msg == "" {
+		return err
+	}
+	return fmt.Errorf("%v: %s", err, untrusted(msg, 200))
+}
+
+// suggestV1 returns baseURL + "/v1" when that answers GET /models with a
+// model list where baseURL answered 404: the user left /v1 out.
+func (p *Prober) suggestV1(ctx context.Context, baseURL string) string {
+	var list struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	try := baseURL + "/v1"
+	if _, _, err := p.get(ctx, apiURL(try, "/models"), &list); err != nil || list.Data == nil {
+		return ""
+	}
+	return try
+}
+
+// NormalizeBaseURL returns an OpenAI base URL without its trailing slashes,
+// the form every endpoint is named by (Report.Endpoint, Target's checks, the
+// runner's requests).
+func NormalizeBaseURL(baseURL string) string {
+	return strings.TrimRight(baseURL, "/")
 }
 
 // modelNameLock returns the served name of the form name@sha256:<hex> that
@@ -550,6 +737,9 @@ func (p *Prober) completion(ctx context.Context, baseURL string, r *Report) {
 	header := resp.Header.Get(Header)
 	if resp.StatusCode/100 != 2 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: %s", what, resp.Status))
+	}
+	if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && r.auth == nil {
+		r.auth = authError(fmt.Errorf("%s: %s", what, resp.Status), data)
 	}
 	var out struct {
 		Model             string `json:"model"`

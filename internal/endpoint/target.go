@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,10 +47,6 @@ func (t *Target) Document() []byte {
 type watch struct {
 	report *Report
 	expect expectations
-	// For Ollama's lock: when the identity is next re-probed (unix
-	// nanoseconds), and a lock so that one response at a time re-probes.
-	next atomic.Int64
-	mu   sync.Mutex
 }
 
 // Resolve probes every endpoint of a run (its OpenAI base URLs) for model
@@ -76,6 +73,10 @@ func (p *Prober) Resolve(ctx context.Context, baseURLs []string, model string, e
 func (p *Prober) ProbeAll(ctx context.Context, baseURLs []string, model string) ([]*Report, error) {
 	if len(baseURLs) == 0 {
 		return nil, eval.Errorf(eval.KindInput, "name an endpoint with --endpoint URL", "no endpoint given")
+	}
+	baseURLs = slices.Clone(baseURLs)
+	for i, u := range baseURLs {
+		baseURLs[i] = NormalizeBaseURL(u)
 	}
 	for i, u := range baseURLs {
 		if slices.Contains(baseURLs[:i], u) {
@@ -122,9 +123,7 @@ func (p *Prober) Decide(reports []*Report, expect eval.LockID) (*Target, error) 
 			return nil, refusef(ErrDisagree, "name the model with --model so that every endpoint serves it",
 				"endpoint %s serves model %q but %s serves %q", reports[0].Endpoint, t.Model, r.Endpoint, r.Model)
 		}
-		w := &watch{report: r, expect: r.expectationsFor(c)}
-		w.next.Store(p.now().Add(p.recheck()).UnixNano())
-		t.eps[r.Endpoint] = w
+		t.eps[r.Endpoint] = &watch{report: r, expect: r.expectationsFor(c)}
 	}
 	return t, nil
 }
@@ -143,68 +142,103 @@ func (p *Prober) recheck() time.Duration {
 	return DefaultRecheck
 }
 
-// CheckResponse holds one response of endpoint (as given to Resolve) to the
-// run's lock: h are the response's headers, systemFingerprint and model the
-// fields of its body. It returns the lock to store the output under, or a
-// refusal wrapping ErrLockChanged or ErrLockMissing; after the first refusal
-// every call refuses, so that nothing more is stored under the run's lock.
+// CheckResponse holds one completion (a 2xx answer) of endpoint (as given to
+// Resolve) to the run's lock: h are its headers, systemFingerprint and model
+// the fields of its body, "" when absent. It returns the lock to store the
+// output under, or a refusal wrapping ErrLockChanged or ErrLockMissing; after
+// the first refusal every call refuses, so that nothing more is stored under
+// the run's lock.
 //
-// What is checked depends on how the lock was reported: the Evalpin-Lock
-// header, the system_fingerprint, the served model name; for Ollama's derived
-// lock, which no response carries, the response's model name, and the lock is
-// re-probed once every Prober.Recheck by the response that finds it due (Ollama's
-// lock is therefore checked per response only by model name, and a change of
-// the model under the same name is caught within the recheck interval).
-// Call Recheck after the last response to close that window.
+// The channel that established the lock must vouch for the very response:
+// the Evalpin-Lock header whenever the endpoint published the well-known
+// document or sent the header at probe time; system_fingerprint when the lock
+// came from it; the model field for a served name name@sha256:<hex>, and for
+// Ollama's derived lock the model's name. A completion that lacks the field
+// is refused like one that names another lock: silence is not consent.
 //
-// An error response, whose body is no completion, is passed with
-// systemFingerprint and model both "": only its header can be checked, so it
-// is accepted unless the endpoint's lock travels in the header.
+// A lock that responses do not carry (Ollama's, the well-known document's
+// generation) vouches for them only through a check that starts after they
+// arrive: see Committer.
 func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint string, model string) (eval.LockID, error) {
-	if err := t.refused.Load(); err != nil {
-		return "", *err
+	w, err := t.watch(endpoint)
+	if err != nil {
+		return "", err
 	}
-	w := t.eps[endpoint]
-	if w == nil {
-		return "", fmt.Errorf("check response: endpoint %q was not resolved", endpoint)
+	if err := t.checkHeader(endpoint, w, h); err != nil {
+		return "", err
 	}
 	e := w.expect
-	if e.header != "" {
-		switch got := h.Get(Header); got {
-		case e.header:
-		case "":
-			return "", t.refuse(refusef(ErrLockMissing, changedHint,
-				"endpoint %s: a response carries no %s header (the run's lock is %s)", endpoint, Header, t.Lock))
-		default:
-			return "", t.refuse(refusef(ErrLockChanged, changedHint,
-				"endpoint %s: a response carries %s %s, not the run's %s", endpoint, Header, untrusted(got, 100), e.header))
-		}
-	}
-	// An error response has no completion body: both fields are "". Only
-	// the header can be checked on it.
-	completion := systemFingerprint != "" || model != ""
-	if e.fingerprint != "" && completion {
+	if e.fingerprint != "" {
 		switch systemFingerprint {
 		case e.fingerprint:
 		case "":
 			return "", t.refuse(refusef(ErrLockMissing, changedHint,
-				"endpoint %s: a response carries no system_fingerprint (the run's lock is %s)", endpoint, e.fingerprint))
+				"endpoint %s: a completion carries no system_fingerprint (the run's lock is %s)", endpoint, e.fingerprint))
 		default:
 			return "", t.refuse(refusef(ErrLockChanged, changedHint,
-				"endpoint %s: a response carries system_fingerprint %q, not the run's %s", endpoint, truncate(systemFingerprint, 100), e.fingerprint))
+				"endpoint %s: a completion carries system_fingerprint %q, not the run's %s", endpoint, truncate(systemFingerprint, 100), e.fingerprint))
 		}
 	}
-	if e.model != "" && completion && !modelMatch(e, model) {
+	if e.model != "" && !modelMatch(e, model) {
+		if model == "" {
+			return "", t.refuse(refusef(ErrLockMissing, changedHint,
+				"endpoint %s: a completion names no model (the run's is %q)", endpoint, e.model))
+		}
 		return "", t.refuse(refusef(ErrLockChanged, changedHint,
-			"endpoint %s: a response names model %q, not %q", endpoint, truncate(model, 100), e.model))
-	}
-	if e.ollama && t.prober.now().UnixNano() >= w.next.Load() && w.mu.TryLock() {
-		defer w.mu.Unlock()
-		if err := t.reprobeOllama(w); err != nil {
-			return "", t.refuse(err)
-		}
+			"endpoint %s: a completion names model %q, not %q", endpoint, truncate(model, 100), e.model))
 	}
 	return t.Lock, nil
+}
+
+// CheckErrorResponse holds an error answer (not 2xx) that is recorded as a
+// case's result, such as a 400 for a prompt too long for the model, to the
+// run's lock. Such a body is no completion, so only the Evalpin-Lock header
+// can vouch for it, and it must where the endpoint's lock travels in the
+// header. It returns the lock to record, or a refusal as CheckResponse does.
+// Transient failures (429, 5xx) are not recorded as results and need no
+// check: a load balancer answers those without the header.
+func (t *Target) CheckErrorResponse(endpoint string, h http.Header) (eval.LockID, error) {
+	w, err := t.watch(endpoint)
+	if err != nil {
+		return "", err
+	}
+	if err := t.checkHeader(endpoint, w, h); err != nil {
+		return "", err
+	}
+	return t.Lock, nil
+}
+
+// watch returns the watch of endpoint, or the target's refusal.
+func (t *Target) watch(endpoint string) (*watch, error) {
+	if err := t.refused.Load(); err != nil {
+		return nil, *err
+	}
+	w := t.eps[endpoint]
+	if w == nil {
+		if w = t.eps[NormalizeBaseURL(endpoint)]; w == nil {
+			return nil, fmt.Errorf("check response: endpoint %q was not resolved", endpoint)
+		}
+	}
+	return w, nil
+}
+
+// checkHeader checks the Evalpin-Lock header of a response where the
+// endpoint's lock travels in it.
+func (t *Target) checkHeader(endpoint string, w *watch, h http.Header) error {
+	want := w.expect.header
+	if want == "" {
+		return nil
+	}
+	switch got := h.Get(Header); got {
+	case want:
+		return nil
+	case "":
+		return t.refuse(refusef(ErrLockMissing, changedHint,
+			"endpoint %s: a response carries no %s header (the run's lock is %s)", endpoint, Header, t.Lock))
+	default:
+		return t.refuse(refusef(ErrLockChanged, changedHint,
+			"endpoint %s: a response carries %s %s, not the run's %s", endpoint, Header, untrusted(got, 100), want))
+	}
 }
 
 // modelMatch compares a response's model with the expected one: exactly, or
@@ -216,70 +250,50 @@ func modelMatch(e expectations, model string) bool {
 	return model == e.model
 }
 
-const changedHint = "the endpoint's deliverable changed or a replica serves another one; nothing after the change was stored. Fix the deployment, check it with 'evalpin probe URL', then rerun the same command to resume"
+const changedHint = "the endpoint's deliverable changed or a replica serves another one. Fix the deployment, check it with 'evalpin probe URL', then rerun the same command: it resumes the run against a server of the run's lock"
 
 // reprobeHint is the hint of a re-probe that got no answer: the lock could
-// not be confirmed, so nothing more is stored under it.
-const reprobeHint = "the endpoint did not confirm its lock when it was checked again mid-run, so nothing after that was stored. Check it with 'evalpin probe URL', then rerun the same command to resume"
+// not be confirmed.
+const reprobeHint = "the endpoint did not confirm its lock when it was checked again mid-run. Check it with 'evalpin probe URL', then rerun the same command to resume"
 
-// reprobeTimeout bounds one re-probe made inside CheckResponse.
-const reprobeTimeout = 30 * time.Second
-
-// reprobeOllama derives the endpoint's Ollama lock again and refuses a change.
-func (t *Target) reprobeOllama(w *watch) error {
-	ctx, cancel := context.WithTimeout(context.Background(), reprobeTimeout)
-	defer cancel()
-	r := w.report
-	id, err := t.ollamaLock(ctx, r)
-	if err != nil {
-		return err
+// Reprobed reports whether some endpoint's lock is vouched for, at least in
+// part, by claims that no response carries and that must be re-probed:
+// Ollama's derived lock, the well-known document (with its generation), a
+// served model name's listing. Results of such a run are held by a
+// Committer until a check that started after they arrived confirms them.
+func (t *Target) Reprobed() bool {
+	for _, w := range t.eps {
+		if w.report.reprobed() {
+			return true
+		}
 	}
-	w.next.Store(t.prober.now().Add(t.prober.recheck()).UnixNano())
-	return t.compare(r, id)
+	return false
 }
 
-func (t *Target) ollamaLock(ctx context.Context, r *Report) (eval.LockID, error) {
-	version := t.prober.ollamaVersion(ctx, r.Origin)
-	if version == "" {
-		return "", refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: GET /api/version failed", r.Endpoint)
-	}
-	id, _, err := t.prober.ollamaShow(ctx, r.Origin, r.Model, version)
-	if err != nil {
-		return "", refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: %s", r.Endpoint, untrusted(err.Error(), 300))
-	}
-	return id.Lock(), nil
+// reprobed reports whether the report has a claim that must be re-probed.
+func (r *Report) reprobed() bool {
+	return slices.ContainsFunc(r.Claims, func(c Claim) bool {
+		return c.Source == SourceWellKnown || c.Source == SourceOllama || c.Source == SourceModelName
+	})
 }
 
-func (t *Target) compare(r *Report, id eval.LockID) error {
-	if id != t.Lock {
-		return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: model %q now has lock %s, not the run's %s", r.Endpoint, r.Model, id, t.Lock)
-	}
-	return nil
-}
-
-// Recheck probes every endpoint again and refuses if one no longer reports
-// the run's lock. Call it after the last response, before a run is declared
-// complete: it closes the window in which a lock that responses do not carry
-// (Ollama's) could have changed unseen.
+// Recheck re-probes every claim of every endpoint that responses do not
+// carry — the well-known document with its generation and model, a served
+// name name@sha256:<hex> in the model list, Ollama's derived lock with its
+// modified_at — and refuses unless each still says what it said when the
+// lock was resolved. A refusal sticks like CheckResponse's. A Committer
+// calls it to confirm the results it holds; call it directly after the last
+// response when there is no Committer.
 func (t *Target) Recheck(ctx context.Context) error {
 	if err := t.refused.Load(); err != nil {
 		return *err
 	}
-	// Responses carry the header and fingerprint, and CheckResponse checked
-	// them; the re-probe needs no completion.
-	quiet := *t.prober
-	quiet.SkipCompletion = true
 	errs := make([]error, len(t.Reports))
 	var wg sync.WaitGroup
 	for i, r := range t.Reports {
-		wg.Go(func() {
-			nr, err := quiet.Probe(ctx, r.Endpoint, r.Model)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			errs[i] = t.sameClaims(r, nr)
-		})
+		if r.reprobed() {
+			wg.Go(func() { errs[i] = t.reconfirm(ctx, r) })
+		}
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -293,20 +307,64 @@ func (t *Target) Recheck(ctx context.Context) error {
 	return nil
 }
 
-// sameClaims refuses a re-probe that lost or changed a claim the endpoint
-// made when the run's lock was resolved (the well-known document, the served
-// model name, Ollama's derived lock).
-func (t *Target) sameClaims(old, now *Report) error {
-	if now.problem != nil {
-		return refusef(ErrLockChanged, changedHint, "re-probe: %v", now.problem)
+// reconfirm re-probes the claims of one endpoint that responses do not
+// carry, with their change markers.
+func (t *Target) reconfirm(ctx context.Context, r *Report) error {
+	p := t.prober
+	for _, c := range r.Claims {
+		switch c.Source {
+		case SourceWellKnown:
+			wk := p.wellKnown(ctx, r.Origin)
+			switch {
+			case len(wk.problems) > 0:
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: %s", r.Endpoint, untrusted(wk.problems[0].Error(), 300))
+			case wk.stopped != "":
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the server stopped claiming its lock: %s", r.Endpoint, untrusted(wk.stopped, 300))
+			case wk.claim == nil:
+				return refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: GET %s no longer names a lock%s", r.Endpoint, WellKnownPath, notes(wk.notes))
+			case wk.claim.Lock != c.Lock:
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: GET %s now names lock %s, not the run's %s", r.Endpoint, WellKnownPath, wk.claim.Lock, c.Lock)
+			case wk.generation != r.markers.generation:
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the server established its claim of %s anew (generation %q, was %q): it was restarted, and what it served before is not vouched for", r.Endpoint, c.Lock, truncate(wk.generation, 64), truncate(r.markers.generation, 64))
+			case wk.model != r.markers.wellKnownModel:
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the lock is now vouched for model %q, not %q", r.Endpoint, truncate(wk.model, 100), truncate(r.markers.wellKnownModel, 100))
+			}
+		case SourceModelName:
+			m := p.models(ctx, r.Endpoint)
+			if !slices.Contains(m.ids, r.Model) {
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: GET /v1/models no longer lists %q%s", r.Endpoint, r.Model, notes(m.notes))
+			}
+		case SourceOllama:
+			version := p.ollamaVersion(ctx, r.Origin)
+			if version == "" {
+				return refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: GET /api/version failed", r.Endpoint)
+			}
+			id, show, err := p.ollamaShow(ctx, r.Origin, r.Model, version)
+			switch {
+			case err != nil:
+				return refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: %s", r.Endpoint, untrusted(err.Error(), 300))
+			case id.Lock() != c.Lock:
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: model %q now has lock %s, not the run's %s", r.Endpoint, r.Model, id.Lock(), c.Lock)
+			case show.ModifiedAt != r.markers.ollamaModified:
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: model %q was created again (modified_at %s, was %s); its lock reads the same now, but what it served in between is not vouched for", r.Endpoint, r.Model, untrusted(show.ModifiedAt, 40), untrusted(r.markers.ollamaModified, 40))
+			}
+		}
 	}
-	for _, c := range old.Claims {
-		if c.Source == SourceHeader || c.Source == SourceFingerprint {
-			continue // carried by every response, and checked there
-		}
-		if !slices.ContainsFunc(now.Claims, func(n Claim) bool { return n.Source == c.Source && n.Lock == c.Lock }) {
-			return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: %s no longer reports %s%s", old.Endpoint, c.Source, c.Lock, now.why())
-		}
+	return nil
+}
+
+// notes returns a re-probe's notes as " (note; note)", escaped, or "".
+func notes(ns []string) string {
+	if len(ns) == 0 {
+		return ""
+	}
+	return " (" + untrusted(strings.Join(ns, "; "), 500) + ")"
+}
+
+// Refused returns the target's refusal, or nil while it has none.
+func (t *Target) Refused() error {
+	if err := t.refused.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
