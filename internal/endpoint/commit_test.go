@@ -142,9 +142,13 @@ func TestCommitterRecreatedBackAndForth(t *testing.T) {
 	f := &fakeEngine{models: []string{"tiny"}, ollama: ollamaFake("/m", "T")}
 	ep, _, c, sink := resolveCommitter(t, f, 1000)
 	c.Put(result(ep, "a1"))
-	f.set(func(f *fakeEngine) { f.ollama.show["template"], f.ollama.show["modified_at"] = "T2", "2025-01-01T00:00:01Z" })
+	f.set(func(f *fakeEngine) {
+		f.ollama.show["template"], f.ollama.show["modified_at"] = "T2", "2025-01-01T00:00:01Z"
+	})
 	c.Put(result(ep, "b1")) // B's output
-	f.set(func(f *fakeEngine) { f.ollama.show["template"], f.ollama.show["modified_at"] = "T", "2025-01-01T00:00:02Z" })
+	f.set(func(f *fakeEngine) {
+		f.ollama.show["template"], f.ollama.show["modified_at"] = "T", "2025-01-01T00:00:02Z"
+	})
 	c.Put(result(ep, "a2"))
 	if err := c.Finish(context.Background()); !errors.Is(err, ErrLockChanged) || !strings.Contains(err.Error(), "created again") {
 		t.Fatalf("Finish: err = %v, want ErrLockChanged saying the model was created again", err)

@@ -131,7 +131,7 @@ func Probe(ctx context.Context, client *http.Client, baseURL, model string) (*Re
 
 // markers are the change markers of an endpoint's re-probed claims.
 type markers struct {
-	generation    string // the well-known document's "generation"
+	generation     string // the well-known document's "generation"
 	wellKnownModel string // the well-known document's "model"
 	ollamaModified string // /api/show's "modified_at"
 }
@@ -533,7 +533,7 @@ type Document struct {
 	// claim anew (a restarted sidecar): a change marker that a re-probe
 	// requires unchanged, even where the lock is the same.
 	Generation string `json:"generation,omitempty"`
-	Error    *struct {
+	Error      *struct {
 		Message string `json:"message"`
 		Type    string `json:"type"`
 		Code    string `json:"code,omitempty"`
@@ -545,9 +545,9 @@ type wellKnownResult struct {
 	manifest   []byte // the claim's manifest, once its id is recomputed
 	model      string // the model the claim is vouched for, "" for any
 	generation string // the claim's change marker
-	stopped  string // why a server that speaks the protocol claims no lock now
-	notes    []string
-	problems []error
+	stopped    string // why a server that speaks the protocol claims no lock now
+	notes      []string
+	problems   []error
 }
 
 func (p *Prober) wellKnown(ctx context.Context, origin string) wellKnownResult {
