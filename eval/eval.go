@@ -183,4 +183,8 @@ type Run struct {
 	Status       RunStatus
 	Started      time.Time
 	Finished     time.Time // zero until complete or interrupted
+	// LockRefusal says why a lock check stopped the run mid-way (the lock
+	// changed or could not be confirmed), "" if none did. The results the
+	// failed check could not vouch for were discarded, never stored.
+	LockRefusal string
 }

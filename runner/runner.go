@@ -43,6 +43,11 @@ func TransientKinds() []string {
 	return []string{ErrRateLimited, ErrServer, ErrTimeout, ErrConnection}
 }
 
+// ErrorKinds returns every error kind the runner records.
+func ErrorKinds() []string {
+	return []string{ErrBadRequest, ErrContextLength, ErrNotFound, ErrAuth, ErrRateLimited, ErrServer, ErrTimeout, ErrConnection, ErrMalformed, ErrTruncated, ErrHTTP}
+}
+
 // LockMismatchCode is the error code of the 503 with which "evalpin serve"
 // answers once the model files no longer match its lock. The runner stops at
 // once on it, as on any lock refusal, instead of retrying.

@@ -134,6 +134,7 @@ func ollamaFake(t *testing.T, template, temperature string) string {
 			http.Error(w, `{"error":{"message":"bad request"}}`, http.StatusBadRequest)
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{
 			"id": "c", "object": "chat.completion", "model": req.Model, "system_fingerprint": "fp_ollama",
 			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",

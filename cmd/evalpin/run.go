@@ -204,6 +204,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// rate limit) says nothing about the model: it is requested again and
 	// its row replaced, so that an outage does not stay in the run.
 	retry := runner.TransientKinds()
+	if prior != "" && prior != eval.RunComplete {
+		// A run none of whose requests succeeded (every answer malformed, a
+		// 400 for every case) says nothing of the model either: resumed, it
+		// requests every case again.
+		if c, err := db.Counts(ctx, rn.ID); err != nil {
+			return fmt.Errorf("read stored results: %w", err)
+		} else if c.Results > 0 && c.Errors == c.Results {
+			retry = runner.ErrorKinds()
+		}
+	}
 	done, err := db.Done(ctx, rn.ID, retry)
 	if err != nil {
 		return fmt.Errorf("read stored results: %w", err)
@@ -222,24 +232,30 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// and the run's status recorded, whatever stops it.
 	writer := db.NewWriter(ctx, rn.ID, store.WriterOptions{Replace: retry})
 	sink := &runSink{w: writer, suite: suiteStore}
+	// Verify, then commit: a result whose lock no response carries (Ollama's,
+	// a sidecar's generation) is stored only once a check that started after
+	// it arrived confirms the lock; the others pass at once.
+	committer := target.NewCommitter(sink, runCommitInterval, runCommitBatch)
 	hard := make(chan struct{})
 	stopWatch := runWatchHardStop(hard, stderr)
 	defer stopWatch()
 	r, err := runner.New(runner.Config{
-		Endpoints:     o.endpoints,
-		Model:         target.Model,
-		APIKey:        apiKey,
-		Concurrency:   o.concurrency,
-		Timeout:       o.timeout,
-		MaxAttempts:   o.retries + 1,
-		Batch:         o.batch,
-		CheckResponse: target.CheckResponse,
-		Sink:          sink,
-		Skip:          done.Has,
-		HardStop:      hard,
-		Now:           runClock,
+		Endpoints:          o.endpoints,
+		Model:              target.Model,
+		APIKey:             apiKey,
+		Concurrency:        o.concurrency,
+		Timeout:            o.timeout,
+		MaxAttempts:        o.retries + 1,
+		Batch:              o.batch,
+		CheckResponse:      target.CheckResponse,
+		CheckErrorResponse: target.CheckErrorResponse,
+		Sink:               committer,
+		Skip:               done.Has,
+		HardStop:           hard,
+		Now:                runClock,
 	})
 	if err != nil {
+		committer.Finish(context.WithoutCancel(ctx))
 		writer.Close()
 		return eval.Errorf(eval.KindInput, "run 'evalpin help run'", "run: %w", err)
 	}
@@ -254,15 +270,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else {
 		sum, runErr = r.Run(ctx, runSuite)
 	}
-	// The lock may have changed after the last response was checked (an
-	// Ollama model replaced under its name): ask again before calling the
-	// run complete.
-	var recheckErr error
-	if runErr == nil && ctx.Err() == nil && prior != eval.RunComplete {
-		rctx, cancel := context.WithTimeout(ctx, o.timeout)
-		recheckErr = target.Recheck(rctx)
-		cancel()
-	}
+	// The last check: it confirms the results still held, and the lock may
+	// have changed after the last response was checked (an Ollama model
+	// replaced under its name), so the run is called complete only after it.
+	// It runs after Ctrl-C too, so that what was answered is kept.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(o.timeout, runFinishTimeout))
+	finishErr := committer.Finish(fctx)
+	cancel()
+	commit := committer.Stats()
 	closeErr := writer.Close()
 	storeErr := suiteStore.Wait()
 
@@ -282,8 +297,27 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		}
 	}
+	refusal := runErr
+	if eval.KindOf(refusal) != eval.KindLockRefused {
+		refusal = finishErr
+	}
+	if eval.KindOf(refusal) == eval.KindLockRefused {
+		// The run records that its lock changed (or was not confirmed).
+		if err := db.SetRunLockRefusal(bg, rn.ID, refusal.Error()); err != nil {
+			return err
+		}
+	} else {
+		refusal = nil
+	}
+	counts, err := db.Counts(bg, rn.ID)
+	if err != nil {
+		return fmt.Errorf("count stored results: %w", err)
+	}
+	// Every stored result failed: nothing of the model was measured, so the
+	// run is not complete, whatever was answered.
+	noneSucceeded := counts.Results > 0 && counts.Errors == counts.Results
 	status := eval.RunInterrupted
-	if runErr == nil && recheckErr == nil && closeErr == nil && storeErr == nil && ctx.Err() == nil && missing == 0 {
+	if runErr == nil && finishErr == nil && closeErr == nil && storeErr == nil && ctx.Err() == nil && missing == 0 && !noneSucceeded {
 		status = eval.RunComplete
 	}
 	if prior == eval.RunComplete && missing == 0 {
@@ -292,10 +326,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := db.SetRunStatus(bg, rn.ID, status); err != nil {
 			return fmt.Errorf("record run status: %w", err)
 		}
-	}
-	counts, err := db.Counts(bg, rn.ID)
-	if err != nil {
-		return fmt.Errorf("count stored results: %w", err)
 	}
 
 	out := runSummary{
@@ -329,36 +359,105 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	resume := "resume it with the same command: " + runCommandLine(args)
+	discarded := ""
+	if commit.Discarded > 0 {
+		discarded = fmt.Sprintf("; %s received after the last confirmed check of the lock %s discarded, never stored",
+			runPlural(commit.Discarded, "result"), runWasWere(commit.Discarded))
+	}
 	switch {
 	case closeErr != nil:
 		return fmt.Errorf("store results of run %d: %w", rn.ID, closeErr)
 	case storeErr != nil:
 		fmt.Fprintf(stderr, "run %d stopped: the suite's cases could not be stored; %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
 		return fmt.Errorf("run %d: %w", rn.ID, storeErr)
+	case refusal != nil:
+		vouched := ", each vouched for by its own response; none from the refused one"
+		switch {
+		case out.Stored == 0:
+			vouched = ""
+		case target.Reprobed():
+			vouched = ", each confirmed by a check of the lock that started after it arrived"
+		}
+		fmt.Fprintf(stderr, "run %d stopped and marked interrupted: %d of %d case samples stored%s%s. Against a server of lock %s, the same command requests the rest: %s\n",
+			rn.ID, out.Stored, expected, vouched, discarded, target.Lock, runCommandLine(args))
+		return refusal
 	case runErr != nil && errors.Is(runErr, context.Canceled):
-		fmt.Fprintf(stderr, "run %d interrupted: %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
+		fmt.Fprintf(stderr, "run %d interrupted: %d of %d case samples stored%s; %s\n", rn.ID, out.Stored, expected, discarded, resume)
 		return runErr
-	case runErr != nil && eval.KindOf(runErr) == eval.KindLockRefused:
-		fmt.Fprintf(stderr, "run %d stopped and marked interrupted: %d of %d case samples stored, none from the refused response\n", rn.ID, out.Stored, expected)
+	case runErr != nil && eval.KindOf(runErr) == eval.KindInput:
+		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored%s\n", rn.ID, out.Stored, expected, discarded)
 		return runErr
 	case runErr != nil:
 		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
 		return fmt.Errorf("run %d: %w", rn.ID, runErr)
+	case finishErr != nil:
+		// The last check could not run to the end (Ctrl-C, a timeout): what
+		// it held was not confirmed.
+		fmt.Fprintf(stderr, "run %d marked interrupted: the last check of the lock did not finish (%v); %d of %d case samples stored%s; %s\n", rn.ID, finishErr, out.Stored, expected, discarded, resume)
+		return eval.Errorf(eval.KindIncomplete, resume, "run %d: last check of the lock: %w", rn.ID, finishErr)
 	case ctx.Err() != nil:
-		fmt.Fprintf(stderr, "run %d interrupted after its last request: every case sample is stored, the lock was not checked again; %s\n", rn.ID, resume)
+		fmt.Fprintf(stderr, "run %d interrupted after its last request: %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
 		return fmt.Errorf("run %d: %w", rn.ID, context.Cause(ctx))
-	case recheckErr != nil:
-		fmt.Fprintf(stderr, "run %d marked interrupted: the endpoints no longer serve its lock after the last response\n", rn.ID)
-		if eval.KindOf(recheckErr) == eval.KindInternal {
-			return eval.Errorf(eval.KindLockRefused, "check the endpoint with 'evalpin probe URL', then run the same command again", "run %d: lock check after the last response: %w", rn.ID, recheckErr)
-		}
-		return recheckErr
+	case noneSucceeded:
+		return runNoneSucceeded(rn.ID, out, o.endpoints, resume)
 	case missing > 0 && out.Transient > 0:
 		return eval.Errorf(eval.KindIncomplete, resume, "run %d incomplete: %d of %d case samples have no result (%d failed every attempt with a timeout, server error or rate limit, and are requested again)", rn.ID, missing, expected, out.Transient)
 	case missing > 0:
 		return eval.Errorf(eval.KindIncomplete, resume, "run %d incomplete: %d of %d case samples are not stored", rn.ID, missing, expected)
 	}
 	return nil
+}
+
+// runFinishTimeout bounds the run's last check of the lock.
+const runFinishTimeout = time.Minute
+
+// runCommitInterval is how long a result waits at most for the check of a
+// lock that responses do not carry, and runCommitBatch how many held results
+// make a check start sooner (0: endpoint.DefaultCommitBatch); tests change
+// them.
+var (
+	runCommitInterval = 2 * time.Second
+	runCommitBatch    = 0
+)
+
+// runNoneSucceeded is the error of a run none of whose stored results
+// succeeded: an input error (exit 2) when every failure says the URL or the
+// model is wrong (404), else an incomplete run (exit 4). The run stays
+// resumable, and resumed it requests every case again.
+func runNoneSucceeded(id int64, s runSummary, endpoints []string, resume string) error {
+	kinds := make([]string, 0, len(s.Errors))
+	for k, n := range s.Errors {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(kinds)
+	what := strings.Join(kinds, ", ")
+	if what == "" {
+		what = fmt.Sprintf("%d stored failures", s.StoredErrors)
+	}
+	if len(s.Errors) == 1 && s.Errors[runner.ErrNotFound] > 0 {
+		return eval.Errorf(eval.KindInput,
+			fmt.Sprintf("check the endpoint's URL (its OpenAI base URL, e.g. %s) and the model name ('evalpin probe URL' lists the served models), then %s", runExampleBase(endpoints), resume),
+			"run %d: no request succeeded: every one was answered 404 Not Found (%s)", id, what)
+	}
+	return eval.Errorf(eval.KindIncomplete,
+		"'evalpin show "+strconv.FormatInt(id, 10)+"' shows the failures; fix the server or the suite's settings, then "+resume,
+		"run %d: no request succeeded (%s): nothing of the model was measured, so the run is not complete", id, what)
+}
+
+// runExampleBase returns the first endpoint as an example of a base URL.
+func runExampleBase(endpoints []string) string {
+	if len(endpoints) == 0 {
+		return "http://host:8000/v1"
+	}
+	return endpoints[0]
+}
+
+// runWasWere returns "was" or "were" for n things.
+func runWasWere(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }
 
 // parseRunFlags parses and checks the command line of "evalpin run".

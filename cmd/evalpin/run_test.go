@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(exitInternal)
 		}
+		// Results are confirmed and stored in small steps, so that the
+		// kill finds some stored and more in flight.
+		runCommitInterval = 20 * time.Millisecond
 		os.Exit(report(os.Stderr, run(context.Background(), args, io.Discard, os.Stderr)))
 	}
 	os.Exit(m.Run())
@@ -57,6 +60,8 @@ type runFake struct {
 	header    atomic.Pointer[string] // the header's lock; "" sends none
 	manifest  []byte                 // published with the well-known lock when set
 	latency   atomic.Int64           // how long a suite request is held, in nanoseconds
+	// wellKnownGets counts the requests of the well-known document.
+	wellKnownGets atomic.Int64
 
 	// onCase, if set, is called with the 1-based count of suite requests
 	// before each is answered, and may change the locks.
@@ -119,6 +124,7 @@ func (f *runFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Method + " " + r.URL.Path {
 	case "GET " + endpoint.WellKnownPath:
+		f.wellKnownGets.Add(1)
 		lock := *f.wellKnown.Load()
 		if lock == "" {
 			http.NotFound(w, r)
@@ -426,8 +432,22 @@ func TestRunLockChangedMidRun(t *testing.T) {
 	suite := runSuiteFile(t, dir, 20)
 	dbPath := filepath.Join(dir, "e.db")
 	fake := newRunFake(runLockA)
+	// The lock (the well-known document's) is checked once 7 results are
+	// held; the change waits for that check, so that exactly 7 are
+	// confirmed before it.
+	advBatch(t, 7)
+	var before int64
 	fake.setOnCase(func(n int64) {
-		if n == 8 {
+		switch n {
+		case 1:
+			before = fake.wellKnownGets.Load()
+		case 8:
+			for range 1000 {
+				if fake.wellKnownGets.Load() > before {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			fake.setLock(runLockB) // a replica of another lock behind the balancer
 		}
 	})
@@ -475,7 +495,7 @@ func TestRunLockChangedAtEnd(t *testing.T) {
 		}
 	})
 	code, _, stderr := runCmd(context.Background(), "run", "--suite", runSuiteFile(t, dir, 5), "--endpoint", fake.start(t), "--db", dbPath, "--concurrency", "1")
-	if code != exitLockRefused || !strings.Contains(stderr, "no longer serve its lock") {
+	if code != exitLockRefused || !strings.Contains(stderr, "now names lock "+runLockB) || !strings.Contains(stderr, "0 of 5 case samples stored") {
 		t.Fatalf("exit %d, want %d and the re-check's refusal\n%s", code, exitLockRefused, stderr)
 	}
 	if r, err := runOpen(t, dbPath).Run(context.Background(), 1); err != nil || r.Status != eval.RunInterrupted {

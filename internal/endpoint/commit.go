@@ -86,7 +86,7 @@ func (c *Committer) Put(r eval.Result) {
 	w := c.t.eps[r.Endpoint]
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if w == nil || !w.report.reprobed() {
+	if w == nil || !w.report.bracketed() {
 		c.next.Put(r)
 		c.committed++
 		return
@@ -117,6 +117,11 @@ func (c *Committer) loop() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
+		select {
+		case <-c.stop:
+			return // Finish makes the last check
+		default:
+		}
 		c.mu.Lock()
 		n, oldest, failed := len(c.held), c.oldest, c.failed
 		c.mu.Unlock()
@@ -125,6 +130,9 @@ func (c *Committer) loop() {
 		}
 		if n > 0 && (n >= c.batch || c.now().Sub(oldest) >= c.interval) {
 			c.check(c.ctx)
+			if c.ctx.Err() != nil {
+				return // Finish stopped the loop mid-check; it checks again
+			}
 			continue
 		}
 		if n > 0 {
@@ -189,8 +197,11 @@ func (c *Committer) Finish(ctx context.Context) error {
 	default:
 		close(c.stop)
 	}
-	c.cancel()
+	// A check under way finishes first: it started before whatever stopped
+	// the run, so what it confirms is vouched for. Only ctx cuts it short.
+	defer context.AfterFunc(ctx, c.cancel)()
 	<-c.loopDone
+	c.cancel()
 	if err := c.t.Refused(); err != nil {
 		c.discardHeld(err)
 		return err

@@ -91,8 +91,6 @@ func TestCommitter(t *testing.T) {
 		}, func(f *fakeEngine) {
 			f.wellKnownCode, f.wellKnown = 503, `{"error":{"message":"files changed","code":"evalpin_lock_mismatch"}}`
 		}, ErrLockChanged},
-		{"served name withdrawn", func() *fakeEngine { return &fakeEngine{models: []string{"m@" + lockA}} },
-			func(f *fakeEngine) { f.models = []string{"m@" + lockB} }, ErrLockChanged},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,19 +199,37 @@ func TestCommitterBrackets(t *testing.T) {
 }
 
 // A lock that every response carries needs no bracket: results pass at once,
-// and Finish is the end-of-run check.
+// and Finish is the end-of-run check, which for a served model name checks
+// the listing.
 func TestCommitterPerResponse(t *testing.T) {
-	f := &fakeEngine{models: []string{"m"}, fingerprint: lockB}
-	ep, target, c, sink := resolveCommitter(t, f, 1000)
-	if target.Reprobed() {
-		t.Fatal("Reprobed = true for a fingerprint lock")
+	tests := []struct {
+		name   string
+		fake   *fakeEngine
+		change func(f *fakeEngine)
+		want   error
+	}{
+		{"fingerprint", &fakeEngine{models: []string{"m"}, fingerprint: lockB}, nil, nil},
+		{"served name", &fakeEngine{models: []string{"m@" + lockA}}, nil, nil},
+		{"served name withdrawn by the end", &fakeEngine{models: []string{"m@" + lockA}},
+			func(f *fakeEngine) { f.models = []string{"m@" + lockB} }, ErrLockChanged},
 	}
-	c.Put(result(ep, "c0"))
-	if got := sink.ids(); len(got) != 1 {
-		t.Fatalf("stored %v, want c0 at once", got)
-	}
-	if err := c.Finish(context.Background()); err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ep, target, c, sink := resolveCommitter(t, tt.fake, 1000)
+			if target.Reprobed() {
+				t.Fatal("Reprobed = true for a lock every response carries")
+			}
+			c.Put(result(ep, "c0"))
+			if got := sink.ids(); len(got) != 1 {
+				t.Fatalf("stored %v, want c0 at once", got)
+			}
+			if tt.change != nil {
+				tt.fake.set(tt.change)
+			}
+			if err := c.Finish(context.Background()); !errors.Is(err, tt.want) {
+				t.Fatalf("Finish: %v, want %v", err, tt.want)
+			}
+		})
 	}
 }
 

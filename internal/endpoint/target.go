@@ -256,25 +256,35 @@ const changedHint = "the endpoint's deliverable changed or a replica serves anot
 // not be confirmed.
 const reprobeHint = "the endpoint did not confirm its lock when it was checked again mid-run. Check it with 'evalpin probe URL', then rerun the same command to resume"
 
-// Reprobed reports whether some endpoint's lock is vouched for, at least in
-// part, by claims that no response carries and that must be re-probed:
-// Ollama's derived lock, the well-known document (with its generation), a
-// served model name's listing. Results of such a run are held by a
-// Committer until a check that started after they arrived confirms them.
+// Reprobed reports whether some endpoint's lock is vouched for by a claim
+// that no response carries and that only a re-probe can confirm: Ollama's
+// derived lock (with its modified_at), or the well-known document (with its
+// generation and model), which must agree with the header responses carry —
+// two channels that disagree are a lock change. Results of such an endpoint
+// are held by a Committer until a check that started after they arrived
+// confirms them.
 func (t *Target) Reprobed() bool {
 	for _, w := range t.eps {
-		if w.report.reprobed() {
+		if w.report.bracketed() {
 			return true
 		}
 	}
 	return false
 }
 
-// reprobed reports whether the report has a claim that must be re-probed.
-func (r *Report) reprobed() bool {
+// bracketed reports whether the endpoint's results need a check that
+// brackets them (see Reprobed).
+func (r *Report) bracketed() bool {
 	return slices.ContainsFunc(r.Claims, func(c Claim) bool {
-		return c.Source == SourceWellKnown || c.Source == SourceOllama || c.Source == SourceModelName
+		return c.Source == SourceWellKnown || c.Source == SourceOllama
 	})
+}
+
+// reprobed reports whether the report has a claim that Recheck re-probes:
+// a bracketed one, or a served model name, whose listing Recheck checks
+// (each response vouches for itself with its model field).
+func (r *Report) reprobed() bool {
+	return r.bracketed() || slices.ContainsFunc(r.Claims, func(c Claim) bool { return c.Source == SourceModelName })
 }
 
 // Recheck re-probes every claim of every endpoint that responses do not

@@ -121,7 +121,7 @@ func (db *DB) SetRunEndpoints(ctx context.Context, id int64, endpoints []string)
 
 // runColumns are the columns scanRun reads, in its order.
 const runColumns = `id, lock, suite_name, suite_version, suite_hash, settings, settings_hash,
-	endpoints, version, status, started, finished`
+	endpoints, version, status, started, finished, lock_refusal`
 
 // scanRun reads one row of runColumns.
 func scanRun(row interface{ Scan(...any) error }) (eval.Run, error) {
@@ -133,7 +133,7 @@ func scanRun(row interface{ Scan(...any) error }) (eval.Run, error) {
 		errStarted, errFinished error
 	)
 	if err := row.Scan(&run.ID, &run.Lock, &run.Suite, &run.SuiteVersion, &run.SuiteHash, &settings,
-		&run.SettingsHash, &eps, &run.Version, &status, &started, &finished); err != nil {
+		&run.SettingsHash, &eps, &run.Version, &status, &started, &finished, &run.LockRefusal); err != nil {
 		return eval.Run{}, err
 	}
 	run.Status = eval.RunStatus(status)
@@ -145,6 +145,20 @@ func scanRun(row interface{ Scan(...any) error }) (eval.Run, error) {
 		return eval.Run{}, fmt.Errorf("run %d: %w", run.ID, err)
 	}
 	return run, nil
+}
+
+// SetRunLockRefusal records why a lock check stopped the run (the lock
+// changed or could not be confirmed mid-run); a later refusal replaces an
+// earlier one.
+func (db *DB) SetRunLockRefusal(ctx context.Context, id int64, reason string) error {
+	res, err := db.db.ExecContext(ctx, `UPDATE runs SET lock_refusal = ? WHERE id = ?`, reason, id)
+	if err != nil {
+		return fmt.Errorf("record lock refusal of run %d: %w", id, classify(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("record lock refusal of run %d: %w", id, ErrNotFound)
+	}
+	return nil
 }
 
 // Run returns the run with the given id, or an error matching ErrNotFound.
