@@ -93,19 +93,31 @@ type CompareOptions struct {
 }
 
 // Exclusions count the cases a comparison left out, by reason. A case is
-// counted under the first reason that applies, in field order.
+// counted under the first reason that applies, in field order, so a case
+// whose requests failed on both sides counts as BaselineErrored.
 type Exclusions struct {
-	OnlyBaseline  int // stored for the baseline only
-	OnlyCandidate int // stored for the candidate only
-	HashChanged   int // the case's content hash differs between the runs
-	Errored       int // a request of the case failed on either side: no output to judge
+	OnlyBaseline     int // stored for the baseline only
+	OnlyCandidate    int // stored for the candidate only
+	HashChanged      int // the case's content hash differs between the runs
+	BaselineErrored  int // a baseline request of the case failed: no output to judge
+	CandidateErrored int // the baseline answered, a candidate request failed: lost to errors (Evidence.Lost)
 }
 
+// Errored returns the number of cases left out because a request failed on
+// either side.
+func (e Exclusions) Errored() int { return e.BaselineErrored + e.CandidateErrored }
+
 // Total returns the number of cases left out.
-func (e Exclusions) Total() int { return e.OnlyBaseline + e.OnlyCandidate + e.HashChanged + e.Errored }
+func (e Exclusions) Total() int {
+	return e.OnlyBaseline + e.OnlyCandidate + e.HashChanged + e.Errored()
+}
 
 // String says in words how many cases were left out and why.
-func (e Exclusions) String() string {
+func (e Exclusions) String() string { return e.words("") }
+
+// words is String with the error kinds of the candidate's failed cases, when
+// known, after their count: "20 errored in candidate (not_found 20)".
+func (e Exclusions) words(candidateKinds string) string {
 	var parts []string
 	add := func(n int, why string) {
 		if n > 0 {
@@ -115,7 +127,12 @@ func (e Exclusions) String() string {
 	add(e.OnlyBaseline, "only in baseline")
 	add(e.OnlyCandidate, "only in candidate")
 	add(e.HashChanged, "case hash changed")
-	add(e.Errored, "errored in one side")
+	add(e.BaselineErrored, "errored in baseline")
+	if candidateKinds != "" {
+		add(e.CandidateErrored, "errored in candidate ("+candidateKinds+")")
+	} else {
+		add(e.CandidateErrored, "errored in candidate")
+	}
 	if len(parts) == 0 {
 		return "none"
 	}
@@ -248,12 +265,6 @@ type Flip struct {
 	Failed []string
 }
 
-// A GateResult is the policy's verdict on a comparison.
-type GateResult struct {
-	Failed  bool
-	Reasons []string // one line per failed metric; empty when the gate passes
-}
-
 // A Comparison is the paired statistical diff of a candidate run against a
 // baseline run. Warnings travel with it and with each metric; reports print
 // them as footnotes.
@@ -288,6 +299,7 @@ type caseSide struct {
 	id      string
 	idx     []int32
 	errored bool
+	errKind string // the error kind of the first failed sample, when errored
 }
 
 // group splits results into cases, ordered by case id, samples in order. The
@@ -316,14 +328,15 @@ func group(rs []Result) []caseSide {
 	for lo := 0; lo < len(perm); {
 		id := rs[perm[lo]].CaseID
 		hi := lo
-		errored := false
+		cs := caseSide{id: id}
 		for hi < len(perm) && rs[perm[hi]].CaseID == id {
-			if rs[perm[hi]].Error != "" {
-				errored = true
+			if r := &rs[perm[hi]]; r.Error != "" && !cs.errored {
+				cs.errored, cs.errKind = true, cmp.Or(r.ErrorKind, UnknownErrorKind)
 			}
 			hi++
 		}
-		out = append(out, caseSide{id: id, idx: perm[lo:hi:hi], errored: errored})
+		cs.idx = perm[lo:hi:hi]
+		out = append(out, cs)
 		lo = hi
 	}
 	return out
@@ -385,6 +398,8 @@ func Compare(baseline, candidate Side, opts CompareOptions) (*Comparison, error)
 	ga, gb := group(baseline.Results), group(candidate.Results)
 	ra, rb := baseline.Results, candidate.Results
 	pairs := make([]pair, 0, min(len(ga), len(gb)))
+	lostKinds := make(map[string]int)
+	firstLost := ""
 	for i, k := 0, 0; i < len(ga) || k < len(gb); {
 		switch {
 		case k == len(gb) || i < len(ga) && ga[i].id < gb[k].id:
@@ -401,8 +416,14 @@ func Compare(baseline, candidate Side, opts CompareOptions) (*Comparison, error)
 		switch {
 		case ra[a.idx[0]].CaseHash != rb[b.idx[0]].CaseHash:
 			c.Excluded.HashChanged++
-		case a.errored || b.errored:
-			c.Excluded.Errored++
+		case a.errored:
+			c.Excluded.BaselineErrored++
+		case b.errored:
+			c.Excluded.CandidateErrored++
+			lostKinds[b.errKind]++
+			if firstLost == "" {
+				firstLost = b.id
+			}
 		default:
 			p := pair{id: a.id, a: a, b: b}
 			if cs, ok := opts.Cases[a.id]; ok {
@@ -510,6 +531,7 @@ func Compare(baseline, candidate Side, opts CompareOptions) (*Comparison, error)
 	}
 
 	cmpr.adjustAndJudge()
+	c.judgeGate(lostKinds, firstLost)
 	return c, nil
 }
 
@@ -786,7 +808,7 @@ func (m *comparer) drift() {
 
 // adjustAndJudge applies Holm to the gated metrics and Benjamini–Hochberg to
 // the exploratory tags, then sets every verdict, the detectable effects and
-// the gate.
+// the gate's regressions.
 func (m *comparer) adjustAndJudge() {
 	c := m.c
 	alpha := m.pol.Alpha
@@ -909,27 +931,24 @@ func (m *comparer) adjustAndJudge() {
 		}
 	}
 
-	// The gate.
+	// The gate's regressions.
 	for _, list := range [][]PassRate{c.PassRates, c.Tags} {
 		for i := range list {
 			pr := &list[i]
 			if !pr.Failed() {
 				continue
 			}
-			c.Gate.Failed = true
-			c.Gate.Reasons = append(c.Gate.Reasons, pr.reason(alpha))
+			c.Gate.Regressions = append(c.Gate.Regressions, pr.reason(alpha))
 		}
 	}
 	for i := range c.Measures {
 		ms := &c.Measures[i]
 		if ms.Failed() {
-			c.Gate.Failed = true
-			c.Gate.Reasons = append(c.Gate.Reasons, ms.reason())
+			c.Gate.Regressions = append(c.Gate.Regressions, ms.reason())
 		}
 	}
 	if d := &c.Drift; d.Failed() {
-		c.Gate.Failed = true
-		c.Gate.Reasons = append(c.Gate.Reasons, fmt.Sprintf(
+		c.Gate.Regressions = append(c.Gate.Regressions, fmt.Sprintf(
 			"output drift: %s of outputs changed against a noise floor of %s (excess %s, %s, holm), above the allowed %s",
 			Percent(d.Test.Between), Percent(d.Test.Within), PP(d.Test.Excess), pEq(d.AdjP), PPAbs(*d.MaxExcess)))
 	}

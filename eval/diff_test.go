@@ -55,11 +55,11 @@ func TestComparePairing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := eval.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, Errored: 1}
+	want := eval.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, CandidateErrored: 1}
 	if c.Excluded != want {
 		t.Errorf("Excluded = %+v, want %+v", c.Excluded, want)
 	}
-	if got, want := c.Excluded.String(), "1 only in baseline, 1 only in candidate, 1 case hash changed, 1 errored in one side"; got != want {
+	if got, want := c.Excluded.String(), "1 only in baseline, 1 only in candidate, 1 case hash changed, 1 errored in candidate"; got != want {
 		t.Errorf("Excluded.String() = %q, want %q", got, want)
 	}
 	if c.Paired != 1 {
@@ -252,14 +252,14 @@ func TestGateSimulation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.Gate.Failed {
+				if c.Gate.Failed() {
 					alarms++
 				}
 				a, b = sim.draw(pass-(psi+delta)/2, (psi+delta)/2, (psi-delta)/2)
 				if c, err = eval.Compare(a, b, opts); err != nil {
 					t.Fatal(err)
 				}
-				if c.Gate.Failed {
+				if c.Gate.Failed() {
 					caught++
 				}
 			}

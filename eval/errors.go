@@ -10,11 +10,12 @@ type Kind int
 
 // The kinds of error, each with its own exit code (see cmd/evalpin).
 const (
-	KindInternal    Kind = iota // a bug or an infrastructure failure
-	KindInput                   // a usage or input error: bad flag, file, suite or lock file
-	KindLockRefused             // the endpoint reports no lock, another lock, or changed lock
-	KindIncomplete              // a run ended with cases missing
-	KindGateFailed              // the gate found a regression
+	KindInternal     Kind = iota // a bug or an infrastructure failure
+	KindInput                    // a usage or input error: bad flag, file, suite or lock file
+	KindLockRefused              // the endpoint reports no lock, another lock, or changed lock
+	KindIncomplete               // a run ended with cases missing
+	KindGateFailed               // the gate found a regression
+	KindInconclusive             // the gate had too little evidence for a verdict (GateInconclusive)
 )
 
 // ErrUnauthorized is wrapped by the input error of an endpoint that refused

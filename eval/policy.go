@@ -2,6 +2,7 @@ package eval
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -53,7 +54,35 @@ type Policy struct {
 	// MaxDrift. Unset, drift is reported but not gated (a new model changes
 	// most outputs by design).
 	MaxDrift *float64 `yaml:"max_drift,omitempty" json:"max_drift,omitempty"`
+	// MinPaired is the least number of paired cases a verdict needs: with
+	// fewer, the gate is INCONCLUSIVE, unless a gated metric regressed among
+	// the cases that were paired. At least 1, so that nothing compared is
+	// never a pass. Default DefaultMinPaired.
+	MinPaired int `yaml:"min_paired" json:"min_paired"`
+	// MaxLost is the largest share of the cases the baseline answered (of
+	// those both runs hold with the same case hash) that the candidate may
+	// lose to failed requests: beyond it, the gate is INCONCLUSIVE unless a
+	// gated metric regressed. Lost cases are left out of every metric, so
+	// had they all failed, the overall pass rate would be lower by up to this
+	// share. Default DefaultMaxLost.
+	MaxLost float64 `yaml:"max_lost" json:"max_lost"`
 }
+
+// The defaults of the evidence a verdict needs; docs/diff.md gives the
+// reasons.
+const (
+	// DefaultMinPaired is the default Policy.MinPaired. Below about 10 paired
+	// cases even a collapse of every case can hardly reach significance:
+	// McNemar's exact test on n flips has p ≥ 2·0.5ⁿ, 0.031 for 6 cases, more
+	// than alpha 0.05 once Holm shares it between two gated metrics. It stays
+	// below the 20 cases of the bundled testbed suite.
+	DefaultMinPaired = 10
+	// DefaultMaxLost is the default Policy.MaxLost, the default practical
+	// threshold of a pass rate: losses that, had they all been failures, could
+	// hide a loss of pass rate larger than the gate tolerates make a pass
+	// untrustworthy.
+	DefaultMaxLost = 0.02
+)
 
 // The default practical thresholds of the continuous measures when a policy
 // does not gate them: 10% of the median length, 20% of the median latency,
@@ -67,9 +96,10 @@ var defaultMeasureThresholds = map[string]float64{
 // DefaultPolicy returns the policy used without a policy file: alpha 0.05;
 // the overall and per-scorer pass rates gated at a practical threshold of
 // 2 percentage points; tags listed but not gated; length, latency, similarity
-// and drift reported but not gated.
+// and drift reported but not gated; a verdict needs DefaultMinPaired paired
+// cases and at most DefaultMaxLost of the cases lost to failed requests.
 func DefaultPolicy() Policy {
-	return Policy{Alpha: 0.05, PassRate: Threshold{MinEffect: 0.02}}
+	return Policy{Alpha: 0.05, PassRate: Threshold{MinEffect: 0.02}, MinPaired: DefaultMinPaired, MaxLost: DefaultMaxLost}
 }
 
 // ParsePolicy parses a YAML policy. Fields it does not set keep their
@@ -94,6 +124,11 @@ func ParsePolicy(data []byte) (*Policy, error) {
 			return nil, policyError("%s", strings.Join(msgs, "; "))
 		}
 		return nil, policyError("%v", err)
+	}
+	// The decoder truncates a float into an int field; a count of cases is
+	// whole, so min_paired: 2.5 is refused rather than read as 2.
+	if _, v := lookup(&doc, []string{"min_paired"}); v != nil && v.ShortTag() != "!!int" {
+		return nil, policyError("%smin_paired must be a whole number of cases, not %s", lineOf(&doc, []string{"min_paired"}), cmp.Or(v.Value, "null"))
 	}
 	if err := p.validate(func(path ...string) string { return lineOf(&doc, path) }); err != nil {
 		return nil, err
@@ -124,7 +159,8 @@ func policyError(format string, args ...any) error {
 	return Errorf(KindInput, "fix the policy file; docs/diff.md lists its fields", "policy: "+format, args...)
 }
 
-// lineOf returns "line N: " for the key at path in the document, or "".
+// lineOf returns "line N: " for the key at path in the document, or "" when
+// the document has no such key: the line of the deepest key of path it has.
 func lineOf(doc *yaml.Node, path []string) string {
 	n := doc
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
@@ -132,26 +168,44 @@ func lineOf(doc *yaml.Node, path []string) string {
 	}
 	line := 0
 	for _, key := range path {
-		if n.Kind != yaml.MappingNode {
+		k, v := child(n, key)
+		if k == nil {
 			break
 		}
-		found := false
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				line = n.Content[i].Line
-				n = n.Content[i+1]
-				found = true
-				break
-			}
-		}
-		if !found {
-			break
-		}
+		line, n = k.Line, v
 	}
 	if line == 0 {
 		return ""
 	}
 	return fmt.Sprintf("line %d: ", line)
+}
+
+// lookup returns the key and value nodes at path in the document, or nils.
+func lookup(doc *yaml.Node, path []string) (key, value *yaml.Node) {
+	value = doc
+	if value.Kind == yaml.DocumentNode && len(value.Content) > 0 {
+		value = value.Content[0]
+	}
+	for _, name := range path {
+		if key, value = child(value, name); key == nil {
+			return nil, nil
+		}
+	}
+	return key, value
+}
+
+// child returns the key and value nodes of the entry name of the mapping n,
+// or nils.
+func child(n *yaml.Node, name string) (key, value *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == name {
+			return n.Content[i], n.Content[i+1]
+		}
+	}
+	return nil, nil
 }
 
 // Validate checks the policy's ranges.
@@ -202,6 +256,12 @@ func (p *Policy) validate(at func(path ...string) string) error {
 	}
 	if p.MaxDrift != nil && !(*p.MaxDrift >= 0 && *p.MaxDrift <= 1) {
 		return policyError("%smax_drift must be a share in [0, 1], not %g", at("max_drift"), *p.MaxDrift)
+	}
+	if p.MinPaired < 1 {
+		return policyError("%smin_paired must be at least 1 (a verdict needs a paired case), not %d", at("min_paired"), p.MinPaired)
+	}
+	if !(p.MaxLost >= 0 && p.MaxLost <= 1) {
+		return policyError("%smax_lost must be a share in [0, 1], not %g", at("max_lost"), p.MaxLost)
 	}
 	for i, t := range p.NeverRegress {
 		if strings.TrimSpace(t) == "" {

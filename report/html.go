@@ -56,7 +56,7 @@ type htmlFlip struct {
 
 type htmlData struct {
 	Title, LockLine, Paired, Gate string
-	GateFailed                    bool
+	GateClass                     string // the verdict: "pass", "fail" or "inconclusive"
 	Reasons                       []string
 	PassRates, Tags               []htmlRow
 	Measures                      []htmlRow
@@ -83,9 +83,9 @@ func WriteHTML(w io.Writer, c *eval.Comparison) error {
 	d := htmlData{
 		MeasuresNote: measuresNote, MeasuresCI: ciLabel(c),
 		Title: eval.Printable(title(c)), LockLine: eval.Printable(lockLine(c)), Paired: eval.Printable(pairedLine(c)) + n.mark(c.Warnings),
-		Gate: gateLine(c), GateFailed: c.Gate.Failed, Aggregation: c.Aggregation,
+		Gate: gateLine(c), GateClass: string(c.Gate.Verdict), Aggregation: c.Aggregation,
 	}
-	for _, r := range c.Gate.Reasons {
+	for _, r := range c.Gate.Reasons() {
 		d.Reasons = append(d.Reasons, eval.Printable(r))
 	}
 	rows := func(list []eval.PassRate) []htmlRow {

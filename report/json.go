@@ -67,11 +67,13 @@ type jsonRun struct {
 }
 
 type jsonExcluded struct {
-	OnlyBaseline  int `json:"only_baseline"`
-	OnlyCandidate int `json:"only_candidate"`
-	HashChanged   int `json:"hash_changed"`
-	Errored       int `json:"errored"`
-	Total         int `json:"total"`
+	OnlyBaseline     int `json:"only_baseline"`
+	OnlyCandidate    int `json:"only_candidate"`
+	HashChanged      int `json:"hash_changed"`
+	Errored          int `json:"errored"` // baseline_errored + candidate_errored
+	BaselineErrored  int `json:"baseline_errored"`
+	CandidateErrored int `json:"candidate_errored"`
+	Total            int `json:"total"`
 }
 
 type jsonCounts struct {
@@ -170,8 +172,37 @@ type jsonFlip struct {
 }
 
 type jsonGate struct {
-	Failed  bool     `json:"failed"`
-	Reasons []string `json:"reasons"`
+	// Failed is true for the verdict "fail" only, as before the verdict
+	// existed: an inconclusive gate has failed false but is not a pass.
+	Failed   bool         `json:"failed"`
+	Verdict  string       `json:"verdict"` // "pass", "fail" or "inconclusive"
+	Reasons  []string     `json:"reasons"`
+	Evidence jsonEvidence `json:"evidence"`
+}
+
+type jsonEvidence struct {
+	Paired     int            `json:"paired"`
+	MinPaired  int            `json:"min_paired"`
+	Answered   int            `json:"answered"`
+	Lost       int            `json:"lost"`
+	LostShare  number         `json:"lost_share"`
+	MaxLost    number         `json:"max_lost"`
+	LostKinds  map[string]int `json:"lost_kinds"`
+	FirstLost  string         `json:"first_lost"`
+	Shortfalls []string       `json:"shortfalls"`
+}
+
+func newJSONGate(g *eval.GateResult) jsonGate {
+	e := &g.Evidence
+	j := jsonGate{Failed: g.Failed(), Verdict: string(g.Verdict), Reasons: nonNil(g.Reasons()), Evidence: jsonEvidence{
+		Paired: e.Paired, MinPaired: e.MinPaired, Answered: e.Answered, Lost: e.Lost,
+		LostShare: number(e.LostShare()), MaxLost: number(e.MaxLost), LostKinds: make(map[string]int, len(e.LostKinds)),
+		FirstLost: e.FirstLost, Shortfalls: nonNil(e.Shortfalls),
+	}}
+	for _, k := range e.LostKinds {
+		j.Evidence.LostKinds[k.Kind] = k.Cases
+	}
+	return j
 }
 
 // WriteJSON renders c as one JSON document of the schema docs/diff.md
@@ -189,12 +220,13 @@ func WriteJSON(w io.Writer, c *eval.Comparison) error {
 		Samples:       c.Samples,
 		Paired:        c.Paired,
 		Excluded: jsonExcluded{OnlyBaseline: c.Excluded.OnlyBaseline, OnlyCandidate: c.Excluded.OnlyCandidate,
-			HashChanged: c.Excluded.HashChanged, Errored: c.Excluded.Errored, Total: c.Excluded.Total()},
+			HashChanged: c.Excluded.HashChanged, Errored: c.Excluded.Errored(), BaselineErrored: c.Excluded.BaselineErrored,
+			CandidateErrored: c.Excluded.CandidateErrored, Total: c.Excluded.Total()},
 		PassRates: []jsonPassRate{},
 		Tags:      []jsonPassRate{},
 		Measures:  []jsonMeasure{},
 		Flips:     []jsonFlip{},
-		Gate:      jsonGate{Failed: c.Gate.Failed, Reasons: nonNil(c.Gate.Reasons)},
+		Gate:      newJSONGate(&c.Gate),
 		Warnings:  errStrings(c.Warnings),
 	}
 	for i := range c.PassRates {

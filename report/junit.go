@@ -14,6 +14,7 @@ type junitSuites struct {
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -21,6 +22,7 @@ type junitSuite struct {
 	Name       string          `xml:"name,attr"`
 	Tests      int             `xml:"tests,attr"`
 	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
 	Skipped    int             `xml:"skipped,attr"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
 	Cases      []junitCase     `xml:"testcase"`
@@ -35,6 +37,7 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Error     *junitFailure `xml:"error,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
@@ -50,7 +53,9 @@ type junitSkipped struct {
 }
 
 // WriteJUnit renders c as JUnit XML: a test suite "gate" with one testcase per
-// gated metric, failing when the metric fails the gate, and a test suite
+// gated metric, failing when the metric fails the gate, and a testcase
+// "evidence" that is in error when the evidence falls short of the policy (an
+// inconclusive gate must not look green to a CI system); and a test suite
 // "flips" with one testcase per flipped case (all of them), failing for each
 // pass→fail flip. Untrusted text is escaped by encoding/xml, which also
 // replaces characters XML cannot hold (NUL, ESC and other controls) with
@@ -60,7 +65,7 @@ func WriteJUnit(w io.Writer, c *eval.Comparison) error {
 		{"baseline_lock", c.Baseline.Lock}, {"candidate_lock", c.Candidate.Lock},
 		{"baseline_run", fmt.Sprint(c.Baseline.ID)}, {"candidate_run", fmt.Sprint(c.Candidate.ID)},
 		{"lock_diff", c.LockDiff}, {"paired", fmt.Sprint(c.Paired)}, {"excluded", c.Excluded.String()},
-		{"alpha", fmt.Sprint(c.Policy.Alpha)},
+		{"alpha", fmt.Sprint(c.Policy.Alpha)}, {"verdict", string(c.Gate.Verdict)},
 	}}
 	for _, list := range [][]eval.PassRate{c.PassRates, c.Tags} {
 		for i := range list {
@@ -106,6 +111,14 @@ func WriteJUnit(w io.Writer, c *eval.Comparison) error {
 		gate.Cases = append(gate.Cases, tc)
 	}
 
+	ev := &c.Gate.Evidence
+	tc := junitCase{Name: "evidence", Classname: "evalpin.gate.evidence", SystemOut: ev.String()}
+	if ev.Short() {
+		tc.Error = &junitFailure{Message: "too little evidence for a verdict: " + ev.Shortfalls[0], Type: "inconclusive",
+			Text: strings.Join(ev.Shortfalls, "\n")}
+	}
+	gate.Cases = append(gate.Cases, tc)
+
 	flips := junitSuite{Name: "evalpin.flips"}
 	for _, f := range c.Flips {
 		tc := junitCase{Name: f.CaseID, Classname: "evalpin.flips"}
@@ -128,12 +141,16 @@ func WriteJUnit(w io.Writer, c *eval.Comparison) error {
 			if tc.Failure != nil {
 				s.Failures++
 			}
+			if tc.Error != nil {
+				s.Errors++
+			}
 			if tc.Skipped != nil {
 				s.Skipped++
 			}
 		}
 		out.Tests += s.Tests
 		out.Failures += s.Failures
+		out.Errors += s.Errors
 		out.Suites = append(out.Suites, *s)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {

@@ -18,16 +18,20 @@ func WriteMarkdown(w io.Writer, c *eval.Comparison) error {
 	bw := bufio.NewWriter(w)
 	var n notes
 	verdict := "✅ " + gateLine(c)
-	if c.Gate.Failed {
+	switch c.Gate.Verdict {
+	case eval.GateFail:
 		verdict = "❌ " + gateLine(c)
+	case eval.GateInconclusive:
+		verdict = "⚠️ " + gateLine(c)
 	}
 	fmt.Fprintf(bw, "### evalpin diff: %s\n\n", mdEscape(verdict))
 	fmt.Fprintf(bw, "**%s**\n\n", mdEscape(lockLine(c)))
 	fmt.Fprintf(bw, "%s  \n%s%s\n\n", mdEscape(title(c)), mdEscape(pairedLine(c)), n.mark(c.Warnings))
-	for _, r := range c.Gate.Reasons {
+	reasons := c.Gate.Reasons()
+	for _, r := range reasons {
 		fmt.Fprintf(bw, "- %s\n", mdEscape(r))
 	}
-	if len(c.Gate.Reasons) > 0 {
+	if len(reasons) > 0 {
 		fmt.Fprintln(bw)
 	}
 

@@ -155,12 +155,17 @@ func pairedLine(c *eval.Comparison) string {
 	return fmt.Sprintf("%d cases paired, %d left out (%s); %d sample(s) per case", c.Paired, c.Excluded.Total(), c.Excluded, c.Samples)
 }
 
-// gateLine is the verdict of the gate.
+// gateLine is the verdict of the gate; its reasons (c.Gate.Reasons) follow
+// it in every format.
 func gateLine(c *eval.Comparison) string {
-	if c.Gate.Failed {
-		return fmt.Sprintf("Gate: FAIL — %d regression(s) at alpha %g", len(c.Gate.Reasons), c.Policy.Alpha)
+	g := &c.Gate
+	switch g.Verdict {
+	case eval.GateFail:
+		return fmt.Sprintf("Gate: %s — %d regression(s) at alpha %g", g.Verdict.Word(), len(g.Regressions), c.Policy.Alpha)
+	case eval.GateInconclusive:
+		return fmt.Sprintf("Gate: %s at alpha %g — too little evidence for a verdict", g.Verdict.Word(), c.Policy.Alpha)
 	}
-	return fmt.Sprintf("Gate: pass at alpha %g", c.Policy.Alpha)
+	return fmt.Sprintf("Gate: %s at alpha %g", g.Verdict.Word(), c.Policy.Alpha)
 }
 
 // rateCell formats a pass rate with its Wilson interval.

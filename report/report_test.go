@@ -124,27 +124,98 @@ func fixture(t testing.TB) *eval.Comparison {
 	return c
 }
 
+// inconclusiveFixture builds the comparison of a baseline of 20 cases with a
+// candidate whose every request failed (an endpoint without /v1 answers 404):
+// nothing is paired, so the gate is inconclusive, never a pass.
+func inconclusiveFixture(t testing.TB) *eval.Comparison {
+	t.Helper()
+	settings := eval.DefaultSettings()
+	mkRun := func(id int64, lock string) eval.Run {
+		return eval.Run{ID: id, Lock: lock, Suite: "testbed", SuiteVersion: "1", SuiteHash: "7e57", Settings: settings,
+			SettingsHash: settings.Hash(), Status: eval.RunComplete}
+	}
+	base := eval.Side{Run: mkRun(1, "sha256:aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111")}
+	cand := eval.Side{Run: mkRun(2, "sha256:bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222")}
+	for i := range 20 {
+		id := fmt.Sprintf("q%02d", i)
+		base.Results = append(base.Results, eval.Result{CaseID: id, CaseHash: "h-" + id, Output: fmt.Sprintf("answer %d", i),
+			Latency: 120 * time.Millisecond, Checks: []eval.Check{{Scorer: "contains", Pass: i%4 != 0}}})
+		cand.Results = append(cand.Results, eval.Result{CaseID: id, CaseHash: "h-" + id, Latency: 3 * time.Millisecond,
+			ErrorKind: "not_found", Error: "HTTP 404: 404 page not found"})
+	}
+	c, err := eval.Compare(base, cand, eval.CompareOptions{Resamples: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 var goldenFiles = []struct {
 	format report.Format
-	file   string
+	ext    string
 }{
-	{report.Table, "diff.txt"},
-	{report.Markdown, "diff.md"},
-	{report.JSON, "diff.json"},
-	{report.JUnit, "diff.xml"},
-	{report.HTML, "diff.html"},
+	{report.Table, "txt"},
+	{report.Markdown, "md"},
+	{report.JSON, "json"},
+	{report.JUnit, "xml"},
+	{report.HTML, "html"},
 }
 
 func TestGolden(t *testing.T) {
-	c := fixture(t)
-	for _, g := range goldenFiles {
-		t.Run(string(g.format), func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := report.Write(&buf, g.format, c); err != nil {
-				t.Fatal(err)
+	for _, fx := range []struct {
+		name    string
+		fixture func(testing.TB) *eval.Comparison
+	}{
+		{"diff", fixture},
+		{"inconclusive", inconclusiveFixture},
+	} {
+		c := fx.fixture(t)
+		for _, g := range goldenFiles {
+			t.Run(fx.name+"/"+string(g.format), func(t *testing.T) {
+				var buf bytes.Buffer
+				if err := report.Write(&buf, g.format, c); err != nil {
+					t.Fatal(err)
+				}
+				golden(t, fx.name+"."+g.ext, buf.Bytes())
+			})
+		}
+	}
+}
+
+// TestInconclusiveVerdict checks that every format states an inconclusive
+// verdict and its reason, and that none of them looks like a pass.
+func TestInconclusiveVerdict(t *testing.T) {
+	c := inconclusiveFixture(t)
+	if c.Gate.Verdict != eval.GateInconclusive {
+		t.Fatalf("verdict %q, want inconclusive", c.Gate.Verdict)
+	}
+	const reason = "0 cases paired, the policy needs ≥ 10: 20 errored in candidate (not_found 20)"
+	for _, tt := range []struct {
+		format    report.Format
+		want      []string
+		forbidden []string
+	}{
+		{report.Table, []string{"Gate: INCONCLUSIVE at alpha 0.05", "  - " + reason}, []string{"Gate: PASS"}},
+		{report.Markdown, []string{"### evalpin diff: ⚠️ Gate&#58; INCONCLUSIVE", "- 0 cases paired, the policy needs ≥ 10&#58; 20 errored in candidate \\(not\\_found 20\\)"}, []string{"✅"}},
+		{report.JSON, []string{`"verdict": "inconclusive"`, `"failed": false`, `"candidate_errored": 20`, `"lost": 20`, `"not_found": 20`, reason}, nil},
+		{report.JUnit, []string{`errors="1"`, `<error message="too little evidence for a verdict: ` + reason, `type="inconclusive"`, `<property name="verdict" value="inconclusive">`}, nil},
+		{report.HTML, []string{`<div class="gate inconclusive">Gate: INCONCLUSIVE`, "<li>" + reason}, []string{`class="gate pass"`}},
+	} {
+		var buf bytes.Buffer
+		if err := report.Write(&buf, tt.format, c); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s report lacks %q", tt.format, w)
 			}
-			golden(t, g.file, buf.Bytes())
-		})
+		}
+		for _, bad := range tt.forbidden {
+			if strings.Contains(out, bad) {
+				t.Errorf("%s report contains %q", tt.format, bad)
+			}
+		}
 	}
 }
 
@@ -228,9 +299,9 @@ func TestWellFormed(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("JSON report does not parse: %v", err)
 	}
-	if doc.SchemaVersion != report.SchemaVersion || doc.Gate.Failed != c.Gate.Failed || len(doc.Flips) != len(c.Flips) {
+	if doc.SchemaVersion != report.SchemaVersion || doc.Gate.Failed != c.Gate.Failed() || len(doc.Flips) != len(c.Flips) {
 		t.Errorf("JSON: schema %d, gate failed %v, %d flips; want %d, %v, %d",
-			doc.SchemaVersion, doc.Gate.Failed, len(doc.Flips), report.SchemaVersion, c.Gate.Failed, len(c.Flips))
+			doc.SchemaVersion, doc.Gate.Failed, len(doc.Flips), report.SchemaVersion, c.Gate.Failed(), len(c.Flips))
 	}
 	if doc.Flips[0].CandidateOutput != c.Flips[0].Candidate {
 		t.Errorf("JSON output %q does not round-trip %q", doc.Flips[0].CandidateOutput, c.Flips[0].Candidate)
@@ -241,7 +312,7 @@ func TestWellFormed(t *testing.T) {
 		t.Fatal(err)
 	}
 	dec := xml.NewDecoder(&buf)
-	failures := 0
+	failures, errs := 0, 0
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -253,6 +324,9 @@ func TestWellFormed(t *testing.T) {
 		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "failure" {
 			failures++
 		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "error" {
+			errs++
+		}
 	}
 	lost := 0
 	for _, f := range c.Flips {
@@ -260,14 +334,17 @@ func TestWellFormed(t *testing.T) {
 			lost++
 		}
 	}
-	if want := lost + len(c.Gate.Reasons); failures != want {
-		t.Errorf("JUnit failures = %d, want %d (lost flips + gate reasons)", failures, want)
+	if want := lost + len(c.Gate.Regressions); failures != want {
+		t.Errorf("JUnit failures = %d, want %d (lost flips + failed gated metrics)", failures, want)
+	}
+	if want := b2i(c.Gate.Evidence.Short()); errs != want {
+		t.Errorf("JUnit errors = %d, want %d (the evidence testcase, when the evidence is short)", errs, want)
 	}
 }
 
 func TestFixtureVerdicts(t *testing.T) {
 	c := fixture(t)
-	if !c.Gate.Failed {
+	if !c.Gate.Failed() {
 		t.Fatalf("gate passed, want the format regression to fail it")
 	}
 	byName := map[string]*eval.PassRate{}
@@ -290,7 +367,7 @@ func TestFixtureVerdicts(t *testing.T) {
 			t.Errorf("%s verdict = %v, want %v", tt.name, p, tt.want)
 		}
 	}
-	if got, want := c.Excluded, (eval.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, Errored: 1}); got != want {
+	if got, want := c.Excluded, (eval.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, CandidateErrored: 1}); got != want {
 		t.Errorf("Excluded = %+v, want %+v", got, want)
 	}
 }
@@ -332,4 +409,11 @@ func TestParseFormat(t *testing.T) {
 	if _, err := report.ParseFormat("csv"); eval.KindOf(err) != eval.KindInput {
 		t.Errorf("ParseFormat(csv) err = %v, want an input error", err)
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

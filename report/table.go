@@ -121,7 +121,7 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 
 	fmt.Fprintln(bw)
 	fmt.Fprintln(bw, gateLine(c))
-	for _, r := range c.Gate.Reasons {
+	for _, r := range c.Gate.Reasons() {
 		fmt.Fprintln(bw, "  - "+eval.Printable(r))
 	}
 	if len(n.msgs) > 0 {

@@ -14,13 +14,14 @@ import (
 
 // Exit codes are part of evalpin's interface; doc.go and README.md list them.
 const (
-	exitOK          = 0
-	exitGateFailed  = 1
-	exitInput       = 2
-	exitLockRefused = 3
-	exitIncomplete  = 4
-	exitInternal    = 5
-	exitInterrupted = 130
+	exitOK           = 0
+	exitGateFailed   = 1
+	exitInput        = 2
+	exitLockRefused  = 3
+	exitIncomplete   = 4
+	exitInternal     = 5
+	exitInconclusive = 6
+	exitInterrupted  = 130
 )
 
 // A command is one evalpin subcommand.
@@ -86,6 +87,7 @@ const exitStatusText = `Exit status:
   3    lock refused: none reported, another lock, or the lock changed mid-run
   4    run incomplete: case samples missing or failed transiently; the same command completes it
   5    internal error
+  6    the gate is inconclusive: too few paired cases, or too many candidate cases lost to failed requests
   130  interrupted (Ctrl-C); a run resumes where it stopped
 `
 
@@ -146,6 +148,8 @@ func report(stderr io.Writer, err error) int {
 		return exitIncomplete
 	case eval.KindGateFailed:
 		return exitGateFailed
+	case eval.KindInconclusive:
+		return exitInconclusive
 	}
 	return exitInternal
 }

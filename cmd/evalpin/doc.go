@@ -21,7 +21,7 @@
 //	run                            replay a suite against a locked endpoint, store every output
 //	runs, show RUN [CASE]          the stored history
 //	diff                           a candidate run against a baseline, with statistics
-//	gate                           diff under a policy, exit 1 on a regression (for CI)
+//	gate                           diff under a policy, exit 1 on a regression, 6 when inconclusive (for CI)
 //	baseline export|import         portable baseline files, kept in git for CI
 //	suite check|list|show          validate suite files; the bundled suites
 //
@@ -38,7 +38,7 @@
 //	evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 \
 //	    --model tiny-v2 --expect-lock ollama:sha256:e80e…        # refused: another lock, exit 3
 //	evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 --model tiny-v2
-//	evalpin gate --baseline 1 --candidate 2                     # exit 1 on a regression
+//	evalpin gate --baseline 1 --candidate 2                     # exit 1 on a regression, 6 when inconclusive
 //
 // Exit status, the same for every command:
 //
@@ -48,5 +48,6 @@
 //	3    lock refused: none reported, another lock, or the lock changed mid-run
 //	4    run incomplete: case samples missing or failed transiently; the same command completes it
 //	5    internal error
+//	6    the gate is inconclusive: too few paired cases, or too many candidate cases lost to failed requests
 //	130  interrupted (Ctrl-C); a run resumes where it stopped
 package main

@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/evalpin/evalpin/eval"
 )
 
 func init() {
-	commands["gate"] = command{summary: "diff two runs under a policy and exit 1 on a regression (for CI)", run: runGate}
+	commands["gate"] = command{summary: "diff two runs under a policy; exit 1 on a regression, 6 when inconclusive (for CI)", run: runGate}
 }
 
 const gateUsage = `
@@ -17,16 +18,26 @@ Usage: evalpin gate --baseline X --candidate Y [--policy FILE] [--format table|m
 
 Gate is 'evalpin diff' turned into an exit code for CI. It compares the runs
 exactly as diff does, applies the policy (--policy FILE, else the default
-policy), prints the verdict and the reason for each failed metric, and exits
-1 when a gated metric regressed. With --format, it also writes that report
-(to -o FILE, or standard output).
+policy), prints the verdict with its reasons, and exits by the verdict:
+
+  PASS          exit 0: no gated metric regressed, on enough evidence
+  FAIL          exit 1: a gated metric regressed (even when the evidence is
+                otherwise short; the reasons say so)
+  INCONCLUSIVE  exit 6: no regression, but too little evidence for a verdict:
+                fewer paired cases than the policy's min_paired (default 10),
+                or more of the cases the baseline answered lost to failed
+                candidate requests than its max_lost (default 2%)
+
+A candidate whose requests all failed (a wrong --endpoint, model or API key)
+or two runs with no cases in common are INCONCLUSIVE, never a PASS. With
+--format, gate also writes that report (to -o FILE, or standard output).
 
 A metric fails the gate when its change is significant after Holm's
 adjustment across the gated metrics AND larger than the policy's practical
 threshold, or when it has a non-inferiority margin that the interval does not
 rule out. The policy file (docs/diff.md) sets alpha, per-metric minimum
 effects and non-inferiority margins, the maximum drift above the noise floor,
-and tags that must never regress.
+tags that must never regress, and the least evidence a verdict needs.
 
 X and Y are run ids or lock ids, as for 'evalpin diff'.
 
@@ -35,7 +46,7 @@ Examples:
   evalpin gate --baseline 12 --candidate 15
   evalpin gate --baseline sha256:3f2a… --candidate sha256:9c41… --policy ci/gate.yaml
   evalpin gate --baseline 12 --candidate 15 --format junit -o gate.xml
-  evalpin gate --baseline 12 --candidate 15 --format md -o comment.md || echo "regressed"
+  evalpin gate --baseline 12 --candidate 15 --format md -o comment.md || echo "exit $?: not a pass"
 `
 
 // runGate implements "evalpin gate".
@@ -63,8 +74,21 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		verdictOut = stderr // keep a machine-readable report alone on stdout
 	}
 	writeGateVerdict(verdictOut, c)
-	if c.Gate.Failed {
-		return eval.Errorf(eval.KindGateFailed, "", "gate failed: %d gated metric%s regressed", len(c.Gate.Reasons), pluralS(len(c.Gate.Reasons)))
+	switch g := &c.Gate; g.Verdict {
+	case eval.GateFail:
+		return eval.Errorf(eval.KindGateFailed, "", "gate failed: %d gated metric%s regressed", len(g.Regressions), pluralS(len(g.Regressions)))
+	case eval.GateInconclusive:
+		e := &g.Evidence
+		hint := "compare runs of the same suite that share enough cases, or lower the policy's min_paired (docs/diff.md)"
+		if e.FirstLost != "" {
+			show := "evalpin show"
+			if fl := fs.Lookup("db"); fl.Value.String() != fl.DefValue {
+				show += " --db " + fl.Value.String()
+			}
+			hint = fmt.Sprintf("'%s %d %s' shows a failed request; fix the candidate's endpoint (the OpenAI base URL, ending in /v1), model or API key and run it again with --fresh, or set the policy's min_paired and max_lost (docs/diff.md)",
+				show, c.Candidate.ID, e.FirstLost)
+		}
+		return eval.Errorf(eval.KindInconclusive, hint, "gate inconclusive: %s", strings.Join(e.Shortfalls, "; "))
 	}
 	return nil
 }
@@ -79,8 +103,8 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 	fmt.Fprintf(w, "lock: %s\n", eval.Printable(lockLine))
 	fmt.Fprintf(w, "runs: %d (baseline) vs %d (candidate); %d cases paired, %d left out (%s)\n",
 		c.Baseline.ID, c.Candidate.ID, c.Paired, c.Excluded.Total(), c.Excluded)
-	if !c.Gate.Failed {
-		fmt.Fprintf(w, "gate: PASS at alpha %g\n", c.Policy.Alpha)
+	fmt.Fprintf(w, "gate: %s at alpha %g\n", c.Gate.Verdict.Word(), c.Policy.Alpha)
+	if c.Gate.Verdict == eval.GatePass {
 		for _, list := range [][]eval.PassRate{c.PassRates, c.Tags} {
 			for i := range list {
 				if p := &list[i]; p.Gated {
@@ -96,11 +120,10 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 		if d := &c.Drift; d.Gated && d.Measured {
 			fmt.Fprintf(w, "  output drift: %s of outputs changed against a noise floor of %s, %s\n", eval.Percent(d.Test.Between), eval.Percent(d.Test.Within), d.Verdict)
 		}
-	} else {
-		fmt.Fprintf(w, "gate: FAIL at alpha %g\n", c.Policy.Alpha)
-		for _, r := range c.Gate.Reasons {
-			fmt.Fprintf(w, "  - %s\n", eval.Printable(r))
-		}
+		fmt.Fprintf(w, "  evidence: %s\n", eval.Printable(c.Gate.Evidence.String()))
+	}
+	for _, r := range c.Gate.Reasons() {
+		fmt.Fprintf(w, "  - %s\n", eval.Printable(r))
 	}
 	for _, warn := range c.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", eval.Printable(warn.Error()))
