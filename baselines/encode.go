@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/secret"
 )
 
 // caseLine is a case as one line of a baseline file.
@@ -66,6 +68,9 @@ func newCaseLine(c eval.Case) caseLine {
 }
 
 func newResultLine(r eval.Result) resultLine {
+	// An output that is not UTF-8 is written as base64, where line's
+	// redaction would not see a secret in it.
+	r.Output = secret.Redact(r.Output)
 	l := resultLine{Result: r.CaseID, resultFields: resultFields{Sample: r.Sample, Output: r.Output,
 		FinishReason: r.FinishReason, PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
 		LatencyNS: int64(r.Latency), Lock: r.Lock, ErrorKind: r.ErrorKind, Error: r.Error, Checks: r.Checks}}
@@ -92,14 +97,26 @@ func newLineEncoder(w io.Writer) *lineEncoder {
 	return e
 }
 
-// line writes v as one line.
+// line writes v as one line, with the process's secrets redacted.
 func (e *lineEncoder) line(v any) error {
 	e.buf.Reset()
 	if err := e.enc.Encode(v); err != nil { // Encode ends the line with '\n'
 		return err
 	}
-	e.sum.Write(e.buf.Bytes())
-	_, err := e.w.Write(e.buf.Bytes())
+	line := e.buf.Bytes()
+	// A baseline file is meant for git: a secret a server echoed (in an
+	// output, an error, a lock document) must not reach it. The line is
+	// redacted as a whole, so that no field is forgotten, before it is
+	// summed, so that the checksum holds. Replacing a secret inside a JSON
+	// string keeps the line valid JSON unless the secret spans JSON syntax.
+	if red := secret.RedactBytes(line); !bytes.Equal(red, line) {
+		if !json.Valid(red) {
+			return errors.New("a secret in it cannot be redacted")
+		}
+		line = red
+	}
+	e.sum.Write(line)
+	_, err := e.w.Write(line)
 	return err
 }
 
@@ -114,6 +131,9 @@ func (e *lineEncoder) line(v any) error {
 // that is not valid UTF-8 has each invalid byte replaced by U+FFFD, except an
 // output, which is then written base64-encoded as output_base64 and so kept
 // byte for byte.
+//
+// The process's secrets (internal/secret) are redacted from every line, as
+// from everything evalpin writes; so are they from Digest's lines.
 func Encode(w io.Writer, b *Baseline) error {
 	b = sorted(b)
 	if err := b.check(); err != nil {

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/secret"
 )
 
 // Exit codes are part of evalpin's interface; doc.go and README.md list them.
@@ -35,7 +37,22 @@ type command struct {
 var commands = map[string]command{}
 
 // run parses the subcommand from args and runs it.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+//
+// Everything a command prints goes through writers that redact the
+// process's secrets (internal/secret): every renderer, progress line, warning
+// and error message, whichever command or library wrote it. The secrets of
+// the environment and of the arguments are registered first.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	registerEnvSecrets(args, os.Getenv)
+	rout, rerr := secret.NewWriter(stdout), secret.NewWriter(stderr)
+	defer func() {
+		for _, w := range []*secret.Writer{rout, rerr} {
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+		}
+	}()
+	stdout, stderr = rout, rerr
 	if len(args) == 0 {
 		usage(stderr)
 		return usageErrorf("no command given")
@@ -58,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return usageErrorf("unknown command %q (run 'evalpin help' for the list)", name)
 	}
-	err := cmd.run(ctx, rest, stdout, stderr)
+	err = cmd.run(ctx, rest, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -126,10 +143,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // report prints err, if any, with its hint, and returns the exit code for it.
+// What it prints is redacted as run's output is: a server may have echoed a
+// secret into an error.
 func report(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	w := secret.NewWriter(stderr)
+	defer w.Flush()
+	stderr = w
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "evalpin: interrupted")
 		return exitInterrupted

@@ -29,6 +29,13 @@
 // that reads or writes history takes --db FILE; without it, $EVALPIN_DB, else
 // evalpin.db in the current directory.
 //
+// run and probe send the API key in $VAR to every endpoint with --api-key-env
+// VAR; without it, $OPENAI_API_KEY only to endpoints of the origin of
+// $OPENAI_BASE_URL (https://api.openai.com/v1 when unset), which is also their
+// endpoint when none is given. No key or URL password is stored or printed,
+// even when a server echoes it; no request follows a redirect to another
+// origin.
+//
 // A worked example, against an Ollama serving two versions of a model that
 // differ only in their chat template:
 //

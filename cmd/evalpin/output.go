@@ -9,13 +9,16 @@ import (
 	"path/filepath"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/secret"
 )
 
 // writeOutput hands write standard output when path is "" (the -o flag not
 // given), and otherwise a file that replaces path atomically: a temporary file
 // in the same directory, synced and renamed over path, so an interrupted or
 // failed write never leaves half a file (or destroys the previous one). A
-// directory that is missing or not writable is an input error.
+// directory that is missing or not writable is an input error. The file's
+// content is redacted of the process's secrets (internal/secret), as standard
+// output is.
 func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
 	if path == "" {
 		return write(stdout)
@@ -31,7 +34,13 @@ func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) err
 	}
 	defer os.Remove(f.Name()) // fails harmlessly once renamed
 	bw := bufio.NewWriterSize(f, 1<<16)
-	err = write(bw)
+	// A report quotes outputs and errors, a lock document what a server
+	// published: the process's secrets are redacted, as on stdout.
+	sw := secret.NewWriter(bw)
+	err = write(sw)
+	if err == nil {
+		err = sw.Flush()
+	}
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -51,4 +60,17 @@ func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) err
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// unwrapWriter returns the writer under the redacting writers (and any other
+// writer with an Unwrap method) around w: the process's stdout or stderr,
+// to tell whether it is a terminal.
+func unwrapWriter(w io.Writer) io.Writer {
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -40,11 +41,17 @@ and fingerprint of a real response (--no-completion leaves it out).
 Probe exits 3 when an endpoint reports no lock, reports another lock than
 --expect-lock, contradicts itself, or the replicas disagree.
 
+With no URL, probe asks OPENAI_BASE_URL. --api-key-env VAR sends the key in
+$VAR to every endpoint; without it, OPENAI_API_KEY is sent only to endpoints
+of the origin of OPENAI_BASE_URL (https://api.openai.com/v1 when unset). An
+endpoint that refuses the key (401, 403) is an input error (exit 2).
+
 Examples:
 
   evalpin probe http://127.0.0.1:8000/v1
   evalpin probe --model tiny-v1 --expect-lock ollama:sha256:5e1f… http://127.0.0.1:11434/v1
   evalpin probe --format json http://gpu-a:8000/v1 http://gpu-b:8000/v1
+  evalpin probe --api-key-env EXAMPLE_API_KEY https://api.example.com/v1
 `
 
 // probeEndpointsFlag is the repeatable --endpoint flag.
@@ -53,7 +60,7 @@ type probeEndpointsFlag []string
 func (s *probeEndpointsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *probeEndpointsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
-func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("probe", probeUsage, stderr)
 	var endpoints probeEndpointsFlag
 	fs.Var(&endpoints, "endpoint", "an endpoint's OpenAI base `URL` (repeatable; same as a positional URL)")
@@ -62,10 +69,14 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	format := fs.String("format", "table", "output `format`: table or json")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up on an endpoint after this long")
 	noCompletion := fs.Bool("no-completion", false, "send no probe completion (a lock only in system_fingerprint is then not seen)")
+	apiKeyEnv := fs.String("api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	endpoints = append(endpoints, fs.Args()...)
+	if len(endpoints) == 0 {
+		endpoints = defaultEndpoints(os.Getenv)
+	}
 	if len(endpoints) == 0 {
 		fs.Usage()
 		return usageErrorf("probe: name an endpoint URL")
@@ -79,8 +90,15 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	p := &endpoint.Prober{Client: &http.Client{}, SkipCompletion: *noCompletion}
-	reports, err := p.ProbeAll(ctx, endpoints, *model)
+	creds, err := resolveCredentials("probe", *apiKeyEnv, endpoints, os.Getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { err = creds.explain(err) }()
+	client := creds.client(http.DefaultTransport.(*http.Transport).Clone())
+	defer client.CloseIdleConnections()
+	p := &endpoint.Prober{Client: client, APIKey: creds.key, SkipCompletion: *noCompletion}
+	reports, err := p.ProbeAll(ctx, creds.endpoints, *model)
 	if err != nil {
 		return err
 	}

@@ -147,6 +147,7 @@ func TestProbeGolden(t *testing.T) {
 		{"probe-bad-format", []string{"probe", "--format", "xml", wk}},
 		{"probe-bad-expect", []string{"probe", "--expect-lock", "latest", wk}},
 	}
+	noOpenAIEnv(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			golden(t, tt.name, replace, tt.args...)

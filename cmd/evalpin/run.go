@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -62,6 +63,13 @@ Ctrl-C stops sending requests, waits for those in flight, stores their
 results and marks the run interrupted; a second Ctrl-C abandons the requests
 in flight. Either way the same command resumes the run.
 
+--api-key-env VAR sends the key in $VAR to every endpoint. Without it,
+OPENAI_API_KEY is sent, but only to endpoints of the origin of
+OPENAI_BASE_URL (https://api.openai.com/v1 when unset); OPENAI_BASE_URL is
+also the endpoint when no --endpoint is given. A user and password in an
+endpoint URL are sent as basic authentication. No key or password is
+stored or printed, and no request follows a redirect to another origin.
+
 Progress is shown on a terminal; the summary goes to stdout as a table or,
 with --format json, as JSON.
 
@@ -102,7 +110,7 @@ var (
 	runClock func() time.Time
 	// runIsTerminal reports whether stderr is a terminal that can show progress.
 	runIsTerminal = func(w io.Writer) bool {
-		f, ok := w.(*os.File)
+		f, ok := unwrapWriter(w).(*os.File)
 		return ok && term.IsTerminal(int(f.Fd()))
 	}
 )
@@ -130,14 +138,21 @@ type runOptions struct {
 }
 
 // runRun implements "evalpin run".
-func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	tty := runIsTerminal(stderr)
 	stderr = &runSyncWriter{w: stderr} // the progress and signal goroutines write too
 	o, err := parseRunFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	apiKey, keyErr := o.apiKey()
+	creds, keyErr := resolveCredentials("run", o.apiKeyEnv, o.endpoints, os.Getenv, stderr)
+	defer func() { err = creds.explain(err) }()
+	var client *http.Client
+	if keyErr == nil {
+		o.endpoints = creds.endpoints // without userinfo, which the client sends
+		client = creds.client(runner.NewTransport(o.concurrency, len(o.endpoints)))
+		defer client.CloseIdleConnections()
+	}
 
 	// Which lock do the endpoints serve? A refusal creates no run and
 	// touches no database. The suite is loaded while they are asked; a bad
@@ -157,7 +172,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	})
 	if keyErr == nil {
-		prober := &endpoint.Prober{APIKey: apiKey}
+		prober := &endpoint.Prober{Client: client, APIKey: creds.key}
 		target, probeErr = prober.Resolve(pctx, o.endpoints, o.model, o.expect)
 	}
 	loading.Wait()
@@ -242,7 +257,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	r, err := runner.New(runner.Config{
 		Endpoints:          o.endpoints,
 		Model:              target.Model,
-		APIKey:             apiKey,
+		APIKey:             creds.key,
+		Client:             client,
 		Concurrency:        o.concurrency,
 		Timeout:            o.timeout,
 		MaxAttempts:        o.retries + 1,
@@ -478,20 +494,23 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
 	fs.Int64Var(&o.seed, "seed", 0, "the sampling seed (default: the suite's seed)")
 	fs.Float64Var(&o.temperature, "temperature", 0, "the sampling temperature (default: the suite's temperature)")
 	fs.BoolVar(&o.fresh, "fresh", false, "start a new run even if an unfinished or complete one exists")
-	fs.StringVar(&o.apiKeyEnv, "api-key-env", "", "send the API key in environment variable `VAR` as a bearer token")
+	fs.StringVar(&o.apiKeyEnv, "api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
 	fs.StringVar(&o.format, "format", "table", "summary `format`: table or json")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "show no progress bar, even on a terminal")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	if len(o.endpoints) == 0 {
+		o.endpoints = defaultEndpoints(os.Getenv)
+	}
 	switch {
 	case fs.NArg() > 0:
 		return nil, usageErrorf("run: unexpected argument %q (name the suite with --suite and endpoints with --endpoint)", fs.Arg(0))
 	case o.suite == "":
 		return nil, eval.Errorf(eval.KindInput, "evalpin run --suite FILE --endpoint URL; 'evalpin suite list' shows the bundled suites", "run: no suite given")
 	case len(o.endpoints) == 0:
-		return nil, eval.Errorf(eval.KindInput, "evalpin run --suite FILE --endpoint http://host:8000/v1", "run: no endpoint given")
+		return nil, eval.Errorf(eval.KindInput, "evalpin run --suite FILE --endpoint http://host:8000/v1 (or export OPENAI_BASE_URL)", "run: no endpoint given")
 	case o.expect != "" && !endpoint.IsLockID(o.expect):
 		return nil, eval.Errorf(eval.KindInput, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "run: --expect-lock %q is not a lock id", o.expect)
 	case o.format != "table" && o.format != "json":
@@ -538,19 +557,6 @@ func (o *runOptions) settings(s eval.Settings) eval.Settings {
 		s.Samples = 1
 	}
 	return s
-}
-
-// apiKey reads the API key from the variable --api-key-env names.
-func (o *runOptions) apiKey() (string, error) {
-	if o.apiKeyEnv == "" {
-		return "", nil
-	}
-	key := os.Getenv(o.apiKeyEnv)
-	if key == "" {
-		return "", eval.Errorf(eval.KindInput, "export "+o.apiKeyEnv+"=<key>, or leave out --api-key-env for an endpoint without authentication",
-			"run: --api-key-env %s: the variable is empty or not set", o.apiKeyEnv)
-	}
-	return key, nil
 }
 
 // runLoadSuite loads the suite --suite names: a file, or else a bundled suite.

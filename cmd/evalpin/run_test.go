@@ -219,6 +219,7 @@ func runQuiet(t testing.TB) chan os.Signal {
 	runSignals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
 	runHardExit = func() { t.Error("the run did not stop within the grace period after the second interrupt") }
 	t.Setenv(dbEnv, "")
+	noOpenAIEnv(t)
 	t.Cleanup(func() { runSignals, runHardExit = oldSignals, oldExit })
 	return sigs
 }

@@ -33,11 +33,7 @@ func (db *DB) CreateRun(ctx context.Context, run *eval.Run) error {
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
-	endpoints := run.Endpoints
-	if endpoints == nil {
-		endpoints = []string{}
-	}
-	eps, err := json.Marshal(endpoints)
+	eps, err := json.Marshal(redactEndpoints(run.Endpoints))
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
@@ -100,10 +96,7 @@ func (db *DB) SetRunStatus(ctx context.Context, id int64, status eval.RunStatus)
 
 // SetRunEndpoints records the endpoints a resumed run uses now.
 func (db *DB) SetRunEndpoints(ctx context.Context, id int64, endpoints []string) error {
-	if endpoints == nil {
-		endpoints = []string{}
-	}
-	eps, err := json.Marshal(endpoints)
+	eps, err := json.Marshal(redactEndpoints(endpoints))
 	if err != nil {
 		return fmt.Errorf("set run %d endpoints: %w", id, err)
 	}

@@ -10,6 +10,10 @@
 //
 // Results are written by a Writer: one goroutine that batches them into
 // transactions, so the workers of a run never wait on the disk.
+//
+// No secret is stored: every text that came from a server (outputs, errors,
+// check details, lock documents) is redacted by value through
+// internal/secret, and endpoint URLs lose their userinfo.
 package store
 
 import (

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/secret"
 )
 
 // PutLock records a lock the store has seen: its id, its identity document
@@ -24,6 +25,12 @@ func (db *DB) PutLock(ctx context.Context, id string, manifest []byte, source st
 	if manifest != nil {
 		if !json.Valid(manifest) {
 			return fmt.Errorf("put lock %s: manifest is not valid JSON", id)
+		}
+		// A document a server published may hold a secret it was sent.
+		// Replacing one inside a JSON string keeps the JSON valid, unless
+		// the secret spans JSON syntax, which no key or password does.
+		if manifest = secret.RedactBytes(manifest); !json.Valid(manifest) {
+			return fmt.Errorf("put lock %s: the manifest holds a secret that cannot be redacted from it", id)
 		}
 		m = sql.NullString{String: string(manifest), Valid: true}
 	}

@@ -259,6 +259,7 @@ func (db *DB) putResults(ctx context.Context, runID int64, batch []eval.Result, 
 	defer stmt.Close()
 	args := make([]any, 0, 14+len(kinds))
 	for _, r := range batch {
+		r = redactResult(r)
 		checks := []byte("[]")
 		if len(r.Checks) > 0 {
 			if checks, err = json.Marshal(r.Checks); err != nil {
