@@ -530,6 +530,11 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 			return attempt{outcome: outAborted}
 		case errors.Is(err, context.DeadlineExceeded):
 			return attempt{outcome: outRetry, kind: ErrTimeout, msg: fmt.Sprintf("no answer from %s within %v", ep, cfg.Timeout)}
+		case resp != nil && resp.StatusCode/100 == 3:
+			// The client's redirect policy refused to follow (to another
+			// host, say): the endpoint is misnamed, which no retry fixes.
+			return attempt{outcome: outRefused, err: eval.Errorf(eval.KindInput, "",
+				"endpoint %s answered %d and its redirect was not followed: %w", ep, resp.StatusCode, err)}
 		case resp != nil:
 			// The server answered, then the body broke off: the answer to
 			// this case may break every time, so after the last attempt it
