@@ -79,7 +79,8 @@ func (e *fakeEngine) set(id string, f func(*fakeModel)) {
 	e.t.Fatalf("fake engine has no model %s", id)
 }
 
-// requests returns the requests the engine saw other than its own checks'.
+// requests returns the requests the engine saw, the sidecar's own checks
+// included.
 func (e *fakeEngine) requests() []seenRequest {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -98,6 +99,7 @@ func (e *fakeEngine) find(name string) (fakeModel, bool) {
 func (e *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	e.mu.Lock()
+	e.seen = append(e.seen, seenRequest{r.Method, r.URL.RequestURI(), string(body)})
 	if e.down > 0 {
 		e.down--
 		e.mu.Unlock()
@@ -163,10 +165,7 @@ func (e *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	// Anything else is a request passed on by the sidecar.
-	e.mu.Lock()
-	e.seen = append(e.seen, seenRequest{r.Method, r.URL.RequestURI(), string(body)})
-	e.mu.Unlock()
+	// Anything else is answered with what the engine saw.
 	var req struct {
 		Model  string `json:"model"`
 		Stream bool   `json:"stream"`

@@ -383,10 +383,10 @@ func checkOllama(model, version string, show *ollama.Show, want *OllamaExpect, p
 	differ := func(format string, args ...any) { diffs = append(diffs, fmt.Sprintf(format, args...)) }
 	mf := "the locked " + want.Modelfile
 	if !sameDigests(models, want.Models) {
-		differ("its weights are blob %s, %s's FROM files are %s", shortDigests(models), mf, shortDigests(want.Models))
+		differ("its weights are %s, %s's FROM files are %s", shortDigests(models), mf, shortDigests(want.Models))
 	}
 	if !sameDigests(adapters, want.Adapters) {
-		differ("its adapters are blob %s, %s's ADAPTER files are %s", shortDigests(adapters), mf, shortDigests(want.Adapters))
+		differ("its adapters are %s, %s's ADAPTER files are %s", shortDigests(adapters), mf, shortDigests(want.Adapters))
 	}
 	if show.Template != want.Template {
 		differ("its template (sha256 %s) is not the TEMPLATE of %s (sha256 %s)", sha256Hex(show.Template)[:12], mf, sha256Hex(want.Template)[:12])
