@@ -64,7 +64,9 @@ func TestOllamaCheckAtStart(t *testing.T) {
 			err: `its parameter temperature is "0.2", the locked Modelfile's is "0.70"`},
 		{name: "a parameter more", show: func(s *fakeShow) { s.parameters += "\nseed 42" },
 			err: `its parameter seed is "42", the locked Modelfile's is unset`},
-		{name: "a parameter less", show: func(s *fakeShow) { s.parameters = strings.Replace(s.parameters, "num_ctx                        4096\n", "", 1) },
+		{name: "a parameter less", show: func(s *fakeShow) {
+			s.parameters = strings.Replace(s.parameters, "num_ctx                        4096\n", "", 1)
+		},
 			err: `its parameter num_ctx is unset, the locked Modelfile's is "4096"`},
 		{name: "stop sequences in another order", show: func(s *fakeShow) {
 			s.parameters = "stop \"<|user|>\"\nstop \"<|end|>\"\nnum_ctx 4096\ntemperature 0.7"

@@ -70,7 +70,7 @@ func ollamaConfig(t *testing.T, model string) Config {
 func TestBind(t *testing.T) {
 	tests := []struct {
 		name   string
-		ollama bool   // an Ollama-like engine, else vLLM-like
+		ollama bool // an Ollama-like engine, else vLLM-like
 		served []string
 		model  string // Config.Model
 		want   string // the bound model; "" for an error
