@@ -114,7 +114,7 @@ func TestOllamaWithoutExpectation(t *testing.T) {
 	} {
 		s := newChecked(t, twoOllama(t), cfg)
 		err := s.Check(context.Background())
-		if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "evalpin serve cannot hold what Ollama serves as tiny:latest against lock") {
+		if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "cannot be held against what Ollama serves as tiny:latest: ") {
 			t.Errorf("Check: %v", err)
 		}
 	}

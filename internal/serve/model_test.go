@@ -102,7 +102,7 @@ func TestBind(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = s.Check(context.Background())
-			got, _ := s.Model()
+			got, _ := s.Bound()
 			if tt.err != "" {
 				var me *ModelError
 				if err == nil || !strings.Contains(err.Error(), tt.err) || eval.KindOf(err) != eval.KindInput || !errors.As(err, &me) {

@@ -29,7 +29,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -340,7 +339,7 @@ func (s *Server) establish(ctx context.Context, old *state) error {
 			}
 			if l.engine == EngineOllama {
 				if _, xerr := s.ollamaExpect(); xerr != nil {
-					return s.drop(old, fmt.Sprintf("evalpin serve cannot hold what Ollama serves as %s against lock %s: %v", m.ID, s.cfg.Lock, xerr),
+					return s.drop(old, fmt.Sprintf("lock %s cannot be held against what Ollama serves as %s: %v", s.cfg.Lock, m.ID, xerr),
 						"put the Modelfile the model was created from in the model directory, with the TEMPLATE and PARAMETER lines 'ollama show --modelfile NAME' prints, lock the directory again, and re-create the model from it")
 				}
 			}
@@ -353,9 +352,13 @@ func (s *Server) establish(ctx context.Context, old *state) error {
 			break
 		}
 		left := time.Until(deadline)
-		if wait < 0 || left <= 0 {
+		if wait < 0 {
 			return &eval.Error{Kind: eval.KindInput, Err: &downError{
-				msg: fmt.Sprintf("the engine at %s did not answer within %s: %v", origin, max(wait, 0), err), err: err}}
+				msg: fmt.Sprintf("the engine at %s did not answer: %v", origin, err), err: err}}
+		}
+		if left <= 0 {
+			return &eval.Error{Kind: eval.KindInput, Err: &downError{
+				msg: fmt.Sprintf("the engine at %s did not answer within %s: %v", origin, wait, err), err: err}}
 		}
 		if attempt == 0 {
 			s.cfg.Logf("waiting up to %s for the engine at %s (%v)", wait, origin, err)
@@ -378,11 +381,6 @@ func (s *Server) establish(ctx context.Context, old *state) error {
 	}
 	next.ok, next.checked, next.generation = true, s.cfg.Now(), newGeneration()
 	s.state.Store(&next)
-	what := "its name only"
-	if len(up.Checked) > 0 {
-		what = strings.Join(up.Checked, ", ")
-	}
-	s.cfg.Logf("vouching for model %s of the %s engine at %s (checked against the lock: %s)", m.ID, l.engine, origin, what)
 	return nil
 }
 
@@ -420,11 +418,12 @@ func newGeneration() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Model returns the model the sidecar vouches for, as the upstream lists
-// it, and its engine kind; both "" before the first Check chose it.
-func (s *Server) Model() (model, engine string) {
+// Bound returns the model the sidecar vouches for, as the upstream lists
+// it, and what the upstream said about it at the last check; "" and nil
+// before the first Check chose it.
+func (s *Server) Bound() (model string, up *Upstream) {
 	st := s.state.Load()
-	return st.model, st.engine
+	return st.model, st.upstream
 }
 
 // ServeHTTP answers the well-known document and /healthz, and passes on to

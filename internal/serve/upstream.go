@@ -509,11 +509,11 @@ func sha256Hex(s string) string {
 func (s *Server) ollamaExpect() (*OllamaExpect, error) {
 	if s.expect == nil {
 		if s.cfg.Ollama == nil {
-			return nil, errors.New("the upstream is Ollama, and the lock says nothing about what Ollama must load")
+			return nil, errors.New("the lock says nothing about what Ollama must load")
 		}
 		want, err := s.cfg.Ollama()
 		if err != nil {
-			return nil, fmt.Errorf("the upstream is Ollama, and %w", err)
+			return nil, err
 		}
 		s.expect = want
 	}
