@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	commands["serve"] = command{summary: "serve the lock protocol in front of an engine (sidecar proxy)", run: runServe}
+	commands["serve"] = command{summary: "serve the lock protocol for one model in front of an engine (sidecar proxy)", run: runServe}
 }
 
 const serveUsage = `
@@ -170,7 +170,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	bound, ev := s.Bound()
 	logf("%s matches lock %s (verified in %s)", *dir, id, check.took.Round(time.Millisecond))
-	logf("vouching for model %s of the %s engine at %s (%s, in %s)", bound, ev.Engine, up.Redacted(), checkedText(ev), time.Since(start).Round(time.Millisecond))
+	logf("vouching for model %s of the %s engine at %s, checked in %s (%s)", bound, ev.Engine, up.Redacted(), time.Since(start).Round(time.Millisecond), checkedText(ev))
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return eval.Errorf(eval.KindInput, "pick a free address with --listen, e.g. --listen 127.0.0.1:0", "serve: %w", err)
