@@ -43,8 +43,8 @@ start it
          lock's engine_version, if the lock has one;
        vLLM and other OpenAI-compatible engines (GET /v1/models): the
          model's "root", when it is a path on this host, must be the model
-         directory; a repository id or a path inside a container is kept as
-         evidence only.
+         directory or a file in it; a repository id or a path inside a
+         container is kept as evidence only.
 Then it
   - publishes GET /.well-known/evalpin-lock with the lock, the manifest, the
     bound model ("model"), a random "generation" new at every start, and

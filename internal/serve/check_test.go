@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
-	"github.com/evalpin/evalpin/internal/ollama"
 )
 
 // newChecked returns a sidecar for engine e with cfg, not yet checked.
@@ -234,6 +233,14 @@ func TestOpenAIRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := t.TempDir()
+	gguf := filepath.Join(dir, "model.gguf")
+	if err := os.WriteFile(gguf, []byte("GGUF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stray := filepath.Join(other, "model.gguf")
+	if err := os.WriteFile(stray, []byte("GGUF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		root    *string
@@ -243,7 +250,9 @@ func TestOpenAIRoot(t *testing.T) {
 	}{
 		{name: "the model directory", root: strp(dir), check: RootModelDir, checked: true},
 		{name: "the model directory through a link", root: strp(link), check: RootModelDir, checked: true},
+		{name: "a GGUF file in the model directory", root: strp(gguf), check: RootModelDir, checked: true},
 		{name: "another directory", root: strp(other), err: "its root \"" + other + "\" is not the model directory " + dir},
+		{name: "a GGUF file elsewhere", root: strp(stray), err: "its root \"" + stray + "\" is not the model directory " + dir},
 		{name: "a path in a container", root: strp("/models/qwen-in-container"), check: RootNotOnHost},
 		{name: "a repository id", root: strp("Qwen/Qwen2.5-0.5B"), check: RootNotAPath},
 		{name: "no root", root: nil},
@@ -377,31 +386,5 @@ func TestUpstreamListsNoModels(t *testing.T) {
 	}
 	if err := s.Check(context.Background()); eval.KindOf(err) != eval.KindInput || !strings.Contains(err.Error(), "did not list the models it serves: GET /v1/models: 404") {
 		t.Errorf("Check: %v", err)
-	}
-}
-
-func TestSameValue(t *testing.T) {
-	for _, tt := range []struct {
-		a, b string
-		same bool
-	}{
-		{"0.7", "0.70", true}, {"0.1", "0.1", true}, {"1", "1.0", true}, {"4096", "4096", true},
-		{"true", "True", true}, {"0.7", "0.8", false}, {"<|end|>", "<|End|>", false}, {"1", "true", true},
-		{"0.30000001", "0.3", true}, // one float32
-		{"", "0", false},
-	} {
-		if got := ollama.SameValue(tt.a, tt.b); got != tt.same {
-			t.Errorf("SameValue(%q, %q) = %v", tt.a, tt.b, got)
-		}
-	}
-	got := ollama.ParseParameters("stop                           \"a b\"\nnum_ctx                        4096\nstop \"\\\"q\\\"\"")
-	want := []ollama.Parameter{{Name: "num_ctx", Value: "4096"}, {Name: "stop", Value: "a b"}, {Name: "stop", Value: `"q"`}}
-	if len(got) != len(want) {
-		t.Fatalf("ParseParameters = %v", got)
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Errorf("ParseParameters = %v, want %v", got, want)
-		}
 	}
 }

@@ -123,26 +123,6 @@ func TestBind(t *testing.T) {
 	}
 }
 
-func TestName(t *testing.T) {
-	same := []string{"tiny", "tiny:latest", "library/tiny", "library/tiny:latest", "registry.ollama.ai/library/tiny:latest",
-		"TINY", "Tiny:Latest", "https://registry.ollama.ai/library/tiny"}
-	for _, n := range same {
-		if got := ollama.Name(n); got != "registry.ollama.ai/library/tiny:latest" {
-			t.Errorf("Name(%q) = %q", n, got)
-		}
-	}
-	for _, tt := range []struct{ a, b string }{
-		{"tiny", "tiny:q4"}, {"tiny", "other"}, {"tiny", "me/tiny"}, {"tiny", "example.com/library/tiny"}, {"tiny", ""}, {"", ""},
-	} {
-		if ollama.SameModel(tt.a, tt.b) {
-			t.Errorf("SameModel(%q, %q) = true", tt.a, tt.b)
-		}
-	}
-	if got := ollama.Name("localhost:5000/me/tiny"); got != "localhost:5000/me/tiny:latest" {
-		t.Errorf("a host with a port: %q", got)
-	}
-}
-
 // request is one request of a routing table.
 type request struct {
 	method, path, body string

@@ -240,6 +240,7 @@ func filter(resp *http.Response, rule pathRule, st *state) error {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(out))
 	resp.ContentLength = int64(len(out))
+	resp.TransferEncoding = nil
 	resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
 	resp.Header.Del("Etag")
 	return nil

@@ -78,7 +78,7 @@ type Config struct {
 	Ollama func() (*OllamaExpect, error)
 	// ModelDir is the model directory. The "root" an OpenAI-compatible
 	// upstream (vLLM) lists for the model, when it is a path on this host,
-	// must be this directory; "" skips that check.
+	// must be this directory or a file directly in it; "" skips that check.
 	ModelDir string
 	// UpstreamWait bounds how long the first Check waits for the upstream
 	// to answer (an engine still starting); 0 means DefaultUpstreamWait, a

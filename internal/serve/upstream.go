@@ -554,11 +554,8 @@ func (s *Server) inspectOpenAI(ctx context.Context, model string, prev *Upstream
 			}
 			up.RootCheck = RootModelDir
 			up.Checked = append(up.Checked, "root")
-			if s.cfg.ModelDir != "" {
-				dir, err := os.Stat(s.cfg.ModelDir)
-				if err != nil || !os.SameFile(fi, dir) {
-					return up, fmt.Errorf("its root %s is not the model directory %s", quoteOrNone(up.Root), s.cfg.ModelDir)
-				}
+			if s.cfg.ModelDir != "" && !inModelDir(up.Root, fi, s.cfg.ModelDir) {
+				return up, fmt.Errorf("its root %s is not the model directory %s", quoteOrNone(up.Root), s.cfg.ModelDir)
 			}
 		}
 	}
@@ -567,4 +564,21 @@ func (s *Server) inspectOpenAI(ctx context.Context, model string, prev *Upstream
 			quoteOrNone(up.Root), quoteOrNone(up.Parent), quoteOrNone(prev.Root), quoteOrNone(prev.Parent))
 	}
 	return up, nil
+}
+
+// inModelDir reports whether root (whose FileInfo is fi) is the model
+// directory dir, or a file directly in it (an engine serving one GGUF file).
+func inModelDir(root string, fi os.FileInfo, dir string) bool {
+	d, err := os.Stat(dir)
+	if err != nil {
+		return false
+	}
+	if os.SameFile(fi, d) {
+		return true
+	}
+	if !fi.Mode().IsRegular() {
+		return false
+	}
+	parent, err := os.Stat(filepath.Dir(root))
+	return err == nil && os.SameFile(parent, d)
 }
