@@ -56,8 +56,8 @@ const (
 // files as the model.
 var ErrMismatch = errors.New("the deliverable does not match the lock")
 
-// A mismatchError is the reason the directory does not match; it is
-// ErrMismatch to errors.Is.
+// A mismatchError is the reason the lock is not claimed; it is ErrMismatch
+// to errors.Is.
 type mismatchError string
 
 func (e mismatchError) Error() string        { return string(e) }
@@ -65,6 +65,18 @@ func (e mismatchError) Is(target error) bool { return target == ErrMismatch }
 
 // Config configures a sidecar. Upstream, Lock and Check are required.
 type Config struct {
+	// Upstream is the engine's origin, e.g. http://127.0.0.1:11434; a request
+	// for /v1/chat/completions goes to Upstream's path joined with it.
+	Upstream *url.URL
+	// Lock is the lock the sidecar claims while Check passes.
+	Lock eval.LockID
+	// Manifest is the lock file, published in the well-known document so
+	// that clients can recompute its id; nil publishes the id alone.
+	Manifest json.RawMessage
+	// Check verifies the model directory against the lock: nil when it
+	// matches, else an error that names what differs. It must be cheap for an
+	// unchanged directory (the lock package's stat cache makes it so).
+	Check func(ctx context.Context) error
 	// Model is the model the sidecar vouches for, named by the upstream's
 	// rules (for Ollama "tiny" is "tiny:latest"); "" means the one model the
 	// upstream serves, and an upstream that serves several is an input
@@ -87,18 +99,6 @@ type Config struct {
 	// MaxBody bounds a request body the sidecar reads to tell its model; 0
 	// means DefaultMaxBody. A larger one is refused (413).
 	MaxBody int64
-	// Upstream is the engine's origin, e.g. http://127.0.0.1:11434; a request
-	// for /v1/chat/completions goes to Upstream's path joined with it.
-	Upstream *url.URL
-	// Lock is the lock the sidecar claims while Check passes.
-	Lock eval.LockID
-	// Manifest is the lock file, published in the well-known document so
-	// that clients can recompute its id; nil publishes the id alone.
-	Manifest json.RawMessage
-	// Check verifies the model directory against the lock: nil when it
-	// matches, else an error that names what differs. It must be cheap for an
-	// unchanged directory (the lock package's stat cache makes it so).
-	Check func(ctx context.Context) error
 	// Recheck is how often the directory and the upstream are checked while
 	// serving; 0 means DefaultRecheck.
 	Recheck time.Duration

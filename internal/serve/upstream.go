@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -127,7 +128,7 @@ func listNames(names []string) string {
 // upstream did not answer within Config.UpstreamWait.
 var ErrUpstreamDown = errors.New("the engine did not answer")
 
-// errTransient marks a check that could not reach the upstream: no HTTP
+// A transientError is a check that could not reach the upstream: no HTTP
 // answer, or a 429 or 5xx (an engine loading, restarting or overloaded).
 type transientError struct{ err error }
 
@@ -162,7 +163,7 @@ func (s *Server) call(ctx context.Context, method, path string, body any, out an
 		if err != nil {
 			return err
 		}
-		rd = strings.NewReader(string(b))
+		rd = bytes.NewReader(b)
 	}
 	u := *s.cfg.Upstream
 	u.Path = strings.TrimRight(u.Path, "/") + path
@@ -446,21 +447,25 @@ func parameterDiffs(got []ollama.Parameter, want []ollama.Parameter, mf string) 
 	names := slices.Compact(slices.Sorted(slices.Values(append(gNames, wNames...))))
 	var diffs []string
 	for _, n := range names {
-		a, b := g[n], w[n]
-		if len(a) == len(b) && !slices.ContainsFunc(indexes(a), func(i int) bool { return !ollama.SameValue(a[i], b[i]) }) {
-			continue
+		if a, b := g[n], w[n]; !sameValues(a, b) {
+			diffs = append(diffs, fmt.Sprintf("its parameter %s is %s, %s's is %s", n, valuesText(a), mf, valuesText(b)))
 		}
-		diffs = append(diffs, fmt.Sprintf("its parameter %s is %s, %s's is %s", n, valuesText(a), mf, valuesText(b)))
 	}
 	return diffs
 }
 
-func indexes(s []string) []int {
-	is := make([]int, len(s))
-	for i := range is {
-		is[i] = i
+// sameValues reports whether two lists of a parameter's values are one to
+// Ollama, in order.
+func sameValues(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return is
+	for i := range a {
+		if !ollama.SameValue(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func valuesText(vs []string) string {
