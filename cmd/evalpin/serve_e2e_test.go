@@ -168,8 +168,10 @@ func TestServeOllamaEndToEnd(t *testing.T) {
 // The sidecar vouches for one model of a real two-model Ollama: a run of the
 // other model through it stores nothing under the lock and fails, a run of
 // the bound model stores every case under it; a lock whose GGUF is not
-// what Ollama loaded for the bound name refuses to start; and re-creating
-// the bound model, even from the same files, drops the claim.
+// what Ollama loaded for the bound name refuses to start, while a Modelfile
+// with a system prompt, messages and parameters in other spellings passes;
+// and re-creating the bound model, even from the same files, drops the
+// claim.
 func TestServeOneModelOllamaEndToEnd(t *testing.T) {
 	runQuiet(t)
 	ol := testbed.Ollama(t)
@@ -211,6 +213,38 @@ func TestServeOneModelOllamaEndToEnd(t *testing.T) {
 	if code != exitLockRefused || !strings.Contains(stderr, "as model tiny:latest: its weights are sha256:"+tinySum[0][:12]+"…, the locked Modelfile's FROM files are sha256:") ||
 		strings.Contains(stderr, "template") || strings.Contains(stderr, "listening on") {
 		t.Fatalf("serve with a lock of other weights: exit %d, want %d naming the weights alone\n%s", code, exitLockRefused, stderr)
+	}
+
+	// A Modelfile with every kind of line Ollama reports back in its own
+	// spelling (a padded, reordered, requoted parameter list; a float
+	// written 0.70; a deprecated parameter Ollama drops) passes.
+	richDir := testbed.Generate(t, testbed.ModelOptions{Seed: 1})
+	rich := testbed.Modelfile(testbed.ModelOptions{}) + `SYSTEM """You are terse.
+Answer in one word."""
+PARAMETER temperature 0.70
+PARAMETER stop "<|end|>"
+PARAMETER stop <|user|>
+PARAMETER top_k 20
+PARAMETER penalize_newline true
+MESSAGE user "Is the sky blue?"
+MESSAGE assistant Yes
+`
+	if err := os.WriteFile(filepath.Join(richDir, "Modelfile"), []byte(rich), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ol.Create(t, "rich", richDir)
+	richLock, _ := lockOf(richDir)
+	rctx, rcancel := context.WithCancel(ctx)
+	rlog := &serveTestLog{}
+	rdone := make(chan error, 1)
+	go func() {
+		rdone <- run(rctx, []string{"serve", "--lock", richLock, "--model-dir", richDir, "--upstream", ol.URL(),
+			"--listen", "127.0.0.1:0", "--model", "rich"}, io.Discard, rlog)
+	}()
+	serveAddress(t, rlog, rdone)
+	rcancel()
+	if err := <-rdone; err != nil {
+		t.Fatalf("serve rich: %v\n%s", err, rlog)
 	}
 
 	// The sidecar bound to tiny.

@@ -158,6 +158,18 @@ func SortParameters(ps []Parameter) {
 	slices.SortStableFunc(ps, func(a, b Parameter) int { return strings.Compare(a.Name, b.Name) })
 }
 
+// Ignored reports whether Ollama ignores the parameter name in a Modelfile:
+// it warns that the parameter is deprecated and leaves it out of the model
+// it creates (v0.17.4, parser.deprecatedParameters).
+func Ignored(name string) bool {
+	switch name {
+	case "penalize_newline", "low_vram", "f16_kv", "logits_all", "vocab_only", "use_mlock",
+		"mirostat", "mirostat_tau", "mirostat_eta":
+		return true
+	}
+	return false
+}
+
 // SameValue reports whether two parameter values are one to Ollama: equal
 // as text, or as numbers (Ollama keeps floating-point parameters as 32-bit
 // floats and prints them shortest, so "0.70" in a Modelfile reads "0.7"), or

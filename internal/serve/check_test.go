@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/ollama"
 )
 
 // newChecked returns a sidecar for engine e with cfg, not yet checked.
@@ -70,6 +71,14 @@ func TestOllamaCheckAtStart(t *testing.T) {
 		{name: "stop sequences in another order", show: func(s *fakeShow) {
 			s.parameters = "stop \"<|user|>\"\nstop \"<|end|>\"\nnum_ctx 4096\ntemperature 0.7"
 		}, err: `its parameter stop is "<|user|>" "<|end|>", the locked Modelfile's is "<|end|>" "<|user|>"`},
+		{name: "a parameter Ollama ignores", expect: func(x *OllamaExpect) {
+			x.Parameters = append(x.Parameters, ollama.Parameter{Name: "penalize_newline", Value: "true"})
+		}},
+		{name: "a parameter Ollama ignores, reported with another value", show: func(s *fakeShow) { s.parameters += "\nmirostat 1" },
+			expect: func(x *OllamaExpect) {
+				x.Parameters = append(x.Parameters, ollama.Parameter{Name: "mirostat", Value: "2"})
+			},
+			err: `its parameter mirostat is "1", the locked Modelfile's is "2"`},
 		{name: "another engine version", expect: func(x *OllamaExpect) { x.EngineVersion = "0.12.6" },
 			err: `Ollama is version "0.17.4", the lock's engine_version is 0.12.6`},
 		{name: "the locked engine version", expect: func(x *OllamaExpect) { x.EngineVersion = "v0.17.4" }},

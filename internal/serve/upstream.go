@@ -447,7 +447,11 @@ func parameterDiffs(got []ollama.Parameter, want []ollama.Parameter, mf string) 
 	names := slices.Compact(slices.Sorted(slices.Values(append(gNames, wNames...))))
 	var diffs []string
 	for _, n := range names {
-		if a, b := g[n], w[n]; !sameValues(a, b) {
+		a, b := g[n], w[n]
+		if len(a) == 0 && ollama.Ignored(n) {
+			continue // Ollama drops it at create: it changes nothing
+		}
+		if !sameValues(a, b) {
 			diffs = append(diffs, fmt.Sprintf("its parameter %s is %s, %s's is %s", n, valuesText(a), mf, valuesText(b)))
 		}
 	}
