@@ -16,7 +16,7 @@
 // The commands:
 //
 //	lock create|verify|diff|show   lock manifests of model directories; what changed
-//	serve                          the lock-reporting sidecar in front of an engine
+//	serve                          the lock-reporting sidecar in front of an engine, for one model
 //	probe URL                      which lock an endpoint serves, and how evalpin knows
 //	run                            replay a suite against a locked endpoint, store every output
 //	runs, show RUN [CASE]          the stored history

@@ -34,7 +34,7 @@ func TestGateOllamaEndToEnd(t *testing.T) {
 	dirB := testbed.Generate(t, testbed.ModelOptions{Template: "compact"})
 	ol.Create(t, "tiny-a", dirA)
 	ol.Create(t, "tiny-b", dirB)
-	epA, epB := gateSidecar(t, ol, dirA), gateSidecar(t, ol, dirB)
+	epA, epB := gateSidecar(t, ol, dirA, "tiny-a"), gateSidecar(t, ol, dirB, "tiny-b")
 
 	ctx := context.Background()
 	work := t.TempDir()
@@ -131,8 +131,8 @@ func TestGateOllamaEndToEnd(t *testing.T) {
 }
 
 // gateSidecar starts "evalpin serve" in front of the test bed's Ollama with a
-// lock of dir, and returns its OpenAI base URL.
-func gateSidecar(t *testing.T, ol *testbed.Server, dir string) string {
+// lock of dir, vouching for model, and returns its OpenAI base URL.
+func gateSidecar(t *testing.T, ol *testbed.Server, dir, model string) string {
 	t.Helper()
 	version, err := ol.Version(context.Background())
 	if err != nil {
@@ -155,7 +155,7 @@ func gateSidecar(t *testing.T, ol *testbed.Server, dir string) string {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--lock", lockFile, "--model-dir", dir, "--upstream", ol.URL(),
-			"--listen", "127.0.0.1:0"}, io.Discard, stderr)
+			"--listen", "127.0.0.1:0", "--model", model}, io.Discard, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()

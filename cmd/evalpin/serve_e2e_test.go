@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/testbed"
+	"github.com/evalpin/evalpin/suites"
 )
 
 // The sidecar in front of the real Ollama test bed, with a lock of the
@@ -161,4 +163,177 @@ func TestServeOllamaEndToEnd(t *testing.T) {
 	if _, err := endpoint.Resolve(pctx, nil, []string{ep}, "tiny", m.Lock); !errors.Is(err, endpoint.ErrNoLock) {
 		t.Fatalf("Resolve after tampering: err = %v, want ErrNoLock", err)
 	}
+}
+
+// The sidecar vouches for one model of a real two-model Ollama: a run of the
+// other model through it stores nothing under the lock and fails, a run of
+// the bound model stores every case under it; a lock whose GGUF is not
+// what Ollama loaded for the bound name refuses to start, while a Modelfile
+// with a system prompt, messages and parameters in other spellings passes;
+// and re-creating the bound model, even from the same files, drops the
+// claim.
+func TestServeOneModelOllamaEndToEnd(t *testing.T) {
+	runQuiet(t)
+	ol := testbed.Ollama(t)
+	tinyDir := testbed.Generate(t, testbed.ModelOptions{Seed: 1})
+	otherDir := testbed.Generate(t, testbed.ModelOptions{Seed: 2, Template: "compact"})
+	ol.Create(t, "tiny", tinyDir)
+	ol.Create(t, "other", otherDir)
+	t.Setenv(lock.CacheDirEnv, t.TempDir())
+	ctx := context.Background()
+	suite, err := suites.LoadExample("testbed")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	lockOf := func(dir string) (string, string) {
+		t.Helper()
+		file := filepath.Join(t.TempDir(), "model.lock")
+		if code, _, stderr := runCmd(ctx, "lock", "create", "-o", file, "--engine", "ollama", "--engine-version", "0.17.4", dir); code != 0 {
+			t.Fatalf("lock create %s: exit %d\n%s", dir, code, stderr)
+		}
+		m, err := lock.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return file, m.Lock
+	}
+	lockFile, id := lockOf(tinyDir)
+
+	// Another GGUF (another seed) with tiny's template and parameters: only
+	// the weights differ from what Ollama loaded as tiny.
+	otherWeights := testbed.Generate(t, testbed.ModelOptions{Seed: 3})
+	otherLock, _ := lockOf(otherWeights)
+	code, _, stderr := runCmd(ctx, "serve", "--lock", otherLock, "--model-dir", otherWeights, "--upstream", ol.URL(),
+		"--listen", "127.0.0.1:0", "--model", "tiny")
+	tinySum, err := lock.HashFiles(ctx, []string{filepath.Join(tinyDir, "model.gguf")}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != exitLockRefused || !strings.Contains(stderr, "as model tiny:latest: its weights are sha256:"+tinySum[0][:12]+"…, the locked Modelfile's FROM files are sha256:") ||
+		strings.Contains(stderr, "template") || strings.Contains(stderr, "listening on") {
+		t.Fatalf("serve with a lock of other weights: exit %d, want %d naming the weights alone\n%s", code, exitLockRefused, stderr)
+	}
+
+	// A Modelfile with every kind of line Ollama reports back in its own
+	// spelling (a padded, reordered, requoted parameter list; a float
+	// written 0.70; a deprecated parameter Ollama drops) passes.
+	richDir := testbed.Generate(t, testbed.ModelOptions{Seed: 1})
+	rich := testbed.Modelfile(testbed.ModelOptions{}) + `SYSTEM """You are terse.
+Answer in one word."""
+PARAMETER temperature 0.70
+PARAMETER stop "<|end|>"
+PARAMETER stop <|user|>
+PARAMETER top_k 20
+PARAMETER penalize_newline true
+MESSAGE user "Is the sky blue?"
+MESSAGE assistant Yes
+`
+	if err := os.WriteFile(filepath.Join(richDir, "Modelfile"), []byte(rich), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ol.Create(t, "rich", richDir)
+	richLock, _ := lockOf(richDir)
+	rctx, rcancel := context.WithCancel(ctx)
+	rlog := &serveTestLog{}
+	rdone := make(chan error, 1)
+	go func() {
+		rdone <- run(rctx, []string{"serve", "--lock", richLock, "--model-dir", richDir, "--upstream", ol.URL(),
+			"--listen", "127.0.0.1:0", "--model", "rich"}, io.Discard, rlog)
+	}()
+	serveAddress(t, rlog, rdone)
+	rcancel()
+	if err := <-rdone; err != nil {
+		t.Fatalf("serve rich: %v\n%s", err, rlog)
+	}
+
+	// The sidecar bound to tiny.
+	const recheck = 200 * time.Millisecond
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	log := &serveTestLog{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(sctx, []string{"serve", "--lock", lockFile, "--model-dir", tinyDir, "--upstream", ol.URL(),
+			"--listen", "127.0.0.1:0", "--model", "tiny", "--recheck", recheck.String()}, io.Discard, log)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	ep := serveAddress(t, log, done) + "/v1"
+	dbPath := filepath.Join(t.TempDir(), "e2e.db")
+	runArgs := func(model string) []string {
+		return []string{"run", "--suite", "testbed", "--endpoint", ep, "--model", model, "--expect-lock", id,
+			"--db", dbPath, "--format", "json", "--no-progress"}
+	}
+	db := runOpen(t, dbPath)
+	stored := func() (total, underLock int) {
+		t.Helper()
+		for _, r := range runListRuns(t, db) {
+			rs, err := db.Results(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, res := range rs {
+				total++
+				if res.Lock == id {
+					underLock++
+				}
+			}
+		}
+		return total, underLock
+	}
+
+	code, stdout, stderr := runCmd(ctx, runArgs("other")...)
+	if code == 0 {
+		t.Fatalf("run --model other through the sidecar of tiny: exit 0\n%s\n%s", stdout, stderr)
+	}
+	if total, under := stored(); total != 0 || under != 0 {
+		t.Fatalf("run --model other stored %d results, %d under %s; want none", total, under, id)
+	}
+	t.Logf("run --model other: exit %d: %s", code, lastLine(stderr))
+
+	code, stdout, stderr = runCmd(ctx, runArgs("tiny")...)
+	if code != 0 {
+		t.Fatalf("run --model tiny: exit %d\n%s", code, stderr)
+	}
+	var s runSummary
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil || s.Status != eval.RunComplete || s.Lock != id {
+		t.Fatalf("run --model tiny: %+v, %v", s, err)
+	}
+	if total, under := stored(); total != len(suite.Cases) || under != len(suite.Cases) {
+		t.Fatalf("run --model tiny stored %d results, %d under the lock; want %d under it", total, under, len(suite.Cases))
+	}
+
+	// Re-creating tiny from the very same files changes what Ollama serves
+	// as tiny as far as anyone can tell: the claim is dropped.
+	ol.Create(t, "tiny", tinyDir)
+	deadline := time.Now().Add(recheck + 5*time.Second)
+	for {
+		resp, err := http.Post(ep+"/chat/completions", "application/json", strings.NewReader(`{"model":"tiny","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			if !strings.Contains(string(body), "evalpin_lock_mismatch") || !strings.Contains(string(body), "it was re-created (modified_at") || resp.Header.Get(endpoint.Header) != "" {
+				t.Fatalf("after re-creating tiny: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still answering %d after tiny was re-created", resp.StatusCode)
+		}
+		time.Sleep(recheck / 4)
+	}
+}
+
+// lastLine returns the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -126,19 +127,9 @@ func assemble(dir string, hs []hashed) ([]File, error) {
 			files = append(files, File{Path: h.rel + p.Suffix, Size: p.Size, SHA256: p.SHA256, Role: p.Role})
 		}
 		for _, ref := range a.Refs {
-			target := ref
-			if strings.HasPrefix(target, "~/") {
-				if home, err := os.UserHomeDir(); err == nil {
-					target = filepath.Join(home, target[2:])
-				}
-			}
-			if !filepath.IsAbs(target) {
-				target = filepath.Join(absDir, filepath.FromSlash(filepath.Dir(h.rel)), target)
-			}
-			rel, err := filepath.Rel(absDir, target)
-			inside := err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+			target, rel, inside := refTarget(absDir, h.rel, ref)
 			if inside {
-				if i, ok := index[filepath.ToSlash(rel)]; ok {
+				if i, ok := index[rel]; ok {
 					files[i].Role = RoleWeights
 					continue
 				}
@@ -160,6 +151,25 @@ func assemble(dir string, hs []hashed) ([]File, error) {
 	}
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return files, nil
+}
+
+// refTarget resolves the argument ref of a FROM or ADAPTER line of the
+// Modelfile at the slash path modelfile inside the directory absDir, as
+// Ollama does (relative to the Modelfile, "~/" in the home directory): the
+// file's path, its slash path relative to absDir, and whether it lies inside.
+func refTarget(absDir, modelfile, ref string) (target, rel string, inside bool) {
+	target = ref
+	if strings.HasPrefix(target, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			target = filepath.Join(home, target[2:])
+		}
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(absDir, filepath.FromSlash(path.Dir(modelfile)), target)
+	}
+	r, err := filepath.Rel(absDir, target)
+	inside = err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator))
+	return target, filepath.ToSlash(r), inside
 }
 
 // InferSource infers the repo and revision of a Hugging Face cache snapshot

@@ -134,7 +134,13 @@ type instruction struct {
 // parseModelfile reads the instructions of an Ollama Modelfile: a name, then
 // its arguments to the end of the line, or in "…" quotes, or in """…""" quotes
 // that may span lines. Blank lines and lines starting with # are skipped.
-func parseModelfile(data []byte) ([]instruction, error) {
+func parseModelfile(data []byte) ([]instruction, error) { return parseModelfileAs(data, false) }
+
+// parseModelfileAs is parseModelfile; with messageRole, a MESSAGE's role is
+// taken apart like a PARAMETER's name (the content alone may be quoted, and
+// Args is "role content"), as Ollama reads it. Analyses keep the plain form,
+// whose hashes the stat cache and existing manifests hold.
+func parseModelfileAs(data []byte, messageRole bool) ([]instruction, error) {
 	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
 	var out []instruction
 	for i := 0; i < len(lines); i++ {
@@ -145,8 +151,9 @@ func parseModelfile(data []byte) ([]instruction, error) {
 		name, args := cutSpace(line)
 		in := instruction{Name: strings.ToUpper(name)}
 		prefix := ""
-		if in.Name == "PARAMETER" {
-			// PARAMETER name value: only the value may be quoted.
+		if in.Name == "PARAMETER" || (messageRole && in.Name == "MESSAGE") {
+			// PARAMETER name value (MESSAGE role content): only the
+			// value may be quoted.
 			var pname string
 			pname, args = cutSpace(args)
 			prefix = strings.ToLower(pname) + " "

@@ -1,20 +1,30 @@
 // Package serve is evalpin's lock-reporting sidecar: a reverse proxy in front
-// of an inference engine that cannot report a lock itself. It publishes the
-// lock in the well-known document, adds the Evalpin-Lock header to every
-// response, passes everything else through untouched (streamed responses are
-// flushed as they arrive), and re-checks the model directory periodically:
-// once the directory no longer matches the lock, it answers 503 with the
-// reason instead of claiming the lock, until it is restarted.
+// of an inference engine that cannot report a lock itself. It vouches for one
+// model the engine serves: at start it verifies the model directory against
+// the lock, chooses the model from what the engine lists, and checks what the
+// engine says it loaded for it (Ollama's blobs, template and parameters;
+// vLLM's model root) against the locked files. Then it publishes the lock in
+// the well-known document, adds the Evalpin-Lock header to every response for
+// that model (streamed responses are flushed as they arrive), refuses
+// requests for other models or that it cannot attribute to one, and re-checks
+// the directory and the engine periodically: once either no longer matches,
+// it answers 503 with the reason instead of claiming the lock, until it is
+// restarted.
 //
-// The sidecar vouches for the files on disk, not for what the engine loaded
-// from them: start it with the directory the engine serves from.
+// What the sidecar cannot see it does not vouch for: an engine that says
+// nothing about what it loaded (a vLLM root that is a repository id or a path
+// inside a container) is trusted to serve the model directory's files.
 package serve
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -37,14 +47,17 @@ const (
 const (
 	DefaultRecheck         = 5 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultUpstreamWait    = 60 * time.Second
+	DefaultMaxBody         = 32 << 20
 )
 
 // ErrMismatch is wrapped by the refusal Run returns when the model directory
-// does not match the lock at start.
-var ErrMismatch = errors.New("model directory does not match the lock")
+// does not match the lock at start, or the engine does not serve the locked
+// files as the model.
+var ErrMismatch = errors.New("the deliverable does not match the lock")
 
-// A mismatchError is the reason the directory does not match; it is
-// ErrMismatch to errors.Is.
+// A mismatchError is the reason the lock is not claimed; it is ErrMismatch
+// to errors.Is.
 type mismatchError string
 
 func (e mismatchError) Error() string        { return string(e) }
@@ -64,7 +77,30 @@ type Config struct {
 	// matches, else an error that names what differs. It must be cheap for an
 	// unchanged directory (the lock package's stat cache makes it so).
 	Check func(ctx context.Context) error
-	// Recheck is how often Check runs while serving; 0 means DefaultRecheck.
+	// Model is the model the sidecar vouches for, named by the upstream's
+	// rules (for Ollama "tiny" is "tiny:latest"); "" means the one model the
+	// upstream serves, and an upstream that serves several is an input
+	// error.
+	Model string
+	// Ollama returns what the lock says an Ollama upstream must report for
+	// the model in POST /api/show, or why the lock says nothing it can be
+	// held against (then an Ollama upstream is refused). It is called once,
+	// after the directory matched, and only for an Ollama upstream; nil
+	// refuses an Ollama upstream.
+	Ollama func() (*OllamaExpect, error)
+	// ModelDir is the model directory. The "root" an OpenAI-compatible
+	// upstream (vLLM) lists for the model, when it is a path on this host,
+	// must be this directory or a file directly in it; "" skips that check.
+	ModelDir string
+	// UpstreamWait bounds how long the first Check waits for the upstream
+	// to answer (an engine still starting); 0 means DefaultUpstreamWait, a
+	// negative value asks once.
+	UpstreamWait time.Duration
+	// MaxBody bounds a request body the sidecar reads to tell its model; 0
+	// means DefaultMaxBody. A larger one is refused (413).
+	MaxBody int64
+	// Recheck is how often the directory and the upstream are checked while
+	// serving; 0 means DefaultRecheck.
 	Recheck time.Duration
 	// ShutdownTimeout bounds how long Run waits for requests in flight (long
 	// streams included) after its context is done; 0 means
@@ -85,17 +121,30 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	proxy   *httputil.ReverseProxy
+	client  *http.Client // the sidecar's own requests to the upstream
 	state   atomic.Pointer[state]
-	checkMu sync.Mutex // one Check at a time
+	checkMu sync.Mutex // one Check at a time; guards what follows
+
+	expect *OllamaExpect // Config.Ollama's answer, once asked
+	unsure bool          // the last re-check could not reach the upstream
 }
 
 // state is what the sidecar last found; once refused it never returns to ok.
+// The model, engine and generation are fixed once the claim is established.
 type state struct {
-	ok      bool      // the directory matched at the last check
-	refused bool      // a check failed: the lock is dropped for good
-	reason  string    // why the lock is not claimed
-	checked time.Time // when Check last ran
+	ok         bool      // the directory and the upstream matched at the last check
+	refused    bool      // a check failed: the lock is dropped for good
+	reason     string    // why the lock is not claimed
+	hint       string    // how to fix it, for the refusal at start
+	checked    time.Time // when the last check that reached the upstream ran
+	model      string    // the bound model, as the upstream lists it
+	engine     string    // EngineOllama or EngineOpenAI
+	generation string    // random hex, new each time the claim is established
+	upstream   *Upstream // what the upstream said at the last check
 }
+
+// errFilter is wrapped by a list of models the sidecar could not filter.
+var errFilter = errors.New("the engine's list of models could not be cut down to the model vouched for")
 
 // errStopped makes the proxy answer 503 for a response that arrived after the
 // lock was dropped.
@@ -112,6 +161,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Recheck <= 0 {
 		cfg.Recheck = DefaultRecheck
+	}
+	if cfg.UpstreamWait == 0 {
+		cfg.UpstreamWait = DefaultUpstreamWait
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
@@ -132,11 +187,19 @@ func New(cfg Config) (*Server, error) {
 		cfg.Transport = t
 	}
 	s := &Server{cfg: cfg}
-	s.state.Store(&state{reason: "the model directory has not been verified yet"})
+	s.client = &http.Client{
+		Transport:     cfg.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	s.state.Store(&state{reason: "the model directory and the engine have not been verified yet"})
 	upstream := cfg.Upstream
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
+			if _, ok := pr.In.Context().Value(filterKey{}).(filtering); ok {
+				// The list is read and filtered: ask for it uncompressed.
+				pr.Out.Header.Del("Accept-Encoding")
+			}
 		},
 		// -1 flushes every write at once, so server-sent events arrive as the
 		// engine produces them.
@@ -147,6 +210,11 @@ func New(cfg Config) (*Server, error) {
 			// The lock may have been dropped while the engine answered.
 			if !s.state.Load().ok {
 				return errStopped
+			}
+			if f, ok := resp.Request.Context().Value(filterKey{}).(filtering); ok {
+				if err := filter(resp, f.rule, f.st); err != nil {
+					return fmt.Errorf("%w: %v", errFilter, err)
+				}
 			}
 			resp.Header.Set(Header, cfg.Lock)
 			return nil
@@ -168,8 +236,12 @@ func New(cfg Config) (*Server, error) {
 				return
 			}
 			w.Header().Set(Header, cfg.Lock)
+			if errors.Is(err, errFilter) {
+				writeError(w, http.StatusBadGateway, "upstream_error", "evalpin serve: "+err.Error())
+				return
+			}
 			writeError(w, http.StatusBadGateway, "upstream_error",
-				"evalpin serve: the engine at "+upstream.String()+" did not answer ("+err.Error()+"); check that it runs there, or restart evalpin serve with the right --upstream")
+				"evalpin serve: the engine at "+upstream.Redacted()+" did not answer ("+err.Error()+"); check that it runs there, or restart evalpin serve with the right --upstream")
 		},
 	}
 	return s, nil
@@ -181,41 +253,187 @@ func (s *Server) Claiming() (bool, string) {
 	return st.ok, st.reason
 }
 
-// Check runs Config.Check once and updates the state: it returns nil when the
-// directory matches, else a refusal wrapping ErrMismatch. After a mismatch
-// the sidecar stops claiming the lock for good, because the engine may have
-// loaded the changed files.
+// The hints of the refusals.
+const (
+	hintFiles  = "restore the files or create a new lock with 'evalpin lock create', then restart 'evalpin serve'"
+	hintEngine = "serve the locked files as the model (for Ollama: ollama create NAME -f the locked Modelfile), or lock what the engine serves, then restart 'evalpin serve'"
+)
+
+// Check checks the model directory (Config.Check) and then the upstream,
+// and updates the state: it returns nil while both match, else a refusal
+// wrapping ErrMismatch. After a mismatch the sidecar stops claiming the
+// lock for good, because the engine may have loaded the changed files.
+//
+// The first Check also chooses the model (Config.Model, or the only one
+// served), waiting up to Config.UpstreamWait for the upstream to answer,
+// and establishes the claim with a new generation; it returns an input
+// error when the model cannot be chosen or the upstream does not answer
+// (ErrUpstreamDown), and the sidecar claims nothing. A later Check that
+// cannot reach the upstream (no answer, or a 429 or 5xx) changes nothing:
+// the directory still matches and nothing says the model changed; the next
+// Check that reaches it decides.
 func (s *Server) Check(ctx context.Context) error {
 	s.checkMu.Lock()
 	defer s.checkMu.Unlock()
 	old := s.state.Load()
-	if !old.refused {
-		err := s.cfg.Check(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err() // shutting down: no verdict on the files
-		}
-		next := &state{ok: err == nil, checked: s.cfg.Now()}
-		if err != nil {
-			next.refused = true
-			next.reason = fmt.Sprintf("the model directory does not match lock %s: %v", s.cfg.Lock, err)
-			if old.ok {
-				next.reason = fmt.Sprintf("the model directory no longer matches lock %s: %v", s.cfg.Lock, err)
-				s.cfg.Logf("stopped claiming %s: %s", s.cfg.Lock, next.reason)
-			}
-		}
-		s.state.Store(next)
-		old = next
-	}
 	if old.refused {
-		return &eval.Error{Kind: eval.KindLockRefused, Err: mismatchError(old.reason),
-			Hint: "restore the files or create a new lock with 'evalpin lock create', then restart 'evalpin serve'"}
+		return refusal(old)
 	}
+	err := s.cfg.Check(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: no verdict on the files
+	}
+	if err != nil {
+		if old.ok {
+			return s.drop(old, fmt.Sprintf("the model directory no longer matches lock %s: %v", s.cfg.Lock, err), hintFiles)
+		}
+		return s.drop(old, fmt.Sprintf("the model directory does not match lock %s: %v", s.cfg.Lock, err), hintFiles)
+	}
+	if old.model == "" {
+		return s.establish(ctx, old)
+	}
+	up, err := s.inspect(ctx, old.engine, old.model, old.upstream)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil && isTransient(err) {
+		if !s.unsure {
+			s.cfg.Logf("re-check could not reach the engine (%v); still claiming %s for %s until a re-check does", err, s.cfg.Lock, old.model)
+		}
+		s.unsure = true
+		return nil
+	}
+	if s.unsure {
+		s.cfg.Logf("re-check reached the engine again")
+		s.unsure = false
+	}
+	if err != nil {
+		return s.drop(old, fmt.Sprintf("the engine no longer serves lock %s as model %s: %v", s.cfg.Lock, old.model, err), hintEngine)
+	}
+	next := *old
+	next.ok, next.checked, next.upstream = true, s.cfg.Now(), up
+	s.state.Store(&next)
 	return nil
 }
 
-// ServeHTTP answers the well-known document and /healthz and proxies
-// everything else to the upstream, with the Evalpin-Lock header while the lock
-// is claimed and 503 once it is not.
+// establish chooses the model, checks what the upstream serves as it, and
+// claims the lock with a new generation.
+func (s *Server) establish(ctx context.Context, old *state) error {
+	wait := s.cfg.UpstreamWait
+	deadline := time.Now().Add(wait)
+	origin := s.cfg.Upstream.Redacted()
+	var (
+		l   *listing
+		m   servedModel
+		up  *Upstream
+		err error
+	)
+	for attempt := 0; ; attempt++ {
+		l, err = s.list(ctx)
+		if err != nil && !isTransient(err) {
+			return &eval.Error{Kind: eval.KindInput, Err: fmt.Errorf("the engine at %s did not list the models it serves: %w", origin, err)}
+		}
+		if err == nil {
+			if m, err = s.bind(l); err != nil {
+				return err
+			}
+			if l.engine == EngineOllama {
+				if _, xerr := s.ollamaExpect(); xerr != nil {
+					return s.drop(old, fmt.Sprintf("lock %s cannot be held against what Ollama serves as %s: %v", s.cfg.Lock, m.ID, xerr),
+						"put the Modelfile the model was created from in the model directory, with the TEMPLATE and PARAMETER lines 'ollama show --modelfile NAME' prints, lock the directory again, and re-create the model from it")
+				}
+			}
+			up, err = s.inspect(ctx, l.engine, m.ID, nil)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil || !isTransient(err) {
+			break
+		}
+		left := time.Until(deadline)
+		if wait < 0 {
+			return &eval.Error{Kind: eval.KindInput, Err: &downError{
+				msg: fmt.Sprintf("the engine at %s did not answer: %v", origin, err), err: err}}
+		}
+		if left <= 0 {
+			return &eval.Error{Kind: eval.KindInput, Err: &downError{
+				msg: fmt.Sprintf("the engine at %s did not answer within %s: %v", origin, wait, err), err: err}}
+		}
+		if attempt == 0 {
+			s.cfg.Logf("waiting up to %s for the engine at %s (%v)", wait, origin, err)
+		}
+		t := time.NewTimer(min(500*time.Millisecond, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	next := *old
+	next.model, next.engine, next.upstream = m.ID, l.engine, up
+	if err != nil {
+		return s.drop(&next, fmt.Sprintf("the engine does not serve lock %s as model %s: %v", s.cfg.Lock, m.ID, err), hintEngine)
+	}
+	if up.Version == "" {
+		up.Version = l.version
+	}
+	next.ok, next.checked, next.generation = true, s.cfg.Now(), newGeneration()
+	s.state.Store(&next)
+	return nil
+}
+
+// drop stops claiming the lock for good, for reason.
+func (s *Server) drop(old *state, reason, hint string) error {
+	next := *old
+	next.ok, next.refused, next.reason, next.hint = false, true, reason, hint
+	if old.ok {
+		s.cfg.Logf("stopped claiming %s: %s", s.cfg.Lock, reason)
+	}
+	s.state.Store(&next)
+	return refusal(&next)
+}
+
+// refusal is the error of a sidecar that dropped its lock.
+func refusal(st *state) error {
+	return &eval.Error{Kind: eval.KindLockRefused, Err: mismatchError(st.reason), Hint: st.hint}
+}
+
+// A downError is the upstream not answering at start; it is
+// ErrUpstreamDown to errors.Is.
+type downError struct {
+	msg string
+	err error
+}
+
+func (e *downError) Error() string        { return e.msg }
+func (e *downError) Unwrap() error        { return e.err }
+func (e *downError) Is(target error) bool { return target == ErrUpstreamDown }
+
+// newGeneration returns 16 random bytes in hex.
+func newGeneration() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+// Bound returns the model the sidecar vouches for, as the upstream lists
+// it, and what the upstream said about it at the last check; "" and nil
+// before the first Check chose it.
+func (s *Server) Bound() (model string, up *Upstream) {
+	st := s.state.Load()
+	return st.model, st.upstream
+}
+
+// ServeHTTP answers the well-known document and /healthz, and passes on to
+// the upstream what it can attribute to the bound model: requests whose JSON
+// body names it (buffered, then replayed), lists of models (cut down to it),
+// and engine information that names no model. Everything else is refused
+// without the Evalpin-Lock header: a request for another model (404), one
+// whose model cannot be told (400, 413), and any other path (403). What is
+// passed on carries the header while the lock is claimed; once it is not,
+// everything is answered 503.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case WellKnownPath:
@@ -225,11 +443,57 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.health(w, r)
 		return
 	}
-	if !s.state.Load().ok {
+	st := s.state.Load()
+	if !st.ok {
 		s.refuse(w)
 		return
 	}
+	rule := ruleOf(r, st.engine)
+	switch rule.route {
+	case routeRefuse:
+		notVouched(w, r)
+		return
+	case routeModel:
+		body, ok := s.attribute(w, r, rule, st)
+		if !ok {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.TransferEncoding = nil
+		r.GetBody = nil
+	case routeModelID:
+		id, err := url.PathUnescape(r.URL.EscapedPath()[len(modelsPrefix):])
+		if err != nil || !sameModel(st.engine, id, st.model) {
+			s.notOurs(w, id, st)
+			return
+		}
+	case routeList:
+		r = r.WithContext(context.WithValue(r.Context(), filterKey{}, filtering{rule, st}))
+	}
 	s.proxy.ServeHTTP(w, r)
+}
+
+// WellKnown is the well-known document the sidecar publishes while it
+// claims its lock.
+type WellKnown struct {
+	// Lock is the lock id, and Manifest the lock file it is the id of.
+	Lock     eval.LockID     `json:"lock"`
+	Manifest json.RawMessage `json:"manifest,omitempty"`
+	// Model is the one model the sidecar vouches for, as the upstream lists
+	// it: the claim holds for responses to requests for it only.
+	Model string `json:"model"`
+	// Generation is random hex, new each time a sidecar establishes its
+	// claim: a client that saw lock and generation once and sees them again
+	// talks to the same claim (a restarted sidecar has a new generation).
+	Generation string `json:"generation"`
+	// Upstream is what the engine said it serves as Model at the last
+	// check.
+	Upstream *Upstream `json:"upstream"`
+	// VerifiedAt is when the last check that reached the engine passed, and
+	// RecheckMS how often the sidecar checks.
+	VerifiedAt time.Time `json:"verified_at"`
+	RecheckMS  int64     `json:"recheck_ms"`
 }
 
 func (s *Server) wellKnown(w http.ResponseWriter, r *http.Request) {
@@ -243,12 +507,15 @@ func (s *Server) wellKnown(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w)
 		return
 	}
-	doc := struct {
-		Lock      eval.LockID     `json:"lock"`
-		Manifest  json.RawMessage `json:"manifest,omitempty"`
-		Verified  time.Time       `json:"verified_at"`
-		RecheckMS int64           `json:"recheck_ms"`
-	}{s.cfg.Lock, s.cfg.Manifest, st.checked.UTC(), s.cfg.Recheck.Milliseconds()}
+	doc := WellKnown{
+		Lock:       s.cfg.Lock,
+		Manifest:   s.cfg.Manifest,
+		Model:      st.model,
+		Generation: st.generation,
+		Upstream:   st.upstream,
+		VerifiedAt: st.checked.UTC(),
+		RecheckMS:  s.cfg.Recheck.Milliseconds(),
+	}
 	w.Header().Set(Header, s.cfg.Lock)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, doc)
@@ -261,7 +528,8 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	w.Header().Set(Header, s.cfg.Lock)
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "lock": s.cfg.Lock})
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "lock": s.cfg.Lock, "model": st.model})
 }
 
 // refuse answers 503 with the reason, in the OpenAI error shape.

@@ -74,6 +74,9 @@ func sidecar(t *testing.T, upstream string, cfg Config) (string, *Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Check(context.Background()); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -139,14 +142,14 @@ func TestNewInput(t *testing.T) {
 
 func TestProxy(t *testing.T) {
 	var gotPath, gotBody, gotMethod string
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstream := httptest.NewServer(withModels(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		gotPath, gotBody, gotMethod = r.URL.RequestURI(), string(b), r.Method
 		w.Header().Set(Header, "sha256:"+strings.Repeat("0", 64)) // an engine's own claim is overwritten
 		w.Header().Set("X-Engine", "fake")
 		w.WriteHeader(http.StatusTeapot)
 		io.WriteString(w, `{"choices":[{"message":{"content":"<script>"}}]}`)
-	}))
+	})))
 	defer upstream.Close()
 	base, _ := sidecar(t, upstream.URL, Config{Manifest: json.RawMessage(`{"version":1}`), Check: fileCheck(t, modelDir(t))})
 
@@ -187,7 +190,7 @@ func TestProxy(t *testing.T) {
 // first, so a buffering proxy would deadlock and fail the test.
 func TestStreamingIsNotBuffered(t *testing.T) {
 	release := make(chan struct{})
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstream := httptest.NewServer(withModels(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		fmt.Fprint(w, "data: {\"n\":1}\n\n")
 		w.(http.Flusher).Flush()
@@ -197,13 +200,13 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 			return
 		}
 		fmt.Fprint(w, "data: {\"n\":2}\n\ndata: [DONE]\n\n")
-	}))
+	})))
 	defer upstream.Close()
 	base, _ := sidecar(t, upstream.URL, Config{Check: fileCheck(t, modelDir(t))})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/chat/completions", strings.NewReader(`{"stream":true}`))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/chat/completions", strings.NewReader(`{"model":"m","stream":true}`))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -225,9 +228,9 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 }
 
 func TestTamperingStopsTheClaim(t *testing.T) {
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstream := httptest.NewServer(withModels(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "{}")
-	}))
+	})))
 	defer upstream.Close()
 	path := modelDir(t)
 	const recheck = 20 * time.Millisecond
@@ -281,24 +284,30 @@ func TestTamperingStopsTheClaim(t *testing.T) {
 func TestDroppedWhileAnswering(t *testing.T) {
 	path := modelDir(t)
 	var s *Server
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstream := httptest.NewServer(withModels(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		os.WriteFile(path, []byte("weights v2"), 0o644)
 		s.Check(r.Context())
 		io.WriteString(w, "{}")
-	}))
+	})))
 	defer upstream.Close()
 	base, srv := sidecar(t, upstream.URL, Config{Check: fileCheck(t, path), Recheck: time.Hour})
 	s = srv
-	resp, _ := get(t, base+"/v1/models")
+	resp, err := http.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get(Header) != "" {
 		t.Fatalf("got %d with %s %q, want 503 without the header", resp.StatusCode, Header, resp.Header.Get(Header))
 	}
 }
 
+// An engine that goes away after the claim was established: requests get a
+// 502 that carries the lock.
 func TestUpstreamDown(t *testing.T) {
-	dead := httptest.NewServer(http.NotFoundHandler())
-	dead.Close()
-	base, _ := sidecar(t, dead.URL, Config{Check: fileCheck(t, modelDir(t))})
+	engine := httptest.NewServer(withModels(http.NotFoundHandler()))
+	base, _ := sidecar(t, engine.URL, Config{Check: fileCheck(t, modelDir(t)), Recheck: time.Hour})
+	engine.Close()
 	resp, body := get(t, base+"/v1/models")
 	// The files still match: the 502 carries the lock, so that a client
 	// records a failed request rather than a server without a lock.
@@ -311,11 +320,11 @@ func TestUpstreamDown(t *testing.T) {
 // returns and the port is closed.
 func TestGracefulShutdown(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstream := httptest.NewServer(withModels(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
 		<-release
 		io.WriteString(w, "finished")
-	}))
+	})))
 	defer upstream.Close()
 	u, _ := url.Parse(upstream.URL)
 	s, err := New(Config{Upstream: u, Lock: testLock, Check: fileCheck(t, modelDir(t))})
@@ -336,7 +345,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/slow")
+		resp, err := http.Post("http://"+ln.Addr().String()+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
 		if err != nil {
 			got <- result{err: err}
 			return
@@ -369,11 +378,11 @@ func TestGracefulShutdown(t *testing.T) {
 // request: compare "sidecar" with "direct" (the engine alone).
 func BenchmarkProxy(b *testing.B) {
 	body := `{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"OK"},"finish_reason":"stop"}]}`
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstream := httptest.NewServer(withModels(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, body)
-	}))
+	})))
 	defer upstream.Close()
 	u, _ := url.Parse(upstream.URL)
 	s, err := New(Config{Upstream: u, Lock: testLock, Check: func(context.Context) error { return nil }})
