@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/ollama"
 	"github.com/evalpin/evalpin/internal/lock"
 )
 
@@ -486,7 +487,7 @@ func TestCheckResponseConcurrent(t *testing.T) {
 func TestOllamaIdentity(t *testing.T) {
 	base := ollamaShowFixture("/root/.ollama/models", ollamaDigest, "{{ .Prompt }}")
 	derive := func(version string, change func(s *ollamaShow)) (eval.LockID, error) {
-		s := &ollamaShow{Modelfile: base["modelfile"].(string), Parameters: base["parameters"].(string), Template: base["template"].(string)}
+		s := &ollamaShow{Show: ollama.Show{Modelfile: base["modelfile"].(string), Parameters: base["parameters"].(string), Template: base["template"].(string)}}
 		if change != nil {
 			change(s)
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/gowebpki/jcs"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/ollama"
 )
 
 // OllamaPrefix begins every lock evalpin derives from Ollama's own hashes.
@@ -97,66 +97,29 @@ func (o OllamaIdentity) Lock() eval.LockID {
 	return OllamaPrefix + hex.EncodeToString(sum[:])
 }
 
-// ollamaShow is the part of POST /api/show's answer evalpin reads.
+// ollamaShow is the part of POST /api/show's answer evalpin reads: the
+// identity (ollama.Show) and what is shown as evidence.
 type ollamaShow struct {
-	// ModifiedAt is the modification time of the model's manifest file:
-	// every "ollama create" rewrites it, even of identical content, so it
-	// marks a model re-created under its name.
-	ModifiedAt string `json:"modified_at"`
-	Modelfile  string `json:"modelfile"`
-	Parameters string `json:"parameters"`
-	Template   string `json:"template"`
-	System     string `json:"system"`
-	Renderer   string `json:"renderer"`
-	Parser     string `json:"parser"`
-	Details    struct {
+	ollama.Show
+	Details struct {
 		Format            string `json:"format"`
 		Family            string `json:"family"`
 		ParameterSize     string `json:"parameter_size"`
 		QuantizationLevel string `json:"quantization_level"`
 	} `json:"details"`
 	ModelInfo map[string]any `json:"model_info"`
-	Messages  []struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	} `json:"messages"`
 }
-
-// blobDigest finds a blob's digest in a modelfile argument such as
-// /root/.ollama/models/blobs/sha256-<hex> (the separator was ':' in old
-// versions).
-var blobDigest = regexp.MustCompile(`sha256[-:]([0-9a-f]{64})`)
 
 // ollamaIdentity derives the identity from /api/show's answer and the engine
 // version.
 func ollamaIdentity(version string, show *ollamaShow) (OllamaIdentity, error) {
 	id := OllamaIdentity{EngineVersion: version, Template: show.Template, System: show.System,
 		Renderer: show.Renderer, Parser: show.Parser}
-	// Ollama writes the FROM and ADAPTER lines first, after a comment header;
-	// scanning stops at the first other command, so that a template or system
-	// prompt whose text has a line starting with "FROM" cannot pass for one.
-scan:
-	for _, line := range strings.Split(show.Modelfile, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		verb, arg, _ := strings.Cut(line, " ")
-		var list *[]string
-		switch strings.ToUpper(verb) {
-		case "FROM":
-			list = &id.Models
-		case "ADAPTER":
-			list = &id.Adapters
-		default:
-			break scan
-		}
-		m := blobDigest.FindStringSubmatch(arg)
-		if m == nil {
-			return OllamaIdentity{}, fmt.Errorf("modelfile line %q names no blob digest", truncate(line, 120))
-		}
-		*list = append(*list, "sha256:"+m[1])
+	models, adapters, err := ollama.Blobs(show.Modelfile)
+	if err != nil {
+		return OllamaIdentity{}, err
 	}
+	id.Models, id.Adapters = models, adapters
 	if len(id.Models) == 0 {
 		return OllamaIdentity{}, fmt.Errorf("modelfile has no FROM line with a blob digest")
 	}
@@ -210,21 +173,6 @@ func ollamaEvidence(show *ollamaShow) []Evidence {
 	return ev
 }
 
-// ollamaName returns an Ollama model name in full, with its default host,
-// namespace and tag, for comparing names as Ollama does: "tiny",
-// "tiny:latest", "library/tiny:latest" and
-// "registry.ollama.ai/library/tiny:latest" are one model. Names are
-// compared without regard to case, as Ollama does.
-func ollamaName(name string) string {
-	name = strings.ToLower(name)
-	if i := strings.LastIndex(name, "/"); !strings.Contains(name[i+1:], ":") {
-		name += ":latest"
-	}
-	switch strings.Count(name, "/") {
-	case 0:
-		name = "registry.ollama.ai/library/" + name
-	case 1:
-		name = "registry.ollama.ai/" + name
-	}
-	return name
-}
+// ollamaName returns an Ollama model name in full (ollama.Name), for
+// comparing names as Ollama does.
+func ollamaName(name string) string { return ollama.Name(name) }
