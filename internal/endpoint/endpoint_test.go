@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
-	"github.com/evalpin/evalpin/internal/ollama"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/ollama"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
