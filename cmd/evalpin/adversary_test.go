@@ -137,6 +137,13 @@ func TestRunAdversaryLockChanges(t *testing.T) {
 				t.Fatalf("run %+v, %v: want interrupted with the refusal recorded", r, err)
 			}
 
+			if code, out, _ := runCmd(context.Background(), "runs", "--db", dbPath); code != 0 || !strings.Contains(out, "interrupted (lock changed)") {
+				t.Errorf("evalpin runs: exit %d, want the run marked:\n%s", code, out)
+			}
+			if code, out, _ := runCmd(context.Background(), "show", "1", "--db", dbPath); code != 0 || !strings.Contains(out, "Stopped    ") {
+				t.Errorf("evalpin show 1: exit %d, want the refusal:\n%s", code, out)
+			}
+
 			// Healed, the same command requests exactly the missing cases.
 			s.ClearPlan()
 			s.SetLock(runLockA, cfg.Channels)

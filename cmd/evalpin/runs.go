@@ -88,7 +88,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			strconv.FormatInt(r.ID, 10),
 			eval.Printable(histShortLock(r.Lock)),
 			eval.Printable(histSuite(r)),
-			string(r.Status),
+			histStatus(r),
 			strconv.Itoa(counts[i].Results),
 			strconv.Itoa(counts[i].Errors),
 			histTime(r.Started),
@@ -116,6 +116,16 @@ type histRunJSON struct {
 	Finished     *time.Time    `json:"finished,omitempty"`
 	Results      int           `json:"results"` // results stored
 	Errors       int           `json:"errors"`  // stored results whose request failed
+	// LockRefusal says why a lock check stopped the run mid-way, if one did.
+	LockRefusal string `json:"lock_refusal,omitempty"`
+}
+
+// histStatus returns a run's status, marked when a lock check stopped it.
+func histStatus(r eval.Run) string {
+	if r.LockRefusal != "" {
+		return string(r.Status) + " (lock changed)"
+	}
+	return string(r.Status)
 }
 
 func newHistRunJSON(r eval.Run, c store.Counts) histRunJSON {
@@ -123,6 +133,7 @@ func newHistRunJSON(r eval.Run, c store.Counts) histRunJSON {
 		ID: r.ID, Lock: r.Lock, Suite: r.Suite, SuiteVersion: r.SuiteVersion, SuiteHash: r.SuiteHash,
 		Settings: r.Settings, SettingsHash: r.SettingsHash, Endpoints: r.Endpoints, Version: r.Version,
 		Status: string(r.Status), Started: r.Started.UTC(), Results: c.Results, Errors: c.Errors,
+		LockRefusal: r.LockRefusal,
 	}
 	if j.Endpoints == nil {
 		j.Endpoints = []string{}

@@ -217,6 +217,9 @@ func showHeader(w io.Writer, run eval.Run, counts store.Counts, results []eval.R
 	fmt.Fprintf(w, "Settings   %s (hash %.12s)\n", eval.Printable(string(settings)), eval.Printable(run.SettingsHash))
 	fmt.Fprintf(w, "Endpoints  %s\n", histOr(eval.Printable(strings.Join(run.Endpoints, ", ")), "-"))
 	fmt.Fprintf(w, "Status     %s\n", run.Status)
+	if run.LockRefusal != "" {
+		fmt.Fprintf(w, "Stopped    %s (what no check confirmed was discarded, never stored)\n", eval.Printable(histTruncate(run.LockRefusal, 300)))
+	}
 	fmt.Fprintf(w, "Started    %s UTC\n", histTime(run.Started))
 	if !run.Finished.IsZero() {
 		fmt.Fprintf(w, "Finished   %s UTC (%s)\n", histTime(run.Finished), histDuration(run))
