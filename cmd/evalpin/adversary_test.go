@@ -266,3 +266,36 @@ func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// A candidate none of whose requests succeeded is never a pass: its run is not
+// complete (exit 2 when every answer was 404), gate refuses to use it as is
+// (exit 4),
+// and asked to (--allow-incomplete) it is INCONCLUSIVE, exit 6.
+func TestRunAdversaryGateNeedsEvidence(t *testing.T) {
+	runQuiet(t)
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "e.db")
+	suite := runSuiteFile(t, dir, 20)
+	good := adversary.New(adversary.Config{Lock: runLockA, Channels: adversary.Channels{Header: true}, Counted: advCounted})
+	bad := adversary.New(adversary.Config{Lock: runLockB, Channels: adversary.Channels{Header: true}, Counted: advCounted})
+	bad.Plan(adversary.Rule{Action: adversary.Action{Status: 404, Body: `{"error":{"message":"model not found"}}`}})
+	run := func(s *adversary.Server) int {
+		code, _, stderr := runCmd(context.Background(), "run", "--suite", suite, "--endpoint", advStart(t, s), "--db", dbPath, "--no-progress")
+		t.Log(stderr)
+		return code
+	}
+	if code := run(good); code != 0 {
+		t.Fatalf("baseline run: exit %d", code)
+	}
+	if code := run(bad); code != exitInput {
+		t.Fatalf("candidate run, every request 404: exit %d, want %d", code, exitInput)
+	}
+	code, _, stderr := runCmd(context.Background(), "gate", "--baseline", "1", "--candidate", "2", "--db", dbPath)
+	if code != exitIncomplete || !strings.Contains(stderr, "not complete") {
+		t.Errorf("gate on the incomplete candidate: exit %d, want %d saying it is not complete\n%s", code, exitIncomplete, stderr)
+	}
+	code, stdout, stderr := runCmd(context.Background(), "gate", "--baseline", "1", "--candidate", "2", "--db", dbPath, "--allow-incomplete")
+	if code != exitInconclusive || !strings.Contains(stdout+stderr, "INCONCLUSIVE") {
+		t.Errorf("gate --allow-incomplete: exit %d, want %d and INCONCLUSIVE\n%s%s", code, exitInconclusive, stdout, stderr)
+	}
+}
