@@ -16,7 +16,8 @@ import (
 // the hash of Settings. A lock or suite the store has not seen yet is recorded
 // with what the run knows of it (no manifest, no cases); PutLock and PutSuite
 // fill in the rest.
-func (db *DB) CreateRun(ctx context.Context, run *eval.Run) error {
+func (db *DB) CreateRun(ctx context.Context, run *eval.Run) (err error) {
+	defer db.explain(&err)
 	if run.Lock == "" || run.SuiteHash == "" {
 		return errors.New("create run: lock and suite hash are required")
 	}
@@ -77,7 +78,8 @@ func (db *DB) CreateRun(ctx context.Context, run *eval.Run) error {
 
 // SetRunStatus records a run's status. Interrupted and complete set the run's
 // finish time to now; running (a resumed run) clears it.
-func (db *DB) SetRunStatus(ctx context.Context, id int64, status eval.RunStatus) error {
+func (db *DB) SetRunStatus(ctx context.Context, id int64, status eval.RunStatus) (err error) {
+	defer db.explain(&err)
 	var finished sql.NullString
 	switch status {
 	case eval.RunRunning:
@@ -99,7 +101,8 @@ func (db *DB) SetRunStatus(ctx context.Context, id int64, status eval.RunStatus)
 }
 
 // SetRunEndpoints records the endpoints a resumed run uses now.
-func (db *DB) SetRunEndpoints(ctx context.Context, id int64, endpoints []string) error {
+func (db *DB) SetRunEndpoints(ctx context.Context, id int64, endpoints []string) (err error) {
+	defer db.explain(&err)
 	if endpoints == nil {
 		endpoints = []string{}
 	}
@@ -148,7 +151,8 @@ func scanRun(row interface{ Scan(...any) error }) (eval.Run, error) {
 }
 
 // Run returns the run with the given id, or an error matching ErrNotFound.
-func (db *DB) Run(ctx context.Context, id int64) (eval.Run, error) {
+func (db *DB) Run(ctx context.Context, id int64) (_ eval.Run, err error) {
+	defer db.explain(&err)
 	run, err := scanRun(db.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return eval.Run{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
@@ -168,7 +172,8 @@ type RunFilter struct {
 }
 
 // Runs returns the runs filter selects, oldest first.
-func (db *DB) Runs(ctx context.Context, filter RunFilter) ([]eval.Run, error) {
+func (db *DB) Runs(ctx context.Context, filter RunFilter) (_ []eval.Run, err error) {
+	defer db.explain(&err)
 	var (
 		where []string
 		args  []any
@@ -222,7 +227,8 @@ func (db *DB) Runs(ctx context.Context, filter RunFilter) ([]eval.Run, error) {
 // FindResumable returns the newest run of (lock, suiteHash, settingsHash)
 // that is not complete, or an error matching ErrNotFound if there is none or
 // the newest run of the triple is complete.
-func (db *DB) FindResumable(ctx context.Context, lock, suiteHash, settingsHash string) (eval.Run, error) {
+func (db *DB) FindResumable(ctx context.Context, lock, suiteHash, settingsHash string) (_ eval.Run, err error) {
+	defer db.explain(&err)
 	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, false)
 	if err != nil {
 		return eval.Run{}, fmt.Errorf("find resumable run: %w", err)
@@ -235,7 +241,8 @@ func (db *DB) FindResumable(ctx context.Context, lock, suiteHash, settingsHash s
 
 // LatestCompleteRun returns the newest complete run of (lock, suiteHash,
 // settingsHash), or an error matching ErrNotFound.
-func (db *DB) LatestCompleteRun(ctx context.Context, lock, suiteHash, settingsHash string) (eval.Run, error) {
+func (db *DB) LatestCompleteRun(ctx context.Context, lock, suiteHash, settingsHash string) (_ eval.Run, err error) {
+	defer db.explain(&err)
 	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, true)
 	if err != nil {
 		return eval.Run{}, fmt.Errorf("latest complete run: %w", err)
@@ -265,9 +272,10 @@ type Counts struct {
 }
 
 // Counts returns how many results the run has stored.
-func (db *DB) Counts(ctx context.Context, runID int64) (Counts, error) {
+func (db *DB) Counts(ctx context.Context, runID int64) (_ Counts, err error) {
+	defer db.explain(&err)
 	var c Counts
-	err := db.db.QueryRowContext(ctx, `
+	err = db.db.QueryRowContext(ctx, `
 		SELECT (SELECT count(*) FROM results WHERE run_id = ?1),
 		       (SELECT count(*) FROM results WHERE run_id = ?1 AND error <> '')`, runID).Scan(&c.Results, &c.Errors)
 	if err != nil {
