@@ -15,6 +15,7 @@ const (
 	KindLockRefused             // the endpoint reports no lock, another lock, or changed lock
 	KindIncomplete              // a run ended with cases missing
 	KindGateFailed              // the gate found a regression
+	KindBusy                    // another process holds what the command needs (a run's lock); waiting helps
 )
 
 // ErrUnauthorized is wrapped by the input error of an endpoint that refused

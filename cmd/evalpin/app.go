@@ -20,6 +20,7 @@ const (
 	exitLockRefused = 3
 	exitIncomplete  = 4
 	exitInternal    = 5
+	exitBusy        = 6
 	exitInterrupted = 130
 )
 
@@ -86,6 +87,7 @@ const exitStatusText = `Exit status:
   3    lock refused: none reported, another lock, or the lock changed mid-run
   4    run incomplete: case samples missing or failed transiently; the same command completes it
   5    internal error
+  6    busy: another evalpin process is running this run; wait for it, or --fresh
   130  interrupted (Ctrl-C); a run resumes where it stopped
 `
 
@@ -146,6 +148,8 @@ func report(stderr io.Writer, err error) int {
 		return exitIncomplete
 	case eval.KindGateFailed:
 		return exitGateFailed
+	case eval.KindBusy:
+		return exitBusy
 	}
 	return exitInternal
 }

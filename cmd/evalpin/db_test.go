@@ -325,12 +325,12 @@ func TestDBPathIsAFileName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 1 || entries[0].Name() != filepath.Base(path) {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Fatalf("files %q, want just %q", names, filepath.Base(path))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{filepath.Base(path), filepath.Base(path) + "-runlock"}; !slices.Equal(names, want) {
+		t.Fatalf("files %q, want %q: the database and its run lock file", names, want)
 	}
 	code, stdout, stderr := runCmd(context.Background(), "runs", "--db", path)
 	if code != exitOK || !strings.Contains(stdout, "complete") {

@@ -194,6 +194,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// One evalpin process at a time runs a run (exit 6 for the second).
+	unlockRun, err := runLockRun(db, rn.ID)
+	if err != nil {
+		return err
+	}
+	defer unlockRun()
 	// The suite's cases are stored while it is replayed: results refer to
 	// the run, not to its cases (CreateRun recorded the suite itself). The
 	// run is called complete only once they are stored; when they are

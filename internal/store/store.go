@@ -72,6 +72,7 @@ type DB struct {
 
 	mu      sync.Mutex
 	writers map[*Writer]struct{} // open writers, closed by Close
+	runLock *runLocks            // the run lock file, once LockRun opened it
 	closed  bool
 }
 
@@ -265,6 +266,12 @@ func (db *DB) Close() error {
 	db.cancel()
 	if db.db != nil {
 		errs = append(errs, db.db.Close())
+	}
+	db.mu.Lock()
+	locks := db.runLock
+	db.mu.Unlock()
+	if locks != nil {
+		errs = append(errs, locks.close())
 	}
 	return errors.Join(errs...)
 }
