@@ -48,5 +48,6 @@
 //	3    lock refused: none reported, another lock, or the lock changed mid-run
 //	4    run incomplete: case samples missing or failed transiently; the same command completes it
 //	5    internal error
+//	6    busy: another evalpin process is running this run; wait for it, or --fresh
 //	130  interrupted (Ctrl-C); a run resumes where it stopped
 package main
