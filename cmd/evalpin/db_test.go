@@ -305,7 +305,7 @@ func TestDBReadOnly(t *testing.T) {
 	code, _, stderr = runCmd(context.Background(), append(slices.Clone(runArgs), "--db", inRODir, "--fresh")...)
 	dbCheckRefused(t, code, stderr, inRODir, "directory "+roDir+" is read-only")
 	code, _, stderr = runCmd(context.Background(), "runs", "--db", inRODir)
-	dbCheckRefused(t, code, stderr, inRODir, "cannot be written")
+	dbCheckRefused(t, code, stderr, inRODir, "directory "+roDir+" is read-only; SQLite creates the -shm file")
 	if n := fake.cases.Load() - sent; n != 0 {
 		t.Errorf("the refused runs sent %d completion requests, want none", n)
 	}

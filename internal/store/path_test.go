@@ -187,6 +187,15 @@ func TestOpen_ReadOnly(t *testing.T) {
 		t.Errorf("a database was created in the read-only directory (%v)", err)
 	}
 
+	// A reader cannot read a WAL database in a read-only directory, which
+	// has no -shm file: it is told why.
+	reader := store.NewDB(inRODir)
+	reader.AllowReadOnly = true
+	if err := reader.Open(); !errors.Is(err, store.ErrReadOnly) || !strings.Contains(err.Error(), "directory "+roDir+" is read-only; SQLite creates the -shm file") {
+		reader.Close()
+		t.Errorf("reading in a read-only directory: %v, want ErrReadOnly naming the directory and the -shm file", err)
+	}
+
 	// A reader may read the read-only file; a write fails with ErrReadOnly.
 	db := store.NewDB(roFile)
 	db.AllowReadOnly = true

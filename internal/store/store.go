@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -149,7 +150,12 @@ func (db *DB) Open() (err error) {
 		}
 	}()
 	if err := db.migrate(); err != nil {
-		return fmt.Errorf("open store %s: %w", db.DSN, classify(db.DSN, false, err))
+		err = classify(db.DSN, false, err)
+		if dir := filepath.Dir(db.DSN); errors.Is(err, ErrReadOnly) && !memory && writable(dir) != nil {
+			// Opened to read (AllowReadOnly), in a read-only directory.
+			err = &pathError{"directory " + dir + " is read-only; SQLite creates the -shm file of a WAL database beside it, even to read it", ErrReadOnly}
+		}
+		return fmt.Errorf("open store %s: %w", db.DSN, err)
 	}
 	if err := db.quickCheck(db.ctx, historyTables...); err != nil {
 		return fmt.Errorf("open store %s: %w", db.DSN, err)
