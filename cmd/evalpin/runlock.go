@@ -2,7 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"io/fs"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/store"
@@ -20,8 +20,12 @@ func runLockRun(db *store.DB, id int64) (unlock func() error, err error) {
 		return nil, eval.Errorf(eval.KindBusy,
 			"wait for it to end (then the same command resumes the run, or finds it complete), or pass --fresh to start a new run",
 			"%w", err)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, eval.Errorf(eval.KindInput,
+			"make the run lock file writable by you, or delete it while no evalpin runs on this database",
+			"%w", err)
 	case err != nil:
-		return nil, fmt.Errorf("lock run %d: %w", id, err)
+		return nil, err
 	}
 	return unlock, nil
 }

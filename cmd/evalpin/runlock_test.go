@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evalpin/evalpin/internal/nobody"
 )
 
 // Two "evalpin run" commands that would resume one run: the second fails at
@@ -75,5 +77,28 @@ func TestRunLockedByAnotherRun(t *testing.T) {
 	}
 	if got := other.cases.Load(); got != 0 {
 		t.Errorf("the complete run sent %d requests, want none", got)
+	}
+}
+
+// A run lock file evalpin cannot write is an input error with the fix, not
+// an internal error.
+func TestRunLockFileReadOnly(t *testing.T) {
+	if !nobody.Rerun(t) {
+		return
+	}
+	runQuiet(t)
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "e.db")
+	fake := newRunFake(runLockA)
+	args := []string{"run", "--suite", runSuiteFile(t, dir, 3), "--endpoint", fake.start(t), "--db", dbPath, "--no-progress"}
+	if code, _, stderr := runCmd(context.Background(), args...); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s", code, stderr)
+	}
+	if err := os.Chmod(dbPath+"-runlock", 0o444); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(context.Background(), append(args, "--fresh")...)
+	if code != exitInput || !strings.Contains(stderr, "e.db-runlock: permission denied") || !strings.Contains(stderr, "Try: make the run lock file writable") {
+		t.Errorf("exit %d, want %d naming the lock file and the fix\n%s", code, exitInput, stderr)
 	}
 }
