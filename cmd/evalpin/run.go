@@ -62,10 +62,6 @@ Ctrl-C stops sending requests, waits for those in flight, stores their
 results and marks the run interrupted; a second Ctrl-C abandons the requests
 in flight. Either way the same command resumes the run.
 
-One evalpin process at a time runs a run: a second command that would resume
-a run another process is running exits 6 at once, naming that process;
---fresh starts a new run instead.
-
 Progress is shown on a terminal; the summary goes to stdout as a table or,
 with --format json, as JSON.
 
