@@ -16,6 +16,7 @@ const (
 	KindIncomplete               // a run ended with cases missing
 	KindGateFailed               // the gate found a regression
 	KindInconclusive             // the gate had too little evidence for a verdict (GateInconclusive)
+	KindBusy                     // another process holds what the command needs (a run's lock); waiting helps
 )
 
 // ErrUnauthorized is wrapped by the input error of an endpoint that refused

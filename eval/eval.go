@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -98,6 +99,16 @@ type Settings struct {
 func DefaultSettings() Settings {
 	return Settings{TopP: 1, MaxTokens: 256, Samples: 1}
 }
+
+// SamplesLimit and MaxTokensLimit are the largest Samples and MaxTokens a run
+// accepts. A run plans every case sample up front, so samples beyond what
+// measures a noise floor only exhaust memory; engines read max_tokens as a
+// 32-bit integer (llama.cpp's n_predict, TGI's max_new_tokens), so a larger
+// value is an overflow, not a longer output.
+const (
+	SamplesLimit   = 1000
+	MaxTokensLimit = math.MaxInt32
+)
 
 // With returns s changed by o.
 func (s Settings) With(o Overrides) Settings {

@@ -260,3 +260,45 @@ func BenchmarkPeakRSS(b *testing.B) {
 	}
 	b.ReportMetric(float64(peak)/1024, "peak-MB")
 }
+
+// decodeBodies are 2xx bodies as engines send them: a vLLM chat completion,
+// a completion, and a completion of 8 packed prompts.
+var decodeBodies = []struct {
+	name string
+	raw  bool
+	n    int
+	body string
+}{
+	{"chat", false, 1, `{"id":"chatcmpl-8f1c","object":"chat.completion","created":1741000000,"model":"stub","choices":[{"index":0,"message":{"role":"assistant","content":"The answer is 4. Two plus two equals four, as addition of two and two gives four.","tool_calls":[]},"logprobs":null,"finish_reason":"stop","stop_reason":null}],"usage":{"prompt_tokens":21,"total_tokens":43,"completion_tokens":22},"system_fingerprint":"fp_44709d6fcb","prompt_logprobs":null}`},
+	{"completion", true, 1, `{"id":"cmpl-8f1c","object":"text_completion","created":1741000000,"model":"stub","choices":[{"index":0,"text":" The answer is 4. Two plus two equals four.","logprobs":null,"finish_reason":"stop","stop_reason":null}],"usage":{"prompt_tokens":12,"total_tokens":24,"completion_tokens":12}}`},
+	{"completion-packed-8", true, 8, func() string {
+		var b strings.Builder
+		b.WriteString(`{"id":"cmpl-8f1c","object":"text_completion","created":1741000000,"model":"stub","choices":[`)
+		for i := range 8 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"index":%d,"text":" The answer is %d.","logprobs":null,"finish_reason":"stop","stop_reason":null}`, i, i)
+		}
+		b.WriteString(`],"usage":{"prompt_tokens":96,"total_tokens":144,"completion_tokens":48}}`)
+		return b.String()
+	}()},
+}
+
+// BenchmarkDecode decodes one 2xx response body, as the runner does for
+// every answer.
+func BenchmarkDecode(b *testing.B) {
+	for _, bc := range decodeBodies {
+		b.Run(bc.name, func(b *testing.B) {
+			body := []byte(bc.body)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				d, err := decode(bc.raw, bc.n, "application/json", body)
+				if err != nil || len(d.answers) != bc.n {
+					b.Fatalf("decode: %d answers, %v", len(d.answers), err)
+				}
+			}
+		})
+	}
+}

@@ -33,8 +33,9 @@
 // Config.MaxAttempts times with exponential back-off and jitter, or after the
 // time a Retry-After header asks for (seconds or an HTTP date). Answers no
 // retry can fix (400, 401, 403, 404, a prompt longer than the context) and
-// malformed 2xx answers (not JSON, no choices, another content type) become
-// results with ErrorKind and Error set; so do requests that fail every
+// malformed 2xx answers (not JSON, no choices, another content type, a
+// choice whose content or text is absent or null; an empty string is an
+// output) become results with ErrorKind and Error set; so do requests that fail every
 // attempt, with one of TransientKinds, which a resumed run requests again. An
 // endpoint that cannot be reached at all stops the run instead of failing
 // every case.

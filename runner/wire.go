@@ -114,17 +114,27 @@ func encodeTask(model string, t *task) (path string, body []byte, err error) {
 }
 
 // chatResponse and completionResponse are the parts of a response the runner
-// reads. go-openai's ChatCompletionResponse decodes each message twice (its
-// UnmarshalJSON retries for multi-part content), which measured 9% of the
-// runner's CPU on a zero-latency server, and its CompletionResponse lacks
-// system_fingerprint.
+// reads. go-openai's response types cannot be used for them:
+//   - its ChatCompletionMessage.Content and CompletionChoice.Text are plain
+//     strings, so a content that is absent or null decodes as "", the same as
+//     an empty output; an engine that answers 200 without an output (a
+//     reasoning model that spent max_tokens thinking, a refusal, a tool call)
+//     would be stored as a model that answered nothing
+//     (TestOpenAITypesLoseAbsentContent pins this);
+//   - its ChatCompletionResponse decodes each message twice (its UnmarshalJSON
+//     retries for multi-part content), which measured 9% of the runner's CPU
+//     on a zero-latency server;
+//   - its CompletionResponse lacks system_fingerprint.
+//
+// Content and Text are pointers: nil when the field is absent or null. That
+// costs one small allocation per choice (BenchmarkDecode).
 type chatResponse struct {
 	Model             string `json:"model"`
 	SystemFingerprint string `json:"system_fingerprint"`
 	Usage             usage  `json:"usage"`
 	Choices           []struct {
 		Message struct {
-			Content string `json:"content"`
+			Content *string `json:"content"`
 		} `json:"message"`
 		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
@@ -135,9 +145,9 @@ type completionResponse struct {
 	SystemFingerprint string `json:"system_fingerprint"`
 	Usage             usage  `json:"usage"`
 	Choices           []struct {
-		Index        int    `json:"index"`
-		Text         string `json:"text"`
-		FinishReason string `json:"finish_reason"`
+		Index        int     `json:"index"`
+		Text         *string `json:"text"`
+		FinishReason string  `json:"finish_reason"`
 	} `json:"choices"`
 }
 
@@ -162,7 +172,9 @@ type decoded struct {
 }
 
 // decode parses a 2xx response body for a task of n prompts. Its errors are
-// the malformed-response messages recorded in results.
+// the malformed-response messages recorded in results. A choice whose output
+// is absent or null is such an error, an empty output is not; with that error
+// the decoded model, fingerprint and usage are still set, for the lock check.
 func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 	var d decoded
 	if mt, _, err := mime.ParseMediaType(contentType); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -180,7 +192,12 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 			return d, noChoices(body)
 		}
 		c := r.Choices[0]
-		d = decoded{answers: []answer{{c.Message.Content, c.FinishReason}}, usage: r.Usage, model: r.Model, systemFingerprint: r.SystemFingerprint}
+		d = decoded{usage: r.Usage, model: r.Model, systemFingerprint: r.SystemFingerprint}
+		if c.Message.Content == nil {
+			// The lock check still reads the model and fingerprint.
+			return d, noOutput("choices[0].message.content", c.FinishReason)
+		}
+		d.answers = []answer{{*c.Message.Content, c.FinishReason}}
 		return d, nil
 	}
 	var r completionResponse
@@ -200,8 +217,12 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 		if seen[c.Index] {
 			return decoded{}, fmt.Errorf("response has two choices with index %d", c.Index)
 		}
+		if c.Text == nil {
+			d.answers = nil // the lock check still reads the model and fingerprint
+			return d, noOutput(fmt.Sprintf("choices[%d].text", c.Index), c.FinishReason)
+		}
 		seen[c.Index] = true
-		d.answers[c.Index] = answer{c.Text, c.FinishReason}
+		d.answers[c.Index] = answer{*c.Text, c.FinishReason}
 	}
 	for i, ok := range seen {
 		if !ok {
@@ -209,6 +230,17 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 		}
 	}
 	return d, nil
+}
+
+// noOutput is the error for a 2xx response whose choice has no output: the
+// field at path is absent or null. An empty string is an output. The finish
+// reason says why, when there is one ("length": a reasoning model spent
+// max_tokens before answering).
+func noOutput(path, finish string) error {
+	if finish != "" {
+		return fmt.Errorf("response has no output: %s is absent or null (finish_reason %q)", path, clip(finish, 40))
+	}
+	return fmt.Errorf("response has no output: %s is absent or null", path)
 }
 
 // noChoices is the error for a 2xx response without choices; some engines

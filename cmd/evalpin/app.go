@@ -23,6 +23,7 @@ const (
 	exitIncomplete   = 4
 	exitInternal     = 5
 	exitInconclusive = 6
+	exitBusy         = 7
 	exitInterrupted  = 130
 )
 
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
-	return err
+	return dbError("", err)
 }
 
 // usage prints the list of commands.
@@ -105,6 +106,7 @@ const exitStatusText = `Exit status:
   4    run incomplete: case samples missing or failed transiently; the same command completes it
   5    internal error
   6    the gate is inconclusive: too few paired cases, or too many candidate cases lost to failed requests
+  7    busy: another evalpin process is running this run; wait for it, or --fresh
   130  interrupted (Ctrl-C); a run resumes where it stopped
 `
 
@@ -172,6 +174,8 @@ func report(stderr io.Writer, err error) int {
 		return exitGateFailed
 	case eval.KindInconclusive:
 		return exitInconclusive
+	case eval.KindBusy:
+		return exitBusy
 	}
 	return exitInternal
 }

@@ -56,5 +56,6 @@
 //	4    run incomplete: case samples missing or failed transiently; the same command completes it
 //	5    internal error
 //	6    the gate is inconclusive: too few paired cases, or too many candidate cases lost to failed requests
+//	7    busy: another evalpin process is running this run; wait for it, or --fresh
 //	130  interrupted (Ctrl-C); a run resumes where it stopped
 package main

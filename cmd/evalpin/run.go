@@ -209,6 +209,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if err != nil {
 		return err
 	}
+	// One evalpin process at a time runs a run (exit 7 for the second).
+	unlockRun, err := runLockRun(db, rn.ID)
+	if err != nil {
+		return err
+	}
+	defer unlockRun()
 	// The suite's cases are stored while it is replayed: results refer to
 	// the run, not to its cases (CreateRun recorded the suite itself). The
 	// run is called complete only once they are stored; when they are
@@ -485,12 +491,12 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
 	fs.StringVar(&o.model, "model", "", "the `NAME` of the model to request (default: the only one the endpoint serves)")
 	fs.StringVar(&o.expect, "expect-lock", "", "refuse unless every endpoint serves lock `ID`")
 	o.db = addDBFlag(fs)
-	fs.IntVar(&o.concurrency, "concurrency", runDefaultConcurrency, "the most requests in flight at once over all endpoints")
-	fs.DurationVar(&o.timeout, "timeout", runDefaultTimeout, "give up on one attempt of a request (and on the lock probe) after this long")
-	fs.IntVar(&o.retries, "retries", runDefaultRetries, "retries of a request after 429, 5xx, timeouts and connection errors")
-	fs.IntVar(&o.batch, "batch", 1, "pack up to `N` raw-prompt cases into one /completions request (vLLM, SGLang)")
-	fs.IntVar(&o.samples, "samples", 0, "request each case `K` times (default: the suite's samples)")
-	fs.IntVar(&o.maxTokens, "max-tokens", 0, "the most tokens per output (default: the suite's max_tokens)")
+	fs.IntVar(&o.concurrency, "concurrency", runDefaultConcurrency, fmt.Sprintf("the most requests in flight at once over all endpoints, 1 to %d", runMaxConcurrency))
+	fs.DurationVar(&o.timeout, "timeout", runDefaultTimeout, "give up on one attempt of a request (and on the lock probe) after this long, "+runTimeoutRange)
+	fs.IntVar(&o.retries, "retries", runDefaultRetries, fmt.Sprintf("retries of a request after 429, 5xx, timeouts and connection errors, 0 to %d", runMaxRetries))
+	fs.IntVar(&o.batch, "batch", 1, fmt.Sprintf("pack up to `N` raw-prompt cases into one /completions request (vLLM, SGLang), 1 to %d", runMaxBatch))
+	fs.IntVar(&o.samples, "samples", 0, fmt.Sprintf("request each case `K` times, 1 to %d (default: the suite's samples)", eval.SamplesLimit))
+	fs.IntVar(&o.maxTokens, "max-tokens", 0, fmt.Sprintf("the most tokens per output, 1 to %d (default: the suite's max_tokens)", eval.MaxTokensLimit))
 	fs.Int64Var(&o.seed, "seed", 0, "the sampling seed (default: the suite's seed)")
 	fs.Float64Var(&o.temperature, "temperature", 0, "the sampling temperature (default: the suite's temperature)")
 	fs.BoolVar(&o.fresh, "fresh", false, "start a new run even if an unfinished or complete one exists")
@@ -515,20 +521,11 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
 		return nil, eval.Errorf(eval.KindInput, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "run: --expect-lock %q is not a lock id", o.expect)
 	case o.format != "table" && o.format != "json":
 		return nil, usageErrorf("run: --format must be table or json, not %q", o.format)
-	case o.concurrency < 1:
-		return nil, usageErrorf("run: --concurrency must be at least 1, not %d", o.concurrency)
-	case o.timeout <= 0:
-		return nil, usageErrorf("run: --timeout must be positive, not %v", o.timeout)
-	case o.retries < 0:
-		return nil, usageErrorf("run: --retries must be 0 or more, not %d", o.retries)
-	case o.batch < 1:
-		return nil, usageErrorf("run: --batch must be at least 1, not %d", o.batch)
-	case o.set["samples"] && o.samples < 1:
-		return nil, usageErrorf("run: --samples must be at least 1, not %d", o.samples)
-	case o.set["max-tokens"] && o.maxTokens < 1:
-		return nil, usageErrorf("run: --max-tokens must be at least 1, not %d", o.maxTokens)
 	case o.set["temperature"] && (o.temperature < 0 || o.temperature > 2):
 		return nil, usageErrorf("run: --temperature must be in range [0, 2], not %g", o.temperature)
+	}
+	if err := runCheckBounds(o); err != nil {
+		return nil, err
 	}
 	for _, u := range o.endpoints {
 		if _, err := endpoint.Origin(u); err != nil {

@@ -16,12 +16,18 @@ func init() {
 }
 
 const runsUsage = `
-Usage: evalpin runs [--lock ID] [--suite NAME] [--status STATUS] [--format table|json] [--db FILE]
+Usage: evalpin runs [--lock ID] [--suite NAME] [--status STATUS] [--format table|json] [--check] [--db FILE]
 
 Runs lists the stored runs, oldest first: id, lock, suite, status, how many
 results are stored and how many of those are failed requests, when the run
 started (UTC) and how long it took. A run that is still running, or crashed
 while it was, shows no duration; the same 'evalpin run' command resumes it.
+
+Every command checks the tables that list runs, locks and suites when it
+opens the database, and reports a damaged database (exit 2). Damage among
+the stored results or cases is found by the command that reads them;
+--check looks for it everywhere first: it reads the whole file (SQLite's
+quick_check, about a second per GB).
 
 Examples:
 
@@ -29,6 +35,7 @@ Examples:
   evalpin runs --lock sha256:3f2a9c          # a prefix of the lock id is enough
   evalpin runs --suite smoke --status complete
   evalpin runs --format json --db ci/evalpin.db
+  evalpin runs --check --db ci/evalpin.db    # after a crash or a disk error
 `
 
 // runRuns implements "evalpin runs".
@@ -39,6 +46,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	suite := fs.String("suite", "", "only runs of the suite with this `NAME`")
 	status := fs.String("status", "", "only runs in this `STATUS`: running, interrupted or complete")
 	format := fs.String("format", "table", "output `format`: table or json")
+	check := fs.Bool("check", false, "check the whole database file for damage first (reads all of it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,6 +67,12 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer db.Close()
+	if *check {
+		if err := db.QuickCheck(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "database %s: no damage found\n", *dbPath)
+	}
 	runs, err := db.Runs(ctx, store.RunFilter{Lock: *lock, Suite: *suite, Status: eval.RunStatus(*status)})
 	if err != nil {
 		return err

@@ -25,10 +25,15 @@ const crashEnv = "EVALPIN_STORE_CRASH_CHILD"
 // crashCases is how many results the child would write if it were not killed.
 const crashCases = 1_000_000
 
-// TestMain lets the test binary act as the child of TestWriter_KillResume.
+// TestMain lets the test binary act as the child of TestWriter_KillResume
+// and of TestLockRun_KilledHolder.
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(crashEnv); spec != "" {
 		crashChild(spec)
+		return
+	}
+	if spec := os.Getenv(lockChildEnv); spec != "" {
+		lockChild(spec)
 		return
 	}
 	os.Exit(m.Run())

@@ -21,7 +21,8 @@ const resultColumns = `case_id, case_hash, sample, output, finish_reason, prompt
 // Results returns every result of the run, ordered by case id and sample.
 // Results with equal checks may share one Checks slice, so the caller must
 // not modify a result's checks in place (an append copies them).
-func (db *DB) Results(ctx context.Context, runID int64) ([]eval.Result, error) {
+func (db *DB) Results(ctx context.Context, runID int64) (_ []eval.Result, err error) {
+	defer db.explain(&err)
 	rs, err := db.results(ctx, runID, nil, `WHERE run_id = ?`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("results of run %d: %w", runID, err)
@@ -36,7 +37,8 @@ func (db *DB) Results(ctx context.Context, runID int64) ([]eval.Result, error) {
 // copy of its own. Two runs of one suite mostly differ in a few outputs, so a
 // diff that reads its candidate this way keeps little more of it than the
 // outputs that changed.
-func (db *DB) ResultsSharing(ctx context.Context, runID int64, like []eval.Result) ([]eval.Result, error) {
+func (db *DB) ResultsSharing(ctx context.Context, runID int64, like []eval.Result) (_ []eval.Result, err error) {
+	defer db.explain(&err)
 	rs, err := db.results(ctx, runID, like, `WHERE run_id = ?`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("results of run %d: %w", runID, err)
@@ -46,7 +48,8 @@ func (db *DB) ResultsSharing(ctx context.Context, runID int64, like []eval.Resul
 
 // Result returns the results of one case of the run, one per stored sample in
 // sample order, or an error matching ErrNotFound if none is stored.
-func (db *DB) Result(ctx context.Context, runID int64, caseID string) ([]eval.Result, error) {
+func (db *DB) Result(ctx context.Context, runID int64, caseID string) (_ []eval.Result, err error) {
+	defer db.explain(&err)
 	rs, err := db.results(ctx, runID, nil, `WHERE run_id = ? AND case_id = ?`, runID, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("result of run %d case %q: %w", runID, caseID, err)
@@ -454,7 +457,8 @@ func (d *Done) Len() int { return d.n }
 // requests those again, and a Writer whose WriterOptions.Replace lists the
 // same kinds stores the new result in their place. Done reads only the index
 // of the results and the failed requests, never the outputs.
-func (db *DB) Done(ctx context.Context, runID int64, retry []string) (*Done, error) {
+func (db *DB) Done(ctx context.Context, runID int64, retry []string) (_ *Done, err error) {
+	defer db.explain(&err)
 	again, err := db.retryable(ctx, runID, retry)
 	if err != nil {
 		return nil, fmt.Errorf("stored cases of run %d: %w", runID, err)

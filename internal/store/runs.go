@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/secret"
 )
 
 // CreateRun stores run as a new run and sets its ID. A zero Started is set to
@@ -16,7 +17,8 @@ import (
 // the hash of Settings. A lock or suite the store has not seen yet is recorded
 // with what the run knows of it (no manifest, no cases); PutLock and PutSuite
 // fill in the rest.
-func (db *DB) CreateRun(ctx context.Context, run *eval.Run) error {
+func (db *DB) CreateRun(ctx context.Context, run *eval.Run) (err error) {
+	defer db.explain(&err)
 	if run.Lock == "" || run.SuiteHash == "" {
 		return errors.New("create run: lock and suite hash are required")
 	}
@@ -73,7 +75,8 @@ func (db *DB) CreateRun(ctx context.Context, run *eval.Run) error {
 
 // SetRunStatus records a run's status. Interrupted and complete set the run's
 // finish time to now; running (a resumed run) clears it.
-func (db *DB) SetRunStatus(ctx context.Context, id int64, status eval.RunStatus) error {
+func (db *DB) SetRunStatus(ctx context.Context, id int64, status eval.RunStatus) (err error) {
+	defer db.explain(&err)
 	var finished sql.NullString
 	switch status {
 	case eval.RunRunning:
@@ -95,7 +98,11 @@ func (db *DB) SetRunStatus(ctx context.Context, id int64, status eval.RunStatus)
 }
 
 // SetRunEndpoints records the endpoints a resumed run uses now.
-func (db *DB) SetRunEndpoints(ctx context.Context, id int64, endpoints []string) error {
+func (db *DB) SetRunEndpoints(ctx context.Context, id int64, endpoints []string) (err error) {
+	defer db.explain(&err)
+	if endpoints == nil {
+		endpoints = []string{}
+	}
 	eps, err := json.Marshal(redactEndpoints(endpoints))
 	if err != nil {
 		return fmt.Errorf("set run %d endpoints: %w", id, err)
@@ -143,10 +150,11 @@ func scanRun(row interface{ Scan(...any) error }) (eval.Run, error) {
 // SetRunLockRefusal records why a lock check stopped the run (the lock
 // changed or could not be confirmed mid-run); a later refusal replaces an
 // earlier one.
-func (db *DB) SetRunLockRefusal(ctx context.Context, id int64, reason string) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE runs SET lock_refusal = ? WHERE id = ?`, reason, id)
+func (db *DB) SetRunLockRefusal(ctx context.Context, id int64, reason string) (err error) {
+	defer db.explain(&err)
+	res, err := db.db.ExecContext(ctx, `UPDATE runs SET lock_refusal = ? WHERE id = ?`, secret.Redact(reason), id)
 	if err != nil {
-		return fmt.Errorf("record lock refusal of run %d: %w", id, classify(err))
+		return fmt.Errorf("record lock refusal of run %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("record lock refusal of run %d: %w", id, ErrNotFound)
@@ -155,7 +163,8 @@ func (db *DB) SetRunLockRefusal(ctx context.Context, id int64, reason string) er
 }
 
 // Run returns the run with the given id, or an error matching ErrNotFound.
-func (db *DB) Run(ctx context.Context, id int64) (eval.Run, error) {
+func (db *DB) Run(ctx context.Context, id int64) (_ eval.Run, err error) {
+	defer db.explain(&err)
 	run, err := scanRun(db.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return eval.Run{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
@@ -175,7 +184,8 @@ type RunFilter struct {
 }
 
 // Runs returns the runs filter selects, oldest first.
-func (db *DB) Runs(ctx context.Context, filter RunFilter) ([]eval.Run, error) {
+func (db *DB) Runs(ctx context.Context, filter RunFilter) (_ []eval.Run, err error) {
+	defer db.explain(&err)
 	var (
 		where []string
 		args  []any
@@ -229,7 +239,8 @@ func (db *DB) Runs(ctx context.Context, filter RunFilter) ([]eval.Run, error) {
 // FindResumable returns the newest run of (lock, suiteHash, settingsHash)
 // that is not complete, or an error matching ErrNotFound if there is none or
 // the newest run of the triple is complete.
-func (db *DB) FindResumable(ctx context.Context, lock, suiteHash, settingsHash string) (eval.Run, error) {
+func (db *DB) FindResumable(ctx context.Context, lock, suiteHash, settingsHash string) (_ eval.Run, err error) {
+	defer db.explain(&err)
 	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, false)
 	if err != nil {
 		return eval.Run{}, fmt.Errorf("find resumable run: %w", err)
@@ -242,7 +253,8 @@ func (db *DB) FindResumable(ctx context.Context, lock, suiteHash, settingsHash s
 
 // LatestCompleteRun returns the newest complete run of (lock, suiteHash,
 // settingsHash), or an error matching ErrNotFound.
-func (db *DB) LatestCompleteRun(ctx context.Context, lock, suiteHash, settingsHash string) (eval.Run, error) {
+func (db *DB) LatestCompleteRun(ctx context.Context, lock, suiteHash, settingsHash string) (_ eval.Run, err error) {
+	defer db.explain(&err)
 	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, true)
 	if err != nil {
 		return eval.Run{}, fmt.Errorf("latest complete run: %w", err)
@@ -272,9 +284,10 @@ type Counts struct {
 }
 
 // Counts returns how many results the run has stored.
-func (db *DB) Counts(ctx context.Context, runID int64) (Counts, error) {
+func (db *DB) Counts(ctx context.Context, runID int64) (_ Counts, err error) {
+	defer db.explain(&err)
 	var c Counts
-	err := db.db.QueryRowContext(ctx, `
+	err = db.db.QueryRowContext(ctx, `
 		SELECT (SELECT count(*) FROM results WHERE run_id = ?1),
 		       (SELECT count(*) FROM results WHERE run_id = ?1 AND error <> '')`, runID).Scan(&c.Results, &c.Errors)
 	if err != nil {

@@ -23,14 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/mattn/go-sqlite3"
 )
 
 //go:embed migration/*.sql
@@ -46,6 +43,15 @@ var (
 	// ErrNewerSchema means the database was migrated by a newer evalpin that
 	// knows migrations this one does not.
 	ErrNewerSchema = errors.New("database written by a newer evalpin")
+	// ErrIsDir means the database's path names a directory.
+	ErrIsDir = errors.New("the database path is a directory")
+	// ErrReadOnly means the database file, or the directory that holds it,
+	// cannot be written.
+	ErrReadOnly = errors.New("the database cannot be written")
+	// ErrCorrupt means SQLite found the database file damaged: on Open, in
+	// the tables every command reads (historyTables), or later, in the pages
+	// a query read.
+	ErrCorrupt = errors.New("the database is damaged")
 )
 
 // A DB is an open evalpin store. Its methods are safe for concurrent use.
@@ -62,8 +68,16 @@ type DB struct {
 	// The default is time.Now.
 	Now func() time.Time
 
+	// AllowReadOnly lets Open succeed on a file, or in a directory, that
+	// this process cannot write, for a caller that only reads: SQLite then
+	// opens the file read-only (where it can: a database in WAL mode needs
+	// its -shm file), and writes fail with ErrReadOnly. Without it, Open
+	// refuses such a path with ErrReadOnly before anything is written.
+	AllowReadOnly bool
+
 	mu      sync.Mutex
 	writers map[*Writer]struct{} // open writers, closed by Close
+	runLock *runLocks            // the run lock file, once LockRun opened it
 	closed  bool
 }
 
@@ -84,23 +98,35 @@ func Open(path string) (*DB, error) {
 	return db, nil
 }
 
-// Open opens the database, creating it if it does not exist, and applies the
-// migrations it lacks. A file that is not an evalpin database fails with
-// ErrNotDatabase, a missing directory with an error that matches
-// fs.ErrNotExist, and a database migrated by a newer evalpin with
-// ErrNewerSchema.
+// Open opens the database, creating it if it does not exist, applies the
+// migrations it lacks, and checks the tables every command reads first
+// (historyTables) with SQLite's quick_check, which costs microseconds: they
+// grow with the runs, not with the results. The errors say what is wrong with
+// the path, and match with errors.Is:
+//   - ErrIsDir: the path is a directory;
+//   - fs.ErrNotExist: its directory does not exist, or is a file;
+//   - ErrReadOnly: the file or its directory cannot be written (unless
+//     AllowReadOnly);
+//   - fs.ErrPermission: the file or its directory cannot be read;
+//   - ErrNotDatabase: a file that is not an SQLite database, or is another
+//     program's;
+//   - ErrCorrupt: a database damaged in the tables Open checks;
+//   - ErrNewerSchema: a database migrated by a newer evalpin.
+//
+// The path is a file name, whatever characters it holds: '?' and '#' are
+// not URI syntax here.
 func (db *DB) Open() (err error) {
 	if db.DSN == "" {
 		return errors.New("open store: no database path")
 	}
 	memory := db.DSN == ":memory:"
+	dsn := db.DSN
 	if !memory {
-		if strings.ContainsAny(db.DSN, "?#") {
-			return fmt.Errorf("open store %s: the path must not contain '?' or '#'", db.DSN)
+		if err := checkPath(db.DSN, !db.AllowReadOnly); err != nil {
+			return fmt.Errorf("open store %s: %w", db.DSN, err)
 		}
-		dir := filepath.Dir(db.DSN)
-		if _, err := os.Stat(dir); err != nil {
-			return fmt.Errorf("open store %s: directory %s: %w", db.DSN, dir, err)
+		if dsn, err = sqliteURI(db.DSN); err != nil {
+			return fmt.Errorf("open store %s: %w", db.DSN, err)
 		}
 	}
 
@@ -111,7 +137,7 @@ func (db *DB) Open() (err error) {
 	// read lock. synchronous=NORMAL is safe in WAL mode: a committed batch
 	// survives a crash of the process; a power loss may lose the last batches,
 	// which a resumed run requests again.
-	dsn := db.DSN + "?_foreign_keys=on&_busy_timeout=10000&_txlock=immediate"
+	dsn += "?_foreign_keys=on&_busy_timeout=10000&_txlock=immediate"
 	if !memory {
 		dsn += "&_journal_mode=WAL&_synchronous=NORMAL"
 	}
@@ -128,19 +154,17 @@ func (db *DB) Open() (err error) {
 		}
 	}()
 	if err := db.migrate(); err != nil {
-		return fmt.Errorf("open store %s: %w", db.DSN, classify(err))
+		err = classify(db.DSN, false, err)
+		if dir := filepath.Dir(db.DSN); errors.Is(err, ErrReadOnly) && !memory && writable(dir) != nil {
+			// Opened to read (AllowReadOnly), in a read-only directory.
+			err = &pathError{"directory " + dir + " is read-only; SQLite creates the -shm file of a WAL database beside it, even to read it", ErrReadOnly}
+		}
+		return fmt.Errorf("open store %s: %w", db.DSN, err)
+	}
+	if err := db.quickCheck(db.ctx, historyTables...); err != nil {
+		return fmt.Errorf("open store %s: %w", db.DSN, err)
 	}
 	return nil
-}
-
-// classify turns the driver's error for a file that is not a database into
-// ErrNotDatabase.
-func classify(err error) error {
-	var se sqlite3.Error
-	if errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt) {
-		return fmt.Errorf("%w (%v)", ErrNotDatabase, err)
-	}
-	return err
 }
 
 // migrate applies the embedded migrations the database has not recorded, each
@@ -253,11 +277,30 @@ func (db *DB) Close() error {
 	if db.db != nil {
 		errs = append(errs, db.db.Close())
 	}
+	db.mu.Lock()
+	locks := db.runLock
+	db.mu.Unlock()
+	if locks != nil {
+		errs = append(errs, locks.close())
+	}
 	return errors.Join(errs...)
 }
 
-// IntegrityCheck runs SQLite's integrity check and returns an error listing the
-// problems it found, if any.
+// QuickCheck runs SQLite's quick_check over the whole database and returns an
+// error matching ErrCorrupt that lists the first problems it found, if any.
+// It reads every page, about a second per GB, so no command runs it unasked
+// ("evalpin runs --check" does); Open checks only the small tables every
+// command reads.
+func (db *DB) QuickCheck(ctx context.Context) error {
+	if err := db.quickCheck(ctx); err != nil {
+		return fmt.Errorf("check %s: %w", db.DSN, err)
+	}
+	return nil
+}
+
+// IntegrityCheck runs SQLite's integrity check, which also checks that every
+// index matches its table (slower than QuickCheck, about twice as long), and
+// returns an error listing the problems it found, if any. Tests use it.
 func (db *DB) IntegrityCheck(ctx context.Context) error {
 	rows, err := db.db.QueryContext(ctx, `PRAGMA integrity_check`)
 	if err != nil {

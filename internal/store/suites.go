@@ -17,7 +17,8 @@ import (
 // ollama:sha256: lock; nil when only the id is known) and how it was obtained
 // (e.g. "manifest", "well-known", "ollama"). Storing a lock again keeps its
 // first-seen time and fills in a document or source it lacked.
-func (db *DB) PutLock(ctx context.Context, id string, manifest []byte, source string) error {
+func (db *DB) PutLock(ctx context.Context, id string, manifest []byte, source string) (err error) {
+	defer db.explain(&err)
 	if id == "" {
 		return errors.New("put lock: empty lock id")
 	}
@@ -34,7 +35,7 @@ func (db *DB) PutLock(ctx context.Context, id string, manifest []byte, source st
 		}
 		m = sql.NullString{String: string(manifest), Valid: true}
 	}
-	_, err := db.db.ExecContext(ctx, `
+	_, err = db.db.ExecContext(ctx, `
 		INSERT INTO locks (id, manifest, source, first_seen) VALUES (?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			manifest = coalesce(locks.manifest, excluded.manifest),
@@ -56,7 +57,8 @@ type Lock struct {
 
 // Lock returns the stored lock with the given id, or an error matching
 // ErrNotFound.
-func (db *DB) Lock(ctx context.Context, id string) (Lock, error) {
+func (db *DB) Lock(ctx context.Context, id string) (_ Lock, err error) {
+	defer db.explain(&err)
 	locks, err := db.locks(ctx, `WHERE id = ?`, id)
 	if err != nil {
 		return Lock{}, fmt.Errorf("lock %s: %w", id, err)
@@ -68,7 +70,8 @@ func (db *DB) Lock(ctx context.Context, id string) (Lock, error) {
 }
 
 // Locks returns every stored lock, in the order they were first seen.
-func (db *DB) Locks(ctx context.Context) ([]Lock, error) {
+func (db *DB) Locks(ctx context.Context) (_ []Lock, err error) {
+	defer db.explain(&err)
 	locks, err := db.locks(ctx, ``)
 	if err != nil {
 		return nil, fmt.Errorf("list locks: %w", err)
@@ -131,7 +134,8 @@ var putSuiteChunk = 1000
 // are written with the last of them: a suite whose settings are stored has
 // all of its cases, and one that PutSuite left unfinished (a crash, a
 // cancelled ctx) is completed by the next PutSuite.
-func (db *DB) PutSuite(ctx context.Context, suite eval.Suite) error {
+func (db *DB) PutSuite(ctx context.Context, suite eval.Suite) (err error) {
+	defer db.explain(&err)
 	if suite.Hash == "" {
 		return fmt.Errorf("put suite %q: empty suite hash", suite.Name)
 	}
@@ -139,7 +143,7 @@ func (db *DB) PutSuite(ctx context.Context, suite eval.Suite) error {
 	// its stored cases says whether all of them are.
 	var settingsSet bool
 	var stored int
-	err := db.db.QueryRowContext(ctx, `
+	err = db.db.QueryRowContext(ctx, `
 		SELECT settings IS NOT NULL, (SELECT count(*) FROM cases WHERE suite_hash = suites.hash)
 		FROM suites WHERE hash = ?`, suite.Hash).Scan(&settingsSet, &stored)
 	switch {
@@ -231,9 +235,10 @@ func encodeCase(c eval.Case) (string, error) {
 // Case returns the stored case caseID of the suite with hash suiteHash, or an
 // error matching ErrNotFound. Its Scorers are nil: scorers are code, not
 // data; the Checks of each result name the scorers that judged it.
-func (db *DB) Case(ctx context.Context, suiteHash, caseID string) (eval.Case, error) {
+func (db *DB) Case(ctx context.Context, suiteHash, caseID string) (_ eval.Case, err error) {
+	defer db.explain(&err)
 	var body string
-	err := db.db.QueryRowContext(ctx, `SELECT body FROM cases WHERE suite_hash = ? AND case_id = ?`, suiteHash, caseID).Scan(&body)
+	err = db.db.QueryRowContext(ctx, `SELECT body FROM cases WHERE suite_hash = ? AND case_id = ?`, suiteHash, caseID).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return eval.Case{}, fmt.Errorf("case %q of suite %.12s: %w", caseID, suiteHash, ErrNotFound)
 	} else if err != nil {
@@ -249,7 +254,8 @@ func (db *DB) Case(ctx context.Context, suiteHash, caseID string) (eval.Case, er
 // Cases returns every stored case of the suite with hash suiteHash, keyed by
 // case id, in one query; like Case, without their Scorers. A suite the store
 // does not know has no cases.
-func (db *DB) Cases(ctx context.Context, suiteHash string) (map[string]eval.Case, error) {
+func (db *DB) Cases(ctx context.Context, suiteHash string) (_ map[string]eval.Case, err error) {
+	defer db.explain(&err)
 	rows, err := db.db.QueryContext(ctx, `SELECT body FROM cases WHERE suite_hash = ?`, suiteHash)
 	if err != nil {
 		return nil, fmt.Errorf("cases of suite %.12s: %w", suiteHash, err)
@@ -278,7 +284,8 @@ func (db *DB) Cases(ctx context.Context, suiteHash string) (map[string]eval.Case
 // Cluster set. It is what a diff needs of a suite, read without decoding the
 // cases' prompts. Cases with the same tags share one Tags slice, so the
 // caller must not modify them. A suite the store does not know has no cases.
-func (db *DB) CaseLabels(ctx context.Context, suiteHash string) (map[string]eval.Case, error) {
+func (db *DB) CaseLabels(ctx context.Context, suiteHash string) (_ map[string]eval.Case, err error) {
+	defer db.explain(&err)
 	var n int
 	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE suite_hash = ?`, suiteHash).Scan(&n); err != nil {
 		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)

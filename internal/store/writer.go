@@ -185,7 +185,7 @@ func (w *Writer) loop(ctx context.Context) {
 		}
 		if w.Err() == nil {
 			if err := w.db.putResults(storeCtx, w.runID, batch, w.opts.Replace); err != nil {
-				w.fail(fmt.Errorf("store results of run %d: %w", w.runID, err))
+				w.fail(classify(w.db.DSN, true, fmt.Errorf("store results of run %d: %w", w.runID, err)))
 			} else {
 				w.stored.Add(int64(len(batch)))
 			}
