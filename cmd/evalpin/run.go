@@ -205,12 +205,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return fmt.Errorf("store lock: %w", err)
 	}
 
-	rn, prior, err := runFindOrCreate(ctx, db, o, suite, settings, target.Lock)
-	if err != nil {
-		return err
-	}
-	// One evalpin process at a time runs a run (exit 7 for the second).
-	unlockRun, err := runLockRun(db, rn.ID)
+	// One evalpin process at a time runs a run (exit 7 for the second): the
+	// run is locked before it is touched.
+	rn, prior, unlockRun, err := runFindOrCreate(ctx, db, o, suite, settings, target.Lock)
 	if err != nil {
 		return err
 	}
@@ -569,33 +566,51 @@ func runLoadSuite(arg string) (*eval.Suite, error) {
 		"run: --suite %s: no such file, and no bundled suite of that name", arg)
 }
 
-// runFindOrCreate returns the run the command continues, and the status it
-// had ("" for a new run): the unfinished run of (lock, suite, settings), else
-// its complete run (which needs nothing), else a new one. --fresh always
-// creates a new run.
-func runFindOrCreate(ctx context.Context, db *store.DB, o *runOptions, suite *eval.Suite, settings eval.Settings, lockID eval.LockID) (eval.Run, eval.RunStatus, error) {
+// runFindOrCreate returns the run the command continues, locked for this
+// process (see runLockRun), and the status it had ("" for a new run): the
+// unfinished run of (lock, suite, settings), else its complete run (which
+// needs nothing), else a new one. --fresh always creates a new run. A run is
+// locked before it is changed, so that a command refused because another
+// process runs it leaves the run as it was.
+func runFindOrCreate(ctx context.Context, db *store.DB, o *runOptions, suite *eval.Suite, settings eval.Settings, lockID eval.LockID) (eval.Run, eval.RunStatus, func() error, error) {
 	settingsHash := settings.Hash()
 	if !o.fresh {
 		rn, err := db.FindResumable(ctx, lockID, suite.Hash, settingsHash)
-		if err == nil {
+		switch {
+		case err == nil:
+			unlock, err := runLockRun(db, rn.ID)
+			if err != nil {
+				return rn, "", nil, err
+			}
+			// The holder may have finished the run while this process
+			// waited for nothing: read it again under the lock.
+			if rn, err = db.Run(ctx, rn.ID); err != nil {
+				unlock()
+				return rn, "", nil, fmt.Errorf("resume run %d: %w", rn.ID, err)
+			}
 			prior := rn.Status
+			if prior == eval.RunComplete {
+				return rn, prior, unlock, nil
+			}
 			if err := db.SetRunStatus(ctx, rn.ID, eval.RunRunning); err != nil {
-				return rn, "", fmt.Errorf("resume run %d: %w", rn.ID, err)
+				unlock()
+				return rn, "", nil, fmt.Errorf("resume run %d: %w", rn.ID, err)
 			}
 			if err := db.SetRunEndpoints(ctx, rn.ID, o.endpoints); err != nil {
-				return rn, "", fmt.Errorf("resume run %d: %w", rn.ID, err)
+				unlock()
+				return rn, "", nil, fmt.Errorf("resume run %d: %w", rn.ID, err)
 			}
-			return rn, prior, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return rn, "", fmt.Errorf("find a run to resume: %w", err)
+			return rn, prior, unlock, nil
+		case !errors.Is(err, store.ErrNotFound):
+			return rn, "", nil, fmt.Errorf("find a run to resume: %w", err)
 		}
 		rn, err = db.LatestCompleteRun(ctx, lockID, suite.Hash, settingsHash)
-		if err == nil {
-			return rn, eval.RunComplete, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return rn, "", fmt.Errorf("find a complete run: %w", err)
+		switch {
+		case err == nil:
+			unlock, err := runLockRun(db, rn.ID)
+			return rn, eval.RunComplete, unlock, err
+		case !errors.Is(err, store.ErrNotFound):
+			return rn, "", nil, fmt.Errorf("find a complete run: %w", err)
 		}
 	}
 	rn := eval.Run{
@@ -604,9 +619,10 @@ func runFindOrCreate(ctx context.Context, db *store.DB, o *runOptions, suite *ev
 		Status: eval.RunRunning,
 	}
 	if err := db.CreateRun(ctx, &rn); err != nil {
-		return rn, "", fmt.Errorf("create run: %w", err)
+		return rn, "", nil, fmt.Errorf("create run: %w", err)
 	}
-	return rn, "", nil
+	unlock, err := runLockRun(db, rn.ID)
+	return rn, "", unlock, err
 }
 
 // runSuiteStore stores a suite's cases in the background, and owns the

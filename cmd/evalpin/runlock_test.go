@@ -59,6 +59,10 @@ func TestRunLockedByAnotherRun(t *testing.T) {
 	if got := other.cases.Load(); got != 0 {
 		t.Errorf("the second run sent %d completion requests, want none", got)
 	}
+	// Refused, it left the run as it was: the first run's endpoint.
+	if rn, err := runOpen(t, dbPath).Run(context.Background(), 1); err != nil || len(rn.Endpoints) != 1 || rn.Endpoints[0] == otherEP {
+		t.Errorf("run 1's endpoints after the refused command: %v, %v; want the first run's only", rn.Endpoints, err)
+	}
 
 	r := <-first
 	if r.code != exitOK {
