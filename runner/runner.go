@@ -553,8 +553,9 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 
 	d, derr := decode(t.raw, len(t.jobs), resp.Header.Get("Content-Type"), buf.Bytes())
 	var lock eval.LockID
-	if derr != nil {
-		// No completion: its failure, not an output, is recorded.
+	if !d.completion {
+		// No completion: its failure, not an output, is recorded, and only
+		// the headers can vouch for it.
 		lock, err = r.checkErrorLock(ep, resp.Header)
 	} else {
 		lock, err = r.checkLock(ep, resp.Header, d.systemFingerprint, d.model)

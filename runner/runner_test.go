@@ -1077,6 +1077,9 @@ func TestLockCheckOnErrorResponses(t *testing.T) {
 		{"malformed 200 without a lock stops the run", []http.HandlerFunc{status(200, nil, `<html>`)}, true, ""},
 		{"completion without the fingerprint stops the run", []http.HandlerFunc{status(200, nil, `{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}]}`)}, true, ""},
 		{"completion with the fingerprint is stored", []http.HandlerFunc{status(200, nil, `{"system_fingerprint":"`+lock+`","choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}]}`)}, false, ""},
+		// A completion without output is still a completion: its channel must vouch.
+		{"null content with the fingerprint is stored malformed", []http.HandlerFunc{status(200, nil, `{"system_fingerprint":"`+lock+`","choices":[{"index":0,"message":{"content":null},"finish_reason":"length"}]}`)}, false, ErrMalformed},
+		{"null content without the fingerprint stops the run", []http.HandlerFunc{status(200, nil, `{"choices":[{"index":0,"message":{"content":null},"finish_reason":"length"}]}`)}, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

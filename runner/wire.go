@@ -169,6 +169,10 @@ type decoded struct {
 	usage             usage
 	model             string
 	systemFingerprint string
+	// completion is set once the body is a completion with choices, even
+	// when a choice has no output: the lock check then holds it to the run's
+	// lock like any completion.
+	completion bool
 }
 
 // decode parses a 2xx response body for a task of n prompts. Its errors are
@@ -192,7 +196,7 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 			return d, noChoices(body)
 		}
 		c := r.Choices[0]
-		d = decoded{usage: r.Usage, model: r.Model, systemFingerprint: r.SystemFingerprint}
+		d = decoded{usage: r.Usage, model: r.Model, systemFingerprint: r.SystemFingerprint, completion: true}
 		if c.Message.Content == nil {
 			// The lock check still reads the model and fingerprint.
 			return d, noOutput("choices[0].message.content", c.FinishReason)
@@ -207,7 +211,7 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 	if len(r.Choices) == 0 {
 		return d, noChoices(body)
 	}
-	d.model, d.usage, d.systemFingerprint = r.Model, r.Usage, r.SystemFingerprint
+	d.model, d.usage, d.systemFingerprint, d.completion = r.Model, r.Usage, r.SystemFingerprint, true
 	d.answers = make([]answer, n)
 	seen := make([]bool, n)
 	for _, c := range r.Choices {
