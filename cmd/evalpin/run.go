@@ -435,7 +435,7 @@ const runFinishTimeout = time.Minute
 // make a check start sooner (0: endpoint.DefaultCommitBatch); tests change
 // them.
 var (
-	runCommitInterval = 2 * time.Second
+	runCommitInterval = 500 * time.Millisecond
 	runCommitBatch    = 0
 )
 
