@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/evalpin/evalpin/eval/stats"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // A Verdict is a metric's conclusion in the manner of benchstat: a change is
@@ -376,7 +377,7 @@ func Compare(baseline, candidate Side, opts CompareOptions) (*Comparison, error)
 	}
 	if bs != cs {
 		if !opts.AllowSettingsMismatch {
-			return nil, Errorf(KindInput, "compare runs made at the same settings, or pass --allow-settings-mismatch to compare them anyway",
+			return nil, fault.Errorf(fault.Input, "compare runs made at the same settings, or pass --allow-settings-mismatch to compare them anyway",
 				"%w: baseline run %d has settings %s, candidate run %d has %s",
 				ErrSettingsDiffer, baseline.Run.ID, short(bs), candidate.Run.ID, short(cs))
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 const (
@@ -88,7 +89,7 @@ func TestCompareSettings(t *testing.T) {
 	b.SettingsHash = b.Settings.Hash()
 	rs := []eval.Result{res("x", 0, "o", "s")}
 	_, err := eval.Compare(eval.Side{Run: a, Results: rs}, eval.Side{Run: b, Results: rs}, eval.CompareOptions{})
-	if !errors.Is(err, eval.ErrSettingsDiffer) || eval.KindOf(err) != eval.KindInput || eval.HintOf(err) == "" {
+	if !errors.Is(err, eval.ErrSettingsDiffer) || fault.KindOf(err) != fault.Input || fault.HintOf(err) == "" {
 		t.Fatalf("err = %v, want an input error wrapping ErrSettingsDiffer with a hint", err)
 	}
 	c, err := eval.Compare(eval.Side{Run: a, Results: rs}, eval.Side{Run: b, Results: rs}, eval.CompareOptions{AllowSettingsMismatch: true})

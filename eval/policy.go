@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/evalpin/evalpin/internal/fault"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -156,7 +157,7 @@ func yamlFields(v any) string {
 }
 
 func policyError(format string, args ...any) error {
-	return Errorf(KindInput, "fix the policy file; docs/diff.md lists its fields", "policy: "+format, args...)
+	return fault.Errorf(fault.Input, "fix the policy file; docs/diff.md lists its fields", "policy: "+format, args...)
 }
 
 // lineOf returns "line N: " for the key at path in the document, or "" when

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 func TestParsePolicy(t *testing.T) {
@@ -50,8 +51,8 @@ func TestParsePolicy(t *testing.T) {
 			t.Errorf("%s: %v", tt.name, err)
 		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
 			t.Errorf("%s: err = %v, want it to contain %q", tt.name, err, tt.err)
-		case tt.err != "" && eval.KindOf(err) != eval.KindInput:
-			t.Errorf("%s: kind = %v, want an input error", tt.name, eval.KindOf(err))
+		case tt.err != "" && fault.KindOf(err) != fault.Input:
+			t.Errorf("%s: kind = %v, want an input error", tt.name, fault.KindOf(err))
 		case tt.check != nil && !tt.check(p):
 			t.Errorf("%s: policy %+v", tt.name, p)
 		}

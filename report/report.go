@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // A Format is one of the report formats.
@@ -43,7 +44,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", eval.Errorf(eval.KindInput, "pass --format table, md, json, junit or html", "unknown report format %q", s)
+	return "", fault.Errorf(fault.Input, "pass --format table, md, json, junit or html", "unknown report format %q", s)
 }
 
 // Write renders c in format f to w.

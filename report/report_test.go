@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/report"
 )
 
@@ -406,7 +407,7 @@ func TestParseFormat(t *testing.T) {
 			t.Errorf("ParseFormat(%q) = %q, %v", f, got, err)
 		}
 	}
-	if _, err := report.ParseFormat("csv"); eval.KindOf(err) != eval.KindInput {
+	if _, err := report.ParseFormat("csv"); fault.KindOf(err) != fault.Input {
 		t.Errorf("ParseFormat(csv) err = %v, want an input error", err)
 	}
 }

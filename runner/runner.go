@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // The error kinds the runner records in eval.Result.ErrorKind.
@@ -107,7 +108,7 @@ type Config struct {
 	// the response was served by, recorded in each Result. An error stops the
 	// run: the response's result is dropped, in-flight requests are
 	// cancelled, and Run returns the error wrapped, as an
-	// eval.KindLockRefused error unless it already has a kind.
+	// fault.LockRefused error unless it already has a kind.
 	// If nil, the LockHeader value is recorded unchecked.
 	CheckResponse func(endpoint string, h http.Header, systemFingerprint, model string) (eval.LockID, error)
 	// CheckErrorResponse is called, like CheckResponse, on an error answer
@@ -156,17 +157,17 @@ type Runner struct {
 // New validates cfg and returns a Runner.
 func New(cfg Config) (*Runner, error) {
 	if len(cfg.Endpoints) == 0 {
-		return nil, eval.Errorf(eval.KindInput, "give the OpenAI base URL of the server, e.g. http://localhost:8000/v1", "runner: no endpoint")
+		return nil, fault.Errorf(fault.Input, "give the OpenAI base URL of the server, e.g. http://localhost:8000/v1", "runner: no endpoint")
 	}
 	cfg.Endpoints = slices.Clone(cfg.Endpoints)
 	for i, ep := range cfg.Endpoints {
 		if !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") {
-			return nil, eval.Errorf(eval.KindInput, "write the endpoint as an http:// or https:// URL, e.g. http://localhost:8000/v1", "runner: endpoint %q is not an http(s) URL", ep)
+			return nil, fault.Errorf(fault.Input, "write the endpoint as an http:// or https:// URL, e.g. http://localhost:8000/v1", "runner: endpoint %q is not an http(s) URL", ep)
 		}
 		cfg.Endpoints[i] = strings.TrimRight(ep, "/")
 	}
 	if cfg.Model == "" {
-		return nil, eval.Errorf(eval.KindInput, "name the model the server serves (see GET /v1/models)", "runner: no model name")
+		return nil, fault.Errorf(fault.Input, "name the model the server serves (see GET /v1/models)", "runner: no model name")
 	}
 	if cfg.Sink == nil {
 		return nil, errors.New("runner: no sink")
@@ -472,7 +473,7 @@ func (r *Runner) do(dispatchCtx, reqCtx context.Context, t *task, out chan<- []e
 		}
 		if n >= cfg.MaxAttempts {
 			if a.conn {
-				return false, eval.Errorf(eval.KindIncomplete,
+				return false, fault.Errorf(fault.Incomplete,
 					"check that the server is up and that the endpoint is its OpenAI base URL, e.g. http://localhost:8000/v1",
 					"endpoint %s unreachable (%d attempts): %w", ep, n, a.err)
 			}
@@ -533,7 +534,7 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 		case resp != nil && resp.StatusCode/100 == 3:
 			// The client's redirect policy refused to follow (to another
 			// host, say): the endpoint is misnamed, which no retry fixes.
-			return attempt{outcome: outRefused, err: eval.Errorf(eval.KindInput, "",
+			return attempt{outcome: outRefused, err: fault.Errorf(fault.Input, "",
 				"endpoint %s answered %d and its redirect was not followed: %w", ep, resp.StatusCode, err)}
 		case resp != nil:
 			// The server answered, then the body broke off: the answer to
@@ -624,8 +625,8 @@ func lockErr(ep string) func(eval.LockID, error) (eval.LockID, error) {
 
 func wrapLockErr(ep string, err error) error {
 	if err != nil {
-		if eval.KindOf(err) == eval.KindInternal {
-			return eval.Errorf(eval.KindLockRefused, "", "lock check on %s: %w", ep, err)
+		if fault.KindOf(err) == fault.Internal {
+			return fault.Errorf(fault.LockRefused, "", "lock check on %s: %w", ep, err)
 		}
 		return fmt.Errorf("lock check on %s: %w", ep, err)
 	}
@@ -665,7 +666,7 @@ func classify(ep string, resp *http.Response, body []byte, now time.Time) attemp
 	switch {
 	case code == http.StatusServiceUnavailable && errorCode(body) == LockMismatchCode:
 		a.outcome = outRefused
-		a.err = eval.Errorf(eval.KindLockRefused,
+		a.err = fault.Errorf(fault.LockRefused,
 			"check the model files behind the endpoint ('evalpin lock verify'), restart 'evalpin serve', then run the same command again",
 			"endpoint %s stopped claiming its lock: %s", ep, errorMessage(body))
 	case code == http.StatusTooManyRequests:
@@ -681,7 +682,7 @@ func classify(ep string, resp *http.Response, body []byte, now time.Time) attemp
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		// The credentials, not the case: stop the run, store nothing.
 		a.outcome, a.kind = outRefused, ErrAuth
-		a.err = eval.Errorf(eval.KindInput, "", "endpoint %s answered %d: %w: %s", ep, code, eval.ErrUnauthorized, errorMessage(body))
+		a.err = fault.Errorf(fault.Input, "", "endpoint %s answered %d: %w: %s", ep, code, fault.ErrUnauthorized, errorMessage(body))
 	case code == http.StatusBadRequest || code == http.StatusRequestEntityTooLarge || code == http.StatusUnprocessableEntity:
 		a.kind = ErrBadRequest
 		if isContextLength(msg) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/stubserver"
 )
 
@@ -494,8 +495,8 @@ func TestUnreachable(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run succeeded against a closed port")
 	}
-	if eval.KindOf(err) != eval.KindIncomplete || !strings.Contains(err.Error(), "unreachable") || !strings.Contains(err.Error(), url) || eval.HintOf(err) == "" {
-		t.Errorf("err = %v (kind %v, hint %q)", err, eval.KindOf(err), eval.HintOf(err))
+	if fault.KindOf(err) != fault.Incomplete || !strings.Contains(err.Error(), "unreachable") || !strings.Contains(err.Error(), url) || fault.HintOf(err) == "" {
+		t.Errorf("err = %v (kind %v, hint %q)", err, fault.KindOf(err), fault.HintOf(err))
 	}
 	if res := sink.all(); len(res) != 0 {
 		t.Errorf("connection failures stored as results: %+v", res)
@@ -534,8 +535,8 @@ func TestLockChangeMidRun(t *testing.T) {
 	if !errors.Is(err, errWrongLock) {
 		t.Fatalf("err = %v, want it to wrap errWrongLock", err)
 	}
-	if eval.KindOf(err) != eval.KindLockRefused {
-		t.Errorf("kind = %v, want KindLockRefused", eval.KindOf(err))
+	if fault.KindOf(err) != fault.LockRefused {
+		t.Errorf("kind = %v, want KindLockRefused", fault.KindOf(err))
 	}
 	res := sink.all()
 	if len(res) > 20 {
@@ -1029,8 +1030,8 @@ func TestAuthStopsTheRun(t *testing.T) {
 			cfg := testConfig(sink, url)
 			cfg.Concurrency = 1
 			_, err := run(t, cfg, chatSuite(3))
-			if !errors.Is(err, eval.ErrUnauthorized) || eval.KindOf(err) != eval.KindInput || !strings.Contains(err.Error(), "invalid api key") {
-				t.Fatalf("err = %v (kind %v), want an input error wrapping ErrUnauthorized with the server's message", err, eval.KindOf(err))
+			if !errors.Is(err, fault.ErrUnauthorized) || fault.KindOf(err) != fault.Input || !strings.Contains(err.Error(), "invalid api key") {
+				t.Fatalf("err = %v (kind %v), want an input error wrapping ErrUnauthorized with the server's message", err, fault.KindOf(err))
 			}
 			if got := n.Load(); got != 1 {
 				t.Errorf("server saw %d requests, want 1: no retry, nothing more dispatched", got)
@@ -1090,7 +1091,7 @@ func TestLockCheckOnErrorResponses(t *testing.T) {
 			_, err := run(t, cfg, chatSuite(1))
 			res := sink.all()
 			if tt.refused {
-				if !errors.Is(err, errWrongLock) || eval.KindOf(err) != eval.KindLockRefused {
+				if !errors.Is(err, errWrongLock) || fault.KindOf(err) != fault.LockRefused {
 					t.Errorf("err = %v, want a lock refusal", err)
 				}
 				if len(res) != 0 {
@@ -1128,7 +1129,7 @@ func TestLockMismatchStopsAtOnce(t *testing.T) {
 				cfg.CheckResponse = func(string, http.Header, string, string) (eval.LockID, error) { return "sha256:good", nil }
 			}
 			sum, err := run(t, cfg, chatSuite(3))
-			if eval.KindOf(err) != eval.KindLockRefused || !strings.Contains(err.Error(), "stopped claiming its lock: evalpin serve: this server no longer claims its lock: model.gguf (weights) changed") {
+			if fault.KindOf(err) != fault.LockRefused || !strings.Contains(err.Error(), "stopped claiming its lock: evalpin serve: this server no longer claims its lock: model.gguf (weights) changed") {
 				t.Fatalf("err = %v, want a lock refusal naming the reason", err)
 			}
 			if got := n.Load(); got != 1 {

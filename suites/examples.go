@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 //go:embed examples/*.yaml
@@ -48,7 +49,7 @@ func ExampleFile(name string) (string, error) {
 	if slices.Contains(ExampleNames(), base) && !strings.ContainsAny(name, `/\`) {
 		return base + ".yaml", nil
 	}
-	return "", eval.Errorf(eval.KindInput, "run 'evalpin suite list' for the bundled suites",
+	return "", fault.Errorf(fault.Input, "run 'evalpin suite list' for the bundled suites",
 		"no bundled suite %q (bundled: %s)", name, strings.Join(ExampleNames(), ", "))
 }
 

@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -86,12 +87,12 @@ func (e *InvalidError) Error() string {
 }
 
 // Load reads the suite file at path; its extension (.yaml, .yml or .jsonl)
-// decides the format. The error of an invalid suite is an *eval.Error of
-// kind eval.KindInput wrapping an *InvalidError.
+// decides the format. The error of an invalid suite is an *fault.Error of
+// kind fault.Input wrapping an *InvalidError.
 func Load(path string) (*eval.Suite, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, eval.Errorf(eval.KindInput, "check the suite's path", "read suite: %w", err)
+		return nil, fault.Errorf(fault.Input, "check the suite's path", "read suite: %w", err)
 	}
 	return Parse(path, data)
 }
@@ -100,7 +101,7 @@ func Load(path string) (*eval.Suite, error) {
 func LoadFS(fsys fs.FS, name string) (*eval.Suite, error) {
 	data, err := fs.ReadFile(fsys, name)
 	if err != nil {
-		return nil, eval.Errorf(eval.KindInput, "check the suite's name", "read suite: %w", err)
+		return nil, fault.Errorf(fault.Input, "check the suite's name", "read suite: %w", err)
 	}
 	return Parse(name, data)
 }
@@ -120,7 +121,7 @@ func Parse(name string, data []byte) (*eval.Suite, error) {
 	case ".jsonl":
 		s, ps = parseJSONL(name, data)
 	default:
-		return nil, eval.Errorf(eval.KindInput, "name suite files *.yaml, *.yml or *.jsonl",
+		return nil, fault.Errorf(fault.Input, "name suite files *.yaml, *.yml or *.jsonl",
 			"suite %s: unknown format %q", name, ext)
 	}
 	if len(ps) > 0 {
@@ -131,7 +132,7 @@ func Parse(name string, data []byte) (*eval.Suite, error) {
 		if len(ps) > MaxProblems {
 			ie.Problems, ie.More = ps[:MaxProblems], len(ps)-MaxProblems
 		}
-		return nil, eval.Errorf(eval.KindInput, formatHint, "%w", ie)
+		return nil, fault.Errorf(fault.Input, formatHint, "%w", ie)
 	}
 	return s, nil
 }

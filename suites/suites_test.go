@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -61,10 +62,10 @@ func TestBadSuites(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load(%s) = suite %q, want an error", f, s.Name)
 			}
-			if k := eval.KindOf(err); k != eval.KindInput {
+			if k := fault.KindOf(err); k != fault.Input {
 				t.Errorf("KindOf = %v, want KindInput (exit 2)", k)
 			}
-			if eval.HintOf(err) == "" {
+			if fault.HintOf(err) == "" {
 				t.Errorf("error has no hint")
 			}
 			var ie *InvalidError
@@ -116,8 +117,8 @@ func TestLoadErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want it to contain %q", tt.name, err, tt.want)
 		}
-		if eval.KindOf(err) != eval.KindInput {
-			t.Errorf("%s: kind %v, want KindInput", tt.name, eval.KindOf(err))
+		if fault.KindOf(err) != fault.Input {
+			t.Errorf("%s: kind %v, want KindInput", tt.name, fault.KindOf(err))
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/adversary"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/runner"
 )
 
@@ -119,8 +120,8 @@ func TestRunAdversaryLockChanges(t *testing.T) {
 			dbPath := filepath.Join(dir, "e.db")
 			args := []string{"run", "--suite", runSuiteFile(t, dir, 20), "--endpoint", advStart(t, s), "--db", dbPath, "--concurrency", "1", "--no-progress"}
 			code, _, stderr := runCmd(context.Background(), args...)
-			if code != exitLockRefused || !strings.Contains(stderr, tt.msg) {
-				t.Fatalf("exit %d, want %d and %q in\n%s", code, exitLockRefused, tt.msg, stderr)
+			if code != fault.ExitLockRefused || !strings.Contains(stderr, tt.msg) {
+				t.Fatalf("exit %d, want %d and %q in\n%s", code, fault.ExitLockRefused, tt.msg, stderr)
 			}
 			if want := fmt.Sprintf("%d of 20 case samples stored", n); !strings.Contains(stderr, want) {
 				t.Errorf("stderr does not say %q:\n%s", want, stderr)
@@ -178,11 +179,11 @@ func TestRunAdversaryFailures(t *testing.T) {
 	}{
 		{name: "every request 404", cfg: adversary.Config{Channels: sidecar},
 			rules: []adversary.Rule{{Action: adversary.Action{Status: 404, Body: `{"error":{"message":"model not found"}}`}}},
-			code:  exitInput, msg: "no request succeeded: every one was answered 404", status: eval.RunInterrupted,
+			code:  fault.ExitInput, msg: "no request succeeded: every one was answered 404", status: eval.RunInterrupted,
 			kinds: map[string]int{runner.ErrNotFound: 20}},
 		{name: "garbage bodies", cfg: adversary.Config{Channels: sidecar},
 			rules: []adversary.Rule{{Action: adversary.Action{Status: 200, Body: `<html>oops</html>`}}},
-			code:  exitIncomplete, msg: "no request succeeded (malformed 20)", status: eval.RunInterrupted,
+			code:  fault.ExitIncomplete, msg: "no request succeeded (malformed 20)", status: eval.RunInterrupted,
 			kinds: map[string]int{runner.ErrMalformed: 20}},
 		{name: "one case cut off on every attempt", cfg: adversary.Config{Channels: header},
 			rules: []adversary.Rule{{Match: "case-003", Action: adversary.Action{CutBody: true}}},
@@ -190,22 +191,22 @@ func TestRunAdversaryFailures(t *testing.T) {
 			kinds: map[string]int{runner.ErrTruncated: 1}},
 		{name: "a 503 without the lock on every attempt is transient", cfg: adversary.Config{Channels: header},
 			rules: []adversary.Rule{{Match: "case-003", Action: adversary.Action{Status: 503, Drop: header}}},
-			args:  []string{"--retries", "1"}, code: exitIncomplete, msg: "failed every attempt", status: eval.RunInterrupted,
+			args:  []string{"--retries", "1"}, code: fault.ExitIncomplete, msg: "failed every attempt", status: eval.RunInterrupted,
 			kinds: map[string]int{runner.ErrServer: 1}},
 		{name: "401 mid-run", cfg: adversary.Config{Channels: header},
 			rules: []adversary.Rule{{After: 5, Action: adversary.Action{Status: 401, Body: `{"error":{"message":"key revoked"}}`}}},
-			code:  exitInput, msg: "refused the credentials", status: eval.RunInterrupted},
+			code:  fault.ExitInput, msg: "refused the credentials", status: eval.RunInterrupted},
 		{name: "401 to the probe", cfg: adversary.Config{Channels: header},
 			rules: []adversary.Rule{{Action: adversary.Action{Status: 401, Body: `{"error":{"message":"no key"}}`}}},
-			code:  exitInput, msg: "refused the credentials"},
+			code:  fault.ExitInput, msg: "refused the credentials"},
 		{name: "base URL without /v1", cfg: adversary.Config{Channels: header},
 			endpoint: func(base string) string { return strings.TrimSuffix(base, "/v1") },
-			code:     exitInput, msg: "did you mean http://"},
+			code:     fault.ExitInput, msg: "did you mean http://"},
 		{name: "base URL with a trailing slash", cfg: adversary.Config{Channels: header},
 			endpoint: func(base string) string { return base + "/" },
 			code:     0, status: eval.RunComplete},
 		{name: "model not served", cfg: adversary.Config{Channels: header},
-			args: []string{"--model", "adw"}, code: exitInput, msg: `does not serve model "adw" (served: adv)`},
+			args: []string{"--model", "adw"}, code: fault.ExitInput, msg: `does not serve model "adw" (served: adv)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,15 +288,15 @@ func TestRunAdversaryGateNeedsEvidence(t *testing.T) {
 	if code := run(good); code != 0 {
 		t.Fatalf("baseline run: exit %d", code)
 	}
-	if code := run(bad); code != exitInput {
-		t.Fatalf("candidate run, every request 404: exit %d, want %d", code, exitInput)
+	if code := run(bad); code != fault.ExitInput {
+		t.Fatalf("candidate run, every request 404: exit %d, want %d", code, fault.ExitInput)
 	}
 	code, _, stderr := runCmd(context.Background(), "gate", "--baseline", "1", "--candidate", "2", "--db", dbPath)
-	if code != exitIncomplete || !strings.Contains(stderr, "not complete") {
-		t.Errorf("gate on the incomplete candidate: exit %d, want %d saying it is not complete\n%s", code, exitIncomplete, stderr)
+	if code != fault.ExitIncomplete || !strings.Contains(stderr, "not complete") {
+		t.Errorf("gate on the incomplete candidate: exit %d, want %d saying it is not complete\n%s", code, fault.ExitIncomplete, stderr)
 	}
 	code, stdout, stderr := runCmd(context.Background(), "gate", "--baseline", "1", "--candidate", "2", "--db", dbPath, "--allow-incomplete")
-	if code != exitInconclusive || !strings.Contains(stdout+stderr, "INCONCLUSIVE") {
-		t.Errorf("gate --allow-incomplete: exit %d, want %d and INCONCLUSIVE\n%s%s", code, exitInconclusive, stdout, stderr)
+	if code != fault.ExitInconclusive || !strings.Contains(stdout+stderr, "INCONCLUSIVE") {
+		t.Errorf("gate --allow-incomplete: exit %d, want %d and INCONCLUSIVE\n%s%s", code, fault.ExitInconclusive, stdout, stderr)
 	}
 }

@@ -11,20 +11,8 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/secret"
-)
-
-// Exit codes are part of evalpin's interface; doc.go and README.md list them.
-const (
-	exitOK           = 0
-	exitGateFailed   = 1
-	exitInput        = 2
-	exitLockRefused  = 3
-	exitIncomplete   = 4
-	exitInternal     = 5
-	exitInconclusive = 6
-	exitBusy         = 7
-	exitInterrupted  = 130
 )
 
 // A command is one evalpin subcommand.
@@ -94,25 +82,12 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprint(w, "\nRun 'evalpin help <command>' for a command's flags and examples.\n\n"+exitStatusText)
+	fmt.Fprint(w, "\nRun 'evalpin help <command>' for a command's flags and examples.\n\n"+fault.ExitStatusText)
 }
-
-// exitStatusText documents the exit codes in every help text.
-const exitStatusText = `Exit status:
-  0    success
-  1    the gate failed: a regression
-  2    usage or input error (bad flag, file, suite or lock file)
-  3    lock refused: none reported, another lock, or the lock changed mid-run
-  4    run incomplete: case samples missing or failed transiently; the same command completes it
-  5    internal error
-  6    the gate is inconclusive: too few paired cases, or too many candidate cases lost to failed requests
-  7    busy: another evalpin process is running this run; wait for it, or --fresh
-  130  interrupted (Ctrl-C); a run resumes where it stopped
-`
 
 // usageErrorf returns an input error for a bad command line.
 func usageErrorf(format string, args ...any) error {
-	return eval.Errorf(eval.KindInput, "", format, args...)
+	return fault.Errorf(fault.Input, "", format, args...)
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting and whose
@@ -128,7 +103,7 @@ func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
 			fmt.Fprint(fs.Output(), "\nFlags:\n")
 			fs.PrintDefaults()
 		}
-		fmt.Fprint(fs.Output(), "\n"+exitStatusText)
+		fmt.Fprint(fs.Output(), "\n"+fault.ExitStatusText)
 	}
 	return fs
 }
@@ -139,7 +114,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return eval.Errorf(eval.KindInput, fmt.Sprintf("run 'evalpin help %s'", fs.Name()), "%s: %w", fs.Name(), err)
+		return fault.Errorf(fault.Input, fmt.Sprintf("run 'evalpin help %s'", fs.Name()), "%s: %w", fs.Name(), err)
 	}
 	return nil
 }
@@ -149,33 +124,19 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // secret into an error.
 func report(stderr io.Writer, err error) int {
 	if err == nil {
-		return exitOK
+		return fault.ExitOK
 	}
 	w := secret.NewWriter(stderr)
 	defer w.Flush()
 	stderr = w
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "evalpin: interrupted")
-		return exitInterrupted
+		return fault.ExitInterrupted
 	}
 	// Messages quote files, endpoints and model outputs: untrusted text.
 	fmt.Fprintf(stderr, "evalpin: %s\n", eval.PrintableBlock(err.Error()))
-	if hint := eval.HintOf(err); hint != "" {
+	if hint := fault.HintOf(err); hint != "" {
 		fmt.Fprintf(stderr, "Try: %s\n", eval.PrintableBlock(hint))
 	}
-	switch eval.KindOf(err) {
-	case eval.KindInput:
-		return exitInput
-	case eval.KindLockRefused:
-		return exitLockRefused
-	case eval.KindIncomplete:
-		return exitIncomplete
-	case eval.KindGateFailed:
-		return exitGateFailed
-	case eval.KindInconclusive:
-		return exitInconclusive
-	case eval.KindBusy:
-		return exitBusy
-	}
-	return exitInternal
+	return fault.ExitCode(err)
 }

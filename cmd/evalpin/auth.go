@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/secret"
 )
 
@@ -96,7 +96,7 @@ func resolveCredentials(command, apiKeyEnv string, endpoints []string, getenv fu
 		}
 		o := origin(u)
 		if prev, ok := c.basic[o]; ok && prev.String() != u.User.String() {
-			return nil, eval.Errorf(eval.KindInput, "give the user and password once, in the URL of one endpoint of that origin",
+			return nil, fault.Errorf(fault.Input, "give the user and password once, in the URL of one endpoint of that origin",
 				"%s: two endpoints of %s carry different users or passwords", command, o)
 		}
 		c.basic[o] = u.User
@@ -112,7 +112,7 @@ func resolveCredentials(command, apiKeyEnv string, endpoints []string, getenv fu
 	case apiKeyEnv != "":
 		key := getenv(apiKeyEnv)
 		if key == "" {
-			return nil, eval.Errorf(eval.KindInput, "export "+apiKeyEnv+"=<key>, or leave out --api-key-env for an endpoint without authentication",
+			return nil, fault.Errorf(fault.Input, "export "+apiKeyEnv+"=<key>, or leave out --api-key-env for an endpoint without authentication",
 				"%s: --api-key-env %s: the variable is empty or not set", command, apiKeyEnv)
 		}
 		c.key, c.keyEnv = key, apiKeyEnv
@@ -127,7 +127,7 @@ func resolveCredentials(command, apiKeyEnv string, endpoints []string, getenv fu
 			}
 		}
 		if len(paired) > 0 && len(other) > 0 {
-			return nil, eval.Errorf(eval.KindInput,
+			return nil, fault.Errorf(fault.Input,
 				fmt.Sprintf("pass --api-key-env %s to send the key to every endpoint, or name only endpoints of %s", envAPIKey, base),
 				"%s: %s is paired with %s=%s, of which %s is and %s is not: one key goes to every endpoint of a command",
 				command, envAPIKey, envBaseURL, c.envBase, strings.Join(paired, ", "), strings.Join(other, ", "))
@@ -265,7 +265,7 @@ func (t *basicAuthTransport) RoundTrip(req *http.Request) (*http.Response, error
 func (t *basicAuthTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }
 
 // explain returns err with the hint that fits it when it is an endpoint's
-// refusal of the credentials (eval.ErrUnauthorized: an input error whose
+// refusal of the credentials (fault.ErrUnauthorized: an input error whose
 // hint says which key was sent, or why none was) or a refused redirect (the
 // hint says what to do instead of "is the server up?"); otherwise err
 // itself. run and probe call it on every error they return.
@@ -273,10 +273,10 @@ func (c *credentials) explain(err error) error {
 	switch {
 	case c == nil || err == nil:
 		return err
-	case errors.Is(err, eval.ErrUnauthorized):
-		return &eval.Error{Kind: eval.KindInput, Err: err, Hint: c.hint()}
+	case errors.Is(err, fault.ErrUnauthorized):
+		return &fault.Error{Kind: fault.Input, Err: err, Hint: c.hint()}
 	case errors.Is(err, errRedirect):
-		return &eval.Error{Kind: eval.KindOf(err), Err: err,
+		return &fault.Error{Kind: fault.KindOf(err), Err: err,
 			Hint: "give the address the endpoint redirects to as the endpoint, if it is one you trust with the credentials"}
 	}
 	return err

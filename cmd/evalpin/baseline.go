@@ -15,6 +15,7 @@ import (
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -51,7 +52,7 @@ Examples:
 // runBaseline dispatches the baseline subcommands.
 func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, baselineUsage+exitStatusText)
+		fmt.Fprint(stderr, baselineUsage+fault.ExitStatusText)
 		return usageErrorf("baseline: no subcommand given (export or import)")
 	}
 	sub, rest := args[0], args[1:]
@@ -61,10 +62,10 @@ func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case "import":
 		return baselineImport(ctx, rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stderr, baselineUsage+exitStatusText)
+		fmt.Fprint(stderr, baselineUsage+fault.ExitStatusText)
 		return flag.ErrHelp
 	}
-	return eval.Errorf(eval.KindInput, "run 'evalpin help baseline'", "baseline: unknown subcommand %q (want export or import)", sub)
+	return fault.Errorf(fault.Input, "run 'evalpin help baseline'", "baseline: unknown subcommand %q (want export or import)", sub)
 }
 
 const baselineExportUsage = `
@@ -111,7 +112,7 @@ func baselineExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if r.Status != eval.RunComplete && !*allowIncomplete {
-		return eval.Errorf(eval.KindIncomplete,
+		return fault.Errorf(fault.Incomplete,
 			"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to export what is stored",
 			"baseline export: run %d is %s, not complete", r.ID, r.Status)
 	}
@@ -137,7 +138,7 @@ func exportRun(ctx context.Context, db *store.DB, arg string) (eval.Run, error) 
 	if id, err := strconv.ParseInt(arg, 10, 64); err == nil {
 		r, err := db.Run(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return r, eval.Errorf(eval.KindInput, "'evalpin runs' lists the stored runs", "baseline export: no run %d is stored", id)
+			return r, fault.Errorf(fault.Input, "'evalpin runs' lists the stored runs", "baseline export: no run %d is stored", id)
 		}
 		return r, err
 	}
@@ -150,7 +151,7 @@ func exportRun(ctx context.Context, db *store.DB, arg string) (eval.Run, error) 
 			return runs[i], nil
 		}
 	}
-	return eval.Run{}, eval.Errorf(eval.KindInput,
+	return eval.Run{}, fault.Errorf(fault.Input,
 		"pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock "+eval.Printable(arg)+"' the runs of that lock)",
 		"baseline export: no complete run of lock %s is stored", eval.Printable(arg))
 }
@@ -265,7 +266,7 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, eval.Errorf(eval.KindInput, "pass the path of a baseline file written by 'evalpin baseline export'", "baseline import: %w", err)
+			return nil, fault.Errorf(fault.Input, "pass the path of a baseline file written by 'evalpin baseline export'", "baseline import: %w", err)
 		}
 		defer f.Close()
 		r, name = f, path
@@ -274,16 +275,16 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 	var pe *baselines.ParseError
 	switch {
 	case errors.Is(err, baselines.ErrNotBaseline):
-		return nil, eval.Errorf(eval.KindInput, "pass a file written by 'evalpin baseline export'", "%w", err)
+		return nil, fault.Errorf(fault.Input, "pass a file written by 'evalpin baseline export'", "%w", err)
 	case errors.As(err, &pe):
-		return nil, eval.Errorf(eval.KindInput, baselineFileHint, "%w", err)
+		return nil, fault.Errorf(fault.Input, baselineFileHint, "%w", err)
 	case err != nil:
 		return nil, err
 	}
 	h := b.Header
 	if len(h.LockManifest) > 0 {
 		if err := verifyLockDocument(h.Lock, h.LockManifest); err != nil {
-			return nil, eval.Errorf(eval.KindInput, baselineFileHint,
+			return nil, fault.Errorf(fault.Input, baselineFileHint,
 				"%s:1: the identity document of lock %s is refused: %w", name, eval.Printable(h.Lock), err)
 		}
 	}
@@ -404,10 +405,10 @@ func baselineArgs(fs *flag.FlagSet, args []string, what string) (string, error) 
 	hint := "run 'evalpin " + fs.Name() + " -h'"
 	switch len(pos) {
 	case 0:
-		return "", eval.Errorf(eval.KindInput, hint, "%s: want one argument, %s", fs.Name(), what)
+		return "", fault.Errorf(fault.Input, hint, "%s: want one argument, %s", fs.Name(), what)
 	case 1:
 		return pos[0], nil
 	}
-	return "", eval.Errorf(eval.KindInput, hint, "%s: want one argument, %s; got %d: %s",
+	return "", fault.Errorf(fault.Input, hint, "%s: want one argument, %s; got %d: %s",
 		fs.Name(), what, len(pos), eval.Printable(strings.Join(pos, " ")))
 }

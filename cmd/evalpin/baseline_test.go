@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/store"
 )
@@ -269,8 +270,8 @@ func TestBaselineGate(t *testing.T) {
 		}
 	}
 	wantOut, wantErr, wantCode := evalpin(t, "gate", "--baseline", "1", "--candidate", "2", "--db", db)
-	if wantCode != exitGateFailed {
-		t.Fatalf("the fixture's gate exits %d, want %d:\n%s%s", wantCode, exitGateFailed, wantOut, wantErr)
+	if wantCode != fault.ExitGateFailed {
+		t.Fatalf("the fixture's gate exits %d, want %d:\n%s%s", wantCode, fault.ExitGateFailed, wantOut, wantErr)
 	}
 	for _, args := range [][]string{
 		{"gate", "--baseline", "1", "--candidate", "2", "--db", fresh},

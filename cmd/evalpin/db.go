@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -46,7 +46,7 @@ func openStore(path string) (*store.DB, error) {
 func openExistingStore(path string) (*store.DB, error) {
 	if path != ":memory:" {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, eval.Errorf(eval.KindInput,
+			return nil, fault.Errorf(fault.Input,
 				"record a run with 'evalpin run' first, or pass --db FILE or set "+dbEnv+" to an existing database",
 				"no database at %s", path)
 		}
@@ -71,7 +71,7 @@ func openDB(path string, readOnly bool) (*store.DB, error) {
 // are. It is applied to every command's error (see run), since a database
 // damaged where only a query reaches is found by that query.
 func dbError(path string, err error) error {
-	if err == nil || eval.KindOf(err) != eval.KindInternal {
+	if err == nil || fault.KindOf(err) != fault.Internal {
 		return err
 	}
 	file := path
@@ -99,5 +99,5 @@ func dbError(path string, err error) error {
 	default:
 		return err
 	}
-	return eval.Errorf(eval.KindInput, hint, "%w", err)
+	return fault.Errorf(fault.Input, hint, "%w", err)
 }

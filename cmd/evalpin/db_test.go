@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/nobody"
 )
 
@@ -75,10 +75,10 @@ func TestOpenStore_Errors(t *testing.T) {
 				db.Close()
 				t.Fatal("openStore succeeded")
 			}
-			if got := eval.KindOf(err); got != eval.KindInput {
+			if got := fault.KindOf(err); got != fault.Input {
 				t.Errorf("kind=%v, want KindInput (%v)", got, err)
 			}
-			if eval.HintOf(err) == "" {
+			if fault.HintOf(err) == "" {
 				t.Errorf("no hint: %v", err)
 			}
 		})
@@ -166,7 +166,7 @@ func dbTablePageHolding(t *testing.T, path, marker string) int64 {
 func dbFixture(t *testing.T, fake *runFake, path string, n int) []string {
 	t.Helper()
 	args := []string{"run", "--suite", runSuiteFile(t, t.TempDir(), n), "--endpoint", fake.start(t), "--no-progress"}
-	if code, _, stderr := runCmd(context.Background(), append(args, "--db", path)...); code != exitOK {
+	if code, _, stderr := runCmd(context.Background(), append(args, "--db", path)...); code != fault.ExitOK {
 		t.Fatalf("fixture run: exit %d\n%s", code, stderr)
 	}
 	return args
@@ -176,8 +176,8 @@ func dbFixture(t *testing.T, fake *runFake, path string, n int) []string {
 // message naming path and saying msg, a Try: line, and no stack trace.
 func dbCheckRefused(t *testing.T, code int, stderr, path, msg string) {
 	t.Helper()
-	if code != exitInput {
-		t.Errorf("exit %d, want %d\n%s", code, exitInput, stderr)
+	if code != fault.ExitInput {
+		t.Errorf("exit %d, want %d\n%s", code, fault.ExitInput, stderr)
 	}
 	for _, want := range []string{path, msg, "\nTry: "} {
 		if !strings.Contains(stderr, want) {
@@ -309,7 +309,7 @@ func TestDBReadOnly(t *testing.T) {
 	if n := fake.cases.Load() - sent; n != 0 {
 		t.Errorf("the refused runs sent %d completion requests, want none", n)
 	}
-	if code, stdout, stderr := runCmd(context.Background(), "runs", "--db", roFile); code != exitOK || !strings.Contains(stdout, "complete") {
+	if code, stdout, stderr := runCmd(context.Background(), "runs", "--db", roFile); code != fault.ExitOK || !strings.Contains(stdout, "complete") {
 		t.Errorf("runs on a read-only file: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
@@ -333,7 +333,7 @@ func TestDBPathIsAFileName(t *testing.T) {
 		t.Fatalf("files %q, want %q: the database and its run lock file", names, want)
 	}
 	code, stdout, stderr := runCmd(context.Background(), "runs", "--db", path)
-	if code != exitOK || !strings.Contains(stdout, "complete") {
+	if code != fault.ExitOK || !strings.Contains(stdout, "complete") {
 		t.Errorf("runs: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 	reports "github.com/evalpin/evalpin/report"
 )
@@ -90,7 +91,7 @@ func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stder
 		return nil, "", usageErrorf("%s: unexpected argument %q (name the runs with --baseline and --candidate)", name, fs.Arg(0))
 	}
 	if *f.baseline == "" || *f.candidate == "" {
-		return nil, "", eval.Errorf(eval.KindInput, "pass both, e.g. evalpin "+name+" --baseline 12 --candidate 15 ('evalpin runs' lists the runs)",
+		return nil, "", fault.Errorf(fault.Input, "pass both, e.g. evalpin "+name+" --baseline 12 --candidate 15 ('evalpin runs' lists the runs)",
 			"%s: --baseline and --candidate are required", name)
 	}
 	format, err := reports.ParseFormat(*f.format)
@@ -101,7 +102,7 @@ func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stder
 	if *f.policy != "" {
 		data, err := os.ReadFile(*f.policy)
 		if err != nil {
-			return nil, "", eval.Errorf(eval.KindInput, "pass --policy FILE with an existing policy file, or leave it out for the default policy", "%s: %w", name, err)
+			return nil, "", fault.Errorf(fault.Input, "pass --policy FILE with an existing policy file, or leave it out for the default policy", "%s: %w", name, err)
 		}
 		if pol, err = eval.ParsePolicy(data); err != nil {
 			return nil, "", fmt.Errorf("%s: %w", *f.policy, err)
@@ -122,7 +123,7 @@ func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stder
 		run  eval.Run
 	}{{"baseline", base}, {"candidate", cand}} {
 		if s.run.Status != eval.RunComplete && !*f.allowIncomplete {
-			return nil, "", eval.Errorf(eval.KindIncomplete,
+			return nil, "", fault.Errorf(fault.Incomplete,
 				"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to compare what is stored",
 				"%s: the %s run %d is %s, not complete", name, s.side, s.run.ID, s.run.Status)
 		}
@@ -161,7 +162,7 @@ func resolveRuns(ctx context.Context, db *store.DB, baseArg, candArg string) (ev
 		}
 		r, err := db.Run(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return r, true, eval.Errorf(eval.KindInput, "'evalpin runs' lists the stored runs", "no run %d is stored", id)
+			return r, true, fault.Errorf(fault.Input, "'evalpin runs' lists the stored runs", "no run %d is stored", id)
 		}
 		return r, true, err
 	}
@@ -176,7 +177,7 @@ func resolveRuns(ctx context.Context, db *store.DB, baseArg, candArg string) (ev
 	latest := func(lockID string, like eval.Run) (eval.Run, error) {
 		r, err := db.LatestCompleteRun(ctx, lockID, like.SuiteHash, like.SettingsHash)
 		if errors.Is(err, store.ErrNotFound) {
-			return r, eval.Errorf(eval.KindInput, "run the suite against that lock with 'evalpin run', or name a run id ('evalpin runs --lock "+lockID+"')",
+			return r, fault.Errorf(fault.Input, "run the suite against that lock with 'evalpin run', or name a run id ('evalpin runs --lock "+lockID+"')",
 				"lock %s has no complete run of suite %s at the settings of run %d", lockID, like.Suite, like.ID)
 		}
 		return r, err
@@ -199,7 +200,7 @@ func resolveRuns(ctx context.Context, db *store.DB, baseArg, candArg string) (ev
 			}
 		}
 		if len(matched) == 0 {
-			return base, cand, eval.Errorf(eval.KindInput, "pass a run id or a full lock id ('evalpin runs' lists both)",
+			return base, cand, fault.Errorf(fault.Input, "pass a run id or a full lock id ('evalpin runs' lists both)",
 				"no complete run of lock %s is stored", candArg)
 		}
 		cand = matched[len(matched)-1]

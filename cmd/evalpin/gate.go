@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 func init() {
@@ -76,7 +77,7 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	writeGateVerdict(verdictOut, c)
 	switch g := &c.Gate; g.Verdict {
 	case eval.GateFail:
-		return eval.Errorf(eval.KindGateFailed, "", "gate failed: %d gated metric%s regressed", len(g.Regressions), pluralS(len(g.Regressions)))
+		return fault.Errorf(fault.GateFailed, "", "gate failed: %d gated metric%s regressed", len(g.Regressions), pluralS(len(g.Regressions)))
 	case eval.GateInconclusive:
 		e := &g.Evidence
 		hint := "compare runs of the same suite that share enough cases, or lower the policy's min_paired (docs/diff.md)"
@@ -88,7 +89,7 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			hint = fmt.Sprintf("'%s %d %s' shows a failed request; fix the candidate's endpoint (the OpenAI base URL, ending in /v1), model or API key and run it again with --fresh, or set the policy's min_paired and max_lost (docs/diff.md)",
 				show, c.Candidate.ID, e.FirstLost)
 		}
-		return eval.Errorf(eval.KindInconclusive, hint, "gate inconclusive: %s", strings.Join(e.Shortfalls, "; "))
+		return fault.Errorf(fault.Inconclusive, hint, "gate inconclusive: %s", strings.Join(e.Shortfalls, "; "))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/testbed"
 )
@@ -53,7 +54,7 @@ func TestGateOllamaEndToEnd(t *testing.T) {
 	}
 	run := func(suite, ep, model string, extra ...string) runSummary {
 		t.Helper()
-		out := evalpin(exitOK, append([]string{"run", "--suite", suite, "--endpoint", ep, "--model", model,
+		out := evalpin(fault.ExitOK, append([]string{"run", "--suite", suite, "--endpoint", ep, "--model", model,
 			"--db", dbPath, "--format", "json", "--no-progress"}, extra...)...)
 		var s runSummary
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
@@ -99,7 +100,7 @@ func TestGateOllamaEndToEnd(t *testing.T) {
 	}
 
 	// A/A: the same lock run twice passes.
-	out := evalpin(exitOK, "gate", "--db", dbPath, "--baseline", fmt.Sprint(a1.Run), "--candidate", fmt.Sprint(a2.Run), "--policy", policy)
+	out := evalpin(fault.ExitOK, "gate", "--db", dbPath, "--baseline", fmt.Sprint(a1.Run), "--candidate", fmt.Sprint(a2.Run), "--policy", policy)
 	for _, want := range []string{"gate: PASS", "pass rate (all checks): 100.0% → 100.0%, no detectable change",
 		"output drift: 0.0% of outputs changed against a noise floor of 0.0%, ~"} {
 		if !strings.Contains(out, want) {
@@ -108,7 +109,7 @@ func TestGateOllamaEndToEnd(t *testing.T) {
 	}
 
 	// A → B, by lock ids as CI names them: the template change fails the gate.
-	out = evalpin(exitGateFailed, "gate", "--db", dbPath, "--baseline", string(a1.Lock), "--candidate", string(b.Lock), "--policy", policy)
+	out = evalpin(fault.ExitGateFailed, "gate", "--db", dbPath, "--baseline", string(a1.Lock), "--candidate", string(b.Lock), "--policy", policy)
 	t.Logf("gate A → B:\n%s", out)
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^lock: template changed; weights same`),
@@ -124,7 +125,7 @@ func TestGateOllamaEndToEnd(t *testing.T) {
 	}
 
 	// The report names the lost cases and shows both outputs.
-	md := evalpin(exitOK, "diff", "--db", dbPath, "--baseline", string(a1.Lock), "--candidate", string(b.Lock), "--format", "md")
+	md := evalpin(fault.ExitOK, "diff", "--db", dbPath, "--baseline", string(a1.Lock), "--candidate", string(b.Lock), "--format", "md")
 	if !strings.Contains(md, "template changed") || !strings.Contains(md, "regressed") || !strings.Contains(md, answers[0][:10]) {
 		t.Errorf("diff --format md lacks the lock diff, the verdict or a baseline output:\n%s", md)
 	}

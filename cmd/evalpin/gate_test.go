@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/store"
 )
@@ -127,29 +128,29 @@ func TestGateEvidence(t *testing.T) {
 		// want are substrings of stdout (out) and stderr (errOut).
 		out, errOut []string
 	}{
-		{"all-failed", gate("2"), exitInconclusive,
+		{"all-failed", gate("2"), fault.ExitInconclusive,
 			[]string{"gate: INCONCLUSIVE at alpha 0.05\n  - " + reason + "\n"},
 			[]string{"evalpin: gate inconclusive: " + reason + "; 20 of 20 cases", "Try: 'evalpin show --db " + db + " 2 q00' shows a failed request"}},
-		{"all-failed-md", gate("2", "--format", "md"), exitInconclusive,
+		{"all-failed-md", gate("2", "--format", "md"), fault.ExitInconclusive,
 			[]string{"### evalpin diff: ⚠️ Gate&#58; INCONCLUSIVE", `- 0 cases paired, the policy needs ≥ 10&#58; 20 errored in candidate \(not\_found 20\)`},
 			[]string{"gate: INCONCLUSIVE at alpha 0.05"}},
-		{"all-failed-json", gate("2", "--format", "json"), exitInconclusive,
+		{"all-failed-json", gate("2", "--format", "json"), fault.ExitInconclusive,
 			[]string{`"verdict": "inconclusive"`, `"candidate_errored": 20`, reason},
 			[]string{"gate: INCONCLUSIVE at alpha 0.05"}},
-		{"all-failed-junit", gate("2", "--format", "junit"), exitInconclusive,
+		{"all-failed-junit", gate("2", "--format", "junit"), fault.ExitInconclusive,
 			[]string{`<testsuite name="evalpin.gate" tests="2" failures="0" errors="1"`, `<error message="too little evidence for a verdict: ` + reason + `" type="inconclusive">`},
 			[]string{"gate: INCONCLUSIVE at alpha 0.05"}},
-		{"all-failed-lenient", gate("2", "--policy", lenient), exitInconclusive,
+		{"all-failed-lenient", gate("2", "--policy", lenient), fault.ExitInconclusive,
 			[]string{"gate: INCONCLUSIVE", "0 cases paired, the policy needs ≥ 1"}, nil},
-		{"all-failed-diff", []string{"diff", "--db", db, "--baseline", "1", "--candidate", "2"}, exitOK,
+		{"all-failed-diff", []string{"diff", "--db", db, "--baseline", "1", "--candidate", "2"}, fault.ExitOK,
 			[]string{"Gate: INCONCLUSIVE at alpha 0.05 — too little evidence for a verdict\n  - " + reason}, nil},
-		{"other-suite", gate("3", "--allow-settings-mismatch"), exitInconclusive,
+		{"other-suite", gate("3", "--allow-settings-mismatch"), fault.ExitInconclusive,
 			[]string{"gate: INCONCLUSIVE", "0 cases paired, the policy needs ≥ 10: 20 only in baseline, 20 only in candidate; the runs are of different suites (testbed, other)"},
 			[]string{"Try: compare runs of the same suite"}},
-		{"other-suite-refused", gate("3"), exitInput, nil, []string{"runs have different settings"}},
-		{"pass", gate("4"), exitOK,
+		{"other-suite-refused", gate("3"), fault.ExitInput, nil, []string{"runs have different settings"}},
+		{"pass", gate("4"), fault.ExitOK,
 			[]string{"gate: PASS at alpha 0.05\n", "  evidence: 20 cases paired (the policy needs ≥ 10); 0 of 20 cases the baseline answered lost"}, nil},
-		{"bad-floor", gate("2", "--policy", badFloor), exitInput, nil,
+		{"bad-floor", gate("2", "--policy", badFloor), fault.ExitInput, nil,
 			[]string{"policy: line 2: min_paired must be at least 1 (a verdict needs a paired case), not 0"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,7 +198,7 @@ func TestGateEvidence(t *testing.T) {
 	}
 
 	// The hint's command shows the failed request.
-	if code, out, errOut := runCmd(context.Background(), "show", "--db", db, "2", "q00"); code != exitOK ||
+	if code, out, errOut := runCmd(context.Background(), "show", "--db", db, "2", "q00"); code != fault.ExitOK ||
 		!strings.Contains(out, "error (not_found): HTTP 404: 404 page not found") {
 		t.Errorf("the hint's 'evalpin show --db DB 2 q00': exit %d\n%s%s", code, out, errOut)
 	}

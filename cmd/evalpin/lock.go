@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 )
 
@@ -52,7 +52,7 @@ directory costs one stat per file; --rehash ignores the cache.
 // runLock dispatches the lock subcommands.
 func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, lockUsage+exitStatusText)
+		fmt.Fprint(stderr, lockUsage+fault.ExitStatusText)
 		return usageErrorf("lock: no subcommand given (create, verify, diff or show)")
 	}
 	sub, rest := args[0], args[1:]
@@ -66,10 +66,10 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "show":
 		return lockShow(rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stderr, lockUsage+exitStatusText)
+		fmt.Fprint(stderr, lockUsage+fault.ExitStatusText)
 		return flag.ErrHelp
 	}
-	return eval.Errorf(eval.KindInput, "run 'evalpin help lock'", "lock: unknown subcommand %q (want create, verify, diff or show)", sub)
+	return fault.Errorf(fault.Input, "run 'evalpin help lock'", "lock: unknown subcommand %q (want create, verify, diff or show)", sub)
 }
 
 // lockParse parses flags that may come before, between or after the
@@ -92,7 +92,7 @@ func lockParse(fs *flag.FlagSet, args []string, names ...string) ([]string, erro
 		args = rest[1:]
 	}
 	if len(pos) != len(names) {
-		return nil, eval.Errorf(eval.KindInput, fmt.Sprintf("run 'evalpin help lock' or 'evalpin %s -h'", fs.Name()),
+		return nil, fault.Errorf(fault.Input, fmt.Sprintf("run 'evalpin help lock' or 'evalpin %s -h'", fs.Name()),
 			"%s: want %s (%s), got %d", fs.Name(), lockPlural(len(names), "argument"), strings.Join(names, " "), len(pos))
 	}
 	return pos, nil
@@ -117,7 +117,7 @@ func keyValues(flagName string, vals []string) (map[string]string, error) {
 	for _, v := range vals {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok || k == "" {
-			return nil, eval.Errorf(eval.KindInput, fmt.Sprintf("write -%s key=value", flagName), "-%s %q: want key=value", flagName, v)
+			return nil, fault.Errorf(fault.Input, fmt.Sprintf("write -%s key=value", flagName), "-%s %q: want key=value", flagName, v)
 		}
 		out[k] = val
 	}
@@ -145,7 +145,7 @@ func lockFormat(f string) error {
 	case "text", "table", "json":
 		return nil
 	}
-	return eval.Errorf(eval.KindInput, "use -format text or -format json", "-format must be text or json, not %q", f)
+	return fault.Errorf(fault.Input, "use -format text or -format json", "-format must be text or json, not %q", f)
 }
 
 // openLockCache opens the hash cache, warning on stderr (and going on without
@@ -246,7 +246,7 @@ func lockCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if set["max-context"] {
 		if *maxContext < 0 {
-			return eval.Errorf(eval.KindInput, "give a positive token count, or 0 for the engine default", "-max-context must not be negative")
+			return fault.Errorf(fault.Input, "give a positive token count, or 0 for the engine default", "-max-context must not be negative")
 		}
 		opts.Serving.MaxContext = *maxContext
 	}

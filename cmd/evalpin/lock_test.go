@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 )
 
@@ -243,7 +243,7 @@ func TestLockCreateFlags(t *testing.T) {
 	// A seed a float64 would round is refused, not recorded as another number.
 	var out2, errb2 bytes.Buffer
 	err = run(context.Background(), []string{"lock", "create", filepath.Join("testdata", "lock", "model"), "--param", "seed=12345678901234567891"}, &out2, &errb2)
-	if eval.KindOf(err) != eval.KindInput || !strings.Contains(fmt.Sprint(err), "seed: 12345678901234567891 is not exactly a JSON number") {
+	if fault.KindOf(err) != fault.Input || !strings.Contains(fmt.Sprint(err), "seed: 12345678901234567891 is not exactly a JSON number") {
 		t.Errorf("64-bit seed: err = %v, want an input error naming it", err)
 	}
 	if out2.Len() != 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // lockDocOllama returns an Ollama identity of the test blob with template,
@@ -168,7 +169,7 @@ func TestOllamaLockDiff(t *testing.T) {
 	}
 	runJSON := func(ep string) runSummary {
 		t.Helper()
-		out, _ := evalpin(exitOK, "run", "--suite", suite, "--endpoint", ep, "--model", "tiny", "--db", dbPath, "--format", "json", "--no-progress")
+		out, _ := evalpin(fault.ExitOK, "run", "--suite", suite, "--endpoint", ep, "--model", "tiny", "--db", dbPath, "--format", "json", "--no-progress")
 		var s runSummary
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatalf("summary: %v\n%s", err, out)
@@ -193,7 +194,7 @@ func TestOllamaLockDiff(t *testing.T) {
 	const words = "template changed; weights same; parameters same; engine same"
 	diffWords := func(db string, base, cand int64) string {
 		t.Helper()
-		out, stderr := evalpin(exitOK, "diff", "--baseline", fmt.Sprint(base), "--candidate", fmt.Sprint(cand), "--db", db, "--format", "json")
+		out, stderr := evalpin(fault.ExitOK, "diff", "--baseline", fmt.Sprint(base), "--candidate", fmt.Sprint(cand), "--db", db, "--format", "json")
 		var r struct {
 			Lock struct{ Diff string } `json:"lock"`
 		}
@@ -208,7 +209,7 @@ func TestOllamaLockDiff(t *testing.T) {
 	if got := diffWords(dbPath, a.Run, b.Run); got != words {
 		t.Errorf("lock diff = %q, want %q", got, words)
 	}
-	out, _ := evalpin(exitOK, "diff", "--baseline", fmt.Sprint(a.Run), "--candidate", fmt.Sprint(b.Run), "--db", dbPath)
+	out, _ := evalpin(fault.ExitOK, "diff", "--baseline", fmt.Sprint(a.Run), "--candidate", fmt.Sprint(b.Run), "--db", dbPath)
 	if !strings.HasPrefix(out, "Lock: "+words) {
 		t.Errorf("the table report does not start with the words:\n%s", out)
 	}
@@ -216,8 +217,8 @@ func TestOllamaLockDiff(t *testing.T) {
 	// A baseline of B travels with its identity document; imported into an
 	// empty database beside A's, the diff has the words again.
 	fileA, fileB := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
-	evalpin(exitOK, "baseline", "export", fmt.Sprint(a.Run), "-o", fileA, "--db", dbPath)
-	evalpin(exitOK, "baseline", "export", fmt.Sprint(b.Run), "-o", fileB, "--db", dbPath)
+	evalpin(fault.ExitOK, "baseline", "export", fmt.Sprint(a.Run), "-o", fileA, "--db", dbPath)
+	evalpin(fault.ExitOK, "baseline", "export", fmt.Sprint(b.Run), "-o", fileB, "--db", dbPath)
 	data, err := os.ReadFile(fileB)
 	if err != nil {
 		t.Fatal(err)
@@ -226,8 +227,8 @@ func TestOllamaLockDiff(t *testing.T) {
 		t.Errorf("baseline header has no Ollama identity document (%s):\n%.400s", want, data)
 	}
 	ciDB := filepath.Join(dir, "ci.db")
-	ia, _ := evalpin(exitOK, "baseline", "import", fileA, "--db", ciDB)
-	ib, _ := evalpin(exitOK, "baseline", "import", fileB, "--db", ciDB)
+	ia, _ := evalpin(fault.ExitOK, "baseline", "import", fileA, "--db", ciDB)
+	ib, _ := evalpin(fault.ExitOK, "baseline", "import", fileB, "--db", ciDB)
 	var runA, runB int64
 	fmt.Sscan(ia, &runA)
 	fmt.Sscan(ib, &runB)
@@ -249,7 +250,7 @@ func TestOllamaLockDiff(t *testing.T) {
 	if err := os.WriteFile(bad, edited, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr := evalpin(exitInput, "baseline", "import", bad, "--db", filepath.Join(dir, "x.db"))
+	_, stderr := evalpin(fault.ExitInput, "baseline", "import", bad, "--db", filepath.Join(dir, "x.db"))
 	if want := "the identity document of lock " + b.Lock + " is refused: the identity document is lock ollama:sha256:"; !strings.Contains(stderr, want) {
 		t.Errorf("import of an edited identity: %s\nwant %q", stderr, want)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/testbed"
 )
 
@@ -32,7 +33,7 @@ func TestOllamaLockDiffEndToEnd(t *testing.T) {
 	evalpin := func(args ...string) string {
 		t.Helper()
 		code, stdout, stderr := runCmd(ctx, args...)
-		if code != exitOK {
+		if code != fault.ExitOK {
 			t.Fatalf("evalpin %s: exit %d\n%s%s\nserver log:\n%s", strings.Join(args, " "), code, stdout, stderr, ol.Log())
 		}
 		return stdout

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/secret"
 )
 
@@ -26,11 +26,11 @@ func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) err
 	const hint = "pass -o a path in an existing, writable directory"
 	dir := filepath.Dir(path)
 	if _, err := os.Stat(dir); err != nil {
-		return eval.Errorf(eval.KindInput, hint, "write %s: %w", path, err)
+		return fault.Errorf(fault.Input, hint, "write %s: %w", path, err)
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return eval.Errorf(eval.KindInput, hint, "write %s: directory %s is not writable: %w", path, dir, errors.Unwrap(err))
+		return fault.Errorf(fault.Input, hint, "write %s: directory %s is not writable: %w", path, dir, errors.Unwrap(err))
 	}
 	defer os.Remove(f.Name()) // fails harmlessly once renamed
 	bw := bufio.NewWriterSize(f, 1<<16)

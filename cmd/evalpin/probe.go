@@ -15,6 +15,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 func init() {
@@ -85,7 +86,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return usageErrorf("probe: -format must be table or json, not %q", *format)
 	}
 	if *expect != "" && !endpoint.IsLockID(*expect) {
-		return eval.Errorf(eval.KindInput, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "probe: -expect-lock %q is not a lock id", *expect)
+		return fault.Errorf(fault.Input, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "probe: -expect-lock %q is not a lock id", *expect)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/testbed"
 )
 
@@ -23,7 +24,7 @@ func TestProbeOllamaEndToEnd(t *testing.T) {
 	probe := func(model string) probeJSON {
 		t.Helper()
 		code, stdout, stderr := runCmd(ctx, "probe", "--format", "json", "--model", model, ol.BaseURL())
-		if code != exitOK {
+		if code != fault.ExitOK {
 			t.Fatalf("probe %s: exit %d\n%s\nserver log:\n%s", model, code, stderr, ol.Log())
 		}
 		var out probeJSON
@@ -54,7 +55,7 @@ func TestProbeOllamaEndToEnd(t *testing.T) {
 	}
 
 	code, stdout, stderr := runCmd(ctx, "probe", "--model", "tiny-compact", "--expect-lock", chat.Lock, ol.BaseURL())
-	if code != exitLockRefused || !strings.Contains(stderr, "not the expected "+chat.Lock) || !strings.Contains(stderr, "Try: ") {
+	if code != fault.ExitLockRefused || !strings.Contains(stderr, "not the expected "+chat.Lock) || !strings.Contains(stderr, "Try: ") {
 		t.Fatalf("--expect-lock of the chat model on the compact one: exit %d, stderr:\n%s", code, stderr)
 	}
 	if !strings.Contains(stdout, compact.Lock+"  [ollama, strong]") {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/testbed"
 	"github.com/evalpin/evalpin/suites"
 )
@@ -178,8 +179,8 @@ func TestRunRecreatedMidRunOllamaEndToEnd(t *testing.T) {
 			args := []string{"run", "--suite", "testbed", "--endpoint", origin + "/v1", "--model", "tiny",
 				"--db", dbPath, "--concurrency", "1", "--no-progress"}
 			code, _, stderr := runCmd(ctx, args...)
-			if code != exitLockRefused || !strings.Contains(stderr, fmt.Sprintf("%d of %d case samples stored", n, len(suite.Cases))) {
-				t.Fatalf("exit %d, want %d with %d stored:\n%s", code, exitLockRefused, n, stderr)
+			if code != fault.ExitLockRefused || !strings.Contains(stderr, fmt.Sprintf("%d of %d case samples stored", n, len(suite.Cases))) {
+				t.Fatalf("exit %d, want %d with %d stored:\n%s", code, fault.ExitLockRefused, n, stderr)
 			}
 			db := runOpen(t, dbPath)
 			r, err := db.Run(ctx, 1)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/runner"
 	"github.com/evalpin/evalpin/suites"
@@ -101,7 +102,7 @@ var (
 	}
 	// runHardExit ends the process when a run still has not stopped
 	// runHardStopGrace after the second Ctrl-C.
-	runHardExit      = func() { os.Exit(exitInterrupted) }
+	runHardExit      = func() { os.Exit(fault.ExitInterrupted) }
 	runHardStopGrace = 5 * time.Second
 	// runPutSuite stores a suite's cases; it runs while the suite is
 	// replayed.
@@ -184,7 +185,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return keyErr
 	case probeErr != nil:
 		if ctx.Err() == nil && errors.Is(probeErr, context.DeadlineExceeded) {
-			return eval.Errorf(eval.KindInput, "check that the endpoint is up, or raise --timeout", "run: probing the endpoints: no answer within %v", o.timeout)
+			return fault.Errorf(fault.Input, "check that the endpoint is up, or raise --timeout", "run: probing the endpoints: no answer within %v", o.timeout)
 		}
 		return probeErr
 	}
@@ -276,7 +277,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if err != nil {
 		committer.Finish(context.WithoutCancel(ctx))
 		writer.Close()
-		return eval.Errorf(eval.KindInput, "run 'evalpin help run'", "run: %w", err)
+		return fault.Errorf(fault.Input, "run 'evalpin help run'", "run: %w", err)
 	}
 	runSuite := *suite
 	runSuite.Settings = settings
@@ -317,10 +318,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		}
 	}
 	refusal := runErr
-	if eval.KindOf(refusal) != eval.KindLockRefused {
+	if fault.KindOf(refusal) != fault.LockRefused {
 		refusal = finishErr
 	}
-	if eval.KindOf(refusal) == eval.KindLockRefused {
+	if fault.KindOf(refusal) == fault.LockRefused {
 		// The run records that its lock changed (or was not confirmed).
 		if err := db.SetRunLockRefusal(bg, rn.ID, refusal.Error()); err != nil {
 			return err
@@ -403,7 +404,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	case runErr != nil && errors.Is(runErr, context.Canceled):
 		fmt.Fprintf(stderr, "run %d interrupted: %d of %d case samples stored%s; %s\n", rn.ID, out.Stored, expected, discarded, resume)
 		return runErr
-	case runErr != nil && eval.KindOf(runErr) == eval.KindInput:
+	case runErr != nil && fault.KindOf(runErr) == fault.Input:
 		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored%s\n", rn.ID, out.Stored, expected, discarded)
 		return runErr
 	case runErr != nil:
@@ -413,16 +414,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		// The last check could not run to the end (Ctrl-C, a timeout): what
 		// it held was not confirmed.
 		fmt.Fprintf(stderr, "run %d marked interrupted: the last check of the lock did not finish (%v); %d of %d case samples stored%s; %s\n", rn.ID, finishErr, out.Stored, expected, discarded, resume)
-		return eval.Errorf(eval.KindIncomplete, resume, "run %d: last check of the lock: %w", rn.ID, finishErr)
+		return fault.Errorf(fault.Incomplete, resume, "run %d: last check of the lock: %w", rn.ID, finishErr)
 	case ctx.Err() != nil:
 		fmt.Fprintf(stderr, "run %d interrupted after its last request: %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
 		return fmt.Errorf("run %d: %w", rn.ID, context.Cause(ctx))
 	case noneSucceeded:
 		return runNoneSucceeded(rn.ID, out, o.endpoints, resume)
 	case missing > 0 && out.Transient > 0:
-		return eval.Errorf(eval.KindIncomplete, resume, "run %d incomplete: %d of %d case samples have no result (%d failed every attempt with a timeout, server error or rate limit, and are requested again)", rn.ID, missing, expected, out.Transient)
+		return fault.Errorf(fault.Incomplete, resume, "run %d incomplete: %d of %d case samples have no result (%d failed every attempt with a timeout, server error or rate limit, and are requested again)", rn.ID, missing, expected, out.Transient)
 	case missing > 0:
-		return eval.Errorf(eval.KindIncomplete, resume, "run %d incomplete: %d of %d case samples are not stored", rn.ID, missing, expected)
+		return fault.Errorf(fault.Incomplete, resume, "run %d incomplete: %d of %d case samples are not stored", rn.ID, missing, expected)
 	}
 	return nil
 }
@@ -454,11 +455,11 @@ func runNoneSucceeded(id int64, s runSummary, endpoints []string, resume string)
 		what = fmt.Sprintf("%d stored failures", s.StoredErrors)
 	}
 	if len(s.Errors) == 1 && s.Errors[runner.ErrNotFound] > 0 {
-		return eval.Errorf(eval.KindInput,
+		return fault.Errorf(fault.Input,
 			fmt.Sprintf("check the endpoint's URL (its OpenAI base URL, e.g. %s) and the model name ('evalpin probe URL' lists the served models), then %s", runExampleBase(endpoints), resume),
 			"run %d: no request succeeded: every one was answered 404 Not Found (%s)", id, what)
 	}
-	return eval.Errorf(eval.KindIncomplete,
+	return fault.Errorf(fault.Incomplete,
 		"'evalpin show "+strconv.FormatInt(id, 10)+"' shows the failures; fix the server or the suite's settings, then "+resume,
 		"run %d: no request succeeded (%s): nothing of the model was measured, so the run is not complete", id, what)
 }
@@ -511,11 +512,11 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
 	case fs.NArg() > 0:
 		return nil, usageErrorf("run: unexpected argument %q (name the suite with --suite and endpoints with --endpoint)", fs.Arg(0))
 	case o.suite == "":
-		return nil, eval.Errorf(eval.KindInput, "evalpin run --suite FILE --endpoint URL; 'evalpin suite list' shows the bundled suites", "run: no suite given")
+		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint URL; 'evalpin suite list' shows the bundled suites", "run: no suite given")
 	case len(o.endpoints) == 0:
-		return nil, eval.Errorf(eval.KindInput, "evalpin run --suite FILE --endpoint http://host:8000/v1 (or export OPENAI_BASE_URL)", "run: no endpoint given")
+		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint http://host:8000/v1 (or export OPENAI_BASE_URL)", "run: no endpoint given")
 	case o.expect != "" && !endpoint.IsLockID(o.expect):
-		return nil, eval.Errorf(eval.KindInput, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "run: --expect-lock %q is not a lock id", o.expect)
+		return nil, fault.Errorf(fault.Input, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "run: --expect-lock %q is not a lock id", o.expect)
 	case o.format != "table" && o.format != "json":
 		return nil, usageErrorf("run: --format must be table or json, not %q", o.format)
 	case o.set["temperature"] && (o.temperature < 0 || o.temperature > 2):
@@ -526,7 +527,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
 	}
 	for _, u := range o.endpoints {
 		if _, err := endpoint.Origin(u); err != nil {
-			return nil, eval.Errorf(eval.KindInput, "an endpoint is an OpenAI base URL such as http://127.0.0.1:8000/v1", "run: --endpoint %q: %w", u, err)
+			return nil, fault.Errorf(fault.Input, "an endpoint is an OpenAI base URL such as http://127.0.0.1:8000/v1", "run: --endpoint %q: %w", u, err)
 		}
 	}
 	return o, nil
@@ -561,7 +562,7 @@ func runLoadSuite(arg string) (*eval.Suite, error) {
 	if slices.Contains(suites.ExampleNames(), strings.TrimSuffix(arg, ".yaml")) {
 		return suites.LoadExample(arg)
 	}
-	return nil, eval.Errorf(eval.KindInput,
+	return nil, fault.Errorf(fault.Input,
 		"pass a suite file, or one of the bundled suites: "+strings.Join(suites.ExampleNames(), ", "),
 		"run: --suite %s: no such file, and no bundled suite of that name", arg)
 }

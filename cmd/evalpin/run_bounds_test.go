@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // A numeric flag out of its range is an input error (exit 2) that names the
@@ -53,8 +55,8 @@ func TestRunFlagBounds(t *testing.T) {
 		t.Run(tt.flag+"="+tt.value, func(t *testing.T) {
 			dbPath := filepath.Join(t.TempDir(), "e.db")
 			code, stdout, stderr := runCmd(context.Background(), "run", "--suite", suite, "--endpoint", srv.URL+"/v1", "--db", dbPath, "--no-progress", tt.flag, tt.value)
-			if code != exitInput {
-				t.Errorf("exit %d, want %d\n%s", code, exitInput, stderr)
+			if code != fault.ExitInput {
+				t.Errorf("exit %d, want %d\n%s", code, fault.ExitInput, stderr)
 			}
 			if !strings.Contains(stderr, tt.msg) {
 				t.Errorf("stderr lacks %q:\n%s", tt.msg, stderr)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/testbed"
 	"github.com/evalpin/evalpin/suites"
 )
@@ -102,8 +103,8 @@ func TestRunOllamaEndToEnd(t *testing.T) {
 
 	code, stdout, stderr := runCmd(ctx, "run", "--suite", "testbed", "--endpoint", ol.BaseURL(), "--model", "tiny-a",
 		"--expect-lock", other.Lock, "--db", dbPath, "--no-progress")
-	if code != exitLockRefused || stdout != "" || !strings.Contains(stderr, other.Lock) {
-		t.Errorf("--expect-lock of tiny-b against tiny-a: exit %d, want %d\n%s%s", code, exitLockRefused, stdout, stderr)
+	if code != fault.ExitLockRefused || stdout != "" || !strings.Contains(stderr, other.Lock) {
+		t.Errorf("--expect-lock of tiny-b against tiny-a: exit %d, want %d\n%s%s", code, fault.ExitLockRefused, stdout, stderr)
 	}
 	if runs := runListRuns(t, db); len(runs) != 3 {
 		t.Errorf("%d runs stored, want 3: a refused run creates none", len(runs))

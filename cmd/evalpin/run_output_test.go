@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/runner"
 )
 
@@ -54,7 +55,7 @@ func TestRunAbsentContentIsMalformed(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	code, stdout, stderr := runCmd(context.Background(), "run", "--suite", suite, "--endpoint", srv.URL+"/v1", "--db", dbPath, "--format", "json")
-	if code != exitOK {
+	if code != fault.ExitOK {
 		t.Fatalf("exit %d, want 0 (a malformed answer is the case's stored result)\n%s", code, stderr)
 	}
 	var sum runSummary

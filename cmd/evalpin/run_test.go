@@ -22,6 +22,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 		var args []string
 		if err := json.Unmarshal([]byte(spec), &args); err != nil {
 			fmt.Fprintln(os.Stderr, err)
-			os.Exit(exitInternal)
+			os.Exit(fault.ExitInternal)
 		}
 		// Results are confirmed and stored in small steps, so that the
 		// kill finds some stored and more in flight.
@@ -391,10 +392,10 @@ func TestRunRefusedBeforeRun(t *testing.T) {
 		want error // errors.Is of the refusal, checked in the message
 		msg  string
 	}{
-		{"no lock", []string{"--endpoint", noneEP}, exitLockRefused, endpoint.ErrNoLock, "no lock reported"},
-		{"wrong lock", []string{"--endpoint", aEP, "--expect-lock", runLockB}, exitLockRefused, endpoint.ErrWrongLock, runLockB},
-		{"replicas disagree", []string{"--endpoint", aEP, "--endpoint", bEP}, exitLockRefused, endpoint.ErrDisagree, "serves"},
-		{"unreachable", []string{"--endpoint", "http://127.0.0.1:1/v1"}, exitInput, nil, "endpoint http://127.0.0.1:1/v1 unreachable"},
+		{"no lock", []string{"--endpoint", noneEP}, fault.ExitLockRefused, endpoint.ErrNoLock, "no lock reported"},
+		{"wrong lock", []string{"--endpoint", aEP, "--expect-lock", runLockB}, fault.ExitLockRefused, endpoint.ErrWrongLock, runLockB},
+		{"replicas disagree", []string{"--endpoint", aEP, "--endpoint", bEP}, fault.ExitLockRefused, endpoint.ErrDisagree, "serves"},
+		{"unreachable", []string{"--endpoint", "http://127.0.0.1:1/v1"}, fault.ExitInput, nil, "endpoint http://127.0.0.1:1/v1 unreachable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -454,8 +455,8 @@ func TestRunLockChangedMidRun(t *testing.T) {
 	})
 	args := []string{"run", "--suite", suite, "--endpoint", fake.start(t), "--db", dbPath, "--concurrency", "1", "--no-progress"}
 	code, stdout, stderr := runCmd(context.Background(), args...)
-	if code != exitLockRefused {
-		t.Fatalf("exit %d, want %d\n%s", code, exitLockRefused, stderr)
+	if code != fault.ExitLockRefused {
+		t.Fatalf("exit %d, want %d\n%s", code, fault.ExitLockRefused, stderr)
 	}
 	if !strings.Contains(stderr, runLockB) || !strings.Contains(stderr, "Try: ") || !strings.Contains(stdout, "interrupted") {
 		t.Errorf("stderr should name the other lock and the fix, stdout the interrupted run:\n%s\n%s", stdout, stderr)
@@ -496,8 +497,8 @@ func TestRunLockChangedAtEnd(t *testing.T) {
 		}
 	})
 	code, _, stderr := runCmd(context.Background(), "run", "--suite", runSuiteFile(t, dir, 5), "--endpoint", fake.start(t), "--db", dbPath, "--concurrency", "1")
-	if code != exitLockRefused || !strings.Contains(stderr, "now names lock "+runLockB) || !strings.Contains(stderr, "0 of 5 case samples stored") {
-		t.Fatalf("exit %d, want %d and the re-check's refusal\n%s", code, exitLockRefused, stderr)
+	if code != fault.ExitLockRefused || !strings.Contains(stderr, "now names lock "+runLockB) || !strings.Contains(stderr, "0 of 5 case samples stored") {
+		t.Fatalf("exit %d, want %d and the re-check's refusal\n%s", code, fault.ExitLockRefused, stderr)
 	}
 	if r, err := runOpen(t, dbPath).Run(context.Background(), 1); err != nil || r.Status != eval.RunInterrupted {
 		t.Errorf("run %+v %v, want interrupted", r, err)
@@ -519,8 +520,8 @@ func TestRunRetriesTransientFailures(t *testing.T) {
 	ctx := context.Background()
 
 	code, stdout, stderr := runCmd(ctx, args...)
-	if code != exitIncomplete || !strings.Contains(stderr, "run 1 incomplete: 2 of 6 case samples have no result (2 failed every attempt") {
-		t.Fatalf("exit %d, want %d naming the 2 transient failures\n%s", code, exitIncomplete, stderr)
+	if code != fault.ExitIncomplete || !strings.Contains(stderr, "run 1 incomplete: 2 of 6 case samples have no result (2 failed every attempt") {
+		t.Fatalf("exit %d, want %d naming the 2 transient failures\n%s", code, fault.ExitIncomplete, stderr)
 	}
 	var sum runSummary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
@@ -583,8 +584,8 @@ func TestRunInterruptResume(t *testing.T) {
 	})
 	args := []string{"run", "--suite", suite, "--endpoint", fake.start(t), "--db", dbPath, "--concurrency", "4", "--fresh"}
 	code, stdout, stderr := runCmd(ctx, args...)
-	if code != exitInterrupted {
-		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr)
+	if code != fault.ExitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, fault.ExitInterrupted, stderr)
 	}
 	resume := "evalpin run --suite " + suite + " --endpoint " + args[4] + " --db " + dbPath + " --concurrency 4\n"
 	if !strings.Contains(stderr, "resume it with the same command: "+resume) || !strings.Contains(stdout, "interrupted") {
@@ -635,8 +636,8 @@ func TestRunSecondInterrupt(t *testing.T) {
 	args := []string{"run", "--suite", suite, "--endpoint", fake.start(t), "--db", dbPath, "--concurrency", "4"}
 	start := time.Now()
 	code, _, stderr := runCmd(ctx, args...)
-	if code != exitInterrupted || !strings.Contains(stderr, "abandoning the requests in flight") {
-		t.Fatalf("exit %d, want %d after abandoning the requests\n%s", code, exitInterrupted, stderr)
+	if code != fault.ExitInterrupted || !strings.Contains(stderr, "abandoning the requests in flight") {
+		t.Fatalf("exit %d, want %d after abandoning the requests\n%s", code, fault.ExitInterrupted, stderr)
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("the hard stop took %v", d)
@@ -963,16 +964,16 @@ func TestRunErrorPrecedence(t *testing.T) {
 		code     int
 		stderr   string
 	}{
-		{"bad suite, good endpoint", bad, ok, "", "", exitInput, "invalid suite"},
-		{"bad suite, no lock", bad, noLock, "", "", exitInput, "invalid suite"},
-		{"bad suite, wrong lock", bad, ok, "", runLockB, exitInput, "invalid suite"},
-		{"bad suite, hanging endpoint", bad, hanging.URL + "/v1", "", "", exitInput, "invalid suite"},
-		{"bad suite, no key", bad, ok, "EVALPIN_TEST_UNSET_KEY", "", exitInput, "invalid suite"},
-		{"unknown suite, no lock", "nonesuch", noLock, "", "", exitInput, "no bundled suite of that name"},
-		{"no key, no lock", good, noLock, "EVALPIN_TEST_UNSET_KEY", "", exitInput, "--api-key-env EVALPIN_TEST_UNSET_KEY"},
-		{"good suite, no lock", good, noLock, "", "", exitLockRefused, "no lock reported"},
-		{"good suite, wrong lock", good, ok, "", runLockB, exitLockRefused, runLockA},
-		{"good suite, key, good endpoint", good, ok, "EVALPIN_TEST_SET_KEY", "", exitOK, "run 1:"},
+		{"bad suite, good endpoint", bad, ok, "", "", fault.ExitInput, "invalid suite"},
+		{"bad suite, no lock", bad, noLock, "", "", fault.ExitInput, "invalid suite"},
+		{"bad suite, wrong lock", bad, ok, "", runLockB, fault.ExitInput, "invalid suite"},
+		{"bad suite, hanging endpoint", bad, hanging.URL + "/v1", "", "", fault.ExitInput, "invalid suite"},
+		{"bad suite, no key", bad, ok, "EVALPIN_TEST_UNSET_KEY", "", fault.ExitInput, "invalid suite"},
+		{"unknown suite, no lock", "nonesuch", noLock, "", "", fault.ExitInput, "no bundled suite of that name"},
+		{"no key, no lock", good, noLock, "EVALPIN_TEST_UNSET_KEY", "", fault.ExitInput, "--api-key-env EVALPIN_TEST_UNSET_KEY"},
+		{"good suite, no lock", good, noLock, "", "", fault.ExitLockRefused, "no lock reported"},
+		{"good suite, wrong lock", good, ok, "", runLockB, fault.ExitLockRefused, runLockA},
+		{"good suite, key, good endpoint", good, ok, "EVALPIN_TEST_SET_KEY", "", fault.ExitOK, "run 1:"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1052,7 +1053,7 @@ func TestRunStoresSuiteDuringReplay(t *testing.T) {
 		return db.PutSuite(ctx, s)
 	}
 	code, _, stderr := runCmd(context.Background(), "run", "--suite", suite, "--endpoint", ep, "--db", dbPath, "--concurrency", "4")
-	if code != exitOK {
+	if code != fault.ExitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	if waited.Load() != false {
@@ -1096,9 +1097,9 @@ func TestRunSuiteStoreFails(t *testing.T) {
 	args := []string{"run", "--suite", suite, "--endpoint", ep, "--db", dbPath, "--concurrency", "2"}
 
 	code, _, stderr := runCmd(context.Background(), args...)
-	if code != exitInternal || !strings.Contains(stderr, "the suite's cases could not be stored") ||
+	if code != fault.ExitInternal || !strings.Contains(stderr, "the suite's cases could not be stored") ||
 		!strings.Contains(stderr, "store suite: disk I/O error") {
-		t.Fatalf("exit %d, stderr:\n%s\nwant exit %d naming the failed suite store", code, stderr, exitInternal)
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit %d naming the failed suite store", code, stderr, fault.ExitInternal)
 	}
 	db := runOpen(t, dbPath)
 	if got := runStatus(t, db, 1); got != eval.RunInterrupted {
@@ -1107,7 +1108,7 @@ func TestRunSuiteStoreFails(t *testing.T) {
 
 	runPutSuite = old
 	code, _, stderr = runCmd(context.Background(), args...)
-	if code != exitOK || !strings.Contains(stderr, "resuming run 1") {
+	if code != fault.ExitOK || !strings.Contains(stderr, "resuming run 1") {
 		t.Fatalf("resume: exit %d, stderr:\n%s", code, stderr)
 	}
 	if got := runStatus(t, db, 1); got != eval.RunComplete {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"io/fs"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -17,11 +17,11 @@ func runLockRun(db *store.DB, id int64) (unlock func() error, err error) {
 	unlock, err = db.LockRun(id)
 	switch {
 	case errors.Is(err, store.ErrRunLocked):
-		return nil, eval.Errorf(eval.KindBusy,
+		return nil, fault.Errorf(fault.Busy,
 			"wait for it to end (then the same command resumes the run, or finds it complete), or pass --fresh to start a new run",
 			"%w", err)
 	case errors.Is(err, fs.ErrPermission):
-		return nil, eval.Errorf(eval.KindInput,
+		return nil, fault.Errorf(fault.Input,
 			"make the run lock file writable by you, or delete it while no evalpin runs on this database",
 			"%w", err)
 	case err != nil:

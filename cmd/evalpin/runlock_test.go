@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/nobody"
 )
 
@@ -46,8 +47,8 @@ func TestRunLockedByAnotherRun(t *testing.T) {
 
 	otherEP := other.start(t)
 	code, stdout, stderr := runCmd(context.Background(), args(otherEP)...)
-	if code != exitBusy {
-		t.Errorf("second run: exit %d, want %d\n%s", code, exitBusy, stderr)
+	if code != fault.ExitBusy {
+		t.Errorf("second run: exit %d, want %d\n%s", code, fault.ExitBusy, stderr)
 	}
 	want := fmt.Sprintf("evalpin: run 1 is being run by another evalpin process (pid %d)\nTry: wait for it to end", os.Getpid())
 	if !strings.Contains(stderr, want) || !strings.Contains(stderr, "--fresh") {
@@ -65,7 +66,7 @@ func TestRunLockedByAnotherRun(t *testing.T) {
 	}
 
 	r := <-first
-	if r.code != exitOK {
+	if r.code != fault.ExitOK {
 		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
 	}
 	db := runOpen(t, dbPath)
@@ -76,7 +77,7 @@ func TestRunLockedByAnotherRun(t *testing.T) {
 
 	// The lock went with the first run.
 	code, _, stderr = runCmd(context.Background(), args(otherEP)...)
-	if code != exitOK || !strings.Contains(stderr, "run 1 is complete") {
+	if code != fault.ExitOK || !strings.Contains(stderr, "run 1 is complete") {
 		t.Errorf("after the first run: exit %d\n%s", code, stderr)
 	}
 	if got := other.cases.Load(); got != 0 {
@@ -95,14 +96,14 @@ func TestRunLockFileReadOnly(t *testing.T) {
 	dbPath := filepath.Join(dir, "e.db")
 	fake := newRunFake(runLockA)
 	args := []string{"run", "--suite", runSuiteFile(t, dir, 3), "--endpoint", fake.start(t), "--db", dbPath, "--no-progress"}
-	if code, _, stderr := runCmd(context.Background(), args...); code != exitOK {
+	if code, _, stderr := runCmd(context.Background(), args...); code != fault.ExitOK {
 		t.Fatalf("first run: exit %d\n%s", code, stderr)
 	}
 	if err := os.Chmod(dbPath+"-runlock", 0o444); err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCmd(context.Background(), append(args, "--fresh")...)
-	if code != exitInput || !strings.Contains(stderr, "e.db-runlock: permission denied") || !strings.Contains(stderr, "Try: make the run lock file writable") {
-		t.Errorf("exit %d, want %d naming the lock file and the fix\n%s", code, exitInput, stderr)
+	if code != fault.ExitInput || !strings.Contains(stderr, "e.db-runlock: permission denied") || !strings.Contains(stderr, "Try: make the run lock file writable") {
+		t.Errorf("exit %d, want %d naming the lock file and the fix\n%s", code, fault.ExitInput, stderr)
 	}
 }

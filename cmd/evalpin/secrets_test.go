@@ -19,6 +19,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/secret"
 )
 
@@ -334,7 +335,7 @@ func TestProbeAPIKeyEnv(t *testing.T) {
 	}
 
 	code, _, stderr = runCmd(context.Background(), "probe", "--api-key-env", "EVALPIN_TEST_PROBE_UNSET", ep)
-	if want := "probe: --api-key-env EVALPIN_TEST_PROBE_UNSET: the variable is empty or not set"; code != exitInput || !strings.Contains(stderr, want) {
+	if want := "probe: --api-key-env EVALPIN_TEST_PROBE_UNSET: the variable is empty or not set"; code != fault.ExitInput || !strings.Contains(stderr, want) {
 		t.Errorf("unset variable: exit %d, stderr %q; want 2 and %q", code, stderr, want)
 	}
 }
@@ -436,7 +437,7 @@ func TestResolveCredentials(t *testing.T) {
 		var stderr bytes.Buffer
 		c, err := resolveCredentials("probe", tt.apiKeyEnv, tt.endpoints, tt.getenv, &stderr)
 		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) || eval.KindOf(err) != eval.KindInput {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || fault.KindOf(err) != fault.Input {
 				t.Errorf("%s: error %v, want an input error saying %q", tt.name, err, tt.err)
 			}
 			continue
@@ -462,7 +463,7 @@ func TestResolveCredentials(t *testing.T) {
 // A refusal of the credentials is an input error whose hint says which key
 // was sent, or why none was.
 func TestUnauthorizedHint(t *testing.T) {
-	refused := fmt.Errorf("endpoint http://gpu-a:8000: GET /v1/models: 401 Unauthorized: %w", eval.ErrUnauthorized)
+	refused := fmt.Errorf("endpoint http://gpu-a:8000: GET /v1/models: 401 Unauthorized: %w", fault.ErrUnauthorized)
 	env := func(kv ...string) func(string) string {
 		return func(k string) string {
 			for i := 0; i < len(kv); i += 2 {
@@ -500,13 +501,13 @@ func TestUnauthorizedHint(t *testing.T) {
 		}
 		err = c.explain(refused)
 		var stderr bytes.Buffer
-		if code := report(&stderr, err); code != exitInput {
-			t.Errorf("%s: exit %d, want %d", tt.name, code, exitInput)
+		if code := report(&stderr, err); code != fault.ExitInput {
+			t.Errorf("%s: exit %d, want %d", tt.name, code, fault.ExitInput)
 		}
 		if !strings.Contains(stderr.String(), "Try: "+tt.hint) {
 			t.Errorf("%s: stderr\n%s\nwant the hint %q", tt.name, stderr.String(), tt.hint)
 		}
-		if !errors.Is(err, eval.ErrUnauthorized) {
+		if !errors.Is(err, fault.ErrUnauthorized) {
 			t.Errorf("%s: the explained error no longer wraps ErrUnauthorized", tt.name)
 		}
 	}
@@ -551,7 +552,7 @@ func TestReportAndOutputFileRedact(t *testing.T) {
 	const key = "sk-report-test-key-88"
 	secret.Register(key)
 	var stderr bytes.Buffer
-	report(&stderr, eval.Errorf(eval.KindInput, "use "+key, "the server said: bad key %s", key))
+	report(&stderr, fault.Errorf(fault.Input, "use "+key, "the server said: bad key %s", key))
 	if strings.Contains(stderr.String(), key) || !strings.Contains(stderr.String(), secret.Marker) {
 		t.Errorf("report printed %q", stderr.String())
 	}

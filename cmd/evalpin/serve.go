@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/ollama"
 	"github.com/evalpin/evalpin/internal/serve"
@@ -105,7 +105,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	for _, f := range []struct{ name, value string }{{"lock", *lockPath}, {"model-dir", *dir}, {"upstream", *upstream}} {
 		if f.value == "" {
-			return eval.Errorf(eval.KindInput, "run 'evalpin help serve'", "serve: -%s is required", f.name)
+			return fault.Errorf(fault.Input, "run 'evalpin help serve'", "serve: -%s is required", f.name)
 		}
 	}
 	if *recheck <= 0 {
@@ -119,7 +119,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	up, err := url.Parse(*upstream)
 	if err != nil || up.Host == "" || (up.Scheme != "http" && up.Scheme != "https") {
-		return eval.Errorf(eval.KindInput, "pass the engine's origin, e.g. --upstream http://127.0.0.1:11434", "serve: -upstream %q is not an http URL with a host", *upstream)
+		return fault.Errorf(fault.Input, "pass the engine's origin, e.g. --upstream http://127.0.0.1:11434", "serve: -upstream %q is not an http URL with a host", *upstream)
 	}
 	m, err := lock.ReadFile(*lockPath)
 	if err != nil {
@@ -127,7 +127,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	id, err := m.ID()
 	if err != nil {
-		return eval.Errorf(eval.KindInput, "recreate it with 'evalpin lock create'", "serve: lock file %s: %w", *lockPath, err)
+		return fault.Errorf(fault.Input, "recreate it with 'evalpin lock create'", "serve: lock file %s: %w", *lockPath, err)
 	}
 	manifest, err := m.Marshal()
 	if err != nil {
@@ -173,7 +173,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logf("vouching for model %s of the %s engine at %s, checked in %s (%s)", bound, ev.Engine, up.Redacted(), time.Since(start).Round(time.Millisecond), checkedText(ev))
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return eval.Errorf(eval.KindInput, "pick a free address with --listen, e.g. --listen 127.0.0.1:0", "serve: %w", err)
+		return fault.Errorf(fault.Input, "pick a free address with --listen, e.g. --listen 127.0.0.1:0", "serve: %w", err)
 	}
 	logf("listening on http://%s (upstream %s, model %s, re-checking every %s)", ln.Addr(), up.Redacted(), bound, *recheck)
 	if err := s.Run(ctx, ln); err != nil {
@@ -206,11 +206,11 @@ func serveAdvice(err error) error {
 	var me *serve.ModelError
 	switch {
 	case errors.As(err, &me) && len(me.Served) > 0:
-		return &eval.Error{Kind: eval.KindInput, Err: err, Hint: "pass --model NAME with one of the models the engine serves, e.g. --model " + me.Served[0]}
+		return &fault.Error{Kind: fault.Input, Err: err, Hint: "pass --model NAME with one of the models the engine serves, e.g. --model " + me.Served[0]}
 	case errors.As(err, &me):
-		return &eval.Error{Kind: eval.KindInput, Err: err, Hint: "create or load the model in the engine first, then start evalpin serve"}
+		return &fault.Error{Kind: fault.Input, Err: err, Hint: "create or load the model in the engine first, then start evalpin serve"}
 	case errors.Is(err, serve.ErrUpstreamDown):
-		return &eval.Error{Kind: eval.KindInput, Err: err, Hint: "start the engine first, check --upstream, or wait longer with --upstream-wait"}
+		return &fault.Error{Kind: fault.Input, Err: err, Hint: "start the engine first, check --upstream, or wait longer with --upstream-wait"}
 	}
 	return err
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/testbed"
 	"github.com/evalpin/evalpin/suites"
@@ -210,9 +211,9 @@ func TestServeOneModelOllamaEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code != exitLockRefused || !strings.Contains(stderr, "as model tiny:latest: its weights are sha256:"+tinySum[0][:12]+"…, the locked Modelfile's FROM files are sha256:") ||
+	if code != fault.ExitLockRefused || !strings.Contains(stderr, "as model tiny:latest: its weights are sha256:"+tinySum[0][:12]+"…, the locked Modelfile's FROM files are sha256:") ||
 		strings.Contains(stderr, "template") || strings.Contains(stderr, "listening on") {
-		t.Fatalf("serve with a lock of other weights: exit %d, want %d naming the weights alone\n%s", code, exitLockRefused, stderr)
+		t.Fatalf("serve with a lock of other weights: exit %d, want %d naming the weights alone\n%s", code, fault.ExitLockRefused, stderr)
 	}
 
 	// A Modelfile with every kind of line Ollama reports back in its own

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -55,12 +56,12 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if len(pos) < 1 || len(pos) > 2 {
-		return eval.Errorf(eval.KindInput, "run 'evalpin runs' for the run ids, then 'evalpin show RUN [CASE]'",
+		return fault.Errorf(fault.Input, "run 'evalpin runs' for the run ids, then 'evalpin show RUN [CASE]'",
 			"show: want a run id and optionally a case id, got %d arguments", len(pos))
 	}
 	id, err := strconv.ParseInt(strings.TrimPrefix(pos[0], "#"), 10, 64)
 	if err != nil || id <= 0 {
-		return eval.Errorf(eval.KindInput, "run 'evalpin runs' for the run ids", "show: run id %q is not a positive number", pos[0])
+		return fault.Errorf(fault.Input, "run 'evalpin runs' for the run ids", "show: run id %q is not a positive number", pos[0])
 	}
 	if *format != "table" && *format != "json" {
 		return usageErrorf("show: --format must be table or json, not %q", *format)
@@ -76,7 +77,7 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer db.Close()
 	run, err := db.Run(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return eval.Errorf(eval.KindInput, "run 'evalpin runs' for the stored runs", "show: no run %d in %s", id, *dbPath)
+		return fault.Errorf(fault.Input, "run 'evalpin runs' for the stored runs", "show: no run %d in %s", id, *dbPath)
 	} else if err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Counts, caseID, format string, stdout io.Writer) error {
 	results, err := db.Result(ctx, run.ID, caseID)
 	if errors.Is(err, store.ErrNotFound) {
-		return eval.Errorf(eval.KindInput, fmt.Sprintf("run 'evalpin show %d' for the cases it stored", run.ID),
+		return fault.Errorf(fault.Input, fmt.Sprintf("run 'evalpin show %d' for the cases it stored", run.ID),
 			"show: run %d has no result for case %q", run.ID, caseID)
 	} else if err != nil {
 		return err

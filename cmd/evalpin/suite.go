@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/suites"
 )
 
@@ -93,7 +94,7 @@ func suiteCheck(files []string, stdout, stderr io.Writer) error {
 		describeSuite(stdout, f, s)
 	}
 	if invalid > 0 {
-		return eval.Errorf(eval.KindInput, "fix the problems listed; docs/suites.md describes the suite format",
+		return fault.Errorf(fault.Input, "fix the problems listed; docs/suites.md describes the suite format",
 			"suite check: %d of %d suite files are invalid", invalid, len(files))
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // memSink is a Sink that keeps what it is given.
@@ -119,7 +120,7 @@ func TestCommitter(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, tt.want) || eval.KindOf(err) != eval.KindLockRefused {
+			if !errors.Is(err, tt.want) || fault.KindOf(err) != fault.LockRefused {
 				t.Fatalf("Finish: err = %v, want %v", err, tt.want)
 			}
 			if got := sink.ids(); len(got) != 0 || st.Discarded != 3 || st.Held != 0 {
@@ -296,10 +297,10 @@ func TestResolveInputErrors(t *testing.T) {
 			"", "", nil, "did you mean http://"},
 		{"401 on the model list", func(string) http.Handler {
 			return override((&fakeEngine{models: []string{"m"}, header: lockA}).mux(), "GET /v1/models", unauthorized)
-		}, "/v1", "", eval.ErrUnauthorized, "Incorrect API key provided"},
+		}, "/v1", "", fault.ErrUnauthorized, "Incorrect API key provided"},
 		{"401 on the completion", func(string) http.Handler {
 			return override((&fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil)}).mux(), "POST /v1/chat/completions", unauthorized)
-		}, "/v1", "", eval.ErrUnauthorized, "401"},
+		}, "/v1", "", fault.ErrUnauthorized, "401"},
 		{"trailing slash", func(string) http.Handler { return (&fakeEngine{models: []string{"m"}, header: lockA}).mux() },
 			"/v1/", "", nil, ""},
 	}
@@ -318,8 +319,8 @@ func TestResolveInputErrors(t *testing.T) {
 				}
 				return
 			}
-			if eval.KindOf(err) != eval.KindInput || !strings.Contains(err.Error(), tt.msg) {
-				t.Fatalf("Resolve: err = %v (kind %v), want an input error containing %q", err, eval.KindOf(err), tt.msg)
+			if fault.KindOf(err) != fault.Input || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("Resolve: err = %v (kind %v), want an input error containing %q", err, fault.KindOf(err), tt.msg)
 			}
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Fatalf("err = %v, want it to wrap %v", err, tt.is)

@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // WellKnownPath is where a server publishes the lock it serves, relative to the
@@ -42,8 +43,8 @@ const Header = "Evalpin-Lock"
 // It is not transient: it lasts until the server is restarted.
 const LockMismatchCode = "evalpin_lock_mismatch"
 
-// The refusals. Every one is returned wrapped in an *eval.Error of kind
-// eval.KindLockRefused whose hint says how to fix it; test for them with
+// The refusals. Every one is returned wrapped in an *fault.Error of kind
+// fault.LockRefused whose hint says how to fix it; test for them with
 // errors.Is.
 var (
 	// ErrNoLock: the endpoint reports no lock at all.
@@ -133,10 +134,10 @@ func IsLockID(s string) bool { return lockPattern.MatchString(s) }
 func Origin(baseURL string) (string, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		return "", eval.Errorf(eval.KindInput, "give the endpoint's OpenAI base URL, e.g. http://127.0.0.1:8000/v1", "endpoint %q: %w", baseURL, err)
+		return "", fault.Errorf(fault.Input, "give the endpoint's OpenAI base URL, e.g. http://127.0.0.1:8000/v1", "endpoint %q: %w", baseURL, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", eval.Errorf(eval.KindInput, "give the endpoint's OpenAI base URL, e.g. http://127.0.0.1:8000/v1", "endpoint %q: want an http or https URL with a host", baseURL)
+		return "", fault.Errorf(fault.Input, "give the endpoint's OpenAI base URL, e.g. http://127.0.0.1:8000/v1", "endpoint %q: want an http or https URL with a host", baseURL)
 	}
 	return u.Scheme + "://" + u.Host, nil
 }
@@ -148,7 +149,7 @@ func apiURL(baseURL, path string) string {
 
 // refusef returns a lock refusal wrapping sentinel, with a hint.
 func refusef(sentinel error, hint, format string, args ...any) error {
-	return eval.Errorf(eval.KindLockRefused, hint, format+": %w", append(args, sentinel)...)
+	return fault.Errorf(fault.LockRefused, hint, format+": %w", append(args, sentinel)...)
 }
 
 // truncate shortens s to at most n bytes for a message.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/ollama"
 )
@@ -203,10 +204,10 @@ func TestResolve(t *testing.T) {
 				if !errors.Is(err, tt.refusal) {
 					t.Fatalf("Resolve: err = %v, want %v", err, tt.refusal)
 				}
-				if got := eval.KindOf(err); got != eval.KindLockRefused {
+				if got := fault.KindOf(err); got != fault.LockRefused {
 					t.Errorf("kind = %v, want KindLockRefused", got)
 				}
-				if eval.HintOf(err) == "" {
+				if fault.HintOf(err) == "" {
 					t.Errorf("refusal %v has no hint", err)
 				}
 				if !strings.Contains(err.Error(), tt.msg) {
@@ -260,7 +261,7 @@ func TestResolveReplicas(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, tt.refusal) || eval.KindOf(err) != eval.KindLockRefused {
+			if !errors.Is(err, tt.refusal) || fault.KindOf(err) != fault.LockRefused {
 				t.Fatalf("Resolve: err = %v, want %v", err, tt.refusal)
 			}
 		})
@@ -270,7 +271,7 @@ func TestResolveReplicas(t *testing.T) {
 func TestResolveInput(t *testing.T) {
 	for _, urls := range [][]string{nil, {"localhost:8000"}, {"ftp://host/v1"}} {
 		_, err := Resolve(context.Background(), nil, urls, "", "")
-		if eval.KindOf(err) != eval.KindInput {
+		if fault.KindOf(err) != fault.Input {
 			t.Errorf("Resolve(%q): err = %v, want an input error", urls, err)
 		}
 	}
@@ -291,14 +292,14 @@ func TestResolveNotALockProblem(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Resolve(context.Background(), nil, []string{tt.url}, tt.model, "")
-			if got := eval.KindOf(err); got != eval.KindInput {
+			if got := fault.KindOf(err); got != fault.Input {
 				t.Fatalf("err = %v (kind %v), want an input error", err, got)
 			}
 			if errors.Is(err, ErrNoLock) {
 				t.Errorf("err = %v is also a lock refusal", err)
 			}
-			if !strings.Contains(err.Error(), tt.msg) || !strings.Contains(eval.HintOf(err), tt.hint) {
-				t.Errorf("err = %v, hint %q; want %q with a hint naming %q", err, eval.HintOf(err), tt.msg, tt.hint)
+			if !strings.Contains(err.Error(), tt.msg) || !strings.Contains(fault.HintOf(err), tt.hint) {
+				t.Errorf("err = %v, hint %q; want %q with a hint naming %q", err, fault.HintOf(err), tt.msg, tt.hint)
 			}
 		})
 	}
@@ -374,7 +375,7 @@ func TestCheckResponse(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, tt.refusal) || eval.KindOf(err) != eval.KindLockRefused {
+			if !errors.Is(err, tt.refusal) || fault.KindOf(err) != fault.LockRefused {
 				t.Fatalf("CheckResponse: err = %v, want %v", err, tt.refusal)
 			}
 			// The refusal sticks: a good response after it is refused too.
@@ -391,7 +392,7 @@ func TestCheckResponseUnknownEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := target.CheckResponse("http://elsewhere/v1", hdr(lockA), "", "m"); err == nil || eval.KindOf(err) == eval.KindLockRefused {
+	if _, err := target.CheckResponse("http://elsewhere/v1", hdr(lockA), "", "m"); err == nil || fault.KindOf(err) == fault.LockRefused {
 		t.Fatalf("err = %v, want an internal error", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // DefaultRecheck is how often a lock that no response carries (Ollama's) is
@@ -332,15 +333,15 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 		return Claim{}, r.problem
 	}
 	if r.auth != nil {
-		return Claim{}, eval.Errorf(eval.KindInput, "",
-			"endpoint %s: %w: %v", r.Endpoint, eval.ErrUnauthorized, r.auth)
+		return Claim{}, fault.Errorf(fault.Input, "",
+			"endpoint %s: %w: %v", r.Endpoint, fault.ErrUnauthorized, r.auth)
 	}
 	if r.suggest != "" {
-		return Claim{}, eval.Errorf(eval.KindInput, "pass the OpenAI base URL, which ends in /v1 for most engines",
+		return Claim{}, fault.Errorf(fault.Input, "pass the OpenAI base URL, which ends in /v1 for most engines",
 			"endpoint %s answers GET %s with 404, but %s answers it: did you mean %s?", r.Endpoint, apiURL(r.Endpoint, "/models"), r.suggest, r.suggest)
 	}
 	if r.Model != "" && len(r.served) > 0 && !r.serves(r.Model) {
-		return Claim{}, eval.Errorf(eval.KindInput, "name a model the endpoint serves with --model",
+		return Claim{}, fault.Errorf(fault.Input, "name a model the endpoint serves with --model",
 			"endpoint %s does not serve model %q (served: %s)", r.Endpoint, untrusted(r.Model, 100), untrusted(strings.Join(r.served, ", "), 300))
 	}
 	if len(r.Claims) == 0 && r.stopped != "" {
@@ -349,11 +350,11 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 			"endpoint %s stopped claiming its lock: %s", r.Endpoint, untrusted(r.stopped, 300))
 	}
 	if len(r.Claims) == 0 && r.down != nil {
-		return Claim{}, eval.Errorf(eval.KindInput, "check the URL and that the server is running and listening there",
+		return Claim{}, fault.Errorf(fault.Input, "check the URL and that the server is running and listening there",
 			"endpoint %s unreachable: %w", r.Endpoint, r.down)
 	}
 	if len(r.Claims) == 0 && r.Model == "" && len(r.served) > 1 {
-		return Claim{}, eval.Errorf(eval.KindInput, "name the model to evaluate with --model",
+		return Claim{}, fault.Errorf(fault.Input, "name the model to evaluate with --model",
 			"endpoint %s serves %d models (%s): which one?", r.Endpoint, len(r.served), untrusted(strings.Join(r.served, ", "), 200))
 	}
 	if len(r.Claims) == 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // A Target is the resolved lock of the endpoints of one run: every replica
@@ -58,7 +59,7 @@ func Resolve(ctx context.Context, client *http.Client, baseURLs []string, model 
 // Resolve probes every endpoint of a run concurrently and applies the refusal
 // rules: each endpoint must report a lock, the lock must be expect when that
 // is set, and all endpoints must report the same lock. The refusals are
-// *eval.Error of kind eval.KindLockRefused wrapping ErrNoLock, ErrWrongLock,
+// *fault.Error of kind fault.LockRefused wrapping ErrNoLock, ErrWrongLock,
 // ErrManifestMismatch, ErrInconsistent or ErrDisagree.
 func (p *Prober) Resolve(ctx context.Context, baseURLs []string, model string, expect eval.LockID) (*Target, error) {
 	reports, err := p.ProbeAll(ctx, baseURLs, model)
@@ -72,7 +73,7 @@ func (p *Prober) Resolve(ctx context.Context, baseURLs []string, model string, e
 // order given. Like Probe, it fails only on bad input or a cancelled context.
 func (p *Prober) ProbeAll(ctx context.Context, baseURLs []string, model string) ([]*Report, error) {
 	if len(baseURLs) == 0 {
-		return nil, eval.Errorf(eval.KindInput, "name an endpoint with --endpoint URL", "no endpoint given")
+		return nil, fault.Errorf(fault.Input, "name an endpoint with --endpoint URL", "no endpoint given")
 	}
 	baseURLs = slices.Clone(baseURLs)
 	for i, u := range baseURLs {
@@ -80,7 +81,7 @@ func (p *Prober) ProbeAll(ctx context.Context, baseURLs []string, model string) 
 	}
 	for i, u := range baseURLs {
 		if slices.Contains(baseURLs[:i], u) {
-			return nil, eval.Errorf(eval.KindInput, "give each endpoint once", "endpoint %s given twice", u)
+			return nil, fault.Errorf(fault.Input, "give each endpoint once", "endpoint %s given twice", u)
 		}
 	}
 	reports := make([]*Report, len(baseURLs))
@@ -102,7 +103,7 @@ func (p *Prober) ProbeAll(ctx context.Context, baseURLs []string, model string) 
 // ProbeAll returns them) and returns the run's Target.
 func (p *Prober) Decide(reports []*Report, expect eval.LockID) (*Target, error) {
 	if len(reports) == 0 {
-		return nil, eval.Errorf(eval.KindInput, "name an endpoint with --endpoint URL", "no endpoint given")
+		return nil, fault.Errorf(fault.Input, "name an endpoint with --endpoint URL", "no endpoint given")
 	}
 	first, err := reports[0].Choose(expect)
 	if err != nil {

@@ -16,9 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evalpin/evalpin/internal/fault"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/evalpin/evalpin/eval"
 )
 
 // Options configure Create and Verify. The zero value hashes everything, with
@@ -50,7 +49,7 @@ type Options struct {
 // Hugging Face snapshot directory (files are symlinks into ../../blobs: they
 // are followed and recorded under the link's path), a GGUF + Modelfile
 // directory, or any directory of model files. Errors about the directory are
-// eval.KindInput errors that name the path and the fix.
+// fault.Input errors that name the path and the fix.
 func Create(ctx context.Context, dir string, opts Options) (*Manifest, error) {
 	files, err := scan(ctx, dir, opts)
 	if err != nil {
@@ -140,10 +139,10 @@ func assemble(dir string, hs []hashed) ([]File, error) {
 			if pathLike(ref) {
 				shown := clean(filepath.Join(dir, filepath.FromSlash(h.rel)))
 				if !inside {
-					return nil, eval.Errorf(eval.KindInput, "copy the file into the model directory and refer to it as ./NAME, so the lock covers it",
+					return nil, fault.Errorf(fault.Input, "copy the file into the model directory and refer to it as ./NAME, so the lock covers it",
 						"%s names %s, which is outside the model directory %s", shown, clean(ref), clean(dir))
 				}
-				return nil, eval.Errorf(eval.KindInput, "fix the path in the Modelfile or add the file",
+				return nil, fault.Errorf(fault.Input, "fix the path in the Modelfile or add the file",
 					"%s names %s, which is not in the model directory", shown, clean(ref))
 			}
 			// Otherwise a model name in a registry; the Modelfile's own hash covers it.
@@ -201,7 +200,7 @@ func normalizeGeneration(g map[string]any) (map[string]any, error) {
 	}
 	b, err := json.Marshal(g)
 	if err != nil {
-		return nil, eval.Errorf(eval.KindInput, "use strings, numbers, booleans, lists or maps", "generation parameters: %w", err)
+		return nil, fault.Errorf(fault.Input, "use strings, numbers, booleans, lists or maps", "generation parameters: %w", err)
 	}
 	var exact map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -211,7 +210,7 @@ func normalizeGeneration(g map[string]any) (map[string]any, error) {
 	}
 	for k, v := range exact {
 		if n, ok := inexactNumber(v); ok {
-			return nil, eval.Errorf(eval.KindInput, fmt.Sprintf("write it as a string, %s: \"%s\"", clean(k), n),
+			return nil, fault.Errorf(fault.Input, fmt.Sprintf("write it as a string, %s: \"%s\"", clean(k), n),
 				"generation parameter %s: %s is not exactly a JSON number (a 64-bit float)", clean(k), n)
 		}
 	}
@@ -266,18 +265,18 @@ type ServingFile struct {
 func ReadServing(path string) (*ServingFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, eval.Errorf(eval.KindInput, "check the --serving path", "read serving file: %w", err)
+		return nil, fault.Errorf(fault.Input, "check the --serving path", "read serving file: %w", err)
 	}
 	var sf ServingFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&sf); err != nil && !errors.Is(err, io.EOF) { // an empty file sets nothing
-		return nil, eval.Errorf(eval.KindInput,
+		return nil, fault.Errorf(fault.Input,
 			"keys are engine, engine_version, image_digest, dtype, quantization, max_context, engine_args and generation",
 			"serving file %s: %w", path, err)
 	}
 	if sf.MaxContext < 0 {
-		return nil, eval.Errorf(eval.KindInput, "give a positive token count, or 0 for the engine default",
+		return nil, fault.Errorf(fault.Input, "give a positive token count, or 0 for the engine default",
 			"serving file %s: max_context must not be negative", path)
 	}
 	if _, err := normalizeGeneration(sf.Generation); err != nil {

@@ -17,9 +17,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/evalpin/evalpin/internal/fault"
 	"golang.org/x/sync/errgroup"
-
-	"github.com/evalpin/evalpin/eval"
 )
 
 // bufSize is the read buffer of one hashing worker; memory use is bufSize per
@@ -59,12 +58,12 @@ func walk(dir string) ([]entry, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, eval.Errorf(eval.KindInput, "check the path; a Hugging Face snapshot is …/models--ORG--NAME/snapshots/REVISION",
+		return nil, fault.Errorf(fault.Input, "check the path; a Hugging Face snapshot is …/models--ORG--NAME/snapshots/REVISION",
 			"model directory %s does not exist", dir)
 	case err != nil:
-		return nil, eval.Errorf(eval.KindInput, "check the directory's permissions", "model directory: %w", err)
+		return nil, fault.Errorf(fault.Input, "check the directory's permissions", "model directory: %w", err)
 	case !fi.IsDir():
-		return nil, eval.Errorf(eval.KindInput, "pass the directory that holds the model's files, not one file",
+		return nil, fault.Errorf(fault.Input, "pass the directory that holds the model's files, not one file",
 			"model directory %s is not a directory", dir)
 	}
 	// The cache keys on absolute paths, so one run from another working
@@ -88,7 +87,7 @@ func walk(dir string) ([]entry, error) {
 			if errors.As(err, &pe) {
 				err = pe.Err // the path is shown as the user wrote it
 			}
-			return eval.Errorf(eval.KindInput, "make it readable (chmod a+rx) or move it out of the model directory",
+			return fault.Errorf(fault.Input, "make it readable (chmod a+rx) or move it out of the model directory",
 				"cannot read %s: %w", shown, err)
 		}
 		if rel == "." {
@@ -105,21 +104,21 @@ func walk(dir string) ([]entry, error) {
 			return nil
 		}
 		if err := recordable(rel); err != nil {
-			return eval.Errorf(eval.KindInput, "rename the file, or move it out of the model directory if it is no part of the model",
+			return fault.Errorf(fault.Input, "rename the file, or move it out of the model directory if it is no part of the model",
 				"%s: %w", shown, err)
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
 			info, err := os.Stat(p)
 			if errors.Is(err, fs.ErrNotExist) {
 				target, _ := os.Readlink(p)
-				return eval.Errorf(eval.KindInput, "restore the target (re-download the snapshot) or remove the link",
+				return fault.Errorf(fault.Input, "restore the target (re-download the snapshot) or remove the link",
 					"%s is a dangling symlink: its target %s does not exist", shown, clean(target))
 			}
 			if err != nil {
-				return eval.Errorf(eval.KindInput, "make the link's target readable or remove the link", "cannot follow %s: %w", shown, err)
+				return fault.Errorf(fault.Input, "make the link's target readable or remove the link", "cannot follow %s: %w", shown, err)
 			}
 			if info.IsDir() {
-				return eval.Errorf(eval.KindInput, "replace the link with the directory itself, or remove it",
+				return fault.Errorf(fault.Input, "replace the link with the directory itself, or remove it",
 					"%s is a symlink to a directory, which a lock does not follow", shown)
 			}
 			if info.Mode().IsRegular() {
@@ -132,7 +131,7 @@ func walk(dir string) ([]entry, error) {
 		}
 		info, err := d.Info()
 		if err != nil {
-			return eval.Errorf(eval.KindInput, "check the directory is not being changed", "cannot stat %s: %w", shown, err)
+			return fault.Errorf(fault.Input, "check the directory is not being changed", "cannot stat %s: %w", shown, err)
 		}
 		out = append(out, entry{rel: rel, abs: p, info: info})
 		return nil
@@ -141,7 +140,7 @@ func walk(dir string) ([]entry, error) {
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, eval.Errorf(eval.KindInput, "point at the directory that holds the weights, tokenizer and config (README, LICENSE, *.md and hidden files do not count)",
+		return nil, fault.Errorf(fault.Input, "point at the directory that holds the weights, tokenizer and config (README, LICENSE, *.md and hidden files do not count)",
 			"model directory %s has no behaviour-relevant files", dir)
 	}
 	return out, nil
@@ -197,7 +196,7 @@ func hashAll(parent context.Context, entries []entry, cache *HashCache, rehash b
 			}
 			// A file that changed while it was read has no single hash.
 			if after, err := os.Stat(e.abs); err != nil || keyOf(e.abs, after) != key {
-				return eval.Errorf(eval.KindInput, "wait until the download or copy has finished, then retry",
+				return fault.Errorf(fault.Input, "wait until the download or copy has finished, then retry",
 					"%s changed while it was being hashed", e.shown(dir))
 			}
 			if cache != nil {
@@ -218,14 +217,14 @@ func hashAll(parent context.Context, entries []entry, cache *HashCache, rehash b
 
 // fileError turns a failure to read a file into an input error naming it.
 func fileError(shown string, err error) error {
-	var e *eval.Error
+	var e *fault.Error
 	if errors.As(err, &e) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	if errors.Is(err, fs.ErrPermission) {
-		return eval.Errorf(eval.KindInput, "make it readable (chmod a+r) or move it out of the model directory", "cannot read %s: permission denied", shown)
+		return fault.Errorf(fault.Input, "make it readable (chmod a+r) or move it out of the model directory", "cannot read %s: permission denied", shown)
 	}
-	return eval.Errorf(eval.KindInput, "check the file; move it out of the model directory if it is no part of the model", "cannot read %s: %w", shown, err)
+	return fault.Errorf(fault.Input, "check the file; move it out of the model directory if it is no part of the model", "cannot read %s: %w", shown, err)
 }
 
 // hashEntry returns the hex SHA-256 of the file and, for a file that embeds
@@ -238,7 +237,7 @@ func hashEntry(ctx context.Context, e entry, shown string) (string, *analysis, e
 		}
 		a, err := analyze(e.rel, data)
 		if err != nil {
-			return "", nil, eval.Errorf(eval.KindInput, "fix the Modelfile's syntax", "%s: %w", shown, err)
+			return "", nil, fault.Errorf(fault.Input, "fix the Modelfile's syntax", "%s: %w", shown, err)
 		}
 		return hexSum(data), &a, nil
 	}

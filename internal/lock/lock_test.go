@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // vectorCanonical and vectorID are the test vector of docs/lock.md for
@@ -167,10 +167,10 @@ func TestParse(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
-			if k := eval.KindOf(err); k != eval.KindInput {
+			if k := fault.KindOf(err); k != fault.Input {
 				t.Errorf("kind = %v, want KindInput", k)
 			}
-			if eval.HintOf(err) == "" {
+			if fault.HintOf(err) == "" {
 				t.Error("no hint")
 			}
 		})
@@ -182,7 +182,7 @@ func TestParse(t *testing.T) {
 	if _, err := ReadFile(p); err == nil || !strings.Contains(err.Error(), p) {
 		t.Errorf("ReadFile error %v does not name %s", err, p)
 	}
-	if _, err := ReadFile(p + ".missing"); eval.KindOf(err) != eval.KindInput {
+	if _, err := ReadFile(p + ".missing"); fault.KindOf(err) != fault.Input {
 		t.Errorf("ReadFile of a missing file: %v, want an input error", err)
 	}
 }
@@ -478,7 +478,7 @@ func TestCreateOllama(t *testing.T) {
 		d := t.TempDir()
 		writeTree(t, d, map[string]string{"Modelfile": "FROM " + tt.from + "\n"})
 		_, err := Create(context.Background(), d, Options{})
-		if err == nil || !strings.Contains(err.Error(), tt.want) || eval.KindOf(err) != eval.KindInput {
+		if err == nil || !strings.Contains(err.Error(), tt.want) || fault.KindOf(err) != fault.Input {
 			t.Errorf("FROM %s: err = %v, want an input error containing %q", tt.from, err, tt.want)
 		}
 	}
@@ -521,7 +521,7 @@ func TestHuggingFaceSnapshot(t *testing.T) {
 	// A dangling link is an input error naming it.
 	os.Remove(filepath.Join(blobs, "b2"))
 	_, err = Create(context.Background(), snap, Options{})
-	if err == nil || !strings.Contains(err.Error(), "model.safetensors is a dangling symlink") || eval.KindOf(err) != eval.KindInput {
+	if err == nil || !strings.Contains(err.Error(), "model.safetensors is a dangling symlink") || fault.KindOf(err) != fault.Input {
 		t.Errorf("dangling symlink: err = %v", err)
 	}
 }
@@ -562,8 +562,8 @@ func TestCreateBadInput(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
-			if eval.KindOf(err) != eval.KindInput || eval.HintOf(err) == "" {
-				t.Errorf("err = %v: kind %v, hint %q; want an input error with a hint", err, eval.KindOf(err), eval.HintOf(err))
+			if fault.KindOf(err) != fault.Input || fault.HintOf(err) == "" {
+				t.Errorf("err = %v: kind %v, hint %q; want an input error with a hint", err, fault.KindOf(err), fault.HintOf(err))
 			}
 		})
 	}
@@ -572,7 +572,7 @@ func TestCreateBadInput(t *testing.T) {
 func TestUnreadableFile(t *testing.T) {
 	// The mapping holds whoever runs the test.
 	err := fileError("dir/model.bin", &fs.PathError{Op: "open", Path: "dir/model.bin", Err: fs.ErrPermission})
-	if !strings.Contains(err.Error(), "cannot read dir/model.bin: permission denied") || eval.KindOf(err) != eval.KindInput {
+	if !strings.Contains(err.Error(), "cannot read dir/model.bin: permission denied") || fault.KindOf(err) != fault.Input {
 		t.Errorf("fileError = %v", err)
 	}
 	if os.Geteuid() == 0 {
@@ -745,7 +745,7 @@ func TestVerify(t *testing.T) {
 				}
 				return
 			}
-			if eval.KindOf(err) != eval.KindLockRefused || !strings.Contains(err.Error(), strings.Fields(tt.want[0])[2]) {
+			if fault.KindOf(err) != fault.LockRefused || !strings.Contains(err.Error(), strings.Fields(tt.want[0])[2]) {
 				t.Errorf("Err = %v, want a lock-refused error naming the file", err)
 			}
 			if r.Actual == m.Lock {
@@ -1037,7 +1037,7 @@ func TestReadServing(t *testing.T) {
 	}
 	typo := filepath.Join(dir, "typo.yaml")
 	os.WriteFile(typo, []byte("engine: vllm\ndtyp: bfloat16\n"), 0o644)
-	if _, err := ReadServing(typo); err == nil || !strings.Contains(err.Error(), "line 2") || eval.KindOf(err) != eval.KindInput {
+	if _, err := ReadServing(typo); err == nil || !strings.Contains(err.Error(), "line 2") || fault.KindOf(err) != fault.Input {
 		t.Errorf("typo: err = %v", err)
 	}
 	for name, body := range map[string]string{
@@ -1047,7 +1047,7 @@ func TestReadServing(t *testing.T) {
 	} {
 		p := filepath.Join(dir, "bad.yaml")
 		os.WriteFile(p, []byte(body), 0o644)
-		if _, err := ReadServing(p); err == nil || eval.KindOf(err) != eval.KindInput {
+		if _, err := ReadServing(p); err == nil || fault.KindOf(err) != fault.Input {
 			t.Errorf("%s: err = %v, want an input error", name, err)
 		}
 	}

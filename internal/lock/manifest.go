@@ -25,6 +25,7 @@ import (
 	"github.com/gowebpki/jcs"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // Version is the manifest format version this package reads and writes.
@@ -245,47 +246,47 @@ const hintRecreate = "recreate it from the model directory with 'evalpin lock cr
 
 // Parse decodes a lock file. It refuses input that is not a JSON manifest, has
 // an unknown version or unknown fields, or whose recorded lock does not match
-// its content (a hand edit); each refusal is an eval.KindInput error.
+// its content (a hand edit); each refusal is an fault.Input error.
 func Parse(data []byte) (*Manifest, error) {
 	const hintLockFile = "pass a lock file written by 'evalpin lock create'"
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, eval.Errorf(eval.KindInput, hintLockFile, "not a lock manifest: the file is empty")
+		return nil, fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: the file is empty")
 	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, eval.Errorf(eval.KindInput, hintLockFile, "not a lock manifest: a JSON %s, not an object", te.Value)
+			return nil, fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: a JSON %s, not an object", te.Value)
 		}
-		return nil, eval.Errorf(eval.KindInput, hintLockFile, "not a lock manifest: %w", jsonError(data, err))
+		return nil, fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: %w", jsonError(data, err))
 	}
 	raw, ok := probe["version"]
 	if !ok {
-		return nil, eval.Errorf(eval.KindInput, hintLockFile, "not a lock manifest: no \"version\" field")
+		return nil, fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: no \"version\" field")
 	}
 	var version int
 	if err := json.Unmarshal(raw, &version); err != nil {
-		return nil, eval.Errorf(eval.KindInput, hintRecreate, "malformed lock manifest: \"version\" is %s, not an integer", raw)
+		return nil, fault.Errorf(fault.Input, hintRecreate, "malformed lock manifest: \"version\" is %s, not an integer", raw)
 	}
 	if version != Version {
-		return nil, eval.Errorf(eval.KindInput, "upgrade evalpin, or "+hintRecreate,
+		return nil, fault.Errorf(fault.Input, "upgrade evalpin, or "+hintRecreate,
 			"unknown lock manifest version %d (this evalpin reads version %d)", version, Version)
 	}
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return nil, eval.Errorf(eval.KindInput, hintRecreate, "malformed lock manifest: %w", jsonError(data, err))
+		return nil, fault.Errorf(fault.Input, hintRecreate, "malformed lock manifest: %w", jsonError(data, err))
 	}
 	if m.Lock == "" {
-		return nil, eval.Errorf(eval.KindInput, hintRecreate, "lock manifest has no \"lock\" field")
+		return nil, fault.Errorf(fault.Input, hintRecreate, "lock manifest has no \"lock\" field")
 	}
 	got, err := m.ID()
 	if err != nil {
-		return nil, eval.Errorf(eval.KindInput, hintRecreate, "malformed lock manifest: %w", err)
+		return nil, fault.Errorf(fault.Input, hintRecreate, "malformed lock manifest: %w", err)
 	}
 	if got != m.Lock {
-		return nil, eval.Errorf(eval.KindInput, hintRecreate,
+		return nil, fault.Errorf(fault.Input, hintRecreate,
 			"lock manifest was edited by hand: it records lock %s but its content hashes to %s", m.Lock, got)
 	}
 	return &m, nil
@@ -313,7 +314,7 @@ func jsonError(data []byte, err error) error {
 func ReadFile(path string) (*Manifest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, eval.Errorf(eval.KindInput, "check the lock file's path", "read lock file: %w", err)
+		return nil, fault.Errorf(fault.Input, "check the lock file's path", "read lock file: %w", err)
 	}
 	m, err := Parse(data)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // A Report is the outcome of Verify: whether a directory is the deliverable a
@@ -28,7 +29,7 @@ func (r *Report) OK() bool { return len(r.Changes) == 0 }
 // Words says which roles differ: "template changed; tokenizer same; weights same".
 func (r *Report) Words() string { return strings.Join(roleWords(r.Roles), "; ") }
 
-// Err returns nil when the directory matches, or else an eval.KindLockRefused
+// Err returns nil when the directory matches, or else an fault.LockRefused
 // error that names the differing files with their roles.
 func (r *Report) Err() error {
 	if r.OK() {
@@ -43,14 +44,14 @@ func (r *Report) Err() error {
 	if len(names) > 5 {
 		names = append(names[:5], fmt.Sprintf("and %d more", len(names)-5))
 	}
-	return eval.Errorf(eval.KindLockRefused,
+	return fault.Errorf(fault.LockRefused,
 		"restore the locked files, or lock the new deliverable with 'evalpin lock create'",
 		"%s is not the deliverable of lock %s: %s", clean(r.Dir), r.Lock, strings.Join(names, ", "))
 }
 
 // Verify hashes dir (cheaply, with opts.Cache: one stat per unchanged file) and
 // compares its files with m's. A directory that differs is a Report that is not
-// OK, not an error; errors are about reading the directory (eval.KindInput) or
+// OK, not an error; errors are about reading the directory (fault.Input) or
 // a cancelled context. Only the files are compared: the serving layer and
 // generation parameters are not in the directory. Options other than Cache,
 // Rehash and Workers are ignored.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/ollama"
 )
 
@@ -101,7 +101,7 @@ func TestOllamaCheckAtStart(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrMismatch) || eval.KindOf(err) != eval.KindLockRefused || eval.HintOf(err) == "" {
+			if !errors.Is(err, ErrMismatch) || fault.KindOf(err) != fault.LockRefused || fault.HintOf(err) == "" {
 				t.Fatalf("Check: err = %v, want a refusal wrapping ErrMismatch with a hint", err)
 			}
 			if !strings.Contains(err.Error(), "the engine does not serve lock "+testLock+" as model tiny:latest: ") || !strings.Contains(err.Error(), tt.err) {
@@ -371,7 +371,7 @@ func TestUpstreamWait(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrUpstreamDown) || eval.KindOf(err) != eval.KindInput || !strings.Contains(err.Error(), "did not answer") {
+			if !errors.Is(err, ErrUpstreamDown) || fault.KindOf(err) != fault.Input || !strings.Contains(err.Error(), "did not answer") {
 				t.Fatalf("Check: err = %v, want an input error wrapping ErrUpstreamDown", err)
 			}
 			if took := time.Since(start); took > max(tt.wait, 0)+5*time.Second {
@@ -393,7 +393,7 @@ func TestUpstreamListsNoModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Check(context.Background()); eval.KindOf(err) != eval.KindInput || !strings.Contains(err.Error(), "did not list the models it serves: GET /v1/models: 404") {
+	if err := s.Check(context.Background()); fault.KindOf(err) != fault.Input || !strings.Contains(err.Error(), "did not list the models it serves: GET /v1/models: 404") {
 		t.Errorf("Check: %v", err)
 	}
 }

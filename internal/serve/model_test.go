@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/ollama"
 )
 
@@ -105,8 +105,8 @@ func TestBind(t *testing.T) {
 			got, _ := s.Bound()
 			if tt.err != "" {
 				var me *ModelError
-				if err == nil || !strings.Contains(err.Error(), tt.err) || eval.KindOf(err) != eval.KindInput || !errors.As(err, &me) {
-					t.Fatalf("Check: err = %v (kind %v), want an input ModelError containing %q", err, eval.KindOf(err), tt.err)
+				if err == nil || !strings.Contains(err.Error(), tt.err) || fault.KindOf(err) != fault.Input || !errors.As(err, &me) {
+					t.Fatalf("Check: err = %v (kind %v), want an input ModelError containing %q", err, fault.KindOf(err), tt.err)
 				}
 				if ok, _ := s.Claiming(); ok {
 					t.Error("claiming the lock after a binding error")

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 // The paths and header of the lock protocol (docs/protocol.md).
@@ -154,7 +155,7 @@ var errStopped = errors.New("lock no longer claimed")
 // before it serves.
 func New(cfg Config) (*Server, error) {
 	if cfg.Upstream == nil || cfg.Upstream.Host == "" || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") {
-		return nil, eval.Errorf(eval.KindInput, "pass the engine's origin, e.g. --upstream http://127.0.0.1:11434", "upstream must be an http or https URL with a host")
+		return nil, fault.Errorf(fault.Input, "pass the engine's origin, e.g. --upstream http://127.0.0.1:11434", "upstream must be an http or https URL with a host")
 	}
 	if cfg.Lock == "" || cfg.Check == nil {
 		return nil, errors.New("serve: Config needs Lock and Check")
@@ -331,7 +332,7 @@ func (s *Server) establish(ctx context.Context, old *state) error {
 	for attempt := 0; ; attempt++ {
 		l, err = s.list(ctx)
 		if err != nil && !isTransient(err) {
-			return &eval.Error{Kind: eval.KindInput, Err: fmt.Errorf("the engine at %s did not list the models it serves: %w", origin, err)}
+			return &fault.Error{Kind: fault.Input, Err: fmt.Errorf("the engine at %s did not list the models it serves: %w", origin, err)}
 		}
 		if err == nil {
 			if m, err = s.bind(l); err != nil {
@@ -353,11 +354,11 @@ func (s *Server) establish(ctx context.Context, old *state) error {
 		}
 		left := time.Until(deadline)
 		if wait < 0 {
-			return &eval.Error{Kind: eval.KindInput, Err: &downError{
+			return &fault.Error{Kind: fault.Input, Err: &downError{
 				msg: fmt.Sprintf("the engine at %s did not answer: %v", origin, err), err: err}}
 		}
 		if left <= 0 {
-			return &eval.Error{Kind: eval.KindInput, Err: &downError{
+			return &fault.Error{Kind: fault.Input, Err: &downError{
 				msg: fmt.Sprintf("the engine at %s did not answer within %s: %v", origin, wait, err), err: err}}
 		}
 		if attempt == 0 {
@@ -397,7 +398,7 @@ func (s *Server) drop(old *state, reason, hint string) error {
 
 // refusal is the error of a sidecar that dropped its lock.
 func refusal(st *state) error {
-	return &eval.Error{Kind: eval.KindLockRefused, Err: mismatchError(st.reason), Hint: st.hint}
+	return &fault.Error{Kind: fault.LockRefused, Err: mismatchError(st.reason), Hint: st.hint}
 }
 
 // A downError is the upstream not answering at start; it is
@@ -562,7 +563,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // Run checks the model directory unless Check has passed already, refusing to
-// serve on a mismatch (an *eval.Error of kind eval.KindLockRefused wrapping
+// serve on a mismatch (an *fault.Error of kind fault.LockRefused wrapping
 // ErrMismatch), then serves
 // on ln and re-checks every Recheck until ctx is done, when it shuts down
 // gracefully: it stops accepting, lets requests in flight finish for up to

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 )
 
 var testLock = "sha256:" + strings.Repeat("e", 64)
@@ -120,11 +120,11 @@ func TestRunRefusesMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Run(context.Background(), ln)
-	if !errors.Is(err, ErrMismatch) || eval.KindOf(err) != eval.KindLockRefused {
+	if !errors.Is(err, ErrMismatch) || fault.KindOf(err) != fault.LockRefused {
 		t.Fatalf("Run: err = %v, want a refusal wrapping ErrMismatch", err)
 	}
-	if !strings.Contains(err.Error(), "model.gguf changed") || eval.HintOf(err) == "" {
-		t.Errorf("err = %q (hint %q), want the file named and a hint", err, eval.HintOf(err))
+	if !strings.Contains(err.Error(), "model.gguf changed") || fault.HintOf(err) == "" {
+		t.Errorf("err = %q (hint %q), want the file named and a hint", err, fault.HintOf(err))
 	}
 	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		c.Close()
@@ -134,7 +134,7 @@ func TestRunRefusesMismatch(t *testing.T) {
 
 func TestNewInput(t *testing.T) {
 	for _, u := range []*url.URL{nil, {Scheme: "ftp", Host: "h"}, {Scheme: "http"}} {
-		if _, err := New(Config{Upstream: u, Lock: testLock, Check: func(context.Context) error { return nil }}); eval.KindOf(err) != eval.KindInput {
+		if _, err := New(Config{Upstream: u, Lock: testLock, Check: func(context.Context) error { return nil }}); fault.KindOf(err) != fault.Input {
 			t.Errorf("New(upstream %v): err = %v, want an input error", u, err)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/ollama"
 )
 
@@ -317,7 +317,7 @@ func (s *Server) bind(l *listing) (servedModel, error) {
 	origin := s.cfg.Upstream.Redacted()
 	if s.cfg.Model == "" {
 		if len(names) != 1 {
-			return servedModel{}, &eval.Error{Kind: eval.KindInput, Err: &ModelError{Upstream: origin, Served: names}}
+			return servedModel{}, &fault.Error{Kind: fault.Input, Err: &ModelError{Upstream: origin, Served: names}}
 		}
 		return l.models[0], nil
 	}
@@ -326,7 +326,7 @@ func (s *Server) bind(l *listing) (servedModel, error) {
 			return m, nil
 		}
 	}
-	return servedModel{}, &eval.Error{Kind: eval.KindInput, Err: &ModelError{Upstream: origin, Model: s.cfg.Model, Served: names}}
+	return servedModel{}, &fault.Error{Kind: fault.Input, Err: &ModelError{Upstream: origin, Model: s.cfg.Model, Served: names}}
 }
 
 // inspect asks the upstream what it serves as model and holds it against
