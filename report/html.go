@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 //go:embed html.tmpl
@@ -82,18 +83,18 @@ func WriteHTML(w io.Writer, c *eval.Comparison) error {
 	var n notes
 	d := htmlData{
 		MeasuresNote: measuresNote, MeasuresCI: ciLabel(c),
-		Title: eval.Printable(title(c)), LockLine: eval.Printable(lockLine(c)), Paired: eval.Printable(pairedLine(c)) + n.mark(c.Warnings),
+		Title: untrusted.Line(title(c)), LockLine: untrusted.Line(lockLine(c)), Paired: untrusted.Line(pairedLine(c)) + n.mark(c.Warnings),
 		Gate: gateLine(c), GateClass: string(c.Gate.Verdict), Aggregation: c.Aggregation,
 	}
 	for _, r := range c.Gate.Reasons() {
-		d.Reasons = append(d.Reasons, eval.Printable(r))
+		d.Reasons = append(d.Reasons, untrusted.Line(r))
 	}
 	rows := func(list []eval.PassRate) []htmlRow {
 		var out []htmlRow
 		for i := range list {
 			p := &list[i]
 			out = append(out, htmlRow{
-				Name:      eval.Printable(p.Name()),
+				Name:      untrusted.Line(p.Name()),
 				Baseline:  rateCell(p.Baseline.P, p.Baseline.CI.Lo, p.Baseline.CI.Hi),
 				Candidate: rateCell(p.Candidate.P, p.Candidate.CI.Lo, p.Candidate.CI.Hi),
 				Delta:     deltaCell(p.Diff, p.CI.Lo, p.CI.Hi),
@@ -124,26 +125,26 @@ func WriteHTML(w io.Writer, c *eval.Comparison) error {
 	shown := 0
 	for _, f := range c.Flips {
 		if shown >= MaxHTMLDiffs {
-			d.MoreFlips = append(d.MoreFlips, eval.Printable(f.CaseID))
+			d.MoreFlips = append(d.MoreFlips, untrusted.Line(f.CaseID))
 			continue
 		}
 		shown++
-		hf := htmlFlip{CaseID: eval.Printable(f.CaseID), Lost: f.Lost, Tags: eval.Printable(strings.Join(f.Tags, ", "))}
+		hf := htmlFlip{CaseID: untrusted.Line(f.CaseID), Lost: f.Lost, Tags: untrusted.Line(strings.Join(f.Tags, ", "))}
 		for _, s := range f.Failed {
-			hf.Failed = append(hf.Failed, eval.Printable(s))
+			hf.Failed = append(hf.Failed, untrusted.Line(s))
 		}
 		for _, ch := range WordDiff(f.Baseline, f.Candidate) {
 			if ch.Op <= 0 {
-				hf.Baseline = append(hf.Baseline, Chunk{Op: ch.Op, Text: eval.PrintableBlock(ch.Text)})
+				hf.Baseline = append(hf.Baseline, Chunk{Op: ch.Op, Text: untrusted.Block(ch.Text)})
 			}
 			if ch.Op >= 0 {
-				hf.Candidate = append(hf.Candidate, Chunk{Op: ch.Op, Text: eval.PrintableBlock(ch.Text)})
+				hf.Candidate = append(hf.Candidate, Chunk{Op: ch.Op, Text: untrusted.Block(ch.Text)})
 			}
 		}
 		d.Flips = append(d.Flips, hf)
 	}
 	for _, m := range n.msgs {
-		d.Notes = append(d.Notes, eval.Printable(m))
+		d.Notes = append(d.Notes, untrusted.Line(m))
 	}
 	return htmlTemplate.Execute(w, d)
 }
@@ -204,7 +205,7 @@ func forest(d *htmlData, c *eval.Comparison) {
 	}
 	for i, p := range list {
 		y := forestTop + float64(i)*forestRowH + forestRowH/2
-		r := htmlForestRow{Label: eval.Printable(truncate(p.Name(), 40)), Y: y, TextY: y + 4, Class: verdictClass(p.Verdict, p.Failed()), Gated: p.Gated}
+		r := htmlForestRow{Label: untrusted.Line(untrusted.Cut(p.Name(), 40)), Y: y, TextY: y + 4, Class: verdictClass(p.Verdict, p.Failed()), Gated: p.Gated}
 		if math.IsNaN(p.Diff) {
 			r.ValueText = "no cases"
 			r.X = xOf(0)

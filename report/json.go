@@ -3,7 +3,6 @@ package report
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/stats"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // SchemaVersion is the version of the JSON report's schema (docs/diff.md). It
@@ -266,7 +266,7 @@ func WriteJSON(w io.Writer, c *eval.Comparison) error {
 // write r with them: the flips carry two outputs each and are most of a large
 // diff's report, so they are never held encoded all at once.
 func writeJSONStreaming(w io.Writer, r jsonReport, flips []eval.Flip) error {
-	head, err := json.MarshalIndent(r, "", "  ")
+	head, err := untrusted.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -284,7 +284,7 @@ func writeJSONStreaming(w io.Writer, r jsonReport, flips []eval.Flip) error {
 		if f.Lost {
 			dir = "pass_to_fail"
 		}
-		item, err := json.MarshalIndent(jsonFlip{CaseID: f.CaseID, Direction: dir, Tags: nonNil(f.Tags),
+		item, err := untrusted.MarshalIndent(jsonFlip{CaseID: f.CaseID, Direction: dir, Tags: nonNil(f.Tags),
 			FailedChecks: nonNil(f.Failed), BaselineOutput: f.Baseline, CandidateOutput: f.Candidate}, "    ", "  ")
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // WriteMarkdown renders c as GitHub-flavoured Markdown for a pull-request
@@ -91,7 +92,7 @@ func WriteMarkdown(w io.Writer, c *eval.Comparison) error {
 				dir = "pass→fail"
 			}
 			fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", mdEscape(f.CaseID), dir,
-				mdEscape(truncate(f.Baseline, 80)), mdEscape(truncate(f.Candidate, 80)))
+				mdEscape(untrusted.Cut(f.Baseline, 80)), mdEscape(untrusted.Cut(f.Candidate, 80)))
 		}
 		if more := len(c.Flips) - len(listed(c.Flips)); more > 0 {
 			fmt.Fprintf(bw, "\n… and %d more.\n", more)
@@ -106,7 +107,7 @@ func WriteMarkdown(w io.Writer, c *eval.Comparison) error {
 }
 
 // mdReplacer escapes every character that Markdown or the HTML it allows could
-// read as syntax. eval.Printable runs first: it makes control characters visible
+// read as syntax. untrusted.Line runs first: it makes control characters visible
 // and turns line breaks into a visible \n, so a table row stays one line.
 var mdReplacer = strings.NewReplacer(
 	`\`, `\\`, "`", "\\`", `|`, `\|`, `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
@@ -118,5 +119,5 @@ var mdReplacer = strings.NewReplacer(
 // Colons and at signs are escaped too, so that a URL is never auto-linked and
 // no one is @-mentioned.
 func mdEscape(s string) string {
-	return mdReplacer.Replace(eval.Printable(s))
+	return mdReplacer.Replace(untrusted.Line(s))
 }

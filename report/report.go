@@ -15,7 +15,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
@@ -274,15 +273,6 @@ func driftCells(d *eval.DriftResult) (changed, floor, excess, p, verdict string)
 		verdict = "above the noise floor"
 	}
 	return
-}
-
-// truncate cuts s to at most n runes, marking the cut with "…".
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
 
 // verdictWords says a pass rate's verdict with its markers.

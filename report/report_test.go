@@ -263,7 +263,7 @@ func TestEscaping(t *testing.T) {
 			[]string{`&lt;script&gt;`, `a \| b`, "\\`code\\`"}},
 		{report.JUnit, []string{"<script>", "\x1b", "\x00", "]]>"}, []string{"&lt;script&gt;", "\uFFFD"}},
 		{report.HTML, []string{"<script>", "<img src", "\x1b", "\x00", "</div><script"}, []string{"&lt;script&gt;", `\x1b[31mred`}},
-		{report.JSON, []string{"<script>", "\x1b", "\x00"}, []string{`\u003cscript\u003e`, `\u001b[31mred`}},
+		{report.JSON, []string{"<script>", "\x1b", "\x00", "\u202e"}, []string{`\u003cscript\u003e`, `\u001b[31mred`, `\u202e`}},
 	} {
 		out := render(tt.format)
 		for _, bad := range tt.forbidden {

@@ -9,6 +9,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // WriteTable renders c as terminal tables: the lock line, the gated pass
@@ -18,9 +19,9 @@ import (
 func WriteTable(w io.Writer, c *eval.Comparison) error {
 	bw := bufio.NewWriter(w)
 	var n notes
-	fmt.Fprintln(bw, eval.Printable(lockLine(c)))
-	fmt.Fprintln(bw, eval.Printable(title(c)))
-	fmt.Fprintln(bw, eval.Printable(pairedLine(c))+n.mark(c.Warnings))
+	fmt.Fprintln(bw, untrusted.Line(lockLine(c)))
+	fmt.Fprintln(bw, untrusted.Line(title(c)))
+	fmt.Fprintln(bw, untrusted.Line(pairedLine(c))+n.mark(c.Warnings))
 	fmt.Fprintln(bw)
 
 	passTable := func(rows []eval.PassRate) error {
@@ -28,7 +29,7 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 		t.Header("METRIC", "BASELINE", "CANDIDATE", "Δ [95% CI]", "FLIPS −/+", "P", "VERDICT")
 		for i := range rows {
 			p := &rows[i]
-			name := eval.Printable(p.Name())
+			name := untrusted.Line(p.Name())
 			if p.Gated {
 				name += " (gated)"
 			}
@@ -106,8 +107,8 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 				}
 				failed += s
 			}
-			if err := t.Append(eval.Printable(truncate(f.CaseID, 40)), dir, eval.Printable(truncate(f.Baseline, 40)),
-				eval.Printable(truncate(f.Candidate, 40)), eval.Printable(truncate(failed, 50))); err != nil {
+			if err := t.Append(untrusted.Line(untrusted.Cut(f.CaseID, 40)), dir, untrusted.Line(untrusted.Cut(f.Baseline, 40)),
+				untrusted.Line(untrusted.Cut(f.Candidate, 40)), untrusted.Line(untrusted.Cut(failed, 50))); err != nil {
 				return err
 			}
 		}
@@ -122,12 +123,12 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 	fmt.Fprintln(bw)
 	fmt.Fprintln(bw, gateLine(c))
 	for _, r := range c.Gate.Reasons() {
-		fmt.Fprintln(bw, "  - "+eval.Printable(r))
+		fmt.Fprintln(bw, "  - "+untrusted.Line(r))
 	}
 	if len(n.msgs) > 0 {
 		fmt.Fprintln(bw)
 		for i, m := range n.msgs {
-			fmt.Fprintf(bw, "%s %s\n", superscript(i+1), eval.Printable(m))
+			fmt.Fprintf(bw, "%s %s\n", superscript(i+1), untrusted.Line(m))
 		}
 	}
 	return bw.Flush()

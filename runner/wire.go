@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"mime"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/untrusted"
 	openai "github.com/sashabaranov/go-openai"
 )
 
@@ -185,12 +185,12 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 		if contentType == "" {
 			contentType = "none"
 		}
-		return d, fmt.Errorf("response content type is %s, want application/json (is the endpoint an OpenAI-compatible /v1 base URL?)", clip(contentType, 80))
+		return d, fmt.Errorf("response content type is %s, want application/json (is the endpoint an OpenAI-compatible /v1 base URL?)", untrusted.Cut(contentType, 80))
 	}
 	if !raw {
 		var r chatResponse
 		if err := json.Unmarshal(body, &r); err != nil {
-			return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, clip(string(body), 80))
+			return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, untrusted.Cut(string(body), 80))
 		}
 		if len(r.Choices) == 0 {
 			return d, noChoices(body)
@@ -206,7 +206,7 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 	}
 	var r completionResponse
 	if err := json.Unmarshal(body, &r); err != nil {
-		return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, clip(string(body), 80))
+		return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, untrusted.Cut(string(body), 80))
 	}
 	if len(r.Choices) == 0 {
 		return d, noChoices(body)
@@ -242,7 +242,7 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 // max_tokens before answering).
 func noOutput(path, finish string) error {
 	if finish != "" {
-		return fmt.Errorf("response has no output: %s is absent or null (finish_reason %q)", path, clip(finish, 40))
+		return fmt.Errorf("response has no output: %s is absent or null (finish_reason %q)", path, untrusted.Cut(finish, 40))
 	}
 	return fmt.Errorf("response has no output: %s is absent or null", path)
 }
@@ -271,17 +271,17 @@ func errorMessage(body []byte) string {
 		var s string
 		switch {
 		case len(e.Error) > 0 && json.Unmarshal(e.Error, &s) == nil && s != "":
-			return clip(s, 300)
+			return untrusted.Cut(s, 300)
 		case len(e.Error) > 0 && json.Unmarshal(e.Error, &api) == nil && api.Message != "":
-			return clip(api.Message, 300)
+			return untrusted.Cut(api.Message, 300)
 		case e.Message != "":
-			return clip(e.Message, 300)
+			return untrusted.Cut(e.Message, 300)
 		case e.Detail != nil:
 			b, _ := json.Marshal(e.Detail)
-			return clip(string(b), 300)
+			return untrusted.Cut(string(b), 300)
 		}
 	}
-	return clip(strings.TrimSpace(string(body)), 300)
+	return untrusted.Cut(strings.TrimSpace(string(body)), 300)
 }
 
 // errorCode returns the code of an OpenAI-shaped error body,
@@ -297,17 +297,4 @@ func errorCode(body []byte) string {
 	}
 	code, _ := e.Error.Code.(string)
 	return code
-}
-
-// clip shortens s to at most n bytes on a rune boundary, marking the cut, and
-// replaces invalid UTF-8.
-func clip(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

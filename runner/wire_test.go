@@ -19,7 +19,7 @@ func TestErrorMessage(t *testing.T) {
 		{"FastAPI", `{"detail":"Not Found"}`, `"Not Found"`},
 		{"plain text", "upstream connect error\n", "upstream connect error"},
 		{"invalid UTF-8", "bad \xff byte", "bad \uFFFD byte"},
-		{"long, clipped on a rune boundary", long, strings.Repeat("é", 150) + "…"},
+		{"long, clipped on a rune boundary", long, strings.Repeat("é", 299) + "…"},
 		{"empty", "", ""},
 	}
 	for _, tt := range tests {

@@ -10,9 +10,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/secret"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // A command is one evalpin subcommand.
@@ -134,9 +134,9 @@ func report(stderr io.Writer, err error) int {
 		return fault.ExitInterrupted
 	}
 	// Messages quote files, endpoints and model outputs: untrusted text.
-	fmt.Fprintf(stderr, "evalpin: %s\n", eval.PrintableBlock(err.Error()))
+	fmt.Fprintf(stderr, "evalpin: %s\n", untrusted.Block(err.Error()))
 	if hint := fault.HintOf(err); hint != "" {
-		fmt.Fprintf(stderr, "Try: %s\n", eval.PrintableBlock(hint))
+		fmt.Fprintf(stderr, "Try: %s\n", untrusted.Block(hint))
 	}
 	return fault.ExitCode(err)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 func init() {
@@ -128,7 +129,7 @@ func baselineExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		dest = "standard output"
 	}
 	fmt.Fprintf(stderr, "exported run %d (lock %s, suite %s %s, %d cases, %d results, %d failed) to %s\n",
-		r.ID, eval.Printable(r.Lock), eval.Printable(r.Suite), eval.Printable(r.SuiteVersion), b.Header.Cases, b.Header.Results, b.Header.Errors, dest)
+		r.ID, untrusted.Line(r.Lock), untrusted.Line(r.Suite), untrusted.Line(r.SuiteVersion), b.Header.Cases, b.Header.Results, b.Header.Errors, dest)
 	return nil
 }
 
@@ -152,8 +153,8 @@ func exportRun(ctx context.Context, db *store.DB, arg string) (eval.Run, error) 
 		}
 	}
 	return eval.Run{}, fault.Errorf(fault.Input,
-		"pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock "+eval.Printable(arg)+"' the runs of that lock)",
-		"baseline export: no complete run of lock %s is stored", eval.Printable(arg))
+		"pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock "+untrusted.Line(arg)+"' the runs of that lock)",
+		"baseline export: no complete run of lock %s is stored", untrusted.Line(arg))
 }
 
 // loadBaseline reads run r with its lock, cases and results from db. The
@@ -182,7 +183,7 @@ func loadBaseline(ctx context.Context, db *store.DB, r eval.Run, stderr io.Write
 		if len(l.Manifest) > 0 {
 			if err := verifyLockDocument(r.Lock, l.Manifest); err != nil {
 				fmt.Fprintf(stderr, "evalpin: warning: the identity document of lock %s is left out of the baseline: %s\n",
-					eval.Printable(r.Lock), eval.Printable(err.Error()))
+					untrusted.Line(r.Lock), untrusted.Line(err.Error()))
 			} else {
 				b.Header.LockManifest = l.Manifest
 			}
@@ -240,7 +241,7 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if id, ok, err := findImported(ctx, db, b); err != nil {
 		return err
 	} else if ok {
-		fmt.Fprintf(stderr, "%s is already stored as run %d\n", eval.Printable(path), id)
+		fmt.Fprintf(stderr, "%s is already stored as run %d\n", untrusted.Line(path), id)
 		fmt.Fprintln(stdout, id)
 		return nil
 	}
@@ -249,7 +250,7 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("baseline import %s: %w", path, err)
 	}
 	fmt.Fprintf(stderr, "imported %s as run %d (lock %s, suite %s %s, %s, %d cases, %d results, %d failed)\n",
-		eval.Printable(path), id, eval.Printable(h.Lock), eval.Printable(h.Suite), eval.Printable(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
+		untrusted.Line(path), id, untrusted.Line(h.Lock), untrusted.Line(h.Suite), untrusted.Line(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
 	fmt.Fprintln(stdout, id)
 	return nil
 }
@@ -285,7 +286,7 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 	if len(h.LockManifest) > 0 {
 		if err := verifyLockDocument(h.Lock, h.LockManifest); err != nil {
 			return nil, fault.Errorf(fault.Input, baselineFileHint,
-				"%s:1: the identity document of lock %s is refused: %w", name, eval.Printable(h.Lock), err)
+				"%s:1: the identity document of lock %s is refused: %w", name, untrusted.Line(h.Lock), err)
 		}
 	}
 	return b, nil
@@ -410,5 +411,5 @@ func baselineArgs(fs *flag.FlagSet, args []string, what string) (string, error) 
 		return pos[0], nil
 	}
 	return "", fault.Errorf(fault.Input, hint, "%s: want one argument, %s; got %d: %s",
-		fs.Name(), what, len(pos), eval.Printable(strings.Join(pos, " ")))
+		fs.Name(), what, len(pos), untrusted.Line(strings.Join(pos, " ")))
 }

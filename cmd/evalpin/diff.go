@@ -12,6 +12,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/untrusted"
 	reports "github.com/evalpin/evalpin/report"
 )
 
@@ -258,7 +259,7 @@ func lockDiffWords(ctx context.Context, db *store.DB, a, b string, stderr io.Wri
 	}
 	words, err := lockDocWords(doc(a), doc(b))
 	if err != nil {
-		fmt.Fprintf(stderr, "evalpin: warning: %s; the report names the two lock ids\n", eval.Printable(err.Error()))
+		fmt.Fprintf(stderr, "evalpin: warning: %s; the report names the two lock ids\n", untrusted.Line(err.Error()))
 		return ""
 	}
 	return words

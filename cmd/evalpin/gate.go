@@ -8,6 +8,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 func init() {
@@ -101,7 +102,7 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 	if lockLine == "" {
 		lockLine = c.Baseline.Lock + " → " + c.Candidate.Lock
 	}
-	fmt.Fprintf(w, "lock: %s\n", eval.Printable(lockLine))
+	fmt.Fprintf(w, "lock: %s\n", untrusted.Line(lockLine))
 	fmt.Fprintf(w, "runs: %d (baseline) vs %d (candidate); %d cases paired, %d left out (%s)\n",
 		c.Baseline.ID, c.Candidate.ID, c.Paired, c.Excluded.Total(), c.Excluded)
 	fmt.Fprintf(w, "gate: %s at alpha %g\n", c.Gate.Verdict.Word(), c.Policy.Alpha)
@@ -109,7 +110,7 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 		for _, list := range [][]eval.PassRate{c.PassRates, c.Tags} {
 			for i := range list {
 				if p := &list[i]; p.Gated {
-					fmt.Fprintf(w, "  pass rate (%s): %s → %s, %s\n", eval.Printable(p.Name()), eval.Percent(p.Baseline.P), eval.Percent(p.Candidate.P), p.Words())
+					fmt.Fprintf(w, "  pass rate (%s): %s → %s, %s\n", untrusted.Line(p.Name()), eval.Percent(p.Baseline.P), eval.Percent(p.Candidate.P), p.Words())
 				}
 			}
 		}
@@ -121,12 +122,12 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 		if d := &c.Drift; d.Gated && d.Measured {
 			fmt.Fprintf(w, "  output drift: %s of outputs changed against a noise floor of %s, %s\n", eval.Percent(d.Test.Between), eval.Percent(d.Test.Within), d.Verdict)
 		}
-		fmt.Fprintf(w, "  evidence: %s\n", eval.Printable(c.Gate.Evidence.String()))
+		fmt.Fprintf(w, "  evidence: %s\n", untrusted.Line(c.Gate.Evidence.String()))
 	}
 	for _, r := range c.Gate.Reasons() {
-		fmt.Fprintf(w, "  - %s\n", eval.Printable(r))
+		fmt.Fprintf(w, "  - %s\n", untrusted.Line(r))
 	}
 	for _, warn := range c.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", eval.Printable(warn.Error()))
+		fmt.Fprintf(w, "warning: %s\n", untrusted.Line(warn.Error()))
 	}
 }

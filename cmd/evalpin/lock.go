@@ -338,7 +338,7 @@ func lockVerify(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *format == "json" {
-		err = writeJSONTo(stdout, r)
+		err = histWriteJSON(stdout, r)
 	} else {
 		err = r.WriteText(stdout)
 	}
@@ -382,7 +382,7 @@ func lockDiff(args []string, stdout, stderr io.Writer) error {
 	}
 	d := lock.Diff(a, b)
 	if *format == "json" {
-		return writeJSONTo(stdout, struct {
+		return histWriteJSON(stdout, struct {
 			Words string `json:"words"`
 			lock.ManifestDiff
 		}{d.Words(), d})
@@ -425,12 +425,4 @@ func lockShow(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return m.WriteText(stdout)
-}
-
-// writeJSONTo writes v as indented JSON.
-func writeJSONTo(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // A lock's identity document is what its id hashes, stored with the lock
@@ -40,7 +41,7 @@ func parseLockDocument(id eval.LockID, doc []byte) (any, error) {
 			return nil, err
 		}
 		if got != id {
-			return nil, fmt.Errorf("it is the manifest of lock %s", eval.Printable(got))
+			return nil, fmt.Errorf("it is the manifest of lock %s", untrusted.Line(got))
 		}
 		return m, nil
 	}
@@ -65,11 +66,11 @@ func lockDocWords(a, b lockDoc) (string, error) {
 	}
 	da, err := parseLockDocument(a.id, a.doc)
 	if err != nil {
-		return "", fmt.Errorf("the identity document of lock %s is refused: %w", eval.Printable(a.id), err)
+		return "", fmt.Errorf("the identity document of lock %s is refused: %w", untrusted.Line(a.id), err)
 	}
 	db, err := parseLockDocument(b.id, b.doc)
 	if err != nil {
-		return "", fmt.Errorf("the identity document of lock %s is refused: %w", eval.Printable(b.id), err)
+		return "", fmt.Errorf("the identity document of lock %s is refused: %w", untrusted.Line(b.id), err)
 	}
 	switch x := da.(type) {
 	case *lock.Manifest:

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 func init() {
@@ -134,9 +134,7 @@ func writeProbeJSON(w io.Writer, reports []*endpoint.Report, t *endpoint.Target,
 	if refusal != nil {
 		out.Refused = refusal.Error()
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return untrusted.WriteJSON(w, out, true)
 }
 
 func writeProbeTable(w io.Writer, reports []*endpoint.Report, t *endpoint.Target) error {
@@ -190,7 +188,7 @@ func writeProbeTable(w io.Writer, reports []*endpoint.Report, t *endpoint.Target
 // probeSafe makes text an endpoint sent safe for a terminal: invisible and
 // control characters are shown escaped, and long values are cut.
 func probeSafe(s string) string {
-	return eval.Printable(histTruncate(s, 300))
+	return untrusted.Line(untrusted.Cut(s, 300))
 }
 
 var _ flag.Value = (*probeEndpointsFlag)(nil)

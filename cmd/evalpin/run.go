@@ -24,6 +24,7 @@ import (
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/untrusted"
 	"github.com/evalpin/evalpin/runner"
 	"github.com/evalpin/evalpin/suites"
 )
@@ -191,7 +192,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	}
 	settings := o.settings(suite.Settings)
 	fmt.Fprintf(stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",
-		target.Lock, target.Claim.Source, target.Claim.Strength, len(o.endpoints), eval.Printable(target.Model))
+		target.Lock, target.Claim.Source, target.Claim.Strength, len(o.endpoints), untrusted.Line(target.Model))
 
 	db, err := openStore(*o.db)
 	if err != nil {
@@ -882,8 +883,8 @@ func (s runSummary) writeTable(w io.Writer) error {
 		{"Run", fmt.Sprintf("%d%s", s.Run, resumed)},
 		{"Status", string(s.Status)},
 		{"Lock", fmt.Sprintf("%s (%s, %s)", s.Lock, s.LockSource, s.LockStrength)},
-		{"Model", eval.Printable(histTruncate(s.Model, 80))},
-		{"Suite", eval.Printable(histTruncate(strings.TrimSpace(s.Suite+" "+s.SuiteVersion), 60)) + " " + shortHash(s.SuiteHash)},
+		{"Model", untrusted.Line(untrusted.Cut(s.Model, 80))},
+		{"Suite", untrusted.Line(untrusted.Cut(strings.TrimSpace(s.Suite+" "+s.SuiteVersion), 60)) + " " + shortHash(s.SuiteHash)},
 		{"Settings", fmt.Sprintf("%s temperature %g, seed %d, max_tokens %d", shortHash(s.SettingsHash), s.Settings.Temperature, s.Settings.Seed, s.Settings.MaxTokens)},
 		{"Stored", stored},
 		{"This invocation", fmt.Sprintf("%d requested, %d skipped (already stored)", s.Requested, s.Skipped)},

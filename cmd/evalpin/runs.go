@@ -9,6 +9,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 func init() {
@@ -100,8 +101,8 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for i, r := range runs {
 		if err := table.Append(
 			strconv.FormatInt(r.ID, 10),
-			eval.Printable(histShortLock(r.Lock)),
-			eval.Printable(histSuite(r)),
+			untrusted.Line(histShortLock(r.Lock)),
+			untrusted.Line(histSuite(r)),
 			histStatus(r),
 			strconv.Itoa(counts[i].Results),
 			strconv.Itoa(counts[i].Errors),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,13 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/untrusted"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 )
@@ -114,12 +111,12 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			out = "error: " + r.Error
 		}
 		if err := table.Append(
-			eval.Printable(r.CaseID),
+			untrusted.Line(r.CaseID),
 			strconv.Itoa(r.Sample),
 			histVerdict(r),
-			eval.Printable(r.FinishReason),
+			untrusted.Line(r.FinishReason),
 			histLatency(r.Latency),
-			histTruncate(eval.Printable(out), *width),
+			untrusted.Cut(untrusted.Line(out), *width),
 		); err != nil {
 			return err
 		}
@@ -163,38 +160,38 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 	}
 
 	showHeader(stdout, run, counts, nil)
-	fmt.Fprintf(stdout, "\nCase %s (hash %.12s)\n", eval.Printable(caseID), eval.Printable(results[0].CaseHash))
+	fmt.Fprintf(stdout, "\nCase %s (hash %.12s)\n", untrusted.Line(caseID), untrusted.Line(results[0].CaseHash))
 	switch {
 	case !haveCase:
 		fmt.Fprintln(stdout, "Prompt: not stored (the run's suite was not recorded)")
 	case c.Prompt != "":
 		fmt.Fprintln(stdout, "Prompt:")
-		fmt.Fprintln(stdout, histIndent(eval.PrintableBlock(c.Prompt), "    "))
+		fmt.Fprintln(stdout, histIndent(untrusted.Block(c.Prompt), "    "))
 	default:
 		fmt.Fprintln(stdout, "Messages:")
 		for _, m := range c.Messages {
-			fmt.Fprintf(stdout, "  [%s]\n%s\n", eval.Printable(m.Role), histIndent(eval.PrintableBlock(m.Content), "    "))
+			fmt.Fprintf(stdout, "  [%s]\n%s\n", untrusted.Line(m.Role), histIndent(untrusted.Block(m.Content), "    "))
 		}
 	}
 	if haveCase && len(c.Tags) > 0 {
-		fmt.Fprintf(stdout, "Tags: %s\n", eval.Printable(strings.Join(c.Tags, ", ")))
+		fmt.Fprintf(stdout, "Tags: %s\n", untrusted.Line(strings.Join(c.Tags, ", ")))
 	}
 	for _, r := range results {
 		fmt.Fprintf(stdout, "\nSample %d: %s\n", r.Sample, histVerdict(r))
 		fmt.Fprintf(stdout, "  finish %s, %s, %d prompt + %d completion tokens\n",
-			histOr(eval.Printable(r.FinishReason), "-"), histLatency(r.Latency), r.PromptTokens, r.CompletionTokens)
-		fmt.Fprintf(stdout, "  lock %s from %s\n", histOr(eval.Printable(r.Lock), "-"), histOr(eval.Printable(r.Endpoint), "-"))
+			histOr(untrusted.Line(r.FinishReason), "-"), histLatency(r.Latency), r.PromptTokens, r.CompletionTokens)
+		fmt.Fprintf(stdout, "  lock %s from %s\n", histOr(untrusted.Line(r.Lock), "-"), histOr(untrusted.Line(r.Endpoint), "-"))
 		if r.Error != "" {
-			fmt.Fprintf(stdout, "  error (%s): %s\n", histOr(eval.Printable(r.ErrorKind), "unknown"), eval.Printable(r.Error))
+			fmt.Fprintf(stdout, "  error (%s): %s\n", histOr(untrusted.Line(r.ErrorKind), "unknown"), untrusted.Line(r.Error))
 		}
 		for _, ch := range r.Checks {
 			verdict := "pass"
 			if !ch.Pass {
 				verdict = "FAIL"
 			}
-			line := fmt.Sprintf("  check %s: %s", eval.Printable(ch.Scorer), verdict)
+			line := fmt.Sprintf("  check %s: %s", untrusted.Line(ch.Scorer), verdict)
 			if ch.Detail != "" {
-				line += " (" + eval.Printable(ch.Detail) + ")"
+				line += " (" + untrusted.Line(ch.Detail) + ")"
 			}
 			fmt.Fprintln(stdout, line)
 		}
@@ -203,7 +200,7 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 			continue
 		}
 		fmt.Fprintln(stdout, "  output:")
-		fmt.Fprintln(stdout, histIndent(eval.PrintableBlock(r.Output), "    "))
+		fmt.Fprintln(stdout, histIndent(untrusted.Block(r.Output), "    "))
 	}
 	return nil
 }
@@ -213,19 +210,19 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 func showHeader(w io.Writer, run eval.Run, counts store.Counts, results []eval.Result) {
 	settings, _ := json.Marshal(run.Settings) // plain fields only
 	fmt.Fprintf(w, "Run        %d\n", run.ID)
-	fmt.Fprintf(w, "Lock       %s\n", eval.Printable(run.Lock))
-	fmt.Fprintf(w, "Suite      %s (hash %.12s)\n", eval.Printable(histSuite(run)), eval.Printable(run.SuiteHash))
-	fmt.Fprintf(w, "Settings   %s (hash %.12s)\n", eval.Printable(string(settings)), eval.Printable(run.SettingsHash))
-	fmt.Fprintf(w, "Endpoints  %s\n", histOr(eval.Printable(strings.Join(run.Endpoints, ", ")), "-"))
+	fmt.Fprintf(w, "Lock       %s\n", untrusted.Line(run.Lock))
+	fmt.Fprintf(w, "Suite      %s (hash %.12s)\n", untrusted.Line(histSuite(run)), untrusted.Line(run.SuiteHash))
+	fmt.Fprintf(w, "Settings   %s (hash %.12s)\n", untrusted.Line(string(settings)), untrusted.Line(run.SettingsHash))
+	fmt.Fprintf(w, "Endpoints  %s\n", histOr(untrusted.Line(strings.Join(run.Endpoints, ", ")), "-"))
 	fmt.Fprintf(w, "Status     %s\n", run.Status)
 	if run.LockRefusal != "" {
-		fmt.Fprintf(w, "Stopped    %s (what no check confirmed was discarded, never stored)\n", eval.Printable(histTruncate(run.LockRefusal, 300)))
+		fmt.Fprintf(w, "Stopped    %s (what no check confirmed was discarded, never stored)\n", untrusted.Line(untrusted.Cut(run.LockRefusal, 300)))
 	}
 	fmt.Fprintf(w, "Started    %s UTC\n", histTime(run.Started))
 	if !run.Finished.IsZero() {
 		fmt.Fprintf(w, "Finished   %s UTC (%s)\n", histTime(run.Finished), histDuration(run))
 	}
-	fmt.Fprintf(w, "evalpin    %s\n", histOr(eval.Printable(run.Version), "-"))
+	fmt.Fprintf(w, "evalpin    %s\n", histOr(untrusted.Line(run.Version), "-"))
 	line := fmt.Sprintf("Results    %d stored", counts.Results)
 	if results != nil {
 		passed := 0
@@ -259,34 +256,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// histWriteJSON writes v as indented JSON. Besides what encoding/json escapes, it
-// escapes the characters eval.Printable does (bidirectional controls, C1 controls),
-// so that JSON printed to a terminal shows model outputs as they are.
-func histWriteJSON(w io.Writer, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	var b strings.Builder
-	b.Grow(buf.Len())
-	// Outside strings JSON is ASCII, so every rune escaped here is inside one;
-	// a rune beyond the BMP is written as its UTF-16 surrogate pair.
-	for _, r := range buf.String() {
-		if r < 0x80 || eval.SafeRune(r) {
-			b.WriteRune(r)
-			continue
-		}
-		if r1, r2 := utf16.EncodeRune(r); r1 != unicode.ReplacementChar {
-			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
-		} else {
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
+// histWriteJSON writes v as indented JSON under the one policy for untrusted
+// text (untrusted.MarshalIndent).
+func histWriteJSON(w io.Writer, v any) error { return untrusted.WriteJSON(w, v, true) }
 
 func histNonNil(rs []eval.Result) []eval.Result {
 	if rs == nil {
@@ -303,15 +275,6 @@ func histTable(w io.Writer) *tablewriter.Table {
 		tablewriter.WithRowAutoWrap(tw.WrapNone),
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 	)
-}
-
-// histTruncate shortens s to at most n runes, marking a cut with "…".
-func histTruncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	runes := []rune(s)
-	return string(runes[:n-1]) + "…"
 }
 
 // histIndent prefixes every line of s with indent.

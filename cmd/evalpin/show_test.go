@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 func TestShowGolden(t *testing.T) {
@@ -77,8 +79,8 @@ func TestHistTruncateAndShortLock(t *testing.T) {
 		{"日本語のテキストです", 5, "日本語の…"},
 		{"abcdefghijkl", 10, "abcdefghi…"},
 	} {
-		if got := histTruncate(tt.in, tt.n); got != tt.want {
-			t.Errorf("histTruncate(%q, %d)=%q, want %q", tt.in, tt.n, got, tt.want)
+		if got := untrusted.Cut(tt.in, tt.n); got != tt.want {
+			t.Errorf("untrusted.Cut(%q, %d)=%q, want %q", tt.in, tt.n, got, tt.want)
 		}
 	}
 	for _, tt := range []struct{ in, want string }{

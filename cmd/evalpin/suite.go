@@ -11,6 +11,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/untrusted"
 	"github.com/evalpin/evalpin/suites"
 )
 
@@ -128,10 +129,10 @@ func describeSuite(w io.Writer, file string, s *eval.Suite) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "file:\t%s\n", eval.Printable(file))
-	fmt.Fprintf(tw, "suite:\t%s\n", eval.Printable(s.Name))
+	fmt.Fprintf(tw, "file:\t%s\n", untrusted.Line(file))
+	fmt.Fprintf(tw, "suite:\t%s\n", untrusted.Line(s.Name))
 	if s.Version != "" {
-		fmt.Fprintf(tw, "version:\t%s\n", eval.Printable(s.Version))
+		fmt.Fprintf(tw, "version:\t%s\n", untrusted.Line(s.Version))
 	}
 	fmt.Fprintf(tw, "hash:\t%s\n", s.Hash)
 	fmt.Fprintf(tw, "settings hash:\t%s\n", s.Settings.Hash())
@@ -142,7 +143,7 @@ func describeSuite(w io.Writer, file string, s *eval.Suite) {
 	fmt.Fprintln(w, "\ncases by tag:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, t := range sortedKeys(tags) {
-		fmt.Fprintf(tw, "  %s\t%d\n", eval.Printable(t), tags[t])
+		fmt.Fprintf(tw, "  %s\t%d\n", untrusted.Line(t), tags[t])
 	}
 	if untagged > 0 {
 		fmt.Fprintf(tw, "  (untagged)\t%d\n", untagged)
@@ -151,7 +152,7 @@ func describeSuite(w io.Writer, file string, s *eval.Suite) {
 	fmt.Fprintln(w, "\ncases by scorer:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, n := range sortedKeys(scorers) {
-		fmt.Fprintf(tw, "  %s\t%d\n", eval.Printable(n), scorers[n])
+		fmt.Fprintf(tw, "  %s\t%d\n", untrusted.Line(n), scorers[n])
 	}
 	tw.Flush()
 }

@@ -151,18 +151,3 @@ func apiURL(baseURL, path string) string {
 func refusef(sentinel error, hint, format string, args ...any) error {
 	return fault.Errorf(fault.LockRefused, hint, format+": %w", append(args, sentinel)...)
 }
-
-// truncate shortens s to at most n bytes for a message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
-
-// untrusted shortens text an endpoint sent to at most n bytes and escapes what
-// a terminal would interpret (eval.Printable), so that it can go into a message
-// printed as is.
-func untrusted(s string, n int) string {
-	return eval.Printable(truncate(s, n))
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // ollamaDoc is the identity document as Canonical writes it.
@@ -35,19 +36,19 @@ type ollamaDoc struct {
 // quoted unescaped.
 func ParseOllamaIdentity(id eval.LockID, doc []byte) (OllamaIdentity, error) {
 	if !strings.HasPrefix(id, OllamaPrefix) || !IsLockID(id) {
-		return OllamaIdentity{}, fmt.Errorf("%s is not an Ollama lock (%s<64 hex digits>)", untrusted(id, 100), OllamaPrefix)
+		return OllamaIdentity{}, fmt.Errorf("%s is not an Ollama lock (%s<64 hex digits>)", untrusted.Clip(id, 100), OllamaPrefix)
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	var d ollamaDoc
 	if err := dec.Decode(&d); err != nil {
-		return OllamaIdentity{}, fmt.Errorf("not an Ollama identity document: %s", untrusted(err.Error(), 200))
+		return OllamaIdentity{}, fmt.Errorf("not an Ollama identity document: %s", untrusted.Clip(err.Error(), 200))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return OllamaIdentity{}, fmt.Errorf("not an Ollama identity document: data after the JSON object")
 	}
 	if d.Scheme != ollamaScheme {
-		return OllamaIdentity{}, fmt.Errorf("identity document of scheme %q, want %q", untrusted(d.Scheme, 100), ollamaScheme)
+		return OllamaIdentity{}, fmt.Errorf("identity document of scheme %q, want %q", untrusted.Clip(d.Scheme, 100), ollamaScheme)
 	}
 	o := OllamaIdentity{
 		EngineVersion: d.EngineVersion, Models: d.Models, Adapters: d.Adapters,
@@ -222,13 +223,13 @@ func (d OllamaDiff) Words() string {
 }
 
 // shownValue renders a value for a line of words: "(none)" when empty,
-// shortened, and quoted when eval.Printable would change it.
+// shortened, and quoted when untrusted.Line would change it.
 func shownValue(s string) string {
 	if s == "" {
 		return "(none)"
 	}
-	s = truncate(s, 80)
-	if eval.Printable(s) != s || strings.ContainsAny(s, ",;→") {
+	s = untrusted.Cut(s, 80)
+	if untrusted.Line(s) != s || strings.ContainsAny(s, ",;→") {
 		return strconv.Quote(s)
 	}
 	return s

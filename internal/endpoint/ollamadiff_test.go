@@ -59,7 +59,7 @@ func TestDiffOllamaWords(t *testing.T) {
 		{"a value with an escape sequence is quoted", func(o *OllamaIdentity) { o.Parameters[2] = "temperature \x1b[2J0" },
 			`parameters: temperature 0.7 → "\x1b[2J0"; weights same; template same; system prompt same; engine same`},
 		{"a long value is shortened", func(o *OllamaIdentity) { o.Parameters[2] = "temperature " + strings.Repeat("9", 200) },
-			"parameters: temperature 0.7 → " + strings.Repeat("9", 80) + "…; weights same; template same; system prompt same; engine same"},
+			"parameters: temperature 0.7 → " + strings.Repeat("9", 79) + "…; weights same; template same; system prompt same; engine same"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

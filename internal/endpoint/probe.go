@@ -15,6 +15,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // DefaultRecheck is how often a lock that no response carries (Ollama's) is
@@ -312,7 +313,7 @@ func (r *Report) why() string {
 	if len(r.Notes) == 0 {
 		return ""
 	}
-	return " (" + untrusted(strings.Join(r.Notes, "; "), 1000) + ")"
+	return " (" + untrusted.Clip(strings.Join(r.Notes, "; "), 1000) + ")"
 }
 
 // Lock returns the lock the endpoint reports by precedence, or "" when it
@@ -342,12 +343,12 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 	}
 	if r.Model != "" && len(r.served) > 0 && !r.serves(r.Model) {
 		return Claim{}, fault.Errorf(fault.Input, "name a model the endpoint serves with --model",
-			"endpoint %s does not serve model %q (served: %s)", r.Endpoint, untrusted(r.Model, 100), untrusted(strings.Join(r.served, ", "), 300))
+			"endpoint %s does not serve model %q (served: %s)", r.Endpoint, untrusted.Clip(r.Model, 100), untrusted.Clip(strings.Join(r.served, ", "), 300))
 	}
 	if len(r.Claims) == 0 && r.stopped != "" {
 		return Claim{}, refusef(ErrNoLock,
 			"restore the model files the server checks, or lock the new deliverable with 'evalpin lock create', then restart the server",
-			"endpoint %s stopped claiming its lock: %s", r.Endpoint, untrusted(r.stopped, 300))
+			"endpoint %s stopped claiming its lock: %s", r.Endpoint, untrusted.Clip(r.stopped, 300))
 	}
 	if len(r.Claims) == 0 && r.down != nil {
 		return Claim{}, fault.Errorf(fault.Input, "check the URL and that the server is running and listening there",
@@ -355,7 +356,7 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 	}
 	if len(r.Claims) == 0 && r.Model == "" && len(r.served) > 1 {
 		return Claim{}, fault.Errorf(fault.Input, "name the model to evaluate with --model",
-			"endpoint %s serves %d models (%s): which one?", r.Endpoint, len(r.served), untrusted(strings.Join(r.served, ", "), 200))
+			"endpoint %s serves %d models (%s): which one?", r.Endpoint, len(r.served), untrusted.Clip(strings.Join(r.served, ", "), 200))
 	}
 	if len(r.Claims) == 0 {
 		return Claim{}, refusef(ErrNoLock,
@@ -568,7 +569,7 @@ func (p *Prober) wellKnown(ctx context.Context, origin string) wellKnownResult {
 		// The server may publish why it stopped claiming its lock.
 		_ = json.Unmarshal(body, &doc)
 		if doc.Error != nil && doc.Error.Message != "" {
-			res.stopped = truncate(doc.Error.Message, 300)
+			res.stopped = untrusted.Cut(doc.Error.Message, 300)
 			res.notes = append(res.notes, fmt.Sprintf("GET %s: %d: %s", WellKnownPath, status, res.stopped))
 		} else {
 			res.notes = append(res.notes, fmt.Sprintf("GET %s: %v", WellKnownPath, err))
@@ -582,7 +583,7 @@ func (p *Prober) wellKnown(ctx context.Context, origin string) wellKnownResult {
 	if !IsLockID(doc.Lock) {
 		res.problems = append(res.problems, refusef(ErrManifestMismatch,
 			"the well-known lock must be a lock id such as sha256:<64 hex digits>",
-			"endpoint %s: well-known lock %q is not a lock id", origin, truncate(doc.Lock, 100)))
+			"endpoint %s: well-known lock %q is not a lock id", origin, untrusted.Cut(doc.Lock, 100)))
 		return res
 	}
 	c := Claim{Lock: doc.Lock, Source: SourceWellKnown, Strength: StrengthDeclared,
@@ -676,7 +677,7 @@ func authError(err error, body []byte) error {
 	if msg == "" {
 		return err
 	}
-	return fmt.Errorf("%v: %s", err, untrusted(msg, 200))
+	return fmt.Errorf("%v: %s", err, untrusted.Clip(msg, 200))
 }
 
 // suggestV1 returns baseURL + "/v1" when that answers GET /models with a
@@ -752,7 +753,7 @@ func (p *Prober) completion(ctx context.Context, baseURL string, r *Report) {
 		switch {
 		case !IsLockID(header):
 			r.addProblem(refusef(ErrManifestMismatch, "the Evalpin-Lock header must be a lock id such as sha256:<64 hex digits>",
-				"endpoint %s: %s header %q is not a lock id", r.Endpoint, Header, truncate(header, 100)))
+				"endpoint %s: %s header %q is not a lock id", r.Endpoint, Header, untrusted.Cut(header, 100)))
 		default:
 			r.Claims = append(r.Claims, Claim{Lock: header, Source: SourceHeader, Strength: StrengthDeclared,
 				How: Header + " header of a probe completion (declared by the server; checked on every response)"})
@@ -808,7 +809,7 @@ func (p *Prober) ollamaShow(ctx context.Context, origin, model, version string) 
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(body, &msg) == nil && msg.Error != "" {
-			return OllamaIdentity{}, nil, fmt.Errorf("POST /api/show %q: %s", model, untrusted(msg.Error, 200))
+			return OllamaIdentity{}, nil, fmt.Errorf("POST /api/show %q: %s", model, untrusted.Clip(msg.Error, 200))
 		}
 		return OllamaIdentity{}, nil, err
 	}

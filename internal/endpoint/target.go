@@ -12,6 +12,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // A Target is the resolved lock of the endpoints of one run: every replica
@@ -177,7 +178,7 @@ func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint
 				"endpoint %s: a completion carries no system_fingerprint (the run's lock is %s)", endpoint, e.fingerprint))
 		default:
 			return "", t.refuse(refusef(ErrLockChanged, changedHint,
-				"endpoint %s: a completion carries system_fingerprint %q, not the run's %s", endpoint, truncate(systemFingerprint, 100), e.fingerprint))
+				"endpoint %s: a completion carries system_fingerprint %q, not the run's %s", endpoint, untrusted.Cut(systemFingerprint, 100), e.fingerprint))
 		}
 	}
 	if e.model != "" && !modelMatch(e, model) {
@@ -186,7 +187,7 @@ func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint
 				"endpoint %s: a completion names no model (the run's is %q)", endpoint, e.model))
 		}
 		return "", t.refuse(refusef(ErrLockChanged, changedHint,
-			"endpoint %s: a completion names model %q, not %q", endpoint, truncate(model, 100), e.model))
+			"endpoint %s: a completion names model %q, not %q", endpoint, untrusted.Cut(model, 100), e.model))
 	}
 	return t.Lock, nil
 }
@@ -238,7 +239,7 @@ func (t *Target) checkHeader(endpoint string, w *watch, h http.Header) error {
 			"endpoint %s: a response carries no %s header (the run's lock is %s)", endpoint, Header, t.Lock))
 	default:
 		return t.refuse(refusef(ErrLockChanged, changedHint,
-			"endpoint %s: a response carries %s %s, not the run's %s", endpoint, Header, untrusted(got, 100), want))
+			"endpoint %s: a response carries %s %s, not the run's %s", endpoint, Header, untrusted.Clip(got, 100), want))
 	}
 }
 
@@ -328,17 +329,17 @@ func (t *Target) reconfirm(ctx context.Context, r *Report) error {
 			wk := p.wellKnown(ctx, r.Origin)
 			switch {
 			case len(wk.problems) > 0:
-				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: %s", r.Endpoint, untrusted(wk.problems[0].Error(), 300))
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: %s", r.Endpoint, untrusted.Clip(wk.problems[0].Error(), 300))
 			case wk.stopped != "":
-				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the server stopped claiming its lock: %s", r.Endpoint, untrusted(wk.stopped, 300))
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the server stopped claiming its lock: %s", r.Endpoint, untrusted.Clip(wk.stopped, 300))
 			case wk.claim == nil:
 				return refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: GET %s no longer names a lock%s", r.Endpoint, WellKnownPath, notes(wk.notes))
 			case wk.claim.Lock != c.Lock:
 				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: GET %s now names lock %s, not the run's %s", r.Endpoint, WellKnownPath, wk.claim.Lock, c.Lock)
 			case wk.generation != r.markers.generation:
-				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the server established its claim of %s anew (generation %q, was %q): it was restarted, and what it served before is not vouched for", r.Endpoint, c.Lock, truncate(wk.generation, 64), truncate(r.markers.generation, 64))
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the server established its claim of %s anew (generation %q, was %q): it was restarted, and what it served before is not vouched for", r.Endpoint, c.Lock, untrusted.Cut(wk.generation, 64), untrusted.Cut(r.markers.generation, 64))
 			case wk.model != r.markers.wellKnownModel:
-				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the lock is now vouched for model %q, not %q", r.Endpoint, truncate(wk.model, 100), truncate(r.markers.wellKnownModel, 100))
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the lock is now vouched for model %q, not %q", r.Endpoint, untrusted.Cut(wk.model, 100), untrusted.Cut(r.markers.wellKnownModel, 100))
 			}
 		case SourceModelName:
 			m := p.models(ctx, r.Endpoint)
@@ -353,11 +354,11 @@ func (t *Target) reconfirm(ctx context.Context, r *Report) error {
 			id, show, err := p.ollamaShow(ctx, r.Origin, r.Model, version)
 			switch {
 			case err != nil:
-				return refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: %s", r.Endpoint, untrusted(err.Error(), 300))
+				return refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: %s", r.Endpoint, untrusted.Clip(err.Error(), 300))
 			case id.Lock() != c.Lock:
 				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: model %q now has lock %s, not the run's %s", r.Endpoint, r.Model, id.Lock(), c.Lock)
 			case show.ModifiedAt != r.markers.ollamaModified:
-				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: model %q was created again (modified_at %s, was %s); its lock reads the same now, but what it served in between is not vouched for", r.Endpoint, r.Model, untrusted(show.ModifiedAt, 40), untrusted(r.markers.ollamaModified, 40))
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: model %q was created again (modified_at %s, was %s); its lock reads the same now, but what it served in between is not vouched for", r.Endpoint, r.Model, untrusted.Clip(show.ModifiedAt, 40), untrusted.Clip(r.markers.ollamaModified, 40))
 			}
 		}
 	}
@@ -369,7 +370,7 @@ func notes(ns []string) string {
 	if len(ns) == 0 {
 		return ""
 	}
-	return " (" + untrusted(strings.Join(ns, "; "), 500) + ")"
+	return " (" + untrusted.Clip(strings.Join(ns, "; "), 500) + ")"
 }
 
 // Refused returns the target's refusal, or nil while it has none.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // The kinds of FileChange.
@@ -248,11 +249,11 @@ func shownValue(s string) string {
 	return clean(s)
 }
 
-// clean returns s, or s quoted when it holds anything eval.Printable would
+// clean returns s, or s quoted when it holds anything untrusted.Line would
 // escape: a terminal could take it as a command or hide it. Manifests are
 // untrusted input: a file name can hold an escape sequence.
 func clean(s string) string {
-	if eval.Printable(s) == s {
+	if untrusted.Line(s) == s {
 		return s
 	}
 	return strconv.Quote(s)

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // The parts Ollama fills in for a name that leaves them out.
@@ -112,7 +114,7 @@ scan:
 		}
 		m := blobDigest.FindStringSubmatch(arg)
 		if m == nil {
-			return nil, nil, fmt.Errorf("modelfile line %q names no blob digest", truncate(line, 120))
+			return nil, nil, fmt.Errorf("modelfile line %q names no blob digest", untrusted.Cut(line, 120))
 		}
 		*list = append(*list, "sha256:"+m[1])
 	}
@@ -189,11 +191,4 @@ func SameValue(a, b string) bool {
 		}
 	}
 	return false
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

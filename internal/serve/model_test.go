@@ -14,6 +14,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/ollama"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 var (
@@ -270,10 +271,10 @@ func TestRoutesOllama(t *testing.T) {
 			before := len(e.requests())
 			resp, body := tt.req.send(t, base)
 			if resp.StatusCode != tt.status {
-				t.Fatalf("%s %s: %d %s, want %d", tt.req.method, tt.req.path, resp.StatusCode, truncate(string(body), 300), tt.status)
+				t.Fatalf("%s %s: %d %s, want %d", tt.req.method, tt.req.path, resp.StatusCode, untrusted.Cut(string(body), 300), tt.status)
 			}
 			if got := tt.req.method != "HEAD" && errorCode(t, body) != ""; got != (tt.code != "") || (got && errorCode(t, body) != tt.code) {
-				t.Errorf("body %s: want error code %q", truncate(string(body), 300), tt.code)
+				t.Errorf("body %s: want error code %q", untrusted.Cut(string(body), 300), tt.code)
 			}
 			lock := resp.Header.Get(Header)
 			if tt.passed != (lock == testLock) {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // A route says how the sidecar treats a request, by method and path.
@@ -167,13 +169,13 @@ func (s *Server) attribute(w http.ResponseWriter, r *http.Request, rule pathRule
 // notOurs answers a request for another model than the bound one.
 func (s *Server) notOurs(w http.ResponseWriter, model string, st *state) {
 	writeError(w, http.StatusNotFound, CodeModelNotFound,
-		fmt.Sprintf("evalpin serve vouches for model %s only, not %s", strconv.Quote(st.model), strconv.Quote(truncate(model, 200))))
+		fmt.Sprintf("evalpin serve vouches for model %s only, not %s", strconv.Quote(st.model), strconv.Quote(untrusted.Cut(model, 200))))
 }
 
 // notVouched answers a request the sidecar does not pass on.
 func notVouched(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusForbidden, CodeNotVouched,
-		"evalpin serve vouches for one model of a fixed deliverable and does not pass on "+r.Method+" "+strconv.Quote(truncate(r.URL.EscapedPath(), 200)))
+		"evalpin serve vouches for one model of a fixed deliverable and does not pass on "+r.Method+" "+strconv.Quote(untrusted.Cut(r.URL.EscapedPath(), 200)))
 }
 
 // filterKey carries a filtering of a list request to ModifyResponse.

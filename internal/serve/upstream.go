@@ -18,6 +18,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/ollama"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // The engine kinds the sidecar tells apart.
@@ -225,14 +226,7 @@ func upstreamMessage(data []byte) string {
 	if msg == "" {
 		return ""
 	}
-	return ": " + truncate(msg, 200)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return ": " + untrusted.Cut(msg, 200)
 }
 
 // A servedModel is one entry of GET /v1/models.
@@ -488,7 +482,7 @@ func quoteOrNone(s string) string {
 	if s == "" {
 		return "(none)"
 	}
-	return fmt.Sprintf("%q", truncate(s, 80))
+	return fmt.Sprintf("%q", untrusted.Cut(s, 80))
 }
 
 func sameDigests(a, b []string) bool {
@@ -502,7 +496,10 @@ func shortDigests(ds []string) string {
 	}
 	out := make([]string, len(ds))
 	for i, d := range ds {
-		out[i] = truncate(d, len("sha256:")+12)
+		if n := len("sha256:") + 12; len(d) > n {
+			d = d[:n] + "…"
+		}
+		out[i] = d
 	}
 	return strings.Join(out, ", ")
 }
