@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // Format is the name in a baseline file's header, and Version the version of
@@ -59,7 +60,7 @@ var (
 type Header struct {
 	Format       string          `json:"format"`                  // always Format
 	Version      int             `json:"version"`                 // always Version
-	Lock         eval.LockID     `json:"lock"`                    // the run's lock
+	Lock         lockid.ID       `json:"lock"`                    // the run's lock
 	LockSource   string          `json:"lock_source,omitempty"`   // how the lock was obtained
 	LockManifest json.RawMessage `json:"lock_manifest,omitempty"` // the lock's identity document (manifest or Ollama identity), when known
 	Suite        string          `json:"suite"`                   // the suite's name

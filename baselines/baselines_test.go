@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // update makes TestGoldenFile rewrite testdata/small.jsonl.
@@ -25,7 +26,7 @@ var t0 = time.Date(2025, 4, 1, 9, 0, 0, 123456789, time.UTC)
 // sampleBaseline returns a small baseline with two samples per case, one
 // failed request and hostile outputs.
 func sampleBaseline() *Baseline {
-	lock := "sha256:" + strings.Repeat("ab", 32)
+	lock := lockid.ID("sha256:" + strings.Repeat("ab", 32))
 	run := eval.Run{
 		Lock: lock, Suite: "smoke", SuiteVersion: "2", SuiteHash: strings.Repeat("5e", 32),
 		Settings: eval.DefaultSettings(), Version: "v0.1.0", Status: eval.RunComplete,
@@ -365,7 +366,7 @@ func TestChecksumNamesFirstProblem(t *testing.T) {
 // bigBaseline returns a baseline of n results: n/4 cases of four samples with
 // outputs of a few hundred bytes.
 func bigBaseline(n int) *Baseline {
-	lock := "sha256:" + strings.Repeat("cd", 32)
+	lock := lockid.ID("sha256:" + strings.Repeat("cd", 32))
 	run := eval.Run{Lock: lock, Suite: "big", SuiteVersion: "1", SuiteHash: strings.Repeat("1f", 32),
 		Settings: eval.DefaultSettings(), Version: "v0.1.0", Status: eval.RunComplete, Started: t0, Finished: t0.Add(time.Hour)}
 	run.Settings.Samples = 4

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/secret"
 )
 
@@ -51,7 +52,7 @@ type resultFields struct {
 	PromptTokens     int          `json:"prompt_tokens"`
 	CompletionTokens int          `json:"completion_tokens"`
 	LatencyNS        int64        `json:"latency_ns"`
-	Lock             eval.LockID  `json:"lock"`
+	Lock             lockid.ID    `json:"lock"`
 	ErrorKind        string       `json:"error_kind,omitempty"`
 	Error            string       `json:"error,omitempty"`
 	Checks           []eval.Check `json:"checks,omitempty"`

@@ -13,6 +13,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 const (
@@ -31,7 +32,7 @@ func res(id string, s int, out string, checks ...string) eval.Result {
 	return r
 }
 
-func run(id int64, lock string, samples int) eval.Run {
+func run(id int64, lock lockid.ID, samples int) eval.Run {
 	s := eval.DefaultSettings()
 	s.Samples = samples
 	return eval.Run{ID: id, Lock: lock, Suite: "t", Settings: s, SettingsHash: s.Hash(), Status: eval.RunComplete}

@@ -12,12 +12,9 @@ import (
 	"encoding/json"
 	"math"
 	"time"
-)
 
-// A LockID names a deliverable by its content: "sha256:" followed by 64 lower-case
-// hex digits for evalpin's own locks, or another prefix for an identity an engine
-// reports natively (for example "ollama:sha256:…").
-type LockID = string
+	"github.com/evalpin/evalpin/internal/lockid"
+)
 
 // A Message is one turn of a chat prompt.
 type Message struct {
@@ -149,7 +146,7 @@ type Result struct {
 	PromptTokens     int           `json:"prompt_tokens"`
 	CompletionTokens int           `json:"completion_tokens"`
 	Latency          time.Duration `json:"latency_ns"`
-	Lock             LockID        `json:"lock"`     // the lock seen on this response
+	Lock             lockid.ID     `json:"lock"`     // the lock seen on this response
 	Endpoint         string        `json:"endpoint"` // which replica answered
 	ErrorKind        string        `json:"error_kind,omitempty"`
 	Error            string        `json:"error,omitempty"`
@@ -183,7 +180,7 @@ const (
 // The same (Lock, SuiteHash, SettingsHash) resumes an unfinished run.
 type Run struct {
 	ID           int64
-	Lock         LockID
+	Lock         lockid.ID
 	Suite        string // the suite's name
 	SuiteVersion string
 	SuiteHash    string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/stats"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -50,20 +51,20 @@ type jsonReport struct {
 }
 
 type jsonLock struct {
-	Baseline  string `json:"baseline"`
-	Candidate string `json:"candidate"`
-	Diff      string `json:"diff"` // "" when a manifest is unknown
+	Baseline  lockid.ID `json:"baseline"`
+	Candidate lockid.ID `json:"candidate"`
+	Diff      string    `json:"diff"` // "" when a manifest is unknown
 }
 
 type jsonRun struct {
-	ID           int64  `json:"id"`
-	Lock         string `json:"lock"`
-	Suite        string `json:"suite"`
-	SuiteVersion string `json:"suite_version"`
-	SuiteHash    string `json:"suite_hash"`
-	SettingsHash string `json:"settings_hash"`
-	Samples      int    `json:"samples"`
-	Status       string `json:"status"`
+	ID           int64     `json:"id"`
+	Lock         lockid.ID `json:"lock"`
+	Suite        string    `json:"suite"`
+	SuiteVersion string    `json:"suite_version"`
+	SuiteHash    string    `json:"suite_hash"`
+	SettingsHash string    `json:"settings_hash"`
+	Samples      int       `json:"samples"`
+	Status       string    `json:"status"`
 }
 
 type jsonExcluded struct {

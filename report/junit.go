@@ -62,7 +62,7 @@ type junitSkipped struct {
 // U+FFFD.
 func WriteJUnit(w io.Writer, c *eval.Comparison) error {
 	gate := junitSuite{Name: "evalpin.gate", Properties: []junitProperty{
-		{"baseline_lock", c.Baseline.Lock}, {"candidate_lock", c.Candidate.Lock},
+		{"baseline_lock", string(c.Baseline.Lock)}, {"candidate_lock", string(c.Candidate.Lock)},
 		{"baseline_run", fmt.Sprint(c.Baseline.ID)}, {"candidate_run", fmt.Sprint(c.Candidate.ID)},
 		{"lock_diff", c.LockDiff}, {"paired", fmt.Sprint(c.Paired)}, {"excluded", c.Excluded.String()},
 		{"alpha", fmt.Sprint(c.Policy.Alpha)}, {"verdict", string(c.Gate.Verdict)},

@@ -120,7 +120,7 @@ func superscript(i int) string {
 // title says which runs are compared.
 func title(c *eval.Comparison) string {
 	return fmt.Sprintf("%s run %d (baseline) vs %s run %d (candidate), suite %s",
-		shortLock(c.Baseline.Lock), c.Baseline.ID, shortLock(c.Candidate.Lock), c.Candidate.ID, suiteName(c.Candidate))
+		c.Baseline.Lock.Short(), c.Baseline.ID, c.Candidate.Lock.Short(), c.Candidate.ID, suiteName(c.Candidate))
 }
 
 func suiteName(r eval.Run) string {
@@ -137,17 +137,9 @@ func lockLine(c *eval.Comparison) string {
 		return "Lock: " + c.LockDiff
 	}
 	if c.Baseline.Lock == c.Candidate.Lock {
-		return "Lock: same lock " + c.Baseline.Lock
+		return "Lock: same lock " + string(c.Baseline.Lock)
 	}
-	return "Locks: " + c.Baseline.Lock + " → " + c.Candidate.Lock + " (manifests unknown)"
-}
-
-func shortLock(id string) string {
-	const keep = len("sha256:") + 12
-	if len(id) > keep {
-		return id[:keep]
-	}
-	return id
+	return "Locks: " + string(c.Baseline.Lock) + " → " + string(c.Candidate.Lock) + " (manifests unknown)"
 }
 
 // pairedLine says how many cases were compared and left out.

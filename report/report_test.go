@@ -16,6 +16,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/report"
 )
 
@@ -40,7 +41,7 @@ func fixture(t testing.TB) *eval.Comparison {
 	t.Helper()
 	settings := eval.DefaultSettings()
 	settings.Samples = 2
-	mkRun := func(id int64, lock string) eval.Run {
+	mkRun := func(id int64, lock lockid.ID) eval.Run {
 		return eval.Run{ID: id, Lock: lock, Suite: "smoke", SuiteVersion: "3", SuiteHash: "5e1f", Settings: settings,
 			SettingsHash: settings.Hash(), Status: eval.RunComplete}
 	}
@@ -131,7 +132,7 @@ func fixture(t testing.TB) *eval.Comparison {
 func inconclusiveFixture(t testing.TB) *eval.Comparison {
 	t.Helper()
 	settings := eval.DefaultSettings()
-	mkRun := func(id int64, lock string) eval.Run {
+	mkRun := func(id int64, lock lockid.ID) eval.Run {
 		return eval.Run{ID: id, Lock: lock, Suite: "testbed", SuiteVersion: "1", SuiteHash: "7e57", Settings: settings,
 			SettingsHash: settings.Hash(), Status: eval.RunComplete}
 	}

@@ -45,7 +45,7 @@
 // Config.CheckResponse sees every response whose result is handed on, before
 // it is. When it fails, that result is dropped, in-flight requests are
 // cancelled and Run returns the error: outputs of another lock are never
-// stored under this one. A 503 with the error code LockMismatchCode, with
+// stored under this one. A 503 with the error code lockid.LockMismatchCode, with
 // which "evalpin serve" disowns its lock, stops the run the same way on the
 // first answer, without retries.
 //

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/stubserver"
 	"github.com/evalpin/evalpin/runner"
 )
@@ -32,8 +33,8 @@ func Example() {
 		Model:       "stub",
 		Concurrency: 4,
 		Sink:        printSink{},
-		CheckResponse: func(endpoint string, h http.Header, fingerprint, model string) (eval.LockID, error) {
-			if got := h.Get(runner.LockHeader); got != "sha256:1234" {
+		CheckResponse: func(endpoint string, h http.Header, fingerprint, model string) (lockid.ID, error) {
+			if got := h.Get(lockid.Header); got != "sha256:1234" {
 				return "", fmt.Errorf("%s serves %q, want sha256:1234", endpoint, got)
 			}
 			return "sha256:1234", nil

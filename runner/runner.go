@@ -18,6 +18,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // The error kinds the runner records in eval.Result.ErrorKind.
@@ -48,15 +49,6 @@ func TransientKinds() []string {
 func ErrorKinds() []string {
 	return []string{ErrBadRequest, ErrContextLength, ErrNotFound, ErrAuth, ErrRateLimited, ErrServer, ErrTimeout, ErrConnection, ErrMalformed, ErrTruncated, ErrHTTP}
 }
-
-// LockMismatchCode is the error code of the 503 with which "evalpin serve"
-// answers once the model files no longer match its lock. The runner stops at
-// once on it, as on any lock refusal, instead of retrying.
-const LockMismatchCode = "evalpin_lock_mismatch"
-
-// LockHeader is the response header an endpoint reports its lock in; it is
-// read when Config.CheckResponse is nil.
-const LockHeader = "Evalpin-Lock"
 
 // A Sink receives the results of a run, one at a time, from a single
 // goroutine. Put must not wait on disk: a store batches and writes in the
@@ -109,16 +101,16 @@ type Config struct {
 	// run: the response's result is dropped, in-flight requests are
 	// cancelled, and Run returns the error wrapped, as an
 	// fault.LockRefused error unless it already has a kind.
-	// If nil, the LockHeader value is recorded unchecked.
-	CheckResponse func(endpoint string, h http.Header, systemFingerprint, model string) (eval.LockID, error)
+	// If nil, the lockid.Header value is recorded unchecked.
+	CheckResponse func(endpoint string, h http.Header, systemFingerprint, model string) (lockid.ID, error)
 	// CheckErrorResponse is called, like CheckResponse, on an error answer
 	// whose failure is recorded as the case's result (a 400, a 404, an answer
 	// cut off mid-body on every attempt): only its headers can vouch for it.
 	// Failures recorded as transient (429, 5xx, timeouts, after the last
 	// retry) are not checked: load balancers answer those without the lock
-	// header, and a resumed run requests them again. If nil, the LockHeader
+	// header, and a resumed run requests them again. If nil, the lockid.Header
 	// value is recorded unchecked.
-	CheckErrorResponse func(endpoint string, h http.Header) (eval.LockID, error)
+	CheckErrorResponse func(endpoint string, h http.Header) (lockid.ID, error)
 	// Sink receives every result; required.
 	Sink Sink
 	// Skip reports whether a case's sample is already stored; such samples
@@ -553,7 +545,7 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 	}
 
 	d, derr := decode(t.raw, len(t.jobs), resp.Header.Get("Content-Type"), buf.Bytes())
-	var lock eval.LockID
+	var lock lockid.ID
 	if !d.completion {
 		// No completion: its failure, not an output, is recorded, and only
 		// the headers can vouch for it.
@@ -598,27 +590,27 @@ func (r *Runner) try(ctx context.Context, ep, path string, body []byte, t *task)
 }
 
 // checkLock runs Config.CheckResponse on a completion of ep, or reads the
-// LockHeader when there is no check. Its errors are lock refusals.
-func (r *Runner) checkLock(ep string, h http.Header, fingerprint, model string) (eval.LockID, error) {
+// lockid.Header when there is no check. Its errors are lock refusals.
+func (r *Runner) checkLock(ep string, h http.Header, fingerprint, model string) (lockid.ID, error) {
 	if r.cfg.CheckResponse == nil {
-		return h.Get(LockHeader), nil
+		return lockid.ID(h.Get(lockid.Header)), nil
 	}
 	return lockErr(ep)(r.cfg.CheckResponse(ep, h, fingerprint, model))
 }
 
 // checkErrorLock runs Config.CheckErrorResponse on an error answer of ep
 // that is recorded as a result.
-func (r *Runner) checkErrorLock(ep string, h http.Header) (eval.LockID, error) {
+func (r *Runner) checkErrorLock(ep string, h http.Header) (lockid.ID, error) {
 	if r.cfg.CheckErrorResponse == nil {
-		return h.Get(LockHeader), nil
+		return lockid.ID(h.Get(lockid.Header)), nil
 	}
 	return lockErr(ep)(r.cfg.CheckErrorResponse(ep, h))
 }
 
 // lockErr returns a function that wraps a lock check's error as a lock
 // refusal of ep.
-func lockErr(ep string) func(eval.LockID, error) (eval.LockID, error) {
-	return func(lock eval.LockID, err error) (eval.LockID, error) {
+func lockErr(ep string) func(lockid.ID, error) (lockid.ID, error) {
+	return func(lock lockid.ID, err error) (lockid.ID, error) {
 		return lock, wrapLockErr(ep, err)
 	}
 }
@@ -664,7 +656,7 @@ func classify(ep string, resp *http.Response, body []byte, now time.Time) attemp
 	}
 	a := attempt{outcome: outPermanent, kind: ErrHTTP, msg: msg}
 	switch {
-	case code == http.StatusServiceUnavailable && errorCode(body) == LockMismatchCode:
+	case code == http.StatusServiceUnavailable && errorCode(body) == lockid.LockMismatchCode:
 		a.outcome = outRefused
 		a.err = fault.Errorf(fault.LockRefused,
 			"check the model files behind the endpoint ('evalpin lock verify'), restart 'evalpin serve', then run the same command again",

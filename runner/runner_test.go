@@ -19,6 +19,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/stubserver"
 )
 
@@ -521,12 +522,12 @@ func TestLockChangeMidRun(t *testing.T) {
 	sink := &memSink{}
 	cfg := testConfig(sink, srv.URL+"/v1")
 	var checked atomic.Int64
-	cfg.CheckResponse = func(ep string, h http.Header, fp, model string) (eval.LockID, error) {
+	cfg.CheckResponse = func(ep string, h http.Header, fp, model string) (lockid.ID, error) {
 		checked.Add(1)
 		if fp != "fp_stub" || model != "stub" || ep != srv.URL+"/v1" {
 			t.Errorf("CheckResponse(%q, …, %q, %q)", ep, fp, model)
 		}
-		if l := h.Get(LockHeader); l != good {
+		if l := h.Get(lockid.Header); l != good {
 			return "", fmt.Errorf("endpoint serves %s: %w", l, errWrongLock)
 		}
 		return good, nil
@@ -1050,19 +1051,19 @@ func TestAuthStopsTheRun(t *testing.T) {
 // checked as an error response, a completion by CheckResponse.
 func TestLockCheckOnErrorResponses(t *testing.T) {
 	const lock = "sha256:good"
-	check := func(ep string, h http.Header) (eval.LockID, error) {
-		if got := h.Get(LockHeader); got != lock {
+	check := func(ep string, h http.Header) (lockid.ID, error) {
+		if got := h.Get(lockid.Header); got != lock {
 			return "", fmt.Errorf("endpoint reports lock %q: %w", got, errWrongLock)
 		}
 		return lock, nil
 	}
-	completionCheck := func(ep string, h http.Header, fp, model string) (eval.LockID, error) {
-		if fp != lock && h.Get(LockHeader) != lock {
+	completionCheck := func(ep string, h http.Header, fp, model string) (lockid.ID, error) {
+		if fp != lock && h.Get(lockid.Header) != lock {
 			return "", fmt.Errorf("completion fingerprint %q: %w", fp, errWrongLock)
 		}
 		return lock, nil
 	}
-	withLock := map[string]string{LockHeader: lock}
+	withLock := map[string]string{lockid.Header: lock}
 	tests := []struct {
 		name    string
 		faults  []http.HandlerFunc
@@ -1102,7 +1103,7 @@ func TestLockCheckOnErrorResponses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := eval.LockID(lock)
+			want := lockid.ID(lock)
 			if slices.Contains(TransientKinds(), tt.kind) {
 				want = "" // not vouched for: it is requested again on resume
 			}
@@ -1126,7 +1127,7 @@ func TestLockMismatchStopsAtOnce(t *testing.T) {
 			cfg.Concurrency = 1
 			cfg.BackoffBase, cfg.BackoffMax = time.Hour, time.Hour // a retry would time the test out
 			if check {
-				cfg.CheckResponse = func(string, http.Header, string, string) (eval.LockID, error) { return "sha256:good", nil }
+				cfg.CheckResponse = func(string, http.Header, string, string) (lockid.ID, error) { return "sha256:good", nil }
 			}
 			sum, err := run(t, cfg, chatSuite(3))
 			if fault.KindOf(err) != fault.LockRefused || !strings.Contains(err.Error(), "stopped claiming its lock: evalpin serve: this server no longer claims its lock: model.gguf (weights) changed") {

@@ -13,6 +13,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/adversary"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/runner"
 )
 
@@ -132,7 +133,7 @@ func TestRunAdversaryLockChanges(t *testing.T) {
 			if cfg.Channels.ModelName {
 				lock = "sha256:" + strings.TrimPrefix(runLockA, "sha256:")
 			}
-			runCheckStored(t, db, 1, ids[:n], 1, lock)
+			runCheckStored(t, db, 1, ids[:n], 1, lockid.ID(lock))
 			r, err := db.Run(context.Background(), 1)
 			if err != nil || r.Status != eval.RunInterrupted || !strings.Contains(r.LockRefusal, tt.msg) {
 				t.Fatalf("run %+v, %v: want interrupted with the refusal recorded", r, err)
@@ -156,7 +157,7 @@ func TestRunAdversaryLockChanges(t *testing.T) {
 			if got := s.Completions() - before; got != 20-n {
 				t.Errorf("the resume requested %d cases, want exactly the %d not stored", got, 20-n)
 			}
-			runCheckStored(t, db, 1, ids, 1, lock)
+			runCheckStored(t, db, 1, ids, 1, lockid.ID(lock))
 		})
 	}
 }

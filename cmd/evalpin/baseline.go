@@ -129,7 +129,7 @@ func baselineExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		dest = "standard output"
 	}
 	fmt.Fprintf(stderr, "exported run %d (lock %s, suite %s %s, %d cases, %d results, %d failed) to %s\n",
-		r.ID, untrusted.Line(r.Lock), untrusted.Line(r.Suite), untrusted.Line(r.SuiteVersion), b.Header.Cases, b.Header.Results, b.Header.Errors, dest)
+		r.ID, untrusted.Line(string(r.Lock)), untrusted.Line(r.Suite), untrusted.Line(r.SuiteVersion), b.Header.Cases, b.Header.Results, b.Header.Errors, dest)
 	return nil
 }
 
@@ -148,7 +148,7 @@ func exportRun(ctx context.Context, db *store.DB, arg string) (eval.Run, error) 
 		return eval.Run{}, err
 	}
 	for i := len(runs) - 1; i >= 0; i-- {
-		if runs[i].Lock == arg {
+		if string(runs[i].Lock) == arg {
 			return runs[i], nil
 		}
 	}
@@ -183,7 +183,7 @@ func loadBaseline(ctx context.Context, db *store.DB, r eval.Run, stderr io.Write
 		if len(l.Manifest) > 0 {
 			if err := verifyLockDocument(r.Lock, l.Manifest); err != nil {
 				fmt.Fprintf(stderr, "evalpin: warning: the identity document of lock %s is left out of the baseline: %s\n",
-					untrusted.Line(r.Lock), untrusted.Line(err.Error()))
+					untrusted.Line(string(r.Lock)), untrusted.Line(err.Error()))
 			} else {
 				b.Header.LockManifest = l.Manifest
 			}
@@ -250,7 +250,7 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("baseline import %s: %w", path, err)
 	}
 	fmt.Fprintf(stderr, "imported %s as run %d (lock %s, suite %s %s, %s, %d cases, %d results, %d failed)\n",
-		untrusted.Line(path), id, untrusted.Line(h.Lock), untrusted.Line(h.Suite), untrusted.Line(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
+		untrusted.Line(path), id, untrusted.Line(string(h.Lock)), untrusted.Line(h.Suite), untrusted.Line(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
 	fmt.Fprintln(stdout, id)
 	return nil
 }
@@ -286,7 +286,7 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 	if len(h.LockManifest) > 0 {
 		if err := verifyLockDocument(h.Lock, h.LockManifest); err != nil {
 			return nil, fault.Errorf(fault.Input, baselineFileHint,
-				"%s:1: the identity document of lock %s is refused: %w", name, untrusted.Line(h.Lock), err)
+				"%s:1: the identity document of lock %s is refused: %w", name, untrusted.Line(string(h.Lock)), err)
 		}
 	}
 	return b, nil
@@ -297,7 +297,7 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 // digest.
 func findImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, bool, error) {
 	h := b.Header
-	runs, err := db.Runs(ctx, store.RunFilter{Lock: h.Lock, SuiteHash: h.SuiteHash, Status: h.Status})
+	runs, err := db.Runs(ctx, store.RunFilter{Lock: string(h.Lock), SuiteHash: h.SuiteHash, Status: h.Status})
 	if err != nil {
 		return 0, false, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -94,7 +95,7 @@ func mustBaselineDB(t *testing.T) (path, lockA, lockB string) {
 	}
 	settings := eval.DefaultSettings()
 	settings.Samples = 2
-	newRun := func(l string, status eval.RunStatus, result func(i, s int) eval.Result) {
+	newRun := func(l lockid.ID, status eval.RunStatus, result func(i, s int) eval.Result) {
 		t.Helper()
 		r := eval.Run{Lock: l, Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash, Settings: settings,
 			Endpoints: []string{"http://127.0.0.1:8000/v1"}, Version: "v0.2.0"}
@@ -148,7 +149,7 @@ func mustBaselineDB(t *testing.T) (path, lockA, lockB string) {
 	newRun(ma.Lock, eval.RunComplete, base)
 	newRun(mb.Lock, eval.RunComplete, cand)
 	newRun(mb.Lock, eval.RunInterrupted, cand)
-	return path, ma.Lock, mb.Lock
+	return path, string(ma.Lock), string(mb.Lock)
 }
 
 // evalpin runs the command line args and returns its stdout, stderr and
@@ -456,7 +457,7 @@ func BenchmarkBaselineImport(b *testing.B) {
 	if err := db.PutSuite(ctx, suite); err != nil {
 		b.Fatal(err)
 	}
-	r := eval.Run{Lock: "sha256:" + strings.Repeat("e", 64), Suite: "big", SuiteVersion: "1", SuiteHash: suite.Hash, Settings: suite.Settings}
+	r := eval.Run{Lock: lockid.ID("sha256:" + strings.Repeat("e", 64)), Suite: "big", SuiteVersion: "1", SuiteHash: suite.Hash, Settings: suite.Settings}
 	r.Settings.Samples = samples
 	if err := db.CreateRun(ctx, &r); err != nil {
 		b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
 	reports "github.com/evalpin/evalpin/report"
@@ -176,7 +177,7 @@ func resolveRuns(ctx context.Context, db *store.DB, baseArg, candArg string) (ev
 		return base, cand, err
 	}
 	latest := func(lockID string, like eval.Run) (eval.Run, error) {
-		r, err := db.LatestCompleteRun(ctx, lockID, like.SuiteHash, like.SettingsHash)
+		r, err := db.LatestCompleteRun(ctx, lockid.ID(lockID), like.SuiteHash, like.SettingsHash)
 		if errors.Is(err, store.ErrNotFound) {
 			return r, fault.Errorf(fault.Input, "run the suite against that lock with 'evalpin run', or name a run id ('evalpin runs --lock "+lockID+"')",
 				"lock %s has no complete run of suite %s at the settings of run %d", lockID, like.Suite, like.ID)
@@ -196,7 +197,7 @@ func resolveRuns(ctx context.Context, db *store.DB, baseArg, candArg string) (ev
 		}
 		var matched []eval.Run
 		for _, r := range runs {
-			if r.Lock == candArg {
+			if string(r.Lock) == candArg {
 				matched = append(matched, r)
 			}
 		}
@@ -249,8 +250,8 @@ func loadCases(ctx context.Context, db *store.DB, base, cand eval.Run) (map[stri
 // identity documents (lock manifests, or Ollama identities; see lockdoc.go),
 // or "" when a document is not stored or the locks are of different kinds
 // (the report then names the two ids).
-func lockDiffWords(ctx context.Context, db *store.DB, a, b string, stderr io.Writer) string {
-	doc := func(id string) lockDoc {
+func lockDiffWords(ctx context.Context, db *store.DB, a, b lockid.ID, stderr io.Writer) string {
+	doc := func(id lockid.ID) lockDoc {
 		l, err := db.Lock(ctx, id)
 		if err != nil {
 			return lockDoc{id: id}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -124,7 +125,7 @@ func benchDiffDB(b *testing.B) string {
 		outputs[i] = sentence()
 	}
 	for _, l := range []string{"sha256:" + strings.Repeat("a", 64), "sha256:" + strings.Repeat("b", 64)} {
-		r := eval.Run{Lock: l, Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash, Settings: suite.Settings}
+		r := eval.Run{Lock: lockid.ID(l), Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash, Settings: suite.Settings}
 		if err := db.CreateRun(ctx, &r); err != nil {
 			b.Fatal(err)
 		}
@@ -134,7 +135,7 @@ func benchDiffDB(b *testing.B) string {
 			if r.ID == 2 && rng.Float64() < 0.1 {
 				out = sentence()
 			}
-			res := eval.Result{CaseID: c.ID, CaseHash: c.Hash, Output: out, FinishReason: "stop", Lock: l,
+			res := eval.Result{CaseID: c.ID, CaseHash: c.Hash, Output: out, FinishReason: "stop", Lock: lockid.ID(l),
 				Latency: time.Duration(100+rng.IntN(900)) * time.Millisecond,
 				Checks:  []eval.Check{{Scorer: "format", Pass: rng.Float64() < 0.9}, {Scorer: "fact", Pass: rng.Float64() < 0.8}}}
 			if err := w.Put(res); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -84,7 +85,7 @@ func mustDiffDB(t *testing.T) (path, lockA, lockB string) {
 		t.Fatal(err)
 	}
 
-	newRun := func(l string, settings eval.Settings, status eval.RunStatus, outputs func(i, s int) (string, bool)) {
+	newRun := func(l lockid.ID, settings eval.Settings, status eval.RunStatus, outputs func(i, s int) (string, bool)) {
 		t.Helper()
 		r := eval.Run{Lock: l, Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash, Settings: settings,
 			Endpoints: []string{"http://127.0.0.1:8000/v1"}, Version: "v0.1.0"}
@@ -142,7 +143,7 @@ func mustDiffDB(t *testing.T) (path, lockA, lockB string) {
 	other.MaxTokens = 512
 	newRun(mb.Lock, other, eval.RunComplete, cand)
 	newRun(ma.Lock, settings, eval.RunComplete, base)
-	return path, ma.Lock, mb.Lock
+	return path, string(ma.Lock), string(mb.Lock)
 }
 
 func TestDiffGolden(t *testing.T) {

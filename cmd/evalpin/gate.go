@@ -100,7 +100,7 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 	lockLine := c.LockDiff
 	if lockLine == "" {
-		lockLine = c.Baseline.Lock + " → " + c.Candidate.Lock
+		lockLine = string(c.Baseline.Lock) + " → " + string(c.Candidate.Lock)
 	}
 	fmt.Fprintf(w, "lock: %s\n", untrusted.Line(lockLine))
 	fmt.Fprintf(w, "runs: %d (baseline) vs %d (candidate); %d cases paired, %d left out (%s)\n",

@@ -13,6 +13,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -57,7 +58,7 @@ func mustEvidenceDB(t *testing.T) (path, lockA, lockB string) {
 	otherSettings.MaxTokens = 64
 	other := suite("other", "o", otherSettings)
 
-	newRun := func(l string, s eval.Suite, result func(i int) eval.Result) {
+	newRun := func(l lockid.ID, s eval.Suite, result func(i int) eval.Result) {
 		t.Helper()
 		r := eval.Run{Lock: l, Suite: s.Name, SuiteVersion: s.Version, SuiteHash: s.Hash, Settings: s.Settings,
 			Endpoints: []string{"http://127.0.0.1:8000"}, Version: "v0.1.0"}
@@ -97,7 +98,7 @@ func mustEvidenceDB(t *testing.T) (path, lockA, lockB string) {
 		}
 		return r
 	})
-	return path, ma.Lock, mb.Lock
+	return path, string(ma.Lock), string(mb.Lock)
 }
 
 // TestGateEvidence: a gate that compared nothing, or too little, is

@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -23,15 +22,15 @@ import (
 // id's prefix names, and verifies that it is id's: it returns a
 // *lock.Manifest or an endpoint.OllamaIdentity, or an error that says why
 // the document is refused.
-func parseLockDocument(id eval.LockID, doc []byte) (any, error) {
+func parseLockDocument(id lockid.ID, doc []byte) (any, error) {
 	switch {
-	case strings.HasPrefix(id, endpoint.OllamaPrefix):
+	case id.Kind() == lockid.Ollama:
 		o, err := endpoint.ParseOllamaIdentity(id, doc)
 		if err != nil {
 			return nil, err
 		}
 		return o, nil
-	case strings.HasPrefix(id, lock.IDPrefix):
+	case id.Kind() == lockid.Manifest:
 		m, err := lock.Parse(doc)
 		if err != nil {
 			return nil, err
@@ -41,7 +40,7 @@ func parseLockDocument(id eval.LockID, doc []byte) (any, error) {
 			return nil, err
 		}
 		if got != id {
-			return nil, fmt.Errorf("it is the manifest of lock %s", untrusted.Line(got))
+			return nil, fmt.Errorf("it is the manifest of lock %s", untrusted.Line(string(got)))
 		}
 		return m, nil
 	}
@@ -50,7 +49,7 @@ func parseLockDocument(id eval.LockID, doc []byte) (any, error) {
 
 // verifyLockDocument checks that doc is the identity document of id: a lock
 // manifest whose id is id, or an Ollama identity that hashes to id.
-func verifyLockDocument(id eval.LockID, doc []byte) error {
+func verifyLockDocument(id lockid.ID, doc []byte) error {
 	_, err := parseLockDocument(id, doc)
 	return err
 }
@@ -66,11 +65,11 @@ func lockDocWords(a, b lockDoc) (string, error) {
 	}
 	da, err := parseLockDocument(a.id, a.doc)
 	if err != nil {
-		return "", fmt.Errorf("the identity document of lock %s is refused: %w", untrusted.Line(a.id), err)
+		return "", fmt.Errorf("the identity document of lock %s is refused: %w", untrusted.Line(string(a.id)), err)
 	}
 	db, err := parseLockDocument(b.id, b.doc)
 	if err != nil {
-		return "", fmt.Errorf("the identity document of lock %s is refused: %w", untrusted.Line(b.id), err)
+		return "", fmt.Errorf("the identity document of lock %s is refused: %w", untrusted.Line(string(b.id)), err)
 	}
 	switch x := da.(type) {
 	case *lock.Manifest:
@@ -87,6 +86,6 @@ func lockDocWords(a, b lockDoc) (string, error) {
 
 // A lockDoc is a lock id with its identity document (nil when unknown).
 type lockDoc struct {
-	id  eval.LockID
+	id  lockid.ID
 	doc []byte
 }

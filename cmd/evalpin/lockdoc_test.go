@@ -15,6 +15,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // lockDocOllama returns an Ollama identity of the test blob with template,
@@ -32,7 +33,7 @@ func lockDocOllama(template, temperature string) lockDoc {
 func TestLockDocWords(t *testing.T) {
 	manA, idA := testManifest(t, "weights")
 	manB, idB := testManifest(t, "other weights")
-	mA, mB := lockDoc{idA, manA}, lockDoc{idB, manB}
+	mA, mB := lockDoc{lockid.ID(idA), manA}, lockDoc{lockid.ID(idB), manB}
 	oA, oB := lockDocOllama("{{ .Prompt }}", "0"), lockDocOllama("{{ .System }}{{ .Prompt }}", "0")
 	oC := lockDocOllama("{{ .Prompt }}", "0.7")
 	fooID := "foo:sha256:" + strings.Repeat("f", 64)
@@ -49,16 +50,16 @@ func TestLockDocWords(t *testing.T) {
 		{name: "a manifest and an Ollama identity", a: mA, b: oA, words: ""},
 		{name: "an Ollama identity and a manifest", a: oB, b: mB, words: ""},
 		{name: "no document for one lock", a: oA, b: lockDoc{id: oB.id}, words: ""},
-		{name: "no document for either", a: lockDoc{id: idA}, b: lockDoc{id: idB}, words: ""},
+		{name: "no document for either", a: lockDoc{id: lockid.ID(idA)}, b: lockDoc{id: lockid.ID(idB)}, words: ""},
 		{name: "a manifest stored under an Ollama lock", a: oA, b: lockDoc{oB.id, manB},
-			err: "the identity document of lock " + oB.id + " is refused: not an Ollama identity document"},
-		{name: "an Ollama identity stored under an evalpin lock", a: mA, b: lockDoc{idB, oB.doc},
+			err: "the identity document of lock " + string(oB.id) + " is refused: not an Ollama identity document"},
+		{name: "an Ollama identity stored under an evalpin lock", a: mA, b: lockDoc{lockid.ID(idB), oB.doc},
 			err: "the identity document of lock " + idB + " is refused"},
-		{name: "the manifest of another lock", a: lockDoc{idA, manB}, b: mB,
+		{name: "the manifest of another lock", a: lockDoc{lockid.ID(idA), manB}, b: mB,
 			err: "the identity document of lock " + idA + " is refused: it is the manifest of lock " + idB},
 		{name: "the Ollama identity of another lock", a: oA, b: lockDoc{oB.id, oA.doc},
-			err: "the identity document is lock " + oA.id + ", not " + oB.id},
-		{name: "a lock of an unknown kind", a: lockDoc{fooID, manA}, b: mB,
+			err: "the identity document is lock " + string(oA.id) + ", not " + string(oB.id)},
+		{name: "a lock of an unknown kind", a: lockDoc{lockid.ID(fooID), manA}, b: mB,
 			err: "evalpin knows no identity document for a lock of this kind"},
 	}
 	for _, tt := range tests {
@@ -85,17 +86,17 @@ func TestVerifyLockDocument(t *testing.T) {
 	o := lockDocOllama("{{ .Prompt }}", "0")
 	tests := []struct {
 		name string
-		id   eval.LockID
+		id   lockid.ID
 		doc  []byte
 		ok   bool
 	}{
-		{"a manifest", id, man, true},
+		{"a manifest", lockid.ID(id), man, true},
 		{"an Ollama identity", o.id, o.doc, true},
-		{"a hand-edited manifest", id, bytes.Replace(man, []byte(`"model.gguf"`), []byte(`"model2.gguf"`), 1), false},
+		{"a hand-edited manifest", lockid.ID(id), bytes.Replace(man, []byte(`"model.gguf"`), []byte(`"model2.gguf"`), 1), false},
 		{"a hand-edited Ollama identity", o.id, bytes.Replace(o.doc, []byte(`Prompt`), []byte(`System`), 1), false},
 		{"a manifest under an Ollama lock", o.id, man, false},
-		{"an Ollama identity under an evalpin lock", id, o.doc, false},
-		{"not JSON", id, []byte("<html>"), false},
+		{"an Ollama identity under an evalpin lock", lockid.ID(id), o.doc, false},
+		{"not JSON", lockid.ID(id), []byte("<html>"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,7 +178,7 @@ func TestOllamaLockDiff(t *testing.T) {
 		return s
 	}
 	a, b := runJSON(epA), runJSON(epB)
-	if !strings.HasPrefix(a.Lock, endpoint.OllamaPrefix) || a.Lock == b.Lock {
+	if !strings.HasPrefix(string(a.Lock), lockid.OllamaPrefix) || a.Lock == b.Lock {
 		t.Fatalf("locks %s and %s: want two Ollama locks", a.Lock, b.Lock)
 	}
 	db := runOpen(t, dbPath)
@@ -251,7 +252,7 @@ func TestOllamaLockDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr := evalpin(fault.ExitInput, "baseline", "import", bad, "--db", filepath.Join(dir, "x.db"))
-	if want := "the identity document of lock " + b.Lock + " is refused: the identity document is lock ollama:sha256:"; !strings.Contains(stderr, want) {
+	if want := "the identity document of lock " + b.Lock + " is refused: the identity document is lock ollama:sha256:"; !strings.Contains(stderr, string(want)) {
 		t.Errorf("import of an edited identity: %s\nwant %q", stderr, want)
 	}
 }
@@ -291,7 +292,7 @@ func TestLockDocStoredCorrupt(t *testing.T) {
 		t.Fatalf("lock %s: %v, document %s: want A's document kept", b.id, err, l.Manifest)
 	}
 	code, out, stderr := runCmd(ctx, "diff", "--baseline", fmt.Sprint(runs[0].Run), "--candidate", fmt.Sprint(runs[1].Run), "--db", dbPath, "--format", "json")
-	if code != 0 || !strings.Contains(stderr, "warning: the identity document of lock "+b.id+" is refused") || !strings.Contains(out, `"diff": ""`) {
+	if code != 0 || !strings.Contains(stderr, "warning: the identity document of lock "+string(b.id)+" is refused") || !strings.Contains(out, `"diff": ""`) {
 		t.Errorf("diff with a corrupt document: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = runCmd(ctx, "baseline", "export", fmt.Sprint(runs[1].Run), "--db", dbPath)

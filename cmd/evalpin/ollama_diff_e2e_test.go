@@ -12,6 +12,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/testbed"
 )
 
@@ -46,7 +47,7 @@ func TestOllamaLockDiffEndToEnd(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatalf("summary: %v\n%s", err, out)
 		}
-		if !strings.HasPrefix(s.Lock, endpoint.OllamaPrefix) || s.LockSource != string(endpoint.SourceOllama) {
+		if !strings.HasPrefix(string(s.Lock), lockid.OllamaPrefix) || s.LockSource != string(endpoint.SourceOllama) {
 			t.Fatalf("%s: lock %s from %s, want Ollama's derived lock", model, s.Lock, s.LockSource)
 		}
 		return s

@@ -12,9 +12,9 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -85,7 +85,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if *format != "table" && *format != "json" {
 		return usageErrorf("probe: -format must be table or json, not %q", *format)
 	}
-	if *expect != "" && !endpoint.IsLockID(*expect) {
+	if *expect != "" && !lockid.Valid(*expect) {
 		return fault.Errorf(fault.Input, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "probe: -expect-lock %q is not a lock id", *expect)
 	}
 
@@ -103,7 +103,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if err != nil {
 		return err
 	}
-	target, refusal := p.Decide(reports, *expect)
+	target, refusal := p.Decide(reports, lockid.ID(*expect))
 	if *format == "json" {
 		err = writeProbeJSON(stdout, reports, target, refusal)
 	} else {
@@ -117,7 +117,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 
 // probeJSON is the stable JSON form of "evalpin probe".
 type probeJSON struct {
-	Lock      eval.LockID        `json:"lock"` // "" when refused
+	Lock      lockid.ID          `json:"lock"` // "" when refused
 	Source    endpoint.Source    `json:"source,omitempty"`
 	Strength  endpoint.Strength  `json:"strength,omitempty"`
 	How       string             `json:"how,omitempty"`

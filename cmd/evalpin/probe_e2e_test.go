@@ -8,6 +8,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/testbed"
 )
 
@@ -31,8 +32,8 @@ func TestProbeOllamaEndToEnd(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 			t.Fatalf("probe %s: %v\n%s", model, err, stdout)
 		}
-		if out.Source != endpoint.SourceOllama || out.Strength != endpoint.StrengthStrong || !endpoint.IsLockID(out.Lock) ||
-			!strings.HasPrefix(out.Lock, endpoint.OllamaPrefix) {
+		if out.Source != endpoint.SourceOllama || out.Strength != endpoint.StrengthStrong || !lockid.Valid(string(out.Lock)) ||
+			!strings.HasPrefix(string(out.Lock), lockid.OllamaPrefix) {
 			t.Fatalf("probe %s: lock %q from %s (%s), want Ollama's strong derived lock", model, out.Lock, out.Source, out.Strength)
 		}
 		var engine string
@@ -54,11 +55,11 @@ func TestProbeOllamaEndToEnd(t *testing.T) {
 		t.Fatalf("lock of one model changed between probes: %s, then %s", chat.Lock, again.Lock)
 	}
 
-	code, stdout, stderr := runCmd(ctx, "probe", "--model", "tiny-compact", "--expect-lock", chat.Lock, ol.BaseURL())
-	if code != fault.ExitLockRefused || !strings.Contains(stderr, "not the expected "+chat.Lock) || !strings.Contains(stderr, "Try: ") {
+	code, stdout, stderr := runCmd(ctx, "probe", "--model", "tiny-compact", "--expect-lock", string(chat.Lock), ol.BaseURL())
+	if code != fault.ExitLockRefused || !strings.Contains(stderr, "not the expected "+string(chat.Lock)) || !strings.Contains(stderr, "Try: ") {
 		t.Fatalf("--expect-lock of the chat model on the compact one: exit %d, stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(stdout, compact.Lock+"  [ollama, strong]") {
+	if !strings.Contains(stdout, string(compact.Lock)+"  [ollama, strong]") {
 		t.Errorf("the refused probe does not show what the endpoint serves:\n%s", stdout)
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // A probeFake is an engine that answers fixed JSON bodies by "METHOD /path",
@@ -32,7 +32,7 @@ func (f probeFake) start(t *testing.T) string {
 			return
 		}
 		if route == "POST /v1/chat/completions" && f.header != "" {
-			w.Header().Set(endpoint.Header, f.header)
+			w.Header().Set(lockid.Header, f.header)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if code := f.status[route]; code != 0 {
@@ -60,7 +60,7 @@ func testManifest(t *testing.T, weights string) ([]byte, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return data, m.Lock
+	return data, string(m.Lock)
 }
 
 func completionBody(model, fingerprint string) string {
@@ -83,10 +83,10 @@ func TestProbeGolden(t *testing.T) {
 	manifest, id := testManifest(t, "weights v1")
 	otherLock := "sha256:" + strings.Repeat("b", 64)
 	wellKnown := probeFake{header: id, routes: map[string]string{
-		"GET " + endpoint.WellKnownPath: `{"lock":"` + id + `","manifest":` + string(manifest) + `}`,
-		"GET /v1/models":                `{"data":[{"id":"qwen","max_model_len":32768}]}`,
-		"GET /version":                  `{"version":"0.6.3"}`,
-		"POST /v1/chat/completions":     completionBody("qwen", ""),
+		"GET " + lockid.WellKnownPath: `{"lock":"` + id + `","manifest":` + string(manifest) + `}`,
+		"GET /v1/models":              `{"data":[{"id":"qwen","max_model_len":32768}]}`,
+		"GET /version":                `{"version":"0.6.3"}`,
+		"POST /v1/chat/completions":   completionBody("qwen", ""),
 	}}
 	ollama := probeFake{routes: map[string]string{
 		"GET /v1/models":            `{"data":[{"id":"tiny:latest"},{"id":"tiny-v2:latest"}]}`,
@@ -110,9 +110,9 @@ func TestProbeGolden(t *testing.T) {
 	}}
 	stopped := probeFake{
 		routes: map[string]string{
-			"GET " + endpoint.WellKnownPath: `{"error":{"message":"evalpin serve: this server no longer claims its lock: model.gguf (weights) changed","type":"evalpin_lock_mismatch","code":"evalpin_lock_mismatch"}}`,
+			"GET " + lockid.WellKnownPath: `{"error":{"message":"evalpin serve: this server no longer claims its lock: model.gguf (weights) changed","type":"evalpin_lock_mismatch","code":"evalpin_lock_mismatch"}}`,
 		},
-		status: map[string]int{"GET " + endpoint.WellKnownPath: 503},
+		status: map[string]int{"GET " + lockid.WellKnownPath: 503},
 	}
 
 	wk := wellKnown.start(t) + "/v1"

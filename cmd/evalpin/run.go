@@ -23,6 +23,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
 	"github.com/evalpin/evalpin/runner"
@@ -175,7 +176,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	})
 	if keyErr == nil {
 		prober := &endpoint.Prober{Client: client, APIKey: creds.key}
-		target, probeErr = prober.Resolve(pctx, o.endpoints, o.model, o.expect)
+		target, probeErr = prober.Resolve(pctx, o.endpoints, o.model, lockid.ID(o.expect))
 	}
 	loading.Wait()
 	cancelProbe()
@@ -516,7 +517,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
 		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint URL; 'evalpin suite list' shows the bundled suites", "run: no suite given")
 	case len(o.endpoints) == 0:
 		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint http://host:8000/v1 (or export OPENAI_BASE_URL)", "run: no endpoint given")
-	case o.expect != "" && !endpoint.IsLockID(o.expect):
+	case o.expect != "" && !lockid.Valid(o.expect):
 		return nil, fault.Errorf(fault.Input, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "run: --expect-lock %q is not a lock id", o.expect)
 	case o.format != "table" && o.format != "json":
 		return nil, usageErrorf("run: --format must be table or json, not %q", o.format)
@@ -574,7 +575,7 @@ func runLoadSuite(arg string) (*eval.Suite, error) {
 // needs nothing), else a new one. --fresh always creates a new run. A run is
 // locked before it is changed, so that a command refused because another
 // process runs it leaves the run as it was.
-func runFindOrCreate(ctx context.Context, db *store.DB, o *runOptions, suite *eval.Suite, settings eval.Settings, lockID eval.LockID) (eval.Run, eval.RunStatus, func() error, error) {
+func runFindOrCreate(ctx context.Context, db *store.DB, o *runOptions, suite *eval.Suite, settings eval.Settings, lockID lockid.ID) (eval.Run, eval.RunStatus, func() error, error) {
 	settingsHash := settings.Hash()
 	if !o.fresh {
 		rn, err := db.FindResumable(ctx, lockID, suite.Hash, settingsHash)
@@ -803,7 +804,7 @@ type runSummary struct {
 	Run          int64          `json:"run"`
 	Status       eval.RunStatus `json:"status"`
 	Resumed      bool           `json:"resumed"`
-	Lock         eval.LockID    `json:"lock"`
+	Lock         lockid.ID      `json:"lock"`
 	LockSource   string         `json:"lock_source"`
 	LockStrength string         `json:"lock_strength"`
 	Model        string         `json:"model"`

@@ -143,7 +143,7 @@ func runBenchCheckStored(b *testing.B, db string, run int64) {
 		b.Fatalf("%d results stored, want %d", len(results), runBenchCases)
 	}
 	for _, r := range results {
-		if len(r.Checks) != 2 || !r.Passed() || r.Lock != runBenchLock {
+		if len(r.Checks) != 2 || !r.Passed() || string(r.Lock) != runBenchLock {
 			b.Fatalf("case %s: checks %+v, lock %s; want two passing checks under %s", r.CaseID, r.Checks, r.Lock, runBenchLock)
 		}
 	}

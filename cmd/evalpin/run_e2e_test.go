@@ -10,6 +10,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/testbed"
 	"github.com/evalpin/evalpin/suites"
 )
@@ -48,7 +49,7 @@ func TestRunOllamaEndToEnd(t *testing.T) {
 		if s.Status != eval.RunComplete || s.Stored != len(suite.Cases) || s.Requested != len(suite.Cases) || len(s.Errors) != 0 {
 			t.Fatalf("summary %+v: want complete, all %d cases requested and stored, no errors", s, len(suite.Cases))
 		}
-		if !strings.HasPrefix(s.Lock, endpoint.OllamaPrefix) || s.LockSource != string(endpoint.SourceOllama) {
+		if !strings.HasPrefix(string(s.Lock), lockid.OllamaPrefix) || s.LockSource != string(endpoint.SourceOllama) {
 			t.Errorf("lock %s from %s, want Ollama's derived lock", s.Lock, s.LockSource)
 		}
 		t.Logf("%s: %d cases in %v (command), %.3fs in the runner: %.1f cases/s, %.0f tokens/s, p50 %.1fms p95 %.1fms",
@@ -102,8 +103,8 @@ func TestRunOllamaEndToEnd(t *testing.T) {
 	}
 
 	code, stdout, stderr := runCmd(ctx, "run", "--suite", "testbed", "--endpoint", ol.BaseURL(), "--model", "tiny-a",
-		"--expect-lock", other.Lock, "--db", dbPath, "--no-progress")
-	if code != fault.ExitLockRefused || stdout != "" || !strings.Contains(stderr, other.Lock) {
+		"--expect-lock", string(other.Lock), "--db", dbPath, "--no-progress")
+	if code != fault.ExitLockRefused || stdout != "" || !strings.Contains(stderr, string(other.Lock)) {
 		t.Errorf("--expect-lock of tiny-b against tiny-a: exit %d, want %d\n%s%s", code, fault.ExitLockRefused, stdout, stderr)
 	}
 	if runs := runListRuns(t, db); len(runs) != 3 {

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/runner"
 )
 
@@ -49,7 +49,7 @@ func TestRunAbsentContentIsMalformed(t *testing.T) {
 			msg = string(b)
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set(endpoint.Header, runLockA)
+		w.Header().Set(lockid.Header, runLockA)
 		fmt.Fprintf(w, `{"id":"c","object":"chat.completion","model":"fake-model","choices":[{"index":0,"message":%s,"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":8}}`, msg)
 	}))
 	t.Cleanup(srv.Close)

@@ -23,6 +23,7 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -124,7 +125,7 @@ func (f *runFake) requests(caseID string) int {
 func (f *runFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Method + " " + r.URL.Path {
-	case "GET " + endpoint.WellKnownPath:
+	case "GET " + lockid.WellKnownPath:
 		f.wellKnownGets.Add(1)
 		lock := *f.wellKnown.Load()
 		if lock == "" {
@@ -155,7 +156,7 @@ func (f *runFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail := f.fail[prompt]
 			f.mu.Unlock()
 			if fail != 0 {
-				w.Header().Set(endpoint.Header, *f.header.Load())
+				w.Header().Set(lockid.Header, *f.header.Load())
 				w.WriteHeader(fail)
 				fmt.Fprintf(w, `{"error":{"message":"failure %d"}}`, fail)
 				return
@@ -170,7 +171,7 @@ func (f *runFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if lock := *f.header.Load(); lock != "" {
-			w.Header().Set(endpoint.Header, lock)
+			w.Header().Set(lockid.Header, lock)
 		}
 		out := "echo: " + prompt
 		json.NewEncoder(w).Encode(map[string]any{
@@ -246,7 +247,7 @@ func runOpen(t testing.TB, path string) *store.DB {
 
 // runCheckStored checks that run id stored every case of ids exactly once
 // per sample, under lock, with the fake's echo as its output.
-func runCheckStored(t testing.TB, db *store.DB, id int64, ids []string, samples int, lock string) {
+func runCheckStored(t testing.TB, db *store.DB, id int64, ids []string, samples int, lock lockid.ID) {
 	t.Helper()
 	results, err := db.Results(context.Background(), id)
 	if err != nil {
@@ -327,11 +328,11 @@ func TestRunStoresResumesFresh(t *testing.T) {
 			t.Fatalf("%s: %d runs stored, want %d", tt.name, len(runs), tt.runs)
 		}
 		last := runs[len(runs)-1]
-		if last.Status != eval.RunComplete || last.Lock != runLockA || last.Suite != "fake" || last.Finished.IsZero() {
+		if last.Status != eval.RunComplete || string(last.Lock) != runLockA || last.Suite != "fake" || last.Finished.IsZero() {
 			t.Errorf("%s: run %+v, want complete, of %s and suite fake, with a finish time", tt.name, last, runLockA)
 		}
 		samples := last.Settings.Samples
-		runCheckStored(t, db, last.ID, ids, samples, runLockA)
+		runCheckStored(t, db, last.ID, ids, samples, lockid.ID(runLockA))
 		db.Close()
 	}
 	db := runOpen(t, dbPath)
@@ -347,7 +348,7 @@ func TestRunStoresResumesFresh(t *testing.T) {
 			t.Errorf("%s requested %d times, want 4 (runs 1 and 2 once, run 3 twice)", id, n)
 		}
 	}
-	l, err := db.Lock(ctx, runLockA)
+	l, err := db.Lock(ctx, lockid.ID(runLockA))
 	if err != nil || l.Source != string(endpoint.SourceWellKnown) {
 		t.Errorf("stored lock %+v, %v; want it with source well-known", l, err)
 	}
@@ -365,7 +366,7 @@ func TestRunStoresManifest(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	l, err := runOpen(t, dbPath).Lock(context.Background(), id)
+	l, err := runOpen(t, dbPath).Lock(context.Background(), lockid.ID(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +470,7 @@ func TestRunLockChangedMidRun(t *testing.T) {
 	ids := runCaseIDs(20)
 	// One request at a time, in suite order: cases 0–6 were answered under
 	// lock A, case 7 carried lock B.
-	runCheckStored(t, db, 1, ids[:7], 1, runLockA)
+	runCheckStored(t, db, 1, ids[:7], 1, lockid.ID(runLockA))
 
 	fake.setLock(runLockA)
 	fake.setOnCase(nil)
@@ -477,7 +478,7 @@ func TestRunLockChangedMidRun(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "resuming run 1 (interrupted): 7 of 20") {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
-	runCheckStored(t, db, 1, ids, 1, runLockA)
+	runCheckStored(t, db, 1, ids, 1, lockid.ID(runLockA))
 	if r, _ := db.Run(context.Background(), 1); r.Status != eval.RunComplete {
 		t.Errorf("status %s after the resume, want complete", r.Status)
 	}
@@ -607,7 +608,7 @@ func TestRunInterruptResume(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, fmt.Sprintf("resuming run 1 (interrupted): %d of 40", len(results))) {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
-	runCheckStored(t, db, 1, runCaseIDs(40), 1, runLockA)
+	runCheckStored(t, db, 1, runCaseIDs(40), 1, lockid.ID(runLockA))
 	for _, id := range runCaseIDs(40) {
 		if n := fake.requests(id); n != 1 {
 			t.Errorf("%s requested %d times, want once", id, n)
@@ -651,7 +652,7 @@ func TestRunSecondInterrupt(t *testing.T) {
 	if code, _, stderr := runCmd(context.Background(), args...); code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
-	runCheckStored(t, db, 1, runCaseIDs(30), 1, runLockA)
+	runCheckStored(t, db, 1, runCaseIDs(30), 1, lockid.ID(runLockA))
 }
 
 // The test binary runs "evalpin run" as a child against a slow fake and is
@@ -714,7 +715,7 @@ func TestRunKillResume(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, fmt.Sprintf("resuming run 1 (running): %d of %d", before.Results, n)) {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
-	runCheckStored(t, db, 1, runCaseIDs(n), 1, runLockA)
+	runCheckStored(t, db, 1, runCaseIDs(n), 1, lockid.ID(runLockA))
 	if got, want := fake.cases.Load()-sent, int64(n-before.Results); got != want {
 		t.Errorf("the resume sent %d requests, want %d (the missing cases only)", got, want)
 	}
@@ -1114,7 +1115,7 @@ func TestRunSuiteStoreFails(t *testing.T) {
 	if got := runStatus(t, db, 1); got != eval.RunComplete {
 		t.Fatalf("run status %s after the resume, want %s", got, eval.RunComplete)
 	}
-	runCheckStored(t, db, 1, runCaseIDs(n), 1, runLockA)
+	runCheckStored(t, db, 1, runCaseIDs(n), 1, lockid.ID(runLockA))
 	cases, err := db.Cases(context.Background(), runListRuns(t, db)[0].SuiteHash)
 	if err != nil || len(cases) != n {
 		t.Fatalf("%d cases stored (%v), want %d", len(cases), err, n)

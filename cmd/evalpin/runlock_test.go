@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/nobody"
 )
 
@@ -70,7 +71,7 @@ func TestRunLockedByAnotherRun(t *testing.T) {
 		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
 	}
 	db := runOpen(t, dbPath)
-	runCheckStored(t, db, 1, runCaseIDs(n), 1, runLockA)
+	runCheckStored(t, db, 1, runCaseIDs(n), 1, lockid.ID(runLockA))
 	if got := slow.cases.Load(); got != n {
 		t.Errorf("the first run sent %d requests, want %d", got, n)
 	}

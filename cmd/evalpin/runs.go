@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
@@ -101,7 +102,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for i, r := range runs {
 		if err := table.Append(
 			strconv.FormatInt(r.ID, 10),
-			untrusted.Line(histShortLock(r.Lock)),
+			untrusted.Line(r.Lock.Short()),
 			untrusted.Line(histSuite(r)),
 			histStatus(r),
 			strconv.Itoa(counts[i].Results),
@@ -118,7 +119,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // histRunJSON is the stable JSON form of a run in "evalpin runs" and "evalpin show".
 type histRunJSON struct {
 	ID           int64         `json:"id"`
-	Lock         string        `json:"lock"`
+	Lock         lockid.ID     `json:"lock"`
 	Suite        string        `json:"suite"`
 	SuiteVersion string        `json:"suite_version"`
 	SuiteHash    string        `json:"suite_hash"`

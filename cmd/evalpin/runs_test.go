@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -55,7 +56,7 @@ func mustHistoryDB(t *testing.T) string {
 	if err := db.PutSuite(ctx, smoke); err != nil {
 		t.Fatal(err)
 	}
-	newRun := func(lock string, suite, version, hash string) eval.Run {
+	newRun := func(lock lockid.ID, suite, version, hash string) eval.Run {
 		t.Helper()
 		r := eval.Run{Lock: lock, Suite: suite, SuiteVersion: version, SuiteHash: hash, Settings: eval.DefaultSettings(),
 			Endpoints: []string{"http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1"}, Version: "v0.1.0"}

@@ -18,8 +18,8 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/eval"
-	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/secret"
 )
 
@@ -40,7 +40,7 @@ func (f *echoFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Method + " " + r.URL.Path {
-	case "GET " + endpoint.WellKnownPath:
+	case "GET " + lockid.WellKnownPath:
 		fmt.Fprintf(w, `{"lock":%q}`, runLockA)
 	case "GET /v1/models":
 		fmt.Fprint(w, `{"object":"list","data":[{"id":"fake-model","object":"model"}]}`)
@@ -54,7 +54,7 @@ func (f *echoFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		prompt := req.Messages[len(req.Messages)-1].Content
-		w.Header().Set(endpoint.Header, runLockA)
+		w.Header().Set(lockid.Header, runLockA)
 		if status := f.fail[prompt]; status != 0 {
 			w.WriteHeader(status)
 			json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"message": "request refused; you sent " + a}})

@@ -18,6 +18,7 @@ import (
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/testbed"
 	"github.com/evalpin/evalpin/suites"
 )
@@ -147,14 +148,14 @@ func TestServeOllamaEndToEnd(t *testing.T) {
 				Error struct{ Message, Code string }
 			}
 			if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != "evalpin_lock_mismatch" ||
-				!strings.Contains(e.Error.Message, "model.gguf (weights) changed") || resp.Header.Get(endpoint.Header) != "" {
+				!strings.Contains(e.Error.Message, "model.gguf (weights) changed") || resp.Header.Get(lockid.Header) != "" {
 				t.Fatalf("503 without code evalpin_lock_mismatch and the reason, or with the lock: %s %v", body, resp.Header)
 			}
 			t.Logf("503 %v after the change (re-check every %v)", after.Round(time.Millisecond), recheck)
 			break
 		}
-		if resp.StatusCode != http.StatusOK || resp.Header.Get(endpoint.Header) != m.Lock {
-			t.Fatalf("before the 503: %d with %s %q, want 200 with the lock", resp.StatusCode, endpoint.Header, resp.Header.Get(endpoint.Header))
+		if resp.StatusCode != http.StatusOK || resp.Header.Get(lockid.Header) != string(m.Lock) {
+			t.Fatalf("before the 503: %d with %s %q, want 200 with the lock", resp.StatusCode, lockid.Header, resp.Header.Get(lockid.Header))
 		}
 		if after > recheck+slack {
 			t.Fatalf("still answering 200 %v after the GGUF changed (re-check every %v)", after.Round(time.Millisecond), recheck)
@@ -197,7 +198,7 @@ func TestServeOneModelOllamaEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return file, m.Lock
+		return file, string(m.Lock)
 	}
 	lockFile, id := lockOf(tinyDir)
 
@@ -280,7 +281,7 @@ MESSAGE assistant Yes
 			}
 			for _, res := range rs {
 				total++
-				if res.Lock == id {
+				if string(res.Lock) == id {
 					underLock++
 				}
 			}
@@ -302,7 +303,7 @@ MESSAGE assistant Yes
 		t.Fatalf("run --model tiny: exit %d\n%s", code, stderr)
 	}
 	var s runSummary
-	if err := json.Unmarshal([]byte(stdout), &s); err != nil || s.Status != eval.RunComplete || s.Lock != id {
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil || s.Status != eval.RunComplete || string(s.Lock) != id {
 		t.Fatalf("run --model tiny: %+v, %v", s, err)
 	}
 	if total, under := stored(); total != len(suite.Cases) || under != len(suite.Cases) {
@@ -321,7 +322,7 @@ MESSAGE assistant Yes
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			if !strings.Contains(string(body), "evalpin_lock_mismatch") || !strings.Contains(string(body), "it was re-created (modified_at") || resp.Header.Get(endpoint.Header) != "" {
+			if !strings.Contains(string(body), "evalpin_lock_mismatch") || !strings.Contains(string(body), "it was re-created (modified_at") || resp.Header.Get(lockid.Header) != "" {
 				t.Fatalf("after re-creating tiny: %s", body)
 			}
 			break

@@ -23,6 +23,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/serve"
 )
 
@@ -71,7 +72,7 @@ func lockedModelDir(t *testing.T) (dir, lockFile, id string) {
 	if err := os.WriteFile(lockFile, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir, lockFile, m.Lock
+	return dir, lockFile, string(m.Lock)
 }
 
 func TestServeGolden(t *testing.T) {
@@ -143,7 +144,7 @@ func TestServeCommand(t *testing.T) {
 	}
 
 	ep := base + "/v1"
-	target, err := endpoint.Resolve(ctx, nil, []string{ep}, "", id)
+	target, err := endpoint.Resolve(ctx, nil, []string{ep}, "", lockid.ID(id))
 	if err != nil {
 		t.Fatalf("Resolve through the sidecar: %v", err)
 	}
@@ -156,7 +157,7 @@ func TestServeCommand(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if got, err := target.CheckResponse(ep, resp.Header, "fp_engine", "tiny"); err != nil || got != id {
+	if got, err := target.CheckResponse(ep, resp.Header, "fp_engine", "tiny"); err != nil || string(got) != id {
 		t.Fatalf("CheckResponse = %s, %v; want %s", got, err, id)
 	}
 
@@ -178,7 +179,7 @@ func TestServeCommand(t *testing.T) {
 		}
 		time.Sleep(recheck / 4)
 	}
-	if _, err := endpoint.Resolve(ctx, nil, []string{ep}, "", id); !errors.Is(err, endpoint.ErrNoLock) || !strings.Contains(err.Error(), "config.json (config) changed") {
+	if _, err := endpoint.Resolve(ctx, nil, []string{ep}, "", lockid.ID(id)); !errors.Is(err, endpoint.ErrNoLock) || !strings.Contains(err.Error(), "config.json (config) changed") {
 		t.Fatalf("Resolve after tampering: err = %v, want ErrNoLock naming config.json", err)
 	}
 	if err := target.Recheck(ctx); !errors.Is(err, endpoint.ErrLockChanged) {
@@ -237,7 +238,7 @@ func lockedOllamaDir(t *testing.T) (dir, lockFile, id, blob string) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(files["model.gguf"]))
-	return dir, lockFile, m.Lock, hex.EncodeToString(sum[:])
+	return dir, lockFile, string(m.Lock), hex.EncodeToString(sum[:])
 }
 
 // A serveShow is what a fake Ollama reports for one model in /api/show.
@@ -348,14 +349,14 @@ func TestServeOllamaCommand(t *testing.T) {
 	}()
 	base := serveAddress(t, stderr, done)
 
-	resp, err := http.Get(base + serve.WellKnownPath)
+	resp, err := http.Get(base + lockid.WellKnownPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc serve.WellKnown
 	err = json.NewDecoder(resp.Body).Decode(&doc)
 	resp.Body.Close()
-	if err != nil || doc.Lock != id || doc.Model != "tiny:latest" || len(doc.Generation) != 32 || doc.Upstream == nil ||
+	if err != nil || string(doc.Lock) != id || doc.Model != "tiny:latest" || len(doc.Generation) != 32 || doc.Upstream == nil ||
 		doc.Upstream.Engine != serve.EngineOllama || doc.Upstream.Blobs[0] != "sha256:"+blob || !slices.Contains(doc.Upstream.Checked, "engine_version") {
 		t.Fatalf("well-known = %+v, %v", doc, err)
 	}
@@ -369,8 +370,8 @@ func TestServeOllamaCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != tt.status || resp.Header.Get(serve.Header) != tt.lock {
-			t.Errorf("model %s: %d with lock %q, want %d with %q", tt.model, resp.StatusCode, resp.Header.Get(serve.Header), tt.status, tt.lock)
+		if resp.StatusCode != tt.status || resp.Header.Get(lockid.Header) != tt.lock {
+			t.Errorf("model %s: %d with lock %q, want %d with %q", tt.model, resp.StatusCode, resp.Header.Get(lockid.Header), tt.status, tt.lock)
 		}
 	}
 	cancel()

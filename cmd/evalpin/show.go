@@ -180,7 +180,7 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 		fmt.Fprintf(stdout, "\nSample %d: %s\n", r.Sample, histVerdict(r))
 		fmt.Fprintf(stdout, "  finish %s, %s, %d prompt + %d completion tokens\n",
 			histOr(untrusted.Line(r.FinishReason), "-"), histLatency(r.Latency), r.PromptTokens, r.CompletionTokens)
-		fmt.Fprintf(stdout, "  lock %s from %s\n", histOr(untrusted.Line(r.Lock), "-"), histOr(untrusted.Line(r.Endpoint), "-"))
+		fmt.Fprintf(stdout, "  lock %s from %s\n", histOr(untrusted.Line(string(r.Lock)), "-"), histOr(untrusted.Line(r.Endpoint), "-"))
 		if r.Error != "" {
 			fmt.Fprintf(stdout, "  error (%s): %s\n", histOr(untrusted.Line(r.ErrorKind), "unknown"), untrusted.Line(r.Error))
 		}
@@ -210,7 +210,7 @@ func showCase(ctx context.Context, db *store.DB, run eval.Run, counts store.Coun
 func showHeader(w io.Writer, run eval.Run, counts store.Counts, results []eval.Result) {
 	settings, _ := json.Marshal(run.Settings) // plain fields only
 	fmt.Fprintf(w, "Run        %d\n", run.ID)
-	fmt.Fprintf(w, "Lock       %s\n", untrusted.Line(run.Lock))
+	fmt.Fprintf(w, "Lock       %s\n", untrusted.Line(string(run.Lock)))
 	fmt.Fprintf(w, "Suite      %s (hash %.12s)\n", untrusted.Line(histSuite(run)), untrusted.Line(run.SuiteHash))
 	fmt.Fprintf(w, "Settings   %s (hash %.12s)\n", untrusted.Line(string(settings)), untrusted.Line(run.SettingsHash))
 	fmt.Fprintf(w, "Endpoints  %s\n", histOr(untrusted.Line(strings.Join(run.Endpoints, ", ")), "-"))
@@ -280,15 +280,6 @@ func histTable(w io.Writer) *tablewriter.Table {
 // histIndent prefixes every line of s with indent.
 func histIndent(s, indent string) string {
 	return indent + strings.ReplaceAll(s, "\n", "\n"+indent)
-}
-
-// histShortLock shortens a lock id to its scheme and 12 hex digits.
-func histShortLock(id string) string {
-	i := strings.LastIndexByte(id, ':')
-	if len(id)-(i+1) > 12 {
-		return id[:i+1+12]
-	}
-	return id
 }
 
 // histSuite names a run's suite with its version.

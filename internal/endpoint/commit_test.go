@@ -14,6 +14,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // memSink is a Sink that keeps what it is given.
@@ -381,7 +382,7 @@ func TestProbeRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var n atomic.Int64
-			mux := override((&fakeEngine{models: []string{"m"}, header: lockA}).mux(), "GET "+WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
+			mux := override((&fakeEngine{models: []string{"m"}, header: lockA}).mux(), "GET "+lockid.WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				if n.Add(1) <= int64(tt.failures) {
 					w.WriteHeader(http.StatusServiceUnavailable)

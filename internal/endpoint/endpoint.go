@@ -24,24 +24,11 @@ package endpoint
 import (
 	"errors"
 	"net/url"
-	"regexp"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
-
-// WellKnownPath is where a server publishes the lock it serves, relative to the
-// origin of its OpenAI base URL.
-const WellKnownPath = "/.well-known/evalpin-lock"
-
-// Header is the response header that carries the lock id on every response.
-const Header = "Evalpin-Lock"
-
-// LockMismatchCode is the OpenAI error code of the 503 with which a server
-// that speaks the protocol (evalpin serve) says it no longer claims its lock.
-// It is not transient: it lasts until the server is restarted.
-const LockMismatchCode = "evalpin_lock_mismatch"
 
 // The refusals. Every one is returned wrapped in an *fault.Error of kind
 // fault.LockRefused whose hint says how to fix it; test for them with
@@ -108,10 +95,10 @@ var precedence = map[Source]int{
 
 // A Claim is one lock an endpoint reports, with how it was obtained.
 type Claim struct {
-	Lock     eval.LockID `json:"lock"`
-	Source   Source      `json:"source"`
-	Strength Strength    `json:"strength"`
-	How      string      `json:"how"` // how it was obtained, in words
+	Lock     lockid.ID `json:"lock"`
+	Source   Source    `json:"source"`
+	Strength Strength  `json:"strength"`
+	How      string    `json:"how"` // how it was obtained, in words
 }
 
 // An Evidence is a fact about an endpoint that is not a lock: the engine and
@@ -121,13 +108,6 @@ type Evidence struct {
 	Value string `json:"value"` // as the endpoint reported it (untrusted text)
 	From  string `json:"from"`  // where it came from, e.g. "GET /api/version"
 }
-
-// lockPattern matches a lock id: evalpin's own "sha256:<hex>" or a native
-// identity with its own prefix, such as "ollama:sha256:<hex>".
-var lockPattern = regexp.MustCompile(`^(?:[a-z0-9][a-z0-9-]*:)*sha256:[0-9a-f]{64}$`)
-
-// IsLockID reports whether s has the shape of a lock id.
-func IsLockID(s string) bool { return lockPattern.MatchString(s) }
 
 // Origin returns the scheme and host of an OpenAI base URL: the origin of
 // http://host:8000/v1 is http://host:8000.

@@ -13,22 +13,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/ollama"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // Lock ids of the tests: any lock-shaped values will do.
-var (
-	lockA = "sha256:" + strings.Repeat("a", 64)
-	lockB = "sha256:" + strings.Repeat("b", 64)
+// The locks of the fakes: untyped, so that they serve as lock ids and as the
+// strings a fake answers.
+const (
+	lockA = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	lockB = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
 
 // sealedManifest returns a well-formed lock file and its id.
-func sealedManifest(t testing.TB, weights string) ([]byte, eval.LockID) {
+func sealedManifest(t testing.TB, weights string) ([]byte, lockid.ID) {
 	t.Helper()
 	m := &lock.Manifest{
 		Version: lock.Version,
@@ -48,7 +50,7 @@ func sealedManifest(t testing.TB, weights string) ([]byte, eval.LockID) {
 	return data, m.Lock
 }
 
-func wellKnownDoc(id eval.LockID, manifest []byte) string {
+func wellKnownDoc(id lockid.ID, manifest []byte) string {
 	if manifest == nil {
 		return fmt.Sprintf(`{"lock":%q}`, id)
 	}
@@ -63,7 +65,7 @@ func ollamaFake(modelsDir, template string) *fakeOllama {
 
 // wantOllamaLock is the lock the derivation gives the fixture, computed from
 // the identity by hand.
-func wantOllamaLock(template string) eval.LockID {
+func wantOllamaLock(template string) lockid.ID {
 	return OllamaIdentity{
 		EngineVersion: "0.17.4",
 		Models:        []string{"sha256:" + ollamaDigest},
@@ -79,9 +81,9 @@ func TestResolve(t *testing.T) {
 		name   string
 		fake   *fakeEngine
 		model  string
-		expect eval.LockID
+		expect lockid.ID
 		// want
-		lock     eval.LockID
+		lock     lockid.ID
 		source   Source
 		strength Strength
 		refusal  error // the sentinel, when refused
@@ -99,13 +101,13 @@ func TestResolve(t *testing.T) {
 		strength: StrengthDeclared,
 	}, {
 		name:     "well-known with manifest",
-		fake:     &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, manifest), header: manifestID},
+		fake:     &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, manifest), header: string(manifestID)},
 		lock:     manifestID,
 		source:   SourceWellKnown,
 		strength: StrengthManifest,
 	}, {
 		name:    "manifest with mismatching id",
-		fake:    &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, otherManifest), header: manifestID},
+		fake:    &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, otherManifest), header: string(manifestID)},
 		refusal: ErrManifestMismatch,
 		msg:     "its manifest hashes to",
 	}, {
@@ -239,7 +241,7 @@ func TestResolveReplicas(t *testing.T) {
 	tests := []struct {
 		name    string
 		urls    []string
-		expect  eval.LockID
+		expect  lockid.ID
 		refusal error
 	}{
 		{"agree", []string{a1.URL + "/v1", a2.URL + "/v1"}, "", nil},
@@ -312,7 +314,7 @@ func TestResolveNotALockProblem(t *testing.T) {
 func hdr(lock string) http.Header {
 	h := http.Header{}
 	if lock != "" {
-		h.Set(Header, lock)
+		h.Set(lockid.Header, lock)
 	}
 	return h
 }
@@ -360,7 +362,7 @@ func TestCheckResponse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			var got eval.LockID
+			var got lockid.ID
 			if tt.resp.errorResponse {
 				got, err = target.CheckErrorResponse(ep, hdr(tt.resp.header))
 			} else {
@@ -379,7 +381,7 @@ func TestCheckResponse(t *testing.T) {
 				t.Fatalf("CheckResponse: err = %v, want %v", err, tt.refusal)
 			}
 			// The refusal sticks: a good response after it is refused too.
-			if _, err := target.CheckResponse(ep, hdr(target.Lock), target.Lock, target.Model); !errors.Is(err, tt.refusal) {
+			if _, err := target.CheckResponse(ep, hdr(string(target.Lock)), string(target.Lock), target.Model); !errors.Is(err, tt.refusal) {
 				t.Fatalf("after a refusal, CheckResponse: err = %v, want %v again", err, tt.refusal)
 			}
 		})
@@ -487,7 +489,7 @@ func TestCheckResponseConcurrent(t *testing.T) {
 
 func TestOllamaIdentity(t *testing.T) {
 	base := ollamaShowFixture("/root/.ollama/models", ollamaDigest, "{{ .Prompt }}")
-	derive := func(version string, change func(s *ollamaShow)) (eval.LockID, error) {
+	derive := func(version string, change func(s *ollamaShow)) (lockid.ID, error) {
 		s := &ollamaShow{Show: ollama.Show{Modelfile: base["modelfile"].(string), Parameters: base["parameters"].(string), Template: base["template"].(string)}}
 		if change != nil {
 			change(s)
@@ -556,7 +558,7 @@ func TestOllamaIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(got, OllamaPrefix) || !IsLockID(got) {
+			if got.Kind() != lockid.Ollama {
 				t.Fatalf("lock %q has not the shape ollama:sha256:<hex>", got)
 			}
 			if same := got == want; same != tt.same {
@@ -578,7 +580,7 @@ func TestOllamaCanonicalGolden(t *testing.T) {
 		Renderer:      "r",
 		Parser:        "p",
 	}
-	got := string(id.Canonical()) + "\n" + id.Lock() + "\n"
+	got := string(id.Canonical()) + "\n" + string(id.Lock()) + "\n"
 	golden := filepath.Join("testdata", "ollama-canonical.golden")
 	if *update {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -608,8 +610,8 @@ func TestIsLockID(t *testing.T) {
 		{" " + lockA, false},
 	}
 	for _, tt := range tests {
-		if got := IsLockID(tt.s); got != tt.want {
-			t.Errorf("IsLockID(%q) = %v, want %v", tt.s, got, tt.want)
+		if got := lockid.Valid(tt.s); got != tt.want {
+			t.Errorf("lockid.Valid(%q) = %v, want %v", tt.s, got, tt.want)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // The engines' own descriptions, in the shapes they answer today, are read as
@@ -135,7 +137,7 @@ func TestRefusalEscapesEndpointText(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := http.Header{}
-		h.Set(Header, hostile)
+		h.Set(lockid.Header, hostile)
 		_, err = target.CheckResponse(srv.URL+"/v1", h, "", "m")
 		if !errors.Is(err, ErrLockChanged) || strings.ContainsAny(err.Error(), "\x1b\x07\n") {
 			t.Errorf("refusal = %q, want ErrLockChanged without control characters", err)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // A fakeEngine stands in for an OpenAI-compatible server. Each field turns on
@@ -50,7 +52,7 @@ func (f *fakeEngine) start(t testing.TB) *httptest.Server {
 // mux returns the fake's handler.
 func (f *fakeEngine) mux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+lockid.WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		body, code := f.wellKnown, f.wellKnownCode
 		f.mu.Unlock()
@@ -88,7 +90,7 @@ func (f *fakeEngine) mux() *http.ServeMux {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if f.header != "" {
-			w.Header().Set(Header, f.header)
+			w.Header().Set(lockid.Header, f.header)
 		}
 		model := f.respModel
 		if model == "" {

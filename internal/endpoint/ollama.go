@@ -11,12 +11,9 @@ import (
 
 	"github.com/gowebpki/jcs"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/ollama"
 )
-
-// OllamaPrefix begins every lock evalpin derives from Ollama's own hashes.
-const OllamaPrefix = "ollama:sha256:"
 
 // ollamaScheme versions the derivation; it is part of the hashed document so
 // that a future derivation can never produce an id of this one.
@@ -92,9 +89,9 @@ func (o OllamaIdentity) Canonical() []byte {
 }
 
 // Lock returns "ollama:sha256:" followed by the hex SHA-256 of Canonical.
-func (o OllamaIdentity) Lock() eval.LockID {
+func (o OllamaIdentity) Lock() lockid.ID {
 	sum := sha256.Sum256(o.Canonical())
-	return OllamaPrefix + hex.EncodeToString(sum[:])
+	return lockid.ID(lockid.OllamaPrefix + hex.EncodeToString(sum[:]))
 }
 
 // ollamaShow is the part of POST /api/show's answer evalpin reads: the

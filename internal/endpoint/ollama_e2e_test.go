@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/testbed"
 )
 
@@ -53,7 +54,7 @@ func TestOllamaEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Resolve: %v\nserver log:\n%s", err, srv.Log())
 	}
-	if target.Claim.Source != SourceOllama || target.Claim.Strength != StrengthStrong || !strings.HasPrefix(target.Lock, OllamaPrefix) {
+	if target.Claim.Source != SourceOllama || target.Claim.Strength != StrengthStrong || target.Lock.Kind() != lockid.Ollama {
 		t.Fatalf("claim = %+v, want Ollama's derived lock", target.Claim)
 	}
 	chatLock := target.Lock

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -34,9 +34,9 @@ type ollamaDoc struct {
 // canonical form hashes to id. A document that fails is refused with an
 // error saying why; the document is untrusted text, and nothing of it is
 // quoted unescaped.
-func ParseOllamaIdentity(id eval.LockID, doc []byte) (OllamaIdentity, error) {
-	if !strings.HasPrefix(id, OllamaPrefix) || !IsLockID(id) {
-		return OllamaIdentity{}, fmt.Errorf("%s is not an Ollama lock (%s<64 hex digits>)", untrusted.Clip(id, 100), OllamaPrefix)
+func ParseOllamaIdentity(id lockid.ID, doc []byte) (OllamaIdentity, error) {
+	if id.Kind() != lockid.Ollama {
+		return OllamaIdentity{}, fmt.Errorf("%s is not an Ollama lock (%s<64 hex digits>)", untrusted.Clip(string(id), 100), lockid.OllamaPrefix)
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
@@ -90,8 +90,8 @@ type OllamaPart struct {
 // part by part; Words puts it in words. A part that neither identity has
 // (no adapters, no system prompt) is left out.
 type OllamaDiff struct {
-	A     eval.LockID  `json:"a"`
-	B     eval.LockID  `json:"b"`
+	A     lockid.ID    `json:"a"`
+	B     lockid.ID    `json:"b"`
 	Parts []OllamaPart `json:"parts"`
 }
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // baseIdentity is the identity the diff tests change one part of.
@@ -115,7 +115,7 @@ func TestParseOllamaIdentity(t *testing.T) {
 
 	tests := []struct {
 		name string
-		id   eval.LockID
+		id   lockid.ID
 		doc  []byte
 		err  string // "" when the document is accepted
 	}{
@@ -126,13 +126,13 @@ func TestParseOllamaIdentity(t *testing.T) {
 			return b.Bytes()
 		}(), ""},
 		{"template edited", id, edit(`{{ .Prompt }}`, `{{ .System }}`), "the identity document is lock ollama:sha256:"},
-		{"the document of another lock", id, other.Canonical(), "not " + id},
+		{"the document of another lock", id, other.Canonical(), "not " + string(id)},
 		{"an unknown key", id, edit(`"adapters"`, `"extra":1,"adapters"`), `unknown field "extra"`},
 		{"another scheme", id, edit(ollamaScheme, "evalpin-ollama-lock/2"), `scheme "evalpin-ollama-lock/2"`},
 		{"data after the object", id, append(bytes.Clone(doc), []byte(`{}`)...), "data after"},
 		{"not JSON", id, []byte("<html>"), "not an Ollama identity document"},
 		{"a lock manifest", id, []byte(`{"version":1,"files":[]}`), `unknown field "version"`},
-		{"an evalpin lock id", "sha256:" + strings.Repeat("a", 64), doc, "is not an Ollama lock"},
+		{"an evalpin lock id", lockid.ID("sha256:" + strings.Repeat("a", 64)), doc, "is not an Ollama lock"},
 		{"no lock id", "ollama:latest", doc, "is not an Ollama lock"},
 	}
 	for _, tt := range tests {
@@ -163,20 +163,20 @@ func TestTargetDocument(t *testing.T) {
 	tests := []struct {
 		name string
 		fake *fakeEngine
-		want func(lock eval.LockID, doc []byte) bool
+		want func(lock lockid.ID, doc []byte) bool
 	}{
-		{"ollama", &fakeEngine{ollama: ollamaFake("/root/.ollama/models", tmpl)}, func(l eval.LockID, doc []byte) bool {
+		{"ollama", &fakeEngine{ollama: ollamaFake("/root/.ollama/models", tmpl)}, func(l lockid.ID, doc []byte) bool {
 			o, err := ParseOllamaIdentity(l, doc)
 			return err == nil && l == wantOllamaLock(tmpl) && o.Template == tmpl
 		}},
-		{"well-known with manifest", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, manifest), header: manifestID},
-			func(l eval.LockID, doc []byte) bool {
+		{"well-known with manifest", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, manifest), header: string(manifestID)},
+			func(l lockid.ID, doc []byte) bool {
 				return l == manifestID && bytes.Equal(doc, bytes.TrimSpace(manifest))
 			}},
 		{"well-known without manifest", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA},
-			func(l eval.LockID, doc []byte) bool { return l == lockA && doc == nil }},
+			func(l lockid.ID, doc []byte) bool { return l == lockA && doc == nil }},
 		{"header only", &fakeEngine{models: []string{"m"}, header: lockA},
-			func(l eval.LockID, doc []byte) bool { return l == lockA && doc == nil }},
+			func(l lockid.ID, doc []byte) bool { return l == lockA && doc == nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -42,7 +42,7 @@ type Prober struct {
 	Recheck time.Duration
 	// VerifyManifest recomputes the id of a manifest published in the
 	// well-known document; nil means the lock package's (lock.Parse, then ID).
-	VerifyManifest func(manifest []byte) (eval.LockID, error)
+	VerifyManifest func(manifest []byte) (lockid.ID, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Attempts bounds the tries of each probe request: a connection error,
@@ -92,7 +92,7 @@ type Report struct {
 	markers markers
 	// docs are the identity documents of the claimed locks that have one:
 	// a verified well-known manifest, an Ollama identity.
-	docs map[eval.LockID][]byte
+	docs map[lockid.ID][]byte
 }
 
 // Document returns the identity document of lock as the endpoint gave it or
@@ -101,27 +101,27 @@ type Report struct {
 // derived lock. It returns nil when the endpoint reports lock without a
 // document (a header, a fingerprint, a model name, a well-known document
 // without a manifest) or does not report lock.
-func (r *Report) Document(lock eval.LockID) []byte {
+func (r *Report) Document(lock lockid.ID) []byte {
 	return r.docs[lock]
 }
 
 // setDocument records the identity document of lock.
-func (r *Report) setDocument(lock eval.LockID, doc []byte) {
+func (r *Report) setDocument(lock lockid.ID, doc []byte) {
 	if len(doc) == 0 {
 		return
 	}
 	if r.docs == nil {
-		r.docs = map[eval.LockID][]byte{}
+		r.docs = map[lockid.ID][]byte{}
 	}
 	r.docs[lock] = doc
 }
 
 // expectations are what CheckResponse requires of one endpoint's responses.
 type expectations struct {
-	header      eval.LockID // required Evalpin-Lock value, "" if none
-	fingerprint eval.LockID // required system_fingerprint, "" if none
-	model       string      // required response model (compared as modelMatch), "" if none
-	ollama      bool        // the lock is Ollama's derived one: re-probe it
+	header      lockid.ID // required Evalpin-Lock value, "" if none
+	fingerprint lockid.ID // required system_fingerprint, "" if none
+	model       string    // required response model (compared as modelMatch), "" if none
+	ollama      bool      // the lock is Ollama's derived one: re-probe it
 }
 
 // Probe asks the endpoint at baseURL (its OpenAI base URL, e.g.
@@ -207,7 +207,7 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 	// names one (evalpin serve --model).
 	switch {
 	case wk.claim != nil && wk.model != "" && r.Model != "" && !sameModel(r.ollama, wk.model, r.Model):
-		r.Notes = append(r.Notes, fmt.Sprintf("GET %s vouches for model %q only, not %q", WellKnownPath, wk.model, r.Model))
+		r.Notes = append(r.Notes, fmt.Sprintf("GET %s vouches for model %q only, not %q", lockid.WellKnownPath, wk.model, r.Model))
 	case wk.claim != nil:
 		r.Claims = append(r.Claims, *wk.claim)
 		r.expect.header = wk.claim.Lock
@@ -224,7 +224,7 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 	if lockName := modelNameLock(r.Model, served); lockName != "" {
 		r.Model = lockName
 		r.Claims = append(r.Claims, Claim{
-			Lock:     "sha256:" + lockName[strings.LastIndex(lockName, "@sha256:")+len("@sha256:"):],
+			Lock:     lockid.ID(lockName[strings.LastIndex(lockName, "@")+1:]),
 			Source:   SourceModelName,
 			Strength: StrengthDeclared,
 			How:      fmt.Sprintf("served model name %q in GET /v1/models (declared by the operator; checked as the model of every response)", lockName),
@@ -318,7 +318,7 @@ func (r *Report) why() string {
 
 // Lock returns the lock the endpoint reports by precedence, or "" when it
 // reports none.
-func (r *Report) Lock() eval.LockID {
+func (r *Report) Lock() lockid.ID {
 	if len(r.Claims) == 0 {
 		return ""
 	}
@@ -329,7 +329,7 @@ func (r *Report) Lock() eval.LockID {
 // expect (any lock the endpoint reports; the first by precedence when expect
 // is ""), or a refusal when the endpoint contradicts itself, reports no lock,
 // or does not report expect.
-func (r *Report) Choose(expect eval.LockID) (Claim, error) {
+func (r *Report) Choose(expect lockid.ID) (Claim, error) {
 	if r.problem != nil {
 		return Claim{}, r.problem
 	}
@@ -373,8 +373,8 @@ func (r *Report) Choose(expect eval.LockID) (Claim, error) {
 	}
 	var locks []string
 	for _, c := range r.Claims {
-		if !slices.Contains(locks, c.Lock) {
-			locks = append(locks, c.Lock)
+		if !slices.Contains(locks, string(c.Lock)) {
+			locks = append(locks, string(c.Lock))
 		}
 	}
 	return Claim{}, refusef(ErrWrongLock,
@@ -493,7 +493,7 @@ func transient(resp *http.Response, err error) bool {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(data))
-		return !bytes.Contains(data, []byte(`"`+LockMismatchCode+`"`))
+		return !bytes.Contains(data, []byte(`"`+lockid.LockMismatchCode+`"`))
 	}
 	return true
 }
@@ -526,7 +526,7 @@ func (p *Prober) sendOnce(ctx context.Context, method, url string, body []byte) 
 // optionally, its manifest. A server that no longer serves its lock answers
 // 503 with Error set instead.
 type Document struct {
-	Lock     eval.LockID     `json:"lock,omitempty"`
+	Lock     lockid.ID       `json:"lock,omitempty"`
 	Manifest json.RawMessage `json:"manifest,omitempty"`
 	// Model, when set, is the one model the lock is vouched for (evalpin
 	// serve --model); the claim does not cover requests for other models.
@@ -555,39 +555,39 @@ type wellKnownResult struct {
 func (p *Prober) wellKnown(ctx context.Context, origin string) wellKnownResult {
 	var res wellKnownResult
 	var doc Document
-	status, body, err := p.get(ctx, origin+WellKnownPath, &doc)
+	status, body, err := p.get(ctx, origin+lockid.WellKnownPath, &doc)
 	switch {
 	case status == http.StatusNotFound:
-		res.notes = append(res.notes, "GET "+WellKnownPath+": 404, the server does not speak the lock protocol")
+		res.notes = append(res.notes, "GET "+lockid.WellKnownPath+": 404, the server does not speak the lock protocol")
 		return res
 	case err != nil && status/100 == 2:
 		res.problems = append(res.problems, refusef(ErrManifestMismatch,
 			"the server's well-known document must be JSON: {\"lock\": \"sha256:…\", \"manifest\": {…}}",
-			"endpoint %s: GET %s: %v", origin, WellKnownPath, err))
+			"endpoint %s: GET %s: %v", origin, lockid.WellKnownPath, err))
 		return res
 	case err != nil:
 		// The server may publish why it stopped claiming its lock.
 		_ = json.Unmarshal(body, &doc)
 		if doc.Error != nil && doc.Error.Message != "" {
 			res.stopped = untrusted.Cut(doc.Error.Message, 300)
-			res.notes = append(res.notes, fmt.Sprintf("GET %s: %d: %s", WellKnownPath, status, res.stopped))
+			res.notes = append(res.notes, fmt.Sprintf("GET %s: %d: %s", lockid.WellKnownPath, status, res.stopped))
 		} else {
-			res.notes = append(res.notes, fmt.Sprintf("GET %s: %v", WellKnownPath, err))
+			res.notes = append(res.notes, fmt.Sprintf("GET %s: %v", lockid.WellKnownPath, err))
 		}
 		return res
 	}
 	if doc.Lock == "" {
-		res.notes = append(res.notes, "GET "+WellKnownPath+": the document names no lock")
+		res.notes = append(res.notes, "GET "+lockid.WellKnownPath+": the document names no lock")
 		return res
 	}
-	if !IsLockID(doc.Lock) {
+	if !doc.Lock.Valid() {
 		res.problems = append(res.problems, refusef(ErrManifestMismatch,
 			"the well-known lock must be a lock id such as sha256:<64 hex digits>",
-			"endpoint %s: well-known lock %q is not a lock id", origin, untrusted.Cut(doc.Lock, 100)))
+			"endpoint %s: well-known lock %q is not a lock id", origin, untrusted.Cut(string(doc.Lock), 100)))
 		return res
 	}
 	c := Claim{Lock: doc.Lock, Source: SourceWellKnown, Strength: StrengthDeclared,
-		How: "GET " + WellKnownPath + " without a manifest (declared by the server; checked in the Evalpin-Lock header of every response)"}
+		How: "GET " + lockid.WellKnownPath + " without a manifest (declared by the server; checked in the Evalpin-Lock header of every response)"}
 	if len(doc.Manifest) > 0 && string(doc.Manifest) != "null" {
 		verify := p.VerifyManifest
 		if verify == nil {
@@ -608,7 +608,7 @@ func (p *Prober) wellKnown(ctx context.Context, origin string) wellKnownResult {
 		}
 		res.manifest = slices.Clone([]byte(doc.Manifest))
 		c.Strength = StrengthManifest
-		c.How = "GET " + WellKnownPath + " with its manifest, whose id evalpin recomputed (checked in the Evalpin-Lock header of every response)"
+		c.How = "GET " + lockid.WellKnownPath + " with its manifest, whose id evalpin recomputed (checked in the Evalpin-Lock header of every response)"
 	}
 	res.claim = &c
 	res.model, res.generation = doc.Model, doc.Generation
@@ -708,7 +708,7 @@ func modelNameLock(model string, served []string) string {
 	}
 	for _, s := range served {
 		i := strings.LastIndex(s, "@sha256:")
-		if i < 0 || !IsLockID(s[i+1:]) {
+		if i < 0 || !lockid.Valid(s[i+1:]) {
 			continue
 		}
 		if s == model || s[:i] == model {
@@ -736,7 +736,7 @@ func (p *Prober) completion(ctx context.Context, baseURL string, r *Report) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	header := resp.Header.Get(Header)
+	header := resp.Header.Get(lockid.Header)
 	if resp.StatusCode/100 != 2 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: %s", what, resp.Status))
 	}
@@ -751,20 +751,20 @@ func (p *Prober) completion(ctx context.Context, baseURL string, r *Report) {
 
 	if header != "" {
 		switch {
-		case !IsLockID(header):
+		case !lockid.Valid(header):
 			r.addProblem(refusef(ErrManifestMismatch, "the Evalpin-Lock header must be a lock id such as sha256:<64 hex digits>",
-				"endpoint %s: %s header %q is not a lock id", r.Endpoint, Header, untrusted.Cut(header, 100)))
+				"endpoint %s: %s header %q is not a lock id", r.Endpoint, lockid.Header, untrusted.Cut(header, 100)))
 		default:
-			r.Claims = append(r.Claims, Claim{Lock: header, Source: SourceHeader, Strength: StrengthDeclared,
-				How: Header + " header of a probe completion (declared by the server; checked on every response)"})
-			r.expect.header = header
+			r.Claims = append(r.Claims, Claim{Lock: lockid.ID(header), Source: SourceHeader, Strength: StrengthDeclared,
+				How: lockid.Header + " header of a probe completion (declared by the server; checked on every response)"})
+			r.expect.header = lockid.ID(header)
 		}
 	}
 	if fp := out.SystemFingerprint; fp != "" {
-		if IsLockID(fp) {
-			r.Claims = append(r.Claims, Claim{Lock: fp, Source: SourceFingerprint, Strength: StrengthDeclared,
+		if lockid.Valid(fp) {
+			r.Claims = append(r.Claims, Claim{Lock: lockid.ID(fp), Source: SourceFingerprint, Strength: StrengthDeclared,
 				How: "system_fingerprint of a probe completion, e.g. vLLM --fingerprint-mode custom (declared by the operator; checked on every response)"})
-			r.expect.fingerprint = fp
+			r.expect.fingerprint = lockid.ID(fp)
 		} else {
 			r.Evidence = append(r.Evidence, Evidence{Name: "system_fingerprint", Value: fp, From: what})
 		}

@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -20,7 +20,7 @@ import (
 // for concurrent use.
 type Target struct {
 	// Lock is the lock every endpoint serves.
-	Lock eval.LockID
+	Lock lockid.ID
 	// Model is the model name requests must carry: the one asked for, the only
 	// one served, or the full served name name@sha256:<hex>.
 	Model string
@@ -53,7 +53,7 @@ type watch struct {
 
 // Resolve probes every endpoint of a run (its OpenAI base URLs) for model
 // with the zero Prober and client, and applies the refusal rules.
-func Resolve(ctx context.Context, client *http.Client, baseURLs []string, model string, expect eval.LockID) (*Target, error) {
+func Resolve(ctx context.Context, client *http.Client, baseURLs []string, model string, expect lockid.ID) (*Target, error) {
 	return (&Prober{Client: client}).Resolve(ctx, baseURLs, model, expect)
 }
 
@@ -62,7 +62,7 @@ func Resolve(ctx context.Context, client *http.Client, baseURLs []string, model 
 // is set, and all endpoints must report the same lock. The refusals are
 // *fault.Error of kind fault.LockRefused wrapping ErrNoLock, ErrWrongLock,
 // ErrManifestMismatch, ErrInconsistent or ErrDisagree.
-func (p *Prober) Resolve(ctx context.Context, baseURLs []string, model string, expect eval.LockID) (*Target, error) {
+func (p *Prober) Resolve(ctx context.Context, baseURLs []string, model string, expect lockid.ID) (*Target, error) {
 	reports, err := p.ProbeAll(ctx, baseURLs, model)
 	if err != nil {
 		return nil, err
@@ -102,7 +102,7 @@ func (p *Prober) ProbeAll(ctx context.Context, baseURLs []string, model string) 
 
 // Decide applies the refusal rules to the reports of one run's endpoints (as
 // ProbeAll returns them) and returns the run's Target.
-func (p *Prober) Decide(reports []*Report, expect eval.LockID) (*Target, error) {
+func (p *Prober) Decide(reports []*Report, expect lockid.ID) (*Target, error) {
 	if len(reports) == 0 {
 		return nil, fault.Errorf(fault.Input, "name an endpoint with --endpoint URL", "no endpoint given")
 	}
@@ -161,7 +161,7 @@ func (p *Prober) recheck() time.Duration {
 // A lock that responses do not carry (Ollama's, the well-known document's
 // generation) vouches for them only through a check that starts after they
 // arrive: see Committer.
-func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint string, model string) (eval.LockID, error) {
+func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint string, model string) (lockid.ID, error) {
 	w, err := t.watch(endpoint)
 	if err != nil {
 		return "", err
@@ -171,7 +171,7 @@ func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint
 	}
 	e := w.expect
 	if e.fingerprint != "" {
-		switch systemFingerprint {
+		switch lockid.ID(systemFingerprint) {
 		case e.fingerprint:
 		case "":
 			return "", t.refuse(refusef(ErrLockMissing, changedHint,
@@ -199,7 +199,7 @@ func (t *Target) CheckResponse(endpoint string, h http.Header, systemFingerprint
 // header. It returns the lock to record, or a refusal as CheckResponse does.
 // Transient failures (429, 5xx) are not recorded as results and need no
 // check: a load balancer answers those without the header.
-func (t *Target) CheckErrorResponse(endpoint string, h http.Header) (eval.LockID, error) {
+func (t *Target) CheckErrorResponse(endpoint string, h http.Header) (lockid.ID, error) {
 	w, err := t.watch(endpoint)
 	if err != nil {
 		return "", err
@@ -231,15 +231,15 @@ func (t *Target) checkHeader(endpoint string, w *watch, h http.Header) error {
 	if want == "" {
 		return nil
 	}
-	switch got := h.Get(Header); got {
+	switch got := lockid.ID(h.Get(lockid.Header)); got {
 	case want:
 		return nil
 	case "":
 		return t.refuse(refusef(ErrLockMissing, changedHint,
-			"endpoint %s: a response carries no %s header (the run's lock is %s)", endpoint, Header, t.Lock))
+			"endpoint %s: a response carries no %s header (the run's lock is %s)", endpoint, lockid.Header, t.Lock))
 	default:
 		return t.refuse(refusef(ErrLockChanged, changedHint,
-			"endpoint %s: a response carries %s %s, not the run's %s", endpoint, Header, untrusted.Clip(got, 100), want))
+			"endpoint %s: a response carries %s %s, not the run's %s", endpoint, lockid.Header, untrusted.Clip(string(got), 100), want))
 	}
 }
 
@@ -333,9 +333,9 @@ func (t *Target) reconfirm(ctx context.Context, r *Report) error {
 			case wk.stopped != "":
 				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the server stopped claiming its lock: %s", r.Endpoint, untrusted.Clip(wk.stopped, 300))
 			case wk.claim == nil:
-				return refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: GET %s no longer names a lock%s", r.Endpoint, WellKnownPath, notes(wk.notes))
+				return refusef(ErrNoLock, reprobeHint, "endpoint %s: re-probe: GET %s no longer names a lock%s", r.Endpoint, lockid.WellKnownPath, notes(wk.notes))
 			case wk.claim.Lock != c.Lock:
-				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: GET %s now names lock %s, not the run's %s", r.Endpoint, WellKnownPath, wk.claim.Lock, c.Lock)
+				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: GET %s now names lock %s, not the run's %s", r.Endpoint, lockid.WellKnownPath, wk.claim.Lock, c.Lock)
 			case wk.generation != r.markers.generation:
 				return refusef(ErrLockChanged, changedHint, "endpoint %s: re-probe: the server established its claim of %s anew (generation %q, was %q): it was restarted, and what it served before is not vouched for", r.Endpoint, c.Lock, untrusted.Cut(wk.generation, 64), untrusted.Cut(r.markers.generation, 64))
 			case wk.model != r.markers.wellKnownModel:

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -51,8 +51,8 @@ type RoleStatus struct {
 // A ManifestDiff says what differs between two manifests A and B; Words puts it
 // in words. Labels, notes and creation times are not compared.
 type ManifestDiff struct {
-	A          eval.LockID   `json:"a"`
-	B          eval.LockID   `json:"b"`
+	A          lockid.ID     `json:"a"`
+	B          lockid.ID     `json:"b"`
 	Roles      []RoleStatus  `json:"roles"`
 	Source     []FieldChange `json:"source"`
 	Serving    []FieldChange `json:"serving"`

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // vectorCanonical and vectorID are the test vector of docs/lock.md for
@@ -435,7 +436,7 @@ func TestCreate(t *testing.T) {
 	if strings.Join(m.Serving.EngineArgs, " ") != "--a --b" {
 		t.Errorf("engine args not sorted and deduplicated: %v", m.Serving.EngineArgs)
 	}
-	if id, _ := m.ID(); id != m.Lock || !strings.HasPrefix(id, "sha256:") {
+	if id, _ := m.ID(); id != m.Lock || id.Kind() != lockid.Manifest {
 		t.Errorf("Lock %s, ID %s", m.Lock, id)
 	}
 	if m.Created.Nanosecond() != 0 {

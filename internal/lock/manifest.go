@@ -24,15 +24,13 @@ import (
 
 	"github.com/gowebpki/jcs"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // Version is the manifest format version this package reads and writes.
 const Version = 1
 
-// IDPrefix starts every lock id evalpin computes itself.
-const IDPrefix = "sha256:"
 
 // A Role classifies a file of a deliverable, so that a diff can say what kind of
 // part changed.
@@ -90,11 +88,11 @@ type Serving struct {
 // Generation are its identity; Lock records the id computed from them, and
 // Labels, Note and Created are kept but are not identity.
 type Manifest struct {
-	Version int         `json:"version"`
-	Lock    eval.LockID `json:"lock"`
-	Source  Source      `json:"source"`
-	Files   []File      `json:"files"` // sorted by Path
-	Serving Serving     `json:"serving"`
+	Version int       `json:"version"`
+	Lock    lockid.ID `json:"lock"`
+	Source  Source    `json:"source"`
+	Files   []File    `json:"files"` // sorted by Path
+	Serving Serving   `json:"serving"`
 	// Generation holds the deliverable's default generation parameters (for
 	// example temperature or top_p) as JSON values: strings, float64 numbers,
 	// booleans, nil, []any and map[string]any.
@@ -162,13 +160,13 @@ func (m *Manifest) Canonical() ([]byte, error) {
 
 // ID computes m's lock id from its identity fields: "sha256:" and the hex
 // SHA-256 of Canonical.
-func (m *Manifest) ID() (eval.LockID, error) {
+func (m *Manifest) ID() (lockid.ID, error) {
 	c, err := m.Canonical()
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(c)
-	return IDPrefix + hex.EncodeToString(sum[:]), nil
+	return lockid.ID(lockid.ManifestPrefix + hex.EncodeToString(sum[:])), nil
 }
 
 // Seal sets m.Lock to m.ID() and sorts m.Files by path.

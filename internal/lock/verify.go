@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // A Report is the outcome of Verify: whether a directory is the deliverable a
 // lock describes, and if not, which files differ.
 type Report struct {
-	Dir    string      `json:"dir"`
-	Lock   eval.LockID `json:"lock"`   // the lock verified against
-	Actual eval.LockID `json:"actual"` // the lock of the directory with the same source, serving and generation
+	Dir    string    `json:"dir"`
+	Lock   lockid.ID `json:"lock"`   // the lock verified against
+	Actual lockid.ID `json:"actual"` // the lock of the directory with the same source, serving and generation
 	// Roles says per role whether its files differ.
 	Roles []RoleStatus `json:"roles"`
 	// Changes lists each changed, missing (in the lock only) and extra (in the

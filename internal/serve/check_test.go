@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/ollama"
 )
 
@@ -192,9 +193,9 @@ func TestOllamaRecheck(t *testing.T) {
 			if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "the engine no longer serves lock "+testLock+" as model tiny:latest: "+tt.err) {
 				t.Fatalf("Check: err = %v, want the reason %q", err, tt.err)
 			}
-			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get(Header) != "" || errorCode(t, body) != "evalpin_lock_mismatch" ||
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get(lockid.Header) != "" || errorCode(t, body) != "evalpin_lock_mismatch" ||
 				!strings.Contains(string(body), "this server no longer claims its lock: the engine no longer serves lock") {
-				t.Errorf("after the change: %d %s with %s %q", resp.StatusCode, body, Header, resp.Header.Get(Header))
+				t.Errorf("after the change: %d %s with %s %q", resp.StatusCode, body, lockid.Header, resp.Header.Get(lockid.Header))
 			}
 			if !strings.Contains(strings.Join(logs, "\n"), "stopped claiming") {
 				t.Errorf("logs %q lack the drop", logs)
@@ -226,7 +227,7 @@ func TestOllamaRecreatedMidServe(t *testing.T) {
 		}
 		time.Sleep(recheck / 4)
 	}
-	resp, body := get(t, base+WellKnownPath)
+	resp, body := get(t, base+lockid.WellKnownPath)
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "it was re-created") {
 		t.Errorf("well-known after the change: %d %s", resp.StatusCode, body)
 	}
@@ -304,7 +305,7 @@ func TestWellKnownDocument(t *testing.T) {
 		cfg := ollamaConfig(t, "tiny")
 		cfg.Manifest = json.RawMessage(`{"version":1}`)
 		base, _ := sidecar(t, e.URL(), cfg)
-		resp, body := get(t, base+WellKnownPath)
+		resp, body := get(t, base+lockid.WellKnownPath)
 		var doc struct {
 			Lock       string          `json:"lock"`
 			Manifest   json.RawMessage `json:"manifest"`
@@ -314,7 +315,7 @@ func TestWellKnownDocument(t *testing.T) {
 			VerifiedAt time.Time       `json:"verified_at"`
 			RecheckMS  int64           `json:"recheck_ms"`
 		}
-		if err := json.Unmarshal(body, &doc); err != nil || resp.StatusCode != 200 || resp.Header.Get(Header) != testLock {
+		if err := json.Unmarshal(body, &doc); err != nil || resp.StatusCode != 200 || resp.Header.Get(lockid.Header) != testLock {
 			t.Fatalf("well-known: %d %s %v", resp.StatusCode, body, err)
 		}
 		if doc.Lock != testLock || string(doc.Manifest) != `{"version":1}` || doc.Model != "tiny:latest" ||

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/ollama"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
@@ -276,9 +277,9 @@ func TestRoutesOllama(t *testing.T) {
 			if got := tt.req.method != "HEAD" && errorCode(t, body) != ""; got != (tt.code != "") || (got && errorCode(t, body) != tt.code) {
 				t.Errorf("body %s: want error code %q", untrusted.Cut(string(body), 300), tt.code)
 			}
-			lock := resp.Header.Get(Header)
+			lock := resp.Header.Get(lockid.Header)
 			if tt.passed != (lock == testLock) {
-				t.Errorf("%s = %q; want the lock on what is passed on, none on a refusal", Header, lock)
+				t.Errorf("%s = %q; want the lock on what is passed on, none on a refusal", lockid.Header, lock)
 			}
 			seen := e.requests()[before:]
 			if tt.passed != (len(seen) == 1) || len(seen) > 1 {
@@ -334,8 +335,8 @@ func TestRoutesVLLM(t *testing.T) {
 			if resp.StatusCode != tt.status || errorCode(t, body) != tt.code {
 				t.Fatalf("%d %s, want %d with code %q", resp.StatusCode, body, tt.status, tt.code)
 			}
-			if (tt.code == "") != (resp.Header.Get(Header) == testLock) {
-				t.Errorf("%s = %q", Header, resp.Header.Get(Header))
+			if (tt.code == "") != (resp.Header.Get(lockid.Header) == testLock) {
+				t.Errorf("%s = %q", lockid.Header, resp.Header.Get(lockid.Header))
 			}
 		})
 	}
@@ -371,8 +372,8 @@ func TestStreamingAfterAttribution(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.Header.Get(Header) != testLock {
-			t.Errorf("stream lacks the %s header", Header)
+		if resp.Header.Get(lockid.Header) != testLock {
+			t.Errorf("stream lacks the %s header", lockid.Header)
 		}
 		rd := bufio.NewReader(resp.Body)
 		line, err := rd.ReadString('\n')
@@ -397,8 +398,8 @@ func TestOtherModelNeverReachesTheEngine(t *testing.T) {
 	before := len(e.requests()) // the sidecar's own checks
 	for _, m := range []string{"other", "other:latest", "library/other"} {
 		resp, body := request{"POST", "/v1/chat/completions", `{"model":"` + m + `","stream":true}`, nil}.send(t, base)
-		if resp.StatusCode != http.StatusNotFound || resp.Header.Get(Header) != "" || !strings.Contains(string(body), `evalpin serve vouches for model \"tiny:latest\" only`) {
-			t.Errorf("%s: %d %s with %s %q", m, resp.StatusCode, body, Header, resp.Header.Get(Header))
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get(lockid.Header) != "" || !strings.Contains(string(body), `evalpin serve vouches for model \"tiny:latest\" only`) {
+			t.Errorf("%s: %d %s with %s %q", m, resp.StatusCode, body, lockid.Header, resp.Header.Get(lockid.Header))
 		}
 	}
 	if seen := e.requests(); len(seen) != before {

@@ -11,14 +11,15 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // The sidecar speaks the protocol the endpoint package reads: its lock is
 // resolved through it and checked on its responses; once it drops the lock,
 // a response refuses the run and a new probe finds no lock, with the reason.
 func TestSidecarSpeaksTheProtocol(t *testing.T) {
-	if WellKnownPath != endpoint.WellKnownPath || Header != endpoint.Header {
-		t.Fatalf("serve uses %s and %s, endpoint reads %s and %s", WellKnownPath, Header, endpoint.WellKnownPath, endpoint.Header)
+	if lockid.WellKnownPath != lockid.WellKnownPath || lockid.Header != lockid.Header {
+		t.Fatalf("serve uses %s and %s, endpoint reads %s and %s", lockid.WellKnownPath, lockid.Header, lockid.WellKnownPath, lockid.Header)
 	}
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

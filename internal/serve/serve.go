@@ -33,16 +33,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
-// The paths and header of the lock protocol (docs/protocol.md).
-const (
-	WellKnownPath = "/.well-known/evalpin-lock"
-	HealthPath    = "/healthz"
-	Header        = "Evalpin-Lock"
-)
+// HealthPath is the sidecar's health check (docs/protocol.md §6); the
+// protocol's own names are in package lockid.
+const HealthPath = "/healthz"
 
 // Defaults of Config.
 const (
@@ -70,7 +67,7 @@ type Config struct {
 	// for /v1/chat/completions goes to Upstream's path joined with it.
 	Upstream *url.URL
 	// Lock is the lock the sidecar claims while Check passes.
-	Lock eval.LockID
+	Lock lockid.ID
 	// Manifest is the lock file, published in the well-known document so
 	// that clients can recompute its id; nil publishes the id alone.
 	Manifest json.RawMessage
@@ -217,7 +214,7 @@ func New(cfg Config) (*Server, error) {
 					return fmt.Errorf("%w: %v", errFilter, err)
 				}
 			}
-			resp.Header.Set(Header, cfg.Lock)
+			resp.Header.Set(lockid.Header, string(cfg.Lock))
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -236,7 +233,7 @@ func New(cfg Config) (*Server, error) {
 				s.refuse(w)
 				return
 			}
-			w.Header().Set(Header, cfg.Lock)
+			w.Header().Set(lockid.Header, string(cfg.Lock))
 			if errors.Is(err, errFilter) {
 				writeError(w, http.StatusBadGateway, "upstream_error", "evalpin serve: "+err.Error())
 				return
@@ -437,7 +434,7 @@ func (s *Server) Bound() (model string, up *Upstream) {
 // everything is answered 503.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case WellKnownPath:
+	case lockid.WellKnownPath:
 		s.wellKnown(w, r)
 		return
 	case HealthPath:
@@ -479,7 +476,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // claims its lock.
 type WellKnown struct {
 	// Lock is the lock id, and Manifest the lock file it is the id of.
-	Lock     eval.LockID     `json:"lock"`
+	Lock     lockid.ID       `json:"lock"`
 	Manifest json.RawMessage `json:"manifest,omitempty"`
 	// Model is the one model the sidecar vouches for, as the upstream lists
 	// it: the claim holds for responses to requests for it only.
@@ -500,7 +497,7 @@ type WellKnown struct {
 func (s *Server) wellKnown(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "evalpin serve: "+WellKnownPath+" answers GET only")
+		writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "evalpin serve: "+lockid.WellKnownPath+" answers GET only")
 		return
 	}
 	st := s.state.Load()
@@ -517,7 +514,7 @@ func (s *Server) wellKnown(w http.ResponseWriter, r *http.Request) {
 		VerifiedAt: st.checked.UTC(),
 		RecheckMS:  s.cfg.Recheck.Milliseconds(),
 	}
-	w.Header().Set(Header, s.cfg.Lock)
+	w.Header().Set(lockid.Header, string(s.cfg.Lock))
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, doc)
 }
@@ -528,9 +525,9 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 		s.refuse(w)
 		return
 	}
-	w.Header().Set(Header, s.cfg.Lock)
+	w.Header().Set(lockid.Header, string(s.cfg.Lock))
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "lock": s.cfg.Lock, "model": st.model})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "lock": string(s.cfg.Lock), "model": st.model})
 }
 
 // refuse answers 503 with the reason, in the OpenAI error shape.

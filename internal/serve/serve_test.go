@@ -20,9 +20,10 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
-var testLock = "sha256:" + strings.Repeat("e", 64)
+const testLock = "sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 
 // fileCheck is a Config.Check over one file: it matches while the file's
 // SHA-256 is the one it had when fileCheck was made.
@@ -145,7 +146,7 @@ func TestProxy(t *testing.T) {
 	upstream := httptest.NewServer(withModels(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		gotPath, gotBody, gotMethod = r.URL.RequestURI(), string(b), r.Method
-		w.Header().Set(Header, "sha256:"+strings.Repeat("0", 64)) // an engine's own claim is overwritten
+		w.Header().Set(lockid.Header, "sha256:"+strings.Repeat("0", 64)) // an engine's own claim is overwritten
 		w.Header().Set("X-Engine", "fake")
 		w.WriteHeader(http.StatusTeapot)
 		io.WriteString(w, `{"choices":[{"message":{"content":"<script>"}}]}`)
@@ -159,8 +160,8 @@ func TestProxy(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if got, want := resp.Header.Get(Header), testLock; got != want {
-		t.Errorf("%s = %q, want %q", Header, got, want)
+	if got, want := resp.Header.Get(lockid.Header), testLock; got != want {
+		t.Errorf("%s = %q, want %q", lockid.Header, got, want)
 	}
 	if resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-Engine") != "fake" || string(body) != `{"choices":[{"message":{"content":"<script>"}}]}` {
 		t.Errorf("response not passed through: %d %q %v", resp.StatusCode, body, resp.Header)
@@ -169,7 +170,7 @@ func TestProxy(t *testing.T) {
 		t.Errorf("request not passed through: %s %s %q", gotMethod, gotPath, gotBody)
 	}
 
-	resp, body = get(t, base+WellKnownPath)
+	resp, body = get(t, base+lockid.WellKnownPath)
 	var doc struct {
 		Lock     string          `json:"lock"`
 		Manifest json.RawMessage `json:"manifest"`
@@ -212,8 +213,8 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.Header.Get(Header) != testLock {
-		t.Errorf("stream lacks the %s header", Header)
+	if resp.Header.Get(lockid.Header) != testLock {
+		t.Errorf("stream lacks the %s header", lockid.Header)
 	}
 	rd := bufio.NewReader(resp.Body)
 	line, err := rd.ReadString('\n')
@@ -251,7 +252,7 @@ func TestTamperingStopsTheClaim(t *testing.T) {
 		}
 		time.Sleep(recheck / 4)
 	}
-	for _, path := range []string{"/v1/models", WellKnownPath, HealthPath} {
+	for _, path := range []string{"/v1/models", lockid.WellKnownPath, HealthPath} {
 		resp, body := get(t, base+path)
 		var e struct {
 			Error struct {
@@ -263,8 +264,8 @@ func TestTamperingStopsTheClaim(t *testing.T) {
 		if err := json.Unmarshal(body, &e); err != nil {
 			t.Fatalf("%s: body %q is not an OpenAI error: %v", path, body, err)
 		}
-		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get(Header) != "" {
-			t.Errorf("%s: %d with %s %q, want 503 without the header", path, resp.StatusCode, Header, resp.Header.Get(Header))
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get(lockid.Header) != "" {
+			t.Errorf("%s: %d with %s %q, want 503 without the header", path, resp.StatusCode, lockid.Header, resp.Header.Get(lockid.Header))
 		}
 		if !strings.Contains(e.Error.Message, "no longer matches lock "+testLock+": model.gguf changed") || e.Error.Code != "evalpin_lock_mismatch" {
 			t.Errorf("%s: error %+v does not give the reason", path, e.Error)
@@ -297,8 +298,8 @@ func TestDroppedWhileAnswering(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get(Header) != "" {
-		t.Fatalf("got %d with %s %q, want 503 without the header", resp.StatusCode, Header, resp.Header.Get(Header))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get(lockid.Header) != "" {
+		t.Fatalf("got %d with %s %q, want 503 without the header", resp.StatusCode, lockid.Header, resp.Header.Get(lockid.Header))
 	}
 }
 
@@ -311,8 +312,8 @@ func TestUpstreamDown(t *testing.T) {
 	resp, body := get(t, base+"/v1/models")
 	// The files still match: the 502 carries the lock, so that a client
 	// records a failed request rather than a server without a lock.
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), `"code":"upstream_error"`) || resp.Header.Get(Header) != testLock {
-		t.Fatalf("got %d %s with %s %q, want 502 with an OpenAI error and the lock", resp.StatusCode, body, Header, resp.Header.Get(Header))
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), `"code":"upstream_error"`) || resp.Header.Get(lockid.Header) != testLock {
+		t.Fatalf("got %d %s with %s %q, want 502 with an OpenAI error and the lock", resp.StatusCode, body, lockid.Header, resp.Header.Get(lockid.Header))
 	}
 }
 

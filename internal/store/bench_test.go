@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -80,7 +81,7 @@ func BenchmarkDone(b *testing.B) {
 func benchRun(b *testing.B, db *store.DB) eval.Run {
 	b.Helper()
 	ctx := context.Background()
-	run := mustCreateRun(b, db, "sha256:"+strings.Repeat("a", 64))
+	run := mustCreateRun(b, db, lockid.ID("sha256:"+strings.Repeat("a", 64)))
 	w := db.NewWriter(ctx, run.ID, store.WriterOptions{})
 	out := strings.Repeat("the quick brown fox jumps ", 8)
 	for i := range benchResults {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // resultColumns are the columns a resultReader reads, in its order. The lock
@@ -161,11 +162,11 @@ func (rd *resultReader) scan(rows *sql.Rows, r *eval.Result) error {
 		latency, err = intValue(v[7], "latency_ns")
 	}
 	if err == nil {
-		if v[8] == nil {
-			r.Lock = rd.lock
-		} else {
-			r.Lock, err = textValue(v[8], "lock_seen")
+		lock := rd.lock
+		if v[8] != nil {
+			lock, err = textValue(v[8], "lock_seen")
 		}
+		r.Lock = lockid.ID(lock)
 	}
 	if err == nil {
 		r.Endpoint, err = textValue(v[9], "endpoint")
@@ -187,7 +188,7 @@ func (rd *resultReader) scan(rows *sql.Rows, r *eval.Result) error {
 	r.Sample, r.PromptTokens, r.CompletionTokens = int(sample), int(prompt), int(completion)
 	r.Latency = time.Duration(latency)
 	r.FinishReason = rd.strs.get(r.FinishReason)
-	r.Lock = rd.strs.get(r.Lock)
+	r.Lock = lockid.ID(rd.strs.get(string(r.Lock)))
 	r.Endpoint = rd.strs.get(r.Endpoint)
 	r.ErrorKind = rd.strs.get(r.ErrorKind)
 	if r.Checks, err = rd.decodeChecks(checks); err != nil {

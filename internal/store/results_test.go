@@ -120,7 +120,7 @@ func TestResults_RoundTrip(t *testing.T) {
 	}
 	// Repeated short strings of different cases are kept once.
 	a, b := got[0], got[1]
-	if a.CaseID == b.CaseID || !sameMemory(a.Lock, b.Lock) || !sameMemory(a.Endpoint, b.Endpoint) ||
+	if a.CaseID == b.CaseID || !sameMemory(string(a.Lock), string(b.Lock)) || !sameMemory(a.Endpoint, b.Endpoint) ||
 		!sameMemory(a.FinishReason, b.FinishReason) || !sameMemory(a.Checks[0].Scorer, b.Checks[0].Scorer) ||
 		!sameMemory(a.Checks[0].Detail, b.Checks[0].Detail) {
 		t.Error("results 0 and 1 hold their own copies of the lock, endpoint, finish reason, scorer name or detail")

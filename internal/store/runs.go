@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/secret"
 )
 
@@ -239,7 +240,7 @@ func (db *DB) Runs(ctx context.Context, filter RunFilter) (_ []eval.Run, err err
 // FindResumable returns the newest run of (lock, suiteHash, settingsHash)
 // that is not complete, or an error matching ErrNotFound if there is none or
 // the newest run of the triple is complete.
-func (db *DB) FindResumable(ctx context.Context, lock, suiteHash, settingsHash string) (_ eval.Run, err error) {
+func (db *DB) FindResumable(ctx context.Context, lock lockid.ID, suiteHash, settingsHash string) (_ eval.Run, err error) {
 	defer db.explain(&err)
 	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, false)
 	if err != nil {
@@ -253,7 +254,7 @@ func (db *DB) FindResumable(ctx context.Context, lock, suiteHash, settingsHash s
 
 // LatestCompleteRun returns the newest complete run of (lock, suiteHash,
 // settingsHash), or an error matching ErrNotFound.
-func (db *DB) LatestCompleteRun(ctx context.Context, lock, suiteHash, settingsHash string) (_ eval.Run, err error) {
+func (db *DB) LatestCompleteRun(ctx context.Context, lock lockid.ID, suiteHash, settingsHash string) (_ eval.Run, err error) {
 	defer db.explain(&err)
 	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, true)
 	if err != nil {
@@ -263,13 +264,13 @@ func (db *DB) LatestCompleteRun(ctx context.Context, lock, suiteHash, settingsHa
 }
 
 // latestRun returns the newest run of the triple, or the newest complete one.
-func (db *DB) latestRun(ctx context.Context, lock, suiteHash, settingsHash string, complete bool) (eval.Run, error) {
+func (db *DB) latestRun(ctx context.Context, lock lockid.ID, suiteHash, settingsHash string, complete bool) (eval.Run, error) {
 	q := `SELECT ` + runColumns + ` FROM runs WHERE lock = ? AND suite_hash = ? AND settings_hash = ?`
 	if complete {
 		q += ` AND status = 'complete'`
 	}
 	q += ` ORDER BY id DESC LIMIT 1`
-	run, err := scanRun(db.db.QueryRowContext(ctx, q, lock, suiteHash, settingsHash))
+	run, err := scanRun(db.db.QueryRowContext(ctx, q, string(lock), suiteHash, settingsHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return eval.Run{}, fmt.Errorf("no run of lock %s, suite %.12s, settings %.12s: %w", lock, suiteHash, settingsHash, ErrNotFound)
 	}

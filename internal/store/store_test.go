@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -36,7 +37,7 @@ func MustOpenDB(tb testing.TB) *store.DB {
 }
 
 // mustCreateRun stores a run of lock over suite "s1" and returns it.
-func mustCreateRun(tb testing.TB, db *store.DB, lock string) eval.Run {
+func mustCreateRun(tb testing.TB, db *store.DB, lock lockid.ID) eval.Run {
 	tb.Helper()
 	run := eval.Run{
 		Lock: lock, Suite: "s1", SuiteVersion: "1", SuiteHash: "suitehash1",

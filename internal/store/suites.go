@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/secret"
 )
 
@@ -17,7 +18,7 @@ import (
 // ollama:sha256: lock; nil when only the id is known) and how it was obtained
 // (e.g. "manifest", "well-known", "ollama"). Storing a lock again keeps its
 // first-seen time and fills in a document or source it lacked.
-func (db *DB) PutLock(ctx context.Context, id string, manifest []byte, source string) (err error) {
+func (db *DB) PutLock(ctx context.Context, id lockid.ID, manifest []byte, source string) (err error) {
 	defer db.explain(&err)
 	if id == "" {
 		return errors.New("put lock: empty lock id")
@@ -49,7 +50,7 @@ func (db *DB) PutLock(ctx context.Context, id string, manifest []byte, source st
 
 // A Lock is what the store knows of a lock.
 type Lock struct {
-	ID        eval.LockID
+	ID        lockid.ID
 	Manifest  json.RawMessage // nil when only the id is known
 	Source    string          // how it was obtained
 	FirstSeen time.Time
@@ -57,9 +58,9 @@ type Lock struct {
 
 // Lock returns the stored lock with the given id, or an error matching
 // ErrNotFound.
-func (db *DB) Lock(ctx context.Context, id string) (_ Lock, err error) {
+func (db *DB) Lock(ctx context.Context, id lockid.ID) (_ Lock, err error) {
 	defer db.explain(&err)
-	locks, err := db.locks(ctx, `WHERE id = ?`, id)
+	locks, err := db.locks(ctx, `WHERE id = ?`, string(id))
 	if err != nil {
 		return Lock{}, fmt.Errorf("lock %s: %w", id, err)
 	}
