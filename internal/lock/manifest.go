@@ -31,7 +31,6 @@ import (
 // Version is the manifest format version this package reads and writes.
 const Version = 1
 
-
 // A Role classifies a file of a deliverable, so that a diff can say what kind of
 // part changed.
 type Role string
