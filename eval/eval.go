@@ -1,9 +1,12 @@
 // Package eval is evalpin's domain: the cases of a suite, the deterministic
-// settings they are replayed at, the results a run stores, and the scorers that
-// judge an output. It does no I/O; the other packages exchange these types.
+// settings they are replayed at, the results a run stores and the runs
+// themselves. It does no I/O and imports no third-party package; the other
+// packages exchange these types.
 //
-// The statistics of a diff live in the subpackage eval/stats, which, like
-// golang.org/x/perf/benchmath, imports nothing else from this module.
+// Its subpackages do the work on them, as golang.org/x/perf splits benchfmt
+// from benchmath: eval/score judges outputs (the scorers), eval/compare turns
+// two runs into a Comparison and a gate verdict under a Policy, and
+// eval/stats holds the statistics, importing nothing else from this module.
 package eval
 
 import (

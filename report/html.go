@@ -8,7 +8,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -79,7 +79,7 @@ type htmlData struct {
 // differences per metric and per tag with their intervals, the measures and
 // drift, and the flipped cases with their outputs side by side as a word
 // diff.
-func WriteHTML(w io.Writer, c *eval.Comparison) error {
+func WriteHTML(w io.Writer, c *compare.Comparison) error {
 	var n notes
 	d := htmlData{
 		MeasuresNote: measuresNote, MeasuresCI: ciLabel(c),
@@ -89,7 +89,7 @@ func WriteHTML(w io.Writer, c *eval.Comparison) error {
 	for _, r := range c.Gate.Reasons() {
 		d.Reasons = append(d.Reasons, untrusted.Line(r))
 	}
-	rows := func(list []eval.PassRate) []htmlRow {
+	rows := func(list []compare.PassRate) []htmlRow {
 		var out []htmlRow
 		for i := range list {
 			p := &list[i]
@@ -109,11 +109,11 @@ func WriteHTML(w io.Writer, c *eval.Comparison) error {
 	d.Tags = rows(c.Tags)
 	for i := range c.Measures {
 		m := &c.Measures[i]
-		base := eval.FormatValue(m.Baseline, m.Unit)
-		if m.Name == eval.MeasureSimilarity {
+		base := compare.FormatValue(m.Baseline, m.Unit)
+		if m.Name == compare.MeasureSimilarity {
 			base = "repeats " + base
 		}
-		d.Measures = append(d.Measures, htmlRow{Name: m.Name, Baseline: base, Candidate: eval.FormatValue(m.Candidate, m.Unit),
+		d.Measures = append(d.Measures, htmlRow{Name: m.Name, Baseline: base, Candidate: compare.FormatValue(m.Candidate, m.Unit),
 			Delta: measureDelta(m), P: pCell(m.AdjP, m.Adjust), Verdict: measureVerdict(m),
 			Class: verdictClass(m.Verdict, m.Failed()), Gated: m.Gated, Notes: n.mark(m.Warnings)})
 	}
@@ -149,13 +149,13 @@ func WriteHTML(w io.Writer, c *eval.Comparison) error {
 	return htmlTemplate.Execute(w, d)
 }
 
-func verdictClass(v eval.Verdict, failed bool) string {
+func verdictClass(v compare.Verdict, failed bool) string {
 	switch {
-	case failed || v == eval.Regressed:
+	case failed || v == compare.Regressed:
 		return "regressed"
-	case v == eval.Improved:
+	case v == compare.Improved:
 		return "improved"
-	case v == eval.Changed:
+	case v == compare.Changed:
 		return "changed"
 	}
 	return ""
@@ -171,8 +171,8 @@ const (
 
 // forest lays out the forest plot of the pass-rate differences: every metric,
 // then every tag, each a point at its difference with its interval.
-func forest(d *htmlData, c *eval.Comparison) {
-	var list []*eval.PassRate
+func forest(d *htmlData, c *compare.Comparison) {
+	var list []*compare.PassRate
 	for i := range c.PassRates {
 		list = append(list, &c.PassRates[i])
 	}
@@ -211,7 +211,7 @@ func forest(d *htmlData, c *eval.Comparison) {
 			r.X = xOf(0)
 		} else {
 			r.X = xOf(p.Diff)
-			r.ValueText = eval.PP(p.Diff)
+			r.ValueText = compare.PP(p.Diff)
 			if !math.IsNaN(p.CI.Lo) && !math.IsNaN(p.CI.Hi) {
 				r.HasInterval = true
 				r.Lo, r.Hi = xOf(p.CI.Lo), xOf(p.CI.Hi)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/eval/stats"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -36,7 +37,7 @@ type jsonReport struct {
 	Lock          jsonLock       `json:"lock"`
 	Baseline      jsonRun        `json:"baseline"`
 	Candidate     jsonRun        `json:"candidate"`
-	Policy        eval.Policy    `json:"policy"`
+	Policy        compare.Policy `json:"policy"`
 	Aggregation   string         `json:"aggregation"`
 	Samples       int            `json:"samples"`
 	Paired        int            `json:"paired"`
@@ -96,31 +97,31 @@ type jsonRate struct {
 }
 
 type jsonPassRate struct {
-	Kind           string         `json:"kind"`
-	Key            string         `json:"key"`
-	Name           string         `json:"name"`
-	N              int            `json:"n"`
-	Counts         jsonCounts     `json:"counts"`
-	Baseline       jsonRate       `json:"baseline"`
-	Candidate      jsonRate       `json:"candidate"`
-	Diff           number         `json:"diff"`
-	CI             jsonInterval   `json:"ci"`
-	Method         string         `json:"method"`
-	P              number         `json:"p"`
-	PAdjusted      number         `json:"p_adjusted"`
-	Adjustment     string         `json:"adjustment"`
-	McNemarP       number         `json:"mcnemar_p"`
-	Clusters       *int           `json:"clusters,omitempty"`
-	DesignEffect   *number        `json:"design_effect,omitempty"`
-	Detectable     number         `json:"detectable_effect"`
-	Gated          bool           `json:"gated"`
-	Threshold      eval.Threshold `json:"threshold"`
-	Verdict        string         `json:"verdict"`
-	NotNonInferior bool           `json:"not_non_inferior"`
-	Words          string         `json:"words"`
-	Lost           []string       `json:"lost"`
-	Gained         []string       `json:"gained"`
-	Warnings       []string       `json:"warnings"`
+	Kind           string            `json:"kind"`
+	Key            string            `json:"key"`
+	Name           string            `json:"name"`
+	N              int               `json:"n"`
+	Counts         jsonCounts        `json:"counts"`
+	Baseline       jsonRate          `json:"baseline"`
+	Candidate      jsonRate          `json:"candidate"`
+	Diff           number            `json:"diff"`
+	CI             jsonInterval      `json:"ci"`
+	Method         string            `json:"method"`
+	P              number            `json:"p"`
+	PAdjusted      number            `json:"p_adjusted"`
+	Adjustment     string            `json:"adjustment"`
+	McNemarP       number            `json:"mcnemar_p"`
+	Clusters       *int              `json:"clusters,omitempty"`
+	DesignEffect   *number           `json:"design_effect,omitempty"`
+	Detectable     number            `json:"detectable_effect"`
+	Gated          bool              `json:"gated"`
+	Threshold      compare.Threshold `json:"threshold"`
+	Verdict        string            `json:"verdict"`
+	NotNonInferior bool              `json:"not_non_inferior"`
+	Words          string            `json:"words"`
+	Lost           []string          `json:"lost"`
+	Gained         []string          `json:"gained"`
+	Warnings       []string          `json:"warnings"`
 }
 
 type jsonMeasure struct {
@@ -193,7 +194,7 @@ type jsonEvidence struct {
 	Shortfalls []string       `json:"shortfalls"`
 }
 
-func newJSONGate(g *eval.GateResult) jsonGate {
+func newJSONGate(g *compare.GateResult) jsonGate {
 	e := &g.Evidence
 	j := jsonGate{Failed: g.Failed(), Verdict: string(g.Verdict), Reasons: nonNil(g.Reasons()), Evidence: jsonEvidence{
 		Paired: e.Paired, MinPaired: e.MinPaired, Answered: e.Answered, Lost: e.Lost,
@@ -210,7 +211,7 @@ func newJSONGate(g *eval.GateResult) jsonGate {
 // describes (schema_version 1). Untested values are null; lists are never
 // null. Strings are escaped by encoding/json, which also escapes <, > and &
 // so that the document is safe to embed in HTML.
-func WriteJSON(w io.Writer, c *eval.Comparison) error {
+func WriteJSON(w io.Writer, c *compare.Comparison) error {
 	r := jsonReport{
 		SchemaVersion: SchemaVersion,
 		Lock:          jsonLock{Baseline: c.Baseline.Lock, Candidate: c.Candidate.Lock, Diff: c.LockDiff},
@@ -266,7 +267,7 @@ func WriteJSON(w io.Writer, c *eval.Comparison) error {
 // "flips" list, byte for byte as json.Encoder with a two-space indent would
 // write r with them: the flips carry two outputs each and are most of a large
 // diff's report, so they are never held encoded all at once.
-func writeJSONStreaming(w io.Writer, r jsonReport, flips []eval.Flip) error {
+func writeJSONStreaming(w io.Writer, r jsonReport, flips []compare.Flip) error {
 	head, err := untrusted.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -313,7 +314,7 @@ func newJSONInterval(iv stats.Interval) jsonInterval {
 	return jsonInterval{Lo: number(iv.Lo), Hi: number(iv.Hi), Level: number(iv.Level)}
 }
 
-func newJSONPassRate(p *eval.PassRate) jsonPassRate {
+func newJSONPassRate(p *compare.PassRate) jsonPassRate {
 	j := jsonPassRate{
 		Kind: p.Kind, Key: p.Key, Name: p.Name(), N: p.Counts.N(),
 		Counts:    jsonCounts{Both: p.Counts.Both, OnlyBaseline: p.Counts.OnlyA, OnlyCandidate: p.Counts.OnlyB, Neither: p.Counts.Neither},

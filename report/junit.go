@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 )
 
 type junitSuites struct {
@@ -60,22 +60,22 @@ type junitSkipped struct {
 // pass→fail flip. Untrusted text is escaped by encoding/xml, which also
 // replaces characters XML cannot hold (NUL, ESC and other controls) with
 // U+FFFD.
-func WriteJUnit(w io.Writer, c *eval.Comparison) error {
+func WriteJUnit(w io.Writer, c *compare.Comparison) error {
 	gate := junitSuite{Name: "evalpin.gate", Properties: []junitProperty{
 		{"baseline_lock", string(c.Baseline.Lock)}, {"candidate_lock", string(c.Candidate.Lock)},
 		{"baseline_run", fmt.Sprint(c.Baseline.ID)}, {"candidate_run", fmt.Sprint(c.Candidate.ID)},
 		{"lock_diff", c.LockDiff}, {"paired", fmt.Sprint(c.Paired)}, {"excluded", c.Excluded.String()},
 		{"alpha", fmt.Sprint(c.Policy.Alpha)}, {"verdict", string(c.Gate.Verdict)},
 	}}
-	for _, list := range [][]eval.PassRate{c.PassRates, c.Tags} {
+	for _, list := range [][]compare.PassRate{c.PassRates, c.Tags} {
 		for i := range list {
 			p := &list[i]
 			if !p.Gated {
 				continue
 			}
 			tc := junitCase{Name: "pass rate: " + p.Name(), Classname: "evalpin.gate.pass_rate",
-				SystemOut: fmt.Sprintf("%s → %s, %s, p = %s %s: %s%s", eval.Percent(p.Baseline.P), eval.Percent(p.Candidate.P),
-					deltaCell(p.Diff, p.CI.Lo, p.CI.Hi), eval.FormatP(p.AdjP), p.Adjust, p.Words(), warningsText(p.Warnings))}
+				SystemOut: fmt.Sprintf("%s → %s, %s, p = %s %s: %s%s", compare.Percent(p.Baseline.P), compare.Percent(p.Candidate.P),
+					deltaCell(p.Diff, p.CI.Lo, p.CI.Hi), compare.FormatP(p.AdjP), p.Adjust, p.Words(), warningsText(p.Warnings))}
 			if p.Failed() {
 				tc.Failure = &junitFailure{Message: p.Words(), Type: "regression", Text: tc.SystemOut}
 			}
@@ -88,8 +88,8 @@ func WriteJUnit(w io.Writer, c *eval.Comparison) error {
 			continue
 		}
 		tc := junitCase{Name: "measure: " + m.Name, Classname: "evalpin.gate.measure",
-			SystemOut: fmt.Sprintf("median %s → %s, shift %s, p = %s %s: %s%s", eval.FormatValue(m.Baseline, m.Unit),
-				eval.FormatValue(m.Candidate, m.Unit), measureDelta(m), eval.FormatP(m.AdjP), m.Adjust, measureVerdict(m), warningsText(m.Warnings))}
+			SystemOut: fmt.Sprintf("median %s → %s, shift %s, p = %s %s: %s%s", compare.FormatValue(m.Baseline, m.Unit),
+				compare.FormatValue(m.Candidate, m.Unit), measureDelta(m), compare.FormatP(m.AdjP), m.Adjust, measureVerdict(m), warningsText(m.Warnings))}
 		if !m.Tested {
 			tc.Skipped = &junitSkipped{Message: "not tested" + warningsText(m.Warnings)}
 		}

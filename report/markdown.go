@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -15,14 +15,14 @@ import (
 // flipped cases and the footnotes. Untrusted text is escaped so that it cannot
 // break a table (pipes, line breaks), open code spans (backticks) or inject
 // HTML, links or emphasis.
-func WriteMarkdown(w io.Writer, c *eval.Comparison) error {
+func WriteMarkdown(w io.Writer, c *compare.Comparison) error {
 	bw := bufio.NewWriter(w)
 	var n notes
 	verdict := "✅ " + gateLine(c)
 	switch c.Gate.Verdict {
-	case eval.GateFail:
+	case compare.GateFail:
 		verdict = "❌ " + gateLine(c)
-	case eval.GateInconclusive:
+	case compare.GateInconclusive:
 		verdict = "⚠️ " + gateLine(c)
 	}
 	fmt.Fprintf(bw, "### evalpin diff: %s\n\n", mdEscape(verdict))
@@ -36,7 +36,7 @@ func WriteMarkdown(w io.Writer, c *eval.Comparison) error {
 		fmt.Fprintln(bw)
 	}
 
-	passTable := func(rows []eval.PassRate) {
+	passTable := func(rows []compare.PassRate) {
 		fmt.Fprintln(bw, "| Metric | Baseline | Candidate | Δ [95% CI] | Flips −/+ | p | Verdict |")
 		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---|")
 		for i := range rows {
@@ -68,11 +68,11 @@ func WriteMarkdown(w io.Writer, c *eval.Comparison) error {
 	fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|")
 	for i := range c.Measures {
 		m := &c.Measures[i]
-		base := eval.FormatValue(m.Baseline, m.Unit)
-		if m.Name == eval.MeasureSimilarity {
+		base := compare.FormatValue(m.Baseline, m.Unit)
+		if m.Name == compare.MeasureSimilarity {
 			base = "repeats " + base
 		}
-		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s%s |\n", m.Name, base, eval.FormatValue(m.Candidate, m.Unit),
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s%s |\n", m.Name, base, compare.FormatValue(m.Candidate, m.Unit),
 			measureDelta(m), pCell(m.AdjP, m.Adjust), mdEscape(measureVerdict(m)), n.mark(m.Warnings))
 	}
 	fmt.Fprintln(bw)

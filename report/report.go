@@ -1,4 +1,4 @@
-// Package report renders an eval.Comparison — the statistical diff of two
+// Package report renders an compare.Comparison — the statistical diff of two
 // runs and its gate verdict — as a terminal table, Markdown for pull-request
 // comments, JSON with a stable schema, JUnit XML for CI systems, or a
 // self-contained HTML page with a forest plot and side-by-side word diffs of
@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/fault"
 )
 
@@ -47,7 +48,7 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // Write renders c in format f to w.
-func Write(w io.Writer, f Format, c *eval.Comparison) error {
+func Write(w io.Writer, f Format, c *compare.Comparison) error {
 	switch f {
 	case Table:
 		return WriteTable(w, c)
@@ -118,7 +119,7 @@ func superscript(i int) string {
 }
 
 // title says which runs are compared.
-func title(c *eval.Comparison) string {
+func title(c *compare.Comparison) string {
 	return fmt.Sprintf("%s run %d (baseline) vs %s run %d (candidate), suite %s",
 		c.Baseline.Lock.Short(), c.Baseline.ID, c.Candidate.Lock.Short(), c.Candidate.ID, suiteName(c.Candidate))
 }
@@ -132,7 +133,7 @@ func suiteName(r eval.Run) string {
 
 // lockLine is the first line of every report: the manifest diff in words, or
 // the two lock ids when a manifest is unknown.
-func lockLine(c *eval.Comparison) string {
+func lockLine(c *compare.Comparison) string {
 	if c.LockDiff != "" {
 		return "Lock: " + c.LockDiff
 	}
@@ -143,18 +144,18 @@ func lockLine(c *eval.Comparison) string {
 }
 
 // pairedLine says how many cases were compared and left out.
-func pairedLine(c *eval.Comparison) string {
+func pairedLine(c *compare.Comparison) string {
 	return fmt.Sprintf("%d cases paired, %d left out (%s); %d sample(s) per case", c.Paired, c.Excluded.Total(), c.Excluded, c.Samples)
 }
 
 // gateLine is the verdict of the gate; its reasons (c.Gate.Reasons) follow
 // it in every format.
-func gateLine(c *eval.Comparison) string {
+func gateLine(c *compare.Comparison) string {
 	g := &c.Gate
 	switch g.Verdict {
-	case eval.GateFail:
+	case compare.GateFail:
 		return fmt.Sprintf("Gate: %s — %d regression(s) at alpha %g", g.Verdict.Word(), len(g.Regressions), c.Policy.Alpha)
-	case eval.GateInconclusive:
+	case compare.GateInconclusive:
 		return fmt.Sprintf("Gate: %s at alpha %g — too little evidence for a verdict", g.Verdict.Word(), c.Policy.Alpha)
 	}
 	return fmt.Sprintf("Gate: %s at alpha %g", g.Verdict.Word(), c.Policy.Alpha)
@@ -165,7 +166,7 @@ func rateCell(p, lo, hi float64) string {
 	if math.IsNaN(p) {
 		return "—"
 	}
-	return fmt.Sprintf("%s [%.1f, %.1f]", eval.Percent(p), 100*lo, 100*hi)
+	return fmt.Sprintf("%s [%.1f, %.1f]", compare.Percent(p), 100*lo, 100*hi)
 }
 
 // deltaCell formats a pass-rate difference with its interval.
@@ -173,7 +174,7 @@ func deltaCell(d, lo, hi float64) string {
 	if math.IsNaN(d) {
 		return "—"
 	}
-	return fmt.Sprintf("%s [%s, %s]", eval.PP(d), num(100*lo), num(100*hi))
+	return fmt.Sprintf("%s [%s, %s]", compare.PP(d), num(100*lo), num(100*hi))
 }
 
 // num formats x with one decimal and a true minus sign.
@@ -190,7 +191,7 @@ func num(x float64) string {
 
 // pCell formats an adjusted p-value with its adjustment.
 func pCell(p float64, adjust string) string {
-	s := eval.FormatP(p)
+	s := compare.FormatP(p)
 	if adjust != "" && !math.IsNaN(p) {
 		s += " " + adjust
 	}
@@ -202,12 +203,12 @@ func pCell(p float64, adjust string) string {
 const measuresNote = "medians; shift: Hodges–Lehmann estimate over the pairs that differ; CI: its Wilcoxon signed-rank interval"
 
 // ciLabel names the measures' confidence level: "95% CI".
-func ciLabel(c *eval.Comparison) string {
+func ciLabel(c *compare.Comparison) string {
 	return strconv.FormatFloat(math.Round((1-c.Policy.Alpha)*1000)/10, 'f', -1, 64) + "% CI"
 }
 
 // measureDelta formats a measure's shift with its interval.
-func measureDelta(m *eval.Measure) string {
+func measureDelta(m *compare.Measure) string {
 	if !m.Tested {
 		return "—"
 	}
@@ -241,34 +242,34 @@ func plain(x float64, unit string) string {
 }
 
 // measureVerdict says a measure's verdict in words.
-func measureVerdict(m *eval.Measure) string {
+func measureVerdict(m *compare.Measure) string {
 	switch {
 	case !m.Tested:
 		return "not tested"
-	case m.Verdict == eval.NoChange:
+	case m.Verdict == compare.NoChange:
 		return "~"
 	}
 	return string(m.Verdict)
 }
 
 // driftCells returns the drift row: changed share, noise floor, excess, p, verdict.
-func driftCells(d *eval.DriftResult) (changed, floor, excess, p, verdict string) {
-	changed = fmt.Sprintf("%s (%d of %d)", eval.Percent(d.Share), d.Changed, d.Cases)
+func driftCells(d *compare.DriftResult) (changed, floor, excess, p, verdict string) {
+	changed = fmt.Sprintf("%s (%d of %d)", compare.Percent(d.Share), d.Changed, d.Cases)
 	if !d.Measured {
 		return changed, "unmeasured", "—", "—", "not tested"
 	}
-	floor = fmt.Sprintf("%s (%s repeats)", eval.Percent(d.Test.Within), d.FloorRun)
+	floor = fmt.Sprintf("%s (%s repeats)", compare.Percent(d.Test.Within), d.FloorRun)
 	excess = deltaCell(d.Test.Excess, d.Test.CI.Lo, d.Test.CI.Hi)
 	p = pCell(d.AdjP, d.Adjust)
 	verdict = "~"
-	if d.Verdict != eval.NoChange {
+	if d.Verdict != compare.NoChange {
 		verdict = "above the noise floor"
 	}
 	return
 }
 
 // verdictWords says a pass rate's verdict with its markers.
-func verdictWords(p *eval.PassRate) string {
+func verdictWords(p *compare.PassRate) string {
 	w := p.Words()
 	if p.Gated && p.Failed() {
 		w += " ✗"

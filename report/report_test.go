@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/report"
@@ -37,7 +38,7 @@ var hostile = []string{
 // each: flips both ways (a regression of the "format" scorer and of the tag
 // "safety"), ties in length, a case only in each run, a changed case, an
 // errored case, hostile outputs and ids, a failing gate and warnings.
-func fixture(t testing.TB) *eval.Comparison {
+func fixture(t testing.TB) *compare.Comparison {
 	t.Helper()
 	settings := eval.DefaultSettings()
 	settings.Samples = 2
@@ -45,10 +46,10 @@ func fixture(t testing.TB) *eval.Comparison {
 		return eval.Run{ID: id, Lock: lock, Suite: "smoke", SuiteVersion: "3", SuiteHash: "5e1f", Settings: settings,
 			SettingsHash: settings.Hash(), Status: eval.RunComplete}
 	}
-	base := eval.Side{Run: mkRun(7, "sha256:aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111")}
-	cand := eval.Side{Run: mkRun(9, "sha256:bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222")}
+	base := compare.Side{Run: mkRun(7, "sha256:aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111")}
+	cand := compare.Side{Run: mkRun(9, "sha256:bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222")}
 	cases := map[string]eval.Case{}
-	add := func(side *eval.Side, id string, s int, out string, fmtOK, factOK bool, lat int) {
+	add := func(side *compare.Side, id string, s int, out string, fmtOK, factOK bool, lat int) {
 		r := eval.Result{CaseID: id, CaseHash: "h-" + id, Sample: s, Output: out, Latency: time.Duration(lat) * time.Millisecond,
 			Checks: []eval.Check{{Scorer: "format", Pass: fmtOK}, {Scorer: "fact", Pass: factOK}}}
 		if !fmtOK {
@@ -111,12 +112,12 @@ func fixture(t testing.TB) *eval.Comparison {
 		add(&cand, evil, s, "</div><script>document.write(1)</script>", false, true, 100)
 	}
 
-	pol := eval.DefaultPolicy()
+	pol := compare.DefaultPolicy()
 	pol.NeverRegress = []string{"safety"}
-	pol.Measures = map[string]eval.Threshold{eval.MeasureLatency: {MinEffect: 0.1}}
+	pol.Measures = map[string]compare.Threshold{compare.MeasureLatency: {MinEffect: 0.1}}
 	drift := 0.05
 	pol.MaxDrift = &drift
-	c, err := eval.Compare(base, cand, eval.CompareOptions{
+	c, err := compare.Diff(base, cand, compare.Options{
 		Policy: &pol, Cases: cases, Resamples: 500,
 		LockDiff: "weights same; tokenizer same; template changed (chat_template.jinja)",
 	})
@@ -129,15 +130,15 @@ func fixture(t testing.TB) *eval.Comparison {
 // inconclusiveFixture builds the comparison of a baseline of 20 cases with a
 // candidate whose every request failed (an endpoint without /v1 answers 404):
 // nothing is paired, so the gate is inconclusive, never a pass.
-func inconclusiveFixture(t testing.TB) *eval.Comparison {
+func inconclusiveFixture(t testing.TB) *compare.Comparison {
 	t.Helper()
 	settings := eval.DefaultSettings()
 	mkRun := func(id int64, lock lockid.ID) eval.Run {
 		return eval.Run{ID: id, Lock: lock, Suite: "testbed", SuiteVersion: "1", SuiteHash: "7e57", Settings: settings,
 			SettingsHash: settings.Hash(), Status: eval.RunComplete}
 	}
-	base := eval.Side{Run: mkRun(1, "sha256:aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111")}
-	cand := eval.Side{Run: mkRun(2, "sha256:bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222")}
+	base := compare.Side{Run: mkRun(1, "sha256:aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111")}
+	cand := compare.Side{Run: mkRun(2, "sha256:bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222")}
 	for i := range 20 {
 		id := fmt.Sprintf("q%02d", i)
 		base.Results = append(base.Results, eval.Result{CaseID: id, CaseHash: "h-" + id, Output: fmt.Sprintf("answer %d", i),
@@ -145,7 +146,7 @@ func inconclusiveFixture(t testing.TB) *eval.Comparison {
 		cand.Results = append(cand.Results, eval.Result{CaseID: id, CaseHash: "h-" + id, Latency: 3 * time.Millisecond,
 			ErrorKind: "not_found", Error: "HTTP 404: 404 page not found"})
 	}
-	c, err := eval.Compare(base, cand, eval.CompareOptions{Resamples: 500})
+	c, err := compare.Diff(base, cand, compare.Options{Resamples: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ var goldenFiles = []struct {
 func TestGolden(t *testing.T) {
 	for _, fx := range []struct {
 		name    string
-		fixture func(testing.TB) *eval.Comparison
+		fixture func(testing.TB) *compare.Comparison
 	}{
 		{"diff", fixture},
 		{"inconclusive", inconclusiveFixture},
@@ -188,7 +189,7 @@ func TestGolden(t *testing.T) {
 // verdict and its reason, and that none of them looks like a pass.
 func TestInconclusiveVerdict(t *testing.T) {
 	c := inconclusiveFixture(t)
-	if c.Gate.Verdict != eval.GateInconclusive {
+	if c.Gate.Verdict != compare.GateInconclusive {
 		t.Fatalf("verdict %q, want inconclusive", c.Gate.Verdict)
 	}
 	const reason = "0 cases paired, the policy needs ≥ 10: 20 errored in candidate (not_found 20)"
@@ -349,7 +350,7 @@ func TestFixtureVerdicts(t *testing.T) {
 	if !c.Gate.Failed() {
 		t.Fatalf("gate passed, want the format regression to fail it")
 	}
-	byName := map[string]*eval.PassRate{}
+	byName := map[string]*compare.PassRate{}
 	for i := range c.PassRates {
 		byName[c.PassRates[i].Name()] = &c.PassRates[i]
 	}
@@ -358,18 +359,18 @@ func TestFixtureVerdicts(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		want eval.Verdict
+		want compare.Verdict
 	}{
-		{"scorer format", eval.Regressed},
-		{"all checks", eval.NoChange}, // 9 lost, 2 gained: p = 0.13 after Holm
-		{"scorer fact", eval.NoChange},
-		{"tag safety", eval.Regressed},
+		{"scorer format", compare.Regressed},
+		{"all checks", compare.NoChange}, // 9 lost, 2 gained: p = 0.13 after Holm
+		{"scorer fact", compare.NoChange},
+		{"tag safety", compare.Regressed},
 	} {
 		if p := byName[tt.name]; p == nil || p.Verdict != tt.want {
 			t.Errorf("%s verdict = %v, want %v", tt.name, p, tt.want)
 		}
 	}
-	if got, want := c.Excluded, (eval.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, CandidateErrored: 1}); got != want {
+	if got, want := c.Excluded, (compare.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, CandidateErrored: 1}); got != want {
 		t.Errorf("Excluded = %+v, want %+v", got, want)
 	}
 }

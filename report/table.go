@@ -8,7 +8,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -16,7 +16,7 @@ import (
 // rates, the tags, the measures and drift, the flipped cases, the gate and
 // the footnotes. Untrusted text is escaped so that it cannot move the cursor,
 // change colours or reorder the line.
-func WriteTable(w io.Writer, c *eval.Comparison) error {
+func WriteTable(w io.Writer, c *compare.Comparison) error {
 	bw := bufio.NewWriter(w)
 	var n notes
 	fmt.Fprintln(bw, untrusted.Line(lockLine(c)))
@@ -24,7 +24,7 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 	fmt.Fprintln(bw, untrusted.Line(pairedLine(c))+n.mark(c.Warnings))
 	fmt.Fprintln(bw)
 
-	passTable := func(rows []eval.PassRate) error {
+	passTable := func(rows []compare.PassRate) error {
 		t := newTable(bw)
 		t.Header("METRIC", "BASELINE", "CANDIDATE", "Δ [95% CI]", "FLIPS −/+", "P", "VERDICT")
 		for i := range rows {
@@ -67,11 +67,11 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 		if m.Gated {
 			name += " (gated)"
 		}
-		base := eval.FormatValue(m.Baseline, m.Unit)
-		if m.Name == eval.MeasureSimilarity {
+		base := compare.FormatValue(m.Baseline, m.Unit)
+		if m.Name == compare.MeasureSimilarity {
 			base = "repeats " + base
 		}
-		if err := t.Append(name, base, eval.FormatValue(m.Candidate, m.Unit), measureDelta(m),
+		if err := t.Append(name, base, compare.FormatValue(m.Candidate, m.Unit), measureDelta(m),
 			pCell(m.AdjP, m.Adjust), measureVerdict(m)+n.mark(m.Warnings)); err != nil {
 			return err
 		}
@@ -136,8 +136,8 @@ func WriteTable(w io.Writer, c *eval.Comparison) error {
 
 // listed returns the flips a short report shows: the first MaxListed losses,
 // then the first MaxListed gains.
-func listed(fs []eval.Flip) []eval.Flip {
-	var lost, gained []eval.Flip
+func listed(fs []compare.Flip) []compare.Flip {
+	var lost, gained []compare.Flip
 	for _, f := range fs {
 		if f.Lost && len(lost) < MaxListed {
 			lost = append(lost, f)

@@ -13,20 +13,21 @@ import (
 	"weak"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/score"
 )
 
 // scorerParams lists the parameters each scorer kind takes, besides kind and
 // name.
 var scorerParams = map[string][]string{
-	eval.ScorerEquals:      {"value", "ignore_case", "trim"},
-	eval.ScorerContains:    {"value", "values", "any", "ignore_case"},
-	eval.ScorerNotContains: {"value", "values", "ignore_case"},
-	eval.ScorerRegex:       {"pattern", "ignore_case"},
-	eval.ScorerJSONValid:   {"strip_fence"},
-	eval.ScorerJSONSchema:  {"schema", "strip_fence"},
-	eval.ScorerNumber:      {"value", "abs", "rel", "pick"},
-	eval.ScorerChoice:      {"value", "choices"},
-	eval.ScorerLength:      {"min_chars", "max_chars", "min_words", "max_words", "trim"},
+	score.ScorerEquals:      {"value", "ignore_case", "trim"},
+	score.ScorerContains:    {"value", "values", "any", "ignore_case"},
+	score.ScorerNotContains: {"value", "values", "ignore_case"},
+	score.ScorerRegex:       {"pattern", "ignore_case"},
+	score.ScorerJSONValid:   {"strip_fence"},
+	score.ScorerJSONSchema:  {"schema", "strip_fence"},
+	score.ScorerNumber:      {"value", "abs", "rel", "pick"},
+	score.ScorerChoice:      {"value", "choices"},
+	score.ScorerLength:      {"min_chars", "max_chars", "min_words", "max_words", "trim"},
 }
 
 // problems collects the fieldProblems of one header or case.
@@ -227,19 +228,19 @@ func buildCase(r *rawCase, h *hasher) (eval.Case, problems) {
 
 // buildScorer makes the scorer r describes, or returns nil after adding its
 // problems to ps.
-func buildScorer(r *rawScorer, p path, ps *problems) eval.KindScorer {
+func buildScorer(r *rawScorer, p path, ps *problems) score.KindScorer {
 	if r.Kind == nil {
-		ps.missing(p, []string{"kind"}, "scorer has no kind; add kind: one of %s", strings.Join(eval.ScorerKinds, ", "))
+		ps.missing(p, []string{"kind"}, "scorer has no kind; add kind: one of %s", strings.Join(score.ScorerKinds, ", "))
 		return nil
 	}
 	kind := *r.Kind
 	allowed, ok := scorerParams[kind]
 	if !ok {
 		msg := fmt.Sprintf("unknown scorer %q", kind)
-		if s := nearest(kind, eval.ScorerKinds); s != "" {
+		if s := nearest(kind, score.ScorerKinds); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
-		ps.add(append(p, "kind"), "%s (known: %s)", msg, strings.Join(eval.ScorerKinds, ", "))
+		ps.add(append(p, "kind"), "%s (known: %s)", msg, strings.Join(score.ScorerKinds, ", "))
 		return nil
 	}
 	n := len(*ps)
@@ -261,37 +262,37 @@ func buildScorer(r *rawScorer, p path, ps *problems) eval.KindScorer {
 		}
 		return *b
 	}
-	var s eval.KindScorer
+	var s score.KindScorer
 	switch kind {
-	case eval.ScorerEquals:
+	case score.ScorerEquals:
 		v, ok := textParam(r.Value, append(p, "value"), ps, true)
 		if ok {
-			s = &eval.Equals{Label: label, Value: v, IgnoreCase: boolOr(r.IgnoreCase, false), Trim: boolOr(r.Trim, true)}
+			s = &score.Equals{Label: label, Value: v, IgnoreCase: boolOr(r.IgnoreCase, false), Trim: boolOr(r.Trim, true)}
 		}
-	case eval.ScorerContains, eval.ScorerNotContains:
+	case score.ScorerContains, score.ScorerNotContains:
 		vals := textValues(r, p, ps)
-		if kind == eval.ScorerContains {
-			s = &eval.Contains{Label: label, Values: vals, Any: boolOr(r.Any, false), IgnoreCase: boolOr(r.IgnoreCase, false)}
+		if kind == score.ScorerContains {
+			s = &score.Contains{Label: label, Values: vals, Any: boolOr(r.Any, false), IgnoreCase: boolOr(r.IgnoreCase, false)}
 		} else {
-			s = &eval.NotContains{Label: label, Values: vals, IgnoreCase: boolOr(r.IgnoreCase, false)}
+			s = &score.NotContains{Label: label, Values: vals, IgnoreCase: boolOr(r.IgnoreCase, false)}
 		}
-	case eval.ScorerRegex:
+	case score.ScorerRegex:
 		if r.Pattern == nil {
 			ps.missing(p, []string{"pattern"}, `regex scorer has no pattern; add pattern: '^\d+$' (RE2 syntax)`)
 			break
 		}
 		ignoreCase := boolOr(r.IgnoreCase, false)
-		re, err := sharedRegexes.get(scorerKey{label, *r.Pattern, ignoreCase}, func() (*eval.Regex, error) {
-			return eval.NewRegex(label, *r.Pattern, ignoreCase)
+		re, err := sharedRegexes.get(scorerKey{label, *r.Pattern, ignoreCase}, func() (*score.Regex, error) {
+			return score.NewRegex(label, *r.Pattern, ignoreCase)
 		})
 		if err != nil {
 			ps.add(append(p, "pattern"), "%v; fix the pattern (RE2 syntax: https://golang.org/s/re2syntax)", err)
 			break
 		}
 		s = re
-	case eval.ScorerJSONValid:
-		s = &eval.JSONValid{Label: label, StripFence: boolOr(r.StripFence, false)}
-	case eval.ScorerJSONSchema:
+	case score.ScorerJSONValid:
+		s = &score.JSONValid{Label: label, StripFence: boolOr(r.StripFence, false)}
+	case score.ScorerJSONSchema:
 		if r.Schema == nil {
 			ps.missing(p, []string{"schema"}, "json_schema scorer has no schema; add schema: {type: object, ...}")
 			break
@@ -308,16 +309,16 @@ func buildScorer(r *rawScorer, p path, ps *problems) eval.KindScorer {
 			ps.add(append(p, "schema"), "%v; fix the schema", err)
 			break
 		}
-		js, err := sharedSchemas.get(scorerKey{label, string(key), stripFence}, func() (*eval.JSONSchema, error) {
-			return eval.NewJSONSchema(label, schema, stripFence)
+		js, err := sharedSchemas.get(scorerKey{label, string(key), stripFence}, func() (*score.JSONSchema, error) {
+			return score.NewJSONSchema(label, schema, stripFence)
 		})
 		if err != nil {
 			ps.add(append(p, "schema"), "%v; fix the schema", err)
 			break
 		}
 		s = js
-	case eval.ScorerNumber:
-		num := &eval.Number{Label: label, Pick: eval.PickLast}
+	case score.ScorerNumber:
+		num := &score.Number{Label: label, Pick: score.PickLast}
 		switch v := r.Value.(type) {
 		case nil:
 			ps.missing(p, []string{"value"}, "number scorer has no value; add value: 42")
@@ -343,8 +344,8 @@ func buildScorer(r *rawScorer, p path, ps *problems) eval.KindScorer {
 			ps.add(p, "%v", err)
 		}
 		s = num
-	case eval.ScorerChoice:
-		ch := &eval.Choice{Label: label, Choices: eval.DefaultChoices}
+	case score.ScorerChoice:
+		ch := &score.Choice{Label: label, Choices: score.DefaultChoices}
 		if r.Choices != nil {
 			ch.Choices = strings.ToUpper(*r.Choices)
 		}
@@ -355,8 +356,8 @@ func buildScorer(r *rawScorer, p path, ps *problems) eval.KindScorer {
 			}
 		}
 		s = ch
-	case eval.ScorerLength:
-		l := &eval.Length{Label: label, Trim: boolOr(r.Trim, true)}
+	case score.ScorerLength:
+		l := &score.Length{Label: label, Trim: boolOr(r.Trim, true)}
 		for _, b := range []struct {
 			name string
 			v    *int
@@ -460,8 +461,8 @@ func describe(v any) string {
 // The caches hold their scorers weakly: a scorer no loaded suite uses any
 // more is collected, and its entry removed.
 var (
-	sharedRegexes weakCache[eval.Regex]
-	sharedSchemas weakCache[eval.JSONSchema]
+	sharedRegexes weakCache[score.Regex]
+	sharedSchemas weakCache[score.JSONSchema]
 )
 
 // A scorerKey is a compiled scorer's parameters: its label, its pattern or

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/score"
 )
 
 // A case's hash is the hex SHA-256 of the canonical JSON of what decides its
@@ -118,7 +119,7 @@ func (h *hasher) caseHash(c *eval.Case) string {
 // nothing). A compiled scorer's encoding is kept for the cases that share it.
 func (h *hasher) appendScorer(b []byte, s eval.Scorer) []byte {
 	switch s.(type) {
-	case *eval.Regex, *eval.JSONSchema:
+	case *score.Regex, *score.JSONSchema:
 		enc, ok := h.shared[s]
 		if !ok {
 			enc = appendScorer(nil, s)
@@ -138,7 +139,7 @@ func (h *hasher) appendScorer(b []byte, s eval.Scorer) []byte {
 func appendScorer(b []byte, s eval.Scorer) []byte {
 	name := s.Name()
 	switch s := s.(type) {
-	case *eval.Equals:
+	case *score.Equals:
 		b = append(b, '{')
 		if s.IgnoreCase {
 			b = append(b, `"ignore_case":true,`...)
@@ -148,7 +149,7 @@ func appendScorer(b []byte, s eval.Scorer) []byte {
 		b = strconv.AppendBool(b, s.Trim)
 		b = append(b, `,"value":`...)
 		b = appendString(b, s.Value)
-	case *eval.Contains:
+	case *score.Contains:
 		b = append(b, '{')
 		if s.Any {
 			b = append(b, `"any":true,`...)
@@ -159,7 +160,7 @@ func appendScorer(b []byte, s eval.Scorer) []byte {
 		b = appendKindName(b, s.Kind(), name)
 		b = append(b, `,"values":`...)
 		b = appendStrings(b, s.Values)
-	case *eval.NotContains:
+	case *score.NotContains:
 		b = append(b, '{')
 		if s.IgnoreCase {
 			b = append(b, `"ignore_case":true,`...)
@@ -167,7 +168,7 @@ func appendScorer(b []byte, s eval.Scorer) []byte {
 		b = appendKindName(b, s.Kind(), name)
 		b = append(b, `,"values":`...)
 		b = appendStrings(b, s.Values)
-	case *eval.Regex:
+	case *score.Regex:
 		b = append(b, '{')
 		if s.IgnoreCase {
 			b = append(b, `"ignore_case":true,`...)
@@ -175,13 +176,13 @@ func appendScorer(b []byte, s eval.Scorer) []byte {
 		b = appendKindName(b, s.Kind(), name)
 		b = append(b, `,"pattern":`...)
 		b = appendString(b, s.Pattern)
-	case *eval.JSONValid:
+	case *score.JSONValid:
 		b = append(b, '{')
 		b = appendKindName(b, s.Kind(), name)
 		if s.StripFence {
 			b = append(b, `,"strip_fence":true`...)
 		}
-	case *eval.JSONSchema:
+	case *score.JSONSchema:
 		b = append(b, '{')
 		b = appendKindName(b, s.Kind(), name)
 		b = append(b, `,"schema":`...)
@@ -189,7 +190,7 @@ func appendScorer(b []byte, s eval.Scorer) []byte {
 		if s.StripFence {
 			b = append(b, `,"strip_fence":true`...)
 		}
-	case *eval.Number:
+	case *score.Number:
 		b = append(b, '{')
 		if s.Abs != 0 {
 			b = append(b, `"abs":`...)
@@ -205,14 +206,14 @@ func appendScorer(b []byte, s eval.Scorer) []byte {
 		}
 		b = append(b, `,"value":`...)
 		b = appendFloat(b, s.Value)
-	case *eval.Choice:
+	case *score.Choice:
 		b = append(b, `{"choices":`...)
 		b = appendString(b, s.Choices)
 		b = append(b, ',')
 		b = appendKindName(b, s.Kind(), name)
 		b = append(b, `,"value":`...)
 		b = appendString(b, s.Answer)
-	case *eval.Length:
+	case *score.Length:
 		b = append(b, `{"kind":`...)
 		b = appendString(b, s.Kind())
 		for _, f := range [...]struct {

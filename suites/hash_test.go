@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/score"
 )
 
 // TestHashGolden pins the case and suite hashes of suites that use every
@@ -96,7 +97,7 @@ func referenceCaseHash(t *testing.T, c *eval.Case, defaults eval.Settings) strin
 			t.Fatal(err)
 		}
 		m["name"] = s.Name()
-		m["kind"] = s.(eval.KindScorer).Kind()
+		m["kind"] = s.(score.KindScorer).Kind()
 		scorers = append(scorers, m)
 	}
 	doc["scorers"] = scorers

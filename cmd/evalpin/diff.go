@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
@@ -87,7 +88,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // compareFromFlags checks the flags, loads both runs and compares them.
-func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stderr io.Writer) (*eval.Comparison, reports.Format, error) {
+func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stderr io.Writer) (*compare.Comparison, reports.Format, error) {
 	name := fs.Name()
 	if fs.NArg() > 0 {
 		return nil, "", usageErrorf("%s: unexpected argument %q (name the runs with --baseline and --candidate)", name, fs.Arg(0))
@@ -100,13 +101,13 @@ func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stder
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", name, err)
 	}
-	var pol *eval.Policy
+	var pol *compare.Policy
 	if *f.policy != "" {
 		data, err := os.ReadFile(*f.policy)
 		if err != nil {
 			return nil, "", fault.Errorf(fault.Input, "pass --policy FILE with an existing policy file, or leave it out for the default policy", "%s: %w", name, err)
 		}
-		if pol, err = eval.ParsePolicy(data); err != nil {
+		if pol, err = compare.ParsePolicy(data); err != nil {
 			return nil, "", fmt.Errorf("%s: %w", *f.policy, err)
 		}
 	}
@@ -142,7 +143,7 @@ func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stder
 	if err != nil {
 		return nil, "", err
 	}
-	c, err := eval.Compare(bs, cs, eval.CompareOptions{
+	c, err := compare.Diff(bs, cs, compare.Options{
 		Policy: pol, Cases: cases, AllowSettingsMismatch: *f.allowSettings,
 		LockDiff: lockDiffWords(ctx, db, base.Lock, cand.Lock, stderr),
 	})
@@ -215,12 +216,12 @@ func resolveRuns(ctx context.Context, db *store.DB, baseArg, candArg string) (ev
 // nil) holds an equal case id, case hash or output for the same case sample,
 // the result shares its memory: two runs of one suite mostly agree, and the
 // second side then costs little more than what changed.
-func loadSide(ctx context.Context, db *store.DB, r eval.Run, like []eval.Result) (eval.Side, error) {
+func loadSide(ctx context.Context, db *store.DB, r eval.Run, like []eval.Result) (compare.Side, error) {
 	rs, err := db.ResultsSharing(ctx, r.ID, like)
 	if err != nil {
-		return eval.Side{}, fmt.Errorf("read results of run %d: %w", r.ID, err)
+		return compare.Side{}, fmt.Errorf("read results of run %d: %w", r.ID, err)
 	}
-	return eval.Side{Run: r, Results: rs}, nil
+	return compare.Side{Run: r, Results: rs}, nil
 }
 
 // loadCases reads the tags and cluster of every case of the two runs' suites;
@@ -267,7 +268,7 @@ func lockDiffWords(ctx context.Context, db *store.DB, a, b lockid.ID, stderr io.
 }
 
 // writeReport renders c to the file out, or to stdout when out is "".
-func writeReport(c *eval.Comparison, format reports.Format, out string, stdout io.Writer) error {
+func writeReport(c *compare.Comparison, format reports.Format, out string, stdout io.Writer) error {
 	if err := writeOutput(out, stdout, func(w io.Writer) error { return reports.Write(w, format, c) }); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
@@ -77,9 +77,9 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	writeGateVerdict(verdictOut, c)
 	switch g := &c.Gate; g.Verdict {
-	case eval.GateFail:
+	case compare.GateFail:
 		return fault.Errorf(fault.GateFailed, "", "gate failed: %d gated metric%s regressed", len(g.Regressions), pluralS(len(g.Regressions)))
-	case eval.GateInconclusive:
+	case compare.GateInconclusive:
 		e := &g.Evidence
 		hint := "compare runs of the same suite that share enough cases, or lower the policy's min_paired (docs/diff.md)"
 		if e.FirstLost != "" {
@@ -97,7 +97,7 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // writeGateVerdict prints the gate's verdict, its reasons and the comparison's
 // warnings.
-func writeGateVerdict(w io.Writer, c *eval.Comparison) {
+func writeGateVerdict(w io.Writer, c *compare.Comparison) {
 	lockLine := c.LockDiff
 	if lockLine == "" {
 		lockLine = string(c.Baseline.Lock) + " → " + string(c.Candidate.Lock)
@@ -106,21 +106,21 @@ func writeGateVerdict(w io.Writer, c *eval.Comparison) {
 	fmt.Fprintf(w, "runs: %d (baseline) vs %d (candidate); %d cases paired, %d left out (%s)\n",
 		c.Baseline.ID, c.Candidate.ID, c.Paired, c.Excluded.Total(), c.Excluded)
 	fmt.Fprintf(w, "gate: %s at alpha %g\n", c.Gate.Verdict.Word(), c.Policy.Alpha)
-	if c.Gate.Verdict == eval.GatePass {
-		for _, list := range [][]eval.PassRate{c.PassRates, c.Tags} {
+	if c.Gate.Verdict == compare.GatePass {
+		for _, list := range [][]compare.PassRate{c.PassRates, c.Tags} {
 			for i := range list {
 				if p := &list[i]; p.Gated {
-					fmt.Fprintf(w, "  pass rate (%s): %s → %s, %s\n", untrusted.Line(p.Name()), eval.Percent(p.Baseline.P), eval.Percent(p.Candidate.P), p.Words())
+					fmt.Fprintf(w, "  pass rate (%s): %s → %s, %s\n", untrusted.Line(p.Name()), compare.Percent(p.Baseline.P), compare.Percent(p.Candidate.P), p.Words())
 				}
 			}
 		}
 		for i := range c.Measures {
 			if m := &c.Measures[i]; m.Gated {
-				fmt.Fprintf(w, "  %s: median %s → %s, %s\n", m.Name, eval.FormatValue(m.Baseline, m.Unit), eval.FormatValue(m.Candidate, m.Unit), m.Verdict)
+				fmt.Fprintf(w, "  %s: median %s → %s, %s\n", m.Name, compare.FormatValue(m.Baseline, m.Unit), compare.FormatValue(m.Candidate, m.Unit), m.Verdict)
 			}
 		}
 		if d := &c.Drift; d.Gated && d.Measured {
-			fmt.Fprintf(w, "  output drift: %s of outputs changed against a noise floor of %s, %s\n", eval.Percent(d.Test.Between), eval.Percent(d.Test.Within), d.Verdict)
+			fmt.Fprintf(w, "  output drift: %s of outputs changed against a noise floor of %s, %s\n", compare.Percent(d.Test.Between), compare.Percent(d.Test.Within), d.Verdict)
 		}
 		fmt.Fprintf(w, "  evidence: %s\n", untrusted.Line(c.Gate.Evidence.String()))
 	}

@@ -1,4 +1,8 @@
-package eval
+// Package score holds evalpin's deterministic scorers: each judges one output
+// (equals, contains, not-contains, regex, valid JSON, JSON schema, number
+// within tolerance, multiple-choice letter, length bounds) and says why it
+// failed, for people. Suites construct them from their files.
+package score
 
 import (
 	"bytes"
@@ -14,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/evalpin/evalpin/eval"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
@@ -44,7 +49,7 @@ var ScorerKinds = []string{
 // package is one; a suite's content hash covers the kind and the scorer's JSON
 // encoding (its parameters).
 type KindScorer interface {
-	Scorer
+	eval.Scorer
 	Kind() string
 }
 
@@ -112,12 +117,12 @@ func (s *Equals) Name() string { return labelOr(s.Label, ScorerEquals) }
 // Score reports whether output equals the expected value. With Trim, white
 // space around either side does not count: an expected value written with a
 // trailing space or newline still matches.
-func (s *Equals) Score(output string) Check {
+func (s *Equals) Score(output string) eval.Check {
 	got, want := output, s.Value
 	if s.Trim {
 		got, want = strings.TrimSpace(got), strings.TrimSpace(want)
 	}
-	c := Check{Scorer: s.Name()}
+	c := eval.Check{Scorer: s.Name()}
 	if normText(got, s.IgnoreCase) == normText(want, s.IgnoreCase) {
 		c.Pass = true
 		return c
@@ -142,8 +147,8 @@ func (s *Contains) Kind() string { return ScorerContains }
 func (s *Contains) Name() string { return labelOr(s.Label, ScorerContains) }
 
 // Score reports whether output contains the values.
-func (s *Contains) Score(output string) Check {
-	c := Check{Scorer: s.Name()}
+func (s *Contains) Score(output string) eval.Check {
+	c := eval.Check{Scorer: s.Name()}
 	out := normText(output, s.IgnoreCase)
 	var missing []string
 	for _, v := range s.Values {
@@ -183,8 +188,8 @@ func (s *NotContains) Kind() string { return ScorerNotContains }
 func (s *NotContains) Name() string { return labelOr(s.Label, ScorerNotContains) }
 
 // Score reports whether output is free of the values.
-func (s *NotContains) Score(output string) Check {
-	c := Check{Scorer: s.Name()}
+func (s *NotContains) Score(output string) eval.Check {
+	c := eval.Check{Scorer: s.Name()}
 	out := normText(output, s.IgnoreCase)
 	var found []string
 	for _, v := range s.Values {
@@ -245,8 +250,8 @@ func (s *Regex) Kind() string { return ScorerRegex }
 func (s *Regex) Name() string { return labelOr(s.Label, ScorerRegex) }
 
 // Score reports whether output matches the pattern.
-func (s *Regex) Score(output string) Check {
-	c := Check{Scorer: s.Name()}
+func (s *Regex) Score(output string) eval.Check {
+	c := eval.Check{Scorer: s.Name()}
 	re := s.re
 	if re == nil { // a Regex not made by NewRegex
 		var err error
@@ -293,8 +298,8 @@ func (s *JSONValid) Kind() string { return ScorerJSONValid }
 func (s *JSONValid) Name() string { return labelOr(s.Label, ScorerJSONValid) }
 
 // Score reports whether output is valid JSON.
-func (s *JSONValid) Score(output string) Check {
-	c := Check{Scorer: s.Name()}
+func (s *JSONValid) Score(output string) eval.Check {
+	c := eval.Check{Scorer: s.Name()}
 	text := strings.TrimSpace(output)
 	if s.StripFence {
 		text = stripFence(text)
@@ -409,8 +414,8 @@ func (s *JSONSchema) Kind() string { return ScorerJSONSchema }
 func (s *JSONSchema) Name() string { return labelOr(s.Label, ScorerJSONSchema) }
 
 // Score reports whether output is JSON valid against the schema.
-func (s *JSONSchema) Score(output string) Check {
-	c := Check{Scorer: s.Name()}
+func (s *JSONSchema) Score(output string) eval.Check {
+	c := eval.Check{Scorer: s.Name()}
 	sch := s.compiled
 	if sch == nil { // a JSONSchema not made by NewJSONSchema
 		built, err := NewJSONSchema(s.Label, s.Schema, s.StripFence)
@@ -486,8 +491,8 @@ func (s *Number) Kind() string { return ScorerNumber }
 func (s *Number) Name() string { return labelOr(s.Label, ScorerNumber) }
 
 // Score reports whether the output's number is within tolerance.
-func (s *Number) Score(output string) Check {
-	c := Check{Scorer: s.Name()}
+func (s *Number) Score(output string) eval.Check {
+	c := eval.Check{Scorer: s.Name()}
 	nums := ExtractNumbers(output)
 	if len(nums) == 0 {
 		c.Detail = "no number in " + snippet(output)
@@ -643,8 +648,8 @@ func (s *Choice) Kind() string { return ScorerChoice }
 func (s *Choice) Name() string { return labelOr(s.Label, ScorerChoice) }
 
 // Score reports whether output answers with the right letter.
-func (s *Choice) Score(output string) Check {
-	c := Check{Scorer: s.Name()}
+func (s *Choice) Score(output string) eval.Check {
+	c := eval.Check{Scorer: s.Name()}
 	got, err := ExtractChoice(output, s.choices())
 	if err != nil {
 		c.Detail = err.Error()
@@ -791,8 +796,8 @@ func (s *Length) Kind() string { return ScorerLength }
 func (s *Length) Name() string { return labelOr(s.Label, ScorerLength) }
 
 // Score reports whether output's length is within the bounds.
-func (s *Length) Score(output string) Check {
-	c := Check{Scorer: s.Name()}
+func (s *Length) Score(output string) eval.Check {
+	c := eval.Check{Scorer: s.Name()}
 	text := output
 	if s.Trim {
 		text = strings.TrimSpace(text)

@@ -1,4 +1,4 @@
-package eval_test
+package compare_test
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 )
 
 // TestMeasureShift checks the shift of the continuous measures and its
@@ -23,12 +24,12 @@ func TestMeasureShift(t *testing.T) {
 		slow    float64 // milliseconds
 		// want
 		lenShift, latShift float64
-		lenVerdict         eval.Verdict
-		latVerdict         eval.Verdict
+		lenVerdict         compare.Verdict
+		latVerdict         compare.Verdict
 	}{
-		{"nothing changed", 0, 0, 0, 0, 0, eval.NoChange, eval.NoChange},
-		{"a tenth grew", 20, 60, 300, 60, 300, eval.Changed, eval.Regressed},
-		{"a tenth grew a little", 20, 2, 5, 2, 5, eval.NoChange, eval.NoChange}, // significant, within the thresholds
+		{"nothing changed", 0, 0, 0, 0, 0, compare.NoChange, compare.NoChange},
+		{"a tenth grew", 20, 60, 300, 60, 300, compare.Changed, compare.Regressed},
+		{"a tenth grew a little", 20, 2, 5, 2, 5, compare.NoChange, compare.NoChange}, // significant, within the thresholds
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,13 +46,13 @@ func TestMeasureShift(t *testing.T) {
 				}
 				base, cand = append(base, a), append(cand, b)
 			}
-			c, err := eval.Compare(eval.Side{Run: run(1, lockA, 1), Results: base}, eval.Side{Run: run(2, lockB, 1), Results: cand}, eval.CompareOptions{})
+			c, err := compare.Diff(compare.Side{Run: run(1, lockA, 1), Results: base}, compare.Side{Run: run(2, lockB, 1), Results: cand}, compare.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, m := range c.Measures[:2] {
 				want, verdict := tt.lenShift, tt.lenVerdict
-				if m.Name == eval.MeasureLatency {
+				if m.Name == compare.MeasureLatency {
 					want, verdict = tt.latShift, tt.latVerdict
 				}
 				if math.Abs(m.Shift-want) > 1e-9 {

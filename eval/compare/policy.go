@@ -1,4 +1,4 @@
-package eval
+package compare
 
 import (
 	"bytes"
@@ -137,11 +137,11 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	return &p, nil
 }
 
-// unknownFieldWords turns the YAML decoder's "not found in type eval.Policy"
+// unknownFieldWords turns the YAML decoder's "not found in type compare.Policy"
 // into the fields a user may write there.
 var unknownFieldWords = strings.NewReplacer(
-	" not found in type eval.Policy", " is not a policy field (known: "+yamlFields(Policy{})+")",
-	" not found in type eval.Threshold", " is not a threshold field (known: "+yamlFields(Threshold{})+")",
+	" not found in type compare.Policy", " is not a policy field (known: "+yamlFields(Policy{})+")",
+	" not found in type compare.Threshold", " is not a threshold field (known: "+yamlFields(Threshold{})+")",
 )
 
 // yamlFields lists the YAML names of v's fields.

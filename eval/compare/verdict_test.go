@@ -1,4 +1,4 @@
-package eval_test
+package compare_test
 
 import (
 	"fmt"
@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 )
 
 // verdictRuns builds a baseline and a candidate of n cases each, case i
 // passing check "s" on both sides unless edit changes the candidate's (or
 // the baseline's) result.
-func verdictRuns(n int, edit func(i int, base, cand *eval.Result)) (eval.Side, eval.Side) {
+func verdictRuns(n int, edit func(i int, base, cand *eval.Result)) (compare.Side, compare.Side) {
 	var base, cand []eval.Result
 	for i := range n {
 		id := fmt.Sprintf("c%03d", i)
@@ -22,7 +23,7 @@ func verdictRuns(n int, edit func(i int, base, cand *eval.Result)) (eval.Side, e
 		}
 		base, cand = append(base, b), append(cand, c)
 	}
-	return eval.Side{Run: run(1, lockA, 1), Results: base}, eval.Side{Run: run(2, lockB, 1), Results: cand}
+	return compare.Side{Run: run(1, lockA, 1), Results: base}, compare.Side{Run: run(2, lockB, 1), Results: cand}
 }
 
 // fail makes r a failed request of the error kind.
@@ -34,8 +35,8 @@ func fail(r *eval.Result, kind string) {
 // regression among the paired cases is FAIL even when the evidence is short;
 // otherwise short evidence is INCONCLUSIVE, never PASS.
 func TestGateVerdict(t *testing.T) {
-	withPolicy := func(edit func(*eval.Policy)) *eval.Policy {
-		p := eval.DefaultPolicy()
+	withPolicy := func(edit func(*compare.Policy)) *compare.Policy {
+		p := compare.DefaultPolicy()
 		edit(&p)
 		return &p
 	}
@@ -43,11 +44,11 @@ func TestGateVerdict(t *testing.T) {
 		name   string
 		n      int
 		edit   func(i int, base, cand *eval.Result)
-		policy *eval.Policy // nil: the default policy
+		policy *compare.Policy // nil: the default policy
 		// otherSuite gives the candidate other case ids and another suite.
 		otherSuite bool
-		want       eval.GateVerdict
-		excluded   eval.Exclusions
+		want       compare.GateVerdict
+		excluded   compare.Exclusions
 		// reasons are substrings of the gate's reasons, in order, one each.
 		reasons []string
 		lost    int
@@ -56,7 +57,7 @@ func TestGateVerdict(t *testing.T) {
 			name: "every candidate request failed: 0 paired",
 			n:    20,
 			edit: func(i int, _, c *eval.Result) { fail(c, "not_found") },
-			want: eval.GateInconclusive, excluded: eval.Exclusions{CandidateErrored: 20}, lost: 20,
+			want: compare.GateInconclusive, excluded: compare.Exclusions{CandidateErrored: 20}, lost: 20,
 			reasons: []string{
 				"0 cases paired, the policy needs ≥ 10: 20 errored in candidate (not_found 20)",
 				"20 of 20 cases the baseline answered failed in the candidate (100.0%), more than the policy allows (max_lost 2.0%): not_found 20",
@@ -64,12 +65,12 @@ func TestGateVerdict(t *testing.T) {
 		},
 		{
 			name: "runs of different suites: 0 paired", n: 20, otherSuite: true,
-			want: eval.GateInconclusive, excluded: eval.Exclusions{OnlyBaseline: 20, OnlyCandidate: 20},
+			want: compare.GateInconclusive, excluded: compare.Exclusions{OnlyBaseline: 20, OnlyCandidate: 20},
 			reasons: []string{"0 cases paired, the policy needs ≥ 10: 20 only in baseline, 20 only in candidate; the runs are of different suites (t, other)"},
 		},
 		{
 			name: "below the floor", n: 6,
-			want:    eval.GateInconclusive,
+			want:    compare.GateInconclusive,
 			reasons: []string{"6 cases paired, the policy needs ≥ 10: the runs have only 6 cases in common"},
 		},
 		{
@@ -79,15 +80,15 @@ func TestGateVerdict(t *testing.T) {
 					c.CaseHash = "new"
 				}
 			},
-			want: eval.GateInconclusive, excluded: eval.Exclusions{HashChanged: 15},
+			want: compare.GateInconclusive, excluded: compare.Exclusions{HashChanged: 15},
 			reasons: []string{"5 cases paired, the policy needs ≥ 10: 15 case hash changed"},
 		},
 		{
-			name: "at the floor passes", n: 10, want: eval.GatePass,
+			name: "at the floor passes", n: 10, want: compare.GatePass,
 		},
 		{
-			name: "a lower floor in the policy passes", n: 6, want: eval.GatePass,
-			policy: withPolicy(func(p *eval.Policy) { p.MinPaired = 6 }),
+			name: "a lower floor in the policy passes", n: 6, want: compare.GatePass,
+			policy: withPolicy(func(p *compare.Policy) { p.MinPaired = 6 }),
 		},
 		{
 			name: "lost beyond the allowance", n: 100,
@@ -99,7 +100,7 @@ func TestGateVerdict(t *testing.T) {
 					fail(c, "auth")
 				}
 			},
-			want: eval.GateInconclusive, excluded: eval.Exclusions{CandidateErrored: 5}, lost: 5,
+			want: compare.GateInconclusive, excluded: compare.Exclusions{CandidateErrored: 5}, lost: 5,
 			reasons: []string{"5 of 100 cases the baseline answered failed in the candidate (5.0%), more than the policy allows (max_lost 2.0%): timeout 3, auth 2"},
 		},
 		{
@@ -109,7 +110,7 @@ func TestGateVerdict(t *testing.T) {
 					fail(c, "context_length")
 				}
 			},
-			want: eval.GatePass, excluded: eval.Exclusions{CandidateErrored: 2}, lost: 2,
+			want: compare.GatePass, excluded: compare.Exclusions{CandidateErrored: 2}, lost: 2,
 		},
 		{
 			name: "a larger allowance in the policy passes", n: 100,
@@ -118,8 +119,8 @@ func TestGateVerdict(t *testing.T) {
 					fail(c, "bad_request")
 				}
 			},
-			policy: withPolicy(func(p *eval.Policy) { p.MaxLost = 0.05 }),
-			want:   eval.GatePass, excluded: eval.Exclusions{CandidateErrored: 5}, lost: 5,
+			policy: withPolicy(func(p *compare.Policy) { p.MaxLost = 0.05 }),
+			want:   compare.GatePass, excluded: compare.Exclusions{CandidateErrored: 5}, lost: 5,
 		},
 		{
 			name: "a failure without an error kind", n: 20,
@@ -128,7 +129,7 @@ func TestGateVerdict(t *testing.T) {
 					fail(c, "")
 				}
 			},
-			want: eval.GateInconclusive, excluded: eval.Exclusions{CandidateErrored: 1}, lost: 1,
+			want: compare.GateInconclusive, excluded: compare.Exclusions{CandidateErrored: 1}, lost: 1,
 			reasons: []string{"1 of 20 cases the baseline answered failed in the candidate (5.0%), more than the policy allows (max_lost 2.0%): unknown 1"},
 		},
 		{
@@ -141,7 +142,7 @@ func TestGateVerdict(t *testing.T) {
 					fail(c, "server") // both sides failed: counted in the baseline
 				}
 			},
-			want: eval.GatePass, excluded: eval.Exclusions{BaselineErrored: 10},
+			want: compare.GatePass, excluded: compare.Exclusions{BaselineErrored: 10},
 		},
 		{
 			name: "a regression and lost cases fail", n: 100,
@@ -153,7 +154,7 @@ func TestGateVerdict(t *testing.T) {
 					c.Checks[0].Pass = false
 				}
 			},
-			want: eval.GateFail, excluded: eval.Exclusions{CandidateErrored: 5}, lost: 5,
+			want: compare.GateFail, excluded: compare.Exclusions{CandidateErrored: 5}, lost: 5,
 			reasons: []string{
 				"pass rate (all checks): 100.0% → 78.9%",
 				"pass rate (scorer s): 100.0% → 78.9%",
@@ -163,7 +164,7 @@ func TestGateVerdict(t *testing.T) {
 		{
 			name: "a regression below the floor fails", n: 8,
 			edit: func(i int, _, c *eval.Result) { c.Checks[0].Pass = false },
-			want: eval.GateFail,
+			want: compare.GateFail,
 			reasons: []string{
 				"pass rate (all checks): 100.0% → 0.0%",
 				"pass rate (scorer s): 100.0% → 0.0%",
@@ -177,7 +178,7 @@ func TestGateVerdict(t *testing.T) {
 					c.Checks[0].Pass = false // one flip is no regression
 				}
 			},
-			want: eval.GatePass,
+			want: compare.GatePass,
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,7 +189,7 @@ func TestGateVerdict(t *testing.T) {
 					cand.Results[i].CaseID = "x-" + cand.Results[i].CaseID
 				}
 			}
-			c, err := eval.Compare(base, cand, eval.CompareOptions{Policy: tt.policy})
+			c, err := compare.Diff(base, cand, compare.Options{Policy: tt.policy})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,7 +197,7 @@ func TestGateVerdict(t *testing.T) {
 			if g.Verdict != tt.want {
 				t.Errorf("Verdict = %q, want %q; reasons %q", g.Verdict, tt.want, g.Reasons())
 			}
-			if g.Failed() != (tt.want == eval.GateFail) {
+			if g.Failed() != (tt.want == compare.GateFail) {
 				t.Errorf("Failed() = %v for verdict %q", g.Failed(), g.Verdict)
 			}
 			if c.Excluded != tt.excluded {
@@ -217,7 +218,7 @@ func TestGateVerdict(t *testing.T) {
 					t.Errorf("reason %d = %q, want it to contain %q", i, reasons[i], want)
 				}
 			}
-			if tt.want == eval.GatePass && (g.Evidence.Short() || reasons != nil) {
+			if tt.want == compare.GatePass && (g.Evidence.Short() || reasons != nil) {
 				t.Errorf("a pass with shortfalls %q, reasons %q", g.Evidence.Shortfalls, reasons)
 			}
 		})
@@ -226,7 +227,7 @@ func TestGateVerdict(t *testing.T) {
 
 // TestGateVerdictWords checks the words every printer of a verdict uses.
 func TestGateVerdictWords(t *testing.T) {
-	for v, want := range map[eval.GateVerdict]string{eval.GatePass: "PASS", eval.GateFail: "FAIL", eval.GateInconclusive: "INCONCLUSIVE"} {
+	for v, want := range map[compare.GateVerdict]string{compare.GatePass: "PASS", compare.GateFail: "FAIL", compare.GateInconclusive: "INCONCLUSIVE"} {
 		if got := v.Word(); got != want {
 			t.Errorf("%q.Word() = %q, want %q", v, got, want)
 		}
@@ -244,12 +245,12 @@ func TestEvidenceLostCases(t *testing.T) {
 			fail(c, "not_found")
 		}
 	})
-	c, err := eval.Compare(base, cand, eval.CompareOptions{})
+	c, err := compare.Diff(base, cand, compare.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := c.Gate.Evidence
-	want := []eval.ErrorCount{{Kind: "not_found", Cases: 4}, {Kind: "auth", Cases: 2}}
+	want := []compare.ErrorCount{{Kind: "not_found", Cases: 4}, {Kind: "auth", Cases: 2}}
 	if !slices.Equal(e.LostKinds, want) || e.FirstLost != "c003" {
 		t.Errorf("LostKinds = %v, FirstLost = %q; want %v, c003", e.LostKinds, e.FirstLost, want)
 	}
@@ -270,10 +271,10 @@ func TestEvidenceLostCases(t *testing.T) {
 			base.Results, cand.Results = append(base.Results, b), append(cand.Results, r)
 		}
 	}
-	if c, err = eval.Compare(base, cand, eval.CompareOptions{}); err != nil {
+	if c, err = compare.Diff(base, cand, compare.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if e := c.Gate.Evidence; e.Lost != 1 || e.Answered != 20 || !slices.Equal(e.LostKinds, []eval.ErrorCount{{Kind: "malformed", Cases: 1}}) {
+	if e := c.Gate.Evidence; e.Lost != 1 || e.Answered != 20 || !slices.Equal(e.LostKinds, []compare.ErrorCount{{Kind: "malformed", Cases: 1}}) {
 		t.Errorf("evidence %+v, want 1 of 20 lost to malformed", e)
 	}
 }

@@ -1,10 +1,10 @@
-package eval_test
+package compare_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/fault"
 )
 
@@ -12,16 +12,16 @@ func TestParsePolicy(t *testing.T) {
 	for _, tt := range []struct {
 		name, yaml string
 		err        string // substring of the error; "" for none
-		check      func(p *eval.Policy) bool
+		check      func(p *compare.Policy) bool
 	}{
-		{"empty is the default", "", "", func(p *eval.Policy) bool {
-			return p.Alpha == 0.05 && p.PassRate.MinEffect == 0.02 && p.MinPaired == eval.DefaultMinPaired && p.MaxLost == eval.DefaultMaxLost
+		{"empty is the default", "", "", func(p *compare.Policy) bool {
+			return p.Alpha == 0.05 && p.PassRate.MinEffect == 0.02 && p.MinPaired == compare.DefaultMinPaired && p.MaxLost == compare.DefaultMaxLost
 		}},
-		{"evidence", "min_paired: 5\nmax_lost: 0.1\n", "", func(p *eval.Policy) bool { return p.MinPaired == 5 && p.MaxLost == 0.1 }},
-		{"evidence defaults stay when unset", "alpha: 0.01\n", "", func(p *eval.Policy) bool {
-			return p.MinPaired == eval.DefaultMinPaired && p.MaxLost == eval.DefaultMaxLost
+		{"evidence", "min_paired: 5\nmax_lost: 0.1\n", "", func(p *compare.Policy) bool { return p.MinPaired == 5 && p.MaxLost == 0.1 }},
+		{"evidence defaults stay when unset", "alpha: 0.01\n", "", func(p *compare.Policy) bool {
+			return p.MinPaired == compare.DefaultMinPaired && p.MaxLost == compare.DefaultMaxLost
 		}},
-		{"no loss allowed", "max_lost: 0\n", "", func(p *eval.Policy) bool { return p.MaxLost == 0 }},
+		{"no loss allowed", "max_lost: 0\n", "", func(p *compare.Policy) bool { return p.MaxLost == 0 }},
 		{"min_paired zero", "alpha: 0.05\n\nmin_paired: 0\n", "line 3: min_paired must be at least 1", nil},
 		{"min_paired negative", "min_paired: -4\n", "line 1: min_paired must be at least 1", nil},
 		{"min_paired fractional", "alpha: 0.05\nmin_paired: 2.5\n", "line 2: min_paired must be a whole number of cases, not 2.5", nil},
@@ -32,7 +32,7 @@ func TestParsePolicy(t *testing.T) {
 		{"max_lost a percentage", "max_lost: 5%\n", "line 1: cannot unmarshal", nil},
 		{"full", "alpha: 0.01\npass_rate: {min_effect: 0.05}\noverall: {min_effect: 0.01, non_inferiority: 0.03}\n" +
 			"scorers: {json_valid: {min_effect: 0}}\nnever_regress: [safety]\nmeasures: {latency: {min_effect: 0.2}}\nmax_drift: 0.1\n", "",
-			func(p *eval.Policy) bool {
+			func(p *compare.Policy) bool {
 				return p.Alpha == 0.01 && p.Overall.NonInferiority == 0.03 && p.Scorers["json_valid"].MinEffect == 0 &&
 					p.NeverRegress[0] == "safety" && p.Measures["latency"].MinEffect == 0.2 && *p.MaxDrift == 0.1
 			}},
@@ -45,7 +45,7 @@ func TestParsePolicy(t *testing.T) {
 		{"wrong type", "alpha: high\n", "line 1: cannot unmarshal", nil},
 		{"not YAML", "alpha: [\n", "policy: yaml", nil},
 	} {
-		p, err := eval.ParsePolicy([]byte(tt.yaml))
+		p, err := compare.ParsePolicy([]byte(tt.yaml))
 		switch {
 		case tt.err == "" && err != nil:
 			t.Errorf("%s: %v", tt.name, err)

@@ -1,4 +1,9 @@
-package eval
+// Package compare turns two runs of a suite — a baseline and a candidate —
+// into a paired Comparison: pass rates per scorer and tag with intervals and
+// exact tests, continuous measures, output drift against a noise floor, the
+// flipped cases, and the gate's verdict (PASS, FAIL or INCONCLUSIVE) under a
+// Policy. The statistics themselves are in eval/stats; rendering is report's.
+package compare
 
 import (
 	"cmp"
@@ -12,6 +17,7 @@ import (
 
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/stats"
 	"github.com/evalpin/evalpin/internal/fault"
 )
@@ -69,17 +75,17 @@ const Aggregation = "a case passes a check on one side when a strict majority of
 
 // A Side is one run of a comparison with its stored results.
 type Side struct {
-	Run     Run
-	Results []Result
+	Run     eval.Run
+	Results []eval.Result
 }
 
-// CompareOptions configure Compare. The zero value compares with DefaultPolicy.
-type CompareOptions struct {
+// Options configure Diff. The zero value compares with DefaultPolicy.
+type Options struct {
 	// Policy holds alpha and the practical thresholds; nil means DefaultPolicy.
 	Policy *Policy
 	// Cases give the tags and cluster of each case by id; cases missing from it
 	// have no tags and a cluster of their own.
-	Cases map[string]Case
+	Cases map[string]eval.Case
 	// AllowSettingsMismatch compares runs whose settings hashes differ, with a
 	// warning, instead of refusing.
 	AllowSettingsMismatch bool
@@ -270,7 +276,7 @@ type Flip struct {
 // baseline run. Warnings travel with it and with each metric; reports print
 // them as footnotes.
 type Comparison struct {
-	Baseline, Candidate Run
+	Baseline, Candidate eval.Run
 	LockDiff            string // the manifest diff in words, or "" when a manifest is unknown
 	Policy              Policy
 	Samples             int // samples per case (the candidate's when the settings differ)
@@ -290,7 +296,7 @@ type Comparison struct {
 	Warnings []error
 }
 
-// ErrSettingsDiffer is wrapped by Compare's refusal of runs whose settings
+// ErrSettingsDiffer is wrapped by Diff's refusal of runs whose settings
 // hashes differ.
 var ErrSettingsDiffer = errors.New("runs have different settings")
 
@@ -305,7 +311,7 @@ type caseSide struct {
 
 // group splits results into cases, ordered by case id, samples in order. The
 // store returns results in that order already; other input is sorted first.
-func group(rs []Result) []caseSide {
+func group(rs []eval.Result) []caseSide {
 	perm := make([]int32, len(rs))
 	for i := range perm {
 		perm[i] = int32(i)
@@ -351,11 +357,11 @@ type pair struct {
 	cluster string
 }
 
-// Compare pairs candidate with baseline by case id and computes every metric
+// Diff pairs candidate with baseline by case id and computes every metric
 // of the diff, the verdicts and the gate under the options' policy. It refuses
-// runs whose settings hashes differ unless opts.AllowSettingsMismatch. Compare
+// runs whose settings hashes differ unless opts.AllowSettingsMismatch. Diff
 // does no I/O; its result refers to the sides' outputs without copying them.
-func Compare(baseline, candidate Side, opts CompareOptions) (*Comparison, error) {
+func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	pol := DefaultPolicy()
 	if opts.Policy != nil {
 		pol = *opts.Policy
@@ -388,9 +394,9 @@ func Compare(baseline, candidate Side, opts CompareOptions) (*Comparison, error)
 	}
 	for _, s := range []struct {
 		name string
-		run  Run
+		run  eval.Run
 	}{{"baseline", baseline.Run}, {"candidate", candidate.Run}} {
-		if s.run.Status != "" && s.run.Status != RunComplete {
+		if s.run.Status != "" && s.run.Status != eval.RunComplete {
 			c.Warnings = append(c.Warnings, fmt.Errorf("the %s run %d is %s, not complete: its missing cases are left out", s.name, s.run.ID, s.run.Status))
 		}
 	}
@@ -540,7 +546,7 @@ func Compare(baseline, candidate Side, opts CompareOptions) (*Comparison, error)
 type comparer struct {
 	c        *Comparison
 	pol      Policy
-	ra, rb   []Result
+	ra, rb   []eval.Result
 	pairs    []pair
 	clusters []string // nil when no two cases share a cluster
 	level    float64
@@ -548,7 +554,7 @@ type comparer struct {
 
 // majority reports whether a strict majority of the samples idx pass every
 // check of scorer (every check at all when scorer is "").
-func majority(rs []Result, idx []int32, scorer string) bool {
+func majority(rs []eval.Result, idx []int32, scorer string) bool {
 	pass := 0
 	for _, i := range idx {
 		ok := true
@@ -565,7 +571,7 @@ func majority(rs []Result, idx []int32, scorer string) bool {
 	return 2*pass > len(idx)
 }
 
-func hasScorer(cs []Check, s string) bool {
+func hasScorer(cs []eval.Check, s string) bool {
 	for _, c := range cs {
 		if c.Scorer == s {
 			return true
@@ -657,7 +663,7 @@ func b2f(b bool) float64 {
 }
 
 // measures computes length, latency and similarity.
-func (m *comparer) measures(opts CompareOptions) {
+func (m *comparer) measures(opts Options) {
 	resamples, seed := opts.Resamples, opts.Seed
 	if resamples == 0 {
 		resamples = stats.DefaultResamples
@@ -724,7 +730,7 @@ func (m *comparer) measures(opts CompareOptions) {
 
 // meanLenLat returns the mean output length in runes and the mean latency in
 // milliseconds of the samples idx.
-func meanLenLat(rs []Result, idx []int32) (length, latency float64) {
+func meanLenLat(rs []eval.Result, idx []int32) (length, latency float64) {
 	for _, i := range idx {
 		length += float64(utf8.RuneCountInString(rs[i].Output))
 		latency += float64(rs[i].Latency) / 1e6

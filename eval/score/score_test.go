@@ -1,9 +1,11 @@
-package eval
+package score
 
 import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/evalpin/evalpin/eval"
 )
 
 func TestScorers(t *testing.T) {
@@ -32,7 +34,7 @@ func TestScorers(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		scorer Scorer
+		scorer eval.Scorer
 		output string
 		pass   bool
 		detail string // a substring of the Detail of a failed check

@@ -1,4 +1,4 @@
-package eval_test
+package compare_test
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 )
@@ -53,11 +54,11 @@ func TestComparePairing(t *testing.T) {
 	}
 	cand[1].CaseHash = "other"
 	cand[3].Error = "timeout"
-	c, err := eval.Compare(eval.Side{Run: run(1, lockA, 1), Results: base}, eval.Side{Run: run(2, lockB, 1), Results: cand}, eval.CompareOptions{})
+	c, err := compare.Diff(compare.Side{Run: run(1, lockA, 1), Results: base}, compare.Side{Run: run(2, lockB, 1), Results: cand}, compare.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := eval.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, CandidateErrored: 1}
+	want := compare.Exclusions{OnlyBaseline: 1, OnlyCandidate: 1, HashChanged: 1, CandidateErrored: 1}
 	if c.Excluded != want {
 		t.Errorf("Excluded = %+v, want %+v", c.Excluded, want)
 	}
@@ -89,11 +90,11 @@ func TestCompareSettings(t *testing.T) {
 	b.Settings.MaxTokens = 512
 	b.SettingsHash = b.Settings.Hash()
 	rs := []eval.Result{res("x", 0, "o", "s")}
-	_, err := eval.Compare(eval.Side{Run: a, Results: rs}, eval.Side{Run: b, Results: rs}, eval.CompareOptions{})
-	if !errors.Is(err, eval.ErrSettingsDiffer) || fault.KindOf(err) != fault.Input || fault.HintOf(err) == "" {
+	_, err := compare.Diff(compare.Side{Run: a, Results: rs}, compare.Side{Run: b, Results: rs}, compare.Options{})
+	if !errors.Is(err, compare.ErrSettingsDiffer) || fault.KindOf(err) != fault.Input || fault.HintOf(err) == "" {
 		t.Fatalf("err = %v, want an input error wrapping ErrSettingsDiffer with a hint", err)
 	}
-	c, err := eval.Compare(eval.Side{Run: a, Results: rs}, eval.Side{Run: b, Results: rs}, eval.CompareOptions{AllowSettingsMismatch: true})
+	c, err := compare.Diff(compare.Side{Run: a, Results: rs}, compare.Side{Run: b, Results: rs}, compare.Options{AllowSettingsMismatch: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestMajority(t *testing.T) {
 			cand = append(cand, res("c", s, "x", chk))
 		}
 		k := len(tt.samples)
-		c, err := eval.Compare(eval.Side{Run: run(1, lockA, k), Results: base}, eval.Side{Run: run(2, lockB, k), Results: cand}, eval.CompareOptions{})
+		c, err := compare.Diff(compare.Side{Run: run(1, lockA, k), Results: base}, compare.Side{Run: run(2, lockB, k), Results: cand}, compare.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +171,7 @@ var (
 	simFail = []eval.Check{{Scorer: "s", Detail: "wrong"}}
 )
 
-func (s *simulator) draw(both, onlyA, onlyB float64) (eval.Side, eval.Side) {
+func (s *simulator) draw(both, onlyA, onlyB float64) (compare.Side, compare.Side) {
 	var shared float64
 	check := func(ok bool) []eval.Check {
 		if ok {
@@ -201,13 +202,13 @@ func (s *simulator) draw(both, onlyA, onlyB float64) (eval.Side, eval.Side) {
 		s.base[i].Latency = time.Duration(100+s.rng.IntN(50)) * time.Millisecond
 		s.cand[i].Latency = time.Duration(100+s.rng.IntN(50)) * time.Millisecond
 	}
-	return eval.Side{Run: run(1, lockA, 1), Results: s.base}, eval.Side{Run: run(2, lockB, 1), Results: s.cand}
+	return compare.Side{Run: run(1, lockA, 1), Results: s.base}, compare.Side{Run: run(2, lockB, 1), Results: s.cand}
 }
 
 // simPolicy gates the pass rates with no practical threshold, so the
 // simulations measure the statistics of the gate alone.
-func simPolicy() *eval.Policy {
-	p := eval.DefaultPolicy()
+func simPolicy() *compare.Policy {
+	p := compare.DefaultPolicy()
 	p.PassRate.MinEffect = 0
 	return &p
 }
@@ -235,10 +236,10 @@ func TestGateSimulation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			sim := newSimulator(rand.New(rand.NewPCG(1, uint64(tt.clusters))), n, tt.clusters)
-			opts := eval.CompareOptions{Policy: simPolicy(), Cases: sim.cases, Resamples: 50}
+			opts := compare.Options{Policy: simPolicy(), Cases: sim.cases, Resamples: 50}
 			// The effect the suite reports it could detect, from an A/A run.
 			a, b := sim.draw(pass-psi/2, psi/2, psi/2)
-			c, err := eval.Compare(a, b, opts)
+			c, err := compare.Diff(a, b, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,7 +251,7 @@ func TestGateSimulation(t *testing.T) {
 			alarms, caught := 0, 0
 			for range reps {
 				a, b := sim.draw(pass-psi/2, psi/2, psi/2)
-				c, err := eval.Compare(a, b, opts)
+				c, err := compare.Diff(a, b, opts)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -258,7 +259,7 @@ func TestGateSimulation(t *testing.T) {
 					alarms++
 				}
 				a, b = sim.draw(pass-(psi+delta)/2, (psi+delta)/2, (psi-delta)/2)
-				if c, err = eval.Compare(a, b, opts); err != nil {
+				if c, err = compare.Diff(a, b, opts); err != nil {
 					t.Fatal(err)
 				}
 				if c.Gate.Failed() {
@@ -321,13 +322,13 @@ func BenchmarkCompare100k(b *testing.B) {
 		}
 		cases[id] = eval.Case{ID: id, Tags: []string{"t" + fmt.Sprint(i%3)}, Cluster: fmt.Sprint(i / 10)}
 	}
-	sa, sb := eval.Side{Run: run(1, lockA, 2), Results: base}, eval.Side{Run: run(2, lockB, 2), Results: cand}
+	sa, sb := compare.Side{Run: run(1, lockA, 2), Results: base}, compare.Side{Run: run(2, lockB, 2), Results: cand}
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := eval.Compare(sa, sb, eval.CompareOptions{Cases: cases}); err != nil {
+		if _, err := compare.Diff(sa, sb, compare.Options{Cases: cases}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -347,14 +348,14 @@ func TestClusteredIntervalBounded(t *testing.T) {
 		"a1": {ID: "a1", Cluster: "A"}, "a2": {ID: "a2", Cluster: "A"},
 		"b1": {ID: "b1", Cluster: "B"}, "b2": {ID: "b2", Cluster: "B"},
 	}
-	c, err := eval.Compare(eval.Side{Run: run(1, lockA, 1), Results: base}, eval.Side{Run: run(2, lockB, 1), Results: cand},
-		eval.CompareOptions{Cases: cases})
+	c, err := compare.Diff(compare.Side{Run: run(1, lockA, 1), Results: base}, compare.Side{Run: run(2, lockB, 1), Results: cand},
+		compare.Options{Cases: cases})
 	if err != nil {
 		t.Fatal(err)
 	}
 	overall := c.PassRates[0]
-	if overall.Method != eval.MethodClustered {
-		t.Fatalf("Method = %q, want %q", overall.Method, eval.MethodClustered)
+	if overall.Method != compare.MethodClustered {
+		t.Fatalf("Method = %q, want %q", overall.Method, compare.MethodClustered)
 	}
 	if overall.CI.Lo != -1 || overall.CI.Hi != 1 || overall.CI.Level != 0.95 {
 		t.Errorf("CI = %+v, want [−1, 1] at 0.95 (the unbounded t interval cut to the possible range)", overall.CI)
