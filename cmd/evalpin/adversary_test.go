@@ -33,11 +33,9 @@ func advStart(t *testing.T, s *adversary.Server) string {
 
 // advBatch makes the run check a re-probed lock once n results are held, and
 // never sooner: a check then brackets exactly n results.
-func advBatch(t *testing.T, n int) {
-	t.Helper()
-	oldInterval, oldBatch := runCommitInterval, runCommitBatch
-	runCommitInterval, runCommitBatch = time.Hour, n
-	t.Cleanup(func() { runCommitInterval, runCommitBatch = oldInterval, oldBatch })
+func advBatch(a *app, n int) *app {
+	a.commitInterval, a.commitBatch = time.Hour, n
+	return a
 }
 
 // advAfterCheck returns a hook that, before completion n+1 is answered,
@@ -108,8 +106,7 @@ func TestRunAdversaryLockChanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			runQuiet(t)
-			advBatch(t, n)
+			a := advBatch(runQuiet(t), n)
 			cfg := tt.cfg
 			cfg.Lock, cfg.Counted = runLockA, advCounted
 			s := adversary.New(cfg)
@@ -120,7 +117,7 @@ func TestRunAdversaryLockChanges(t *testing.T) {
 			dir := t.TempDir()
 			dbPath := filepath.Join(dir, "e.db")
 			args := []string{"run", "--suite", runSuiteFile(t, dir, 20), "--endpoint", advStart(t, s), "--db", dbPath, "--concurrency", "1", "--no-progress"}
-			code, _, stderr := runCmd(context.Background(), args...)
+			code, _, stderr := a.cmd(context.Background(), args...)
 			if code != fault.ExitLockRefused || !strings.Contains(stderr, tt.msg) {
 				t.Fatalf("exit %d, want %d and %q in\n%s", code, fault.ExitLockRefused, tt.msg, stderr)
 			}
@@ -150,7 +147,7 @@ func TestRunAdversaryLockChanges(t *testing.T) {
 			s.ClearPlan()
 			s.SetLock(runLockA, cfg.Channels)
 			before := s.Completions()
-			code, _, stderr = runCmd(context.Background(), args...)
+			code, _, stderr = a.cmd(context.Background(), args...)
 			if code != 0 || !strings.Contains(stderr, fmt.Sprintf("resuming run 1 (interrupted): %d of 20", n)) {
 				t.Fatalf("resume: exit %d\n%s", code, stderr)
 			}

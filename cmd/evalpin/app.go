@@ -7,23 +7,109 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
-	"strings"
+	"syscall"
+	"time"
 
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/secret"
+	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
+	"golang.org/x/term"
 )
+
+// An app is the evalpin process as its commands see it: where they write,
+// the environment they read, the clock, the signals and the few knobs a test
+// turns. main runs the real one (newApp); tests make their own, so that
+// command tests can run in parallel without package globals.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	// signals returns the channel a run watches for a second Ctrl-C, and a
+	// function that stops the watch.
+	signals func() (<-chan os.Signal, func())
+	// hardExit ends the process when a run has not stopped hardStopGrace
+	// after the second Ctrl-C.
+	hardExit      func()
+	hardStopGrace time.Duration
+	// isTerminal reports whether a writer is a terminal that can show
+	// progress.
+	isTerminal func(io.Writer) bool
+	// runClock, when set, is the runner's clock (golden tests freeze it);
+	// lockClock stamps lock manifests.
+	runClock  func() time.Time
+	lockClock func() time.Time
+	// commitInterval and commitBatch bound how long a result waits for the
+	// check of a lock that responses do not carry (endpoint.Committer).
+	commitInterval time.Duration
+	commitBatch    int
+	// putSuite stores a suite's cases while a run replays it.
+	putSuite func(ctx context.Context, db *store.DB, suite eval.Suite) error
+}
+
+// newApp returns the app of the process: stdout, stderr, the process's
+// environment and signals.
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{
+		stdout: stdout, stderr: stderr, getenv: os.Getenv,
+		signals: func() (<-chan os.Signal, func()) {
+			c := make(chan os.Signal, 2)
+			signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+			return c, func() { signal.Stop(c) }
+		},
+		hardExit:      func() { os.Exit(fault.ExitInterrupted) },
+		hardStopGrace: 5 * time.Second,
+		isTerminal: func(w io.Writer) bool {
+			f, ok := unwrapWriter(w).(*os.File)
+			return ok && term.IsTerminal(int(f.Fd()))
+		},
+		lockClock:      time.Now,
+		commitInterval: 500 * time.Millisecond,
+		putSuite:       func(ctx context.Context, db *store.DB, suite eval.Suite) error { return db.PutSuite(ctx, suite) },
+	}
+}
 
 // A command is one evalpin subcommand.
 type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	name, summary string
+	run           func(a *app, ctx context.Context, args []string) error
 }
 
-// commands maps each subcommand's name to its implementation; each lives in a
-// file of its own.
-var commands = map[string]command{}
+// commands lists evalpin's subcommands in the order help shows them; each is
+// implemented in a file of its own.
+var commands = []command{
+	{"lock", "create, verify, diff or show the lock manifest of a model directory", (*app).runLock},
+	{"serve", "serve the lock protocol for one model in front of an engine (sidecar proxy)", (*app).runServe},
+	{"probe", "show which lock an endpoint serves, and how evalpin knows", (*app).runProbe},
+	{"suite", "check a suite file; list and show the bundled suites", (*app).runSuite},
+	{"run", "replay a suite against a locked endpoint and store every output", (*app).runRun},
+	{"runs", "list the stored runs", (*app).runRuns},
+	{"show", "show a stored run, or one case of it", (*app).runShow},
+	{"diff", "compare a candidate run with a baseline run, with statistics", (*app).runDiff},
+	{"gate", "diff two runs under a policy; exit 1 on a regression, 6 when inconclusive (for CI)", (*app).runGate},
+	{"baseline", "export a run to a portable baseline file, or import one", (*app).runBaseline},
+	{"version", "print evalpin's version", (*app).runVersion},
+}
+
+// lookup returns the command called name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// run runs evalpin with args in the process's app writing to stdout and
+// stderr (see app.run).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return newApp(stdout, stderr).run(ctx, args)
+}
 
 // run parses the subcommand from args and runs it.
 //
@@ -31,9 +117,9 @@ var commands = map[string]command{}
 // process's secrets (internal/secret): every renderer, progress line, warning
 // and error message, whichever command or library wrote it. The secrets of
 // the environment and of the arguments are registered first.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	registerEnvSecrets(args, os.Getenv)
-	rout, rerr := secret.NewWriter(stdout), secret.NewWriter(stderr)
+func (a *app) run(ctx context.Context, args []string) (err error) {
+	registerEnvSecrets(args, a.getenv)
+	rout, rerr := secret.NewWriter(a.stdout), secret.NewWriter(a.stderr)
 	defer func() {
 		for _, w := range []*secret.Writer{rout, rerr} {
 			if ferr := w.Flush(); err == nil {
@@ -41,30 +127,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			}
 		}
 	}()
-	stdout, stderr = rout, rerr
+	b := *a
+	b.stdout, b.stderr = rout, rerr
 	if len(args) == 0 {
-		usage(stderr)
+		usage(b.stderr)
 		return usageErrorf("no command given")
 	}
 	name, rest := args[0], args[1:]
 	switch name {
 	case "-h", "-help", "--help":
-		usage(stdout)
+		usage(b.stdout)
 		return nil
 	case "help":
 		if len(rest) == 0 {
-			usage(stdout)
+			usage(b.stdout)
 			return nil
 		}
 		name, rest = rest[0], []string{"-h"}
 	case "-version", "--version":
 		name = "version"
 	}
-	cmd, ok := commands[name]
+	cmd, ok := lookup(name)
 	if !ok {
 		return usageErrorf("unknown command %q (run 'evalpin help' for the list)", name)
 	}
-	err = cmd.run(ctx, rest, stdout, stderr)
+	err = cmd.run(&b, ctx, rest)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -75,48 +162,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 func usage(w io.Writer) {
 	fmt.Fprint(w, "evalpin makes LLM model versions checkable and their regressions measurable.\n\nUsage:\n\n  evalpin <command> [arguments]\n\nCommands:\n\n")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for _, c := range commands {
+		names = append(names, c.name)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		c, _ := lookup(n)
+		fmt.Fprintf(w, "  %-10s %s\n", n, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'evalpin help <command>' for a command's flags and examples.\n\n"+fault.ExitStatusText)
+}
+
+// flags returns the flag set of the command name, whose help is usage
+// followed by the flags and the exit codes.
+func (a *app) flags(name, usage string) *cli.Flags {
+	return cli.New(name, usage, fault.ExitStatusText, a.stderr)
 }
 
 // usageErrorf returns an input error for a bad command line.
 func usageErrorf(format string, args ...any) error {
 	return fault.Errorf(fault.Input, "", format, args...)
-}
-
-// newFlagSet returns a flag set that reports errors instead of exiting and whose
-// usage text is text followed by the flags and the exit codes.
-func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), strings.TrimLeft(text, "\n"))
-		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprint(fs.Output(), "\nFlags:\n")
-			fs.PrintDefaults()
-		}
-		fmt.Fprint(fs.Output(), "\n"+fault.ExitStatusText)
-	}
-	return fs
-}
-
-// parseFlags parses args into fs and turns a flag error into an input error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fault.Errorf(fault.Input, fmt.Sprintf("run 'evalpin help %s'", fs.Name()), "%s: %w", fs.Name(), err)
-	}
-	return nil
 }
 
 // report prints err, if any, with its hint, and returns the exit code for it.

@@ -15,14 +15,11 @@ import (
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
-
-func init() {
-	commands["baseline"] = command{summary: "export a run to a portable baseline file, or import one", run: runBaseline}
-}
 
 const baselineUsage = `Usage: evalpin baseline <export|import> [arguments]
 
@@ -51,7 +48,8 @@ Examples:
 `
 
 // runBaseline dispatches the baseline subcommands.
-func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (a *app) runBaseline(ctx context.Context, args []string) error {
+	stderr := a.stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, baselineUsage+fault.ExitStatusText)
 		return usageErrorf("baseline: no subcommand given (export or import)")
@@ -59,9 +57,9 @@ func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "export":
-		return baselineExport(ctx, rest, stdout, stderr)
+		return a.baselineExport(ctx, rest)
 	case "import":
-		return baselineImport(ctx, rest, stdout, stderr)
+		return a.baselineImport(ctx, rest)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stderr, baselineUsage+fault.ExitStatusText)
 		return flag.ErrHelp
@@ -94,12 +92,13 @@ Examples:
 `
 
 // baselineExport implements "evalpin baseline export".
-func baselineExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("baseline export", baselineExportUsage, stderr)
+func (a *app) baselineExport(ctx context.Context, args []string) error {
+	stdout, stderr := a.stdout, a.stderr
+	fs := a.flags("baseline export", baselineExportUsage)
 	dbPath := addDBFlag(fs)
 	out := fs.String("o", "", "write the baseline to `file` instead of standard output")
 	allowIncomplete := fs.Bool("allow-incomplete", false, "export a run that is not complete")
-	pos, err := baselineArgs(fs, args, "RUN|LOCK")
+	pos, err := a.baselineArgs(fs, args, "RUN|LOCK")
 	if err != nil {
 		return err
 	}
@@ -217,10 +216,11 @@ Examples:
 `
 
 // baselineImport implements "evalpin baseline import".
-func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("baseline import", baselineImportUsage, stderr)
+func (a *app) baselineImport(ctx context.Context, args []string) error {
+	stdout, stderr := a.stdout, a.stderr
+	fs := a.flags("baseline import", baselineImportUsage)
 	dbPath := addDBFlag(fs)
-	path, err := baselineArgs(fs, args, "FILE")
+	path, err := a.baselineArgs(fs, args, "FILE")
 	if err != nil {
 		return err
 	}
@@ -386,22 +386,10 @@ func storeBaseline(ctx context.Context, db *store.DB, b *baselines.Baseline) (in
 
 // baselineArgs parses the flags of a baseline subcommand, before or after its
 // one positional argument, and returns that argument.
-func baselineArgs(fs *flag.FlagSet, args []string, what string) (string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return "", err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+func (a *app) baselineArgs(fs *cli.Flags, args []string, what string) (string, error) {
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
+		return "", err
 	}
 	hint := "run 'evalpin " + fs.Name() + " -h'"
 	switch len(pos) {

@@ -2,12 +2,12 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 )
@@ -24,12 +24,10 @@ const dbHint = "pass --db FILE or set " + dbEnv + " to the database to use; eval
 
 // addDBFlag adds the --db flag to fs and returns its value: the database's
 // path, by default $EVALPIN_DB or evalpin.db.
-func addDBFlag(fs *flag.FlagSet) *string {
-	def := defaultDB
-	if v := os.Getenv(dbEnv); v != "" {
-		def = v
-	}
-	return fs.String("db", def, "the SQLite `file` evalpin keeps its history in (env "+dbEnv+")")
+func addDBFlag(fs *cli.Flags) *string {
+	db := fs.String("db", defaultDB, "the SQLite `file` evalpin keeps its history in")
+	fs.Env("db", dbEnv)
+	return db
 }
 
 // openStore opens the database at path for a command that writes, creating

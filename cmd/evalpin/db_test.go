@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/nobody"
 )
@@ -27,11 +27,9 @@ func TestAddDBFlag(t *testing.T) {
 		{"/data/ci.db", []string{"--db", "mine.db"}, "mine.db"}, // the flag wins
 		{"", []string{"-db=x.db"}, "x.db"},
 	} {
-		t.Setenv(dbEnv, tt.env)
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
+		fs := cli.New("test", "", "", io.Discard)
 		path := addDBFlag(fs)
-		if err := fs.Parse(tt.args); err != nil {
+		if _, err := fs.Parse(tt.args, func(k string) string { return map[string]string{dbEnv: tt.env}[k] }); err != nil {
 			t.Fatal(err)
 		}
 		if *path != tt.want {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,16 +10,13 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/compare"
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
 	reports "github.com/evalpin/evalpin/report"
 )
-
-func init() {
-	commands["diff"] = command{summary: "compare a candidate run with a baseline run, with statistics", run: runDiff}
-}
 
 const diffUsage = `
 Usage: evalpin diff --baseline X --candidate Y [--format table|md|json|junit|html] [-o FILE] [--policy FILE] [--db FILE]
@@ -60,7 +56,7 @@ type diffFlags struct {
 	allowIncomplete, allowSettings               *bool
 }
 
-func addDiffFlags(fs *flag.FlagSet, defaultFormat string) *diffFlags {
+func addDiffFlags(fs *cli.Flags, defaultFormat string) *diffFlags {
 	return &diffFlags{
 		db:              addDBFlag(fs),
 		baseline:        fs.String("baseline", "", "the baseline: a run `id` or a lock id"),
@@ -74,13 +70,15 @@ func addDiffFlags(fs *flag.FlagSet, defaultFormat string) *diffFlags {
 }
 
 // runDiff implements "evalpin diff".
-func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("diff", diffUsage, stderr)
+func (a *app) runDiff(ctx context.Context, args []string) error {
+	stdout, stderr := a.stdout, a.stderr
+	fs := a.flags("diff", diffUsage)
 	f := addDiffFlags(fs, string(reports.Table))
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
 		return err
 	}
-	c, format, err := compareFromFlags(ctx, fs, f, stderr)
+	c, format, err := compareFromFlags(ctx, fs, pos, f, stderr)
 	if err != nil {
 		return err
 	}
@@ -88,10 +86,10 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // compareFromFlags checks the flags, loads both runs and compares them.
-func compareFromFlags(ctx context.Context, fs *flag.FlagSet, f *diffFlags, stderr io.Writer) (*compare.Comparison, reports.Format, error) {
+func compareFromFlags(ctx context.Context, fs *cli.Flags, pos []string, f *diffFlags, stderr io.Writer) (*compare.Comparison, reports.Format, error) {
 	name := fs.Name()
-	if fs.NArg() > 0 {
-		return nil, "", usageErrorf("%s: unexpected argument %q (name the runs with --baseline and --candidate)", name, fs.Arg(0))
+	if len(pos) > 0 {
+		return nil, "", usageErrorf("%s: unexpected argument %q (name the runs with --baseline and --candidate)", name, pos[0])
 	}
 	if *f.baseline == "" || *f.candidate == "" {
 		return nil, "", fault.Errorf(fault.Input, "pass both, e.g. evalpin "+name+" --baseline 12 --candidate 15 ('evalpin runs' lists the runs)",

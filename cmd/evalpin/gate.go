@@ -11,10 +11,6 @@ import (
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
-func init() {
-	commands["gate"] = command{summary: "diff two runs under a policy; exit 1 on a regression, 6 when inconclusive (for CI)", run: runGate}
-}
-
 const gateUsage = `
 Usage: evalpin gate --baseline X --candidate Y [--policy FILE] [--format table|md|json|junit|html -o FILE] [--db FILE]
 
@@ -52,17 +48,19 @@ Examples:
 `
 
 // runGate implements "evalpin gate".
-func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("gate", gateUsage, stderr)
+func (a *app) runGate(ctx context.Context, args []string) error {
+	stdout, stderr := a.stdout, a.stderr
+	fs := a.flags("gate", gateUsage)
 	f := addDiffFlags(fs, "")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
 		return err
 	}
 	format := *f.format
 	if format == "" {
 		*f.format = "table" // validated, but only written when asked for
 	}
-	c, rf, err := compareFromFlags(ctx, fs, f, stderr)
+	c, rf, err := compareFromFlags(ctx, fs, pos, f, stderr)
 	if err != nil {
 		return err
 	}

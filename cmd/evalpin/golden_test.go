@@ -24,10 +24,16 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // test writes it to testdata/NAME.got-stdout and .got-stderr for a diff.
 func golden(t *testing.T, name string, replace []string, args ...string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), args, &stdout, &stderr)
-	code := report(&stderr, err)
-	fmt.Fprintf(&stderr, "exit %d\n", code)
+	a, _ := testApp()
+	goldenApp(t, a, name, replace, args...)
+}
+
+// goldenApp is golden with the app a.
+func goldenApp(t *testing.T, a *app, name string, replace []string, args ...string) {
+	t.Helper()
+	code, out, errOut := a.cmd(context.Background(), args...)
+	stdout, stderr := bytes.NewBufferString(out), bytes.NewBufferString(errOut)
+	fmt.Fprintf(stderr, "exit %d\n", code)
 
 	r := strings.NewReplacer(replace...)
 	for _, f := range []struct {

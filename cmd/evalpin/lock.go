@@ -8,18 +8,11 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 )
-
-func init() {
-	commands["lock"] = command{summary: "create, verify, diff or show the lock manifest of a model directory", run: runLock}
-}
-
-// lockNow is the clock for a new lock's creation time; tests fix it.
-var lockNow = time.Now
 
 const lockUsage = `Usage: evalpin lock <create|verify|diff|show> [arguments]
 
@@ -50,7 +43,8 @@ directory costs one stat per file; --rehash ignores the cache.
 `
 
 // runLock dispatches the lock subcommands.
-func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (a *app) runLock(ctx context.Context, args []string) error {
+	stderr := a.stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, lockUsage+fault.ExitStatusText)
 		return usageErrorf("lock: no subcommand given (create, verify, diff or show)")
@@ -58,13 +52,13 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "create":
-		return lockCreate(ctx, rest, stdout, stderr)
+		return a.lockCreate(ctx, rest)
 	case "verify":
-		return lockVerify(ctx, rest, stdout, stderr)
+		return a.lockVerify(ctx, rest)
 	case "diff":
-		return lockDiff(rest, stdout, stderr)
+		return a.lockDiff(rest)
 	case "show":
-		return lockShow(rest, stdout, stderr)
+		return a.lockShow(rest)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stderr, lockUsage+fault.ExitStatusText)
 		return flag.ErrHelp
@@ -72,24 +66,13 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return fault.Errorf(fault.Input, "run 'evalpin help lock'", "lock: unknown subcommand %q (want create, verify, diff or show)", sub)
 }
 
-// lockParse parses flags that may come before, between or after the
-// positional arguments ("lock create DIR -o FILE"), and checks their number.
-func lockParse(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+// lockParse parses the flags of a lock subcommand, before, between or after
+// its positional arguments ("lock create DIR -o FILE"), and checks their
+// number.
+func (a *app) lockParse(fs *cli.Flags, args []string, names ...string) ([]string, error) {
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
+		return nil, err
 	}
 	if len(pos) != len(names) {
 		return nil, fault.Errorf(fault.Input, fmt.Sprintf("run 'evalpin help lock' or 'evalpin %s -h'", fs.Name()),
@@ -196,8 +179,9 @@ Examples:
   evalpin lock create ./ollama-model --serving serving.yaml --note "Q4 rebuild" -o q4.lock
 `
 
-func lockCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lock create", lockCreateUsage, stderr)
+func (a *app) lockCreate(ctx context.Context, args []string) error {
+	stdout, stderr := a.stdout, a.stderr
+	fs := a.flags("lock create", lockCreateUsage)
 	out := fs.String("o", "", "write the lock file to `FILE` instead of stdout")
 	servingFile := fs.String("serving", "", "read the serving layer and generation parameters from `FILE.yaml`")
 	engine := fs.String("engine", "", "serving engine, e.g. vllm, sglang, tgi, llama.cpp, ollama")
@@ -214,13 +198,13 @@ func lockCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&labels, "label", "a label `key=value`, stored but not identity (repeatable)")
 	note := fs.String("note", "", "a note, stored but not identity")
 	rehash := fs.Bool("rehash", false, "hash every file, ignoring the hash cache")
-	pos, err := lockParse(fs, args, "DIR")
+	pos, err := a.lockParse(fs, args, "DIR")
 	if err != nil {
 		return err
 	}
 	dir := pos[0]
 
-	opts := lock.Options{Note: *note, Rehash: *rehash, Now: lockNow, Generation: map[string]any{}}
+	opts := lock.Options{Note: *note, Rehash: *rehash, Now: a.lockClock, Generation: map[string]any{}}
 	if *servingFile != "" {
 		sf, err := lock.ReadServing(*servingFile)
 		if err != nil {
@@ -316,11 +300,12 @@ Examples:
   evalpin lock verify ~/.cache/huggingface/hub/models--org--name/snapshots/0123abcd name.lock --format json
 `
 
-func lockVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lock verify", lockVerifyUsage, stderr)
+func (a *app) lockVerify(ctx context.Context, args []string) error {
+	stdout, stderr := a.stdout, a.stderr
+	fs := a.flags("lock verify", lockVerifyUsage)
 	rehash := fs.Bool("rehash", false, "hash every file, ignoring the hash cache")
 	format := fs.String("format", "text", "output `format`: text or json")
-	pos, err := lockParse(fs, args, "DIR", "LOCK")
+	pos, err := a.lockParse(fs, args, "DIR", "LOCK")
 	if err != nil {
 		return err
 	}
@@ -362,25 +347,26 @@ Examples:
   evalpin lock diff a.lock b.lock --format json
 `
 
-func lockDiff(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lock diff", lockDiffUsage, stderr)
+func (a *app) lockDiff(args []string) error {
+	stdout := a.stdout
+	fs := a.flags("lock diff", lockDiffUsage)
 	format := fs.String("format", "text", "output `format`: text or json")
-	pos, err := lockParse(fs, args, "A", "B")
+	pos, err := a.lockParse(fs, args, "A", "B")
 	if err != nil {
 		return err
 	}
 	if err := lockFormat(*format); err != nil {
 		return err
 	}
-	a, err := lock.ReadFile(pos[0])
+	old, err := lock.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}
-	b, err := lock.ReadFile(pos[1])
+	cur, err := lock.ReadFile(pos[1])
 	if err != nil {
 		return err
 	}
-	d := lock.Diff(a, b)
+	d := lock.Diff(old, cur)
 	if *format == "json" {
 		return histWriteJSON(stdout, struct {
 			Words string `json:"words"`
@@ -402,10 +388,11 @@ Examples:
   evalpin lock show tiny.lock --format json
 `
 
-func lockShow(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lock show", lockShowUsage, stderr)
+func (a *app) lockShow(args []string) error {
+	stdout := a.stdout
+	fs := a.flags("lock show", lockShowUsage)
 	format := fs.String("format", "text", "output `format`: text or json")
-	pos, err := lockParse(fs, args, "LOCK")
+	pos, err := a.lockParse(fs, args, "LOCK")
 	if err != nil {
 		return err
 	}

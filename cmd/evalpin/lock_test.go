@@ -57,9 +57,8 @@ func editFile(t *testing.T, p, old, new string) {
 // verify and diff; then the refusals of bad input. Each step's stdout and
 // stderr (with the exit status) are golden files under testdata/lock/.
 func TestLock(t *testing.T) {
-	saved := lockNow
-	lockNow = func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) }
-	t.Cleanup(func() { lockNow = saved })
+	a, _ := testApp()
+	a.lockClock = func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) }
 	t.Setenv("EVALPIN_CACHE_DIR", t.TempDir())
 	tmp := t.TempDir()
 	copyTree(t, filepath.Join("testdata", "lock", "model"), filepath.Join(tmp, "model"))
@@ -157,7 +156,7 @@ func TestLock(t *testing.T) {
 				step.before(t)
 			}
 			args := strings.Fields(strings.ReplaceAll(step.args, "$TMP", tmp))
-			golden(t, "lock/"+step.name, []string{tmp, "$TMP"}, args...)
+			goldenApp(t, a, "lock/"+step.name, []string{tmp, "$TMP"}, args...)
 			if step.want == "" {
 				return
 			}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -17,10 +16,6 @@ import (
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
-
-func init() {
-	commands["probe"] = command{summary: "show which lock an endpoint serves, and how evalpin knows", run: runProbe}
-}
 
 const probeUsage = `
 Usage: evalpin probe [flags] URL...
@@ -61,8 +56,9 @@ type probeEndpointsFlag []string
 func (s *probeEndpointsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *probeEndpointsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
-func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	fs := newFlagSet("probe", probeUsage, stderr)
+func (a *app) runProbe(ctx context.Context, args []string) (err error) {
+	stdout, stderr := a.stdout, a.stderr
+	fs := a.flags("probe", probeUsage)
 	var endpoints probeEndpointsFlag
 	fs.Var(&endpoints, "endpoint", "an endpoint's OpenAI base `URL` (repeatable; same as a positional URL)")
 	model := fs.String("model", "", "the `NAME` of the model to probe (default: the only one the endpoint serves)")
@@ -71,12 +67,13 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	timeout := fs.Duration("timeout", 60*time.Second, "give up on an endpoint after this long")
 	noCompletion := fs.Bool("no-completion", false, "send no probe completion (a lock only in system_fingerprint is then not seen)")
 	apiKeyEnv := fs.String("api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
 		return err
 	}
-	endpoints = append(endpoints, fs.Args()...)
+	endpoints = append(endpoints, pos...)
 	if len(endpoints) == 0 {
-		endpoints = defaultEndpoints(os.Getenv)
+		endpoints = defaultEndpoints(a.getenv)
 	}
 	if len(endpoints) == 0 {
 		fs.Usage()
@@ -91,7 +88,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	creds, err := resolveCredentials("probe", *apiKeyEnv, endpoints, os.Getenv, stderr)
+	creds, err := resolveCredentials("probe", *apiKeyEnv, endpoints, a.getenv, stderr)
 	if err != nil {
 		return err
 	}

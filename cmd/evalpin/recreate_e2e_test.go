@@ -159,8 +159,7 @@ func TestRunRecreatedMidRunOllamaEndToEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			runQuiet(t)
-			advBatch(t, n) // the first check brackets exactly the first n results
+			a := advBatch(runQuiet(t), n) // the first check brackets exactly the first n results
 			ctx := context.Background()
 			ol.Create(t, "tiny", dirA)
 			proxy, origin := newRecreateProxy(t, ol.URL(), prompts)
@@ -178,7 +177,7 @@ func TestRunRecreatedMidRunOllamaEndToEnd(t *testing.T) {
 			dbPath := filepath.Join(t.TempDir(), "e.db")
 			args := []string{"run", "--suite", "testbed", "--endpoint", origin + "/v1", "--model", "tiny",
 				"--db", dbPath, "--concurrency", "1", "--no-progress"}
-			code, _, stderr := runCmd(ctx, args...)
+			code, _, stderr := a.cmd(ctx, args...)
 			if code != fault.ExitLockRefused || !strings.Contains(stderr, fmt.Sprintf("%d of %d case samples stored", n, len(suite.Cases))) {
 				t.Fatalf("exit %d, want %d with %d stored:\n%s", code, fault.ExitLockRefused, n, stderr)
 			}
@@ -209,7 +208,7 @@ func TestRunRecreatedMidRunOllamaEndToEnd(t *testing.T) {
 			proxy.before = nil
 			ol.Create(t, "tiny", dirA)
 			before := proxy.forwarded()
-			code, _, stderr = runCmd(ctx, args...)
+			code, _, stderr = a.cmd(ctx, args...)
 			if code != 0 || !strings.Contains(stderr, fmt.Sprintf("resuming run 1 (interrupted): %d of %d", n, len(suite.Cases))) {
 				t.Fatalf("resume: exit %d\n%s", code, stderr)
 			}

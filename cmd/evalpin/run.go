@@ -8,19 +8,17 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
@@ -29,10 +27,6 @@ import (
 	"github.com/evalpin/evalpin/runner"
 	"github.com/evalpin/evalpin/suites"
 )
-
-func init() {
-	commands["run"] = command{summary: "replay a suite against a locked endpoint and store every output", run: runRun}
-}
 
 const runUsage = `
 Usage: evalpin run --suite FILE|NAME --endpoint URL [--endpoint URL...] [flags]
@@ -93,31 +87,6 @@ const (
 	runDefaultTimeout     = 10 * time.Minute
 )
 
-// Hooks that tests replace.
-var (
-	// runSignals returns the channel the second Ctrl-C is watched on, and a
-	// function that stops the watch.
-	runSignals = func() (<-chan os.Signal, func()) {
-		c := make(chan os.Signal, 2)
-		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
-		return c, func() { signal.Stop(c) }
-	}
-	// runHardExit ends the process when a run still has not stopped
-	// runHardStopGrace after the second Ctrl-C.
-	runHardExit      = func() { os.Exit(fault.ExitInterrupted) }
-	runHardStopGrace = 5 * time.Second
-	// runPutSuite stores a suite's cases; it runs while the suite is
-	// replayed.
-	runPutSuite = func(ctx context.Context, db *store.DB, suite eval.Suite) error { return db.PutSuite(ctx, suite) }
-	// runClock, when set, is the runner's clock (golden tests freeze it).
-	runClock func() time.Time
-	// runIsTerminal reports whether stderr is a terminal that can show progress.
-	runIsTerminal = func(w io.Writer) bool {
-		f, ok := unwrapWriter(w).(*os.File)
-		return ok && term.IsTerminal(int(f.Fd()))
-	}
-)
-
 // runOptions are the flags of "evalpin run".
 type runOptions struct {
 	suite       string
@@ -141,14 +110,15 @@ type runOptions struct {
 }
 
 // runRun implements "evalpin run".
-func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	tty := runIsTerminal(stderr)
+func (a *app) runRun(ctx context.Context, args []string) (err error) {
+	stdout, stderr := a.stdout, a.stderr
+	tty := a.isTerminal(stderr)
 	stderr = &runSyncWriter{w: stderr} // the progress and signal goroutines write too
-	o, err := parseRunFlags(args, stderr)
+	o, err := parseRunFlags(args, stderr, a.getenv)
 	if err != nil {
 		return err
 	}
-	creds, keyErr := resolveCredentials("run", o.apiKeyEnv, o.endpoints, os.Getenv, stderr)
+	creds, keyErr := resolveCredentials("run", o.apiKeyEnv, o.endpoints, a.getenv, stderr)
 	defer func() { err = creds.explain(err) }()
 	var client *http.Client
 	if keyErr == nil {
@@ -219,7 +189,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	// the run, not to its cases (CreateRun recorded the suite itself). The
 	// run is called complete only once they are stored; when they are
 	// already, from an earlier run, storing them costs one query.
-	suiteStore := runStoreSuite(ctx, db, *suite)
+	suiteStore := runStoreSuite(ctx, db, *suite, a.putSuite)
 	defer suiteStore.Wait() // on every early return; before db.Close
 	// A stored failure of a transient kind (a timeout, a server error, a
 	// rate limit) says nothing about the model: it is requested again and
@@ -256,9 +226,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	// Verify, then commit: a result whose lock no response carries (Ollama's,
 	// a sidecar's generation) is stored only once a check that started after
 	// it arrived confirms the lock; the others pass at once.
-	committer := target.NewCommitter(sink, runCommitInterval, runCommitBatch)
+	committer := target.NewCommitter(sink, a.commitInterval, a.commitBatch)
 	hard := make(chan struct{})
-	stopWatch := runWatchHardStop(hard, stderr)
+	stopWatch := a.watchHardStop(hard, stderr)
 	defer stopWatch()
 	r, err := runner.New(runner.Config{
 		Endpoints:          o.endpoints,
@@ -274,7 +244,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		Sink:               committer,
 		Skip:               done.Has,
 		HardStop:           hard,
-		Now:                runClock,
+		Now:                a.runClock,
 	})
 	if err != nil {
 		committer.Finish(context.WithoutCancel(ctx))
@@ -433,15 +403,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 // runFinishTimeout bounds the run's last check of the lock.
 const runFinishTimeout = time.Minute
 
-// runCommitInterval is how long a result waits at most for the check of a
-// lock that responses do not carry, and runCommitBatch how many held results
-// make a check start sooner (0: endpoint.DefaultCommitBatch); tests change
-// them.
-var (
-	runCommitInterval = 500 * time.Millisecond
-	runCommitBatch    = 0
-)
-
 // runNoneSucceeded is the error of a run none of whose stored results
 // succeeded: an input error (exit 2) when every failure says the URL or the
 // model is wrong (404), else an incomplete run (exit 4). The run stays
@@ -483,8 +444,8 @@ func runWasWere(n int) string {
 }
 
 // parseRunFlags parses and checks the command line of "evalpin run".
-func parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
-	fs := newFlagSet("run", runUsage, stderr)
+func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) (*runOptions, error) {
+	fs := cli.New("run", runUsage, fault.ExitStatusText, stderr)
 	o := &runOptions{set: map[string]bool{}}
 	fs.StringVar(&o.suite, "suite", "", "the suite: a `FILE` (.yaml, .yml, .jsonl) or the name of a bundled suite")
 	fs.Var(&o.endpoints, "endpoint", "an endpoint's OpenAI base `URL`, e.g. http://host:8000/v1 (repeatable: replicas of one lock)")
@@ -503,16 +464,17 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
 	fs.StringVar(&o.apiKeyEnv, "api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
 	fs.StringVar(&o.format, "format", "table", "summary `format`: table or json")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "show no progress bar, even on a terminal")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := fs.Parse(args, getenv)
+	if err != nil {
 		return nil, err
 	}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if len(o.endpoints) == 0 {
-		o.endpoints = defaultEndpoints(os.Getenv)
+		o.endpoints = defaultEndpoints(getenv)
 	}
 	switch {
-	case fs.NArg() > 0:
-		return nil, usageErrorf("run: unexpected argument %q (name the suite with --suite and endpoints with --endpoint)", fs.Arg(0))
+	case len(pos) > 0:
+		return nil, usageErrorf("run: unexpected argument %q (name the suite with --suite and endpoints with --endpoint)", pos[0])
 	case o.suite == "":
 		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint URL; 'evalpin suite list' shows the bundled suites", "run: no suite given")
 	case len(o.endpoints) == 0:
@@ -638,11 +600,11 @@ type runSuiteStore struct {
 // runStoreSuite starts storing suite into db. An interrupt does not stop it:
 // the cases of an interrupted run are stored too, which costs a few
 // transactions of a bounded size.
-func runStoreSuite(ctx context.Context, db *store.DB, suite eval.Suite) *runSuiteStore {
+func runStoreSuite(ctx context.Context, db *store.DB, suite eval.Suite, put func(context.Context, *store.DB, eval.Suite) error) *runSuiteStore {
 	s := &runSuiteStore{done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		if err := runPutSuite(context.WithoutCancel(ctx), db, suite); err != nil {
+		if err := put(context.WithoutCancel(ctx), db, suite); err != nil {
 			s.err = fmt.Errorf("store suite: %w", err)
 		}
 	}()
@@ -703,12 +665,12 @@ func (s *runSink) Err() error {
 // dispatching and lets requests in flight finish; this watch sees it too and
 // waits for another. The second closes hard, which makes the runner abandon
 // the requests in flight; should the run still not have stopped after
-// runHardStopGrace, the process exits. Nothing stored is lost that way: each
+// app.hardStopGrace, the process exits. Nothing stored is lost that way: each
 // batch of results is one transaction, the results of an unfinished batch
 // are not stored and so are requested again on resume, and a result stored
 // twice is one row. The returned function ends the watch.
-func runWatchHardStop(hard chan<- struct{}, stderr io.Writer) (stop func()) {
-	sigs, unwatch := runSignals()
+func (a *app) watchHardStop(hard chan<- struct{}, stderr io.Writer) (stop func()) {
+	sigs, unwatch := a.signals()
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	var timer *time.Timer
@@ -728,9 +690,9 @@ func runWatchHardStop(hard chan<- struct{}, stderr io.Writer) (stop func()) {
 				fmt.Fprintln(stderr, "second interrupt: abandoning the requests in flight")
 				close(hard)
 				mu.Lock()
-				timer = time.AfterFunc(runHardStopGrace, func() {
-					fmt.Fprintf(stderr, "evalpin: still stopping after %v; exiting (stored results are kept; the same command resumes the run)\n", runHardStopGrace)
-					runHardExit()
+				timer = time.AfterFunc(a.hardStopGrace, func() {
+					fmt.Fprintf(stderr, "evalpin: still stopping after %v; exiting (stored results are kept; the same command resumes the run)\n", a.hardStopGrace)
+					a.hardExit()
 				})
 				mu.Unlock()
 				return

@@ -42,8 +42,9 @@ func TestMain(m *testing.M) {
 		}
 		// Results are confirmed and stored in small steps, so that the
 		// kill finds some stored and more in flight.
-		runCommitInterval = 20 * time.Millisecond
-		os.Exit(report(os.Stderr, run(context.Background(), args, io.Discard, os.Stderr)))
+		a := newApp(io.Discard, os.Stderr)
+		a.commitInterval = 20 * time.Millisecond
+		os.Exit(report(os.Stderr, a.run(context.Background(), args)))
 	}
 	os.Exit(m.Run())
 }
@@ -212,25 +213,42 @@ func runSuiteFile(t testing.TB, dir string, n int) string {
 	return path
 }
 
-// runQuiet makes the run command's hooks inert for a test: no signal watch
-// of the process, no exit.
-func runQuiet(t testing.TB) chan os.Signal {
-	t.Helper()
+// testApp returns an app for tests: the process's, but with signals that
+// only sigs delivers and an exit that does nothing.
+func testApp() (*app, chan os.Signal) {
+	a := newApp(io.Discard, io.Discard)
 	sigs := make(chan os.Signal, 2)
-	oldSignals, oldExit := runSignals, runHardExit
-	runSignals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
-	runHardExit = func() { t.Error("the run did not stop within the grace period after the second interrupt") }
-	t.Setenv(dbEnv, "")
-	noOpenAIEnv(t)
-	t.Cleanup(func() { runSignals, runHardExit = oldSignals, oldExit })
-	return sigs
+	a.signals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
+	a.hardExit = func() {}
+	return a, sigs
 }
 
-// runCmd runs evalpin with args and returns the exit code, stdout and stderr.
+// runQuiet prepares a test of commands: no EVALPIN_DB or OpenAI variables
+// from the environment, and an app whose second-interrupt exit fails the
+// test. It returns the app; runCmd uses one of its own.
+func runQuiet(t testing.TB) *app {
+	t.Helper()
+	t.Setenv(dbEnv, "")
+	noOpenAIEnv(t)
+	a, _ := testApp()
+	a.hardExit = func() { t.Error("the run did not stop within the grace period after the second interrupt") }
+	return a
+}
+
+// runCmd runs evalpin with args in a test app and returns the exit code,
+// stdout and stderr.
 func runCmd(ctx context.Context, args ...string) (int, string, string) {
+	a, _ := testApp()
+	return a.cmd(ctx, args...)
+}
+
+// cmd runs evalpin with args in a and returns the exit code, stdout and
+// stderr.
+func (a *app) cmd(ctx context.Context, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, args, &stdout, &stderr)
-	code := report(&stderr, err)
+	b := *a
+	b.stdout, b.stderr = &stdout, &stderr
+	code := report(&stderr, b.run(ctx, args))
 	return code, stdout.String(), stderr.String()
 }
 
@@ -430,7 +448,7 @@ func TestRunRefusedBeforeRun(t *testing.T) {
 // interrupted, and nothing of the refused response (or after it) is stored.
 // Back on the right lock, the same command completes the run.
 func TestRunLockChangedMidRun(t *testing.T) {
-	runQuiet(t)
+	a := runQuiet(t)
 	dir := t.TempDir()
 	suite := runSuiteFile(t, dir, 20)
 	dbPath := filepath.Join(dir, "e.db")
@@ -438,7 +456,7 @@ func TestRunLockChangedMidRun(t *testing.T) {
 	// The lock (the well-known document's) is checked once 7 results are
 	// held; the change waits for that check, so that exactly 7 are
 	// confirmed before it.
-	advBatch(t, 7)
+	advBatch(a, 7)
 	var before int64
 	fake.setOnCase(func(n int64) {
 		switch n {
@@ -455,7 +473,7 @@ func TestRunLockChangedMidRun(t *testing.T) {
 		}
 	})
 	args := []string{"run", "--suite", suite, "--endpoint", fake.start(t), "--db", dbPath, "--concurrency", "1", "--no-progress"}
-	code, stdout, stderr := runCmd(context.Background(), args...)
+	code, stdout, stderr := a.cmd(context.Background(), args...)
 	if code != fault.ExitLockRefused {
 		t.Fatalf("exit %d, want %d\n%s", code, fault.ExitLockRefused, stderr)
 	}
@@ -474,7 +492,7 @@ func TestRunLockChangedMidRun(t *testing.T) {
 
 	fake.setLock(runLockA)
 	fake.setOnCase(nil)
-	code, _, stderr = runCmd(context.Background(), args...)
+	code, _, stderr = a.cmd(context.Background(), args...)
 	if code != 0 || !strings.Contains(stderr, "resuming run 1 (interrupted): 7 of 20") {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
@@ -619,7 +637,9 @@ func TestRunInterruptResume(t *testing.T) {
 // A second interrupt abandons the requests in flight at once; the run is
 // interrupted, and resuming it stores every case exactly once.
 func TestRunSecondInterrupt(t *testing.T) {
-	sigs := runQuiet(t)
+	a := runQuiet(t)
+	sigs := make(chan os.Signal, 2)
+	a.signals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
 	dir := t.TempDir()
 	suite := runSuiteFile(t, dir, 30)
 	dbPath := filepath.Join(dir, "e.db")
@@ -636,7 +656,7 @@ func TestRunSecondInterrupt(t *testing.T) {
 	})
 	args := []string{"run", "--suite", suite, "--endpoint", fake.start(t), "--db", dbPath, "--concurrency", "4"}
 	start := time.Now()
-	code, _, stderr := runCmd(ctx, args...)
+	code, _, stderr := a.cmd(ctx, args...)
 	if code != fault.ExitInterrupted || !strings.Contains(stderr, "abandoning the requests in flight") {
 		t.Fatalf("exit %d, want %d after abandoning the requests\n%s", code, fault.ExitInterrupted, stderr)
 	}
@@ -726,13 +746,10 @@ func TestRunKillResume(t *testing.T) {
 
 // What run prints: help, input errors, refusals and summaries.
 func TestRunGolden(t *testing.T) {
-	runQuiet(t)
 	// Results are confirmed by the last check only, so that what the
 	// lock-changed golden counts does not depend on the machine's speed.
-	advBatch(t, 1<<20)
-	old := runClock
-	runClock = func() time.Time { return time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC) }
-	t.Cleanup(func() { runClock = old })
+	a := advBatch(runQuiet(t), 1<<20)
+	a.runClock = func() time.Time { return time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC) }
 	if err := os.MkdirAll(filepath.Join("testdata", "run"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -779,7 +796,7 @@ func TestRunGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			golden(t, "run/"+tt.name, replace, tt.args...)
+			goldenApp(t, a, "run/"+tt.name, replace, tt.args...)
 		})
 	}
 }
@@ -806,10 +823,7 @@ func TestRunCommandLine(t *testing.T) {
 // On a terminal the progress bar is drawn on stderr from the runner's
 // counters; with --no-progress, or off a terminal, nothing is drawn.
 func TestRunProgress(t *testing.T) {
-	runQuiet(t)
-	old := runIsTerminal
-	t.Cleanup(func() { runIsTerminal = old })
-	runIsTerminal = func(io.Writer) bool { return true }
+	a := runQuiet(t)
 	dir := t.TempDir()
 	suite := runSuiteFile(t, dir, 20)
 	fake := newRunFake(runLockA)
@@ -826,9 +840,9 @@ func TestRunProgress(t *testing.T) {
 		{"not a terminal", nil, false, false},
 	}
 	for _, tt := range tests {
-		runIsTerminal = func(io.Writer) bool { return tt.terminal }
+		a.isTerminal = func(io.Writer) bool { return tt.terminal }
 		args := append([]string{"run", "--suite", suite, "--endpoint", ep, "--db", filepath.Join(dir, tt.name+".db"), "--concurrency", "2"}, tt.extra...)
-		code, _, stderr := runCmd(context.Background(), args...)
+		code, _, stderr := a.cmd(context.Background(), args...)
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s", tt.name, code, stderr)
 		}
@@ -843,9 +857,8 @@ func TestRunProgress(t *testing.T) {
 // if the run has not stopped within the grace period; a run that stops in
 // time ends the watch without exiting.
 func TestRunWatchHardStop(t *testing.T) {
-	oldSignals, oldExit, oldGrace := runSignals, runHardExit, runHardStopGrace
-	t.Cleanup(func() { runSignals, runHardExit, runHardStopGrace = oldSignals, oldExit, oldGrace })
-	runHardStopGrace = 20 * time.Millisecond
+	a, _ := testApp()
+	a.hardStopGrace = 20 * time.Millisecond
 	tests := []struct {
 		name     string
 		signals  int
@@ -862,14 +875,14 @@ func TestRunWatchHardStop(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sigs := make(chan os.Signal, 2)
-			runSignals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
+			a.signals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
 			var exited atomic.Bool
-			runHardExit = func() { exited.Store(true) }
+			a.hardExit = func() { exited.Store(true) }
 			hard := make(chan struct{})
 			var stderr runSyncWriter
 			var buf bytes.Buffer
 			stderr.w = &buf
-			stop := runWatchHardStop(hard, &stderr)
+			stop := a.watchHardStop(hard, &stderr)
 			for range tt.signals {
 				sigs <- os.Interrupt
 			}
@@ -882,7 +895,7 @@ func TestRunWatchHardStop(t *testing.T) {
 			}
 			time.Sleep(tt.wait)
 			stop()
-			time.Sleep(2 * runHardStopGrace) // a timer left running would fire now
+			time.Sleep(2 * a.hardStopGrace) // a timer left running would fire now
 			select {
 			case <-hard:
 				if !tt.hard {
@@ -1020,7 +1033,7 @@ func runStatus(t testing.TB, db *store.DB, id int64) eval.RunStatus {
 // The suite's cases are stored while the suite is replayed, not before the
 // first request, and the run is marked complete only once they are stored.
 func TestRunStoresSuiteDuringReplay(t *testing.T) {
-	runQuiet(t)
+	a := runQuiet(t)
 	const n = 20
 	dir := t.TempDir()
 	suite := runSuiteFile(t, dir, n)
@@ -1035,9 +1048,7 @@ func TestRunStoresSuiteDuringReplay(t *testing.T) {
 	ep := fake.start(t)
 
 	var waited, statusSeen atomic.Value
-	old := runPutSuite
-	t.Cleanup(func() { runPutSuite = old })
-	runPutSuite = func(ctx context.Context, db *store.DB, s eval.Suite) error {
+	a.putSuite = func(ctx context.Context, db *store.DB, s eval.Suite) error {
 		// Hold the suite back until every case has been requested; a run
 		// that waited for it first would never request them.
 		select {
@@ -1053,7 +1064,7 @@ func TestRunStoresSuiteDuringReplay(t *testing.T) {
 		statusSeen.Store(runs[0].Status)
 		return db.PutSuite(ctx, s)
 	}
-	code, _, stderr := runCmd(context.Background(), "run", "--suite", suite, "--endpoint", ep, "--db", dbPath, "--concurrency", "4")
+	code, _, stderr := a.cmd(context.Background(), "run", "--suite", suite, "--endpoint", ep, "--db", dbPath, "--concurrency", "4")
 	if code != fault.ExitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
@@ -1085,19 +1096,18 @@ func TestRunStoresSuiteDuringReplay(t *testing.T) {
 // A failure to store the suite's cases stops the run as an infrastructure
 // failure and leaves it interrupted; the same command completes it.
 func TestRunSuiteStoreFails(t *testing.T) {
-	runQuiet(t)
+	a := runQuiet(t)
 	const n = 30
 	dir := t.TempDir()
 	suite := runSuiteFile(t, dir, n)
 	dbPath := filepath.Join(dir, "e.db")
 	fake := newRunFake(runLockA)
 	ep := fake.start(t)
-	old := runPutSuite
-	t.Cleanup(func() { runPutSuite = old })
-	runPutSuite = func(context.Context, *store.DB, eval.Suite) error { return errors.New("disk I/O error") }
+	old := a.putSuite
+	a.putSuite = func(context.Context, *store.DB, eval.Suite) error { return errors.New("disk I/O error") }
 	args := []string{"run", "--suite", suite, "--endpoint", ep, "--db", dbPath, "--concurrency", "2"}
 
-	code, _, stderr := runCmd(context.Background(), args...)
+	code, _, stderr := a.cmd(context.Background(), args...)
 	if code != fault.ExitInternal || !strings.Contains(stderr, "the suite's cases could not be stored") ||
 		!strings.Contains(stderr, "store suite: disk I/O error") {
 		t.Fatalf("exit %d, stderr:\n%s\nwant exit %d naming the failed suite store", code, stderr, fault.ExitInternal)
@@ -1107,8 +1117,8 @@ func TestRunSuiteStoreFails(t *testing.T) {
 		t.Fatalf("run status %s after a failed suite store, want %s", got, eval.RunInterrupted)
 	}
 
-	runPutSuite = old
-	code, _, stderr = runCmd(context.Background(), args...)
+	a.putSuite = old
+	code, _, stderr = a.cmd(context.Background(), args...)
 	if code != fault.ExitOK || !strings.Contains(stderr, "resuming run 1") {
 		t.Fatalf("resume: exit %d, stderr:\n%s", code, stderr)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -12,10 +11,6 @@ import (
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
-
-func init() {
-	commands["runs"] = command{summary: "list the stored runs", run: runRuns}
-}
 
 const runsUsage = `
 Usage: evalpin runs [--lock ID] [--suite NAME] [--status STATUS] [--format table|json] [--check] [--db FILE]
@@ -41,19 +36,21 @@ Examples:
 `
 
 // runRuns implements "evalpin runs".
-func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("runs", runsUsage, stderr)
+func (a *app) runRuns(ctx context.Context, args []string) error {
+	stdout, stderr := a.stdout, a.stderr
+	fs := a.flags("runs", runsUsage)
 	dbPath := addDBFlag(fs)
 	lock := fs.String("lock", "", "only runs of this lock `ID` (or a prefix of it)")
 	suite := fs.String("suite", "", "only runs of the suite with this `NAME`")
 	status := fs.String("status", "", "only runs in this `STATUS`: running, interrupted or complete")
 	format := fs.String("format", "table", "output `format`: table or json")
 	check := fs.Bool("check", false, "check the whole database file for damage first (reads all of it)")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageErrorf("runs: unexpected argument %q (filter with --lock and --suite)", fs.Arg(0))
+	if len(pos) > 0 {
+		return usageErrorf("runs: unexpected argument %q (filter with --lock and --suite)", pos[0])
 	}
 	if *format != "table" && *format != "json" {
 		return usageErrorf("runs: --format must be table or json, not %q", *format)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -16,10 +15,6 @@ import (
 	"github.com/evalpin/evalpin/internal/ollama"
 	"github.com/evalpin/evalpin/internal/serve"
 )
-
-func init() {
-	commands["serve"] = command{summary: "serve the lock protocol for one model in front of an engine (sidecar proxy)", run: runServe}
-}
 
 const serveUsage = `
 Usage: evalpin serve --lock FILE --model-dir DIR --upstream URL [--model NAME] [flags]
@@ -87,8 +82,9 @@ Examples:
       --listen 0.0.0.0:8080 --recheck 30s --upstream-wait 10m
 `
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", serveUsage, stderr)
+func (a *app) runServe(ctx context.Context, args []string) error {
+	stderr := a.stderr
+	fs := a.flags("serve", serveUsage)
 	lockPath := fs.String("lock", "", "the lock `FILE` of the deliverable (required)")
 	dir := fs.String("model-dir", "", "the model `DIR`ectory the engine serves from (required)")
 	upstream := fs.String("upstream", "", "the engine's origin `URL`, e.g. http://127.0.0.1:8000 (required)")
@@ -97,11 +93,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", "127.0.0.1:8787", "the `ADDR`ess to listen on (host:port; port 0 picks a free one)")
 	recheck := fs.Duration("recheck", serve.DefaultRecheck, "how often to re-check the model directory and what the engine serves")
 	rehash := fs.Bool("rehash", false, "hash every file at start instead of trusting the hash cache for unchanged ones")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageErrorf("serve: unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return usageErrorf("serve: unexpected argument %q", pos[0])
 	}
 	for _, f := range []struct{ name, value string }{{"lock", *lockPath}, {"model-dir", *dir}, {"upstream", *upstream}} {
 		if f.value == "" {

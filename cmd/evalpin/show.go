@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -18,10 +17,6 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 )
-
-func init() {
-	commands["show"] = command{summary: "show a stored run, or one case of it", run: runShow}
-}
 
 const showUsage = `
 Usage: evalpin show [--format table|json] [--width N] [--db FILE] RUN [CASE]
@@ -43,12 +38,13 @@ Examples:
 `
 
 // runShow implements "evalpin show".
-func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("show", showUsage, stderr)
+func (a *app) runShow(ctx context.Context, args []string) error {
+	stdout := a.stdout
+	fs := a.flags("show", showUsage)
 	dbPath := addDBFlag(fs)
 	format := fs.String("format", "table", "output `format`: table or json")
 	width := fs.Int("width", 60, "show at most `N` characters of each output in the table of results")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := fs.Parse(args, a.getenv)
 	if err != nil {
 		return err
 	}
@@ -234,26 +230,6 @@ func showHeader(w io.Writer, run eval.Run, counts store.Counts, results []eval.R
 		line += fmt.Sprintf(", %d passed every check", passed)
 	}
 	fmt.Fprintf(w, "%s, %d with a failed request\n", line, counts.Errors)
-}
-
-// parseInterleaved parses args into fs allowing flags after the positional
-// arguments ("show 12 --format json"), and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 // histWriteJSON writes v as indented JSON under the one policy for untrusted

@@ -15,10 +15,6 @@ import (
 	"github.com/evalpin/evalpin/suites"
 )
 
-func init() {
-	commands["suite"] = command{summary: "check a suite file; list and show the bundled suites", run: runSuite}
-}
-
 const suiteUsage = `
 Usage:
 
@@ -39,16 +35,18 @@ Examples:
 `
 
 // runSuite implements "evalpin suite".
-func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("suite", suiteUsage, stderr)
-	if err := parseFlags(fs, args); err != nil {
+func (a *app) runSuite(ctx context.Context, args []string) error {
+	stdout, stderr := a.stdout, a.stderr
+	fs := a.flags("suite", suiteUsage)
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(pos) == 0 {
 		fs.Usage()
 		return usageErrorf("suite: no subcommand given (check, list or show)")
 	}
-	sub, rest := fs.Arg(0), fs.Args()[1:]
+	sub, rest := pos[0], pos[1:]
 	switch sub {
 	case "check":
 		if len(rest) == 0 {

@@ -3,12 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 )
-
-func init() {
-	commands["version"] = command{summary: "print evalpin's version", run: runVersion}
-}
 
 const versionUsage = `Usage: evalpin version
 
@@ -20,13 +15,15 @@ Examples:
 `
 
 // runVersion prints the version.
-func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", versionUsage, stderr)
-	if err := parseFlags(fs, args); err != nil {
+func (a *app) runVersion(_ context.Context, args []string) error {
+	stdout := a.stdout
+	fs := a.flags("version", versionUsage)
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageErrorf("version: unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return usageErrorf("version: unexpected argument %q", pos[0])
 	}
 	fmt.Fprintf(stdout, "evalpin %s\n", Version)
 	return nil

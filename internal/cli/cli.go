@@ -1,0 +1,191 @@
+// Package cli parses evalpin's command lines, the same way for every command:
+// flags may come before, between or after the positional arguments ("lock
+// create DIR -o FILE"); "--" ends the flags; -flag and --flag are one flag; a
+// mistyped flag is answered with the flags it is closest to; a flag may take
+// its default from an environment variable; and every error is an input error
+// (exit 2) whose hint names the command's help.
+//
+// It wraps the standard library's flag package, whose flag definitions and
+// help output it keeps.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/evalpin/evalpin/internal/fault"
+)
+
+// A Flags is the flag set of one command.
+type Flags struct {
+	*flag.FlagSet
+	usage string
+	env   map[string]string // flag name → the variable it defaults from
+	set   map[string]bool   // the flags given on the command line
+}
+
+// New returns the flag set of the command name (for messages, e.g. "run" or
+// "lock create"), whose help is usage followed by the flags and footer.
+// Errors and help are written to w.
+func New(name, usage, footer string, w io.Writer) *Flags {
+	f := &Flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), usage: usage, env: map[string]string{}}
+	f.SetOutput(w)
+	f.Usage = func() {
+		out := f.Output()
+		fmt.Fprint(out, strings.TrimLeft(usage, "\n"))
+		has := false
+		f.VisitAll(func(*flag.Flag) { has = true })
+		if has {
+			fmt.Fprint(out, "\nFlags:\n")
+			f.PrintDefaults()
+		}
+		if footer != "" {
+			fmt.Fprint(out, "\n"+footer)
+		}
+	}
+	return f
+}
+
+// Env makes the flag name default to the value of the environment variable
+// variable, read by getenv when Parse runs, where the command line does not
+// set it. The flag's help names the variable.
+func (f *Flags) Env(name, variable string) {
+	f.env[name] = variable
+	if fl := f.Lookup(name); fl != nil && !strings.Contains(fl.Usage, variable) {
+		fl.Usage += " (env " + variable + ")"
+	}
+}
+
+// Parse parses args, flags anywhere among them, and returns the positional
+// arguments in order. getenv supplies the variables of Env (nil: none). -h
+// and --help return flag.ErrHelp after printing the help.
+func (f *Flags) Parse(args []string, getenv func(string) string) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.FlagSet.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, f.parseError(err)
+		}
+		rest := f.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	f.set = map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	if getenv != nil {
+		for name, variable := range f.env {
+			if v := getenv(variable); v != "" && !f.set[name] {
+				if err := f.FlagSet.Set(name, v); err != nil {
+					return nil, fault.Errorf(fault.Input, f.hint(), "%s: $%s: %v", f.Name(), variable, err)
+				}
+			}
+		}
+	}
+	return pos, nil
+}
+
+// IsSet reports whether the command line set the flag name (an environment
+// variable does not count).
+func (f *Flags) IsSet(name string) bool { return f.set[name] }
+
+// Usagef returns an input error about the command line, whose hint names the
+// command's help.
+func (f *Flags) Usagef(format string, args ...any) error {
+	return fault.Errorf(fault.Input, f.hint(), "%s: "+format, append([]any{f.Name()}, args...)...)
+}
+
+// Want returns pos when it holds exactly the positional arguments names, and
+// else an input error that says what the command takes.
+func (f *Flags) Want(pos []string, names ...string) ([]string, error) {
+	if len(pos) == len(names) {
+		return pos, nil
+	}
+	what := "no arguments"
+	switch len(names) {
+	case 0:
+	case 1:
+		what = "one argument, " + names[0]
+	default:
+		what = fmt.Sprintf("%d arguments (%s)", len(names), strings.Join(names, " "))
+	}
+	return nil, f.Usagef("want %s, got %d", what, len(pos))
+}
+
+func (f *Flags) hint() string {
+	return "run 'evalpin help " + strings.Fields(f.Name())[0] + "'"
+}
+
+// parseError turns the flag package's error into an input error, with the
+// flags closest to an unknown one.
+func (f *Flags) parseError(err error) error {
+	hint := f.hint()
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		if near := f.nearest(name); len(near) > 0 {
+			hint = "did you mean " + strings.Join(near, " or ") + "? (" + hint + ")"
+		}
+	}
+	return fault.Errorf(fault.Input, hint, "%s: %s", f.Name(), msg)
+}
+
+// nearest returns the defined flags within an edit distance of 2 of name, or
+// that name is a prefix of, as --flag, closest first.
+func (f *Flags) nearest(name string) []string {
+	type cand struct {
+		name string
+		d    int
+	}
+	var cs []cand
+	f.VisitAll(func(fl *flag.Flag) {
+		d := distance(name, fl.Name)
+		if strings.HasPrefix(fl.Name, name) && len(name) >= 2 {
+			d = min(d, 1)
+		}
+		if d <= 2 && d < len(fl.Name) {
+			cs = append(cs, cand{fl.Name, d})
+		}
+	})
+	slices.SortStableFunc(cs, func(a, b cand) int { return a.d - b.d })
+	var out []string
+	for _, c := range cs {
+		if len(out) == 3 {
+			break
+		}
+		out = append(out, "--"+c.name)
+	}
+	return out
+}
+
+// distance is the Levenshtein distance of a and b, in bytes.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
