@@ -62,6 +62,7 @@ type htmlData struct {
 	PassRates, Tags               []htmlRow
 	Measures                      []htmlRow
 	MeasuresNote, MeasuresCI      string
+	PassCI, DriftCI               string
 	Drift                         htmlRow
 	Forest                        []htmlForestRow
 	ForestHeight                  float64
@@ -82,7 +83,7 @@ type htmlData struct {
 func WriteHTML(w io.Writer, c *compare.Comparison) error {
 	var n notes
 	d := htmlData{
-		MeasuresNote: measuresNote, MeasuresCI: ciLabel(c),
+		MeasuresNote: measuresNote, MeasuresCI: measureCILabel(c), PassCI: passCILabel(c), DriftCI: driftCILabel(c),
 		Title: untrusted.Line(title(c)), LockLine: untrusted.Line(lockLine(c)), Paired: untrusted.Line(pairedLine(c)) + n.mark(c.Warnings),
 		Gate: gateLine(c), GateClass: string(c.Gate.Verdict), Aggregation: c.Aggregation,
 	}

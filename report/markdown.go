@@ -37,7 +37,7 @@ func WriteMarkdown(w io.Writer, c *compare.Comparison) error {
 	}
 
 	passTable := func(rows []compare.PassRate) {
-		fmt.Fprintln(bw, "| Metric | Baseline | Candidate | Δ [95% CI] | Flips −/+ | p | Verdict |")
+		fmt.Fprintf(bw, "| Metric | Baseline | Candidate | Δ [%s] | Flips −/+ | p | Verdict |\n", passCILabel(c))
 		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---|")
 		for i := range rows {
 			p := &rows[i]
@@ -64,7 +64,7 @@ func WriteMarkdown(w io.Writer, c *compare.Comparison) error {
 
 	fmt.Fprintf(bw, "#### Measures (%s)\n", measuresNote)
 	fmt.Fprintln(bw)
-	fmt.Fprintf(bw, "| Measure | Baseline | Candidate | Shift [%s] | p | Verdict |\n", ciLabel(c))
+	fmt.Fprintf(bw, "| Measure | Baseline | Candidate | Shift [%s] | p | Verdict |\n", measureCILabel(c))
 	fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|")
 	for i := range c.Measures {
 		m := &c.Measures[i]
@@ -77,7 +77,7 @@ func WriteMarkdown(w io.Writer, c *compare.Comparison) error {
 	}
 	fmt.Fprintln(bw)
 	ch, fl, ex, p, v := driftCells(&c.Drift)
-	fmt.Fprintln(bw, "| Output drift | Noise floor | Excess [95% CI] | p | Verdict |")
+	fmt.Fprintf(bw, "| Output drift | Noise floor | Excess [%s] | p | Verdict |\n", driftCILabel(c))
 	fmt.Fprintln(bw, "|---:|---:|---:|---:|---|")
 	fmt.Fprintf(bw, "| %s | %s | %s | %s | %s%s |\n\n", ch, fl, ex, p, mdEscape(v), n.mark(c.Drift.Warnings))
 

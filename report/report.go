@@ -202,9 +202,40 @@ func pCell(p float64, adjust string) string {
 // shift and which interval.
 const measuresNote = "medians; shift: Hodges–Lehmann estimate over the pairs that differ; CI: its Wilcoxon signed-rank interval"
 
-// ciLabel names the measures' confidence level: "95% CI".
-func ciLabel(c *compare.Comparison) string {
-	return strconv.FormatFloat(math.Round((1-c.Policy.Alpha)*1000)/10, 'f', -1, 64) + "% CI"
+// The labels of a comparison's intervals, "95% CI", each from the level of
+// the intervals it heads: a policy's alpha sets the level, and a label never
+// claims another than the numbers under it have.
+func passCILabel(c *compare.Comparison) string {
+	var levels []float64
+	for _, rows := range [][]compare.PassRate{c.PassRates, c.Tags} {
+		for i := range rows {
+			levels = append(levels, rows[i].CI.Level)
+		}
+	}
+	return levelLabel(c, levels...)
+}
+
+func measureCILabel(c *compare.Comparison) string {
+	var levels []float64
+	for i := range c.Measures {
+		levels = append(levels, c.Measures[i].CI.Level)
+	}
+	return levelLabel(c, levels...)
+}
+
+func driftCILabel(c *compare.Comparison) string { return levelLabel(c, c.Drift.Test.CI.Level) }
+
+// levelLabel says the first level in levels that is set, else 1 − alpha of
+// the comparison's policy (a table with no interval in it), as "NN% CI".
+func levelLabel(c *compare.Comparison, levels ...float64) string {
+	level := 1 - c.Policy.Alpha
+	for _, l := range levels {
+		if l > 0 && l < 1 {
+			level = l
+			break
+		}
+	}
+	return strconv.FormatFloat(math.Round(level*1000)/10, 'f', -1, 64) + "% CI"
 }
 
 // measureDelta formats a measure's shift with its interval.

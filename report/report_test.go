@@ -38,7 +38,10 @@ var hostile = []string{
 // each: flips both ways (a regression of the "format" scorer and of the tag
 // "safety"), ties in length, a case only in each run, a changed case, an
 // errored case, hostile outputs and ids, a failing gate and warnings.
-func fixture(t testing.TB) *compare.Comparison {
+func fixture(t testing.TB) *compare.Comparison { return fixtureAt(t, 0.05) }
+
+// fixtureAt is fixture under a policy of the given alpha.
+func fixtureAt(t testing.TB, alpha float64) *compare.Comparison {
 	t.Helper()
 	settings := eval.DefaultSettings()
 	settings.Samples = 2
@@ -113,6 +116,7 @@ func fixture(t testing.TB) *compare.Comparison {
 	}
 
 	pol := compare.DefaultPolicy()
+	pol.Alpha = alpha
 	pol.NeverRegress = []string{"safety"}
 	pol.Measures = map[string]compare.Threshold{compare.MeasureLatency: {MinEffect: 0.1}}
 	drift := 0.05
@@ -171,6 +175,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"diff", fixture},
 		{"inconclusive", inconclusiveFixture},
+		{"alpha20", func(t testing.TB) *compare.Comparison { return fixtureAt(t, 0.2) }},
 	} {
 		c := fx.fixture(t)
 		for _, g := range goldenFiles {
@@ -181,6 +186,22 @@ func TestGolden(t *testing.T) {
 				}
 				golden(t, fx.name+"."+g.ext, buf.Bytes())
 			})
+		}
+	}
+}
+
+// Every interval's label says the level its numbers have: under a policy of
+// alpha 0.2 the intervals are 80% ones, and no format claims 95%.
+func TestIntervalLabels(t *testing.T) {
+	c := fixtureAt(t, 0.2)
+	for _, f := range []report.Format{report.Table, report.Markdown, report.HTML} {
+		var buf bytes.Buffer
+		if err := report.Write(&buf, f, c); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if strings.Contains(out, "95%") || strings.Count(out, "80% CI") < 3 {
+			t.Errorf("%s: %d labels of 80%% CI (want one per interval table), and 95%% present: %v", f, strings.Count(out, "80% CI"), strings.Contains(out, "95%"))
 		}
 	}
 }

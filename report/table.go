@@ -26,7 +26,7 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 
 	passTable := func(rows []compare.PassRate) error {
 		t := newTable(bw)
-		t.Header("METRIC", "BASELINE", "CANDIDATE", "Δ [95% CI]", "FLIPS −/+", "P", "VERDICT")
+		t.Header("METRIC", "BASELINE", "CANDIDATE", "Δ ["+passCILabel(c)+"]", "FLIPS −/+", "P", "VERDICT")
 		for i := range rows {
 			p := &rows[i]
 			name := untrusted.Line(p.Name())
@@ -60,7 +60,7 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 
 	fmt.Fprintf(bw, "\nMeasures (%s)\n", measuresNote)
 	t := newTable(bw)
-	t.Header("MEASURE", "BASELINE", "CANDIDATE", "SHIFT ["+ciLabel(c)+"]", "P", "VERDICT")
+	t.Header("MEASURE", "BASELINE", "CANDIDATE", "SHIFT ["+measureCILabel(c)+"]", "P", "VERDICT")
 	for i := range c.Measures {
 		m := &c.Measures[i]
 		name := m.Name
@@ -82,7 +82,7 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 
 	fmt.Fprintln(bw, "\nOutput drift")
 	t = newTable(bw)
-	t.Header("CHANGED", "NOISE FLOOR", "EXCESS [95% CI]", "P", "VERDICT")
+	t.Header("CHANGED", "NOISE FLOOR", "EXCESS ["+driftCILabel(c)+"]", "P", "VERDICT")
 	ch, fl, ex, p, v := driftCells(&c.Drift)
 	if err := t.Append(ch, fl, ex, p, v+n.mark(c.Drift.Warnings)); err != nil {
 		return err
