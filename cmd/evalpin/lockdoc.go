@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 
-	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/ollama"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -14,18 +14,18 @@ import (
 // follows from the id's prefix:
 //
 //	sha256:<hex>         evalpin's lock manifest (internal/lock)
-//	ollama:sha256:<hex>  the identity evalpin derived from Ollama (internal/endpoint)
+//	ollama:sha256:<hex>  the identity evalpin derived from Ollama (internal/ollama)
 //
 // This file is the one place that tells them apart.
 
 // parseLockDocument reads doc as the identity document of id, as the kind
 // id's prefix names, and verifies that it is id's: it returns a
-// *lock.Manifest or an endpoint.OllamaIdentity, or an error that says why
+// *lock.Manifest or an ollama.Identity, or an error that says why
 // the document is refused.
 func parseLockDocument(id lockid.ID, doc []byte) (any, error) {
 	switch {
 	case id.Kind() == lockid.Ollama:
-		o, err := endpoint.ParseOllamaIdentity(id, doc)
+		o, err := ollama.ParseIdentity(id, doc)
 		if err != nil {
 			return nil, err
 		}
@@ -76,9 +76,9 @@ func lockDocWords(a, b lockDoc) (string, error) {
 		if y, ok := db.(*lock.Manifest); ok {
 			return lock.Diff(x, y).Words(), nil
 		}
-	case endpoint.OllamaIdentity:
-		if y, ok := db.(endpoint.OllamaIdentity); ok {
-			return endpoint.DiffOllama(x, y).Words(), nil
+	case ollama.Identity:
+		if y, ok := db.(ollama.Identity); ok {
+			return ollama.Diff(x, y).Words(), nil
 		}
 	}
 	return "", nil

@@ -16,12 +16,13 @@ import (
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/ollama"
 )
 
 // lockDocOllama returns an Ollama identity of the test blob with template,
 // its document and its lock.
 func lockDocOllama(template, temperature string) lockDoc {
-	o := endpoint.OllamaIdentity{
+	o := ollama.Identity{
 		EngineVersion: "0.12.6",
 		Models:        []string{"sha256:" + strings.Repeat("2", 64)},
 		Template:      template,
