@@ -1,13 +1,11 @@
 package endpoint
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +16,6 @@ import (
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/ollama"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // Lock ids of the tests: any lock-shaped values will do.
 // The locks of the fakes: untyped, so that they serve as lock ids and as the
@@ -66,7 +62,7 @@ func ollamaFake(modelsDir, template string) *fakeOllama {
 // wantOllamaLock is the lock the derivation gives the fixture, computed from
 // the identity by hand.
 func wantOllamaLock(template string) lockid.ID {
-	return OllamaIdentity{
+	return ollama.Identity{
 		EngineVersion: "0.17.4",
 		Models:        []string{"sha256:" + ollamaDigest},
 		Template:      template,
@@ -568,31 +564,48 @@ func TestOllamaIdentity(t *testing.T) {
 	}
 }
 
-// The canonical document is the specification's worked example
-// (docs/protocol.md); a change to it changes every Ollama lock.
-func TestOllamaCanonicalGolden(t *testing.T) {
-	id := OllamaIdentity{
-		EngineVersion: "0.17.4",
-		Models:        []string{"sha256:" + ollamaDigest},
-		Template:      "{{ if .System }}<|system|>\n{{ .System }}{{ end }}<|user|>\n{{ .Prompt }}\u0001\"\\",
-		Parameters:    normalizeParameters("stop    \"<|end|>\"\ntemperature   0\nstop  \"<|user|>\""),
-		System:        "Answer in one word. ünïcode",
-		Renderer:      "r",
-		Parser:        "p",
+// The identity document travels on the Report and the Target: Ollama's
+// derived lock carries its canonical identity, a well-known manifest its
+// manifest, a lock without a document none.
+func TestTargetDocument(t *testing.T) {
+	manifest, manifestID := sealedManifest(t, "c")
+	tmpl := "{{ .Prompt }}"
+	tests := []struct {
+		name string
+		fake *fakeEngine
+		want func(lock lockid.ID, doc []byte) bool
+	}{
+		{"ollama", &fakeEngine{ollama: ollamaFake("/root/.ollama/models", tmpl)}, func(l lockid.ID, doc []byte) bool {
+			o, err := ollama.ParseIdentity(l, doc)
+			return err == nil && l == wantOllamaLock(tmpl) && o.Template == tmpl
+		}},
+		{"well-known with manifest", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(manifestID, manifest), header: string(manifestID)},
+			func(l lockid.ID, doc []byte) bool {
+				return l == manifestID && bytes.Equal(doc, bytes.TrimSpace(manifest))
+			}},
+		{"well-known without manifest", &fakeEngine{models: []string{"m"}, wellKnown: wellKnownDoc(lockA, nil), header: lockA},
+			func(l lockid.ID, doc []byte) bool { return l == lockA && doc == nil }},
+		{"header only", &fakeEngine{models: []string{"m"}, header: lockA},
+			func(l lockid.ID, doc []byte) bool { return l == lockA && doc == nil }},
 	}
-	got := string(id.Canonical()) + "\n" + string(id.Lock()) + "\n"
-	golden := filepath.Join("testdata", "ollama-canonical.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Fatalf("canonical document changed:\ngot  %s\nwant %s", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := tt.fake.start(t)
+			model := ""
+			if tt.fake.ollama != nil {
+				model = "tiny"
+			}
+			target, err := Resolve(context.Background(), srv.Client(), []string{srv.URL + "/v1"}, model, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if doc := target.Document(); !tt.want(target.Lock, doc) {
+				t.Fatalf("lock %s, document %.200s: not the lock's identity document", target.Lock, doc)
+			}
+			if other := target.Reports[0].Document(lockB); other != nil {
+				t.Errorf("Document of a lock not reported = %.100s, want nil", other)
+			}
+		})
 	}
 }
 

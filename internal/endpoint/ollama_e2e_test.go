@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/ollama"
 	"github.com/evalpin/evalpin/internal/testbed"
 )
 
@@ -68,16 +69,16 @@ func TestOllamaEndToEnd(t *testing.T) {
 	}
 	// Each target carries the identity document its lock hashes; the two
 	// documents differ in the template alone.
-	chatID, err := ParseOllamaIdentity(chatLock, target.Document())
+	chatID, err := ollama.ParseIdentity(chatLock, target.Document())
 	if err != nil {
 		t.Fatalf("the chat model's identity document: %v", err)
 	}
-	compactID, err := ParseOllamaIdentity(other.Lock, other.Document())
+	compactID, err := ollama.ParseIdentity(other.Lock, other.Document())
 	if err != nil {
 		t.Fatalf("the compact model's identity document: %v", err)
 	}
-	if got, want := DiffOllama(chatID, compactID).Words(), "template changed; weights same; parameters same; engine same"; got != want {
-		t.Errorf("DiffOllama = %q, want %q", got, want)
+	if got, want := ollama.Diff(chatID, compactID).Words(), "template changed; weights same; parameters same; engine same"; got != want {
+		t.Errorf("ollama.Diff = %q, want %q", got, want)
 	}
 	_, err = Resolve(ctx, nil, []string{srv.BaseURL()}, "tiny-compact", chatLock)
 	if !errors.Is(err, ErrWrongLock) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/ollama"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -97,7 +98,7 @@ type Report struct {
 
 // Document returns the identity document of lock as the endpoint gave it or
 // evalpin derived it: the lock manifest a well-known document published
-// (whose id evalpin recomputed), or the canonical OllamaIdentity of Ollama's
+// (whose id evalpin recomputed), or the canonical ollama.Identity of Ollama's
 // derived lock. It returns nil when the endpoint reports lock without a
 // document (a header, a fingerprint, a model name, a well-known document
 // without a manifest) or does not report lock.
@@ -802,20 +803,20 @@ func (p *Prober) ollamaTags(ctx context.Context, origin string, r *Report) []str
 }
 
 // ollamaShow fetches /api/show and derives the model's identity.
-func (p *Prober) ollamaShow(ctx context.Context, origin, model, version string) (OllamaIdentity, *ollamaShow, error) {
+func (p *Prober) ollamaShow(ctx context.Context, origin, model, version string) (ollama.Identity, *ollamaShow, error) {
 	var show ollamaShow
 	if _, body, err := p.do(ctx, http.MethodPost, origin+"/api/show", map[string]string{"model": model}, &show); err != nil {
 		var msg struct {
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(body, &msg) == nil && msg.Error != "" {
-			return OllamaIdentity{}, nil, fmt.Errorf("POST /api/show %q: %s", model, untrusted.Clip(msg.Error, 200))
+			return ollama.Identity{}, nil, fmt.Errorf("POST /api/show %q: %s", model, untrusted.Clip(msg.Error, 200))
 		}
-		return OllamaIdentity{}, nil, err
+		return ollama.Identity{}, nil, err
 	}
 	id, err := ollamaIdentity(version, &show)
 	if err != nil {
-		return OllamaIdentity{}, nil, fmt.Errorf("POST /api/show %q: %w", model, err)
+		return ollama.Identity{}, nil, fmt.Errorf("POST /api/show %q: %w", model, err)
 	}
 	return id, &show, nil
 }

@@ -1,7 +1,11 @@
 // Package ollama knows the parts of Ollama's API that evalpin reads: its
 // model naming rules, the modelfile and parameters that POST /api/show
-// prints. It is a leaf: it imports nothing but the standard library, so the
-// sidecar can use it without the endpoint prober.
+// prints; and the identity evalpin derives from them, whose canonical form
+// an Ollama lock hashes (Identity: its canonical document, its lock id, how
+// a stored document is verified, and what differs between two in words;
+// docs/protocol.md §3.1 and §7). It imports only the standard library, the
+// JCS canonicalizer and evalpin's leaves (lockid, untrusted), so the sidecar
+// can use it without the endpoint prober or the lock manifests.
 //
 // The rules follow Ollama v0.17.4 (types/model/name.go, server/routes.go,
 // server/images.go).
