@@ -58,7 +58,8 @@ type jsonLock struct {
 }
 
 type jsonRun struct {
-	ID           int64     `json:"id"`
+	ID           int64     `json:"id"`             // 0 for a baseline file
+	File         string    `json:"file,omitempty"` // the baseline file the side was read from
 	Lock         lockid.ID `json:"lock"`
 	Suite        string    `json:"suite"`
 	SuiteVersion string    `json:"suite_version"`
@@ -215,8 +216,8 @@ func WriteJSON(w io.Writer, c *compare.Comparison) error {
 	r := jsonReport{
 		SchemaVersion: SchemaVersion,
 		Lock:          jsonLock{Baseline: c.Baseline.Lock, Candidate: c.Candidate.Lock, Diff: c.LockDiff},
-		Baseline:      newJSONRun(c.Baseline),
-		Candidate:     newJSONRun(c.Candidate),
+		Baseline:      newJSONRun(c.Baseline, c.BaselineFile),
+		Candidate:     newJSONRun(c.Candidate, c.CandidateFile),
 		Policy:        c.Policy,
 		Aggregation:   c.Aggregation,
 		Samples:       c.Samples,
@@ -305,8 +306,8 @@ func writeJSONStreaming(w io.Writer, r jsonReport, flips []compare.Flip) error {
 	return bw.Flush()
 }
 
-func newJSONRun(r eval.Run) jsonRun {
-	return jsonRun{ID: r.ID, Lock: r.Lock, Suite: r.Suite, SuiteVersion: r.SuiteVersion, SuiteHash: r.SuiteHash,
+func newJSONRun(r eval.Run, file string) jsonRun {
+	return jsonRun{ID: r.ID, File: file, Lock: r.Lock, Suite: r.Suite, SuiteVersion: r.SuiteVersion, SuiteHash: r.SuiteHash,
 		SettingsHash: r.SettingsHash, Samples: r.Settings.Samples, Status: string(r.Status)}
 }
 

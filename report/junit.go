@@ -63,7 +63,7 @@ type junitSkipped struct {
 func WriteJUnit(w io.Writer, c *compare.Comparison) error {
 	gate := junitSuite{Name: "evalpin.gate", Properties: []junitProperty{
 		{"baseline_lock", string(c.Baseline.Lock)}, {"candidate_lock", string(c.Candidate.Lock)},
-		{"baseline_run", fmt.Sprint(c.Baseline.ID)}, {"candidate_run", fmt.Sprint(c.Candidate.ID)},
+		{"baseline_run", sideName(c.Baseline, c.BaselineFile, "")}, {"candidate_run", sideName(c.Candidate, c.CandidateFile, "")},
 		{"lock_diff", c.LockDiff}, {"paired", fmt.Sprint(c.Paired)}, {"excluded", c.Excluded.String()},
 		{"alpha", fmt.Sprint(c.Policy.Alpha)}, {"verdict", string(c.Gate.Verdict)},
 	}}

@@ -120,8 +120,18 @@ func superscript(i int) string {
 
 // title says which runs are compared.
 func title(c *compare.Comparison) string {
-	return fmt.Sprintf("%s run %d (baseline) vs %s run %d (candidate), suite %s",
-		c.Baseline.Lock.Short(), c.Baseline.ID, c.Candidate.Lock.Short(), c.Candidate.ID, suiteName(c.Candidate))
+	return fmt.Sprintf("%s %s (baseline) vs %s %s (candidate), suite %s",
+		c.Baseline.Lock.Short(), sideName(c.Baseline, c.BaselineFile, "run "), c.Candidate.Lock.Short(),
+		sideName(c.Candidate, c.CandidateFile, "run "), suiteName(c.Candidate))
+}
+
+// sideName names a side of a comparison: "run 12" (prefix "run ") for a
+// stored run, "file base.jsonl" for a baseline file.
+func sideName(r eval.Run, file, prefix string) string {
+	if file != "" {
+		return "file " + file
+	}
+	return prefix + strconv.FormatInt(r.ID, 10)
 }
 
 func suiteName(r eval.Run) string {

@@ -21,8 +21,9 @@ func WriteVerdict(w io.Writer, c *compare.Comparison) error {
 		lockLine = string(c.Baseline.Lock) + " → " + string(c.Candidate.Lock)
 	}
 	fmt.Fprintf(w, "lock: %s\n", untrusted.Line(lockLine))
-	fmt.Fprintf(w, "runs: %d (baseline) vs %d (candidate); %d cases paired, %d left out (%s)\n",
-		c.Baseline.ID, c.Candidate.ID, c.Paired, c.Excluded.Total(), c.Excluded)
+	fmt.Fprintf(w, "runs: %s (baseline) vs %s (candidate); %d cases paired, %d left out (%s)\n",
+		untrusted.Line(sideName(c.Baseline, c.BaselineFile, "")), untrusted.Line(sideName(c.Candidate, c.CandidateFile, "")),
+		c.Paired, c.Excluded.Total(), c.Excluded)
 	fmt.Fprintf(w, "gate: %s at alpha %g\n", c.Gate.Verdict.Word(), c.Policy.Alpha)
 	if c.Gate.Verdict == compare.GatePass {
 		for _, list := range [][]compare.PassRate{c.PassRates, c.Tags} {

@@ -2,19 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
-	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
-	"github.com/evalpin/evalpin/internal/untrusted"
 	reports "github.com/evalpin/evalpin/report"
 )
 
@@ -110,104 +106,48 @@ func compareFromFlags(ctx context.Context, fs *cli.Flags, pos []string, f *diffF
 		}
 	}
 
-	db, err := openExistingStore(*f.db)
+	bArg, err := parseSide("baseline", *f.baseline)
 	if err != nil {
 		return nil, "", err
 	}
-	defer db.Close()
-	base, cand, err := resolveRuns(ctx, db, *f.baseline, *f.candidate)
+	cArg, err := parseSide("candidate", *f.candidate)
+	if err != nil {
+		return nil, "", err
+	}
+	// Two baseline files need no database: the files are the runs.
+	var db *store.DB
+	if bArg.needsStore() || cArg.needsStore() {
+		if db, err = openExistingStore(*f.db); err != nil {
+			return nil, "", err
+		}
+		defer db.Close()
+	}
+	base, cand, err := resolveSides(ctx, db, bArg, cArg)
+	if err != nil {
+		return nil, "", err
+	}
+	bs, cs, cases, err := loadSides(ctx, db, bArg, cArg, base, cand)
 	if err != nil {
 		return nil, "", err
 	}
 	for _, s := range []struct {
 		side string
 		run  eval.Run
-	}{{"baseline", base}, {"candidate", cand}} {
+	}{{"baseline", bs.Run}, {"candidate", cs.Run}} {
 		if s.run.Status != eval.RunComplete && !*f.allowIncomplete {
 			return nil, "", fault.Errorf(fault.Incomplete,
 				"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to compare what is stored",
-				"%s: the %s run %d is %s, not complete", name, s.side, s.run.ID, s.run.Status)
+				"%s: the %s %s is %s, not complete", name, s.side, runLabel(s.run), s.run.Status)
 		}
-	}
-	cases, err := loadCases(ctx, db, base, cand)
-	if err != nil {
-		return nil, "", err
-	}
-	bs, err := loadSide(ctx, db, base, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	cs, err := loadSide(ctx, db, cand, bs.Results)
-	if err != nil {
-		return nil, "", err
 	}
 	c, err := compare.Diff(bs, cs, compare.Options{
 		Policy: pol, Cases: cases, AllowSettingsMismatch: *f.allowSettings,
-		LockDiff: lockDiffWords(ctx, db, base.Lock, cand.Lock, stderr),
+		LockDiff: sideLockWords(ctx, db, bArg, cArg, bs.Run, cs.Run, stderr),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", name, err)
 	}
 	return c, format, nil
-}
-
-// resolveRuns turns the --baseline and --candidate arguments into runs: a
-// number is a run id; a lock id is that lock's latest complete run with the
-// other side's suite and settings (with two lock ids, the candidate lock's
-// newest complete run sets them).
-func resolveRuns(ctx context.Context, db *store.DB, baseArg, candArg string) (eval.Run, eval.Run, error) {
-	runOf := func(arg string) (eval.Run, bool, error) {
-		id, err := strconv.ParseInt(arg, 10, 64)
-		if err != nil {
-			return eval.Run{}, false, nil
-		}
-		r, err := db.Run(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return r, true, fault.Errorf(fault.Input, "'evalpin runs' lists the stored runs", "no run %d is stored", id)
-		}
-		return r, true, err
-	}
-	base, baseIsRun, err := runOf(baseArg)
-	if err != nil {
-		return base, base, err
-	}
-	cand, candIsRun, err := runOf(candArg)
-	if err != nil {
-		return base, cand, err
-	}
-	latest := func(lockID string, like eval.Run) (eval.Run, error) {
-		r, err := db.LatestCompleteRun(ctx, lockid.ID(lockID), like.SuiteHash, like.SettingsHash)
-		if errors.Is(err, store.ErrNotFound) {
-			return r, fault.Errorf(fault.Input, "run the suite against that lock with 'evalpin run', or name a run id ('evalpin runs --lock "+lockID+"')",
-				"lock %s has no complete run of suite %s at the settings of run %d", lockID, like.Suite, like.ID)
-		}
-		return r, err
-	}
-	switch {
-	case baseIsRun && candIsRun:
-	case baseIsRun:
-		cand, err = latest(candArg, base)
-	case candIsRun:
-		base, err = latest(baseArg, cand)
-	default:
-		runs, rerr := db.Runs(ctx, store.RunFilter{Lock: candArg, Status: eval.RunComplete})
-		if rerr != nil {
-			return base, cand, rerr
-		}
-		var matched []eval.Run
-		for _, r := range runs {
-			if string(r.Lock) == candArg {
-				matched = append(matched, r)
-			}
-		}
-		if len(matched) == 0 {
-			return base, cand, fault.Errorf(fault.Input, "pass a run id or a full lock id ('evalpin runs' lists both)",
-				"no complete run of lock %s is stored", candArg)
-		}
-		cand = matched[len(matched)-1]
-		base, err = latest(baseArg, cand)
-	}
-	return base, cand, err
 }
 
 // loadSide reads a run's results. Where like (the other side's results, or
@@ -220,6 +160,44 @@ func loadSide(ctx context.Context, db *store.DB, r eval.Run, like []eval.Result)
 		return compare.Side{}, fmt.Errorf("read results of run %d: %w", r.ID, err)
 	}
 	return compare.Side{Run: r, Results: rs}, nil
+}
+
+// loadSides reads both sides of a comparison, from the store or from their
+// baseline files, and the labels of their cases: the candidate's win where
+// both know a case.
+func loadSides(ctx context.Context, db *store.DB, bArg, cArg sideArg, base, cand eval.Run) (compare.Side, compare.Side, map[string]eval.Case, error) {
+	var bs, cs compare.Side
+	var bCases, cCases map[string]eval.Case
+	var err error
+	if bArg.file != nil {
+		bs, bCases = bArg.fileSide()
+	} else if bs, err = loadSide(ctx, db, base, nil); err != nil {
+		return bs, cs, nil, err
+	}
+	if cArg.file != nil {
+		cs, cCases = cArg.fileSide()
+	} else if cs, err = loadSide(ctx, db, cand, bs.Results); err != nil {
+		return bs, cs, nil, err
+	}
+	switch {
+	case bArg.file == nil && cArg.file == nil:
+		cases, err := loadCases(ctx, db, base, cand)
+		return bs, cs, cases, err
+	case bCases == nil:
+		if bCases, err = db.CaseLabels(ctx, base.SuiteHash); err != nil {
+			return bs, cs, nil, err
+		}
+	case cCases == nil:
+		if cCases, err = db.CaseLabels(ctx, cand.SuiteHash); err != nil {
+			return bs, cs, nil, err
+		}
+	}
+	for id, c := range bCases {
+		if _, ok := cCases[id]; !ok {
+			cCases[id] = c
+		}
+	}
+	return bs, cs, cCases, nil
 }
 
 // loadCases reads the tags and cluster of every case of the two runs' suites;
@@ -243,26 +221,6 @@ func loadCases(ctx context.Context, db *store.DB, base, cand eval.Run) (map[stri
 		}
 	}
 	return cases, nil
-}
-
-// lockDiffWords says in words what differs between the two locks' stored
-// identity documents (lock manifests, or Ollama identities; see lockdoc.go),
-// or "" when a document is not stored or the locks are of different kinds
-// (the report then names the two ids).
-func lockDiffWords(ctx context.Context, db *store.DB, a, b lockid.ID, stderr io.Writer) string {
-	doc := func(id lockid.ID) lockDoc {
-		l, err := db.Lock(ctx, id)
-		if err != nil {
-			return lockDoc{id: id}
-		}
-		return lockDoc{id: id, doc: l.Manifest}
-	}
-	words, err := lockDocWords(doc(a), doc(b))
-	if err != nil {
-		fmt.Fprintf(stderr, "evalpin: warning: %s; the report names the two lock ids\n", untrusted.Line(err.Error()))
-		return ""
-	}
-	return words
 }
 
 // writeReport renders c to the file out, or to stdout when out is "".

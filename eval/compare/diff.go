@@ -77,6 +77,9 @@ const Aggregation = "a case passes a check on one side when a strict majority of
 type Side struct {
 	Run     eval.Run
 	Results []eval.Result
+	// File, when set, is the baseline file the side was read from instead
+	// of the store; its Run has no id.
+	File string
 }
 
 // Options configure Diff. The zero value compares with DefaultPolicy.
@@ -277,12 +280,15 @@ type Flip struct {
 // them as footnotes.
 type Comparison struct {
 	Baseline, Candidate eval.Run
-	LockDiff            string // the manifest diff in words, or "" when a manifest is unknown
-	Policy              Policy
-	Samples             int // samples per case (the candidate's when the settings differ)
-	Aggregation         string
-	Paired              int // cases compared
-	Excluded            Exclusions
+	// BaselineFile and CandidateFile name the baseline file a side was read
+	// from, "" for a stored run.
+	BaselineFile, CandidateFile string
+	LockDiff                    string // the manifest diff in words, or "" when a manifest is unknown
+	Policy                      Policy
+	Samples                     int // samples per case (the candidate's when the settings differ)
+	Aggregation                 string
+	Paired                      int // cases compared
+	Excluded                    Exclusions
 	// PassRates holds the overall pass rate first, then one per scorer by name.
 	PassRates []PassRate
 	// Tags holds the pass rate per tag by name: an exploratory listing with
@@ -371,6 +377,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	}
 	c := &Comparison{
 		Baseline: baseline.Run, Candidate: candidate.Run, LockDiff: opts.LockDiff,
+		BaselineFile: baseline.File, CandidateFile: candidate.File,
 		Policy: pol, Aggregation: Aggregation,
 		Samples: max(candidate.Run.Settings.Samples, 1),
 	}
