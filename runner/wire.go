@@ -266,13 +266,13 @@ func noChoices(body []byte) error {
 }
 
 // errorMessage extracts a server's error message from an error body. The
-// OpenAI shape, {"error":{"message":…}} (OpenAI, Ollama, llama.cpp, vLLM
-// since 0.10.2, evalpin serve), is go-openai's ErrorResponse, and the bare
-// error object of older vLLM and of SGLang, {"object":"error","message":…},
-// is its APIError. go-openai has no type for TGI's {"error":"…"} or FastAPI's
-// {"detail":…}; they are read here. A body in none of these shapes is its own
-// message. TestErrorMessage has each shape. The text is untrusted; it is
-// clipped, and renderers escape it.
+// OpenAI shape, {"error":{"message":…}} (OpenAI, Ollama, llama.cpp, evalpin
+// serve, vLLM since vllm-project/vllm#22099), is go-openai's ErrorResponse,
+// and the bare error object of older vLLM and of SGLang,
+// {"object":"error","message":…}, is its APIError. go-openai has no type for
+// TGI's {"error":"…"} or FastAPI's {"detail":…}; they are read here. A body
+// in none of these shapes is its own message. TestErrorMessage has each
+// shape. The text is untrusted; it is clipped, and renderers escape it.
 func errorMessage(body []byte) string {
 	var r openai.ErrorResponse
 	if json.Unmarshal(body, &r) == nil && r.Error != nil && r.Error.Message != "" {

@@ -18,10 +18,10 @@ func TestErrorMessage(t *testing.T) {
 		// go-openai's ErrorResponse.
 		{"OpenAI", `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, "Incorrect API key provided"},
 		{"Ollama", `{"error":{"message":"model \"x\" not found, try pulling it first","type":"api_error","param":null,"code":null}}`, `model "x" not found, try pulling it first`},
-		{"vLLM since 0.10.2", `{"error":{"message":"This model's maximum context length is 2048 tokens.","type":"BadRequestError","param":null,"code":400}}`, "This model's maximum context length is 2048 tokens."},
+		{"vLLM since vllm-project/vllm#22099", `{"error":{"message":"This model's maximum context length is 2048 tokens.","type":"BadRequestError","param":null,"code":400}}`, "This model's maximum context length is 2048 tokens."},
 		{"a list of messages", `{"error":{"message":["a is required","b is required"],"type":"invalid_request_error"}}`, "a is required, b is required"},
 		// go-openai's APIError, not wrapped.
-		{"vLLM before 0.10.2", `{"object":"error","message":"This model's maximum context length is 2048 tokens.","type":"BadRequestError","param":null,"code":400}`, "This model's maximum context length is 2048 tokens."},
+		{"older vLLM", `{"object":"error","message":"This model's maximum context length is 2048 tokens.","type":"BadRequestError","param":null,"code":400}`, "This model's maximum context length is 2048 tokens."},
 		{"SGLang", `{"object":"error","message":"The input (5000 tokens) is longer than the model's context length (4096 tokens).","type":"BadRequestError","param":null,"code":400}`, "The input (5000 tokens) is longer than the model's context length (4096 tokens)."},
 		// The shapes go-openai has no type for.
 		{"TGI", `{"error":"Input validation error: inputs must have less than 4096 tokens","error_type":"validation"}`, "Input validation error: inputs must have less than 4096 tokens"},
