@@ -281,3 +281,58 @@ func TestOpenAICompletionResponseLacksFingerprint(t *testing.T) {
 		t.Errorf("decoded fingerprint %q, want %q", d.systemFingerprint, fp)
 	}
 }
+
+// FuzzDecodeAgreesWithOpenAI holds the runner's decoder equal to the plain
+// one it replaces, go-openai's response types, where both take a body: the
+// same outputs, finish reasons, model and token counts. Where they differ
+// (an absent or null content, multi-part content, a completion's
+// system_fingerprint) the runner is right by design, and the tests above pin
+// each difference.
+func FuzzDecodeAgreesWithOpenAI(f *testing.F) {
+	for _, b := range decodeBodies {
+		f.Add([]byte(b.body), b.raw)
+	}
+	f.Add([]byte(`{"model":"m","choices":[{"message":{"content":"","Content":"b"},"finish_reason":"length"}],"usage":{"prompt_tokens":1}}`), false)
+	f.Add([]byte(`{"model":"m","choices":[{"index":1,"text":"b"},{"index":0,"text":"a"}]}`), true)
+	f.Fuzz(func(t *testing.T, body []byte, raw bool) {
+		if !raw {
+			var r openai.ChatCompletionResponse
+			if json.Unmarshal(body, &r) != nil || len(r.Choices) == 0 {
+				return
+			}
+			d, err := decode(false, 1, "application/json", body)
+			if err != nil {
+				return
+			}
+			c := r.Choices[0]
+			if got, want := d.answers[0], (answer{c.Message.Content, string(c.FinishReason)}); got != want {
+				t.Errorf("answer %+v, go-openai's %+v", got, want)
+			}
+			if d.model != r.Model || d.systemFingerprint != r.SystemFingerprint ||
+				d.usage.PromptTokens != r.Usage.PromptTokens || d.usage.CompletionTokens != r.Usage.CompletionTokens {
+				t.Errorf("decoded %+v, go-openai's %+v", d, r)
+			}
+			return
+		}
+		var r openai.CompletionResponse
+		if json.Unmarshal(body, &r) != nil || len(r.Choices) == 0 || len(r.Choices) > 64 {
+			return
+		}
+		d, err := decode(true, len(r.Choices), "application/json", body)
+		if err != nil {
+			return
+		}
+		for _, c := range r.Choices {
+			if got, want := d.answers[c.Index], (answer{c.Text, c.FinishReason}); got != want {
+				t.Errorf("answer %d %+v, go-openai's %+v", c.Index, got, want)
+			}
+		}
+		var usage openai.Usage
+		if r.Usage != nil {
+			usage = *r.Usage
+		}
+		if d.model != r.Model || d.usage.PromptTokens != usage.PromptTokens || d.usage.CompletionTokens != usage.CompletionTokens {
+			t.Errorf("decoded %+v, go-openai's %+v", d, r)
+		}
+	})
+}
