@@ -30,6 +30,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/stubserver"
+	openai "github.com/sashabaranov/go-openai"
 )
 
 // benchSink does what a store does before its disk write: it encodes each
@@ -301,4 +302,54 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkOpenAIChatDecode decodes the chat body of decodeBodies into the
+// runner's chatResponse and into go-openai's ChatCompletionResponse, the type
+// the runner does not use for it (see chatResponse). go-openai's message type
+// has an UnmarshalJSON that decodes the message again with json.Unmarshal,
+// which validates it a second time and, for multi-part content, decodes it a
+// third time. The ratio sub-benchmark decodes with both in turn and reports
+// go-openai's time and allocations over the runner's; taken in turn, a shared
+// machine's load weighs on both alike. Its ns/op is the pair's.
+func BenchmarkOpenAIChatDecode(b *testing.B) {
+	body := []byte(decodeBodies[0].body)
+	runnerDecode := func() error {
+		var r chatResponse
+		return json.Unmarshal(body, &r)
+	}
+	openaiDecode := func() error {
+		var r openai.ChatCompletionResponse
+		return json.Unmarshal(body, &r)
+	}
+	for _, bc := range []struct {
+		name   string
+		decode func() error
+	}{{"runner", runnerDecode}, {"go-openai", openaiDecode}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if err := bc.decode(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("ratio", func(b *testing.B) {
+		var ours, theirs time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			if err := runnerDecode(); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if err := openaiDecode(); err != nil {
+				b.Fatal(err)
+			}
+			ours, theirs = ours+t1.Sub(t0), theirs+time.Since(t1)
+		}
+		b.ReportMetric(float64(theirs)/float64(ours), "time-ratio")
+		b.ReportMetric(testing.AllocsPerRun(100, func() { openaiDecode() })/testing.AllocsPerRun(100, func() { runnerDecode() }), "allocs-ratio")
+	})
 }

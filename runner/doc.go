@@ -11,8 +11,12 @@
 // POST {endpoint}/chat/completions, raw cases (Prompt) to
 // POST {endpoint}/completions. Every sampling parameter is in the body,
 // temperature 0 included: go-openai's request types drop zero values
-// (omitempty), so the runner sends its own body type and reads responses with
-// lean types of its own; go-openai's APIError reads error bodies.
+// (omitempty), so the runner sends its own body types. It reads responses
+// with types of its own too, which tell an absent content from an empty one,
+// keep a completion's system_fingerprint and decode faster than go-openai's;
+// go-openai's ErrorResponse and APIError read error bodies in the OpenAI
+// shapes. wire.go says why at each type, and names the test or benchmark that
+// pins it.
 // With Config.Batch > 1, raw cases with identical settings are packed into
 // one /completions request with a list of prompts and mapped back by each
 // choice's index.

@@ -14,11 +14,14 @@ import (
 )
 
 // chatRequest is the body of POST /chat/completions. go-openai's
-// ChatCompletionRequest cannot be used for it: its Temperature, TopP, N and
-// penalties are float32/int with omitempty, so greedy decoding (temperature 0)
-// never reaches the wire and the server's default (Ollama: 1.0) applies
-// (sashabaranov/go-openai#9, #678). Here every sampling parameter is always
-// sent; only the engine-specific ones are omitted when unset.
+// ChatCompletionRequest cannot be used for it: its Temperature, TopP and
+// penalties are float32 with omitempty, so greedy decoding (temperature 0)
+// never reaches the wire and the server's default (Ollama's /v1: 1.0)
+// applies (sashabaranov/go-openai#9, #678); its messages leave out an empty
+// content, and it leaves out an empty stop list. (Its Seed is a pointer, so
+// seed 0 would survive.) Here every sampling parameter is always sent; only
+// the engine-specific ones are omitted when unset. TestWireBody pins what the
+// runner sends, TestOpenAIRequestsDropZeroValues what go-openai would drop.
 type chatRequest struct {
 	Model          string         `json:"model"`
 	Messages       []eval.Message `json:"messages"`
@@ -28,6 +31,8 @@ type chatRequest struct {
 
 // completionRequest is the body of POST /completions; Prompt is a string, or a
 // list of strings when several raw prompts are packed into one request.
+// go-openai's CompletionRequest drops the same zero values as its chat request
+// (TestOpenAIRequestsDropZeroValues).
 type completionRequest struct {
 	Model          string `json:"model"`
 	Prompt         any    `json:"prompt"`
@@ -114,20 +119,26 @@ func encodeTask(model string, t *task) (path string, body []byte, err error) {
 }
 
 // chatResponse and completionResponse are the parts of a response the runner
-// reads. go-openai's response types cannot be used for them:
+// reads. go-openai's response types are not used for them:
 //   - its ChatCompletionMessage.Content and CompletionChoice.Text are plain
 //     strings, so a content that is absent or null decodes as "", the same as
 //     an empty output; an engine that answers 200 without an output (a
 //     reasoning model that spent max_tokens thinking, a refusal, a tool call)
 //     would be stored as a model that answered nothing
-//     (TestOpenAITypesLoseAbsentContent pins this);
-//   - its ChatCompletionResponse decodes each message twice (its UnmarshalJSON
-//     retries for multi-part content), which measured 9% of the runner's CPU
-//     on a zero-latency server;
-//   - its CompletionResponse lacks system_fingerprint.
+//     (TestOpenAITypesLoseAbsentContent);
+//   - its CompletionResponse has no system_fingerprint, which the lock check
+//     reads (TestOpenAICompletionResponseLacksFingerprint);
+//   - its ChatCompletionResponse is slower on the hot path: the
+//     UnmarshalJSON of its message type runs json.Unmarshal again over the
+//     message (which validates it once more, and decodes multi-part content
+//     twice) and it fills fields the runner does not read. On a typical chat
+//     body it takes about 1.5 times the time and the allocations of
+//     chatResponse (BenchmarkOpenAIChatDecode).
 //
-// Content and Text are pointers: nil when the field is absent or null. That
-// costs one small allocation per choice (BenchmarkDecode).
+// Where both take a body, they agree with go-openai's types
+// (FuzzDecodeAgreesWithOpenAI). Content and Text are pointers: nil when the
+// field is absent or null. That costs one small allocation per choice
+// (BenchmarkDecode).
 type chatResponse struct {
 	Model             string `json:"model"`
 	SystemFingerprint string `json:"system_fingerprint"`
@@ -256,27 +267,32 @@ func noChoices(body []byte) error {
 	return errors.New("response has no choices")
 }
 
-// errorMessage extracts a server's error message from an error body in the
-// shapes OpenAI-compatible engines use: {"error":{"message":…}} (OpenAI,
-// Ollama, llama.cpp), {"message":…} (vLLM, SGLang), {"error":"…"} (TGI).
-// The text is untrusted; it is clipped, and renderers escape it.
+// errorMessage extracts a server's error message from an error body. The
+// OpenAI shape, {"error":{"message":…}} (OpenAI, Ollama, llama.cpp, evalpin
+// serve, vLLM since vllm-project/vllm#22099), is go-openai's ErrorResponse,
+// and the bare error object of older vLLM and of SGLang,
+// {"object":"error","message":…}, is its APIError. go-openai has no type for
+// TGI's {"error":"…"} or FastAPI's {"detail":…}; they are read here. A body
+// in none of these shapes is its own message. TestErrorMessage has each
+// shape. The text is untrusted; it is clipped, and renderers escape it.
 func errorMessage(body []byte) string {
+	var r openai.ErrorResponse
+	if json.Unmarshal(body, &r) == nil && r.Error != nil && r.Error.Message != "" {
+		return untrusted.Cut(r.Error.Message, 300)
+	}
+	var api openai.APIError
+	if json.Unmarshal(body, &api) == nil && api.Message != "" {
+		return untrusted.Cut(api.Message, 300)
+	}
 	var e struct {
-		Error   json.RawMessage `json:"error"`
-		Message string          `json:"message"`
-		Detail  any             `json:"detail"`
+		Error  any `json:"error"`
+		Detail any `json:"detail"`
 	}
 	if json.Unmarshal(body, &e) == nil {
-		var api openai.APIError
-		var s string
-		switch {
-		case len(e.Error) > 0 && json.Unmarshal(e.Error, &s) == nil && s != "":
+		if s, ok := e.Error.(string); ok && s != "" {
 			return untrusted.Cut(s, 300)
-		case len(e.Error) > 0 && json.Unmarshal(e.Error, &api) == nil && api.Message != "":
-			return untrusted.Cut(api.Message, 300)
-		case e.Message != "":
-			return untrusted.Cut(e.Message, 300)
-		case e.Detail != nil:
+		}
+		if e.Detail != nil {
 			b, _ := json.Marshal(e.Detail)
 			return untrusted.Cut(string(b), 300)
 		}
@@ -284,17 +300,16 @@ func errorMessage(body []byte) string {
 	return untrusted.Cut(strings.TrimSpace(string(body)), 300)
 }
 
-// errorCode returns the code of an OpenAI-shaped error body,
-// {"error":{"code":…}}, or "" when there is none or it is not a string.
+// errorCode returns the code of an OpenAI-shaped error body (go-openai's
+// ErrorResponse), or "" when there is none or it is not a string: vLLM's is
+// the HTTP status, a number. go-openai's APIError takes no error object
+// without a message; the one code the runner looks for, evalpin serve's
+// lockid.LockMismatchCode, always comes with one (docs/protocol.md).
 func errorCode(body []byte) string {
-	var e struct {
-		Error struct {
-			Code any `json:"code"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil {
+	var r openai.ErrorResponse
+	if json.Unmarshal(body, &r) != nil || r.Error == nil {
 		return ""
 	}
-	code, _ := e.Error.Code.(string)
+	code, _ := r.Error.Code.(string)
 	return code
 }

@@ -2,9 +2,11 @@ package runner
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/evalpin/evalpin/eval"
 	openai "github.com/sashabaranov/go-openai"
 )
 
@@ -13,10 +15,19 @@ func TestErrorMessage(t *testing.T) {
 	tests := []struct {
 		name, body, want string
 	}{
-		{"OpenAI, Ollama", `{"error":{"message":"model 'x' not found","type":"invalid_request_error"}}`, "model 'x' not found"},
-		{"vLLM", `{"object":"error","message":"This model's maximum context length is 2048 tokens.","type":"BadRequestError","code":400}`, "This model's maximum context length is 2048 tokens."},
+		// go-openai's ErrorResponse.
+		{"OpenAI", `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, "Incorrect API key provided"},
+		{"Ollama", `{"error":{"message":"model \"x\" not found, try pulling it first","type":"api_error","param":null,"code":null}}`, `model "x" not found, try pulling it first`},
+		{"vLLM since vllm-project/vllm#22099", `{"error":{"message":"This model's maximum context length is 2048 tokens.","type":"BadRequestError","param":null,"code":400}}`, "This model's maximum context length is 2048 tokens."},
+		{"a list of messages", `{"error":{"message":["a is required","b is required"],"type":"invalid_request_error"}}`, "a is required, b is required"},
+		// go-openai's APIError, not wrapped.
+		{"older vLLM", `{"object":"error","message":"This model's maximum context length is 2048 tokens.","type":"BadRequestError","param":null,"code":400}`, "This model's maximum context length is 2048 tokens."},
+		{"SGLang", `{"object":"error","message":"The input (5000 tokens) is longer than the model's context length (4096 tokens).","type":"BadRequestError","param":null,"code":400}`, "The input (5000 tokens) is longer than the model's context length (4096 tokens)."},
+		// The shapes go-openai has no type for.
 		{"TGI", `{"error":"Input validation error: inputs must have less than 4096 tokens","error_type":"validation"}`, "Input validation error: inputs must have less than 4096 tokens"},
 		{"FastAPI", `{"detail":"Not Found"}`, `"Not Found"`},
+		{"FastAPI validation", `{"detail":[{"loc":["body","model"],"msg":"field required"}]}`, `[{"loc":["body","model"],"msg":"field required"}]`},
+		{"an error object without a message", `{"error":{"type":"server_error"}}`, `{"error":{"type":"server_error"}}`},
 		{"plain text", "upstream connect error\n", "upstream connect error"},
 		{"invalid UTF-8", "bad \xff byte", "bad \uFFFD byte"},
 		{"long, clipped on a rune boundary", long, strings.Repeat("é", 299) + "…"},
@@ -25,6 +36,25 @@ func TestErrorMessage(t *testing.T) {
 	for _, tt := range tests {
 		if got := errorMessage([]byte(tt.body)); got != tt.want {
 			t.Errorf("%s: errorMessage = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestErrorCode(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"evalpin serve", `{"error":{"message":"evalpin serve: this server no longer claims its lock: model.gguf (weights) changed","type":"evalpin_lock_mismatch","param":null,"code":"evalpin_lock_mismatch"}}`, "evalpin_lock_mismatch"},
+		{"OpenAI", `{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}`, "rate_limit_exceeded"},
+		{"a number (vLLM)", `{"error":{"message":"bad","type":"BadRequestError","param":null,"code":400}}`, ""},
+		{"null (Ollama)", `{"error":{"message":"bad","type":"api_error","param":null,"code":null}}`, ""},
+		{"not wrapped", `{"object":"error","message":"bad","code":"evalpin_lock_mismatch"}`, ""},
+		{"TGI", `{"error":"bad","error_type":"validation"}`, ""},
+		{"not JSON", "Service Unavailable", ""},
+	}
+	for _, tt := range tests {
+		if got := errorCode([]byte(tt.body)); got != tt.want {
+			t.Errorf("%s: errorCode = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
@@ -138,4 +168,171 @@ func TestOpenAITypesLoseAbsentContent(t *testing.T) {
 			t.Errorf("%s: go-openai text = %q, want \"\"", body, got)
 		}
 	}
+}
+
+// TestOpenAIRequestsDropZeroValues pins why the runner encodes requests with
+// its own types (see chatRequest): go-openai's request types leave out every
+// zero value they tag omitempty, so a greedy request reaches the server without
+// its temperature, and the server's default applies. The test encodes the
+// runner's request for the default settings (temperature 0) and go-openai's
+// request with the same values, and lists what go-openai's lacks. Should it
+// fail, go-openai has changed its tags, and the comments at chatRequest need
+// revisiting.
+func TestOpenAIRequestsDropZeroValues(t *testing.T) {
+	s := eval.DefaultSettings()
+	seed := int(s.Seed)
+	keys := func(t *testing.T, body []byte) map[string]any {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	missing := func(ours, theirs map[string]any) []string {
+		var out []string
+		for k := range ours {
+			if _, ok := theirs[k]; !ok {
+				out = append(out, k)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	t.Run("chat", func(t *testing.T) {
+		c := eval.Case{Messages: []eval.Message{{Role: "user", Content: "What is 2+2?"}, {Role: "assistant", Content: ""}, {Role: "user", Content: "Again."}}}
+		_, body, err := encodeTask("m", &task{jobs: []job{{c: &c, settings: &s}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := openai.ChatCompletionRequest{
+			Model: "m", Temperature: float32(s.Temperature), TopP: float32(s.TopP), N: 1, Seed: &seed,
+			MaxTokens: s.MaxTokens, Stop: []string{}, PresencePenalty: float32(s.PresencePenalty), FrequencyPenalty: float32(s.FrequencyPenalty),
+		}
+		for _, m := range c.Messages {
+			req.Messages = append(req.Messages, openai.ChatCompletionMessage{Role: m.Role, Content: m.Content})
+		}
+		theirs, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, oai := keys(t, body), keys(t, theirs)
+		if got, want := missing(ours, oai), []string{"frequency_penalty", "presence_penalty", "stop", "temperature"}; !slices.Equal(got, want) {
+			t.Errorf("go-openai's chat request lacks %q, want %q\n ours:   %s\n theirs: %s", got, want, body, theirs)
+		}
+		// The seed is a pointer there: 0 survives.
+		if oai["seed"] != 0.0 {
+			t.Errorf("go-openai's seed = %v, want 0", oai["seed"])
+		}
+		// An empty turn loses its content.
+		if turn := oai["messages"].([]any)[1].(map[string]any); turn["content"] != nil {
+			t.Errorf("go-openai's empty assistant turn = %v, want it without content", turn)
+		}
+		if turn := ours["messages"].([]any)[1].(map[string]any); turn["content"] != "" {
+			t.Errorf("the runner's empty assistant turn = %v, want content \"\"", turn)
+		}
+	})
+
+	t.Run("completion", func(t *testing.T) {
+		c := eval.Case{Prompt: "once upon"}
+		_, body, err := encodeTask("m", &task{raw: true, jobs: []job{{c: &c, settings: &s}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, err := json.Marshal(openai.CompletionRequest{
+			Model: "m", Prompt: c.Prompt, Temperature: float32(s.Temperature), TopP: float32(s.TopP), N: 1, Seed: &seed,
+			MaxTokens: s.MaxTokens, Stop: []string{}, PresencePenalty: float32(s.PresencePenalty), FrequencyPenalty: float32(s.FrequencyPenalty),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := missing(keys(t, body), keys(t, theirs)), []string{"frequency_penalty", "presence_penalty", "stop", "temperature"}; !slices.Equal(got, want) {
+			t.Errorf("go-openai's completion request lacks %q, want %q\n ours:   %s\n theirs: %s", got, want, body, theirs)
+		}
+	})
+}
+
+// TestOpenAICompletionResponseLacksFingerprint pins why the runner decodes
+// /completions responses into its own type (see completionResponse):
+// go-openai's CompletionResponse has no system_fingerprint, and the lock check
+// reads it (a lock declared through vLLM's --fingerprint-mode custom). Should
+// it fail, go-openai has the field now.
+func TestOpenAICompletionResponseLacksFingerprint(t *testing.T) {
+	const fp = "sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	body := []byte(`{"id":"cmpl-1","object":"text_completion","created":1741000000,"model":"m","system_fingerprint":"` + fp + `",` +
+		`"choices":[{"index":0,"text":" 4","logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"total_tokens":4,"completion_tokens":1}}`)
+	var r openai.CompletionResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	again, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(again), fp) {
+		t.Errorf("go-openai's CompletionResponse kept the fingerprint: %s", again)
+	}
+	d, err := decode(true, 1, "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.systemFingerprint != fp {
+		t.Errorf("decoded fingerprint %q, want %q", d.systemFingerprint, fp)
+	}
+}
+
+// FuzzDecodeAgreesWithOpenAI holds the runner's decoder equal to the plain
+// one it replaces, go-openai's response types, where both take a body: the
+// same outputs, finish reasons, model and token counts. Where they differ
+// (an absent or null content, multi-part content, a completion's
+// system_fingerprint) the runner is right by design, and the tests above pin
+// each difference.
+func FuzzDecodeAgreesWithOpenAI(f *testing.F) {
+	for _, b := range decodeBodies {
+		f.Add([]byte(b.body), b.raw)
+	}
+	f.Add([]byte(`{"model":"m","choices":[{"message":{"content":"","Content":"b"},"finish_reason":"length"}],"usage":{"prompt_tokens":1}}`), false)
+	f.Add([]byte(`{"model":"m","choices":[{"index":1,"text":"b"},{"index":0,"text":"a"}]}`), true)
+	f.Fuzz(func(t *testing.T, body []byte, raw bool) {
+		if !raw {
+			var r openai.ChatCompletionResponse
+			if json.Unmarshal(body, &r) != nil || len(r.Choices) == 0 {
+				return
+			}
+			d, err := decode(false, 1, "application/json", body)
+			if err != nil {
+				return
+			}
+			c := r.Choices[0]
+			if got, want := d.answers[0], (answer{c.Message.Content, string(c.FinishReason)}); got != want {
+				t.Errorf("answer %+v, go-openai's %+v", got, want)
+			}
+			if d.model != r.Model || d.systemFingerprint != r.SystemFingerprint ||
+				d.usage.PromptTokens != r.Usage.PromptTokens || d.usage.CompletionTokens != r.Usage.CompletionTokens {
+				t.Errorf("decoded %+v, go-openai's %+v", d, r)
+			}
+			return
+		}
+		var r openai.CompletionResponse
+		if json.Unmarshal(body, &r) != nil || len(r.Choices) == 0 || len(r.Choices) > 64 {
+			return
+		}
+		d, err := decode(true, len(r.Choices), "application/json", body)
+		if err != nil {
+			return
+		}
+		for _, c := range r.Choices {
+			if got, want := d.answers[c.Index], (answer{c.Text, c.FinishReason}); got != want {
+				t.Errorf("answer %d %+v, go-openai's %+v", c.Index, got, want)
+			}
+		}
+		var usage openai.Usage
+		if r.Usage != nil {
+			usage = *r.Usage
+		}
+		if d.model != r.Model || d.usage.PromptTokens != usage.PromptTokens || d.usage.CompletionTokens != usage.CompletionTokens {
+			t.Errorf("decoded %+v, go-openai's %+v", d, r)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/internal/lockid"
+	openai "github.com/sashabaranov/go-openai"
 )
 
 // The engines' own descriptions, in the shapes they answer today, are read as
@@ -63,8 +64,12 @@ func TestEngineEvidence(t *testing.T) {
 		},
 	}, {
 		name:   "vLLM",
-		routes: map[string]string{"GET /version": `{"version":"0.11.0"}`},
-		want:   []Evidence{{"engine version", "0.11.0", "GET /version (vLLM)"}},
+		routes: map[string]string{"GET /version": `{"version":"0.11.0"}`, "GET /v1/models": vllmModels},
+		want: []Evidence{
+			{"engine version", "0.11.0", "GET /version (vLLM)"},
+			{"served models", "m", "GET /v1/models"},
+			{"max context", "4096", "GET /v1/models max_model_len"},
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,6 +97,57 @@ func TestEngineEvidence(t *testing.T) {
 				t.Errorf("Choose: %v, want ErrNoLock", err)
 			}
 		})
+	}
+}
+
+// vllmModels is vLLM's answer to GET /v1/models.
+const vllmModels = `{"object":"list","data":[{"id":"m","object":"model","created":1741000000,"owned_by":"vllm","root":"/models/m","parent":null,"max_model_len":4096,` +
+	`"permission":[{"id":"modelperm-1","object":"model_permission","created":1741000000,"allow_create_engine":false,"allow_sampling":true,"allow_logprobs":true,` +
+	`"allow_search_indices":false,"allow_view":true,"allow_fine_tuning":false,"organization":"*","group":null,"is_blocking":false}]}]}`
+
+// TestOpenAIModelLacksMaxModelLen pins why the probe decodes the model list
+// into its own type (see Prober.models): go-openai's Model keeps the id but
+// not vLLM's max_model_len, which TestEngineEvidence reports as evidence.
+// Should it fail, go-openai has the field now.
+func TestOpenAIModelLacksMaxModelLen(t *testing.T) {
+	var list openai.ModelsList
+	if err := json.Unmarshal([]byte(vllmModels), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Models) != 1 || list.Models[0].ID != "m" {
+		t.Fatalf("go-openai's list = %+v, want model m", list.Models)
+	}
+	again, err := json.Marshal(list.Models[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(again), "4096") {
+		t.Errorf("go-openai's Model kept max_model_len: %s", again)
+	}
+}
+
+// A refused credential is reported with the server's message, in each
+// engine's error shape.
+func TestAuthError(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"OpenAI", `{"error":{"message":"Incorrect API key provided: sk-1234","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, "Incorrect API key provided: sk-1234"},
+		{"older vLLM", `{"object":"error","message":"Unauthorized","type":"Unauthorized","param":null,"code":401}`, "Unauthorized"},
+		{"vLLM --api-key, TGI", `{"error":"Unauthorized"}`, "Unauthorized"},
+		{"no message", `{"error":{"type":"auth"}}`, ""},
+		{"not JSON", "Unauthorized\n", ""},
+	}
+	for _, tt := range tests {
+		base := errors.New("GET /v1/models: 401 Unauthorized")
+		got := authError(base, []byte(tt.body)).Error()
+		want := base.Error()
+		if tt.want != "" {
+			want += ": " + tt.want
+		}
+		if got != want {
+			t.Errorf("%s: authError = %q, want %q", tt.name, got, want)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/ollama"
 	"github.com/evalpin/evalpin/internal/untrusted"
+	openai "github.com/sashabaranov/go-openai"
 )
 
 // DefaultRecheck is how often a lock that no response carries (Ollama's) is
@@ -626,6 +627,10 @@ type modelsResult struct {
 	auth   error // the answer was 401 or 403
 }
 
+// models lists the served models and their context lengths. The list is not
+// decoded into go-openai's ModelsList: its Model has no max_model_len (vLLM's
+// context length, reported as evidence; TestOpenAIModelLacksMaxModelLen), and
+// of the fields it has the probe reads only the id.
 func (p *Prober) models(ctx context.Context, baseURL string) modelsResult {
 	res := modelsResult{from: "GET /v1/models"}
 	var list struct {
@@ -657,23 +662,25 @@ func (p *Prober) models(ctx context.Context, baseURL string) modelsResult {
 }
 
 // authError describes a 401 or 403 answer: the request's error and the
-// server's message, which may echo what was sent (it is untrusted).
+// server's message, which may echo what was sent (it is untrusted). The
+// OpenAI shape, {"error":{"message":…}}, is go-openai's ErrorResponse, a
+// bare error object (older vLLM, SGLang) its APIError; the
+// {"error":"…"} of TGI and of vLLM's --api-key check, for which go-openai
+// has no type, is read by hand (TestAuthError).
 func authError(err error, body []byte) error {
-	var e struct {
-		Error   any    `json:"error"`
-		Message string `json:"message"`
-	}
 	msg := ""
-	if json.Unmarshal(body, &e) == nil {
-		switch v := e.Error.(type) {
-		case string:
-			msg = v
-		case map[string]any:
-			msg, _ = v["message"].(string)
-		}
-		if msg == "" {
-			msg = e.Message
-		}
+	var r openai.ErrorResponse
+	var api openai.APIError
+	var tgi struct {
+		Error string `json:"error"`
+	}
+	switch {
+	case json.Unmarshal(body, &r) == nil && r.Error != nil && r.Error.Message != "":
+		msg = r.Error.Message
+	case json.Unmarshal(body, &api) == nil && api.Message != "":
+		msg = api.Message
+	case json.Unmarshal(body, &tgi) == nil:
+		msg = tgi.Error
 	}
 	if msg == "" {
 		return err
@@ -720,7 +727,10 @@ func modelNameLock(model string, served []string) string {
 }
 
 // completion sends a one-token chat completion and records the lock its
-// response carries.
+// response carries. The request is not go-openai's ChatCompletionRequest,
+// which would drop "temperature": 0 (runner's
+// TestOpenAIRequestsDropZeroValues); of the response the probe reads two
+// top-level fields.
 func (p *Prober) completion(ctx context.Context, baseURL string, r *Report) {
 	const what = "probe completion (POST /v1/chat/completions, 1 token)"
 	body := map[string]any{
