@@ -36,7 +36,7 @@ rule out. The policy file (docs/diff.md) sets alpha, per-metric minimum
 effects and non-inferiority margins, the maximum drift above the noise floor,
 tags that must never regress, and the least evidence a verdict needs.
 
-X and Y are run ids or lock ids, as for 'evalpin diff'.
+X and Y are baseline files, run ids or lock ids, as for 'evalpin diff'.
 
 Examples:
 
