@@ -441,3 +441,33 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// The history views show hostile outputs, case ids and lock refusals
+// escaped, as table and as JSON.
+func TestHistoryEscaping(t *testing.T) {
+	run := eval.Run{ID: 7, Lock: lockid.ID("sha256:" + strings.Repeat("ab", 32)), Suite: "s\x1b[2J", Status: eval.RunInterrupted,
+		LockRefusal: "changed \u202e!", Endpoints: []string{"http://h/v1"}}
+	row := report.RunRow{Run: run, Results: len(hostile), Errors: 1}
+	var results []eval.Result
+	for i, out := range hostile {
+		results = append(results, eval.Result{CaseID: fmt.Sprint("c\x1b", i), Output: out, Error: []string{"", "boom \x07"}[b2i(i == 1)]})
+	}
+	c := eval.Case{ID: "c\x1b0", Prompt: hostile[2], Tags: []string{hostile[4]}}
+	for _, asJSON := range []bool{false, true} {
+		var buf bytes.Buffer
+		if err := report.WriteRuns(&buf, []report.RunRow{row}, asJSON); err != nil {
+			t.Fatal(err)
+		}
+		if err := report.WriteRun(&buf, row, results, 60, asJSON); err != nil {
+			t.Fatal(err)
+		}
+		if err := report.WriteCase(&buf, row, c.ID, &c, results[:2], asJSON); err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"\x1b", "\x07", "\x00", "\u202e"} {
+			if strings.Contains(buf.String(), bad) {
+				t.Errorf("json=%v: output carries %q raw", asJSON, bad)
+			}
+		}
+	}
+}

@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"time"
+
+	reports "github.com/evalpin/evalpin/report"
 
 	"github.com/evalpin/evalpin/eval"
-	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
-	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 const runsUsage = `
@@ -76,84 +74,17 @@ func (a *app) runRuns(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	counts := make([]store.Counts, len(runs))
+	rows := make([]reports.RunRow, len(runs))
 	for i, r := range runs {
-		if counts[i], err = db.Counts(ctx, r.ID); err != nil {
+		c, err := db.Counts(ctx, r.ID)
+		if err != nil {
 			return err
 		}
+		rows[i] = reports.RunRow{Run: r, Results: c.Results, Errors: c.Errors}
 	}
-
-	if *format == "json" {
-		out := make([]histRunJSON, len(runs))
-		for i, r := range runs {
-			out[i] = newHistRunJSON(r, counts[i])
-		}
-		return histWriteJSON(stdout, out)
-	}
-	if len(runs) == 0 {
+	if len(runs) == 0 && *format != "json" {
 		fmt.Fprintln(stderr, "no runs stored match")
 		return nil
 	}
-	table := histTable(stdout)
-	table.Header("RUN", "LOCK", "SUITE", "STATUS", "STORED", "ERRORS", "STARTED (UTC)", "DURATION")
-	for i, r := range runs {
-		if err := table.Append(
-			strconv.FormatInt(r.ID, 10),
-			untrusted.Line(r.Lock.Short()),
-			untrusted.Line(histSuite(r)),
-			histStatus(r),
-			strconv.Itoa(counts[i].Results),
-			strconv.Itoa(counts[i].Errors),
-			histTime(r.Started),
-			histDuration(r),
-		); err != nil {
-			return err
-		}
-	}
-	return table.Render()
-}
-
-// histRunJSON is the stable JSON form of a run in "evalpin runs" and "evalpin show".
-type histRunJSON struct {
-	ID           int64         `json:"id"`
-	Lock         lockid.ID     `json:"lock"`
-	Suite        string        `json:"suite"`
-	SuiteVersion string        `json:"suite_version"`
-	SuiteHash    string        `json:"suite_hash"`
-	Settings     eval.Settings `json:"settings"`
-	SettingsHash string        `json:"settings_hash"`
-	Endpoints    []string      `json:"endpoints"`
-	Version      string        `json:"evalpin_version"`
-	Status       string        `json:"status"`
-	Started      time.Time     `json:"started"`
-	Finished     *time.Time    `json:"finished,omitempty"`
-	Results      int           `json:"results"` // results stored
-	Errors       int           `json:"errors"`  // stored results whose request failed
-	// LockRefusal says why a lock check stopped the run mid-way, if one did.
-	LockRefusal string `json:"lock_refusal,omitempty"`
-}
-
-// histStatus returns a run's status, marked when a lock check stopped it.
-func histStatus(r eval.Run) string {
-	if r.LockRefusal != "" {
-		return string(r.Status) + " (lock changed)"
-	}
-	return string(r.Status)
-}
-
-func newHistRunJSON(r eval.Run, c store.Counts) histRunJSON {
-	j := histRunJSON{
-		ID: r.ID, Lock: r.Lock, Suite: r.Suite, SuiteVersion: r.SuiteVersion, SuiteHash: r.SuiteHash,
-		Settings: r.Settings, SettingsHash: r.SettingsHash, Endpoints: r.Endpoints, Version: r.Version,
-		Status: string(r.Status), Started: r.Started.UTC(), Results: c.Results, Errors: c.Errors,
-		LockRefusal: r.LockRefusal,
-	}
-	if j.Endpoints == nil {
-		j.Endpoints = []string{}
-	}
-	if !r.Finished.IsZero() {
-		f := r.Finished.UTC()
-		j.Finished = &f
-	}
-	return j
+	return reports.WriteRuns(stdout, rows, *format == "json")
 }
