@@ -1,0 +1,127 @@
+package architecture
+
+import (
+	"encoding/json"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/evalpin/evalpin/"
+
+// allowed lists, for each package of the module, every package of the module
+// it may import (docs/architecture.md draws the same graph). A package that
+// is not listed may import nothing of the module but the leaves.
+var allowed = map[string][]string{
+	// Leaves: the standard library and at most one another leaf.
+	"internal/fault":     {},
+	"internal/untrusted": {},
+	"internal/lockid":    {},
+	"internal/secret":    {},
+	"eval/stats":         {},
+	"internal/cli":       {"internal/fault"},
+	"internal/ollama":    {"internal/lockid", "internal/untrusted"},
+	// The domain and the work on it.
+	"eval":         {"internal/lockid"},
+	"eval/score":   {"eval"},
+	"eval/compare": {"eval", "eval/stats", "internal/fault"},
+	"suites":       {"eval", "eval/score", "internal/fault"},
+	// Lock manifests, identities, endpoints, the sidecar.
+	"internal/lock":     {"internal/fault", "internal/lockid", "internal/untrusted"},
+	"internal/identity": {"internal/lock", "internal/lockid", "internal/ollama", "internal/untrusted"},
+	"internal/endpoint": {"eval", "internal/fault", "internal/lock", "internal/lockid", "internal/ollama", "internal/untrusted"},
+	"internal/serve":    {"internal/fault", "internal/lockid", "internal/ollama", "internal/untrusted"},
+	// Replay, storage, files, rendering.
+	"runner":         {"eval", "internal/fault", "internal/lockid", "internal/untrusted"},
+	"internal/store": {"eval", "internal/fault", "internal/lockid", "internal/secret"},
+	"baselines":      {"eval", "internal/fault", "internal/lockid", "internal/secret"},
+	"report":         {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lockid", "internal/untrusted"},
+}
+
+// never lists packages of the module or beyond that a package must not
+// depend on, directly or not: the "never" edges of docs/architecture.md.
+var never = []struct {
+	pkg, dep, why string
+}{
+	{"internal/serve", "gonum.org/", "the sidecar proxies requests; it knows no statistics"},
+	{"internal/serve", module + "eval", "the sidecar speaks the lock protocol only"},
+	{"internal/serve", "github.com/mattn/go-sqlite3", "the sidecar stores nothing"},
+	{"eval/stats", "database/sql", "the statistics know no database"},
+	{"eval/compare", "database/sql", "the statistics know no database"},
+	{"eval/compare", module + "internal/store", "the comparison takes runs, not rows"},
+	{"report", module + "internal/store", "the renderers take comparisons and rows, not the store"},
+	{"report", "github.com/mattn/go-sqlite3", "the renderers take comparisons and rows, not the store"},
+	{"runner", module + "internal/store", "the runner hands results to a sink"},
+	{"runner", module + "internal/endpoint", "the runner checks responses through a function the command wires"},
+	{"runner", "github.com/schollz/progressbar", "the runner does not draw"},
+	{"runner", "golang.org/x/term", "the runner does not draw"},
+	{"internal/endpoint", module + "internal/store", "probing stores nothing"},
+	{"eval", "gonum.org/", "the domain types import no third-party package"},
+}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+func list(t *testing.T) []pkg {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-json", "github.com/evalpin/evalpin/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var ps []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// leaves are the packages anything may import.
+var leaves = []string{"internal/fault", "internal/untrusted", "internal/lockid"}
+
+func TestImports(t *testing.T) {
+	for _, p := range list(t) {
+		name := strings.TrimPrefix(p.ImportPath, module)
+		if strings.HasPrefix(name, "cmd/") || strings.HasPrefix(name, "internal/testbed") ||
+			strings.HasPrefix(name, "internal/stubserver") || strings.HasPrefix(name, "internal/architecture") {
+			continue // wiring, and the test beds
+		}
+		ok, listed := allowed[name]
+		for _, imp := range p.Imports {
+			dep, mine := strings.CutPrefix(imp, module)
+			if !mine {
+				continue
+			}
+			if listed && !slices.Contains(ok, dep) || !listed && !slices.Contains(leaves, dep) {
+				t.Errorf("%s imports %s, which docs/architecture.md does not allow it", name, dep)
+			}
+		}
+		for _, n := range never {
+			if n.pkg != name {
+				continue
+			}
+			for _, d := range p.Deps {
+				if d == n.dep || strings.HasPrefix(d, n.dep) && (strings.HasSuffix(n.dep, "/") || strings.HasPrefix(d, n.dep+"/")) {
+					t.Errorf("%s depends on %s: %s", name, d, n.why)
+				}
+			}
+		}
+	}
+}
+
+// Only the store talks to SQLite.
+func TestOneStore(t *testing.T) {
+	for _, p := range list(t) {
+		if slices.Contains(p.Imports, "github.com/mattn/go-sqlite3") && p.ImportPath != module+"internal/store" {
+			t.Errorf("%s imports the SQLite driver; only internal/store may", p.ImportPath)
+		}
+	}
+}
