@@ -10,6 +10,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -36,6 +37,9 @@ const (
 // Formats lists the formats in the order help texts name them.
 var Formats = []Format{Table, Markdown, JSON, JUnit, HTML}
 
+// ErrUnknownFormat marks ParseFormat's error for a format it does not know.
+var ErrUnknownFormat = errors.New("unknown report format")
+
 // ParseFormat returns the format named s, or an input error listing the
 // formats.
 func ParseFormat(s string) (Format, error) {
@@ -44,7 +48,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fault.Errorf(fault.Input, "pass --format table, md, json, junit or html", "unknown report format %q", s)
+	return "", fault.Mark(fault.Errorf(fault.Input, "", "unknown report format %q", s), ErrUnknownFormat)
 }
 
 // Write renders c in format f to w.

@@ -116,7 +116,7 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 			return err
 		}
 		if more := len(c.Flips) - len(listed(c.Flips)); more > 0 {
-			fmt.Fprintf(bw, "… and %d more flipped cases (--format json lists them all)\n", more)
+			fmt.Fprintf(bw, "… and %d more flipped cases (the JSON report lists them all)\n", more)
 		}
 	}
 

@@ -155,7 +155,7 @@ func (a *app) run(ctx context.Context, args []string) (err error) {
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
-	return dbError("", err)
+	return dbError("", advise(err))
 }
 
 // usage prints the list of commands.

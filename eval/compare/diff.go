@@ -390,7 +390,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	}
 	if bs != cs {
 		if !opts.AllowSettingsMismatch {
-			return nil, fault.Errorf(fault.Input, "compare runs made at the same settings, or pass --allow-settings-mismatch to compare them anyway",
+			return nil, fault.Errorf(fault.Input, "",
 				"%w: baseline run %d has settings %s, candidate run %d has %s",
 				ErrSettingsDiffer, baseline.Run.ID, short(bs), candidate.Run.ID, short(cs))
 		}

@@ -52,6 +52,21 @@ var (
 	ErrLockMissing = errors.New("response carries no lock")
 )
 
+// The input errors of Resolve that the command turns into advice (naming its
+// own flags); each is wrapped in an *fault.Error of kind fault.Input.
+var (
+	// ErrNoEndpoint: no endpoint was given.
+	ErrNoEndpoint = errors.New("no endpoint given")
+	// ErrWhichModel: the endpoint serves several models and none was named.
+	ErrWhichModel = errors.New("which model?")
+	// ErrModelNotServed: the model named is not among those the endpoint
+	// lists.
+	ErrModelNotServed = errors.New("model not served")
+	// ErrModelsDiffer wraps the ErrDisagree of replicas that serve models of
+	// different names.
+	ErrModelsDiffer = errors.New("replicas serve different models")
+)
+
 // A Strength says how much a reported lock is worth.
 type Strength string
 

@@ -205,7 +205,8 @@ func TestResolve(t *testing.T) {
 				if got := fault.KindOf(err); got != fault.LockRefused {
 					t.Errorf("kind = %v, want KindLockRefused", got)
 				}
-				if fault.HintOf(err) == "" {
+				// The command advises on a wrong lock, naming its flag.
+				if fault.HintOf(err) == "" && !errors.Is(err, ErrWrongLock) {
 					t.Errorf("refusal %v has no hint", err)
 				}
 				if !strings.Contains(err.Error(), tt.msg) {
@@ -284,9 +285,10 @@ func TestResolveNotALockProblem(t *testing.T) {
 	for _, tt := range []struct {
 		name, url, model string
 		msg, hint        string
+		mark             error // the marker the command advises on
 	}{
-		{"unreachable", down.URL + "/v1", "m", "unreachable: ", "server is running"},
-		{"several models, none named", several.URL + "/v1", "", "serves 2 models (m1, m2): which one?", "--model"},
+		{"unreachable", down.URL + "/v1", "m", "unreachable: ", "server is running", nil},
+		{"several models, none named", several.URL + "/v1", "", "serves 2 models (m1, m2): which one?", "", ErrWhichModel},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Resolve(context.Background(), nil, []string{tt.url}, tt.model, "")
@@ -298,6 +300,9 @@ func TestResolveNotALockProblem(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.msg) || !strings.Contains(fault.HintOf(err), tt.hint) {
 				t.Errorf("err = %v, hint %q; want %q with a hint naming %q", err, fault.HintOf(err), tt.msg, tt.hint)
+			}
+			if tt.mark != nil && !errors.Is(err, tt.mark) {
+				t.Errorf("err = %v is not marked %v", err, tt.mark)
 			}
 		})
 	}

@@ -275,9 +275,9 @@ func (p *Prober) Probe(ctx context.Context, baseURL, model string) (*Report, err
 // whichModel says why the probe could not pick a model.
 func whichModel(served []string) string {
 	if len(served) == 0 {
-		return "the endpoint lists no models; name one with --model"
+		return "the endpoint lists no models"
 	}
-	return fmt.Sprintf("the endpoint serves %d models; name one with --model", len(served))
+	return fmt.Sprintf("the endpoint serves %d models and none was named", len(served))
 }
 
 // addProblem records a contradiction that refuses the endpoint.
@@ -344,8 +344,8 @@ func (r *Report) Choose(expect lockid.ID) (Claim, error) {
 			"endpoint %s answers GET %s with 404, but %s answers it: did you mean %s?", r.Endpoint, apiURL(r.Endpoint, "/models"), r.suggest, r.suggest)
 	}
 	if r.Model != "" && len(r.served) > 0 && !r.serves(r.Model) {
-		return Claim{}, fault.Errorf(fault.Input, "name a model the endpoint serves with --model",
-			"endpoint %s does not serve model %q (served: %s)", r.Endpoint, untrusted.Clip(r.Model, 100), untrusted.Clip(strings.Join(r.served, ", "), 300))
+		return Claim{}, fault.Mark(fault.Errorf(fault.Input, "",
+			"endpoint %s does not serve model %q (served: %s)", r.Endpoint, untrusted.Clip(r.Model, 100), untrusted.Clip(strings.Join(r.served, ", "), 300)), ErrModelNotServed)
 	}
 	if len(r.Claims) == 0 && r.stopped != "" {
 		return Claim{}, refusef(ErrNoLock,
@@ -357,8 +357,8 @@ func (r *Report) Choose(expect lockid.ID) (Claim, error) {
 			"endpoint %s unreachable: %w", r.Endpoint, r.down)
 	}
 	if len(r.Claims) == 0 && r.Model == "" && len(r.served) > 1 {
-		return Claim{}, fault.Errorf(fault.Input, "name the model to evaluate with --model",
-			"endpoint %s serves %d models (%s): which one?", r.Endpoint, len(r.served), untrusted.Clip(strings.Join(r.served, ", "), 200))
+		return Claim{}, fault.Mark(fault.Errorf(fault.Input, "",
+			"endpoint %s serves %d models (%s): which one?", r.Endpoint, len(r.served), untrusted.Clip(strings.Join(r.served, ", "), 200)), ErrWhichModel)
 	}
 	if len(r.Claims) == 0 {
 		return Claim{}, refusef(ErrNoLock,
@@ -379,8 +379,7 @@ func (r *Report) Choose(expect lockid.ID) (Claim, error) {
 			locks = append(locks, string(c.Lock))
 		}
 	}
-	return Claim{}, refusef(ErrWrongLock,
-		"point the endpoint at a server of the expected lock, or pass the --expect-lock you mean ('evalpin probe URL' shows what it serves)",
+	return Claim{}, refusef(ErrWrongLock, "",
 		"endpoint %s serves %s, not the expected %s", r.Endpoint, strings.Join(locks, " and "), expect)
 }
 

@@ -74,7 +74,7 @@ func (p *Prober) Resolve(ctx context.Context, baseURLs []string, model string, e
 // order given. Like Probe, it fails only on bad input or a cancelled context.
 func (p *Prober) ProbeAll(ctx context.Context, baseURLs []string, model string) ([]*Report, error) {
 	if len(baseURLs) == 0 {
-		return nil, fault.Errorf(fault.Input, "name an endpoint with --endpoint URL", "no endpoint given")
+		return nil, fault.Errorf(fault.Input, "", "%w", ErrNoEndpoint)
 	}
 	baseURLs = slices.Clone(baseURLs)
 	for i, u := range baseURLs {
@@ -104,7 +104,7 @@ func (p *Prober) ProbeAll(ctx context.Context, baseURLs []string, model string) 
 // ProbeAll returns them) and returns the run's Target.
 func (p *Prober) Decide(reports []*Report, expect lockid.ID) (*Target, error) {
 	if len(reports) == 0 {
-		return nil, fault.Errorf(fault.Input, "name an endpoint with --endpoint URL", "no endpoint given")
+		return nil, fault.Errorf(fault.Input, "", "%w", ErrNoEndpoint)
 	}
 	first, err := reports[0].Choose(expect)
 	if err != nil {
@@ -122,8 +122,8 @@ func (p *Prober) Decide(reports []*Report, expect lockid.ID) (*Target, error) {
 			return nil, err
 		}
 		if r.Model != t.Model && !(c.Source == SourceOllama && ollamaName(r.Model) == ollamaName(t.Model)) {
-			return nil, refusef(ErrDisagree, "name the model with --model so that every endpoint serves it",
-				"endpoint %s serves model %q but %s serves %q", reports[0].Endpoint, t.Model, r.Endpoint, r.Model)
+			return nil, fault.Mark(refusef(ErrDisagree, "",
+				"endpoint %s serves model %q but %s serves %q", reports[0].Endpoint, t.Model, r.Endpoint, r.Model), ErrModelsDiffer)
 		}
 		t.eps[r.Endpoint] = &watch{report: r, expect: r.expectationsFor(c)}
 	}

@@ -129,3 +129,19 @@ func HintOf(err error) string {
 	}
 	return ""
 }
+
+// Mark returns err, its text unchanged, such that errors.Is(…, sentinel)
+// also holds: a library marks an error with what it is, and the command
+// that names the flags adds the advice for it.
+func Mark(err, sentinel error) error {
+	if err == nil {
+		return nil
+	}
+	return &marked{err: err, mark: sentinel}
+}
+
+type marked struct{ err, mark error }
+
+func (m *marked) Error() string        { return m.err.Error() }
+func (m *marked) Unwrap() []error      { return []error{m.err, m.mark} }
+func (m *marked) Is(target error) bool { return target == m.mark }

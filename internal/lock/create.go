@@ -265,7 +265,7 @@ type ServingFile struct {
 func ReadServing(path string) (*ServingFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fault.Errorf(fault.Input, "check the --serving path", "read serving file: %w", err)
+		return nil, fault.Errorf(fault.Input, "check the path of the serving file", "read serving file: %w", err)
 	}
 	var sf ServingFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))

@@ -152,7 +152,7 @@ var errStopped = errors.New("lock no longer claimed")
 // before it serves.
 func New(cfg Config) (*Server, error) {
 	if cfg.Upstream == nil || cfg.Upstream.Host == "" || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") {
-		return nil, fault.Errorf(fault.Input, "pass the engine's origin, e.g. --upstream http://127.0.0.1:11434", "upstream must be an http or https URL with a host")
+		return nil, fault.Errorf(fault.Input, "give the engine's origin, e.g. http://127.0.0.1:11434", "upstream must be an http or https URL with a host")
 	}
 	if cfg.Lock == "" || cfg.Check == nil {
 		return nil, errors.New("serve: Config needs Lock and Check")
