@@ -3,7 +3,6 @@ package suites
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -325,31 +324,4 @@ func sum(b []byte) string {
 	var x [2 * sha256.Size]byte
 	hex.Encode(x[:], s[:])
 	return string(x[:])
-}
-
-// normalizeNumbers replaces each json.Number in v by the float64 it denotes,
-// so that 1.50, 1.5 and 15e-1 encode alike. Integers beyond 2^53 are rounded,
-// as JavaScript would.
-func normalizeNumbers(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil {
-			return v
-		}
-		return f
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = normalizeNumbers(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = normalizeNumbers(e)
-		}
-		return out
-	}
-	return v
 }
