@@ -78,7 +78,8 @@ func (ps *problems) missing(params []string, format string, args ...any) {
 //
 // A scorer's identity, which a suite's case hash covers, is its kind, its
 // Name and its JSON encoding (the json tags of its exported fields), so a
-// scorer type's fields are its parameters with their defaults filled in.
+// scorer type's fields are its parameters with their defaults filled in: its
+// encoding, decoded into a Spec (with UseNumber), builds the scorer again.
 type Kind struct {
 	Name string // as suites name it, e.g. "regex"
 	// Params are the JSON names of the Spec fields the kind takes besides

@@ -24,8 +24,9 @@ func spec(t *testing.T, text string) *Spec {
 	return &s
 }
 
-// TestBuild builds each kind from its parameters and checks the scorer, or
-// the problems with their paths and messages (the messages suite files have
+// TestBuild builds each kind from its parameters and checks the scorer, and
+// that building from the scorer's JSON encoding gives it again, or the
+// problems with their paths and messages (the messages suite files have
 // always given; testdata/bad under suites pins them in context).
 func TestBuild(t *testing.T) {
 	f := func(v float64) float64 { return v }
@@ -146,6 +147,12 @@ func TestBuild(t *testing.T) {
 			wantJSON, _ := json.Marshal(tt.want)
 			if !bytes.Equal(gotJSON, wantJSON) {
 				t.Errorf("Build = %s, want %s", gotJSON, wantJSON)
+			}
+			// The encoding is a Spec too, of the same scorer: its parameters
+			// with their defaults filled in.
+			again, ps := k.Build(spec(t, string(gotJSON)))
+			if againJSON, _ := json.Marshal(again); ps != nil || !bytes.Equal(againJSON, gotJSON) {
+				t.Errorf("Build(its own encoding %s) = %s, %v", gotJSON, againJSON, ps)
 			}
 		})
 	}
