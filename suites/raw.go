@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/evalpin/evalpin/eval/score"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -53,7 +54,7 @@ type rawCase struct {
 	Tags      []string      `json:"tags"`
 	Cluster   *string       `json:"cluster"`
 	Overrides *rawOverrides `json:"overrides"`
-	Scorers   []rawScorer   `json:"scorers"`
+	Scorers   []score.Spec  `json:"scorers"`
 }
 
 // rawMessage is one chat turn.
@@ -68,43 +69,6 @@ type rawOverrides struct {
 	Stop        []string `json:"stop"`
 	Temperature *float64 `json:"temperature"`
 	Seed        *int64   `json:"seed"`
-}
-
-// rawScorer is the union of every scorer kind's parameters; build checks
-// that only the kind's own are set.
-type rawScorer struct {
-	Kind       *string  `json:"kind"`
-	Name       *string  `json:"name"`
-	Value      any      `json:"value"`  // string or json.Number
-	Values     []any    `json:"values"` // strings or json.Numbers
-	Pattern    *string  `json:"pattern"`
-	IgnoreCase *bool    `json:"ignore_case"`
-	Trim       *bool    `json:"trim"`
-	Any        *bool    `json:"any"`
-	StripFence *bool    `json:"strip_fence"`
-	Schema     any      `json:"schema"`
-	Abs        *float64 `json:"abs"`
-	Rel        *float64 `json:"rel"`
-	Pick       *string  `json:"pick"`
-	Choices    *string  `json:"choices"`
-	MinChars   *int     `json:"min_chars"`
-	MaxChars   *int     `json:"max_chars"`
-	MinWords   *int     `json:"min_words"`
-	MaxWords   *int     `json:"max_words"`
-}
-
-// scorerFields are the JSON names of rawScorer's fields, in order.
-var scorerFields = fieldNames(reflect.TypeFor[rawScorer]())
-
-// forSetFields calls f with the JSON name of each field of r that is set, in
-// field order.
-func (r *rawScorer) forSetFields(f func(name string)) {
-	rv := reflect.ValueOf(r).Elem()
-	for i, name := range scorerFields {
-		if !rv.Field(i).IsZero() {
-			f(name)
-		}
-	}
 }
 
 func jsonName(f reflect.StructField) string {

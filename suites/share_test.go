@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/evalpin/evalpin/eval"
 )
@@ -70,43 +69,6 @@ func TestSharedScorers_Concurrent(t *testing.T) {
 	if got, want := len(distinct), 4; got != want { // three patterns, one schema
 		t.Fatalf("3000 cases hold %d distinct scorers, want %d", got, want)
 	}
-}
-
-func TestSharedScorers_Collected(t *testing.T) {
-	// A pattern no other test uses, so that only this suite holds it.
-	pattern := fmt.Sprintf("collected-%d", time.Now().UnixNano())
-	key := scorerKey{param: pattern}
-	load := func() *eval.Suite {
-		s, err := Parse("one.jsonl", []byte(`{"suite": {"name": "one", "version": "1"}}
-{"id": "a", "prompt": "p", "scorers": [{"kind": "regex", "pattern": "`+pattern+`"}]}
-`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	first := load()
-	if sharedRegexes.lookup(key) == nil {
-		t.Fatal("the loaded suite's regex is not in the cache")
-	}
-	// A second load while the first is held gets the same scorer.
-	if second := load(); second.Cases[0].Scorers[0] != first.Cases[0].Scorers[0] {
-		t.Fatal("a second load of the same suite compiled its regex again")
-	}
-	runtime.KeepAlive(first) // and no longer
-	// Once no suite holds it, the scorer is collected and its entry dropped
-	// (cleanups run on their own goroutine, soon after a GC).
-	for range 500 {
-		runtime.GC()
-		sharedRegexes.mu.Lock()
-		_, ok := sharedRegexes.m[key]
-		sharedRegexes.mu.Unlock()
-		if !ok {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatal("the cache still holds the regex of a suite no longer used")
 }
 
 // regexSuite returns a JSONL suite of n cases that judge their outputs with a

@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/score"
 	"github.com/evalpin/evalpin/internal/fault"
 	"go.yaml.in/yaml/v3"
 )
@@ -221,7 +222,7 @@ func buildHeader(h *rawHeader, ps *problems) *eval.Suite {
 	case json.Number:
 		s.Version = string(v)
 	default:
-		ps.add(path{"version"}, "version must be a string or number, got %s", describe(v))
+		ps.add(path{"version"}, "version must be a string or number, got %s", score.DescribeValue(v))
 	}
 	s.Settings = buildSettings(h.Defaults, ps)
 	return s

@@ -1,7 +1,9 @@
 // Package score holds evalpin's deterministic scorers: each judges one output
 // (equals, contains, not-contains, regex, valid JSON, JSON schema, number
 // within tolerance, multiple-choice letter, length bounds) and says why it
-// failed, for people. Suites construct them from their files.
+// failed, for people. Each kind is declared once, in the kinds table of
+// kind.go: suites look a kind up by name (Lookup) and build a scorer from the
+// parameters a suite file gives it (Kind.Build).
 package score
 
 import (
@@ -26,7 +28,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// The scorer kinds, as suites name them.
+// The scorer kinds, as suites name them; ScorerKinds lists them.
 const (
 	ScorerEquals      = "equals"
 	ScorerContains    = "contains"
@@ -39,32 +41,12 @@ const (
 	ScorerLength      = "length"
 )
 
-// ScorerKinds lists every scorer kind in alphabetical order.
-var ScorerKinds = []string{
-	ScorerChoice, ScorerContains, ScorerEquals, ScorerJSONSchema, ScorerJSONValid,
-	ScorerLength, ScorerNotContains, ScorerNumber, ScorerRegex,
-}
-
 // A KindScorer is a Scorer that says which kind it is. Every scorer of this
-// package is one; a suite's content hash covers the kind and the scorer's JSON
-// encoding (its parameters).
+// package is one; see Kind for what a suite's content hash covers.
 type KindScorer interface {
 	eval.Scorer
 	Kind() string
 }
-
-// Every scorer of this package reports its kind.
-var (
-	_ KindScorer = (*Equals)(nil)
-	_ KindScorer = (*Contains)(nil)
-	_ KindScorer = (*NotContains)(nil)
-	_ KindScorer = (*Regex)(nil)
-	_ KindScorer = (*JSONValid)(nil)
-	_ KindScorer = (*JSONSchema)(nil)
-	_ KindScorer = (*Number)(nil)
-	_ KindScorer = (*Choice)(nil)
-	_ KindScorer = (*Length)(nil)
-)
 
 // folder does Unicode case folding; it is stateless and safe for concurrent use.
 var folder = cases.Fold()
