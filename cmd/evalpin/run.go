@@ -242,7 +242,6 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 		CheckResponse:      target.CheckResponse,
 		CheckErrorResponse: target.CheckErrorResponse,
 		Sink:               committer,
-		Skip:               done.Has,
 		HardStop:           hard,
 		Now:                a.runClock,
 	})
@@ -253,14 +252,15 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 	}
 	runSuite := *suite
 	runSuite.Settings = settings
+	plan := runner.SuitePlan(runSuite, done.Has)
 	var sum runner.Summary
 	var runErr error
 	if tty && !o.noProgress {
 		stopProgress := runShowProgress(r, stderr)
-		sum, runErr = r.Run(ctx, runSuite)
+		sum, runErr = r.Run(ctx, plan)
 		stopProgress()
 	} else {
-		sum, runErr = r.Run(ctx, runSuite)
+		sum, runErr = r.Run(ctx, plan)
 	}
 	// The last check: it confirms the results still held, and the lock may
 	// have changed after the last response was checked (an Ollama model
