@@ -67,7 +67,8 @@ var (
 // kept for Err.
 func (s *sink) Put(r eval.Result) {
 	if err := s.w.Put(r); err != nil {
-		s.err.CompareAndSwap(nil, &err)
+		first := err // only a failed Put allocates
+		s.err.CompareAndSwap(nil, &first)
 	}
 }
 
