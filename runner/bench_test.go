@@ -92,7 +92,7 @@ func replay(tb testing.TB, url string, c int, suite eval.Suite) (Summary, *bench
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sum, err := r.Run(context.Background(), suite)
+	sum, err := r.Run(context.Background(), SuitePlan(suite, nil))
 	if err != nil {
 		tb.Fatal(err)
 	}

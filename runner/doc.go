@@ -2,8 +2,17 @@
 // concurrency and hands every result to a Sink.
 //
 // The runner knows nothing of the store, the endpoint lock protocol or suite
-// files: it takes an eval.Suite, hands eval.Results to a Sink, and checks
-// locks with the function in its Config.
+// files: it takes a Plan, hands eval.Results to a Sink, and checks locks with
+// the function in its Config.
+//
+// # Plans and passes
+//
+// A Plan is what to request: jobs (case samples) walked in passes, which Run
+// pulls as workers become free rather than listing them up front, so a plan
+// can stream a suite, a shard or a subset without holding it. SuitePlan makes
+// the plan of an eval.Suite: pass k requests sample k of every case, so the
+// repeats of a case are spread across the run, never back to back; a resumed
+// run leaves out what is stored.
 //
 // # Requests
 //
@@ -17,9 +26,11 @@
 // go-openai's ErrorResponse and APIError read error bodies in the OpenAI
 // shapes. wire.go says why at each type, and names the test or benchmark that
 // pins it.
-// With Config.Batch > 1, raw cases with identical settings are packed into
-// one /completions request with a list of prompts and mapped back by each
-// choice's index.
+// With Config.Batch > 1, raw cases of one pass with identical settings are
+// packed into one /completions request with a list of prompts and mapped back
+// by each choice's index; a pass's last, partly filled requests are sent when
+// the pass ends, so no request holds two samples of a case (the engine would
+// batch them together, and their disagreement would not measure its noise).
 //
 // # Concurrency
 //
@@ -59,8 +70,9 @@
 // (each within Config.Timeout) and their results are handed on, and Run
 // returns an error wrapping the context's cause. Closing Config.HardStop
 // cancels in-flight requests at once; their results are dropped. Results not
-// handed on are never recorded as failures, so a resumed run (Config.Skip)
-// requests exactly the case samples that are missing or failed transiently.
+// handed on are never recorded as failures, so a resumed run (the skip of
+// SuitePlan) requests exactly the case samples that are missing or failed
+// transiently.
 //
 // # Performance
 //

@@ -44,7 +44,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	sum, err := r.Run(context.Background(), suite)
+	sum, err := r.Run(context.Background(), runner.SuitePlan(suite, nil))
 	fmt.Println(sum.Results, "result(s), errors:", sum.ErrorCount(), err)
 	// Output:
 	// greet/0 "echo: hello" lock=sha256:1234

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,9 +88,9 @@ type Config struct {
 	// BackoffBase and BackoffMax shape the exponential back-off between
 	// attempts (defaults 250 ms and 30 s). A Retry-After header wins.
 	BackoffBase, BackoffMax time.Duration
-	// Batch packs up to this many raw-prompt cases with identical settings
-	// into one /completions request, the prompt being a list (default 1: no
-	// packing). Only for engines that accept a list (vLLM, SGLang, OpenAI).
+	// Batch packs up to this many raw-prompt jobs of one pass with identical
+	// settings into one /completions request, the prompt being a list
+	// (default 1: no packing). Only for engines that accept a list (vLLM, SGLang, OpenAI).
 	// A packed request's token usage cannot be split by prompt: its results
 	// carry zero token counts, and the Summary counts the request's usage.
 	Batch int
@@ -113,9 +115,6 @@ type Config struct {
 	CheckErrorResponse func(endpoint string, h http.Header) (lockid.ID, error)
 	// Sink receives every result; required.
 	Sink Sink
-	// Skip reports whether a case's sample is already stored; such samples
-	// are not requested again (resume). Nil skips nothing.
-	Skip func(caseID string, sample int) bool
 	// HardStop, when closed, cancels in-flight requests at once and drops
 	// their results (a second Ctrl-C). The first cancel of Run's context
 	// only stops dispatching.
@@ -128,7 +127,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// A Runner replays suites as its Config says. Its Progress may be read from
+// A Runner replays plans as its Config says. Its Progress may be read from
 // any goroutine while Run runs; one Run at a time.
 type Runner struct {
 	cfg    Config
@@ -239,7 +238,96 @@ func (r *Runner) Progress() Progress {
 	return p
 }
 
-// A job is one case sample.
+// A Job is one case sample to request.
+type Job struct {
+	Case   *eval.Case
+	Sample int
+	// Settings are the case's settings: the suite's, with the case's
+	// Overrides applied. The jobs of one case may share one pointer; the
+	// runner reads it and never writes it.
+	Settings *eval.Settings
+}
+
+// A Plan is what Run requests: jobs walked in passes, in order, each pass
+// pulled only as workers become free, so that a plan need not be held in
+// memory. Raw-prompt jobs are packed into one request (Config.Batch) only
+// with jobs of the same pass: a plan that puts the samples of a case in
+// different passes (SuitePlan) never has two of them answered by one
+// request, and so never co-batched by the engine.
+type Plan struct {
+	// Passes yields the passes, each of which yields its jobs.
+	Passes iter.Seq[iter.Seq[Job]]
+	// Total is how many jobs Passes yields: Progress's Total, and what an
+	// interrupted Run says it had to do. 0 if not known.
+	Total int
+	// Skipped is how many case samples the plan leaves out because they
+	// are stored already; Summary and Progress report it.
+	Skipped int
+}
+
+// SuitePlan returns the plan of suite at suite.Settings: pass k requests
+// sample k of every case, in the suite's order, so that the repeats of a case
+// are spread across the run rather than sent back to back. Case samples for
+// which skip reports true (stored already: resume) are left out; a nil skip
+// leaves out none. Total and Skipped are counted up front, calling skip once
+// per case sample; the passes call it again as they are walked, so skip must
+// give the same answers while the plan runs.
+func SuitePlan(suite eval.Suite, skip func(caseID string, sample int) bool) Plan {
+	samples := max(suite.Settings.Samples, 1)
+	defaults := suite.Settings
+	cases := suite.Cases
+	p := Plan{}
+	if skip == nil {
+		skip = func(string, int) bool { return false }
+		p.Total = len(cases) * samples
+	} else {
+		for k := range samples {
+			for i := range cases {
+				if skip(cases[i].ID, k) {
+					p.Skipped++
+				} else {
+					p.Total++
+				}
+			}
+		}
+	}
+	// The settings of a case with overrides are made once, on the first
+	// pass, and shared by its jobs on every pass.
+	var own []*eval.Settings
+	settings := func(i int) *eval.Settings {
+		o := &cases[i].Overrides
+		if o.MaxTokens == nil && o.Stop == nil && o.Temperature == nil && o.Seed == nil {
+			return &defaults
+		}
+		if own == nil {
+			own = make([]*eval.Settings, len(cases))
+		}
+		if own[i] == nil {
+			own[i] = ptr(defaults.With(*o))
+		}
+		return own[i]
+	}
+	p.Passes = func(yield func(iter.Seq[Job]) bool) {
+		for k := range samples {
+			pass := func(yield func(Job) bool) {
+				for i := range cases {
+					if skip(cases[i].ID, k) {
+						continue
+					}
+					if !yield(Job{Case: &cases[i], Sample: k, Settings: settings(i)}) {
+						return
+					}
+				}
+			}
+			if !yield(pass) {
+				return
+			}
+		}
+	}
+	return p
+}
+
+// A job is one case sample, as a request is made of them.
 type job struct {
 	c        *eval.Case
 	sample   int
@@ -250,43 +338,71 @@ type job struct {
 type task struct {
 	raw  bool
 	jobs []job
+	one  [1]job // jobs of an unpacked task, without a second allocation
 }
 
-// plan lists the requests for suite, leaving out skipped samples.
-func (r *Runner) plan(suite eval.Suite) (tasks []task, skipped int) {
-	samples := max(suite.Settings.Samples, 1)
-	defaults := suite.Settings
-	open := map[string]int{} // settings key → index of the raw task being packed
-	for i := range suite.Cases {
-		c := &suite.Cases[i]
-		s := &defaults
-		if c.Overrides.MaxTokens != nil || c.Overrides.Stop != nil || c.Overrides.Temperature != nil || c.Overrides.Seed != nil {
-			s = ptr(defaults.With(c.Overrides))
-		}
-		raw := c.Messages == nil
-		key := ""
-		if raw && r.cfg.Batch > 1 && s != &defaults {
-			key = s.Hash()
-		}
-		for k := 0; k < samples; k++ {
-			if r.cfg.Skip != nil && r.cfg.Skip(c.ID, k) {
-				skipped++
-				continue
-			}
-			j := job{c: c, sample: k, settings: s}
-			if !raw || r.cfg.Batch == 1 {
-				tasks = append(tasks, task{raw: raw, jobs: []job{j}})
-				continue
-			}
-			if t, ok := open[key]; ok && len(tasks[t].jobs) < r.cfg.Batch {
-				tasks[t].jobs = append(tasks[t].jobs, j)
-				continue
-			}
-			open[key] = len(tasks)
-			tasks = append(tasks, task{raw: true, jobs: append(make([]job, 0, r.cfg.Batch), j)})
+// A packer turns a pass's jobs into tasks: each chat job, and each raw job
+// when Config.Batch is 1, is a task of its own; raw jobs with equal settings
+// are packed up to Batch a request.
+type packer struct {
+	batch int
+	key   map[*eval.Settings]string // settings → their hash, made once per pointer
+	open  map[string]*task          // settings hash → the raw task being packed (nil: none now)
+	order []string                  // keys of open, in the order they were opened
+}
+
+func newPacker(batch int) *packer {
+	p := &packer{batch: batch}
+	if batch > 1 {
+		p.key = make(map[*eval.Settings]string)
+		p.open = make(map[string]*task)
+	}
+	return p
+}
+
+// add takes j and returns the task that is ready to be sent, if one is.
+func (p *packer) add(j Job) *task {
+	raw := j.Case.Messages == nil
+	jb := job{c: j.Case, sample: j.Sample, settings: j.Settings}
+	if !raw || p.batch == 1 {
+		t := &task{raw: raw}
+		t.one[0] = jb
+		t.jobs = t.one[:]
+		return t
+	}
+	key, ok := p.key[j.Settings]
+	if !ok {
+		key = j.Settings.Hash()
+		p.key[j.Settings] = key
+	}
+	t, listed := p.open[key]
+	if t == nil {
+		t = &task{raw: true, jobs: make([]job, 0, p.batch)}
+		p.open[key] = t
+		if !listed {
+			p.order = append(p.order, key)
 		}
 	}
-	return tasks, skipped
+	t.jobs = append(t.jobs, jb)
+	if len(t.jobs) < p.batch {
+		return nil
+	}
+	p.open[key] = nil // full: sent now; the key keeps its place in order
+	return t
+}
+
+// flush returns the tasks still being packed, in the order they were opened,
+// and starts afresh: the end of a pass.
+func (p *packer) flush() []*task {
+	var ts []*task
+	for _, key := range p.order {
+		if t := p.open[key]; t != nil {
+			ts = append(ts, t)
+		}
+	}
+	clear(p.open)
+	p.order = p.order[:0]
+	return ts
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -294,14 +410,13 @@ func ptr[T any](v T) *T { return &v }
 // errHardStop is the cause of a run's cancellation by Config.HardStop.
 var errHardStop = fmt.Errorf("in-flight requests cancelled: %w", context.Canceled)
 
-// Run requests every case sample of suite that Skip does not report stored, at
-// suite.Settings with each case's Overrides applied, and hands each result to
-// the Sink. Failed requests are results with Error set; Run returns an error
+// Run requests every job of plan, pass by pass, and hands each result to the
+// Sink. Failed requests are results with Error set; Run returns an error
 // only when the run could not finish: ctx cancelled (the error wraps
 // ctx's cause, and says the run was interrupted; in-flight requests were
 // finished and handed on first), Config.HardStop, a lock check failure, an
 // unreachable endpoint, or a sink error. The Summary is valid either way.
-func (r *Runner) Run(ctx context.Context, suite eval.Suite) (Summary, error) {
+func (r *Runner) Run(ctx context.Context, plan Plan) (Summary, error) {
 	if !r.running.CompareAndSwap(false, true) {
 		return Summary{}, errors.New("runner: Run called while running")
 	}
@@ -316,11 +431,7 @@ func (r *Runner) Run(ctx context.Context, suite eval.Suite) (Summary, error) {
 	}
 	r.lim = newLimiter(cfg.Concurrency, cfg.MinConcurrency)
 	r.curLim.Store(r.lim)
-	tasks, skipped := r.plan(suite)
-	total := 0
-	for _, t := range tasks {
-		total += len(t.jobs)
-	}
+	total, skipped := plan.Total, plan.Skipped
 	r.total.Store(int64(total))
 	r.skipped.Store(int64(skipped))
 
@@ -350,32 +461,69 @@ func (r *Runner) Run(ctx context.Context, suite eval.Suite) (Summary, error) {
 	var colDone sync.WaitGroup
 	colDone.Go(func() { col.run(out, r) })
 
-	// A fixed pool of workers, not a goroutine per task: a worker's stack
-	// grows once to what JSON and HTTP need, instead of once per request.
+	// A pool of at most Concurrency workers, not a goroutine per task: a
+	// worker's stack grows once to what JSON and HTTP need, instead of once
+	// per request. A worker is started when a task finds none free, so a
+	// small plan starts no more workers than it has tasks.
 	work := make(chan *task)
 	var dropped atomic.Int64
-	for range min(cfg.Concurrency, len(tasks)) {
-		g.Go(func() error {
-			for t := range work {
-				handed, err := r.do(dispatchCtx, gctx, t, out)
-				if !handed {
-					dropped.Add(int64(len(t.jobs)))
-				}
-				if err != nil {
-					return err
-				}
+	workers := 0
+	worker := func() error {
+		for t := range work {
+			handed, err := r.do(dispatchCtx, gctx, t, out)
+			if !handed {
+				dropped.Add(int64(len(t.jobs)))
 			}
-			return nil
-		})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	dispatched := 0
-dispatch:
-	for i := range tasks {
+	send := func(t *task) bool {
 		select {
-		case work <- &tasks[i]:
-			dispatched += len(tasks[i].jobs)
+		case work <- t:
+			dispatched += len(t.jobs)
+			return true
+		default:
+		}
+		if workers < cfg.Concurrency {
+			workers++
+			g.Go(worker)
+		}
+		select {
+		case work <- t:
+			dispatched += len(t.jobs)
+			return true
 		case <-dispatchCtx.Done():
-			break dispatch
+			return false
+		}
+	}
+	// The plan is walked here, pulled as tasks are taken. Packs are closed
+	// at the end of each pass: a request never holds jobs of two passes.
+	exhausted := true
+	pk := newPacker(cfg.Batch)
+	if plan.Passes == nil {
+		plan.Passes = func(func(iter.Seq[Job]) bool) {}
+	}
+dispatch:
+	for pass := range plan.Passes {
+		for j := range pass {
+			if dispatchCtx.Err() != nil {
+				exhausted = false
+				break dispatch
+			}
+			if t := pk.add(j); t != nil && !send(t) {
+				exhausted = false
+				break dispatch
+			}
+		}
+		for _, t := range pk.flush() {
+			if !send(t) {
+				exhausted = false
+				break dispatch
+			}
 		}
 	}
 	close(work)
@@ -388,16 +536,24 @@ dispatch:
 	sum.Skipped = skipped
 	_, _, sum.PeakInFlight, sum.LowestLimit = r.lim.state()
 
-	missing := total - dispatched + int(dropped.Load())
+	// What was not handed on: requests abandoned, and jobs never sent.
+	missing := int(dropped.Load())
+	if !exhausted {
+		missing += max(total-dispatched, 1)
+	}
+	stored := fmt.Sprintf("%d of %d", sum.Results, total)
+	if total == 0 { // a plan of unknown size
+		stored = strconv.Itoa(sum.Results)
+	}
 	switch {
 	case col.sinkErr != nil:
 		return sum, fmt.Errorf("store results: %w", col.sinkErr)
 	case werr != nil:
 		return sum, werr
 	case errors.Is(context.Cause(reqCtx), errHardStop) && missing > 0:
-		return sum, fmt.Errorf("run stopped: %d of %d results stored, %d requests abandoned; the same command resumes it: %w", sum.Results, total, missing, errHardStop)
+		return sum, fmt.Errorf("run stopped: %s results stored, %d requests abandoned; the same command resumes it: %w", stored, missing, errHardStop)
 	case ctx.Err() != nil && missing > 0:
-		return sum, fmt.Errorf("run interrupted: %d of %d results stored; the same command resumes it: %w", sum.Results, total, context.Cause(ctx))
+		return sum, fmt.Errorf("run interrupted: %s results stored; the same command resumes it: %w", stored, context.Cause(ctx))
 	}
 	return sum, nil
 }

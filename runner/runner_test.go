@@ -109,7 +109,7 @@ func run(t *testing.T, cfg Config, suite eval.Suite) (Summary, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return r.Run(ctx, suite)
+	return r.Run(ctx, SuitePlan(suite, nil))
 }
 
 // stub starts the stub server and returns its base URL.
@@ -598,7 +598,7 @@ func TestInterruptDrainsInFlight(t *testing.T) {
 	}
 	done := make(chan ret)
 	go func() {
-		sum, err := r.Run(ctx, chatSuite(100))
+		sum, err := r.Run(ctx, SuitePlan(chatSuite(100), nil))
 		done <- ret{sum, err}
 	}()
 	for range 4 {
@@ -641,7 +641,7 @@ func TestHardStopAbortsInFlight(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		_, err := r.Run(ctx, chatSuite(100))
+		_, err := r.Run(ctx, SuitePlan(chatSuite(100), nil))
 		done <- err
 	}()
 	for range 4 {
@@ -679,9 +679,11 @@ func TestSkip(t *testing.T) {
 	suite := chatSuite(10)
 	suite.Settings.Samples = 3
 	sink := &memSink{}
-	cfg := testConfig(sink, srv.URL+"/v1")
-	cfg.Skip = func(id string, sample int) bool { return id == "c2" || sample == 1 }
-	sum, err := run(t, cfg, suite)
+	r, err := New(testConfig(sink, srv.URL+"/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.Run(context.Background(), SuitePlan(suite, func(id string, sample int) bool { return id == "c2" || sample == 1 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -828,7 +830,7 @@ func TestAdaptiveConcurrency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := r.Run(context.Background(), chatSuite(600))
+	sum, err := r.Run(context.Background(), SuitePlan(chatSuite(600), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -996,14 +998,13 @@ func TestProgress(t *testing.T) {
 	sink := &memSink{}
 	cfg := testConfig(sink, srv.URL+"/v1")
 	cfg.Concurrency = 3
-	cfg.Skip = func(id string, _ int) bool { return id == "c0" }
 	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error)
 	go func() {
-		_, err := r.Run(context.Background(), chatSuite(10))
+		_, err := r.Run(context.Background(), SuitePlan(chatSuite(10), func(id string, _ int) bool { return id == "c0" }))
 		done <- err
 	}()
 	for range 3 {
@@ -1179,15 +1180,13 @@ func TestConnectionsReused(t *testing.T) {
 func TestAllSkipped(t *testing.T) {
 	url, srv := stub(t, stubserver.Config{})
 	sink := &memSink{}
-	cfg := testConfig(sink, url)
-	cfg.Skip = func(string, int) bool { return true }
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // nothing is missing, so even a cancelled run is complete
-	r, err := New(cfg)
+	r, err := New(testConfig(sink, url))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := r.Run(ctx, chatSuite(5))
+	sum, err := r.Run(ctx, SuitePlan(chatSuite(5), func(string, int) bool { return true }))
 	if err != nil || sum.Skipped != 5 || sum.Results != 0 || srv.Requests() != 0 {
 		t.Errorf("err %v, skipped %d, results %d, requests %d", err, sum.Skipped, sum.Results, srv.Requests())
 	}

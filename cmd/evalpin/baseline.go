@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/eval"
@@ -334,9 +333,10 @@ func findImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int
 }
 
 // storeBaseline stores b's lock, suite and run with its results and returns
-// the new run's id. The run is created running and given the file's status
-// and finish time only once every result is stored, so an import that dies
-// half-way leaves a run that no gate takes for complete.
+// the new run's id. The run keeps the file's start and finish times and its
+// status (store.ImportRun), which it is given only once every result is
+// stored, so an import that dies half-way leaves a run that no gate takes for
+// complete.
 func storeBaseline(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, error) {
 	h := b.Header
 	source := h.LockSource
@@ -354,31 +354,7 @@ func storeBaseline(ctx context.Context, db *store.DB, b *baselines.Baseline) (in
 		return 0, err
 	}
 	r := b.Run()
-	r.Status, r.Finished = eval.RunRunning, time.Time{}
-	if err := db.CreateRun(ctx, &r); err != nil {
-		return 0, err
-	}
-	w := db.NewWriter(ctx, r.ID, store.WriterOptions{})
-	for _, res := range b.Results {
-		if err := w.Put(res); err != nil {
-			w.Close()
-			return 0, fmt.Errorf("store results of run %d: %w", r.ID, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return 0, fmt.Errorf("store results of run %d: %w", r.ID, err)
-	}
-	if got := w.Stored(); got != int64(len(b.Results)) {
-		return 0, fmt.Errorf("store results of run %d: %d of %d stored", r.ID, got, len(b.Results))
-	}
-	// SetRunStatus stamps the finish time with the store's clock; the
-	// imported run keeps the time the original run finished.
-	if !h.Finished.IsZero() {
-		now := db.Now
-		db.Now = func() time.Time { return h.Finished }
-		defer func() { db.Now = now }()
-	}
-	if err := db.SetRunStatus(ctx, r.ID, h.Status); err != nil {
+	if err := db.ImportRun(ctx, &r, slices.Values(b.Results)); err != nil {
 		return 0, err
 	}
 	return r.ID, nil

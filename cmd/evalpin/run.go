@@ -22,8 +22,9 @@ import (
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
-	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/untrusted"
+	reports "github.com/evalpin/evalpin/report"
 	"github.com/evalpin/evalpin/runner"
 	"github.com/evalpin/evalpin/suites"
 )
@@ -109,7 +110,8 @@ type runOptions struct {
 	set         map[string]bool // the flags given on the command line
 }
 
-// runRun implements "evalpin run".
+// runRun implements "evalpin run": the flags, the probe, the run's lifecycle
+// (internal/runs), the runner, the summary and the exit code.
 func (a *app) runRun(ctx context.Context, args []string) (err error) {
 	stdout, stderr := a.stdout, a.stderr
 	tty := a.isTerminal(stderr)
@@ -170,63 +172,26 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer db.Close()
-	// The lock is stored with its identity document, when the endpoint gave
-	// one (a verified manifest) or evalpin derived it (Ollama's identity), so
-	// that a diff can say what changed; the id's prefix says which kind of
-	// document it is, the source how the lock was obtained.
-	if err := db.PutLock(ctx, target.Lock, target.Document(), string(target.Claim.Source)); err != nil {
-		return fmt.Errorf("store lock: %w", err)
-	}
-
 	// One evalpin process at a time runs a run (exit 7 for the second): the
 	// run is locked before it is touched.
-	rn, prior, unlockRun, err := runFindOrCreate(ctx, db, o, suite, settings, target.Lock)
+	rn, err := runs.Begin(ctx, db, runs.Spec{
+		Target: target, Suite: suite, Settings: settings, Endpoints: o.endpoints, Version: Version, Fresh: o.fresh,
+		PutSuite: a.putSuite, CommitInterval: a.commitInterval, CommitBatch: a.commitBatch,
+		FinishTimeout: min(o.timeout, runs.DefaultFinishTimeout),
+	})
 	if err != nil {
-		return err
+		return runBeginError(err)
 	}
-	defer unlockRun()
-	// The suite's cases are stored while it is replayed: results refer to
-	// the run, not to its cases (CreateRun recorded the suite itself). The
-	// run is called complete only once they are stored; when they are
-	// already, from an earlier run, storing them costs one query.
-	suiteStore := runStoreSuite(ctx, db, *suite, a.putSuite)
-	defer suiteStore.Wait() // on every early return; before db.Close
-	// A stored failure of a transient kind (a timeout, a server error, a
-	// rate limit) says nothing about the model: it is requested again and
-	// its row replaced, so that an outage does not stay in the run.
-	retry := runner.TransientKinds()
-	if prior != "" && prior != eval.RunComplete {
-		// A run none of whose requests succeeded (every answer malformed, a
-		// 400 for every case) says nothing of the model either: resumed, it
-		// requests every case again.
-		if c, err := db.Counts(ctx, rn.ID); err != nil {
-			return fmt.Errorf("read stored results: %w", err)
-		} else if c.Results > 0 && c.Errors == c.Results {
-			retry = runner.ErrorKinds()
-		}
-	}
-	done, err := db.Done(ctx, rn.ID, retry)
-	if err != nil {
-		return fmt.Errorf("read stored results: %w", err)
-	}
-	expected := len(suite.Cases) * settings.Samples
+	defer rn.Close() // after Finish, or on an early return
 	switch {
-	case prior == eval.RunComplete && done.Len() >= expected:
+	case rn.Complete():
 		fmt.Fprintf(stderr, "run %d is complete: every case sample is stored for this lock, suite and settings; nothing to request (--fresh runs the suite again)\n", rn.ID)
-	case prior != "":
-		fmt.Fprintf(stderr, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, prior, done.Len(), expected)
+	case rn.Resumed():
+		fmt.Fprintf(stderr, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, rn.Prior, rn.Stored, rn.Expected)
 	default:
 		fmt.Fprintf(stderr, "run %d: %s × %s, settings %s\n", rn.ID, runPlural(len(suite.Cases), "case"), runPlural(settings.Samples, "sample"), shortHash(rn.SettingsHash))
 	}
 
-	// The run itself. Everything from here on ends with the writer closed
-	// and the run's status recorded, whatever stops it.
-	writer := db.NewWriter(ctx, rn.ID, store.WriterOptions{Replace: retry})
-	sink := &runSink{w: writer, suite: suiteStore}
-	// Verify, then commit: a result whose lock no response carries (Ollama's,
-	// a sidecar's generation) is stored only once a check that started after
-	// it arrived confirms the lock; the others pass at once.
-	committer := target.NewCommitter(sink, a.commitInterval, a.commitBatch)
 	hard := make(chan struct{})
 	stopWatch := a.watchHardStop(hard, stderr)
 	defer stopWatch()
@@ -241,93 +206,54 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 		Batch:              o.batch,
 		CheckResponse:      target.CheckResponse,
 		CheckErrorResponse: target.CheckErrorResponse,
-		Sink:               committer,
-		Skip:               done.Has,
+		Sink:               rn.Sink(),
 		HardStop:           hard,
 		Now:                a.runClock,
 	})
 	if err != nil {
-		committer.Finish(context.WithoutCancel(ctx))
-		writer.Close()
 		return fault.Errorf(fault.Input, "run 'evalpin help run'", "run: %w", err)
 	}
-	runSuite := *suite
-	runSuite.Settings = settings
 	var sum runner.Summary
 	var runErr error
 	if tty && !o.noProgress {
 		stopProgress := runShowProgress(r, stderr)
-		sum, runErr = r.Run(ctx, runSuite)
+		sum, runErr = r.Run(ctx, rn.Plan())
 		stopProgress()
 	} else {
-		sum, runErr = r.Run(ctx, runSuite)
+		sum, runErr = r.Run(ctx, rn.Plan())
 	}
-	// The last check: it confirms the results still held, and the lock may
-	// have changed after the last response was checked (an Ollama model
-	// replaced under its name), so the run is called complete only after it.
-	// It runs after Ctrl-C too, so that what was answered is kept.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(o.timeout, runFinishTimeout))
-	finishErr := committer.Finish(fctx)
-	cancel()
-	commit := committer.Stats()
-	closeErr := writer.Close()
-	storeErr := suiteStore.Wait()
-
-	// Count what is stored rather than trusting the counters: complete means
-	// every case × sample is in the database, none of them a transient
-	// failure.
-	bg := context.WithoutCancel(ctx)
-	stored, err := db.Done(bg, rn.ID, retry)
+	// The last check of the lock, the count of what is stored and the
+	// status; it runs after Ctrl-C too, so that what was answered is kept.
+	end, err := rn.Finish(ctx, runErr)
 	if err != nil {
-		return fmt.Errorf("count stored results: %w", err)
-	}
-	missing := 0
-	for _, c := range suite.Cases {
-		for s := range settings.Samples {
-			if !stored.Has(c.ID, s) {
-				missing++
-			}
-		}
-	}
-	refusal := runErr
-	if fault.KindOf(refusal) != fault.LockRefused {
-		refusal = finishErr
-	}
-	if fault.KindOf(refusal) == fault.LockRefused {
-		// The run records that its lock changed (or was not confirmed).
-		if err := db.SetRunLockRefusal(bg, rn.ID, refusal.Error()); err != nil {
-			return err
-		}
-	} else {
-		refusal = nil
-	}
-	counts, err := db.Counts(bg, rn.ID)
-	if err != nil {
-		return fmt.Errorf("count stored results: %w", err)
-	}
-	// Every stored result failed: nothing of the model was measured, so the
-	// run is not complete, whatever was answered.
-	noneSucceeded := counts.Results > 0 && counts.Errors == counts.Results
-	status := eval.RunInterrupted
-	if runErr == nil && finishErr == nil && closeErr == nil && storeErr == nil && ctx.Err() == nil && missing == 0 && !noneSucceeded {
-		status = eval.RunComplete
-	}
-	if prior == eval.RunComplete && missing == 0 {
-		status = eval.RunComplete // nothing was requested: it stays as it was
-	} else {
-		if err := db.SetRunStatus(bg, rn.ID, status); err != nil {
-			return fmt.Errorf("record run status: %w", err)
-		}
+		return err
 	}
 
-	out := runSummary{
-		Run: rn.ID, Status: status, Resumed: prior != "", Lock: target.Lock,
+	out := newRunSummary(rn, end, target, suite, settings, sum)
+	if o.format == "json" {
+		err = reports.WriteRunJSON(stdout, out)
+	} else {
+		err = reports.WriteRunTable(stdout, out)
+	}
+	if err != nil {
+		return err
+	}
+	return runEndError(ctx, stderr, runEnd{
+		id: rn.ID, outcome: end, runErr: runErr, summary: out,
+		lock: target.Lock, reprobed: target.Reprobed(), endpoints: o.endpoints, args: args,
+	})
+}
+
+// newRunSummary is the summary of an invocation of rn that ended in end,
+// after the runner's sum.
+func newRunSummary(rn *runs.Run, end runs.Outcome, target *endpoint.Target, suite *eval.Suite, settings eval.Settings, sum runner.Summary) runSummary {
+	return runSummary{
+		Run: rn.ID, Status: end.Status, Resumed: rn.Resumed(), Lock: target.Lock,
 		LockSource: string(target.Claim.Source), LockStrength: string(target.Claim.Strength), Model: target.Model,
 		Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
 		Settings: settings, SettingsHash: rn.SettingsHash,
-		Cases: len(suite.Cases), Samples: settings.Samples, Expected: expected,
-		Stored: expected - missing, StoredErrors: counts.Errors - (counts.Results - stored.Len()),
-		Transient: counts.Results - stored.Len(),
+		Cases: len(suite.Cases), Samples: settings.Samples, Expected: end.Expected,
+		Stored: end.Stored, StoredErrors: end.StoredErrors, Transient: end.Transient,
 		Requested: sum.Results, Skipped: sum.Skipped, Errors: sum.Errors,
 		Requests: sum.Requests, Retries: sum.Retries,
 		PromptTokens: sum.PromptTokens, CompletionTokens: sum.CompletionTokens,
@@ -335,73 +261,87 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 		LatencyP50: sum.P50.Seconds(), LatencyP95: sum.P95.Seconds(), LatencyP99: sum.P99.Seconds(),
 		Elapsed: sum.Elapsed.Seconds(), Endpoints: sum.Endpoints,
 	}
-	if out.Errors == nil {
-		out.Errors = map[string]int{}
-	}
-	if out.Endpoints == nil {
-		out.Endpoints = map[string]int{}
-	}
-	if o.format == "json" {
-		err = histWriteJSON(stdout, out)
-	} else {
-		err = out.writeTable(stdout)
-	}
-	if err != nil {
-		return err
-	}
+}
 
-	resume := "resume it with the same command: " + runCommandLine(args)
-	discarded := ""
-	if commit.Discarded > 0 {
-		discarded = fmt.Sprintf("; %s received after the last confirmed check of the lock %s discarded, never stored",
-			runPlural(commit.Discarded, "result"), runWasWere(commit.Discarded))
+// runSummary is the summary of "evalpin run", and its stable JSON form.
+type runSummary = reports.RunSummary
+
+// runBeginError adds the advice to an error of runs.Begin: a run another
+// process holds is a busy error (exit 7), a run lock file that cannot be
+// opened an input error.
+func runBeginError(err error) error {
+	if le, ok := errors.AsType[*runs.LockError](err); ok {
+		return runLockError(le.Err)
 	}
+	return err
+}
+
+// A runEnd is how an invocation of a run ended, as runEndError words it.
+type runEnd struct {
+	id        int64
+	outcome   runs.Outcome
+	runErr    error // the runner's
+	summary   runSummary
+	lock      lockid.ID
+	reprobed  bool // the lock is confirmed by re-probes, not by each response
+	endpoints []string
+	args      []string // the command line, which resumes the run
+}
+
+// runEndError says on stderr why a run that did not complete stopped and how
+// to go on, and returns the command's error: nil when the run is complete.
+func runEndError(ctx context.Context, stderr io.Writer, e runEnd) error {
+	o, id, expected := e.outcome, e.id, e.outcome.Expected
+	resume := "resume it with the same command: " + runCommandLine(e.args)
+	discarded := ""
+	if o.Discarded > 0 {
+		discarded = fmt.Sprintf("; %s received after the last confirmed check of the lock %s discarded, never stored",
+			runPlural(o.Discarded, "result"), runWasWere(o.Discarded))
+	}
+	runErr := e.runErr
 	switch {
-	case closeErr != nil:
-		return fmt.Errorf("store results of run %d: %w", rn.ID, closeErr)
-	case storeErr != nil:
-		fmt.Fprintf(stderr, "run %d stopped: the suite's cases could not be stored; %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
-		return fmt.Errorf("run %d: %w", rn.ID, storeErr)
-	case refusal != nil:
+	case o.WriteErr != nil:
+		return fmt.Errorf("store results of run %d: %w", id, o.WriteErr)
+	case o.SuiteErr != nil:
+		fmt.Fprintf(stderr, "run %d stopped: the suite's cases could not be stored; %d of %d case samples stored; %s\n", id, o.Stored, expected, resume)
+		return fmt.Errorf("run %d: %w", id, o.SuiteErr)
+	case o.Refusal != nil:
 		vouched := ", each vouched for by its own response; none from the refused one"
 		switch {
-		case out.Stored == 0:
+		case o.Stored == 0:
 			vouched = ""
-		case target.Reprobed():
+		case e.reprobed:
 			vouched = ", each confirmed by a check of the lock that started after it arrived"
 		}
 		fmt.Fprintf(stderr, "run %d stopped and marked interrupted: %d of %d case samples stored%s%s. Against a server of lock %s, the same command requests the rest: %s\n",
-			rn.ID, out.Stored, expected, vouched, discarded, target.Lock, runCommandLine(args))
-		return refusal
+			id, o.Stored, expected, vouched, discarded, e.lock, runCommandLine(e.args))
+		return o.Refusal
 	case runErr != nil && errors.Is(runErr, context.Canceled):
-		fmt.Fprintf(stderr, "run %d interrupted: %d of %d case samples stored%s; %s\n", rn.ID, out.Stored, expected, discarded, resume)
+		fmt.Fprintf(stderr, "run %d interrupted: %d of %d case samples stored%s; %s\n", id, o.Stored, expected, discarded, resume)
 		return runErr
 	case runErr != nil && fault.KindOf(runErr) == fault.Input:
-		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored%s\n", rn.ID, out.Stored, expected, discarded)
+		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored%s\n", id, o.Stored, expected, discarded)
 		return runErr
 	case runErr != nil:
-		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
-		return fmt.Errorf("run %d: %w", rn.ID, runErr)
-	case finishErr != nil:
+		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored; %s\n", id, o.Stored, expected, resume)
+		return fmt.Errorf("run %d: %w", id, runErr)
+	case o.CheckErr != nil:
 		// The last check could not run to the end (Ctrl-C, a timeout): what
 		// it held was not confirmed.
-		fmt.Fprintf(stderr, "run %d marked interrupted: the last check of the lock did not finish (%v); %d of %d case samples stored%s; %s\n", rn.ID, finishErr, out.Stored, expected, discarded, resume)
-		return fault.Errorf(fault.Incomplete, resume, "run %d: last check of the lock: %w", rn.ID, finishErr)
+		fmt.Fprintf(stderr, "run %d marked interrupted: the last check of the lock did not finish (%v); %d of %d case samples stored%s; %s\n", id, o.CheckErr, o.Stored, expected, discarded, resume)
+		return fault.Errorf(fault.Incomplete, resume, "run %d: last check of the lock: %w", id, o.CheckErr)
 	case ctx.Err() != nil:
-		fmt.Fprintf(stderr, "run %d interrupted after its last request: %d of %d case samples stored; %s\n", rn.ID, out.Stored, expected, resume)
-		return fmt.Errorf("run %d: %w", rn.ID, context.Cause(ctx))
-	case noneSucceeded:
-		return runNoneSucceeded(rn.ID, out, o.endpoints, resume)
-	case missing > 0 && out.Transient > 0:
-		return fault.Errorf(fault.Incomplete, resume, "run %d incomplete: %d of %d case samples have no result (%d failed every attempt with a timeout, server error or rate limit, and are requested again)", rn.ID, missing, expected, out.Transient)
-	case missing > 0:
-		return fault.Errorf(fault.Incomplete, resume, "run %d incomplete: %d of %d case samples are not stored", rn.ID, missing, expected)
+		fmt.Fprintf(stderr, "run %d interrupted after its last request: %d of %d case samples stored; %s\n", id, o.Stored, expected, resume)
+		return fmt.Errorf("run %d: %w", id, context.Cause(ctx))
+	case o.NoneSucceeded:
+		return runNoneSucceeded(id, e.summary, e.endpoints, resume)
+	case o.Missing > 0 && o.Transient > 0:
+		return fault.Errorf(fault.Incomplete, resume, "run %d incomplete: %d of %d case samples have no result (%d failed every attempt with a timeout, server error or rate limit, and are requested again)", id, o.Missing, expected, o.Transient)
+	case o.Missing > 0:
+		return fault.Errorf(fault.Incomplete, resume, "run %d incomplete: %d of %d case samples are not stored", id, o.Missing, expected)
 	}
 	return nil
 }
-
-// runFinishTimeout bounds the run's last check of the lock.
-const runFinishTimeout = time.Minute
 
 // runNoneSucceeded is the error of a run none of whose stored results
 // succeeded: an input error (exit 2) when every failure says the URL or the
@@ -531,135 +471,6 @@ func runLoadSuite(arg string) (*eval.Suite, error) {
 		"run: --suite %s: no such file, and no bundled suite of that name", arg)
 }
 
-// runFindOrCreate returns the run the command continues, locked for this
-// process (see runLockRun), and the status it had ("" for a new run): the
-// unfinished run of (lock, suite, settings), else its complete run (which
-// needs nothing), else a new one. --fresh always creates a new run. A run is
-// locked before it is changed, so that a command refused because another
-// process runs it leaves the run as it was.
-func runFindOrCreate(ctx context.Context, db *store.DB, o *runOptions, suite *eval.Suite, settings eval.Settings, lockID lockid.ID) (eval.Run, eval.RunStatus, func() error, error) {
-	settingsHash := settings.Hash()
-	if !o.fresh {
-		rn, err := db.FindResumable(ctx, lockID, suite.Hash, settingsHash)
-		switch {
-		case err == nil:
-			unlock, err := runLockRun(db, rn.ID)
-			if err != nil {
-				return rn, "", nil, err
-			}
-			// The holder may have finished the run while this process
-			// waited for nothing: read it again under the lock.
-			if rn, err = db.Run(ctx, rn.ID); err != nil {
-				unlock()
-				return rn, "", nil, fmt.Errorf("resume run %d: %w", rn.ID, err)
-			}
-			prior := rn.Status
-			if prior == eval.RunComplete {
-				return rn, prior, unlock, nil
-			}
-			if err := db.SetRunStatus(ctx, rn.ID, eval.RunRunning); err != nil {
-				unlock()
-				return rn, "", nil, fmt.Errorf("resume run %d: %w", rn.ID, err)
-			}
-			if err := db.SetRunEndpoints(ctx, rn.ID, o.endpoints); err != nil {
-				unlock()
-				return rn, "", nil, fmt.Errorf("resume run %d: %w", rn.ID, err)
-			}
-			return rn, prior, unlock, nil
-		case !errors.Is(err, store.ErrNotFound):
-			return rn, "", nil, fmt.Errorf("find a run to resume: %w", err)
-		}
-		rn, err = db.LatestCompleteRun(ctx, lockID, suite.Hash, settingsHash)
-		switch {
-		case err == nil:
-			unlock, err := runLockRun(db, rn.ID)
-			return rn, eval.RunComplete, unlock, err
-		case !errors.Is(err, store.ErrNotFound):
-			return rn, "", nil, fmt.Errorf("find a complete run: %w", err)
-		}
-	}
-	rn := eval.Run{
-		Lock: lockID, Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
-		Settings: settings, SettingsHash: settingsHash, Endpoints: o.endpoints, Version: Version,
-		Status: eval.RunRunning,
-	}
-	if err := db.CreateRun(ctx, &rn); err != nil {
-		return rn, "", nil, fmt.Errorf("create run: %w", err)
-	}
-	unlock, err := runLockRun(db, rn.ID)
-	return rn, "", unlock, err
-}
-
-// runSuiteStore stores a suite's cases in the background, and owns the
-// goroutine that does.
-type runSuiteStore struct {
-	done chan struct{} // closed when the goroutine has returned
-	err  error         // set before done is closed
-}
-
-// runStoreSuite starts storing suite into db. An interrupt does not stop it:
-// the cases of an interrupted run are stored too, which costs a few
-// transactions of a bounded size.
-func runStoreSuite(ctx context.Context, db *store.DB, suite eval.Suite, put func(context.Context, *store.DB, eval.Suite) error) *runSuiteStore {
-	s := &runSuiteStore{done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		if err := put(context.WithoutCancel(ctx), db, suite); err != nil {
-			s.err = fmt.Errorf("store suite: %w", err)
-		}
-	}()
-	return s
-}
-
-// Err returns the error of storing the suite once that has ended, and nil
-// until then; it does not wait.
-func (s *runSuiteStore) Err() error {
-	select {
-	case <-s.done:
-		return s.err
-	default:
-		return nil
-	}
-}
-
-// Wait waits until the suite is stored and returns the error of storing it.
-func (s *runSuiteStore) Wait() error {
-	<-s.done
-	return s.err
-}
-
-// runSink hands the runner's results to a store writer.
-type runSink struct {
-	w     *store.Writer
-	suite *runSuiteStore // a failure to store the suite stops the run too
-	err   error          // the first error of Put
-}
-
-var _ runner.Sink = (*runSink)(nil)
-
-// Put queues r for storing; runner.Sink's Put has no error, so the first one
-// is kept for Err.
-func (s *runSink) Put(r eval.Result) {
-	if err := s.w.Put(r); err != nil && s.err == nil {
-		s.err = err
-	}
-}
-
-// Err returns the first error of Put, of the writer's transactions or of
-// storing the suite.
-func (s *runSink) Err() error {
-	if s.err != nil {
-		return s.err
-	}
-	if err := s.w.Err(); err != nil {
-		return err
-	}
-	if s.suite != nil {
-		return s.suite.Err()
-	}
-	return nil
-}
-
 // runWatchHardStop watches for the second Ctrl-C of a run. The first one
 // cancels the command's context (main's signal.NotifyContext), which stops
 // dispatching and lets requests in flight finish; this watch sees it too and
@@ -757,115 +568,6 @@ func runShowProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
 			bar.Clear()
 		}
 	}
-}
-
-// runSummary is the summary of "evalpin run", and its stable JSON form.
-// Rates, latencies and the elapsed time are of this invocation; the counts of
-// stored results are of the whole run, resumed invocations included.
-type runSummary struct {
-	Run          int64          `json:"run"`
-	Status       eval.RunStatus `json:"status"`
-	Resumed      bool           `json:"resumed"`
-	Lock         lockid.ID      `json:"lock"`
-	LockSource   string         `json:"lock_source"`
-	LockStrength string         `json:"lock_strength"`
-	Model        string         `json:"model"`
-	Suite        string         `json:"suite"`
-	SuiteVersion string         `json:"suite_version"`
-	SuiteHash    string         `json:"suite_hash"`
-	Settings     eval.Settings  `json:"settings"`
-	SettingsHash string         `json:"settings_hash"`
-
-	Cases        int `json:"cases"`         // in the suite
-	Samples      int `json:"samples"`       // per case
-	Expected     int `json:"expected"`      // cases × samples
-	Stored       int `json:"stored"`        // of Expected, stored for the run (transient failures excluded)
-	StoredErrors int `json:"stored_errors"` // of Stored, results whose request failed for good
-	Transient    int `json:"transient"`     // stored transient failures (timeout, server, rate_limited), requested again on resume
-
-	Requested        int            `json:"requested"` // results this invocation stored
-	Skipped          int            `json:"skipped"`   // already stored, not requested
-	Errors           map[string]int `json:"errors"`    // of Requested, failed requests by kind
-	Requests         int            `json:"requests"`  // HTTP requests, retries included
-	Retries          int            `json:"retries"`
-	PromptTokens     int            `json:"prompt_tokens"`
-	CompletionTokens int            `json:"completion_tokens"`
-	RequestsPerSec   float64        `json:"requests_per_sec"`
-	ResultsPerSec    float64        `json:"results_per_sec"`
-	TokensPerSec     float64        `json:"tokens_per_sec"` // completion tokens
-	LatencyP50       float64        `json:"latency_p50_s"`
-	LatencyP95       float64        `json:"latency_p95_s"`
-	LatencyP99       float64        `json:"latency_p99_s"`
-	Elapsed          float64        `json:"elapsed_s"`
-	Endpoints        map[string]int `json:"endpoints"` // results per endpoint
-}
-
-// writeTable prints the summary as a two-column table.
-func (s runSummary) writeTable(w io.Writer) error {
-	resumed := ""
-	if s.Resumed {
-		resumed = " (resumed)"
-	}
-	rate := func(v float64) string {
-		if v == 0 {
-			return "-"
-		}
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	}
-	dur := func(sec float64) string { // three or four significant digits
-		d := time.Duration(sec * float64(time.Second))
-		switch {
-		case d >= time.Second:
-			return d.Round(10 * time.Millisecond).String()
-		case d >= time.Millisecond:
-			return d.Round(100 * time.Microsecond).String()
-		}
-		return d.Round(time.Microsecond).String()
-	}
-	errs := "none"
-	if len(s.Errors) > 0 {
-		kinds := make([]string, 0, len(s.Errors))
-		for k := range s.Errors {
-			kinds = append(kinds, k)
-		}
-		sort.Strings(kinds)
-		for i, k := range kinds {
-			kinds[i] = fmt.Sprintf("%s %d", k, s.Errors[k])
-		}
-		errs = strings.Join(kinds, ", ")
-	}
-	stored := fmt.Sprintf("%d of %d (%s × %s), %d failed requests", s.Stored, s.Expected, runPlural(s.Cases, "case"), runPlural(s.Samples, "sample"), s.StoredErrors)
-	if s.Transient > 0 {
-		stored += fmt.Sprintf("; %d transient failures to request again", s.Transient)
-	}
-	latency := "-"
-	if s.Requested > 0 {
-		latency = fmt.Sprintf("p50 %s  p95 %s  p99 %s", dur(s.LatencyP50), dur(s.LatencyP95), dur(s.LatencyP99))
-	}
-	rows := [][]string{
-		{"Run", fmt.Sprintf("%d%s", s.Run, resumed)},
-		{"Status", string(s.Status)},
-		{"Lock", fmt.Sprintf("%s (%s, %s)", s.Lock, s.LockSource, s.LockStrength)},
-		{"Model", untrusted.Line(untrusted.Cut(s.Model, 80))},
-		{"Suite", untrusted.Line(untrusted.Cut(strings.TrimSpace(s.Suite+" "+s.SuiteVersion), 60)) + " " + shortHash(s.SuiteHash)},
-		{"Settings", fmt.Sprintf("%s temperature %g, seed %d, max_tokens %d", shortHash(s.SettingsHash), s.Settings.Temperature, s.Settings.Seed, s.Settings.MaxTokens)},
-		{"Stored", stored},
-		{"This invocation", fmt.Sprintf("%d requested, %d skipped (already stored)", s.Requested, s.Skipped)},
-		{"Errors", errs},
-		{"Requests/s", fmt.Sprintf("%s (%d requests, %d retries)", rate(s.RequestsPerSec), s.Requests, s.Retries)},
-		{"Results/s", rate(s.ResultsPerSec)},
-		{"Tokens/s", fmt.Sprintf("%s (%d completion tokens)", rate(s.TokensPerSec), s.CompletionTokens)},
-		{"Latency", latency},
-		{"Elapsed", dur(s.Elapsed)},
-	}
-	table := histTable(w)
-	table.Header("RUN SUMMARY", "")
-	for _, r := range rows {
-		if err := table.Append(r[0], r[1]); err != nil {
-			return err
-		}
-	}
-	return table.Render()
 }
 
 // runPlural returns "1 case" or "n cases".

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/lockid"
@@ -78,15 +80,21 @@ func (db *DB) CreateRun(ctx context.Context, run *eval.Run) (err error) {
 // finish time to now; running (a resumed run) clears it.
 func (db *DB) SetRunStatus(ctx context.Context, id int64, status eval.RunStatus) (err error) {
 	defer db.explain(&err)
-	var finished sql.NullString
+	return db.setRunStatus(ctx, id, status, db.now())
+}
+
+// setRunStatus records a run's status, and finished as its finish time
+// unless the status is running.
+func (db *DB) setRunStatus(ctx context.Context, id int64, status eval.RunStatus, finished time.Time) error {
+	var at sql.NullString
 	switch status {
 	case eval.RunRunning:
 	case eval.RunInterrupted, eval.RunComplete:
-		finished = nullTime(db.now())
+		at = nullTime(finished)
 	default:
 		return fmt.Errorf("set run %d status: unknown status %q", id, status)
 	}
-	res, err := db.db.ExecContext(ctx, `UPDATE runs SET status = ?, finished = ? WHERE id = ?`, string(status), finished, id)
+	res, err := db.db.ExecContext(ctx, `UPDATE runs SET status = ?, finished = ? WHERE id = ?`, string(status), at, id)
 	if err != nil {
 		return fmt.Errorf("set run %d status: %w", id, err)
 	}
@@ -174,6 +182,36 @@ func (db *DB) Run(ctx context.Context, id int64) (_ eval.Run, err error) {
 	}
 	return run, nil
 }
+
+// ErrNotRunID means that what names a run is not a run id.
+var ErrNotRunID = errors.New("not a run id")
+
+// ResolveRun returns the run ref names: a run id, written "12" or "#12". A ref
+// that is no positive number is an error matching ErrNotRunID (a command that
+// also takes a lock id tries that next); an id that no stored run has is an
+// error matching ErrNotFound. Both say only what is wrong: "no run 12 is
+// stored", `run id "x" is not a positive number`; the command adds the advice.
+func (db *DB) ResolveRun(ctx context.Context, ref string) (_ eval.Run, err error) {
+	id, perr := strconv.ParseInt(strings.TrimPrefix(ref, "#"), 10, 64)
+	if perr != nil || id <= 0 {
+		return eval.Run{}, refError{fmt.Sprintf("run id %q is not a positive number", ref), ErrNotRunID}
+	}
+	run, err := db.Run(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return eval.Run{}, refError{fmt.Sprintf("no run %d is stored", id), ErrNotFound}
+	}
+	return run, err
+}
+
+// A refError says what is wrong with a reference to a run, and matches the
+// sentinel that says which kind of wrong it is.
+type refError struct {
+	msg  string
+	kind error
+}
+
+func (e refError) Error() string        { return e.msg }
+func (e refError) Is(target error) bool { return target == e.kind }
 
 // A RunFilter selects runs; its zero value selects all of them.
 type RunFilter struct {
