@@ -23,6 +23,7 @@ import (
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/runs"
+	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
 	reports "github.com/evalpin/evalpin/report"
 	"github.com/evalpin/evalpin/runner"
@@ -113,42 +114,67 @@ type runOptions struct {
 // runRun implements "evalpin run": the flags, the probe, the run's lifecycle
 // (internal/runs), the runner, the summary and the exit code.
 func (a *app) runRun(ctx context.Context, args []string) (err error) {
-	stdout, stderr := a.stdout, a.stderr
-	tty := a.isTerminal(stderr)
-	stderr = &runSyncWriter{w: stderr} // the progress and signal goroutines write too
-	o, err := parseRunFlags(args, stderr, a.getenv)
+	j := &runJob{a: a, args: args, stdout: a.stdout, tty: a.isTerminal(a.stderr)}
+	j.stderr = &runSyncWriter{w: a.stderr} // the progress and signal goroutines write too
+	if j.o, err = parseRunFlags(args, j.stderr, a.getenv); err != nil {
+		return err
+	}
+	creds, keyErr := resolveCredentials("run", j.o.apiKeyEnv, j.o.endpoints, a.getenv, j.stderr)
+	defer func() { err = creds.explain(err) }()
+	if keyErr == nil {
+		j.o.endpoints = creds.endpoints // without userinfo, which the client sends
+		j.key, j.client = creds.key, creds.client(runner.NewTransport(j.o.concurrency, len(j.o.endpoints)))
+		defer j.client.CloseIdleConnections()
+	}
+	if err := j.probe(ctx, keyErr); err != nil {
+		return err
+	}
+	db, err := openStore(*j.o.db)
 	if err != nil {
 		return err
 	}
-	creds, keyErr := resolveCredentials("run", o.apiKeyEnv, o.endpoints, a.getenv, stderr)
-	defer func() { err = creds.explain(err) }()
-	var client *http.Client
-	if keyErr == nil {
-		o.endpoints = creds.endpoints // without userinfo, which the client sends
-		client = creds.client(runner.NewTransport(o.concurrency, len(o.endpoints)))
-		defer client.CloseIdleConnections()
+	defer db.Close()
+	rn, err := j.begin(ctx, db)
+	if err != nil {
+		return err
 	}
+	defer rn.Close() // after Finish, or on an early return
+	return j.replay(ctx, rn)
+}
 
-	// Which lock do the endpoints serve? A refusal creates no run and
-	// touches no database. The suite is loaded while they are asked; a bad
-	// suite is reported before any answer of theirs (and stops the probe),
-	// then a missing API key, then the probe's refusal.
+// A runJob is one invocation of "evalpin run", as its steps share it.
+type runJob struct {
+	a              *app
+	args           []string
+	o              *runOptions
+	stdout, stderr io.Writer
+	tty            bool
+	key            string       // the API key sent, if any
+	client         *http.Client // nil: the runner's own
+	suite          *eval.Suite
+	target         *endpoint.Target
+	settings       eval.Settings
+}
+
+// probe asks the endpoints which lock they serve while the suite loads. A
+// refusal creates no run and touches no database. A bad suite is reported
+// before any answer of theirs (and stops the probe), then a missing API key
+// (keyErr), then the probe's refusal.
+func (j *runJob) probe(ctx context.Context, keyErr error) error {
+	o := j.o
 	var (
-		suite             *eval.Suite
-		suiteErr          error
-		target            *endpoint.Target
-		probeErr          error
-		loading           sync.WaitGroup
-		pctx, cancelProbe = context.WithTimeout(ctx, o.timeout)
+		suiteErr, probeErr error
+		loading            sync.WaitGroup
+		pctx, cancelProbe  = context.WithTimeout(ctx, o.timeout)
 	)
 	loading.Go(func() {
-		if suite, suiteErr = runLoadSuite(o.suite); suiteErr != nil {
+		if j.suite, suiteErr = runLoadSuite(o.suite); suiteErr != nil {
 			cancelProbe()
 		}
 	})
 	if keyErr == nil {
-		prober := &endpoint.Prober{Client: client, APIKey: creds.key}
-		target, probeErr = prober.Resolve(pctx, o.endpoints, o.model, lockid.ID(o.expect))
+		prober := &endpoint.Prober{Client: j.client, APIKey: j.key}
+		j.target, probeErr = prober.Resolve(pctx, o.endpoints, o.model, lockid.ID(o.expect))
 	}
 	loading.Wait()
 	cancelProbe()
@@ -163,84 +189,76 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 		}
 		return probeErr
 	}
-	settings := o.settings(suite.Settings)
-	fmt.Fprintf(stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",
-		target.Lock, target.Claim.Source, target.Claim.Strength, len(o.endpoints), untrusted.Line(target.Model))
+	j.settings = o.settings(j.suite.Settings)
+	fmt.Fprintf(j.stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",
+		j.target.Lock, j.target.Claim.Source, j.target.Claim.Strength, len(o.endpoints), untrusted.Line(j.target.Model))
+	return nil
+}
 
-	db, err := openStore(*o.db)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	// One evalpin process at a time runs a run (exit 7 for the second): the
-	// run is locked before it is touched.
+// begin finds, resumes or creates the run and says which. One evalpin
+// process at a time runs a run (exit 7 for the second): the run is locked
+// before it is touched.
+func (j *runJob) begin(ctx context.Context, db *store.DB) (*runs.Run, error) {
+	a, o := j.a, j.o
 	rn, err := runs.Begin(ctx, db, runs.Spec{
-		Target: target, Suite: suite, Settings: settings, Endpoints: o.endpoints, Version: Version, Fresh: o.fresh,
+		Target: j.target, Suite: j.suite, Settings: j.settings, Endpoints: o.endpoints, Version: Version, Fresh: o.fresh,
 		PutSuite: a.putSuite, CommitInterval: a.commitInterval, CommitBatch: a.commitBatch,
 		FinishTimeout: min(o.timeout, runs.DefaultFinishTimeout),
 	})
 	if err != nil {
-		return runBeginError(err)
+		return nil, runBeginError(err)
 	}
-	defer rn.Close() // after Finish, or on an early return
 	switch {
 	case rn.Complete():
-		fmt.Fprintf(stderr, "run %d is complete: every case sample is stored for this lock, suite and settings; nothing to request (--fresh runs the suite again)\n", rn.ID)
+		fmt.Fprintf(j.stderr, "run %d is complete: every case sample is stored for this lock, suite and settings; nothing to request (--fresh runs the suite again)\n", rn.ID)
 	case rn.Resumed():
-		fmt.Fprintf(stderr, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, rn.Prior, rn.Stored, rn.Expected)
+		fmt.Fprintf(j.stderr, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, rn.Prior, rn.Stored, rn.Expected)
 	default:
-		fmt.Fprintf(stderr, "run %d: %s × %s, settings %s\n", rn.ID, runPlural(len(suite.Cases), "case"), runPlural(settings.Samples, "sample"), shortHash(rn.SettingsHash))
+		fmt.Fprintf(j.stderr, "run %d: %s × %s, settings %s\n", rn.ID, runPlural(len(j.suite.Cases), "case"), runPlural(j.settings.Samples, "sample"), shortHash(rn.SettingsHash))
 	}
+	return rn, nil
+}
 
+// replay requests what the run misses, finishes the run, prints the summary
+// and returns the run's exit error.
+func (j *runJob) replay(ctx context.Context, rn *runs.Run) error {
+	o, target := j.o, j.target
 	hard := make(chan struct{})
-	stopWatch := a.watchHardStop(hard, stderr)
+	stopWatch := j.a.watchHardStop(hard, j.stderr)
 	defer stopWatch()
 	r, err := runner.New(runner.Config{
-		Endpoints:          o.endpoints,
-		Model:              target.Model,
-		APIKey:             creds.key,
-		Client:             client,
-		Concurrency:        o.concurrency,
-		Timeout:            o.timeout,
-		MaxAttempts:        o.retries + 1,
-		Batch:              o.batch,
-		CheckResponse:      target.CheckResponse,
-		CheckErrorResponse: target.CheckErrorResponse,
-		Sink:               rn.Sink(),
-		HardStop:           hard,
-		Now:                a.runClock,
+		Endpoints: o.endpoints, Model: target.Model, APIKey: j.key, Client: j.client,
+		Concurrency: o.concurrency, Timeout: o.timeout, MaxAttempts: o.retries + 1, Batch: o.batch,
+		CheckResponse: target.CheckResponse, CheckErrorResponse: target.CheckErrorResponse,
+		Sink: rn.Sink(), HardStop: hard, Now: j.a.runClock,
 	})
 	if err != nil {
 		return fault.Errorf(fault.Input, "run 'evalpin help run'", "run: %w", err)
 	}
-	var sum runner.Summary
-	var runErr error
-	if tty && !o.noProgress {
-		stopProgress := runShowProgress(r, stderr)
-		sum, runErr = r.Run(ctx, rn.Plan())
-		stopProgress()
-	} else {
-		sum, runErr = r.Run(ctx, rn.Plan())
+	stopProgress := func() {}
+	if j.tty && !o.noProgress {
+		stopProgress = runShowProgress(r, j.stderr)
 	}
+	sum, runErr := r.Run(ctx, rn.Plan())
+	stopProgress()
 	// The last check of the lock, the count of what is stored and the
 	// status; it runs after Ctrl-C too, so that what was answered is kept.
 	end, err := rn.Finish(ctx, runErr)
 	if err != nil {
 		return err
 	}
-
-	out := newRunSummary(rn, end, target, suite, settings, sum)
+	out := newRunSummary(rn, end, target, j.suite, j.settings, sum)
 	if o.format == "json" {
-		err = reports.WriteRunJSON(stdout, out)
+		err = reports.WriteRunJSON(j.stdout, out)
 	} else {
-		err = reports.WriteRunTable(stdout, out)
+		err = reports.WriteRunTable(j.stdout, out)
 	}
 	if err != nil {
 		return err
 	}
-	return runEndError(ctx, stderr, runEnd{
+	return runEndError(ctx, j.stderr, runEnd{
 		id: rn.ID, outcome: end, runErr: runErr, summary: out,
-		lock: target.Lock, reprobed: target.Reprobed(), endpoints: o.endpoints, args: args,
+		lock: target.Lock, reprobed: target.Reprobed(), endpoints: o.endpoints, args: j.args,
 	})
 }
 
