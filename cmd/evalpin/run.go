@@ -19,6 +19,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/cli"
+	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
@@ -121,11 +122,11 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	creds, keyErr := resolveCredentials("run", o.apiKeyEnv, o.endpoints, a.getenv, stderr)
-	defer func() { err = creds.explain(err) }()
+	defer func() { err = explain(creds, err) }()
 	var client *http.Client
 	if keyErr == nil {
-		o.endpoints = creds.endpoints // without userinfo, which the client sends
-		client = creds.client(runner.NewTransport(o.concurrency, len(o.endpoints)))
+		o.endpoints = creds.Endpoints // without userinfo, which the client sends
+		client = creds.Client(runner.NewTransport(o.concurrency, len(o.endpoints)))
 		defer client.CloseIdleConnections()
 	}
 
@@ -147,7 +148,7 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 		}
 	})
 	if keyErr == nil {
-		prober := &endpoint.Prober{Client: client, APIKey: creds.key}
+		prober := &endpoint.Prober{Client: client, APIKey: creds.Key}
 		target, probeErr = prober.Resolve(pctx, o.endpoints, o.model, lockid.ID(o.expect))
 	}
 	loading.Wait()
@@ -198,7 +199,7 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 	r, err := runner.New(runner.Config{
 		Endpoints:          o.endpoints,
 		Model:              target.Model,
-		APIKey:             creds.key,
+		APIKey:             creds.Key,
 		Client:             client,
 		Concurrency:        o.concurrency,
 		Timeout:            o.timeout,
@@ -410,7 +411,7 @@ func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) 
 	}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if len(o.endpoints) == 0 {
-		o.endpoints = defaultEndpoints(getenv)
+		o.endpoints = credentials.DefaultEndpoints(getenv)
 	}
 	switch {
 	case len(pos) > 0:
