@@ -3,10 +3,10 @@
 // there and nowhere else (README "Environment variables", docs/protocol.md
 // "Secrets"):
 //
-//   - An explicit key variable (the command's --api-key-env VAR) sends $VAR to
-//     every endpoint of the command: the user paired them. Over plain http to
-//     a host other than loopback a warning says the key can be read on the
-//     way.
+//   - An explicit key variable VAR, one the user names on the command line,
+//     sends $VAR to every endpoint of the command: the user paired them. Over
+//     plain http to a host other than loopback a warning says the key can be
+//     read on the way.
 //   - Otherwise OPENAI_API_KEY is sent only to endpoints whose origin (scheme,
 //     host and port) is that of OPENAI_BASE_URL, https://api.openai.com/v1
 //     when unset: the variable is often exported for every program of a
