@@ -14,6 +14,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/cli"
+	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/secret"
 	"github.com/evalpin/evalpin/internal/store"
@@ -118,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // and error message, whichever command or library wrote it. The secrets of
 // the environment and of the arguments are registered first.
 func (a *app) run(ctx context.Context, args []string) (err error) {
-	registerEnvSecrets(args, a.getenv)
+	credentials.RegisterEnv(args, a.getenv)
 	rout, rerr := secret.NewWriter(a.stdout), secret.NewWriter(a.stderr)
 	defer func() {
 		for _, w := range []*secret.Writer{rout, rerr} {

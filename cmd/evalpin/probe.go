@@ -11,6 +11,7 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 
+	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
@@ -73,7 +74,7 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 	}
 	endpoints = append(endpoints, pos...)
 	if len(endpoints) == 0 {
-		endpoints = defaultEndpoints(a.getenv)
+		endpoints = credentials.DefaultEndpoints(a.getenv)
 	}
 	if len(endpoints) == 0 {
 		fs.Usage()
@@ -92,11 +93,11 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { err = creds.explain(err) }()
-	client := creds.client(http.DefaultTransport.(*http.Transport).Clone())
+	defer func() { err = explain(creds, err) }()
+	client := creds.Client(http.DefaultTransport.(*http.Transport).Clone())
 	defer client.CloseIdleConnections()
-	p := &endpoint.Prober{Client: client, APIKey: creds.key, SkipCompletion: *noCompletion}
-	reports, err := p.ProbeAll(ctx, creds.endpoints, *model)
+	p := &endpoint.Prober{Client: client, APIKey: creds.Key, SkipCompletion: *noCompletion}
+	reports, err := p.ProbeAll(ctx, creds.Endpoints, *model)
 	if err != nil {
 		return err
 	}

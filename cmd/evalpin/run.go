@@ -19,6 +19,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/cli"
+	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
@@ -120,10 +121,10 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	creds, keyErr := resolveCredentials("run", j.o.apiKeyEnv, j.o.endpoints, a.getenv, j.stderr)
-	defer func() { err = creds.explain(err) }()
+	defer func() { err = explain(creds, err) }()
 	if keyErr == nil {
-		j.o.endpoints = creds.endpoints // without userinfo, which the client sends
-		j.key, j.client = creds.key, creds.client(runner.NewTransport(j.o.concurrency, len(j.o.endpoints)))
+		j.o.endpoints = creds.Endpoints // without userinfo, which the client sends
+		j.key, j.client = creds.Key, creds.Client(runner.NewTransport(j.o.concurrency, len(j.o.endpoints)))
 		defer j.client.CloseIdleConnections()
 	}
 	if err := j.probe(ctx, keyErr); err != nil {
@@ -428,7 +429,7 @@ func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) 
 	}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if len(o.endpoints) == 0 {
-		o.endpoints = defaultEndpoints(getenv)
+		o.endpoints = credentials.DefaultEndpoints(getenv)
 	}
 	switch {
 	case len(pos) > 0:

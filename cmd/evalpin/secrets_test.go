@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/secret"
@@ -205,8 +205,8 @@ func TestRedirectNeverSendsKey(t *testing.T) {
 
 	code, _, stderr := runCmd(ctx, "run", "--suite", suite, "--endpoint", redirecting(false), "--db", filepath.Join(dir, "e.db"),
 		"--api-key-env", "EVALPIN_TEST_REDIRECT_KEY", "--retries", "0")
-	if want := "Try: give the address the endpoint redirects to"; code == 0 || !strings.Contains(stderr, errRedirect.Error()) || !strings.Contains(stderr, want) {
-		t.Errorf("run with every suite request redirected: exit %d, stderr\n%s\nwant an error saying %q and %q", code, stderr, errRedirect, want)
+	if want := "Try: give the address the endpoint redirects to"; code == 0 || !strings.Contains(stderr, credentials.ErrRedirect.Error()) || !strings.Contains(stderr, want) {
+		t.Errorf("run with every suite request redirected: exit %d, stderr\n%s\nwant an error saying %q and %q", code, stderr, credentials.ErrRedirect, want)
 	}
 
 	code, _, stderr = runCmd(ctx, "probe", "--api-key-env", "EVALPIN_TEST_REDIRECT_KEY", redirecting(true))
@@ -251,27 +251,27 @@ func TestOpenAIKeyPairing(t *testing.T) {
 		other  string // and the other one
 		stderr string // what stderr must say
 	}{
-		{"paired origin", map[string]string{envAPIKey: key, envBaseURL: pairedURL},
+		{"paired origin", map[string]string{credentials.EnvAPIKey: key, credentials.EnvBaseURL: pairedURL},
 			[]string{"probe", pairedURL}, 0, "Bearer " + key, "-", ""},
-		{"another origin", map[string]string{envAPIKey: key, envBaseURL: pairedURL},
+		{"another origin", map[string]string{credentials.EnvAPIKey: key, credentials.EnvBaseURL: pairedURL},
 			[]string{"probe", otherURL}, 0, "-", "", ""},
-		{"the default base", map[string]string{envAPIKey: key},
+		{"the default base", map[string]string{credentials.EnvAPIKey: key},
 			[]string{"probe", otherURL}, 0, "-", "", ""},
-		{"no endpoint: OPENAI_BASE_URL", map[string]string{envAPIKey: key, envBaseURL: pairedURL},
+		{"no endpoint: OPENAI_BASE_URL", map[string]string{credentials.EnvAPIKey: key, credentials.EnvBaseURL: pairedURL},
 			[]string{"probe"}, 0, "Bearer " + key, "-", ""},
-		{"run with no endpoint", map[string]string{envAPIKey: key, envBaseURL: pairedURL},
+		{"run with no endpoint", map[string]string{credentials.EnvAPIKey: key, credentials.EnvBaseURL: pairedURL},
 			[]string{"run", "--suite", suite, "--db", filepath.Join(dir, "e.db")}, 0, "Bearer " + key, "-", ""},
-		{"paired and unpaired endpoints", map[string]string{envAPIKey: key, envBaseURL: pairedURL},
+		{"paired and unpaired endpoints", map[string]string{credentials.EnvAPIKey: key, credentials.EnvBaseURL: pairedURL},
 			[]string{"probe", pairedURL, otherURL}, 2, "-", "-", "one key goes to every endpoint"},
-		{"explicit pairing", map[string]string{envAPIKey: key, envBaseURL: pairedURL},
-			[]string{"probe", "--api-key-env", envAPIKey, otherURL}, 0, "-", "Bearer " + key, ""},
-		{"run with explicit pairing", map[string]string{envAPIKey: key},
-			[]string{"run", "--suite", suite, "--endpoint", otherURL, "--api-key-env", envAPIKey, "--db", filepath.Join(dir, "e2.db")}, 0, "-", "Bearer " + key, ""},
+		{"explicit pairing", map[string]string{credentials.EnvAPIKey: key, credentials.EnvBaseURL: pairedURL},
+			[]string{"probe", "--api-key-env", credentials.EnvAPIKey, otherURL}, 0, "-", "Bearer " + key, ""},
+		{"run with explicit pairing", map[string]string{credentials.EnvAPIKey: key},
+			[]string{"run", "--suite", suite, "--endpoint", otherURL, "--api-key-env", credentials.EnvAPIKey, "--db", filepath.Join(dir, "e2.db")}, 0, "-", "Bearer " + key, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(envAPIKey, tt.env[envAPIKey])
-			t.Setenv(envBaseURL, tt.env[envBaseURL])
+			t.Setenv(credentials.EnvAPIKey, tt.env[credentials.EnvAPIKey])
+			t.Setenv(credentials.EnvBaseURL, tt.env[credentials.EnvBaseURL])
 			before := [2]int{len(paired.received()), len(other.received())}
 			code, stdout, stderr := runCmd(ctx, tt.args...)
 			if code != tt.code {
@@ -392,158 +392,6 @@ func TestUserinfoNotStoredNorPrinted(t *testing.T) {
 	}
 	if strings.Contains(stored, password) || strings.Contains(stored, "@") {
 		t.Errorf("stored endpoints %q", stored)
-	}
-}
-
-func TestResolveCredentials(t *testing.T) {
-	env := func(kv ...string) func(string) string {
-		return func(k string) string {
-			for i := 0; i < len(kv); i += 2 {
-				if kv[i] == k {
-					return kv[i+1]
-				}
-			}
-			return ""
-		}
-	}
-	const key = "sk-resolve-test-0123"
-	tests := []struct {
-		name      string
-		apiKeyEnv string
-		endpoints []string
-		getenv    func(string) string
-		key       string // the key sent
-		warning   string // on stderr; "" for none
-		err       string
-	}{
-		{"nothing", "", []string{"http://gpu-a:8000/v1"}, env(), "", "", ""},
-		{"explicit, https", "K", []string{"https://api.example.com/v1"}, env("K", key), key, "", ""},
-		{"explicit, loopback", "K", []string{"http://127.0.0.1:8000/v1", "http://localhost:8001/v1", "http://[::1]:8002/v1"}, env("K", key), key, "", ""},
-		{"explicit, plain http", "K", []string{"http://gpu-a:8000/v1", "http://gpu-a:8000/v2", "http://gpu-b:8000/v1"}, env("K", key), key,
-			"the API key in K goes over plain http to gpu-a:8000, gpu-b:8000", ""},
-		{"explicit, unset", "K", []string{"https://api.example.com/v1"}, env(), "", "", "the variable is empty or not set"},
-		{"explicit, short key", "K", []string{"https://api.example.com/v1"}, env("K", "short"), "short", "shorter than 8 bytes", ""},
-		{"default base", "", []string{"https://api.openai.com/v1"}, env(envAPIKey, key), key, "", ""},
-		{"default base, explicit port", "", []string{"https://API.openai.com:443/v1"}, env(envAPIKey, key), key, "", ""},
-		{"default base, another host", "", []string{"http://gpu-a:8000/v1"}, env(envAPIKey, key), "", "", ""},
-		{"base over plain http", "", []string{"http://gpu-a:8000/v1"}, env(envAPIKey, key, envBaseURL, "http://gpu-a:8000/v1"), key, "plain http to gpu-a:8000", ""},
-		{"base with another path", "", []string{"https://proxy.example/other/v1"}, env(envAPIKey, key, envBaseURL, "https://proxy.example/openai/v1"), key, "", ""},
-		{"base of another scheme", "", []string{"http://api.openai.com/v1"}, env(envAPIKey, key), "", "", ""},
-		{"mixed", "", []string{"https://api.openai.com/v1", "https://mirror.example/v1"}, env(envAPIKey, key), "", "", "one key goes to every endpoint"},
-		{"short password", "", []string{"http://u:pw@127.0.0.1:8000/v1"}, env(), "", "password in the URL of http://127.0.0.1:8000/v1 is shorter than 8 bytes", ""},
-		{"two passwords, one origin", "", []string{"http://u:password1@h:1/v1", "http://u:password2@h:1/v2"}, env(), "", "", "different users or passwords"},
-	}
-	for _, tt := range tests {
-		var stderr bytes.Buffer
-		c, err := resolveCredentials("probe", tt.apiKeyEnv, tt.endpoints, tt.getenv, &stderr)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) || fault.KindOf(err) != fault.Input {
-				t.Errorf("%s: error %v, want an input error saying %q", tt.name, err, tt.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", tt.name, err)
-			continue
-		}
-		if c.key != tt.key {
-			t.Errorf("%s: key %q, want %q", tt.name, c.key, tt.key)
-		}
-		if got := stderr.String(); tt.warning == "" && got != "" || !strings.Contains(got, tt.warning) || strings.Count(got, "\n") > 1 {
-			t.Errorf("%s: stderr %q, want one warning saying %q", tt.name, got, tt.warning)
-		}
-		for _, ep := range c.endpoints {
-			if strings.Contains(ep, "@") {
-				t.Errorf("%s: endpoint %q keeps its userinfo", tt.name, ep)
-			}
-		}
-	}
-}
-
-// A refusal of the credentials is an input error whose hint says which key
-// was sent, or why none was.
-func TestUnauthorizedHint(t *testing.T) {
-	refused := fmt.Errorf("endpoint http://gpu-a:8000: GET /v1/models: 401 Unauthorized: %w", fault.ErrUnauthorized)
-	env := func(kv ...string) func(string) string {
-		return func(k string) string {
-			for i := 0; i < len(kv); i += 2 {
-				if kv[i] == k {
-					return kv[i+1]
-				}
-			}
-			return ""
-		}
-	}
-	tests := []struct {
-		name      string
-		apiKeyEnv string
-		endpoint  string
-		getenv    func(string) string
-		hint      string
-	}{
-		{"explicit key", "MY_KEY", "https://gpu-a:8000/v1", env("MY_KEY", "sk-0123456789"),
-			"the key in MY_KEY was sent (--api-key-env MY_KEY); check that it is the key of https://gpu-a:8000/v1"},
-		{"paired OPENAI_API_KEY", "", "https://api.openai.com/v1", env(envAPIKey, "sk-0123456789"),
-			"OPENAI_API_KEY was sent, as OPENAI_BASE_URL=https://api.openai.com/v1 pairs it with https://api.openai.com/v1"},
-		{"unpaired OPENAI_API_KEY, default base", "", "http://gpu-a:8000/v1", env(envAPIKey, "sk-0123456789"),
-			"no API key was sent: OPENAI_API_KEY is set but paired with OPENAI_BASE_URL=https://api.openai.com/v1 (unset: the default); pass --api-key-env OPENAI_API_KEY to send it to http://gpu-a:8000/v1"},
-		{"unpaired OPENAI_API_KEY", "", "http://gpu-a:8000/v1", env(envAPIKey, "sk-0123456789", envBaseURL, "https://u:pw-0123456789@mirror.example/v1"),
-			"no API key was sent: OPENAI_API_KEY is set but paired with OPENAI_BASE_URL=https://mirror.example/v1; pass --api-key-env OPENAI_API_KEY to send it to http://gpu-a:8000/v1"},
-		{"basic only", "", "http://u:pw-0123456789@gpu-a:8000/v1", env(),
-			"no API key was sent, only the user and password of the endpoint URL"},
-		{"nothing", "", "http://gpu-a:8000/v1", env(),
-			"no API key was sent; export the key in a variable and pass --api-key-env VAR (or export OPENAI_API_KEY, and OPENAI_BASE_URL=http://gpu-a:8000/v1 to pair it with the endpoint)"},
-	}
-	for _, tt := range tests {
-		c, err := resolveCredentials("run", tt.apiKeyEnv, []string{tt.endpoint}, tt.getenv, io.Discard)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		err = c.explain(refused)
-		var stderr bytes.Buffer
-		if code := report(&stderr, err); code != fault.ExitInput {
-			t.Errorf("%s: exit %d, want %d", tt.name, code, fault.ExitInput)
-		}
-		if !strings.Contains(stderr.String(), "Try: "+tt.hint) {
-			t.Errorf("%s: stderr\n%s\nwant the hint %q", tt.name, stderr.String(), tt.hint)
-		}
-		if !errors.Is(err, fault.ErrUnauthorized) {
-			t.Errorf("%s: the explained error no longer wraps ErrUnauthorized", tt.name)
-		}
-	}
-	other := errors.New("something else")
-	if got := (&credentials{}).explain(other); got != other {
-		t.Errorf("explain changed an error that is no refusal: %v", got)
-	}
-	var nilCreds *credentials
-	if got := nilCreds.explain(refused); got != refused {
-		t.Errorf("explain without credentials changed the error: %v", got)
-	}
-}
-
-func TestCheckRedirect(t *testing.T) {
-	req := func(u string) *http.Request {
-		r, err := http.NewRequest("GET", u, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	tests := []struct {
-		from, to string
-		ok       bool
-	}{
-		{"http://h:8000/v1/models", "http://h:8000/v1/models/", true},
-		{"https://h/v1", "https://H:443/v2", true},
-		{"http://h:8000/v1", "http://h:8001/v1", false},
-		{"http://h:8000/v1", "https://h:8000/v1", false},
-		{"https://api.example.com/v1", "https://evil.api.example.com/v1", false},
-	}
-	for _, tt := range tests {
-		err := checkRedirect(req(tt.to), []*http.Request{req(tt.from)})
-		if (err == nil) != tt.ok || err != nil && !errors.Is(err, errRedirect) {
-			t.Errorf("redirect %s → %s: %v, want ok=%v", tt.from, tt.to, err, tt.ok)
-		}
 	}
 }
 

@@ -32,6 +32,9 @@ var allowed = map[string][]string{
 	"internal/identity": {"internal/lock", "internal/lockid", "internal/ollama", "internal/untrusted"},
 	"internal/endpoint": {"eval", "internal/fault", "internal/lock", "internal/lockid", "internal/ollama", "internal/untrusted"},
 	"internal/serve":    {"internal/fault", "internal/lockid", "internal/ollama", "internal/untrusted"},
+	// Which key and password go to which endpoint, and the client that
+	// sends them there only.
+	"internal/credentials": {"internal/fault", "internal/secret", "internal/untrusted"},
 	// Replay, storage, files, rendering.
 	"runner":         {"eval", "internal/fault", "internal/lockid", "internal/untrusted"},
 	"internal/store": {"eval", "internal/fault", "internal/lockid", "internal/secret"},
