@@ -101,8 +101,9 @@ func DefaultSettings() Settings {
 }
 
 // SamplesLimit and MaxTokensLimit are the largest Samples and MaxTokens a run
-// accepts. A run plans every case sample up front, so samples beyond what
-// measures a noise floor only exhaust memory; engines read max_tokens as a
+// accepts. Each sample is a pass over the suite and resume keeps what is
+// stored per case sample, so samples beyond what measures a noise floor only
+// cost time and memory; engines read max_tokens as a
 // 32-bit integer (llama.cpp's n_predict, TGI's max_new_tokens), so a larger
 // value is an overflow, not a longer output.
 const (
