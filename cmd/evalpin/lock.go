@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
+	"maps"
 	"strings"
 
 	"github.com/evalpin/evalpin/internal/cli"
@@ -107,21 +106,6 @@ func keyValues(flagName string, vals []string) (map[string]string, error) {
 	return out, nil
 }
 
-// paramValue reads a -param value as JSON where it is one, keeping a number's
-// digits (the lock refuses one a float64 would round), or else as plain text.
-func paramValue(v string) any {
-	dec := json.NewDecoder(strings.NewReader(v))
-	dec.UseNumber()
-	var x any
-	if dec.Decode(&x) != nil {
-		return v
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return v // more after the value: text such as "1 2"
-	}
-	return x
-}
-
 // lockFormat checks a -format value.
 func lockFormat(f string) error {
 	switch f {
@@ -131,17 +115,12 @@ func lockFormat(f string) error {
 	return fault.Errorf(fault.Input, "use -format text or -format json", "-format must be text or json, not %q", f)
 }
 
-// openLockCache opens the hash cache, warning on stderr (and going on without
-// it) when it cannot be found.
+// openLockCache opens the hash cache, warning on stderr when there is none
+// or its file was ignored; the commands go on without it.
 func openLockCache(stderr io.Writer) *lock.HashCache {
-	dir, err := lock.DefaultCacheDir()
+	c, err := lock.OpenDefaultCache()
 	if err != nil {
-		fmt.Fprintf(stderr, "evalpin: warning: no hash cache: %v\n", err)
-		return nil
-	}
-	c := lock.OpenCache(dir)
-	if c.Err != nil {
-		fmt.Fprintf(stderr, "evalpin: warning: %v\n", c.Err)
+		fmt.Fprintf(stderr, "evalpin: warning: %v\n", err)
 	}
 	return c
 }
@@ -182,75 +161,20 @@ Examples:
 func (a *app) lockCreate(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("lock create", lockCreateUsage)
-	out := fs.String("o", "", "write the lock file to `FILE` instead of stdout")
-	servingFile := fs.String("serving", "", "read the serving layer and generation parameters from `FILE.yaml`")
-	engine := fs.String("engine", "", "serving engine, e.g. vllm, sglang, tgi, llama.cpp, ollama")
-	engineVersion := fs.String("engine-version", "", "serving engine version")
-	imageDigest := fs.String("image-digest", "", "container image digest, e.g. sha256:…")
-	dtype := fs.String("dtype", "", "dtype served, e.g. bfloat16")
-	quant := fs.String("quantization", "", "quantization, e.g. awq, gptq, Q4_K_M")
-	maxContext := fs.Int("max-context", 0, "maximum context length in tokens (0: engine default)")
-	var engineArgs, labels, params listFlag
-	fs.Var(&engineArgs, "engine-arg", "an engine argument that changes behaviour, as --name=value (repeatable; order does not matter)")
-	fs.Var(&params, "param", "a default generation parameter `key=value`, value as JSON or text (repeatable)")
-	repo := fs.String("repo", "", "source repository, e.g. org/name (default: from a Hugging Face snapshot path)")
-	revision := fs.String("revision", "", "source revision (default: from a Hugging Face snapshot path)")
-	fs.Var(&labels, "label", "a label `key=value`, stored but not identity (repeatable)")
-	note := fs.String("note", "", "a note, stored but not identity")
-	rehash := fs.Bool("rehash", false, "hash every file, ignoring the hash cache")
+	f := newLockCreateFlags(fs)
 	pos, err := a.lockParse(fs, args, "DIR")
 	if err != nil {
 		return err
 	}
 	dir := pos[0]
-
-	opts := lock.Options{Note: *note, Rehash: *rehash, Now: a.lockClock, Generation: map[string]any{}}
-	if *servingFile != "" {
-		sf, err := lock.ReadServing(*servingFile)
-		if err != nil {
-			return err
-		}
-		opts.Serving = sf.Serving
-		for k, v := range sf.Generation {
-			opts.Generation[k] = v
-		}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for name, f := range map[string]struct{ dst, src *string }{
-		"engine":         {&opts.Serving.Engine, engine},
-		"engine-version": {&opts.Serving.EngineVersion, engineVersion},
-		"image-digest":   {&opts.Serving.ImageDigest, imageDigest},
-		"dtype":          {&opts.Serving.Dtype, dtype},
-		"quantization":   {&opts.Serving.Quantization, quant},
-	} {
-		if set[name] { // a flag wins over -serving
-			*f.dst = *f.src
-		}
-	}
-	if set["max-context"] {
-		if *maxContext < 0 {
-			return fault.Errorf(fault.Input, "give a positive token count, or 0 for the engine default", "-max-context must not be negative")
-		}
-		opts.Serving.MaxContext = *maxContext
-	}
-	opts.Serving.EngineArgs = append(opts.Serving.EngineArgs, engineArgs...)
-	kv, err := keyValues("param", params)
+	opts, err := f.options(fs)
 	if err != nil {
 		return err
 	}
-	for k, v := range kv {
-		opts.Generation[k] = paramValue(v)
-	}
-	if opts.Labels, err = keyValues("label", labels); err != nil {
-		return err
-	}
-	opts.Source = lock.Source{Repo: *repo, Revision: *revision}
-
-	cache := openLockCache(stderr)
-	opts.Cache = cache
+	opts.Now = a.lockClock
+	opts.Cache = openLockCache(stderr)
 	m, err := lock.Create(ctx, dir, opts)
-	saveLockCache(cache, stderr)
+	saveLockCache(opts.Cache, stderr)
 	if err != nil {
 		return err
 	}
@@ -258,29 +182,84 @@ func (a *app) lockCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeOutput(*out, stdout, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+	if err := writeOutput(f.out, stdout, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return fmt.Errorf("lock create: %w", err)
 	}
-	if *out != "" {
-		warnLockInside(*out, dir, stderr)
+	if f.out != "" && lock.Counted(dir, f.out) {
+		fmt.Fprintf(stderr, "evalpin: warning: %s is inside %s, so 'lock verify' will count it as an extra file; name it evalpin.lock or keep it elsewhere\n", f.out, dir)
 	}
 	fmt.Fprintln(stderr, m.Lock)
 	return nil
 }
 
-// warnLockInside warns when the lock file is written into the directory it
-// locks under a name that verify would count as an extra file.
-func warnLockInside(out, dir string, stderr io.Writer) {
-	ao, err1 := filepath.Abs(out)
-	ad, err2 := filepath.Abs(dir)
-	if err1 != nil || err2 != nil {
-		return
+// lockCreateFlags are the flags of lock create.
+type lockCreateFlags struct {
+	out, servingFile, note     string
+	source                     lock.Source
+	serving                    lock.Serving // the fields whose flags are set win over -serving
+	engineArgs, labels, params listFlag
+	rehash                     bool
+}
+
+func newLockCreateFlags(fs *cli.Flags) *lockCreateFlags {
+	f := &lockCreateFlags{}
+	fs.StringVar(&f.out, "o", "", "write the lock file to `FILE` instead of stdout")
+	fs.StringVar(&f.servingFile, "serving", "", "read the serving layer and generation parameters from `FILE.yaml`")
+	fs.StringVar(&f.serving.Engine, "engine", "", "serving engine, e.g. vllm, sglang, tgi, llama.cpp, ollama")
+	fs.StringVar(&f.serving.EngineVersion, "engine-version", "", "serving engine version")
+	fs.StringVar(&f.serving.ImageDigest, "image-digest", "", "container image digest, e.g. sha256:…")
+	fs.StringVar(&f.serving.Dtype, "dtype", "", "dtype served, e.g. bfloat16")
+	fs.StringVar(&f.serving.Quantization, "quantization", "", "quantization, e.g. awq, gptq, Q4_K_M")
+	fs.IntVar(&f.serving.MaxContext, "max-context", 0, "maximum context length in tokens (0: engine default)")
+	fs.Var(&f.engineArgs, "engine-arg", "an engine argument that changes behaviour, as --name=value (repeatable; order does not matter)")
+	fs.Var(&f.params, "param", "a default generation parameter `key=value`, value as JSON or text (repeatable)")
+	fs.StringVar(&f.source.Repo, "repo", "", "source repository, e.g. org/name (default: from a Hugging Face snapshot path)")
+	fs.StringVar(&f.source.Revision, "revision", "", "source revision (default: from a Hugging Face snapshot path)")
+	fs.Var(&f.labels, "label", "a label `key=value`, stored but not identity (repeatable)")
+	fs.StringVar(&f.note, "note", "", "a note, stored but not identity")
+	fs.BoolVar(&f.rehash, "rehash", false, "hash every file, ignoring the hash cache")
+	return f
+}
+
+// options returns lock.Create's options: the -serving file, then the
+// serving flags fs's command line set, which win over it.
+func (f *lockCreateFlags) options(fs *cli.Flags) (lock.Options, error) {
+	opts := lock.Options{Source: f.source, Note: f.note, Rehash: f.rehash, Generation: map[string]any{}}
+	if f.servingFile != "" {
+		sf, err := lock.ReadServing(f.servingFile)
+		if err != nil {
+			return opts, err
+		}
+		opts.Serving = sf.Serving
+		maps.Copy(opts.Generation, sf.Generation)
 	}
-	rel, err := filepath.Rel(ad, ao)
-	if err != nil || strings.HasPrefix(rel, "..") || lock.Excluded(filepath.ToSlash(rel)) {
-		return
+	for name, v := range map[string]struct{ dst, src *string }{
+		"engine":         {&opts.Serving.Engine, &f.serving.Engine},
+		"engine-version": {&opts.Serving.EngineVersion, &f.serving.EngineVersion},
+		"image-digest":   {&opts.Serving.ImageDigest, &f.serving.ImageDigest},
+		"dtype":          {&opts.Serving.Dtype, &f.serving.Dtype},
+		"quantization":   {&opts.Serving.Quantization, &f.serving.Quantization},
+	} {
+		if fs.IsSet(name) {
+			*v.dst = *v.src
+		}
 	}
-	fmt.Fprintf(stderr, "evalpin: warning: %s is inside %s, so 'lock verify' will count it as an extra file; name it evalpin.lock or keep it elsewhere\n", out, dir)
+	if fs.IsSet("max-context") {
+		if f.serving.MaxContext < 0 {
+			return opts, fault.Errorf(fault.Input, "give a positive token count, or 0 for the engine default", "-max-context must not be negative")
+		}
+		opts.Serving.MaxContext = f.serving.MaxContext
+	}
+	opts.Serving.EngineArgs = append(opts.Serving.EngineArgs, f.engineArgs...)
+	kv, err := keyValues("param", f.params)
+	if err != nil {
+		return opts, err
+	}
+	for k, v := range kv {
+		opts.Generation[k] = lock.GenerationValue(v)
+	}
+	opts.Labels, err = keyValues("label", f.labels)
+	return opts, err
 }
 
 const lockVerifyUsage = `Usage: evalpin lock verify DIR LOCK [--rehash] [--format text|json]

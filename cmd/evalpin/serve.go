@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
-	"github.com/evalpin/evalpin/internal/ollama"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/serve"
 )
 
@@ -83,75 +84,27 @@ Examples:
 `
 
 func (a *app) runServe(ctx context.Context, args []string) error {
-	stderr := a.stderr
-	fs := a.flags("serve", serveUsage)
-	lockPath := fs.String("lock", "", "the lock `FILE` of the deliverable (required)")
-	dir := fs.String("model-dir", "", "the model `DIR`ectory the engine serves from (required)")
-	upstream := fs.String("upstream", "", "the engine's origin `URL`, e.g. http://127.0.0.1:8000 (required)")
-	model := fs.String("model", "", "the `NAME` of the one model to vouch for, as the engine serves it (default: the only model it serves)")
-	wait := fs.Duration("upstream-wait", serve.DefaultUpstreamWait, "how long to wait at start for the engine to answer (0: ask once)")
-	listen := fs.String("listen", "127.0.0.1:8787", "the `ADDR`ess to listen on (host:port; port 0 picks a free one)")
-	recheck := fs.Duration("recheck", serve.DefaultRecheck, "how often to re-check the model directory and what the engine serves")
-	rehash := fs.Bool("rehash", false, "hash every file at start instead of trusting the hash cache for unchanged ones")
-	pos, err := fs.Parse(args, a.getenv)
+	o, err := a.serveFlags(args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageErrorf("serve: unexpected argument %q", pos[0])
-	}
-	for _, f := range []struct{ name, value string }{{"lock", *lockPath}, {"model-dir", *dir}, {"upstream", *upstream}} {
-		if f.value == "" {
-			return fault.Errorf(fault.Input, "run 'evalpin help serve'", "serve: -%s is required", f.name)
-		}
-	}
-	if *recheck <= 0 {
-		return usageErrorf("serve: -recheck must be positive")
-	}
-	if *wait < 0 {
-		return usageErrorf("serve: -upstream-wait must not be negative")
-	}
-	if *wait == 0 {
-		*wait = -1 // serve.Config: ask once
-	}
-	up, err := url.Parse(*upstream)
-	if err != nil || up.Host == "" || (up.Scheme != "http" && up.Scheme != "https") {
-		return fault.Errorf(fault.Input, "pass the engine's origin, e.g. --upstream http://127.0.0.1:11434", "serve: -upstream %q is not an http URL with a host", *upstream)
-	}
-	m, err := lock.ReadFile(*lockPath)
+	m, id, manifest, err := readServeLock(o.lock)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return err
 	}
-	id, err := m.ID()
-	if err != nil {
-		return fault.Errorf(fault.Input, "recreate it with 'evalpin lock create'", "serve: lock file %s: %w", *lockPath, err)
-	}
-	manifest, err := m.Marshal()
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-
-	var logMu sync.Mutex
-	logf := func(format string, args ...any) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		fmt.Fprintf(stderr, "evalpin serve: "+format+"\n", args...)
-	}
-	var cache *lock.HashCache
-	if cacheDir, err := lock.DefaultCacheDir(); err == nil {
-		cache = lock.OpenCache(cacheDir)
-	}
-	check := &dirCheck{dir: *dir, manifest: m, cache: cache, rehash: *rehash, logf: logf}
+	logf := serveLogger(a.stderr)
+	cache, _ := lock.OpenDefaultCache() // without one, every check hashes every file
+	check := &lock.Checker{Dir: o.dir, Manifest: m, Cache: cache, Rehash: o.rehash, Logf: logf}
 	s, err := serve.New(serve.Config{
-		Upstream:     up,
+		Upstream:     o.upstream,
 		Lock:         id,
 		Manifest:     manifest,
-		Check:        check.run,
-		Model:        *model,
-		Ollama:       func() (*serve.OllamaExpect, error) { return ollamaExpect(*dir, m) },
-		ModelDir:     *dir,
-		UpstreamWait: *wait,
-		Recheck:      *recheck,
+		Check:        check.Check,
+		Model:        o.model,
+		Ollama:       func() (*serve.OllamaExpect, error) { return serve.ExpectOllama(o.dir, m) },
+		ModelDir:     o.dir,
+		UpstreamWait: o.wait,
+		Recheck:      o.recheck,
 		Logf:         logf,
 	})
 	if err != nil {
@@ -160,24 +113,101 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 
 	start := time.Now()
 	if err := s.Check(ctx); err != nil {
-		if check.last != nil && !check.last.OK() {
-			check.last.WriteText(stderr)
+		if rep := check.Last(); rep != nil && !rep.OK() {
+			rep.WriteText(a.stderr)
 		}
 		return serveAdvice(err)
 	}
 	bound, ev := s.Bound()
-	logf("%s matches lock %s (verified in %s)", *dir, id, check.took.Round(time.Millisecond))
-	logf("vouching for model %s of the %s engine at %s, checked in %s (%s)", bound, ev.Engine, up.Redacted(), time.Since(start).Round(time.Millisecond), checkedText(ev))
-	ln, err := net.Listen("tcp", *listen)
+	logf("%s matches lock %s (verified in %s)", o.dir, id, check.Took().Round(time.Millisecond))
+	logf("vouching for model %s of the %s engine at %s, checked in %s (%s)", bound, ev.Engine, o.upstream.Redacted(), time.Since(start).Round(time.Millisecond), checkedText(ev))
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fault.Errorf(fault.Input, "pick a free address with --listen, e.g. --listen 127.0.0.1:0", "serve: %w", err)
 	}
-	logf("listening on http://%s (upstream %s, model %s, re-checking every %s)", ln.Addr(), up.Redacted(), bound, *recheck)
+	logf("listening on http://%s (upstream %s, model %s, re-checking every %s)", ln.Addr(), o.upstream.Redacted(), bound, o.recheck)
 	if err := s.Run(ctx, ln); err != nil {
 		return err
 	}
 	logf("stopped")
 	return nil
+}
+
+// serveOptions are serve's flags, checked.
+type serveOptions struct {
+	lock, dir, model, listen string
+	upstream                 *url.URL
+	wait, recheck            time.Duration // wait as serve.Config's UpstreamWait
+	rehash                   bool
+}
+
+// serveFlags parses and checks serve's command line.
+func (a *app) serveFlags(args []string) (*serveOptions, error) {
+	fs := a.flags("serve", serveUsage)
+	var o serveOptions
+	fs.StringVar(&o.lock, "lock", "", "the lock `FILE` of the deliverable (required)")
+	fs.StringVar(&o.dir, "model-dir", "", "the model `DIR`ectory the engine serves from (required)")
+	upstream := fs.String("upstream", "", "the engine's origin `URL`, e.g. http://127.0.0.1:8000 (required)")
+	fs.StringVar(&o.model, "model", "", "the `NAME` of the one model to vouch for, as the engine serves it (default: the only model it serves)")
+	fs.DurationVar(&o.wait, "upstream-wait", serve.DefaultUpstreamWait, "how long to wait at start for the engine to answer (0: ask once)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8787", "the `ADDR`ess to listen on (host:port; port 0 picks a free one)")
+	fs.DurationVar(&o.recheck, "recheck", serve.DefaultRecheck, "how often to re-check the model directory and what the engine serves")
+	fs.BoolVar(&o.rehash, "rehash", false, "hash every file at start instead of trusting the hash cache for unchanged ones")
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, usageErrorf("serve: unexpected argument %q", pos[0])
+	}
+	for _, f := range []struct{ name, value string }{{"lock", o.lock}, {"model-dir", o.dir}, {"upstream", *upstream}} {
+		if f.value == "" {
+			return nil, fault.Errorf(fault.Input, "run 'evalpin help serve'", "serve: -%s is required", f.name)
+		}
+	}
+	if o.recheck <= 0 {
+		return nil, usageErrorf("serve: -recheck must be positive")
+	}
+	if o.wait < 0 {
+		return nil, usageErrorf("serve: -upstream-wait must not be negative")
+	}
+	if o.wait == 0 {
+		o.wait = -1 // serve.Config: ask once
+	}
+	o.upstream, err = url.Parse(*upstream)
+	if err != nil || o.upstream.Host == "" || (o.upstream.Scheme != "http" && o.upstream.Scheme != "https") {
+		return nil, fault.Errorf(fault.Input, "pass the engine's origin, e.g. --upstream http://127.0.0.1:11434", "serve: -upstream %q is not an http URL with a host", *upstream)
+	}
+	return &o, nil
+}
+
+// readServeLock reads the lock file serve vouches for: the manifest, its id
+// and the bytes the well-known document publishes.
+func readServeLock(path string) (*lock.Manifest, lockid.ID, []byte, error) {
+	m, err := lock.ReadFile(path)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("serve: %w", err)
+	}
+	id, err := m.ID()
+	if err != nil {
+		return nil, "", nil, fault.Errorf(fault.Input, "recreate it with 'evalpin lock create'", "serve: lock file %s: %w", path, err)
+	}
+	manifest, err := m.Marshal()
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("serve: %w", err)
+	}
+	return m, id, manifest, nil
+}
+
+// serveLogger returns the sidecar's log: one line at a time on w, each
+// starting "evalpin serve: ".
+func serveLogger(w io.Writer) func(format string, args ...any) {
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "evalpin serve: "+format+"\n", args...)
+	}
 }
 
 // checkedText says what of the engine's model was held against the lock.
@@ -210,112 +240,4 @@ func serveAdvice(err error) error {
 		return &fault.Error{Kind: fault.Input, Err: err, Hint: "start the engine first, check --upstream, or wait longer with --upstream-wait"}
 	}
 	return err
-}
-
-// ollamaExpect reads what the lock m says an Ollama engine must report for
-// the model: the locked Modelfile in dir, its FROM and ADAPTER files' hashes
-// from the manifest, and the serving layer's engine version.
-func ollamaExpect(dir string, m *lock.Manifest) (*serve.OllamaExpect, error) {
-	if e := m.Serving.Engine; e != "" && !strings.EqualFold(e, "ollama") {
-		return nil, fmt.Errorf("the lock's serving engine is %q, not ollama", e)
-	}
-	mf, err := lock.ReadModelfile(dir, m)
-	if errors.Is(err, lock.ErrNoModelfile) {
-		return nil, errors.New("the lock has no Ollama Modelfile, so it does not say which weights, template and parameters Ollama must serve")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("the locked Modelfile: %w", err)
-	}
-	name := probeSafe(mf.Path)
-	want := &serve.OllamaExpect{Modelfile: name, EngineVersion: m.Serving.EngineVersion}
-	for _, refs := range []struct {
-		verb string
-		refs []lock.ModelfileRef
-		out  *[]string
-	}{{"FROM", mf.From, &want.Models}, {"ADAPTER", mf.Adapters, &want.Adapters}} {
-		for _, r := range refs.refs {
-			if r.Path == "" {
-				return nil, fmt.Errorf("%s %s in %s names no file of the lock (a model in a registry, or a directory that Ollama converts into a new blob), so Ollama's blobs cannot be held against the lock",
-					refs.verb, probeSafe(r.Arg), name)
-			}
-			*refs.out = append(*refs.out, "sha256:"+r.SHA256)
-		}
-	}
-	if len(want.Models) == 0 {
-		return nil, fmt.Errorf("%s has no FROM line", name)
-	}
-	if mf.Template == nil {
-		return nil, fmt.Errorf("%s has no TEMPLATE, so the lock does not say which chat template Ollama serves (Ollama takes one from the weights' metadata or its own default)", name)
-	}
-	deref := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
-	want.Template, want.System, want.Renderer, want.Parser = *mf.Template, deref(mf.System), deref(mf.Renderer), deref(mf.Parser)
-	for _, p := range mf.Parameters {
-		want.Parameters = append(want.Parameters, ollama.Parameter{Name: p.Name, Value: p.Value})
-	}
-	for _, msg := range mf.Messages {
-		want.Messages = append(want.Messages, msg.Role+": "+msg.Content)
-	}
-	return want, nil
-}
-
-// A dirCheck verifies the model directory against the lock, as serve.Config's
-// Check.
-type dirCheck struct {
-	dir      string
-	manifest *lock.Manifest
-	cache    *lock.HashCache // nil hashes every file every time
-	rehash   bool            // hash everything on the first check
-	logf     func(string, ...any)
-
-	mu   sync.Mutex
-	last *lock.Report // the last report, for details on a refusal at start
-	runs int
-	took time.Duration // how long the first check took
-}
-
-func (c *dirCheck) run(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	start := time.Now()
-	rep, err := lock.Verify(ctx, c.dir, c.manifest, lock.Options{Cache: c.cache, Rehash: c.rehash && c.runs == 0})
-	c.runs++
-	if err != nil {
-		return err
-	}
-	c.last = rep
-	if !rep.OK() {
-		return errors.New(changesText(rep))
-	}
-	if c.runs == 1 {
-		c.took = time.Since(start)
-	}
-	if c.cache != nil {
-		if err := c.cache.Save(); err != nil {
-			c.logf("hash cache: %v", err)
-		}
-	}
-	return nil
-}
-
-// changesText names the files that differ, e.g. "model.gguf (weights)
-// changed, tokenizer.json (tokenizer) missing".
-func changesText(rep *lock.Report) string {
-	const show = 8
-	var parts []string
-	for i, c := range rep.Changes {
-		if i == show {
-			parts = append(parts, fmt.Sprintf("and %d more", len(rep.Changes)-show))
-			break
-		}
-		parts = append(parts, fmt.Sprintf("%s (%s) %s", probeSafe(c.Path), c.Role, strings.ToLower(c.Change)))
-	}
-	if len(parts) == 0 {
-		return "the files differ"
-	}
-	return strings.Join(parts, ", ")
 }

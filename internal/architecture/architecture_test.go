@@ -31,7 +31,10 @@ var allowed = map[string][]string{
 	"internal/lock":     {"internal/fault", "internal/lockid", "internal/untrusted"},
 	"internal/identity": {"internal/lock", "internal/lockid", "internal/ollama", "internal/untrusted"},
 	"internal/endpoint": {"eval", "internal/fault", "internal/lock", "internal/lockid", "internal/ollama", "internal/untrusted"},
-	"internal/serve":    {"internal/fault", "internal/lockid", "internal/ollama", "internal/untrusted"},
+	// The sidecar reads what a lock says the engine must serve (the locked
+	// Modelfile, its files' hashes) from the lock's manifest: internal/lock,
+	// which knows no statistics and stores nothing.
+	"internal/serve": {"internal/fault", "internal/lock", "internal/lockid", "internal/ollama", "internal/untrusted"},
 	// Which key and password go to which endpoint, and the client that
 	// sends them there only.
 	"internal/credentials": {"internal/fault", "internal/secret", "internal/untrusted"},

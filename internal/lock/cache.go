@@ -41,6 +41,19 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(d, "evalpin"), nil
 }
 
+// OpenDefaultCache opens the hash cache in DefaultCacheDir. The error says
+// why there is none (nil, no cache directory) or why an existing cache file
+// was ignored (HashCache.Err, with an empty cache); either way the caller
+// goes on: the cache only saves time.
+func OpenDefaultCache() (*HashCache, error) {
+	dir, err := DefaultCacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("no hash cache: %w", err)
+	}
+	c := OpenCache(dir)
+	return c, c.Err
+}
+
 // A fileKey identifies one state of a file: the cache trusts a hash only for
 // the same path, device, inode, size and modification time (ns). The status
 // change time (ns, Linux) is compared too: unlike the modification time, no

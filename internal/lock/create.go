@@ -253,6 +253,23 @@ func inexactNumber(v any) (string, bool) {
 	return "", false
 }
 
+// GenerationValue reads a generation parameter's value given as text (evalpin
+// lock create's -param): as JSON where the whole text is one value, keeping a
+// number's digits so that Create refuses one a float64 would round, or else
+// as the text itself ("fast", "1 2").
+func GenerationValue(s string) any {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return s
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return s // more after the value: text such as "1 2"
+	}
+	return v
+}
+
 // A ServingFile is the YAML file --serving reads: the serving layer's fields
 // (see Serving) and a "generation" map of default generation parameters.
 type ServingFile struct {

@@ -2,6 +2,7 @@ package lock
 
 import (
 	"path"
+	"path/filepath"
 	"strings"
 )
 
@@ -71,6 +72,23 @@ func Excluded(p string) bool {
 	upper := strings.ToUpper(name)
 	return strings.HasPrefix(upper, "README") || strings.HasPrefix(upper, "LICENSE") ||
 		strings.EqualFold(path.Ext(name), ".md") || name == "evalpin.lock"
+}
+
+// Counted reports whether a file written at path would be one of the files
+// of the model directory dir, so that Verify would count it as an extra
+// file: it is inside dir and not Excluded (a lock file kept there must be
+// named evalpin.lock).
+func Counted(dir, path string) bool {
+	ad, err1 := filepath.Abs(dir)
+	ap, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	return !Excluded(filepath.ToSlash(rel))
 }
 
 // isModelfile reports whether the file at p is an Ollama Modelfile.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // A Report is the outcome of Verify: whether a directory is the deliverable a
@@ -47,6 +48,25 @@ func (r *Report) Err() error {
 	return fault.Errorf(fault.LockRefused,
 		"restore the locked files, or lock the new deliverable with 'evalpin lock create'",
 		"%s is not the deliverable of lock %s: %s", clean(r.Dir), r.Lock, strings.Join(names, ", "))
+}
+
+// Differences names the files that differ with their roles, at most eight,
+// e.g. "model.gguf (weights) changed, tokenizer.json (tokenizer) missing";
+// "the files differ" when it names none. Paths are made safe to show.
+func (r *Report) Differences() string {
+	const show = 8
+	var parts []string
+	for i, c := range r.Changes {
+		if i == show {
+			parts = append(parts, fmt.Sprintf("and %d more", len(r.Changes)-show))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s) %s", untrusted.Clip(c.Path, 300), c.Role, c.Change))
+	}
+	if len(parts) == 0 {
+		return "the files differ"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Verify hashes dir (cheaply, with opts.Cache: one stat per unchanged file) and

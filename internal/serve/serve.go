@@ -73,7 +73,7 @@ type Config struct {
 	Manifest json.RawMessage
 	// Check verifies the model directory against the lock: nil when it
 	// matches, else an error that names what differs. It must be cheap for an
-	// unchanged directory (the lock package's stat cache makes it so).
+	// unchanged directory: lock.Checker's Check, with a hash cache.
 	Check func(ctx context.Context) error
 	// Model is the model the sidecar vouches for, named by the upstream's
 	// rules (for Ollama "tiny" is "tiny:latest"); "" means the one model the
@@ -84,7 +84,7 @@ type Config struct {
 	// the model in POST /api/show, or why the lock says nothing it can be
 	// held against (then an Ollama upstream is refused). It is called once,
 	// after the directory matched, and only for an Ollama upstream; nil
-	// refuses an Ollama upstream.
+	// refuses an Ollama upstream. ExpectOllama reads it from a lock.
 	Ollama func() (*OllamaExpect, error)
 	// ModelDir is the model directory. The "root" an OpenAI-compatible
 	// upstream (vLLM) lists for the model, when it is a path on this host,
