@@ -13,33 +13,7 @@ import (
 	"github.com/evalpin/evalpin/internal/lock"
 )
 
-const lockUsage = `Usage: evalpin lock <create|verify|diff|show> [arguments]
-
-A lock names a model deliverable by its content: every behaviour-relevant file
-(weights, tokenizer, chat template, configs) with its size and SHA-256, the
-serving layer and the default generation parameters. The lock id is the SHA-256
-of the manifest's canonical JSON; docs/lock.md specifies it.
-
-  evalpin lock create DIR [-o FILE] [flags]   hash a model directory into a lock file
-  evalpin lock verify DIR LOCK                is DIR the deliverable LOCK describes?
-  evalpin lock diff A B                       what differs between two locks, in words
-  evalpin lock show LOCK                      id, source, serving, files by role, labels
-
-Run 'evalpin lock <subcommand> -h' for the flags of one.
-
-Examples:
-
-  evalpin lock create ~/.cache/huggingface/hub/models--Qwen--Qwen2.5-0.5B-Instruct/snapshots/7ae557604adf67be50417f59c2c2f167def9a775 \
-      --engine vllm --engine-version 0.6.3 --dtype bfloat16 -o qwen.lock
-  evalpin lock verify ./qwen-snapshot qwen.lock
-  evalpin lock diff old.lock new.lock
-  evalpin lock show qwen.lock --format json
-
-Hashes are cached by (path, device, inode, size, mtime, ctime) in $EVALPIN_CACHE_DIR, or
-else in the user cache directory under evalpin/, so re-verifying an unchanged
-directory costs one stat per file; --rehash ignores the cache.
-
-`
+var lockUsage = help("lock")
 
 // runLock dispatches the lock subcommands.
 func (a *app) runLock(ctx context.Context, args []string) error {
@@ -135,28 +109,7 @@ func saveLockCache(c *lock.HashCache, stderr io.Writer) {
 	}
 }
 
-const lockCreateUsage = `Usage: evalpin lock create DIR [-o FILE] [flags]
-
-Hash the model directory DIR into a lock file, written to stdout or -o FILE; the
-lock id is printed on stderr. DIR may be a Hugging Face snapshot
-(…/models--ORG--NAME/snapshots/REV, whose files link into ../../blobs; the repo
-and revision are taken from the path unless -repo and -revision are given), a
-GGUF + Modelfile directory, or any directory of model files. README*, LICENSE*,
-*.md, hidden files and evalpin.lock are left out.
-
-The serving layer is not in the directory: give it with -serving FILE.yaml
-(keys engine, engine_version, image_digest, dtype, quantization, max_context,
-engine_args, generation) and/or the flags below, which win over the file;
--engine-arg adds to the file's engine_args and -param sets one generation key.
-
-Examples:
-
-  evalpin lock create ./tiny-model -o tiny.lock
-  evalpin lock create ~/.cache/huggingface/hub/models--org--name/snapshots/0123abcd \
-      --engine vllm --engine-version 0.6.3 --dtype bfloat16 --max-context 8192 \
-      --engine-arg=--enable-prefix-caching --label track=prod -o name.lock
-  evalpin lock create ./ollama-model --serving serving.yaml --note "Q4 rebuild" -o q4.lock
-`
+var lockCreateUsage = help("lock-create")
 
 func (a *app) lockCreate(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
@@ -262,22 +215,7 @@ func (f *lockCreateFlags) options(fs *cli.Flags) (lock.Options, error) {
 	return opts, err
 }
 
-const lockVerifyUsage = `Usage: evalpin lock verify DIR LOCK [--rehash] [--format text|json]
-
-Check that the model directory DIR is the deliverable the lock file LOCK
-describes. Each changed, missing or extra file is named with its role; a chat
-template embedded in tokenizer_config.json or a Modelfile is checked on its own,
-so a template-only change is reported as one. Only files are compared: the
-serving layer is not in the directory.
-
-A directory that does not match exits with status 3 (lock refused): it is not
-the locked deliverable. An unreadable directory or lock file exits with 2.
-
-Examples:
-
-  evalpin lock verify ./tiny-model tiny.lock
-  evalpin lock verify ~/.cache/huggingface/hub/models--org--name/snapshots/0123abcd name.lock --format json
-`
+var lockVerifyUsage = help("lock-verify")
 
 func (a *app) lockVerify(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
@@ -312,19 +250,7 @@ func (a *app) lockVerify(ctx context.Context, args []string) error {
 	return r.Err()
 }
 
-const lockDiffUsage = `Usage: evalpin lock diff A B [--format text|json]
-
-Say what differs between the lock files A and B: first in words, grouped by role
-("template changed; tokenizer same; weights same; serving: dtype bfloat16 →
-float16"), then file by file. Labels, notes and creation times are not
-compared. The exit status is 0 whether or not the locks differ; use
-'evalpin lock verify' to check a directory.
-
-Examples:
-
-  evalpin lock diff last-week.lock today.lock
-  evalpin lock diff a.lock b.lock --format json
-`
+var lockDiffUsage = help("lock-diff")
 
 func (a *app) lockDiff(args []string) error {
 	stdout := a.stdout
@@ -355,17 +281,7 @@ func (a *app) lockDiff(args []string) error {
 	return d.WriteText(stdout)
 }
 
-const lockShowUsage = `Usage: evalpin lock show LOCK [--format text|json]
-
-Show a lock file: its id, source, serving layer, generation parameters, labels,
-and its files grouped by role. The lock file is checked first: one edited by
-hand is refused. With --format json the manifest is printed as stored.
-
-Examples:
-
-  evalpin lock show tiny.lock
-  evalpin lock show tiny.lock --format json
-`
+var lockShowUsage = help("lock-show")
 
 func (a *app) lockShow(args []string) error {
 	stdout := a.stdout

@@ -18,38 +18,7 @@ import (
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
-const probeUsage = `
-Usage: evalpin probe [flags] URL...
-
-Probe asks each endpoint (its OpenAI base URL) which lock it serves and prints
-the lock, how it was obtained, how much that is worth (its strength), and the
-other evidence the endpoint gives: engine version, served models, context
-length, model revisions. Several URLs are replicas of one deployment: they must
-all serve the same lock.
-
-An endpoint reports its lock by the well-known document
-<origin>/.well-known/evalpin-lock (evalpin serve publishes it), the
-Evalpin-Lock header, a lock id in system_fingerprint (vLLM
---fingerprint-mode custom), a served model name name@sha256:<hex>, or, for
-Ollama, the content hashes evalpin derives a lock from. docs/protocol.md
-specifies each. Probe sends one completion of one token to read the header
-and fingerprint of a real response (--no-completion leaves it out).
-
-Probe exits 3 when an endpoint reports no lock, reports another lock than
---expect-lock, contradicts itself, or the replicas disagree.
-
-With no URL, probe asks OPENAI_BASE_URL. --api-key-env VAR sends the key in
-$VAR to every endpoint; without it, OPENAI_API_KEY is sent only to endpoints
-of the origin of OPENAI_BASE_URL (https://api.openai.com/v1 when unset). An
-endpoint that refuses the key (401, 403) is an input error (exit 2).
-
-Examples:
-
-  evalpin probe http://127.0.0.1:8000/v1
-  evalpin probe --model tiny-v1 --expect-lock ollama:sha256:5e1f… http://127.0.0.1:11434/v1
-  evalpin probe --format json http://gpu-a:8000/v1 http://gpu-b:8000/v1
-  evalpin probe --api-key-env EXAMPLE_API_KEY https://api.example.com/v1
-`
+var probeUsage = help("probe")
 
 // probeEndpointsFlag is the repeatable --endpoint flag.
 type probeEndpointsFlag []string

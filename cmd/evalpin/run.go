@@ -31,56 +31,7 @@ import (
 	"github.com/evalpin/evalpin/suites"
 )
 
-const runUsage = `
-Usage: evalpin run --suite FILE|NAME --endpoint URL [--endpoint URL...] [flags]
-
-Run replays a suite against an endpoint (its OpenAI base URL) and stores every
-output in the database, under the lock the endpoint serves. Several --endpoint
-flags are replicas of one deployment: requests are spread over them and each
-must serve the same lock.
-
-Before the first request, run asks every endpoint which lock it serves (as
-'evalpin probe' does) and refuses, creating no run, when one reports no lock,
-another lock than --expect-lock, or the replicas disagree. Every response is
-checked against the lock; a response of another lock stops the run, and its
-output is not stored. After the last response the endpoints are asked again.
-
---suite takes a suite file or the name of a bundled suite ('evalpin suite
-list'). The suite's defaults are the settings; --samples, --max-tokens,
---seed and --temperature override them. The lock, the suite's hash and the
-settings' hash identify a run: the same command again resumes an unfinished
-run where it stopped, requesting only the missing case samples, and requests
-nothing when the run is complete. --fresh starts a new run instead.
-
-Failed requests are retried (--retries). A failure no retry fixes (400, a
-prompt longer than the context, a malformed answer) is stored as the case's
-result. One that is still transient after every retry (timeout, 5xx, 429) is
-stored but leaves the run incomplete (exit 4): the same command requests it
-again and replaces it. A 503 from 'evalpin serve' saying it no longer claims
-its lock stops the run at once (exit 3).
-
-Ctrl-C stops sending requests, waits for those in flight, stores their
-results and marks the run interrupted; a second Ctrl-C abandons the requests
-in flight. Either way the same command resumes the run.
-
---api-key-env VAR sends the key in $VAR to every endpoint. Without it,
-OPENAI_API_KEY is sent, but only to endpoints of the origin of
-OPENAI_BASE_URL (https://api.openai.com/v1 when unset); OPENAI_BASE_URL is
-also the endpoint when no --endpoint is given. A user and password in an
-endpoint URL are sent as basic authentication. No key or password is
-stored or printed, and no request follows a redirect to another origin.
-
-Progress is shown on a terminal; the summary goes to stdout as a table or,
-with --format json, as JSON.
-
-Examples:
-
-  evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 --model tiny-v1
-  evalpin run --suite suites/support.yaml --endpoint http://gpu-a:8000/v1 --endpoint http://gpu-b:8000/v1 \
-      --expect-lock sha256:3f2a9c… --concurrency 512
-  evalpin run --suite support.yaml --endpoint https://api.example.com/v1 --api-key-env EXAMPLE_API_KEY --samples 5
-  evalpin run --suite support.yaml --endpoint http://gpu-a:8000/v1 --fresh --format json --db ci/evalpin.db
-`
+var runUsage = help("run")
 
 // runDefaultConcurrency, runDefaultRetries and runDefaultTimeout are the
 // flags' defaults, those of runner.Config.

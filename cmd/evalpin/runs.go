@@ -10,28 +10,7 @@ import (
 	"github.com/evalpin/evalpin/internal/store"
 )
 
-const runsUsage = `
-Usage: evalpin runs [--lock ID] [--suite NAME] [--status STATUS] [--format table|json] [--check] [--db FILE]
-
-Runs lists the stored runs, oldest first: id, lock, suite, status, how many
-results are stored and how many of those are failed requests, when the run
-started (UTC) and how long it took. A run that is still running, or crashed
-while it was, shows no duration; the same 'evalpin run' command resumes it.
-
-Every command checks the tables that list runs, locks and suites when it
-opens the database, and reports a damaged database (exit 2). Damage among
-the stored results or cases is found by the command that reads them;
---check looks for it everywhere first: it reads the whole file (SQLite's
-quick_check, about a second per GB).
-
-Examples:
-
-  evalpin runs
-  evalpin runs --lock sha256:3f2a9c          # a prefix of the lock id is enough
-  evalpin runs --suite smoke --status complete
-  evalpin runs --format json --db ci/evalpin.db
-  evalpin runs --check --db ci/evalpin.db    # after a crash or a disk error
-`
+var runsUsage = help("runs")
 
 // runRuns implements "evalpin runs".
 func (a *app) runRuns(ctx context.Context, args []string) error {

@@ -17,71 +17,7 @@ import (
 	"github.com/evalpin/evalpin/internal/serve"
 )
 
-const serveUsage = `
-Usage: evalpin serve --lock FILE --model-dir DIR --upstream URL [--model NAME] [flags]
-
-Serve runs a sidecar in front of an inference engine that cannot report a lock
-itself. It vouches for one model the engine serves, never for the others. At
-start it
-  1. verifies the model directory against the lock file and refuses to start
-     on any difference, naming the files (exit 3);
-  2. lists the engine's models (GET /v1/models; for Ollama also /api/tags),
-     waiting up to --upstream-wait for an engine that is still starting, and
-     binds to --model, or to the only model served; several models and no
-     --model, none, or a --model the engine does not serve is exit 2;
-  3. holds what the engine says it loaded for that model against the lock,
-     and refuses to start on any difference (exit 3):
-       Ollama (POST /api/show): the blobs of its FROM and ADAPTER lines must
-         be the locked Modelfile's FROM and ADAPTER files (Ollama names a
-         blob by its content's SHA-256), and its template, system prompt,
-         parameters, messages, renderer and parser those of the locked
-         Modelfile, which must have a TEMPLATE; its version must be the
-         lock's engine_version, if the lock has one;
-       vLLM and other OpenAI-compatible engines (GET /v1/models): the
-         model's "root", when it is a path on this host, must be the model
-         directory or a file in it; a repository id or a path inside a
-         container is kept as evidence only.
-Then it
-  - publishes GET /.well-known/evalpin-lock with the lock, the manifest, the
-    bound model ("model"), a random "generation" new at every start, and
-    what the engine said ("upstream"),
-  - passes on, with the header Evalpin-Lock: <id>, requests whose JSON body
-    names the bound model (chat, completions, embeddings, and Ollama's
-    /api/chat, /api/generate, /api/embed, /api/embeddings, /api/show; read
-    up to 32 MiB, then replayed; streamed responses flushed as they arrive),
-    model lists cut down to it (/v1/models, /api/tags, /api/ps,
-    /v1/models/NAME), and engine information (/api/version, /version,
-    /health, /info, GET /props, /model_info, /get_model_info, /metrics),
-  - refuses, without the header, a request for another model (404
-    model_not_found), one whose model it cannot tell (400, 413), and every
-    other path, Ollama's /api/create, /api/pull, /api/push, /api/copy,
-    /api/delete and /api/blobs included (403 evalpin_not_vouched),
-  - re-checks the directory and the engine every --recheck and, once either
-    no longer matches (a file changed; for Ollama also a model re-created,
-    even with the same content, or another Ollama version), answers 503
-    with the reason instead of claiming the lock, until it is restarted;
-    a re-check that cannot reach the engine changes nothing,
-  - answers GET /healthz: 200 with the lock and the model while it claims
-    the lock, else 503.
-It listens on 127.0.0.1 unless told otherwise, prints the address it listens
-on to stderr, and shuts down gracefully on SIGTERM or SIGINT.
-
-Point evalpin at the sidecar, not at the engine, and name the model:
---endpoint http://ADDR/v1 --model NAME.
-
-What it cannot see it does not check: an engine that says nothing about
-what it loaded (vLLM serving a repository id, or a directory inside a
-container) is trusted to serve the model directory's files; start it from
-that directory. A change between two re-checks goes unseen until the next.
-
-Examples:
-
-  evalpin lock create -o tiny.lock ./models/tiny     # model.gguf and its Modelfile
-  ollama create tiny -f ./models/tiny/Modelfile
-  evalpin serve --lock tiny.lock --model-dir ./models/tiny --upstream http://127.0.0.1:11434 --model tiny
-  evalpin serve --lock qwen.lock --model-dir /models/qwen --upstream http://127.0.0.1:8000 \
-      --listen 0.0.0.0:8080 --recheck 30s --upstream-wait 10m
-`
+var serveUsage = help("serve")
 
 func (a *app) runServe(ctx context.Context, args []string) error {
 	o, err := a.serveFlags(args)

@@ -18,24 +18,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 )
 
-const showUsage = `
-Usage: evalpin show [--format table|json] [--width N] [--db FILE] RUN [CASE]
-
-Show prints a stored run: its lock, suite, settings, endpoints and status, then
-one line per result (case, sample, pass or fail, finish reason, latency and the
-start of the output). With a CASE it prints that case in full: its prompt, if
-the suite was stored, and every sample's output, checks and error.
-
-Outputs are the models' text and are not trusted: control characters and
-terminal escape sequences are shown escaped (\x1b), never sent to the terminal.
-
-Examples:
-
-  evalpin show 12
-  evalpin show 12 capital-of-france
-  evalpin show --width 120 12
-  evalpin show --format json 12 > run-12.json
-`
+var showUsage = help("show")
 
 // runShow implements "evalpin show".
 func (a *app) runShow(ctx context.Context, args []string) error {

@@ -9,24 +9,7 @@ import (
 	"github.com/evalpin/evalpin/suites"
 )
 
-const suiteUsage = `
-Usage:
-
-  evalpin suite check FILE...    validate suite files; print name, version, hashes, cases by tag
-  evalpin suite list             list the bundled example suites
-  evalpin suite show NAME        print a bundled suite, to copy and adapt
-
-A suite is YAML (*.yaml, *.yml) or JSON lines (*.jsonl); docs/suites.md
-describes the format. 'check' reports every problem of a file at once, each
-with file:line:col and what to fix, and exits 2 if any file is invalid.
-
-Examples:
-
-  evalpin suite check suites/smoke.yaml
-  evalpin suite check generated.jsonl
-  evalpin suite list
-  evalpin suite show json-format > my-suite.yaml
-`
+var suiteUsage = help("suite")
 
 // runSuite implements "evalpin suite".
 func (a *app) runSuite(ctx context.Context, args []string) error {

@@ -5,14 +5,7 @@ import (
 	"fmt"
 )
 
-const versionUsage = `Usage: evalpin version
-
-Version prints evalpin's version, as set at build time (make build).
-
-Examples:
-
-  evalpin version
-`
+var versionUsage = help("version")
 
 // runVersion prints the version.
 func (a *app) runVersion(_ context.Context, args []string) error {
