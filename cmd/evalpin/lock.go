@@ -61,12 +61,6 @@ func lockPlural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// listFlag is a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
 // keyValues splits "k=v" flag values into a map, naming the flag on an error.
 func keyValues(flagName string, vals []string) (map[string]string, error) {
 	out := map[string]string{}
@@ -150,7 +144,7 @@ type lockCreateFlags struct {
 	out, servingFile, note     string
 	source                     lock.Source
 	serving                    lock.Serving // the fields whose flags are set win over -serving
-	engineArgs, labels, params listFlag
+	engineArgs, labels, params cli.Strings
 	rehash                     bool
 }
 

@@ -22,13 +22,13 @@ func TestProbeOllamaEndToEnd(t *testing.T) {
 	ol.Create(t, "tiny-compact", testbed.Generate(t, testbed.ModelOptions{Template: "compact"}))
 	ctx := context.Background()
 
-	probe := func(model string) probeJSON {
+	probe := func(model string) endpoint.ProbeResult {
 		t.Helper()
 		code, stdout, stderr := runCmd(ctx, "probe", "--format", "json", "--model", model, ol.BaseURL())
 		if code != fault.ExitOK {
 			t.Fatalf("probe %s: exit %d\n%s\nserver log:\n%s", model, code, stderr, ol.Log())
 		}
-		var out probeJSON
+		var out endpoint.ProbeResult
 		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 			t.Fatalf("probe %s: %v\n%s", model, err, stdout)
 		}

@@ -44,7 +44,7 @@ const (
 // runOptions are the flags of "evalpin run".
 type runOptions struct {
 	suite       string
-	endpoints   probeEndpointsFlag
+	endpoints   cli.Strings
 	model       string
 	expect      string
 	db          *string

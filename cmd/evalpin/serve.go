@@ -15,6 +15,7 @@ import (
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/serve"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 var serveUsage = help("serve")
@@ -156,9 +157,9 @@ func checkedText(up *serve.Upstream) string {
 	}
 	switch up.RootCheck {
 	case serve.RootNotOnHost:
-		what += "; its root " + probeSafe(up.Root) + " is not a path on this host (evidence only)"
+		what += "; its root " + untrusted.Clip(up.Root, 300) + " is not a path on this host (evidence only)"
 	case serve.RootNotAPath:
-		what += "; its root " + probeSafe(up.Root) + " is not a path (evidence only)"
+		what += "; its root " + untrusted.Clip(up.Root, 300) + " is not a path (evidence only)"
 	}
 	return what
 }

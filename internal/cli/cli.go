@@ -189,3 +189,12 @@ func distance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Strings is a flag that may be given several times, each value kept in
+// order: --endpoint A --endpoint B.
+type Strings []string
+
+func (s *Strings) String() string     { return strings.Join(*s, ",") }
+func (s *Strings) Set(v string) error { *s = append(*s, v); return nil }
+
+var _ flag.Value = (*Strings)(nil)
