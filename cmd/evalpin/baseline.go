@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/evalpin/evalpin/baselines"
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
@@ -106,90 +103,43 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	r, err := exportRun(ctx, db, pos)
+	x, err := runs.Export(ctx, db, pos, runs.ExportOptions{AllowIncomplete: *allowIncomplete})
 	if err != nil {
-		return err
+		return exportAdvice(err)
 	}
-	if r.Status != eval.RunComplete && !*allowIncomplete {
-		return fault.Errorf(fault.Incomplete,
-			"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to export what is stored",
-			"baseline export: run %d is %s, not complete", r.ID, r.Status)
+	for _, w := range x.Warnings {
+		fmt.Fprintf(stderr, "evalpin: warning: %s\n", untrusted.Line(w.Error()))
 	}
-	b, err := loadBaseline(ctx, db, r, stderr)
-	if err != nil {
-		return err
-	}
-	if err := writeOutput(*out, stdout, func(w io.Writer) error { return baselines.Encode(w, b) }); err != nil {
+	if err := writeOutput(*out, stdout, func(w io.Writer) error { return baselines.Encode(w, x.Baseline) }); err != nil {
 		return fmt.Errorf("baseline export: %w", err)
 	}
 	dest := *out
 	if dest == "" {
 		dest = "standard output"
 	}
+	r, h := x.Run, x.Baseline.Header
 	fmt.Fprintf(stderr, "exported run %d (lock %s, suite %s %s, %d cases, %d results, %d failed) to %s\n",
-		r.ID, untrusted.Line(string(r.Lock)), untrusted.Line(r.Suite), untrusted.Line(r.SuiteVersion), b.Header.Cases, b.Header.Results, b.Header.Errors, dest)
+		r.ID, untrusted.Line(string(r.Lock)), untrusted.Line(r.Suite), untrusted.Line(r.SuiteVersion), h.Cases, h.Results, h.Errors, dest)
 	return nil
 }
 
-// exportRun resolves the argument of export: a run id, or a lock id naming
-// that lock's latest complete run.
-func exportRun(ctx context.Context, db *store.DB, arg string) (eval.Run, error) {
-	if id, err := strconv.ParseInt(arg, 10, 64); err == nil {
-		r, err := db.Run(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return r, fault.Errorf(fault.Input, "'evalpin runs' lists the stored runs", "baseline export: no run %d is stored", id)
-		}
-		return r, err
-	}
-	runs, err := db.Runs(ctx, store.RunFilter{Lock: arg, Status: eval.RunComplete})
-	if err != nil {
-		return eval.Run{}, err
-	}
-	for i := len(runs) - 1; i >= 0; i-- {
-		if string(runs[i].Lock) == arg {
-			return runs[i], nil
-		}
-	}
-	return eval.Run{}, fault.Errorf(fault.Input,
-		"pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock "+untrusted.Line(arg)+"' the runs of that lock)",
-		"baseline export: no complete run of lock %s is stored", untrusted.Line(arg))
-}
-
-// loadBaseline reads run r with its lock, cases and results from db. The
-// lock's identity document goes into the header only if it verifies (see
-// lockdoc.go); otherwise a warning on stderr says it is left out.
-func loadBaseline(ctx context.Context, db *store.DB, r eval.Run, stderr io.Writer) (*baselines.Baseline, error) {
-	results, err := db.Results(ctx, r.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
-	}
-	byID, err := db.Cases(ctx, r.SuiteHash)
-	if err != nil {
-		return nil, err
-	}
-	cases := make([]eval.Case, 0, len(byID))
-	for _, c := range byID {
-		cases = append(cases, c)
-	}
-	b := baselines.New(r, cases, results)
-	l, err := db.Lock(ctx, r.Lock)
+// exportAdvice adds to an error of runs.Export its kind and the fix.
+func exportAdvice(err error) error {
+	var none *runs.NoCompleteRunError
+	var inc *runs.IncompleteError
 	switch {
-	case err == nil:
-		b.Header.LockSource = l.Source
-		// A document that does not verify would make the file one that
-		// import refuses: it is left out, and the lock travels by id alone.
-		if len(l.Manifest) > 0 {
-			if err := verifyLockDocument(r.Lock, l.Manifest); err != nil {
-				fmt.Fprintf(stderr, "evalpin: warning: the identity document of lock %s is left out of the baseline: %s\n",
-					untrusted.Line(string(r.Lock)), untrusted.Line(err.Error()))
-			} else {
-				b.Header.LockManifest = l.Manifest
-			}
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
+	case errors.As(err, &inc):
+		return fault.Errorf(fault.Incomplete,
+			"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to export what is stored",
+			"baseline export: %w", err)
+	case errors.As(err, &none):
+		return fault.Errorf(fault.Input,
+			"pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock "+untrusted.Line(string(none.Lock))+"' the runs of that lock)",
+			"baseline export: %w", err)
+	case errors.Is(err, store.ErrNotFound):
+		return fault.Errorf(fault.Input, runsHint, "baseline export: %w", err)
 	}
-	return b, nil
+	return err
 }
 
 const baselineImportUsage = `
@@ -237,14 +187,14 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 	defer db.Close()
 	h := b.Header
 
-	if id, ok, err := findImported(ctx, db, b); err != nil {
+	if id, ok, err := runs.FindImported(ctx, db, b); err != nil {
 		return err
 	} else if ok {
 		fmt.Fprintf(stderr, "%s is already stored as run %d\n", untrusted.Line(path), id)
 		fmt.Fprintln(stdout, id)
 		return nil
 	}
-	id, err := storeBaseline(ctx, db, b)
+	id, err := runs.Import(ctx, db, b)
 	if err != nil {
 		return fmt.Errorf("baseline import %s: %w", path, err)
 	}
@@ -258,106 +208,26 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 const baselineFileHint = "export the baseline again with 'evalpin baseline export', or restore the file from git ('git checkout -- FILE')"
 
 // readBaseline reads and checks the baseline file at path ("-" is standard
-// input), including that the lock's identity document it carries (a lock
-// manifest, or an Ollama identity) is the header's lock's.
+// input) with runs.ReadBaseline, and adds the fix to its errors.
 func readBaseline(path string) (*baselines.Baseline, error) {
-	var r io.Reader = os.Stdin
-	name := "standard input"
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fault.Errorf(fault.Input, "pass the path of a baseline file written by 'evalpin baseline export'", "baseline import: %w", err)
-		}
-		defer f.Close()
-		r, name = f, path
+	var b *baselines.Baseline
+	var err error
+	if path == "-" {
+		b, err = runs.ReadBaseline(os.Stdin, "standard input")
+	} else {
+		b, err = runs.ReadBaselineFile(path)
 	}
-	b, err := baselines.Decode(r, name)
 	var pe *baselines.ParseError
+	var de *runs.DocumentError
 	switch {
+	case errors.Is(err, runs.ErrOpen):
+		return nil, fault.Errorf(fault.Input, "pass the path of a baseline file written by 'evalpin baseline export'", "baseline import: %w", err)
 	case errors.Is(err, baselines.ErrNotBaseline):
 		return nil, fault.Errorf(fault.Input, "pass a file written by 'evalpin baseline export'", "%w", err)
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.As(err, &de):
 		return nil, fault.Errorf(fault.Input, baselineFileHint, "%w", err)
-	case err != nil:
-		return nil, err
 	}
-	h := b.Header
-	if len(h.LockManifest) > 0 {
-		if err := verifyLockDocument(h.Lock, h.LockManifest); err != nil {
-			return nil, fault.Errorf(fault.Input, baselineFileHint,
-				"%s:1: the identity document of lock %s is refused: %w", name, untrusted.Line(string(h.Lock)), err)
-		}
-	}
-	return b, nil
-}
-
-// findImported returns the id of a stored run that holds the same baseline as
-// b: the same lock, suite, settings and status, and results with the same
-// digest.
-func findImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, bool, error) {
-	h := b.Header
-	runs, err := db.Runs(ctx, store.RunFilter{Lock: string(h.Lock), SuiteHash: h.SuiteHash, Status: h.Status})
-	if err != nil {
-		return 0, false, err
-	}
-	var want string
-	for _, r := range slices.Backward(runs) {
-		if r.Lock != h.Lock || r.SettingsHash != h.SettingsHash {
-			continue
-		}
-		counts, err := db.Counts(ctx, r.ID)
-		if err != nil {
-			return 0, false, err
-		}
-		if counts.Results != h.Results || counts.Errors != h.Errors {
-			continue // cheap: no need to read the outputs
-		}
-		if want == "" {
-			if want, err = b.Digest(); err != nil {
-				return 0, false, err
-			}
-		}
-		results, err := db.Results(ctx, r.ID)
-		if err != nil {
-			return 0, false, fmt.Errorf("read results of run %d: %w", r.ID, err)
-		}
-		got, err := baselines.New(r, nil, results).Digest()
-		if err != nil {
-			continue // a stored run that no file could hold is not this one
-		}
-		if got == want {
-			return r.ID, true, nil
-		}
-	}
-	return 0, false, nil
-}
-
-// storeBaseline stores b's lock, suite and run with its results and returns
-// the new run's id. The run keeps the file's start and finish times and its
-// status (store.ImportRun), which it is given only once every result is
-// stored, so an import that dies half-way leaves a run that no gate takes for
-// complete.
-func storeBaseline(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, error) {
-	h := b.Header
-	source := h.LockSource
-	if source == "" {
-		source = "baseline"
-	}
-	var manifest []byte
-	if len(h.LockManifest) > 0 {
-		manifest = bytes.Clone(h.LockManifest)
-	}
-	if err := db.PutLock(ctx, h.Lock, manifest, source); err != nil {
-		return 0, err
-	}
-	if err := db.PutSuite(ctx, b.Suite()); err != nil {
-		return 0, err
-	}
-	r := b.Run()
-	if err := db.ImportRun(ctx, &r, slices.Values(b.Results)); err != nil {
-		return 0, err
-	}
-	return r.ID, nil
+	return b, err
 }
 
 // baselineArgs parses the flags of a baseline subcommand, before or after its

@@ -6,11 +6,9 @@ import (
 	"io"
 	"os"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
-	"github.com/evalpin/evalpin/internal/store"
 	reports "github.com/evalpin/evalpin/report"
 )
 
@@ -86,68 +84,19 @@ func (a *app) runDiff(ctx context.Context, args []string) error {
 	return writeReport(c, format, *f.out, stdout)
 }
 
-// compareFromFlags checks the flags, loads both runs and compares them.
+// compareFromFlags checks the flags, loads both sides and compares them.
 func compareFromFlags(ctx context.Context, fs *cli.Flags, pos []string, f *diffFlags, stderr io.Writer) (*compare.Comparison, reports.Format, error) {
 	name := fs.Name()
-	if len(pos) > 0 {
-		return nil, "", usageErrorf("%s: unexpected argument %q (name the runs with --baseline and --candidate)", name, pos[0])
-	}
-	if *f.baseline == "" || *f.candidate == "" {
-		return nil, "", fault.Errorf(fault.Input, "pass both, e.g. evalpin "+name+" --baseline 12 --candidate 15 ('evalpin runs' lists the runs)",
-			"%s: --baseline and --candidate are required", name)
-	}
-	format, err := reports.ParseFormat(*f.format)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", name, err)
-	}
-	var pol *compare.Policy
-	if *f.policy != "" {
-		data, err := os.ReadFile(*f.policy)
-		if err != nil {
-			return nil, "", fault.Errorf(fault.Input, "pass --policy FILE with an existing policy file, or leave it out for the default policy", "%s: %w", name, err)
-		}
-		if pol, err = compare.ParsePolicy(data); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", *f.policy, err)
-		}
-	}
-
-	bArg, err := parseSide("baseline", *f.baseline)
+	format, pol, err := checkDiffFlags(name, pos, f)
 	if err != nil {
 		return nil, "", err
 	}
-	cArg, err := parseSide("candidate", *f.candidate)
+	p, err := loadPair(ctx, name, f)
 	if err != nil {
 		return nil, "", err
 	}
-	// Two baseline files need no database: the files are the runs.
-	var db *store.DB
-	if bArg.needsStore() || cArg.needsStore() {
-		if db, err = openExistingStore(*f.db); err != nil {
-			return nil, "", err
-		}
-		defer db.Close()
-	}
-	base, cand, err := resolveSides(ctx, db, bArg, cArg)
-	if err != nil {
-		return nil, "", err
-	}
-	bs, cs, cases, err := loadSides(ctx, db, bArg, cArg, base, cand)
-	if err != nil {
-		return nil, "", err
-	}
-	for _, s := range []struct {
-		side string
-		run  eval.Run
-	}{{"baseline", bs.Run}, {"candidate", cs.Run}} {
-		if s.run.Status != eval.RunComplete && !*f.allowIncomplete {
-			return nil, "", fault.Errorf(fault.Incomplete,
-				"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to compare what is stored",
-				"%s: the %s %s is %s, not complete", name, s.side, runLabel(s.run), s.run.Status)
-		}
-	}
-	c, err := compare.Diff(bs, cs, compare.Options{
-		Policy: pol, Cases: cases, AllowSettingsMismatch: *f.allowSettings,
-		LockDiff: sideLockWords(ctx, db, bArg, cArg, bs.Run, cs.Run, stderr),
+	c, err := compare.Diff(compareSide(p.Base), compareSide(p.Cand), compare.Options{
+		Policy: pol, Cases: p.Cases, AllowSettingsMismatch: *f.allowSettings, LockDiff: lockWords(p, stderr),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", name, err)
@@ -155,77 +104,32 @@ func compareFromFlags(ctx context.Context, fs *cli.Flags, pos []string, f *diffF
 	return c, format, nil
 }
 
-// loadSide reads a run's results. Where like (the other side's results, or
-// nil) holds an equal case id, case hash or output for the same case sample,
-// the result shares its memory: two runs of one suite mostly agree, and the
-// second side then costs little more than what changed.
-func loadSide(ctx context.Context, db *store.DB, r eval.Run, like []eval.Result) (compare.Side, error) {
-	rs, err := db.ResultsSharing(ctx, r.ID, like)
+// checkDiffFlags checks the flags of diff or gate (name) that need no run,
+// and returns the report format and the policy (nil: the default one).
+func checkDiffFlags(name string, pos []string, f *diffFlags) (reports.Format, *compare.Policy, error) {
+	if len(pos) > 0 {
+		return "", nil, usageErrorf("%s: unexpected argument %q (name the runs with --baseline and --candidate)", name, pos[0])
+	}
+	if *f.baseline == "" || *f.candidate == "" {
+		return "", nil, fault.Errorf(fault.Input, "pass both, e.g. evalpin "+name+" --baseline 12 --candidate 15 ('evalpin runs' lists the runs)",
+			"%s: --baseline and --candidate are required", name)
+	}
+	format, err := reports.ParseFormat(*f.format)
 	if err != nil {
-		return compare.Side{}, fmt.Errorf("read results of run %d: %w", r.ID, err)
+		return "", nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return compare.Side{Run: r, Results: rs}, nil
-}
-
-// loadSides reads both sides of a comparison, from the store or from their
-// baseline files, and the labels of their cases: the candidate's win where
-// both know a case.
-func loadSides(ctx context.Context, db *store.DB, bArg, cArg sideArg, base, cand eval.Run) (compare.Side, compare.Side, map[string]eval.Case, error) {
-	var bs, cs compare.Side
-	var bCases, cCases map[string]eval.Case
-	var err error
-	if bArg.file != nil {
-		bs, bCases = bArg.fileSide()
-	} else if bs, err = loadSide(ctx, db, base, nil); err != nil {
-		return bs, cs, nil, err
+	if *f.policy == "" {
+		return format, nil, nil
 	}
-	if cArg.file != nil {
-		cs, cCases = cArg.fileSide()
-	} else if cs, err = loadSide(ctx, db, cand, bs.Results); err != nil {
-		return bs, cs, nil, err
-	}
-	switch {
-	case bArg.file == nil && cArg.file == nil:
-		cases, err := loadCases(ctx, db, base, cand)
-		return bs, cs, cases, err
-	case bCases == nil:
-		if bCases, err = db.CaseLabels(ctx, base.SuiteHash); err != nil {
-			return bs, cs, nil, err
-		}
-	case cCases == nil:
-		if cCases, err = db.CaseLabels(ctx, cand.SuiteHash); err != nil {
-			return bs, cs, nil, err
-		}
-	}
-	for id, c := range bCases {
-		if _, ok := cCases[id]; !ok {
-			cCases[id] = c
-		}
-	}
-	return bs, cs, cCases, nil
-}
-
-// loadCases reads the tags and cluster of every case of the two runs' suites;
-// the candidate's suite wins where both know a case. It reads nothing else of
-// a case (prompts and scorers are most of a large suite, and the results are
-// read after it), and Compare gives a case it does not know no tags.
-func loadCases(ctx context.Context, db *store.DB, base, cand eval.Run) (map[string]eval.Case, error) {
-	cases, err := db.CaseLabels(ctx, cand.SuiteHash)
+	data, err := os.ReadFile(*f.policy)
 	if err != nil {
-		return nil, err
+		return "", nil, fault.Errorf(fault.Input, "pass --policy FILE with an existing policy file, or leave it out for the default policy", "%s: %w", name, err)
 	}
-	if base.SuiteHash != cand.SuiteHash {
-		other, err := db.CaseLabels(ctx, base.SuiteHash)
-		if err != nil {
-			return nil, err
-		}
-		for id, c := range other {
-			if _, ok := cases[id]; !ok {
-				cases[id] = c
-			}
-		}
+	pol, err := compare.ParsePolicy(data)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", *f.policy, err)
 	}
-	return cases, nil
+	return format, pol, nil
 }
 
 // writeReport renders c to the file out, or to stdout when out is "".

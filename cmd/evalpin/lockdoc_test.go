@@ -15,71 +15,28 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/identity"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/ollama"
 )
 
+// An identityDoc is a lock id with its identity document.
+type identityDoc struct {
+	id  lockid.ID
+	doc []byte
+}
+
 // lockDocOllama returns an Ollama identity of the test blob with template,
-// its document and its lock.
-func lockDocOllama(template, temperature string) lockDoc {
+// its document and its lock. (internal/runs tests the words a diff says
+// about two documents; here, what the commands do with them.)
+func lockDocOllama(template, temperature string) identityDoc {
 	o := ollama.Identity{
 		EngineVersion: "0.12.6",
 		Models:        []string{"sha256:" + strings.Repeat("2", 64)},
 		Template:      template,
 		Parameters:    []string{"temperature " + temperature},
 	}
-	return lockDoc{id: o.Lock(), doc: o.Canonical()}
-}
-
-// lockDocWords reads the two documents with identity.Parse and compares
-// them with Document.Words (internal/identity has the cases); here, what the
-// command adds: no words without both documents, and the lock whose document
-// is refused named in the error.
-func TestLockDocWords(t *testing.T) {
-	manA, idA := testManifest(t, "weights")
-	manB, idB := testManifest(t, "other weights")
-	mA, mB := lockDoc{lockid.ID(idA), manA}, lockDoc{lockid.ID(idB), manB}
-	oA, oB := lockDocOllama("{{ .Prompt }}", "0"), lockDocOllama("{{ .System }}{{ .Prompt }}", "0")
-	fooID := "foo:sha256:" + strings.Repeat("f", 64)
-	tests := []struct {
-		name  string
-		a, b  lockDoc
-		words string
-		err   string // part of the error, when a document is refused
-	}{
-		{name: "two manifests", a: mA, b: mB, words: "weights changed; serving same"},
-		{name: "two Ollama identities", a: oA, b: oB, words: "template changed; weights same; parameters same; engine same"},
-		{name: "a manifest and an Ollama identity", a: mA, b: oA, words: ""},
-		{name: "no document for one lock", a: oA, b: lockDoc{id: oB.id}, words: ""},
-		{name: "no document for either", a: lockDoc{id: lockid.ID(idA)}, b: lockDoc{id: lockid.ID(idB)}, words: ""},
-		{name: "a manifest stored under an Ollama lock", a: oA, b: lockDoc{oB.id, manB},
-			err: "the identity document of lock " + string(oB.id) + " is refused: not an Ollama identity document"},
-		{name: "an Ollama identity stored under an evalpin lock", a: mA, b: lockDoc{lockid.ID(idB), oB.doc},
-			err: "the identity document of lock " + idB + " is refused"},
-		{name: "the manifest of another lock", a: lockDoc{lockid.ID(idA), manB}, b: mB,
-			err: "the identity document of lock " + idA + " is refused: it is the manifest of lock " + idB},
-		{name: "the Ollama identity of another lock", a: oA, b: lockDoc{oB.id, oA.doc},
-			err: "the identity document of lock " + string(oB.id) + " is refused: the identity document is lock " + string(oA.id) + ", not " + string(oB.id)},
-		{name: "a lock of an unknown kind", a: lockDoc{lockid.ID(fooID), manA}, b: mB,
-			err: "the identity document of lock " + fooID + " is refused: evalpin knows no identity document for a lock of this kind"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			words, err := lockDocWords(tt.a, tt.b)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if words != tt.words {
-				t.Errorf("words = %q, want %q", words, tt.words)
-			}
-		})
-	}
+	return identityDoc{id: o.Lock(), doc: o.Canonical()}
 }
 
 // An ollamaFake stands in for an Ollama server: its own API (/api/version,
@@ -162,7 +119,7 @@ func TestOllamaLockDiff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l.Source != string(endpoint.SourceOllama) || verifyLockDocument(l.ID, l.Manifest) != nil {
+		if l.Source != string(endpoint.SourceOllama) || !verifies(l.ID, l.Manifest) {
 			t.Fatalf("stored lock %s: source %q, document %s; want Ollama's identity document", l.ID, l.Source, l.Manifest)
 		}
 	}
@@ -274,4 +231,10 @@ func TestLockDocStoredCorrupt(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "is left out of the baseline") || strings.Contains(out, "lock_manifest") {
 		t.Errorf("export with a corrupt document: exit %d\n%.300s\n%s", code, out, stderr)
 	}
+}
+
+// verifies reports whether doc is the identity document of id.
+func verifies(id lockid.ID, doc []byte) bool {
+	_, err := identity.Parse(id, doc)
+	return err == nil
 }

@@ -44,8 +44,11 @@ var allowed = map[string][]string{
 	"baselines":      {"eval", "internal/fault", "internal/lockid", "internal/secret"},
 	"report":         {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lockid", "internal/untrusted"},
 	// A run's lifecycle: the one place the runner, the lock checks and the
-	// store meet, so that every command that runs shares it.
-	"internal/runs": {"eval", "internal/endpoint", "internal/fault", "internal/store", "runner"},
+	// store meet, so that every command that runs shares it. It also names
+	// and loads the runs a command compares or exports, from the store or
+	// from baseline files, whose identity documents it verifies.
+	"internal/runs": {"baselines", "eval", "internal/endpoint", "internal/fault", "internal/identity",
+		"internal/lockid", "internal/store", "internal/untrusted", "runner"},
 }
 
 // never lists packages of the module or beyond that a package must not

@@ -1,5 +1,5 @@
 // Package runs owns the lifecycle of a run over the store, for every command
-// that starts, resumes or finishes one (run; later gate, replay, compare):
+// that starts, resumes or finishes one (run; later replay):
 //
 //   - Begin records the endpoints' lock, finds the run of (lock, suite hash,
 //     settings hash) to continue — the unfinished one, else the complete one,
@@ -19,6 +19,18 @@
 //     (complete only when every case × sample is stored and at least one
 //     request succeeded) and a lock refusal, and returns an Outcome: what
 //     happened, in numbers and errors, for the command to put into words.
+//
+// It also names and reads runs for the commands that compare or export them:
+//
+//   - ParseRef reads what an argument names — a baseline file, a run id or a
+//     lock id, in that order, refusing one that reads two ways — and
+//     LoadPair resolves and reads the two sides of a comparison, from the
+//     store or from their files (docs/diff.md, "Choosing the runs"); Resolve
+//     turns a run id or a lock id into one stored run.
+//   - Export reads a stored run into a baseline file, ReadBaseline reads one
+//     back and verifies its lock's identity document, and Import stores it
+//     as a run, after FindImported has looked for the run it already is
+//     (docs/baselines.md).
 //
 // The package says what happened; the command that knows its flags says what
 // to do about it (the exit code, "Try: …").

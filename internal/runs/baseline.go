@@ -1,0 +1,201 @@
+package runs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/evalpin/evalpin/baselines"
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/identity"
+	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/untrusted"
+)
+
+// Baseline files (package baselines) carry a run from one store to another:
+// Export reads a stored run into one, ReadBaseline reads and verifies one, and
+// Import stores it again (FindImported first, to store nothing twice).
+
+// ErrOpen marks the error of a baseline file that ReadBaselineFile cannot
+// open: it does not exist or cannot be read.
+var ErrOpen = errors.New("cannot open the baseline file")
+
+// A DocumentError says that the identity document a baseline file's header
+// carries is not the document of the header's lock.
+type DocumentError struct {
+	File string    // the name the file was read under
+	Lock lockid.ID // the header's lock
+	Err  error     // why identity.Parse refused the document
+}
+
+func (e *DocumentError) Error() string {
+	return fmt.Sprintf("%s:1: the identity document of lock %s is refused: %v", e.File, untrusted.Line(string(e.Lock)), e.Err)
+}
+
+func (e *DocumentError) Unwrap() error { return e.Err }
+
+// ReadBaseline decodes a baseline file from r (baselines.Decode; name names
+// the file in errors) and verifies the lock's identity document its header
+// carries, if any (identity.Parse): one that is not the document of the
+// header's lock is a *DocumentError.
+func ReadBaseline(r io.Reader, name string) (*baselines.Baseline, error) {
+	b, err := baselines.Decode(r, name)
+	if err != nil {
+		return nil, err
+	}
+	if h := b.Header; len(h.LockManifest) > 0 {
+		if _, err := identity.Parse(h.Lock, h.LockManifest); err != nil {
+			return nil, &DocumentError{File: name, Lock: h.Lock, Err: err}
+		}
+	}
+	return b, nil
+}
+
+// ReadBaselineFile is ReadBaseline of the file at path. A file it cannot open
+// is an error matching ErrOpen, in os.Open's words.
+func ReadBaselineFile(path string) (*baselines.Baseline, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fault.Mark(err, ErrOpen)
+	}
+	defer f.Close()
+	return ReadBaseline(f, path)
+}
+
+// ExportOptions say which runs Export exports.
+type ExportOptions struct {
+	// AllowIncomplete exports a run that is not complete; without it such a
+	// run is an *IncompleteError.
+	AllowIncomplete bool
+}
+
+// An Exported is a stored run read back as a baseline file.
+type Exported struct {
+	Run      eval.Run
+	Baseline *baselines.Baseline
+	// Warnings say what was left out of the file: the lock's stored identity
+	// document when it does not verify, as ReadBaseline would refuse a file
+	// that carries it; the lock then travels by its id alone.
+	Warnings []error
+}
+
+// Export reads the run ref names (Resolve: a run id, else a lock id's newest
+// complete run) with its lock, its suite's cases and its results into a
+// baseline file. The errors are Resolve's, an *IncompleteError, and the
+// store's.
+func Export(ctx context.Context, db *store.DB, ref string, opts ExportOptions) (*Exported, error) {
+	r, err := Resolve(ctx, db, ref)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != eval.RunComplete && !opts.AllowIncomplete {
+		return nil, &IncompleteError{Run: r}
+	}
+	results, err := db.Results(ctx, r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
+	}
+	byID, err := db.Cases(ctx, r.SuiteHash)
+	if err != nil {
+		return nil, err
+	}
+	cases := make([]eval.Case, 0, len(byID))
+	for _, c := range byID {
+		cases = append(cases, c)
+	}
+	x := &Exported{Run: r, Baseline: baselines.New(r, cases, results)}
+	l, err := db.Lock(ctx, r.Lock)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return x, nil
+	case err != nil:
+		return nil, err
+	}
+	h := &x.Baseline.Header
+	h.LockSource = l.Source
+	if len(l.Manifest) > 0 {
+		if _, err := identity.Parse(r.Lock, l.Manifest); err != nil {
+			x.Warnings = append(x.Warnings, fmt.Errorf("the identity document of lock %s is left out of the baseline: %w", r.Lock, err))
+		} else {
+			h.LockManifest = l.Manifest
+		}
+	}
+	return x, nil
+}
+
+// FindImported returns the id of a stored run that holds the same baseline as
+// b: the same lock, suite, settings and status, and results with the same
+// digest (baselines.Baseline.Digest).
+func FindImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, bool, error) {
+	h := b.Header
+	all, err := db.Runs(ctx, store.RunFilter{Lock: string(h.Lock), SuiteHash: h.SuiteHash, Status: h.Status})
+	if err != nil {
+		return 0, false, err
+	}
+	var want string
+	for _, r := range slices.Backward(all) {
+		if r.Lock != h.Lock || r.SettingsHash != h.SettingsHash {
+			continue
+		}
+		counts, err := db.Counts(ctx, r.ID)
+		if err != nil {
+			return 0, false, err
+		}
+		if counts.Results != h.Results || counts.Errors != h.Errors {
+			continue // cheap: no need to read the outputs
+		}
+		if want == "" {
+			if want, err = b.Digest(); err != nil {
+				return 0, false, err
+			}
+		}
+		results, err := db.Results(ctx, r.ID)
+		if err != nil {
+			return 0, false, fmt.Errorf("read results of run %d: %w", r.ID, err)
+		}
+		got, err := baselines.New(r, nil, results).Digest()
+		if err != nil {
+			continue // a stored run that no file could hold is not this one
+		}
+		if got == want {
+			return r.ID, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// Import stores b's lock (with its identity document and source, "baseline"
+// when the file names none), its suite and cases, and its run with every
+// result, and returns the new run's id. The run keeps the file's start and
+// finish times and its status (store.ImportRun), which it is given only once
+// every result is stored, so an import that dies half-way leaves a run that no
+// gate takes for complete. Import stores b even when db holds it already:
+// FindImported says whether it does.
+func Import(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, error) {
+	h := b.Header
+	source := h.LockSource
+	if source == "" {
+		source = "baseline"
+	}
+	var manifest []byte
+	if len(h.LockManifest) > 0 {
+		manifest = bytes.Clone(h.LockManifest)
+	}
+	if err := db.PutLock(ctx, h.Lock, manifest, source); err != nil {
+		return 0, err
+	}
+	if err := db.PutSuite(ctx, b.Suite()); err != nil {
+		return 0, err
+	}
+	r := b.Run()
+	if err := db.ImportRun(ctx, &r, slices.Values(b.Results)); err != nil {
+		return 0, err
+	}
+	return r.ID, nil
+}

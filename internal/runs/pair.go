@@ -1,0 +1,176 @@
+package runs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/identity"
+	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/untrusted"
+)
+
+// A Side is one side of a comparison, loaded: a stored run, or the run of a
+// baseline file.
+type Side struct {
+	Run      eval.Run // its ID is 0 for a baseline file's run
+	Results  []eval.Result
+	File     string // the baseline file's path as given; "" for a stored run
+	Document []byte // the identity document of Run.Lock; nil when unknown
+}
+
+// A Pair is the two sides of a comparison and the labels of their cases.
+type Pair struct {
+	Base, Cand Side
+	// Cases are the tags and cluster of every case of the two sides' suites,
+	// the candidate's where both know a case. Of a stored case nothing else is
+	// read: prompts and scorers are most of a large suite.
+	Cases map[string]eval.Case
+}
+
+// PairOptions say which runs LoadPair accepts.
+type PairOptions struct {
+	// AllowIncomplete loads runs that are not complete; without it such a
+	// side is an *IncompleteError.
+	AllowIncomplete bool
+}
+
+// LoadPair resolves the sides base and cand and reads them, from the store or
+// from their baseline files; db may be nil when neither side NeedsStore. A
+// run id is that run; a lock id is that lock's newest complete run with the
+// suite and settings of the other side (a run's, or a baseline file's
+// header); with two lock ids, the candidate lock's newest complete run sets
+// them. The errors are the store's, a *NoCompleteRunError, and an
+// *IncompleteError, checked before any result is read.
+func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOptions) (*Pair, error) {
+	b, c, err := resolvePair(ctx, db, base, cand)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []struct {
+		side string
+		run  eval.Run
+	}{{"baseline", b}, {"candidate", c}} {
+		if s.run.Status != eval.RunComplete && !opts.AllowIncomplete {
+			return nil, &IncompleteError{Side: s.side, Run: s.run}
+		}
+	}
+	p := &Pair{}
+	if p.Base, err = loadSide(ctx, db, base, b, nil); err != nil {
+		return nil, err
+	}
+	if p.Cand, err = loadSide(ctx, db, cand, c, p.Base.Results); err != nil {
+		return nil, err
+	}
+	if p.Cases, err = caseLabels(ctx, db, cand, c); err != nil {
+		return nil, err
+	}
+	if base.NeedsStore() && cand.NeedsStore() && b.SuiteHash == c.SuiteHash {
+		return p, nil
+	}
+	other, err := caseLabels(ctx, db, base, b)
+	if err != nil {
+		return nil, err
+	}
+	for id, x := range other {
+		if _, ok := p.Cases[id]; !ok {
+			p.Cases[id] = x
+		}
+	}
+	return p, nil
+}
+
+// resolvePair returns the runs base and cand name (see LoadPair).
+func resolvePair(ctx context.Context, db *store.DB, base, cand Ref) (b, c eval.Run, err error) {
+	if b, err = resolveFixed(ctx, db, base); err != nil {
+		return b, c, err
+	}
+	if c, err = resolveFixed(ctx, db, cand); err != nil {
+		return b, c, err
+	}
+	if cand.Lock != "" {
+		if base.Lock != "" {
+			c, err = NewestComplete(ctx, db, cand.Lock)
+		} else {
+			c, err = LatestLike(ctx, db, cand.Lock, b)
+		}
+		if err != nil {
+			return b, c, err
+		}
+	}
+	if base.Lock != "" {
+		b, err = LatestLike(ctx, db, base.Lock, c)
+	}
+	return b, c, err
+}
+
+// resolveFixed returns the run of a baseline file or a run id; of a lock id,
+// which depends on the other side, the zero Run.
+func resolveFixed(ctx context.Context, db *store.DB, r Ref) (eval.Run, error) {
+	switch {
+	case r.File != nil:
+		return r.File.Run(), nil
+	case r.Run > 0:
+		return db.ResolveRun(ctx, r.Arg)
+	}
+	return eval.Run{}, nil
+}
+
+// loadSide reads the side r of run, with its lock's identity document. Where
+// like (the other side's results, or nil) holds an equal case id, case hash
+// or output for the same case sample, a stored result shares its memory: two
+// runs of one suite mostly agree, and the second side then costs little more
+// than what changed.
+func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run, like []eval.Result) (Side, error) {
+	if r.File != nil {
+		return Side{Run: run, Results: r.File.Results, File: r.Arg, Document: r.File.Header.LockManifest}, nil
+	}
+	rs, err := db.ResultsSharing(ctx, run.ID, like)
+	if err != nil {
+		return Side{}, fmt.Errorf("read results of run %d: %w", run.ID, err)
+	}
+	s := Side{Run: run, Results: rs}
+	if l, err := db.Lock(ctx, run.Lock); err == nil {
+		s.Document = l.Manifest
+	}
+	return s, nil
+}
+
+// caseLabels returns the labels of the cases of side r's suite: a baseline
+// file's cases, or the store's labels of the run's suite.
+func caseLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]eval.Case, error) {
+	if r.File == nil {
+		return db.CaseLabels(ctx, run.SuiteHash)
+	}
+	cases := make(map[string]eval.Case, len(r.File.Cases))
+	for _, c := range r.File.Cases {
+		cases[c.ID] = c
+	}
+	return cases, nil
+}
+
+// LockWords says in words what differs between the locks of the two sides,
+// from their identity documents: "template changed; weights same; …". It
+// returns "" when a side's document is unknown or the locks are of different
+// kinds (a report then names the two ids), and an error when a document does
+// not verify.
+func (p *Pair) LockWords() (string, error) {
+	return lockWords(p.Base.Run.Lock, p.Base.Document, p.Cand.Run.Lock, p.Cand.Document)
+}
+
+// lockWords is LockWords of the locks a and b with their documents.
+func lockWords(a lockid.ID, aDoc []byte, b lockid.ID, bDoc []byte) (string, error) {
+	if len(aDoc) == 0 || len(bDoc) == 0 {
+		return "", nil
+	}
+	da, err := identity.Parse(a, aDoc)
+	if err != nil {
+		return "", fmt.Errorf("the identity document of lock %s is refused: %w", untrusted.Line(string(a)), err)
+	}
+	db, err := identity.Parse(b, bDoc)
+	if err != nil {
+		return "", fmt.Errorf("the identity document of lock %s is refused: %w", untrusted.Line(string(b)), err)
+	}
+	return da.Words(db), nil
+}
