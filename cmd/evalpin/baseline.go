@@ -17,31 +17,7 @@ import (
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
-const baselineUsage = `Usage: evalpin baseline <export|import> [arguments]
-
-A baseline file holds one run — its lock id and its identity document, the
-suite's cases, the settings and every stored result — as JSON lines in a
-stable order, with a SHA-256 on its last line. Keep it in git next to the
-suite: a CI job that starts with an empty database imports it and gates the
-candidate against it. docs/baselines.md describes the format and the workflow.
-
-  evalpin baseline export RUN|LOCK [-o FILE]   write a run's baseline file
-  evalpin baseline import FILE                 store a baseline file as a run; prints its id
-
-Accepting a new baseline is an explicit step, like accepting a golden file:
-export the candidate's run over the old file and commit it; the file's diff
-in the pull request shows every output that changed.
-
-Run 'evalpin baseline <subcommand> -h' for the flags of one.
-
-Examples:
-
-  evalpin baseline export 15 -o baselines/smoke.jsonl
-  evalpin baseline export sha256:3f2a… -o baselines/smoke.jsonl
-  base=$(evalpin baseline import baselines/smoke.jsonl)
-  evalpin gate --baseline "$base" --candidate 16
-
-`
+var baselineUsage = help("baseline")
 
 // runBaseline dispatches the baseline subcommands.
 func (a *app) runBaseline(ctx context.Context, args []string) error {
@@ -63,29 +39,7 @@ func (a *app) runBaseline(ctx context.Context, args []string) error {
 	return fault.Errorf(fault.Input, "run 'evalpin help baseline'", "baseline: unknown subcommand %q (want export or import)", sub)
 }
 
-const baselineExportUsage = `
-Usage: evalpin baseline export RUN|LOCK [-o FILE] [--allow-incomplete] [--db FILE]
-
-Export writes the run's baseline file to FILE (or standard output): the header
-(lock id and identity document, suite, settings, evalpin version, start and
-finish times, counts), each case of the suite followed by the run's results
-for it, and a SHA-256 of all of it. Exporting the same run again gives a
-byte-identical file, so a new baseline diffs line by line against the old.
-
-RUN is a run id ('evalpin runs'); a lock id names that lock's latest complete
-run. Only complete runs are exported, unless --allow-incomplete (the file
-then says the run is not complete, and a gate against it refuses it unless
-told otherwise).
-
-The file is written to a temporary file next to FILE and renamed over it, so
-an interrupted export never leaves half a baseline behind.
-
-Examples:
-
-  evalpin baseline export 15 -o baselines/smoke.jsonl
-  evalpin baseline export sha256:3f2a… -o baselines/smoke.jsonl
-  evalpin baseline export 15 | head -1     # the header
-`
+var baselineExportUsage = help("baseline-export")
 
 // baselineExport implements "evalpin baseline export".
 func (a *app) baselineExport(ctx context.Context, args []string) error {
@@ -142,27 +96,7 @@ func exportAdvice(err error) error {
 	return err
 }
 
-const baselineImportUsage = `
-Usage: evalpin baseline import FILE [--db FILE]
-
-Import checks a baseline file — its checksum, every line, and that the lock's
-identity document it carries, if any (a lock manifest, or the identity of an
-Ollama lock), is valid and has the header's lock id — then stores its lock,
-its suite and cases, and its run with every result, and prints the run's id on
-standard output. The run keeps its lock, suite and settings hashes and its
-start and finish times, so 'evalpin gate' pairs and resolves it as it would
-the original run; a lock id given to gate finds it.
-
-Importing a file whose run is already stored (same lock, suite, settings and
-results) stores nothing and prints the stored run's id, so a CI job can
-import its baselines on every build. FILE - reads standard input.
-
-Examples:
-
-  evalpin baseline import baselines/smoke.jsonl
-  base=$(evalpin baseline import baselines/smoke.jsonl --db ci.db)
-  evalpin gate --baseline "$base" --candidate 16 --db ci.db
-`
+var baselineImportUsage = help("baseline-import")
 
 // baselineImport implements "evalpin baseline import".
 func (a *app) baselineImport(ctx context.Context, args []string) error {

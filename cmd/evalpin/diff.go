@@ -12,42 +12,7 @@ import (
 	reports "github.com/evalpin/evalpin/report"
 )
 
-const diffUsage = `
-Usage: evalpin diff --baseline X --candidate Y [--format table|md|json|junit|html] [-o FILE] [--policy FILE] [--db FILE]
-
-Diff compares the candidate's outputs with the baseline's, case by case: pass
-rates overall, per scorer and per tag (paired difference with a 95% interval,
-McNemar's exact test, the flipped cases), output length, latency and
-similarity to the baseline output (Wilcoxon signed-rank, Hodges–Lehmann
-shift with its signed-rank interval), and output drift against the noise floor of
-repeated samples. Each metric gets a verdict: regressed, improved, or ~ with
-the smallest change the suite could have detected. The report starts with
-what changed in the lock manifest. docs/diff.md explains how to read it.
-
-X and Y are each, in this order:
-  - an existing file: a baseline file ('evalpin baseline export'), read and
-    verified as it is; with two files no database is needed;
-  - a number: a run id (see 'evalpin runs');
-  - else a lock id: that lock's latest complete run for the same suite and
-    settings as the other side; when both are lock ids, the candidate's latest
-    complete run sets the suite and settings.
-An argument that reads two ways (a file named 12 beside run 12) is refused,
-naming both; write the file as ./12.
-
-Only cases with the same case hash are paired, and runs made at different
-settings are refused (--allow-settings-mismatch compares them anyway).
-A run that is not complete is refused unless --allow-incomplete.
-The verdicts use the policy file (--policy) or the default policy: alpha
-0.05, overall and per-scorer pass rates gated at 2 percentage points.
-
-Examples:
-
-  evalpin diff --baseline 12 --candidate 15
-  evalpin diff --baseline sha256:3f2a… --candidate sha256:9c41… --format md -o diff.md
-  evalpin diff --baseline baselines/smoke.jsonl --candidate 15
-  evalpin diff --baseline 12 --candidate 15 --format html -o diff.html
-  evalpin diff --baseline 12 --candidate 15 --format json --policy ci/gate.yaml
-`
+var diffUsage = help("diff")
 
 // diffFlags are the flags diff and gate share.
 type diffFlags struct {
