@@ -15,14 +15,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/progress"
 	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -492,52 +491,13 @@ func (a *app) watchHardStop(hard chan<- struct{}, stderr io.Writer) (stop func()
 	}
 }
 
-// runShowProgress draws a progress bar on stderr from r's counters a few
-// times a second, until the returned function is called. The bar is made
-// once the run knows how many case samples it will request: a bar of unknown
-// length would start a spinner goroutine of its own.
+// runShowProgress draws a progress bar on stderr from r's counters until the
+// returned function is called.
 func runShowProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
-	var bar *progressbar.ProgressBar
-	update := func() {
+	return progress.Bar(stderr, func() progress.Counts {
 		p := r.Progress()
-		if bar == nil {
-			if p.Total == 0 {
-				return
-			}
-			bar = progressbar.NewOptions(p.Total,
-				progressbar.OptionSetWriter(stderr),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("results"),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(0),
-				progressbar.OptionSetWidth(30),
-			)
-		}
-		bar.Describe(fmt.Sprintf("run: %d errors, %d in flight (limit %d), %d retries", p.Errors, p.InFlight, p.Limit, p.Retries))
-		bar.Set(p.Done)
-	}
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				update()
-			case <-quit:
-				return
-			}
-		}
+		return progress.Counts{Total: p.Total, Done: p.Done, Errors: p.Errors, Retries: p.Retries, InFlight: p.InFlight, Limit: p.Limit}
 	})
-	return func() {
-		close(quit)
-		wg.Wait()
-		if bar != nil {
-			bar.Clear()
-		}
-	}
 }
 
 // runPlural returns "1 case" or "n cases".
