@@ -23,9 +23,11 @@ import (
 // A Flags is the flag set of one command.
 type Flags struct {
 	*flag.FlagSet
-	usage string
-	env   map[string]string // flag name → the variable it defaults from
-	set   map[string]bool   // the flags given on the command line
+	usage  string
+	env    map[string]string // flag name → the variable it defaults from
+	set    map[string]bool   // the flags given on the command line
+	envSet map[string]bool   // the flags an environment variable set
+	checks []func() error    // run by Parse, in order (checks.go)
 }
 
 // New returns the flag set of the command name (for messages, e.g. "run" or
@@ -83,7 +85,7 @@ func (f *Flags) Parse(args []string, getenv func(string) string) ([]string, erro
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-	f.set = map[string]bool{}
+	f.set, f.envSet = map[string]bool{}, map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if getenv != nil {
 		for name, variable := range f.env {
@@ -91,11 +93,21 @@ func (f *Flags) Parse(args []string, getenv func(string) string) ([]string, erro
 				if err := f.FlagSet.Set(name, v); err != nil {
 					return nil, fault.Errorf(fault.Input, f.hint(), "%s: $%s: %v", f.Name(), variable, err)
 				}
+				f.envSet[name] = true
 			}
+		}
+	}
+	for _, check := range f.checks {
+		if err := check(); err != nil {
+			return nil, err
 		}
 	}
 	return pos, nil
 }
+
+// given reports whether the command line or the environment set the flag
+// name.
+func (f *Flags) given(name string) bool { return f.set[name] || f.envSet[name] }
 
 // IsSet reports whether the command line set the flag name (an environment
 // variable does not count).
@@ -107,18 +119,28 @@ func (f *Flags) Usagef(format string, args ...any) error {
 	return fault.Errorf(fault.Input, f.hint(), "%s: "+format, append([]any{f.Name()}, args...)...)
 }
 
-// Want returns pos when it holds exactly the positional arguments names, and
-// else an input error that says what the command takes.
+// Want returns pos when it holds the positional arguments names, and else an
+// input error that says what the command takes. A name in brackets
+// ("[CASE]") is optional; optional names come last.
 func (f *Flags) Want(pos []string, names ...string) ([]string, error) {
-	if len(pos) == len(names) {
+	need := 0
+	for _, n := range names {
+		if !strings.HasPrefix(n, "[") {
+			need++
+		}
+	}
+	if len(pos) >= need && len(pos) <= len(names) {
 		return pos, nil
 	}
 	what := "no arguments"
-	switch len(names) {
-	case 0:
-	case 1:
+	switch {
+	case len(names) == 1:
 		what = "one argument, " + names[0]
-	default:
+	case need+1 == len(names):
+		what = fmt.Sprintf("%d or %d arguments (%s)", need, len(names), strings.Join(names, " "))
+	case need < len(names):
+		what = fmt.Sprintf("%d to %d arguments (%s)", need, len(names), strings.Join(names, " "))
+	case len(names) > 1:
 		what = fmt.Sprintf("%d arguments (%s)", len(names), strings.Join(names, " "))
 	}
 	return nil, f.Usagef("want %s, got %d", what, len(pos))

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evalpin/evalpin/internal/fault"
 )
@@ -70,16 +71,6 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-func TestWant(t *testing.T) {
-	f := New("lock diff", "", "", io.Discard)
-	if _, err := f.Want([]string{"a"}, "OLD", "NEW"); err == nil || !strings.Contains(err.Error(), "lock diff: want 2 arguments (OLD NEW), got 1") || !strings.Contains(fault.HintOf(err), "evalpin help lock") {
-		t.Fatalf("err = %v, hint %q", err, fault.HintOf(err))
-	}
-	if pos, err := f.Want([]string{"a", "b"}, "OLD", "NEW"); err != nil || len(pos) != 2 {
-		t.Fatal(pos, err)
-	}
-}
-
 func TestDistance(t *testing.T) {
 	for _, tt := range []struct {
 		a, b string
@@ -88,5 +79,132 @@ func TestDistance(t *testing.T) {
 		if got := distance(tt.a, tt.b); got != tt.d {
 			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.d)
 		}
+	}
+}
+
+func TestChecks(t *testing.T) {
+	env := map[string]string{"DEMO_N": "0"}
+	tests := []struct {
+		name string
+		args []string
+		err  string // in the error; "" for none
+	}{
+		{"defaults are not checked", []string{"--out", "x"}, ""},
+		{"in range", []string{"--out", "x", "--n", "5", "--wait", "1h", "--temp", "2"}, ""},
+		{"int below", []string{"--out", "x", "--n=-1"}, "demo: --n must be in range [1, 10], not -1"},
+		{"int above", []string{"--out", "x", "--n", "11"}, "--n must be in range [1, 10], not 11"},
+		{"duration above", []string{"--out", "x", "--wait", "25h"}, "--wait must be in range [1ms, 24h], not 25h"},
+		{"duration below", []string{"--out", "x", "--wait", "0s"}, "--wait must be in range [1ms, 24h], not 0s"},
+		{"float at least", []string{"--out", "x", "--temp", "-0.5"}, "--temp must be at least 0, not -0.5"},
+		{"choice", []string{"--out", "x", "--format", "xml"}, `--format must be table, json or md, not "xml"`},
+		{"choice given", []string{"--out", "x", "--format", "md"}, ""},
+		{"required", []string{"--n", "2"}, "demo: --out is required"},
+		{"environment is checked", []string{"--out", "x", "--env"}, "--n must be in range [1, 10], not 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := New("demo", "Usage: demo\n", "", io.Discard)
+			f.Int("n", 0, "a count (0: the suite's)")
+			f.Duration("wait", 10*time.Minute, "a wait")
+			f.Float64("temp", 1, "a temperature")
+			f.Choice("format", "table", "the format", "table", "json", "md")
+			f.String("out", "", "the output")
+			f.Bool("env", false, "read DEMO_N")
+			Range(f, "n", 1, 10)
+			Range(f, "wait", time.Millisecond, 24*time.Hour)
+			AtLeast(f, "temp", 0.0)
+			f.Required("out")
+			f.Env("n", "DEMO_N")
+			getenv := func(k string) string { return "" }
+			if slices.Contains(tt.args, "--env") {
+				getenv = func(k string) string { return env[k] }
+			}
+			_, err := f.Parse(tt.args, getenv)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) || fault.KindOf(err) != fault.Input || !strings.Contains(fault.HintOf(err), "evalpin help demo") {
+				t.Fatalf("err = %v (hint %q), want an input error with %q", err, fault.HintOf(err), tt.err)
+			}
+		})
+	}
+}
+
+func TestWant(t *testing.T) {
+	tests := []struct {
+		names []string
+		pos   int
+		err   string // "" for none
+	}{
+		{nil, 0, ""},
+		{nil, 1, "want no arguments, got 1"},
+		{[]string{"DIR"}, 1, ""},
+		{[]string{"DIR"}, 2, "want one argument, DIR, got 2"},
+		{[]string{"A", "B"}, 1, "want 2 arguments (A B), got 1"},
+		{[]string{"RUN", "[CASE]"}, 1, ""},
+		{[]string{"RUN", "[CASE]"}, 2, ""},
+		{[]string{"RUN", "[CASE]"}, 0, "want 1 or 2 arguments (RUN [CASE]), got 0"},
+		{[]string{"RUN", "[CASE]"}, 3, "want 1 or 2 arguments (RUN [CASE]), got 3"},
+	}
+	for _, tt := range tests {
+		f := New("lock diff", "", "", io.Discard)
+		_, err := f.Want(make([]string, tt.pos), tt.names...)
+		if (err == nil) != (tt.err == "") || err != nil && (!strings.Contains(err.Error(), "lock diff: "+tt.err) || !strings.Contains(fault.HintOf(err), "evalpin help lock")) {
+			t.Errorf("Want(%d args, %q) = %v, want %q", tt.pos, tt.names, err, tt.err)
+		}
+	}
+}
+
+func TestDispatch(t *testing.T) {
+	tests := []struct {
+		args []string
+		ran  string // the subcommand run with its arguments
+		err  string // in the error
+		help bool   // the help is printed
+	}{
+		{[]string{"b", "x"}, "b x", "", false},
+		{nil, "", "demo: no subcommand given (want a or b)", true},
+		{[]string{"c"}, "", `demo: unknown subcommand "c" (want a or b)`, false},
+		{[]string{"--help"}, "", flag.ErrHelp.Error(), true},
+		{[]string{"help"}, "", flag.ErrHelp.Error(), true},
+	}
+	for _, tt := range tests {
+		var out strings.Builder
+		f := New("demo", "Usage: demo a|b\n", "", &out)
+		ran := ""
+		sub := func(name string) Sub {
+			return Sub{name, func(args []string) error { ran = strings.Join(append([]string{name}, args...), " "); return nil }}
+		}
+		err := f.Dispatch(tt.args, sub("a"), sub("b"))
+		if ran != tt.ran || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("Dispatch(%q): ran %q, err %v; want %q, %q", tt.args, ran, err, tt.ran, tt.err)
+		}
+		if strings.Contains(out.String(), "Usage: demo") != tt.help {
+			t.Errorf("Dispatch(%q) printed %q; help wanted: %v", tt.args, out.String(), tt.help)
+		}
+	}
+}
+
+func TestKeyValues(t *testing.T) {
+	f := New("demo", "", "", io.Discard)
+	kv, err := f.KeyValues("label", []string{"a=1", "b=x=y", "c="})
+	if err != nil || kv["a"] != "1" || kv["b"] != "x=y" || kv["c"] != "" || len(kv) != 3 {
+		t.Fatalf("KeyValues = %v, %v", kv, err)
+	}
+	for _, bad := range []string{"a", "=1"} {
+		if _, err := f.KeyValues("label", []string{bad}); err == nil || !strings.Contains(err.Error(), "--label") {
+			t.Errorf("KeyValues(%q) = %v, want an error naming --label", bad, err)
+		}
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	got := CommandLine("evalpin", "run", "--suite", "my suite.yaml", "--note", "it's", "")
+	want := `evalpin run --suite 'my suite.yaml' --note 'it'\''s' ''`
+	if got != want {
+		t.Fatalf("CommandLine = %s, want %s", got, want)
 	}
 }
