@@ -180,6 +180,17 @@ func (a *app) flags(name, usage string) *cli.Flags {
 	return cli.New(name, usage, fault.ExitStatusText, a.stderr)
 }
 
+// wantArgs parses the command line args of the command name, which takes no
+// flags and the positional arguments names (cli.Flags.Want).
+func (a *app) wantArgs(name, usage string, args []string, names ...string) ([]string, error) {
+	fs := a.flags(name, usage)
+	pos, err := fs.Parse(args, a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return fs.Want(pos, names...)
+}
+
 // usageErrorf returns an input error for a bad command line.
 func usageErrorf(format string, args ...any) error {
 	return fault.Errorf(fault.Input, "", format, args...)

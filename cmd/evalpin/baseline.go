@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/internal/cli"
@@ -21,22 +19,9 @@ var baselineUsage = help("baseline")
 
 // runBaseline dispatches the baseline subcommands.
 func (a *app) runBaseline(ctx context.Context, args []string) error {
-	stderr := a.stderr
-	if len(args) == 0 {
-		fmt.Fprint(stderr, baselineUsage+fault.ExitStatusText)
-		return usageErrorf("baseline: no subcommand given (export or import)")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "export":
-		return a.baselineExport(ctx, rest)
-	case "import":
-		return a.baselineImport(ctx, rest)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stderr, baselineUsage+fault.ExitStatusText)
-		return flag.ErrHelp
-	}
-	return fault.Errorf(fault.Input, "run 'evalpin help baseline'", "baseline: unknown subcommand %q (want export or import)", sub)
+	return a.flags("baseline", baselineUsage).Dispatch(args,
+		cli.Sub{Name: "export", Run: func(args []string) error { return a.baselineExport(ctx, args) }},
+		cli.Sub{Name: "import", Run: func(args []string) error { return a.baselineImport(ctx, args) }})
 }
 
 var baselineExportUsage = help("baseline-export")
@@ -48,7 +33,7 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 	dbPath := addDBFlag(fs)
 	out := fs.String("o", "", "write the baseline to `file` instead of standard output")
 	allowIncomplete := fs.Bool("allow-incomplete", false, "export a run that is not complete")
-	pos, err := a.baselineArgs(fs, args, "RUN|LOCK")
+	pos, err := a.baselineArg(fs, args, "RUN|LOCK")
 	if err != nil {
 		return err
 	}
@@ -103,7 +88,7 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("baseline import", baselineImportUsage)
 	dbPath := addDBFlag(fs)
-	path, err := a.baselineArgs(fs, args, "FILE")
+	path, err := a.baselineArg(fs, args, "FILE")
 	if err != nil {
 		return err
 	}
@@ -164,20 +149,15 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 	return b, err
 }
 
-// baselineArgs parses the flags of a baseline subcommand, before or after its
-// one positional argument, and returns that argument.
-func (a *app) baselineArgs(fs *cli.Flags, args []string, what string) (string, error) {
+// baselineArg parses the flags of a baseline subcommand, before or after its
+// one positional argument, what, and returns that argument.
+func (a *app) baselineArg(fs *cli.Flags, args []string, what string) (string, error) {
 	pos, err := fs.Parse(args, a.getenv)
+	if err == nil {
+		pos, err = fs.Want(pos, what)
+	}
 	if err != nil {
 		return "", err
 	}
-	hint := "run 'evalpin " + fs.Name() + " -h'"
-	switch len(pos) {
-	case 0:
-		return "", fault.Errorf(fault.Input, hint, "%s: want one argument, %s", fs.Name(), what)
-	case 1:
-		return pos[0], nil
-	}
-	return "", fault.Errorf(fault.Input, hint, "%s: want one argument, %s; got %d: %s",
-		fs.Name(), what, len(pos), untrusted.Line(strings.Join(pos, " ")))
+	return pos[0], nil
 }

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
-	"strings"
 
 	"github.com/evalpin/evalpin/internal/cli"
-	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 )
 
@@ -17,26 +14,11 @@ var lockUsage = help("lock")
 
 // runLock dispatches the lock subcommands.
 func (a *app) runLock(ctx context.Context, args []string) error {
-	stderr := a.stderr
-	if len(args) == 0 {
-		fmt.Fprint(stderr, lockUsage+fault.ExitStatusText)
-		return usageErrorf("lock: no subcommand given (create, verify, diff or show)")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "create":
-		return a.lockCreate(ctx, rest)
-	case "verify":
-		return a.lockVerify(ctx, rest)
-	case "diff":
-		return a.lockDiff(rest)
-	case "show":
-		return a.lockShow(rest)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stderr, lockUsage+fault.ExitStatusText)
-		return flag.ErrHelp
-	}
-	return fault.Errorf(fault.Input, "run 'evalpin help lock'", "lock: unknown subcommand %q (want create, verify, diff or show)", sub)
+	return a.flags("lock", lockUsage).Dispatch(args,
+		cli.Sub{Name: "create", Run: func(args []string) error { return a.lockCreate(ctx, args) }},
+		cli.Sub{Name: "verify", Run: func(args []string) error { return a.lockVerify(ctx, args) }},
+		cli.Sub{Name: "diff", Run: a.lockDiff},
+		cli.Sub{Name: "show", Run: a.lockShow})
 }
 
 // lockParse parses the flags of a lock subcommand, before, between or after
@@ -47,40 +29,12 @@ func (a *app) lockParse(fs *cli.Flags, args []string, names ...string) ([]string
 	if err != nil {
 		return nil, err
 	}
-	if len(pos) != len(names) {
-		return nil, fault.Errorf(fault.Input, fmt.Sprintf("run 'evalpin help lock' or 'evalpin %s -h'", fs.Name()),
-			"%s: want %s (%s), got %d", fs.Name(), lockPlural(len(names), "argument"), strings.Join(names, " "), len(pos))
-	}
-	return pos, nil
+	return fs.Want(pos, names...)
 }
 
-func lockPlural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
-
-// keyValues splits "k=v" flag values into a map, naming the flag on an error.
-func keyValues(flagName string, vals []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, v := range vals {
-		k, val, ok := strings.Cut(v, "=")
-		if !ok || k == "" {
-			return nil, fault.Errorf(fault.Input, fmt.Sprintf("write -%s key=value", flagName), "-%s %q: want key=value", flagName, v)
-		}
-		out[k] = val
-	}
-	return out, nil
-}
-
-// lockFormat checks a -format value.
-func lockFormat(f string) error {
-	switch f {
-	case "text", "table", "json":
-		return nil
-	}
-	return fault.Errorf(fault.Input, "use -format text or -format json", "-format must be text or json, not %q", f)
+// lockFormatFlag adds the -format flag of a lock subcommand.
+func lockFormatFlag(fs *cli.Flags) *string {
+	return fs.Choice("format", "text", "output `format`: text or json", "text", "json")
 }
 
 // openLockCache opens the hash cache, warning on stderr when there is none
@@ -158,6 +112,7 @@ func newLockCreateFlags(fs *cli.Flags) *lockCreateFlags {
 	fs.StringVar(&f.serving.Dtype, "dtype", "", "dtype served, e.g. bfloat16")
 	fs.StringVar(&f.serving.Quantization, "quantization", "", "quantization, e.g. awq, gptq, Q4_K_M")
 	fs.IntVar(&f.serving.MaxContext, "max-context", 0, "maximum context length in tokens (0: engine default)")
+	cli.AtLeast(fs, "max-context", 0)
 	fs.Var(&f.engineArgs, "engine-arg", "an engine argument that changes behaviour, as --name=value (repeatable; order does not matter)")
 	fs.Var(&f.params, "param", "a default generation parameter `key=value`, value as JSON or text (repeatable)")
 	fs.StringVar(&f.source.Repo, "repo", "", "source repository, e.g. org/name (default: from a Hugging Face snapshot path)")
@@ -192,20 +147,17 @@ func (f *lockCreateFlags) options(fs *cli.Flags) (lock.Options, error) {
 		}
 	}
 	if fs.IsSet("max-context") {
-		if f.serving.MaxContext < 0 {
-			return opts, fault.Errorf(fault.Input, "give a positive token count, or 0 for the engine default", "-max-context must not be negative")
-		}
 		opts.Serving.MaxContext = f.serving.MaxContext
 	}
 	opts.Serving.EngineArgs = append(opts.Serving.EngineArgs, f.engineArgs...)
-	kv, err := keyValues("param", f.params)
+	kv, err := fs.KeyValues("param", f.params)
 	if err != nil {
 		return opts, err
 	}
 	for k, v := range kv {
 		opts.Generation[k] = lock.GenerationValue(v)
 	}
-	opts.Labels, err = keyValues("label", f.labels)
+	opts.Labels, err = fs.KeyValues("label", f.labels)
 	return opts, err
 }
 
@@ -215,12 +167,9 @@ func (a *app) lockVerify(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("lock verify", lockVerifyUsage)
 	rehash := fs.Bool("rehash", false, "hash every file, ignoring the hash cache")
-	format := fs.String("format", "text", "output `format`: text or json")
+	format := lockFormatFlag(fs)
 	pos, err := a.lockParse(fs, args, "DIR", "LOCK")
 	if err != nil {
-		return err
-	}
-	if err := lockFormat(*format); err != nil {
 		return err
 	}
 	m, err := lock.ReadFile(pos[1])
@@ -249,12 +198,9 @@ var lockDiffUsage = help("lock-diff")
 func (a *app) lockDiff(args []string) error {
 	stdout := a.stdout
 	fs := a.flags("lock diff", lockDiffUsage)
-	format := fs.String("format", "text", "output `format`: text or json")
+	format := lockFormatFlag(fs)
 	pos, err := a.lockParse(fs, args, "A", "B")
 	if err != nil {
-		return err
-	}
-	if err := lockFormat(*format); err != nil {
 		return err
 	}
 	old, err := lock.ReadFile(pos[0])
@@ -280,12 +226,9 @@ var lockShowUsage = help("lock-show")
 func (a *app) lockShow(args []string) error {
 	stdout := a.stdout
 	fs := a.flags("lock show", lockShowUsage)
-	format := fs.String("format", "text", "output `format`: text or json")
+	format := lockFormatFlag(fs)
 	pos, err := a.lockParse(fs, args, "LOCK")
 	if err != nil {
-		return err
-	}
-	if err := lockFormat(*format); err != nil {
 		return err
 	}
 	m, err := lock.ReadFile(pos[0])

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/suites"
 )
@@ -14,34 +15,31 @@ var suiteUsage = help("suite")
 // runSuite implements "evalpin suite".
 func (a *app) runSuite(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
-	fs := a.flags("suite", suiteUsage)
-	pos, err := fs.Parse(args, a.getenv)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return usageErrorf("suite: no subcommand given (check, list or show)")
-	}
-	sub, rest := pos[0], pos[1:]
-	switch sub {
-	case "check":
-		if len(rest) == 0 {
-			return usageErrorf("suite check: no suite file given; try 'evalpin suite check FILE'")
-		}
-		return suiteCheck(rest, stdout, stderr)
-	case "list":
-		if len(rest) > 0 {
-			return usageErrorf("suite list: unexpected argument %q", rest[0])
-		}
-		return suites.WriteExamples(stdout)
-	case "show":
-		if len(rest) != 1 {
-			return usageErrorf("suite show: name one bundled suite, e.g. 'evalpin suite show testbed' (see 'evalpin suite list')")
-		}
-		return suites.WriteExample(stdout, rest[0])
-	}
-	return usageErrorf("suite: unknown subcommand %q (check, list or show)", sub)
+	return a.flags("suite", suiteUsage).Dispatch(args,
+		cli.Sub{Name: "check", Run: func(args []string) error {
+			fs := a.flags("suite check", suiteUsage)
+			files, err := fs.Parse(args, a.getenv)
+			if err == nil && len(files) == 0 {
+				err = fs.Usagef("no suite file given; try 'evalpin suite check FILE'")
+			}
+			if err != nil {
+				return err
+			}
+			return suiteCheck(files, stdout, stderr)
+		}},
+		cli.Sub{Name: "list", Run: func(args []string) error {
+			if _, err := a.wantArgs("suite list", suiteUsage, args); err != nil {
+				return err
+			}
+			return suites.WriteExamples(stdout)
+		}},
+		cli.Sub{Name: "show", Run: func(args []string) error {
+			pos, err := a.wantArgs("suite show", suiteUsage, args, "NAME")
+			if err != nil {
+				return err
+			}
+			return suites.WriteExample(stdout, pos[0])
+		}})
 }
 
 // suiteCheck loads each file and describes it. With several files, each

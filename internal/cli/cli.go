@@ -37,17 +37,23 @@ func New(name, usage, footer string, w io.Writer) *Flags {
 	f := &Flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), usage: usage, env: map[string]string{}}
 	f.SetOutput(w)
 	f.Usage = func() {
-		out := f.Output()
-		fmt.Fprint(out, strings.TrimLeft(usage, "\n"))
+		var b strings.Builder
+		b.WriteString(strings.TrimLeft(usage, "\n"))
 		has := false
 		f.VisitAll(func(*flag.Flag) { has = true })
 		if has {
-			fmt.Fprint(out, "\nFlags:\n")
+			b.WriteString("\nFlags:\n")
+			f.SetOutput(&b)
 			f.PrintDefaults()
+			f.SetOutput(w)
 		}
 		if footer != "" {
-			fmt.Fprint(out, "\n"+footer)
+			if !strings.HasSuffix(b.String(), "\n\n") {
+				b.WriteString("\n")
+			}
+			b.WriteString(footer)
 		}
+		io.WriteString(w, b.String())
 	}
 	return f
 }
@@ -146,8 +152,12 @@ func (f *Flags) Want(pos []string, names ...string) ([]string, error) {
 	return nil, f.Usagef("want %s, got %d", what, len(pos))
 }
 
+// hint names the command's help: "evalpin help run", "evalpin lock create -h".
 func (f *Flags) hint() string {
-	return "run 'evalpin help " + strings.Fields(f.Name())[0] + "'"
+	if strings.Contains(f.Name(), " ") {
+		return "run 'evalpin " + f.Name() + " -h'"
+	}
+	return "run 'evalpin help " + f.Name() + "'"
 }
 
 // parseError turns the flag package's error into an input error, with the

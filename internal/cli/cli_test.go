@@ -152,7 +152,7 @@ func TestWant(t *testing.T) {
 	for _, tt := range tests {
 		f := New("lock diff", "", "", io.Discard)
 		_, err := f.Want(make([]string, tt.pos), tt.names...)
-		if (err == nil) != (tt.err == "") || err != nil && (!strings.Contains(err.Error(), "lock diff: "+tt.err) || !strings.Contains(fault.HintOf(err), "evalpin help lock")) {
+		if (err == nil) != (tt.err == "") || err != nil && (!strings.Contains(err.Error(), "lock diff: "+tt.err) || !strings.Contains(fault.HintOf(err), "evalpin lock diff -h")) {
 			t.Errorf("Want(%d args, %q) = %v, want %q", tt.pos, tt.names, err, tt.err)
 		}
 	}
