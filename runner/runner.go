@@ -163,17 +163,20 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Sink == nil {
 		return nil, errors.New("runner: no sink")
 	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 128
+	if err := checkLimits(&cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.MinConcurrency <= 0 {
 		cfg.MinConcurrency = 1
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Minute
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 6
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
 	}
 	if cfg.BackoffBase <= 0 {
 		cfg.BackoffBase = 250 * time.Millisecond
@@ -181,7 +184,7 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.BackoffMax <= 0 {
 		cfg.BackoffMax = 30 * time.Second
 	}
-	if cfg.Batch <= 0 {
+	if cfg.Batch == 0 {
 		cfg.Batch = 1
 	}
 	if cfg.Now == nil {

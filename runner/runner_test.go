@@ -934,12 +934,24 @@ func TestNewErrors(t *testing.T) {
 		{"bad url", Config{Endpoints: []string{"localhost:8000"}, Model: "m", Sink: &memSink{}}, "not an http(s) URL"},
 		{"no model", Config{Endpoints: []string{"http://x/v1"}, Sink: &memSink{}}, "no model"},
 		{"no sink", Config{Endpoints: []string{"http://x/v1"}, Model: "m"}, "no sink"},
+		{"negative concurrency", limits(Config{Concurrency: -1}), "Concurrency -1 is outside [1, 65536]"},
+		{"concurrency past the bound", limits(Config{Concurrency: MaxConcurrency + 1}), "Concurrency 65537"},
+		{"attempts past the bound", limits(Config{MaxAttempts: MaxAttempts + 1}), "MaxAttempts 102"},
+		{"batch past the bound", limits(Config{Batch: MaxBatch + 1}), "Batch 1025"},
+		{"timeout too short", limits(Config{Timeout: time.Microsecond}), "Timeout 1µs is outside [1ms, 24h0m0s]"},
+		{"timeout too long", limits(Config{Timeout: 25 * time.Hour}), "Timeout 25h0m0s"},
 	}
 	for _, tt := range tests {
 		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
 	}
+}
+
+// limits returns cfg, which sets only bounded fields, made valid otherwise.
+func limits(cfg Config) Config {
+	cfg.Endpoints, cfg.Model, cfg.Sink = []string{"http://x/v1"}, "m", &memSink{}
+	return cfg
 }
 
 // TestThousandsInFlight holds every request at the server until 1,500 are

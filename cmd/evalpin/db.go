@@ -81,7 +81,7 @@ func dbError(path string, err error) error {
 	case errors.Is(err, store.ErrNewerSchema):
 		hint = "use the newer evalpin that wrote it (this one is " + Version + "), or pass --db FILE for another database"
 	case errors.Is(err, store.ErrCorrupt):
-		hint = fmt.Sprintf("restore the database from a backup, or recover what SQLite can still read: sqlite3 %s .recover | sqlite3 recovered.db, then pass --db recovered.db", runShellQuote(file))
+		hint = fmt.Sprintf("restore the database from a backup, or recover what SQLite can still read: sqlite3 %s .recover | sqlite3 recovered.db, then pass --db recovered.db", cli.Quote(file))
 	case errors.Is(err, store.ErrReadOnly):
 		hint = "make the file and its directory writable by you (chmod u+w), or pass --db FILE or set " + dbEnv + " to a database in a writable directory"
 	case errors.Is(err, store.ErrNotDatabase):
@@ -89,7 +89,7 @@ func dbError(path string, err error) error {
 	case path == "":
 		return err // the rest are errors of opening only
 	case errors.Is(err, store.ErrIsDir):
-		hint = "name the database file, e.g. --db " + runShellQuote(filepath.Join(path, defaultDB))
+		hint = "name the database file, e.g. --db " + cli.Quote(filepath.Join(path, defaultDB))
 	case errors.Is(err, fs.ErrNotExist):
 		hint = "create the directory, or " + dbHint
 	case errors.Is(err, fs.ErrPermission):

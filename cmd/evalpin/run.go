@@ -32,13 +32,8 @@ import (
 
 var runUsage = help("run")
 
-// runDefaultConcurrency, runDefaultRetries and runDefaultTimeout are the
-// flags' defaults, those of runner.Config.
-const (
-	runDefaultConcurrency = 128
-	runDefaultRetries     = 5
-	runDefaultTimeout     = 10 * time.Minute
-)
+// runDefaultRetries is --retries' default: runner.Config's default attempts.
+const runDefaultRetries = runner.DefaultMaxAttempts - 1
 
 // runOptions are the flags of "evalpin run".
 type runOptions struct {
@@ -57,7 +52,7 @@ type runOptions struct {
 	temperature float64
 	fresh       bool
 	apiKeyEnv   string
-	format      string
+	format      *string
 	noProgress  bool
 	set         map[string]bool // the flags given on the command line
 }
@@ -199,7 +194,7 @@ func (j *runJob) replay(ctx context.Context, rn *runs.Run) error {
 		return err
 	}
 	out := newRunSummary(rn, end, target, j.suite, j.settings, sum)
-	if o.format == "json" {
+	if *o.format == "json" {
 		err = reports.WriteRunJSON(j.stdout, out)
 	} else {
 		err = reports.WriteRunTable(j.stdout, out)
@@ -361,18 +356,25 @@ func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) 
 	fs.StringVar(&o.model, "model", "", "the `NAME` of the model to request (default: the only one the endpoint serves)")
 	fs.StringVar(&o.expect, "expect-lock", "", "refuse unless every endpoint serves lock `ID`")
 	o.db = addDBFlag(fs)
-	fs.IntVar(&o.concurrency, "concurrency", runDefaultConcurrency, fmt.Sprintf("the most requests in flight at once over all endpoints, 1 to %d", runMaxConcurrency))
-	fs.DurationVar(&o.timeout, "timeout", runDefaultTimeout, "give up on one attempt of a request (and on the lock probe) after this long, "+runTimeoutRange)
-	fs.IntVar(&o.retries, "retries", runDefaultRetries, fmt.Sprintf("retries of a request after 429, 5xx, timeouts and connection errors, 0 to %d", runMaxRetries))
-	fs.IntVar(&o.batch, "batch", 1, fmt.Sprintf("pack up to `N` raw-prompt cases into one /completions request (vLLM, SGLang), 1 to %d", runMaxBatch))
+	fs.IntVar(&o.concurrency, "concurrency", runner.DefaultConcurrency, fmt.Sprintf("the most requests in flight at once over all endpoints, 1 to %d", runner.MaxConcurrency))
+	fs.DurationVar(&o.timeout, "timeout", runner.DefaultTimeout, "give up on one attempt of a request (and on the lock probe) after this long, "+cli.ShowDuration(runner.MinTimeout)+" to "+cli.ShowDuration(runner.MaxTimeout))
+	fs.IntVar(&o.retries, "retries", runDefaultRetries, fmt.Sprintf("retries of a request after 429, 5xx, timeouts and connection errors, 0 to %d", runner.MaxAttempts-1))
+	fs.IntVar(&o.batch, "batch", 1, fmt.Sprintf("pack up to `N` raw-prompt cases into one /completions request (vLLM, SGLang), 1 to %d", runner.MaxBatch))
 	fs.IntVar(&o.samples, "samples", 0, fmt.Sprintf("request each case `K` times, 1 to %d (default: the suite's samples)", eval.SamplesLimit))
 	fs.IntVar(&o.maxTokens, "max-tokens", 0, fmt.Sprintf("the most tokens per output, 1 to %d (default: the suite's max_tokens)", eval.MaxTokensLimit))
 	fs.Int64Var(&o.seed, "seed", 0, "the sampling seed (default: the suite's seed)")
 	fs.Float64Var(&o.temperature, "temperature", 0, "the sampling temperature (default: the suite's temperature)")
 	fs.BoolVar(&o.fresh, "fresh", false, "start a new run even if an unfinished or complete one exists")
 	fs.StringVar(&o.apiKeyEnv, "api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
-	fs.StringVar(&o.format, "format", "table", "summary `format`: table or json")
+	o.format = fs.Choice("format", "table", "summary `format`: table or json", "table", "json")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "show no progress bar, even on a terminal")
+	cli.Range(fs, "concurrency", 1, runner.MaxConcurrency)
+	cli.Range(fs, "timeout", runner.MinTimeout, runner.MaxTimeout)
+	cli.Range(fs, "retries", 0, runner.MaxAttempts-1)
+	cli.Range(fs, "batch", 1, runner.MaxBatch)
+	cli.Range(fs, "samples", 1, eval.SamplesLimit)
+	cli.Range(fs, "max-tokens", 1, eval.MaxTokensLimit)
+	cli.Range(fs, "temperature", 0.0, 2.0)
 	pos, err := fs.Parse(args, getenv)
 	if err != nil {
 		return nil, err
@@ -390,13 +392,6 @@ func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) 
 		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint http://host:8000/v1 (or export OPENAI_BASE_URL)", "run: no endpoint given")
 	case o.expect != "" && !lockid.Valid(o.expect):
 		return nil, fault.Errorf(fault.Input, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "run: --expect-lock %q is not a lock id", o.expect)
-	case o.format != "table" && o.format != "json":
-		return nil, usageErrorf("run: --format must be table or json, not %q", o.format)
-	case o.set["temperature"] && (o.temperature < 0 || o.temperature > 2):
-		return nil, usageErrorf("run: --temperature must be in range [0, 2], not %g", o.temperature)
-	}
-	if err := runCheckBounds(o); err != nil {
-		return nil, err
 	}
 	for _, u := range o.endpoints {
 		if _, err := endpoint.Origin(u); err != nil {
@@ -519,23 +514,15 @@ func shortHash(h string) string {
 // runCommandLine returns the command that resumes a run: args without
 // --fresh, which would start yet another run, quoted for a POSIX shell.
 func runCommandLine(args []string) string {
-	parts := []string{"evalpin", "run"}
+	words := []string{"evalpin", "run"}
 	for _, a := range args {
 		switch a {
 		case "--fresh", "-fresh", "--fresh=true", "-fresh=true", "--fresh=1", "-fresh=1":
 			continue
 		}
-		parts = append(parts, runShellQuote(a))
+		words = append(words, a)
 	}
-	return strings.Join(parts, " ")
-}
-
-// runShellQuote quotes s for a POSIX shell when it needs it.
-func runShellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return cli.CommandLine(words...)
 }
 
 // runSyncWriter serializes writes to w, which the progress bar and the
