@@ -21,7 +21,7 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 	fs.Var(&endpoints, "endpoint", "an endpoint's OpenAI base `URL` (repeatable; same as a positional URL)")
 	model := fs.String("model", "", "the `NAME` of the model to probe (default: the only one the endpoint serves)")
 	expect := fs.String("expect-lock", "", "refuse unless every endpoint serves lock `ID`")
-	format := fs.String("format", "table", "output `format`: table or json")
+	format := fs.Choice("format", "table", "output `format`: table or json", "table", "json")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up on an endpoint after this long")
 	noCompletion := fs.Bool("no-completion", false, "send no probe completion (a lock only in system_fingerprint is then not seen)")
 	apiKeyEnv := fs.String("api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
@@ -36,9 +36,6 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 	if len(endpoints) == 0 {
 		fs.Usage()
 		return usageErrorf("probe: name an endpoint URL")
-	}
-	if *format != "table" && *format != "json" {
-		return usageErrorf("probe: -format must be table or json, not %q", *format)
 	}
 	if *expect != "" && !lockid.Valid(*expect) {
 		return fault.Errorf(fault.Input, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "probe: -expect-lock %q is not a lock id", *expect)

@@ -19,8 +19,8 @@ func (a *app) runRuns(ctx context.Context, args []string) error {
 	dbPath := addDBFlag(fs)
 	lock := fs.String("lock", "", "only runs of this lock `ID` (or a prefix of it)")
 	suite := fs.String("suite", "", "only runs of the suite with this `NAME`")
-	status := fs.String("status", "", "only runs in this `STATUS`: running, interrupted or complete")
-	format := fs.String("format", "table", "output `format`: table or json")
+	status := fs.Choice("status", "", "only runs in this `STATUS`: running, interrupted or complete", string(eval.RunRunning), string(eval.RunInterrupted), string(eval.RunComplete))
+	format := fs.Choice("format", "table", "output `format`: table or json", "table", "json")
 	check := fs.Bool("check", false, "check the whole database file for damage first (reads all of it)")
 	pos, err := fs.Parse(args, a.getenv)
 	if err != nil {
@@ -28,14 +28,6 @@ func (a *app) runRuns(ctx context.Context, args []string) error {
 	}
 	if len(pos) > 0 {
 		return usageErrorf("runs: unexpected argument %q (filter with --lock and --suite)", pos[0])
-	}
-	if *format != "table" && *format != "json" {
-		return usageErrorf("runs: --format must be table or json, not %q", *format)
-	}
-	switch eval.RunStatus(*status) {
-	case "", eval.RunRunning, eval.RunInterrupted, eval.RunComplete:
-	default:
-		return usageErrorf("runs: --status must be running, interrupted or complete, not %q", *status)
 	}
 
 	db, err := openExistingStore(*dbPath)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/lockid"
@@ -90,23 +91,15 @@ func (a *app) serveFlags(args []string) (*serveOptions, error) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8787", "the `ADDR`ess to listen on (host:port; port 0 picks a free one)")
 	fs.DurationVar(&o.recheck, "recheck", serve.DefaultRecheck, "how often to re-check the model directory and what the engine serves")
 	fs.BoolVar(&o.rehash, "rehash", false, "hash every file at start instead of trusting the hash cache for unchanged ones")
+	fs.Required("lock", "model-dir", "upstream")
+	cli.AtLeast(fs, "recheck", time.Millisecond)
+	cli.AtLeast(fs, "upstream-wait", time.Duration(0))
 	pos, err := fs.Parse(args, a.getenv)
+	if err == nil {
+		_, err = fs.Want(pos)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if len(pos) > 0 {
-		return nil, usageErrorf("serve: unexpected argument %q", pos[0])
-	}
-	for _, f := range []struct{ name, value string }{{"lock", o.lock}, {"model-dir", o.dir}, {"upstream", *upstream}} {
-		if f.value == "" {
-			return nil, fault.Errorf(fault.Input, "run 'evalpin help serve'", "serve: -%s is required", f.name)
-		}
-	}
-	if o.recheck <= 0 {
-		return nil, usageErrorf("serve: -recheck must be positive")
-	}
-	if o.wait < 0 {
-		return nil, usageErrorf("serve: -upstream-wait must not be negative")
 	}
 	if o.wait == 0 {
 		o.wait = -1 // serve.Config: ask once

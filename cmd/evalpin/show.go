@@ -11,6 +11,7 @@ import (
 	reports "github.com/evalpin/evalpin/report"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -25,25 +26,19 @@ func (a *app) runShow(ctx context.Context, args []string) error {
 	stdout := a.stdout
 	fs := a.flags("show", showUsage)
 	dbPath := addDBFlag(fs)
-	format := fs.String("format", "table", "output `format`: table or json")
+	format := fs.Choice("format", "table", "output `format`: table or json", "table", "json")
 	width := fs.Int("width", 60, "show at most `N` characters of each output in the table of results")
+	cli.AtLeast(fs, "width", 10)
 	pos, err := fs.Parse(args, a.getenv)
 	if err != nil {
 		return err
 	}
-	if len(pos) < 1 || len(pos) > 2 {
-		return fault.Errorf(fault.Input, "run 'evalpin runs' for the run ids, then 'evalpin show RUN [CASE]'",
-			"show: want a run id and optionally a case id, got %d arguments", len(pos))
+	if pos, err = fs.Want(pos, "RUN", "[CASE]"); err != nil {
+		return &fault.Error{Kind: fault.Input, Err: err, Hint: "run 'evalpin runs' for the run ids, then 'evalpin show RUN [CASE]'"}
 	}
 	id, err := strconv.ParseInt(strings.TrimPrefix(pos[0], "#"), 10, 64)
 	if err != nil || id <= 0 {
 		return fault.Errorf(fault.Input, "run 'evalpin runs' for the run ids", "show: run id %q is not a positive number", pos[0])
-	}
-	if *format != "table" && *format != "json" {
-		return usageErrorf("show: --format must be table or json, not %q", *format)
-	}
-	if *width < 10 {
-		return usageErrorf("show: --width must be at least 10, not %d", *width)
 	}
 
 	db, err := openExistingStore(*dbPath)
