@@ -3,6 +3,7 @@ module github.com/evalpin/evalpin
 go 1.26.8
 
 require (
+	github.com/google/renameio/v2 v2.0.2
 	github.com/gowebpki/jcs v1.0.1
 	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/olekukonko/tablewriter v1.1.5

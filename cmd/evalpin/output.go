@@ -10,15 +10,17 @@ import (
 
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/secret"
+	"github.com/google/renameio/v2"
 )
 
 // writeOutput hands write standard output when path is "" (the -o flag not
-// given), and otherwise a file that replaces path atomically: a temporary file
-// in the same directory, synced and renamed over path, so an interrupted or
-// failed write never leaves half a file (or destroys the previous one). A
-// directory that is missing or not writable is an input error. The file's
-// content is redacted of the process's secrets (internal/secret), as standard
-// output is.
+// given), and otherwise a file that replaces path atomically (renameio: a
+// temporary file in the same directory, synced and renamed over path), so an
+// interrupted or failed write never leaves half a file or destroys the
+// previous one. A directory that is missing or not writable is an input
+// error. The file is redacted of the process's secrets, as standard output
+// is: a report quotes outputs and errors, a lock document what a server
+// published.
 func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
 	if path == "" {
 		return write(stdout)
@@ -28,33 +30,18 @@ func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) err
 	if _, err := os.Stat(dir); err != nil {
 		return fault.Errorf(fault.Input, hint, "write %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithPermissions(0o644))
 	if err != nil {
 		return fault.Errorf(fault.Input, hint, "write %s: directory %s is not writable: %w", path, dir, errors.Unwrap(err))
 	}
-	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	defer f.Cleanup() // a no-op once replaced
 	bw := bufio.NewWriterSize(f, 1<<16)
-	// A report quotes outputs and errors, a lock document what a server
-	// published: the process's secrets are redacted, as on stdout.
 	sw := secret.NewWriter(bw)
 	err = write(sw)
-	if err == nil {
-		err = sw.Flush()
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
+	for _, flush := range []func() error{sw.Flush, bw.Flush, f.CloseAtomicallyReplace} {
+		if err == nil {
+			err = flush()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
