@@ -20,6 +20,7 @@ import (
 	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/interrupt"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/progress"
 	"github.com/evalpin/evalpin/internal/runs"
@@ -61,7 +62,7 @@ type runOptions struct {
 // (internal/runs), the runner, the summary and the exit code.
 func (a *app) runRun(ctx context.Context, args []string) (err error) {
 	j := &runJob{a: a, args: args, stdout: a.stdout, tty: a.isTerminal(a.stderr)}
-	j.stderr = &runSyncWriter{w: a.stderr} // the progress and signal goroutines write too
+	j.stderr = &interrupt.SyncWriter{W: a.stderr} // the progress and signal goroutines write too
 	if j.o, err = parseRunFlags(args, j.stderr, a.getenv); err != nil {
 		return err
 	}
@@ -169,8 +170,9 @@ func (j *runJob) begin(ctx context.Context, db *store.DB) (*runs.Run, error) {
 // and returns the run's exit error.
 func (j *runJob) replay(ctx context.Context, rn *runs.Run) error {
 	o, target := j.o, j.target
-	hard := make(chan struct{})
-	stopWatch := j.a.watchHardStop(hard, j.stderr)
+	sigs, unwatch := j.a.signals()
+	defer unwatch()
+	hard, stopWatch := interrupt.Watch(interrupt.Config{Signals: sigs, Out: j.stderr, Grace: j.a.hardStopGrace, Exit: j.a.hardExit})
 	defer stopWatch()
 	r, err := runner.New(runner.Config{
 		Endpoints: o.endpoints, Model: target.Model, APIKey: j.key, Client: j.client,
@@ -435,57 +437,6 @@ func runLoadSuite(arg string) (*eval.Suite, error) {
 		"run: --suite %s: no such file, and no bundled suite of that name", arg)
 }
 
-// runWatchHardStop watches for the second Ctrl-C of a run. The first one
-// cancels the command's context (main's signal.NotifyContext), which stops
-// dispatching and lets requests in flight finish; this watch sees it too and
-// waits for another. The second closes hard, which makes the runner abandon
-// the requests in flight; should the run still not have stopped after
-// app.hardStopGrace, the process exits. Nothing stored is lost that way: each
-// batch of results is one transaction, the results of an unfinished batch
-// are not stored and so are requested again on resume, and a result stored
-// twice is one row. The returned function ends the watch.
-func (a *app) watchHardStop(hard chan<- struct{}, stderr io.Writer) (stop func()) {
-	sigs, unwatch := a.signals()
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	var timer *time.Timer
-	var mu sync.Mutex
-	wg.Go(func() {
-		for n := 0; ; {
-			select {
-			case <-sigs:
-				n++
-			case <-quit:
-				return
-			}
-			switch n {
-			case 1:
-				fmt.Fprintln(stderr, "interrupt: waiting for the requests in flight and storing their results (Ctrl-C again to abandon them)")
-			case 2:
-				fmt.Fprintln(stderr, "second interrupt: abandoning the requests in flight")
-				close(hard)
-				mu.Lock()
-				timer = time.AfterFunc(a.hardStopGrace, func() {
-					fmt.Fprintf(stderr, "evalpin: still stopping after %v; exiting (stored results are kept; the same command resumes the run)\n", a.hardStopGrace)
-					a.hardExit()
-				})
-				mu.Unlock()
-				return
-			}
-		}
-	})
-	return func() {
-		unwatch()
-		close(quit)
-		wg.Wait()
-		mu.Lock()
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
-	}
-}
-
 // runShowProgress draws a progress bar on stderr from r's counters until the
 // returned function is called.
 func runShowProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
@@ -523,17 +474,4 @@ func runCommandLine(args []string) string {
 		words = append(words, a)
 	}
 	return cli.CommandLine(words...)
-}
-
-// runSyncWriter serializes writes to w, which the progress bar and the
-// signal watch share with the command.
-type runSyncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *runSyncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
