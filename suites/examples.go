@@ -3,6 +3,7 @@ package suites
 import (
 	"embed"
 	"io/fs"
+	"os"
 	pathpkg "path"
 	"slices"
 	"strings"
@@ -60,4 +61,18 @@ func LoadExample(name string) (*eval.Suite, error) {
 		return nil, err
 	}
 	return LoadFS(Examples, file)
+}
+
+// Open loads the suite arg names: the file arg where one exists or arg is a
+// path, else the bundled suite of that name.
+func Open(arg string) (*eval.Suite, error) {
+	if _, err := os.Stat(arg); err == nil || strings.ContainsAny(arg, `/\`) {
+		return Load(arg)
+	}
+	if slices.Contains(ExampleNames(), strings.TrimSuffix(arg, ".yaml")) {
+		return LoadExample(arg)
+	}
+	return nil, fault.Errorf(fault.Input,
+		"pass a suite file, or one of the bundled suites: "+strings.Join(ExampleNames(), ", "),
+		"suite %s: no such file, and no bundled suite of that name", arg)
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,7 +113,7 @@ func (j *runJob) probe(ctx context.Context, keyErr error) error {
 		pctx, cancelProbe  = context.WithTimeout(ctx, o.timeout)
 	)
 	loading.Go(func() {
-		if j.suite, suiteErr = runLoadSuite(o.suite); suiteErr != nil {
+		if j.suite, suiteErr = suites.Open(o.suite); suiteErr != nil {
 			cancelProbe()
 		}
 	})
@@ -422,19 +420,6 @@ func (o *runOptions) settings(s eval.Settings) eval.Settings {
 		s.Samples = 1
 	}
 	return s
-}
-
-// runLoadSuite loads the suite --suite names: a file, or else a bundled suite.
-func runLoadSuite(arg string) (*eval.Suite, error) {
-	if _, err := os.Stat(arg); err == nil || strings.ContainsAny(arg, `/\`) {
-		return suites.Load(arg)
-	}
-	if slices.Contains(suites.ExampleNames(), strings.TrimSuffix(arg, ".yaml")) {
-		return suites.LoadExample(arg)
-	}
-	return nil, fault.Errorf(fault.Input,
-		"pass a suite file, or one of the bundled suites: "+strings.Join(suites.ExampleNames(), ", "),
-		"run: --suite %s: no such file, and no bundled suite of that name", arg)
 }
 
 // runShowProgress draws a progress bar on stderr from r's counters until the
