@@ -101,16 +101,6 @@ func (n *notes) mark(ws []error) string {
 	return b.String()
 }
 
-// numbers returns the footnote numbers of ws, adding new messages.
-func (n *notes) numbers(ws []error) []int {
-	n.mark(ws)
-	out := make([]int, len(ws))
-	for i, w := range ws {
-		out[i] = n.index[w.Error()]
-	}
-	return out
-}
-
 func superscript(i int) string {
 	const digits = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 	ds := []rune(digits)

@@ -15,8 +15,6 @@ import (
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 var showUsage = help("show")
@@ -91,13 +89,3 @@ func showCase(ctx context.Context, db *store.DB, row reports.RunRow, caseID stri
 // histWriteJSON writes v as indented JSON under the one policy for untrusted
 // text (untrusted.MarshalIndent).
 func histWriteJSON(w io.Writer, v any) error { return untrusted.WriteJSON(w, v, true) }
-
-// histTable returns a table for a command's summary: headers as written,
-// cells never wrapped (the caller cuts them).
-func histTable(w io.Writer) *tablewriter.Table {
-	return tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-	)
-}

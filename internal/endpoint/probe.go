@@ -126,13 +126,6 @@ type expectations struct {
 	ollama      bool      // the lock is Ollama's derived one: re-probe it
 }
 
-// Probe asks the endpoint at baseURL (its OpenAI base URL, e.g.
-// http://host:8000/v1) which lock it serves for model ("" when the endpoint
-// serves one model) with the zero Prober and client.
-func Probe(ctx context.Context, client *http.Client, baseURL, model string) (*Report, error) {
-	return (&Prober{Client: client}).Probe(ctx, baseURL, model)
-}
-
 // markers are the change markers of an endpoint's re-probed claims.
 type markers struct {
 	generation     string // the well-known document's "generation"

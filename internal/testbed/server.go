@@ -172,10 +172,6 @@ func (s *Server) URL() string { return "http://" + s.host }
 // BaseURL returns the OpenAI-compatible API base, URL() + "/v1".
 func (s *Server) BaseURL() string { return s.URL() + "/v1" }
 
-// Dir returns the directory holding the server's HOME, model store and
-// server.log.
-func (s *Server) Dir() string { return s.dir }
-
 // CreateModel runs `ollama create name -f modelDir/Modelfile` against the
 // server.
 func (s *Server) CreateModel(ctx context.Context, name, modelDir string) error {

@@ -65,10 +65,6 @@ func escape(s string, keepLines bool) string {
 	return b.String()
 }
 
-// SafeRune reports whether r may be printed as it is; Line escapes the
-// others.
-func SafeRune(r rune) bool { return safeRune(r) }
-
 // safeRune reports whether r may be printed as it is: a graphic character
 // (letters, marks, numbers, punctuation, symbols, spaces) that is not an
 // invisible format character, such as a bidirectional override; the zero-width
