@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -202,10 +200,14 @@ func (j *runJob) replay(ctx context.Context, rn *runs.Run) error {
 	if err != nil {
 		return err
 	}
-	return runEndError(ctx, j.stderr, runEnd{
-		id: rn.ID, outcome: end, runErr: runErr, summary: out,
-		lock: target.Lock, reprobed: target.Reprobed(), endpoints: o.endpoints, args: j.args,
+	note, err := end.Explain(ctx, runs.End{
+		ID: rn.ID, RunErr: runErr, Sum: sum, Lock: target.Lock, Reprobed: target.Reprobed(),
+		Endpoints: o.endpoints, Resume: runCommandLine(j.args),
 	})
+	if note != "" {
+		fmt.Fprintln(j.stderr, note)
+	}
+	return err
 }
 
 // newRunSummary is the summary of an invocation of rn that ended in end,
@@ -238,113 +240,6 @@ func runBeginError(err error) error {
 		return runLockError(le.Err)
 	}
 	return err
-}
-
-// A runEnd is how an invocation of a run ended, as runEndError words it.
-type runEnd struct {
-	id        int64
-	outcome   runs.Outcome
-	runErr    error // the runner's
-	summary   runSummary
-	lock      lockid.ID
-	reprobed  bool // the lock is confirmed by re-probes, not by each response
-	endpoints []string
-	args      []string // the command line, which resumes the run
-}
-
-// runEndError says on stderr why a run that did not complete stopped and how
-// to go on, and returns the command's error: nil when the run is complete.
-func runEndError(ctx context.Context, stderr io.Writer, e runEnd) error {
-	o, id, expected := e.outcome, e.id, e.outcome.Expected
-	resume := "resume it with the same command: " + runCommandLine(e.args)
-	discarded := ""
-	if o.Discarded > 0 {
-		discarded = fmt.Sprintf("; %s received after the last confirmed check of the lock %s discarded, never stored",
-			runPlural(o.Discarded, "result"), runWasWere(o.Discarded))
-	}
-	runErr := e.runErr
-	switch {
-	case o.WriteErr != nil:
-		return fmt.Errorf("store results of run %d: %w", id, o.WriteErr)
-	case o.SuiteErr != nil:
-		fmt.Fprintf(stderr, "run %d stopped: the suite's cases could not be stored; %d of %d case samples stored; %s\n", id, o.Stored, expected, resume)
-		return fmt.Errorf("run %d: %w", id, o.SuiteErr)
-	case o.Refusal != nil:
-		vouched := ", each vouched for by its own response; none from the refused one"
-		switch {
-		case o.Stored == 0:
-			vouched = ""
-		case e.reprobed:
-			vouched = ", each confirmed by a check of the lock that started after it arrived"
-		}
-		fmt.Fprintf(stderr, "run %d stopped and marked interrupted: %d of %d case samples stored%s%s. Against a server of lock %s, the same command requests the rest: %s\n",
-			id, o.Stored, expected, vouched, discarded, e.lock, runCommandLine(e.args))
-		return o.Refusal
-	case runErr != nil && errors.Is(runErr, context.Canceled):
-		fmt.Fprintf(stderr, "run %d interrupted: %d of %d case samples stored%s; %s\n", id, o.Stored, expected, discarded, resume)
-		return runErr
-	case runErr != nil && fault.KindOf(runErr) == fault.Input:
-		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored%s\n", id, o.Stored, expected, discarded)
-		return runErr
-	case runErr != nil:
-		fmt.Fprintf(stderr, "run %d stopped: %d of %d case samples stored; %s\n", id, o.Stored, expected, resume)
-		return fmt.Errorf("run %d: %w", id, runErr)
-	case o.CheckErr != nil:
-		// The last check could not run to the end (Ctrl-C, a timeout): what
-		// it held was not confirmed.
-		fmt.Fprintf(stderr, "run %d marked interrupted: the last check of the lock did not finish (%v); %d of %d case samples stored%s; %s\n", id, o.CheckErr, o.Stored, expected, discarded, resume)
-		return fault.Errorf(fault.Incomplete, resume, "run %d: last check of the lock: %w", id, o.CheckErr)
-	case ctx.Err() != nil:
-		fmt.Fprintf(stderr, "run %d interrupted after its last request: %d of %d case samples stored; %s\n", id, o.Stored, expected, resume)
-		return fmt.Errorf("run %d: %w", id, context.Cause(ctx))
-	case o.NoneSucceeded:
-		return runNoneSucceeded(id, e.summary, e.endpoints, resume)
-	case o.Missing > 0 && o.Transient > 0:
-		return fault.Errorf(fault.Incomplete, resume, "run %d incomplete: %d of %d case samples have no result (%d failed every attempt with a timeout, server error or rate limit, and are requested again)", id, o.Missing, expected, o.Transient)
-	case o.Missing > 0:
-		return fault.Errorf(fault.Incomplete, resume, "run %d incomplete: %d of %d case samples are not stored", id, o.Missing, expected)
-	}
-	return nil
-}
-
-// runNoneSucceeded is the error of a run none of whose stored results
-// succeeded: an input error (exit 2) when every failure says the URL or the
-// model is wrong (404), else an incomplete run (exit 4). The run stays
-// resumable, and resumed it requests every case again.
-func runNoneSucceeded(id int64, s runSummary, endpoints []string, resume string) error {
-	kinds := make([]string, 0, len(s.Errors))
-	for k, n := range s.Errors {
-		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
-	}
-	sort.Strings(kinds)
-	what := strings.Join(kinds, ", ")
-	if what == "" {
-		what = fmt.Sprintf("%d stored failures", s.StoredErrors)
-	}
-	if len(s.Errors) == 1 && s.Errors[runner.ErrNotFound] > 0 {
-		return fault.Errorf(fault.Input,
-			fmt.Sprintf("check the endpoint's URL (its OpenAI base URL, e.g. %s) and the model name ('evalpin probe URL' lists the served models), then %s", runExampleBase(endpoints), resume),
-			"run %d: no request succeeded: every one was answered 404 Not Found (%s)", id, what)
-	}
-	return fault.Errorf(fault.Incomplete,
-		"'evalpin show "+strconv.FormatInt(id, 10)+"' shows the failures; fix the server or the suite's settings, then "+resume,
-		"run %d: no request succeeded (%s): nothing of the model was measured, so the run is not complete", id, what)
-}
-
-// runExampleBase returns the first endpoint as an example of a base URL.
-func runExampleBase(endpoints []string) string {
-	if len(endpoints) == 0 {
-		return "http://host:8000/v1"
-	}
-	return endpoints[0]
-}
-
-// runWasWere returns "was" or "were" for n things.
-func runWasWere(n int) string {
-	if n == 1 {
-		return "was"
-	}
-	return "were"
 }
 
 // parseRunFlags parses and checks the command line of "evalpin run".

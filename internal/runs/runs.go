@@ -18,7 +18,9 @@
 //     what is stored rather than trusting counters, records the status
 //     (complete only when every case × sample is stored and at least one
 //     request succeeded) and a lock refusal, and returns an Outcome: what
-//     happened, in numbers and errors, for the command to put into words.
+//     happened, in numbers and errors. Outcome.Explain puts it into words —
+//     a note and the error whose kind is the exit code — the same for every
+//     command that runs a suite.
 //
 // It also names and reads runs for the commands that compare or export them:
 //
