@@ -6,6 +6,7 @@ import (
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/runs"
 	reports "github.com/evalpin/evalpin/report"
 )
 
@@ -17,6 +18,7 @@ var advice = []struct {
 	err  error
 	hint string
 }{
+	{runs.ErrProbeTimeout, "check that the endpoint is up, or raise --timeout"},
 	{endpoint.ErrNoEndpoint, "name an endpoint with --endpoint URL"},
 	{endpoint.ErrWhichModel, "name the model to evaluate with --model"},
 	{endpoint.ErrModelNotServed, "name a model the endpoint serves with --model"},

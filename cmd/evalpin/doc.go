@@ -36,26 +36,6 @@
 // even when a server echoes it; no request follows a redirect to another
 // origin.
 //
-// A worked example, against an Ollama serving two versions of a model that
-// differ only in their chat template:
-//
-//	evalpin probe --model tiny-v1 http://127.0.0.1:11434/v1     # Lock ollama:sha256:e80e…  [ollama, strong]
-//	evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 \
-//	    --model tiny-v1 --expect-lock ollama:sha256:e80e…        # run 1, every output stored
-//	evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 \
-//	    --model tiny-v2 --expect-lock ollama:sha256:e80e…        # refused: another lock, exit 3
-//	evalpin run --suite testbed --endpoint http://127.0.0.1:11434/v1 --model tiny-v2
-//	evalpin gate --baseline 1 --candidate 2                     # exit 1 on a regression, 6 when inconclusive
-//
-// Exit status, the same for every command:
-//
-//	0    success
-//	1    the gate failed: a regression
-//	2    usage or input error (bad flag, file, suite or lock file)
-//	3    lock refused: none reported, another lock, or the lock changed mid-run
-//	4    run incomplete: case samples missing or failed transiently; the same command completes it
-//	5    internal error
-//	6    the gate is inconclusive: too few paired cases, or too many candidate cases lost to failed requests
-//	7    busy: another evalpin process is running this run; wait for it, or --fresh
-//	130  interrupted (Ctrl-C); a run resumes where it stopped
+// README.md holds a worked example for each use, and "evalpin help" the exit
+// status, the same for every command.
 package main

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
@@ -99,38 +98,17 @@ type runJob struct {
 	settings       eval.Settings
 }
 
-// probe asks the endpoints which lock they serve while the suite loads. A
-// refusal creates no run and touches no database. A bad suite is reported
-// before any answer of theirs (and stops the probe), then a missing API key
-// (keyErr), then the probe's refusal.
-func (j *runJob) probe(ctx context.Context, keyErr error) error {
+// probe asks the endpoints which lock they serve while the suite loads
+// (runs.Prepare); keyErr is why no API key can be sent, if any.
+func (j *runJob) probe(ctx context.Context, keyErr error) (err error) {
 	o := j.o
-	var (
-		suiteErr, probeErr error
-		loading            sync.WaitGroup
-		pctx, cancelProbe  = context.WithTimeout(ctx, o.timeout)
-	)
-	loading.Go(func() {
-		if j.suite, suiteErr = suites.Open(o.suite); suiteErr != nil {
-			cancelProbe()
-		}
+	j.suite, j.target, err = runs.Prepare(ctx, runs.Start{
+		Load:   func() (*eval.Suite, error) { return suites.Open(o.suite) },
+		Prober: &endpoint.Prober{Client: j.client, APIKey: j.key}, KeyErr: keyErr,
+		Endpoints: o.endpoints, Model: o.model, Expect: lockid.ID(o.expect), Timeout: o.timeout,
 	})
-	if keyErr == nil {
-		prober := &endpoint.Prober{Client: j.client, APIKey: j.key}
-		j.target, probeErr = prober.Resolve(pctx, o.endpoints, o.model, lockid.ID(o.expect))
-	}
-	loading.Wait()
-	cancelProbe()
-	switch {
-	case suiteErr != nil:
-		return suiteErr
-	case keyErr != nil:
-		return keyErr
-	case probeErr != nil:
-		if ctx.Err() == nil && errors.Is(probeErr, context.DeadlineExceeded) {
-			return fault.Errorf(fault.Input, "check that the endpoint is up, or raise --timeout", "run: probing the endpoints: no answer within %v", o.timeout)
-		}
-		return probeErr
+	if err != nil {
+		return err
 	}
 	j.settings = o.settings(j.suite.Settings)
 	fmt.Fprintf(j.stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",

@@ -923,10 +923,15 @@ func TestRunErrorPrecedence(t *testing.T) {
 		{"good suite, no lock", good, noLock, "", "", fault.ExitLockRefused, "no lock reported"},
 		{"good suite, wrong lock", good, ok, "", runLockB, fault.ExitLockRefused, runLockA},
 		{"good suite, key, good endpoint", good, ok, "EVALPIN_TEST_SET_KEY", "", fault.ExitOK, "run 1:"},
+		{"good suite, hanging endpoint", good, hanging.URL + "/v1", "", "", fault.ExitInput, "probing the endpoints: no answer within 200ms\nTry: check that the endpoint is up, or raise --timeout"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := []string{"run", "--suite", tt.suite, "--endpoint", tt.endpoint, "--timeout", "1h",
+			timeout := "1h"
+			if strings.HasPrefix(tt.name, "good suite, hanging") {
+				timeout = "200ms"
+			}
+			args := []string{"run", "--suite", tt.suite, "--endpoint", tt.endpoint, "--timeout", timeout,
 				"--db", filepath.Join(dir, fmt.Sprintf("e%d.db", i))}
 			if tt.keyEnv != "" {
 				args = append(args, "--api-key-env", tt.keyEnv)
