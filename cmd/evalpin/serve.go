@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/evalpin/evalpin/internal/cli"
@@ -16,7 +13,6 @@ import (
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/serve"
-	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 var serveUsage = help("serve")
@@ -30,7 +26,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logf := serveLogger(a.stderr)
+	logf := serve.Logger(a.stderr)
 	cache, _ := lock.OpenDefaultCache() // without one, every check hashes every file
 	check := &lock.Checker{Dir: o.dir, Manifest: m, Cache: cache, Rehash: o.rehash, Logf: logf}
 	s, err := serve.New(serve.Config{
@@ -58,7 +54,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	}
 	bound, ev := s.Bound()
 	logf("%s matches lock %s (verified in %s)", o.dir, id, check.Took().Round(time.Millisecond))
-	logf("vouching for model %s of the %s engine at %s, checked in %s (%s)", bound, ev.Engine, o.upstream.Redacted(), time.Since(start).Round(time.Millisecond), checkedText(ev))
+	logf("vouching for model %s of the %s engine at %s, checked in %s (%s)", bound, ev.Engine, o.upstream.Redacted(), time.Since(start).Round(time.Millisecond), ev.Describe())
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fault.Errorf(fault.Input, "pick a free address with --listen, e.g. --listen 127.0.0.1:0", "serve: %w", err)
@@ -104,9 +100,8 @@ func (a *app) serveFlags(args []string) (*serveOptions, error) {
 	if o.wait == 0 {
 		o.wait = -1 // serve.Config: ask once
 	}
-	o.upstream, err = url.Parse(*upstream)
-	if err != nil || o.upstream.Host == "" || (o.upstream.Scheme != "http" && o.upstream.Scheme != "https") {
-		return nil, fault.Errorf(fault.Input, "pass the engine's origin, e.g. --upstream http://127.0.0.1:11434", "serve: -upstream %q is not an http URL with a host", *upstream)
+	if o.upstream, err = serve.ParseUpstream(*upstream); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
 	}
 	return &o, nil
 }
@@ -127,34 +122,6 @@ func readServeLock(path string) (*lock.Manifest, lockid.ID, []byte, error) {
 		return nil, "", nil, fmt.Errorf("serve: %w", err)
 	}
 	return m, id, manifest, nil
-}
-
-// serveLogger returns the sidecar's log: one line at a time on w, each
-// starting "evalpin serve: ".
-func serveLogger(w io.Writer) func(format string, args ...any) {
-	var mu sync.Mutex
-	return func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(w, "evalpin serve: "+format+"\n", args...)
-	}
-}
-
-// checkedText says what of the engine's model was held against the lock.
-func checkedText(up *serve.Upstream) string {
-	var what string
-	if len(up.Checked) > 0 {
-		what = "checked against the lock: " + strings.Join(up.Checked, ", ")
-	} else {
-		what = "only its name checked: the engine says nothing about what it loaded that could be held against the lock"
-	}
-	switch up.RootCheck {
-	case serve.RootNotOnHost:
-		what += "; its root " + untrusted.Clip(up.Root, 300) + " is not a path on this host (evidence only)"
-	case serve.RootNotAPath:
-		what += "; its root " + untrusted.Clip(up.Root, 300) + " is not a path (evidence only)"
-	}
-	return what
 }
 
 // serveAdvice adds the fix, in terms of serve's flags, to an error of the

@@ -35,6 +35,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 // HealthPath is the sidecar's health check (docs/protocol.md §6); the
@@ -148,11 +149,36 @@ var errFilter = errors.New("the engine's list of models could not be cut down to
 // lock was dropped.
 var errStopped = errors.New("lock no longer claimed")
 
+// ParseUpstream parses the engine's origin, e.g. http://127.0.0.1:11434: an
+// http or https URL with a host, or an input error.
+func ParseUpstream(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fault.Errorf(fault.Input, "give the engine's origin, e.g. http://127.0.0.1:11434",
+			"upstream %q is not an http or https URL with a host", untrusted.Line(raw))
+	}
+	return u, nil
+}
+
+// Logger returns a sidecar's log for operators: one line at a time on w,
+// each starting "evalpin serve: ", for Config.Logf.
+func Logger(w io.Writer) func(format string, args ...any) {
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "evalpin serve: "+format+"\n", args...)
+	}
+}
+
 // New returns a sidecar for cfg. It does not check the directory: Run does
 // before it serves.
 func New(cfg Config) (*Server, error) {
-	if cfg.Upstream == nil || cfg.Upstream.Host == "" || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") {
-		return nil, fault.Errorf(fault.Input, "give the engine's origin, e.g. http://127.0.0.1:11434", "upstream must be an http or https URL with a host")
+	if cfg.Upstream == nil {
+		return nil, errors.New("serve: Config needs Upstream")
+	}
+	if _, err := ParseUpstream(cfg.Upstream.String()); err != nil {
+		return nil, err
 	}
 	if cfg.Lock == "" || cfg.Check == nil {
 		return nil, errors.New("serve: Config needs Lock and Check")

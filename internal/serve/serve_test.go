@@ -414,3 +414,19 @@ func BenchmarkProxy(b *testing.B) {
 		})
 	}
 }
+
+func TestParseUpstream(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"http://127.0.0.1:11434":  true,
+		"https://engine.internal": true,
+		"127.0.0.1:11434":         false, // no scheme: the common slip
+		"ftp://host":              false,
+		"http://":                 false,
+		"http://host:port:bad":    false,
+	} {
+		u, err := ParseUpstream(raw)
+		if (err == nil) != ok || (err != nil && (fault.KindOf(err) != fault.Input || !strings.Contains(err.Error(), raw))) {
+			t.Errorf("ParseUpstream(%q) = %v, %v; want ok %v, or an input error quoting it", raw, u, err, ok)
+		}
+	}
+}

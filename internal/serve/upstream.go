@@ -73,6 +73,22 @@ type Upstream struct {
 	RootCheck string `json:"root_check,omitempty"`
 }
 
+// Describe says what of the engine's model was held against the lock, in a
+// line for the operator's log; the engine's strings are clipped and escaped.
+func (u *Upstream) Describe() string {
+	what := "only its name checked: the engine says nothing about what it loaded that could be held against the lock"
+	if len(u.Checked) > 0 {
+		what = "checked against the lock: " + untrusted.Line(strings.Join(u.Checked, ", "))
+	}
+	switch u.RootCheck {
+	case RootNotOnHost:
+		what += "; its root " + untrusted.Clip(u.Root, 300) + " is not a path on this host (evidence only)"
+	case RootNotAPath:
+		what += "; its root " + untrusted.Clip(u.Root, 300) + " is not a path (evidence only)"
+	}
+	return what
+}
+
 // An OllamaExpect is what the lock says an Ollama engine must have loaded
 // for the model: POST /api/show must report exactly this.
 type OllamaExpect struct {
