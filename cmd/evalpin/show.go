@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
 	reports "github.com/evalpin/evalpin/report"
 
@@ -34,23 +32,16 @@ func (a *app) runShow(ctx context.Context, args []string) error {
 	if pos, err = fs.Want(pos, "RUN", "[CASE]"); err != nil {
 		return &fault.Error{Kind: fault.Input, Err: err, Hint: "run 'evalpin runs' for the run ids, then 'evalpin show RUN [CASE]'"}
 	}
-	id, err := strconv.ParseInt(strings.TrimPrefix(pos[0], "#"), 10, 64)
-	if err != nil || id <= 0 {
-		return fault.Errorf(fault.Input, "run 'evalpin runs' for the run ids", "show: run id %q is not a positive number", pos[0])
-	}
-
 	db, err := openExistingStore(*dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	run, err := db.Run(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return fault.Errorf(fault.Input, "run 'evalpin runs' for the stored runs", "show: no run %d in %s", id, *dbPath)
-	} else if err != nil {
+	run, err := resolveRun(ctx, db, "show", pos[0])
+	if err != nil {
 		return err
 	}
-	counts, err := db.Counts(ctx, id)
+	counts, err := db.Counts(ctx, run.ID)
 	if err != nil {
 		return err
 	}
@@ -58,7 +49,7 @@ func (a *app) runShow(ctx context.Context, args []string) error {
 	if len(pos) == 2 {
 		return showCase(ctx, db, row, pos[1], *format == "json", stdout)
 	}
-	results, err := db.Results(ctx, id)
+	results, err := db.Results(ctx, run.ID)
 	if err != nil {
 		return err
 	}
