@@ -2,41 +2,131 @@ package main
 
 import (
 	"errors"
+	"io/fs"
 
+	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/runs"
+	"github.com/evalpin/evalpin/internal/serve"
+	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/untrusted"
 	reports "github.com/evalpin/evalpin/report"
 )
 
-// advice is the fix for an error a library marks, in the words of the flags
+// The advice for the errors the libraries return, in the words of the flags
 // of this command line: the libraries say what is wrong, the command how to
 // fix it (STYLE: libraries return facts), so renaming a flag touches this
-// package only.
-var advice = []struct {
-	err  error
-	hint string
-}{
-	{runs.ErrProbeTimeout, "check that the endpoint is up, or raise --timeout"},
-	{endpoint.ErrNoEndpoint, "name an endpoint with --endpoint URL"},
-	{endpoint.ErrWhichModel, "name the model to evaluate with --model"},
-	{endpoint.ErrModelNotServed, "name a model the endpoint serves with --model"},
-	{endpoint.ErrModelsDiffer, "name the model with --model so that every endpoint serves it"},
-	{endpoint.ErrWrongLock, "point the endpoint at a server of the expected lock, or pass the --expect-lock you mean ('evalpin probe URL' shows what it serves)"},
-	{compare.ErrSettingsDiffer, "compare runs made at the same settings, or pass --allow-settings-mismatch to compare them anyway"},
-	{reports.ErrUnknownFormat, "pass --format table, md, json, junit or html"},
+// package only. advise applies the first rule an error matches to every
+// command's error that carries no hint yet.
+
+// keep is a rule's kind that keeps the error's own.
+const keep fault.Kind = -1
+
+// A rule is the advice for the errors match accepts: the kind to give them
+// (where the error has none, fault.Internal) and the fix.
+type rule struct {
+	match func(error) bool
+	kind  fault.Kind
+	hint  func(error) string
 }
 
-// advise adds the hint of the first marked error err is, where it has none.
+// is matches the errors that are target (errors.Is).
+func is(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
+
+// as matches the errors that are a T (errors.As), and also target when it
+// is given.
+func as[T error](target ...error) func(error) bool {
+	return func(err error) bool {
+		_, ok := errors.AsType[T](err)
+		return ok && (len(target) == 0 || errors.Is(err, target[0]))
+	}
+}
+
+// says is a fixed hint.
+func says(hint string) func(error) string { return func(error) string { return hint } }
+
+// runsHint is the fix for a run id that names no stored run.
+const runsHint = "'evalpin runs' lists the stored runs"
+
+// baselineFileHint is the fix for a baseline file that is refused.
+const baselineFileHint = "export the baseline again with 'evalpin baseline export', or restore the file from git ('git checkout -- FILE')"
+
+var advice = []rule{
+	{is(runs.ErrProbeTimeout), keep, says("check that the endpoint is up, or raise --timeout")},
+	{is(endpoint.ErrNoEndpoint), keep, says("name an endpoint with --endpoint URL")},
+	{is(endpoint.ErrWhichModel), keep, says("name the model to evaluate with --model")},
+	{is(endpoint.ErrModelNotServed), keep, says("name a model the endpoint serves with --model")},
+	{is(endpoint.ErrModelsDiffer), keep, says("name the model with --model so that every endpoint serves it")},
+	{is(endpoint.ErrWrongLock), keep, says("point the endpoint at a server of the expected lock, or pass the --expect-lock you mean ('evalpin probe URL' shows what it serves)")},
+	{is(compare.ErrSettingsDiffer), keep, says("compare runs made at the same settings, or pass --allow-settings-mismatch to compare them anyway")},
+	{is(reports.ErrUnknownFormat), keep, says("pass --format table, md, json, junit or html")},
+
+	// A run another process holds is busy (exit 7), not an input error:
+	// the same command succeeds once the holder is done.
+	{as[*runs.LockError](store.ErrRunLocked), fault.Busy, says("wait for it to end (then the same command resumes the run, or finds it complete), or pass --fresh to start a new run")},
+	{as[*runs.LockError](fs.ErrPermission), fault.Input, says("make the run lock file writable by you, or delete it while no evalpin runs on this database")},
+
+	// The runs a command compares or exports.
+	{as[*runs.IncompleteError](), fault.Incomplete, says("finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to use what is stored")},
+	{as[*runs.NoCompleteRunError](), fault.Input, func(err error) string {
+		e, _ := errors.AsType[*runs.NoCompleteRunError](err)
+		lock := untrusted.Line(string(e.Lock))
+		if e.Like != nil {
+			return "run the suite against that lock with 'evalpin run', or name a run id ('evalpin runs --lock " + lock + "')"
+		}
+		return "pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock " + lock + "' the runs of that lock)"
+	}},
+	{is(store.ErrNotFound), fault.Input, says(runsHint)},
+	{is(store.ErrNotRunID), fault.Input, says(runsHint)},
+	{as[*runs.AmbiguousError](), fault.Input, func(err error) string {
+		e, _ := errors.AsType[*runs.AmbiguousError](err)
+		return "name the file by a path with a directory, e.g. ./" + untrusted.Line(e.Arg) + ", or rename it"
+	}},
+	{is(runs.ErrOpen), fault.Input, says("pass the path of a baseline file written by 'evalpin baseline export'")},
+	{is(baselines.ErrNotBaseline), fault.Input, says("pass a file written by 'evalpin baseline export'")},
+	{as[*baselines.ParseError](), fault.Input, says(baselineFileHint)},
+
+	// The sidecar's first check.
+	{as[*serve.ModelError](), fault.Input, func(err error) string {
+		if e, _ := errors.AsType[*serve.ModelError](err); len(e.Served) > 0 {
+			return "pass --model NAME with one of the models the engine serves, e.g. --model " + untrusted.Line(e.Served[0])
+		}
+		return "create or load the model in the engine first, then start evalpin serve"
+	}},
+	{is(serve.ErrUpstreamDown), fault.Input, says("start the engine first, check --upstream, or wait longer with --upstream-wait")},
+}
+
+// forced is the advice that replaces a hint the error has. A baseline
+// file's identity document that is refused carries the lock's hint, about
+// lock files; the file to fix is the baseline.
+var forced = []rule{
+	{as[*runs.DocumentError](), fault.Input, says(baselineFileHint)},
+}
+
+// advise adds to err the kind and the fix of the first rule it matches,
+// where it has no hint yet (or the rule is forced); a kind the error has
+// (not fault.Internal) is kept.
 func advise(err error) error {
-	if err == nil || fault.HintOf(err) != "" {
+	if err == nil {
 		return err
 	}
-	for _, a := range advice {
-		if errors.Is(err, a.err) {
-			return &fault.Error{Kind: fault.KindOf(err), Err: err, Hint: a.hint}
+	rules := forced
+	if fault.HintOf(err) == "" {
+		rules = append(forced[:len(forced):len(forced)], advice...)
+	}
+	for _, r := range rules {
+		if !r.match(err) {
+			continue
 		}
+		kind := fault.KindOf(err)
+		if kind == fault.Internal && r.kind != keep {
+			kind = r.kind
+		}
+		return &fault.Error{Kind: kind, Err: err, Hint: r.hint(err)}
 	}
 	return err
 }

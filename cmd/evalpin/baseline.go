@@ -9,9 +9,7 @@ import (
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/internal/cli"
-	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/runs"
-	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -44,7 +42,7 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 	defer db.Close()
 	x, err := runs.Export(ctx, db, pos, runs.ExportOptions{AllowIncomplete: *allowIncomplete})
 	if err != nil {
-		return exportAdvice(err)
+		return fmt.Errorf("baseline export: %w", err)
 	}
 	for _, w := range x.Warnings {
 		fmt.Fprintf(stderr, "evalpin: warning: %s\n", untrusted.Line(w.Error()))
@@ -60,25 +58,6 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 	fmt.Fprintf(stderr, "exported run %d (lock %s, suite %s %s, %d cases, %d results, %d failed) to %s\n",
 		r.ID, untrusted.Line(string(r.Lock)), untrusted.Line(r.Suite), untrusted.Line(r.SuiteVersion), h.Cases, h.Results, h.Errors, dest)
 	return nil
-}
-
-// exportAdvice adds to an error of runs.Export its kind and the fix.
-func exportAdvice(err error) error {
-	var none *runs.NoCompleteRunError
-	var inc *runs.IncompleteError
-	switch {
-	case errors.As(err, &inc):
-		return fault.Errorf(fault.Incomplete,
-			"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to export what is stored",
-			"baseline export: %w", err)
-	case errors.As(err, &none):
-		return fault.Errorf(fault.Input,
-			"pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock "+untrusted.Line(string(none.Lock))+"' the runs of that lock)",
-			"baseline export: %w", err)
-	case errors.Is(err, store.ErrNotFound):
-		return fault.Errorf(fault.Input, runsHint, "baseline export: %w", err)
-	}
-	return err
 }
 
 var baselineImportUsage = help("baseline-import")
@@ -123,9 +102,6 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 	return nil
 }
 
-// baselineFileHint is the fix for a baseline file that is refused.
-const baselineFileHint = "export the baseline again with 'evalpin baseline export', or restore the file from git ('git checkout -- FILE')"
-
 // readBaseline reads and checks the baseline file at path ("-" is standard
 // input) with runs.ReadBaseline, and adds the fix to its errors.
 func readBaseline(path string) (*baselines.Baseline, error) {
@@ -136,15 +112,8 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 	} else {
 		b, err = runs.ReadBaselineFile(path)
 	}
-	var pe *baselines.ParseError
-	var de *runs.DocumentError
-	switch {
-	case errors.Is(err, runs.ErrOpen):
-		return nil, fault.Errorf(fault.Input, "pass the path of a baseline file written by 'evalpin baseline export'", "baseline import: %w", err)
-	case errors.Is(err, baselines.ErrNotBaseline):
-		return nil, fault.Errorf(fault.Input, "pass a file written by 'evalpin baseline export'", "%w", err)
-	case errors.As(err, &pe), errors.As(err, &de):
-		return nil, fault.Errorf(fault.Input, baselineFileHint, "%w", err)
+	if errors.Is(err, runs.ErrOpen) {
+		return nil, fmt.Errorf("baseline import: %w", err)
 	}
 	return b, err
 }

@@ -9,9 +9,6 @@ import (
 	"github.com/evalpin/evalpin/internal/store"
 )
 
-// runsHint is the fix for a run id that names no stored run.
-const runsHint = "'evalpin runs' lists the stored runs"
-
 // resolveRun returns the run that ref ("12" or "#12") names for the command
 // cmd ("show", "baseline export"): the one way commands turn a run id into a
 // run. A ref that is no run id, or names no stored run, is an input error

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -127,7 +126,7 @@ func (j *runJob) begin(ctx context.Context, db *store.DB) (*runs.Run, error) {
 		FinishTimeout: min(o.timeout, runs.DefaultFinishTimeout),
 	})
 	if err != nil {
-		return nil, runBeginError(err)
+		return nil, err
 	}
 	switch {
 	case rn.Complete():
@@ -209,16 +208,6 @@ func newRunSummary(rn *runs.Run, end runs.Outcome, target *endpoint.Target, suit
 
 // runSummary is the summary of "evalpin run", and its stable JSON form.
 type runSummary = reports.RunSummary
-
-// runBeginError adds the advice to an error of runs.Begin: a run another
-// process holds is a busy error (exit 7), a run lock file that cannot be
-// opened an input error.
-func runBeginError(err error) error {
-	if le, ok := errors.AsType[*runs.LockError](err); ok {
-		return runLockError(le.Err)
-	}
-	return err
-}
 
 // parseRunFlags parses and checks the command line of "evalpin run".
 func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) (*runOptions, error) {

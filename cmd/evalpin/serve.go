@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -50,7 +49,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		if rep := check.Last(); rep != nil && !rep.OK() {
 			rep.WriteText(a.stderr)
 		}
-		return serveAdvice(err)
+		return err
 	}
 	bound, ev := s.Bound()
 	logf("%s matches lock %s (verified in %s)", o.dir, id, check.Took().Round(time.Millisecond))
@@ -122,19 +121,4 @@ func readServeLock(path string) (*lock.Manifest, lockid.ID, []byte, error) {
 		return nil, "", nil, fmt.Errorf("serve: %w", err)
 	}
 	return m, id, manifest, nil
-}
-
-// serveAdvice adds the fix, in terms of serve's flags, to an error of the
-// first check.
-func serveAdvice(err error) error {
-	var me *serve.ModelError
-	switch {
-	case errors.As(err, &me) && len(me.Served) > 0:
-		return &fault.Error{Kind: fault.Input, Err: err, Hint: "pass --model NAME with one of the models the engine serves, e.g. --model " + me.Served[0]}
-	case errors.As(err, &me):
-		return &fault.Error{Kind: fault.Input, Err: err, Hint: "create or load the model in the engine first, then start evalpin serve"}
-	case errors.Is(err, serve.ErrUpstreamDown):
-		return &fault.Error{Kind: fault.Input, Err: err, Hint: "start the engine first, check --upstream, or wait longer with --upstream-wait"}
-	}
-	return err
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/evalpin/evalpin/eval/compare"
-	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -18,27 +17,13 @@ import (
 // "Choosing the runs"); internal/runs reads and resolves them, and this file
 // adds the advice in the words of the flags.
 
-// sideFileHint is the fix for a baseline file named as a side that is refused.
-const sideFileHint = "export it again with 'evalpin baseline export'"
-
 // parseSide reads the argument of --flag as a side (runs.ParseRef).
 func parseSide(flag, arg string) (runs.Ref, error) {
 	ref, err := runs.ParseRef(arg)
-	var amb *runs.AmbiguousError
-	var doc *runs.DocumentError
-	switch {
-	case err == nil:
-		return ref, nil
-	case errors.As(err, &amb):
-		return ref, fault.Errorf(fault.Input, "name the file by a path with a directory, e.g. ./"+arg+", or rename it",
-			"--%s %w", flag, err)
-	case errors.Is(err, runs.ErrOpen):
-		return ref, fault.Errorf(fault.Input, "", "%w", err)
-	case errors.As(err, &doc):
-		return ref, fault.Errorf(fault.Input, sideFileHint,
-			"%s: the identity document of lock %s is refused: %w", arg, doc.Lock, doc.Err)
+	if _, ok := errors.AsType[*runs.AmbiguousError](err); ok {
+		return ref, fmt.Errorf("--%s %w", flag, err)
 	}
-	return ref, fault.Errorf(fault.Input, sideFileHint, "%w", err)
+	return ref, err
 }
 
 // loadPair reads the sides the flags name; with two baseline files it opens
@@ -60,29 +45,13 @@ func loadPair(ctx context.Context, name string, f *diffFlags) (*runs.Pair, error
 		defer db.Close()
 	}
 	p, err := runs.LoadPair(ctx, db, base, cand, runs.PairOptions{AllowIncomplete: *f.allowIncomplete})
-	if err != nil {
-		return nil, sideAdvice(name, err)
+	if err == nil {
+		return p, nil
 	}
-	return p, nil
-}
-
-// sideAdvice adds to an error of runs.LoadPair its kind and the fix.
-func sideAdvice(name string, err error) error {
-	var none *runs.NoCompleteRunError
-	var inc *runs.IncompleteError
-	switch {
-	case errors.As(err, &inc):
-		return fault.Errorf(fault.Incomplete,
-			"finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to compare what is stored",
-			"%s: %w", name, err)
-	case errors.As(err, &none) && none.Like != nil:
-		return fault.Errorf(fault.Input, "run the suite against that lock with 'evalpin run', or name a run id ('evalpin runs --lock "+string(none.Lock)+"')", "%w", err)
-	case errors.As(err, &none):
-		return fault.Errorf(fault.Input, "pass a run id or a full lock id ('evalpin runs' lists both)", "%w", err)
-	case errors.Is(err, store.ErrNotFound):
-		return fault.Errorf(fault.Input, runsHint, "%w", err)
+	if _, ok := errors.AsType[*runs.IncompleteError](err); ok {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return err
+	return nil, err
 }
 
 // compareSide is the comparison's side of a loaded side.
