@@ -37,9 +37,9 @@ func (a *app) runShow(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	run, err := resolveRun(ctx, db, "show", pos[0])
+	run, err := db.ResolveRun(ctx, pos[0])
 	if err != nil {
-		return err
+		return fmt.Errorf("show: %w", err)
 	}
 	counts, err := db.Counts(ctx, run.ID)
 	if err != nil {
