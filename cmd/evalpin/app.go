@@ -8,7 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -98,12 +99,11 @@ var commands = []command{
 
 // lookup returns the command called name.
 func lookup(name string) (command, bool) {
-	for _, c := range commands {
-		if c.name == name {
-			return c, true
-		}
+	i := slices.IndexFunc(commands, func(c command) bool { return c.name == name })
+	if i < 0 {
+		return command{}, false
 	}
-	return command{}, false
+	return commands[i], true
 }
 
 // run runs evalpin with args in the process's app writing to stdout and
@@ -162,14 +162,8 @@ func (a *app) run(ctx context.Context, args []string) (err error) {
 // usage prints the list of commands.
 func usage(w io.Writer) {
 	fmt.Fprint(w, "evalpin makes LLM model versions checkable and their regressions measurable.\n\nUsage:\n\n  evalpin <command> [arguments]\n\nCommands:\n\n")
-	names := make([]string, 0, len(commands))
-	for _, c := range commands {
-		names = append(names, c.name)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		c, _ := lookup(n)
-		fmt.Fprintf(w, "  %-10s %s\n", n, c.summary)
+	for _, c := range slices.SortedFunc(slices.Values(commands), func(a, b command) int { return strings.Compare(a.name, b.name) }) {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'evalpin help <command>' for a command's flags and examples.\n\n"+fault.ExitStatusText)
 }
