@@ -200,3 +200,45 @@ type Run struct {
 	// failed check could not vouch for were discarded, never stored.
 	LockRefusal string
 }
+
+// A RunSummary is the summary of one invocation of a run ("evalpin run"),
+// and its stable JSON form. Rates, latencies and the elapsed time are of this
+// invocation; the counts of stored results are of the whole run, resumed
+// invocations included.
+type RunSummary struct {
+	Run          int64     `json:"run"`
+	Status       RunStatus `json:"status"`
+	Resumed      bool      `json:"resumed"`
+	Lock         lockid.ID `json:"lock"`
+	LockSource   string    `json:"lock_source"`
+	LockStrength string    `json:"lock_strength"`
+	Model        string    `json:"model"`
+	Suite        string    `json:"suite"`
+	SuiteVersion string    `json:"suite_version"`
+	SuiteHash    string    `json:"suite_hash"`
+	Settings     Settings  `json:"settings"`
+	SettingsHash string    `json:"settings_hash"`
+
+	Cases        int `json:"cases"`         // in the suite
+	Samples      int `json:"samples"`       // per case
+	Expected     int `json:"expected"`      // cases × samples
+	Stored       int `json:"stored"`        // of Expected, stored for the run (transient failures excluded)
+	StoredErrors int `json:"stored_errors"` // of Stored, results whose request failed for good
+	Transient    int `json:"transient"`     // stored transient failures (timeout, server, rate_limited), requested again on resume
+
+	Requested        int            `json:"requested"` // results this invocation stored
+	Skipped          int            `json:"skipped"`   // already stored, not requested
+	Errors           map[string]int `json:"errors"`    // of Requested, failed requests by kind
+	Requests         int            `json:"requests"`  // HTTP requests, retries included
+	Retries          int            `json:"retries"`
+	PromptTokens     int            `json:"prompt_tokens"`
+	CompletionTokens int            `json:"completion_tokens"`
+	RequestsPerSec   float64        `json:"requests_per_sec"`
+	ResultsPerSec    float64        `json:"results_per_sec"`
+	TokensPerSec     float64        `json:"tokens_per_sec"` // completion tokens
+	LatencyP50       float64        `json:"latency_p50_s"`
+	LatencyP95       float64        `json:"latency_p95_s"`
+	LatencyP99       float64        `json:"latency_p99_s"`
+	Elapsed          float64        `json:"elapsed_s"`
+	Endpoints        map[string]int `json:"endpoints"` // results per endpoint
+}

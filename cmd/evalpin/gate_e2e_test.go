@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/testbed"
@@ -52,11 +53,11 @@ func TestGateOllamaEndToEnd(t *testing.T) {
 		}
 		return stdout
 	}
-	run := func(suite, ep, model string, extra ...string) runSummary {
+	run := func(suite, ep, model string, extra ...string) eval.RunSummary {
 		t.Helper()
 		out := evalpin(fault.ExitOK, append([]string{"run", "--suite", suite, "--endpoint", ep, "--model", model,
 			"--db", dbPath, "--format", "json", "--no-progress"}, extra...)...)
-		var s runSummary
+		var s eval.RunSummary
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatalf("summary: %v\n%s", err, out)
 		}

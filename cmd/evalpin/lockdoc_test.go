@@ -100,10 +100,10 @@ func TestOllamaLockDiff(t *testing.T) {
 		}
 		return stdout, stderr
 	}
-	runJSON := func(ep string) runSummary {
+	runJSON := func(ep string) eval.RunSummary {
 		t.Helper()
 		out, _ := evalpin(fault.ExitOK, "run", "--suite", suite, "--endpoint", ep, "--model", "tiny", "--db", dbPath, "--format", "json", "--no-progress")
-		var s runSummary
+		var s eval.RunSummary
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatalf("summary: %v\n%s", err, out)
 		}
@@ -114,7 +114,7 @@ func TestOllamaLockDiff(t *testing.T) {
 		t.Fatalf("locks %s and %s: want two Ollama locks", a.Lock, b.Lock)
 	}
 	db := runOpen(t, dbPath)
-	for _, s := range []runSummary{a, b} {
+	for _, s := range []eval.RunSummary{a, b} {
 		l, err := db.Lock(ctx, s.Lock)
 		if err != nil {
 			t.Fatal(err)
@@ -205,13 +205,13 @@ func TestLockDocStoredCorrupt(t *testing.T) {
 	if err := db.PutLock(ctx, b.id, a.doc, string(endpoint.SourceOllama)); err != nil {
 		t.Fatal(err)
 	}
-	var runs []runSummary
+	var runs []eval.RunSummary
 	for _, tmpl := range []string{tmplA, tmplB} {
 		code, out, stderr := runCmd(ctx, "run", "--suite", suite, "--endpoint", ollamaFake(t, tmpl, "0"), "--model", "tiny", "--db", dbPath, "--format", "json", "--no-progress")
 		if code != 0 {
 			t.Fatalf("run: exit %d\n%s", code, stderr)
 		}
-		var s runSummary
+		var s eval.RunSummary
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatal(err)
 		}

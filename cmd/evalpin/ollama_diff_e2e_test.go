@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
@@ -39,11 +40,11 @@ func TestOllamaLockDiffEndToEnd(t *testing.T) {
 		}
 		return stdout
 	}
-	run := func(model string) runSummary {
+	run := func(model string) eval.RunSummary {
 		t.Helper()
 		out := evalpin("run", "--suite", "testbed", "--endpoint", ol.BaseURL(), "--model", model,
 			"--db", dbPath, "--format", "json", "--no-progress")
-		var s runSummary
+		var s eval.RunSummary
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatalf("summary: %v\n%s", err, out)
 		}
@@ -71,7 +72,7 @@ func TestOllamaLockDiffEndToEnd(t *testing.T) {
 	// Baseline files carry the identity documents; import verifies them.
 	ciDB := filepath.Join(dir, "ci.db")
 	var ids [2]int64
-	for i, r := range []runSummary{chat, compact} {
+	for i, r := range []eval.RunSummary{chat, compact} {
 		file := filepath.Join(dir, fmt.Sprintf("baseline-%d.jsonl", i))
 		evalpin("baseline", "export", fmt.Sprint(r.Run), "-o", file, "--db", dbPath)
 		data, err := os.ReadFile(file)

@@ -168,7 +168,7 @@ func (j *runJob) replay(ctx context.Context, rn *runs.Run) error {
 	if err != nil {
 		return err
 	}
-	out := newRunSummary(rn, end, target, j.suite, j.settings, sum)
+	out := rn.Summary(end, sum)
 	if *o.format == "json" {
 		err = reports.WriteRunJSON(j.stdout, out)
 	} else {
@@ -186,28 +186,6 @@ func (j *runJob) replay(ctx context.Context, rn *runs.Run) error {
 	}
 	return err
 }
-
-// newRunSummary is the summary of an invocation of rn that ended in end,
-// after the runner's sum.
-func newRunSummary(rn *runs.Run, end runs.Outcome, target *endpoint.Target, suite *eval.Suite, settings eval.Settings, sum runner.Summary) runSummary {
-	return runSummary{
-		Run: rn.ID, Status: end.Status, Resumed: rn.Resumed(), Lock: target.Lock,
-		LockSource: string(target.Claim.Source), LockStrength: string(target.Claim.Strength), Model: target.Model,
-		Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
-		Settings: settings, SettingsHash: rn.SettingsHash,
-		Cases: len(suite.Cases), Samples: settings.Samples, Expected: end.Expected,
-		Stored: end.Stored, StoredErrors: end.StoredErrors, Transient: end.Transient,
-		Requested: sum.Results, Skipped: sum.Skipped, Errors: sum.Errors,
-		Requests: sum.Requests, Retries: sum.Retries,
-		PromptTokens: sum.PromptTokens, CompletionTokens: sum.CompletionTokens,
-		RequestsPerSec: sum.RequestsPerSec, ResultsPerSec: sum.ResultsPerSec, TokensPerSec: sum.TokensPerSec,
-		LatencyP50: sum.P50.Seconds(), LatencyP95: sum.P95.Seconds(), LatencyP99: sum.P99.Seconds(),
-		Elapsed: sum.Elapsed.Seconds(), Endpoints: sum.Endpoints,
-	}
-}
-
-// runSummary is the summary of "evalpin run", and its stable JSON form.
-type runSummary = reports.RunSummary
 
 // parseRunFlags parses and checks the command line of "evalpin run".
 func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) (*runOptions, error) {

@@ -93,7 +93,7 @@ func runBenchBuild(b *testing.B, dir, pkg string) string {
 type runBenchResult struct {
 	wall    time.Duration
 	peakKiB int64
-	sum     runSummary
+	sum     eval.RunSummary
 }
 
 // runBenchEvalpin runs "evalpin run" as its own process against url at

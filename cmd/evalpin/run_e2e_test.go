@@ -32,7 +32,7 @@ func TestRunOllamaEndToEnd(t *testing.T) {
 	dbPath := t.TempDir() + "/e2e.db"
 	ctx := context.Background()
 
-	runJSON := func(model string, extra ...string) runSummary {
+	runJSON := func(model string, extra ...string) eval.RunSummary {
 		t.Helper()
 		args := append([]string{"run", "--suite", "testbed", "--endpoint", ol.BaseURL(), "--model", model,
 			"--db", dbPath, "--format", "json", "--no-progress"}, extra...)
@@ -42,7 +42,7 @@ func TestRunOllamaEndToEnd(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("evalpin %s: exit %d\n%s\nserver log:\n%s", strings.Join(args, " "), code, stderr, ol.Log())
 		}
-		var s runSummary
+		var s eval.RunSummary
 		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 			t.Fatalf("summary: %v\n%s", err, stdout)
 		}

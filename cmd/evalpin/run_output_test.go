@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/runner"
@@ -58,7 +59,7 @@ func TestRunAbsentContentIsMalformed(t *testing.T) {
 	if code != fault.ExitOK {
 		t.Fatalf("exit %d, want 0 (a malformed answer is the case's stored result)\n%s", code, stderr)
 	}
-	var sum runSummary
+	var sum eval.RunSummary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatal(err)
 	}

@@ -542,7 +542,7 @@ func TestRunRetriesTransientFailures(t *testing.T) {
 	if code != fault.ExitIncomplete || !strings.Contains(stderr, "run 1 incomplete: 2 of 6 case samples have no result (2 failed every attempt") {
 		t.Fatalf("exit %d, want %d naming the 2 transient failures\n%s", code, fault.ExitIncomplete, stderr)
 	}
-	var sum runSummary
+	var sum eval.RunSummary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatal(err)
 	}

@@ -302,7 +302,7 @@ MESSAGE assistant Yes
 	if code != 0 {
 		t.Fatalf("run --model tiny: exit %d\n%s", code, stderr)
 	}
-	var s runSummary
+	var s eval.RunSummary
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil || s.Status != eval.RunComplete || string(s.Lock) != id {
 		t.Fatalf("run --model tiny: %+v, %v", s, err)
 	}

@@ -424,3 +424,23 @@ func (r *Run) Close() error {
 	r.suiteSave.Wait()
 	return r.unlock()
 }
+
+// Summary is the summary of this invocation of r, which ended in end after
+// the runner's sum.
+func (r *Run) Summary(end Outcome, sum runner.Summary) eval.RunSummary {
+	t, suite, settings := r.spec.Target, r.spec.Suite, r.spec.Settings
+	return eval.RunSummary{
+		Run: r.ID, Status: end.Status, Resumed: r.Resumed(), Lock: t.Lock,
+		LockSource: string(t.Claim.Source), LockStrength: string(t.Claim.Strength), Model: t.Model,
+		Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
+		Settings: settings, SettingsHash: r.SettingsHash,
+		Cases: len(suite.Cases), Samples: settings.Samples, Expected: end.Expected,
+		Stored: end.Stored, StoredErrors: end.StoredErrors, Transient: end.Transient,
+		Requested: sum.Results, Skipped: sum.Skipped, Errors: sum.Errors,
+		Requests: sum.Requests, Retries: sum.Retries,
+		PromptTokens: sum.PromptTokens, CompletionTokens: sum.CompletionTokens,
+		RequestsPerSec: sum.RequestsPerSec, ResultsPerSec: sum.ResultsPerSec, TokensPerSec: sum.TokensPerSec,
+		LatencyP50: sum.P50.Seconds(), LatencyP95: sum.P95.Seconds(), LatencyP99: sum.P99.Seconds(),
+		Elapsed: sum.Elapsed.Seconds(), Endpoints: sum.Endpoints,
+	}
+}
