@@ -177,12 +177,7 @@ func (a *app) flags(name, usage string) *cli.Flags {
 // wantArgs parses the command line args of the command name, which takes no
 // flags and the positional arguments names (cli.Flags.Want).
 func (a *app) wantArgs(name, usage string, args []string, names ...string) ([]string, error) {
-	fs := a.flags(name, usage)
-	pos, err := fs.Parse(args, a.getenv)
-	if err != nil {
-		return nil, err
-	}
-	return fs.Want(pos, names...)
+	return a.flags(name, usage).ParseWant(args, a.getenv, names...)
 }
 
 // usageErrorf returns an input error for a bad command line.

@@ -31,7 +31,7 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 	dbPath := addDBFlag(fs)
 	out := fs.String("o", "", "write the baseline to `file` instead of standard output")
 	allowIncomplete := fs.Bool("allow-incomplete", false, "export a run that is not complete")
-	pos, err := a.baselineArg(fs, args, "RUN|LOCK")
+	pos, err := fs.ParseWant(args, a.getenv, "RUN|LOCK")
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	x, err := runs.Export(ctx, db, pos, runs.ExportOptions{AllowIncomplete: *allowIncomplete})
+	x, err := runs.Export(ctx, db, pos[0], runs.ExportOptions{AllowIncomplete: *allowIncomplete})
 	if err != nil {
 		return fmt.Errorf("baseline export: %w", err)
 	}
@@ -67,10 +67,11 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("baseline import", baselineImportUsage)
 	dbPath := addDBFlag(fs)
-	path, err := a.baselineArg(fs, args, "FILE")
+	pos, err := fs.ParseWant(args, a.getenv, "FILE")
 	if err != nil {
 		return err
 	}
+	path := pos[0]
 	b, err := readBaseline(path)
 	if err != nil {
 		return err
@@ -116,17 +117,4 @@ func readBaseline(path string) (*baselines.Baseline, error) {
 		return nil, fmt.Errorf("baseline import: %w", err)
 	}
 	return b, err
-}
-
-// baselineArg parses the flags of a baseline subcommand, before or after its
-// one positional argument, what, and returns that argument.
-func (a *app) baselineArg(fs *cli.Flags, args []string, what string) (string, error) {
-	pos, err := fs.Parse(args, a.getenv)
-	if err == nil {
-		pos, err = fs.Want(pos, what)
-	}
-	if err != nil {
-		return "", err
-	}
-	return pos[0], nil
 }

@@ -21,17 +21,6 @@ func (a *app) runLock(ctx context.Context, args []string) error {
 		cli.Sub{Name: "show", Run: a.lockShow})
 }
 
-// lockParse parses the flags of a lock subcommand, before, between or after
-// its positional arguments ("lock create DIR -o FILE"), and checks their
-// number.
-func (a *app) lockParse(fs *cli.Flags, args []string, names ...string) ([]string, error) {
-	pos, err := fs.Parse(args, a.getenv)
-	if err != nil {
-		return nil, err
-	}
-	return fs.Want(pos, names...)
-}
-
 // lockFormatFlag adds the -format flag of a lock subcommand.
 func lockFormatFlag(fs *cli.Flags) *string {
 	return fs.Choice("format", "text", "output `format`: text or json", "text", "json")
@@ -49,9 +38,6 @@ func openLockCache(stderr io.Writer) *lock.HashCache {
 
 // saveLockCache saves the cache; a failure only costs time later.
 func saveLockCache(c *lock.HashCache, stderr io.Writer) {
-	if c == nil {
-		return
-	}
 	if err := c.Save(); err != nil {
 		fmt.Fprintf(stderr, "evalpin: warning: %v\n", err)
 	}
@@ -63,7 +49,7 @@ func (a *app) lockCreate(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("lock create", lockCreateUsage)
 	f := newLockCreateFlags(fs)
-	pos, err := a.lockParse(fs, args, "DIR")
+	pos, err := fs.ParseWant(args, a.getenv, "DIR")
 	if err != nil {
 		return err
 	}
@@ -168,7 +154,7 @@ func (a *app) lockVerify(ctx context.Context, args []string) error {
 	fs := a.flags("lock verify", lockVerifyUsage)
 	rehash := fs.Bool("rehash", false, "hash every file, ignoring the hash cache")
 	format := lockFormatFlag(fs)
-	pos, err := a.lockParse(fs, args, "DIR", "LOCK")
+	pos, err := fs.ParseWant(args, a.getenv, "DIR", "LOCK")
 	if err != nil {
 		return err
 	}
@@ -199,7 +185,7 @@ func (a *app) lockDiff(args []string) error {
 	stdout := a.stdout
 	fs := a.flags("lock diff", lockDiffUsage)
 	format := lockFormatFlag(fs)
-	pos, err := a.lockParse(fs, args, "A", "B")
+	pos, err := fs.ParseWant(args, a.getenv, "A", "B")
 	if err != nil {
 		return err
 	}
@@ -227,7 +213,7 @@ func (a *app) lockShow(args []string) error {
 	stdout := a.stdout
 	fs := a.flags("lock show", lockShowUsage)
 	format := lockFormatFlag(fs)
-	pos, err := a.lockParse(fs, args, "LOCK")
+	pos, err := fs.ParseWant(args, a.getenv, "LOCK")
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 	var endpoints cli.Strings
 	fs.Var(&endpoints, "endpoint", "an endpoint's OpenAI base `URL` (repeatable; same as a positional URL)")
 	model := fs.String("model", "", "the `NAME` of the model to probe (default: the only one the endpoint serves)")
-	expect := fs.String("expect-lock", "", "refuse unless every endpoint serves lock `ID`")
+	expect := addExpectLockFlag(fs)
 	format := fs.Choice("format", "table", "output `format`: table or json", "table", "json")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up on an endpoint after this long")
 	noCompletion := fs.Bool("no-completion", false, "send no probe completion (a lock only in system_fingerprint is then not seen)")
@@ -36,9 +36,6 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 	if len(endpoints) == 0 {
 		fs.Usage()
 		return usageErrorf("probe: name an endpoint URL")
-	}
-	if *expect != "" && !lockid.Valid(*expect) {
-		return fault.Errorf(fault.Input, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "probe: -expect-lock %q is not a lock id", *expect)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -65,4 +62,16 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	return refusal
+}
+
+// addExpectLockFlag adds --expect-lock to fs, which must be a lock id.
+func addExpectLockFlag(fs *cli.Flags) *string {
+	expect := fs.String("expect-lock", "", "refuse unless every endpoint serves lock `ID`")
+	fs.Check("expect-lock", func() error {
+		if lockid.Valid(*expect) {
+			return nil
+		}
+		return fault.Errorf(fault.Input, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "%s: --expect-lock %q is not a lock id", fs.Name(), *expect)
+	})
+	return expect
 }

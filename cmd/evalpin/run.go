@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,7 +34,7 @@ type runOptions struct {
 	suite       string
 	endpoints   cli.Strings
 	model       string
-	expect      string
+	expect      *string
 	db          *string
 	concurrency int
 	timeout     time.Duration
@@ -49,7 +48,7 @@ type runOptions struct {
 	apiKeyEnv   string
 	format      *string
 	noProgress  bool
-	set         map[string]bool // the flags given on the command line
+	fs          *cli.Flags // which flags the command line set
 }
 
 // runRun implements "evalpin run": the flags, the probe, the run's lifecycle
@@ -104,7 +103,7 @@ func (j *runJob) probe(ctx context.Context, keyErr error) (err error) {
 	j.suite, j.target, err = runs.Prepare(ctx, runs.Start{
 		Load:   func() (*eval.Suite, error) { return suites.Open(o.suite) },
 		Prober: &endpoint.Prober{Client: j.client, APIKey: j.key}, KeyErr: keyErr,
-		Endpoints: o.endpoints, Model: o.model, Expect: lockid.ID(o.expect), Timeout: o.timeout,
+		Endpoints: o.endpoints, Model: o.model, Expect: lockid.ID(*o.expect), Timeout: o.timeout,
 	})
 	if err != nil {
 		return err
@@ -190,11 +189,11 @@ func (j *runJob) replay(ctx context.Context, rn *runs.Run) error {
 // parseRunFlags parses and checks the command line of "evalpin run".
 func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) (*runOptions, error) {
 	fs := cli.New("run", runUsage, fault.ExitStatusText, stderr)
-	o := &runOptions{set: map[string]bool{}}
+	o := &runOptions{fs: fs}
 	fs.StringVar(&o.suite, "suite", "", "the suite: a `FILE` (.yaml, .yml, .jsonl) or the name of a bundled suite")
 	fs.Var(&o.endpoints, "endpoint", "an endpoint's OpenAI base `URL`, e.g. http://host:8000/v1 (repeatable: replicas of one lock)")
 	fs.StringVar(&o.model, "model", "", "the `NAME` of the model to request (default: the only one the endpoint serves)")
-	fs.StringVar(&o.expect, "expect-lock", "", "refuse unless every endpoint serves lock `ID`")
+	o.expect = addExpectLockFlag(fs)
 	o.db = addDBFlag(fs)
 	fs.IntVar(&o.concurrency, "concurrency", runner.DefaultConcurrency, fmt.Sprintf("the most requests in flight at once over all endpoints, 1 to %d", runner.MaxConcurrency))
 	fs.DurationVar(&o.timeout, "timeout", runner.DefaultTimeout, "give up on one attempt of a request (and on the lock probe) after this long, "+cli.ShowDuration(runner.MinTimeout)+" to "+cli.ShowDuration(runner.MaxTimeout))
@@ -219,7 +218,6 @@ func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) 
 	if err != nil {
 		return nil, err
 	}
-	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if len(o.endpoints) == 0 {
 		o.endpoints = credentials.DefaultEndpoints(getenv)
 	}
@@ -230,8 +228,6 @@ func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) 
 		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint URL; 'evalpin suite list' shows the bundled suites", "run: no suite given")
 	case len(o.endpoints) == 0:
 		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint http://host:8000/v1 (or export OPENAI_BASE_URL)", "run: no endpoint given")
-	case o.expect != "" && !lockid.Valid(o.expect):
-		return nil, fault.Errorf(fault.Input, "a lock id looks like sha256:<64 hex digits> or ollama:sha256:<64 hex digits>", "run: --expect-lock %q is not a lock id", o.expect)
 	}
 	for _, u := range o.endpoints {
 		if _, err := endpoint.Origin(u); err != nil {
@@ -244,16 +240,16 @@ func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) 
 // settings returns the suite's settings with the flags given applied: the
 // run's effective settings, whose hash identifies it.
 func (o *runOptions) settings(s eval.Settings) eval.Settings {
-	if o.set["samples"] {
+	if o.fs.IsSet("samples") {
 		s.Samples = o.samples
 	}
-	if o.set["max-tokens"] {
+	if o.fs.IsSet("max-tokens") {
 		s.MaxTokens = o.maxTokens
 	}
-	if o.set["seed"] {
+	if o.fs.IsSet("seed") {
 		s.Seed = o.seed
 	}
-	if o.set["temperature"] {
+	if o.fs.IsSet("temperature") {
 		s.Temperature = o.temperature
 	}
 	if s.Samples < 1 {

@@ -89,10 +89,7 @@ func (a *app) serveFlags(args []string) (*serveOptions, error) {
 	fs.Required("lock", "model-dir", "upstream")
 	cli.AtLeast(fs, "recheck", time.Millisecond)
 	cli.AtLeast(fs, "upstream-wait", time.Duration(0))
-	pos, err := fs.Parse(args, a.getenv)
-	if err == nil {
-		_, err = fs.Want(pos)
-	}
+	_, err := fs.ParseWant(args, a.getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,10 @@ func Or(words []string) string {
 	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
+// Check makes Parse run c where the command line or the environment sets
+// the flag name; c's error is the command's, as it words it.
+func (f *Flags) Check(name string, c func() error) { f.check(name, c) }
+
 // check adds a check of the flag name, run where it is given.
 func (f *Flags) check(name string, c func() error) {
 	f.checks = append(f.checks, func() error {

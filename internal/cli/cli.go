@@ -115,6 +115,16 @@ func (f *Flags) Parse(args []string, getenv func(string) string) ([]string, erro
 // name.
 func (f *Flags) given(name string) bool { return f.set[name] || f.envSet[name] }
 
+// ParseWant is Parse followed by Want: for a command that takes exactly the
+// positional arguments names.
+func (f *Flags) ParseWant(args []string, getenv func(string) string, names ...string) ([]string, error) {
+	pos, err := f.Parse(args, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return f.Want(pos, names...)
+}
+
 // IsSet reports whether the command line set the flag name (an environment
 // variable does not count).
 func (f *Flags) IsSet(name string) bool { return f.set[name] }

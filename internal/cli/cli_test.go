@@ -208,3 +208,26 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("CommandLine = %s, want %s", got, want)
 	}
 }
+
+func TestParseWantAndCheck(t *testing.T) {
+	parse := func(args ...string) ([]string, error) {
+		f := New("demo", "", "", io.Discard)
+		id := f.String("id", "", "an id")
+		f.Check("id", func() error {
+			if !strings.HasPrefix(*id, "sha256:") {
+				return f.Usagef("--id %q is not a lock id", *id)
+			}
+			return nil
+		})
+		return f.ParseWant(args, nil, "A")
+	}
+	if pos, err := parse("a", "--id", "sha256:1"); err != nil || len(pos) != 1 {
+		t.Fatalf("ParseWant = %q, %v", pos, err)
+	}
+	if _, err := parse("a", "--id", "x"); err == nil || !strings.Contains(err.Error(), `demo: --id "x" is not a lock id`) {
+		t.Fatalf("check: err = %v", err)
+	}
+	if _, err := parse("a", "b"); err == nil || !strings.Contains(err.Error(), "want one argument, A, got 2") {
+		t.Fatalf("want: err = %v", err)
+	}
+}

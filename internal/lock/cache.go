@@ -195,11 +195,14 @@ func (c *HashCache) Len() int {
 	return len(c.entries)
 }
 
-// Save writes the cache back if it changed: merged with entries another process
-// saved meanwhile (this cache's win), less entries of files that no longer
-// exist, to a temporary file renamed over the old one, so readers never see a
-// partial file.
+// Save writes the cache back if it changed (a nil cache has nothing to
+// save): merged with entries another process saved meanwhile (this cache's
+// win), less entries of files that no longer exist, to a temporary file
+// renamed over the old one, so readers never see a partial file.
 func (c *HashCache) Save() error {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.dirty {
