@@ -133,7 +133,7 @@ func (j *runJob) begin(ctx context.Context, db *store.DB) (*runs.Run, error) {
 	case rn.Resumed():
 		fmt.Fprintf(j.stderr, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, rn.Prior, rn.Stored, rn.Expected)
 	default:
-		fmt.Fprintf(j.stderr, "run %d: %s × %s, settings %s\n", rn.ID, runPlural(len(j.suite.Cases), "case"), runPlural(j.settings.Samples, "sample"), shortHash(rn.SettingsHash))
+		fmt.Fprintf(j.stderr, "run %d: %s × %s, settings %s\n", rn.ID, runPlural(len(j.suite.Cases), "case"), runPlural(j.settings.Samples, "sample"), rn.SettingsHash[:min(12, len(rn.SettingsHash))])
 	}
 	return rn, nil
 }
@@ -273,14 +273,6 @@ func runPlural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
-}
-
-// shortHash returns the first 12 hex digits of a hash.
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 // runCommandLine returns the command that resumes a run: args without

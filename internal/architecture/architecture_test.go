@@ -21,6 +21,8 @@ var allowed = map[string][]string{
 	"internal/secret":    {},
 	"eval/stats":         {},
 	"internal/cli":       {"internal/fault"},
+	"internal/interrupt": {},
+	"internal/progress":  {},
 	"internal/ollama":    {"internal/lockid", "internal/untrusted"},
 	// The domain and the work on it.
 	"eval":         {"internal/lockid"},
