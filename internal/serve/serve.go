@@ -174,10 +174,11 @@ func Logger(w io.Writer) func(format string, args ...any) {
 // New returns a sidecar for cfg. It does not check the directory: Run does
 // before it serves.
 func New(cfg Config) (*Server, error) {
-	if cfg.Upstream == nil {
-		return nil, errors.New("serve: Config needs Upstream")
+	raw := ""
+	if cfg.Upstream != nil {
+		raw = cfg.Upstream.String()
 	}
-	if _, err := ParseUpstream(cfg.Upstream.String()); err != nil {
+	if _, err := ParseUpstream(raw); err != nil {
 		return nil, err
 	}
 	if cfg.Lock == "" || cfg.Check == nil {
