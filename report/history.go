@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,9 @@ type RunRow struct {
 	Run     eval.Run
 	Results int // results stored
 	Errors  int // of Results, failed requests
+	// LockAbbrev is the shortest prefix of the lock's hex digits that names
+	// it among the stored locks (lockid.Abbrev); "" prints the short form.
+	LockAbbrev string
 }
 
 // historyRun is the stable JSON form of a run in evalpin runs and evalpin
@@ -79,7 +83,7 @@ func WriteRuns(w io.Writer, rows []RunRow, asJSON bool) error {
 		r := row.Run
 		if err := table.Append(
 			strconv.FormatInt(r.ID, 10),
-			untrusted.Line(r.Lock.Short()),
+			untrusted.Line(cmp.Or(row.LockAbbrev, r.Lock.Short())),
 			untrusted.Line(suiteName(r)),
 			runStatus(r),
 			strconv.Itoa(row.Results),

@@ -84,7 +84,10 @@ var advice = []rule{
 	{is(store.ErrNotRunID), fault.Input, says(runsHint)},
 	{as[*runs.AmbiguousError](), fault.Input, func(err error) string {
 		e, _ := errors.AsType[*runs.AmbiguousError](err)
-		return "name the file by a path with a directory, e.g. ./" + untrusted.Line(e.Arg) + ", or rename it"
+		if e.File {
+			return "name the file by a path with a directory, e.g. ./" + untrusted.Line(e.Arg) + ", or rename it"
+		}
+		return "write #N for run N, or more digits of the lock ('evalpin runs' prints each lock's shortest unique prefix)"
 	}},
 	{is(runs.ErrOpen), fault.Input, says("pass the path of a baseline file written by 'evalpin baseline export'")},
 	{is(baselines.ErrNotBaseline), fault.Input, says("pass a file written by 'evalpin baseline export'")},

@@ -7,6 +7,8 @@ import (
 	reports "github.com/evalpin/evalpin/report"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -41,19 +43,31 @@ func (a *app) runRuns(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(stderr, "database %s: no damage found\n", *dbPath)
 	}
-	runs, err := db.Runs(ctx, store.RunFilter{Lock: *lock, Suite: *suite, Status: eval.RunStatus(*status)})
+	if *lock != "" {
+		l, err := runs.ResolveLock(ctx, db, *lock)
+		if err != nil {
+			return fmt.Errorf("runs: --lock %w", err)
+		}
+		*lock = string(l)
+	}
+	list, err := db.Runs(ctx, store.RunFilter{Lock: *lock, Suite: *suite, Status: eval.RunStatus(*status)})
 	if err != nil {
 		return err
 	}
-	rows := make([]reports.RunRow, len(runs))
-	for i, r := range runs {
+	locks, err := db.LockIDs(ctx)
+	if err != nil {
+		return err
+	}
+	abbrev := lockid.Abbrev(locks)
+	rows := make([]reports.RunRow, len(list))
+	for i, r := range list {
 		c, err := db.Counts(ctx, r.ID)
 		if err != nil {
 			return err
 		}
-		rows[i] = reports.RunRow{Run: r, Results: c.Results, Errors: c.Errors}
+		rows[i] = reports.RunRow{Run: r, Results: c.Results, Errors: c.Errors, LockAbbrev: abbrev[r.Lock]}
 	}
-	if len(runs) == 0 && *format != "json" {
+	if len(list) == 0 && *format != "json" {
 		fmt.Fprintln(stderr, "no runs stored match")
 		return nil
 	}

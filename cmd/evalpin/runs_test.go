@@ -154,7 +154,31 @@ func TestRuns_EnvDB(t *testing.T) {
 	if err := run(context.Background(), []string{"runs", "--lock", histLockA}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stdout.String(), "sha256:aaaa1111aaaa") || strings.Contains(stdout.String(), "sha256:bbbb") {
+	if !strings.Contains(stdout.String(), "aaaa11 ") || strings.Contains(stdout.String(), "bbbb") {
 		t.Fatalf("runs with %s=%s printed:\n%s", dbEnv, db, stdout.String())
+	}
+}
+
+// The lock prefix that `runs` prints is what another command reads back.
+func TestRunsPrefixReadBack(t *testing.T) {
+	db := mustHistoryDB(t)
+	a, _ := testApp()
+	code, out, stderr := a.cmd(context.Background(), "runs", "--db", db, "--status", "complete")
+	if code != 0 {
+		t.Fatalf("runs: exit %d: %s", code, stderr)
+	}
+	var prefix string
+	for line := range strings.Lines(out) {
+		if f := strings.Split(line, "│"); len(f) > 3 && strings.TrimSpace(f[1]) == "1" {
+			prefix = strings.TrimSpace(f[2])
+		}
+	}
+	if len(prefix) < 6 || strings.Contains(prefix, ":") {
+		t.Fatalf("runs printed lock %q for run 1:\n%s", prefix, out)
+	}
+	file := filepath.Join(t.TempDir(), "b.jsonl")
+	code, _, stderr = a.cmd(context.Background(), "baseline", "export", prefix, "--db", db, "-o", file)
+	if code != 0 || !strings.Contains(stderr, "exported run 1 ") {
+		t.Fatalf("baseline export %s: exit %d: %s", prefix, code, stderr)
 	}
 }

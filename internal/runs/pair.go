@@ -44,6 +44,13 @@ type PairOptions struct {
 // them. The errors are the store's, a *NoCompleteRunError, and an
 // *IncompleteError, checked before any result is read.
 func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOptions) (*Pair, error) {
+	var err error
+	if base, err = base.resolve(ctx, db); err != nil {
+		return nil, err
+	}
+	if cand, err = cand.resolve(ctx, db); err != nil {
+		return nil, err
+	}
 	b, c, err := resolvePair(ctx, db, base, cand)
 	if err != nil {
 		return nil, err

@@ -21,61 +21,131 @@ import (
 //
 //  1. an existing file: a baseline file, decoded and verified
 //     (ReadBaselineFile);
-//  2. a run id, "12" or "#12": a stored run (store.ResolveRun);
-//  3. anything else: a lock id, whose run LoadPair chooses by the other side.
+//  2. "#12": run 12;
+//  3. "12": run 12, or a lock whose id starts with those digits when they
+//     are at least lockid.MinPrefix long: both at once is ambiguous;
+//  4. a lock id, or a prefix of one with or without its kind ("e80e61",
+//     "sha256:e80e61"), which must name one stored lock; the lock's run is
+//     chosen by the other side (LoadPair) or is its newest complete run
+//     (Resolve);
+//  5. anything else is taken for a lock id of a shape evalpin may not know.
 //
-// Exactly one of File, Run and Lock is set.
+// An argument that reads more than one way is an *AmbiguousError that lists
+// the candidates. Exactly one of File, Run and Lock is set; a Lock that is a
+// prefix is resolved against the store (resolve) before it is used.
 type Ref struct {
 	Arg  string              // the argument as given
 	File *baselines.Baseline // a baseline file's content
 	Run  int64               // a run id
-	Lock lockid.ID           // a lock id
+	Lock lockid.ID           // a lock id, or a prefix of one until resolved
 }
 
 // An AmbiguousError says that an argument reads more than one way: a file
-// named 12 beside the run id 12, or a file named like a lock id.
+// named 12 beside the run id 12, a file named like a lock id, digits that are
+// a run id and a lock's prefix, or a prefix of several locks.
 type AmbiguousError struct {
 	Arg      string
 	Readings []string // "the baseline file 12", "run 12", "lock sha256:…"
+	File     bool     // one reading is a file
 }
 
 func (e *AmbiguousError) Error() string {
 	return fmt.Sprintf("%s is ambiguous: it can be %s", e.Arg, strings.Join(e.Readings, " or "))
 }
 
+// An UnknownLockError says that no stored lock starts with a prefix. It
+// matches store.ErrNotFound.
+type UnknownLockError struct{ Prefix string }
+
+func (e *UnknownLockError) Error() string {
+	return fmt.Sprintf("no stored lock starts with %s", untrusted.Line(e.Prefix))
+}
+
+func (e *UnknownLockError) Is(target error) bool { return target == store.ErrNotFound }
+
 // ParseRef reads arg as a Ref without a database: a file is read with
-// ReadBaselineFile (and its errors returned), a run id or a lock id
-// remembered. An arg that reads more than one way is an *AmbiguousError; one
-// that is none of them is taken for a lock id of a shape evalpin may not know.
+// ReadBaselineFile (and its errors returned), a run id or a lock id (or
+// prefix) remembered. A file whose name reads as a run or lock id too is an
+// *AmbiguousError.
 func ParseRef(arg string) (Ref, error) {
-	r := Ref{Arg: arg}
-	var readings []string
-	isFile := false
-	if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
-		isFile = true
-		readings = append(readings, "the baseline file "+arg)
+	r := parseStored(arg)
+	fi, err := os.Stat(arg)
+	if err != nil || !fi.Mode().IsRegular() {
+		return r, nil
 	}
-	if id, ok := runID(arg); ok {
-		r.Run = id
-		readings = append(readings, "run "+arg)
-	}
-	if lockid.Valid(arg) {
-		r.Lock = lockid.ID(arg)
-		readings = append(readings, "lock "+arg)
-	}
+	var also string
 	switch {
-	case len(readings) > 1:
-		return Ref{Arg: arg}, &AmbiguousError{Arg: arg, Readings: readings}
-	case isFile:
+	case r.Run > 0:
+		also = "run " + arg
+	case r.Lock.Valid() || lockid.IsPrefix(arg):
+		also = "lock " + arg
+	default:
 		b, err := ReadBaselineFile(arg)
 		if err != nil {
 			return Ref{Arg: arg}, err
 		}
 		return Ref{Arg: arg, File: b}, nil
-	case len(readings) == 0:
-		r.Lock = lockid.ID(arg)
 	}
-	return r, nil
+	return Ref{Arg: arg}, &AmbiguousError{Arg: arg, Readings: []string{"the baseline file " + arg, also}, File: true}
+}
+
+// parseStored reads arg as what a store holds: a run id, else a lock id or
+// prefix.
+func parseStored(arg string) Ref {
+	if id, ok := runID(arg); ok {
+		return Ref{Arg: arg, Run: id}
+	}
+	return Ref{Arg: arg, Lock: lockid.ID(arg)}
+}
+
+// resolve fixes what r names in db (rules 3 and 4 of Ref): digits that are
+// a run id and a stored lock's prefix, or a prefix of several locks, are an
+// *AmbiguousError; a prefix of no lock an *UnknownLockError.
+func (r Ref) resolve(ctx context.Context, db *store.DB) (Ref, error) {
+	if r.File != nil || db == nil || r.Lock.Valid() || strings.HasPrefix(r.Arg, "#") || !lockid.IsPrefix(r.Arg) {
+		return r, nil
+	}
+	locks, err := matchLocks(ctx, db, r.Arg)
+	if err != nil {
+		return r, err
+	}
+	var readings []string
+	if r.Run > 0 {
+		if _, err := db.Run(ctx, r.Run); err == nil {
+			readings = append(readings, "run "+r.Arg+" (write #"+r.Arg+")")
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return r, err
+		}
+		if len(locks) == 0 {
+			return r, nil
+		}
+	}
+	for _, l := range locks {
+		readings = append(readings, "lock "+string(l))
+	}
+	switch {
+	case len(readings) > 1:
+		return r, &AmbiguousError{Arg: r.Arg, Readings: readings}
+	case len(locks) == 0:
+		return r, &UnknownLockError{Prefix: r.Arg}
+	}
+	return Ref{Arg: r.Arg, Lock: locks[0]}, nil
+}
+
+// matchLocks returns the stored locks prefix names.
+func matchLocks(ctx context.Context, db *store.DB, prefix string) ([]lockid.ID, error) {
+	all, err := db.LockIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(id lockid.ID) bool { return !id.HasPrefix(prefix) }), nil
+}
+
+// ResolveLock returns the stored lock arg names: a lock id (stored or not),
+// or the one stored lock a prefix names, with or without its kind.
+func ResolveLock(ctx context.Context, db *store.DB, arg string) (lockid.ID, error) {
+	r, err := Ref{Arg: arg, Lock: lockid.ID(arg)}.resolve(ctx, db)
+	return r.Lock, err
 }
 
 // NeedsStore reports whether r names a stored run (a run id or a lock id)
@@ -92,15 +162,18 @@ func runID(ref string) (int64, bool) {
 }
 
 // Resolve returns the run ref names, for a command that takes a run id or a
-// lock id: the run of a run id (store.ResolveRun, whose error for an id no
-// run has matches store.ErrNotFound), else the newest complete run of the
-// lock ref (NewestComplete).
+// lock id (Ref's rules 2 to 5): the run of a run id (store.ResolveRun, whose
+// error for an id no run has matches store.ErrNotFound), else the newest
+// complete run of the lock ref names (NewestComplete).
 func Resolve(ctx context.Context, db *store.DB, ref string) (eval.Run, error) {
-	r, err := db.ResolveRun(ctx, ref)
-	if errors.Is(err, store.ErrNotRunID) {
-		return NewestComplete(ctx, db, lockid.ID(ref))
+	r, err := parseStored(ref).resolve(ctx, db)
+	switch {
+	case err != nil:
+		return eval.Run{}, err
+	case r.Run > 0:
+		return db.ResolveRun(ctx, ref)
 	}
-	return r, err
+	return NewestComplete(ctx, db, r.Lock)
 }
 
 // NewestComplete returns the newest complete run of exactly lock (not of a

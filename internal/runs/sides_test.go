@@ -223,26 +223,52 @@ func TestParseRef(t *testing.T) {
 func TestResolve(t *testing.T) {
 	h := newHistory(t)
 	tests := []struct {
-		ref  string
-		want int64 // the run, or 0 for an error
-		err  string
+		ref       string
+		want      int64 // the run, or 0 for an error
+		err       string
+		ambiguous bool
 	}{
 		{ref: "1", want: 1},
 		{ref: "#4", want: 4},
 		{ref: string(h.lockA), want: 5}, // the newest complete run, whatever its suite and settings
 		{ref: string(h.lockB), want: 4},
 		{ref: "99", err: "no run 99 is stored"},
-		{ref: string(h.lockA)[:20], err: "no complete run of lock " + string(h.lockA)[:20] + " is stored"}, // a prefix is no lock
+		{ref: string(h.lockA)[:20], want: 5}, // a prefix with its kind
+		{ref: h.lockB.Hex()[:6], want: 4},    // a bare prefix of the shortest listed length
+		{ref: h.lockB.Hex()[:5], err: "no complete run of lock " + h.lockB.Hex()[:5] + " is stored"}, // too short to be a prefix
 		{ref: "0", err: "no complete run of lock 0 is stored"},
+		{ref: "fedcba", err: "no stored lock starts with fedcba"},
+		{ref: "abcdef", err: "abcdef is ambiguous: it can be lock sha256:abcdef01", ambiguous: true},
+		{ref: "000001", err: "000001 is ambiguous: it can be run 000001 (write #000001) or lock sha256:000001", ambiguous: true},
+		{ref: "#000001", want: 1},
+		{ref: "sha256:0000", want: 0, err: "no complete run of lock sha256:000001"}, // the lock has no run
+	}
+	ctx := context.Background()
+	for _, l := range []string{"abcdef01", "abcdef02", "000001"} {
+		if err := h.db.PutLock(ctx, lockid.ID("sha256:"+l+strings.Repeat("0", 64-len(l))), nil, "manifest"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
-			r, err := runs.Resolve(context.Background(), h.db, tt.ref)
-			if errText(t, err, tt.err) {
+			r, err := runs.Resolve(ctx, h.db, tt.ref)
+			if tt.ambiguous {
+				if _, ok := errors.AsType[*runs.AmbiguousError](err); !ok || !strings.HasPrefix(err.Error(), tt.err) {
+					t.Fatalf("error %v, want an *AmbiguousError %q", err, tt.err)
+				}
+				return
+			}
+			if tt.err != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.err)) {
+				t.Fatalf("error %v, want %q", err, tt.err)
+			}
+			if tt.err != "" {
 				if !errors.Is(err, store.ErrNotFound) {
 					t.Errorf("error %v does not match store.ErrNotFound", err)
 				}
 				return
+			}
+			if err != nil {
+				t.Fatal(err)
 			}
 			if r.ID != tt.want {
 				t.Errorf("Resolve(%q) = run %d, want %d", tt.ref, r.ID, tt.want)

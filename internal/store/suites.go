@@ -80,6 +80,26 @@ func (db *DB) Locks(ctx context.Context) (_ []Lock, err error) {
 	return locks, nil
 }
 
+// LockIDs returns the ids of every stored lock, oldest first: what a lock id
+// prefix is resolved against and abbreviated among.
+func (db *DB) LockIDs(ctx context.Context) (_ []lockid.ID, err error) {
+	defer db.explain(&err)
+	rows, err := db.db.QueryContext(ctx, `SELECT id FROM locks ORDER BY first_seen, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list locks: %w", err)
+	}
+	defer rows.Close()
+	var ids []lockid.ID
+	for rows.Next() {
+		var id lockid.ID
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list locks: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 func (db *DB) locks(ctx context.Context, where string, args ...any) ([]Lock, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT id, manifest, source, first_seen FROM locks `+where+` ORDER BY first_seen, id`, args...)
 	if err != nil {
