@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -123,4 +124,37 @@ func WriteExample(stdout io.Writer, name string) error {
 	}
 	_, err = stdout.Write(data)
 	return err
+}
+
+// Check loads each of files and describes it on w. One file's error is
+// returned as it is; with several, each invalid file's error is written to
+// errw as it comes, and the error returned counts them.
+func Check(w, errw io.Writer, files []string) error {
+	if len(files) == 1 {
+		s, err := Load(files[0])
+		if err != nil {
+			return err
+		}
+		Describe(w, files[0], s)
+		return nil
+	}
+	invalid, described := 0, 0
+	for _, f := range files {
+		s, err := Load(f)
+		if err != nil {
+			invalid++
+			fmt.Fprintf(errw, "evalpin: %v\n", err)
+			continue
+		}
+		if described > 0 {
+			fmt.Fprintln(w)
+		}
+		described++
+		Describe(w, f, s)
+	}
+	if invalid > 0 {
+		return fault.Errorf(fault.Input, "fix the problems listed; docs/suites.md describes the suite format",
+			"suite check: %d of %d suite files are invalid", invalid, len(files))
+	}
+	return nil
 }

@@ -6,8 +6,11 @@ import (
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/eval/compare"
+	"github.com/evalpin/evalpin/internal/cli"
+	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/outfile"
 	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/serve"
 	"github.com/evalpin/evalpin/internal/store"
@@ -56,6 +59,7 @@ const runsHint = "'evalpin runs' lists the stored runs"
 const baselineFileHint = "export the baseline again with 'evalpin baseline export', or restore the file from git ('git checkout -- FILE')"
 
 var advice = []rule{
+	{is(outfile.ErrDir), keep, says("pass -o a path in an existing, writable directory")},
 	{is(runs.ErrProbeTimeout), keep, says("check that the endpoint is up, or raise --timeout")},
 	{is(endpoint.ErrNoEndpoint), keep, says("name an endpoint with --endpoint URL")},
 	{is(endpoint.ErrWhichModel), keep, says("name the model to evaluate with --model")},
@@ -92,6 +96,25 @@ var advice = []rule{
 	{is(runs.ErrOpen), fault.Input, says("pass the path of a baseline file written by 'evalpin baseline export'")},
 	{is(baselines.ErrNotBaseline), fault.Input, says("pass a file written by 'evalpin baseline export'")},
 	{as[*baselines.ParseError](), fault.Input, says(baselineFileHint)},
+
+	// The credentials a command would send.
+	{as[*credentials.PairingError](), fault.Input, func(err error) string {
+		e, _ := errors.AsType[*credentials.PairingError](err)
+		return "pass --api-key-env " + credentials.EnvAPIKey + " to send the key to every endpoint, or name only endpoints of " + e.Origin
+	}},
+	{is(credentials.ErrUserinfoConflict), fault.Input, says("give the user and password once, in the URL of one endpoint of that origin")},
+
+	// The database, wherever a query finds it damaged or unusable.
+	{is(store.ErrNewerSchema), fault.Input, says("use the newer evalpin that wrote it (this one is " + Version + "), or pass --db FILE for another database")},
+	{is(store.ErrCorrupt), fault.Input, func(err error) string {
+		file := defaultDB
+		if fe, ok := errors.AsType[*store.FileError](err); ok {
+			file = cli.Quote(fe.Path)
+		}
+		return "restore the database from a backup, or recover what SQLite can still read: sqlite3 " + file + " .recover | sqlite3 recovered.db, then pass --db recovered.db"
+	}},
+	{is(store.ErrReadOnly), fault.Input, says("make the file and its directory writable by you (chmod u+w), or pass --db FILE or set " + dbEnv + " to a database in a writable directory")},
+	{is(store.ErrNotDatabase), fault.Input, says(dbHint)},
 
 	// The sidecar's first check.
 	{as[*serve.ModelError](), fault.Input, func(err error) string {

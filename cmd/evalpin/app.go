@@ -17,6 +17,7 @@ import (
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/project"
 	"github.com/evalpin/evalpin/internal/secret"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -51,6 +52,10 @@ type app struct {
 	commitBatch    int
 	// putSuite stores a suite's cases while a run replays it.
 	putSuite func(ctx context.Context, db *store.DB, suite eval.Suite) error
+	// findProject finds the project file (run reads it once per process).
+	findProject func(getenv func(string) string) (*project.File, error)
+	project     *project.File
+	projectErr  error
 }
 
 // newApp returns the app of the process: stdout, stderr, the process's
@@ -72,7 +77,14 @@ func newApp(stdout, stderr io.Writer) *app {
 		lockClock:      time.Now,
 		commitInterval: 500 * time.Millisecond,
 		putSuite:       func(ctx context.Context, db *store.DB, suite eval.Suite) error { return db.PutSuite(ctx, suite) },
+		findProject:    project.Open,
 	}
+}
+
+// defaults makes the flags names of fs default to the project's settings:
+// $EVALPIN_<SETTING>, then evalpin.yaml (internal/project).
+func (a *app) defaults(fs *cli.Flags, names ...string) {
+	fs.Sources(project.Sources(a.project, a.projectErr, a.getenv, names...)...)
 }
 
 // A command is one evalpin subcommand.
@@ -84,6 +96,7 @@ type command struct {
 // commands lists evalpin's subcommands in the order help shows them; each is
 // implemented in a file of its own.
 var commands = []command{
+	{"init", "write evalpin.yaml, this project's defaults for every command", (*app).runInit},
 	{"lock", "create, verify, diff or show the lock manifest of a model directory", (*app).runLock},
 	{"serve", "serve the lock protocol for one model in front of an engine (sidecar proxy)", (*app).runServe},
 	{"probe", "show which lock an endpoint serves, and how evalpin knows", (*app).runProbe},
@@ -130,6 +143,7 @@ func (a *app) run(ctx context.Context, args []string) (err error) {
 	}()
 	b := *a
 	b.stdout, b.stderr = rout, rerr
+	b.project, b.projectErr = b.findProject(b.getenv)
 	if len(args) == 0 {
 		usage(b.stderr)
 		return usageErrorf("no command given")
@@ -156,7 +170,7 @@ func (a *app) run(ctx context.Context, args []string) (err error) {
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
-	return dbError("", advise(err))
+	return advise(err)
 }
 
 // usage prints the list of commands.

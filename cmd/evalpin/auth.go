@@ -23,27 +23,13 @@ func resolveCredentials(command, apiKeyEnv string, endpoints []string, getenv fu
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "evalpin: warning: %v\n", w)
 	}
-	if err != nil {
-		return nil, credentialsError(command, apiKeyEnv, err)
+	if errors.Is(err, credentials.ErrKeyUnset) {
+		return nil, fault.Errorf(fault.Input, "export "+apiKeyEnv+"=<key>, or leave out --api-key-env for an endpoint without authentication",
+			"%s: --api-key-env %w", command, err)
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: %w", command, err)
 	}
 	return c, nil
-}
-
-// credentialsError is err, a refusal of credentials.Resolve, as command says
-// it: after the command's name and with the hint that fits it.
-func credentialsError(command, apiKeyEnv string, err error) error {
-	var mixed *credentials.PairingError
-	switch {
-	case errors.Is(err, credentials.ErrKeyUnset):
-		return fault.Errorf(fault.Input, "export "+apiKeyEnv+"=<key>, or leave out --api-key-env for an endpoint without authentication",
-			"%s: --api-key-env %w", command, err)
-	case errors.As(err, &mixed):
-		return fault.Errorf(fault.Input, fmt.Sprintf("pass --api-key-env %s to send the key to every endpoint, or name only endpoints of %s", credentials.EnvAPIKey, mixed.Origin),
-			"%s: %w", command, err)
-	case errors.Is(err, credentials.ErrUserinfoConflict):
-		return fault.Errorf(fault.Input, "give the user and password once, in the URL of one endpoint of that origin", "%s: %w", command, err)
-	}
-	return fmt.Errorf("%s: %w", command, err)
 }
 
 // explain returns err with the hint that fits it when it is an endpoint's

@@ -62,7 +62,7 @@ func TestCredentialsError(t *testing.T) {
 			t.Errorf("%s: %v, %v; want a refusal", tt.name, c, err)
 			continue
 		}
-		if code := report(&stderr, err); code != fault.ExitInput {
+		if code := report(&stderr, advise(err)); code != fault.ExitInput {
 			t.Errorf("%s: exit %d, want %d", tt.name, code, fault.ExitInput)
 		}
 		if got := stderr.String(); got != tt.stderr {
@@ -102,7 +102,7 @@ func TestUnauthorizedHint(t *testing.T) {
 		}
 		err = explain(c, refused)
 		var stderr bytes.Buffer
-		if code := report(&stderr, err); code != fault.ExitInput {
+		if code := report(&stderr, advise(err)); code != fault.ExitInput {
 			t.Errorf("%s: exit %d, want %d", tt.name, code, fault.ExitInput)
 		}
 		if !strings.Contains(stderr.String(), "Try: "+tt.hint) {

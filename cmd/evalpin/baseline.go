@@ -9,6 +9,7 @@ import (
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/internal/cli"
+	"github.com/evalpin/evalpin/internal/outfile"
 	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
@@ -29,6 +30,7 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("baseline export", baselineExportUsage)
 	dbPath := addDBFlag(fs)
+	a.defaults(fs, "db")
 	out := fs.String("o", "", "write the baseline to `file` instead of standard output")
 	allowIncomplete := fs.Bool("allow-incomplete", false, "export a run that is not complete")
 	pos, err := fs.ParseWant(args, a.getenv, "RUN|LOCK")
@@ -47,7 +49,7 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 	for _, w := range x.Warnings {
 		fmt.Fprintf(stderr, "evalpin: warning: %s\n", untrusted.Line(w.Error()))
 	}
-	if err := writeOutput(*out, stdout, func(w io.Writer) error { return baselines.Encode(w, x.Baseline) }); err != nil {
+	if err := outfile.Write(*out, stdout, func(w io.Writer) error { return baselines.Encode(w, x.Baseline) }); err != nil {
 		return fmt.Errorf("baseline export: %w", err)
 	}
 	dest := *out
@@ -67,6 +69,7 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("baseline import", baselineImportUsage)
 	dbPath := addDBFlag(fs)
+	a.defaults(fs, "db")
 	pos, err := fs.ParseWant(args, a.getenv, "FILE")
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -58,36 +57,18 @@ func openDB(path string, readOnly bool) (*store.DB, error) {
 	db := store.NewDB(path)
 	db.AllowReadOnly = readOnly
 	if err := db.Open(); err != nil {
-		return nil, dbError(path, err)
+		return nil, advise(openError(path, err))
 	}
 	return db, nil
 }
 
-// dbError turns an error that is about the database file, from opening it
-// or from any query, into an input error (exit 2) with the fix; path is the
-// database's, or "" where it is not known. Other errors are returned as they
-// are. It is applied to every command's error (see run), since a database
-// damaged where only a query reaches is found by that query.
-func dbError(path string, err error) error {
-	if err == nil || fault.KindOf(err) != fault.Internal {
-		return err
-	}
-	file := path
-	if fe := (*store.FileError)(nil); errors.As(err, &fe) {
-		file = fe.Path
-	}
+// openError adds the fix to an error of opening the database at path that
+// only opening has (advice.go words the others, whichever query finds them).
+func openError(path string, err error) error {
 	var hint string
 	switch {
-	case errors.Is(err, store.ErrNewerSchema):
-		hint = "use the newer evalpin that wrote it (this one is " + Version + "), or pass --db FILE for another database"
-	case errors.Is(err, store.ErrCorrupt):
-		hint = fmt.Sprintf("restore the database from a backup, or recover what SQLite can still read: sqlite3 %s .recover | sqlite3 recovered.db, then pass --db recovered.db", cli.Quote(file))
-	case errors.Is(err, store.ErrReadOnly):
-		hint = "make the file and its directory writable by you (chmod u+w), or pass --db FILE or set " + dbEnv + " to a database in a writable directory"
-	case errors.Is(err, store.ErrNotDatabase):
-		hint = dbHint
-	case path == "":
-		return err // the rest are errors of opening only
+	case fault.KindOf(err) != fault.Internal || fault.HintOf(err) != "":
+		return err
 	case errors.Is(err, store.ErrIsDir):
 		hint = "name the database file, e.g. --db " + cli.Quote(filepath.Join(path, defaultDB))
 	case errors.Is(err, fs.ErrNotExist):

@@ -9,6 +9,7 @@ import (
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/outfile"
 	reports "github.com/evalpin/evalpin/report"
 )
 
@@ -38,6 +39,7 @@ func (a *app) runDiff(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("diff", diffUsage)
 	f := addDiffFlags(fs, string(reports.Table))
+	a.defaults(fs, "db", "baseline", "policy")
 	pos, err := fs.Parse(args, a.getenv)
 	if err != nil {
 		return err
@@ -99,7 +101,7 @@ func checkDiffFlags(name string, pos []string, f *diffFlags) (reports.Format, *c
 
 // writeReport renders c to the file out, or to stdout when out is "".
 func writeReport(c *compare.Comparison, format reports.Format, out string, stdout io.Writer) error {
-	if err := writeOutput(out, stdout, func(w io.Writer) error { return reports.Write(w, format, c) }); err != nil {
+	if err := outfile.Write(out, stdout, func(w io.Writer) error { return reports.Write(w, format, c) }); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil

@@ -13,29 +13,11 @@
 //
 //	evalpin <command> [arguments]
 //
-// The commands:
+// "evalpin help" lists the commands and the exit status, the same for every
+// command; "evalpin help <command>" gives a command's flags and examples.
+// README.md holds a worked example for each use, and docs/ the details.
 //
-//	lock create|verify|diff|show   lock manifests of model directories; what changed
-//	serve                          the lock-reporting sidecar in front of an engine, for one model
-//	probe URL                      which lock an endpoint serves, and how evalpin knows
-//	run                            replay a suite against a locked endpoint, store every output
-//	runs, show RUN [CASE]          the stored history
-//	diff                           a candidate run against a baseline, with statistics
-//	gate                           diff under a policy, exit 1 on a regression, 6 when inconclusive (for CI)
-//	baseline export|import         portable baseline files, kept in git for CI
-//	suite check|list|show          validate suite files; the bundled suites
-//
-// Run "evalpin help <command>" for the flags and examples of one. Every command
-// that reads or writes history takes --db FILE; without it, $EVALPIN_DB, else
-// evalpin.db in the current directory.
-//
-// run and probe send the API key in $VAR to every endpoint with --api-key-env
-// VAR; without it, $OPENAI_API_KEY only to endpoints of the origin of
-// $OPENAI_BASE_URL (https://api.openai.com/v1 when unset), which is also their
-// endpoint when none is given. No key or URL password is stored or printed,
-// even when a server echoes it; no request follows a redirect to another
-// origin.
-//
-// README.md holds a worked example for each use, and "evalpin help" the exit
-// status, the same for every command.
+// This package is wiring: each command parses its flags (internal/cli), calls
+// the libraries that do the work, and words their errors in terms of its
+// flags (advice.go).
 package main

@@ -17,6 +17,7 @@ func (a *app) runGate(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("gate", gateUsage)
 	f := addDiffFlags(fs, "")
+	a.defaults(fs, "db", "baseline", "policy")
 	pos, err := fs.Parse(args, a.getenv)
 	if err != nil {
 		return err

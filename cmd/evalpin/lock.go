@@ -8,6 +8,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/outfile"
 )
 
 var lockUsage = help("lock")
@@ -69,7 +70,7 @@ func (a *app) lockCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeOutput(f.out, stdout, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+	if err := outfile.Write(f.out, stdout, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return fmt.Errorf("lock create: %w", err)
 	}
 	if f.out != "" && lock.Counted(dir, f.out) {

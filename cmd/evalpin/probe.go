@@ -25,9 +25,13 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 	timeout := fs.Duration("timeout", 60*time.Second, "give up on an endpoint after this long")
 	noCompletion := fs.Bool("no-completion", false, "send no probe completion (a lock only in system_fingerprint is then not seen)")
 	apiKeyEnv := fs.String("api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
+	a.defaults(fs, "endpoint", "model", "api-key-env")
 	pos, err := fs.Parse(args, a.getenv)
 	if err != nil {
 		return err
+	}
+	if len(pos) > 0 && !fs.IsSet("endpoint") {
+		endpoints = nil // the URLs given, not the project's
 	}
 	endpoints = append(endpoints, pos...)
 	if len(endpoints) == 0 {

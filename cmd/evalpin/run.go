@@ -56,7 +56,7 @@ type runOptions struct {
 func (a *app) runRun(ctx context.Context, args []string) (err error) {
 	j := &runJob{a: a, args: args, stdout: a.stdout, tty: a.isTerminal(a.stderr)}
 	j.stderr = &interrupt.SyncWriter{W: a.stderr} // the progress and signal goroutines write too
-	if j.o, err = parseRunFlags(args, j.stderr, a.getenv); err != nil {
+	if j.o, err = a.parseRunFlags(args, j.stderr); err != nil {
 		return err
 	}
 	creds, keyErr := resolveCredentials("run", j.o.apiKeyEnv, j.o.endpoints, a.getenv, j.stderr)
@@ -187,7 +187,7 @@ func (j *runJob) replay(ctx context.Context, rn *runs.Run) error {
 }
 
 // parseRunFlags parses and checks the command line of "evalpin run".
-func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) (*runOptions, error) {
+func (a *app) parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
 	fs := cli.New("run", runUsage, fault.ExitStatusText, stderr)
 	o := &runOptions{fs: fs}
 	fs.StringVar(&o.suite, "suite", "", "the suite: a `FILE` (.yaml, .yml, .jsonl) or the name of a bundled suite")
@@ -214,12 +214,13 @@ func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) 
 	cli.Range(fs, "samples", 1, eval.SamplesLimit)
 	cli.Range(fs, "max-tokens", 1, eval.MaxTokensLimit)
 	cli.Range(fs, "temperature", 0.0, 2.0)
-	pos, err := fs.Parse(args, getenv)
+	a.defaults(fs, "endpoint", "model", "suite", "samples", "db", "api-key-env")
+	pos, err := fs.Parse(args, a.getenv)
 	if err != nil {
 		return nil, err
 	}
 	if len(o.endpoints) == 0 {
-		o.endpoints = credentials.DefaultEndpoints(getenv)
+		o.endpoints = credentials.DefaultEndpoints(a.getenv)
 	}
 	switch {
 	case len(pos) > 0:
@@ -240,16 +241,16 @@ func parseRunFlags(args []string, stderr io.Writer, getenv func(string) string) 
 // settings returns the suite's settings with the flags given applied: the
 // run's effective settings, whose hash identifies it.
 func (o *runOptions) settings(s eval.Settings) eval.Settings {
-	if o.fs.IsSet("samples") {
+	if o.fs.Given("samples") {
 		s.Samples = o.samples
 	}
-	if o.fs.IsSet("max-tokens") {
+	if o.fs.Given("max-tokens") {
 		s.MaxTokens = o.maxTokens
 	}
-	if o.fs.IsSet("seed") {
+	if o.fs.Given("seed") {
 		s.Seed = o.seed
 	}
-	if o.fs.IsSet("temperature") {
+	if o.fs.Given("temperature") {
 		s.Temperature = o.temperature
 	}
 	if s.Samples < 1 {

@@ -80,7 +80,8 @@ func TestRunFlagBoundsInclusive(t *testing.T) {
 		{"--concurrency", "1", "--retries", "0", "--batch", "1", "--samples", "1", "--max-tokens", "1", "--timeout", "1ms"},
 		{"--concurrency", "65536", "--retries", "100", "--batch", "1024", "--samples", "1000", "--max-tokens", "2147483647", "--timeout", "24h"},
 	} {
-		o, err := parseRunFlags(append([]string{"--suite", "s.yaml", "--endpoint", "http://127.0.0.1:8000/v1"}, args...), io.Discard, nil)
+		a, _ := testApp()
+		o, err := a.parseRunFlags(append([]string{"--suite", "s.yaml", "--endpoint", "http://127.0.0.1:8000/v1"}, args...), io.Discard)
 		if err != nil {
 			t.Errorf("%v: %v", args, err)
 			continue

@@ -19,6 +19,7 @@ func (a *app) runRuns(ctx context.Context, args []string) error {
 	stdout, stderr := a.stdout, a.stderr
 	fs := a.flags("runs", runsUsage)
 	dbPath := addDBFlag(fs)
+	a.defaults(fs, "db")
 	lock := fs.String("lock", "", "only runs of this lock `ID` (or a prefix of it)")
 	suite := fs.String("suite", "", "only runs of the suite with this `NAME`")
 	status := fs.Choice("status", "", "only runs in this `STATUS`: running, interrupted or complete", string(eval.RunRunning), string(eval.RunInterrupted), string(eval.RunComplete))

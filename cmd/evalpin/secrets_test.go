@@ -20,6 +20,7 @@ import (
 	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/outfile"
 	"github.com/evalpin/evalpin/internal/secret"
 )
 
@@ -405,7 +406,7 @@ func TestReportAndOutputFileRedact(t *testing.T) {
 		t.Errorf("report printed %q", stderr.String())
 	}
 	path := filepath.Join(t.TempDir(), "report.md")
-	if err := writeOutput(path, nil, func(w io.Writer) error {
+	if err := outfile.Write(path, nil, func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "| case | output |\n| a | your key is %s |\n", key)
 		return err
 	}); err != nil {

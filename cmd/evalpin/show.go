@@ -22,6 +22,7 @@ func (a *app) runShow(ctx context.Context, args []string) error {
 	stdout := a.stdout
 	fs := a.flags("show", showUsage)
 	dbPath := addDBFlag(fs)
+	a.defaults(fs, "db")
 	format := fs.Choice("format", "table", "output `format`: table or json", "table", "json")
 	width := fs.Int("width", 60, "show at most `N` characters of each output in the table of results")
 	cli.AtLeast(fs, "width", 10)

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
 
 	"github.com/evalpin/evalpin/internal/cli"
-	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/suites"
 )
 
@@ -25,7 +22,7 @@ func (a *app) runSuite(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			return suiteCheck(files, stdout, stderr)
+			return suites.Check(stdout, stderr, files)
 		}},
 		cli.Sub{Name: "list", Run: func(args []string) error {
 			if _, err := a.wantArgs("suite list", suiteUsage, args); err != nil {
@@ -40,36 +37,4 @@ func (a *app) runSuite(ctx context.Context, args []string) error {
 			}
 			return suites.WriteExample(stdout, pos[0])
 		}})
-}
-
-// suiteCheck loads each file and describes it. With several files, each
-// invalid one's problems are printed as it comes, and the error counts them.
-func suiteCheck(files []string, stdout, stderr io.Writer) error {
-	if len(files) == 1 {
-		s, err := suites.Load(files[0])
-		if err != nil {
-			return err
-		}
-		suites.Describe(stdout, files[0], s)
-		return nil
-	}
-	invalid, described := 0, 0
-	for _, f := range files {
-		s, err := suites.Load(f)
-		if err != nil {
-			invalid++
-			fmt.Fprintf(stderr, "evalpin: %v\n", err)
-			continue
-		}
-		if described > 0 {
-			fmt.Fprintln(stdout)
-		}
-		described++
-		suites.Describe(stdout, f, s)
-	}
-	if invalid > 0 {
-		return fault.Errorf(fault.Input, "fix the problems listed; docs/suites.md describes the suite format",
-			"suite check: %d of %d suite files are invalid", invalid, len(files))
-	}
-	return nil
 }

@@ -22,6 +22,8 @@ var allowed = map[string][]string{
 	"eval/stats":         {},
 	"internal/cli":       {"internal/fault"},
 	"internal/interrupt": {},
+	"internal/outfile":   {"internal/fault", "internal/secret"},
+	"internal/project":   {"internal/cli", "internal/fault"},
 	"internal/progress":  {},
 	"internal/ollama":    {"internal/lockid", "internal/untrusted"},
 	// The domain and the work on it.

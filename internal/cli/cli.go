@@ -26,9 +26,29 @@ type Flags struct {
 	usage  string
 	env    map[string]string // flag name → the variable it defaults from
 	set    map[string]bool   // the flags given on the command line
-	envSet map[string]bool   // the flags an environment variable set
+	envSet map[string]bool   // the flags an environment variable or a Source set
 	checks []func() error    // run by Parse, in order (checks.go)
+	srcs   []Source          // consulted by Parse after the environment
 }
+
+// A Source supplies the value of a flag the command line and its Env
+// variable do not set: a project file, a family of environment variables.
+type Source struct {
+	// Name names the source in errors: "$EVALPIN_SUITE", "evalpin.yaml".
+	Name func(flag string) string
+	// Lookup returns the values of the flag, each given to its Set, and
+	// whether the source has it.
+	Lookup func(flag string) ([]string, bool)
+	// Split splits a value on commas for a Strings flag: an environment
+	// variable holds a list that way.
+	Split bool
+	// Err, when set, is returned by Parse: the source could not be read.
+	Err error
+}
+
+// Sources adds sources to consult, in order, for the flags the command line
+// and the environment (Env) leave unset.
+func (f *Flags) Sources(srcs ...Source) { f.srcs = append(f.srcs, srcs...) }
 
 // New returns the flag set of the command name (for messages, e.g. "run" or
 // "lock create"), whose help is usage followed by the flags and footer.
@@ -103,6 +123,9 @@ func (f *Flags) Parse(args []string, getenv func(string) string) ([]string, erro
 			}
 		}
 	}
+	if err := f.fromSources(); err != nil {
+		return nil, err
+	}
 	for _, check := range f.checks {
 		if err := check(); err != nil {
 			return nil, err
@@ -111,8 +134,43 @@ func (f *Flags) Parse(args []string, getenv func(string) string) ([]string, erro
 	return pos, nil
 }
 
-// given reports whether the command line or the environment set the flag
-// name.
+// fromSources sets the flags nothing set yet from the first source that has
+// them.
+func (f *Flags) fromSources() error {
+	var err error
+	f.VisitAll(func(fl *flag.Flag) {
+		if err != nil || f.given(fl.Name) {
+			return
+		}
+		for _, src := range f.srcs {
+			if src.Err != nil {
+				err = src.Err
+				return
+			}
+			vals, ok := src.Lookup(fl.Name)
+			if !ok {
+				continue
+			}
+			if _, list := fl.Value.(*Strings); list && src.Split && len(vals) == 1 {
+				vals = strings.Split(vals[0], ",")
+			}
+			for _, v := range vals {
+				if serr := fl.Value.Set(strings.TrimSpace(v)); serr != nil {
+					err = fault.Errorf(fault.Input, f.hint(), "%s: %s: %v", f.Name(), src.Name(fl.Name), serr)
+					return
+				}
+			}
+			f.envSet[fl.Name] = true
+			return
+		}
+	})
+	return err
+}
+
+// Given reports whether the command line, the environment or a Source set the
+// flag name: whether its value is other than its default.
+func (f *Flags) Given(name string) bool { return f.given(name) }
+
 func (f *Flags) given(name string) bool { return f.set[name] || f.envSet[name] }
 
 // ParseWant is Parse followed by Want: for a command that takes exactly the

@@ -231,3 +231,75 @@ func TestParseWantAndCheck(t *testing.T) {
 		t.Fatalf("want: err = %v", err)
 	}
 }
+
+// A flag's value comes from the command line, then its Env variable, then
+// the first source that has it, then its default; a source's values are
+// checked like the command line's.
+func TestSources(t *testing.T) {
+	env := map[string]string{"X_MODEL": "env-model", "X_ENDPOINTS": "http://a/v1, http://b/v1", "X_N": "0"}
+	file := map[string][]string{"model": {"file-model"}, "suite": {"file.yaml"}, "endpoints": {"http://c/v1,x"}, "n": {"3"}}
+	envSrc := Source{Name: func(f string) string { return "$X_" + strings.ToUpper(f) }, Split: true,
+		Lookup: func(f string) ([]string, bool) {
+			if f == "endpoint" {
+				f = "endpoints"
+			}
+			v, ok := env["X_"+strings.ToUpper(f)]
+			return []string{v}, ok
+		}}
+	fileSrc := Source{Name: func(f string) string { return "evalpin.yaml: " + f },
+		Lookup: func(f string) ([]string, bool) {
+			if f == "endpoint" {
+				f = "endpoints"
+			}
+			v, ok := file[f]
+			return v, ok
+		}}
+	tests := []struct {
+		name                string
+		args                []string
+		noEnv               bool
+		model, suite, first string
+		endpoints           int
+		err                 string
+	}{
+		{"command line wins", []string{"--model", "m", "--n", "2"}, false, "m", "file.yaml", "http://a/v1", 2, ""},
+		{"environment, split on commas", []string{"--n", "2"}, false, "env-model", "file.yaml", "http://a/v1", 2, ""},
+		{"project file, not split", []string{"--n", "2"}, true, "file-model", "file.yaml", "http://c/v1,x", 1, ""},
+		{"a source's value is checked", nil, false, "", "", "", 0, "demo: --n must be in range [1, 9], not 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := New("demo", "", "", io.Discard)
+			model := f.String("model", "default", "")
+			suite := f.String("suite", "", "")
+			var eps Strings
+			f.Var(&eps, "endpoint", "")
+			f.Int("n", 5, "")
+			Range(f, "n", 1, 9)
+			if tt.noEnv {
+				f.Sources(fileSrc)
+			} else {
+				f.Sources(envSrc, fileSrc)
+			}
+			_, err := f.Parse(tt.args, nil)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *model != tt.model || *suite != tt.suite || len(eps) != tt.endpoints || eps[0] != tt.first {
+				t.Fatalf("model %q suite %q endpoints %q", *model, *suite, eps)
+			}
+		})
+	}
+	f := New("demo", "", "", io.Discard)
+	f.String("model", "", "")
+	f.Sources(Source{Err: errors.New("evalpin.yaml:3: bad")})
+	if _, err := f.Parse(nil, nil); err == nil || !strings.Contains(err.Error(), "evalpin.yaml:3: bad") {
+		t.Fatalf("a source that could not be read: err = %v", err)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package outfile
 
 import (
 	"errors"
@@ -12,9 +12,9 @@ import (
 	"github.com/evalpin/evalpin/internal/secret"
 )
 
-// TestWriteOutput holds -o to its promise: the file is replaced whole or not
+// TestWrite holds -o to its promise: the file is replaced whole or not
 // at all, no temporary file is left behind, and secrets are redacted.
-func TestWriteOutput(t *testing.T) {
+func TestWrite(t *testing.T) {
 	const key = "sk-output-test-0123456789abcdef"
 	secret.Register(key)
 	failed := errors.New("renderer failed")
@@ -45,7 +45,7 @@ func TestWriteOutput(t *testing.T) {
 			if tt.path != "" {
 				path = filepath.Join(dir, tt.path)
 			}
-			err := writeOutput(path, &stdout, func(w io.Writer) error {
+			err := Write(path, &stdout, func(w io.Writer) error {
 				io.WriteString(w, tt.write)
 				return tt.err
 			})
