@@ -68,6 +68,9 @@ type Header struct {
 	SuiteHash    string          `json:"suite_hash"`
 	Settings     eval.Settings   `json:"settings"` // the settings the run was made at
 	SettingsHash string          `json:"settings_hash"`
+	// Selection is the part of the suite the run replayed
+	// (eval.Selection's String); "" for the whole suite.
+	Selection string `json:"selection,omitempty"`
 	// EvalpinVersion is the version of evalpin that made the run (not the one
 	// that exported it, so a re-export is byte-identical).
 	EvalpinVersion string         `json:"evalpin_version"`
@@ -102,7 +105,7 @@ func New(run eval.Run, cases []eval.Case, results []eval.Result) *Baseline {
 			Format: Format, Version: Version,
 			Lock: run.Lock, Suite: run.Suite, SuiteVersion: run.SuiteVersion, SuiteHash: run.SuiteHash,
 			Settings: run.Settings, SettingsHash: run.SettingsHash, EvalpinVersion: run.Version,
-			Status: run.Status, Started: run.Started.UTC(), Finished: run.Finished.UTC(),
+			Status: run.Status, Started: run.Started.UTC(), Finished: run.Finished.UTC(), Selection: run.Selection,
 		},
 		Cases:   slices.Clone(cases),
 		Results: slices.Clone(results),
@@ -157,7 +160,7 @@ func (b *Baseline) Run() eval.Run {
 	return eval.Run{
 		Lock: h.Lock, Suite: h.Suite, SuiteVersion: h.SuiteVersion, SuiteHash: h.SuiteHash,
 		Settings: h.Settings, SettingsHash: h.SettingsHash, Version: h.EvalpinVersion,
-		Status: h.Status, Started: h.Started, Finished: h.Finished,
+		Status: h.Status, Started: h.Started, Finished: h.Finished, Selection: h.Selection,
 	}
 }
 

@@ -199,6 +199,9 @@ type Run struct {
 	// changed or could not be confirmed), "" if none did. The results the
 	// failed check could not vouch for were discarded, never stored.
 	LockRefusal string
+	// Selection is the part of the suite the run replays (a Selection's
+	// String); "" for the whole suite.
+	Selection string
 }
 
 // A RunSummary is the summary of one invocation of a run ("evalpin run"),
@@ -219,12 +222,13 @@ type RunSummary struct {
 	Settings     Settings  `json:"settings"`
 	SettingsHash string    `json:"settings_hash"`
 
-	Cases        int `json:"cases"`         // in the suite
-	Samples      int `json:"samples"`       // per case
-	Expected     int `json:"expected"`      // cases × samples
-	Stored       int `json:"stored"`        // of Expected, stored for the run (transient failures excluded)
-	StoredErrors int `json:"stored_errors"` // of Stored, results whose request failed for good
-	Transient    int `json:"transient"`     // stored transient failures (timeout, server, rate_limited), requested again on resume
+	Selection    string `json:"selection,omitempty"` // the part of the suite replayed (Selection.String); "" for all of it
+	Cases        int    `json:"cases"`               // in the suite, or in Selection
+	Samples      int    `json:"samples"`             // per case
+	Expected     int    `json:"expected"`            // cases × samples
+	Stored       int    `json:"stored"`              // of Expected, stored for the run (transient failures excluded)
+	StoredErrors int    `json:"stored_errors"`       // of Stored, results whose request failed for good
+	Transient    int    `json:"transient"`           // stored transient failures (timeout, server, rate_limited), requested again on resume
 
 	Requested        int            `json:"requested"` // results this invocation stored
 	Skipped          int            `json:"skipped"`   // already stored, not requested

@@ -47,6 +47,8 @@ type historyRun struct {
 	Errors       int           `json:"errors"`  // stored results whose request failed
 	// LockRefusal says why a lock check stopped the run mid-way, if one did.
 	LockRefusal string `json:"lock_refusal,omitempty"`
+	// Selection is the part of the suite the run replayed; absent for all.
+	Selection string `json:"selection,omitempty"`
 }
 
 func newHistoryRun(row RunRow) historyRun {
@@ -55,7 +57,7 @@ func newHistoryRun(row RunRow) historyRun {
 		ID: r.ID, Lock: r.Lock, Suite: r.Suite, SuiteVersion: r.SuiteVersion, SuiteHash: r.SuiteHash,
 		Settings: r.Settings, SettingsHash: r.SettingsHash, Endpoints: r.Endpoints, Version: r.Version,
 		Status: string(r.Status), Started: r.Started.UTC(), Results: row.Results, Errors: row.Errors,
-		LockRefusal: r.LockRefusal,
+		LockRefusal: r.LockRefusal, Selection: r.Selection,
 	}
 	if j.Endpoints == nil {
 		j.Endpoints = []string{}

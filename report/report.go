@@ -129,10 +129,14 @@ func sideName(r eval.Run, file, prefix string) string {
 }
 
 func suiteName(r eval.Run) string {
+	name := r.Suite
 	if r.SuiteVersion != "" {
-		return r.Suite + " " + r.SuiteVersion
+		name += " " + r.SuiteVersion
 	}
-	return r.Suite
+	if r.Selection != "" {
+		name += " [" + r.Selection + "]"
+	}
+	return name
 }
 
 // lockLine is the first line of every report: the manifest diff in words, or

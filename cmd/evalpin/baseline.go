@@ -33,6 +33,7 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 	a.defaults(fs, "db")
 	out := fs.String("o", "", "write the baseline to `file` instead of standard output")
 	allowIncomplete := fs.Bool("allow-incomplete", false, "export a run that is not complete")
+	suite := fs.String("suite", "", "of a lock, export the run of the suite with this `NAME` (default: its newest complete run of any suite)")
 	pos, err := fs.ParseWant(args, a.getenv, "RUN|LOCK")
 	if err != nil {
 		return err
@@ -42,7 +43,7 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	x, err := runs.Export(ctx, db, pos[0], runs.ExportOptions{AllowIncomplete: *allowIncomplete})
+	x, err := runs.Export(ctx, db, pos[0], runs.ExportOptions{AllowIncomplete: *allowIncomplete, Suite: *suite})
 	if err != nil {
 		return fmt.Errorf("baseline export: %w", err)
 	}

@@ -45,6 +45,7 @@ type runOptions struct {
 	seed        int64
 	temperature float64
 	fresh       bool
+	selection   eval.Selection
 	apiKeyEnv   string
 	format      *string
 	noProgress  bool
@@ -120,7 +121,7 @@ func (j *runJob) probe(ctx context.Context, keyErr error) (err error) {
 func (j *runJob) begin(ctx context.Context, db *store.DB) (*runs.Run, error) {
 	a, o := j.a, j.o
 	rn, err := runs.Begin(ctx, db, runs.Spec{
-		Target: j.target, Suite: j.suite, Settings: j.settings, Endpoints: o.endpoints, Version: Version, Fresh: o.fresh,
+		Target: j.target, Suite: j.suite, Settings: j.settings, Endpoints: o.endpoints, Version: Version, Fresh: o.fresh, Selection: o.selection,
 		PutSuite: a.putSuite, CommitInterval: a.commitInterval, CommitBatch: a.commitBatch,
 		FinishTimeout: min(o.timeout, runs.DefaultFinishTimeout),
 	})
@@ -133,7 +134,11 @@ func (j *runJob) begin(ctx context.Context, db *store.DB) (*runs.Run, error) {
 	case rn.Resumed():
 		fmt.Fprintf(j.stderr, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, rn.Prior, rn.Stored, rn.Expected)
 	default:
-		fmt.Fprintf(j.stderr, "run %d: %s × %s, settings %s\n", rn.ID, runPlural(len(j.suite.Cases), "case"), runPlural(j.settings.Samples, "sample"), rn.SettingsHash[:min(12, len(rn.SettingsHash))])
+		cases := runPlural(len(j.suite.Cases), "case")
+		if sel := o.selection.String(); sel != "" {
+			cases = fmt.Sprintf("%d of %s (%s)", rn.Expected/j.settings.Samples, cases, untrusted.Line(sel))
+		}
+		fmt.Fprintf(j.stderr, "run %d: %s × %s, settings %s\n", rn.ID, cases, runPlural(j.settings.Samples, "sample"), rn.SettingsHash[:min(12, len(rn.SettingsHash))])
 	}
 	return rn, nil
 }
@@ -204,6 +209,10 @@ func (a *app) parseRunFlags(args []string, stderr io.Writer) (*runOptions, error
 	fs.Int64Var(&o.seed, "seed", 0, "the sampling seed (default: the suite's seed)")
 	fs.Float64Var(&o.temperature, "temperature", 0, "the sampling temperature (default: the suite's temperature)")
 	fs.BoolVar(&o.fresh, "fresh", false, "start a new run even if an unfinished or complete one exists")
+	fs.Var((*cli.Strings)(&o.selection.Cases), "cases", "replay only the cases of these `IDS` (comma-separated, repeatable)")
+	fs.Var((*cli.Strings)(&o.selection.Tags), "tags", "replay only the cases carrying one of these `TAGS` (comma-separated, repeatable)")
+	fs.IntVar(&o.selection.Limit, "limit", 0, "replay at most the first `N` cases selected")
+	cli.AtLeast(fs, "limit", 1)
 	fs.StringVar(&o.apiKeyEnv, "api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
 	o.format = fs.Choice("format", "table", "summary `format`: table or json", "table", "json")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "show no progress bar, even on a terminal")
@@ -222,6 +231,7 @@ func (a *app) parseRunFlags(args []string, stderr io.Writer) (*runOptions, error
 	if len(o.endpoints) == 0 {
 		o.endpoints = credentials.DefaultEndpoints(a.getenv)
 	}
+	o.selection.Cases, o.selection.Tags = cli.SplitCommas(o.selection.Cases), cli.SplitCommas(o.selection.Tags)
 	switch {
 	case len(pos) > 0:
 		return nil, usageErrorf("run: unexpected argument %q (name the suite with --suite and endpoints with --endpoint)", pos[0])

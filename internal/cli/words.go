@@ -49,6 +49,20 @@ func (f *Flags) KeyValues(name string, vals []string) (map[string]string, error)
 	return out, nil
 }
 
+// SplitCommas splits each of vals on commas: the values of a repeatable flag
+// that also takes a comma-separated list (--tags a,b --tags c).
+func SplitCommas(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for part := range strings.SplitSeq(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
 // CommandLine returns words as a POSIX shell command line, each quoted where
 // it needs it: what a message tells the user to run again.
 func CommandLine(words ...string) string {

@@ -73,6 +73,9 @@ type ExportOptions struct {
 	// AllowIncomplete exports a run that is not complete; without it such a
 	// run is an *IncompleteError.
 	AllowIncomplete bool
+	// Suite, when set, is the name of the suite whose run of a lock is
+	// exported (Resolve).
+	Suite string
 }
 
 // An Exported is a stored run read back as a baseline file.
@@ -90,7 +93,7 @@ type Exported struct {
 // baseline file. The errors are Resolve's, an *IncompleteError, and the
 // store's.
 func Export(ctx context.Context, db *store.DB, ref string, opts ExportOptions) (*Exported, error) {
-	r, err := Resolve(ctx, db, ref)
+	r, err := Resolve(ctx, db, ref, opts.Suite)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +143,7 @@ func FindImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int
 	}
 	var want string
 	for _, r := range slices.Backward(all) {
-		if r.Lock != h.Lock || r.SettingsHash != h.SettingsHash {
+		if r.Lock != h.Lock || r.SettingsHash != h.SettingsHash || r.Selection != h.Selection {
 			continue
 		}
 		counts, err := db.Counts(ctx, r.ID)

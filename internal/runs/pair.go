@@ -98,7 +98,7 @@ func resolvePair(ctx context.Context, db *store.DB, base, cand Ref) (b, c eval.R
 	}
 	if cand.Lock != "" {
 		if base.Lock != "" {
-			c, err = NewestComplete(ctx, db, cand.Lock)
+			c, err = NewestComplete(ctx, db, cand.Lock, "")
 		} else {
 			c, err = LatestLike(ctx, db, cand.Lock, b)
 		}

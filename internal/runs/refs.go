@@ -11,6 +11,7 @@ import (
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -164,38 +165,50 @@ func runID(ref string) (int64, bool) {
 // Resolve returns the run ref names, for a command that takes a run id or a
 // lock id (Ref's rules 2 to 5): the run of a run id (store.ResolveRun, whose
 // error for an id no run has matches store.ErrNotFound), else the newest
-// complete run of the lock ref names (NewestComplete).
-func Resolve(ctx context.Context, db *store.DB, ref string) (eval.Run, error) {
+// complete run of the whole suite of the lock ref names (NewestComplete), of
+// the suite named suite when it is not "". A run id of another suite than
+// suite is an input error.
+func Resolve(ctx context.Context, db *store.DB, ref, suite string) (eval.Run, error) {
 	r, err := parseStored(ref).resolve(ctx, db)
 	switch {
 	case err != nil:
 		return eval.Run{}, err
 	case r.Run > 0:
-		return db.ResolveRun(ctx, ref)
+		run, err := db.ResolveRun(ctx, ref)
+		if err == nil && suite != "" && run.Suite != suite {
+			return run, fault.Errorf(fault.Input, "", "run %d is of suite %s, not %s", run.ID, untrusted.Line(run.Suite), untrusted.Line(suite))
+		}
+		return run, err
 	}
-	return NewestComplete(ctx, db, r.Lock)
+	return NewestComplete(ctx, db, r.Lock, suite)
 }
 
-// NewestComplete returns the newest complete run of exactly lock (not of a
-// lock it is a prefix of), or a *NoCompleteRunError.
-func NewestComplete(ctx context.Context, db *store.DB, lock lockid.ID) (eval.Run, error) {
-	all, err := db.Runs(ctx, store.RunFilter{Lock: string(lock), Status: eval.RunComplete})
+// NewestComplete returns the newest complete run of the whole suite of
+// exactly lock (not of a lock it is a prefix of), of the suite named suite
+// when it is not "", or a *NoCompleteRunError. A run of a part of a suite
+// (eval.Selection) is never a lock's complete run: name it by its id.
+func NewestComplete(ctx context.Context, db *store.DB, lock lockid.ID, suite string) (eval.Run, error) {
+	all, err := db.Runs(ctx, store.RunFilter{Lock: string(lock), Suite: suite, Status: eval.RunComplete})
 	if err != nil {
 		return eval.Run{}, err
 	}
 	for _, r := range slices.Backward(all) {
-		if r.Lock == lock {
+		if r.Lock == lock && r.Selection == "" {
 			return r, nil
 		}
 	}
-	return eval.Run{}, &NoCompleteRunError{Lock: lock}
+	return eval.Run{}, &NoCompleteRunError{Lock: lock, Suite: suite}
 }
 
 // LatestLike returns the newest complete run of lock with the suite and
-// settings of like (a stored run, or a baseline file's), or a
-// *NoCompleteRunError.
+// settings of like (a stored run, or a baseline file's): of the whole suite,
+// else of like's selection, so that a part of a suite pairs with a whole run
+// of it. None is a *NoCompleteRunError.
 func LatestLike(ctx context.Context, db *store.DB, lock lockid.ID, like eval.Run) (eval.Run, error) {
-	r, err := db.LatestCompleteRun(ctx, lock, like.SuiteHash, like.SettingsHash)
+	r, err := db.LatestCompleteRun(ctx, lock, like.SuiteHash, like.SettingsHash, "")
+	if errors.Is(err, store.ErrNotFound) && like.Selection != "" {
+		r, err = db.LatestCompleteRun(ctx, lock, like.SuiteHash, like.SettingsHash, like.Selection)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return r, &NoCompleteRunError{Lock: lock, Like: &like}
 	}
@@ -203,19 +216,23 @@ func LatestLike(ctx context.Context, db *store.DB, lock lockid.ID, like eval.Run
 }
 
 // A NoCompleteRunError says that the store holds no complete run of a lock:
-// none at all, or, when Like is set, none of Like's suite at Like's settings.
-// It matches store.ErrNotFound.
+// none at all (of the suite named Suite, when it is set), or, when Like is
+// set, none of Like's suite at Like's settings. It matches store.ErrNotFound.
 type NoCompleteRunError struct {
-	Lock lockid.ID
-	Like *eval.Run
+	Lock  lockid.ID
+	Suite string
+	Like  *eval.Run
 }
 
 func (e *NoCompleteRunError) Error() string {
-	if e.Like == nil {
-		return fmt.Sprintf("no complete run of lock %s is stored", untrusted.Line(string(e.Lock)))
+	switch {
+	case e.Like != nil:
+		return fmt.Sprintf("lock %s has no complete run of suite %s at the settings of %s",
+			untrusted.Line(string(e.Lock)), untrusted.Line(e.Like.Suite), Label(*e.Like))
+	case e.Suite != "":
+		return fmt.Sprintf("no complete run of suite %s of lock %s is stored", untrusted.Line(e.Suite), untrusted.Line(string(e.Lock)))
 	}
-	return fmt.Sprintf("lock %s has no complete run of suite %s at the settings of %s",
-		untrusted.Line(string(e.Lock)), untrusted.Line(e.Like.Suite), Label(*e.Like))
+	return fmt.Sprintf("no complete run of lock %s is stored", untrusted.Line(string(e.Lock)))
 }
 
 func (e *NoCompleteRunError) Is(target error) bool { return target == store.ErrNotFound }

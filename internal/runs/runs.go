@@ -70,8 +70,13 @@ type Spec struct {
 	Endpoints []string
 	// Version is evalpin's version, recorded with a new run.
 	Version string
-	// Fresh creates a new run even when the lock, suite and settings have an
-	// unfinished or complete one.
+	// Selection is the part of the suite the run replays (the zero
+	// Selection: all of it). The run keeps the whole suite's hash, so its
+	// results pair with a whole run's, and records the selection, which
+	// identifies it beside the lock and the hashes.
+	Selection eval.Selection
+	// Fresh creates a new run even when the lock, suite, settings and
+	// selection have an unfinished or complete one.
 	Fresh bool
 
 	// PutSuite stores the suite's cases while the run replays it; nil is
@@ -151,6 +156,9 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 	}
 	r := &Run{db: db, spec: spec, suite: *spec.Suite}
 	r.suite.Settings = spec.Settings
+	if r.suite.Cases, err = spec.Selection.Apply(spec.Suite.Cases); err != nil {
+		return nil, fault.Errorf(fault.Input, "", "suite %s: %w", spec.Suite.Name, err)
+	}
 	r.Expected = len(r.suite.Cases) * spec.Settings.Samples
 	if err := r.findOrCreate(ctx); err != nil {
 		return nil, err
@@ -211,9 +219,9 @@ func (e *LockError) Unwrap() error { return e.Err }
 // another process runs it leaves the run as it was.
 func (r *Run) findOrCreate(ctx context.Context) error {
 	db, spec := r.db, r.spec
-	lock, suiteHash, settingsHash := spec.Target.Lock, spec.Suite.Hash, spec.Settings.Hash()
+	lock, suiteHash, settingsHash, selection := spec.Target.Lock, spec.Suite.Hash, spec.Settings.Hash(), spec.Selection.String()
 	if !spec.Fresh {
-		rn, err := db.FindResumable(ctx, lock, suiteHash, settingsHash)
+		rn, err := db.FindResumable(ctx, lock, suiteHash, settingsHash, selection)
 		switch {
 		case err == nil:
 			if err := r.lock(rn.ID); err != nil {
@@ -245,7 +253,7 @@ func (r *Run) findOrCreate(ctx context.Context) error {
 		case !errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("find a run to resume: %w", err)
 		}
-		rn, err = db.LatestCompleteRun(ctx, lock, suiteHash, settingsHash)
+		rn, err = db.LatestCompleteRun(ctx, lock, suiteHash, settingsHash, selection)
 		switch {
 		case err == nil:
 			if err := r.lock(rn.ID); err != nil {
@@ -260,7 +268,7 @@ func (r *Run) findOrCreate(ctx context.Context) error {
 	rn := eval.Run{
 		Lock: lock, Suite: spec.Suite.Name, SuiteVersion: spec.Suite.Version, SuiteHash: suiteHash,
 		Settings: spec.Settings, SettingsHash: settingsHash, Endpoints: spec.Endpoints, Version: spec.Version,
-		Status: eval.RunRunning,
+		Status: eval.RunRunning, Selection: selection,
 	}
 	if err := db.CreateRun(ctx, &rn); err != nil {
 		return fmt.Errorf("create run: %w", err)
@@ -434,7 +442,7 @@ func (r *Run) Summary(end Outcome, sum runner.Summary) eval.RunSummary {
 		LockSource: string(t.Claim.Source), LockStrength: string(t.Claim.Strength), Model: t.Model,
 		Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
 		Settings: settings, SettingsHash: r.SettingsHash,
-		Cases: len(suite.Cases), Samples: settings.Samples, Expected: end.Expected,
+		Selection: r.Selection, Cases: len(r.suite.Cases), Samples: settings.Samples, Expected: end.Expected,
 		Stored: end.Stored, StoredErrors: end.StoredErrors, Transient: end.Transient,
 		Requested: sum.Results, Skipped: sum.Skipped, Errors: sum.Errors,
 		Requests: sum.Requests, Retries: sum.Retries,

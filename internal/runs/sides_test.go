@@ -251,7 +251,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
-			r, err := runs.Resolve(ctx, h.db, tt.ref)
+			r, err := runs.Resolve(ctx, h.db, tt.ref, "")
 			if tt.ambiguous {
 				if _, ok := errors.AsType[*runs.AmbiguousError](err); !ok || !strings.HasPrefix(err.Error(), tt.err) {
 					t.Fatalf("error %v, want an *AmbiguousError %q", err, tt.err)

@@ -169,7 +169,7 @@ func TestWriter_KillResume(t *testing.T) {
 	// Resume: find the run, write what is missing (a few cases twice over,
 	// as a run that lost its acknowledgement might), and check each case is
 	// stored exactly once.
-	resumed, err := db.FindResumable(ctx, run.Lock, run.SuiteHash, run.SettingsHash)
+	resumed, err := db.FindResumable(ctx, run.Lock, run.SuiteHash, run.SettingsHash, "")
 	if err != nil {
 		t.Fatal(err)
 	}

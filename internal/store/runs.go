@@ -58,10 +58,10 @@ func (db *DB) CreateRun(ctx context.Context, run *eval.Run) (err error) {
 	}
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO runs (lock, suite_hash, suite_name, suite_version, settings, settings_hash,
-			endpoints, version, status, started, finished)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			endpoints, version, status, started, finished, selection)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		run.Lock, run.SuiteHash, run.Suite, run.SuiteVersion, string(settings), run.SettingsHash,
-		string(eps), run.Version, string(run.Status), formatTime(run.Started), nullTime(run.Finished))
+		string(eps), run.Version, string(run.Status), formatTime(run.Started), nullTime(run.Finished), run.Selection)
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
@@ -130,7 +130,7 @@ func (db *DB) SetRunEndpoints(ctx context.Context, id int64, endpoints []string)
 
 // runColumns are the columns scanRun reads, in its order.
 const runColumns = `id, lock, suite_name, suite_version, suite_hash, settings, settings_hash,
-	endpoints, version, status, started, finished, lock_refusal`
+	endpoints, version, status, started, finished, lock_refusal, selection`
 
 // scanRun reads one row of runColumns.
 func scanRun(row interface{ Scan(...any) error }) (eval.Run, error) {
@@ -142,7 +142,7 @@ func scanRun(row interface{ Scan(...any) error }) (eval.Run, error) {
 		errStarted, errFinished error
 	)
 	if err := row.Scan(&run.ID, &run.Lock, &run.Suite, &run.SuiteVersion, &run.SuiteHash, &settings,
-		&run.SettingsHash, &eps, &run.Version, &status, &started, &finished, &run.LockRefusal); err != nil {
+		&run.SettingsHash, &eps, &run.Version, &status, &started, &finished, &run.LockRefusal, &run.Selection); err != nil {
 		return eval.Run{}, err
 	}
 	run.Status = eval.RunStatus(status)
@@ -275,12 +275,12 @@ func (db *DB) Runs(ctx context.Context, filter RunFilter) (_ []eval.Run, err err
 	return runs, nil
 }
 
-// FindResumable returns the newest run of (lock, suiteHash, settingsHash)
-// that is not complete, or an error matching ErrNotFound if there is none or
-// the newest run of the triple is complete.
-func (db *DB) FindResumable(ctx context.Context, lock lockid.ID, suiteHash, settingsHash string) (_ eval.Run, err error) {
+// FindResumable returns the newest run of (lock, suiteHash, settingsHash,
+// selection) that is not complete, or an error matching ErrNotFound if there
+// is none or the newest such run is complete.
+func (db *DB) FindResumable(ctx context.Context, lock lockid.ID, suiteHash, settingsHash, selection string) (_ eval.Run, err error) {
 	defer db.explain(&err)
-	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, false)
+	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, selection, false)
 	if err != nil {
 		return eval.Run{}, fmt.Errorf("find resumable run: %w", err)
 	}
@@ -291,24 +291,26 @@ func (db *DB) FindResumable(ctx context.Context, lock lockid.ID, suiteHash, sett
 }
 
 // LatestCompleteRun returns the newest complete run of (lock, suiteHash,
-// settingsHash), or an error matching ErrNotFound.
-func (db *DB) LatestCompleteRun(ctx context.Context, lock lockid.ID, suiteHash, settingsHash string) (_ eval.Run, err error) {
+// settingsHash, selection), or an error matching ErrNotFound. The selection
+// "" is the whole suite.
+func (db *DB) LatestCompleteRun(ctx context.Context, lock lockid.ID, suiteHash, settingsHash, selection string) (_ eval.Run, err error) {
 	defer db.explain(&err)
-	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, true)
+	run, err := db.latestRun(ctx, lock, suiteHash, settingsHash, selection, true)
 	if err != nil {
 		return eval.Run{}, fmt.Errorf("latest complete run: %w", err)
 	}
 	return run, nil
 }
 
-// latestRun returns the newest run of the triple, or the newest complete one.
-func (db *DB) latestRun(ctx context.Context, lock lockid.ID, suiteHash, settingsHash string, complete bool) (eval.Run, error) {
-	q := `SELECT ` + runColumns + ` FROM runs WHERE lock = ? AND suite_hash = ? AND settings_hash = ?`
+// latestRun returns the newest run of the quadruple, or the newest complete
+// one.
+func (db *DB) latestRun(ctx context.Context, lock lockid.ID, suiteHash, settingsHash, selection string, complete bool) (eval.Run, error) {
+	q := `SELECT ` + runColumns + ` FROM runs WHERE lock = ? AND suite_hash = ? AND settings_hash = ? AND selection = ?`
 	if complete {
 		q += ` AND status = 'complete'`
 	}
 	q += ` ORDER BY id DESC LIMIT 1`
-	run, err := scanRun(db.db.QueryRowContext(ctx, q, string(lock), suiteHash, settingsHash))
+	run, err := scanRun(db.db.QueryRowContext(ctx, q, string(lock), suiteHash, settingsHash, selection))
 	if errors.Is(err, sql.ErrNoRows) {
 		return eval.Run{}, fmt.Errorf("no run of lock %s, suite %.12s, settings %.12s: %w", lock, suiteHash, settingsHash, ErrNotFound)
 	}

@@ -259,7 +259,7 @@ func TestFindResumable(t *testing.T) {
 	settings := eval.DefaultSettings().Hash()
 	find := func() int64 {
 		t.Helper()
-		run, err := db.FindResumable(ctx, "sha256:aa", "suitehash1", settings)
+		run, err := db.FindResumable(ctx, "sha256:aa", "suitehash1", settings, "")
 		if errors.Is(err, store.ErrNotFound) {
 			return 0
 		} else if err != nil {
@@ -269,7 +269,7 @@ func TestFindResumable(t *testing.T) {
 	}
 	latest := func() int64 {
 		t.Helper()
-		run, err := db.LatestCompleteRun(ctx, "sha256:aa", "suitehash1", settings)
+		run, err := db.LatestCompleteRun(ctx, "sha256:aa", "suitehash1", settings, "")
 		if errors.Is(err, store.ErrNotFound) {
 			return 0
 		} else if err != nil {
