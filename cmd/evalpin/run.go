@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -52,143 +51,97 @@ type runOptions struct {
 	fs          *cli.Flags // which flags the command line set
 }
 
-// runRun implements "evalpin run": the flags, the probe, the run's lifecycle
-// (internal/runs), the runner, the summary and the exit code.
+// runRun implements "evalpin run": the flags, the credentials, and the
+// run's invocation (runs.Execute) put into words.
 func (a *app) runRun(ctx context.Context, args []string) (err error) {
-	j := &runJob{a: a, args: args, stdout: a.stdout, tty: a.isTerminal(a.stderr)}
-	j.stderr = &interrupt.SyncWriter{W: a.stderr} // the progress and signal goroutines write too
-	if j.o, err = a.parseRunFlags(args, j.stderr); err != nil {
-		return err
-	}
-	creds, keyErr := resolveCredentials("run", j.o.apiKeyEnv, j.o.endpoints, a.getenv, j.stderr)
-	defer func() { err = explain(creds, err) }()
-	if keyErr == nil {
-		j.o.endpoints = creds.Endpoints // without userinfo, which the client sends
-		j.key, j.client = creds.Key, creds.Client(runner.NewTransport(j.o.concurrency, len(j.o.endpoints)))
-		defer j.client.CloseIdleConnections()
-	}
-	if err := j.probe(ctx, keyErr); err != nil {
-		return err
-	}
-	db, err := openStore(*j.o.db)
+	stderr := &interrupt.SyncWriter{W: a.stderr} // the progress and signal goroutines write too
+	o, err := a.parseRunFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	rn, err := j.begin(ctx, db)
-	if err != nil {
-		return err
-	}
-	defer rn.Close() // after Finish, or on an early return
-	return j.replay(ctx, rn)
-}
-
-// A runJob is one invocation of "evalpin run", as its steps share it.
-type runJob struct {
-	a              *app
-	args           []string
-	o              *runOptions
-	stdout, stderr io.Writer
-	tty            bool
-	key            string       // the API key sent, if any
-	client         *http.Client // nil: the runner's own
-	suite          *eval.Suite
-	target         *endpoint.Target
-	settings       eval.Settings
-}
-
-// probe asks the endpoints which lock they serve while the suite loads
-// (runs.Prepare); keyErr is why no API key can be sent, if any.
-func (j *runJob) probe(ctx context.Context, keyErr error) (err error) {
-	o := j.o
-	j.suite, j.target, err = runs.Prepare(ctx, runs.Start{
-		Load:   func() (*eval.Suite, error) { return suites.Open(o.suite) },
-		Prober: &endpoint.Prober{Client: j.client, APIKey: j.key}, KeyErr: keyErr,
-		Endpoints: o.endpoints, Model: o.model, Expect: lockid.ID(*o.expect), Timeout: o.timeout,
-	})
-	if err != nil {
-		return err
-	}
-	j.settings = o.settings(j.suite.Settings)
-	fmt.Fprintf(j.stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",
-		j.target.Lock, j.target.Claim.Source, j.target.Claim.Strength, len(o.endpoints), untrusted.Line(j.target.Model))
-	return nil
-}
-
-// begin finds, resumes or creates the run and says which. One evalpin
-// process at a time runs a run (exit 7 for the second): the run is locked
-// before it is touched.
-func (j *runJob) begin(ctx context.Context, db *store.DB) (*runs.Run, error) {
-	a, o := j.a, j.o
-	rn, err := runs.Begin(ctx, db, runs.Spec{
-		Target: j.target, Suite: j.suite, Settings: j.settings, Endpoints: o.endpoints, Version: Version, Fresh: o.fresh, Selection: o.selection,
-		PutSuite: a.putSuite, CommitInterval: a.commitInterval, CommitBatch: a.commitBatch,
-		FinishTimeout: min(o.timeout, runs.DefaultFinishTimeout),
-	})
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case rn.Complete():
-		fmt.Fprintf(j.stderr, "run %d is complete: every case sample is stored for this lock, suite and settings; nothing to request (--fresh runs the suite again)\n", rn.ID)
-	case rn.Resumed():
-		fmt.Fprintf(j.stderr, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, rn.Prior, rn.Stored, rn.Expected)
-	default:
-		cases := runPlural(len(j.suite.Cases), "case")
-		if sel := o.selection.String(); sel != "" {
-			cases = fmt.Sprintf("%d of %s (%s)", rn.Expected/j.settings.Samples, cases, untrusted.Line(sel))
-		}
-		fmt.Fprintf(j.stderr, "run %d: %s × %s, settings %s\n", rn.ID, cases, runPlural(j.settings.Samples, "sample"), rn.SettingsHash[:min(12, len(rn.SettingsHash))])
-	}
-	return rn, nil
-}
-
-// replay requests what the run misses, finishes the run, prints the summary
-// and returns the run's exit error.
-func (j *runJob) replay(ctx context.Context, rn *runs.Run) error {
-	o, target := j.o, j.target
-	sigs, unwatch := j.a.signals()
+	x, done := a.runExec("run", o, stderr)
+	defer func() { err = done(err) }()
+	x.Resume = runCommandLine(args)
+	sigs, unwatch := a.signals()
 	defer unwatch()
-	hard, stopWatch := interrupt.Watch(interrupt.Config{Signals: sigs, Out: j.stderr, Grace: j.a.hardStopGrace, Exit: j.a.hardExit})
+	var stopWatch func()
+	x.Runner.HardStop, stopWatch = interrupt.Watch(interrupt.Config{Signals: sigs, Out: stderr, Grace: a.hardStopGrace, Exit: a.hardExit})
 	defer stopWatch()
-	r, err := runner.New(runner.Config{
-		Endpoints: o.endpoints, Model: target.Model, APIKey: j.key, Client: j.client,
-		Concurrency: o.concurrency, Timeout: o.timeout, MaxAttempts: o.retries + 1, Batch: o.batch,
-		CheckResponse: target.CheckResponse, CheckErrorResponse: target.CheckErrorResponse,
-		Sink: rn.Sink(), HardStop: hard, Now: j.a.runClock,
-	})
-	if err != nil {
-		return fault.Errorf(fault.Input, "run 'evalpin help run'", "run: %w", err)
+	end, err := runs.Execute(ctx, x)
+	if end.Summary != nil {
+		if werr := a.writeRunSummary(*o.format, *end.Summary); werr != nil {
+			return werr
+		}
 	}
-	stopProgress := func() {}
-	if j.tty && !o.noProgress {
-		stopProgress = runShowProgress(r, j.stderr)
-	}
-	sum, runErr := r.Run(ctx, rn.Plan())
-	stopProgress()
-	// The last check of the lock, the count of what is stored and the
-	// status; it runs after Ctrl-C too, so that what was answered is kept.
-	end, err := rn.Finish(ctx, runErr)
-	if err != nil {
-		return err
-	}
-	out := rn.Summary(end, sum)
-	if *o.format == "json" {
-		err = reports.WriteRunJSON(j.stdout, out)
-	} else {
-		err = reports.WriteRunTable(j.stdout, out)
-	}
-	if err != nil {
-		return err
-	}
-	note, err := end.Explain(ctx, runs.End{
-		ID: rn.ID, RunErr: runErr, Sum: sum, Lock: target.Lock, Reprobed: target.Reprobed(),
-		Endpoints: o.endpoints, Resume: runCommandLine(j.args),
-	})
-	if note != "" {
-		fmt.Fprintln(j.stderr, note)
+	if end.Note != "" {
+		fmt.Fprintln(stderr, end.Note)
 	}
 	return err
+}
+
+// runExec returns the invocation of a run that o describes, for the command
+// name: its credentials resolved (a refusal is returned, after the suite is
+// checked, by the invocation's probe), and its steps put into words on
+// stderr. done, called with the command's error, closes the client's idle
+// connections and returns the error with the advice about the credentials.
+func (a *app) runExec(name string, o *runOptions, stderr io.Writer) (x runs.Exec, done func(error) error) {
+	creds, keyErr := resolveCredentials(name, o.apiKeyEnv, o.endpoints, a.getenv, stderr)
+	closeClient := func() {}
+	prober := &endpoint.Prober{}
+	if keyErr == nil {
+		o.endpoints = creds.Endpoints // without userinfo, which the client sends
+		client := creds.Client(runner.NewTransport(o.concurrency, len(o.endpoints)))
+		closeClient = client.CloseIdleConnections
+		prober.Client, prober.APIKey = client, creds.Key
+		x.Runner = runner.Config{APIKey: creds.Key, Client: client}
+	}
+	x.Start = runs.Start{
+		Load:   func() (*eval.Suite, error) { return suites.Open(o.suite) },
+		Prober: prober, KeyErr: keyErr,
+		Endpoints: o.endpoints, Model: o.model, Expect: lockid.ID(*o.expect), Timeout: o.timeout,
+	}
+	x.Settings = o.settings
+	x.OpenStore = func() (*store.DB, error) { return openStore(*o.db) }
+	x.Spec = runs.Spec{Endpoints: o.endpoints, Version: Version, Fresh: o.fresh, Selection: o.selection,
+		PutSuite: a.putSuite, CommitInterval: a.commitInterval, CommitBatch: a.commitBatch,
+		FinishTimeout: min(o.timeout, runs.DefaultFinishTimeout)}
+	x.Runner.Endpoints, x.Runner.Concurrency, x.Runner.Timeout = o.endpoints, o.concurrency, o.timeout
+	x.Runner.MaxAttempts, x.Runner.Batch, x.Runner.Now = o.retries+1, o.batch, a.runClock
+	x.OnProbe = func(t *endpoint.Target) {
+		fmt.Fprintf(stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",
+			t.Lock, t.Claim.Source, t.Claim.Strength, len(o.endpoints), untrusted.Line(t.Model))
+	}
+	x.OnBegin = func(rn *runs.Run, suite *eval.Suite, settings eval.Settings) {
+		runBeginNote(stderr, rn, suite, settings, o.selection)
+	}
+	if a.isTerminal(a.stderr) && !o.noProgress {
+		x.OnRunner = func(r *runner.Runner) func() { return runShowProgress(r, stderr) }
+	}
+	return x, func(err error) error { closeClient(); return explain(creds, err) }
+}
+
+// runBeginNote says whether rn is complete, resumed or new.
+func runBeginNote(w io.Writer, rn *runs.Run, suite *eval.Suite, settings eval.Settings, sel eval.Selection) {
+	switch {
+	case rn.Complete():
+		fmt.Fprintf(w, "run %d is complete: every case sample is stored for this lock, suite and settings; nothing to request (--fresh runs the suite again)\n", rn.ID)
+	case rn.Resumed():
+		fmt.Fprintf(w, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, rn.Prior, rn.Stored, rn.Expected)
+	default:
+		cases := runPlural(len(suite.Cases), "case")
+		if sel.String() != "" {
+			cases = fmt.Sprintf("%d of %s (%s)", rn.Expected/settings.Samples, cases, untrusted.Line(sel.String()))
+		}
+		fmt.Fprintf(w, "run %d: %s × %s, settings %s\n", rn.ID, cases, runPlural(settings.Samples, "sample"), rn.SettingsHash[:min(12, len(rn.SettingsHash))])
+	}
+}
+
+// writeRunSummary writes a run's summary to stdout in format.
+func (a *app) writeRunSummary(format string, s eval.RunSummary) error {
+	if format == "json" {
+		return reports.WriteRunJSON(a.stdout, s)
+	}
+	return reports.WriteRunTable(a.stdout, s)
 }
 
 // parseRunFlags parses and checks the command line of "evalpin run".

@@ -1,5 +1,6 @@
 // Package runs owns the lifecycle of a run over the store, for every command
-// that starts, resumes or finishes one (run; later replay):
+// that starts, resumes or finishes one (run, the gate that runs, replay).
+// Execute is the whole invocation, Prepare to Explain; its steps are:
 //
 //   - Begin records the endpoints' lock, finds the run of (lock, suite hash,
 //     settings hash) to continue — the unfinished one, else the complete one,
