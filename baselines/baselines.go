@@ -71,6 +71,10 @@ type Header struct {
 	// Selection is the part of the suite the run replayed
 	// (eval.Selection's String); "" for the whole suite.
 	Selection string `json:"selection,omitempty"`
+	// Model is the name the lock was served under, and Labels the run's
+	// labels, where known.
+	Model  string            `json:"model,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
 	// EvalpinVersion is the version of evalpin that made the run (not the one
 	// that exported it, so a re-export is byte-identical).
 	EvalpinVersion string         `json:"evalpin_version"`
@@ -106,6 +110,7 @@ func New(run eval.Run, cases []eval.Case, results []eval.Result) *Baseline {
 			Lock: run.Lock, Suite: run.Suite, SuiteVersion: run.SuiteVersion, SuiteHash: run.SuiteHash,
 			Settings: run.Settings, SettingsHash: run.SettingsHash, EvalpinVersion: run.Version,
 			Status: run.Status, Started: run.Started.UTC(), Finished: run.Finished.UTC(), Selection: run.Selection,
+			Model: run.Model, Labels: run.Labels,
 		},
 		Cases:   slices.Clone(cases),
 		Results: slices.Clone(results),
@@ -161,6 +166,7 @@ func (b *Baseline) Run() eval.Run {
 		Lock: h.Lock, Suite: h.Suite, SuiteVersion: h.SuiteVersion, SuiteHash: h.SuiteHash,
 		Settings: h.Settings, SettingsHash: h.SettingsHash, Version: h.EvalpinVersion,
 		Status: h.Status, Started: h.Started, Finished: h.Finished, Selection: h.Selection,
+		Model: h.Model, Labels: h.Labels,
 	}
 }
 

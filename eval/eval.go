@@ -202,6 +202,10 @@ type Run struct {
 	// Selection is the part of the suite the run replays (a Selection's
 	// String); "" for the whole suite.
 	Selection string
+	// Model is the name the endpoints served the lock under; Labels are the
+	// run's free-form labels (fork=nous). Neither identifies the run.
+	Model  string
+	Labels map[string]string
 }
 
 // A RunSummary is the summary of one invocation of a run ("evalpin run"),

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +51,9 @@ type historyRun struct {
 	LockRefusal string `json:"lock_refusal,omitempty"`
 	// Selection is the part of the suite the run replayed; absent for all.
 	Selection string `json:"selection,omitempty"`
+	// Model is the name the lock was served under; Labels the run's labels.
+	Model  string            `json:"model,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 func newHistoryRun(row RunRow) historyRun {
@@ -57,7 +62,7 @@ func newHistoryRun(row RunRow) historyRun {
 		ID: r.ID, Lock: r.Lock, Suite: r.Suite, SuiteVersion: r.SuiteVersion, SuiteHash: r.SuiteHash,
 		Settings: r.Settings, SettingsHash: r.SettingsHash, Endpoints: r.Endpoints, Version: r.Version,
 		Status: string(r.Status), Started: r.Started.UTC(), Results: row.Results, Errors: row.Errors,
-		LockRefusal: r.LockRefusal, Selection: r.Selection,
+		LockRefusal: r.LockRefusal, Selection: r.Selection, Model: r.Model, Labels: r.Labels,
 	}
 	if j.Endpoints == nil {
 		j.Endpoints = []string{}
@@ -227,6 +232,12 @@ func writeRunHeader(w io.Writer, row RunRow, results []eval.Result) {
 	settings, _ := json.Marshal(run.Settings) // plain fields only
 	fmt.Fprintf(w, "Run        %d\n", run.ID)
 	fmt.Fprintf(w, "Lock       %s\n", untrusted.Line(string(run.Lock)))
+	if run.Model != "" {
+		fmt.Fprintf(w, "Model      %s\n", untrusted.Line(run.Model))
+	}
+	if len(run.Labels) > 0 {
+		fmt.Fprintf(w, "Labels     %s\n", untrusted.Line(Labels(run.Labels)))
+	}
 	fmt.Fprintf(w, "Suite      %s (hash %.12s)\n", untrusted.Line(suiteName(run)), untrusted.Line(run.SuiteHash))
 	fmt.Fprintf(w, "Settings   %s (hash %.12s)\n", untrusted.Line(string(settings)), untrusted.Line(run.SettingsHash))
 	fmt.Fprintf(w, "Endpoints  %s\n", or(untrusted.Line(strings.Join(run.Endpoints, ", ")), "-"))
@@ -250,6 +261,15 @@ func writeRunHeader(w io.Writer, row RunRow, results []eval.Result) {
 		line += fmt.Sprintf(", %d passed every check", passed)
 	}
 	fmt.Fprintf(w, "%s, %d with a failed request\n", line, row.Errors)
+}
+
+// Labels writes labels as "k=v k2=v2", sorted by key.
+func Labels(labels map[string]string) string {
+	parts := make([]string, 0, len(labels))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, " ")
 }
 
 // historyTable returns a table for the history: headers as written, cells

@@ -45,6 +45,8 @@ type runOptions struct {
 	temperature float64
 	fresh       bool
 	selection   eval.Selection
+	labels      cli.Strings // key=value
+	labelMap    map[string]string
 	apiKeyEnv   string
 	format      *string
 	noProgress  bool
@@ -102,7 +104,7 @@ func (a *app) runExec(name string, o *runOptions, stderr io.Writer) (x runs.Exec
 	}
 	x.Settings = o.settings
 	x.OpenStore = func() (*store.DB, error) { return openStore(*o.db) }
-	x.Spec = runs.Spec{Endpoints: o.endpoints, Version: Version, Fresh: o.fresh, Selection: o.selection,
+	x.Spec = runs.Spec{Endpoints: o.endpoints, Version: Version, Fresh: o.fresh, Selection: o.selection, Labels: o.labelMap,
 		PutSuite: a.putSuite, CommitInterval: a.commitInterval, CommitBatch: a.commitBatch,
 		FinishTimeout: min(o.timeout, runs.DefaultFinishTimeout)}
 	x.Runner.Endpoints, x.Runner.Concurrency, x.Runner.Timeout = o.endpoints, o.concurrency, o.timeout
@@ -165,6 +167,7 @@ func (a *app) parseRunFlags(args []string, stderr io.Writer) (*runOptions, error
 	fs.Var((*cli.Strings)(&o.selection.Cases), "cases", "replay only the cases of these `IDS` (comma-separated, repeatable)")
 	fs.Var((*cli.Strings)(&o.selection.Tags), "tags", "replay only the cases carrying one of these `TAGS` (comma-separated, repeatable)")
 	fs.IntVar(&o.selection.Limit, "limit", 0, "replay at most the first `N` cases selected")
+	fs.Var(&o.labels, "label", "record a label `key=value` with a new run, e.g. fork=nous (repeatable; not part of its identity)")
 	cli.AtLeast(fs, "limit", 1)
 	fs.StringVar(&o.apiKeyEnv, "api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
 	o.format = fs.Choice("format", "table", "summary `format`: table or json", "table", "json")
@@ -185,6 +188,9 @@ func (a *app) parseRunFlags(args []string, stderr io.Writer) (*runOptions, error
 		o.endpoints = credentials.DefaultEndpoints(a.getenv)
 	}
 	o.selection.Cases, o.selection.Tags = cli.SplitCommas(o.selection.Cases), cli.SplitCommas(o.selection.Tags)
+	if o.labelMap, err = fs.KeyValues("label", o.labels); err != nil {
+		return nil, err
+	}
 	switch {
 	case len(pos) > 0:
 		return nil, usageErrorf("run: unexpected argument %q (name the suite with --suite and endpoints with --endpoint)", pos[0])

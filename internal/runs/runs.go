@@ -76,6 +76,9 @@ type Spec struct {
 	// results pair with a whole run's, and records the selection, which
 	// identifies it beside the lock and the hashes.
 	Selection eval.Selection
+	// Labels are the run's free-form labels (fork=nous), recorded with a new
+	// run with the model's name; they do not identify it.
+	Labels map[string]string
 	// Fresh creates a new run even when the lock, suite, settings and
 	// selection have an unfinished or complete one.
 	Fresh bool
@@ -269,7 +272,7 @@ func (r *Run) findOrCreate(ctx context.Context) error {
 	rn := eval.Run{
 		Lock: lock, Suite: spec.Suite.Name, SuiteVersion: spec.Suite.Version, SuiteHash: suiteHash,
 		Settings: spec.Settings, SettingsHash: settingsHash, Endpoints: spec.Endpoints, Version: spec.Version,
-		Status: eval.RunRunning, Selection: selection,
+		Status: eval.RunRunning, Selection: selection, Model: spec.Target.Model, Labels: spec.Labels,
 	}
 	if err := db.CreateRun(ctx, &rn); err != nil {
 		return fmt.Errorf("create run: %w", err)

@@ -42,6 +42,13 @@ func (db *DB) CreateRun(ctx context.Context, run *eval.Run) (err error) {
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
+	labels := []byte("{}")
+	if len(run.Labels) > 0 {
+		labels, err = json.Marshal(run.Labels)
+	}
+	if err != nil {
+		return fmt.Errorf("create run: %w", err)
+	}
 
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -58,10 +65,11 @@ func (db *DB) CreateRun(ctx context.Context, run *eval.Run) (err error) {
 	}
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO runs (lock, suite_hash, suite_name, suite_version, settings, settings_hash,
-			endpoints, version, status, started, finished, selection)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			endpoints, version, status, started, finished, selection, model, labels)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		run.Lock, run.SuiteHash, run.Suite, run.SuiteVersion, string(settings), run.SettingsHash,
-		string(eps), run.Version, string(run.Status), formatTime(run.Started), nullTime(run.Finished), run.Selection)
+		string(eps), run.Version, string(run.Status), formatTime(run.Started), nullTime(run.Finished), run.Selection,
+		run.Model, string(labels))
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
@@ -130,24 +138,28 @@ func (db *DB) SetRunEndpoints(ctx context.Context, id int64, endpoints []string)
 
 // runColumns are the columns scanRun reads, in its order.
 const runColumns = `id, lock, suite_name, suite_version, suite_hash, settings, settings_hash,
-	endpoints, version, status, started, finished, lock_refusal, selection`
+	endpoints, version, status, started, finished, lock_refusal, selection, model, labels`
 
 // scanRun reads one row of runColumns.
 func scanRun(row interface{ Scan(...any) error }) (eval.Run, error) {
 	var (
 		run                     eval.Run
 		settings, eps, status   string
+		labels                  string
 		started, finished       sql.NullString
 		errSettings, errEps     error
 		errStarted, errFinished error
 	)
 	if err := row.Scan(&run.ID, &run.Lock, &run.Suite, &run.SuiteVersion, &run.SuiteHash, &settings,
-		&run.SettingsHash, &eps, &run.Version, &status, &started, &finished, &run.LockRefusal, &run.Selection); err != nil {
+		&run.SettingsHash, &eps, &run.Version, &status, &started, &finished, &run.LockRefusal, &run.Selection, &run.Model, &labels); err != nil {
 		return eval.Run{}, err
 	}
 	run.Status = eval.RunStatus(status)
 	errSettings = json.Unmarshal([]byte(settings), &run.Settings)
-	errEps = json.Unmarshal([]byte(eps), &run.Endpoints)
+	errEps = errors.Join(json.Unmarshal([]byte(eps), &run.Endpoints), json.Unmarshal([]byte(labels), &run.Labels))
+	if len(run.Labels) == 0 {
+		run.Labels = nil
+	}
 	run.Started, errStarted = parseTime(started)
 	run.Finished, errFinished = parseTime(finished)
 	if err := errors.Join(errSettings, errEps, errStarted, errFinished); err != nil {
