@@ -250,3 +250,26 @@ type RunSummary struct {
 	Elapsed          float64        `json:"elapsed_s"`
 	Endpoints        map[string]int `json:"endpoints"` // results per endpoint
 }
+
+// A LockSummary is what the history holds of a lock: when and how it was
+// first seen, its runs, the names it was served under and its runs' labels.
+type LockSummary struct {
+	ID        lockid.ID `json:"lock"`
+	Source    string    `json:"source"`
+	FirstSeen time.Time `json:"first_seen"`
+	Runs      int       `json:"runs"`
+	Complete  int       `json:"complete"` // of Runs
+	Models    []string  `json:"models"`   // sorted, distinct
+	Labels    []string  `json:"labels"`   // "key=value", sorted, distinct
+}
+
+// A RunRecord is a stored run with how many results it holds, as a listing
+// shows it.
+type RunRecord struct {
+	Run     Run
+	Results int // results stored
+	Errors  int // of Results, failed requests
+	// LockAbbrev is the shortest prefix of the lock's hex digits that names
+	// it among the stored locks (lockid.Abbrev); "" prints the short form.
+	LockAbbrev string
+}

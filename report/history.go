@@ -19,16 +19,9 @@ import (
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
-// A RunRow is a stored run with how many results it holds, as the history
-// (evalpin runs, evalpin show) shows it.
-type RunRow struct {
-	Run     eval.Run
-	Results int // results stored
-	Errors  int // of Results, failed requests
-	// LockAbbrev is the shortest prefix of the lock's hex digits that names
-	// it among the stored locks (lockid.Abbrev); "" prints the short form.
-	LockAbbrev string
-}
+// A RunRow is a stored run as the history (evalpin runs, evalpin show) shows
+// it.
+type RunRow = eval.RunRecord
 
 // historyRun is the stable JSON form of a run in evalpin runs and evalpin
 // show.

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io/fs"
+	"strconv"
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/eval/compare"
@@ -83,6 +84,10 @@ var advice = []rule{
 			return "run the suite against that lock with 'evalpin run', or name a run id ('evalpin runs --lock " + lock + "')"
 		}
 		return "pass a run id or a full lock id ('evalpin runs' lists both; 'evalpin runs --lock " + lock + "' the runs of that lock)"
+	}},
+	{as[*runs.NoResultError](), fault.Input, func(err error) string {
+		e, _ := errors.AsType[*runs.NoResultError](err)
+		return "run 'evalpin show " + strconv.FormatInt(e.Run, 10) + "' for the cases it stored"
 	}},
 	{is(store.ErrNotFound), fault.Input, says(runsHint)},
 	{is(store.ErrNotRunID), fault.Input, says(runsHint)},

@@ -43,7 +43,7 @@ type app struct {
 	// progress.
 	isTerminal func(io.Writer) bool
 	// runClock, when set, is the runner's clock (golden tests freeze it);
-	// lockClock stamps lock manifests.
+	// lockClock stamps lock manifests and promotions.
 	runClock  func() time.Time
 	lockClock func() time.Time
 	// commitInterval and commitBatch bound how long a result waits for the
@@ -106,6 +106,8 @@ var commands = []command{
 	{"show", "show a stored run, or one case of it", (*app).runShow},
 	{"diff", "compare a candidate run with a baseline run, with statistics", (*app).runDiff},
 	{"gate", "diff two runs under a policy; exit 1 on a regression, 6 when inconclusive (for CI)", (*app).runGate},
+	{"promote", "record a lock as a track's current one, in the lineage file kept in git", (*app).runPromote},
+	{"locks", "list the locks, their runs, models, labels and promotions", (*app).runLocks},
 	{"baseline", "export a run to a portable baseline file, or import one", (*app).runBaseline},
 	{"version", "print evalpin's version", (*app).runVersion},
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
@@ -113,29 +112,13 @@ func (a *app) runExec(name string, o *runOptions, stderr io.Writer) (x runs.Exec
 		fmt.Fprintf(stderr, "lock %s (%s, %s) on %d endpoint(s), model %s\n",
 			t.Lock, t.Claim.Source, t.Claim.Strength, len(o.endpoints), untrusted.Line(t.Model))
 	}
-	x.OnBegin = func(rn *runs.Run, suite *eval.Suite, settings eval.Settings) {
-		runBeginNote(stderr, rn, suite, settings, o.selection)
+	x.OnBegin = func(rn *runs.Run, suite *eval.Suite, _ eval.Settings) {
+		fmt.Fprintln(stderr, rn.Begun(len(suite.Cases)))
 	}
 	if a.isTerminal(a.stderr) && !o.noProgress {
 		x.OnRunner = func(r *runner.Runner) func() { return runShowProgress(r, stderr) }
 	}
 	return x, func(err error) error { closeClient(); return explain(creds, err) }
-}
-
-// runBeginNote says whether rn is complete, resumed or new.
-func runBeginNote(w io.Writer, rn *runs.Run, suite *eval.Suite, settings eval.Settings, sel eval.Selection) {
-	switch {
-	case rn.Complete():
-		fmt.Fprintf(w, "run %d is complete: every case sample is stored for this lock, suite and settings; nothing to request (--fresh runs the suite again)\n", rn.ID)
-	case rn.Resumed():
-		fmt.Fprintf(w, "resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently\n", rn.ID, rn.Prior, rn.Stored, rn.Expected)
-	default:
-		cases := runPlural(len(suite.Cases), "case")
-		if sel.String() != "" {
-			cases = fmt.Sprintf("%d of %s (%s)", rn.Expected/settings.Samples, cases, untrusted.Line(sel.String()))
-		}
-		fmt.Fprintf(w, "run %d: %s × %s, settings %s\n", rn.ID, cases, runPlural(settings.Samples, "sample"), rn.SettingsHash[:min(12, len(rn.SettingsHash))])
-	}
 }
 
 // writeRunSummary writes a run's summary to stdout in format.
@@ -235,14 +218,6 @@ func runShowProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
 		p := r.Progress()
 		return progress.Counts{Total: p.Total, Done: p.Done, Errors: p.Errors, Retries: p.Retries, InFlight: p.InFlight, Limit: p.Limit}
 	})
-}
-
-// runPlural returns "1 case" or "n cases".
-func runPlural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // runCommandLine returns the command that resumes a run: args without

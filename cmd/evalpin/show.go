@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
 	reports "github.com/evalpin/evalpin/report"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
-	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
@@ -38,44 +36,18 @@ func (a *app) runShow(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	run, err := db.ResolveRun(ctx, pos[0])
+	caseID := ""
+	if len(pos) == 2 {
+		caseID = pos[1]
+	}
+	s, err := runs.Show(ctx, db, pos[0], caseID)
 	if err != nil {
 		return fmt.Errorf("show: %w", err)
 	}
-	counts, err := db.Counts(ctx, run.ID)
-	if err != nil {
-		return err
+	if caseID != "" {
+		return reports.WriteCase(stdout, s.Record, caseID, s.Case, s.Results, *format == "json")
 	}
-	row := reports.RunRow{Run: run, Results: counts.Results, Errors: counts.Errors}
-	if len(pos) == 2 {
-		return showCase(ctx, db, row, pos[1], *format == "json", stdout)
-	}
-	results, err := db.Results(ctx, run.ID)
-	if err != nil {
-		return err
-	}
-	return reports.WriteRun(stdout, row, results, *width, *format == "json")
-}
-
-// showCase prints one case of a run in full.
-func showCase(ctx context.Context, db *store.DB, row reports.RunRow, caseID string, asJSON bool, stdout io.Writer) error {
-	run := row.Run
-	results, err := db.Result(ctx, run.ID, caseID)
-	if errors.Is(err, store.ErrNotFound) {
-		return fault.Errorf(fault.Input, fmt.Sprintf("run 'evalpin show %d' for the cases it stored", run.ID),
-			"show: run %d has no result for case %q", run.ID, caseID)
-	} else if err != nil {
-		return err
-	}
-	var stored *eval.Case
-	c, err := db.Case(ctx, run.SuiteHash, caseID)
-	switch {
-	case err == nil:
-		stored = &c
-	case !errors.Is(err, store.ErrNotFound):
-		return err
-	}
-	return reports.WriteCase(stdout, row, caseID, stored, results, asJSON)
+	return reports.WriteRun(stdout, s.Record, s.Results, *width, *format == "json")
 }
 
 // histWriteJSON writes v as indented JSON under the one policy for untrusted

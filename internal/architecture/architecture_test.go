@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"internal/outfile":   {"internal/fault", "internal/secret"},
 	"internal/project":   {"internal/cli", "internal/fault"},
 	"internal/progress":  {},
+	"internal/lineage":   {"internal/fault", "internal/lockid", "internal/outfile", "internal/untrusted"},
 	"internal/ollama":    {"internal/lockid", "internal/untrusted"},
 	// The domain and the work on it.
 	"eval":         {"internal/lockid"},
@@ -46,7 +47,7 @@ var allowed = map[string][]string{
 	"runner":         {"eval", "internal/fault", "internal/lockid", "internal/untrusted"},
 	"internal/store": {"eval", "internal/fault", "internal/lockid", "internal/secret"},
 	"baselines":      {"eval", "internal/fault", "internal/lockid", "internal/secret"},
-	"report":         {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lockid", "internal/untrusted"},
+	"report":         {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lineage", "internal/lockid", "internal/untrusted"},
 	// A run's lifecycle: the one place the runner, the lock checks and the
 	// store meet, so that every command that runs shares it. It also names
 	// and loads the runs a command compares or exports, from the store or

@@ -206,7 +206,10 @@ func (f *Flags) Want(pos []string, names ...string) ([]string, error) {
 	if len(pos) >= need && len(pos) <= len(names) {
 		return pos, nil
 	}
-	what := "no arguments"
+	if len(names) == 0 {
+		return nil, f.Usagef("unexpected argument %q: it takes flags only", pos[0])
+	}
+	what := ""
 	switch {
 	case len(names) == 1:
 		what = "one argument, " + names[0]

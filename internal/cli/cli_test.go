@@ -140,7 +140,7 @@ func TestWant(t *testing.T) {
 		err   string // "" for none
 	}{
 		{nil, 0, ""},
-		{nil, 1, "want no arguments, got 1"},
+		{nil, 1, `unexpected argument "x": it takes flags only`},
 		{[]string{"DIR"}, 1, ""},
 		{[]string{"DIR"}, 2, "want one argument, DIR, got 2"},
 		{[]string{"A", "B"}, 1, "want 2 arguments (A B), got 1"},
@@ -151,7 +151,11 @@ func TestWant(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f := New("lock diff", "", "", io.Discard)
-		_, err := f.Want(make([]string, tt.pos), tt.names...)
+		pos := make([]string, tt.pos)
+		for i := range pos {
+			pos[i] = "x"
+		}
+		_, err := f.Want(pos, tt.names...)
 		if (err == nil) != (tt.err == "") || err != nil && (!strings.Contains(err.Error(), "lock diff: "+tt.err) || !strings.Contains(fault.HintOf(err), "evalpin lock diff -h")) {
 			t.Errorf("Want(%d args, %q) = %v, want %q", tt.pos, tt.names, err, tt.err)
 		}

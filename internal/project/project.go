@@ -54,8 +54,10 @@ type File struct {
 	Policy string `yaml:"policy"`
 	// DB is the database.
 	DB string `yaml:"db"`
-	// Track names the line of locks a model's upgrades form.
-	Track string `yaml:"track"`
+	// Track names the line of locks a model's upgrades form, and Lineage
+	// is the file that keeps the tracks' promotions, in git.
+	Track   string `yaml:"track"`
+	Lineage string `yaml:"lineage"`
 	// Baseline is the baseline file the gate compares with.
 	Baseline string `yaml:"baseline"`
 	// Reports are the files the gate writes its report to, each in the
@@ -127,7 +129,7 @@ func (f *File) resolvePaths(dir string) {
 		}
 	}
 	f.Suite = abs(f.Suite)
-	f.Policy, f.DB, f.Baseline = abs(f.Policy), abs(f.DB), abs(f.Baseline)
+	f.Policy, f.DB, f.Baseline, f.Lineage = abs(f.Policy), abs(f.DB), abs(f.Baseline), abs(f.Lineage)
 	for i, r := range f.Reports {
 		f.Reports[i] = abs(r)
 	}

@@ -65,7 +65,7 @@ reports: [out/report.md, out/junit.xml]
 
 func TestLoadErrors(t *testing.T) {
 	tests := []struct{ text, err string }{
-		{"sutie: x\n", "line 1: field sutie is not a setting (known: endpoints, model, suite, samples, policy, db, track, baseline, reports, api_key_env)"},
+		{"sutie: x\n", "line 1: field sutie is not a setting (known: endpoints, model, suite, samples, policy, db, track, lineage, baseline, reports, api_key_env)"},
 		{"samples: many\n", "line 1: cannot unmarshal !!str `many` into int"},
 		{"endpoints: http://x/v1\n", "cannot unmarshal !!str `http://...` into []string"},
 		{"model: [a\n", "did not find expected"},

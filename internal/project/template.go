@@ -16,6 +16,7 @@ var templateLines = []struct{ name, comment, example string }{
 	{"policy", "The gate's policy file (default: the built-in policy, docs/diff.md).", "policy.yaml"},
 	{"db", "The database evalpin keeps its history in.", ".evalpin/history.db"},
 	{"track", "The line of locks the model's upgrades form ('evalpin promote').", "main"},
+	{"lineage", "The file that keeps the tracks' promotions, kept in git beside the baselines.", "baselines/lineage.jsonl"},
 	{"baseline", "The baseline file the gate compares with, kept in git ('evalpin baseline export').", "baselines/smoke.jsonl"},
 	{"reports", "The gate's report files, each in the format of its extension (.md, .json, .xml JUnit, .html, .txt).", "[reports/gate.md, reports/junit.xml]"},
 	{"api_key_env", "The environment variable holding the API key to send to every endpoint.", "MY_API_KEY"},

@@ -82,7 +82,7 @@ func TestExport(t *testing.T) {
 			" is left out of the baseline: the identity document is lock " + string(h.lockA) + ", not " + string(lockC) + " (edited, or stored under another lock)"},
 		{ref: "7", run: 7, source: "run", cases: 2},
 		{ref: "99", err: "no run 99 is stored"},
-		{ref: "sha256:none", err: "no complete run of lock sha256:none is stored"},
+		{ref: "sha256:none", err: `"sha256:none" is neither a run id nor a lock id (nor a prefix of one, at least 6 hex digits)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {

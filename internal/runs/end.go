@@ -10,6 +10,7 @@ import (
 
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/untrusted"
 	"github.com/evalpin/evalpin/runner"
 )
 
@@ -125,4 +126,22 @@ func wasWere(n int) string {
 		return "was"
 	}
 	return "were"
+}
+
+// Begun says in one line what r begins with, for a suite of whole cases:
+// complete with nothing to request, resumed with what is stored, or new
+// with its cases, samples and settings.
+func (r *Run) Begun(whole int) string {
+	settings := r.suite.Settings
+	switch {
+	case r.Complete():
+		return fmt.Sprintf("run %d is complete: every case sample is stored for this lock, suite and settings; nothing to request (--fresh runs the suite again)", r.ID)
+	case r.Resumed():
+		return fmt.Sprintf("resuming run %d (%s): %d of %d case samples stored; requesting the missing ones and those that failed transiently", r.ID, r.Prior, r.Stored, r.Expected)
+	}
+	cases := plural(whole, "case")
+	if sel := r.spec.Selection.String(); sel != "" {
+		cases = fmt.Sprintf("%d of %s (%s)", r.Expected/max(settings.Samples, 1), cases, untrusted.Line(sel))
+	}
+	return fmt.Sprintf("run %d: %s × %s, settings %s", r.ID, cases, plural(settings.Samples, "sample"), r.SettingsHash[:min(12, len(r.SettingsHash))])
 }

@@ -64,6 +64,20 @@ func (e *UnknownLockError) Error() string {
 
 func (e *UnknownLockError) Is(target error) bool { return target == store.ErrNotFound }
 
+// NotARefError is the error of an argument that is neither a run id nor a
+// lock id or prefix.
+type NotARefError struct{ Arg string }
+
+func (e *NotARefError) Error() string {
+	return fmt.Sprintf("%q is neither a run id nor a lock id (nor a prefix of one, at least %d hex digits)", untrusted.Line(e.Arg), lockid.MinPrefix)
+}
+
+// Is makes a NotARefError a store.ErrNotRunID, and a store.ErrNotFound: it
+// names nothing stored.
+func (e *NotARefError) Is(target error) bool {
+	return target == store.ErrNotRunID || target == store.ErrNotFound
+}
+
 // ParseRef reads arg as a Ref without a database: a file is read with
 // ReadBaselineFile (and its errors returned), a run id or a lock id (or
 // prefix) remembered. A file whose name reads as a run or lock id too is an
@@ -103,6 +117,9 @@ func parseStored(arg string) Ref {
 // a run id and a stored lock's prefix, or a prefix of several locks, are an
 // *AmbiguousError; a prefix of no lock an *UnknownLockError.
 func (r Ref) resolve(ctx context.Context, db *store.DB) (Ref, error) {
+	if r.File == nil && r.Run == 0 && !r.Lock.Valid() && !lockid.IsPrefix(strings.TrimPrefix(r.Arg, "#")) {
+		return r, &NotARefError{Arg: r.Arg}
+	}
 	if r.File != nil || db == nil || r.Lock.Valid() || strings.HasPrefix(r.Arg, "#") || !lockid.IsPrefix(r.Arg) {
 		return r, nil
 	}

@@ -235,8 +235,10 @@ func TestResolve(t *testing.T) {
 		{ref: "99", err: "no run 99 is stored"},
 		{ref: string(h.lockA)[:20], want: 5}, // a prefix with its kind
 		{ref: h.lockB.Hex()[:6], want: 4},    // a bare prefix of the shortest listed length
-		{ref: h.lockB.Hex()[:5], err: "no complete run of lock " + h.lockB.Hex()[:5] + " is stored"}, // too short to be a prefix
-		{ref: "0", err: "no complete run of lock 0 is stored"},
+		{ref: h.lockB.Hex()[:5], err: `"` + h.lockB.Hex()[:5] + `" is neither a run id nor a lock id`}, // too short to be a prefix
+		{ref: "0", err: `"0" is neither a run id nor a lock id`},
+		{ref: "latest", err: `"latest" is neither a run id nor a lock id`},
+		{ref: "sha256:none", err: `"sha256:none" is neither a run id nor a lock id`},
 		{ref: "fedcba", err: "no stored lock starts with fedcba"},
 		{ref: "abcdef", err: "abcdef is ambiguous: it can be lock sha256:abcdef01", ambiguous: true},
 		{ref: "000001", err: "000001 is ambiguous: it can be run 000001 (write #000001) or lock sha256:000001", ambiguous: true},
