@@ -889,7 +889,7 @@ func (m *comparer) adjustAndJudge() {
 		if pr.Cluster != nil && pr.Cluster.DesignEffect > 1 {
 			neff = int(float64(n) / pr.Cluster.DesignEffect)
 		}
-		pr.Detectable = stats.MinDetectable(neff, psi, a, stats.DefaultPower)
+		pr.Detectable = stats.MinDetectable(neff, psi, a, stats.DefaultPower, stats.TwoSided)
 		pr.Warnings = append(pr.Warnings, pr.Detectable.Warnings...)
 		pr.Verdict = verdict(pr.AdjP, pr.Diff, math.Abs(pr.Diff) > pr.Threshold.MinEffect, alpha, true)
 		if pr.Threshold.NonInferiority > 0 && pr.CI.Lo < -pr.Threshold.NonInferiority {
