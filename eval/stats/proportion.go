@@ -34,11 +34,30 @@ func Wilson(k, n int, level float64) Proportion {
 	return r
 }
 
+// WilsonShare returns Wilson's score interval for a mean share p of n units
+// whose values lie in [0, 1] (a case's share of samples that pass), at the
+// given level: the interval of a proportion p of n trials. Values in [0, 1]
+// with mean p vary no more than pass/fail outcomes would (their variance is
+// at most p(1 − p)), so it covers at least as well as for a proportion, and
+// it stays sensible where a t interval collapses (every share 1).
+func WilsonShare(p float64, n int, level float64) Interval {
+	checkLevel("level", level)
+	iv := Interval{math.NaN(), math.NaN(), level}
+	if n > 0 && p >= 0 && p <= 1 {
+		iv.Lo, iv.Hi = wilsonP(p, n, zQuantile(level))
+	}
+	return iv
+}
+
 // wilson returns the Wilson score interval of k/n for the normal quantile z,
 // computed as R's prop.test does.
 func wilson(k, n int, z float64) (lo, hi float64) {
+	return wilsonP(float64(k)/float64(n), n, z)
+}
+
+// wilsonP is wilson for the share p of n.
+func wilsonP(p float64, n int, z float64) (lo, hi float64) {
 	fn := float64(n)
-	p := float64(k) / fn
 	z22n := z * z / (2 * fn)
 	half := z * math.Sqrt(p*(1-p)/fn+z22n/(2*fn))
 	lo, hi = 0, 1

@@ -411,3 +411,32 @@ var clusterPRef = []struct {
 	{4, 0.050000000000000003, Greater, 0.42926193696751958},  // R 4.2.2: pt on the CR1 t of cluster set 3 against 0.05, greater
 	{4, 0.050000000000000003, TwoSided, 0.85852387393503915}, // R 4.2.2: pt on the CR1 t of cluster set 3 against 0.05, two.sided
 }
+
+// signFlipRef rows: cluster sums, alternative, p.
+var signFlipRef = []struct {
+	sums []int
+	alt  Alternative
+	p    float64
+}{
+	{[]int{3, -1, 2, 0, -4, 1, 1, -2, 5, -3, 2}, Less, 0.7099609375},                                  // R 4.2.2: signflip(c( 3,-1, 2, 0,-4, 1, 1,-2, 5,-3, 2), "less") # all 2^G sign patterns, defined above
+	{[]int{3, -1, 2, 0, -4, 1, 1, -2, 5, -3, 2}, Greater, 0.3701171875},                               // R 4.2.2: signflip(c( 3,-1, 2, 0,-4, 1, 1,-2, 5,-3, 2), "greater") # all 2^G sign patterns, defined above
+	{[]int{3, -1, 2, 0, -4, 1, 1, -2, 5, -3, 2}, TwoSided, 0.740234375},                               // R 4.2.2: signflip(c( 3,-1, 2, 0,-4, 1, 1,-2, 5,-3, 2), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{-2, -2, -1, -3, 1, -4, -1, -2, 0, 0}, Less, 0.015625},                                      // R 4.2.2: signflip(c(-2,-2,-1,-3, 1,-4,-1,-2, 0, 0), "less") # all 2^G sign patterns, defined above
+	{[]int{-2, -2, -1, -3, 1, -4, -1, -2, 0, 0}, Greater, 0.99609375},                                 // R 4.2.2: signflip(c(-2,-2,-1,-3, 1,-4,-1,-2, 0, 0), "greater") # all 2^G sign patterns, defined above
+	{[]int{-2, -2, -1, -3, 1, -4, -1, -2, 0, 0}, TwoSided, 0.03125},                                   // R 4.2.2: signflip(c(-2,-2,-1,-3, 1,-4,-1,-2, 0, 0), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{4, 0, -4, 2, -2, 6, -6, 1}, Less, 0.578125},                                                // R 4.2.2: signflip(c( 4, 0,-4, 2,-2, 6,-6, 1), "less") # all 2^G sign patterns, defined above
+	{[]int{4, 0, -4, 2, -2, 6, -6, 1}, Greater, 0.5},                                                  // R 4.2.2: signflip(c( 4, 0,-4, 2,-2, 6,-6, 1), "greater") # all 2^G sign patterns, defined above
+	{[]int{4, 0, -4, 2, -2, 6, -6, 1}, TwoSided, 1},                                                   // R 4.2.2: signflip(c( 4, 0,-4, 2,-2, 6,-6, 1), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{1, 1, -1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, 0}, Less, 0.996826171875},                         // R 4.2.2: signflip(c( 1, 1,-1, 1, 1, 1,-1, 1, 1, 1, 1, 1, 0, 0), "less") # all 2^G sign patterns, defined above
+	{[]int{1, 1, -1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, 0}, Greater, 0.019287109375},                      // R 4.2.2: signflip(c( 1, 1,-1, 1, 1, 1,-1, 1, 1, 1, 1, 1, 0, 0), "greater") # all 2^G sign patterns, defined above
+	{[]int{1, 1, -1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, 0}, TwoSided, 0.03857421875},                      // R 4.2.2: signflip(c( 1, 1,-1, 1, 1, 1,-1, 1, 1, 1, 1, 1, 0, 0), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{-6, -3, -9, -3, 3, -12, -6, -3, -3, 0, -9, -6, -3, 3, -6, -3}, Less, 0.001251220703125},    // R 4.2.2: signflip(c( -6, -3, -9, -3,  3,-12, -6, -3, -3,  0, -9, -6, -3,  3, -6, -3), "less") # all 2^G sign patterns, defined above
+	{[]int{-6, -3, -9, -3, 3, -12, -6, -3, -3, 0, -9, -6, -3, 3, -6, -3}, Greater, 0.999725341796875}, // R 4.2.2: signflip(c( -6, -3, -9, -3,  3,-12, -6, -3, -3,  0, -9, -6, -3,  3, -6, -3), "greater") # all 2^G sign patterns, defined above
+	{[]int{-6, -3, -9, -3, 3, -12, -6, -3, -3, 0, -9, -6, -3, 3, -6, -3}, TwoSided, 0.00250244140625}, // R 4.2.2: signflip(c( -6, -3, -9, -3,  3,-12, -6, -3, -3,  0, -9, -6, -3,  3, -6, -3), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{0, 0, 0}, Less, 1},     // R 4.2.2: signflip(c(0,0,0), "less") # all 2^G sign patterns, defined above
+	{[]int{0, 0, 0}, Greater, 1},  // R 4.2.2: signflip(c(0,0,0), "greater") # all 2^G sign patterns, defined above
+	{[]int{0, 0, 0}, TwoSided, 1}, // R 4.2.2: signflip(c(0,0,0), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{2, -2}, Less, 0.75},    // R 4.2.2: signflip(c( 2,-2), "less") # all 2^G sign patterns, defined above
+	{[]int{2, -2}, Greater, 0.75}, // R 4.2.2: signflip(c( 2,-2), "greater") # all 2^G sign patterns, defined above
+	{[]int{2, -2}, TwoSided, 1},   // R 4.2.2: signflip(c( 2,-2), "two.sided") # all 2^G sign patterns, defined above
+}

@@ -238,3 +238,25 @@ func TestClusterPMatchesR(t *testing.T) {
 		}
 	}
 }
+
+func TestSignFlipMatchesR(t *testing.T) {
+	for _, tt := range signFlipRef {
+		if got := SignFlipP(tt.sums, tt.alt); !closeP(got, tt.p) {
+			t.Errorf("SignFlipP(%v, %v) = %.17g, want %.17g", tt.sums, tt.alt, got, tt.p)
+		}
+	}
+	// With every cluster one pass/fail case it is McNemar's exact test.
+	for _, tt := range mcnemarRef {
+		sums := make([]int, 0, tt.onlyA+tt.onlyB+20)
+		for range tt.onlyA {
+			sums = append(sums, -1)
+		}
+		for range tt.onlyB {
+			sums = append(sums, 1)
+		}
+		sums = append(sums, make([]int, 20)...) // concordant pairs
+		if got := SignFlipP(sums, TwoSided); !closeP(got, tt.p) {
+			t.Errorf("SignFlipP(%d losses, %d gains) = %.17g, want McNemar's %.17g", tt.onlyA, tt.onlyB, got, tt.p)
+		}
+	}
+}

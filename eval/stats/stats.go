@@ -32,7 +32,7 @@ const DefaultPower = 0.8
 // the discordance and design effect of one comparison, estimates that vary
 // from suite to suite, and the margin keeps the stated power true on average
 // over them (docs/statistics.md gives the simulation that checks it).
-const PlannedPower = 0.85
+const PlannedPower = 0.88
 
 // An Alternative is the direction in which a test looks for a change of the
 // difference B − A (candidate minus baseline) from its null value, as R's

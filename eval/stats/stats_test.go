@@ -182,7 +182,7 @@ func TestMinDetectableMean(t *testing.T) {
 		{300, 0.1, 1.8, 74, 0.05, Less},
 		{2000, 0.05, 1, 1999, 0.025, TwoSided},
 		{200, 0, 1, 199, 0.05, Less},
-		{1000, 0.3, 2.5, 19, 0.05, Greater},
+		{1000, 0.3, 2.5, 24, 0.05, Greater},
 	}
 	for _, tt := range tests {
 		d := MinDetectableMean(tt.n, tt.m2, tt.de, tt.df, tt.alpha, 0.8, tt.alt)
@@ -195,7 +195,8 @@ func TestMinDetectableMean(t *testing.T) {
 			a /= 2
 		}
 		st := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: tt.df}
-		se := math.Sqrt(tt.de * (tt.m2 + d.Effect - d.Effect*d.Effect) / float64(tt.n))
+		ucl := tt.df / distuv.ChiSquared{K: tt.df}.Quantile(0.3)
+		se := math.Sqrt(ucl * tt.de * (tt.m2 + d.Effect - d.Effect*d.Effect) / float64(tt.n))
 		if want := (st.Quantile(1-a) + st.Quantile(0.8)) * se; math.Abs(d.Effect-want) > 1e-9 {
 			t.Errorf("MinDetectableMean(%+v) = %.12g, want the root %.12g", tt, d.Effect, want)
 		}
@@ -334,5 +335,53 @@ func TestNewcombePInvertsInterval(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSignFlipNormal checks the normal approximation SignFlipP uses for
+// large problems against the exact distribution, on 3,000 clusters whose
+// sums range over −3…3, and the exact distribution against the binomial for
+// equal sums.
+func TestSignFlipNormal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, shift := range []int{0, -60, -150, 40} {
+		var abs []int
+		tot, sum := 0, shift
+		for range 3000 {
+			s := rng.IntN(7) - 3
+			sum += s
+			if s != 0 {
+				abs = append(abs, max(s, -s))
+				tot += max(s, -s)
+			}
+		}
+		el, eg := signFlipExact(abs, sum, 1, tot)
+		nl, ng := signFlipNormal(abs, sum, 1)
+		if math.Abs(el-nl) > 2e-3 || math.Abs(eg-ng) > 2e-3 {
+			t.Errorf("T = %d: exact tails %.5f, %.5f; normal %.5f, %.5f", sum, el, eg, nl, ng)
+		}
+	}
+	abs := []int{2, 2, 2, 2, 2, 2, 2, 2, 2}
+	for _, x := range []int{-18, -6, 2, 10} { // on the lattice: 2·(2·positives − 9)
+		el, eg := signFlipExact(abs, x, 2, 18)
+		pos := (x/2 + 9) / 2
+		b := distuv.Binomial{N: 9, P: 0.5}
+		if math.Abs(el-b.CDF(float64(pos))) > 1e-12 || math.Abs(eg-b.Survival(float64(pos-1))) > 1e-12 {
+			t.Errorf("T = %d: exact tails %g, %g, want the binomial's", x, el, eg)
+		}
+	}
+}
+
+// TestWilsonShare checks that the interval of a share is Wilson's interval of
+// the proportion it equals.
+func TestWilsonShare(t *testing.T) {
+	for _, kn := range [][2]int{{0, 10}, {10, 10}, {3, 12}, {45, 50}} {
+		want := Wilson(kn[0], kn[1], 0.95).CI
+		if got := WilsonShare(float64(kn[0])/float64(kn[1]), kn[1], 0.95); math.Abs(got.Lo-want.Lo) > 1e-15 || math.Abs(got.Hi-want.Hi) > 1e-15 {
+			t.Errorf("WilsonShare(%d/%d) = %+v, want %+v", kn[0], kn[1], got, want)
+		}
+	}
+	if got := WilsonShare(0.5, 0, 0.95); !math.IsNaN(got.Lo) {
+		t.Errorf("WilsonShare of no units = %+v, want NaN ends", got)
 	}
 }

@@ -304,3 +304,23 @@ for (k in seq_along(cl)) {
 	}
 }
 cat("}\n")
+
+# --- The sign-flip (randomization) test of cluster sums -------------------------
+# By brute force: every one of the 2^G sign patterns of the non-zero sums,
+# T' = signs %*% |s|, p = the share of patterns at or beyond the observed sum.
+signflip <- function(s, alternative) {
+	T <- sum(s); a <- abs(s[s != 0]); G <- length(a)
+	if (G == 0) return(1) # every pattern sums to 0 = T: both tails hold all of them
+	v <- as.matrix(expand.grid(rep(list(c(-1, 1)), G))) %*% a
+	less <- mean(v <= T + 1e-9); greater <- mean(v >= T - 1e-9)
+	switch(alternative, less = less, greater = greater, two.sided = min(1, 2*min(less, greater)))
+}
+cat("\n// signFlipRef rows: cluster sums, alternative, p.\nvar signFlipRef = []struct {\n\tsums []int\n\talt  Alternative\n\tp    float64\n}{\n")
+for (s in list(c(3, -1, 2, 0, -4, 1, 1, -2, 5, -3, 2), c(-2, -2, -1, -3, 1, -4, -1, -2, 0, 0), c(4, 0, -4, 2, -2, 6, -6, 1),
+		c(1, 1, -1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, 0), c(-6, -3, -9, -3, 3, -12, -6, -3, -3, 0, -9, -6, -3, 3, -6, -3), c(0, 0, 0), c(2, -2))) {
+	for (alt in names(alts)) {
+		row(c(paste0("[]int{", paste(s, collapse = ", "), "}"), alts[[alt]], g(signflip(s, alt))),
+			sprintf("signflip(%s, \"%s\") # all 2^G sign patterns, defined above", src(s), alt))
+	}
+}
+cat("}\n")
