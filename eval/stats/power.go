@@ -105,8 +105,12 @@ func MinDetectableMean(n int, secondMoment, designEffect, df, alpha, power float
 		r.Warnings = append(r.Warnings, fmt.Errorf("no pairs: no change is detectable"))
 		return r
 	}
-	if !(df+1 >= MinPowerClusters) {
-		r.Warnings = append(r.Warnings, fmt.Errorf("only %.0f clusters: too few to state the smallest detectable change (need ≥ %d)", df+1, MinPowerClusters))
+	if !(df >= 1) {
+		r.Warnings = append(r.Warnings, tooFewPairs(n, alpha, power))
+		return r
+	}
+	if df+1 < MinPowerClusters {
+		r.Warnings = append(r.Warnings, fmt.Errorf("only %.0f independent units (clusters, or cases where none share one): too few to state the smallest detectable change (need ≥ %d)", df+1, MinPowerClusters))
 		return r
 	}
 	de := designEffect
