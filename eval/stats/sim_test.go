@@ -3,6 +3,7 @@ package stats
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -206,6 +207,67 @@ func TestNewcombeSize(t *testing.T) {
 		t.Logf("n=%d ψ=%g loss θ=%g: rejected %.4f", sc.n, sc.psi, sc.theta, rate)
 		if rate > alpha+slack(alpha) {
 			t.Errorf("n=%d ψ=%g θ=%g: NewcombeP rejected %.4f of data sets with a loss of θ, want ≤ %g (+%.4f)", sc.n, sc.psi, sc.theta, rate, alpha, slack(alpha))
+		}
+	}
+}
+
+// TestSignFlipSize checks the exact sign-flip test of cluster sums at its
+// level, one-sided for a loss, on pass/fail cases with no change whose
+// outcomes correlate within clusters (half the cases of a cluster share one
+// draw), next to the cluster-robust t test, whose level is nominal only
+// asymptotically: the sign-flip test rejects at most alpha of the time.
+func TestSignFlipSize(t *testing.T) {
+	const alpha = 0.05
+	for _, sc := range []struct {
+		n, size int // cases, cases per cluster (1: none)
+		psi     float64
+	}{{300, 1, 0.1}, {300, 4, 0.1}, {300, 15, 0.1}, {2000, 4, 0.05}} {
+		rng := rand.New(rand.NewPCG(uint64(sc.n), uint64(sc.size)))
+		d := make([]float64, sc.n)
+		labels := make([]string, sc.n)
+		for i := range labels {
+			if sc.size > 1 {
+				labels[i] = strconv.Itoa(i / sc.size)
+			}
+		}
+		sums := make([]int, (sc.n+sc.size-1)/sc.size)
+		exact, tTest := 0, 0
+		for range simulations {
+			clear(sums)
+			var shared float64
+			for i := range d {
+				u := rng.Float64()
+				if i%sc.size == 0 {
+					shared = rng.Float64()
+				}
+				if sc.size > 1 && rng.IntN(2) == 0 {
+					u = shared
+				}
+				switch {
+				case u < sc.psi/2:
+					d[i] = -1
+				case u < sc.psi:
+					d[i] = 1
+				default:
+					d[i] = 0
+				}
+				sums[i/sc.size] += int(d[i])
+			}
+			if SignFlipP(sums, Less) <= alpha {
+				exact++
+			}
+			if sc.size > 1 && ClusteredMean(d, labels, 0.95).P(0, Less) <= alpha {
+				tTest++
+			}
+		}
+		rate := float64(exact) / simulations
+		if sc.size > 1 {
+			t.Logf("n=%d clusters of %d ψ=%g: sign-flip rejected %.4f, cluster-robust t %.4f", sc.n, sc.size, sc.psi, rate, float64(tTest)/simulations)
+		} else {
+			t.Logf("n=%d independent ψ=%g: sign-flip (McNemar's exact) rejected %.4f", sc.n, sc.psi, rate)
+		}
+		if rate > alpha+slack(alpha) {
+			t.Errorf("n=%d clusters of %d: SignFlipP rejected %.4f of null data sets, want ≤ %g (+%.4f)", sc.n, sc.size, rate, alpha, slack(alpha))
 		}
 	}
 }
