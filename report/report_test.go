@@ -495,3 +495,67 @@ func TestHistoryEscaping(t *testing.T) {
 		}
 	}
 }
+
+// TestUnderpoweredPass checks that a pass the suite cannot back is never
+// printed bare: every format says "PASS, underpowered" with the resolution
+// and the threshold, and a policy can make it inconclusive.
+func TestUnderpoweredPass(t *testing.T) {
+	settings := eval.DefaultSettings()
+	mkRun := func(id int64, lock lockid.ID) eval.Run {
+		return eval.Run{ID: id, Lock: lock, Suite: "smoke", SuiteVersion: "1", SuiteHash: "5e1f", Settings: settings,
+			SettingsHash: settings.Hash(), Status: eval.RunComplete}
+	}
+	base := compare.Side{Run: mkRun(1, "sha256:aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111")}
+	cand := compare.Side{Run: mkRun(2, "sha256:bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222")}
+	for i := range 40 {
+		r := eval.Result{CaseID: fmt.Sprintf("q%02d", i), CaseHash: fmt.Sprintf("h%02d", i), Output: "answer",
+			Latency: 100 * time.Millisecond, Checks: []eval.Check{{Scorer: "contains", Pass: i%5 != 0}}}
+		base.Results, cand.Results = append(base.Results, r), append(cand.Results, r)
+	}
+	c, err := compare.Diff(base, cand, compare.Options{Resamples: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Gate.Verdict != compare.GatePass || len(c.Gate.Underpowered) == 0 {
+		t.Fatalf("gate %q, underpowered %v: want a pass the 40 cases cannot back", c.Gate.Verdict, c.Gate.Underpowered)
+	}
+	want := map[report.Format][]string{
+		report.Table:    {"Gate: PASS, underpowered: could detect ≥ ", "(all checks), the policy asks 2.0 pp"},
+		report.Markdown: {"⚠️ Gate&#58; PASS, underpowered&#58; could detect ≥ "},
+		report.JSON:     {`"headline": "PASS, underpowered: could detect ≥ `, `"metric": "all checks"`},
+		report.JUnit:    {`<property name="headline" value="PASS, underpowered: could detect ≥ `, `<skipped message="no significant change; underpowered: could detect ≥ `},
+		report.HTML:     {`<div class="gate underpowered">Gate: PASS, underpowered: could detect ≥ `},
+	}
+	for f, subs := range want {
+		var buf bytes.Buffer
+		if err := report.Write(&buf, f, c); err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range subs {
+			if !strings.Contains(buf.String(), sub) {
+				t.Errorf("%s lacks %q", f, sub)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := report.WriteVerdict(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "gate: PASS at alpha 0.05\n  underpowered: could detect ≥ ") {
+		t.Errorf("the gate's verdict does not say underpowered first:\n%s", out)
+	}
+
+	pol := compare.DefaultPolicy()
+	pol.Underpowered = compare.UnderpoweredInconclusive
+	if c, err = compare.Diff(base, cand, compare.Options{Policy: &pol, Resamples: 100}); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := report.Write(&buf, report.JSON, c); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); c.Gate.Verdict != compare.GateInconclusive || !strings.Contains(out, `"verdict": "inconclusive"`) ||
+		!strings.Contains(out, "the suite cannot resolve the policy's threshold") {
+		t.Errorf("underpowered: inconclusive gave %q:\n%s", c.Gate.Verdict, out)
+	}
+}
