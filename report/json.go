@@ -280,7 +280,7 @@ func WriteJSON(w io.Writer, c *compare.Comparison) error {
 		Aggregation:     c.Aggregation,
 		Samples:         c.Samples,
 		Paired:          c.Paired,
-		GatedFamily:     c.Gated,
+		GatedFamily:     c.GatedFamily,
 		ResolutionPower: number(stats.DefaultPower),
 		Excluded: jsonExcluded{OnlyBaseline: c.Excluded.OnlyBaseline, OnlyCandidate: c.Excluded.OnlyCandidate,
 			HashChanged: c.Excluded.HashChanged, Errored: c.Excluded.Errored(), BaselineErrored: c.Excluded.BaselineErrored,

@@ -228,8 +228,8 @@ const measuresNote = "medians; shift: Hodges–Lehmann estimate over the pairs t
 // passNote says how a pass-rate table's intervals and p-values are to be
 // read: each row's interval is at the level its test matches.
 func passNote(c *compare.Comparison) string {
-	gated := fmt.Sprintf("gated rows: one-sided tests (p in the direction of Δ, Holm), intervals at 1 − 2·alpha/m for the m = %d gated metrics (Bonferroni; Holm may call a row whose interval touches its threshold)", c.Gated)
-	if c.Gated <= 1 {
+	gated := fmt.Sprintf("gated rows: one-sided tests (p in the direction of Δ, Holm), intervals at 1 − 2·alpha/m for the m = %d gated metrics (Bonferroni; Holm may call a row whose interval touches its threshold)", c.GatedFamily)
+	if c.GatedFamily <= 1 {
 		gated = "gated rows: one-sided tests (p in the direction of Δ), intervals at 1 − 2·alpha"
 	}
 	return gated + "; other rows: two-sided tests (Benjamini–Hochberg), intervals at the false-coverage-rate level (Benjamini–Yekutieli); " +

@@ -319,15 +319,15 @@ type Comparison struct {
 	// Benjamini–Hochberg adjustment, except the policy's never-regress tags,
 	// which are gated.
 	Tags []PassRate
-	// Gated is the number of distinct gated metrics that were tested: the
+	// GatedFamily is the number of distinct gated metrics that were tested: the
 	// size of the Holm family, and the m of the Bonferroni level 1 − 2·alpha/m
 	// of their intervals.
-	Gated    int
-	Measures []Measure // length, latency, similarity
-	Drift    DriftResult
-	Flips    []Flip // overall flips, by case id
-	Gate     GateResult
-	Warnings []error
+	GatedFamily int
+	Measures    []Measure // length, latency, similarity
+	Drift       DriftResult
+	Flips       []Flip // overall flips, by case id
+	Gate        GateResult
+	Warnings    []error
 }
 
 // ErrSettingsDiffer is wrapped by Diff's refusal of runs whose settings

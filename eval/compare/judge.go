@@ -91,13 +91,13 @@ func (m *comparer) adjustAndJudge() {
 	}
 	for _, x := range fam {
 		if !math.IsNaN(x.loss.P) {
-			c.Gated++
+			c.GatedFamily++
 		}
 	}
 	// bonf is the Bonferroni level of each gated test, Holm's first step.
-	bonf := alpha / float64(max(c.Gated, 1))
+	bonf := alpha / float64(max(c.GatedFamily, 1))
 	gatedCI := CINone
-	if c.Gated > 1 {
+	if c.GatedFamily > 1 {
 		gatedCI = CIBonferroni
 	}
 

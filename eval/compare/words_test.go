@@ -106,8 +106,8 @@ func TestVerdictWords(t *testing.T) {
 				t.Errorf("reasons %q, want the threshold the suite cannot resolve", g.Reasons())
 			}
 			// The one scorer is the same metric as all checks, counted once.
-			if s := &c.PassRates[1]; s.SameAs != "all checks" || s.Gated || c.Gated != 1 || s.Verdict != pr.Verdict {
-				t.Errorf("the only scorer: SameAs %q, gated %v, verdict %q; family of %d; want a repeat of all checks in a family of 1", s.SameAs, s.Gated, s.Verdict, c.Gated)
+			if s := &c.PassRates[1]; s.SameAs != "all checks" || s.Gated || c.GatedFamily != 1 || s.Verdict != pr.Verdict {
+				t.Errorf("the only scorer: SameAs %q, gated %v, verdict %q; family of %d; want a repeat of all checks in a family of 1", s.SameAs, s.Gated, s.Verdict, c.GatedFamily)
 			}
 		})
 	}
@@ -157,8 +157,8 @@ func TestGatedFamily(t *testing.T) {
 					t.Errorf("%s: reported with adjustment %q, want bh", pr.Name(), pr.Adjust)
 				}
 			}
-			if c.Gated != tt.m {
-				t.Errorf("family of %d, want %d", c.Gated, tt.m)
+			if c.GatedFamily != tt.m {
+				t.Errorf("family of %d, want %d", c.GatedFamily, tt.m)
 			}
 			// Gated intervals are at the Bonferroni level 1 − 2·alpha/m.
 			if want := 1 - 2*pol.Alpha/float64(tt.m); c.PassRates[0].CI.Level != want {
