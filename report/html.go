@@ -24,10 +24,10 @@ var htmlTemplate = template.Must(template.New("diff").Parse(htmlText))
 const MaxHTMLDiffs = 50
 
 type htmlRow struct {
-	Name, Baseline, Candidate, Delta, Flips, P, Verdict string
-	Class                                               string // "regressed", "improved" or ""
-	Gated                                               bool
-	Notes                                               string
+	Name, Baseline, Candidate, Delta, Level, Flips, P, Verdict string
+	Class                                                      string // "regressed", "improved" or ""
+	Gated                                                      bool
+	Notes                                                      string
 }
 
 type htmlForestRow struct {
@@ -49,6 +49,7 @@ type htmlTick struct {
 type htmlFlip struct {
 	CaseID    string
 	Lost      bool
+	Direction string
 	Tags      string
 	Failed    []string
 	Baseline  []Chunk
@@ -61,14 +62,14 @@ type htmlData struct {
 	Reasons                       []string
 	PassRates, Tags               []htmlRow
 	Measures                      []htmlRow
-	MeasuresNote, MeasuresCI      string
-	PassCI, DriftCI               string
+	MeasuresNote, PassNote        string
 	Drift                         htmlRow
 	Forest                        []htmlForestRow
 	ForestHeight                  float64
 	ForestZero                    float64
 	ForestTicks                   []htmlTick
 	ForestThreshold               []float64
+	FlipsTitle                    string
 	Flips                         []htmlFlip
 	MoreFlips                     []string
 	Notes                         []string
@@ -83,9 +84,9 @@ type htmlData struct {
 func WriteHTML(w io.Writer, c *compare.Comparison) error {
 	var n notes
 	d := htmlData{
-		MeasuresNote: measuresNote, MeasuresCI: measureCILabel(c), PassCI: passCILabel(c), DriftCI: driftCILabel(c),
+		MeasuresNote: measuresNote, PassNote: passNote(c),
 		Title: untrusted.Line(title(c)), LockLine: untrusted.Line(lockLine(c)), Paired: untrusted.Line(pairedLine(c)) + n.mark(c.Warnings),
-		Gate: gateLine(c), GateClass: string(c.Gate.Verdict), Aggregation: c.Aggregation,
+		Gate: gateLine(c), GateClass: gateClass(&c.Gate), Aggregation: c.Aggregation,
 	}
 	for _, r := range c.Gate.Reasons() {
 		d.Reasons = append(d.Reasons, untrusted.Line(r))
@@ -99,6 +100,7 @@ func WriteHTML(w io.Writer, c *compare.Comparison) error {
 				Baseline:  rateCell(p.Baseline.P, p.Baseline.CI.Lo, p.Baseline.CI.Hi),
 				Candidate: rateCell(p.Candidate.P, p.Candidate.CI.Lo, p.Candidate.CI.Hi),
 				Delta:     deltaCell(p.Diff, p.CI.Lo, p.CI.Hi),
+				Level:     levelCell(p.CI, p.CIAdjust),
 				Flips:     fmt.Sprintf("%d / %d", p.Counts.OnlyA, p.Counts.OnlyB),
 				P:         pCell(p.AdjP, p.Adjust), Verdict: verdictWords(p), Class: verdictClass(p.Verdict, p.Failed()),
 				Gated: p.Gated, Notes: n.mark(p.Warnings),
@@ -115,13 +117,16 @@ func WriteHTML(w io.Writer, c *compare.Comparison) error {
 			base = "repeats " + base
 		}
 		d.Measures = append(d.Measures, htmlRow{Name: m.Name, Baseline: base, Candidate: compare.FormatValue(m.Candidate, m.Unit),
-			Delta: measureDelta(m), P: pCell(m.AdjP, m.Adjust), Verdict: measureVerdict(m),
+			Delta: measureDelta(m), Level: levelCell(m.CI, m.CIAdjust), P: pCell(m.AdjP, m.Adjust), Verdict: m.Words(),
 			Class: verdictClass(m.Verdict, m.Failed()), Gated: m.Gated, Notes: n.mark(m.Warnings)})
 	}
-	ch, fl, ex, p, v := driftCells(&c.Drift)
-	d.Drift = htmlRow{Baseline: fl, Candidate: ch, Delta: ex, P: p, Verdict: v, Gated: c.Drift.Gated,
+	ch, fl, ex, lv, p, v := driftCells(&c.Drift)
+	d.Drift = htmlRow{Baseline: fl, Candidate: ch, Delta: ex, Level: lv, P: p, Verdict: v, Gated: c.Drift.Gated,
 		Class: verdictClass(c.Drift.Verdict, c.Drift.Failed()), Notes: n.mark(c.Drift.Warnings)}
 	forest(&d, c)
+	if len(c.Flips) > 0 {
+		d.FlipsTitle = flipsTitle(c)
+	}
 
 	shown := 0
 	for _, f := range c.Flips {
@@ -130,7 +135,7 @@ func WriteHTML(w io.Writer, c *compare.Comparison) error {
 			continue
 		}
 		shown++
-		hf := htmlFlip{CaseID: untrusted.Line(f.CaseID), Lost: f.Lost, Tags: untrusted.Line(strings.Join(f.Tags, ", "))}
+		hf := htmlFlip{CaseID: untrusted.Line(f.CaseID), Lost: f.Lost, Direction: f.Direction(), Tags: untrusted.Line(strings.Join(f.Tags, ", "))}
 		for _, s := range f.Failed {
 			hf.Failed = append(hf.Failed, untrusted.Line(s))
 		}
@@ -158,6 +163,8 @@ func verdictClass(v compare.Verdict, failed bool) string {
 		return "improved"
 	case v == compare.Changed:
 		return "changed"
+	case v == compare.Within || v == compare.Underpowered:
+		return "changed" // noteworthy, not failing: the same amber
 	}
 	return ""
 }

@@ -41,14 +41,19 @@ type jsonReport struct {
 	Aggregation   string         `json:"aggregation"`
 	Samples       int            `json:"samples"`
 	Paired        int            `json:"paired"`
-	Excluded      jsonExcluded   `json:"excluded"`
-	PassRates     []jsonPassRate `json:"pass_rates"`
-	Tags          []jsonPassRate `json:"tags"`
-	Measures      []jsonMeasure  `json:"measures"`
-	Drift         jsonDrift      `json:"drift"`
-	Flips         []jsonFlip     `json:"flips"`
-	Gate          jsonGate       `json:"gate"`
-	Warnings      []string       `json:"warnings"`
+	// GatedFamily is the number of distinct gated metrics tested: the Holm
+	// family, and the m of the intervals' Bonferroni level 1 − 2·alpha/m.
+	GatedFamily int `json:"gated_family"`
+	// ResolutionPower is the power every resolution is stated at.
+	ResolutionPower number         `json:"resolution_power"`
+	Excluded        jsonExcluded   `json:"excluded"`
+	PassRates       []jsonPassRate `json:"pass_rates"`
+	Tags            []jsonPassRate `json:"tags"`
+	Measures        []jsonMeasure  `json:"measures"`
+	Drift           jsonDrift      `json:"drift"`
+	Flips           []jsonFlip     `json:"flips"`
+	Gate            jsonGate       `json:"gate"`
+	Warnings        []string       `json:"warnings"`
 }
 
 type jsonLock struct {
@@ -107,15 +112,19 @@ type jsonPassRate struct {
 	Candidate      jsonRate          `json:"candidate"`
 	Diff           number            `json:"diff"`
 	CI             jsonInterval      `json:"ci"`
+	CIAdjustment   string            `json:"ci_adjustment"`
 	Method         string            `json:"method"`
+	Alternative    string            `json:"alternative"`
 	P              number            `json:"p"`
 	PAdjusted      number            `json:"p_adjusted"`
 	Adjustment     string            `json:"adjustment"`
+	Tests          jsonTests         `json:"tests"`
 	McNemarP       number            `json:"mcnemar_p"`
 	Clusters       *int              `json:"clusters,omitempty"`
 	DesignEffect   *number           `json:"design_effect,omitempty"`
 	Detectable     number            `json:"detectable_effect"`
 	Gated          bool              `json:"gated"`
+	SameAs         string            `json:"same_as"`
 	Threshold      compare.Threshold `json:"threshold"`
 	Verdict        string            `json:"verdict"`
 	NotNonInferior bool              `json:"not_non_inferior"`
@@ -123,6 +132,30 @@ type jsonPassRate struct {
 	Lost           []string          `json:"lost"`
 	Gained         []string          `json:"gained"`
 	Warnings       []string          `json:"warnings"`
+}
+
+// jsonTests are a pass rate's tests: one-sided ones for a gated metric
+// (loss, gain, and each beyond the threshold), the two-sided one for a
+// reported metric; a test not made is null.
+type jsonTests struct {
+	Loss       *jsonTest `json:"loss"`
+	Gain       *jsonTest `json:"gain"`
+	LossBeyond *jsonTest `json:"loss_beyond"`
+	GainBeyond *jsonTest `json:"gain_beyond"`
+	Change     *jsonTest `json:"change"`
+}
+
+type jsonTest struct {
+	P         number `json:"p"`
+	PAdjusted number `json:"p_adjusted"`
+}
+
+// newJSONTest returns t, or nil when it was not made (the zero Test).
+func newJSONTest(t compare.Test) *jsonTest {
+	if t == (compare.Test{}) {
+		return nil
+	}
+	return &jsonTest{P: number(t.P), PAdjusted: number(t.AdjP)}
 }
 
 type jsonMeasure struct {
@@ -134,6 +167,8 @@ type jsonMeasure struct {
 	Tested          bool         `json:"tested"`
 	Shift           number       `json:"shift"`
 	CI              jsonInterval `json:"ci"`
+	CIAdjustment    string       `json:"ci_adjustment"`
+	Resolution      number       `json:"resolution"`
 	MedianDiff      number       `json:"median_diff"`
 	MedianDiffCI    jsonInterval `json:"median_diff_ci"`
 	P               number       `json:"p"`
@@ -144,30 +179,37 @@ type jsonMeasure struct {
 	Gated           bool         `json:"gated"`
 	MinEffect       number       `json:"min_effect"`
 	Verdict         string       `json:"verdict"`
+	Words           string       `json:"words"`
 	Warnings        []string     `json:"warnings"`
 }
 
 type jsonDrift struct {
-	Cases      int          `json:"cases"`
-	Changed    int          `json:"changed"`
-	Share      number       `json:"share"`
-	Measured   bool         `json:"measured"`
-	FloorRun   string       `json:"floor_run"`
-	NoiseFloor number       `json:"noise_floor"`
-	Excess     number       `json:"excess"`
-	CI         jsonInterval `json:"ci"`
-	P          number       `json:"p"`
-	PAdjusted  number       `json:"p_adjusted"`
-	Adjustment string       `json:"adjustment"`
-	MaxExcess  *number      `json:"max_excess"`
-	Gated      bool         `json:"gated"`
-	Verdict    string       `json:"verdict"`
-	Warnings   []string     `json:"warnings"`
+	Cases        int          `json:"cases"`
+	Changed      int          `json:"changed"`
+	Share        number       `json:"share"`
+	Measured     bool         `json:"measured"`
+	FloorRun     string       `json:"floor_run"`
+	NoiseFloor   number       `json:"noise_floor"`
+	Excess       number       `json:"excess"`
+	CI           jsonInterval `json:"ci"`
+	CIAdjustment string       `json:"ci_adjustment"`
+	P            number       `json:"p"`
+	PAdjusted    number       `json:"p_adjusted"`
+	Adjustment   string       `json:"adjustment"`
+	ExactP       number       `json:"exact_p"`
+	Resolution   number       `json:"resolution"`
+	MaxExcess    *number      `json:"max_excess"`
+	Gated        bool         `json:"gated"`
+	Verdict      string       `json:"verdict"`
+	Words        string       `json:"words"`
+	Warnings     []string     `json:"warnings"`
 }
 
 type jsonFlip struct {
 	CaseID          string   `json:"case_id"`
-	Direction       string   `json:"direction"` // "pass_to_fail" or "fail_to_pass"
+	Direction       string   `json:"direction"` // "pass_to_fail" or "fail_to_pass" (the pass share fell or rose)
+	BaselinePass    number   `json:"baseline_pass"`
+	CandidatePass   number   `json:"candidate_pass"`
 	Tags            []string `json:"tags"`
 	FailedChecks    []string `json:"failed_checks"`
 	BaselineOutput  string   `json:"baseline_output"`
@@ -177,10 +219,22 @@ type jsonFlip struct {
 type jsonGate struct {
 	// Failed is true for the verdict "fail" only, as before the verdict
 	// existed: an inconclusive gate has failed false but is not a pass.
-	Failed   bool         `json:"failed"`
-	Verdict  string       `json:"verdict"` // "pass", "fail" or "inconclusive"
-	Reasons  []string     `json:"reasons"`
-	Evidence jsonEvidence `json:"evidence"`
+	Failed   bool     `json:"failed"`
+	Verdict  string   `json:"verdict"` // "pass", "fail" or "inconclusive"
+	Headline string   `json:"headline"`
+	Reasons  []string `json:"reasons"`
+	// Underpowered lists the gated metrics whose resolution is coarser than
+	// their threshold; Repeats the metrics that repeat a failed one.
+	Underpowered []jsonResolution `json:"underpowered"`
+	Repeats      []string         `json:"repeats"`
+	Evidence     jsonEvidence     `json:"evidence"`
+}
+
+type jsonResolution struct {
+	Metric    string `json:"metric"`
+	Effect    number `json:"effect"` // null: no change could be detected
+	Threshold number `json:"threshold"`
+	Unit      string `json:"unit"`
 }
 
 type jsonEvidence struct {
@@ -197,13 +251,17 @@ type jsonEvidence struct {
 
 func newJSONGate(g *compare.GateResult) jsonGate {
 	e := &g.Evidence
-	j := jsonGate{Failed: g.Failed(), Verdict: string(g.Verdict), Reasons: nonNil(g.Reasons()), Evidence: jsonEvidence{
-		Paired: e.Paired, MinPaired: e.MinPaired, Answered: e.Answered, Lost: e.Lost,
-		LostShare: number(e.LostShare()), MaxLost: number(e.MaxLost), LostKinds: make(map[string]int, len(e.LostKinds)),
-		FirstLost: e.FirstLost, Shortfalls: nonNil(e.Shortfalls),
-	}}
+	j := jsonGate{Failed: g.Failed(), Verdict: string(g.Verdict), Headline: g.Headline(), Reasons: nonNil(g.Reasons()),
+		Underpowered: []jsonResolution{}, Repeats: nonNil(g.Repeats), Evidence: jsonEvidence{
+			Paired: e.Paired, MinPaired: e.MinPaired, Answered: e.Answered, Lost: e.Lost,
+			LostShare: number(e.LostShare()), MaxLost: number(e.MaxLost), LostKinds: make(map[string]int, len(e.LostKinds)),
+			FirstLost: e.FirstLost, Shortfalls: nonNil(e.Shortfalls),
+		}}
 	for _, k := range e.LostKinds {
 		j.Evidence.LostKinds[k.Kind] = k.Cases
+	}
+	for _, u := range g.Underpowered {
+		j.Underpowered = append(j.Underpowered, jsonResolution{Metric: u.Metric, Effect: number(u.Effect), Threshold: number(u.Threshold), Unit: u.Unit})
 	}
 	return j
 }
@@ -214,14 +272,16 @@ func newJSONGate(g *compare.GateResult) jsonGate {
 // so that the document is safe to embed in HTML.
 func WriteJSON(w io.Writer, c *compare.Comparison) error {
 	r := jsonReport{
-		SchemaVersion: SchemaVersion,
-		Lock:          jsonLock{Baseline: c.Baseline.Lock, Candidate: c.Candidate.Lock, Diff: c.LockDiff},
-		Baseline:      newJSONRun(c.Baseline, c.BaselineFile),
-		Candidate:     newJSONRun(c.Candidate, c.CandidateFile),
-		Policy:        c.Policy,
-		Aggregation:   c.Aggregation,
-		Samples:       c.Samples,
-		Paired:        c.Paired,
+		SchemaVersion:   SchemaVersion,
+		Lock:            jsonLock{Baseline: c.Baseline.Lock, Candidate: c.Candidate.Lock, Diff: c.LockDiff},
+		Baseline:        newJSONRun(c.Baseline, c.BaselineFile),
+		Candidate:       newJSONRun(c.Candidate, c.CandidateFile),
+		Policy:          c.Policy,
+		Aggregation:     c.Aggregation,
+		Samples:         c.Samples,
+		Paired:          c.Paired,
+		GatedFamily:     c.GatedFamily,
+		ResolutionPower: number(stats.DefaultPower),
 		Excluded: jsonExcluded{OnlyBaseline: c.Excluded.OnlyBaseline, OnlyCandidate: c.Excluded.OnlyCandidate,
 			HashChanged: c.Excluded.HashChanged, Errored: c.Excluded.Errored(), BaselineErrored: c.Excluded.BaselineErrored,
 			CandidateErrored: c.Excluded.CandidateErrored, Total: c.Excluded.Total()},
@@ -242,20 +302,19 @@ func WriteJSON(w io.Writer, c *compare.Comparison) error {
 		m := &c.Measures[i]
 		r.Measures = append(r.Measures, jsonMeasure{
 			Name: m.Name, Unit: m.Unit, N: m.N, BaselineMedian: number(m.Baseline), CandidateMedian: number(m.Candidate),
-			Tested: m.Tested, Shift: number(m.Shift), CI: newJSONInterval(m.CI),
+			Tested: m.Tested, Shift: number(m.Shift), CI: newJSONInterval(m.CI), CIAdjustment: m.CIAdjust, Resolution: number(m.Resolution),
 			MedianDiff: number(m.Bootstrap.Median), MedianDiffCI: newJSONInterval(m.Bootstrap.CI),
 			P: number(m.P), PAdjusted: number(m.AdjP), Adjustment: m.Adjust, Ties: m.Test.Ties, Zeros: m.Test.Zeros,
-			Gated: m.Gated, MinEffect: number(m.Threshold.MinEffect), Verdict: string(m.Verdict), Warnings: errStrings(m.Warnings),
+			Gated: m.Gated, MinEffect: number(m.Threshold.MinEffect), Verdict: string(m.Verdict), Words: m.Words(), Warnings: errStrings(m.Warnings),
 		})
 	}
 	d := &c.Drift
 	r.Drift = jsonDrift{Cases: d.Cases, Changed: d.Changed, Share: number(d.Share), Measured: d.Measured, FloorRun: d.FloorRun,
-		NoiseFloor: number(math.NaN()), Excess: number(math.NaN()), P: number(math.NaN()), PAdjusted: number(d.AdjP),
-		CI:         jsonInterval{Lo: number(math.NaN()), Hi: number(math.NaN()), Level: number(math.NaN())},
-		Adjustment: d.Adjust, Gated: d.Gated, Verdict: string(d.Verdict), Warnings: errStrings(d.Warnings)}
+		NoiseFloor: number(math.NaN()), Excess: number(math.NaN()), P: number(d.P), PAdjusted: number(d.AdjP), ExactP: number(math.NaN()),
+		CI: newJSONInterval(d.CI), CIAdjustment: d.CIAdjust, Resolution: number(d.Resolution),
+		Adjustment: d.Adjust, Gated: d.Gated, Verdict: string(d.Verdict), Words: d.Words(), Warnings: errStrings(d.Warnings)}
 	if d.Measured {
-		r.Drift.NoiseFloor, r.Drift.Excess, r.Drift.P = number(d.Test.Within), number(d.Test.Excess), number(d.Test.P)
-		r.Drift.CI = newJSONInterval(d.Test.CI)
+		r.Drift.NoiseFloor, r.Drift.Excess, r.Drift.ExactP = number(d.Test.Within), number(d.Test.Excess), number(d.Test.P)
 	}
 	if d.MaxExcess != nil {
 		x := number(*d.MaxExcess)
@@ -287,7 +346,8 @@ func writeJSONStreaming(w io.Writer, r jsonReport, flips []compare.Flip) error {
 		if f.Lost {
 			dir = "pass_to_fail"
 		}
-		item, err := untrusted.MarshalIndent(jsonFlip{CaseID: f.CaseID, Direction: dir, Tags: nonNil(f.Tags),
+		item, err := untrusted.MarshalIndent(jsonFlip{CaseID: f.CaseID, Direction: dir, BaselinePass: number(f.BaselinePass),
+			CandidatePass: number(f.CandidatePass), Tags: nonNil(f.Tags),
 			FailedChecks: nonNil(f.Failed), BaselineOutput: f.Baseline, CandidateOutput: f.Candidate}, "    ", "  ")
 		if err != nil {
 			return err
@@ -321,13 +381,15 @@ func newJSONPassRate(p *compare.PassRate) jsonPassRate {
 		Counts:    jsonCounts{Both: p.Counts.Both, OnlyBaseline: p.Counts.OnlyA, OnlyCandidate: p.Counts.OnlyB, Neither: p.Counts.Neither},
 		Baseline:  jsonRate{Rate: number(p.Baseline.P), CI: newJSONInterval(p.Baseline.CI)},
 		Candidate: jsonRate{Rate: number(p.Candidate.P), CI: newJSONInterval(p.Candidate.CI)},
-		Diff:      number(p.Diff), CI: newJSONInterval(p.CI), Method: p.Method,
-		P: number(p.P), PAdjusted: number(p.AdjP), Adjustment: p.Adjust, McNemarP: number(p.McNemar.P),
-		Detectable: number(p.Detectable.Effect), Gated: p.Gated, Threshold: p.Threshold,
+		Diff:      number(p.Diff), CI: newJSONInterval(p.CI), CIAdjustment: p.CIAdjust, Method: p.Method,
+		Alternative: p.Alternative.String(), P: number(p.P), PAdjusted: number(p.AdjP), Adjustment: p.Adjust,
+		Tests: jsonTests{Loss: newJSONTest(p.Loss), Gain: newJSONTest(p.Gain), LossBeyond: newJSONTest(p.LossBeyond),
+			GainBeyond: newJSONTest(p.GainBeyond), Change: newJSONTest(p.Change)},
+		McNemarP: number(p.McNemar.P), Detectable: number(p.Detectable.Effect), Gated: p.Gated, SameAs: p.SameAs, Threshold: p.Threshold,
 		Verdict: string(p.Verdict), NotNonInferior: p.NotNonInferior, Words: p.Words(),
 		Lost: nonNil(p.Lost), Gained: nonNil(p.Gained), Warnings: errStrings(p.Warnings),
 	}
-	if p.Cluster != nil {
+	if p.Clustered && p.Cluster != nil {
 		g, de := p.Cluster.Clusters, number(p.Cluster.DesignEffect)
 		j.Clusters, j.DesignEffect = &g, &de
 	}

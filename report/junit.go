@@ -53,7 +53,10 @@ type junitSkipped struct {
 }
 
 // WriteJUnit renders c as JUnit XML: a test suite "gate" with one testcase per
-// gated metric, failing when the metric fails the gate, and a testcase
+// gated metric, failing when the metric fails the gate and skipped when it is
+// underpowered (the suite cannot resolve the policy's threshold: not a
+// failure, not a plain pass either), a property "headline" with the verdict
+// as every report words it, and a testcase
 // "evidence" that is in error when the evidence falls short of the policy (an
 // inconclusive gate must not look green to a CI system); and a test suite
 // "flips" with one testcase per flipped case (all of them), failing for each
@@ -65,7 +68,7 @@ func WriteJUnit(w io.Writer, c *compare.Comparison) error {
 		{"baseline_lock", string(c.Baseline.Lock)}, {"candidate_lock", string(c.Candidate.Lock)},
 		{"baseline_run", sideName(c.Baseline, c.BaselineFile, "")}, {"candidate_run", sideName(c.Candidate, c.CandidateFile, "")},
 		{"lock_diff", c.LockDiff}, {"paired", fmt.Sprint(c.Paired)}, {"excluded", c.Excluded.String()},
-		{"alpha", fmt.Sprint(c.Policy.Alpha)}, {"verdict", string(c.Gate.Verdict)},
+		{"alpha", fmt.Sprint(c.Policy.Alpha)}, {"verdict", string(c.Gate.Verdict)}, {"headline", c.Gate.Headline()},
 	}}
 	for _, list := range [][]compare.PassRate{c.PassRates, c.Tags} {
 		for i := range list {
@@ -74,10 +77,16 @@ func WriteJUnit(w io.Writer, c *compare.Comparison) error {
 				continue
 			}
 			tc := junitCase{Name: "pass rate: " + p.Name(), Classname: "evalpin.gate.pass_rate",
-				SystemOut: fmt.Sprintf("%s → %s, %s, p = %s %s: %s%s", compare.Percent(p.Baseline.P), compare.Percent(p.Candidate.P),
-					deltaCell(p.Diff, p.CI.Lo, p.CI.Hi), compare.FormatP(p.AdjP), p.Adjust, p.Words(), warningsText(p.Warnings))}
-			if p.Failed() {
+				SystemOut: fmt.Sprintf("%s → %s, %s at %s, p = %s %s (%s): %s%s", compare.Percent(p.Baseline.P), compare.Percent(p.Candidate.P),
+					deltaCell(p.Diff, p.CI.Lo, p.CI.Hi), levelCell(p.CI, p.CIAdjust), compare.FormatP(p.AdjP), p.Adjust, p.Alternative,
+					p.Words(), warningsText(p.Warnings))}
+			switch {
+			case p.Failed():
 				tc.Failure = &junitFailure{Message: p.Words(), Type: "regression", Text: tc.SystemOut}
+			case p.Verdict == compare.Underpowered:
+				// Not a failure, and not a plain pass either: the suite
+				// cannot resolve the policy's threshold.
+				tc.Skipped = &junitSkipped{Message: p.Words()}
 			}
 			gate.Cases = append(gate.Cases, tc)
 		}
@@ -88,10 +97,13 @@ func WriteJUnit(w io.Writer, c *compare.Comparison) error {
 			continue
 		}
 		tc := junitCase{Name: "measure: " + m.Name, Classname: "evalpin.gate.measure",
-			SystemOut: fmt.Sprintf("median %s → %s, shift %s, p = %s %s: %s%s", compare.FormatValue(m.Baseline, m.Unit),
-				compare.FormatValue(m.Candidate, m.Unit), measureDelta(m), compare.FormatP(m.AdjP), m.Adjust, measureVerdict(m), warningsText(m.Warnings))}
-		if !m.Tested {
+			SystemOut: fmt.Sprintf("median %s → %s, shift %s at %s, p = %s %s: %s%s", compare.FormatValue(m.Baseline, m.Unit),
+				compare.FormatValue(m.Candidate, m.Unit), measureDelta(m), levelCell(m.CI, m.CIAdjust), compare.FormatP(m.AdjP), m.Adjust, m.Words(), warningsText(m.Warnings))}
+		switch {
+		case !m.Tested:
 			tc.Skipped = &junitSkipped{Message: "not tested" + warningsText(m.Warnings)}
+		case m.Verdict == compare.Underpowered:
+			tc.Skipped = &junitSkipped{Message: m.Words()}
 		}
 		if m.Failed() {
 			tc.Failure = &junitFailure{Message: string(m.Verdict), Type: "regression", Text: tc.SystemOut}
@@ -99,11 +111,14 @@ func WriteJUnit(w io.Writer, c *compare.Comparison) error {
 		gate.Cases = append(gate.Cases, tc)
 	}
 	if d := &c.Drift; d.Gated {
-		ch, fl, ex, p, v := driftCells(d)
+		ch, fl, ex, lv, p, v := driftCells(d)
 		tc := junitCase{Name: "output drift", Classname: "evalpin.gate.drift",
-			SystemOut: fmt.Sprintf("changed %s, noise floor %s, excess %s, p = %s: %s%s", ch, fl, ex, p, v, warningsText(d.Warnings))}
-		if !d.Measured {
+			SystemOut: fmt.Sprintf("changed %s, noise floor %s, excess %s at %s, p = %s: %s%s", ch, fl, ex, lv, p, v, warningsText(d.Warnings))}
+		switch {
+		case !d.Measured:
 			tc.Skipped = &junitSkipped{Message: "noise floor unmeasured (samples = 1)"}
+		case d.Verdict == compare.Underpowered:
+			tc.Skipped = &junitSkipped{Message: v}
 		}
 		if d.Failed() {
 			tc.Failure = &junitFailure{Message: "output drift above the noise floor", Type: "regression", Text: tc.SystemOut}
@@ -122,14 +137,14 @@ func WriteJUnit(w io.Writer, c *compare.Comparison) error {
 	flips := junitSuite{Name: "evalpin.flips"}
 	for _, f := range c.Flips {
 		tc := junitCase{Name: f.CaseID, Classname: "evalpin.flips"}
-		text := fmt.Sprintf("baseline output:\n%s\n\ncandidate output:\n%s\n", f.Baseline, f.Candidate)
+		text := fmt.Sprintf("%s\nbaseline output:\n%s\n\ncandidate output:\n%s\n", f.Direction(), f.Baseline, f.Candidate)
 		if len(f.Failed) > 0 {
 			text += "\nfailed checks: " + strings.Join(f.Failed, "; ") + "\n"
 		}
 		if f.Lost {
-			tc.Failure = &junitFailure{Message: "pass→fail", Type: "flip", Text: text}
+			tc.Failure = &junitFailure{Message: f.Direction(), Type: "flip", Text: text}
 		} else {
-			tc.SystemOut = "fail→pass\n" + text
+			tc.SystemOut = text
 		}
 		flips.Cases = append(flips.Cases, tc)
 	}

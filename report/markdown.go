@@ -19,10 +19,10 @@ func WriteMarkdown(w io.Writer, c *compare.Comparison) error {
 	bw := bufio.NewWriter(w)
 	var n notes
 	verdict := "✅ " + gateLine(c)
-	switch c.Gate.Verdict {
-	case compare.GateFail:
+	switch gateClass(&c.Gate) {
+	case "fail":
 		verdict = "❌ " + gateLine(c)
-	case compare.GateInconclusive:
+	case "inconclusive", "underpowered":
 		verdict = "⚠️ " + gateLine(c)
 	}
 	fmt.Fprintf(bw, "### evalpin diff: %s\n\n", mdEscape(verdict))
@@ -37,18 +37,18 @@ func WriteMarkdown(w io.Writer, c *compare.Comparison) error {
 	}
 
 	passTable := func(rows []compare.PassRate) {
-		fmt.Fprintf(bw, "| Metric | Baseline | Candidate | Δ [%s] | Flips −/+ | p | Verdict |\n", passCILabel(c))
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(bw, "| Metric | Baseline | Candidate | Δ [CI] | Level | Flips −/+ | p | Verdict |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---|")
 		for i := range rows {
 			p := &rows[i]
 			name := mdEscape(p.Name())
 			if p.Gated {
 				name = "**" + name + "**"
 			}
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %d/%d | %s | %s%s |\n", name,
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %d/%d | %s | %s%s |\n", name,
 				rateCell(p.Baseline.P, p.Baseline.CI.Lo, p.Baseline.CI.Hi),
 				rateCell(p.Candidate.P, p.Candidate.CI.Lo, p.Candidate.CI.Hi),
-				deltaCell(p.Diff, p.CI.Lo, p.CI.Hi), p.Counts.OnlyA, p.Counts.OnlyB,
+				deltaCell(p.Diff, p.CI.Lo, p.CI.Hi), levelCell(p.CI, p.CIAdjust), p.Counts.OnlyA, p.Counts.OnlyB,
 				pCell(p.AdjP, p.Adjust), mdEscape(verdictWords(p)), n.mark(p.Warnings))
 		}
 		fmt.Fprintln(bw)
@@ -56,6 +56,7 @@ func WriteMarkdown(w io.Writer, c *compare.Comparison) error {
 	fmt.Fprintln(bw, "#### Pass rates (bold: gated, Holm)")
 	fmt.Fprintln(bw)
 	passTable(c.PassRates)
+	fmt.Fprintf(bw, "%s\n\n", mdEscape(passNote(c)))
 	if len(c.Tags) > 0 {
 		fmt.Fprintln(bw, "#### Tags (exploratory, Benjamini–Hochberg; bold: never-regress, Holm)")
 		fmt.Fprintln(bw)
@@ -64,33 +65,29 @@ func WriteMarkdown(w io.Writer, c *compare.Comparison) error {
 
 	fmt.Fprintf(bw, "#### Measures (%s)\n", measuresNote)
 	fmt.Fprintln(bw)
-	fmt.Fprintf(bw, "| Measure | Baseline | Candidate | Shift [%s] | p | Verdict |\n", measureCILabel(c))
-	fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|")
+	fmt.Fprintln(bw, "| Measure | Baseline | Candidate | Shift [CI] | Level | p | Verdict |")
+	fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---|")
 	for i := range c.Measures {
 		m := &c.Measures[i]
 		base := compare.FormatValue(m.Baseline, m.Unit)
 		if m.Name == compare.MeasureSimilarity {
 			base = "repeats " + base
 		}
-		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s%s |\n", m.Name, base, compare.FormatValue(m.Candidate, m.Unit),
-			measureDelta(m), pCell(m.AdjP, m.Adjust), mdEscape(measureVerdict(m)), n.mark(m.Warnings))
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s%s |\n", m.Name, base, compare.FormatValue(m.Candidate, m.Unit),
+			measureDelta(m), levelCell(m.CI, m.CIAdjust), pCell(m.AdjP, m.Adjust), mdEscape(m.Words()), n.mark(m.Warnings))
 	}
 	fmt.Fprintln(bw)
-	ch, fl, ex, p, v := driftCells(&c.Drift)
-	fmt.Fprintf(bw, "| Output drift | Noise floor | Excess [%s] | p | Verdict |\n", driftCILabel(c))
-	fmt.Fprintln(bw, "|---:|---:|---:|---:|---|")
-	fmt.Fprintf(bw, "| %s | %s | %s | %s | %s%s |\n\n", ch, fl, ex, p, mdEscape(v), n.mark(c.Drift.Warnings))
+	ch, fl, ex, lv, p, v := driftCells(&c.Drift)
+	fmt.Fprintln(bw, "| Output drift | Noise floor | Excess [CI] | Level | p | Verdict |")
+	fmt.Fprintln(bw, "|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s%s |\n\n", ch, fl, ex, lv, p, mdEscape(v), n.mark(c.Drift.Warnings))
 
 	if len(c.Flips) > 0 {
-		fmt.Fprintf(bw, "<details><summary>Flipped cases: %d pass→fail, %d fail→pass</summary>\n\n",
-			c.PassRates[0].Counts.OnlyA, c.PassRates[0].Counts.OnlyB)
+		fmt.Fprintf(bw, "<details><summary>%s</summary>\n\n", flipsTitle(c)) // our words, no untrusted text
 		fmt.Fprintln(bw, "| Case | Flip | Baseline output | Candidate output |")
 		fmt.Fprintln(bw, "|---|---|---|---|")
 		for _, f := range listed(c.Flips) {
-			dir := "fail→pass"
-			if f.Lost {
-				dir = "pass→fail"
-			}
+			dir := f.Direction()
 			fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", mdEscape(f.CaseID), dir,
 				mdEscape(untrusted.Cut(f.Baseline, 80)), mdEscape(untrusted.Cut(f.Candidate, 80)))
 		}

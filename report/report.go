@@ -19,6 +19,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/compare"
+	"github.com/evalpin/evalpin/eval/stats"
 	"github.com/evalpin/evalpin/internal/fault"
 )
 
@@ -157,22 +158,40 @@ func pairedLine(c *compare.Comparison) string {
 }
 
 // gateLine is the verdict of the gate; its reasons (c.Gate.Reasons) follow
-// it in every format.
+// it in every format. A pass the suite cannot back (a gated metric's
+// resolution coarser than its threshold) says so: "Gate: PASS, underpowered:
+// could detect ≥ 7.6 pp (all checks), the policy asks 2.0 pp (alpha 0.05)".
 func gateLine(c *compare.Comparison) string {
 	g := &c.Gate
-	switch g.Verdict {
-	case compare.GateFail:
+	switch {
+	case g.Verdict == compare.GateFail:
 		return fmt.Sprintf("Gate: %s — %d regression(s) at alpha %g", g.Verdict.Word(), len(g.Regressions), c.Policy.Alpha)
-	case compare.GateInconclusive:
+	case g.Verdict == compare.GateInconclusive:
 		return fmt.Sprintf("Gate: %s at alpha %g — too little evidence for a verdict", g.Verdict.Word(), c.Policy.Alpha)
+	case len(g.Underpowered) > 0:
+		return fmt.Sprintf("Gate: %s (alpha %g)", g.Headline(), c.Policy.Alpha)
 	}
 	return fmt.Sprintf("Gate: %s at alpha %g", g.Verdict.Word(), c.Policy.Alpha)
 }
 
-// rateCell formats a pass rate with its Wilson interval.
+// gateClass is the gate's verdict as the HTML and Markdown reports mark it:
+// "pass", "fail", "inconclusive", or "underpowered" for a pass the suite
+// cannot back.
+func gateClass(g *compare.GateResult) string {
+	if g.Verdict == compare.GatePass && len(g.Underpowered) > 0 {
+		return "underpowered"
+	}
+	return string(g.Verdict)
+}
+
+// rateCell formats a pass rate with its Wilson interval (the rate alone when
+// there is no interval).
 func rateCell(p, lo, hi float64) string {
-	if math.IsNaN(p) {
+	switch {
+	case math.IsNaN(p):
 		return "—"
+	case math.IsNaN(lo) || math.IsNaN(hi):
+		return compare.Percent(p)
 	}
 	return fmt.Sprintf("%s [%.1f, %.1f]", compare.Percent(p), 100*lo, 100*hi)
 }
@@ -210,40 +229,41 @@ func pCell(p float64, adjust string) string {
 // shift and which interval.
 const measuresNote = "medians; shift: Hodges–Lehmann estimate over the pairs that differ; CI: its Wilcoxon signed-rank interval"
 
-// The labels of a comparison's intervals, "95% CI", each from the level of
-// the intervals it heads: a policy's alpha sets the level, and a label never
-// claims another than the numbers under it have.
-func passCILabel(c *compare.Comparison) string {
-	var levels []float64
-	for _, rows := range [][]compare.PassRate{c.PassRates, c.Tags} {
-		for i := range rows {
-			levels = append(levels, rows[i].CI.Level)
-		}
+// passNote says how a pass-rate table's intervals and p-values are to be
+// read: each row's interval is at the level its test matches.
+func passNote(c *compare.Comparison) string {
+	gated := fmt.Sprintf("gated rows: one-sided tests (p in the direction of Δ, Holm), intervals at 1 − 2·alpha/m for the m = %d gated metrics (Bonferroni; Holm may call a row whose interval touches its threshold)", c.GatedFamily)
+	if c.GatedFamily <= 1 {
+		gated = "gated rows: one-sided tests (p in the direction of Δ), intervals at 1 − 2·alpha"
 	}
-	return levelLabel(c, levels...)
+	return gated + "; other rows: two-sided tests (Benjamini–Hochberg), intervals at the false-coverage-rate level (Benjamini–Yekutieli); " +
+		"resolution: the smallest change detected with " + fmt.Sprintf("%.0f%%", 100*stats.DefaultPower) + " power"
 }
 
-func measureCILabel(c *compare.Comparison) string {
-	var levels []float64
-	for i := range c.Measures {
-		levels = append(levels, c.Measures[i].CI.Level)
+// levelCell says the level of an interval and the adjustment it follows:
+// "98.33% Bonferroni", "97.5% FCR", "90%"; "—" when there is none.
+func levelCell(iv stats.Interval, adjust string) string {
+	if !(iv.Level > 0 && iv.Level < 1) || math.IsNaN(iv.Lo) {
+		return "—"
 	}
-	return levelLabel(c, levels...)
+	s := compare.LevelPercent(iv.Level)
+	switch adjust {
+	case compare.CIBonferroni:
+		s += " Bonferroni"
+	case compare.CIFCR:
+		s += " FCR"
+	}
+	return s
 }
 
-func driftCILabel(c *compare.Comparison) string { return levelLabel(c, c.Drift.Test.CI.Level) }
-
-// levelLabel says the first level in levels that is set, else 1 − alpha of
-// the comparison's policy (a table with no interval in it), as "NN% CI".
-func levelLabel(c *compare.Comparison, levels ...float64) string {
-	level := 1 - c.Policy.Alpha
-	for _, l := range levels {
-		if l > 0 && l < 1 {
-			level = l
-			break
-		}
+// flipsTitle heads the list of flipped cases: "9 pass→fail, 2 fail→pass",
+// or with averaged samples "9 worse, 2 better".
+func flipsTitle(c *compare.Comparison) string {
+	pr := &c.PassRates[0]
+	if pr.Method == compare.MethodMean {
+		return fmt.Sprintf("Cases whose pass share changed (all checks): %d worse, %d better", pr.Counts.OnlyA, pr.Counts.OnlyB)
 	}
-	return strconv.FormatFloat(math.Round(level*1000)/10, 'f', -1, 64) + "% CI"
+	return fmt.Sprintf("Flipped cases (all checks): %d pass→fail, %d fail→pass", pr.Counts.OnlyA, pr.Counts.OnlyB)
 }
 
 // measureDelta formats a measure's shift with its interval.
@@ -280,31 +300,16 @@ func plain(x float64, unit string) string {
 	return strings.Replace(fmt.Sprintf(f, x), "-", "−", 1)
 }
 
-// measureVerdict says a measure's verdict in words.
-func measureVerdict(m *compare.Measure) string {
-	switch {
-	case !m.Tested:
-		return "not tested"
-	case m.Verdict == compare.NoChange:
-		return "~"
-	}
-	return string(m.Verdict)
-}
-
-// driftCells returns the drift row: changed share, noise floor, excess, p, verdict.
-func driftCells(d *compare.DriftResult) (changed, floor, excess, p, verdict string) {
+// driftCells returns the drift row: changed share, noise floor, excess, its
+// level, p, verdict.
+func driftCells(d *compare.DriftResult) (changed, floor, excess, level, p, verdict string) {
 	changed = fmt.Sprintf("%s (%d of %d)", compare.Percent(d.Share), d.Changed, d.Cases)
 	if !d.Measured {
-		return changed, "unmeasured", "—", "—", "not tested"
+		return changed, "unmeasured", "—", "—", "—", d.Words()
 	}
 	floor = fmt.Sprintf("%s (%s repeats)", compare.Percent(d.Test.Within), d.FloorRun)
-	excess = deltaCell(d.Test.Excess, d.Test.CI.Lo, d.Test.CI.Hi)
-	p = pCell(d.AdjP, d.Adjust)
-	verdict = "~"
-	if d.Verdict != compare.NoChange {
-		verdict = "above the noise floor"
-	}
-	return
+	excess = deltaCell(d.Test.Excess, d.CI.Lo, d.CI.Hi)
+	return changed, floor, excess, levelCell(d.CI, d.CIAdjust), pCell(d.AdjP, d.Adjust), d.Words()
 }
 
 // verdictWords says a pass rate's verdict with its markers.

@@ -26,7 +26,7 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 
 	passTable := func(rows []compare.PassRate) error {
 		t := newTable(bw)
-		t.Header("METRIC", "BASELINE", "CANDIDATE", "Δ ["+passCILabel(c)+"]", "FLIPS −/+", "P", "VERDICT")
+		t.Header("METRIC", "BASELINE", "CANDIDATE", "Δ [CI]", "LEVEL", "FLIPS −/+", "P", "VERDICT")
 		for i := range rows {
 			p := &rows[i]
 			name := untrusted.Line(p.Name())
@@ -38,6 +38,7 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 				rateCell(p.Baseline.P, p.Baseline.CI.Lo, p.Baseline.CI.Hi),
 				rateCell(p.Candidate.P, p.Candidate.CI.Lo, p.Candidate.CI.Hi),
 				deltaCell(p.Diff, p.CI.Lo, p.CI.Hi),
+				levelCell(p.CI, p.CIAdjust),
 				fmt.Sprintf("%d/%d", p.Counts.OnlyA, p.Counts.OnlyB),
 				pCell(p.AdjP, p.Adjust),
 				verdictWords(p)+n.mark(p.Warnings),
@@ -51,6 +52,7 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 	if err := passTable(c.PassRates); err != nil {
 		return err
 	}
+	fmt.Fprintln(bw, untrusted.Line(passNote(c)))
 	if len(c.Tags) > 0 {
 		fmt.Fprintln(bw, "\nTags (exploratory, Benjamini–Hochberg; gated tags Holm)")
 		if err := passTable(c.Tags); err != nil {
@@ -60,7 +62,7 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 
 	fmt.Fprintf(bw, "\nMeasures (%s)\n", measuresNote)
 	t := newTable(bw)
-	t.Header("MEASURE", "BASELINE", "CANDIDATE", "SHIFT ["+measureCILabel(c)+"]", "P", "VERDICT")
+	t.Header("MEASURE", "BASELINE", "CANDIDATE", "SHIFT [CI]", "LEVEL", "P", "VERDICT")
 	for i := range c.Measures {
 		m := &c.Measures[i]
 		name := m.Name
@@ -71,8 +73,8 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 		if m.Name == compare.MeasureSimilarity {
 			base = "repeats " + base
 		}
-		if err := t.Append(name, base, compare.FormatValue(m.Candidate, m.Unit), measureDelta(m),
-			pCell(m.AdjP, m.Adjust), measureVerdict(m)+n.mark(m.Warnings)); err != nil {
+		if err := t.Append(name, base, compare.FormatValue(m.Candidate, m.Unit), measureDelta(m), levelCell(m.CI, m.CIAdjust),
+			pCell(m.AdjP, m.Adjust), m.Words()+n.mark(m.Warnings)); err != nil {
 			return err
 		}
 	}
@@ -82,9 +84,9 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 
 	fmt.Fprintln(bw, "\nOutput drift")
 	t = newTable(bw)
-	t.Header("CHANGED", "NOISE FLOOR", "EXCESS ["+driftCILabel(c)+"]", "P", "VERDICT")
-	ch, fl, ex, p, v := driftCells(&c.Drift)
-	if err := t.Append(ch, fl, ex, p, v+n.mark(c.Drift.Warnings)); err != nil {
+	t.Header("CHANGED", "NOISE FLOOR", "EXCESS [CI]", "LEVEL", "P", "VERDICT")
+	ch, fl, ex, lv, p, v := driftCells(&c.Drift)
+	if err := t.Append(ch, fl, ex, lv, p, v+n.mark(c.Drift.Warnings)); err != nil {
 		return err
 	}
 	if err := t.Render(); err != nil {
@@ -92,14 +94,11 @@ func WriteTable(w io.Writer, c *compare.Comparison) error {
 	}
 
 	if len(c.Flips) > 0 {
-		fmt.Fprintf(bw, "\nFlipped cases (all checks): %d pass→fail, %d fail→pass\n", c.PassRates[0].Counts.OnlyA, c.PassRates[0].Counts.OnlyB)
+		fmt.Fprintf(bw, "\n%s\n", flipsTitle(c))
 		t = newTable(bw)
 		t.Header("CASE", "FLIP", "BASELINE OUTPUT", "CANDIDATE OUTPUT", "FAILED CHECKS")
 		for _, f := range listed(c.Flips) {
-			dir := "fail→pass"
-			if f.Lost {
-				dir = "pass→fail"
-			}
+			dir := f.Direction()
 			failed := ""
 			for i, s := range f.Failed {
 				if i > 0 {

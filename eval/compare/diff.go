@@ -15,38 +15,57 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gonum.org/v1/gonum/stat/distuv"
-
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/stats"
 	"github.com/evalpin/evalpin/internal/fault"
 )
 
-// A Verdict is a metric's conclusion in the manner of benchstat: a change is
-// called only when it is statistically significant (after the metric's
-// multiple-comparison adjustment) and beyond the policy's practical threshold.
+// A Verdict is a metric's conclusion, read off its numbers: a change is
+// called regressed or improved only when it is statistically significant
+// (after the metric's multiple-comparison adjustment) and shown beyond the
+// policy's practical threshold (its interval lies wholly beyond it).
 type Verdict string
 
-// The verdicts of a metric.
+// The verdicts of a metric. Every one is worded with its numbers (Words): a
+// NoChange with the resolution the suite had, a Within with the threshold.
 const (
-	Regressed Verdict = "regressed" // significantly and materially worse
-	Improved  Verdict = "improved"  // significantly and materially better
-	Changed   Verdict = "changed"   // a material, significant change of a measure without a better direction (output length)
-	NoChange  Verdict = "~"         // no detectable change at the suite's resolution
+	Regressed    Verdict = "regressed"    // significantly worse, shown beyond the threshold
+	Improved     Verdict = "improved"     // significantly better, shown beyond the threshold
+	Changed      Verdict = "changed"      // a significant change shown beyond the threshold, of a measure without a better direction (output length)
+	Within       Verdict = "within"       // a significant change not shown beyond the threshold
+	NoChange     Verdict = "~"            // no significant change, at the resolution the metric had
+	Underpowered Verdict = "underpowered" // no significant change, and a gated metric whose resolution is coarser than its threshold
 )
 
 // Adjustments name the multiple-comparison adjustment a metric's AdjP comes from.
 const (
 	AdjustHolm = "holm" // gated metrics: family-wise error control
-	AdjustBH   = "bh"   // the exploratory per-tag listing: false discovery rate
-	AdjustNone = ""     // not tested (no p-value)
+	AdjustBH   = "bh"   // reported metrics (tags, small scorers): false discovery rate
+	AdjustNone = ""     // a metric judged alone, or not tested
 )
 
-// The pass-rate tests: McNemar's exact test on the flips, or, when cases share
-// clusters, a t test on the CR1 cluster-robust standard error.
+// The adjustments a metric's interval is at, so that its level matches its
+// test: Bonferroni for the gated family (Holm's step-down has no matching
+// interval; the Bonferroni interval is wider, so an interval that excludes a
+// value implies the Holm test rejects it), the false-coverage-rate level of
+// Benjamini & Yekutieli (2005) for the reported family (an interval excludes
+// 0 exactly when Benjamini–Hochberg selects the metric), none for a metric
+// judged alone.
 const (
-	MethodMcNemar   = "mcnemar"
+	CIBonferroni = "bonferroni"
+	CIFCR        = "fcr"
+	CINone       = ""
+)
+
+// The pass-rate tests, each the one its interval inverts: Newcombe's paired
+// interval (stats.NewcombeP) on pass/fail outcomes; a t test on the CR1
+// cluster-robust standard error when cases share clusters; a t test of the
+// paired differences of the cases' pass shares when samples are averaged
+// (with the cases' clusters, if any).
+const (
+	MethodNewcombe  = "newcombe"
 	MethodClustered = "clustered"
+	MethodMean      = "mean"
 )
 
 // The kinds of pass-rate metric.
@@ -67,11 +86,17 @@ const (
 // that it has too few cases to say much.
 const MinPairedCases = 30
 
-// Aggregation states in words how the samples of a case are combined; reports
-// print it and docs/diff.md explains it.
-const Aggregation = "a case passes a check on one side when a strict majority of its samples pass it " +
-	"(one sample: that sample); length and latency are the mean over samples; " +
-	"similarity and drift compare sample 0 of each side, the noise floor samples 0 and 1 of one side"
+// AggregationMean and AggregationMajority state in words how the samples of
+// a case are combined (Policy.Aggregate); reports print the one a comparison
+// used and docs/diff.md explains them.
+const (
+	AggregationMean = "a case counts on one side by the share of its samples that pass a check (one sample: 0 or 1), " +
+		"and pass rates are tested on the paired differences of the shares; length and latency are the mean over samples; " +
+		"similarity and drift compare sample 0 of each side, the noise floor samples 0 and 1 of one side"
+	AggregationMajority = "a case passes a check on one side when a strict majority of its samples pass it " +
+		"(one sample: that sample); length and latency are the mean over samples; " +
+		"similarity and drift compare sample 0 of each side, the noise floor samples 0 and 1 of one side"
+)
 
 // A Side is one run of a comparison with its stored results.
 type Side struct {
@@ -149,55 +174,6 @@ func (e Exclusions) words(candidateKinds string) string {
 	return strings.Join(parts, ", ")
 }
 
-// A PassRate compares the share of paired cases that pass, overall, for one
-// scorer or among the cases of one tag.
-type PassRate struct {
-	Kind string // PassOverall, PassScorer or PassTag
-	Key  string // the scorer's or tag's name; "" for overall
-	// Counts is the 2×2 table of the cases under baseline (A) and candidate (B).
-	Counts              stats.PairCounts
-	Baseline, Candidate stats.Proportion // Wilson intervals
-	// Diff is the candidate's pass rate minus the baseline's; CI its interval:
-	// Newcombe's paired interval, or the cluster-robust one when Method is
-	// MethodClustered.
-	Diff    float64
-	CI      stats.Interval
-	McNemar stats.McNemar
-	Method  string // MethodMcNemar or MethodClustered
-	Cluster *stats.ClusterMean
-	P       float64 // the raw two-sided p-value of Method
-	AdjP    float64 // P after Adjust; NaN when not tested
-	Adjust  string  // AdjustHolm for gated metrics, AdjustBH for the other tags
-	// Detectable is the smallest change the test could have detected with 80%
-	// power at the alpha the metric is judged at (alpha over the number of
-	// gated metrics for a gated one: Holm's first step).
-	Detectable stats.Detectable
-	Threshold  Threshold // the policy's practical threshold for this metric
-	Gated      bool      // whether the gate judges this metric
-	Verdict    Verdict
-	// NotNonInferior reports that the metric has a non-inferiority margin and
-	// the interval's lower end lies below −margin: a loss larger than the margin
-	// is not ruled out.
-	NotNonInferior bool
-	// Lost and Gained are the case ids that flipped pass→fail and fail→pass.
-	Lost, Gained []string
-	Warnings     []error
-}
-
-// Name returns the metric's label: "all checks", "scorer NAME" or "tag NAME".
-func (p *PassRate) Name() string {
-	switch p.Kind {
-	case PassScorer:
-		return "scorer " + p.Key
-	case PassTag:
-		return "tag " + p.Key
-	}
-	return "all checks"
-}
-
-// Failed reports whether the metric fails the gate.
-func (p *PassRate) Failed() bool { return p.Gated && (p.Verdict == Regressed || p.NotNonInferior) }
-
 // A Measure compares a continuous measure of the paired cases with the
 // Wilcoxon signed-rank test, the Hodges–Lehmann shift and the confidence
 // interval for the shift that the test inverts.
@@ -228,12 +204,30 @@ type Measure struct {
 	// for an untested similarity, the median similarity itself. Its warnings
 	// are not the measure's.
 	Bootstrap stats.Bootstrap
-	P, AdjP   float64 // NaN when not tested
+	P, AdjP   float64 // two-sided; NaN when not tested
 	Adjust    string
+	// CIAdjust is the adjustment CI's level follows: CIBonferroni when gated,
+	// CINone (1 − alpha) otherwise.
+	CIAdjust  string
 	Threshold Threshold // MinEffect is relative to the baseline median for length and latency
-	Gated     bool
-	Verdict   Verdict
-	Warnings  []error
+	// Resolution is the smallest shift the test would detect with
+	// stats.DefaultPower, from the width of CI (the shift's standard error it
+	// implies); NaN when not tested or no pair differs.
+	Resolution float64
+	Gated      bool
+	Verdict    Verdict
+	Warnings   []error
+
+	x, y []float64 // the candidate's and the baseline's values, for a test at another level
+}
+
+// Limit returns the measure's threshold in its unit: MinEffect times the
+// baseline median for length and latency, MinEffect itself for similarity.
+func (m *Measure) Limit() float64 {
+	if m.Name == MeasureSimilarity {
+		return m.Threshold.MinEffect
+	}
+	return m.Threshold.MinEffect * math.Abs(m.Baseline)
 }
 
 // Failed reports whether the measure fails the gate.
@@ -250,29 +244,59 @@ type DriftResult struct {
 	Share   float64 // Changed/Cases
 	// Measured reports whether a run had samples ≥ 2, so that the noise floor
 	// is known; Test is valid only then.
-	Measured  bool
-	FloorRun  string // "baseline" or "candidate": whose repeats set the noise floor
-	Test      stats.Drift
-	AdjP      float64
+	Measured bool
+	FloorRun string // "baseline" or "candidate": whose repeats set the noise floor
+	// Test holds the counts, shares and McNemar's exact one-sided p-value;
+	// CI and P below are the interval and the test the verdict reads.
+	Test stats.Drift
+	// CI is Newcombe's interval for the excess at the level that matches P:
+	// 1 − 2·alpha/m in the gated family of m metrics (CIBonferroni), 1 − 2·alpha
+	// alone.
+	CI       stats.Interval
+	CIAdjust string
+	// P is the one-sided p-value of "no more change than the noise floor"
+	// from the test Newcombe's interval inverts (stats.NewcombeP), AdjP after
+	// Holm when gated.
+	P, AdjP   float64
 	Adjust    string
 	MaxExcess *float64 // the policy's maximum drift above the noise floor; nil = not gated
-	Gated     bool
-	Verdict   Verdict
-	Warnings  []error
+	// Resolution is the smallest excess over the noise floor the test would
+	// detect with stats.DefaultPower; +Inf when none, NaN when unmeasured.
+	Resolution float64
+	Gated      bool
+	Verdict    Verdict
+	Warnings   []error
 }
 
 // Failed reports whether drift fails the gate.
 func (d *DriftResult) Failed() bool { return d.Gated && d.Verdict == Regressed }
 
-// A Flip is a case whose overall verdict changed between the runs.
+// A Flip is a case whose overall outcome changed between the runs: its
+// verdict, or with averaged samples its pass share.
 type Flip struct {
 	CaseID string
-	Lost   bool // pass→fail; false for fail→pass
-	Tags   []string
+	Lost   bool // pass→fail (the share fell); false for fail→pass (it rose)
+	// BaselinePass and CandidatePass are the case's shares of samples that
+	// pass every check: 0 or 1 with one sample or a majority vote.
+	BaselinePass, CandidatePass float64
+	Tags                        []string
 	// Baseline and Candidate are the outputs of sample 0: untrusted text.
 	Baseline, Candidate string
 	// Failed lists the failing checks ("scorer: detail") of the side that fails.
 	Failed []string
+}
+
+// Direction says how the case changed: "pass→fail" or "fail→pass" for a
+// pass/fail outcome, the pass shares ("100%→50%") when samples are averaged.
+func (f *Flip) Direction() string {
+	whole := func(x float64) bool { return x == 0 || x == 1 }
+	if whole(f.BaselinePass) && whole(f.CandidatePass) {
+		if f.Lost {
+			return "pass→fail"
+		}
+		return "fail→pass"
+	}
+	return fmt.Sprintf("%.0f%%→%.0f%%", 100*f.BaselinePass, 100*f.CandidatePass)
 }
 
 // A Comparison is the paired statistical diff of a candidate run against a
@@ -294,12 +318,16 @@ type Comparison struct {
 	// Tags holds the pass rate per tag by name: an exploratory listing with
 	// Benjamini–Hochberg adjustment, except the policy's never-regress tags,
 	// which are gated.
-	Tags     []PassRate
-	Measures []Measure // length, latency, similarity
-	Drift    DriftResult
-	Flips    []Flip // overall flips, by case id
-	Gate     GateResult
-	Warnings []error
+	Tags []PassRate
+	// GatedFamily is the number of distinct gated metrics that were tested: the
+	// size of the Holm family, and the m of the Bonferroni level 1 − 2·alpha/m
+	// of their intervals.
+	GatedFamily int
+	Measures    []Measure // length, latency, similarity
+	Drift       DriftResult
+	Flips       []Flip // overall flips, by case id
+	Gate        GateResult
+	Warnings    []error
 }
 
 // ErrSettingsDiffer is wrapped by Diff's refusal of runs whose settings
@@ -378,7 +406,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	c := &Comparison{
 		Baseline: baseline.Run, Candidate: candidate.Run, LockDiff: opts.LockDiff,
 		BaselineFile: baseline.File, CandidateFile: candidate.File,
-		Policy: pol, Aggregation: Aggregation,
+		Policy:  pol,
 		Samples: max(candidate.Run.Settings.Samples, 1),
 	}
 	bs, cs := baseline.Run.SettingsHash, candidate.Run.SettingsHash
@@ -470,15 +498,16 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		clusters = nil
 	}
 	cmpr := comparer{c: c, pol: pol, ra: ra, rb: rb, pairs: pairs, clusters: clusters, level: 1 - pol.Alpha}
+	cmpr.mean = pol.Aggregate == AggregateMean && maxSamples(pairs) >= 2
+	cmpr.scale = sampleScale(pairs, cmpr.mean)
+	c.Aggregation = AggregationMajority
+	if cmpr.mean {
+		c.Aggregation = AggregationMean
+	}
 
 	// Pass rates: overall, per scorer, per tag.
-	overallA := make([]bool, len(pairs))
-	overallB := make([]bool, len(pairs))
-	for i, p := range pairs {
-		overallA[i] = majority(ra, p.a.idx, "")
-		overallB[i] = majority(rb, p.b.idx, "")
-	}
-	c.PassRates = append(c.PassRates, cmpr.passRate(PassOverall, "", nil, overallA, overallB, pol.overall()))
+	overall := cmpr.outcomes(nil, "")
+	c.PassRates = append(c.PassRates, cmpr.passRate(PassOverall, "", overall, pol.overall(), true))
 	scorerSet := make(map[string]bool)
 	for _, p := range pairs {
 		for _, ch := range ra[p.a.idx[0]].Checks {
@@ -487,16 +516,16 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	}
 	for _, s := range sortedKeys(scorerSet) {
 		sel := make([]int, 0, len(pairs))
-		xa, xb := make([]bool, 0, len(pairs)), make([]bool, 0, len(pairs))
 		for i, p := range pairs {
-			if !hasScorer(ra[p.a.idx[0]].Checks, s) || !hasScorer(rb[p.b.idx[0]].Checks, s) {
-				continue
+			if hasScorer(ra[p.a.idx[0]].Checks, s) && hasScorer(rb[p.b.idx[0]].Checks, s) {
+				sel = append(sel, i)
 			}
-			sel = append(sel, i)
-			xa = append(xa, majority(ra, p.a.idx, s))
-			xb = append(xb, majority(rb, p.b.idx, s))
 		}
-		c.PassRates = append(c.PassRates, cmpr.passRate(PassScorer, s, sel, xa, xb, pol.scorer(s)))
+		// A scorer is gated by default when it has enough cases to resolve
+		// something; one the policy names is gated whatever its size.
+		_, named := pol.Scorers[s]
+		gated := named || len(sel) >= pol.MinGatedCases
+		c.PassRates = append(c.PassRates, cmpr.passRate(PassScorer, s, cmpr.outcomes(sel, s), pol.scorer(s), gated))
 	}
 	tagSel := make(map[string][]int)
 	for i, p := range pairs {
@@ -505,33 +534,29 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		}
 	}
 	for _, t := range sortedKeys(tagSel) {
-		sel := tagSel[t]
-		xa := make([]bool, len(sel))
-		xb := make([]bool, len(sel))
-		for j, i := range sel {
-			xa[j], xb[j] = overallA[i], overallB[i]
-		}
-		pr := cmpr.passRate(PassTag, t, sel, xa, xb, pol.tag(t))
-		pr.Gated = slices.Contains(pol.NeverRegress, t)
-		c.Tags = append(c.Tags, pr)
+		gated := slices.Contains(pol.NeverRegress, t)
+		c.Tags = append(c.Tags, cmpr.passRate(PassTag, t, overall.subset(tagSel[t]), pol.tag(t), gated))
 	}
 	for _, t := range pol.NeverRegress {
 		if _, ok := tagSel[t]; !ok {
 			c.Warnings = append(c.Warnings, fmt.Errorf("the policy's never-regress tag %q has no paired cases", t))
 		}
 	}
+	c.dedupe()
 
 	// Continuous measures and drift.
 	cmpr.measures(opts)
 	cmpr.drift()
 
-	// Flips of the overall verdict.
+	// Flips of the overall outcome.
 	for i, p := range pairs {
-		if overallA[i] == overallB[i] {
+		sa, sb := overall.a[i], overall.b[i]
+		if sa == sb {
 			continue
 		}
-		f := Flip{CaseID: p.id, Lost: overallA[i], Tags: p.tags,
+		f := Flip{CaseID: p.id, Lost: sa > sb, BaselinePass: sa, CandidatePass: sb, Tags: p.tags,
 			Baseline: ra[p.a.idx[0]].Output, Candidate: rb[p.b.idx[0]].Output}
+		// The failed checks of sample 0 of the side that did worse.
 		failing := rb[p.b.idx[0]]
 		if !f.Lost {
 			failing = ra[p.a.idx[0]]
@@ -557,25 +582,12 @@ type comparer struct {
 	pairs    []pair
 	clusters []string // nil when no two cases share a cluster
 	level    float64
-}
-
-// majority reports whether a strict majority of the samples idx pass every
-// check of scorer (every check at all when scorer is "").
-func majority(rs []eval.Result, idx []int32, scorer string) bool {
-	pass := 0
-	for _, i := range idx {
-		ok := true
-		for _, ch := range rs[i].Checks {
-			if (scorer == "" || ch.Scorer == scorer) && !ch.Pass {
-				ok = false
-				break
-			}
-		}
-		if ok && rs[i].Error == "" {
-			pass++
-		}
-	}
-	return 2*pass > len(idx)
+	// mean reports whether samples are averaged (Policy.Aggregate is
+	// AggregateMean and a case has two or more samples).
+	mean bool
+	// scale is the least common multiple of the cases' numbers of samples
+	// (1 unless samples are averaged): a pass share times it is whole.
+	scale int
 }
 
 func hasScorer(cs []eval.Check, s string) bool {
@@ -594,79 +606,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-// passRate compares the paired outcomes a (baseline) and b (candidate) of the
-// cases sel (indices into pairs; nil means all).
-func (m *comparer) passRate(kind, key string, sel []int, a, b []bool, th Threshold) PassRate {
-	pr := PassRate{Kind: kind, Key: key, Threshold: th, Gated: kind != PassTag, Method: MethodMcNemar}
-	pr.Counts = stats.CountPairs(a, b)
-	n := pr.Counts.N()
-	pr.Baseline = stats.Wilson(pr.Counts.Both+pr.Counts.OnlyA, n, m.level)
-	pr.Candidate = stats.Wilson(pr.Counts.Both+pr.Counts.OnlyB, n, m.level)
-	d := stats.DiffPaired(pr.Counts, m.level)
-	pr.Diff, pr.CI = d.Diff, d.CI
-	pr.McNemar = stats.McNemarTest(pr.Counts, m.pol.Alpha)
-	pr.P = pr.McNemar.P
-	pr.Warnings = append(pr.Warnings, d.Warnings...)
-	pr.Warnings = append(pr.Warnings, pr.McNemar.Warnings...)
-	if m.clusters != nil && n > 0 {
-		diffs := make([]float64, n)
-		cl := make([]string, n)
-		for j := range a {
-			i := j
-			if sel != nil {
-				i = sel[j]
-			}
-			diffs[j] = b2f(b[j]) - b2f(a[j])
-			cl[j] = m.clusters[i]
-		}
-		cm := stats.ClusteredMean(diffs, cl, m.level)
-		pr.Cluster = &cm
-		pr.Method = MethodClustered
-		// A difference of pass rates lies in [−1, 1]; with few clusters the
-		// t interval reaches beyond, which says nothing more.
-		pr.CI = cm.CI
-		pr.CI.Lo, pr.CI.Hi = math.Max(pr.CI.Lo, -1), math.Min(pr.CI.Hi, 1)
-		pr.P = clusteredP(cm)
-		pr.Warnings = append(pr.Warnings, cm.Warnings...)
-	}
-	for j := range a {
-		if a[j] == b[j] {
-			continue
-		}
-		i := j
-		if sel != nil {
-			i = sel[j]
-		}
-		if a[j] {
-			pr.Lost = append(pr.Lost, m.pairs[i].id)
-		} else {
-			pr.Gained = append(pr.Gained, m.pairs[i].id)
-		}
-	}
-	return pr
-}
-
-// clusteredP is the two-sided p-value of the cluster-robust t statistic
-// Mean/SE on G−1 degrees of freedom: 1 when nothing changed, NaN when it
-// cannot be computed (one cluster).
-func clusteredP(cm stats.ClusterMean) float64 {
-	if cm.Mean == 0 {
-		return 1
-	}
-	if cm.DF < 1 || !(cm.SE > 0) {
-		return math.NaN()
-	}
-	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: cm.DF}
-	return math.Min(1, 2*t.Survival(math.Abs(cm.Mean/cm.SE)))
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // measures computes length, latency and similarity.
@@ -751,7 +690,8 @@ func (m *comparer) measure(name, unit string, x, y []float64, resamples int, see
 	ms := Measure{Name: name, Unit: unit, N: len(x), Baseline: median(y), Candidate: median(x),
 		Threshold: m.pol.measure(name), Tested: true}
 	_, ms.Gated = m.pol.Measures[name]
-	ms.Test = stats.Wilcoxon(x, y, m.pol.Alpha) // CI at 1 − alpha, the report's level
+	ms.x, ms.y = x, y
+	ms.Test = stats.Wilcoxon(x, y, m.pol.Alpha) // CI at 1 − alpha; a gated measure's is redone at its family's level
 	ms.Shift, ms.CI, ms.P = ms.Test.Shift, ms.Test.CI, ms.Test.P
 	d := make([]float64, len(x))
 	for i := range x {
@@ -783,7 +723,9 @@ func (m *comparer) drift() {
 	d.MaxExcess = m.pol.MaxDrift
 	d.Gated = d.MaxExcess != nil
 	d.Verdict = NoChange
-	d.AdjP = math.NaN()
+	nan := math.NaN()
+	d.P, d.AdjP, d.Resolution = nan, nan, nan
+	d.CI = stats.Interval{Lo: nan, Hi: nan, Level: nan}
 	between := make([]bool, len(m.pairs))
 	for i, p := range m.pairs {
 		between[i] = m.ra[p.a.idx[0]].Output != m.rb[p.b.idx[0]].Output
@@ -818,274 +760,4 @@ func (m *comparer) drift() {
 	d.Measured, d.FloorRun = true, side
 	d.Test = stats.DriftTest(bw, ww, m.pol.Alpha)
 	d.Warnings = append(d.Warnings, d.Test.Warnings...)
-}
-
-// adjustAndJudge applies Holm to the gated metrics and Benjamini–Hochberg to
-// the exploratory tags, then sets every verdict, the detectable effects and
-// the gate's regressions.
-func (m *comparer) adjustAndJudge() {
-	c := m.c
-	alpha := m.pol.Alpha
-	// The Holm family: every gated metric with a p-value.
-	var ps []float64
-	var sets []func(float64)
-	add := func(p float64, gated bool, set func(float64)) {
-		if gated {
-			ps = append(ps, p)
-			sets = append(sets, set)
-		}
-	}
-	for i := range c.PassRates {
-		pr := &c.PassRates[i]
-		add(pr.P, pr.Gated, func(q float64) { pr.AdjP, pr.Adjust = q, AdjustHolm })
-	}
-	for i := range c.Tags {
-		pr := &c.Tags[i]
-		add(pr.P, pr.Gated, func(q float64) { pr.AdjP, pr.Adjust = q, AdjustHolm })
-	}
-	for i := range c.Measures {
-		ms := &c.Measures[i]
-		ms.AdjP = math.NaN()
-		if ms.Tested {
-			add(ms.P, ms.Gated, func(q float64) { ms.AdjP, ms.Adjust = q, AdjustHolm })
-		}
-	}
-	if c.Drift.Measured {
-		add(c.Drift.Test.P, c.Drift.Gated, func(q float64) { c.Drift.AdjP, c.Drift.Adjust = q, AdjustHolm })
-	}
-	holm := stats.Holm(ps)
-	family := 0
-	for i, q := range holm {
-		sets[i](q)
-		if !math.IsNaN(ps[i]) {
-			family++
-		}
-	}
-	// Exploratory tags: Benjamini–Hochberg over the tags that are not gated.
-	var tp []float64
-	var ti []int
-	for i := range c.Tags {
-		if !c.Tags[i].Gated {
-			tp = append(tp, c.Tags[i].P)
-			ti = append(ti, i)
-		}
-	}
-	for k, q := range stats.BenjaminiHochberg(tp) {
-		c.Tags[ti[k]].AdjP, c.Tags[ti[k]].Adjust = q, AdjustBH
-	}
-
-	gatedAlpha := alpha / float64(max(family, 1))
-	judge := func(pr *PassRate) {
-		a := alpha
-		if pr.Gated {
-			a = gatedAlpha
-		}
-		n := pr.Counts.N()
-		psi := 0.0
-		if n > 0 {
-			psi = float64(pr.Counts.Discordant()) / float64(n)
-		}
-		neff := n
-		if pr.Cluster != nil && pr.Cluster.DesignEffect > 1 {
-			neff = int(float64(n) / pr.Cluster.DesignEffect)
-		}
-		pr.Detectable = stats.MinDetectable(neff, psi, a, stats.DefaultPower)
-		pr.Warnings = append(pr.Warnings, pr.Detectable.Warnings...)
-		pr.Verdict = verdict(pr.AdjP, pr.Diff, math.Abs(pr.Diff) > pr.Threshold.MinEffect, alpha, true)
-		if pr.Threshold.NonInferiority > 0 && pr.CI.Lo < -pr.Threshold.NonInferiority {
-			pr.NotNonInferior = true
-		}
-	}
-	for i := range c.PassRates {
-		judge(&c.PassRates[i])
-	}
-	for i := range c.Tags {
-		judge(&c.Tags[i])
-	}
-	for i := range c.Measures {
-		ms := &c.Measures[i]
-		if !ms.Tested {
-			continue
-		}
-		if ms.Adjust == "" {
-			ms.AdjP = ms.P
-		}
-		beyond := math.Abs(ms.Shift) > ms.Threshold.MinEffect
-		better := -1.0 // latency: lower is better
-		switch ms.Name {
-		case MeasureLength:
-			beyond = math.Abs(ms.Shift) > ms.Threshold.MinEffect*math.Abs(ms.Baseline)
-			better = 0
-		case MeasureLatency:
-			beyond = math.Abs(ms.Shift) > ms.Threshold.MinEffect*math.Abs(ms.Baseline)
-		case MeasureSimilarity:
-			better = 1 // closer to the baseline than its own repeats is not worse
-		}
-		switch {
-		case !(ms.AdjP <= alpha) || !beyond:
-			ms.Verdict = NoChange
-		case better == 0:
-			ms.Verdict = Changed
-		case ms.Shift*better > 0:
-			ms.Verdict = Improved
-		default:
-			ms.Verdict = Regressed
-		}
-	}
-	if d := &c.Drift; d.Measured {
-		if d.Adjust == "" {
-			d.AdjP = d.Test.P
-		}
-		limit := 0.0
-		if d.MaxExcess != nil {
-			limit = *d.MaxExcess
-		}
-		if d.AdjP <= alpha && d.Test.Excess > limit {
-			d.Verdict = Regressed
-		}
-	}
-
-	// The gate's regressions.
-	for _, list := range [][]PassRate{c.PassRates, c.Tags} {
-		for i := range list {
-			pr := &list[i]
-			if !pr.Failed() {
-				continue
-			}
-			c.Gate.Regressions = append(c.Gate.Regressions, pr.reason(alpha))
-		}
-	}
-	for i := range c.Measures {
-		ms := &c.Measures[i]
-		if ms.Failed() {
-			c.Gate.Regressions = append(c.Gate.Regressions, ms.reason())
-		}
-	}
-	if d := &c.Drift; d.Failed() {
-		c.Gate.Regressions = append(c.Gate.Regressions, fmt.Sprintf(
-			"output drift: %s of outputs changed against a noise floor of %s (excess %s, %s, holm), above the allowed %s",
-			Percent(d.Test.Between), Percent(d.Test.Within), PP(d.Test.Excess), pEq(d.AdjP), PPAbs(*d.MaxExcess)))
-	}
-}
-
-// verdict decides a directional verdict from an adjusted p-value, the signed
-// change and whether it is beyond the practical threshold.
-func verdict(adjP, change float64, beyond bool, alpha float64, higherBetter bool) Verdict {
-	if !(adjP <= alpha) || !beyond || change == 0 {
-		return NoChange
-	}
-	if (change > 0) == higherBetter {
-		return Improved
-	}
-	return Regressed
-}
-
-// reason says why a pass rate fails the gate.
-func (p *PassRate) reason(alpha float64) string {
-	head := fmt.Sprintf("pass rate (%s): %s → %s (%s, %d%% CI %s to %s)",
-		p.Name(), Percent(p.Baseline.P), Percent(p.Candidate.P), PP(p.Diff),
-		int(math.Round(p.CI.Level*100)), PP(p.CI.Lo), PP(p.CI.Hi))
-	if p.Verdict == Regressed {
-		return fmt.Sprintf("%s regressed: %s (%s) ≤ %g and beyond the %s threshold; %d lost, %d gained",
-			head, pEq(p.AdjP), p.Adjust, alpha, PPAbs(p.Threshold.MinEffect), len(p.Lost), len(p.Gained))
-	}
-	return fmt.Sprintf("%s: a loss larger than the non-inferiority margin of %s is not ruled out",
-		head, PP(p.Threshold.NonInferiority))
-}
-
-// reason says why a measure fails the gate.
-func (m *Measure) reason() string {
-	limit := fmt.Sprintf("%.0f%% of the baseline median", 100*m.Threshold.MinEffect)
-	if m.Name == MeasureSimilarity {
-		limit = fmt.Sprintf("%.3f", m.Threshold.MinEffect)
-	}
-	return fmt.Sprintf("%s %s: median %s → %s, shift %s (%s, %s), beyond the threshold of %s",
-		m.Name, m.Verdict, FormatValue(m.Baseline, m.Unit), FormatValue(m.Candidate, m.Unit),
-		FormatValue(m.Shift, m.Unit), pEq(m.AdjP), m.Adjust, limit)
-}
-
-// pEq formats "p = 0.003" or "p < 0.0001".
-func pEq(p float64) string {
-	f := FormatP(p)
-	if strings.HasPrefix(f, "<") {
-		return "p < " + f[1:]
-	}
-	return "p = " + f
-}
-
-// Words says a pass rate's verdict in words for reports: "regressed",
-// "improved" or "no detectable change (could have detected ≥ 2.2 pp)".
-func (p *PassRate) Words() string {
-	switch {
-	case p.NotNonInferior && p.Verdict != Regressed:
-		return fmt.Sprintf("not shown non-inferior (margin %s)", PP(p.Threshold.NonInferiority))
-	case p.Verdict != NoChange:
-		return string(p.Verdict)
-	case math.IsInf(p.Detectable.Effect, 1) || math.IsNaN(p.Detectable.Effect):
-		return "no detectable change (too few cases to detect any)"
-	}
-	return fmt.Sprintf("no detectable change (could have detected ≥ %s)", PPAbs(p.Detectable.Effect))
-}
-
-// short shortens a hash for messages.
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
-}
-
-// Percent formats a share as a percentage with one decimal: "91.3%".
-func Percent(x float64) string {
-	if math.IsNaN(x) {
-		return "—"
-	}
-	return fmt.Sprintf("%.1f%%", 100*x)
-}
-
-// PP formats a signed difference of shares in percentage points: "−2.1 pp".
-func PP(x float64) string {
-	if math.IsNaN(x) {
-		return "—"
-	}
-	s := fmt.Sprintf("%+.1f pp", 100*x)
-	if s == "-0.0 pp" || s == "+0.0 pp" {
-		return "0.0 pp"
-	}
-	return strings.Replace(s, "-", "−", 1)
-}
-
-// PPAbs formats a share in percentage points without a sign: "2.2 pp".
-func PPAbs(x float64) string {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return "—"
-	}
-	return fmt.Sprintf("%.1f pp", 100*x)
-}
-
-// FormatP formats a p-value: "0.003", "<0.0001", "—" when untested.
-func FormatP(p float64) string {
-	switch {
-	case math.IsNaN(p):
-		return "—"
-	case p < 0.0001:
-		return "<0.0001"
-	case p < 0.001:
-		return fmt.Sprintf("%.4f", p)
-	}
-	return fmt.Sprintf("%.3f", p)
-}
-
-// FormatValue formats a measure's value with its unit: "412 chars",
-// "1234.5 ms", "0.873".
-func FormatValue(x float64, unit string) string {
-	switch {
-	case math.IsNaN(x):
-		return "—"
-	case unit == "":
-		return fmt.Sprintf("%.3f", x)
-	case unit == "chars":
-		return fmt.Sprintf("%.1f %s", x, unit)
-	}
-	return fmt.Sprintf("%.1f %s", x, unit)
 }

@@ -103,18 +103,20 @@ func TestCompareSettings(t *testing.T) {
 	}
 }
 
-// TestMajority checks how samples are aggregated: a case passes when a strict
-// majority of its samples pass.
-func TestMajority(t *testing.T) {
+// TestAggregation checks how samples are aggregated: by default a case
+// counts by the share of its samples that pass; a policy can ask for a
+// strict majority instead.
+func TestAggregation(t *testing.T) {
 	for _, tt := range []struct {
-		samples []bool
-		want    bool
+		samples  []bool
+		majority bool    // the case passes by majority vote
+		share    float64 // its pass share
 	}{
-		{[]bool{true}, true},
-		{[]bool{false}, false},
-		{[]bool{true, false}, false}, // a tie is not a majority
-		{[]bool{true, true, false}, true},
-		{[]bool{true, false, false}, false},
+		{[]bool{true}, true, 1},
+		{[]bool{false}, false, 0},
+		{[]bool{true, false}, false, 0.5}, // a tie is not a majority
+		{[]bool{true, true, false}, true, 2.0 / 3},
+		{[]bool{true, false, false}, false, 1.0 / 3},
 	} {
 		var base, cand []eval.Result
 		for s, ok := range tt.samples {
@@ -126,158 +128,37 @@ func TestMajority(t *testing.T) {
 			cand = append(cand, res("c", s, "x", chk))
 		}
 		k := len(tt.samples)
-		c, err := compare.Diff(compare.Side{Run: run(1, lockA, k), Results: base}, compare.Side{Run: run(2, lockB, k), Results: cand}, compare.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := c.PassRates[0].Counts.Both == 1; got != tt.want {
-			t.Errorf("samples %v: case passes = %v, want %v", tt.samples, got, tt.want)
-		}
-	}
-}
-
-// A simulator draws pairs of runs of n cases with one scorer whose
-// (baseline, candidate) outcomes are drawn with probabilities both, onlyA and
-// onlyB (the rest fail on both sides). With clusterSize > 0, consecutive cases
-// form clusters of that size and half of a cluster's cases share one draw.
-// It reuses its results between draws: a comparison of an earlier draw must
-// not be used after the next.
-type simulator struct {
-	rng         *rand.Rand
-	clusterSize int
-	cases       map[string]eval.Case
-	base, cand  []eval.Result
-}
-
-func newSimulator(rng *rand.Rand, n, clusterSize int) *simulator {
-	s := &simulator{rng: rng, clusterSize: clusterSize, cases: make(map[string]eval.Case, n),
-		base: make([]eval.Result, n), cand: make([]eval.Result, n)}
-	for i := range n {
-		id := fmt.Sprintf("c%05d", i)
-		cl := ""
-		if clusterSize > 0 {
-			cl = fmt.Sprint(i / clusterSize)
-		}
-		s.cases[id] = eval.Case{ID: id, Cluster: cl}
-		s.base[i] = eval.Result{CaseID: id, CaseHash: "h-" + id, Output: "out"}
-		s.cand[i] = s.base[i]
-	}
-	return s
-}
-
-// The checks of a simulated result, shared read-only by every result.
-var (
-	simPass = []eval.Check{{Scorer: "s", Pass: true}}
-	simFail = []eval.Check{{Scorer: "s", Detail: "wrong"}}
-)
-
-func (s *simulator) draw(both, onlyA, onlyB float64) (compare.Side, compare.Side) {
-	var shared float64
-	check := func(ok bool) []eval.Check {
-		if ok {
-			return simPass
-		}
-		return simFail
-	}
-	for i := range s.base {
-		u := s.rng.Float64()
-		if s.clusterSize > 0 {
-			if i%s.clusterSize == 0 {
-				shared = s.rng.Float64()
-			}
-			if s.rng.IntN(2) == 0 {
-				u = shared
-			}
-		}
-		a, b := false, false
-		switch {
-		case u < both:
-			a, b = true, true
-		case u < both+onlyA:
-			a = true
-		case u < both+onlyA+onlyB:
-			b = true
-		}
-		s.base[i].Checks, s.cand[i].Checks = check(a), check(b)
-		s.base[i].Latency = time.Duration(100+s.rng.IntN(50)) * time.Millisecond
-		s.cand[i].Latency = time.Duration(100+s.rng.IntN(50)) * time.Millisecond
-	}
-	return compare.Side{Run: run(1, lockA, 1), Results: s.base}, compare.Side{Run: run(2, lockB, 1), Results: s.cand}
-}
-
-// simPolicy gates the pass rates with no practical threshold, so the
-// simulations measure the statistics of the gate alone.
-func simPolicy() *compare.Policy {
-	p := compare.DefaultPolicy()
-	p.PassRate.MinEffect = 0
-	return &p
-}
-
-// TestGateSimulation runs the gate over synthetic pairs of runs of 200 cases:
-// with no change it fails at most alpha of the time (plus three simulation
-// standard errors), and a loss planted at the minimum detectable effect the
-// comparison reports is caught at least 80% of the time (minus three standard
-// errors). Each scenario draws 1,000 A/A pairs and 1,000 planted losses.
-func TestGateSimulation(t *testing.T) {
-	const (
-		n     = 200
-		reps  = 1000
-		psi   = 0.10 // discordance
-		pass  = 0.80
-		alpha = 0.05
-	)
-	for _, tt := range []struct {
-		name     string
-		clusters int
-	}{
-		{"independent", 0},
-		{"clustered", 4},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			sim := newSimulator(rand.New(rand.NewPCG(1, uint64(tt.clusters))), n, tt.clusters)
-			opts := compare.Options{Policy: simPolicy(), Cases: sim.cases, Resamples: 50}
-			// The effect the suite reports it could detect, from an A/A run.
-			a, b := sim.draw(pass-psi/2, psi/2, psi/2)
-			c, err := compare.Diff(a, b, opts)
+		for _, agg := range []string{compare.AggregateMajority, compare.AggregateMean} {
+			pol := compare.DefaultPolicy()
+			pol.Aggregate = agg
+			c, err := compare.Diff(compare.Side{Run: run(1, lockA, k), Results: base}, compare.Side{Run: run(2, lockB, k), Results: cand}, compare.Options{Policy: &pol})
 			if err != nil {
 				t.Fatal(err)
 			}
-			delta := c.PassRates[0].Detectable.Effect
-			if !(delta > 0 && delta < 0.2) {
-				t.Fatalf("detectable effect = %v, want a finite effect", delta)
+			overall := c.PassRates[0]
+			want := tt.share
+			if agg == compare.AggregateMajority || k == 1 {
+				want = b2f(tt.majority)
 			}
-
-			alarms, caught := 0, 0
-			for range reps {
-				a, b := sim.draw(pass-psi/2, psi/2, psi/2)
-				c, err := compare.Diff(a, b, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if c.Gate.Failed() {
-					alarms++
-				}
-				a, b = sim.draw(pass-(psi+delta)/2, (psi+delta)/2, (psi-delta)/2)
-				if c, err = compare.Diff(a, b, opts); err != nil {
-					t.Fatal(err)
-				}
-				if c.Gate.Failed() {
-					caught++
-				}
+			if got := overall.Candidate.P; math.Abs(got-want) > 1e-12 {
+				t.Errorf("samples %v, %s: candidate pass rate %g, want %g", tt.samples, agg, got, want)
 			}
-			falseAlarm := float64(alarms) / reps
-			power := float64(caught) / reps
-			t.Logf("%s: detectable effect %.2f pp; A/A false alarms %.1f%%; planted loss caught %.1f%% (%d pairs each)",
-				tt.name, 100*delta, 100*falseAlarm, 100*power, reps)
-			if limit := alpha + 3*math.Sqrt(alpha*(1-alpha)/reps); falseAlarm > limit {
-				t.Errorf("false-alarm rate %.3f > %.3f", falseAlarm, limit)
+			wantMethod := compare.MethodNewcombe
+			if agg == compare.AggregateMean && k > 1 {
+				wantMethod = compare.MethodMean
 			}
-			if limit := 0.8 - 3*math.Sqrt(0.8*0.2/reps); power < limit {
-				t.Errorf("power at the detectable effect %.3f < %.3f", power, limit)
+			if overall.Method != wantMethod {
+				t.Errorf("samples %v, %s: Method %q, want %q", tt.samples, agg, overall.Method, wantMethod)
 			}
-		})
+		}
 	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // BenchmarkCompare100k compares two runs of 100,000 cases with two scorers,
@@ -357,8 +238,10 @@ func TestClusteredIntervalBounded(t *testing.T) {
 	if overall.Method != compare.MethodClustered {
 		t.Fatalf("Method = %q, want %q", overall.Method, compare.MethodClustered)
 	}
-	if overall.CI.Lo != -1 || overall.CI.Hi != 1 || overall.CI.Level != 0.95 {
-		t.Errorf("CI = %+v, want [−1, 1] at 0.95 (the unbounded t interval cut to the possible range)", overall.CI)
+	// One gated metric (the scorer repeats all checks) judged one-sided at
+	// 0.05: the matching two-sided interval is at 90%.
+	if overall.CI.Lo != -1 || overall.CI.Hi != 1 || overall.CI.Level != 0.9 {
+		t.Errorf("CI = %+v, want [−1, 1] at 0.9 (the unbounded t interval cut to the possible range)", overall.CI)
 	}
 	if !(overall.Cluster.CI.Hi > 1) {
 		t.Errorf("the raw cluster interval %+v should reach beyond 1 in this case", overall.Cluster.CI)

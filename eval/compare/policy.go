@@ -15,14 +15,17 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// A Threshold is a metric's practical threshold. MinEffect is the smallest
-// change that counts: a significant change no larger is still `~`. For pass
-// rates it is a difference of shares (0.02 = 2 percentage points); for length
-// and latency a share of the baseline median (0.10 = 10%); for similarity a
-// difference of similarities. NonInferiority, when positive, is a margin for
-// a gated pass rate: the gate also fails unless the interval's lower end is
-// above −NonInferiority, that is unless the suite shows the candidate loses
-// less than the margin.
+// A Threshold is a metric's practical threshold. MinEffect is the change a
+// regression must be shown to exceed: a metric is regressed (or improved)
+// only when its interval lies wholly beyond MinEffect, so that a true change
+// of at most MinEffect is called one at most alpha of the time (a
+// minimum-effect test); a significant change not shown beyond it is
+// "significant, within the threshold". For pass rates it is a difference of
+// shares (0.02 = 2 percentage points); for length and latency a share of the
+// baseline median (0.10 = 10%); for similarity a difference of similarities.
+// NonInferiority, when positive, is a margin for a gated pass rate: the gate
+// also fails unless the interval's lower end is above −NonInferiority, that is
+// unless the suite shows the candidate loses less than the margin.
 type Threshold struct {
 	MinEffect      float64 `yaml:"min_effect" json:"min_effect"`
 	NonInferiority float64 `yaml:"non_inferiority,omitempty" json:"non_inferiority,omitempty"`
@@ -67,7 +70,33 @@ type Policy struct {
 	// had they all failed, the overall pass rate would be lower by up to this
 	// share. Default DefaultMaxLost.
 	MaxLost float64 `yaml:"max_lost" json:"max_lost"`
+	// MinGatedCases is the least number of paired cases a scorer needs to be
+	// gated by default: smaller scorers are reported, not gated, so that the
+	// gated family stays small and each gated metric keeps its resolution.
+	// A scorer listed under Scorers is gated whatever its size, and the
+	// overall pass rate always is. Default DefaultMinGatedCases.
+	MinGatedCases int `yaml:"min_gated_cases" json:"min_gated_cases"`
+	// Aggregate says how the samples of a case make its outcome when a run
+	// has several: AggregateMean (the default) averages them, so each case
+	// contributes its pass share and the test is a t test of the paired
+	// differences of the shares; AggregateMajority counts a case as passing
+	// when a strict majority of its samples pass.
+	Aggregate string `yaml:"aggregate" json:"aggregate"`
+	// Underpowered says what a gate that finds no regression makes of a suite
+	// that cannot resolve the policy's thresholds (a gated metric whose
+	// smallest detectable change exceeds its min_effect): UnderpoweredPass
+	// (the default) passes with the words "PASS, underpowered" and the
+	// resolution; UnderpoweredInconclusive makes the gate INCONCLUSIVE.
+	Underpowered string `yaml:"underpowered" json:"underpowered"`
 }
+
+// The values of Policy.Aggregate and Policy.Underpowered.
+const (
+	AggregateMean            = "mean"
+	AggregateMajority        = "majority"
+	UnderpoweredPass         = "pass"
+	UnderpoweredInconclusive = "inconclusive"
+)
 
 // The defaults of the evidence a verdict needs; docs/diff.md gives the
 // reasons.
@@ -83,6 +112,10 @@ const (
 	// hide a loss of pass rate larger than the gate tolerates make a pass
 	// untrustworthy.
 	DefaultMaxLost = 0.02
+	// DefaultMinGatedCases is the default Policy.MinGatedCases, the size
+	// below which a comparison warns that it can detect only large changes
+	// (MinPairedCases).
+	DefaultMinGatedCases = MinPairedCases
 )
 
 // The default practical thresholds of the continuous measures when a policy
@@ -95,12 +128,16 @@ var defaultMeasureThresholds = map[string]float64{
 }
 
 // DefaultPolicy returns the policy used without a policy file: alpha 0.05;
-// the overall and per-scorer pass rates gated at a practical threshold of
-// 2 percentage points; tags listed but not gated; length, latency, similarity
-// and drift reported but not gated; a verdict needs DefaultMinPaired paired
-// cases and at most DefaultMaxLost of the cases lost to failed requests.
+// the overall pass rate and the pass rate of each scorer with at least
+// DefaultMinGatedCases cases gated at a practical threshold of 2 percentage
+// points; tags and smaller scorers reported but not gated; length, latency,
+// similarity and drift reported but not gated; samples averaged per case; an
+// underpowered suite passes as "PASS, underpowered"; a verdict needs
+// DefaultMinPaired paired cases and at most DefaultMaxLost of the cases lost
+// to failed requests.
 func DefaultPolicy() Policy {
-	return Policy{Alpha: 0.05, PassRate: Threshold{MinEffect: 0.02}, MinPaired: DefaultMinPaired, MaxLost: DefaultMaxLost}
+	return Policy{Alpha: 0.05, PassRate: Threshold{MinEffect: 0.02}, MinPaired: DefaultMinPaired, MaxLost: DefaultMaxLost,
+		MinGatedCases: DefaultMinGatedCases, Aggregate: AggregateMean, Underpowered: UnderpoweredPass}
 }
 
 // ParsePolicy parses a YAML policy. Fields it does not set keep their
@@ -128,8 +165,10 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	}
 	// The decoder truncates a float into an int field; a count of cases is
 	// whole, so min_paired: 2.5 is refused rather than read as 2.
-	if _, v := lookup(&doc, []string{"min_paired"}); v != nil && v.ShortTag() != "!!int" {
-		return nil, policyError("%smin_paired must be a whole number of cases, not %s", lineOf(&doc, []string{"min_paired"}), cmp.Or(v.Value, "null"))
+	for _, field := range []string{"min_paired", "min_gated_cases"} {
+		if _, v := lookup(&doc, []string{field}); v != nil && v.ShortTag() != "!!int" {
+			return nil, policyError("%s%s must be a whole number of cases, not %s", lineOf(&doc, []string{field}), field, cmp.Or(v.Value, "null"))
+		}
 	}
 	if err := p.validate(func(path ...string) string { return lineOf(&doc, path) }); err != nil {
 		return nil, err
@@ -263,6 +302,15 @@ func (p *Policy) validate(at func(path ...string) string) error {
 	}
 	if !(p.MaxLost >= 0 && p.MaxLost <= 1) {
 		return policyError("%smax_lost must be a share in [0, 1], not %g", at("max_lost"), p.MaxLost)
+	}
+	if p.MinGatedCases < 1 {
+		return policyError("%smin_gated_cases must be at least 1, not %d", at("min_gated_cases"), p.MinGatedCases)
+	}
+	if p.Aggregate != AggregateMean && p.Aggregate != AggregateMajority {
+		return policyError("%saggregate must be %s or %s, not %q", at("aggregate"), AggregateMean, AggregateMajority, p.Aggregate)
+	}
+	if p.Underpowered != UnderpoweredPass && p.Underpowered != UnderpoweredInconclusive {
+		return policyError("%sunderpowered must be %s or %s, not %q", at("underpowered"), UnderpoweredPass, UnderpoweredInconclusive, p.Underpowered)
 	}
 	for i, t := range p.NeverRegress {
 		if strings.TrimSpace(t) == "" {

@@ -37,12 +37,22 @@ func TestParsePolicy(t *testing.T) {
 					p.NeverRegress[0] == "safety" && p.Measures["latency"].MinEffect == 0.2 && *p.MaxDrift == 0.1
 			}},
 		{"unknown field", "alpha: 0.05\npass_rate:\n  min_efect: 0.02\n", "line 3: field min_efect is not a threshold field (known: min_effect, non_inferiority)", nil},
-		{"unknown top-level field", "alpha: 0.05\ngates: 1\n", "line 2: field gates is not a policy field (known: alpha, pass_rate, overall, scorers, tags, never_regress, measures, max_drift, min_paired, max_lost)", nil},
+		{"unknown top-level field", "alpha: 0.05\ngates: 1\n", "line 2: field gates is not a policy field (known: alpha, pass_rate, overall, scorers, tags, never_regress, measures, max_drift, min_paired, max_lost, min_gated_cases, aggregate, underpowered)", nil},
 		{"alpha out of range", "# c\nalpha: 2\n", "line 2: alpha must be in (0, 0.5]", nil},
 		{"negative effect", "scorers:\n  regex:\n    min_effect: -1\n", "line 3: scorers.regex.min_effect must be a share", nil},
 		{"unknown measure", "measures:\n  speed: {min_effect: 1}\n", `line 2: unknown measure "speed"`, nil},
 		{"drift out of range", "max_drift: 1.5\n", "line 1: max_drift must be a share", nil},
 		{"wrong type", "alpha: high\n", "line 1: cannot unmarshal", nil},
+		{"defaults of the family and the samples", "alpha: 0.01\n", "", func(p *compare.Policy) bool {
+			return p.MinGatedCases == compare.DefaultMinGatedCases && p.Aggregate == compare.AggregateMean && p.Underpowered == compare.UnderpoweredPass
+		}},
+		{"majority and inconclusive", "aggregate: majority\nunderpowered: inconclusive\nmin_gated_cases: 100\n", "", func(p *compare.Policy) bool {
+			return p.Aggregate == compare.AggregateMajority && p.Underpowered == compare.UnderpoweredInconclusive && p.MinGatedCases == 100
+		}},
+		{"aggregate unknown", "# c\naggregate: median\n", `line 2: aggregate must be mean or majority, not "median"`, nil},
+		{"underpowered unknown", "underpowered: fail\n", `line 1: underpowered must be pass or inconclusive, not "fail"`, nil},
+		{"min_gated_cases zero", "min_gated_cases: 0\n", "line 1: min_gated_cases must be at least 1", nil},
+		{"min_gated_cases fractional", "min_gated_cases: 2.5\n", "line 1: min_gated_cases must be a whole number of cases, not 2.5", nil},
 		{"not YAML", "alpha: [\n", "policy: yaml", nil},
 	} {
 		p, err := compare.ParsePolicy([]byte(tt.yaml))

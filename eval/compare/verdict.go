@@ -3,6 +3,7 @@ package compare
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -29,9 +30,61 @@ type GateResult struct {
 	// Regressions hold one line per gated metric that fails the gate; the
 	// verdict is GateFail exactly when there is one.
 	Regressions []string
+	// Repeats hold one line per metric that repeats a failed one (the same
+	// cases and outcomes, counted once): a suite's only scorer when all
+	// checks regressed. They are not further regressions.
+	Repeats []string
+	// Underpowered lists the gated metrics that did not fail and whose
+	// resolution is coarser than their threshold: a loss as large as the
+	// threshold would usually go unseen, so a PASS says little about it. The
+	// verdict of a passing gate with any is "PASS, underpowered" (Headline),
+	// or GateInconclusive when the policy asks (Policy.Underpowered).
+	Underpowered []Resolution
 	// Evidence is what the verdict rests on, held against the policy's
 	// min_paired and max_lost.
 	Evidence Evidence
+}
+
+// A Resolution is a gated metric whose suite cannot resolve the policy's
+// threshold: it could detect changes of Effect or more (with
+// stats.DefaultPower), and the policy asks Threshold.
+type Resolution struct {
+	Metric            string // "all checks", "scorer NAME", "latency", "output drift", …
+	Effect, Threshold float64
+	Unit              string // UnitPP, or a measure's unit
+}
+
+// String says the resolution against the threshold: "could detect ≥ 7.6 pp
+// (all checks), the policy asks 2.0 pp".
+func (r Resolution) String() string {
+	asks := "asks"
+	if r.Metric == "output drift" {
+		asks = "allows"
+	}
+	effect := "cannot resolve any change (too few cases or clusters)"
+	if !math.IsInf(r.Effect, 1) && !math.IsNaN(r.Effect) {
+		effect = "could detect ≥ " + FormatIn(r.Effect, r.Unit)
+	}
+	return fmt.Sprintf("%s (%s), the policy %s %s", effect, r.Metric, asks, FormatIn(r.Threshold, r.Unit))
+}
+
+// Headline returns the verdict as the first line of every report states it:
+// "FAIL", "INCONCLUSIVE", "PASS", or "PASS, underpowered: could detect
+// ≥ 7.6 pp (all checks), the policy asks 2.0 pp" (and how many more metrics
+// are underpowered), so that a suite too small for the policy never shows a
+// bare PASS.
+func (g *GateResult) Headline() string {
+	w := g.Verdict.Word()
+	if g.Verdict != GatePass || len(g.Underpowered) == 0 {
+		return w
+	}
+	w += ", underpowered: " + g.Underpowered[0].String()
+	if more := len(g.Underpowered) - 1; more == 1 {
+		w += "; 1 more metric underpowered"
+	} else if more > 1 {
+		w += fmt.Sprintf("; %d more metrics underpowered", more)
+	}
+	return w
 }
 
 // Failed reports whether the verdict is GateFail: a gated metric regressed.
@@ -43,12 +96,13 @@ func (g *GateResult) Failed() bool { return g.Verdict == GateFail }
 const evidenceAlsoShort = "evidence is short too (the regression among the paired cases stands): "
 
 // Reasons returns the verdict's reasons, one line each: for GateFail the
-// failed metrics, then each shortfall of evidence, marked as such; for
-// GateInconclusive the shortfalls; none for GatePass.
+// failed metrics and the metrics that repeat them, then each shortfall of
+// evidence, marked as such; for GateInconclusive the shortfalls; for
+// GatePass the underpowered metrics, if any.
 func (g *GateResult) Reasons() []string {
 	switch g.Verdict {
 	case GateFail:
-		rs := slices.Clone(g.Regressions)
+		rs := slices.Concat(g.Regressions, g.Repeats)
 		for _, s := range g.Evidence.Shortfalls {
 			rs = append(rs, evidenceAlsoShort+s)
 		}
@@ -56,7 +110,11 @@ func (g *GateResult) Reasons() []string {
 	case GateInconclusive:
 		return slices.Clone(g.Evidence.Shortfalls)
 	}
-	return nil
+	var rs []string
+	for _, u := range g.Underpowered {
+		rs = append(rs, "underpowered: "+u.String())
+	}
+	return rs
 }
 
 // An ErrorCount is the number of cases whose first failed request had one
@@ -162,6 +220,11 @@ func (c *Comparison) judgeGate(tally map[string]int, firstLost string) {
 			why += fmt.Sprintf("; the runs are of different suites (%s, %s)", c.Baseline.Suite, c.Candidate.Suite)
 		}
 		e.Shortfalls = append(e.Shortfalls, fmt.Sprintf("%d cases paired, the policy needs ≥ %d: %s", e.Paired, e.MinPaired, why))
+	}
+	if c.Policy.Underpowered == UnderpoweredInconclusive {
+		for _, u := range c.Gate.Underpowered {
+			e.Shortfalls = append(e.Shortfalls, "the suite cannot resolve the policy's threshold (underpowered: inconclusive): "+u.String())
+		}
 	}
 	if e.LostShare() > e.MaxLost {
 		e.Shortfalls = append(e.Shortfalls, fmt.Sprintf("%d of %d cases the baseline answered failed in the candidate (%s), more than the policy allows (max_lost %s): %s",

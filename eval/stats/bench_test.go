@@ -69,7 +69,7 @@ func BenchmarkDiffPaired100k(b *testing.B) {
 
 func BenchmarkMinDetectable100k(b *testing.B) {
 	for b.Loop() {
-		MinDetectable(benchN, 0.1, DefaultAlpha, DefaultPower)
+		MinDetectable(benchN, 0.1, DefaultAlpha, PlannedPower, Less)
 	}
 }
 
@@ -152,7 +152,7 @@ func BenchmarkDiff100k(b *testing.B) {
 		c := CountPairs(d.passA, d.passB)
 		m := McNemarTest(c, DefaultAlpha)
 		DiffPaired(c, 0.95)
-		MinDetectable(c.N(), float64(c.Discordant())/float64(c.N()), DefaultAlpha, DefaultPower)
+		MinDetectable(c.N(), float64(c.Discordant())/float64(c.N()), DefaultAlpha, PlannedPower, Less)
 		ClusteredMean(d.flips, d.cluster, 0.95)
 		DriftTest(d.changed, d.noise, DefaultAlpha)
 		ps := []float64{m.P}

@@ -104,3 +104,48 @@ func ClusteredMean(d []float64, cluster []string, level float64) ClusterMean {
 	}
 	return r
 }
+
+// At returns the interval for Mean at another confidence level, with the same
+// standard error and degrees of freedom; NaN ends when SE is undefined.
+func (c ClusterMean) At(level float64) Interval {
+	checkLevel("level", level)
+	iv := Interval{math.NaN(), math.NaN(), level}
+	if !(c.DF >= 1) || math.IsNaN(c.SE) {
+		return iv
+	}
+	q := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: c.DF}.Quantile(1 - (1-level)/2)
+	iv.Lo, iv.Hi = c.Mean-q*c.SE, c.Mean+q*c.SE
+	return iv
+}
+
+// P returns the p-value of the t test that the interval At inverts: the
+// statistic (Mean − null)/SE on DF degrees of freedom, against the
+// alternative alt (R's pt). When every difference is the same (SE 0) the
+// p-value is 0 or 1 by the side Mean lies on, ½ one-sided and 1 two-sided
+// when it equals null. NaN when SE is undefined (fewer than two clusters).
+func (c ClusterMean) P(null float64, alt Alternative) float64 {
+	if !(c.DF >= 1) || math.IsNaN(c.SE) || math.IsNaN(c.Mean) {
+		return math.NaN()
+	}
+	// less and greater are P(T ≤ t) and P(T ≥ t), each from its own tail so
+	// that a small p-value keeps its precision.
+	var less, greater float64
+	switch d := c.Mean - null; {
+	case c.SE > 0:
+		t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: c.DF}
+		less, greater = t.CDF(d/c.SE), t.CDF(-d/c.SE)
+	case d < 0:
+		less, greater = 0, 1
+	case d > 0:
+		less, greater = 1, 0
+	default:
+		less, greater = 0.5, 0.5
+	}
+	switch alt {
+	case Less:
+		return less
+	case Greater:
+		return greater
+	}
+	return math.Min(1, 2*math.Min(less, greater))
+}

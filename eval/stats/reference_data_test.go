@@ -245,3 +245,198 @@ var shiftRef = []struct {
 	{"normal1000", 0.95, false, -1.0695335082133606, -1.4492801146885554, -0.68990398820107357, 0.94999999999999996, -1.0695442017206105, -1.0694741702546438},         // R 4.2.2: wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = 0.95, tol.root = 1e-12) on normal1000; middle Walsh averages of d[d != 0]
 	{"normal1000", 0.9, false, -1.0695335082133606, -1.3865208427227329, -0.75144454625821044, 0.90000000000000002, -1.0695442017206105, -1.0694741702546438},          // R 4.2.2: wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = 0.9, tol.root = 1e-12) on normal1000; middle Walsh averages of d[d != 0]
 }
+
+// newcombePRef rows: Both, OnlyB, OnlyA, Neither, null value, alternative, p.
+var newcombePRef = []struct {
+	both, onlyB, onlyA, neither int
+	null                        float64
+	alt                         Alternative
+	p                           float64
+}{
+	{59, 6, 16, 80, 0, Less, 0.017007506352200226},                 // R 4.2.2: newcombeP(59, 6, 16, 80, 0, "less") # defined above
+	{59, 6, 16, 80, 0, Greater, 0.98299249364779973},               // R 4.2.2: newcombeP(59, 6, 16, 80, 0, "greater") # defined above
+	{59, 6, 16, 80, 0, TwoSided, 0.034015012704400452},             // R 4.2.2: newcombeP(59, 6, 16, 80, 0, "two.sided") # defined above
+	{59, 6, 16, 80, -0.02, Less, 0.076050903555765062},             // R 4.2.2: newcombeP(59, 6, 16, 80, -0.02, "less") # defined above
+	{59, 6, 16, 80, -0.02, Greater, 0.92394909644423495},           // R 4.2.2: newcombeP(59, 6, 16, 80, -0.02, "greater") # defined above
+	{59, 6, 16, 80, -0.02, TwoSided, 0.15210180711153012},          // R 4.2.2: newcombeP(59, 6, 16, 80, -0.02, "two.sided") # defined above
+	{59, 6, 16, 80, 0.02, Less, 0.0024019763356706841},             // R 4.2.2: newcombeP(59, 6, 16, 80, 0.02, "less") # defined above
+	{59, 6, 16, 80, 0.02, Greater, 0.99759802366432937},            // R 4.2.2: newcombeP(59, 6, 16, 80, 0.02, "greater") # defined above
+	{59, 6, 16, 80, 0.02, TwoSided, 0.0048039526713413681},         // R 4.2.2: newcombeP(59, 6, 16, 80, 0.02, "two.sided") # defined above
+	{800, 30, 52, 118, 0, Less, 0.0079679352375924811},             // R 4.2.2: newcombeP(800, 30, 52, 118, 0, "less") # defined above
+	{800, 30, 52, 118, 0, Greater, 0.99203206476240757},            // R 4.2.2: newcombeP(800, 30, 52, 118, 0, "greater") # defined above
+	{800, 30, 52, 118, 0, TwoSided, 0.015935870475184962},          // R 4.2.2: newcombeP(800, 30, 52, 118, 0, "two.sided") # defined above
+	{800, 30, 52, 118, -0.02, Less, 0.41281055120019222},           // R 4.2.2: newcombeP(800, 30, 52, 118, -0.02, "less") # defined above
+	{800, 30, 52, 118, -0.02, Greater, 0.58718944879980772},        // R 4.2.2: newcombeP(800, 30, 52, 118, -0.02, "greater") # defined above
+	{800, 30, 52, 118, -0.02, TwoSided, 0.82562110240038444},       // R 4.2.2: newcombeP(800, 30, 52, 118, -0.02, "two.sided") # defined above
+	{800, 30, 52, 118, 0.02, Less, 3.5198825275060702e-06},         // R 4.2.2: newcombeP(800, 30, 52, 118, 0.02, "less") # defined above
+	{800, 30, 52, 118, 0.02, Greater, 0.99999648011747244},         // R 4.2.2: newcombeP(800, 30, 52, 118, 0.02, "greater") # defined above
+	{800, 30, 52, 118, 0.02, TwoSided, 7.0397650550121404e-06},     // R 4.2.2: newcombeP(800, 30, 52, 118, 0.02, "two.sided") # defined above
+	{8000, 410, 520, 1070, 0, Less, 0.00015659885690201927},        // R 4.2.2: newcombeP(8000, 410, 520, 1070, 0, "less") # defined above
+	{8000, 410, 520, 1070, 0, Greater, 0.999843401143098},          // R 4.2.2: newcombeP(8000, 410, 520, 1070, 0, "greater") # defined above
+	{8000, 410, 520, 1070, 0, TwoSided, 0.00031319771380403853},    // R 4.2.2: newcombeP(8000, 410, 520, 1070, 0, "two.sided") # defined above
+	{8000, 410, 520, 1070, -0.02, Less, 0.99836952326354766},       // R 4.2.2: newcombeP(8000, 410, 520, 1070, -0.02, "less") # defined above
+	{8000, 410, 520, 1070, -0.02, Greater, 0.0016304767364523378},  // R 4.2.2: newcombeP(8000, 410, 520, 1070, -0.02, "greater") # defined above
+	{8000, 410, 520, 1070, -0.02, TwoSided, 0.0032609534729046755}, // R 4.2.2: newcombeP(8000, 410, 520, 1070, -0.02, "two.sided") # defined above
+	{8000, 410, 520, 1070, 0.02, Less, 6.8000326120506298e-24},     // R 4.2.2: newcombeP(8000, 410, 520, 1070, 0.02, "less") # defined above
+	{8000, 410, 520, 1070, 0.02, Greater, 1},                       // R 4.2.2: newcombeP(8000, 410, 520, 1070, 0.02, "greater") # defined above
+	{8000, 410, 520, 1070, 0.02, TwoSided, 1.360006522410126e-23},  // R 4.2.2: newcombeP(8000, 410, 520, 1070, 0.02, "two.sided") # defined above
+	{90, 3, 1, 6, 0, Less, 0.81160226065415841},                    // R 4.2.2: newcombeP(90, 3, 1, 6, 0, "less") # defined above
+	{90, 3, 1, 6, 0, Greater, 0.18839773934584153},                 // R 4.2.2: newcombeP(90, 3, 1, 6, 0, "greater") # defined above
+	{90, 3, 1, 6, 0, TwoSided, 0.37679547869168306},                // R 4.2.2: newcombeP(90, 3, 1, 6, 0, "two.sided") # defined above
+	{90, 3, 1, 6, -0.02, Less, 0.94848602421401562},                // R 4.2.2: newcombeP(90, 3, 1, 6, -0.02, "less") # defined above
+	{90, 3, 1, 6, -0.02, Greater, 0.051513975785984399},            // R 4.2.2: newcombeP(90, 3, 1, 6, -0.02, "greater") # defined above
+	{90, 3, 1, 6, -0.02, TwoSided, 0.1030279515719688},             // R 4.2.2: newcombeP(90, 3, 1, 6, -0.02, "two.sided") # defined above
+	{90, 3, 1, 6, 0.02, Less, 0.5},                                 // R 4.2.2: newcombeP(90, 3, 1, 6, 0.02, "less") # defined above
+	{90, 3, 1, 6, 0.02, Greater, 0.5},                              // R 4.2.2: newcombeP(90, 3, 1, 6, 0.02, "greater") # defined above
+	{90, 3, 1, 6, 0.02, TwoSided, 1},                               // R 4.2.2: newcombeP(90, 3, 1, 6, 0.02, "two.sided") # defined above
+	{36, 12, 2, 0, 0, Less, 0.99597705516143864},                   // R 4.2.2: newcombeP(36, 12, 2, 0, 0, "less") # defined above
+	{36, 12, 2, 0, 0, Greater, 0.0040229448385613554},              // R 4.2.2: newcombeP(36, 12, 2, 0, 0, "greater") # defined above
+	{36, 12, 2, 0, 0, TwoSided, 0.0080458896771227108},             // R 4.2.2: newcombeP(36, 12, 2, 0, 0, "two.sided") # defined above
+	{36, 12, 2, 0, -0.02, Less, 0.99803681140872291},               // R 4.2.2: newcombeP(36, 12, 2, 0, -0.02, "less") # defined above
+	{36, 12, 2, 0, -0.02, Greater, 0.0019631885912771156},          // R 4.2.2: newcombeP(36, 12, 2, 0, -0.02, "greater") # defined above
+	{36, 12, 2, 0, -0.02, TwoSided, 0.0039263771825542313},         // R 4.2.2: newcombeP(36, 12, 2, 0, -0.02, "two.sided") # defined above
+	{36, 12, 2, 0, 0.02, Less, 0.99207587361238847},                // R 4.2.2: newcombeP(36, 12, 2, 0, 0.02, "less") # defined above
+	{36, 12, 2, 0, 0.02, Greater, 0.0079241263876115228},           // R 4.2.2: newcombeP(36, 12, 2, 0, 0.02, "greater") # defined above
+	{36, 12, 2, 0, 0.02, TwoSided, 0.015848252775223046},           // R 4.2.2: newcombeP(36, 12, 2, 0, 0.02, "two.sided") # defined above
+	{50, 0, 0, 50, 0, Less, 0.5},                                   // R 4.2.2: newcombeP(50, 0, 0, 50, 0, "less") # defined above
+	{50, 0, 0, 50, 0, Greater, 0.5},                                // R 4.2.2: newcombeP(50, 0, 0, 50, 0, "greater") # defined above
+	{50, 0, 0, 50, 0, TwoSided, 1},                                 // R 4.2.2: newcombeP(50, 0, 0, 50, 0, "two.sided") # defined above
+	{50, 0, 0, 50, -0.02, Less, 0.97938658333141804},               // R 4.2.2: newcombeP(50, 0, 0, 50, -0.02, "less") # defined above
+	{50, 0, 0, 50, -0.02, Greater, 0.020613416668581915},           // R 4.2.2: newcombeP(50, 0, 0, 50, -0.02, "greater") # defined above
+	{50, 0, 0, 50, -0.02, TwoSided, 0.041226833337163829},          // R 4.2.2: newcombeP(50, 0, 0, 50, -0.02, "two.sided") # defined above
+	{50, 0, 0, 50, 0.02, Less, 0.020613416668581915},               // R 4.2.2: newcombeP(50, 0, 0, 50, 0.02, "less") # defined above
+	{50, 0, 0, 50, 0.02, Greater, 0.97938658333141804},             // R 4.2.2: newcombeP(50, 0, 0, 50, 0.02, "greater") # defined above
+	{50, 0, 0, 50, 0.02, TwoSided, 0.041226833337163829},           // R 4.2.2: newcombeP(50, 0, 0, 50, 0.02, "two.sided") # defined above
+	{5, 5, 5, 5, 0, Less, 0.5},                                     // R 4.2.2: newcombeP(5, 5, 5, 5, 0, "less") # defined above
+	{5, 5, 5, 5, 0, Greater, 0.5},                                  // R 4.2.2: newcombeP(5, 5, 5, 5, 0, "greater") # defined above
+	{5, 5, 5, 5, 0, TwoSided, 1},                                   // R 4.2.2: newcombeP(5, 5, 5, 5, 0, "two.sided") # defined above
+	{5, 5, 5, 5, -0.02, Less, 0.55034844190160137},                 // R 4.2.2: newcombeP(5, 5, 5, 5, -0.02, "less") # defined above
+	{5, 5, 5, 5, -0.02, Greater, 0.44965155809839863},              // R 4.2.2: newcombeP(5, 5, 5, 5, -0.02, "greater") # defined above
+	{5, 5, 5, 5, -0.02, TwoSided, 0.89930311619679726},             // R 4.2.2: newcombeP(5, 5, 5, 5, -0.02, "two.sided") # defined above
+	{5, 5, 5, 5, 0.02, Less, 0.44965155809839863},                  // R 4.2.2: newcombeP(5, 5, 5, 5, 0.02, "less") # defined above
+	{5, 5, 5, 5, 0.02, Greater, 0.55034844190160137},               // R 4.2.2: newcombeP(5, 5, 5, 5, 0.02, "greater") # defined above
+	{5, 5, 5, 5, 0.02, TwoSided, 0.89930311619679726},              // R 4.2.2: newcombeP(5, 5, 5, 5, 0.02, "two.sided") # defined above
+	{14, 0, 3, 3, 0, Less, 0.059553148327490264},                   // R 4.2.2: newcombeP(14, 0, 3, 3, 0, "less") # defined above
+	{14, 0, 3, 3, 0, Greater, 0.94044685167250974},                 // R 4.2.2: newcombeP(14, 0, 3, 3, 0, "greater") # defined above
+	{14, 0, 3, 3, 0, TwoSided, 0.11910629665498053},                // R 4.2.2: newcombeP(14, 0, 3, 3, 0, "two.sided") # defined above
+	{14, 0, 3, 3, -0.02, Less, 0.087143598182315984},               // R 4.2.2: newcombeP(14, 0, 3, 3, -0.02, "less") # defined above
+	{14, 0, 3, 3, -0.02, Greater, 0.91285640181768402},             // R 4.2.2: newcombeP(14, 0, 3, 3, -0.02, "greater") # defined above
+	{14, 0, 3, 3, -0.02, TwoSided, 0.17428719636463197},            // R 4.2.2: newcombeP(14, 0, 3, 3, -0.02, "two.sided") # defined above
+	{14, 0, 3, 3, 0.02, Less, 0.039500110134844342},                // R 4.2.2: newcombeP(14, 0, 3, 3, 0.02, "less") # defined above
+	{14, 0, 3, 3, 0.02, Greater, 0.96049988986515566},              // R 4.2.2: newcombeP(14, 0, 3, 3, 0.02, "greater") # defined above
+	{14, 0, 3, 3, 0.02, TwoSided, 0.079000220269688684},            // R 4.2.2: newcombeP(14, 0, 3, 3, 0.02, "two.sided") # defined above
+}
+
+// power1Ref rows: n, discordance, difference, alpha, alternative, exact power.
+var power1Ref = []struct {
+	n                int
+	psi, diff, alpha float64
+	alt              Alternative
+	power            float64
+}{
+	{100, 0.10000000000000001, -0.080000000000000002, 0.050000000000000003, Less, 0.7735610135380776},        // R 4.2.2: mcpower1(100, 0.1, -0.08, 0.05, "less") # defined above
+	{100, 0.10000000000000001, -0.080000000000000002, 0.050000000000000003, Greater, 5.1061722721866309e-07}, // R 4.2.2: mcpower1(100, 0.1, -0.08, 0.05, "greater") # defined above
+	{100, 0.10000000000000001, -0.080000000000000002, 0.050000000000000003, TwoSided, 0.66962675564122331},   // R 4.2.2: mcpower1(100, 0.1, -0.08, 0.05, "two.sided") # defined above
+	{500, 0.14000000000000001, -0.040000000000000001, 0.050000000000000003, Less, 0.74137374642599851},       // R 4.2.2: mcpower1(500, 0.14, -0.04, 0.05, "less") # defined above
+	{500, 0.14000000000000001, -0.040000000000000001, 0.050000000000000003, Greater, 1.5141960772931136e-05}, // R 4.2.2: mcpower1(500, 0.14, -0.04, 0.05, "greater") # defined above
+	{500, 0.14000000000000001, -0.040000000000000001, 0.050000000000000003, TwoSided, 0.63112610534429114},   // R 4.2.2: mcpower1(500, 0.14, -0.04, 0.05, "two.sided") # defined above
+	{1000, 0.02, 0.012500000000000001, 0.050000000000000003, Less, 9.2797687074976604e-07},                   // R 4.2.2: mcpower1(1000, 0.02, 0.0125, 0.05, "less") # defined above
+	{1000, 0.02, 0.012500000000000001, 0.050000000000000003, Greater, 0.86242600451991624},                   // R 4.2.2: mcpower1(1000, 0.02, 0.0125, 0.05, "greater") # defined above
+	{1000, 0.02, 0.012500000000000001, 0.050000000000000003, TwoSided, 0.77383581613479224},                  // R 4.2.2: mcpower1(1000, 0.02, 0.0125, 0.05, "two.sided") # defined above
+	{2000, 0.29999999999999999, -0.050000000000000003, 0.01, Less, 0.95827717723680395},                      // R 4.2.2: mcpower1(2000, 0.3, -0.05, 0.01, "less") # defined above
+	{2000, 0.29999999999999999, -0.050000000000000003, 0.01, Greater, 5.0659217498711653e-11},                // R 4.2.2: mcpower1(2000, 0.3, -0.05, 0.01, "greater") # defined above
+	{2000, 0.29999999999999999, -0.050000000000000003, 0.01, TwoSided, 0.93066585252224621},                  // R 4.2.2: mcpower1(2000, 0.3, -0.05, 0.01, "two.sided") # defined above
+	{50, 0.20000000000000001, -0.20000000000000001, 0.050000000000000003, Less, 0.98150398493979052},         // R 4.2.2: mcpower1(50, 0.2, -0.2, 0.05, "less") # defined above
+	{50, 0.20000000000000001, -0.20000000000000001, 0.050000000000000003, Greater, 0},                        // R 4.2.2: mcpower1(50, 0.2, -0.2, 0.05, "greater") # defined above
+	{50, 0.20000000000000001, -0.20000000000000001, 0.050000000000000003, TwoSided, 0.95197278062926627},     // R 4.2.2: mcpower1(50, 0.2, -0.2, 0.05, "two.sided") # defined above
+	{300, 0.050000000000000003, 0, 0.050000000000000003, Less, 0.029751059496649985},                         // R 4.2.2: mcpower1(300, 0.05, 0, 0.05, "less") # defined above
+	{300, 0.050000000000000003, 0, 0.050000000000000003, Greater, 0.029751059496649985},                      // R 4.2.2: mcpower1(300, 0.05, 0, 0.05, "greater") # defined above
+	{300, 0.050000000000000003, 0, 0.050000000000000003, TwoSided, 0.027227638625401829},                     // R 4.2.2: mcpower1(300, 0.05, 0, 0.05, "two.sided") # defined above
+	{40, 1, -0.5, 0.025000000000000001, Less, 0.89676827594020592},                                           // R 4.2.2: mcpower1(40, 1, -0.5, 0.025, "less") # defined above
+	{40, 1, -0.5, 0.025000000000000001, Greater, 1.8710361909323273e-08},                                     // R 4.2.2: mcpower1(40, 1, -0.5, 0.025, "greater") # defined above
+	{40, 1, -0.5, 0.025000000000000001, TwoSided, 0.82086576049498927},                                       // R 4.2.2: mcpower1(40, 1, -0.5, 0.025, "two.sided") # defined above
+}
+
+// mdeRef rows: n, observed discordance, alpha, power, alternative, minimum detectable effect.
+var mdeRef = []struct {
+	n                 int
+	psi, alpha, power float64
+	alt               Alternative
+	effect            float64
+}{
+	{300, 0.10000000000000001, 0.050000000000000003, 0.80000000000000004, Less, 0.059459415441215177},       // R 4.2.2: mde(300, 0.1, 0.05, 0.8, "less") # defined above
+	{300, 0.10000000000000001, 0.050000000000000003, 0.80000000000000004, TwoSided, 0.068008871272927346},   // R 4.2.2: mde(300, 0.1, 0.05, 0.8, "two.sided") # defined above
+	{300, 0.10000000000000001, 0.050000000000000003, 0.84999999999999998, Less, 0.064693643216506933},       // R 4.2.2: mde(300, 0.1, 0.05, 0.85, "less") # defined above
+	{300, 0.10000000000000001, 0.050000000000000003, 0.84999999999999998, TwoSided, 0.073433708298698011},   // R 4.2.2: mde(300, 0.1, 0.05, 0.85, "two.sided") # defined above
+	{2000, 0.050000000000000003, 0.025000000000000001, 0.84999999999999998, Less, 0.017790074711068075},     // R 4.2.2: mde(2000, 0.05, 0.025, 0.85, "less") # defined above
+	{2000, 0.050000000000000003, 0.025000000000000001, 0.84999999999999998, TwoSided, 0.019650032675524995}, // R 4.2.2: mde(2000, 0.05, 0.025, 0.85, "two.sided") # defined above
+	{200, 0, 0.050000000000000003, 0.80000000000000004, Less, 0.033376466503875962},                         // R 4.2.2: mde(200, 0, 0.05, 0.8, "less") # defined above
+	{200, 0, 0.050000000000000003, 0.80000000000000004, TwoSided, 0.039242777725702151},                     // R 4.2.2: mde(200, 0, 0.05, 0.8, "two.sided") # defined above
+	{1000, 0.02, 0.012500000000000001, 0.84999999999999998, Less, 0.021285630140407599},                     // R 4.2.2: mde(1000, 0.02, 0.0125, 0.85, "less") # defined above
+	{1000, 0.02, 0.012500000000000001, 0.84999999999999998, TwoSided, 0.023456825611083029},                 // R 4.2.2: mde(1000, 0.02, 0.0125, 0.85, "two.sided") # defined above
+}
+
+// clusterPRef rows: cluster set (index into clusterRef, level 0.95 rows), null value, alternative, p.
+var clusterPRef = []struct {
+	set  int
+	null float64
+	alt  Alternative
+	p    float64
+}{
+	{0, 0, Less, 0.25217188805712631},                        // R 4.2.2: pt on the CR1 t of cluster set 1 against 0, less
+	{0, 0, Greater, 0.74782811194287369},                     // R 4.2.2: pt on the CR1 t of cluster set 1 against 0, greater
+	{0, 0, TwoSided, 0.50434377611425263},                    // R 4.2.2: pt on the CR1 t of cluster set 1 against 0, two.sided
+	{0, -0.10000000000000001, Less, 0.49294213364521372},     // R 4.2.2: pt on the CR1 t of cluster set 1 against -0.1, less
+	{0, -0.10000000000000001, Greater, 0.50705786635478622},  // R 4.2.2: pt on the CR1 t of cluster set 1 against -0.1, greater
+	{0, -0.10000000000000001, TwoSided, 0.98588426729042744}, // R 4.2.2: pt on the CR1 t of cluster set 1 against -0.1, two.sided
+	{0, 0.050000000000000003, Less, 0.16508071443848879},     // R 4.2.2: pt on the CR1 t of cluster set 1 against 0.05, less
+	{0, 0.050000000000000003, Greater, 0.83491928556151118},  // R 4.2.2: pt on the CR1 t of cluster set 1 against 0.05, greater
+	{0, 0.050000000000000003, TwoSided, 0.33016142887697758}, // R 4.2.2: pt on the CR1 t of cluster set 1 against 0.05, two.sided
+	{2, 0, Less, 0.25828261663844065},                        // R 4.2.2: pt on the CR1 t of cluster set 2 against 0, less
+	{2, 0, Greater, 0.74171738336155935},                     // R 4.2.2: pt on the CR1 t of cluster set 2 against 0, greater
+	{2, 0, TwoSided, 0.51656523327688131},                    // R 4.2.2: pt on the CR1 t of cluster set 2 against 0, two.sided
+	{2, -0.10000000000000001, Less, 0.62749288864690844},     // R 4.2.2: pt on the CR1 t of cluster set 2 against -0.1, less
+	{2, -0.10000000000000001, Greater, 0.37250711135309161},  // R 4.2.2: pt on the CR1 t of cluster set 2 against -0.1, greater
+	{2, -0.10000000000000001, TwoSided, 0.74501422270618323}, // R 4.2.2: pt on the CR1 t of cluster set 2 against -0.1, two.sided
+	{2, 0.050000000000000003, Less, 0.129934368288178},       // R 4.2.2: pt on the CR1 t of cluster set 2 against 0.05, less
+	{2, 0.050000000000000003, Greater, 0.87006563171182205},  // R 4.2.2: pt on the CR1 t of cluster set 2 against 0.05, greater
+	{2, 0.050000000000000003, TwoSided, 0.25986873657635601}, // R 4.2.2: pt on the CR1 t of cluster set 2 against 0.05, two.sided
+	{4, 0, Less, 0.72965298112589205},                        // R 4.2.2: pt on the CR1 t of cluster set 3 against 0, less
+	{4, 0, Greater, 0.27034701887410795},                     // R 4.2.2: pt on the CR1 t of cluster set 3 against 0, greater
+	{4, 0, TwoSided, 0.54069403774821589},                    // R 4.2.2: pt on the CR1 t of cluster set 3 against 0, two.sided
+	{4, -0.10000000000000001, Less, 0.92543077852298472},     // R 4.2.2: pt on the CR1 t of cluster set 3 against -0.1, less
+	{4, -0.10000000000000001, Greater, 0.074569221477015349}, // R 4.2.2: pt on the CR1 t of cluster set 3 against -0.1, greater
+	{4, -0.10000000000000001, TwoSided, 0.1491384429540307},  // R 4.2.2: pt on the CR1 t of cluster set 3 against -0.1, two.sided
+	{4, 0.050000000000000003, Less, 0.57073806303248042},     // R 4.2.2: pt on the CR1 t of cluster set 3 against 0.05, less
+	{4, 0.050000000000000003, Greater, 0.42926193696751958},  // R 4.2.2: pt on the CR1 t of cluster set 3 against 0.05, greater
+	{4, 0.050000000000000003, TwoSided, 0.85852387393503915}, // R 4.2.2: pt on the CR1 t of cluster set 3 against 0.05, two.sided
+}
+
+// signFlipRef rows: cluster sums, alternative, p.
+var signFlipRef = []struct {
+	sums []int
+	alt  Alternative
+	p    float64
+}{
+	{[]int{3, -1, 2, 0, -4, 1, 1, -2, 5, -3, 2}, Less, 0.7099609375},                                  // R 4.2.2: signflip(c( 3,-1, 2, 0,-4, 1, 1,-2, 5,-3, 2), "less") # all 2^G sign patterns, defined above
+	{[]int{3, -1, 2, 0, -4, 1, 1, -2, 5, -3, 2}, Greater, 0.3701171875},                               // R 4.2.2: signflip(c( 3,-1, 2, 0,-4, 1, 1,-2, 5,-3, 2), "greater") # all 2^G sign patterns, defined above
+	{[]int{3, -1, 2, 0, -4, 1, 1, -2, 5, -3, 2}, TwoSided, 0.740234375},                               // R 4.2.2: signflip(c( 3,-1, 2, 0,-4, 1, 1,-2, 5,-3, 2), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{-2, -2, -1, -3, 1, -4, -1, -2, 0, 0}, Less, 0.015625},                                      // R 4.2.2: signflip(c(-2,-2,-1,-3, 1,-4,-1,-2, 0, 0), "less") # all 2^G sign patterns, defined above
+	{[]int{-2, -2, -1, -3, 1, -4, -1, -2, 0, 0}, Greater, 0.99609375},                                 // R 4.2.2: signflip(c(-2,-2,-1,-3, 1,-4,-1,-2, 0, 0), "greater") # all 2^G sign patterns, defined above
+	{[]int{-2, -2, -1, -3, 1, -4, -1, -2, 0, 0}, TwoSided, 0.03125},                                   // R 4.2.2: signflip(c(-2,-2,-1,-3, 1,-4,-1,-2, 0, 0), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{4, 0, -4, 2, -2, 6, -6, 1}, Less, 0.578125},                                                // R 4.2.2: signflip(c( 4, 0,-4, 2,-2, 6,-6, 1), "less") # all 2^G sign patterns, defined above
+	{[]int{4, 0, -4, 2, -2, 6, -6, 1}, Greater, 0.5},                                                  // R 4.2.2: signflip(c( 4, 0,-4, 2,-2, 6,-6, 1), "greater") # all 2^G sign patterns, defined above
+	{[]int{4, 0, -4, 2, -2, 6, -6, 1}, TwoSided, 1},                                                   // R 4.2.2: signflip(c( 4, 0,-4, 2,-2, 6,-6, 1), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{1, 1, -1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, 0}, Less, 0.996826171875},                         // R 4.2.2: signflip(c( 1, 1,-1, 1, 1, 1,-1, 1, 1, 1, 1, 1, 0, 0), "less") # all 2^G sign patterns, defined above
+	{[]int{1, 1, -1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, 0}, Greater, 0.019287109375},                      // R 4.2.2: signflip(c( 1, 1,-1, 1, 1, 1,-1, 1, 1, 1, 1, 1, 0, 0), "greater") # all 2^G sign patterns, defined above
+	{[]int{1, 1, -1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, 0}, TwoSided, 0.03857421875},                      // R 4.2.2: signflip(c( 1, 1,-1, 1, 1, 1,-1, 1, 1, 1, 1, 1, 0, 0), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{-6, -3, -9, -3, 3, -12, -6, -3, -3, 0, -9, -6, -3, 3, -6, -3}, Less, 0.001251220703125},    // R 4.2.2: signflip(c( -6, -3, -9, -3,  3,-12, -6, -3, -3,  0, -9, -6, -3,  3, -6, -3), "less") # all 2^G sign patterns, defined above
+	{[]int{-6, -3, -9, -3, 3, -12, -6, -3, -3, 0, -9, -6, -3, 3, -6, -3}, Greater, 0.999725341796875}, // R 4.2.2: signflip(c( -6, -3, -9, -3,  3,-12, -6, -3, -3,  0, -9, -6, -3,  3, -6, -3), "greater") # all 2^G sign patterns, defined above
+	{[]int{-6, -3, -9, -3, 3, -12, -6, -3, -3, 0, -9, -6, -3, 3, -6, -3}, TwoSided, 0.00250244140625}, // R 4.2.2: signflip(c( -6, -3, -9, -3,  3,-12, -6, -3, -3,  0, -9, -6, -3,  3, -6, -3), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{0, 0, 0}, Less, 1},     // R 4.2.2: signflip(c(0,0,0), "less") # all 2^G sign patterns, defined above
+	{[]int{0, 0, 0}, Greater, 1},  // R 4.2.2: signflip(c(0,0,0), "greater") # all 2^G sign patterns, defined above
+	{[]int{0, 0, 0}, TwoSided, 1}, // R 4.2.2: signflip(c(0,0,0), "two.sided") # all 2^G sign patterns, defined above
+	{[]int{2, -2}, Less, 0.75},    // R 4.2.2: signflip(c( 2,-2), "less") # all 2^G sign patterns, defined above
+	{[]int{2, -2}, Greater, 0.75}, // R 4.2.2: signflip(c( 2,-2), "greater") # all 2^G sign patterns, defined above
+	{[]int{2, -2}, TwoSided, 1},   // R 4.2.2: signflip(c( 2,-2), "two.sided") # all 2^G sign patterns, defined above
+}

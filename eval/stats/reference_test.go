@@ -183,8 +183,80 @@ func TestDriftMatchesR(t *testing.T) {
 
 func TestMcNemarPowerMatchesR(t *testing.T) {
 	for _, tt := range powerRef {
-		if got := McNemarPower(tt.n, tt.psi, tt.diff, tt.alpha); !closeP(got, tt.power) {
+		if got := McNemarPower(tt.n, tt.psi, tt.diff, tt.alpha, TwoSided); !closeP(got, tt.power) {
 			t.Errorf("McNemarPower(%d, %g, %g, %g) = %.17g, want %.17g", tt.n, tt.psi, tt.diff, tt.alpha, got, tt.power)
+		}
+	}
+}
+
+func TestMcNemarPowerOneSidedMatchesR(t *testing.T) {
+	for _, tt := range power1Ref {
+		if got := McNemarPower(tt.n, tt.psi, tt.diff, tt.alpha, tt.alt); !closeP(got, tt.power) {
+			t.Errorf("McNemarPower(%d, %g, %g, %g, %v) = %.17g, want %.17g", tt.n, tt.psi, tt.diff, tt.alpha, tt.alt, got, tt.power)
+		}
+	}
+}
+
+// TestMinDetectableMatchesR checks the minimum detectable effect, the root of
+// the exact power at a discordance that grows with the effect, against R's
+// uniroot of the same power (tolerance 1e-13).
+func TestMinDetectableMatchesR(t *testing.T) {
+	for _, tt := range mdeRef {
+		got := MinDetectable(tt.n, tt.psi, tt.alpha, tt.power, tt.alt)
+		if !closeAbs(got.Effect, tt.effect) {
+			t.Errorf("MinDetectable(%d, %g, %g, %g, %v) = %.17g, want %.17g", tt.n, tt.psi, tt.alpha, tt.power, tt.alt, got.Effect, tt.effect)
+		}
+		if want := math.Min(1, tt.psi+tt.effect); !closeAbs(got.Discordance, want) {
+			t.Errorf("MinDetectable(%d, %g, …).Discordance = %g, want ψ + effect = %g", tt.n, tt.psi, got.Discordance, want)
+		}
+	}
+}
+
+func TestNewcombePMatchesR(t *testing.T) {
+	for _, tt := range newcombePRef {
+		c := PairCounts{Both: tt.both, OnlyB: tt.onlyB, OnlyA: tt.onlyA, Neither: tt.neither}
+		if got := NewcombeP(c, tt.null, tt.alt); !closeP(got, tt.p) {
+			t.Errorf("NewcombeP(%+v, %g, %v) = %.17g, want %.17g", c, tt.null, tt.alt, got, tt.p)
+		}
+	}
+}
+
+func TestClusterPMatchesR(t *testing.T) {
+	for _, tt := range clusterPRef {
+		set := clusterRef[tt.set]
+		cm := ClusteredMean(set.d, set.cluster, 0.95)
+		if got := cm.P(tt.null, tt.alt); !closeP(got, tt.p) {
+			t.Errorf("ClusteredMean(set %d).P(%g, %v) = %.17g, want %.17g", tt.set, tt.null, tt.alt, got, tt.p)
+		}
+	}
+	// At gives R's interval at the other level of each set.
+	for i := 0; i+1 < len(clusterRef); i += 2 {
+		a, b := clusterRef[i], clusterRef[i+1]
+		iv := ClusteredMean(a.d, a.cluster, a.level).At(b.level)
+		if !closeAbs(iv.Lo, b.lo) || !closeAbs(iv.Hi, b.hi) {
+			t.Errorf("ClusteredMean(set %d, %g).At(%g) = [%.17g, %.17g], want [%.17g, %.17g]", i, a.level, b.level, iv.Lo, iv.Hi, b.lo, b.hi)
+		}
+	}
+}
+
+func TestSignFlipMatchesR(t *testing.T) {
+	for _, tt := range signFlipRef {
+		if got := SignFlipP(tt.sums, tt.alt); !closeP(got, tt.p) {
+			t.Errorf("SignFlipP(%v, %v) = %.17g, want %.17g", tt.sums, tt.alt, got, tt.p)
+		}
+	}
+	// With every cluster one pass/fail case it is McNemar's exact test.
+	for _, tt := range mcnemarRef {
+		sums := make([]int, 0, tt.onlyA+tt.onlyB+20)
+		for range tt.onlyA {
+			sums = append(sums, -1)
+		}
+		for range tt.onlyB {
+			sums = append(sums, 1)
+		}
+		sums = append(sums, make([]int, 20)...) // concordant pairs
+		if got := SignFlipP(sums, TwoSided); !closeP(got, tt.p) {
+			t.Errorf("SignFlipP(%d losses, %d gains) = %.17g, want McNemar's %.17g", tt.onlyA, tt.onlyB, got, tt.p)
 		}
 	}
 }

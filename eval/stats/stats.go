@@ -23,8 +23,49 @@ import (
 // two-sided 0.05.
 const DefaultAlpha = 0.05
 
-// DefaultPower is the power at which a minimum detectable effect is stated.
+// DefaultPower is the power at which a minimum detectable effect is stated:
+// a change of that size is detected at least this often.
 const DefaultPower = 0.8
+
+// PlannedPower is the power a minimum detectable effect is computed for, a
+// little above DefaultPower, the one it is stated at: the resolution rests on
+// the discordance and design effect of one comparison, estimates that vary
+// from suite to suite, and the margin keeps the stated power true on average
+// over them (docs/statistics.md gives the simulation that checks it).
+const PlannedPower = 0.88
+
+// An Alternative is the direction in which a test looks for a change of the
+// difference B − A (candidate minus baseline) from its null value, as R's
+// alternative argument.
+type Alternative int
+
+// The alternatives.
+const (
+	TwoSided Alternative = iota // B − A differs from the null value
+	Less                        // B − A is below it: the candidate is worse
+	Greater                     // B − A is above it: the candidate is better
+)
+
+// String returns R's name of the alternative: "two.sided", "less" or
+// "greater".
+func (a Alternative) String() string {
+	switch a {
+	case Less:
+		return "less"
+	case Greater:
+		return "greater"
+	}
+	return "two.sided"
+}
+
+// zAlpha returns the standard normal quantile a test at level alpha rejects
+// beyond: z(1 − alpha) one-sided, z(1 − alpha/2) two-sided.
+func zAlpha(alpha float64, alt Alternative) float64 {
+	if alt == TwoSided {
+		alpha /= 2
+	}
+	return distuv.UnitNormal.Quantile(1 - alpha)
+}
 
 // An Interval is a two-sided confidence interval [Lo, Hi] at confidence Level
 // (for example 0.95).

@@ -100,7 +100,7 @@ func TestWarnings(t *testing.T) {
 		{"bootstrap small", BootstrapMedian(ones(5, 1), 0.95, 2000, 1).Warnings, "need ≥ 10 differences"},
 		{"bootstrap resamples", BootstrapMedian(ones(50, 1), 0.95, 100, 1).Warnings, "only 100 resamples"},
 		{"drift few", DriftTest([]bool{true, true, true, false}, []bool{false, false, false, false}, 0.05).Warnings, "need ≥ 5 cases that changed on one side only"},
-		{"MDE tiny n", MinDetectable(3, 0.5, 0.05, 0.8).Warnings, "too few to detect any change"},
+		{"MDE tiny n", MinDetectable(3, 0.5, 0.05, 0.8, TwoSided).Warnings, "too few to detect any change"},
 	}
 	for _, tt := range tests {
 		var msgs []string
@@ -122,37 +122,93 @@ func TestMinDetectable(t *testing.T) {
 		n     int
 		psi   float64
 		alpha float64
+		alt   Alternative
 	}{
-		{100, 0.1, 0.05},
-		{500, 0.1, 0.05},
-		{1000, 0.02, 0.05},
-		{1000, 0, 0.05}, // no flips observed: the floor ψ = δ applies
-		{300, 0.01, 0.05},
-		{5000, 0.05, 0.01},
-		{100000, 0.1, 0.05},
+		{100, 0.1, 0.05, TwoSided},
+		{500, 0.1, 0.05, Less},
+		{1000, 0.02, 0.05, TwoSided},
+		{1000, 0, 0.05, Less}, // no flips observed: the change's own flips are the discordance
+		{300, 0.01, 0.05, Greater},
+		{5000, 0.05, 0.01, Less},
+		{100000, 0.1, 0.05, Less},
 	}
 	for _, tt := range tests {
-		d := MinDetectable(tt.n, tt.psi, tt.alpha, 0.8)
+		d := MinDetectable(tt.n, tt.psi, tt.alpha, 0.8, tt.alt)
 		if !(d.Effect > 0 && d.Effect <= 1) || len(d.Warnings) > 0 {
-			t.Errorf("MinDetectable(%d, %g) = %+v, want an effect in (0, 1] and no warnings", tt.n, tt.psi, d)
+			t.Errorf("MinDetectable(%d, %g, %v) = %+v, want an effect in (0, 1] and no warnings", tt.n, tt.psi, tt.alt, d)
 			continue
 		}
-		if d.Discordance < tt.psi || d.Discordance < d.Effect {
-			t.Errorf("MinDetectable(%d, %g).Discordance = %g, want ≥ max(ψ, effect %g)", tt.n, tt.psi, d.Discordance, d.Effect)
+		// A change adds its own discordant pairs to the observed ones.
+		if want := math.Min(1, tt.psi+d.Effect); d.Discordance != want {
+			t.Errorf("MinDetectable(%d, %g, %v).Discordance = %g, want ψ + effect = %g", tt.n, tt.psi, tt.alt, d.Discordance, want)
+		}
+		sign := 1.0
+		if tt.alt == Less {
+			sign = -1
 		}
 		// The exact power at the reported effect is the target, and a little
 		// less effect falls short of it.
-		if p := McNemarPower(tt.n, d.Discordance, d.Effect, tt.alpha); math.Abs(p-0.8) > 1e-3 {
-			t.Errorf("MinDetectable(%d, %g): exact power at %g is %g, want 0.8", tt.n, tt.psi, d.Effect, p)
+		if p := McNemarPower(tt.n, d.Discordance, sign*d.Effect, tt.alpha, tt.alt); math.Abs(p-0.8) > 1e-6 {
+			t.Errorf("MinDetectable(%d, %g, %v): exact power at %g is %g, want 0.8", tt.n, tt.psi, tt.alt, d.Effect, p)
 		}
 		less := d.Effect * 0.97
-		if p := McNemarPower(tt.n, math.Max(tt.psi, less), less, tt.alpha); p >= 0.8 {
-			t.Errorf("MinDetectable(%d, %g): power %g at 97%% of the effect, want < 0.8", tt.n, tt.psi, p)
+		if p := McNemarPower(tt.n, math.Min(1, tt.psi+less), sign*less, tt.alpha, tt.alt); p >= 0.8 {
+			t.Errorf("MinDetectable(%d, %g, %v): power %g at 97%% of the effect, want < 0.8", tt.n, tt.psi, tt.alt, p)
 		}
-		// More cases resolve smaller effects.
-		if more := MinDetectable(4*tt.n, tt.psi, tt.alpha, 0.8); more.Effect >= d.Effect {
-			t.Errorf("MinDetectable(%d, %g) = %g, not below %g for %d pairs", 4*tt.n, tt.psi, more.Effect, d.Effect, tt.n)
+		// More cases resolve smaller effects; a one-sided test resolves a
+		// smaller one than the two-sided test at the same alpha.
+		if more := MinDetectable(4*tt.n, tt.psi, tt.alpha, 0.8, tt.alt); more.Effect >= d.Effect {
+			t.Errorf("MinDetectable(%d, %g, %v) = %g, not below %g for %d pairs", 4*tt.n, tt.psi, tt.alt, more.Effect, d.Effect, tt.n)
 		}
+		if tt.alt != TwoSided {
+			if two := MinDetectable(tt.n, tt.psi, tt.alpha, 0.8, TwoSided); two.Effect <= d.Effect {
+				t.Errorf("MinDetectable(%d, %g): two-sided %g, not above one-sided %g", tt.n, tt.psi, two.Effect, d.Effect)
+			}
+		}
+	}
+}
+
+// TestMinDetectableMean checks the t-based resolution: it solves its own
+// equation, grows with the design effect, shrinks with more cases, and
+// refuses to state one below MinPowerClusters clusters.
+func TestMinDetectableMean(t *testing.T) {
+	tests := []struct {
+		n         int
+		m2, de    float64
+		df, alpha float64
+		alt       Alternative
+	}{
+		{300, 0.1, 1, 299, 0.05, Less},
+		{300, 0.1, 1.8, 74, 0.05, Less},
+		{2000, 0.05, 1, 1999, 0.025, TwoSided},
+		{200, 0, 1, 199, 0.05, Less},
+		{1000, 0.3, 2.5, 24, 0.05, Greater},
+	}
+	for _, tt := range tests {
+		d := MinDetectableMean(tt.n, tt.m2, tt.de, tt.df, tt.alpha, 0.8, tt.alt)
+		if !(d.Effect > 0 && d.Effect < 1) || len(d.Warnings) > 0 {
+			t.Errorf("MinDetectableMean(%+v) = %+v, want an effect in (0, 1) and no warnings", tt, d)
+			continue
+		}
+		a := tt.alpha
+		if tt.alt == TwoSided {
+			a /= 2
+		}
+		st := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: tt.df}
+		ucl := tt.df / distuv.ChiSquared{K: tt.df}.Quantile(0.3)
+		se := math.Sqrt(ucl * tt.de * (tt.m2 + d.Effect - d.Effect*d.Effect) / float64(tt.n))
+		if want := (st.Quantile(1-a) + st.Quantile(0.8)) * se; math.Abs(d.Effect-want) > 1e-9 {
+			t.Errorf("MinDetectableMean(%+v) = %.12g, want the root %.12g", tt, d.Effect, want)
+		}
+		if more := MinDetectableMean(tt.n, tt.m2, 2*tt.de, tt.df, tt.alpha, 0.8, tt.alt); more.Effect <= d.Effect {
+			t.Errorf("MinDetectableMean(%+v): doubling the design effect gives %g, not above %g", tt, more.Effect, d.Effect)
+		}
+		if more := MinDetectableMean(4*tt.n, tt.m2, tt.de, tt.df, tt.alpha, 0.8, tt.alt); more.Effect >= d.Effect {
+			t.Errorf("MinDetectableMean(%+v): 4× the cases gives %g, not below %g", tt, more.Effect, d.Effect)
+		}
+	}
+	if d := MinDetectableMean(100, 0.1, 1.5, MinPowerClusters-2, 0.05, 0.8, Less); !math.IsInf(d.Effect, 1) || len(d.Warnings) == 0 {
+		t.Errorf("MinDetectableMean with %d clusters = %+v, want +Inf with a warning", MinPowerClusters-1, d)
 	}
 }
 
@@ -249,5 +305,83 @@ func TestMinDiscordant(t *testing.T) {
 		if p := McNemarTest(PairCounts{OnlyA: k - 1}, tt.alpha).P; p <= tt.alpha {
 			t.Errorf("alpha %g: %d flips already give p %g", tt.alpha, k-1, p)
 		}
+	}
+}
+
+// TestNewcombePInvertsInterval checks that NewcombeP is the test Newcombe's
+// interval inverts: at the one-sided p-value p of a null value, the interval
+// at level 1 − 2p has that null value as its end.
+func TestNewcombePInvertsInterval(t *testing.T) {
+	for _, c := range []PairCounts{
+		{Both: 59, OnlyB: 6, OnlyA: 16, Neither: 80},
+		{Both: 800, OnlyB: 30, OnlyA: 52, Neither: 118},
+		{Both: 14, OnlyA: 3, Neither: 3},
+		{Both: 36, OnlyB: 12, OnlyA: 2},
+	} {
+		d := DiffPaired(c, 0.9).Diff
+		for _, null := range []float64{-0.1, -0.02, 0, 0.02, 0.1} {
+			for _, alt := range []Alternative{Less, Greater} {
+				p := NewcombeP(c, null, alt)
+				if p >= 0.5 || p < 1e-12 {
+					continue // the null value lies on the other side of the estimate
+				}
+				iv := DiffPaired(c, 1-2*p).CI
+				end := iv.Hi
+				if alt == Greater {
+					end = iv.Lo
+				}
+				if math.Abs(end-null) > 1e-9 {
+					t.Errorf("NewcombeP(%+v, %g, %v) = %g, but the interval at %g has end %g (estimate %g)", c, null, alt, p, 1-2*p, end, d)
+				}
+			}
+		}
+	}
+}
+
+// TestSignFlipNormal checks the normal approximation SignFlipP uses for
+// large problems against the exact distribution, on 3,000 clusters whose
+// sums range over −3…3, and the exact distribution against the binomial for
+// equal sums.
+func TestSignFlipNormal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, shift := range []int{0, -60, -150, 40} {
+		var abs []int
+		tot, sum := 0, shift
+		for range 3000 {
+			s := rng.IntN(7) - 3
+			sum += s
+			if s != 0 {
+				abs = append(abs, max(s, -s))
+				tot += max(s, -s)
+			}
+		}
+		el, eg := signFlipExact(abs, sum, 1, tot)
+		nl, ng := signFlipNormal(abs, sum, 1)
+		if math.Abs(el-nl) > 2e-3 || math.Abs(eg-ng) > 2e-3 {
+			t.Errorf("T = %d: exact tails %.5f, %.5f; normal %.5f, %.5f", sum, el, eg, nl, ng)
+		}
+	}
+	abs := []int{2, 2, 2, 2, 2, 2, 2, 2, 2}
+	for _, x := range []int{-18, -6, 2, 10} { // on the lattice: 2·(2·positives − 9)
+		el, eg := signFlipExact(abs, x, 2, 18)
+		pos := (x/2 + 9) / 2
+		b := distuv.Binomial{N: 9, P: 0.5}
+		if math.Abs(el-b.CDF(float64(pos))) > 1e-12 || math.Abs(eg-b.Survival(float64(pos-1))) > 1e-12 {
+			t.Errorf("T = %d: exact tails %g, %g, want the binomial's", x, el, eg)
+		}
+	}
+}
+
+// TestWilsonShare checks that the interval of a share is Wilson's interval of
+// the proportion it equals.
+func TestWilsonShare(t *testing.T) {
+	for _, kn := range [][2]int{{0, 10}, {10, 10}, {3, 12}, {45, 50}} {
+		want := Wilson(kn[0], kn[1], 0.95).CI
+		if got := WilsonShare(float64(kn[0])/float64(kn[1]), kn[1], 0.95); math.Abs(got.Lo-want.Lo) > 1e-15 || math.Abs(got.Hi-want.Hi) > 1e-15 {
+			t.Errorf("WilsonShare(%d/%d) = %+v, want %+v", kn[0], kn[1], got, want)
+		}
+	}
+	if got := WilsonShare(0.5, 0, 0.95); !math.IsNaN(got.Lo) {
+		t.Errorf("WilsonShare of no units = %+v, want NaN ends", got)
 	}
 }

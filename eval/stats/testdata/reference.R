@@ -54,8 +54,8 @@ wilson <- function(x, n, z) {
 	c((p + z^2/(2*n) - z*sqrt(p*(1-p)/n + z^2/(4*n^2))) / (1 + z^2/n),
 	  (p + z^2/(2*n) + z*sqrt(p*(1-p)/n + z^2/(4*n^2))) / (1 + z^2/n))
 }
-newcombe <- function(a, b, c, d, level = 0.95) {
-	N <- a + b + c + d; z <- qnorm(1 - (1 - level)/2)
+newcombe_z <- function(a, b, c, d, z) {
+	N <- a + b + c + d
 	p1 <- (a + b)/N; p2 <- (a + c)/N
 	w1 <- wilson(a + b, N, z); w2 <- wilson(a + c, N, z)
 	if (a + b == 0 || c + d == 0 || a + c == 0 || b + d == 0) psi <- 0 else {
@@ -66,6 +66,7 @@ newcombe <- function(a, b, c, d, level = 0.95) {
 	c(est, est - sqrt((p1 - w1[1])^2 + (w2[2] - p2)^2 - 2*psi*(p1 - w1[1])*(w2[2] - p2)),
 	       est + sqrt((p2 - w2[1])^2 + (w1[2] - p1)^2 - 2*psi*(p2 - w2[1])*(w1[2] - p1)))
 }
+newcombe <- function(a, b, c, d, level = 0.95) newcombe_z(a, b, c, d, qnorm(1 - (1 - level)/2))
 cat("// newcombeRef rows: Both, OnlyB, OnlyA, Neither, level, B−A, lower, upper.\nvar newcombeRef = []struct {\n\tboth, onlyB, onlyA, neither int\n\tlevel, diff, lo, hi float64\n}{\n")
 for (t in list(c(1, 1, 7, 12), c(59, 6, 16, 80), c(36, 12, 2, 0), c(50, 0, 0, 50), c(90, 3, 1, 6), c(800, 30, 52, 118), c(0, 0, 0, 10), c(10, 0, 0, 0), c(5, 5, 5, 5), c(8000, 410, 520, 1070))) {
 	for (lv in c(0.95, 0.9)) {
@@ -222,6 +223,104 @@ for (nm in names(all)) {
 		row(c(q(nm), lv, tolower(grepl("exact", w$method)), g(unname(w$estimate)), g(w$conf.int[1]), g(w$conf.int[2]),
 			g(attr(w$conf.int, "conf.level")), g(wa[(m + 1) %/% 2]), g(wa[m %/% 2 + 1])),
 			sprintf("wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = %g, tol.root = 1e-12) on %s; middle Walsh averages of d[d != 0]", lv, nm))
+	}
+}
+cat("}\n")
+
+# --- The test Newcombe's interval inverts ---------------------------------------
+# By hand: the one-sided p-value for "less" is pnorm(-z) for the z at which the
+# upper end of newcombe_z reaches the null value (uniroot), "greater" likewise
+# with the lower end, ½ when the estimate equals the null, and two-sided twice
+# the smaller.
+newcombeP <- function(a, b, c, d, null, alternative) {
+	est <- newcombe_z(a, b, c, d, 0)[1]
+	at <- function(end) pnorm(-uniroot(function(z) (newcombe_z(a, b, c, d, z)[end] - null) * (if (end == 3) 1 else -1),
+		c(0, 38), tol = 1e-14)$root)
+	if (est == null) { less <- 0.5; greater <- 0.5 }
+	else if (est < null) { less <- at(3); greater <- 1 - less }
+	else { greater <- at(2); less <- 1 - greater }
+	switch(alternative, less = less, greater = greater, two.sided = min(1, 2*min(less, greater)))
+}
+cat("\n// newcombePRef rows: Both, OnlyB, OnlyA, Neither, null value, alternative, p.\nvar newcombePRef = []struct {\n\tboth, onlyB, onlyA, neither int\n\tnull        float64\n\talt         Alternative\n\tp           float64\n}{\n")
+alts <- c(less = "Less", greater = "Greater", two.sided = "TwoSided")
+for (t in list(c(59, 6, 16, 80), c(800, 30, 52, 118), c(8000, 410, 520, 1070), c(90, 3, 1, 6), c(36, 12, 2, 0), c(50, 0, 0, 50), c(5, 5, 5, 5), c(14, 0, 3, 3))) {
+	for (null in c(0, -0.02, 0.02)) for (alt in names(alts)) {
+		row(c(t, g(null), alts[[alt]], g(newcombeP(t[1], t[2], t[3], t[4], null, alt))),
+			sprintf("newcombeP(%d, %d, %d, %d, %g, \"%s\") # defined above", t[1], t[2], t[3], t[4], null, alt))
+	}
+}
+cat("}\n")
+
+# --- One-sided exact power of McNemar's test and the minimum detectable effect --
+# By hand: as mcpower, rejecting in one tail at alpha (in either at alpha/2),
+# c_k the largest x < k/2 with pbinom(x, k, 0.5) <= tail. The minimum
+# detectable effect is the root in d of the power at discordance psi + d (a
+# change adds discordant pairs), found by uniroot.
+mcpower1 <- function(n, psi, delta, alpha, alternative) {
+	q <- (1 + delta/psi)/2; k <- 1:n
+	tail <- if (alternative == "two.sided") alpha/2 else alpha
+	ck <- qbinom(tail, k, 0.5); ck <- ifelse(pbinom(ck, k, 0.5) <= tail, ck, ck - 1); ck <- pmin(ck, (k - 1) %/% 2)
+	lo <- ifelse(ck < 0, 0, pbinom(ck, k, q))
+	hi <- ifelse(ck < 0, 0, pbinom(k - ck - 1, k, q, lower.tail = FALSE))
+	pk <- switch(alternative, less = lo, greater = hi, two.sided = lo + hi)
+	sum(dbinom(k, n, psi) * pk)
+}
+cat("\n// power1Ref rows: n, discordance, difference, alpha, alternative, exact power.\nvar power1Ref = []struct {\n\tn                      int\n\tpsi, diff, alpha       float64\n\talt                    Alternative\n\tpower                  float64\n}{\n")
+for (a in list(c(100, 0.1, -0.08, 0.05), c(500, 0.14, -0.04, 0.05), c(1000, 0.02, 0.0125, 0.05), c(2000, 0.3, -0.05, 0.01), c(50, 0.2, -0.2, 0.05), c(300, 0.05, 0, 0.05), c(40, 1, -0.5, 0.025))) {
+	for (alt in names(alts)) {
+		row(c(a[1], g(a[2]), g(a[3]), g(a[4]), alts[[alt]], g(mcpower1(a[1], a[2], a[3], a[4], alt))),
+			sprintf("mcpower1(%d, %g, %g, %g, \"%s\") # defined above", a[1], a[2], a[3], a[4], alt))
+	}
+}
+cat("}\n")
+mde <- function(n, psi0, alpha, power, alternative) {
+	sgn <- if (alternative == "less") -1 else 1
+	uniroot(function(d) mcpower1(n, min(1, psi0 + d), sgn*d, alpha, alternative) - power, c(1e-9, 1), tol = 1e-13)$root
+}
+cat("\n// mdeRef rows: n, observed discordance, alpha, power, alternative, minimum detectable effect.\nvar mdeRef = []struct {\n\tn                   int\n\tpsi, alpha, power   float64\n\talt                 Alternative\n\teffect              float64\n}{\n")
+for (a in list(c(300, 0.1, 0.05, 0.8), c(300, 0.1, 0.05, 0.85), c(2000, 0.05, 0.025, 0.85), c(200, 0, 0.05, 0.8), c(1000, 0.02, 0.0125, 0.85))) {
+	for (alt in c("less", "two.sided")) {
+		row(c(a[1], g(a[2]), g(a[3]), g(a[4]), alts[[alt]], g(mde(a[1], a[2], a[3], a[4], alt))),
+			sprintf("mde(%d, %g, %g, %g, \"%s\") # defined above", a[1], a[2], a[3], a[4], alt))
+	}
+}
+cat("}\n")
+
+# --- t test of a clustered mean against a null value ---------------------------
+# The CR1 mean and SE of the cluster sets above; p from pt on G - 1 degrees of
+# freedom.
+cat("\n// clusterPRef rows: cluster set (index into clusterRef, level 0.95 rows), null value, alternative, p.\nvar clusterPRef = []struct {\n\tset  int\n\tnull float64\n\talt  Alternative\n\tp    float64\n}{\n")
+for (k in seq_along(cl)) {
+	d <- cl[[k]]$d; gl <- cl[[k]]$g
+	gid <- ifelse(gl == "", paste0(".own", seq_along(gl)), gl)
+	n <- length(d); e <- d - mean(d); S <- tapply(e, gid, sum); G <- length(S)
+	se <- sqrt(G/(G - 1) * sum(S^2))/n
+	for (null in c(0, -0.1, 0.05)) {
+		t <- (mean(d) - null)/se
+		for (alt in names(alts)) {
+			p <- switch(alt, less = pt(t, G - 1), greater = pt(t, G - 1, lower.tail = FALSE), two.sided = 2*pt(-abs(t), G - 1))
+			row(c(2*(k - 1), g(null), alts[[alt]], g(p)), sprintf("pt on the CR1 t of cluster set %d against %g, %s", k, null, alt))
+		}
+	}
+}
+cat("}\n")
+
+# --- The sign-flip (randomization) test of cluster sums -------------------------
+# By brute force: every one of the 2^G sign patterns of the non-zero sums,
+# T' = signs %*% |s|, p = the share of patterns at or beyond the observed sum.
+signflip <- function(s, alternative) {
+	T <- sum(s); a <- abs(s[s != 0]); G <- length(a)
+	if (G == 0) return(1) # every pattern sums to 0 = T: both tails hold all of them
+	v <- as.matrix(expand.grid(rep(list(c(-1, 1)), G))) %*% a
+	less <- mean(v <= T + 1e-9); greater <- mean(v >= T - 1e-9)
+	switch(alternative, less = less, greater = greater, two.sided = min(1, 2*min(less, greater)))
+}
+cat("\n// signFlipRef rows: cluster sums, alternative, p.\nvar signFlipRef = []struct {\n\tsums []int\n\talt  Alternative\n\tp    float64\n}{\n")
+for (s in list(c(3, -1, 2, 0, -4, 1, 1, -2, 5, -3, 2), c(-2, -2, -1, -3, 1, -4, -1, -2, 0, 0), c(4, 0, -4, 2, -2, 6, -6, 1),
+		c(1, 1, -1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, 0), c(-6, -3, -9, -3, 3, -12, -6, -3, -3, 0, -9, -6, -3, 3, -6, -3), c(0, 0, 0), c(2, -2))) {
+	for (alt in names(alts)) {
+		row(c(paste0("[]int{", paste(s, collapse = ", "), "}"), alts[[alt]], g(signflip(s, alt))),
+			sprintf("signflip(%s, \"%s\") # all 2^G sign patterns, defined above", src(s), alt))
 	}
 }
 cat("}\n")
