@@ -418,9 +418,12 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	}
 	if bs != cs {
 		if !opts.AllowSettingsMismatch {
-			return nil, fault.Errorf(fault.Input, "",
-				"%w: baseline run %d has settings %s, candidate run %d has %s",
-				ErrSettingsDiffer, baseline.Run.ID, short(bs), candidate.Run.ID, short(cs))
+			changes := "settings " + short(bs) + " → " + short(cs)
+			if ch := baseline.Run.Settings.Changes(candidate.Run.Settings); len(ch) > 0 {
+				changes = strings.Join(ch, ", ")
+			}
+			return nil, fault.Errorf(fault.Input, "", "%w: %s (baseline %s, candidate %s)",
+				ErrSettingsDiffer, changes, sideLabel(baseline.Run), sideLabel(candidate.Run))
 		}
 		c.Warnings = append(c.Warnings, fmt.Errorf("the runs' settings differ (%s vs %s): differences may come from the settings, not the model", short(bs), short(cs)))
 	}
@@ -760,4 +763,12 @@ func (m *comparer) drift() {
 	d.Measured, d.FloorRun = true, side
 	d.Test = stats.DriftTest(bw, ww, m.pol.Alpha)
 	d.Warnings = append(d.Warnings, d.Test.Warnings...)
+}
+
+// sideLabel names a side's run: "run 12", or "the baseline file".
+func sideLabel(r eval.Run) string {
+	if r.ID == 0 {
+		return "the baseline file"
+	}
+	return fmt.Sprintf("run %d", r.ID)
 }
