@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -50,6 +51,22 @@ func ParseFormat(s string) (Format, error) {
 		}
 	}
 	return "", fault.Mark(fault.Errorf(fault.Input, "", "unknown report format %q", s), ErrUnknownFormat)
+}
+
+// Extensions maps the extensions of report files to their formats.
+var Extensions = map[string]Format{".txt": Table, ".md": Markdown, ".json": JSON, ".xml": JUnit, ".html": HTML, ".htm": HTML}
+
+// ErrUnknownExtension marks FormatOf's error for a file whose extension
+// names no format.
+var ErrUnknownExtension = errors.New("unknown report file extension")
+
+// FormatOf returns the format of the report file path, from its extension
+// (Extensions), or an input error listing them.
+func FormatOf(path string) (Format, error) {
+	if f, ok := Extensions[strings.ToLower(filepath.Ext(path))]; ok {
+		return f, nil
+	}
+	return "", fault.Mark(fault.Errorf(fault.Input, "", "report file %s: its extension names no format (.txt table, .md, .json, .xml JUnit, .html)", path), ErrUnknownExtension)
 }
 
 // Write renders c in format f to w.

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -557,5 +558,44 @@ func TestUnderpoweredPass(t *testing.T) {
 	if out := buf.String(); c.Gate.Verdict != compare.GateInconclusive || !strings.Contains(out, `"verdict": "inconclusive"`) ||
 		!strings.Contains(out, "the suite cannot resolve the policy's threshold") {
 		t.Errorf("underpowered: inconclusive gave %q:\n%s", c.Gate.Verdict, out)
+	}
+}
+
+func TestFormatOf(t *testing.T) {
+	for path, want := range map[string]report.Format{
+		"gate.md": report.Markdown, "out/junit.XML": report.JUnit, "r.json": report.JSON, "a.html": report.HTML, "t.txt": report.Table,
+		"gate": "", "gate.yaml": "",
+	} {
+		got, err := report.FormatOf(path)
+		if got != want || (err != nil) != (want == "") {
+			t.Errorf("FormatOf(%q) = %q, %v; want %q", path, got, err, want)
+		}
+		if err != nil && !errors.Is(err, report.ErrUnknownExtension) {
+			t.Errorf("FormatOf(%q): %v does not match ErrUnknownExtension", path, err)
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	tests := []struct {
+		format string
+		forced bool
+		files  []string
+		want   []report.Output
+		err    string
+	}{
+		{"table", false, nil, []report.Output{{"", report.Table}}, ""},
+		{"", false, nil, nil, ""},
+		{"", false, []string{"a.md", "b.xml"}, []report.Output{{"a.md", report.Markdown}, {"b.xml", report.JUnit}}, ""},
+		{"table", false, []string{"a.json"}, []report.Output{{"a.json", report.JSON}}, ""}, // a default format yields to the extension
+		{"md", true, []string{"comment.txt", "x"}, []report.Output{{"comment.txt", report.Markdown}, {"x", report.Markdown}}, ""},
+		{"", false, []string{"gate"}, nil, "its extension names no format"},
+		{"xml", true, nil, nil, "unknown report format"},
+	}
+	for _, tt := range tests {
+		got, err := report.Outputs(tt.format, tt.forced, tt.files)
+		if !reflect.DeepEqual(got, tt.want) || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("Outputs(%q, %v, %q) = %v, %v; want %v, %q", tt.format, tt.forced, tt.files, got, err, tt.want, tt.err)
+		}
 	}
 }

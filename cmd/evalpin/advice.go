@@ -11,6 +11,7 @@ import (
 	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/endpoint"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/gate"
 	"github.com/evalpin/evalpin/internal/outfile"
 	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/serve"
@@ -69,11 +70,17 @@ var advice = []rule{
 	{is(endpoint.ErrWrongLock), keep, says("point the endpoint at a server of the expected lock, or pass the --expect-lock you mean ('evalpin probe URL' shows what it serves)")},
 	{is(compare.ErrSettingsDiffer), keep, says("compare runs made at the same settings, or pass --allow-settings-mismatch to compare them anyway")},
 	{is(reports.ErrUnknownFormat), keep, says("pass --format table, md, json, junit or html")},
+	{is(reports.ErrUnknownExtension), keep, says("name the report file with one of these extensions, or pass --format")},
+	{is(compare.ErrPolicyFile), keep, says("pass --policy FILE with an existing policy file, or leave it out for the default policy")},
 
 	// A run another process holds is busy (exit 7), not an input error:
 	// the same command succeeds once the holder is done.
 	{as[*runs.LockError](store.ErrRunLocked), fault.Busy, says("wait for it to end (then the same command resumes the run, or finds it complete), or pass --fresh to start a new run")},
 	{as[*runs.LockError](fs.ErrPermission), fault.Input, says("make the run lock file writable by you, or delete it while no evalpin runs on this database")},
+
+	// The gate's baseline.
+	{as[*gate.SettingsError](), fault.Input, says("leave out the setting flags (and the project's samples): the gate runs at its baseline's settings; to gate at others, make a baseline at them")},
+	{as[*gate.NoPreviousError](), fault.Input, says("record the track's current lock with 'evalpin promote LOCK' and commit the lineage file, or name the baseline with --baseline FILE, RUN or LOCK")},
 
 	// The runs a command compares or exports.
 	{as[*runs.IncompleteError](), fault.Incomplete, says("finish it by running the same 'evalpin run' again (it resumes), or pass --allow-incomplete to use what is stored")},

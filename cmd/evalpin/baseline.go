@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/internal/cli"
@@ -76,8 +75,10 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 		return err
 	}
 	path := pos[0]
-	b, err := readBaseline(path)
-	if err != nil {
+	b, err := runs.ReadBaselineArg(path)
+	if errors.Is(err, runs.ErrOpen) {
+		return fmt.Errorf("baseline import: %w", err)
+	} else if err != nil {
 		return err
 	}
 	if path == "-" {
@@ -105,20 +106,4 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 		untrusted.Line(path), id, untrusted.Line(string(h.Lock)), untrusted.Line(h.Suite), untrusted.Line(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
 	fmt.Fprintln(stdout, id)
 	return nil
-}
-
-// readBaseline reads and checks the baseline file at path ("-" is standard
-// input) with runs.ReadBaseline, and adds the fix to its errors.
-func readBaseline(path string) (*baselines.Baseline, error) {
-	var b *baselines.Baseline
-	var err error
-	if path == "-" {
-		b, err = runs.ReadBaseline(os.Stdin, "standard input")
-	} else {
-		b, err = runs.ReadBaselineFile(path)
-	}
-	if errors.Is(err, runs.ErrOpen) {
-		return nil, fmt.Errorf("baseline import: %w", err)
-	}
-	return b, err
 }

@@ -20,11 +20,15 @@ var promoteUsage, locksUsage = help("promote"), help("locks")
 
 // lineageFlags adds the flags of the lineage's commands.
 func (a *app) lineageFlags(fs *cli.Flags) (track, file, db *string) {
-	track = fs.String("track", lineage.DefaultTrack, "the track's `NAME`")
-	file = fs.String("lineage", "lineage.jsonl", "the lineage `FILE`, kept in git")
+	track, file = addLineageFlags(fs)
 	db = addDBFlag(fs)
 	a.defaults(fs, "track", "lineage", "db")
 	return track, file, db
+}
+
+// addLineageFlags adds --track and --lineage to fs.
+func addLineageFlags(fs *cli.Flags) (track, file *string) {
+	return fs.String("track", lineage.DefaultTrack, "the track's `NAME`"), fs.String("lineage", "lineage.jsonl", "the lineage `FILE`, kept in git")
 }
 
 // runPromote implements "evalpin promote".

@@ -62,12 +62,8 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 	}
 	x, done := a.runExec("run", o, stderr)
 	defer func() { err = done(err) }()
-	x.Resume = runCommandLine(args)
-	sigs, unwatch := a.signals()
-	defer unwatch()
-	var stopWatch func()
-	x.Runner.HardStop, stopWatch = interrupt.Watch(interrupt.Config{Signals: sigs, Out: stderr, Grace: a.hardStopGrace, Exit: a.hardExit})
-	defer stopWatch()
+	x.Resume = runCommandLine("run", args)
+	defer a.watchInterrupts(&x, stderr)()
 	end, err := runs.Execute(ctx, x)
 	if end.Summary != nil {
 		if werr := a.writeRunSummary(*o.format, *end.Summary); werr != nil {
@@ -78,6 +74,16 @@ func (a *app) runRun(ctx context.Context, args []string) (err error) {
 		fmt.Fprintln(stderr, end.Note)
 	}
 	return err
+}
+
+// watchInterrupts watches the signals for x's run until the returned
+// function is called: the first Ctrl-C drains the run, the second stops it
+// (x.Runner.HardStop).
+func (a *app) watchInterrupts(x *runs.Exec, stderr io.Writer) (stop func()) {
+	sigs, unwatch := a.signals()
+	var stopWatch func()
+	x.Runner.HardStop, stopWatch = interrupt.Watch(interrupt.Config{Signals: sigs, Out: stderr, Grace: a.hardStopGrace, Exit: a.hardExit})
+	return func() { stopWatch(); unwatch() }
 }
 
 // runExec returns the invocation of a run that o describes, for the command
@@ -132,12 +138,23 @@ func (a *app) writeRunSummary(format string, s eval.RunSummary) error {
 // parseRunFlags parses and checks the command line of "evalpin run".
 func (a *app) parseRunFlags(args []string, stderr io.Writer) (*runOptions, error) {
 	fs := cli.New("run", runUsage, fault.ExitStatusText, stderr)
+	o := a.addRunFlags(fs)
+	o.db = addDBFlag(fs)
+	o.format = fs.Choice("format", "table", "summary `format`: table or json", "table", "json")
+	a.defaults(fs, "endpoint", "model", "suite", "samples", "db", "api-key-env")
+	if _, err := fs.ParseWant(args, a.getenv); err != nil {
+		return nil, err
+	}
+	return o, a.checkRunOptions(o)
+}
+
+// addRunFlags adds to fs the flags of a run that run and gate share.
+func (a *app) addRunFlags(fs *cli.Flags) *runOptions {
 	o := &runOptions{fs: fs}
 	fs.StringVar(&o.suite, "suite", "", "the suite: a `FILE` (.yaml, .yml, .jsonl) or the name of a bundled suite")
 	fs.Var(&o.endpoints, "endpoint", "an endpoint's OpenAI base `URL`, e.g. http://host:8000/v1 (repeatable: replicas of one lock)")
 	fs.StringVar(&o.model, "model", "", "the `NAME` of the model to request (default: the only one the endpoint serves)")
 	o.expect = addExpectLockFlag(fs)
-	o.db = addDBFlag(fs)
 	fs.IntVar(&o.concurrency, "concurrency", runner.DefaultConcurrency, fmt.Sprintf("the most requests in flight at once over all endpoints, 1 to %d", runner.MaxConcurrency))
 	fs.DurationVar(&o.timeout, "timeout", runner.DefaultTimeout, "give up on one attempt of a request (and on the lock probe) after this long, "+cli.ShowDuration(runner.MinTimeout)+" to "+cli.ShowDuration(runner.MaxTimeout))
 	fs.IntVar(&o.retries, "retries", runDefaultRetries, fmt.Sprintf("retries of a request after 429, 5xx, timeouts and connection errors, 0 to %d", runner.MaxAttempts-1))
@@ -151,10 +168,9 @@ func (a *app) parseRunFlags(args []string, stderr io.Writer) (*runOptions, error
 	fs.Var((*cli.Strings)(&o.selection.Tags), "tags", "replay only the cases carrying one of these `TAGS` (comma-separated, repeatable)")
 	fs.IntVar(&o.selection.Limit, "limit", 0, "replay at most the first `N` cases selected")
 	fs.Var(&o.labels, "label", "record a label `key=value` with a new run, e.g. fork=nous (repeatable; not part of its identity)")
-	cli.AtLeast(fs, "limit", 1)
 	fs.StringVar(&o.apiKeyEnv, "api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
-	o.format = fs.Choice("format", "table", "summary `format`: table or json", "table", "json")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "show no progress bar, even on a terminal")
+	cli.AtLeast(fs, "limit", 1)
 	cli.Range(fs, "concurrency", 1, runner.MaxConcurrency)
 	cli.Range(fs, "timeout", runner.MinTimeout, runner.MaxTimeout)
 	cli.Range(fs, "retries", 0, runner.MaxAttempts-1)
@@ -162,32 +178,33 @@ func (a *app) parseRunFlags(args []string, stderr io.Writer) (*runOptions, error
 	cli.Range(fs, "samples", 1, eval.SamplesLimit)
 	cli.Range(fs, "max-tokens", 1, eval.MaxTokensLimit)
 	cli.Range(fs, "temperature", 0.0, 2.0)
-	a.defaults(fs, "endpoint", "model", "suite", "samples", "db", "api-key-env")
-	pos, err := fs.Parse(args, a.getenv)
-	if err != nil {
-		return nil, err
-	}
+	return o
+}
+
+// checkRunOptions completes and checks o once its command line is parsed:
+// the default endpoints, the lists split, the labels, a suite and an
+// endpoint named.
+func (a *app) checkRunOptions(o *runOptions) (err error) {
+	name := o.fs.Name()
 	if len(o.endpoints) == 0 {
 		o.endpoints = credentials.DefaultEndpoints(a.getenv)
 	}
 	o.selection.Cases, o.selection.Tags = cli.SplitCommas(o.selection.Cases), cli.SplitCommas(o.selection.Tags)
-	if o.labelMap, err = fs.KeyValues("label", o.labels); err != nil {
-		return nil, err
+	if o.labelMap, err = o.fs.KeyValues("label", o.labels); err != nil {
+		return err
 	}
 	switch {
-	case len(pos) > 0:
-		return nil, usageErrorf("run: unexpected argument %q (name the suite with --suite and endpoints with --endpoint)", pos[0])
 	case o.suite == "":
-		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint URL; 'evalpin suite list' shows the bundled suites", "run: no suite given")
+		return fault.Errorf(fault.Input, "evalpin "+name+" --suite FILE --endpoint URL; 'evalpin suite list' shows the bundled suites", "%s: no suite given", name)
 	case len(o.endpoints) == 0:
-		return nil, fault.Errorf(fault.Input, "evalpin run --suite FILE --endpoint http://host:8000/v1 (or export OPENAI_BASE_URL)", "run: no endpoint given")
+		return fault.Errorf(fault.Input, "evalpin "+name+" --suite FILE --endpoint http://host:8000/v1 (or export OPENAI_BASE_URL)", "%s: no endpoint given", name)
 	}
 	for _, u := range o.endpoints {
 		if _, err := endpoint.Origin(u); err != nil {
-			return nil, fault.Errorf(fault.Input, "an endpoint is an OpenAI base URL such as http://127.0.0.1:8000/v1", "run: --endpoint %q: %w", u, err)
+			return fault.Errorf(fault.Input, "an endpoint is an OpenAI base URL such as http://127.0.0.1:8000/v1", "%s: --endpoint %q: %w", name, u, err)
 		}
 	}
-	return o, nil
+	return nil
 }
 
 // settings returns the suite's settings with the flags given applied: the
@@ -220,10 +237,10 @@ func runShowProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
 	})
 }
 
-// runCommandLine returns the command that resumes a run: args without
+// runCommandLine returns the command name that resumes a run: args without
 // --fresh, which would start yet another run, quoted for a POSIX shell.
-func runCommandLine(args []string) string {
-	words := []string{"evalpin", "run"}
+func runCommandLine(name string, args []string) string {
+	words := []string{"evalpin", name}
 	for _, a := range args {
 		switch a {
 		case "--fresh", "-fresh", "--fresh=true", "-fresh=true", "--fresh=1", "-fresh=1":

@@ -74,6 +74,8 @@ type runFake struct {
 	mu     sync.Mutex
 	counts map[string]int // suite requests by prompt
 	fail   map[string]int // the error status to answer a prompt with, if any
+	// answers are the outputs of the prompts that are not echoed.
+	answers sync.Map // prompt → output
 }
 
 func newRunFake(lock string) *runFake {
@@ -175,6 +177,9 @@ func (f *runFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(lockid.Header, lock)
 		}
 		out := "echo: " + prompt
+		if a, ok := f.answers.Load(prompt); ok {
+			out = a.(string)
+		}
 		json.NewEncoder(w).Encode(map[string]any{
 			"id": "c", "object": "chat.completion", "model": req.Model,
 			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
@@ -814,7 +819,7 @@ func TestRunCommandLine(t *testing.T) {
 		{[]string{"--suite", "$(rm -rf ~).yaml"}, `evalpin run --suite '$(rm -rf ~).yaml'`},
 	}
 	for _, tt := range tests {
-		if got := runCommandLine(tt.args); got != tt.want {
+		if got := runCommandLine("run", tt.args); got != tt.want {
 			t.Errorf("runCommandLine(%q) = %s, want %s", tt.args, got, tt.want)
 		}
 	}

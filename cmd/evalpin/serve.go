@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"time"
 
 	"github.com/evalpin/evalpin/internal/cli"
-	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lock"
-	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/serve"
 )
 
@@ -21,9 +18,9 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, id, manifest, err := readServeLock(o.lock)
+	m, id, manifest, err := lock.ReadFileID(o.lock)
 	if err != nil {
-		return err
+		return fmt.Errorf("serve: %w", err)
 	}
 	logf := serve.Logger(a.stderr)
 	cache, _ := lock.OpenDefaultCache() // without one, every check hashes every file
@@ -44,26 +41,13 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 
-	start := time.Now()
-	if err := s.Check(ctx); err != nil {
-		if rep := check.Last(); rep != nil && !rep.OK() {
-			rep.WriteText(a.stderr)
-		}
-		return err
+	err = s.ListenAndRun(ctx, o.listen, func() {
+		logf("%s matches lock %s (verified in %s)", o.dir, id, check.Took().Round(time.Millisecond))
+	})
+	if rep := check.Last(); err != nil && rep != nil && !rep.OK() {
+		rep.WriteText(a.stderr)
 	}
-	bound, ev := s.Bound()
-	logf("%s matches lock %s (verified in %s)", o.dir, id, check.Took().Round(time.Millisecond))
-	logf("vouching for model %s of the %s engine at %s, checked in %s (%s)", bound, ev.Engine, o.upstream.Redacted(), time.Since(start).Round(time.Millisecond), ev.Describe())
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fault.Errorf(fault.Input, "pick a free address with --listen, e.g. --listen 127.0.0.1:0", "serve: %w", err)
-	}
-	logf("listening on http://%s (upstream %s, model %s, re-checking every %s)", ln.Addr(), o.upstream.Redacted(), bound, o.recheck)
-	if err := s.Run(ctx, ln); err != nil {
-		return err
-	}
-	logf("stopped")
-	return nil
+	return err
 }
 
 // serveOptions are serve's flags, checked.
@@ -100,22 +84,4 @@ func (a *app) serveFlags(args []string) (*serveOptions, error) {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	return &o, nil
-}
-
-// readServeLock reads the lock file serve vouches for: the manifest, its id
-// and the bytes the well-known document publishes.
-func readServeLock(path string) (*lock.Manifest, lockid.ID, []byte, error) {
-	m, err := lock.ReadFile(path)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("serve: %w", err)
-	}
-	id, err := m.ID()
-	if err != nil {
-		return nil, "", nil, fault.Errorf(fault.Input, "recreate it with 'evalpin lock create'", "serve: lock file %s: %w", path, err)
-	}
-	manifest, err := m.Marshal()
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("serve: %w", err)
-	}
-	return m, id, manifest, nil
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/evalpin/evalpin/eval/compare"
+	"github.com/evalpin/evalpin/internal/gate"
 	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -26,9 +26,16 @@ func parseSide(flag, arg string) (runs.Ref, error) {
 	return ref, err
 }
 
-// loadPair reads the sides the flags name; with two baseline files it opens
-// no database.
-func loadPair(ctx context.Context, name string, f *diffFlags) (*runs.Pair, error) {
+// compareSides compares the runs f names for the command name; with two
+// baseline files it opens no database.
+func (a *app) compareSides(ctx context.Context, name string, f *diffFlags) (*compare.Comparison, error) {
+	if err := needBoth(name, f); err != nil {
+		return nil, err
+	}
+	pol, err := readPolicy(*f.policy)
+	if err != nil {
+		return nil, err
+	}
 	base, err := parseSide("baseline", *f.baseline)
 	if err != nil {
 		return nil, err
@@ -44,28 +51,16 @@ func loadPair(ctx context.Context, name string, f *diffFlags) (*runs.Pair, error
 		}
 		defer db.Close()
 	}
-	p, err := runs.LoadPair(ctx, db, base, cand, runs.PairOptions{AllowIncomplete: *f.allowIncomplete})
-	if err == nil {
-		return p, nil
-	}
-	if _, ok := errors.AsType[*runs.IncompleteError](err); ok {
+	c, err := gate.Compare(ctx, db, base, cand, gate.Options{
+		Policy: pol, AllowIncomplete: *f.allowIncomplete, AllowSettingsMismatch: *f.allowSettings, Warn: a.warnIdentity,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return nil, err
+	return c, nil
 }
 
-// compareSide is the comparison's side of a loaded side.
-func compareSide(s runs.Side) compare.Side {
-	return compare.Side{Run: s.Run, Results: s.Results, File: s.File}
-}
-
-// lockWords says what differs between the locks of the sides; a document
-// that does not verify is a warning, and the report names the two ids.
-func lockWords(p *runs.Pair, stderr io.Writer) string {
-	words, err := p.LockWords()
-	if err != nil {
-		fmt.Fprintf(stderr, "evalpin: warning: %s; the report names the two lock ids\n", untrusted.Line(err.Error()))
-		return ""
-	}
-	return words
+// warnIdentity warns of an identity document that does not verify.
+func (a *app) warnIdentity(err error) {
+	fmt.Fprintf(a.stderr, "evalpin: warning: %s; the report names the two lock ids\n", untrusted.Line(err.Error()))
 }

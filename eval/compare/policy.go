@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -138,6 +139,23 @@ var defaultMeasureThresholds = map[string]float64{
 func DefaultPolicy() Policy {
 	return Policy{Alpha: 0.05, PassRate: Threshold{MinEffect: 0.02}, MinPaired: DefaultMinPaired, MaxLost: DefaultMaxLost,
 		MinGatedCases: DefaultMinGatedCases, Aggregate: AggregateMean, Underpowered: UnderpoweredPass}
+}
+
+// ErrPolicyFile marks ReadPolicy's error for a file it cannot read.
+var ErrPolicyFile = errors.New("policy file cannot be read")
+
+// ReadPolicy reads the YAML policy file path (ParsePolicy); its errors name
+// the file.
+func ReadPolicy(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fault.Mark(fault.Errorf(fault.Input, "", "policy: %w", err), ErrPolicyFile)
+	}
+	p, err := ParsePolicy(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }
 
 // ParsePolicy parses a YAML policy. Fields it does not set keep their

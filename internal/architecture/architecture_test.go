@@ -47,11 +47,14 @@ var allowed = map[string][]string{
 	"runner":         {"eval", "internal/fault", "internal/lockid", "internal/untrusted"},
 	"internal/store": {"eval", "internal/fault", "internal/lockid", "internal/secret"},
 	"baselines":      {"eval", "internal/fault", "internal/lockid", "internal/secret"},
-	"report":         {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lineage", "internal/lockid", "internal/untrusted"},
+	"report":         {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lineage", "internal/lockid", "internal/outfile", "internal/untrusted"},
 	// A run's lifecycle: the one place the runner, the lock checks and the
 	// store meet, so that every command that runs shares it. It also names
 	// and loads the runs a command compares or exports, from the store or
 	// from baseline files, whose identity documents it verifies.
+	// The CI gate in one command: the baseline picked, the candidate run,
+	// the comparison.
+	"internal/gate": {"eval", "eval/compare", "internal/endpoint", "internal/lineage", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted"},
 	"internal/runs": {"baselines", "eval", "internal/endpoint", "internal/fault", "internal/identity",
 		"internal/lockid", "internal/store", "internal/untrusted", "runner"},
 }

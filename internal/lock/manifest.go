@@ -309,6 +309,30 @@ func jsonError(data []byte, err error) error {
 
 // ReadFile reads and parses the lock file at path (see Parse).
 func ReadFile(path string) (*Manifest, error) {
+	m, _, _, err := ReadFileID(path)
+	return m, err
+}
+
+// ReadFileID reads the lock file at path as ReadFile does, and also returns
+// its lock id and its canonical bytes (Marshal): what a sidecar publishes.
+func ReadFileID(path string) (*Manifest, lockid.ID, []byte, error) {
+	m, err := readFile(path)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	id, err := m.ID()
+	if err != nil {
+		return nil, "", nil, fault.Errorf(fault.Input, "recreate it with 'evalpin lock create'", "lock file %s: %w", path, err)
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return m, id, data, nil
+}
+
+// readFile reads and parses the lock file at path.
+func readFile(path string) (*Manifest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fault.Errorf(fault.Input, "check the lock file's path", "read lock file: %w", err)

@@ -68,6 +68,14 @@ func ReadBaselineFile(path string) (*baselines.Baseline, error) {
 	return ReadBaseline(f, path)
 }
 
+// ReadBaselineArg is ReadBaselineFile of path, where "-" is standard input.
+func ReadBaselineArg(path string) (*baselines.Baseline, error) {
+	if path == "-" {
+		return ReadBaseline(os.Stdin, "standard input")
+	}
+	return ReadBaselineFile(path)
+}
+
 // ExportOptions say which runs Export exports.
 type ExportOptions struct {
 	// AllowIncomplete exports a run that is not complete; without it such a

@@ -29,6 +29,10 @@ type Exec struct {
 	OpenStore func() (*store.DB, error)
 	// Resume is the command line that resumes the run (End.Resume).
 	Resume string
+	// Before, when set, runs once the probe has passed and the store is
+	// open, before the run begins: it may refuse (its error is Execute's)
+	// or return other settings to run at (the gate runs at its baseline's).
+	Before func(ctx context.Context, db *store.DB, target *endpoint.Target, suite *eval.Suite, settings eval.Settings) (eval.Settings, error)
 
 	// The steps Execute reports as they pass, each optional: the lock the
 	// endpoints serve, the run found or created, and the runner while it
@@ -38,9 +42,10 @@ type Exec struct {
 	OnRunner func(*runner.Runner) (stop func())
 }
 
-// An Ending is how Execute ended: the run's summary, once the run was begun
-// (nil before), and the note of Outcome.Explain.
+// An Ending is how Execute ended: the run as it was begun (its ID is 0
+// before), its summary (nil before), and the note of Outcome.Explain.
 type Ending struct {
+	Run     eval.Run
 	Summary *eval.RunSummary
 	Note    string
 }
@@ -66,6 +71,11 @@ func Execute(ctx context.Context, x Exec) (Ending, error) {
 		return Ending{}, err
 	}
 	defer db.Close()
+	if x.Before != nil {
+		if settings, err = x.Before(ctx, db, target, suite, settings); err != nil {
+			return Ending{}, err
+		}
+	}
 	spec := x.Spec
 	spec.Target, spec.Suite, spec.Settings = target, suite, settings
 	rn, err := Begin(ctx, db, spec)
@@ -80,7 +90,7 @@ func Execute(ctx context.Context, x Exec) (Ending, error) {
 	cfg.Model, cfg.CheckResponse, cfg.CheckErrorResponse, cfg.Sink = target.Model, target.CheckResponse, target.CheckErrorResponse, rn.Sink()
 	r, err := runner.New(cfg)
 	if err != nil {
-		return Ending{}, fmt.Errorf("run: %w", err)
+		return Ending{Run: rn.Run}, fmt.Errorf("run: %w", err)
 	}
 	stop := func() {}
 	if x.OnRunner != nil {
@@ -99,5 +109,5 @@ func Execute(ctx context.Context, x Exec) (Ending, error) {
 		ID: rn.ID, RunErr: runErr, Sum: sum, Lock: target.Lock, Reprobed: target.Reprobed(),
 		Endpoints: cfg.Endpoints, Resume: x.Resume,
 	})
-	return Ending{Summary: &summary, Note: note}, err
+	return Ending{Run: rn.Run, Summary: &summary, Note: note}, err
 }

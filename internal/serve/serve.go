@@ -632,6 +632,31 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// ListenAndRun checks what s vouches for (Check) and calls checked, then
+// listens on the address listen and serves (Run), logging each step: what
+// it vouches for, where it listens, and when it stops. An address that
+// cannot be listened on is an input error.
+func (s *Server) ListenAndRun(ctx context.Context, listen string, checked func()) error {
+	start := time.Now()
+	if err := s.Check(ctx); err != nil {
+		return err
+	}
+	checked()
+	bound, up := s.Bound()
+	s.cfg.Logf("vouching for model %s of the %s engine at %s, checked in %s (%s)",
+		bound, up.Engine, s.cfg.Upstream.Redacted(), time.Since(start).Round(time.Millisecond), up.Describe())
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fault.Errorf(fault.Input, "pick a free address with --listen, e.g. --listen 127.0.0.1:0", "serve: %w", err)
+	}
+	s.cfg.Logf("listening on http://%s (upstream %s, model %s, re-checking every %s)", ln.Addr(), s.cfg.Upstream.Redacted(), bound, s.cfg.Recheck)
+	if err := s.Run(ctx, ln); err != nil {
+		return err
+	}
+	s.cfg.Logf("stopped")
+	return nil
+}
+
 // A bufferPool lends the proxy its 32 KiB copy buffers, which it would
 // otherwise allocate per request.
 type bufferPool struct{ p sync.Pool }

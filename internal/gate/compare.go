@@ -1,0 +1,35 @@
+package gate
+
+import (
+	"context"
+
+	"github.com/evalpin/evalpin/eval/compare"
+	"github.com/evalpin/evalpin/internal/runs"
+	"github.com/evalpin/evalpin/internal/store"
+)
+
+// Options are how Compare compares two runs.
+type Options struct {
+	Policy                *compare.Policy // nil: the default policy
+	AllowIncomplete       bool            // compare runs that are not complete
+	AllowSettingsMismatch bool            // compare runs made at different settings
+	// Warn is told what does not stop a comparison: an identity document
+	// that does not verify (the report then names the two lock ids).
+	Warn func(error)
+}
+
+// Compare reads the runs base and cand name (runs.LoadPair; db may be nil
+// when both are baseline files) and compares them (compare.Diff).
+func Compare(ctx context.Context, db *store.DB, base, cand runs.Ref, opts Options) (*compare.Comparison, error) {
+	p, err := runs.LoadPair(ctx, db, base, cand, runs.PairOptions{AllowIncomplete: opts.AllowIncomplete})
+	if err != nil {
+		return nil, err
+	}
+	words, err := p.LockWords()
+	if err != nil && opts.Warn != nil {
+		opts.Warn(err)
+	}
+	return compare.Diff(side(p.Base), side(p.Cand), compare.Options{
+		Policy: opts.Policy, Cases: p.Cases, AllowSettingsMismatch: opts.AllowSettingsMismatch, LockDiff: words,
+	})
+}
