@@ -139,3 +139,30 @@ func TestTemplate(t *testing.T) {
 		t.Fatalf("read back %+v from\n%s", out, text)
 	}
 }
+
+// The project file docs/ci.md shows is one Load accepts, with every setting
+// the gate reads.
+func TestCIDocProjectFile(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/ci.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/ci.md has no yaml block")
+	}
+	path := filepath.Join(t.TempDir(), FileName)
+	if err := os.WriteFile(path, []byte(block), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatalf("docs/ci.md's project file: %v", err)
+	}
+	for _, flag := range []string{"endpoint", "suite", "policy", "db", "baseline", "lineage", "o"} {
+		if _, ok := f.Lookup(flag); !ok {
+			t.Errorf("docs/ci.md's project file sets no %s", Setting(flag))
+		}
+	}
+}
