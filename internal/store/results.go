@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/lockid"
@@ -65,12 +66,22 @@ func (db *DB) Result(ctx context.Context, runID int64, caseID string) (_ []eval.
 // start with runID), ordered by case id and sample, sharing strings with like
 // as ResultsSharing describes.
 //
-// A large run is most of what a diff holds in memory, so the read allocates
-// little besides what it keeps: the slice is sized by a count first, the
-// columns are scanned into interface values (no conversion by reflection),
-// strings that repeat from row to row (finish reason, lock, endpoint, error
-// kind, scorer names) are kept once, and equal checks are decoded once, by
-// hand, and shared (see decodeChecks).
+// A large run is most of what a diff holds in memory, so the read keeps and
+// allocates little besides the results. Each trick below stays because a
+// benchmark shows it pays at least 10% (STYLE rule 19, docs/store.md), and
+// FuzzResults holds the whole read equal to a plain one (typed Scan,
+// encoding/json, nothing kept once; plainResults in results_internal_test.go):
+//
+//   - the slice is sized by a count first (without: BenchmarkResults takes
+//     1.8x the CPU time and allocates 2.4x the bytes);
+//   - a lock equal to the run's is read as NULL (see resultColumns; without:
+//     15% more bytes and allocations on BenchmarkResults);
+//   - strings that repeat from row to row (finish reason, lock, endpoint,
+//     error kind, scorer names) are kept once (see interner);
+//   - equal checks are decoded once and shared, and decoded by hand where
+//     they can be (see decodeChecks);
+//   - equal case ids, hashes and outputs of the previous row or of like are
+//     shared (see share).
 func (db *DB) results(ctx context.Context, runID int64, like []eval.Result, where string, args ...any) ([]eval.Result, error) {
 	var runLock string
 	err := db.db.QueryRowContext(ctx, `SELECT lock FROM runs WHERE id = ?`, runID).Scan(&runLock)
@@ -92,11 +103,10 @@ func (db *DB) results(ctx context.Context, runID int64, like []eval.Result, wher
 	rd := newResultReader(runLock, like)
 	rs := make([]eval.Result, 0, n)
 	for rows.Next() {
-		var r eval.Result
-		if err := rd.scan(rows, &r); err != nil {
+		rs = append(rs, eval.Result{})
+		if err := rd.scan(rows, &rs[len(rs)-1]); err != nil {
 			return nil, err
 		}
-		rs = append(rs, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -110,87 +120,46 @@ func (db *DB) results(ctx context.Context, runID int64, like []eval.Result, wher
 // A resultReader turns rows of resultColumns into results. It keeps the state
 // that lets consecutive rows share memory.
 type resultReader struct {
-	vals [13]any // the columns of the current row
-	dest [13]any // pointers to vals, for Scan
+	// row holds the columns of the current row that are not scanned straight
+	// into the result. (Scanned into locals, they would escape to the heap
+	// once a row.)
+	row struct {
+		sample, prompt, completion, latency int64
+		lock                                sql.NullString // NULL: the run's lock
+		checks                              string
+	}
 
 	lock      string                  // the run's lock, which a NULL lock_seen stands for
-	strs      interner                // finish reasons, locks, endpoints, error kinds, scorers
-	details   interner                // check details, which repeat often but not always
+	strs      interner                // finish reasons, locks, endpoints, error kinds, scorer names
 	checkSets map[string][]eval.Check // decoded checks by their stored text, up to maxCheckSets
-	checks    []eval.Check            // the unused part of the current backing array
 	prev      eval.Result             // the previous row, whose case id, hash and output the next may share
 	like      []eval.Result
 }
 
 func newResultReader(lock string, like []eval.Result) *resultReader {
-	rd := &resultReader{lock: lock, like: like, strs: interner{limit: 1 << 12}, details: interner{limit: 1 << 12},
-		checkSets: make(map[string][]eval.Check)}
-	for i := range rd.vals {
-		rd.dest[i] = &rd.vals[i]
-	}
-	return rd
+	return &resultReader{lock: lock, like: like, strs: interner{limit: 1 << 12}, checkSets: make(map[string][]eval.Check)}
 }
 
-// scan reads the current row of rows into r.
+// scan reads the current row of rows into r, a zero Result.
 func (rd *resultReader) scan(rows *sql.Rows, r *eval.Result) error {
-	if err := rows.Scan(rd.dest[:]...); err != nil {
+	row := &rd.row
+	if err := rows.Scan(&r.CaseID, &r.CaseHash, &row.sample, &r.Output, &r.FinishReason, &row.prompt,
+		&row.completion, &row.latency, &row.lock, &r.Endpoint, &r.ErrorKind, &r.Error, &row.checks); err != nil {
 		return err
 	}
-	v := &rd.vals
-	var err error
-	r.CaseID, err = textValue(v[0], "case_id")
-	if err == nil {
-		r.CaseHash, err = textValue(v[1], "case_hash")
+	r.Sample, r.PromptTokens, r.CompletionTokens = int(row.sample), int(row.prompt), int(row.completion)
+	r.Latency = time.Duration(row.latency)
+	lock := rd.lock
+	if row.lock.Valid {
+		lock = rd.strs.get(row.lock.String)
 	}
-	var sample, prompt, completion, latency int64
-	if err == nil {
-		sample, err = intValue(v[2], "sample")
-	}
-	if err == nil {
-		r.Output, err = textValue(v[3], "output")
-	}
-	if err == nil {
-		r.FinishReason, err = textValue(v[4], "finish_reason")
-	}
-	if err == nil {
-		prompt, err = intValue(v[5], "prompt_tokens")
-	}
-	if err == nil {
-		completion, err = intValue(v[6], "completion_tokens")
-	}
-	if err == nil {
-		latency, err = intValue(v[7], "latency_ns")
-	}
-	if err == nil {
-		lock := rd.lock
-		if v[8] != nil {
-			lock, err = textValue(v[8], "lock_seen")
-		}
-		r.Lock = lockid.ID(lock)
-	}
-	if err == nil {
-		r.Endpoint, err = textValue(v[9], "endpoint")
-	}
-	if err == nil {
-		r.ErrorKind, err = textValue(v[10], "error_kind")
-	}
-	if err == nil {
-		r.Error, err = textValue(v[11], "error")
-	}
-	var checks string
-	if err == nil {
-		checks, err = textValue(v[12], "checks")
-	}
-	clear(v[:]) // hold no row longer than needed
-	if err != nil {
-		return err
-	}
-	r.Sample, r.PromptTokens, r.CompletionTokens = int(sample), int(prompt), int(completion)
-	r.Latency = time.Duration(latency)
+	r.Lock = lockid.ID(lock)
 	r.FinishReason = rd.strs.get(r.FinishReason)
-	r.Lock = lockid.ID(rd.strs.get(string(r.Lock)))
 	r.Endpoint = rd.strs.get(r.Endpoint)
 	r.ErrorKind = rd.strs.get(r.ErrorKind)
+	checks := row.checks
+	row.lock, row.checks = sql.NullString{}, "" // hold no row longer than needed
+	var err error
 	if r.Checks, err = rd.decodeChecks(checks); err != nil {
 		return fmt.Errorf("case %s sample %d: checks: %w", r.CaseID, r.Sample, err)
 	}
@@ -199,7 +168,10 @@ func (rd *resultReader) scan(rows *sql.Rows, r *eval.Result) error {
 }
 
 // share points r's case id, case hash and output at equal strings of the
-// previous row or of the same case sample in like.
+// previous row or of the same case sample in like. Sharing with the previous
+// row pays where a case's samples repeat an output: BenchmarkResultsSamples
+// keeps 1.7x the heap without it. Sharing with like is ResultsSharing:
+// BenchmarkResultsSharing keeps 2.1x the heap with Results instead.
 func (rd *resultReader) share(r *eval.Result) {
 	if r.CaseID == rd.prev.CaseID {
 		// Another sample of the same case.
@@ -228,27 +200,10 @@ func (rd *resultReader) share(r *eval.Result) {
 	rd.prev = *r
 }
 
-// textValue returns a TEXT column's value.
-func textValue(v any, column string) (string, error) {
-	switch v := v.(type) {
-	case string:
-		return v, nil
-	case []byte:
-		return string(v), nil
-	}
-	return "", fmt.Errorf("column %s holds %T, not text", column, v)
-}
-
-// intValue returns an INTEGER column's value.
-func intValue(v any, column string) (int64, error) {
-	if i, ok := v.(int64); ok {
-		return i, nil
-	}
-	return 0, fmt.Errorf("column %s holds %T, not an integer", column, v)
-}
-
 // An interner keeps one copy of each string it is given, up to limit distinct
-// strings; past it, get returns its argument.
+// strings; past it, get returns its argument. It pays in what a read keeps:
+// without it, BenchmarkResultsSharing keeps 19% more heap (BenchmarkResults
+// 7.5%, about 33 bytes a result).
 type interner struct {
 	m     map[string]string
 	limit int
@@ -284,20 +239,22 @@ func (in *interner) getSub(s string) string {
 	return in.get(strings.Clone(s))
 }
 
-const (
-	// checksChunk is how many checks one backing array holds.
-	checksChunk = 4096
-	// maxCheckSets is how many distinct stored checks texts a read shares.
-	maxCheckSets = 4096
-)
+// maxCheckSets is how many distinct stored checks texts a read shares.
+const maxCheckSets = 4096
 
 // decodeChecks decodes a stored checks column, the JSON array putResults
-// writes. Most results of a run have one of a few sets of checks (each scorer
-// passed or failed, with the same detail), and results with the same stored
-// text share one slice; the others are cut from a backing array shared by
-// successive results. Every slice is capped at its length, so an append
-// copies it. decodeChecks decodes the form encoding/json produces by hand,
-// and leaves anything else (escaped characters, say) to encoding/json.
+// writes, as encoding/json decodes it (decodeChecksJSON), but for an empty
+// text, which it reads as no checks.
+//
+// Most results of a run have one of a few sets of checks (each scorer passed
+// or failed, with the same detail), and results with the same stored text
+// share one slice, capped at its length so that an append copies it: without
+// that, BenchmarkResults keeps 18% more heap and takes 24% more CPU time.
+//
+// A text that is not shared is decoded by hand where it is in the form
+// encoding/json writes (parseChecks), which pays where failing checks carry
+// details of their own: BenchmarkResultsDetails takes 17% more CPU time with
+// encoding/json alone. FuzzDecodeChecks holds it equal to decodeChecksJSON.
 func (rd *resultReader) decodeChecks(s string) ([]eval.Check, error) {
 	if s == "[]" || s == "" {
 		return nil, nil
@@ -305,32 +262,20 @@ func (rd *resultReader) decodeChecks(s string) ([]eval.Check, error) {
 	if cs, ok := rd.checkSets[s]; ok {
 		return cs, nil
 	}
-	cs, err := rd.decodeChecksText(s)
-	if err == nil && len(rd.checkSets) < maxCheckSets {
+	cs, ok := rd.parseChecks(s)
+	if !ok {
+		var err error
+		if cs, err = rd.decodeChecksJSON(s); err != nil {
+			return nil, err
+		}
+	}
+	if len(rd.checkSets) < maxCheckSets {
 		rd.checkSets[s] = cs
 	}
-	return cs, err
-}
-
-// decodeChecksText decodes s, by hand where it can.
-func (rd *resultReader) decodeChecksText(s string) ([]eval.Check, error) {
-	n := strings.Count(s, `{"scorer":`)
-	if n == 0 {
-		return rd.decodeChecksJSON(s)
-	}
-	if len(rd.checks) < n {
-		rd.checks = make([]eval.Check, max(n, checksChunk))
-	}
-	cs := rd.checks[:n:n]
-	if !rd.parseChecks(s, cs) {
-		clear(cs)
-		return rd.decodeChecksJSON(s)
-	}
-	rd.checks = rd.checks[n:]
 	return cs, nil
 }
 
-// decodeChecksJSON decodes s with encoding/json.
+// decodeChecksJSON decodes s with encoding/json: the plain implementation.
 func (rd *resultReader) decodeChecksJSON(s string) ([]eval.Check, error) {
 	var cs []eval.Check
 	if err := json.Unmarshal([]byte(s), &cs); err != nil {
@@ -342,36 +287,37 @@ func (rd *resultReader) decodeChecksJSON(s string) ([]eval.Check, error) {
 	cs = cs[:len(cs):len(cs)]
 	for i := range cs {
 		cs[i].Scorer = rd.strs.get(cs[i].Scorer)
-		cs[i].Detail = rd.details.get(cs[i].Detail)
 	}
 	return cs, nil
 }
 
-// parseChecks fills cs from s if s is exactly len(cs) checks in the form
-// encoding/json writes for them, with no escaped characters:
+// parseChecks decodes s if it is one or more checks in the form encoding/json
+// writes for them, with no escaped characters:
 //
 //	[{"scorer":"NAME","pass":BOOL},{"scorer":"NAME","pass":BOOL,"detail":"TEXT"}]
 //
-// It reports whether it could.
-func (rd *resultReader) parseChecks(s string, cs []eval.Check) bool {
-	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
-		return false
+// It reports whether it could; where it could not, encoding/json decodes s.
+func (rd *resultReader) parseChecks(s string) ([]eval.Check, bool) {
+	n := strings.Count(s, `{"scorer":`)
+	if n == 0 || len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return nil, false
 	}
+	cs := make([]eval.Check, n)
 	s = s[1 : len(s)-1]
 	for i := range cs {
 		if i > 0 {
 			if s == "" || s[0] != ',' {
-				return false
+				return nil, false
 			}
 			s = s[1:]
 		}
 		var ok bool
 		var name, detail string
 		if s, ok = strings.CutPrefix(s, `{"scorer":`); !ok {
-			return false
+			return nil, false
 		}
 		if name, s, ok = cutString(s); !ok {
-			return false
+			return nil, false
 		}
 		switch {
 		case strings.HasPrefix(s, `,"pass":true`):
@@ -379,38 +325,49 @@ func (rd *resultReader) parseChecks(s string, cs []eval.Check) bool {
 		case strings.HasPrefix(s, `,"pass":false`):
 			cs[i].Pass, s = false, s[len(`,"pass":false`):]
 		default:
-			return false
+			return nil, false
 		}
 		if rest, ok := strings.CutPrefix(s, `,"detail":`); ok {
 			if detail, s, ok = cutString(rest); !ok {
-				return false
+				return nil, false
 			}
 		}
 		if s, ok = strings.CutPrefix(s, "}"); !ok {
-			return false
+			return nil, false
 		}
 		cs[i].Scorer = rd.strs.getSub(name)
-		cs[i].Detail = rd.details.getSub(detail)
+		cs[i].Detail = strings.Clone(detail)
 	}
-	return s == ""
+	return cs, s == ""
 }
 
-// cutString cuts a JSON string without escapes off the front of s and returns
-// its contents and the rest of s. It fails on an escape, which encoding/json
-// then decodes.
+// cutString cuts a JSON string off the front of s and returns its contents
+// and the rest of s, where encoding/json would decode the string to exactly
+// its bytes: valid UTF-8 without escapes or control characters. It fails
+// otherwise, and encoding/json then decodes s.
 func cutString(s string) (str, rest string, ok bool) {
 	if s == "" || s[0] != '"' {
 		return "", s, false
 	}
-	end := strings.IndexAny(s[1:], `"\`)
-	if end < 0 || s[1+end] != '"' {
-		return "", s, false
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			str = s[1:i]
+			return str, s[i+1:], utf8.ValidString(str)
+		case c == '\\' || c < 0x20:
+			return "", s, false
+		}
 	}
-	return s[1 : 1+end], s[2+end:], true
+	return "", s, false
 }
 
 // A Done is the set of (case id, sample) pairs a run has stored; a resumed run
 // requests only what it lacks. Its zero value is an empty set.
+//
+// Samples 0–63 of a case are bits of one map entry, not entries of their own:
+// with a map of pairs, BenchmarkDone keeps 2.0x the heap and allocates 2.3x
+// the bytes (with five samples a case, 2.4x and 2.5x, and takes 28% more CPU
+// time). FuzzDone holds it equal to a map of pairs.
 type Done struct {
 	low  map[string]uint64    // samples 0–63 of each case, as a bit set
 	high map[doneKey]struct{} // samples from 64 on, which are rare
@@ -475,20 +432,15 @@ func (db *DB) Done(ctx context.Context, runID int64, retry []string) (_ *Done, e
 	}
 	defer rows.Close()
 	var (
-		raw    sql.RawBytes
+		caseID string
 		sample int
-		last   string
 	)
 	for rows.Next() {
-		if err := rows.Scan(&raw, &sample); err != nil {
+		if err := rows.Scan(&caseID, &sample); err != nil {
 			return nil, fmt.Errorf("stored cases of run %d: %w", runID, err)
 		}
-		// Rows come grouped by case: allocate each case id once.
-		if string(raw) != last {
-			last = string(raw)
-		}
-		if !again.Has(last, sample) {
-			d.Add(last, sample)
+		if !again.Has(caseID, sample) {
+			d.Add(caseID, sample)
 		}
 	}
 	if err := rows.Err(); err != nil {
