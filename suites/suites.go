@@ -281,20 +281,7 @@ type rawLine struct {
 // one case a line. Blank lines are skipped. Case lines are parsed in parallel,
 // in chunks of consecutive lines.
 func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
-	lines := make([]rawLine, 0, bytes.Count(data, []byte("\n"))+1)
-	for no, rest := 1, data; len(rest) > 0; no++ {
-		start := len(data) - len(rest)
-		text := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			text, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
-		}
-		text = bytes.TrimSuffix(text, []byte("\r"))
-		if len(bytes.TrimSpace(text)) > 0 {
-			lines = append(lines, rawLine{no, start, text})
-		}
-	}
+	lines := splitLines(data)
 	if len(lines) == 0 {
 		return nil, []Problem{{File: file, Msg: `empty suite; a JSONL suite is a header line {"suite": {"name": ...}} and one case a line`}}
 	}
@@ -371,6 +358,25 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 	}
 	suite.Hash = suiteHash(suite.Settings, suite.Cases)
 	return suite, nil
+}
+
+// splitLines returns the non-blank lines of data.
+func splitLines(data []byte) []rawLine {
+	lines := make([]rawLine, 0, bytes.Count(data, []byte("\n"))+1)
+	for no, rest := 1, data; len(rest) > 0; no++ {
+		start := len(data) - len(rest)
+		text := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			text, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		text = bytes.TrimSuffix(text, []byte("\r"))
+		if len(bytes.TrimSpace(text)) > 0 {
+			lines = append(lines, rawLine{no, start, text})
+		}
+	}
+	return lines
 }
 
 // parseCaseLines parses consecutive case lines of data into results and
