@@ -335,7 +335,7 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 					return
 				}
 				hi := min(lo+chunk, len(lines))
-				parseCaseLines(file, data, lines[lo:hi], hs, results[lo:hi], suite.Cases[lo:hi])
+				parseCaseLines(file, lines[lo:hi], hs, results[lo:hi], suite.Cases[lo:hi])
 			}
 		})
 	}
@@ -379,66 +379,26 @@ func splitLines(data []byte) []rawLine {
 	return lines
 }
 
-// parseCaseLines parses consecutive case lines of data into results and
-// cases. The fast path decodes them with one json.Decoder reading from the
-// first line on, which saves a decoder and its buffer a line: a value it
-// decodes counts only where it lies within its own line with nothing but
-// white space after it, which is where decoding the line alone gives the same
-// value. Any other line is parsed alone, and the decoder starts again after
-// it.
-func parseCaseLines(file string, data []byte, lines []rawLine, hs *hasher, results []jsonlCase, cases []eval.Case) {
-	last := lines[len(lines)-1]
-	end := last.start + len(last.text)
-	var (
-		dec  *json.Decoder
-		base int // where dec started in data
-	)
+// parseCaseLines parses consecutive case lines into results and cases, each
+// line alone.
+func parseCaseLines(file string, lines []rawLine, hs *hasher, results []jsonlCase, cases []eval.Case) {
 	for i, l := range lines {
-		if dec == nil {
-			base = l.start
-			dec = json.NewDecoder(bytes.NewReader(data[base:end]))
-			dec.UseNumber()
-			dec.DisallowUnknownFields()
-		}
-		rc := new(rawCase)
-		lineEnd := l.start + len(l.text)
-		if err := dec.Decode(rc); err == nil {
-			if at := base + int(dec.InputOffset()); at <= lineEnd && onlyJSONSpace(data[at:lineEnd]) {
-				results[i] = parseCaseLine(file, l.no, l.text, hs, &cases[i], rc)
-				continue
-			}
-		}
-		dec = nil
-		results[i] = parseCaseLine(file, l.no, l.text, hs, &cases[i], nil)
+		results[i] = parseCaseLine(file, l.no, l.text, hs, &cases[i])
 	}
 }
 
-// onlyJSONSpace reports whether b is all JSON white space.
-func onlyJSONSpace(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return false
-		}
-	}
-	return true
-}
-
-// parseCaseLine parses one case line into c; decoded is the line's case
-// when the fast path of parseCaseLines decoded it already. The fast path
-// decodes a line with encoding/json; only a line with a problem is parsed
-// again as YAML (JSON is YAML) to say where the problem is.
-func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case, decoded *rawCase) jsonlCase {
+// parseCaseLine parses one case line into c. It decodes the line with
+// encoding/json; only a line with a problem is parsed again as YAML (JSON is
+// YAML) to say where the problem is.
+func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case) jsonlCase {
 	var fps []fieldProblem
 	var node *yaml.Node
-	rc := decoded
-	if rc == nil {
-		rc = new(rawCase)
-		if err := decodeJSONStrict(text, rc); err != nil {
-			*rc = rawCase{}
-			fps, node = decodeLine(text, rc, "the case")
-			if node == nil { // not a JSON object: nothing more to say
-				return jsonlCase{line: no, col: 1, problems: lineProblems(file, no, text, nil, fps)}
-			}
+	rc := new(rawCase)
+	if err := decodeJSONStrict(text, rc); err != nil {
+		*rc = rawCase{}
+		fps, node = decodeLine(text, rc, "the case")
+		if node == nil { // not a JSON object: nothing more to say
+			return jsonlCase{line: no, col: 1, problems: lineProblems(file, no, text, nil, fps)}
 		}
 	}
 	var cps problems

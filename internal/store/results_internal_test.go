@@ -5,56 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/lockid"
 )
-
-func TestDecodeChecks(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		checks []eval.Check
-		byHand bool // decoded without encoding/json
-	}{
-		{"none", nil, false},
-		{"one", []eval.Check{{Scorer: "equals", Pass: true}}, true},
-		{"detail", []eval.Check{{Scorer: "regex", Detail: "no match"}, {Scorer: "contains", Pass: true}}, true},
-		{"empty", []eval.Check{{}}, true},
-		{"escaped", []eval.Check{{Scorer: "x", Detail: `"quoted" \ <tag>`}}, false},
-		{"unicode", []eval.Check{{Scorer: "länge", Detail: "日本語"}}, true},
-		{"control", []eval.Check{{Scorer: "x", Detail: "line\nbreak"}}, false},
-		{"detail that looks like checks", []eval.Check{{Scorer: "x", Detail: `},{"scorer":"y","pass":true}`}}, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			data, err := json.Marshal(tt.checks)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(tt.checks) == 0 {
-				data = []byte("[]") // as putResults stores it
-			}
-			rd := newResultReader("", nil)
-			got, err := rd.decodeChecks(string(data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.checks) {
-				t.Fatalf("decodeChecks(%s)=%+v, want %+v", data, got, tt.checks)
-			}
-			if _, byHand := rd.parseChecks(string(data)); byHand != tt.byHand {
-				t.Fatalf("parseChecks(%s) = %v, want %v", data, byHand, tt.byHand)
-			}
-		})
-	}
-	for _, bad := range []string{`[{"scorer":`, `{}`, `[{"scorer":"x","pass":maybe}]`, `not json`} {
-		if _, err := newResultReader("", nil).decodeChecks(bad); err == nil {
-			t.Errorf("decodeChecks(%s) succeeded", bad)
-		}
-	}
-}
 
 // plainChecks decodes a stored checks text as the plain implementation does:
 // encoding/json, no checks for an empty text or array.
@@ -70,61 +26,6 @@ func plainChecks(s string) ([]eval.Check, error) {
 		return nil, nil
 	}
 	return cs, nil
-}
-
-// FuzzDecodeChecks holds decodeChecks, which decodes by hand what it can
-// (parseChecks) and shares equal texts' checks, equal to encoding/json on any
-// text: the same checks, or an error from both. The seeds are what putResults
-// writes (escapes, unicode, empty details, many checks) and texts that are
-// not quite that form, which must fall back to encoding/json or fail.
-func FuzzDecodeChecks(f *testing.F) {
-	for _, cs := range [][]eval.Check{
-		{{Scorer: "equals", Pass: true}},
-		{{Scorer: "regex", Detail: "no match"}, {Scorer: "contains", Pass: true}},
-		{{Scorer: "fact", Detail: "want 43, got 41"}, {Scorer: "length", Detail: "12 words, want at most 5"}},
-		{{}},
-		{{Scorer: "x", Detail: `"quoted" \ <tag> &amp;`}},
-		{{Scorer: "länge", Detail: "日本語 🎉 \u2028\u2029"}},
-		{{Scorer: "x", Detail: "line\nbreak\ttab\x00nul\x7fdel"}},
-		{{Scorer: "x", Detail: `},{"scorer":"y","pass":true}`}},
-		{{Scorer: "bad utf-8 \xff", Detail: "\xed\xa0\x80"}},
-		{{Scorer: "a", Pass: true}, {Scorer: "b"}, {Scorer: "c", Pass: true, Detail: "d"}, {Scorer: "e"}, {Scorer: "f", Detail: "g"},
-			{Scorer: "h", Pass: true}, {Scorer: "i"}, {Scorer: "j", Detail: strings.Repeat("k", 300)}},
-	} {
-		data, err := json.Marshal(cs)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(string(data))
-	}
-	for _, s := range []string{
-		"", "[]", "null", " []", "[] ", "{}", `[{}]`, `[{"scorer":"x"}]`, `[{"scorer":"x","pass":true}`,
-		`[{"scorer":"x","pass":true}]]`, `[{"scorer":"x","pass":true},]`, `[{"scorer":"x","pass":true}{"scorer":"y","pass":true}]`,
-		`[{"scorer":"x","pass":null}]`, `[{"scorer":"x","pass":1}]`, `[{"scorer":"x","pass":true,"detail":""}]`,
-		`[{"scorer":"x","pass":true,"detail":"a","extra":1}]`, `[{"pass":true,"scorer":"x"}]`, `[{"Scorer":"x","Pass":true}]`,
-		`[{"scorer":"x","pass":true,"detail":"a\u0062c"}]`, `[{"scorer":"x", "pass":true}]`, `[ {"scorer":"x","pass":true} ]`,
-		"[{\"scorer\":\"raw\tcontrol\",\"pass\":true}]", "[{\"scorer\":\"raw \xff byte\",\"pass\":true}]",
-		`[{"scorer":"x","pass":true},{"scorer":"x","pass":true}]`, `[{"scorer":"x","pass":true},5]`, `[{"scorer":5,"pass":true}]`,
-		`[{"scorer":"x","pass":true,"detail":"unterminated}]`, `[{"scorer":"\"","pass":true}]`,
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, wantErr := plainChecks(s)
-		rd := newResultReader("", nil)
-		for _, pass := range []string{"first", "again"} { // decoded, then shared
-			got, err := rd.decodeChecks(s)
-			if (err != nil) != (wantErr != nil) {
-				t.Fatalf("%s decodeChecks(%q) error %v, encoding/json's %v", pass, s, err, wantErr)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s decodeChecks(%q) = %#v, encoding/json's %#v", pass, s, got, want)
-			}
-		}
-		if got, ok := rd.parseChecks(s); ok && !reflect.DeepEqual(got, want) {
-			t.Fatalf("parseChecks(%q) = %#v, encoding/json's %#v", s, got, want)
-		}
-	})
 }
 
 // plainResults reads the results of a run as the plain implementation does:
@@ -158,10 +59,9 @@ func plainResults(ctx context.Context, db *DB, runID int64) ([]eval.Result, erro
 	return rs, rows.Err()
 }
 
-// FuzzResults holds Results and ResultsSharing, with every trick of the
-// store's reader (the run's lock read as NULL, strings kept once, checks
-// shared and decoded by hand, strings shared with the previous sample and
-// with the other run), equal to plainResults. Each input stores a baseline
+// FuzzResults holds Results and ResultsSharing, with the tricks of the
+// store's reader (the slice sized by a count, strings shared with the
+// previous sample and with the other run), equal to plainResults. Each input stores a baseline
 // and a candidate run of a few cases and samples, whose fields come from
 // the fuzzed strings and bits.
 func FuzzResults(f *testing.F) {
