@@ -73,7 +73,7 @@ func TestCaseHashReference(t *testing.T) {
 
 // referenceCaseHash computes a case's hash from its definition in hash.go
 // with encoding/json alone.
-func referenceCaseHash(t *testing.T, c *eval.Case, defaults eval.Settings) string {
+func referenceCaseHash(t testing.TB, c *eval.Case, defaults eval.Settings) string {
 	t.Helper()
 	set := defaults.With(c.Overrides)
 	set.Samples, set.Logprobs = 0, false

@@ -281,20 +281,7 @@ type rawLine struct {
 // one case a line. Blank lines are skipped. Case lines are parsed in parallel,
 // in chunks of consecutive lines.
 func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
-	lines := make([]rawLine, 0, bytes.Count(data, []byte("\n"))+1)
-	for no, rest := 1, data; len(rest) > 0; no++ {
-		start := len(data) - len(rest)
-		text := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			text, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
-		}
-		text = bytes.TrimSuffix(text, []byte("\r"))
-		if len(bytes.TrimSpace(text)) > 0 {
-			lines = append(lines, rawLine{no, start, text})
-		}
-	}
+	lines := splitLines(data)
 	if len(lines) == 0 {
 		return nil, []Problem{{File: file, Msg: `empty suite; a JSONL suite is a header line {"suite": {"name": ...}} and one case a line`}}
 	}
@@ -348,7 +335,7 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 					return
 				}
 				hi := min(lo+chunk, len(lines))
-				parseCaseLines(file, data, lines[lo:hi], hs, results[lo:hi], suite.Cases[lo:hi])
+				parseCaseLines(file, lines[lo:hi], hs, results[lo:hi], suite.Cases[lo:hi])
 			}
 		})
 	}
@@ -373,66 +360,45 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 	return suite, nil
 }
 
-// parseCaseLines parses consecutive case lines of data into results and
-// cases. The fast path decodes them with one json.Decoder reading from the
-// first line on, which saves a decoder and its buffer a line: a value it
-// decodes counts only where it lies within its own line with nothing but
-// white space after it, which is where decoding the line alone gives the same
-// value. Any other line is parsed alone, and the decoder starts again after
-// it.
-func parseCaseLines(file string, data []byte, lines []rawLine, hs *hasher, results []jsonlCase, cases []eval.Case) {
-	last := lines[len(lines)-1]
-	end := last.start + len(last.text)
-	var (
-		dec  *json.Decoder
-		base int // where dec started in data
-	)
+// splitLines returns the non-blank lines of data.
+func splitLines(data []byte) []rawLine {
+	lines := make([]rawLine, 0, bytes.Count(data, []byte("\n"))+1)
+	for no, rest := 1, data; len(rest) > 0; no++ {
+		start := len(data) - len(rest)
+		text := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			text, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		text = bytes.TrimSuffix(text, []byte("\r"))
+		if len(bytes.TrimSpace(text)) > 0 {
+			lines = append(lines, rawLine{no, start, text})
+		}
+	}
+	return lines
+}
+
+// parseCaseLines parses consecutive case lines into results and cases, each
+// line alone.
+func parseCaseLines(file string, lines []rawLine, hs *hasher, results []jsonlCase, cases []eval.Case) {
 	for i, l := range lines {
-		if dec == nil {
-			base = l.start
-			dec = json.NewDecoder(bytes.NewReader(data[base:end]))
-			dec.UseNumber()
-			dec.DisallowUnknownFields()
-		}
-		rc := new(rawCase)
-		lineEnd := l.start + len(l.text)
-		if err := dec.Decode(rc); err == nil {
-			if at := base + int(dec.InputOffset()); at <= lineEnd && onlyJSONSpace(data[at:lineEnd]) {
-				results[i] = parseCaseLine(file, l.no, l.text, hs, &cases[i], rc)
-				continue
-			}
-		}
-		dec = nil
-		results[i] = parseCaseLine(file, l.no, l.text, hs, &cases[i], nil)
+		results[i] = parseCaseLine(file, l.no, l.text, hs, &cases[i])
 	}
 }
 
-// onlyJSONSpace reports whether b is all JSON white space.
-func onlyJSONSpace(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return false
-		}
-	}
-	return true
-}
-
-// parseCaseLine parses one case line into c; decoded is the line's case
-// when the fast path of parseCaseLines decoded it already. The fast path
-// decodes a line with encoding/json; only a line with a problem is parsed
-// again as YAML (JSON is YAML) to say where the problem is.
-func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case, decoded *rawCase) jsonlCase {
+// parseCaseLine parses one case line into c. It decodes the line with
+// encoding/json; only a line with a problem is parsed again as YAML (JSON is
+// YAML) to say where the problem is.
+func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case) jsonlCase {
 	var fps []fieldProblem
 	var node *yaml.Node
-	rc := decoded
-	if rc == nil {
-		rc = new(rawCase)
-		if err := decodeJSONStrict(text, rc); err != nil {
-			*rc = rawCase{}
-			fps, node = decodeLine(text, rc, "the case")
-			if node == nil { // not a JSON object: nothing more to say
-				return jsonlCase{line: no, col: 1, problems: lineProblems(file, no, text, nil, fps)}
-			}
+	rc := new(rawCase)
+	if err := decodeJSONStrict(text, rc); err != nil {
+		*rc = rawCase{}
+		fps, node = decodeLine(text, rc, "the case")
+		if node == nil { // not a JSON object: nothing more to say
+			return jsonlCase{line: no, col: 1, problems: lineProblems(file, no, text, nil, fps)}
 		}
 	}
 	var cps problems

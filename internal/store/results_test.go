@@ -104,10 +104,6 @@ func TestResults_RoundTrip(t *testing.T) {
 		t.Fatal("appending to one result's checks overwrote the next result's")
 	}
 
-	// Equal checks are one slice.
-	if a, b := got[0].Checks, got[1].Checks; &a[0] != &b[0] {
-		t.Error("results 0 and 1 hold their own copies of the same checks")
-	}
 	// Samples of one case share their case id, hash and equal output.
 	for i := 1; i < len(got); i++ {
 		a, b := got[i-1], got[i]
@@ -117,13 +113,6 @@ func TestResults_RoundTrip(t *testing.T) {
 		if !sameMemory(a.CaseID, b.CaseID) || !sameMemory(a.CaseHash, b.CaseHash) || !sameMemory(a.Output, b.Output) {
 			t.Errorf("samples %d and %d of %s hold their own copies of the case id, hash or output", a.Sample, b.Sample, a.CaseID)
 		}
-	}
-	// Repeated short strings of different cases are kept once.
-	a, b := got[0], got[1]
-	if a.CaseID == b.CaseID || !sameMemory(string(a.Lock), string(b.Lock)) || !sameMemory(a.Endpoint, b.Endpoint) ||
-		!sameMemory(a.FinishReason, b.FinishReason) || !sameMemory(a.Checks[0].Scorer, b.Checks[0].Scorer) ||
-		!sameMemory(a.Checks[0].Detail, b.Checks[0].Detail) {
-		t.Error("results 0 and 1 hold their own copies of the lock, endpoint, finish reason, scorer name or detail")
 	}
 }
 
@@ -261,10 +250,7 @@ func TestCaseLabels(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("CaseLabels:\ngot  %+v\nwant %+v", got, want)
 	}
-	// Equal tags are one slice, and an append to it copies.
-	if &got["a"].Tags[0] != &got["b"].Tags[0] {
-		t.Error("cases a and b hold their own copies of the same tags")
-	}
+	// An append to one case's tags leaves the others alone.
 	_ = append(got["a"].Tags, "appended")
 	if got, want := len(got["b"].Tags), 2; got != want {
 		t.Fatalf("case b has %d tags after an append to case a's, want %d", got, want)
