@@ -78,6 +78,8 @@ var advice = []rule{
 	{as[*runs.LockError](store.ErrRunLocked), fault.Busy, says("wait for it to end (then the same command resumes the run, or finds it complete), or pass --fresh to start a new run")},
 	{as[*runs.LockError](fs.ErrPermission), fault.Input, says("make the run lock file writable by you, or delete it while no evalpin runs on this database")},
 
+	{as[*runs.NoDocumentError](), fault.Input, says("pass the lock file instead, or compare the runs of the two locks with 'evalpin diff'")},
+
 	// The gate's baseline.
 	{as[*gate.SettingsError](), fault.Input, says("leave out the setting flags (and the project's samples): the gate runs at its baseline's settings; to gate at others, make a baseline at them")},
 	{as[*gate.NoPreviousError](), fault.Input, says("record the track's current lock with 'evalpin promote LOCK' and commit the lineage file, or name the baseline with --baseline FILE, RUN or LOCK")},

@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 
 	"github.com/evalpin/evalpin/internal/cli"
+	"github.com/evalpin/evalpin/internal/identity"
 	"github.com/evalpin/evalpin/internal/lock"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/outfile"
+	"github.com/evalpin/evalpin/internal/runs"
+	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 var lockUsage = help("lock")
@@ -18,8 +23,8 @@ func (a *app) runLock(ctx context.Context, args []string) error {
 	return a.flags("lock", lockUsage).Dispatch(args,
 		cli.Sub{Name: "create", Run: func(args []string) error { return a.lockCreate(ctx, args) }},
 		cli.Sub{Name: "verify", Run: func(args []string) error { return a.lockVerify(ctx, args) }},
-		cli.Sub{Name: "diff", Run: a.lockDiff},
-		cli.Sub{Name: "show", Run: a.lockShow})
+		cli.Sub{Name: "diff", Run: func(args []string) error { return a.lockDiff(ctx, args) }},
+		cli.Sub{Name: "show", Run: func(args []string) error { return a.lockShow(ctx, args) }})
 }
 
 // lockFormatFlag adds the -format flag of a lock subcommand.
@@ -170,7 +175,7 @@ func (a *app) lockVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	if *format == "json" {
-		err = histWriteJSON(stdout, r)
+		err = untrusted.WriteJSON(stdout, r, true)
 	} else {
 		err = r.WriteText(stdout)
 	}
@@ -182,53 +187,61 @@ func (a *app) lockVerify(ctx context.Context, args []string) error {
 
 var lockDiffUsage = help("lock-diff")
 
-func (a *app) lockDiff(args []string) error {
-	stdout := a.stdout
+func (a *app) lockDiff(ctx context.Context, args []string) error {
 	fs := a.flags("lock diff", lockDiffUsage)
-	format := lockFormatFlag(fs)
+	format, db := lockFormatFlag(fs), addDBFlag(fs)
+	a.defaults(fs, "db")
 	pos, err := fs.ParseWant(args, a.getenv, "A", "B")
 	if err != nil {
 		return err
 	}
-	old, err := lock.ReadFile(pos[0])
-	if err != nil {
-		return err
+	var docs [2]identity.Document
+	for i, arg := range pos {
+		if docs[i], err = a.lockDoc(ctx, *db, arg); err != nil {
+			return err
+		}
 	}
-	cur, err := lock.ReadFile(pos[1])
-	if err != nil {
-		return err
-	}
-	d := lock.Diff(old, cur)
-	if *format == "json" {
-		return histWriteJSON(stdout, struct {
-			Words string `json:"words"`
-			lock.ManifestDiff
-		}{d.Words(), d})
-	}
-	return d.WriteText(stdout)
+	return identity.WriteDiff(a.stdout, docs[0], docs[1], *format == "json")
 }
 
 var lockShowUsage = help("lock-show")
 
-func (a *app) lockShow(args []string) error {
-	stdout := a.stdout
+func (a *app) lockShow(ctx context.Context, args []string) error {
 	fs := a.flags("lock show", lockShowUsage)
-	format := lockFormatFlag(fs)
+	format, db := lockFormatFlag(fs), addDBFlag(fs)
+	a.defaults(fs, "db")
 	pos, err := fs.ParseWant(args, a.getenv, "LOCK")
 	if err != nil {
 		return err
 	}
-	m, err := lock.ReadFile(pos[0])
+	d, err := a.lockDoc(ctx, *db, pos[0])
 	if err != nil {
 		return err
 	}
-	if *format == "json" {
-		data, err := m.Marshal()
-		if err != nil {
-			return err
-		}
-		_, err = stdout.Write(data)
-		return err
+	if *format != "json" {
+		return d.WriteText(a.stdout)
 	}
-	return m.WriteText(stdout)
+	data, err := d.Marshal()
+	if err == nil {
+		_, err = a.stdout.Write(data)
+	}
+	return err
+}
+
+// lockDoc reads the lock arg names: a lock file, else the identity document
+// of a stored lock, by its id or a unique prefix (runs.Identity).
+func (a *app) lockDoc(ctx context.Context, dbPath, arg string) (identity.Document, error) {
+	if _, err := os.Stat(arg); err == nil || !lockid.Valid(arg) && !lockid.IsPrefix(arg) {
+		_, id, data, err := lock.ReadFileID(arg)
+		if err != nil {
+			return identity.Document{}, err
+		}
+		return identity.Parse(id, data)
+	}
+	db, err := openExistingStore(dbPath)
+	if err != nil {
+		return identity.Document{}, err
+	}
+	defer db.Close()
+	return runs.Identity(ctx, db, arg)
 }

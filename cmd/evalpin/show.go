@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 
 	reports "github.com/evalpin/evalpin/report"
 
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/runs"
-	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
 var showUsage = help("show")
@@ -49,7 +47,3 @@ func (a *app) runShow(ctx context.Context, args []string) error {
 	}
 	return reports.WriteRun(stdout, s.Record, s.Results, *width, *format == "json")
 }
-
-// histWriteJSON writes v as indented JSON under the one policy for untrusted
-// text (untrusted.MarshalIndent).
-func histWriteJSON(w io.Writer, v any) error { return untrusted.WriteJSON(w, v, true) }

@@ -13,6 +13,8 @@ package identity
 
 import (
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/lockid"
@@ -83,4 +85,82 @@ func (d Document) Words(e Document) string {
 		return ollama.Diff(*d.ollama, *e.ollama).Words()
 	}
 	return ""
+}
+
+// Manifest returns d's lock manifest; nil for a document of another kind.
+func (d Document) Manifest() *lock.Manifest { return d.manifest }
+
+// WriteText writes d for people: a lock manifest as lock.Manifest.WriteText
+// writes it; an Ollama identity as its id and each of its fields, the
+// engine's text made safe to show.
+func (d Document) WriteText(w io.Writer) error {
+	switch {
+	case d.manifest != nil:
+		return d.manifest.WriteText(w)
+	case d.ollama == nil:
+		return fmt.Errorf("no identity document")
+	}
+	o := d.ollama
+	var b strings.Builder
+	fmt.Fprintf(&b, "Lock:           %s (derived from Ollama)\n", d.id)
+	line := func(name string, vals ...string) {
+		for i, v := range vals {
+			if i > 0 {
+				name = ""
+			}
+			fmt.Fprintf(&b, "%-16s%s\n", name, untrusted.Cut(untrusted.Line(v), 100))
+		}
+		if len(vals) == 0 {
+			fmt.Fprintf(&b, "%-16s(none)\n", name)
+		}
+	}
+	line("Models:", o.Models...)
+	line("Adapters:", o.Adapters...)
+	line("Engine version:", o.EngineVersion)
+	line("Parameters:", o.Parameters...)
+	line("Template:", o.Template)
+	line("System:", o.System)
+	line("Messages:", o.Messages...)
+	line("Renderer:", o.Renderer)
+	line("Parser:", o.Parser)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Marshal returns d's document as its kind encodes it: a lock manifest's
+// JSON (lock.Manifest.Marshal), an Ollama identity's canonical form.
+func (d Document) Marshal() ([]byte, error) {
+	switch {
+	case d.manifest != nil:
+		return d.manifest.Marshal()
+	case d.ollama != nil:
+		return d.ollama.Canonical(), nil
+	}
+	return nil, fmt.Errorf("no identity document")
+}
+
+// WriteDiff writes what differs between the locks of d and e: for two lock
+// manifests, lock.Diff's words and its changes file by file (as JSON, the
+// words and the diff); otherwise the words of Words, or that the two are of
+// different kinds.
+func WriteDiff(w io.Writer, d, e Document, asJSON bool) error {
+	if d.manifest != nil && e.manifest != nil {
+		diff := lock.Diff(d.manifest, e.manifest)
+		if !asJSON {
+			return diff.WriteText(w)
+		}
+		return untrusted.WriteJSON(w, struct {
+			Words string `json:"words"`
+			lock.ManifestDiff
+		}{diff.Words(), diff}, true)
+	}
+	words := d.Words(e)
+	if words == "" {
+		words = fmt.Sprintf("%s and %s are locks of different kinds: no parts to compare", d.id, e.id)
+	}
+	if asJSON {
+		return untrusted.WriteJSON(w, map[string]string{"words": words}, true)
+	}
+	_, err := fmt.Fprintln(w, untrusted.Line(words))
+	return err
 }

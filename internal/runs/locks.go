@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/identity"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -136,4 +137,33 @@ func Show(ctx context.Context, db *store.DB, ref, caseID string) (Shown, error) 
 		return s, err
 	}
 	return s, nil
+}
+
+// NoDocumentError says that a stored lock has no identity document: its
+// endpoint published none (a lock known only by its id).
+type NoDocumentError struct{ Lock lockid.ID }
+
+func (e *NoDocumentError) Error() string {
+	return fmt.Sprintf("lock %s is stored without its identity document: the endpoint that served it published only the id", e.Lock)
+}
+
+// Identity returns the identity document of the stored lock arg names, a
+// lock id or a unique prefix (ResolveLock), verified (identity.Parse).
+func Identity(ctx context.Context, db *store.DB, arg string) (identity.Document, error) {
+	id, err := ResolveLock(ctx, db, arg)
+	if err != nil {
+		return identity.Document{}, err
+	}
+	l, err := db.Lock(ctx, id)
+	if err != nil {
+		return identity.Document{}, err
+	}
+	if len(l.Manifest) == 0 {
+		return identity.Document{}, &NoDocumentError{Lock: id}
+	}
+	d, err := identity.Parse(id, l.Manifest)
+	if err != nil {
+		return identity.Document{}, fmt.Errorf("stored identity document of lock %s: %w", id, err)
+	}
+	return d, nil
 }
