@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"io/fs"
 	"strconv"
 
@@ -80,7 +82,15 @@ var advice = []rule{
 
 	{as[*runs.NoDocumentError](), fault.Input, says("pass the lock file instead, or compare the runs of the two locks with 'evalpin diff'")},
 
-	// The gate's baseline.
+	// The gate's verdict, and its baseline.
+	{as[*compare.FailedError](), fault.GateFailed, says("")},
+	{as[*compare.InconclusiveError](), fault.Inconclusive, func(err error) string {
+		e, _ := errors.AsType[*compare.InconclusiveError](err)
+		if e.FirstLost == "" {
+			return "compare runs of the same suite that share enough cases, or lower the policy's min_paired (docs/diff.md)"
+		}
+		return fmt.Sprintf("'%s %d %s' shows a failed request; fix the candidate's endpoint (the OpenAI base URL, ending in /v1), model or API key and run it again with --fresh, or set the policy's min_paired and max_lost (docs/diff.md)", cmp.Or(e.Show, "evalpin show"), e.Candidate, e.FirstLost)
+	}},
 	{as[*gate.SettingsError](), fault.Input, says("leave out the setting flags (and the project's samples): the gate runs at its baseline's settings; to gate at others, make a baseline at them")},
 	{as[*gate.NoPreviousError](), fault.Input, says("record the track's current lock with 'evalpin promote LOCK' and commit the lineage file, or name the baseline with --baseline FILE, RUN or LOCK")},
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 
 	"github.com/evalpin/evalpin/internal/cli"
@@ -87,25 +86,26 @@ func (a *app) lockCreate(ctx context.Context, args []string) error {
 
 // lockCreateFlags are the flags of lock create.
 type lockCreateFlags struct {
-	out, servingFile, note     string
-	source                     lock.Source
-	serving                    lock.Serving // the fields whose flags are set win over -serving
-	engineArgs, labels, params cli.Strings
-	rehash                     bool
+	out, note      string
+	source         lock.Source
+	serving        lock.ServingRequest
+	labels, params cli.Strings
+	rehash         bool
 }
 
 func newLockCreateFlags(fs *cli.Flags) *lockCreateFlags {
 	f := &lockCreateFlags{}
+	sv := &f.serving.Serving
 	fs.StringVar(&f.out, "o", "", "write the lock file to `FILE` instead of stdout")
-	fs.StringVar(&f.servingFile, "serving", "", "read the serving layer and generation parameters from `FILE.yaml`")
-	fs.StringVar(&f.serving.Engine, "engine", "", "serving engine, e.g. vllm, sglang, tgi, llama.cpp, ollama")
-	fs.StringVar(&f.serving.EngineVersion, "engine-version", "", "serving engine version")
-	fs.StringVar(&f.serving.ImageDigest, "image-digest", "", "container image digest, e.g. sha256:…")
-	fs.StringVar(&f.serving.Dtype, "dtype", "", "dtype served, e.g. bfloat16")
-	fs.StringVar(&f.serving.Quantization, "quantization", "", "quantization, e.g. awq, gptq, Q4_K_M")
-	fs.IntVar(&f.serving.MaxContext, "max-context", 0, "maximum context length in tokens (0: engine default)")
+	fs.StringVar(&f.serving.File, "serving", "", "read the serving layer and generation parameters from `FILE.yaml`")
+	fs.StringVar(&sv.Engine, "engine", "", "serving engine, e.g. vllm, sglang, tgi, llama.cpp, ollama")
+	fs.StringVar(&sv.EngineVersion, "engine-version", "", "serving engine version")
+	fs.StringVar(&sv.ImageDigest, "image-digest", "", "container image digest, e.g. sha256:…")
+	fs.StringVar(&sv.Dtype, "dtype", "", "dtype served, e.g. bfloat16")
+	fs.StringVar(&sv.Quantization, "quantization", "", "quantization, e.g. awq, gptq, Q4_K_M")
+	fs.IntVar(&sv.MaxContext, "max-context", 0, "maximum context length in tokens (0: engine default)")
 	cli.AtLeast(fs, "max-context", 0)
-	fs.Var(&f.engineArgs, "engine-arg", "an engine argument that changes behaviour, as --name=value (repeatable; order does not matter)")
+	fs.Var((*cli.Strings)(&f.serving.EngineArgs), "engine-arg", "an engine argument that changes behaviour, as --name=value (repeatable; order does not matter)")
 	fs.Var(&f.params, "param", "a default generation parameter `key=value`, value as JSON or text (repeatable)")
 	fs.StringVar(&f.source.Repo, "repo", "", "source repository, e.g. org/name (default: from a Hugging Face snapshot path)")
 	fs.StringVar(&f.source.Revision, "revision", "", "source revision (default: from a Hugging Face snapshot path)")
@@ -117,40 +117,20 @@ func newLockCreateFlags(fs *cli.Flags) *lockCreateFlags {
 
 // options returns lock.Create's options: the -serving file, then the
 // serving flags fs's command line set, which win over it.
-func (f *lockCreateFlags) options(fs *cli.Flags) (lock.Options, error) {
-	opts := lock.Options{Source: f.source, Note: f.note, Rehash: f.rehash, Generation: map[string]any{}}
-	if f.servingFile != "" {
-		sf, err := lock.ReadServing(f.servingFile)
-		if err != nil {
-			return opts, err
-		}
-		opts.Serving = sf.Serving
-		maps.Copy(opts.Generation, sf.Generation)
-	}
-	for name, v := range map[string]struct{ dst, src *string }{
-		"engine":         {&opts.Serving.Engine, &f.serving.Engine},
-		"engine-version": {&opts.Serving.EngineVersion, &f.serving.EngineVersion},
-		"image-digest":   {&opts.Serving.ImageDigest, &f.serving.ImageDigest},
-		"dtype":          {&opts.Serving.Dtype, &f.serving.Dtype},
-		"quantization":   {&opts.Serving.Quantization, &f.serving.Quantization},
-	} {
+func (f *lockCreateFlags) options(fs *cli.Flags) (opts lock.Options, err error) {
+	opts = lock.Options{Source: f.source, Note: f.note, Rehash: f.rehash}
+	for _, name := range []string{"engine", "engine-version", "image-digest", "dtype", "quantization", "max-context"} {
 		if fs.IsSet(name) {
-			*v.dst = *v.src
+			f.serving.Set = append(f.serving.Set, name)
 		}
 	}
-	if fs.IsSet("max-context") {
-		opts.Serving.MaxContext = f.serving.MaxContext
-	}
-	opts.Serving.EngineArgs = append(opts.Serving.EngineArgs, f.engineArgs...)
-	kv, err := fs.KeyValues("param", f.params)
-	if err != nil {
+	if f.serving.Params, err = fs.KeyValues("param", f.params); err != nil {
 		return opts, err
 	}
-	for k, v := range kv {
-		opts.Generation[k] = lock.GenerationValue(v)
+	if opts.Labels, err = fs.KeyValues("label", f.labels); err != nil {
+		return opts, err
 	}
-	opts.Labels, err = fs.KeyValues("label", f.labels)
-	return opts, err
+	return opts, f.serving.Apply(&opts)
 }
 
 var lockVerifyUsage = help("lock-verify")

@@ -56,7 +56,7 @@ var allowed = map[string][]string{
 	// the comparison.
 	"internal/gate": {"eval", "eval/compare", "internal/endpoint", "internal/lineage", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted"},
 	"internal/runs": {"baselines", "eval", "internal/endpoint", "internal/fault", "internal/identity",
-		"internal/lockid", "internal/store", "internal/untrusted", "runner"},
+		"internal/lockid", "internal/outfile", "internal/store", "internal/untrusted", "runner"},
 }
 
 // never lists packages of the module or beyond that a package must not
