@@ -42,7 +42,9 @@ func TestRunReusesUnchangedCases(t *testing.T) {
 			path := runSuiteFile(t, dir, 22)
 			data, _ := os.ReadFile(path)
 			os.WriteFile(path, []byte(strings.Replace(string(data), `"prompt case-000"`, `"prompt case-000 "`, 1)), 0o644)
-		}, func() []string { return []string{"run", "--suite", filepath.Join(dir, "suite.yaml"), "--endpoint", ep, "--db", db} }, 45, "20 results of unchanged cases reused from run 2"},
+		}, func() []string {
+			return []string{"run", "--suite", filepath.Join(dir, "suite.yaml"), "--endpoint", ep, "--db", db}
+		}, 45, "20 results of unchanged cases reused from run 2"},
 		{"fresh", nil, run(22, ep, "--fresh"), 67, "run 5: 22 cases"},
 	}
 	for _, tt := range tests {
