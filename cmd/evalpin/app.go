@@ -42,6 +42,9 @@ type app struct {
 	// isTerminal reports whether a writer is a terminal that can show
 	// progress.
 	isTerminal func(io.Writer) bool
+	// progressEvery is how often a run writes a progress line to a stderr
+	// that is not a terminal; 0 writes none.
+	progressEvery time.Duration
 	// runClock, when set, is the runner's clock (golden tests freeze it);
 	// lockClock stamps lock manifests and promotions.
 	runClock  func() time.Time
@@ -75,6 +78,7 @@ func newApp(stdout, stderr io.Writer) *app {
 			return ok && term.IsTerminal(int(f.Fd()))
 		},
 		lockClock:      time.Now,
+		progressEvery:  10 * time.Second,
 		commitInterval: 500 * time.Millisecond,
 		putSuite:       func(ctx context.Context, db *store.DB, suite eval.Suite) error { return db.PutSuite(ctx, suite) },
 		findProject:    project.Open,
