@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"os"
+	"strings"
 
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/identity"
@@ -118,37 +118,21 @@ func newLockCreateFlags(fs *cli.Flags) *lockCreateFlags {
 // options returns lock.Create's options: the -serving file, then the
 // serving flags fs's command line set, which win over it.
 func (f *lockCreateFlags) options(fs *cli.Flags) (lock.Options, error) {
-	opts := lock.Options{Source: f.source, Note: f.note, Rehash: f.rehash, Generation: map[string]any{}}
+	opts := lock.Options{Source: f.source, Note: f.note, Rehash: f.rehash}
+	var sf *lock.ServingFile
+	var err error
 	if f.servingFile != "" {
-		sf, err := lock.ReadServing(f.servingFile)
-		if err != nil {
+		if sf, err = lock.ReadServing(f.servingFile); err != nil {
 			return opts, err
 		}
-		opts.Serving = sf.Serving
-		maps.Copy(opts.Generation, sf.Generation)
 	}
-	for name, v := range map[string]struct{ dst, src *string }{
-		"engine":         {&opts.Serving.Engine, &f.serving.Engine},
-		"engine-version": {&opts.Serving.EngineVersion, &f.serving.EngineVersion},
-		"image-digest":   {&opts.Serving.ImageDigest, &f.serving.ImageDigest},
-		"dtype":          {&opts.Serving.Dtype, &f.serving.Dtype},
-		"quantization":   {&opts.Serving.Quantization, &f.serving.Quantization},
-	} {
-		if fs.IsSet(name) {
-			*v.dst = *v.src
-		}
-	}
-	if fs.IsSet("max-context") {
-		opts.Serving.MaxContext = f.serving.MaxContext
-	}
-	opts.Serving.EngineArgs = append(opts.Serving.EngineArgs, f.engineArgs...)
-	kv, err := fs.KeyValues("param", f.params)
+	params, err := fs.KeyValues("param", f.params)
 	if err != nil {
 		return opts, err
 	}
-	for k, v := range kv {
-		opts.Generation[k] = lock.GenerationValue(v)
-	}
+	f.serving.EngineArgs = f.engineArgs
+	set := func(name string) bool { return fs.IsSet(strings.ReplaceAll(name, "_", "-")) }
+	opts.Serving, opts.Generation = lock.MergeServing(sf, f.serving, set, params)
 	opts.Labels, err = fs.KeyValues("label", f.labels)
 	return opts, err
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"os"
 	"path"
@@ -268,6 +269,38 @@ func GenerationValue(s string) any {
 		return s // more after the value: text such as "1 2"
 	}
 	return v
+}
+
+// MergeServing returns the serving layer and the generation parameters of
+// lock create's command line: those of the serving file sf (nil: none), then
+// each field of flags that set names by its YAML name (engine,
+// engine_version, image_digest, dtype, quantization, max_context) in place
+// of the file's, flags' engine arguments after the file's, and params (each
+// read by GenerationValue) over the file's generation parameters.
+func MergeServing(sf *ServingFile, flags Serving, set func(name string) bool, params map[string]string) (Serving, map[string]any) {
+	var s Serving
+	gen := map[string]any{}
+	if sf != nil {
+		s = sf.Serving
+		maps.Copy(gen, sf.Generation)
+	}
+	for name, v := range map[string]struct{ dst, src *string }{
+		"engine": {&s.Engine, &flags.Engine}, "engine_version": {&s.EngineVersion, &flags.EngineVersion},
+		"image_digest": {&s.ImageDigest, &flags.ImageDigest}, "dtype": {&s.Dtype, &flags.Dtype},
+		"quantization": {&s.Quantization, &flags.Quantization},
+	} {
+		if set(name) {
+			*v.dst = *v.src
+		}
+	}
+	if set("max_context") {
+		s.MaxContext = flags.MaxContext
+	}
+	s.EngineArgs = append(slices.Clip(s.EngineArgs), flags.EngineArgs...)
+	for k, v := range params {
+		gen[k] = GenerationValue(v)
+	}
+	return s, gen
 }
 
 // A ServingFile is the YAML file --serving reads: the serving layer's fields
