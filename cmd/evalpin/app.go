@@ -74,7 +74,7 @@ func newApp(stdout, stderr io.Writer) *app {
 		hardExit:      func() { os.Exit(fault.ExitInterrupted) },
 		hardStopGrace: 5 * time.Second,
 		isTerminal: func(w io.Writer) bool {
-			f, ok := unwrapWriter(w).(*os.File)
+			f, ok := secret.Underlying(w).(*os.File)
 			return ok && term.IsTerminal(int(f.Fd()))
 		},
 		lockClock:      time.Now,
@@ -109,6 +109,7 @@ var commands = []command{
 	{"runs", "list the stored runs", (*app).runRuns},
 	{"show", "show a stored run, or one case of it", (*app).runShow},
 	{"diff", "compare a candidate run with a baseline run, with statistics", (*app).runDiff},
+	{"compare", "set forks side by side: runs of one suite by lock, run, label or model, each against the first", (*app).runCompare},
 	{"gate", "diff two runs under a policy; exit 1 on a regression, 6 when inconclusive (for CI)", (*app).runGate},
 	{"promote", "record a lock as a track's current one, in the lineage file kept in git", (*app).runPromote},
 	{"locks", "list the locks, their runs, models, labels and promotions", (*app).runLocks},

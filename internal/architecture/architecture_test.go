@@ -55,6 +55,9 @@ var allowed = map[string][]string{
 	// The CI gate in one command: the baseline picked, the candidate run,
 	// the comparison.
 	"internal/gate": {"eval", "eval/compare", "internal/endpoint", "internal/lineage", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted"},
+	// Forks side by side: the selectors resolved against the store, each
+	// fork compared with the first, the p-values adjusted across the matrix.
+	"internal/forks": {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted"},
 	"internal/runs": {"baselines", "eval", "internal/endpoint", "internal/fault", "internal/identity",
 		"internal/lockid", "internal/outfile", "internal/store", "internal/untrusted", "runner"},
 }
@@ -78,6 +81,7 @@ var never = []struct {
 	{"runner", "golang.org/x/term", "the runner does not draw"},
 	{"internal/endpoint", module + "internal/store", "probing stores nothing"},
 	{"internal/runs", module + "report", "a run's lifecycle renders nothing"},
+	{"internal/forks", module + "report", "the matrix of forks renders nothing; report renders it"},
 	{"eval", "gonum.org/", "the domain types import no third-party package"},
 }
 
