@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strconv"
 
 	"github.com/evalpin/evalpin/baselines"
@@ -128,7 +129,14 @@ var advice = []rule{
 	}},
 	{is(credentials.ErrUserinfoConflict), fault.Input, says("give the user and password once, in the URL of one endpoint of that origin")},
 
-	// The database, wherever a query finds it damaged or unusable.
+	// The database: what only opening finds, then what any query may.
+	{as[*store.OpenError](store.ErrNoDatabase), fault.Input, says("record a run with 'evalpin run' first, or pass --db FILE or set " + dbEnv + " to an existing database")},
+	{as[*store.OpenError](store.ErrIsDir), fault.Input, func(err error) string {
+		e, _ := errors.AsType[*store.OpenError](err)
+		return "name the database file, e.g. --db " + cli.Quote(filepath.Join(e.Path, defaultDB))
+	}},
+	{as[*store.OpenError](fs.ErrNotExist), fault.Input, says("create the directory, or " + dbHint)},
+	{as[*store.OpenError](fs.ErrPermission), fault.Input, says("make the file and its directory readable by you, or " + dbHint)},
 	{is(store.ErrNewerSchema), fault.Input, says("use the newer evalpin that wrote it (this one is " + Version + "), or pass --db FILE for another database")},
 	{is(store.ErrCorrupt), fault.Input, func(err error) string {
 		file := defaultDB

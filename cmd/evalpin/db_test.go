@@ -73,6 +73,7 @@ func TestOpenStore_Errors(t *testing.T) {
 				db.Close()
 				t.Fatal("openStore succeeded")
 			}
+			err = advise(err) // as every command's error is
 			if got := fault.KindOf(err); got != fault.Input {
 				t.Errorf("kind=%v, want KindInput (%v)", got, err)
 			}
