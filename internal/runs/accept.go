@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -34,7 +36,7 @@ type Accepted struct {
 // Accept replaces the baseline file at path with the run ref names (Export;
 // the run must be complete) and says what changed from the file it
 // replaces, whether or not that one still verifies. The file is written
-// whole or not at all (outfile.Write).
+// whole or not at all (outfile.Write), its directory made if need be.
 func Accept(ctx context.Context, db *store.DB, ref, path string, opts ExportOptions) (*Accepted, error) {
 	opts.AllowIncomplete = false
 	x, err := Export(ctx, db, ref, opts)
@@ -50,6 +52,7 @@ func Accept(ctx context.Context, db *store.DB, ref, path string, opts ExportOpti
 	case !errors.Is(err, iofs.ErrNotExist):
 		acc.OldErr = err
 	}
+	os.MkdirAll(filepath.Dir(path), 0o755) // a project's baselines/; where it cannot, Write says why
 	if err := outfile.Write(path, nil, func(w io.Writer) error { return baselines.Encode(w, x.Baseline) }); err != nil {
 		return nil, err
 	}

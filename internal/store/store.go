@@ -376,14 +376,19 @@ func (e *OpenError) Error() string { return e.Err.Error() }
 func (e *OpenError) Unwrap() error { return e.Err }
 
 // OpenFile opens the database at path (DB.Open) for a command that writes,
-// creating it where none exists; or, with history, for a command that only
-// reads it: that one needs a database to exist (ErrNoDatabase), and can read
-// a file it cannot write. Every error is an *OpenError.
+// creating it, and the directories above it, where none exists (a project's
+// .evalpin/history.db); or, with history, for a command that only reads it:
+// that one needs a database to exist (ErrNoDatabase), and can read a file it
+// cannot write. Every error is an *OpenError.
 func OpenFile(path string, history bool) (*DB, error) {
-	if history && path != ":memory:" {
+	switch {
+	case path == ":memory:":
+	case history:
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return nil, &OpenError{path, fmt.Errorf("%w at %s", ErrNoDatabase, path)}
 		}
+	default:
+		os.MkdirAll(filepath.Dir(path), 0o755) // where it cannot, Open says why
 	}
 	db := NewDB(path)
 	db.AllowReadOnly = history
