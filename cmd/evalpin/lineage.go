@@ -37,7 +37,7 @@ func (a *app) runPromote(ctx context.Context, args []string) error {
 	track, file, db := a.lineageFlags(fs)
 	note := fs.String("note", "", "why the lock is promoted")
 	by := fs.String("by", "", "who promotes it (default: $USER)")
-	pos, err := fs.ParseWant(args, a.getenv, "LOCK")
+	pos, err := fs.ParseWant(args, a.getenv, "LOCK|RUN")
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (a *app) runPromote(ctx context.Context, args []string) error {
 }
 
 // storedLock returns the lock arg names: a lock id as it is, else the stored
-// lock a prefix names.
+// lock a prefix names, or the lock of a stored run (runs.LockOf).
 func (a *app) storedLock(ctx context.Context, dbPath, arg string) (lockid.ID, error) {
 	if lockid.Valid(arg) {
 		return lockid.ID(arg), nil
@@ -72,7 +72,7 @@ func (a *app) storedLock(ctx context.Context, dbPath, arg string) (lockid.ID, er
 		return "", err
 	}
 	defer db.Close()
-	return runs.ResolveLock(ctx, db, arg)
+	return runs.LockOf(ctx, db, arg)
 }
 
 // runLocks implements "evalpin locks".

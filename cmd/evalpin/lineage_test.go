@@ -23,6 +23,7 @@ func TestLineageGolden(t *testing.T) {
 		{"promote-again", []string{"promote", "bbbb22", "--db", db, "--lineage", lin, "--by", "ci"}},
 		{"promote-unknown", []string{"promote", "cccc33", "--db", db, "--lineage", lin}},
 		{"promote-no-arg", []string{"promote", "--db", db, "--lineage", lin}},
+		{"promote-run", []string{"promote", "#1", "--track", "runs", "--db", db, "--lineage", lin}},
 		{"locks", []string{"locks", "--db", db, "--lineage", lin}},
 		{"locks-track", []string{"locks", "--db", db, "--lineage", lin, "--track", "main"}},
 		{"locks-json", []string{"locks", "--db", db, "--lineage", lin, "--format", "json"}},

@@ -166,6 +166,20 @@ func ResolveLock(ctx context.Context, db *store.DB, arg string) (lockid.ID, erro
 	return r.Lock, err
 }
 
+// LockOf returns the lock arg names: a lock id (stored or not), a unique
+// prefix of a stored lock, or the lock of a stored run (the rules of Ref).
+func LockOf(ctx context.Context, db *store.DB, arg string) (lockid.ID, error) {
+	r, err := parseStored(arg).resolve(ctx, db)
+	switch {
+	case err != nil:
+		return "", err
+	case r.Run > 0:
+		run, err := db.ResolveRun(ctx, arg)
+		return run.Lock, err
+	}
+	return r.Lock, nil
+}
+
 // NeedsStore reports whether r names a stored run (a run id or a lock id)
 // rather than a baseline file.
 func (r Ref) NeedsStore() bool { return r.File == nil }
