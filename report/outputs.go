@@ -15,6 +15,8 @@ import (
 type Output struct {
 	Path   string
 	Format Format
+	// Table says how much a table report shows.
+	Table TableOptions
 }
 
 // Outputs returns the reports a command asks for, each checked before
@@ -29,7 +31,7 @@ func Outputs(format string, forced bool, files []string) ([]Output, error) {
 			return nil, err
 		}
 		if len(files) == 0 {
-			return []Output{{"", f}}, nil
+			return []Output{{Format: f}}, nil
 		}
 	}
 	if len(files) == 0 {
@@ -37,7 +39,7 @@ func Outputs(format string, forced bool, files []string) ([]Output, error) {
 	}
 	outs := make([]Output, len(files))
 	for i, path := range files {
-		outs[i] = Output{path, f}
+		outs[i] = Output{Path: path, Format: f}
 		if !forced || format == "" {
 			var err error
 			if outs[i].Format, err = FormatOf(path); err != nil {
@@ -56,7 +58,11 @@ func WriteAll(c *compare.Comparison, outs []Output, stdout io.Writer) error {
 		if o.Path != "" {
 			os.MkdirAll(filepath.Dir(o.Path), 0o755) // where it cannot, Write says why
 		}
-		if err := outfile.Write(o.Path, stdout, func(w io.Writer) error { return Write(w, o.Format, c) }); err != nil {
+		write := func(w io.Writer) error { return Write(w, o.Format, c) }
+		if o.Format == Table {
+			write = func(w io.Writer) error { return WriteTableOptions(w, c, o.Table) }
+		}
+		if err := outfile.Write(o.Path, stdout, write); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/report"
+	"github.com/mattn/go-runewidth"
 )
 
 // update makes the golden tests rewrite their files: go test ./report -update.
@@ -578,11 +579,11 @@ func TestOutputs(t *testing.T) {
 		want   []report.Output
 		err    string
 	}{
-		{"table", false, nil, []report.Output{{"", report.Table}}, ""},
+		{"table", false, nil, []report.Output{{Path: "", Format: report.Table}}, ""},
 		{"", false, nil, nil, ""},
-		{"", false, []string{"a.md", "b.xml"}, []report.Output{{"a.md", report.Markdown}, {"b.xml", report.JUnit}}, ""},
-		{"table", false, []string{"a.json"}, []report.Output{{"a.json", report.JSON}}, ""}, // a default format yields to the extension
-		{"md", true, []string{"comment.txt", "x"}, []report.Output{{"comment.txt", report.Markdown}, {"x", report.Markdown}}, ""},
+		{"", false, []string{"a.md", "b.xml"}, []report.Output{{Path: "a.md", Format: report.Markdown}, {Path: "b.xml", Format: report.JUnit}}, ""},
+		{"table", false, []string{"a.json"}, []report.Output{{Path: "a.json", Format: report.JSON}}, ""}, // a default format yields to the extension
+		{"md", true, []string{"comment.txt", "x"}, []report.Output{{Path: "comment.txt", Format: report.Markdown}, {Path: "x", Format: report.Markdown}}, ""},
 		{"", false, []string{"gate"}, nil, "its extension names no format"},
 		{"xml", true, nil, nil, "unknown report format"},
 	}
@@ -590,6 +591,31 @@ func TestOutputs(t *testing.T) {
 		got, err := report.Outputs(tt.format, tt.forced, tt.files)
 		if !reflect.DeepEqual(got, tt.want) || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("Outputs(%q, %v, %q) = %v, %v; want %v, %q", tt.format, tt.forced, tt.files, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+// A terminal report fits MaxWidth columns, and collapses the rows it could
+// not test into one line unless All.
+func TestTableWidth(t *testing.T) {
+	for name, fx := range map[string]func(testing.TB) *compare.Comparison{
+		"diff": fixture, "inconclusive": inconclusiveFixture,
+		"alpha20": func(t testing.TB) *compare.Comparison { return fixtureAt(t, 0.2) },
+	} {
+		c := fx(t)
+		for _, all := range []bool{false, true} {
+			var buf bytes.Buffer
+			if err := report.WriteTableOptions(&buf, c, report.TableOptions{All: all}); err != nil {
+				t.Fatal(err)
+			}
+			for l := range strings.Lines(buf.String()) {
+				if w := runewidth.StringWidth(strings.TrimRight(l, "\n")); w > report.MaxWidth {
+					t.Errorf("%s (all %v): a line of %d columns: %q", name, all, w, l)
+				}
+			}
+			if name == "diff" && strings.Contains(buf.String(), "not tested: too few cases") == all {
+				t.Errorf("diff (all %v): the untested rows are collapsed %v, want %v", all, !all, !all)
+			}
 		}
 	}
 }

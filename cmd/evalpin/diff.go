@@ -16,7 +16,7 @@ var diffUsage = help("diff")
 type diffFlags struct {
 	db, baseline, candidate, format, policy *string
 	out                                     cli.Strings
-	allowIncomplete, allowSettings          *bool
+	allowIncomplete, allowSettings, all     *bool
 }
 
 func addDiffFlags(fs *cli.Flags, defaultFormat string) *diffFlags {
@@ -28,6 +28,7 @@ func addDiffFlags(fs *cli.Flags, defaultFormat string) *diffFlags {
 		policy:          fs.String("policy", "", "the gate policy YAML `file` (default: the built-in policy, see docs/diff.md)"),
 		allowIncomplete: fs.Bool("allow-incomplete", false, "compare runs that are not complete (their missing cases are left out)"),
 		allowSettings:   fs.Bool("allow-settings-mismatch", false, "compare runs made at different settings"),
+		all:             fs.Bool("all", false, "in a table, show every row (without it, rows too small to test are one line)"),
 	}
 	fs.Var(&f.out, "o", "write the report to `FILE` instead of standard output (repeatable: .txt, .md, .json, .xml JUnit, .html)")
 	return f
@@ -55,6 +56,9 @@ func (a *app) runDiff(ctx context.Context, args []string) error {
 // reportOuts returns the reports f asks for (report.Outputs).
 func reportOuts(fs *cli.Flags, f *diffFlags) ([]reports.Output, error) {
 	outs, err := reports.Outputs(*f.format, fs.Given("format"), f.out)
+	for i := range outs {
+		outs[i].Table.All = *f.all
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fs.Name(), err)
 	}
