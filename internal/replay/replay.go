@@ -1,0 +1,338 @@
+// Package replay plays an incident back: cases asked again of the lock that
+// answered them then, refused unless the endpoint serves exactly that lock,
+// and each case's output then set beside its outputs now.
+//
+// The cases come from the lock's stored runs (by id, from the newest
+// complete run of the lock whose suite holds them all) or from an incident
+// log: OpenAI Batch API input lines or bare chat-completion request bodies,
+// with the Batch output file as the outputs then. Either way they become an
+// ad-hoc suite, stored as any suite is, and run through the run lifecycle
+// every command shares (runs.Execute), at the settings recorded with them.
+package replay
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/endpoint"
+	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/lockid"
+	"github.com/evalpin/evalpin/internal/runs"
+	"github.com/evalpin/evalpin/internal/store"
+	"github.com/evalpin/evalpin/internal/untrusted"
+)
+
+// A Config is one playback.
+type Config struct {
+	// Run is the run as the run command builds it (runs.Exec); Run sets its
+	// suite (Start.Load), its expected lock (Start.Expect) and makes it a
+	// fresh run with no selection: outputs now are asked now.
+	Run runs.Exec
+	// Lock names the lock then: a lock id, or a stored lock's unique prefix.
+	Lock string
+	// Cases are the ids of the cases to replay from the lock's stored runs,
+	// of the suite named Suite when it is not "".
+	Cases []string
+	Suite string
+	// Requests is an incident log to replay instead, and Outputs its Batch
+	// output file ("" for none).
+	Requests, Outputs string
+}
+
+// An Outcome is what a playback found: the playback (nil when its run did
+// not complete) and its run as runs.Execute ended it.
+type Outcome struct {
+	Playback *eval.Playback
+	Ending   runs.Ending
+}
+
+// ErrWhat: a playback names neither cases nor requests, or both.
+var ErrWhat = errors.New("replay needs either case ids or a requests file, not both")
+
+// ErrOutputsAlone: an outputs file is given without its requests.
+var ErrOutputsAlone = errors.New("an outputs file needs its requests file")
+
+// A GoneError says that the endpoint does not serve the lock to play back
+// under: the deliverable of that lock is gone from it.
+type GoneError struct {
+	Lock lockid.ID
+	Err  error // the probe's refusal
+}
+
+func (e *GoneError) Error() string {
+	return fmt.Sprintf("replay under lock %s: %v", e.Lock, e.Err)
+}
+
+func (e *GoneError) Unwrap() error { return e.Err }
+
+// A NoCasesError says that no complete run of a lock holds the cases asked
+// for: Missing are the ids its newest complete run lacks.
+type NoCasesError struct {
+	Lock    lockid.ID
+	Suite   string
+	Missing []string
+	Runs    int // complete runs of the lock looked at
+}
+
+func (e *NoCasesError) Error() string {
+	of := ""
+	if e.Suite != "" {
+		of = " of suite " + untrusted.Line(e.Suite)
+	}
+	if e.Runs == 0 {
+		return fmt.Sprintf("lock %s has no complete run%s", e.Lock, of)
+	}
+	return fmt.Sprintf("no complete run%s of lock %s holds case %s", of, e.Lock, untrusted.Line(strings.Join(e.Missing, ", ")))
+}
+
+// Run plays back what cfg names. Its errors: the cases' or the requests'
+// (a *NoCasesError, a *LineError, a *SettingsError), a *GoneError when the
+// endpoint serves another lock (before any request), and the run's.
+func Run(ctx context.Context, cfg Config) (Outcome, error) {
+	var out Outcome
+	if (len(cfg.Cases) == 0) == (cfg.Requests == "") {
+		return out, fault.Errorf(fault.Input, "", "%w", ErrWhat)
+	}
+	if cfg.Outputs != "" && cfg.Requests == "" {
+		return out, fault.Errorf(fault.Input, "", "%w", ErrOutputsAlone)
+	}
+	x := cfg.Run
+	lock, err := resolveLock(ctx, x.OpenStore, cfg.Lock)
+	if err != nil {
+		return out, err
+	}
+	p := &player{cfg: cfg, lock: lock, open: x.OpenStore, then: map[string]eval.PlaybackCase{}}
+	x.Start.Load = func() (*eval.Suite, error) { return p.load(ctx) }
+	x.Start.Expect = lock
+	x.Spec.Fresh, x.Spec.Selection = true, eval.Selection{}
+	out.Ending, err = runs.Execute(ctx, x)
+	if errors.Is(err, endpoint.ErrWrongLock) {
+		return out, &GoneError{Lock: lock, Err: err}
+	}
+	if err != nil {
+		return out, err
+	}
+	out.Playback, err = p.playback(ctx, out.Ending)
+	return out, err
+}
+
+// resolveLock returns the lock arg names: a lock id as it is, or the stored
+// lock a prefix names.
+func resolveLock(ctx context.Context, open func() (*store.DB, error), arg string) (lockid.ID, error) {
+	if lockid.Valid(arg) {
+		return lockid.ID(arg), nil
+	}
+	db, err := open()
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	return runs.ResolveLock(ctx, db, arg)
+}
+
+// A player is one playback while it runs: its suite, and each case's output
+// then (PlaybackCase's Then fields) by case id.
+type player struct {
+	cfg    Config
+	lock   lockid.ID
+	open   func() (*store.DB, error)
+	suite  *eval.Suite
+	then   map[string]eval.PlaybackCase
+	source string
+	notes  []string
+}
+
+// load builds the ad-hoc suite and the outputs then.
+func (p *player) load(ctx context.Context) (*eval.Suite, error) {
+	var err error
+	if p.cfg.Requests != "" {
+		p.suite, err = p.loadRequests()
+	} else {
+		p.suite, err = p.loadStored(ctx)
+	}
+	return p.suite, err
+}
+
+// loadRequests reads the incident log and its outputs.
+func (p *player) loadRequests() (*eval.Suite, error) {
+	reqs, err := parseFile(p.cfg.Requests, ParseRequests)
+	if err != nil {
+		return nil, err
+	}
+	s, notes, err := RequestSuite(suiteName(filepath.Base(p.cfg.Requests)), reqs)
+	if err != nil {
+		return nil, err
+	}
+	p.notes, p.source = notes, "requests "+p.cfg.Requests
+	if p.cfg.Outputs == "" {
+		return s, nil
+	}
+	recs, err := parseFile(p.cfg.Outputs, ParseOutputs)
+	if err != nil {
+		return nil, err
+	}
+	p.source += ", outputs then " + p.cfg.Outputs
+	for id, r := range recs {
+		p.then[id] = eval.PlaybackCase{Then: r.Output, ThenError: r.Error, ThenFrom: "recorded"}
+	}
+	return s, nil
+}
+
+// parseFile opens file and parses it with parse.
+func parseFile[T any](file string, parse func(string, io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		var zero T
+		return zero, fault.Errorf(fault.Input, "", "%w", err)
+	}
+	defer f.Close()
+	return parse(file, f)
+}
+
+// loadStored finds the newest complete run of the lock whose suite holds
+// every case asked for, and takes its cases and their first outputs.
+func (p *player) loadStored(ctx context.Context) (*eval.Suite, error) {
+	db, err := p.open()
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	all, err := db.Runs(ctx, store.RunFilter{Lock: string(p.lock), Suite: p.cfg.Suite, Status: eval.RunComplete})
+	if err != nil {
+		return nil, err
+	}
+	all = slices.DeleteFunc(all, func(r eval.Run) bool { return r.Lock != p.lock || strings.HasPrefix(r.Suite, suiteName("")) })
+	noCases := &NoCasesError{Lock: p.lock, Suite: p.cfg.Suite, Runs: len(all)}
+	for i, r := range slices.Backward(all) {
+		cases, err := db.Cases(ctx, r.SuiteHash)
+		if err != nil {
+			return nil, err
+		}
+		missing := slices.DeleteFunc(slices.Clone(p.cfg.Cases), func(id string) bool { _, ok := cases[id]; return ok })
+		if i == len(all)-1 {
+			noCases.Missing = missing
+		}
+		if len(missing) > 0 {
+			continue
+		}
+		for _, id := range p.cfg.Cases {
+			res, err := db.Result(ctx, r.ID, id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			if len(res) > 0 {
+				p.then[id] = eval.PlaybackCase{Then: res[0].Output, ThenError: res[0].Error, ThenFrom: fmt.Sprintf("run %d", r.ID)}
+			}
+		}
+		p.source = fmt.Sprintf("cases of run %d (suite %s)", r.ID, r.Suite)
+		return StoredSuite(suiteName(r.Suite), r.Settings, cases, p.cfg.Cases)
+	}
+	return nil, fault.Errorf(fault.Input, "", "%w", noCases)
+}
+
+// playback puts the run's outputs beside the outputs then.
+func (p *player) playback(ctx context.Context, end runs.Ending) (*eval.Playback, error) {
+	db, err := p.open()
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	results, err := db.Results(ctx, end.Run.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.stored(ctx, db, end.Run.ID); err != nil {
+		return nil, err
+	}
+	pb := &eval.Playback{Lock: p.lock, Run: end.Run.ID, Suite: p.suite.Name, Source: p.source, Settings: end.Run.Settings,
+		Model: end.Run.Model, Notes: p.notes}
+	if end.Summary != nil {
+		pb.Model = cmp.Or(pb.Model, end.Summary.Model)
+	}
+	byCase := map[string][]eval.Result{}
+	for _, r := range results {
+		byCase[r.CaseID] = append(byCase[r.CaseID], r)
+	}
+	hot := 0
+	for _, c := range p.suite.Cases {
+		pb.Cases = append(pb.Cases, Compare(c.ID, p.then[c.ID], byCase[c.ID]))
+		if end.Run.Settings.With(c.Overrides).Temperature > 0 {
+			hot++
+		}
+	}
+	if hot > 0 && end.Run.Settings.Samples < 2 {
+		pb.Notes = append(pb.Notes, fmt.Sprintf("%d case%s replayed at a temperature above 0 with one sample: its output is one draw; --samples N measures the reproduction rate", hot, plural(hot)))
+	}
+	return pb, nil
+}
+
+// stored sets the outputs then, where none is recorded, to the lock's
+// stored outputs of the same cases: its newest other complete run of the
+// same ad-hoc suite.
+func (p *player) stored(ctx context.Context, db *store.DB, self int64) error {
+	if p.cfg.Requests == "" {
+		return nil
+	}
+	all, err := db.Runs(ctx, store.RunFilter{Lock: string(p.lock), SuiteHash: p.suite.Hash, Status: eval.RunComplete})
+	if err != nil {
+		return err
+	}
+	for _, r := range slices.Backward(all) {
+		if r.ID == self || r.Lock != p.lock {
+			continue
+		}
+		for _, c := range p.suite.Cases {
+			if _, ok := p.then[c.ID]; ok {
+				continue
+			}
+			res, err := db.Result(ctx, r.ID, c.ID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if len(res) > 0 {
+				p.then[c.ID] = eval.PlaybackCase{Then: res[0].Output, ThenError: res[0].Error, ThenFrom: fmt.Sprintf("run %d", r.ID)}
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+// Compare returns case id played back: then's output beside results, the
+// outputs now (one per sample), grouped and counted.
+func Compare(id string, then eval.PlaybackCase, results []eval.Result) eval.PlaybackCase {
+	c := then
+	c.ID = id
+	comparable := c.ThenFrom != "" && c.ThenError == ""
+	idx := map[[2]string]int{}
+	for _, r := range results {
+		key := [2]string{r.Output, r.Error}
+		if r.Error != "" {
+			key[0] = ""
+		}
+		same := comparable && r.Error == "" && r.Output == c.Then
+		if comparable {
+			c.Samples++
+			if same {
+				c.Identical++
+			}
+		}
+		i, ok := idx[key]
+		if !ok {
+			i = len(c.Now)
+			idx[key] = i
+			c.Now = append(c.Now, eval.PlaybackOutput{Output: key[0], Error: key[1], Same: same})
+		}
+		c.Now[i].Count++
+	}
+	slices.SortStableFunc(c.Now, func(a, b eval.PlaybackOutput) int { return cmp.Compare(b.Count, a.Count) })
+	return c
+}
