@@ -17,11 +17,11 @@ import (
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/progress"
 	"github.com/evalpin/evalpin/internal/project"
 	"github.com/evalpin/evalpin/internal/secret"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
-	"golang.org/x/term"
 )
 
 // An app is the evalpin process as its commands see it: where they write,
@@ -68,12 +68,9 @@ func newApp(stdout, stderr io.Writer) *app {
 			signal.Notify(c, os.Interrupt, syscall.SIGTERM)
 			return c, func() { signal.Stop(c) }
 		},
-		hardExit:      func() { os.Exit(fault.ExitInterrupted) },
-		hardStopGrace: 5 * time.Second,
-		isTerminal: func(w io.Writer) bool {
-			f, ok := unwrapWriter(w).(*os.File)
-			return ok && term.IsTerminal(int(f.Fd()))
-		},
+		hardExit:       func() { os.Exit(fault.ExitInterrupted) },
+		hardStopGrace:  5 * time.Second,
+		isTerminal:     progress.IsTerminal,
 		lockClock:      time.Now,
 		commitInterval: 500 * time.Millisecond,
 		putSuite:       func(ctx context.Context, db *store.DB, suite eval.Suite) error { return db.PutSuite(ctx, suite) },
@@ -104,6 +101,7 @@ var commands = []command{
 	{"run", "replay a suite against a locked endpoint and store every output", (*app).runRun},
 	{"runs", "list the stored runs", (*app).runRuns},
 	{"show", "show a stored run, or one case of it", (*app).runShow},
+	{"replay", "replay an incident's cases under the lock that answered them: outputs then and now", (*app).runReplay},
 	{"diff", "compare a candidate run with a baseline run, with statistics", (*app).runDiff},
 	{"gate", "diff two runs under a policy; exit 1 on a regression, 6 when inconclusive (for CI)", (*app).runGate},
 	{"promote", "record a lock as a track's current one, in the lineage file kept in git", (*app).runPromote},

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"os"
+	"strings"
 
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/identity"
@@ -116,38 +116,17 @@ func newLockCreateFlags(fs *cli.Flags) *lockCreateFlags {
 }
 
 // options returns lock.Create's options: the -serving file, then the
-// serving flags fs's command line set, which win over it.
-func (f *lockCreateFlags) options(fs *cli.Flags) (lock.Options, error) {
-	opts := lock.Options{Source: f.source, Note: f.note, Rehash: f.rehash, Generation: map[string]any{}}
-	if f.servingFile != "" {
-		sf, err := lock.ReadServing(f.servingFile)
-		if err != nil {
-			return opts, err
-		}
-		opts.Serving = sf.Serving
-		maps.Copy(opts.Generation, sf.Generation)
-	}
-	for name, v := range map[string]struct{ dst, src *string }{
-		"engine":         {&opts.Serving.Engine, &f.serving.Engine},
-		"engine-version": {&opts.Serving.EngineVersion, &f.serving.EngineVersion},
-		"image-digest":   {&opts.Serving.ImageDigest, &f.serving.ImageDigest},
-		"dtype":          {&opts.Serving.Dtype, &f.serving.Dtype},
-		"quantization":   {&opts.Serving.Quantization, &f.serving.Quantization},
-	} {
-		if fs.IsSet(name) {
-			*v.dst = *v.src
-		}
-	}
-	if fs.IsSet("max-context") {
-		opts.Serving.MaxContext = f.serving.MaxContext
-	}
-	opts.Serving.EngineArgs = append(opts.Serving.EngineArgs, f.engineArgs...)
-	kv, err := fs.KeyValues("param", f.params)
+// serving flags fs's command line set, which win over it (lock.Overlay).
+func (f *lockCreateFlags) options(fs *cli.Flags) (opts lock.Options, err error) {
+	opts = lock.Options{Source: f.source, Note: f.note, Rehash: f.rehash}
+	params, err := fs.KeyValues("param", f.params)
 	if err != nil {
 		return opts, err
 	}
-	for k, v := range kv {
-		opts.Generation[k] = lock.GenerationValue(v)
+	f.serving.EngineArgs = f.engineArgs
+	set := func(key string) bool { return fs.IsSet(strings.ReplaceAll(key, "_", "-")) }
+	if opts.Serving, opts.Generation, err = lock.Overlay(f.servingFile, f.serving, set, params); err != nil {
+		return opts, err
 	}
 	opts.Labels, err = fs.KeyValues("label", f.labels)
 	return opts, err
@@ -218,14 +197,7 @@ func (a *app) lockShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *format != "json" {
-		return d.WriteText(a.stdout)
-	}
-	data, err := d.Marshal()
-	if err == nil {
-		_, err = a.stdout.Write(data)
-	}
-	return err
+	return d.Write(a.stdout, *format == "json")
 }
 
 // lockDoc reads the lock arg names: a lock file, else the identity document

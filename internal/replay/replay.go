@@ -54,11 +54,8 @@ type Outcome struct {
 	Ending   runs.Ending
 }
 
-// ErrWhat: a playback names neither cases nor requests, or both.
-var ErrWhat = errors.New("replay needs either case ids or a requests file, not both")
-
-// ErrOutputsAlone: an outputs file is given without its requests.
-var ErrOutputsAlone = errors.New("an outputs file needs its requests file")
+// ErrWhat: a playback names no lock, neither cases nor requests, or both.
+var ErrWhat = errors.New("replay needs a lock and either case ids or a requests file, not both")
 
 // A GoneError says that the endpoint does not serve the lock to play back
 // under: the deliverable of that lock is gone from it.
@@ -98,11 +95,14 @@ func (e *NoCasesError) Error() string {
 // endpoint serves another lock (before any request), and the run's.
 func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	var out Outcome
-	if (len(cfg.Cases) == 0) == (cfg.Requests == "") {
+	switch {
+	case cfg.Lock == "":
+		return out, fault.Errorf(fault.Input, "", "no lock to replay under: %w", ErrWhat)
+	case (len(cfg.Cases) == 0) == (cfg.Requests == ""):
 		return out, fault.Errorf(fault.Input, "", "%w", ErrWhat)
 	}
 	if cfg.Outputs != "" && cfg.Requests == "" {
-		return out, fault.Errorf(fault.Input, "", "%w", ErrOutputsAlone)
+		return out, fault.Errorf(fault.Input, "", "an outputs file needs its requests file: %w", ErrWhat)
 	}
 	x := cfg.Run
 	lock, err := resolveLock(ctx, x.OpenStore, cfg.Lock)
@@ -235,7 +235,7 @@ func (p *player) loadStored(ctx context.Context) (*eval.Suite, error) {
 		p.source = fmt.Sprintf("cases of run %d (suite %s)", r.ID, r.Suite)
 		return StoredSuite(suiteName(r.Suite), r.Settings, cases, p.cfg.Cases)
 	}
-	return nil, fault.Errorf(fault.Input, "", "%w", noCases)
+	return nil, fault.Errorf(fault.Input, "'evalpin runs --lock "+string(p.lock)+"' lists the lock's runs, 'evalpin show RUN' the cases of one", "%w", noCases)
 }
 
 // playback puts the run's outputs beside the outputs then.

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Incident playback: cases of a lock's stored runs, or of a Batch API log,
+// asked again of the lock that answered them; identical outputs reproduce,
+// changed ones are shown with a word diff, and an endpoint that serves
+// another lock is refused before any request, with how to serve the old one.
+func TestReplay(t *testing.T) {
+	a := runQuiet(t)
+	dir := t.TempDir()
+	suite := runSuiteFile(t, dir, 5)
+	db := filepath.Join(dir, "e.db")
+	ctx := context.Background()
+	fake := newRunFake(runLockA)
+	ep := fake.start(t)
+	if code, _, stderr := a.cmd(ctx, "run", "--suite", suite, "--endpoint", ep, "--db", db); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	requests, outputs := replayLog(t, dir)
+	replay := func(extra ...string) []string {
+		return append([]string{"replay", "--lock", runLockA, "--endpoint", ep, "--db", db}, extra...)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		requests int64    // suite requests the fake has received after the step
+		stdout   []string // in stdout
+		stderr   string   // in stderr
+		change   string   // the case whose answer changes before this step
+		lock     string   // the lock the fake serves from this step on
+	}{
+		{"no-cases", replay(), 2, 5, nil, "either --cases ID", "", ""},
+		{"unknown-case", replay("--cases", "case-000,nope"), 2, 5, nil, "holds case nope", "", ""},
+		{"identical", replay("--cases", "case-000,case-001"), 0, 7,
+			[]string{"reproduced: 2/2 (100%)", "case-000  identical  1/1 (100%)", "then (run 1): echo: prompt case-000"}, "", "", ""},
+		{"changed", replay("--cases", "case-000,case-001", "--samples", "2"), 0, 11,
+			[]string{"reproduced: 2/4 (50%)", "case-001  changed  0/2 (0%)", "diff: [-echo: prompt case-001-]{+the answer changed+}"}, "", "case-001", ""},
+		{"json", replay("--cases", "case-001", "--format", "json"), 0, 12, []string{`"verdict": "changed"`, `"reproduced": 0`}, "", "", ""},
+		{"batch", replay("--requests", requests, "--outputs", outputs), 0, 15,
+			[]string{"from requests " + requests + ", outputs then " + outputs, "req-a  identical  1/1", "req-b  changed  0/1", "diff: [-then-]{+echo:+} prompt", "req-c  no output then"}, "", "", ""},
+		{"other-lock-refused", replay("--cases", "case-000"), 3, 15, nil, "evalpin serve --lock LOCKFILE", "", runLockB},
+	}
+	for _, tt := range tests {
+		if tt.change != "" {
+			fake.answers.Store(runPrompt(tt.change), "the answer changed")
+		}
+		if tt.lock != "" {
+			fake.setLock(tt.lock)
+		}
+		code, stdout, stderr := a.cmd(ctx, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+			t.Fatalf("%s: exit %d, want %d with %q in stderr\nstdout:\n%s\nstderr:\n%s", tt.name, code, tt.code, tt.stderr, stdout, stderr)
+		}
+		for _, w := range tt.stdout {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s: stdout lacks %q:\n%s", tt.name, w, stdout)
+			}
+		}
+		if got := fake.cases.Load(); got != tt.requests {
+			t.Fatalf("%s: the fake received %d suite requests, want %d", tt.name, got, tt.requests)
+		}
+	}
+}
+
+// replayLog writes an incident log into dir: a Batch input file of three
+// requests, and its output file with the outputs of two (one as the fake
+// answers it, one not).
+func replayLog(t *testing.T, dir string) (requests, outputs string) {
+	t.Helper()
+	var in, out strings.Builder
+	for i, id := range []string{"req-a", "req-b", "req-c"} {
+		body := map[string]any{"model": "gpt-x", "temperature": 0, "max_tokens": 8, "seed": 7,
+			"messages": []map[string]string{{"role": "system", "content": "Be brief."}, {"role": "user", "content": runPrompt(id)}}}
+		line, _ := json.Marshal(map[string]any{"custom_id": id, "method": "POST", "url": "/v1/chat/completions", "body": body})
+		fmt.Fprintf(&in, "%s\n", line)
+		then := []string{"echo: " + runPrompt(id), "then " + runPrompt(id)}
+		if i < len(then) {
+			line, _ = json.Marshal(map[string]any{"id": fmt.Sprintf("batch_req_%d", i), "custom_id": id, "error": nil,
+				"response": map[string]any{"status_code": 200, "body": map[string]any{"object": "chat.completion",
+					"choices": []any{map[string]any{"index": 0, "message": map[string]string{"role": "assistant", "content": then[i]}}}}}})
+			fmt.Fprintf(&out, "%s\n", line)
+		}
+	}
+	requests, outputs = filepath.Join(dir, "incident.jsonl"), filepath.Join(dir, "incident-out.jsonl")
+	for path, data := range map[string]string{requests: in.String(), outputs: out.String()} {
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return requests, outputs
+}
