@@ -48,7 +48,9 @@ func TestReplay(t *testing.T) {
 		{"json", replay("--cases", "case-001", "--format", "json"), 0, 12, []string{`"verdict": "changed"`, `"reproduced": 0`}, "", "", ""},
 		{"batch", replay("--requests", requests, "--outputs", outputs), 0, 15,
 			[]string{"from requests " + requests + ", outputs then " + outputs, "req-a  identical  1/1", "req-b  changed  0/1", "diff: [-then-]{+echo:+} prompt", "req-c  no output then"}, "", "", ""},
-		{"other-lock-refused", replay("--cases", "case-000"), 3, 15, nil, "evalpin serve --lock LOCKFILE", "", runLockB},
+		{"batch-then-stored", replay("--requests", requests), 0, 18,
+			[]string{"req-c  identical  1/1", "then (run 5): echo: prompt req-c"}, "", "", ""},
+		{"other-lock-refused", replay("--cases", "case-000"), 3, 18, nil, "evalpin serve --lock LOCKFILE", "", runLockB},
 	}
 	for _, tt := range tests {
 		if tt.change != "" {
