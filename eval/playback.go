@@ -15,6 +15,9 @@ type Playback struct {
 	Source   string         `json:"source"` // where the cases and the outputs then came from, in words
 	Settings Settings       `json:"settings"`
 	Cases    []PlaybackCase `json:"cases"`
+	// Against is the same cases asked of the current lock, side by side
+	// (each case's Against); nil when none was asked.
+	Against *PlaybackSide `json:"against,omitempty"`
 	// Notes say what the reader must know to trust the rates: settings
 	// missing from the requests, a temperature above 0 with one sample.
 	Notes []string `json:"notes,omitempty"`
@@ -35,6 +38,20 @@ type PlaybackCase struct {
 	// requests count in Samples); both are 0 when there is no output then.
 	Identical int `json:"identical"`
 	Samples   int `json:"samples"`
+	// Against are the distinct outputs of the current lock (Playback's
+	// Against), Same where identical to Then; AgainstIdentical of
+	// AgainstSamples are.
+	Against          []PlaybackOutput `json:"against,omitempty"`
+	AgainstIdentical int              `json:"against_identical,omitempty"`
+	AgainstSamples   int              `json:"against_samples,omitempty"`
+}
+
+// A PlaybackSide is the other lock a playback asked: the lock, the model
+// that served it and the run that stored its outputs.
+type PlaybackSide struct {
+	Lock  lockid.ID `json:"lock"`
+	Model string    `json:"model"`
+	Run   int64     `json:"run"`
 }
 
 // A PlaybackOutput is one distinct output now and how many samples gave

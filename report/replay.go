@@ -58,12 +58,20 @@ func replayRate(identical, samples int) string {
 func replayHeader(p *eval.Playback) []string {
 	identical, samples := p.Totals()
 	s := p.Settings
-	return []string{
+	lines := []string{
 		fmt.Sprintf("playback under lock %s, model %s, run %d", p.Lock, p.Model, p.Run),
 		fmt.Sprintf("from %s", p.Source),
 		fmt.Sprintf("settings: temperature %g, top_p %g, seed %d, max_tokens %d, samples %d", s.Temperature, s.TopP, s.Seed, s.MaxTokens, s.Samples),
 		fmt.Sprintf("reproduced: %s of the outputs now are identical to the outputs then, over %d case%s", replayRate(identical, samples), len(p.Cases), replayPlural(len(p.Cases))),
 	}
+	if a := p.Against; a != nil {
+		k, n := 0, 0
+		for _, c := range p.Cases {
+			k, n = k+c.AgainstIdentical, n+c.AgainstSamples
+		}
+		lines = append(lines, fmt.Sprintf("against lock %s, model %s, run %d: %s of its outputs are identical to the outputs then", a.Lock, a.Model, a.Run, replayRate(k, n)))
+	}
+	return lines
 }
 
 func replayPlural(n int) string {
@@ -89,20 +97,8 @@ func WriteReplayTable(w io.Writer, p *eval.Playback) error {
 		case c.ThenFrom != "":
 			fmt.Fprintf(bw, "  then (%s): %s\n", untrusted.Line(c.ThenFrom), untrusted.Clip(c.Then, maxReplayOutput))
 		}
-		for _, o := range c.Now {
-			if o.Same {
-				fmt.Fprintf(bw, "  now  (%d of %d): identical\n", o.Count, sampleCount(c))
-				continue
-			}
-			if o.Error != "" {
-				fmt.Fprintf(bw, "  now  (%d of %d): error: %s\n", o.Count, sampleCount(c), untrusted.Clip(o.Error, maxReplayOutput))
-				continue
-			}
-			fmt.Fprintf(bw, "  now  (%d of %d): %s\n", o.Count, sampleCount(c), untrusted.Clip(o.Output, maxReplayOutput))
-			if c.ThenFrom != "" && c.ThenError == "" {
-				fmt.Fprintf(bw, "  diff: %s\n", wordDiffText(c.Then, o.Output))
-			}
-		}
+		writeReplayOutputs(bw, "now ", c, c.Now)
+		writeReplayOutputs(bw, "new ", c, c.Against)
 	}
 	for i, n := range p.Notes {
 		if i == 0 {
@@ -113,10 +109,30 @@ func WriteReplayTable(w io.Writer, p *eval.Playback) error {
 	return bw.Flush()
 }
 
-// sampleCount is how many outputs now a case has.
-func sampleCount(c eval.PlaybackCase) int {
+// writeReplayOutputs writes a case's distinct outputs of one lock, each
+// that differs from the output then with its word diff; label is "now "
+// (the lock then) or "new " (the current lock).
+func writeReplayOutputs(w io.Writer, label string, c eval.PlaybackCase, outs []eval.PlaybackOutput) {
+	n := sampleCount(outs)
+	for _, o := range outs {
+		switch {
+		case o.Same:
+			fmt.Fprintf(w, "  %s (%d of %d): identical\n", label, o.Count, n)
+		case o.Error != "":
+			fmt.Fprintf(w, "  %s (%d of %d): error: %s\n", label, o.Count, n, untrusted.Clip(o.Error, maxReplayOutput))
+		default:
+			fmt.Fprintf(w, "  %s (%d of %d): %s\n", label, o.Count, n, untrusted.Clip(o.Output, maxReplayOutput))
+			if c.ThenFrom != "" && c.ThenError == "" {
+				fmt.Fprintf(w, "  diff: %s\n", wordDiffText(c.Then, o.Output))
+			}
+		}
+	}
+}
+
+// sampleCount is how many outputs outs counts.
+func sampleCount(outs []eval.PlaybackOutput) int {
 	n := 0
-	for _, o := range c.Now {
+	for _, o := range outs {
 		n += o.Count
 	}
 	return n
@@ -152,12 +168,20 @@ func WriteReplayMarkdown(w io.Writer, p *eval.Playback) error {
 	for _, l := range h {
 		fmt.Fprintf(bw, "%s  \n", mdEscape(l))
 	}
-	fmt.Fprint(bw, "\n| case | verdict | reproduced |\n|---|---|---|\n")
-	for _, c := range p.Cases {
-		fmt.Fprintf(bw, "| %s | %s | %s |\n", mdEscape(c.ID), replayVerdict(c), replayRate(c.Identical, c.Samples))
+	if p.Against == nil {
+		fmt.Fprint(bw, "\n| case | verdict | reproduced |\n|---|---|---|\n")
+	} else {
+		fmt.Fprint(bw, "\n| case | verdict | reproduced | current lock: identical to then |\n|---|---|---|---|\n")
 	}
 	for _, c := range p.Cases {
-		if v := replayVerdict(c); v == "identical" {
+		against := ""
+		if p.Against != nil {
+			against = " " + replayRate(c.AgainstIdentical, c.AgainstSamples) + " |"
+		}
+		fmt.Fprintf(bw, "| %s | %s | %s |%s\n", mdEscape(c.ID), replayVerdict(c), replayRate(c.Identical, c.Samples), against)
+	}
+	for _, c := range p.Cases {
+		if v := replayVerdict(c); v == "identical" && p.Against == nil {
 			continue
 		}
 		fmt.Fprintf(bw, "\n### %s\n\n", mdEscape(c.ID))
@@ -166,19 +190,8 @@ func WriteReplayMarkdown(w io.Writer, p *eval.Playback) error {
 		} else if c.ThenFrom != "" {
 			fmt.Fprintf(bw, "- **then** (%s): %s\n", mdEscape(c.ThenFrom), mdEscape(untrusted.Cut(c.Then, maxReplayOutput)))
 		}
-		for _, o := range c.Now {
-			switch {
-			case o.Same:
-				fmt.Fprintf(bw, "- **now** (%d of %d): identical\n", o.Count, sampleCount(c))
-			case o.Error != "":
-				fmt.Fprintf(bw, "- **now** (%d of %d): error: %s\n", o.Count, sampleCount(c), mdEscape(untrusted.Cut(o.Error, maxReplayOutput)))
-			default:
-				fmt.Fprintf(bw, "- **now** (%d of %d): %s\n", o.Count, sampleCount(c), mdEscape(untrusted.Cut(o.Output, maxReplayOutput)))
-				if c.ThenFrom != "" && c.ThenError == "" {
-					fmt.Fprintf(bw, "  - diff: %s\n", wordDiffMarkdown(c.Then, o.Output))
-				}
-			}
-		}
+		writeReplayMarkdownOutputs(bw, "now", c, c.Now)
+		writeReplayMarkdownOutputs(bw, "current lock", c, c.Against)
 	}
 	for i, n := range p.Notes {
 		if i == 0 {
@@ -187,6 +200,24 @@ func WriteReplayMarkdown(w io.Writer, p *eval.Playback) error {
 		fmt.Fprintf(bw, "%s %s  \n", superscript(i+1), mdEscape(n))
 	}
 	return bw.Flush()
+}
+
+// writeReplayMarkdownOutputs is writeReplayOutputs in Markdown.
+func writeReplayMarkdownOutputs(w io.Writer, label string, c eval.PlaybackCase, outs []eval.PlaybackOutput) {
+	n := sampleCount(outs)
+	for _, o := range outs {
+		switch {
+		case o.Same:
+			fmt.Fprintf(w, "- **%s** (%d of %d): identical\n", label, o.Count, n)
+		case o.Error != "":
+			fmt.Fprintf(w, "- **%s** (%d of %d): error: %s\n", label, o.Count, n, mdEscape(untrusted.Cut(o.Error, maxReplayOutput)))
+		default:
+			fmt.Fprintf(w, "- **%s** (%d of %d): %s\n", label, o.Count, n, mdEscape(untrusted.Cut(o.Output, maxReplayOutput)))
+			if c.ThenFrom != "" && c.ThenError == "" {
+				fmt.Fprintf(w, "  - diff: %s\n", wordDiffMarkdown(c.Then, o.Output))
+			}
+		}
+	}
 }
 
 // wordDiffMarkdown is the word diff of then and now in Markdown: removed

@@ -36,13 +36,26 @@ func playback() *eval.Playback {
 	}
 }
 
+// playbackAgainst is playback with the current lock's outputs side by side.
+func playbackAgainst() *eval.Playback {
+	p := playback()
+	p.Against = &eval.PlaybackSide{Lock: lockid.ID("sha256:" + strings.Repeat("b2", 32)), Model: "fake-model-v2", Run: 5}
+	p.Cases = p.Cases[:3]
+	p.Cases[0].Against, p.Cases[0].AgainstSamples = []eval.PlaybackOutput{{Output: "The answer is four.", Count: 3}}, 3
+	p.Cases[1].Against, p.Cases[1].AgainstIdentical, p.Cases[1].AgainstSamples = []eval.PlaybackOutput{{Output: "The capital of France is Paris.", Count: 3, Same: true}}, 3, 3
+	p.Cases[2].Against, p.Cases[2].AgainstSamples = []eval.PlaybackOutput{{Output: "no", Count: 2}, {Error: "server_error", Count: 1}}, 3
+	return p
+}
+
 func TestReplayGolden(t *testing.T) {
-	for _, f := range []string{"table", "md", "json"} {
-		var buf bytes.Buffer
-		if err := report.WriteReplay(&buf, f, playback()); err != nil {
-			t.Fatal(err)
+	for name, p := range map[string]*eval.Playback{"replay": playback(), "replay-against": playbackAgainst()} {
+		for _, f := range []string{"table", "md", "json"} {
+			var buf bytes.Buffer
+			if err := report.WriteReplay(&buf, f, p); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+"."+f+".golden", buf.Bytes())
 		}
-		golden(t, "replay."+f+".golden", buf.Bytes())
 	}
 }
 

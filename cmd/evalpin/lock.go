@@ -23,8 +23,8 @@ func (a *app) runLock(ctx context.Context, args []string) error {
 	return a.flags("lock", lockUsage).Dispatch(args,
 		cli.Sub{Name: "create", Run: func(args []string) error { return a.lockCreate(ctx, args) }},
 		cli.Sub{Name: "verify", Run: func(args []string) error { return a.lockVerify(ctx, args) }},
-		cli.Sub{Name: "diff", Run: func(args []string) error { return a.lockDiff(ctx, args) }},
-		cli.Sub{Name: "show", Run: func(args []string) error { return a.lockShow(ctx, args) }})
+		cli.Sub{Name: "diff", Run: func(args []string) error { return a.lockDocs(ctx, "lock diff", lockDiffUsage, args, "A", "B") }},
+		cli.Sub{Name: "show", Run: func(args []string) error { return a.lockDocs(ctx, "lock show", lockShowUsage, args, "LOCK") }})
 }
 
 // lockFormatFlag adds the -format flag of a lock subcommand.
@@ -164,40 +164,28 @@ func (a *app) lockVerify(ctx context.Context, args []string) error {
 	return r.Err()
 }
 
-var lockDiffUsage = help("lock-diff")
+var lockDiffUsage, lockShowUsage = help("lock-diff"), help("lock-show")
 
-func (a *app) lockDiff(ctx context.Context, args []string) error {
-	fs := a.flags("lock diff", lockDiffUsage)
+// lockDocs implements lock show (one lock) and lock diff (two): the
+// identity documents of the locks args names, written or compared.
+func (a *app) lockDocs(ctx context.Context, name, usage string, args []string, names ...string) error {
+	fs := a.flags(name, usage)
 	format, db := lockFormatFlag(fs), addDBFlag(fs)
 	a.defaults(fs, "db")
-	pos, err := fs.ParseWant(args, a.getenv, "A", "B")
+	pos, err := fs.ParseWant(args, a.getenv, names...)
 	if err != nil {
 		return err
 	}
-	var docs [2]identity.Document
+	docs := make([]identity.Document, len(pos))
 	for i, arg := range pos {
 		if docs[i], err = a.lockDoc(ctx, *db, arg); err != nil {
 			return err
 		}
 	}
+	if len(docs) == 1 {
+		return docs[0].Write(a.stdout, *format == "json")
+	}
 	return identity.WriteDiff(a.stdout, docs[0], docs[1], *format == "json")
-}
-
-var lockShowUsage = help("lock-show")
-
-func (a *app) lockShow(ctx context.Context, args []string) error {
-	fs := a.flags("lock show", lockShowUsage)
-	format, db := lockFormatFlag(fs), addDBFlag(fs)
-	a.defaults(fs, "db")
-	pos, err := fs.ParseWant(args, a.getenv, "LOCK")
-	if err != nil {
-		return err
-	}
-	d, err := a.lockDoc(ctx, *db, pos[0])
-	if err != nil {
-		return err
-	}
-	return d.Write(a.stdout, *format == "json")
 }
 
 // lockDoc reads the lock arg names: a lock file, else the identity document

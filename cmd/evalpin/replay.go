@@ -21,6 +21,9 @@ func (a *app) runReplay(ctx context.Context, args []string) (err error) {
 	fs.StringVar(&cfg.Lock, "lock", "", "replay under lock `OLD` (an id, or a stored lock's unique prefix); refuse an endpoint that serves another")
 	fs.StringVar(&cfg.Requests, "requests", "", "replay an incident log `FILE`: OpenAI Batch API input lines or chat-completion request bodies")
 	fs.StringVar(&cfg.Outputs, "outputs", "", "the outputs then: the Batch output `FILE` of --requests")
+	fs.Var((*cli.Strings)(&cfg.AgainstEndpoints), "against-endpoint", "also ask the same cases of the current lock at endpoint `URL`, side by side")
+	fs.StringVar(&cfg.AgainstLock, "against", "", "the lock `NEW` --against-endpoint must serve (default: any)")
+	fs.StringVar(&cfg.AgainstModel, "against-model", "", "the model `NAME` to ask at --against-endpoint (default: the only one it serves)")
 	format := fs.Choice("format", "table", "report `format`: table, md or json", "table", "md", "json")
 	a.defaults(fs, "endpoint", "model", "db", "api-key-env")
 	if _, err := fs.ParseWant(args, a.getenv); err != nil {
@@ -35,6 +38,11 @@ func (a *app) runReplay(ctx context.Context, args []string) (err error) {
 	defer func() { err = done(err) }()
 	defer a.watchInterrupts(&cfg.Run, stderr)()
 	cfg.Cases = o.selection.Cases
+	cfg.Against = func(eps []string, model string) (replay.Exec, func(error) error) {
+		o2 := *o
+		o2.endpoints, o2.model = eps, model
+		return a.runExec("replay", &o2, stderr)
+	}
 	out, err := replay.Run(ctx, cfg)
 	if out.Ending.Note != "" {
 		fmt.Fprintln(stderr, out.Ending.Note)

@@ -96,6 +96,14 @@ func TestReplayOllamaEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Side by side with B, the current lock: the template change shows.
+	out, _ = evalpin(fault.ExitOK, "replay", "--lock", string(rec.Lock), "--cases", "q00,q01,q02", "--endpoint", epA, "--model", "tiny-a",
+		"--against-endpoint", epB, "--against-model", "tiny-b", "--db", dbPath, "--no-progress")
+	t.Logf("replay --against-endpoint:\n%s", out)
+	if !strings.Contains(out, "reproduced: 3/3 (100%)") || !strings.Contains(out, "against lock sha256:") || !strings.Contains(out, "model tiny-b") {
+		t.Errorf("replay --against-endpoint:\n%s", out)
+	}
+
 	// B's endpoint does not serve A: refused, with how to serve A again.
 	_, stderr := evalpin(fault.ExitLockRefused, "replay", "--lock", string(rec.Lock), "--cases", "q00", "--endpoint", epB, "--model", "tiny-b", "--db", dbPath)
 	if !strings.Contains(stderr, "evalpin serve --lock LOCKFILE") || !strings.Contains(stderr, "evalpin lock verify") {

@@ -101,3 +101,40 @@ func replayLog(t *testing.T, dir string) (requests, outputs string) {
 	}
 	return requests, outputs
 }
+
+// --against-endpoint asks the same cases of the current lock at the same
+// settings, side by side; one that does not serve --against's lock is
+// refused before it is asked anything.
+func TestReplayAgainst(t *testing.T) {
+	a := runQuiet(t)
+	dir := t.TempDir()
+	suite := runSuiteFile(t, dir, 3)
+	db := filepath.Join(dir, "e.db")
+	ctx := context.Background()
+	old, cur := newRunFake(runLockA), newRunFake(runLockB)
+	oldEP, curEP := old.start(t), cur.start(t)
+	if code, _, stderr := a.cmd(ctx, "run", "--suite", suite, "--endpoint", oldEP, "--db", db); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	cur.answers.Store(runPrompt("case-001"), "a new answer")
+	replay := []string{"replay", "--lock", runLockA, "--cases", "case-000,case-001", "--endpoint", oldEP, "--db", db,
+		"--against-endpoint", curEP, "--samples", "2"}
+	code, stdout, stderr := a.cmd(ctx, append(replay, "--against", runLockB)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"reproduced: 4/4 (100%)", "against lock " + runLockB + ", model fake-model, run 3: 2/4 (50%)",
+		"  new  (2 of 2): a new answer\n  diff: [-echo: prompt case-001-]{+a new answer+}"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+	if got := cur.cases.Load(); got != 4 {
+		t.Errorf("the current lock's endpoint received %d suite requests, want 4 (2 cases × 2 samples)", got)
+	}
+	// The current endpoint serves B, not the A --against names.
+	code, _, stderr = a.cmd(ctx, append(replay, "--against", runLockA)...)
+	if code != 3 || !strings.Contains(stderr, "against: ") || cur.cases.Load() != 4 {
+		t.Errorf("exit %d, %d requests: %s", code, cur.cases.Load(), stderr)
+	}
+}

@@ -30,6 +30,9 @@ import (
 	"github.com/evalpin/evalpin/internal/untrusted"
 )
 
+// An Exec is the invocation of a run as a command builds it (runs.Exec).
+type Exec = runs.Exec
+
 // A Config is one playback.
 type Config struct {
 	// Run is the run as the run command builds it (runs.Exec); Run sets its
@@ -45,6 +48,15 @@ type Config struct {
 	// Requests is an incident log to replay instead, and Outputs its Batch
 	// output file ("" for none).
 	Requests, Outputs string
+	// AgainstEndpoints, when set, are asked the same cases at the same
+	// settings after OLD's, under the lock AgainstLock names (any lock when
+	// ""), for the model AgainstModel ("": the only one served), side by
+	// side; Against returns the run of those endpoints and that model as
+	// the command builds it (their own credentials), and a function that
+	// releases it and words its error.
+	AgainstEndpoints          []string
+	AgainstLock, AgainstModel string
+	Against                   func(endpoints []string, model string) (Exec, func(error) error)
 }
 
 // An Outcome is what a playback found: the playback (nil when its run did
@@ -120,8 +132,55 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	if err != nil {
 		return out, err
 	}
-	out.Playback, err = p.playback(ctx, out.Ending)
-	return out, err
+	if out.Playback, err = p.playback(ctx, out.Ending); err != nil || len(cfg.AgainstEndpoints) == 0 {
+		return out, err
+	}
+	return out, p.against(ctx, out.Playback)
+}
+
+// against asks the current lock's endpoints the same cases at the same
+// settings, and sets each case's outputs beside the outputs then.
+func (p *player) against(ctx context.Context, pb *eval.Playback) (err error) {
+	lock := lockid.ID("")
+	if p.cfg.AgainstLock != "" {
+		if lock, err = resolveLock(ctx, p.open, p.cfg.AgainstLock); err != nil {
+			return err
+		}
+	}
+	x, done := p.cfg.Against(p.cfg.AgainstEndpoints, p.cfg.AgainstModel)
+	defer func() { err = done(err) }()
+	x.Start.Load = func() (*eval.Suite, error) { return p.suite, nil }
+	x.Start.Expect, x.Spec.Fresh, x.Spec.Selection = lock, true, eval.Selection{}
+	x.Settings = func(eval.Settings) eval.Settings { return pb.Settings }
+	end, err := runs.Execute(ctx, x)
+	if err != nil {
+		return fmt.Errorf("against: %w", err)
+	}
+	results, err := p.results(ctx, end.Run.ID)
+	if err != nil {
+		return err
+	}
+	pb.Against = &eval.PlaybackSide{Lock: end.Run.Lock, Model: end.Run.Model, Run: end.Run.ID}
+	for i, c := range pb.Cases {
+		a := Compare(c.ID, p.then[c.ID], results[c.ID])
+		pb.Cases[i].Against, pb.Cases[i].AgainstIdentical, pb.Cases[i].AgainstSamples = a.Now, a.Identical, a.Samples
+	}
+	return nil
+}
+
+// results returns the results of run id by case.
+func (p *player) results(ctx context.Context, id int64) (map[string][]eval.Result, error) {
+	db, err := p.open()
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	results, err := db.Results(ctx, id)
+	byCase := map[string][]eval.Result{}
+	for _, r := range results {
+		byCase[r.CaseID] = append(byCase[r.CaseID], r)
+	}
+	return byCase, err
 }
 
 // resolveLock returns the lock arg names: a lock id as it is, or the stored
@@ -240,15 +299,15 @@ func (p *player) loadStored(ctx context.Context) (*eval.Suite, error) {
 
 // playback puts the run's outputs beside the outputs then.
 func (p *player) playback(ctx context.Context, end runs.Ending) (*eval.Playback, error) {
+	byCase, err := p.results(ctx, end.Run.ID)
+	if err != nil {
+		return nil, err
+	}
 	db, err := p.open()
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	results, err := db.Results(ctx, end.Run.ID)
-	if err != nil {
-		return nil, err
-	}
 	if err := p.stored(ctx, db, end.Run.ID); err != nil {
 		return nil, err
 	}
@@ -256,10 +315,6 @@ func (p *player) playback(ctx context.Context, end runs.Ending) (*eval.Playback,
 		Model: end.Run.Model, Notes: p.notes}
 	if end.Summary != nil {
 		pb.Model = cmp.Or(pb.Model, end.Summary.Model)
-	}
-	byCase := map[string][]eval.Result{}
-	for _, r := range results {
-		byCase[r.CaseID] = append(byCase[r.CaseID], r)
 	}
 	hot := 0
 	for _, c := range p.suite.Cases {
