@@ -37,7 +37,7 @@ func (a *app) runReplay(ctx context.Context, args []string) (err error) {
 	cfg.Run, done = a.runExec("replay", o, stderr)
 	defer func() { err = done(err) }()
 	defer a.watchInterrupts(&cfg.Run, stderr)()
-	cfg.Cases = o.selection.Cases
+	cfg.Cases, cfg.Run.Resume = o.selection.Cases, runCommandLine("replay", args)
 	cfg.Against = func(eps []string, model string) (replay.Exec, func(error) error) {
 		o2 := *o
 		o2.endpoints, o2.model = eps, model

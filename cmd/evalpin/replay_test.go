@@ -138,3 +138,40 @@ func TestReplayAgainst(t *testing.T) {
 		t.Errorf("exit %d, %d requests: %s", code, cur.cases.Load(), stderr)
 	}
 }
+
+// An interrupted playback is resumed by the same command, which asks only
+// what is missing; a complete one is not: the same command plays back anew.
+func TestReplayResume(t *testing.T) {
+	a := runQuiet(t)
+	dir := t.TempDir()
+	suite := runSuiteFile(t, dir, 6)
+	db := filepath.Join(dir, "e.db")
+	fake := newRunFake(runLockA)
+	ep := fake.start(t)
+	if code, _, stderr := a.cmd(context.Background(), "run", "--suite", suite, "--endpoint", ep, "--db", db); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fake.setOnCase(func(n int64) {
+		if n == 9 { // the third of the playback's six
+			cancel()
+		}
+	})
+	args := []string{"replay", "--lock", runLockA, "--cases", strings.Join(runCaseIDs(6), ","), "--endpoint", ep, "--db", db, "--concurrency", "1"}
+	code, _, stderr := a.cmd(ctx, args...)
+	if code != 130 || !strings.Contains(stderr, "run 2 interrupted") || !strings.Contains(stderr, "resume it with the same command: evalpin replay --lock") {
+		t.Fatalf("exit %d, want 130 and how to resume:\n%s", code, stderr)
+	}
+	fake.setOnCase(nil)
+	code, stdout, stderr := a.cmd(context.Background(), args...)
+	if code != 0 || !strings.Contains(stdout, "run 2\n") || !strings.Contains(stdout, "reproduced: 6/6 (100%)") {
+		t.Fatalf("resume: exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+	if got := fake.cases.Load(); got < 12 || got > 13 {
+		t.Errorf("the fake received %d suite requests, want the run's 6 and the playback's 6 (one in flight at the interrupt may be asked again)", got)
+	}
+	if code, stdout, _ = a.cmd(context.Background(), args...); code != 0 || !strings.Contains(stdout, "run 3\n") {
+		t.Errorf("again: exit %d, want a new playback, run 3:\n%s", code, stdout)
+	}
+}

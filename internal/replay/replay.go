@@ -36,8 +36,10 @@ type Exec = runs.Exec
 // A Config is one playback.
 type Config struct {
 	// Run is the run as the run command builds it (runs.Exec); Run sets its
-	// suite (Start.Load), its expected lock (Start.Expect) and makes it a
-	// fresh run with no selection: outputs now are asked now.
+	// suite (Start.Load) and its expected lock (Start.Expect), and makes it
+	// a new run with no selection (outputs now are asked now) unless the
+	// same playback was interrupted: its Resume, the same command line,
+	// resumes it.
 	Run runs.Exec
 	// Lock names the lock then: a lock id, or a stored lock's unique prefix.
 	Lock string
@@ -122,9 +124,18 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		return out, err
 	}
 	p := &player{cfg: cfg, lock: lock, open: x.OpenStore, then: map[string]eval.PlaybackCase{}}
-	x.Start.Load = func() (*eval.Suite, error) { return p.load(ctx) }
-	x.Start.Expect = lock
-	x.Spec.Fresh, x.Spec.Selection = true, eval.Selection{}
+	if _, err := p.load(ctx); err != nil {
+		return out, err
+	}
+	x.Start.Load = func() (*eval.Suite, error) { return p.suite, nil }
+	x.Start.Expect, x.Spec.Selection = lock, eval.Selection{}
+	// Outputs now are asked now: a new run, unless the same playback was
+	// interrupted, which the same command resumes.
+	if !x.Spec.Fresh {
+		if x.Spec.Fresh, err = p.fresh(ctx, x.Settings); err != nil {
+			return out, err
+		}
+	}
 	out.Ending, err = runs.Execute(ctx, x)
 	if errors.Is(err, endpoint.ErrWrongLock) {
 		return out, &GoneError{Lock: lock, Err: err}
@@ -151,7 +162,7 @@ func (p *player) against(ctx context.Context, pb *eval.Playback) (err error) {
 	defer func() { err = done(err) }()
 	x.Start.Load = func() (*eval.Suite, error) { return p.suite, nil }
 	x.Start.Expect, x.Spec.Fresh, x.Spec.Selection = lock, true, eval.Selection{}
-	x.Settings = func(eval.Settings) eval.Settings { return pb.Settings }
+	x.Settings, x.Resume = func(eval.Settings) eval.Settings { return pb.Settings }, ""
 	end, err := runs.Execute(ctx, x)
 	if err != nil {
 		return fmt.Errorf("against: %w", err)
@@ -181,6 +192,27 @@ func (p *player) results(ctx context.Context, id int64) (map[string][]eval.Resul
 		byCase[r.CaseID] = append(byCase[r.CaseID], r)
 	}
 	return byCase, err
+}
+
+// fresh reports whether the playback is a new run: whether the lock has no
+// unfinished run of the ad-hoc suite at the settings override makes of its
+// own.
+func (p *player) fresh(ctx context.Context, override func(eval.Settings) eval.Settings) (bool, error) {
+	settings := p.suite.Settings
+	if override != nil {
+		settings = override(settings)
+	}
+	settings.Samples = max(settings.Samples, 1)
+	db, err := p.open()
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	_, err = db.FindResumable(ctx, p.lock, p.suite.Hash, settings.Hash(), "")
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	return false, err
 }
 
 // resolveLock returns the lock arg names: a lock id as it is, or the stored
