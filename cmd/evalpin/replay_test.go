@@ -4,10 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/evalpin/evalpin/eval"
 )
 
 // Incident playback: cases of a lock's stored runs, or of a Batch API log,
@@ -173,5 +179,57 @@ func TestReplayResume(t *testing.T) {
 	}
 	if code, stdout, _ = a.cmd(context.Background(), args...); code != 0 || !strings.Contains(stdout, "run 3\n") {
 		t.Errorf("again: exit %d, want a new playback, run 3:\n%s", code, stdout)
+	}
+}
+
+// On an endpoint that serves several models, each under a lock of its own
+// (names ending in @sha256:…), replay asks the model whose lock is OLD; none
+// is a refusal that names the models.
+func TestReplayPicksModel(t *testing.T) {
+	a := runQuiet(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "e.db")
+	models := []string{"tiny@" + runLockB, "tiny@" + runLockA}
+	var asked sync.Map // model → requests of the incident's prompt
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/models":
+			json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": []any{map[string]string{"id": models[0]}, map[string]string{"id": models[1]}}})
+		case "/v1/chat/completions":
+			var req struct {
+				Model    string         `json:"model"`
+				Messages []eval.Message `json:"messages"`
+			}
+			json.NewDecoder(r.Body).Decode(&req)
+			if req.Messages[len(req.Messages)-1].Content == "hello" {
+				n, _ := asked.LoadOrStore(req.Model, new(atomic.Int64))
+				n.(*atomic.Int64).Add(1)
+			}
+			json.NewEncoder(w).Encode(map[string]any{"id": "c", "object": "chat.completion", "model": req.Model,
+				"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
+					"message": map[string]string{"role": "assistant", "content": "echo: " + req.Messages[len(req.Messages)-1].Content}}}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	log := filepath.Join(dir, "incident.jsonl")
+	if err := os.WriteFile(log, []byte(`{"messages": [{"role": "user", "content": "hello"}], "temperature": 0}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := a.cmd(context.Background(), "replay", "--lock", runLockA, "--requests", log, "--endpoint", srv.URL+"/v1", "--db", db)
+	if code != 0 || !strings.Contains(stdout, "model tiny@"+runLockA) || !strings.Contains(stdout, "line-1  no output then") {
+		t.Fatalf("exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+	if n, ok := asked.Load(models[1]); !ok || n.(*atomic.Int64).Load() != 1 {
+		t.Errorf("the model of lock A was asked the prompt %v times, want 1", n)
+	}
+	if _, ok := asked.Load(models[0]); ok {
+		t.Error("the model of lock B was asked the prompt")
+	}
+	code, _, stderr = a.cmd(context.Background(), "replay", "--lock", "sha256:"+strings.Repeat("c3", 32), "--requests", log, "--endpoint", srv.URL+"/v1", "--db", db)
+	if code != 3 || !strings.Contains(stderr, "serves 2 models (tiny@") || !strings.Contains(stderr, "evalpin serve") {
+		t.Errorf("exit %d, want 3 naming the models:\n%s", code, stderr)
 	}
 }

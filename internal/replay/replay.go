@@ -129,6 +129,9 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	}
 	x.Start.Load = func() (*eval.Suite, error) { return p.suite, nil }
 	x.Start.Expect, x.Spec.Selection = lock, eval.Selection{}
+	if x.Start.Model, err = pickModel(ctx, x.Start); err != nil {
+		return out, &GoneError{Lock: lock, Err: err}
+	}
 	// Outputs now are asked now: a new run, unless the same playback was
 	// interrupted, which the same command resumes.
 	if !x.Spec.Fresh {
@@ -192,6 +195,38 @@ func (p *player) results(ctx context.Context, id int64) (map[string][]eval.Resul
 		byCase[r.CaseID] = append(byCase[r.CaseID], r)
 	}
 	return byCase, err
+}
+
+// pickModel returns the model to ask: the one s names, else, where the
+// endpoints serve several, the one whose lock is s.Expect (an endpoint that
+// names a lock per model: Ollama, or model names ending in @sha256:…). It
+// returns "" to leave the choice, and what is wrong, to the run's probe; a
+// refusal (endpoint.ErrWrongLock) when no model served is the lock.
+func pickModel(ctx context.Context, s runs.Start) (string, error) {
+	if s.Model != "" || s.KeyErr != nil || s.Prober == nil || s.Timeout <= 0 {
+		return s.Model, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	lister := *s.Prober
+	lister.SkipCompletion = true // the models served are all it reads
+	reports, err := lister.ProbeAll(ctx, s.Endpoints, "")
+	if err != nil || len(reports[0].Served()) < 2 {
+		return "", nil
+	}
+	served := reports[0].Served()
+	for _, m := range served {
+		if reports, err := s.Prober.ProbeAll(ctx, s.Endpoints, m); err == nil {
+			if _, err := s.Prober.Decide(reports, s.Expect); err == nil {
+				return m, nil
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return "", nil
+	}
+	return "", fault.Errorf(fault.LockRefused, "", "endpoint %s serves %d models (%s), none of them lock %s: %w",
+		reports[0].Endpoint, len(served), untrusted.Clip(strings.Join(served, ", "), 200), s.Expect, endpoint.ErrWrongLock)
 }
 
 // fresh reports whether the playback is a new run: whether the lock has no
