@@ -81,3 +81,24 @@ func (p Playback) Totals() (identical, samples int) {
 	}
 	return identical, samples
 }
+
+// Agreement returns how many outputs now of the cases asked more than once
+// are each case's most frequent output, and how many outputs those cases
+// have: the noise floor a reproduction rate is read against. Outputs now
+// that all agree while none is the output then say the change is the
+// model's, not the engine's sampling.
+func (p Playback) Agreement() (agree, samples int) {
+	for _, c := range p.Cases {
+		n, most := 0, 0
+		for _, o := range c.Now {
+			n += o.Count
+			if o.Error == "" {
+				most = max(most, o.Count)
+			}
+		}
+		if n > 1 {
+			agree, samples = agree+most, samples+n
+		}
+	}
+	return agree, samples
+}

@@ -64,6 +64,9 @@ func replayHeader(p *eval.Playback) []string {
 		fmt.Sprintf("settings: temperature %g, top_p %g, seed %d, max_tokens %d, samples %d", s.Temperature, s.TopP, s.Seed, s.MaxTokens, s.Samples),
 		fmt.Sprintf("reproduced: %s of the outputs now are identical to the outputs then, over %d case%s", replayRate(identical, samples), len(p.Cases), replayPlural(len(p.Cases))),
 	}
+	if agree, n := p.Agreement(); n > 0 {
+		lines = append(lines, fmt.Sprintf("noise floor: %s of the outputs now are their case's most frequent one", replayRate(agree, n)))
+	}
 	if a := p.Against; a != nil {
 		k, n := 0, 0
 		for _, c := range p.Cases {
@@ -252,6 +255,9 @@ type replayJSON struct {
 	Identical  int              `json:"identical"`
 	Samples    int              `json:"samples"`
 	Reproduced *float64         `json:"reproduced"` // Identical/Samples; null when nothing was compared
+	// Agreement is Playback.Agreement's rate, the noise floor; null when no
+	// case was asked more than once.
+	Agreement *float64 `json:"agreement"`
 }
 
 type replayCaseJSON struct {
@@ -274,6 +280,7 @@ func WriteReplayJSON(w io.Writer, p *eval.Playback) error {
 	out := replayJSON{Playback: p, Cases: []replayCaseJSON{}}
 	out.Identical, out.Samples = p.Totals()
 	out.Reproduced = rate(out.Identical, out.Samples)
+	out.Agreement = rate(p.Agreement())
 	for _, c := range p.Cases {
 		if c.Now == nil {
 			c.Now = []eval.PlaybackOutput{}

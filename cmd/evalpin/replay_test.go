@@ -50,7 +50,7 @@ func TestReplay(t *testing.T) {
 		{"identical", replay("--cases", "case-000,case-001"), 0, 7,
 			[]string{"reproduced: 2/2 (100%)", "case-000  identical  1/1 (100%)", "then (run 1): echo: prompt case-000"}, "", "", ""},
 		{"changed", replay("--cases", "case-000,case-001", "--samples", "2"), 0, 11,
-			[]string{"reproduced: 2/4 (50%)", "case-001  changed  0/2 (0%)", "diff: [-echo: prompt case-001-]{+the answer changed+}"}, "", "case-001", ""},
+			[]string{"reproduced: 2/4 (50%)", "noise floor: 4/4 (100%)", "case-001  changed  0/2 (0%)", "diff: [-echo: prompt case-001-]{+the answer changed+}"}, "", "case-001", ""},
 		{"json", replay("--cases", "case-001", "--format", "json"), 0, 12, []string{`"verdict": "changed"`, `"reproduced": 0`}, "", "", ""},
 		{"batch", replay("--requests", requests, "--outputs", outputs), 0, 15,
 			[]string{"from requests " + requests + ", outputs then " + outputs, "req-a  identical  1/1", "req-b  changed  0/1", "diff: [-then-]{+echo:+} prompt", "req-c  no output then"}, "", "", ""},
