@@ -233,3 +233,27 @@ func TestReplayPicksModel(t *testing.T) {
 		t.Errorf("exit %d, want 3 naming the models:\n%s", code, stderr)
 	}
 }
+
+// A run of a part of the suite holds every case but answered only its part:
+// the output then of another case comes from the older whole run.
+func TestReplaySkipsPartRuns(t *testing.T) {
+	a := runQuiet(t)
+	dir := t.TempDir()
+	suite := runSuiteFile(t, dir, 3)
+	db := filepath.Join(dir, "e.db")
+	fake := newRunFake(runLockA)
+	ep := fake.start(t)
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{"run", "--suite", suite, "--endpoint", ep, "--db", db},
+		{"run", "--suite", suite, "--endpoint", ep, "--db", db, "--cases", "case-002"},
+	} {
+		if code, _, stderr := a.cmd(ctx, args...); code != 0 {
+			t.Fatalf("%s: exit %d: %s", args, code, stderr)
+		}
+	}
+	code, stdout, stderr := a.cmd(ctx, "replay", "--lock", runLockA, "--cases", "case-000", "--endpoint", ep, "--db", db)
+	if code != 0 || !strings.Contains(stdout, "from cases of run 1 (suite fake)") || !strings.Contains(stdout, "then (run 1)") {
+		t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -349,15 +350,22 @@ func (p *player) loadStored(ctx context.Context) (*eval.Suite, error) {
 		if len(missing) > 0 {
 			continue
 		}
+		// A run of a part of the suite holds the cases but not their
+		// outputs: it is passed over for an older one that answered them.
+		then := map[string]eval.PlaybackCase{}
 		for _, id := range p.cfg.Cases {
 			res, err := db.Result(ctx, r.ID, id)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
 			if len(res) > 0 {
-				p.then[id] = eval.PlaybackCase{Then: res[0].Output, ThenError: res[0].Error, ThenFrom: fmt.Sprintf("run %d", r.ID)}
+				then[id] = eval.PlaybackCase{Then: res[0].Output, ThenError: res[0].Error, ThenFrom: fmt.Sprintf("run %d", r.ID)}
 			}
 		}
+		if len(then) < len(p.cfg.Cases) && r.Selection != "" {
+			continue
+		}
+		maps.Copy(p.then, then)
 		p.source = fmt.Sprintf("cases of run %d (suite %s)", r.ID, r.Suite)
 		return StoredSuite(suiteName(r.Suite), r.Settings, cases, p.cfg.Cases)
 	}
