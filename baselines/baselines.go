@@ -8,11 +8,12 @@
 // the same run twice gives byte-identical files and a new baseline diffs line
 // by line against the old one:
 //
-//	{"format":"evalpin-baseline","version":1,"lock":…}   the header
+//	{"format":"evalpin-baseline","version":2,"lock":…}   the header
 //	{"case":"q01","hash":…,"tags":…}                      a case,
 //	{"result":"q01","sample":0,"output":…}                then its results by sample
 //	{"case":"q02",…}                                      cases by id
 //	…
+//	{"latencies_ns":[…]}                                  every result's latency, in file order
 //	{"sha256":"…"}                                        SHA-256 of every byte before it
 //
 // A file whose checksum does not match (a hand edit) or that lacks the final
@@ -36,10 +37,12 @@ import (
 )
 
 // Format is the name in a baseline file's header, and Version the version of
-// the format this package reads and writes.
+// the format this package writes. It reads version 1 too, whose result lines
+// carry their latency (version 2 keeps the latencies on one line of their
+// own, so that the diff of a re-accepted baseline is its changed outputs).
 const (
 	Format  = "evalpin-baseline"
-	Version = 1
+	Version = 2
 )
 
 // Errors Decode returns inside a *ParseError; test for them with errors.Is.
@@ -59,7 +62,7 @@ var (
 // many cases and results follow.
 type Header struct {
 	Format       string          `json:"format"`                  // always Format
-	Version      int             `json:"version"`                 // always Version
+	Version      int             `json:"version"`                 // Version when written; 1 or 2 when read
 	Lock         lockid.ID       `json:"lock"`                    // the run's lock
 	LockSource   string          `json:"lock_source,omitempty"`   // how the lock was obtained
 	LockManifest json.RawMessage `json:"lock_manifest,omitempty"` // the lock's identity document (manifest or Ollama identity), when known

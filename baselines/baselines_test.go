@@ -122,7 +122,7 @@ func TestHostileOutputs(t *testing.T) {
 	}
 	b.Header.Results = len(b.Results)
 	data := encode(t, b)
-	if got, want := bytes.Count(data, []byte("\n")), 1+len(b.Cases)+len(outputs)+1; got != want {
+	if got, want := bytes.Count(data, []byte("\n")), 1+len(b.Cases)+len(outputs)+2; got != want { // the header, the cases, the results, the latencies, the checksum
 		t.Fatalf("file has %d lines, want %d", got, want)
 	}
 	out, err := Decode(bytes.NewReader(data), "b.jsonl")
@@ -256,9 +256,9 @@ func TestDecodeRefuses(t *testing.T) {
 		{"missing header", func(l []string) []byte { return reseal(l[1:]) },
 			`b.jsonl:1: not an evalpin baseline file: the first line is not a header with "format":"evalpin-baseline"`, nil},
 		{"unknown version", func(l []string) []byte {
-			l[0] = strings.Replace(l[0], `"version":1`, `"version":2`, 1)
+			l[0] = strings.Replace(l[0], `"version":2`, `"version":3`, 1)
 			return reseal(l)
-		}, "b.jsonl:1: unknown baseline version 2: this evalpin reads version 1 (use the evalpin that exported the file, or export it again)", ErrVersion},
+		}, "b.jsonl:1: unknown baseline version 3: this evalpin reads versions 1 to 2 (use the evalpin that exported the file, or export it again)", ErrVersion},
 		{"unknown header field", func(l []string) []byte {
 			l[0] = strings.Replace(l[0], `"lock":`, `"extra":1,"lock":`, 1)
 			return reseal(l)
@@ -310,8 +310,21 @@ func TestDecodeRefuses(t *testing.T) {
 			return reseal([]string{l[0], l[1], "", l[2], l[3], l[4], l[5], l[6]})
 		}, "b.jsonl:3: empty line", nil},
 		{"counts", func(l []string) []byte {
-			return reseal([]string{l[0], l[1], l[2], l[3], l[4], l[5]})
+			return reseal([]string{l[0], l[1], l[2], l[3], l[4], l[5], `{"latencies_ns":[1,2,3]}`})
 		}, "b.jsonl:1: the header counts 2 cases, 4 results and 1 errors, the file holds 2, 3 and 1", nil},
+		{"latencies miscounted", func(l []string) []byte {
+			return reseal([]string{l[0], l[1], l[2], l[3], l[4], l[5], l[7]})
+		}, "b.jsonl:7: the latency line holds 4 latencies for 3 results", nil},
+		{"no latency line", func(l []string) []byte {
+			return reseal(l[:7])
+		}, "b.jsonl:8: no latency line before the checksum: a version-2 file with results has one", nil},
+		{"latency in a result line", func(l []string) []byte {
+			l[2] = strings.Replace(l[2], `"sample":0,`, `"sample":0,"latency_ns":5,`, 1)
+			return reseal(l)
+		}, `b.jsonl:3: result of case "a-raw" has latency_ns: version 2 keeps latencies on the latency line`, nil},
+		{"line after the latencies", func(l []string) []byte {
+			return reseal(append(l[:8:8], l[1]))
+		}, "b.jsonl:9: a line after the latency line: it comes last, before the checksum", nil},
 		{"edited output", func(l []string) []byte {
 			sum := strings.Repeat("0", 64)
 			return []byte(strings.Join(l, "\n") + "\n" + `{"sha256":"` + sum + `"}` + "\n")
@@ -323,13 +336,13 @@ func TestDecodeRefuses(t *testing.T) {
 		{"truncated mid-line", func(l []string) []byte {
 			data := encode(t, sampleBaseline())
 			return data[:len(data)-20]
-		}, "b.jsonl:8: the file is truncated: its last line is cut short and the checksum line is missing", ErrChecksum},
+		}, "b.jsonl:9: the file is truncated: its last line is cut short and the checksum line is missing", ErrChecksum},
 		{"truncated at a line end", func(l []string) []byte {
 			return []byte(strings.Join(l[:4], "\n") + "\n")
 		}, "b.jsonl:4: no checksum line: the file is truncated or was not written by 'evalpin baseline export'", ErrChecksum},
 		{"content after checksum", func(l []string) []byte {
 			return append(encode(t, sampleBaseline()), l[2]+"\n"...)
-		}, "b.jsonl:9: content after the checksum line 8: the file was edited after export", ErrChecksum},
+		}, "b.jsonl:10: content after the checksum line 9: the file was edited after export", ErrChecksum},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode(bytes.NewReader(tc.file(sampleLines(t))), "b.jsonl")
@@ -357,9 +370,9 @@ func TestChecksumNamesFirstProblem(t *testing.T) {
 	data = bytes.Replace(data, []byte(`"sample":1`), []byte(`"sample":0`), 1)
 	_, err := Decode(bytes.NewReader(data), "b.jsonl")
 	want := `; the first problem is on line 4: duplicate result: case "a-raw" sample 0`
-	if err == nil || !strings.HasPrefix(err.Error(), "b.jsonl:8: checksum mismatch: the file was edited or damaged after export") ||
+	if err == nil || !strings.HasPrefix(err.Error(), "b.jsonl:9: checksum mismatch: the file was edited or damaged after export") ||
 		!strings.HasSuffix(err.Error(), want) {
-		t.Fatalf("Decode: %v, want a checksum mismatch on line 8 ending %q", err, want)
+		t.Fatalf("Decode: %v, want a checksum mismatch on line 9 ending %q", err, want)
 	}
 }
 
@@ -450,4 +463,61 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("re-encoding changed the baseline")
 		}
 	})
+}
+
+// A version-1 file, whose result lines carry their latency, is still read:
+// testdata/small-v1.jsonl is the golden file of version 1, written by the
+// evalpin of that format.
+func TestDecodeVersion1(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "small-v1.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Decode(bytes.NewReader(data), "small-v1.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sampleBaseline()
+	if b.Header.Version != 1 || len(b.Results) != len(want.Results) {
+		t.Fatalf("version %d, %d results; want version 1, %d", b.Header.Version, len(b.Results), len(want.Results))
+	}
+	for i, r := range b.Results {
+		if r.Latency != want.Results[i].Latency || r.Output != want.Results[i].Output {
+			t.Errorf("result %d: latency %v output %q, want %v %q", i, r.Latency, r.Output, want.Results[i].Latency, want.Results[i].Output)
+		}
+	}
+	// Encoded again, it is a version-2 file of the same run.
+	again, err := Decode(bytes.NewReader(encode(t, b)), "again.jsonl")
+	if err != nil || again.Header.Version != Version {
+		t.Fatalf("re-encoded: %v, version %d", err, again.Header.Version)
+	}
+	if d1, _ := b.Digest(); d1 != mustDigest(t, again) {
+		t.Error("the re-encoded file's digest differs")
+	}
+}
+
+func mustDigest(t *testing.T, b *Baseline) string {
+	t.Helper()
+	d, err := b.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Version 2 leaves out a result's lock when it is the header's, and keeps
+// one that differs or is empty (a failed request that carried none).
+func TestResultLocksRoundTrip(t *testing.T) {
+	b := sampleBaseline()
+	b.Results[1].Lock = ""
+	b.Results[2].Lock = lockid.ID("sha256:" + strings.Repeat("cd", 32))
+	got, err := Decode(bytes.NewReader(encode(t, b)), "b.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range got.Results {
+		if want := b.Results[i].Lock; r.Lock != want {
+			t.Errorf("result %d: lock %q, want %q", i, r.Lock, want)
+		}
+	}
 }

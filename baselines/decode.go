@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // A ParseError is a problem with one line of a baseline file.
@@ -38,7 +39,8 @@ type entry struct {
 	caseFields
 	Result *string `json:"result"`
 	resultFields
-	SHA256 *string `json:"sha256"`
+	LatenciesNS *[]int64 `json:"latencies_ns"`
+	SHA256      *string  `json:"sha256"`
 }
 
 // decoder holds the state of one Decode.
@@ -49,6 +51,8 @@ type decoder struct {
 	// -1 before the first case line.
 	cur   int
 	index map[string]bool // case ids seen
+	// latencies is whether a version-2 file's latency line has been read.
+	latencies bool
 }
 
 // Decode reads a baseline file from r; name is the file's name for errors,
@@ -135,6 +139,9 @@ func Decode(r io.Reader, name string) (*Baseline, error) {
 		return nil, firstErr
 	}
 	h := d.b.Header
+	if h.Version >= 2 && len(d.b.Results) > 0 && !d.latencies {
+		return nil, d.errorf(sumLine, "no latency line before the checksum: a version-2 file with results has one")
+	}
 	if h.Cases != len(d.b.Cases) || h.Results != len(d.b.Results) || h.Errors != errorCount(d.b.Results) {
 		return nil, d.errorf(1, "the header counts %d cases, %d results and %d errors, the file holds %d, %d and %d",
 			h.Cases, h.Results, h.Errors, len(d.b.Cases), len(d.b.Results), errorCount(d.b.Results))
@@ -173,8 +180,8 @@ func (d *decoder) header(body []byte) error {
 	if err := json.Unmarshal(body, &probe); err != nil || probe.Format != Format {
 		return fmt.Errorf("%w: the first line is not a header with \"format\":%q", ErrNotBaseline, Format)
 	}
-	if probe.Version != Version {
-		return fmt.Errorf("%w %d: this evalpin reads version %d (use the evalpin that exported the file, or export it again)", ErrVersion, probe.Version, Version)
+	if probe.Version != 1 && probe.Version != Version {
+		return fmt.Errorf("%w %d: this evalpin reads versions 1 to %d (use the evalpin that exported the file, or export it again)", ErrVersion, probe.Version, Version)
 	}
 	h := &d.b.Header
 	if err := decodeStrict(body, h); err != nil {
@@ -203,9 +210,31 @@ func (d *decoder) header(body []byte) error {
 	return nil
 }
 
-// entry checks and keeps a case or result line.
+// entry checks and keeps a case, result or latency line.
 func (d *decoder) entry(e *entry) error {
+	v2 := d.b.Header.Version >= 2
 	switch {
+	case d.latencies:
+		return errors.New("a line after the latency line: it comes last, before the checksum")
+	case e.LatenciesNS != nil && e.Case == nil && e.Result == nil && e.SHA256 == nil:
+		if !v2 {
+			return errors.New("a latency line in a version-1 file, whose result lines carry their latency")
+		}
+		if len(*e.LatenciesNS) != len(d.b.Results) {
+			return fmt.Errorf("the latency line holds %d latencies for %d results", len(*e.LatenciesNS), len(d.b.Results))
+		}
+		for i, ns := range *e.LatenciesNS {
+			if ns < 0 {
+				return fmt.Errorf("the latency line holds a negative latency for result %d", i+1)
+			}
+			d.b.Results[i].Latency = time.Duration(ns)
+		}
+		d.latencies = true
+		return nil
+	case e.LatenciesNS != nil:
+		return errors.New(`a line must have exactly one of "case", "result", "latencies_ns" and "sha256"`)
+	case v2 && e.Result != nil && e.LatencyNS != nil:
+		return fmt.Errorf("result of case %q has latency_ns: version 2 keeps latencies on the latency line", *e.Result)
 	case e.Case != nil && e.Result == nil && e.SHA256 == nil:
 		if !reflect.ValueOf(e.resultFields).IsZero() {
 			return fmt.Errorf("case %q has fields of a result line", *e.Case)
@@ -264,8 +293,8 @@ func (d *decoder) resultLine(id string, f *resultFields) error {
 	}
 	d.b.Results = append(d.b.Results, eval.Result{
 		CaseID: id, CaseHash: d.b.Cases[d.cur].Hash, Sample: f.Sample, Output: out, FinishReason: f.FinishReason,
-		PromptTokens: f.PromptTokens, CompletionTokens: f.CompletionTokens, Latency: time.Duration(f.LatencyNS),
-		Lock: f.Lock, ErrorKind: f.ErrorKind, Error: f.Error, Checks: f.Checks,
+		PromptTokens: f.PromptTokens, CompletionTokens: f.CompletionTokens, Latency: time.Duration(derefOr(f.LatencyNS)),
+		Lock: d.resultLock(f.Lock), ErrorKind: f.ErrorKind, Error: f.Error, Checks: f.Checks,
 	})
 	return nil
 }
@@ -303,4 +332,24 @@ func readLine(br *bufio.Reader, buf *[]byte) ([]byte, error) {
 			return *buf, err
 		}
 	}
+}
+
+// derefOr returns *p, or 0 for nil.
+func derefOr(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// resultLock returns the lock of a result line: its own, or, left out of a
+// version-2 line, the header's.
+func (d *decoder) resultLock(l *lockid.ID) lockid.ID {
+	switch {
+	case l != nil:
+		return *l
+	case d.b.Header.Version >= 2:
+		return d.b.Header.Lock
+	}
+	return ""
 }

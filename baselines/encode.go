@@ -51,11 +51,19 @@ type resultFields struct {
 	FinishReason     string       `json:"finish_reason,omitempty"`
 	PromptTokens     int          `json:"prompt_tokens"`
 	CompletionTokens int          `json:"completion_tokens"`
-	LatencyNS        int64        `json:"latency_ns"`
-	Lock             lockid.ID    `json:"lock"`
+	LatencyNS        *int64       `json:"latency_ns,omitempty"` // version 1 only: version 2 keeps latencies on one line (latencyLine)
+	Lock             *lockid.ID   `json:"lock,omitempty"`       // the lock the response carried; version 2 leaves out the header's
 	ErrorKind        string       `json:"error_kind,omitempty"`
 	Error            string       `json:"error,omitempty"`
 	Checks           []eval.Check `json:"checks,omitempty"`
+}
+
+// latencyLine holds, in version 2, the latency of every result in file
+// order, on one line before the checksum: the one figure that changes each
+// time the same outputs are measured again, kept out of the result lines so
+// that a re-accepted baseline's diff shows the outputs that changed.
+type latencyLine struct {
+	LatenciesNS []int64 `json:"latencies_ns"`
 }
 
 // sumLine is a baseline file's last line.
@@ -68,13 +76,16 @@ func newCaseLine(c eval.Case) caseLine {
 		Messages: c.Messages, Prompt: c.Prompt, Overrides: c.Overrides}}
 }
 
-func newResultLine(r eval.Result) resultLine {
+func newResultLine(r eval.Result, lock lockid.ID) resultLine {
 	// An output that is not UTF-8 is written as base64, where line's
 	// redaction would not see a secret in it.
 	r.Output = secret.Redact(r.Output)
 	l := resultLine{Result: r.CaseID, resultFields: resultFields{Sample: r.Sample, Output: r.Output,
 		FinishReason: r.FinishReason, PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
-		LatencyNS: int64(r.Latency), Lock: r.Lock, ErrorKind: r.ErrorKind, Error: r.Error, Checks: r.Checks}}
+		ErrorKind: r.ErrorKind, Error: r.Error, Checks: r.Checks}}
+	if r.Lock != lock {
+		l.Lock = &r.Lock
+	}
 	if !utf8.ValidString(r.Output) {
 		l.Output, l.OutputBase64 = "", []byte(r.Output)
 	}
@@ -178,10 +189,20 @@ func writeEntries(e *lineEncoder, b *Baseline, cases bool) error {
 		}
 		for ; ri < len(b.Results) && b.Results[ri].CaseID == c.ID; ri++ {
 			r := b.Results[ri]
-			if err := e.line(newResultLine(r)); err != nil {
+			if err := e.line(newResultLine(r, b.Header.Lock)); err != nil {
 				return fmt.Errorf("encode baseline: result %q sample %d: %w", r.CaseID, r.Sample, err)
 			}
 		}
+	}
+	if len(b.Results) == 0 {
+		return nil
+	}
+	l := latencyLine{LatenciesNS: make([]int64, len(b.Results))}
+	for i, r := range b.Results {
+		l.LatenciesNS[i] = int64(r.Latency)
+	}
+	if err := e.line(l); err != nil {
+		return fmt.Errorf("encode baseline: latencies: %w", err)
 	}
 	return nil
 }

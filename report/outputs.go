@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/outfile"
@@ -47,9 +49,13 @@ func Outputs(format string, forced bool, files []string) ([]Output, error) {
 }
 
 // WriteAll renders c to each of outs, a file whole or not at all
-// (outfile.Write), standard output to stdout.
+// (outfile.Write) with its directory made if need be (a CI job's reports/),
+// standard output to stdout.
 func WriteAll(c *compare.Comparison, outs []Output, stdout io.Writer) error {
 	for _, o := range outs {
+		if o.Path != "" {
+			os.MkdirAll(filepath.Dir(o.Path), 0o755) // where it cannot, Write says why
+		}
 		if err := outfile.Write(o.Path, stdout, func(w io.Writer) error { return Write(w, o.Format, c) }); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}

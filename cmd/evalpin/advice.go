@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strconv"
 
 	"github.com/evalpin/evalpin/baselines"
@@ -83,7 +86,15 @@ var advice = []rule{
 
 	{as[*runs.NoDocumentError](), fault.Input, says("pass the lock file instead, or compare the runs of the two locks with 'evalpin diff'")},
 
-	// The gate's baseline.
+	// The gate's verdict, and its baseline.
+	{as[*compare.FailedError](), fault.GateFailed, says("")},
+	{as[*compare.InconclusiveError](), fault.Inconclusive, func(err error) string {
+		e, _ := errors.AsType[*compare.InconclusiveError](err)
+		if e.FirstLost == "" {
+			return "compare runs of the same suite that share enough cases, or lower the policy's min_paired (docs/diff.md)"
+		}
+		return fmt.Sprintf("'%s %d %s' shows a failed request; fix the candidate's endpoint (the OpenAI base URL, ending in /v1), model or API key and run it again with --fresh, or set the policy's min_paired and max_lost (docs/diff.md)", cmp.Or(e.Show, "evalpin show"), e.Candidate, e.FirstLost)
+	}},
 	{as[*gate.SettingsError](), fault.Input, says("leave out the setting flags (and the project's samples): the gate runs at its baseline's settings; to gate at others, make a baseline at them")},
 	{as[*gate.NoPreviousError](), fault.Input, says("record the track's current lock with 'evalpin promote LOCK' and commit the lineage file, or name the baseline with --baseline FILE, RUN or LOCK")},
 
@@ -121,7 +132,14 @@ var advice = []rule{
 	}},
 	{is(credentials.ErrUserinfoConflict), fault.Input, says("give the user and password once, in the URL of one endpoint of that origin")},
 
-	// The database, wherever a query finds it damaged or unusable.
+	// The database: what only opening finds, then what any query may.
+	{as[*store.OpenError](store.ErrNoDatabase), fault.Input, says("record a run with 'evalpin run' first, or pass --db FILE or set " + dbEnv + " to an existing database")},
+	{as[*store.OpenError](store.ErrIsDir), fault.Input, func(err error) string {
+		e, _ := errors.AsType[*store.OpenError](err)
+		return "name the database file, e.g. --db " + cli.Quote(filepath.Join(e.Path, defaultDB))
+	}},
+	{as[*store.OpenError](fs.ErrNotExist), fault.Input, says("create the directory, or " + dbHint)},
+	{as[*store.OpenError](fs.ErrPermission), fault.Input, says("make the file and its directory readable by you, or " + dbHint)},
 	{is(store.ErrNewerSchema), fault.Input, says("use the newer evalpin that wrote it (this one is " + Version + "), or pass --db FILE for another database")},
 	{is(store.ErrCorrupt), fault.Input, func(err error) string {
 		file := defaultDB

@@ -42,6 +42,9 @@ type app struct {
 	// isTerminal reports whether a writer is a terminal that can show
 	// progress.
 	isTerminal func(io.Writer) bool
+	// progressEvery is how often a run writes a progress line to a stderr
+	// that is not a terminal; 0 writes none.
+	progressEvery time.Duration
 	// runClock, when set, is the runner's clock (golden tests freeze it);
 	// lockClock stamps lock manifests and promotions.
 	runClock  func() time.Time
@@ -70,8 +73,9 @@ func newApp(stdout, stderr io.Writer) *app {
 		},
 		hardExit:       func() { os.Exit(fault.ExitInterrupted) },
 		hardStopGrace:  5 * time.Second,
-		isTerminal:     progress.IsTerminal,
+		isTerminal:     func(w io.Writer) bool { return progress.IsTerminal(secret.Underlying(w)) },
 		lockClock:      time.Now,
+		progressEvery:  10 * time.Second,
 		commitInterval: 500 * time.Millisecond,
 		putSuite:       func(ctx context.Context, db *store.DB, suite eval.Suite) error { return db.PutSuite(ctx, suite) },
 		findProject:    project.Open,
@@ -103,6 +107,7 @@ var commands = []command{
 	{"show", "show a stored run, or one case of it", (*app).runShow},
 	{"replay", "replay an incident's cases under the lock that answered them: outputs then and now", (*app).runReplay},
 	{"diff", "compare a candidate run with a baseline run, with statistics", (*app).runDiff},
+	{"compare", "set forks side by side: runs of one suite by lock, run, label or model, each against the first", (*app).runCompare},
 	{"gate", "diff two runs under a policy; exit 1 on a regression, 6 when inconclusive (for CI)", (*app).runGate},
 	{"promote", "record a lock as a track's current one, in the lineage file kept in git", (*app).runPromote},
 	{"locks", "list the locks, their runs, models, labels and promotions", (*app).runLocks},

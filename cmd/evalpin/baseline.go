@@ -8,6 +8,7 @@ import (
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/internal/cli"
+	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/outfile"
 	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -19,7 +20,34 @@ var baselineUsage = help("baseline")
 func (a *app) runBaseline(ctx context.Context, args []string) error {
 	return a.flags("baseline", baselineUsage).Dispatch(args,
 		cli.Sub{Name: "export", Run: func(args []string) error { return a.baselineExport(ctx, args) }},
-		cli.Sub{Name: "import", Run: func(args []string) error { return a.baselineImport(ctx, args) }})
+		cli.Sub{Name: "import", Run: func(args []string) error { return a.baselineImport(ctx, args) }},
+		cli.Sub{Name: "accept", Run: func(args []string) error { return a.baselineAccept(ctx, args) }})
+}
+
+// baselineAccept implements "evalpin baseline accept".
+func (a *app) baselineAccept(ctx context.Context, args []string) error {
+	fs := a.flags("baseline accept", help("baseline-accept"))
+	dbPath := addDBFlag(fs)
+	file := fs.String("baseline", "", "the baseline `FILE` to replace, kept in git (default: the project's baseline)")
+	suite := fs.String("suite", "", "of a lock, accept its run of the suite with this `NAME`")
+	a.defaults(fs, "db", "baseline")
+	pos, err := fs.ParseWant(args, a.getenv, "RUN|LOCK")
+	if err != nil {
+		return err
+	} else if *file == "" {
+		return fault.Errorf(fault.Input, "pass --baseline FILE, or set baseline: in evalpin.yaml", "baseline accept: no baseline file named")
+	}
+	db, err := openExistingStore(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	acc, err := runs.Accept(ctx, db, pos[0], *file, runs.ExportOptions{Suite: *suite})
+	if err != nil {
+		return fmt.Errorf("baseline accept: %w", err)
+	}
+	fmt.Fprintf(a.stderr, "%s; review 'git diff %s' and commit it\n", acc.Words(), cli.Quote(*file))
+	return nil
 }
 
 var baselineExportUsage = help("baseline-export")

@@ -384,7 +384,7 @@ func TestBaselineGolden(t *testing.T) {
 	goodFile := write("good.jsonl", good)
 	edited := write("edited.jsonl", bytes.Replace(good, []byte(`{\"answer\": 3}`), []byte(`{\"answer\": 4}`), 1))
 	truncated := write("truncated.jsonl", good[:len(good)/2])
-	version := write("version.jsonl", resealBaseline(t, good, edit(`"version":1,"lock"`, `"version":2,"lock"`)))
+	version := write("version.jsonl", resealBaseline(t, good, edit(`"version":2,"lock"`, `"version":3,"lock"`)))
 	otherLock := write("other-lock.jsonl", resealBaseline(t, good, edit(`"lock":"`+lockA, `"lock":"`+lockB)))
 	badManifest := write("bad-manifest.jsonl", resealBaseline(t, good, edit(`"repo":"org/model"`, `"repo":"org/fork"`)))
 	duplicate := write("duplicate.jsonl", resealBaseline(t, good, func(l []string) []string {
@@ -489,4 +489,55 @@ func BenchmarkBaselineImport(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(cases*samples), "ns/result")
+}
+
+// baseline accept replaces the project's baseline file with a run and says
+// which cases' outputs changed; the file's diff is those outputs, not the
+// latencies.
+func TestBaselineAccept(t *testing.T) {
+	a := runQuiet(t)
+	dir := t.TempDir()
+	suite, db, file := runSuiteFile(t, dir, 12), filepath.Join(dir, "e.db"), filepath.Join(dir, "base.jsonl")
+	ctx := context.Background()
+	fa, fb := newRunFake(runLockA), newRunFake(runLockB)
+	fb.answers.Store(runPrompt("case-003"), "echo: changed")
+	for _, f := range []*runFake{fa, fb} {
+		if code, _, stderr := a.cmd(ctx, "run", "--suite", suite, "--endpoint", f.start(t), "--db", db); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"1"}, 2, "no baseline file named"},
+		{[]string{"1", "--baseline", file}, 0, "accepted run 1 (lock " + runLockA + ", suite fake 1) as " + file + "; a new file"},
+		{[]string{"a1a1a1", "--baseline", file}, 0, "replacing lock " + runLockA + ": 0 cases changed"},
+		{[]string{"2", "--baseline", file}, 0, "replacing lock " + runLockA + ": 1 case (case-003) changed, 0 cases added, 0 cases removed"},
+		{[]string{"99", "--baseline", file}, 2, "no run 99 is stored"},
+	}
+	var first []byte
+	for i, tt := range tests {
+		code, _, stderr := a.cmd(ctx, append([]string{"baseline", "accept", "--db", db}, tt.args...)...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Fatalf("%s: exit %d, want %d with %q:\n%s", tt.args, code, tt.code, tt.want, stderr)
+		}
+		if i == 1 {
+			first, _ = os.ReadFile(file)
+		}
+	}
+	last, _ := os.ReadFile(file)
+	var changed []string
+	old := strings.Split(string(first), "\n")
+	for i, l := range strings.Split(string(last), "\n") {
+		if i < len(old) && l != old[i] {
+			changed = append(changed, l[:min(len(l), 40)])
+		}
+	}
+	// The header (another lock), the one changed output, the latencies and
+	// the checksum: nothing else.
+	if len(changed) != 4 || !strings.Contains(changed[1], `"result":"case-003"`) || !strings.HasPrefix(changed[2], `{"latencies_ns"`) {
+		t.Errorf("the accepted file's diff is %d lines, want the header, case-003, the latencies and the checksum: %q", len(changed), changed)
+	}
 }

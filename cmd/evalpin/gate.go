@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/cli"
@@ -53,7 +53,11 @@ func (a *app) runGate(ctx context.Context, args []string) error {
 	if err := reports.WriteVerdict(verdictOut, c); err != nil {
 		return err
 	}
-	return gateError(c, fs)
+	err = c.Err()
+	if e, ok := errors.AsType[*compare.InconclusiveError](err); ok && fs.IsSet("db") {
+		e.Show = "evalpin show --db " + cli.Quote(*f.db)
+	}
+	return err
 }
 
 // gateRun runs the candidate against the endpoint and compares it with the
@@ -85,33 +89,4 @@ func (a *app) gateRun(ctx context.Context, args []string, o *runOptions, f *diff
 		return nil, fmt.Errorf("gate: %w", err)
 	}
 	return out.Comparison, nil
-}
-
-// gateError is the gate's verdict as the command's error: nil for a pass.
-func gateError(c *compare.Comparison, fs *cli.Flags) error {
-	switch g := &c.Gate; g.Verdict {
-	case compare.GateFail:
-		return fault.Errorf(fault.GateFailed, "", "gate failed: %d gated metric%s regressed", len(g.Regressions), pluralS(len(g.Regressions)))
-	case compare.GateInconclusive:
-		e := &g.Evidence
-		hint := "compare runs of the same suite that share enough cases, or lower the policy's min_paired (docs/diff.md)"
-		if e.FirstLost != "" {
-			show := "evalpin show"
-			if fl := fs.Lookup("db"); fl.Value.String() != fl.DefValue {
-				show += " --db " + fl.Value.String()
-			}
-			hint = fmt.Sprintf("'%s %d %s' shows a failed request; fix the candidate's endpoint (the OpenAI base URL, ending in /v1), model or API key and run it again with --fresh, or set the policy's min_paired and max_lost (docs/diff.md)",
-				show, c.Candidate.ID, e.FirstLost)
-		}
-		return fault.Errorf(fault.Inconclusive, hint, "gate inconclusive: %s", strings.Join(e.Shortfalls, "; "))
-	}
-	return nil
-}
-
-// pluralS returns "s" unless n is 1.
-func pluralS(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/identity"
@@ -32,19 +31,10 @@ func lockFormatFlag(fs *cli.Flags) *string {
 	return fs.Choice("format", "text", "output `format`: text or json", "text", "json")
 }
 
-// openLockCache opens the hash cache, warning on stderr when there is none
-// or its file was ignored; the commands go on without it.
-func openLockCache(stderr io.Writer) *lock.HashCache {
-	c, err := lock.OpenDefaultCache()
+// warn prints err, if any, as a warning: the command goes on (a hash
+// cache that cannot be opened or saved only costs time).
+func warn(stderr io.Writer, err error) {
 	if err != nil {
-		fmt.Fprintf(stderr, "evalpin: warning: %v\n", err)
-	}
-	return c
-}
-
-// saveLockCache saves the cache; a failure only costs time later.
-func saveLockCache(c *lock.HashCache, stderr io.Writer) {
-	if err := c.Save(); err != nil {
 		fmt.Fprintf(stderr, "evalpin: warning: %v\n", err)
 	}
 }
@@ -65,9 +55,10 @@ func (a *app) lockCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	opts.Now = a.lockClock
-	opts.Cache = openLockCache(stderr)
+	opts.Cache, err = lock.OpenDefaultCache()
+	warn(stderr, err)
 	m, err := lock.Create(ctx, dir, opts)
-	saveLockCache(opts.Cache, stderr)
+	warn(stderr, opts.Cache.Save())
 	if err != nil {
 		return err
 	}
@@ -87,25 +78,26 @@ func (a *app) lockCreate(ctx context.Context, args []string) error {
 
 // lockCreateFlags are the flags of lock create.
 type lockCreateFlags struct {
-	out, servingFile, note     string
-	source                     lock.Source
-	serving                    lock.Serving // the fields whose flags are set win over -serving
-	engineArgs, labels, params cli.Strings
-	rehash                     bool
+	out, note      string
+	source         lock.Source
+	serving        lock.ServingRequest
+	labels, params cli.Strings
+	rehash         bool
 }
 
 func newLockCreateFlags(fs *cli.Flags) *lockCreateFlags {
 	f := &lockCreateFlags{}
+	sv := &f.serving.Serving
 	fs.StringVar(&f.out, "o", "", "write the lock file to `FILE` instead of stdout")
-	fs.StringVar(&f.servingFile, "serving", "", "read the serving layer and generation parameters from `FILE.yaml`")
-	fs.StringVar(&f.serving.Engine, "engine", "", "serving engine, e.g. vllm, sglang, tgi, llama.cpp, ollama")
-	fs.StringVar(&f.serving.EngineVersion, "engine-version", "", "serving engine version")
-	fs.StringVar(&f.serving.ImageDigest, "image-digest", "", "container image digest, e.g. sha256:…")
-	fs.StringVar(&f.serving.Dtype, "dtype", "", "dtype served, e.g. bfloat16")
-	fs.StringVar(&f.serving.Quantization, "quantization", "", "quantization, e.g. awq, gptq, Q4_K_M")
-	fs.IntVar(&f.serving.MaxContext, "max-context", 0, "maximum context length in tokens (0: engine default)")
+	fs.StringVar(&f.serving.File, "serving", "", "read the serving layer and generation parameters from `FILE.yaml`")
+	fs.StringVar(&sv.Engine, "engine", "", "serving engine, e.g. vllm, sglang, tgi, llama.cpp, ollama")
+	fs.StringVar(&sv.EngineVersion, "engine-version", "", "serving engine version")
+	fs.StringVar(&sv.ImageDigest, "image-digest", "", "container image digest, e.g. sha256:…")
+	fs.StringVar(&sv.Dtype, "dtype", "", "dtype served, e.g. bfloat16")
+	fs.StringVar(&sv.Quantization, "quantization", "", "quantization, e.g. awq, gptq, Q4_K_M")
+	fs.IntVar(&sv.MaxContext, "max-context", 0, "maximum context length in tokens (0: engine default)")
 	cli.AtLeast(fs, "max-context", 0)
-	fs.Var(&f.engineArgs, "engine-arg", "an engine argument that changes behaviour, as --name=value (repeatable; order does not matter)")
+	fs.Var((*cli.Strings)(&f.serving.EngineArgs), "engine-arg", "an engine argument that changes behaviour, as --name=value (repeatable; order does not matter)")
 	fs.Var(&f.params, "param", "a default generation parameter `key=value`, value as JSON or text (repeatable)")
 	fs.StringVar(&f.source.Repo, "repo", "", "source repository, e.g. org/name (default: from a Hugging Face snapshot path)")
 	fs.StringVar(&f.source.Revision, "revision", "", "source revision (default: from a Hugging Face snapshot path)")
@@ -116,20 +108,21 @@ func newLockCreateFlags(fs *cli.Flags) *lockCreateFlags {
 }
 
 // options returns lock.Create's options: the -serving file, then the
-// serving flags fs's command line set, which win over it (lock.Overlay).
+// serving flags fs's command line set, which win over it.
 func (f *lockCreateFlags) options(fs *cli.Flags) (opts lock.Options, err error) {
 	opts = lock.Options{Source: f.source, Note: f.note, Rehash: f.rehash}
-	params, err := fs.KeyValues("param", f.params)
-	if err != nil {
+	for _, name := range []string{"engine", "engine-version", "image-digest", "dtype", "quantization", "max-context"} {
+		if fs.IsSet(name) {
+			f.serving.Set = append(f.serving.Set, name)
+		}
+	}
+	if f.serving.Params, err = fs.KeyValues("param", f.params); err != nil {
 		return opts, err
 	}
-	f.serving.EngineArgs = f.engineArgs
-	set := func(key string) bool { return fs.IsSet(strings.ReplaceAll(key, "_", "-")) }
-	if opts.Serving, opts.Generation, err = lock.Overlay(f.servingFile, f.serving, set, params); err != nil {
+	if opts.Labels, err = fs.KeyValues("label", f.labels); err != nil {
 		return opts, err
 	}
-	opts.Labels, err = fs.KeyValues("label", f.labels)
-	return opts, err
+	return opts, f.serving.Apply(&opts)
 }
 
 var lockVerifyUsage = help("lock-verify")
@@ -147,9 +140,10 @@ func (a *app) lockVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cache := openLockCache(stderr)
+	cache, err := lock.OpenDefaultCache()
+	warn(stderr, err)
 	r, err := lock.Verify(ctx, pos[0], m, lock.Options{Cache: cache, Rehash: *rehash})
-	saveLockCache(cache, stderr)
+	warn(stderr, cache.Save())
 	if err != nil {
 		return err
 	}
@@ -192,11 +186,7 @@ func (a *app) lockDocs(ctx context.Context, name, usage string, args []string, n
 // of a stored lock, by its id or a unique prefix (runs.Identity).
 func (a *app) lockDoc(ctx context.Context, dbPath, arg string) (identity.Document, error) {
 	if _, err := os.Stat(arg); err == nil || !lockid.Valid(arg) && !lockid.IsPrefix(arg) {
-		_, id, data, err := lock.ReadFileID(arg)
-		if err != nil {
-			return identity.Document{}, err
-		}
-		return identity.Parse(id, data)
+		return identity.ReadFile(arg)
 	}
 	db, err := openExistingStore(dbPath)
 	if err != nil {

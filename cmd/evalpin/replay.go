@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 
@@ -23,13 +22,12 @@ func (a *app) runReplay(ctx context.Context, args []string) (err error) {
 	fs.StringVar(&cfg.Outputs, "outputs", "", "the outputs then: the Batch output `FILE` of --requests")
 	fs.Var((*cli.Strings)(&cfg.AgainstEndpoints), "against-endpoint", "also ask the same cases of the current lock at endpoint `URL`, side by side")
 	fs.StringVar(&cfg.AgainstLock, "against", "", "the lock `NEW` --against-endpoint must serve (default: any)")
-	fs.StringVar(&cfg.AgainstModel, "against-model", "", "the model `NAME` to ask at --against-endpoint (default: the only one it serves)")
 	format := fs.Choice("format", "table", "report `format`: table, md or json", "table", "md", "json")
 	a.defaults(fs, "endpoint", "model", "db", "api-key-env")
 	if _, err := fs.ParseWant(args, a.getenv); err != nil {
 		return err
 	}
-	cfg.Suite, o.suite = o.suite, cmp.Or(o.suite, "replay") // the suite is built from the cases or the requests
+	cfg.Suite, o.suite = o.suite, "replay" // the suite is built from the cases or the requests
 	if err := a.checkRunOptions(o); err != nil {
 		return err
 	}
@@ -38,15 +36,13 @@ func (a *app) runReplay(ctx context.Context, args []string) (err error) {
 	defer func() { err = done(err) }()
 	defer a.watchInterrupts(&cfg.Run, stderr)()
 	cfg.Cases, cfg.Run.Resume = o.selection.Cases, runCommandLine("replay", args)
-	cfg.Against = func(eps []string, model string) (replay.Exec, func(error) error) {
+	cfg.OnNote = func(note string) { fmt.Fprintln(stderr, note) }
+	cfg.Against = func(eps []string) (replay.Exec, func(error) error) {
 		o2 := *o
-		o2.endpoints, o2.model = eps, model
+		o2.endpoints, o2.model = eps, "" // the model whose lock is --against's, or the only one
 		return a.runExec("replay", &o2, stderr)
 	}
 	out, err := replay.Run(ctx, cfg)
-	if out.Ending.Note != "" {
-		fmt.Fprintln(stderr, out.Ending.Note)
-	}
 	if err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func TestReplayOllamaEndToEnd(t *testing.T) {
 
 	// Side by side with B, the current lock: the template change shows.
 	out, _ = evalpin(fault.ExitOK, "replay", "--lock", string(rec.Lock), "--cases", "q00,q01,q02", "--endpoint", epA, "--model", "tiny-a",
-		"--against-endpoint", epB, "--against-model", "tiny-b", "--db", dbPath, "--no-progress")
+		"--against-endpoint", epB, "--db", dbPath, "--no-progress")
 	t.Logf("replay --against-endpoint:\n%s", out)
 	if !strings.Contains(out, "reproduced: 3/3 (100%)") || !strings.Contains(out, "against lock sha256:") || !strings.Contains(out, "model tiny-b") {
 		t.Errorf("replay --against-endpoint:\n%s", out)

@@ -121,8 +121,8 @@ func (a *app) runExec(name string, o *runOptions, stderr io.Writer) (x runs.Exec
 	x.OnBegin = func(rn *runs.Run, suite *eval.Suite, _ eval.Settings) {
 		fmt.Fprintln(stderr, rn.Begun(len(suite.Cases)))
 	}
-	if a.isTerminal(a.stderr) && !o.noProgress {
-		x.OnRunner = func(r *runner.Runner) func() { return runShowProgress(r, stderr) }
+	if !o.noProgress {
+		x.OnRunner = func(r *runner.Runner) func() { return a.showProgress(r, stderr) }
 	}
 	return x, func(err error) error { closeClient(); return explain(creds, err) }
 }
@@ -228,13 +228,20 @@ func (o *runOptions) settings(s eval.Settings) eval.Settings {
 	return s
 }
 
-// runShowProgress draws a progress bar on stderr from r's counters until the
-// returned function is called.
-func runShowProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
-	return progress.Bar(stderr, func() progress.Counts {
+// showProgress shows r's progress on stderr until the returned function is
+// called: a bar on a terminal, else a line every progressEvery.
+func (a *app) showProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
+	counts := func() progress.Counts {
 		p := r.Progress()
 		return progress.Counts{Total: p.Total, Done: p.Done, Errors: p.Errors, Retries: p.Retries, InFlight: p.InFlight, Limit: p.Limit}
-	})
+	}
+	switch {
+	case a.isTerminal(a.stderr):
+		return progress.Bar(stderr, counts)
+	case a.progressEvery > 0: // a CI log: a line now and then shows the run is alive
+		return progress.Lines(stderr, a.progressEvery, counts)
+	}
+	return func() {}
 }
 
 // runCommandLine returns the command name that resumes a run: args without

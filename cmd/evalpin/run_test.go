@@ -225,6 +225,7 @@ func testApp() (*app, chan os.Signal) {
 	sigs := make(chan os.Signal, 2)
 	a.signals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
 	a.hardExit = func() {}
+	a.progressEvery = 0 // no progress lines in the golden files; TestRunProgressLines turns them on
 	return a, sigs
 }
 
@@ -838,14 +839,19 @@ func TestRunProgress(t *testing.T) {
 		name     string
 		extra    []string
 		terminal bool
-		want     bool
+		every    time.Duration // progress lines off a terminal
+		want     bool          // a bar drawn
+		lines    bool          // progress lines written
 	}{
-		{"terminal", nil, true, true},
-		{"no-progress", []string{"--no-progress"}, true, false},
-		{"not a terminal", nil, false, false},
+		{"terminal", nil, true, 0, true, false},
+		{"no-progress", []string{"--no-progress"}, true, 0, false, false},
+		{"not a terminal", nil, false, 0, false, false},
+		{"CI log", nil, false, 50 * time.Millisecond, false, true},
+		{"CI log quiet", []string{"--no-progress"}, false, 50 * time.Millisecond, false, false},
 	}
 	for _, tt := range tests {
 		a.isTerminal = func(io.Writer) bool { return tt.terminal }
+		a.progressEvery = tt.every
 		args := append([]string{"run", "--suite", suite, "--endpoint", ep, "--db", filepath.Join(dir, tt.name+".db"), "--concurrency", "2"}, tt.extra...)
 		code, _, stderr := a.cmd(context.Background(), args...)
 		if code != 0 {
@@ -854,6 +860,9 @@ func TestRunProgress(t *testing.T) {
 		drawn := strings.Contains(stderr, "in flight (limit") && strings.Contains(stderr, "/20")
 		if drawn != tt.want {
 			t.Errorf("%s: progress drawn %v, want %v; stderr:\n%q", tt.name, drawn, tt.want, stderr)
+		}
+		if lines := strings.Contains(stderr, "case samples ("); lines != tt.lines {
+			t.Errorf("%s: progress lines %v, want %v; stderr:\n%q", tt.name, lines, tt.lines, stderr)
 		}
 	}
 }

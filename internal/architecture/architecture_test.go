@@ -59,8 +59,11 @@ var allowed = map[string][]string{
 	// ad-hoc suite, parsed and hashed by suites), the run under the old
 	// lock, the outputs then beside the outputs now.
 	"internal/replay": {"eval", "internal/endpoint", "internal/fault", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted", "suites"},
+	// Forks side by side: the selectors resolved against the store, each
+	// fork compared with the first, the p-values adjusted across the matrix.
+	"internal/forks": {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted"},
 	"internal/runs": {"baselines", "eval", "internal/endpoint", "internal/fault", "internal/identity",
-		"internal/lockid", "internal/store", "internal/untrusted", "runner"},
+		"internal/lockid", "internal/outfile", "internal/store", "internal/untrusted", "runner"},
 }
 
 // never lists packages of the module or beyond that a package must not
@@ -83,6 +86,7 @@ var never = []struct {
 	{"internal/endpoint", module + "internal/store", "probing stores nothing"},
 	{"internal/runs", module + "report", "a run's lifecycle renders nothing"},
 	{"internal/replay", module + "report", "a playback renders nothing: the command hands it to report"},
+	{"internal/forks", module + "report", "the matrix of forks renders nothing; report renders it"},
 	{"eval", "gonum.org/", "the domain types import no third-party package"},
 }
 

@@ -18,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -163,6 +164,7 @@ func (f *File) Promote(p Promotion) error {
 			p.Lock, p.Track, cur.At.UTC().Format(time.RFC3339)), ErrCurrent)
 	}
 	f.Promotions = append(f.Promotions, p)
+	os.MkdirAll(filepath.Dir(f.Path), 0o755) // a project's baselines/; where it cannot, Write says why
 	return outfile.Write(f.Path, nil, f.write)
 }
 

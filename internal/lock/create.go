@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"os"
 	"path"
@@ -300,4 +301,53 @@ func ReadServing(path string) (*ServingFile, error) {
 		return nil, fmt.Errorf("serving file %s: %w", path, err)
 	}
 	return &sf, nil
+}
+
+// A ServingRequest is what a command says of the serving layer and the
+// generation parameters: a serving file (optional), then the fields named
+// in Set, which win over the file's, the engine arguments added to the
+// file's, and parameters as text (each value read by GenerationValue).
+type ServingRequest struct {
+	File       string
+	Serving    Serving
+	Set        []string // of "engine", "engine-version", "image-digest", "dtype", "quantization", "max-context"
+	EngineArgs []string
+	Params     map[string]string
+}
+
+// Apply sets opts' Serving and Generation from r.
+func (r ServingRequest) Apply(opts *Options) error {
+	opts.Generation = map[string]any{}
+	if r.File != "" {
+		sf, err := ReadServing(r.File)
+		if err != nil {
+			return err
+		}
+		opts.Serving = sf.Serving
+		maps.Copy(opts.Generation, sf.Generation)
+	}
+	s, from := &opts.Serving, r.Serving
+	for _, name := range r.Set {
+		switch name {
+		case "engine":
+			s.Engine = from.Engine
+		case "engine-version":
+			s.EngineVersion = from.EngineVersion
+		case "image-digest":
+			s.ImageDigest = from.ImageDigest
+		case "dtype":
+			s.Dtype = from.Dtype
+		case "quantization":
+			s.Quantization = from.Quantization
+		case "max-context":
+			s.MaxContext = from.MaxContext
+		default:
+			return fmt.Errorf("lock: no serving field %q", name)
+		}
+	}
+	s.EngineArgs = append(s.EngineArgs, r.EngineArgs...)
+	for k, v := range r.Params {
+		opts.Generation[k] = GenerationValue(v)
+	}
+	return nil
 }

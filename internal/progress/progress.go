@@ -42,7 +42,7 @@ func Bar(w io.Writer, counts func() Counts) (stop func()) {
 				progressbar.OptionSetItsString("results"),
 				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionThrottle(0),
-				progressbar.OptionSetWidth(30),
+				progressbar.OptionFullWidth(),
 			)
 		}
 		bar.Describe(fmt.Sprintf("run: %d errors, %d in flight (limit %d), %d retries", c.Errors, c.InFlight, c.Limit, c.Retries))
@@ -69,4 +69,49 @@ func Bar(w io.Writer, counts func() Counts) (stop func()) {
 			bar.Clear()
 		}
 	}
+}
+
+// Lines writes a line of counts to w every interval until the returned
+// function is called: for a log that is not a terminal (a CI job's), where
+// a bar cannot be redrawn and a long quiet run may be taken for a hung one.
+// Each line says how many case samples are done of the total, the rate
+// since the start, the time left at that rate, and the errors and retries.
+func Lines(w io.Writer, interval time.Duration, counts func() Counts) (stop func()) {
+	start := time.Now()
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				fmt.Fprintln(w, Line(counts(), time.Since(start)))
+			case <-quit:
+				return
+			}
+		}
+	})
+	return func() {
+		close(quit)
+		wg.Wait()
+	}
+}
+
+// Line says counts in one line, elapsed after the start: "progress: 1200 of
+// 5000 case samples (24%), 310.2/s, about 12s left; 3 errors, 2 retries, 64
+// in flight".
+func Line(c Counts, elapsed time.Duration) string {
+	pct, rate, left := 0.0, 0.0, "time left unknown"
+	if c.Total > 0 {
+		pct = 100 * float64(c.Done) / float64(c.Total)
+	}
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(c.Done) / s
+	}
+	if rate > 0 {
+		left = "about " + time.Duration(float64(c.Total-c.Done)/rate*float64(time.Second)).Round(time.Second).String() + " left"
+	}
+	return fmt.Sprintf("progress: %d of %d case samples (%.0f%%), %.1f/s, %s; %d errors, %d retries, %d in flight",
+		c.Done, c.Total, pct, rate, left, c.Errors, c.Retries, c.InFlight)
 }

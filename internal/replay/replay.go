@@ -53,13 +53,16 @@ type Config struct {
 	Requests, Outputs string
 	// AgainstEndpoints, when set, are asked the same cases at the same
 	// settings after OLD's, under the lock AgainstLock names (any lock when
-	// ""), for the model AgainstModel ("": the only one served), side by
-	// side; Against returns the run of those endpoints and that model as
-	// the command builds it (their own credentials), and a function that
+	// ""), side by side: the model whose lock it is, or the only one
+	// served. Against returns the run of those endpoints as the command
+	// builds it (their own credentials, no model), and a function that
 	// releases it and words its error.
-	AgainstEndpoints          []string
-	AgainstLock, AgainstModel string
-	Against                   func(endpoints []string, model string) (Exec, func(error) error)
+	AgainstEndpoints []string
+	AgainstLock      string
+	Against          func(endpoints []string) (Exec, func(error) error)
+	// OnNote, when set, is told the note of each run's end
+	// (runs.Ending.Note), when there is one: why it stopped, how to resume.
+	OnNote func(note string)
 }
 
 // An Outcome is what a playback found: the playback (nil when its run did
@@ -141,6 +144,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		}
 	}
 	out.Ending, err = runs.Execute(ctx, x)
+	p.note(out.Ending.Note)
 	if errors.Is(err, endpoint.ErrWrongLock) {
 		return out, &GoneError{Lock: lock, Err: err}
 	}
@@ -162,12 +166,16 @@ func (p *player) against(ctx context.Context, pb *eval.Playback) (err error) {
 			return err
 		}
 	}
-	x, done := p.cfg.Against(p.cfg.AgainstEndpoints, p.cfg.AgainstModel)
+	x, done := p.cfg.Against(p.cfg.AgainstEndpoints)
 	defer func() { err = done(err) }()
 	x.Start.Load = func() (*eval.Suite, error) { return p.suite, nil }
 	x.Start.Expect, x.Spec.Fresh, x.Spec.Selection = lock, true, eval.Selection{}
 	x.Settings, x.Resume = func(eval.Settings) eval.Settings { return pb.Settings }, ""
+	if x.Start.Model, err = pickModel(ctx, x.Start); err != nil {
+		return fmt.Errorf("against: %w", err)
+	}
 	end, err := runs.Execute(ctx, x)
+	p.note(end.Note)
 	if err != nil {
 		return fmt.Errorf("against: %w", err)
 	}
@@ -196,6 +204,13 @@ func (p *player) results(ctx context.Context, id int64) (map[string][]eval.Resul
 		byCase[r.CaseID] = append(byCase[r.CaseID], r)
 	}
 	return byCase, err
+}
+
+// note tells cfg.OnNote a run's note.
+func (p *player) note(note string) {
+	if note != "" && p.cfg.OnNote != nil {
+		p.cfg.OnNote(note)
+	}
 }
 
 // pickModel returns the model to ask: the one s names, else, where the

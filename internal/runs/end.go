@@ -143,5 +143,9 @@ func (r *Run) Begun(whole int) string {
 	if sel := r.spec.Selection.String(); sel != "" {
 		cases = fmt.Sprintf("%d of %s (%s)", r.Expected/max(settings.Samples, 1), cases, untrusted.Line(sel))
 	}
-	return fmt.Sprintf("run %d: %s × %s, settings %s", r.ID, cases, plural(settings.Samples, "sample"), r.SettingsHash[:min(12, len(r.SettingsHash))])
+	reused := ""
+	if r.Reused > 0 {
+		reused = fmt.Sprintf("; %s of unchanged cases reused from run %d", plural(int(r.Reused), "result"), r.ReusedFrom)
+	}
+	return fmt.Sprintf("run %d: %s × %s, settings %s%s", r.ID, cases, plural(settings.Samples, "sample"), r.SettingsHash[:min(12, len(r.SettingsHash))], reused)
 }

@@ -111,6 +111,11 @@ type Run struct {
 	// Stored is how many of them were stored when Begin returned, the
 	// transient failures (requested again) left out.
 	Stored int
+	// Reused is how many results a new run copied from run ReusedFrom, of
+	// the cases an earlier version of its suite held unchanged (same lock,
+	// same settings): they are not requested again.
+	Reused     int64
+	ReusedFrom int64
 	// Retry are the error kinds of stored failures requested again, whose
 	// rows a new result replaces: runner.TransientKinds, or every kind
 	// (runner.ErrorKinds) when no request of the resumed run succeeded.
@@ -166,6 +171,12 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 	r.Expected = len(r.suite.Cases) * spec.Settings.Samples
 	if err := r.findOrCreate(ctx); err != nil {
 		return nil, err
+	}
+	if r.Prior == "" && !spec.Fresh {
+		if err := r.reuse(ctx); err != nil {
+			r.unlock()
+			return nil, err
+		}
 	}
 	// The suite's cases are stored while it is replayed: results refer to
 	// the run, not to its cases (CreateRun recorded the suite itself). The
@@ -279,6 +290,28 @@ func (r *Run) findOrCreate(ctx context.Context) error {
 	}
 	r.Run = rn
 	return r.lock(rn.ID)
+}
+
+// reuse copies into the new run r the results of the newest complete run of
+// another version of its suite, for the same lock and settings, whose cases
+// are unchanged (the same id and hash): a suite grown by one case requests
+// one case. --fresh (Spec.Fresh) requests every case.
+func (r *Run) reuse(ctx context.Context) error {
+	from, err := r.db.ReuseSource(ctx, r.Run)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("find results to reuse: %w", err)
+	}
+	cases := make(map[string]string, len(r.suite.Cases))
+	for _, c := range r.suite.Cases {
+		cases[c.ID] = c.Hash
+	}
+	if r.Reused, err = r.db.CopyResults(ctx, from.ID, r.ID, cases); err != nil {
+		return err
+	}
+	r.ReusedFrom = from.ID
+	return nil
 }
 
 // lock takes the lock of run id for this process until Close.

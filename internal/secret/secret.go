@@ -451,3 +451,16 @@ func (w *Writer) Close() error { return w.Flush() }
 // Unwrap returns the underlying writer, for a caller that needs to know what
 // it is (a terminal, say); what is written to it directly is not redacted.
 func (w *Writer) Unwrap() io.Writer { return w.w }
+
+// Underlying returns the writer under the redacting writers (and any other
+// writer with an Unwrap method) around w: the process's stdout or stderr, for
+// a command that asks whether it is a terminal.
+func Underlying(w io.Writer) io.Writer {
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -358,4 +359,41 @@ func nullTime(t time.Time) sql.NullString {
 		return sql.NullString{}
 	}
 	return sql.NullString{String: formatTime(t), Valid: true}
+}
+
+// ErrNoDatabase means that no database exists at the path a command that
+// only reads history was given.
+var ErrNoDatabase = errors.New("no database")
+
+// An OpenError is an error of opening the database at Path: Open's, or
+// ErrNoDatabase. It says which path; the error it wraps says what is wrong.
+type OpenError struct {
+	Path string
+	Err  error
+}
+
+func (e *OpenError) Error() string { return e.Err.Error() }
+func (e *OpenError) Unwrap() error { return e.Err }
+
+// OpenFile opens the database at path (DB.Open) for a command that writes,
+// creating it, and the directories above it, where none exists (a project's
+// .evalpin/history.db); or, with history, for a command that only reads it:
+// that one needs a database to exist (ErrNoDatabase), and can read a file it
+// cannot write. Every error is an *OpenError.
+func OpenFile(path string, history bool) (*DB, error) {
+	switch {
+	case path == ":memory:":
+	case history:
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, &OpenError{path, fmt.Errorf("%w at %s", ErrNoDatabase, path)}
+		}
+	default:
+		os.MkdirAll(filepath.Dir(path), 0o755) // where it cannot, Open says why
+	}
+	db := NewDB(path)
+	db.AllowReadOnly = history
+	if err := db.Open(); err != nil {
+		return nil, &OpenError{path, err}
+	}
+	return db, nil
 }
