@@ -16,6 +16,7 @@ import (
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/gate"
 	"github.com/evalpin/evalpin/internal/outfile"
+	"github.com/evalpin/evalpin/internal/replay"
 	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/serve"
 	"github.com/evalpin/evalpin/internal/store"
@@ -70,6 +71,8 @@ var advice = []rule{
 	{is(endpoint.ErrWhichModel), keep, says("name the model to evaluate with --model")},
 	{is(endpoint.ErrModelNotServed), keep, says("name a model the endpoint serves with --model")},
 	{is(endpoint.ErrModelsDiffer), keep, says("name the model with --model so that every endpoint serves it")},
+	{as[*replay.GoneError](), keep, says("serve the lock's deliverable again: check its model directory with 'evalpin lock verify DIR LOCKFILE', serve it with 'evalpin serve --lock LOCKFILE --model-dir DIR --upstream URL', and pass that endpoint with --endpoint")},
+	{is(replay.ErrWhat), fault.Input, says("pass --lock OLD and either --cases ID,... (cases of the lock's stored runs) or --requests FILE (an incident log), with --outputs FILE only beside --requests")},
 	{is(endpoint.ErrWrongLock), keep, says("point the endpoint at a server of the expected lock, or pass the --expect-lock you mean ('evalpin probe URL' shows what it serves)")},
 	{is(compare.ErrSettingsDiffer), keep, says("compare runs made at the same settings, or pass --allow-settings-mismatch to compare them anyway")},
 	{is(reports.ErrUnknownFormat), keep, says("pass --format table, md, json, junit or html")},

@@ -17,11 +17,11 @@ import (
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/credentials"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/progress"
 	"github.com/evalpin/evalpin/internal/project"
 	"github.com/evalpin/evalpin/internal/secret"
 	"github.com/evalpin/evalpin/internal/store"
 	"github.com/evalpin/evalpin/internal/untrusted"
-	"golang.org/x/term"
 )
 
 // An app is the evalpin process as its commands see it: where they write,
@@ -71,12 +71,9 @@ func newApp(stdout, stderr io.Writer) *app {
 			signal.Notify(c, os.Interrupt, syscall.SIGTERM)
 			return c, func() { signal.Stop(c) }
 		},
-		hardExit:      func() { os.Exit(fault.ExitInterrupted) },
-		hardStopGrace: 5 * time.Second,
-		isTerminal: func(w io.Writer) bool {
-			f, ok := secret.Underlying(w).(*os.File)
-			return ok && term.IsTerminal(int(f.Fd()))
-		},
+		hardExit:       func() { os.Exit(fault.ExitInterrupted) },
+		hardStopGrace:  5 * time.Second,
+		isTerminal:     func(w io.Writer) bool { return progress.IsTerminal(secret.Underlying(w)) },
 		lockClock:      time.Now,
 		progressEvery:  10 * time.Second,
 		commitInterval: 500 * time.Millisecond,
@@ -108,6 +105,7 @@ var commands = []command{
 	{"run", "replay a suite against a locked endpoint and store every output", (*app).runRun},
 	{"runs", "list the stored runs", (*app).runRuns},
 	{"show", "show a stored run, or one case of it", (*app).runShow},
+	{"replay", "replay an incident's cases under the lock that answered them: outputs then and now", (*app).runReplay},
 	{"diff", "compare a candidate run with a baseline run, with statistics", (*app).runDiff},
 	{"compare", "set forks side by side: runs of one suite by lock, run, label or model, each against the first", (*app).runCompare},
 	{"gate", "diff two runs under a policy; exit 1 on a regression, 6 when inconclusive (for CI)", (*app).runGate},

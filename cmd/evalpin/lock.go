@@ -22,8 +22,8 @@ func (a *app) runLock(ctx context.Context, args []string) error {
 	return a.flags("lock", lockUsage).Dispatch(args,
 		cli.Sub{Name: "create", Run: func(args []string) error { return a.lockCreate(ctx, args) }},
 		cli.Sub{Name: "verify", Run: func(args []string) error { return a.lockVerify(ctx, args) }},
-		cli.Sub{Name: "diff", Run: func(args []string) error { return a.lockDiff(ctx, args) }},
-		cli.Sub{Name: "show", Run: func(args []string) error { return a.lockShow(ctx, args) }})
+		cli.Sub{Name: "diff", Run: func(args []string) error { return a.lockDocs(ctx, "lock diff", lockDiffUsage, args, "A", "B") }},
+		cli.Sub{Name: "show", Run: func(args []string) error { return a.lockDocs(ctx, "lock show", lockShowUsage, args, "LOCK") }})
 }
 
 // lockFormatFlag adds the -format flag of a lock subcommand.
@@ -31,19 +31,10 @@ func lockFormatFlag(fs *cli.Flags) *string {
 	return fs.Choice("format", "text", "output `format`: text or json", "text", "json")
 }
 
-// openLockCache opens the hash cache, warning on stderr when there is none
-// or its file was ignored; the commands go on without it.
-func openLockCache(stderr io.Writer) *lock.HashCache {
-	c, err := lock.OpenDefaultCache()
+// warn prints err, if any, as a warning: the command goes on (a hash
+// cache that cannot be opened or saved only costs time).
+func warn(stderr io.Writer, err error) {
 	if err != nil {
-		fmt.Fprintf(stderr, "evalpin: warning: %v\n", err)
-	}
-	return c
-}
-
-// saveLockCache saves the cache; a failure only costs time later.
-func saveLockCache(c *lock.HashCache, stderr io.Writer) {
-	if err := c.Save(); err != nil {
 		fmt.Fprintf(stderr, "evalpin: warning: %v\n", err)
 	}
 }
@@ -64,9 +55,10 @@ func (a *app) lockCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	opts.Now = a.lockClock
-	opts.Cache = openLockCache(stderr)
+	opts.Cache, err = lock.OpenDefaultCache()
+	warn(stderr, err)
 	m, err := lock.Create(ctx, dir, opts)
-	saveLockCache(opts.Cache, stderr)
+	warn(stderr, opts.Cache.Save())
 	if err != nil {
 		return err
 	}
@@ -148,9 +140,10 @@ func (a *app) lockVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cache := openLockCache(stderr)
+	cache, err := lock.OpenDefaultCache()
+	warn(stderr, err)
 	r, err := lock.Verify(ctx, pos[0], m, lock.Options{Cache: cache, Rehash: *rehash})
-	saveLockCache(cache, stderr)
+	warn(stderr, cache.Save())
 	if err != nil {
 		return err
 	}
@@ -165,58 +158,35 @@ func (a *app) lockVerify(ctx context.Context, args []string) error {
 	return r.Err()
 }
 
-var lockDiffUsage = help("lock-diff")
+var lockDiffUsage, lockShowUsage = help("lock-diff"), help("lock-show")
 
-func (a *app) lockDiff(ctx context.Context, args []string) error {
-	fs := a.flags("lock diff", lockDiffUsage)
+// lockDocs implements lock show (one lock) and lock diff (two): the
+// identity documents of the locks args names, written or compared.
+func (a *app) lockDocs(ctx context.Context, name, usage string, args []string, names ...string) error {
+	fs := a.flags(name, usage)
 	format, db := lockFormatFlag(fs), addDBFlag(fs)
 	a.defaults(fs, "db")
-	pos, err := fs.ParseWant(args, a.getenv, "A", "B")
+	pos, err := fs.ParseWant(args, a.getenv, names...)
 	if err != nil {
 		return err
 	}
-	var docs [2]identity.Document
+	docs := make([]identity.Document, len(pos))
 	for i, arg := range pos {
 		if docs[i], err = a.lockDoc(ctx, *db, arg); err != nil {
 			return err
 		}
 	}
+	if len(docs) == 1 {
+		return docs[0].Write(a.stdout, *format == "json")
+	}
 	return identity.WriteDiff(a.stdout, docs[0], docs[1], *format == "json")
-}
-
-var lockShowUsage = help("lock-show")
-
-func (a *app) lockShow(ctx context.Context, args []string) error {
-	fs := a.flags("lock show", lockShowUsage)
-	format, db := lockFormatFlag(fs), addDBFlag(fs)
-	a.defaults(fs, "db")
-	pos, err := fs.ParseWant(args, a.getenv, "LOCK")
-	if err != nil {
-		return err
-	}
-	d, err := a.lockDoc(ctx, *db, pos[0])
-	if err != nil {
-		return err
-	}
-	if *format != "json" {
-		return d.WriteText(a.stdout)
-	}
-	data, err := d.Marshal()
-	if err == nil {
-		_, err = a.stdout.Write(data)
-	}
-	return err
 }
 
 // lockDoc reads the lock arg names: a lock file, else the identity document
 // of a stored lock, by its id or a unique prefix (runs.Identity).
 func (a *app) lockDoc(ctx context.Context, dbPath, arg string) (identity.Document, error) {
 	if _, err := os.Stat(arg); err == nil || !lockid.Valid(arg) && !lockid.IsPrefix(arg) {
-		_, id, data, err := lock.ReadFileID(arg)
-		if err != nil {
-			return identity.Document{}, err
-		}
-		return identity.Parse(id, data)
+		return identity.ReadFile(arg)
 	}
 	db, err := openExistingStore(dbPath)
 	if err != nil {

@@ -55,6 +55,10 @@ var allowed = map[string][]string{
 	// The CI gate in one command: the baseline picked, the candidate run,
 	// the comparison.
 	"internal/gate": {"eval", "eval/compare", "internal/endpoint", "internal/lineage", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted"},
+	// Incident playback: the cases (stored, or an incident log made an
+	// ad-hoc suite, parsed and hashed by suites), the run under the old
+	// lock, the outputs then beside the outputs now.
+	"internal/replay": {"eval", "internal/endpoint", "internal/fault", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted", "suites"},
 	// Forks side by side: the selectors resolved against the store, each
 	// fork compared with the first, the p-values adjusted across the matrix.
 	"internal/forks": {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted"},
@@ -81,6 +85,7 @@ var never = []struct {
 	{"runner", "golang.org/x/term", "the runner does not draw"},
 	{"internal/endpoint", module + "internal/store", "probing stores nothing"},
 	{"internal/runs", module + "report", "a run's lifecycle renders nothing"},
+	{"internal/replay", module + "report", "a playback renders nothing: the command hands it to report"},
 	{"internal/forks", module + "report", "the matrix of forks renders nothing; report renders it"},
 	{"eval", "gonum.org/", "the domain types import no third-party package"},
 }

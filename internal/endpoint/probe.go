@@ -376,6 +376,9 @@ func (r *Report) Choose(expect lockid.ID) (Claim, error) {
 		"endpoint %s serves %s, not the expected %s", r.Endpoint, strings.Join(locks, " and "), expect)
 }
 
+// Served returns the models the endpoint lists, as it names them.
+func (r *Report) Served() []string { return slices.Clone(r.served) }
+
 // serves reports whether model is among the models the endpoint lists, by
 // the engine's naming rules.
 func (r *Report) serves(model string) bool {

@@ -139,6 +139,29 @@ func (d Document) Marshal() ([]byte, error) {
 	return nil, fmt.Errorf("no identity document")
 }
 
+// ReadFile reads the lock file at path as the identity document of its
+// lock (lock.ReadFileID, then Parse).
+func ReadFile(path string) (Document, error) {
+	_, id, data, err := lock.ReadFileID(path)
+	if err != nil {
+		return Document{}, err
+	}
+	return Parse(id, data)
+}
+
+// Write writes d for people (WriteText), or its document as JSON (Marshal)
+// when asJSON is set.
+func (d Document) Write(w io.Writer, asJSON bool) error {
+	if !asJSON {
+		return d.WriteText(w)
+	}
+	data, err := d.Marshal()
+	if err == nil {
+		_, err = w.Write(data)
+	}
+	return err
+}
+
 // WriteDiff writes what differs between the locks of d and e: for two lock
 // manifests, lock.Diff's words and its changes file by file (as JSON, the
 // words and the diff); otherwise the words of Words, or that the two are of
