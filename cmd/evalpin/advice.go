@@ -86,6 +86,13 @@ var advice = []rule{
 
 	{as[*runs.NoDocumentError](), fault.Input, says("pass the lock file instead, or compare the runs of the two locks with 'evalpin diff'")},
 
+	// What the endpoints made of the credentials sent.
+	{as[*credentials.RefusedError](fault.ErrUnauthorized), fault.Input, func(err error) string {
+		e, _ := errors.AsType[*credentials.RefusedError](err)
+		return unauthorizedHint(e.Sent)
+	}},
+	{as[*credentials.RefusedError](credentials.ErrRedirect), keep, says("give the address the endpoint redirects to as the endpoint, if it is one you trust with the credentials")},
+
 	// The gate's verdict, and its baseline.
 	{as[*compare.FailedError](), fault.GateFailed, says("")},
 	{as[*compare.InconclusiveError](), fault.Inconclusive, func(err error) string {

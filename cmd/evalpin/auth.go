@@ -32,25 +32,6 @@ func resolveCredentials(command, apiKeyEnv string, endpoints []string, getenv fu
 	return c, nil
 }
 
-// explain returns err with the hint that fits it when it is an endpoint's
-// refusal of the credentials c sent (fault.ErrUnauthorized: an input error
-// whose hint says which key was sent, or why none was) or a refused redirect
-// (credentials.ErrRedirect: the hint says what to do instead of "is the
-// server up?"); otherwise err itself, as it is when c is nil. run and probe
-// call it on every error they return.
-func explain(c *credentials.Credentials, err error) error {
-	switch {
-	case c == nil || err == nil:
-		return err
-	case errors.Is(err, fault.ErrUnauthorized):
-		return &fault.Error{Kind: fault.Input, Err: err, Hint: unauthorizedHint(c)}
-	case errors.Is(err, credentials.ErrRedirect):
-		return &fault.Error{Kind: fault.KindOf(err), Err: err,
-			Hint: "give the address the endpoint redirects to as the endpoint, if it is one you trust with the credentials"}
-	}
-	return err
-}
-
 // unauthorizedHint says which key c sent, or why it sent none, and what to
 // do.
 func unauthorizedHint(c *credentials.Credentials) string {

@@ -100,7 +100,7 @@ func TestUnauthorizedHint(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
-		err = explain(c, refused)
+		err = c.Refused(refused)
 		var stderr bytes.Buffer
 		if code := report(&stderr, advise(err)); code != fault.ExitInput {
 			t.Errorf("%s: exit %d, want %d", tt.name, code, fault.ExitInput)
@@ -113,10 +113,10 @@ func TestUnauthorizedHint(t *testing.T) {
 		}
 	}
 	other := errors.New("something else")
-	if got := explain(&credentials.Credentials{}, other); got != other {
-		t.Errorf("explain changed an error that is no refusal: %v", got)
+	if got := (&credentials.Credentials{}).Refused(other); got != other {
+		t.Errorf("Refused changed an error that is no refusal: %v", got)
 	}
-	if got := explain(nil, refused); got != refused {
-		t.Errorf("explain without credentials changed the error: %v", got)
+	if got := (*credentials.Credentials)(nil).Refused(refused); got != refused {
+		t.Errorf("Refused without credentials changed the error: %v", got)
 	}
 }

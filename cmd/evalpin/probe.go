@@ -48,7 +48,7 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { err = explain(creds, err) }()
+	defer func() { err = creds.Refused(err) }()
 	client := creds.Client(http.DefaultTransport.(*http.Transport).Clone())
 	defer client.CloseIdleConnections()
 	p := &endpoint.Prober{Client: client, APIKey: creds.Key, SkipCompletion: *noCompletion}

@@ -124,7 +124,7 @@ func (a *app) runExec(name string, o *runOptions, stderr io.Writer) (x runs.Exec
 	if !o.noProgress {
 		x.OnRunner = func(r *runner.Runner) func() { return a.showProgress(r, stderr) }
 	}
-	return x, func(err error) error { closeClient(); return explain(creds, err) }
+	return x, func(err error) error { closeClient(); return creds.Refused(err) }
 }
 
 // writeRunSummary writes a run's summary to stdout in format.
@@ -247,13 +247,5 @@ func (a *app) showProgress(r *runner.Runner, stderr io.Writer) (stop func()) {
 // runCommandLine returns the command name that resumes a run: args without
 // --fresh, which would start yet another run, quoted for a POSIX shell.
 func runCommandLine(name string, args []string) string {
-	words := []string{"evalpin", name}
-	for _, a := range args {
-		switch a {
-		case "--fresh", "-fresh", "--fresh=true", "-fresh=true", "--fresh=1", "-fresh=1":
-			continue
-		}
-		words = append(words, a)
-	}
-	return cli.CommandLine(words...)
+	return cli.CommandLine(append([]string{"evalpin", name}, cli.WithoutBool(args, "fresh")...)...)
 }

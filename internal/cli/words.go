@@ -80,3 +80,18 @@ func Quote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// WithoutBool returns args without the boolean flag name set true in any of
+// its spellings (-name, --name, --name=true, --name=1): the command line to
+// repeat without it.
+func WithoutBool(args []string, name string) []string {
+	var out []string
+	for _, a := range args {
+		flag, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if strings.HasPrefix(a, "-") && flag == name && (!hasValue || value == "true" || value == "1") {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}

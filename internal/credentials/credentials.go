@@ -269,3 +269,25 @@ func originOf(s string) string {
 	}
 	return origin(u)
 }
+
+// A RefusedError is an endpoint's refusal of the credentials Sent
+// (fault.ErrUnauthorized), or a redirect refused because it would carry them
+// to another origin (ErrRedirect): the command words the fix from what was
+// sent.
+type RefusedError struct {
+	Sent *Credentials
+	Err  error
+}
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Refused returns err as a *RefusedError with c when it is an endpoint's
+// refusal of what c sent or a refused redirect; otherwise err itself, as it
+// is when c is nil.
+func (c *Credentials) Refused(err error) error {
+	if c == nil || err == nil || !errors.Is(err, fault.ErrUnauthorized) && !errors.Is(err, ErrRedirect) {
+		return err
+	}
+	return &RefusedError{Sent: c, Err: err}
+}
