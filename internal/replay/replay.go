@@ -266,8 +266,8 @@ func (p *player) fresh(ctx context.Context, override func(eval.Settings) eval.Se
 	return false, err
 }
 
-// resolveLock returns the lock arg names: a lock id as it is, or the stored
-// lock a prefix names.
+// resolveLock returns the lock arg names: a lock id as it is, the stored
+// lock a prefix names, or the lock of a stored run (runs.LockOf).
 func resolveLock(ctx context.Context, open func() (*store.DB, error), arg string) (lockid.ID, error) {
 	if lockid.Valid(arg) {
 		return lockid.ID(arg), nil
@@ -277,7 +277,7 @@ func resolveLock(ctx context.Context, open func() (*store.DB, error), arg string
 		return "", err
 	}
 	defer db.Close()
-	return runs.ResolveLock(ctx, db, arg)
+	return runs.LockOf(ctx, db, arg)
 }
 
 // A player is one playback while it runs: its suite, and each case's output
