@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# demo.sh shows evalpin end to end on the real-engine test bed (docs/testbed.md):
-# two versions of a tiny generated model served by a real Ollama, their two
-# locks, runs that are stored, interrupted and resumed, a lock refusal, and a
-# statistical diff and CI gate of the new version against the old.
+# demo.sh tells evalpin's three uses end to end on the real-engine test bed
+# (docs/testbed.md), a real Ollama serving tiny generated models:
+#   1. the CI gate on an upgrade: a model drifts under the same name, and one
+#      command (evalpin gate) probes it, runs the suite at the baseline's
+#      settings, compares and fails it;
+#   2. incident playback: cases answered under the old lock, played back
+#      against it and against the new one side by side;
+#   3. forks side by side: three packagings of one model compared at once.
+# No id is pasted: runs are named by their numbers, locks by short prefixes
+# the commands print.
 #
 # Usage: scripts/demo.sh            (or: make demo)
 #
@@ -64,12 +70,13 @@ EVALPIN=$WORK/evalpin
 say "ollama  $OLLAMA ($("$OLLAMA" --version 2>/dev/null | tail -1))"
 say "evalpin $("$EVALPIN" version)"
 
-step "Two versions of one model: the same weights, another chat template"
+step "Three packagings of one model"
 "$WORK/genmodel" -o "$WORK/models/v1" -seed 1 -template chat >/dev/null
 "$WORK/genmodel" -o "$WORK/models/v2" -seed 1 -template compact >/dev/null
-say "v1: model.gguf sha256 $(sha256sum "$WORK/models/v1/model.gguf" | cut -c1-16)…, template 'chat'"
-say "v2: model.gguf sha256 $(sha256sum "$WORK/models/v2/model.gguf" | cut -c1-16)…, template 'compact'"
-say "Same weights file, same name on the server: only the chat template drifted."
+"$WORK/genmodel" -o "$WORK/models/f32" -seed 1 -template chat -dtype f32 >/dev/null
+say "v1:  model.gguf sha256 $(sha256sum "$WORK/models/v1/model.gguf" | cut -c1-16)…, F16, template 'chat'"
+say "v2:  model.gguf sha256 $(sha256sum "$WORK/models/v2/model.gguf" | cut -c1-16)…, F16, template 'compact' (the same weights file)"
+say "f32: model.gguf sha256 $(sha256sum "$WORK/models/f32/model.gguf" | cut -c1-16)…, F32, template 'chat' (the same weights, wider)"
 
 step "Start Ollama on a free 127.0.0.1 port, in $WORK"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
@@ -85,89 +92,76 @@ for i in $(seq 1 200); do
 	[ "$i" -lt 200 ] || die "ollama did not answer on $HOST within 10s"
 	sleep 0.05
 done
-"${ollama_env[@]}" "$OLLAMA" create tiny-v1 -f "$WORK/models/v1/Modelfile" >/dev/null 2>&1 || die "ollama create tiny-v1 failed"
-"${ollama_env[@]}" "$OLLAMA" create tiny-v2 -f "$WORK/models/v2/Modelfile" >/dev/null 2>&1 || die "ollama create tiny-v2 failed"
+create() { "${ollama_env[@]}" "$OLLAMA" create "$1" -f "$WORK/models/$2/Modelfile" >/dev/null 2>&1 || die "ollama create $1 failed"; }
 URL=http://$HOST/v1
-say "serving tiny-v1 and tiny-v2 at $URL"
+say "Ollama serves at $URL"
 
-export EVALPIN_DB=$WORK/demo.db
-RUN=("$EVALPIN" run --suite testbed --endpoint "$URL" --samples 3 --no-progress)
-
-step "1. Probe: which lock does each model serve, and how does evalpin know?"
-show "$EVALPIN" probe --model tiny-v1 "$URL"
-LOCK_A=$("$EVALPIN" probe --format json --model tiny-v1 "$URL" | grep -m1 -o '"lock": "[^"]*"' | cut -d'"' -f4)
-LOCK_B=$("$EVALPIN" probe --format json --model tiny-v2 "$URL" | grep -m1 -o '"lock": "[^"]*"' | cut -d'"' -f4)
-say ""
-say "tiny-v1 serves $LOCK_A"
-say "tiny-v2 serves $LOCK_B"
-[ -n "$LOCK_A" ] && [ -n "$LOCK_B" ] && [ "$LOCK_A" != "$LOCK_B" ] || die "expected two different locks"
-say "Two locks: the template change is a different deliverable, though the weights are the same."
-
-step "2. Run the bundled testbed suite (20 cases × 3 samples) against v1, pinned to its lock"
-show "${RUN[@]}" --model tiny-v1 --expect-lock "$LOCK_A"
-
-step "3. The same command again: the run is complete, nothing is requested"
-show "${RUN[@]}" --model tiny-v1 --expect-lock "$LOCK_A"
-
-step "4. A fresh run of v1, interrupted (SIGINT, as Ctrl-C) and resumed by the same command"
-say "\$ evalpin run ... --model tiny-v1 --fresh --concurrency 1   (interrupted as soon as the run is under way)"
-"${RUN[@]}" --model tiny-v1 --expect-lock "$LOCK_A" --fresh --concurrency 1 >"$WORK/interrupted.out" 2>"$WORK/interrupted.err" &
-RUN_PID=$!
-for _ in $(seq 1 400); do
-	n=$("$EVALPIN" runs --status running --format json 2>/dev/null | grep -m1 -o '"results": [0-9]*' | grep -o '[0-9]*$' || true)
-	[ -n "$n" ] && break # the run exists and is running
-	kill -0 "$RUN_PID" 2>/dev/null || break
-	sleep 0.02
-done
-kill -INT "$RUN_PID" 2>/dev/null || true
+export EVALPIN_DB= # the project file names the database
+PROJECT=$WORK/project
+mkdir -p "$PROJECT"
+cd "$PROJECT"
+ev() { "$EVALPIN" "$@"; }
 code=0
-wait "$RUN_PID" || code=$?
-sed "s#$WORK#\$DEMO#g; s#$EVALPIN#evalpin#g" "$WORK/interrupted.err"
-say "exit $code"
-if [ "$code" = 130 ]; then
-	say "Interrupted: the requests in flight were finished and stored; the run is resumable."
-	show "${RUN[@]}" --model tiny-v1 --expect-lock "$LOCK_A"
-else
-	say "(the run finished before the interrupt reached it)"
-	cat "$WORK/interrupted.out"
-fi
+expect() { # expect CODE: the last command's exit
+	say "exit $code"
+	[ "$code" = "$1" ] || die "expected exit $1, got $code"
+	code=0
+}
 
-step "5. Two runs of one lock: every output identical (greedy decoding, fixed seed)"
-say "(Latency may differ: part of run 2 was sent one request at a time, and the engine queues the rest.)"
-show "$EVALPIN" diff --baseline 1 --candidate 2
+step "1. The CI gate on an upgrade"
+create tiny v1
+say "The team serves v1 as 'tiny' and keeps the project's defaults in evalpin.yaml:"
+show "$EVALPIN" init --endpoint "$URL" --model tiny --suite testbed --db .evalpin/history.db
+cat >>evalpin.yaml <<'YAML'
 
-step "6. --expect-lock refuses v2: the endpoint serves another lock (exit 3, no run created)"
-code=0
-show "${RUN[@]}" --model tiny-v2 --expect-lock "$LOCK_A" || code=$?
-say "exit $code"
-[ "$code" = 3 ] || die "expected exit 3 (lock refused), got $code"
-
-step "7. Run v2, pinned to its own lock"
-show "${RUN[@]}" --model tiny-v2 --expect-lock "$LOCK_B"
-
-step "8. Diff v2 against v1, by lock: what changed, and does it matter?"
-show "$EVALPIN" diff --baseline "$LOCK_A" --candidate "$LOCK_B"
-
-step "9. Gate v2 against v1 for CI (exit 1 on a regression)"
-say "The default policy gates pass rates only: a new model changes outputs by design."
-code=0
-show "$EVALPIN" gate --baseline "$LOCK_A" --candidate "$LOCK_B" || code=$?
-say "exit $code"
-say ""
-say "v2 was meant to be v1 repackaged, so any drift beyond the noise floor is a regression:"
-cat >"$WORK/repackaged.yaml" <<'POLICY'
+# Added by hand: the gate's baseline and policy, the lineage, the reports.
+baseline: "baselines/testbed.jsonl"
+lineage: "baselines/lineage.jsonl"
+policy: "repackaged.yaml"
+reports: ["reports/gate.md", "reports/junit.xml"]
+samples: 3
+YAML
+cat >repackaged.yaml <<'POLICY'
 # A repackaging must not change what the model says.
 alpha: 0.05
 max_drift: 0.05   # fail when outputs change significantly more than repeats do, by > 5 pp
 POLICY
-sed 's/^/    /' "$WORK/repackaged.yaml"
-code=0
-show "$EVALPIN" gate --baseline "$LOCK_A" --candidate "$LOCK_B" --policy "$WORK/repackaged.yaml" || code=$?
-say "exit $code"
-[ "$code" = 1 ] || { echo "demo: the gate should have failed (exit 1), got $code" >&2; exit 1; }
+sed -n '/Added by hand/,$p' evalpin.yaml | sed 's/^/    /'
+say ""
+say "Run the suite against v1 and accept the run as the baseline, committed beside the lineage:"
+show "$EVALPIN" run --no-progress
+show "$EVALPIN" baseline accept 1
+show "$EVALPIN" promote 1 --note "v1 accepted"
+say ""
+say "An upgrade lands under the same name: v2, the same weights with another chat template."
+create tiny v2
+say "CI runs one command; it finds the new lock, runs the suite at the baseline's settings, and compares:"
+show "$EVALPIN" gate --no-progress || code=$?
+expect 1
+say "The reports CI keeps: $(ls reports | tr '\n' ' ')"
+show "$EVALPIN" locks
 
-step "10. The history"
-show "$EVALPIN" runs
+step "2. Incident playback: last week's answers, under the lock that gave them"
+create tiny-v1 v1
+say "A user reports two answers of v1 (run 1, cases sea-story and sea-boat). Serve v1 again and play them"
+say "back under its lock; the same endpoint serves today's 'tiny' (v2, run 2's lock), asked side by side:"
+show "$EVALPIN" replay --lock 1 --cases sea-story,sea-boat --endpoint "$URL" --model tiny-v1 --against-endpoint "$URL" --against 2 --no-progress || code=$?
+expect 0
+
+step "3. Forks side by side: three packagings, each run labelled"
+create tiny-f32 f32
+create tiny-v2 v2
+for fork in v1:tiny-v1 v2:tiny-v2 f32:tiny-f32; do
+	show "$EVALPIN" run --model "${fork#*:}" --label "fork=${fork%%:*}" --no-progress >/dev/null
+done
+show "$EVALPIN" compare fork=v1 fork=v2 fork=f32 --suite testbed
+
+step "What you type next"
+say "  evalpin init --endpoint URL --suite FILE   a project file for your model"
+say "  evalpin run && evalpin baseline accept 1   a baseline, committed to git"
+say "  evalpin gate                               in CI, on every upgrade (docs/ci.md)"
+say "  evalpin replay --lock OLD --cases ...      when a user reports an answer"
+say "  evalpin compare fork=a fork=b --suite S    when forks compete"
 
 say ""
 say "demo finished in $(awk -v a="$START" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"

@@ -69,3 +69,24 @@ func TestRunReusesUnchangedCases(t *testing.T) {
 	defer db2.Close()
 	runCheckStored(t, db2, 2, runCaseIDs(21), 1, lockid.ID(runLockA))
 }
+
+// run --label labels the run it finds complete as well as a new one: labels
+// are not a run's identity.
+func TestRunLabelsAFoundRun(t *testing.T) {
+	a := runQuiet(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "e.db")
+	args := []string{"run", "--suite", runSuiteFile(t, dir, 5), "--endpoint", newRunFake(runLockA).start(t), "--db", db}
+	ctx := context.Background()
+	for _, extra := range [][]string{{"--label", "team=x"}, {"--label", "fork=base"}} {
+		if code, _, stderr := a.cmd(ctx, append(args, extra...)...); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	s := runOpen(t, db)
+	defer s.Close()
+	run, err := s.Run(ctx, 1)
+	if err != nil || run.Labels["team"] != "x" || run.Labels["fork"] != "base" || len(runListRuns(t, s)) != 1 {
+		t.Fatalf("run 1: %v, labels %v; want one run labelled team=x and fork=base", err, run.Labels)
+	}
+}

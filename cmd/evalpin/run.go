@@ -167,7 +167,7 @@ func (a *app) addRunFlags(fs *cli.Flags) *runOptions {
 	fs.Var((*cli.Strings)(&o.selection.Cases), "cases", "replay only the cases of these `IDS` (comma-separated, repeatable)")
 	fs.Var((*cli.Strings)(&o.selection.Tags), "tags", "replay only the cases carrying one of these `TAGS` (comma-separated, repeatable)")
 	fs.IntVar(&o.selection.Limit, "limit", 0, "replay at most the first `N` cases selected")
-	fs.Var(&o.labels, "label", "record a label `key=value` with a new run, e.g. fork=nous (repeatable; not part of its identity)")
+	fs.Var(&o.labels, "label", "record a label `key=value` with the run, e.g. fork=nous (repeatable; not part of its identity)")
 	fs.StringVar(&o.apiKeyEnv, "api-key-env", "", "send the API key in environment variable `VAR` to every endpoint (default: $OPENAI_API_KEY, to endpoints of $OPENAI_BASE_URL's origin only)")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "show no progress bar, even on a terminal")
 	cli.AtLeast(fs, "limit", 1)

@@ -178,6 +178,12 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 			return nil, err
 		}
 	}
+	if r.Prior != "" && len(spec.Labels) > 0 { // a run found again is labelled too
+		if err := db.AddRunLabels(ctx, r.ID, spec.Labels); err != nil {
+			r.unlock()
+			return nil, err
+		}
+	}
 	// The suite's cases are stored while it is replayed: results refer to
 	// the run, not to its cases (CreateRun recorded the suite itself). The
 	// run is called complete only once they are stored; when they are
