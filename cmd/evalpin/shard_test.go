@@ -90,3 +90,36 @@ func TestShardsMergeAndGate(t *testing.T) {
 		t.Fatalf("gate of the merged baseline: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// More shards than a suite has cases leaves some shards empty: their runs
+// request nothing and are complete, and all of them still merge into the
+// whole run.
+func TestShardsEmpty(t *testing.T) {
+	a := runQuiet(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	suite := runSuiteFile(t, dir, 3)
+	fake := newRunFake(runLockA)
+	ep := fake.start(t)
+	const n = 8
+	var files []string
+	for i := 1; i <= n; i++ {
+		db := filepath.Join(dir, fmt.Sprintf("shard%d.db", i))
+		file := filepath.Join(dir, fmt.Sprintf("shard%d.jsonl", i))
+		shard := fmt.Sprintf("%d/%d", i, n)
+		if code, _, stderr := a.cmd(ctx, "run", "--suite", suite, "--endpoint", ep, "--db", db, "--shard", shard, "--no-progress"); code != 0 {
+			t.Fatalf("run --shard %s: exit %d\n%s", shard, code, stderr)
+		}
+		if code, _, stderr := a.cmd(ctx, "baseline", "export", "1", "--db", db, "-o", file); code != 0 {
+			t.Fatalf("export shard %s: exit %d\n%s", shard, code, stderr)
+		}
+		files = append(files, file)
+	}
+	if got := fake.cases.Load(); got != 3 {
+		t.Errorf("the shards requested %d cases, want 3", got)
+	}
+	code, stdout, stderr := a.cmd(ctx, append([]string{"baseline", "import", "--db", filepath.Join(dir, "merged.db")}, files...)...)
+	if code != 0 || strings.TrimSpace(stdout) != "1" || !strings.Contains(stderr, "complete, 3 cases, 3 results, 0 failed") {
+		t.Fatalf("import the shards: exit %d %q\n%s", code, stdout, stderr)
+	}
+}

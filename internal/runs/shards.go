@@ -163,7 +163,7 @@ func checkShards(shards []Shard) ([]Shard, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, shardErrorf("shard %s missing: %d files given, want one of each of the %d shards", strings.Join(missing, ", "), len(shards), n)
+		return nil, shardErrorf("shard %s missing: %s given, want one of each of the %d shards", strings.Join(missing, ", "), plural(len(shards), "file"), n)
 	}
 	for _, s := range byIndex[1:] {
 		if !sameCases(s.Baseline.Cases, first.Baseline.Cases) {
@@ -212,7 +212,7 @@ func checkCovered(shards []Shard, sel eval.Selection, results []eval.Result) err
 			return shardErrorf("%s (shard %d/%d) holds no result of case %s", untrusted.Line(shards[j-1].Name), j, n, untrusted.Line(id))
 		case k != 0 && k != samples:
 			j := eval.ShardOf(id, n)
-			return shardErrorf("%s (shard %d/%d) holds %d results of case %s, want %d samples", untrusted.Line(shards[j-1].Name), j, n, k, untrusted.Line(id), samples)
+			return shardErrorf("%s (shard %d/%d) holds %s of case %s, want %s", untrusted.Line(shards[j-1].Name), j, n, plural(k, "result"), untrusted.Line(id), plural(samples, "sample"))
 		}
 	}
 	if len(got) != wantCases {
