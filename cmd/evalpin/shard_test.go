@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -121,5 +124,130 @@ func TestShardsEmpty(t *testing.T) {
 	code, stdout, stderr := a.cmd(ctx, append([]string{"baseline", "import", "--db", filepath.Join(dir, "merged.db")}, files...)...)
 	if code != 0 || strings.TrimSpace(stdout) != "1" || !strings.Contains(stderr, "complete, 3 cases, 3 results, 0 failed") {
 		t.Fatalf("import the shards: exit %d %q\n%s", code, stdout, stderr)
+	}
+}
+
+// The sharded workflow of docs/ci.md runs as written: its shard job's and
+// its gate job's shell steps, each job in a checkout of its own with the
+// project file the page shows, the shard jobs against a fake engine of the
+// candidate's lock, and the gate job against a baseline file of another
+// lock. The platforms' actions cannot run here: the test substitutes the
+// matrix value, copies the shard files as upload-artifact and
+// download-artifact would, and puts the evalpin it builds first on PATH in
+// place of `go install …@latest`.
+func TestShardsCIDoc(t *testing.T) {
+	a := runQuiet(t)
+	ctx := context.Background()
+	doc, err := os.ReadFile("../../docs/ci.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var workflow string
+	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
+		if strings.Contains(m[1], "--shard") {
+			workflow = m[1]
+		}
+	}
+	shardJob, gateJob, ok := strings.Cut(workflow, "\n  gate:\n")
+	matrix := regexp.MustCompile(`shard: \[([0-9, ]+)\]`).FindStringSubmatch(shardJob)
+	const upload, download = "path: shard-${{ matrix.shard }}.jsonl", "path: shards/"
+	if !ok || matrix == nil || !strings.Contains(shardJob, upload) || !strings.Contains(gateJob, download) {
+		t.Fatalf("docs/ci.md has no sharded workflow with a shard matrix, a shard job that uploads %q and a gate job that downloads to %q:\n%s", upload, download, workflow)
+	}
+	steps := func(job string) []string {
+		var out []string
+		for _, s := range yamlSteps(job, `(?m)^\s*- run: (.+)$`) {
+			if !strings.HasPrefix(s, "go install ") { // the evalpin built below
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+
+	bin := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "evalpin"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	const n = 24
+	repo := t.TempDir() // what a job checks out
+	for name, content := range map[string]string{"evalpin.yaml": codeBlock(t, string(doc), "yaml", 0), "ci/gate.yaml": "alpha: 0.05\n"} {
+		os.MkdirAll(filepath.Join(repo, filepath.Dir(name)), 0o755)
+		if err := os.WriteFile(filepath.Join(repo, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(repo, "suites"), 0o755)
+	os.MkdirAll(filepath.Join(repo, "baselines"), 0o755)
+	if err := os.Rename(runSuiteFile(t, t.TempDir(), n), filepath.Join(repo, "suites", "smoke.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	// The baseline file: a run of lock A, accepted.
+	baseDB := filepath.Join(t.TempDir(), "base.db")
+	for _, args := range [][]string{
+		{"run", "--suite", filepath.Join(repo, "suites", "smoke.yaml"), "--endpoint", newRunFake(runLockA).start(t), "--db", baseDB, "--no-progress"},
+		{"baseline", "export", "1", "--db", baseDB, "-o", filepath.Join(repo, "baselines", "smoke.jsonl")},
+	} {
+		if code, _, stderr := a.cmd(ctx, args...); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", args, code, stderr)
+		}
+	}
+	candidate := newRunFake(runLockB)
+	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"EVALPIN_ENDPOINTS="+candidate.start(t), "EVALPIN_DB=", "EVALPIN_MODEL=", "OPENAI_BASE_URL=", "OPENAI_API_KEY=")
+	checkout := func() string {
+		dir := filepath.Join(t.TempDir(), "work")
+		if err := os.CopyFS(dir, os.DirFS(repo)); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	job := func(name, dir string, steps []string, replace *strings.Replacer) string {
+		t.Helper()
+		var all strings.Builder
+		for _, step := range steps {
+			step = replace.Replace(step)
+			cmd := exec.Command("sh", "-ec", step)
+			cmd.Dir, cmd.Env = dir, env
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s: %s: %v\n%s", name, step, err, out)
+			}
+			all.Write(out)
+		}
+		return all.String()
+	}
+
+	gateDir := checkout()
+	shardSteps := steps(shardJob)
+	if len(shardSteps) != 2 {
+		t.Fatalf("the shard job has %d steps besides go install, want run and export: %q", len(shardSteps), shardSteps)
+	}
+	for _, i := range strings.Split(matrix[1], ",") {
+		i = strings.TrimSpace(i)
+		dir := checkout()
+		job("shard "+i, dir, shardSteps, strings.NewReplacer("${{ matrix.shard }}", i))
+		file := "shard-" + i + ".jsonl"
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatalf("shard %s uploads %s: %v", i, file, err)
+		}
+		os.MkdirAll(filepath.Join(gateDir, "shards"), 0o755)
+		if err := os.WriteFile(filepath.Join(gateDir, "shards", file), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range runCaseIDs(n) {
+		if got := candidate.requests(id); got != 1 {
+			t.Errorf("case %s was requested %d times over the shard jobs, want once", id, got)
+		}
+	}
+	out := job("gate", gateDir, steps(gateJob), strings.NewReplacer())
+	if !strings.Contains(out, "PASS") || !strings.Contains(out, "imported 3 shards") {
+		t.Errorf("the gate job did not import the shards and pass:\n%s", out)
+	}
+	for _, report := range []string{"reports/gate.md", "reports/junit.xml", "reports/gate.html"} {
+		if _, err := os.Stat(filepath.Join(gateDir, report)); err != nil {
+			t.Errorf("gate job: %v", err)
+		}
 	}
 }
