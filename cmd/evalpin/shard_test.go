@@ -251,3 +251,23 @@ func TestShardsCIDoc(t *testing.T) {
 		}
 	}
 }
+
+// A shard that is not I/N, and an import of no file, are usage errors.
+func TestShardUsage(t *testing.T) {
+	a := runQuiet(t)
+	ctx := context.Background()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--suite", "x.yaml", "--endpoint", "http://127.0.0.1:1/v1", "--shard", "4/3"}, `shard "4/3": a shard is i/n, a whole number i from 1 to n`},
+		{[]string{"run", "--suite", "x.yaml", "--endpoint", "http://127.0.0.1:1/v1", "--shard", "2"}, `shard "2": a shard is i/n`},
+		{[]string{"baseline", "import"}, "baseline import: want one or more arguments, FILE..., got 0"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := a.cmd(ctx, tt.args...)
+		if code != fault.ExitInput || stdout != "" || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s: exit %d, want %d with %q:\n%s", tt.args, code, fault.ExitInput, tt.want, stderr)
+		}
+	}
+}
