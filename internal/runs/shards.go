@@ -24,9 +24,9 @@ import (
 // missing, a case in two files, a shard that is not complete.
 var ErrShards = errors.New("the files are not the shards of one run")
 
-// A Shard is one baseline file of a sharded run, and the name it was read
+// A ShardFile is one baseline file of a sharded run, and the name it was read
 // under (a path, or "standard input").
-type Shard struct {
+type ShardFile struct {
 	Name     string
 	Baseline *baselines.Baseline
 }
@@ -36,7 +36,7 @@ type Shard struct {
 // shards of one run, merged by MergeShards. name names what was read in
 // messages: the file, or the shards and their files.
 func ReadBaselineArgs(paths []string) (b *baselines.Baseline, name string, err error) {
-	shards := make([]Shard, len(paths))
+	shards := make([]ShardFile, len(paths))
 	for i, path := range paths {
 		if shards[i].Baseline, err = ReadBaselineArg(path); err != nil {
 			return nil, "", err
@@ -74,7 +74,7 @@ func shardErrorf(format string, args ...any) error {
 // The merged run starts when the first shard started and finishes when the
 // last finished; it keeps the labels all shards agree on, and the model,
 // evalpin version and lock source of shard 1.
-func MergeShards(shards []Shard) (*baselines.Baseline, error) {
+func MergeShards(shards []ShardFile) (*baselines.Baseline, error) {
 	if len(shards) == 0 {
 		return nil, shardErrorf("no file")
 	}
@@ -120,7 +120,7 @@ func MergeShards(shards []Shard) (*baselines.Baseline, error) {
 
 // checkShards checks that shards are one of each shard i/n of runs that
 // agree on all but the shard, and returns them in shard order.
-func checkShards(shards []Shard) ([]Shard, error) {
+func checkShards(shards []ShardFile) ([]ShardFile, error) {
 	first := shards[0]
 	h0 := first.Baseline.Header
 	sel0, err := eval.ParseSelection(h0.Selection)
@@ -128,7 +128,7 @@ func checkShards(shards []Shard) ([]Shard, error) {
 		return nil, shardErrorf("%s: %v", untrusted.Line(first.Name), err)
 	}
 	n := sel0.Shard.Count
-	byIndex := make([]Shard, max(n, 1))
+	byIndex := make([]ShardFile, max(n, 1))
 	for _, s := range shards {
 		name, h := untrusted.Line(s.Name), s.Baseline.Header
 		sel, err := eval.ParseSelection(h.Selection)
@@ -176,7 +176,7 @@ func checkShards(shards []Shard) ([]Shard, error) {
 // checkCovered checks that results, the merged results of the shards, hold
 // every sample of each case that sel selects of the shards' cases exactly
 // once, and each from the file of its shard.
-func checkCovered(shards []Shard, sel eval.Selection, results []eval.Result) error {
+func checkCovered(shards []ShardFile, sel eval.Selection, results []eval.Result) error {
 	n, samples := len(shards), shards[0].Baseline.Header.Settings.Samples
 	want, err := eval.Selection{Cases: sel.Cases, Tags: sel.Tags}.Apply(shards[0].Baseline.Cases)
 	if err != nil {

@@ -40,7 +40,7 @@ type shardSpec struct {
 // shardFile returns the baseline file of shard sel of a complete run of
 // shardCases at 2 samples, as ReadBaseline reads it: every sample of every
 // case the selection selects, in which a case's output names it.
-func shardFile(t *testing.T, s shardSpec) runs.Shard {
+func shardFile(t *testing.T, s shardSpec) runs.ShardFile {
 	t.Helper()
 	sel, err := eval.ParseSelection(s.sel)
 	if err != nil {
@@ -76,7 +76,7 @@ func shardFile(t *testing.T, s shardSpec) runs.Shard {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runs.Shard{Name: s.name, Baseline: b}
+	return runs.ShardFile{Name: s.name, Baseline: b}
 }
 
 // threeShards are the specs of the three shards of sel ("" or a selection
@@ -92,7 +92,7 @@ func TestMergeShards(t *testing.T) {
 	ctx := context.Background()
 	for _, base := range []string{"", "tags=x "} {
 		specs := threeShards(base)
-		var shards []runs.Shard
+		var shards []runs.ShardFile
 		for _, i := range []int{2, 0, 1} {
 			shards = append(shards, shardFile(t, specs[i]))
 		}
@@ -174,7 +174,7 @@ func TestMergeShardsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var shards []runs.Shard
+			var shards []runs.ShardFile
 			for _, s := range tt.specs {
 				shards = append(shards, shardFile(t, s))
 			}
