@@ -1,6 +1,9 @@
 package eval
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,7 +13,8 @@ import (
 // A Selection picks the cases of a suite a run replays, for a quick look at a
 // part of it: the cases whose id is in Cases (all when empty), of those the
 // ones that carry one of Tags (all when empty), and of those the first Limit
-// in suite order (all when 0). The zero Selection is the whole suite.
+// in suite order (all when 0), and of those the ones of Shard (all when
+// Shard is zero or 1/1). The zero Selection is the whole suite.
 //
 // A run records its Selection (String) beside the suite's hash, so a subset's
 // results pair with a whole run's case by case, and a subset run is never
@@ -19,14 +23,85 @@ type Selection struct {
 	Cases []string `json:"cases,omitempty"`
 	Tags  []string `json:"tags,omitempty"`
 	Limit int      `json:"limit,omitempty"`
+	Shard Shard    `json:"shard,omitzero"`
 }
 
 // All reports whether s selects the whole suite.
-func (s Selection) All() bool { return len(s.Cases) == 0 && len(s.Tags) == 0 && s.Limit == 0 }
+func (s Selection) All() bool {
+	return len(s.Cases) == 0 && len(s.Tags) == 0 && s.Limit == 0 && s.Shard.Whole()
+}
+
+// Unsharded returns s without its Shard: the selection that the n shards of
+// s together replay.
+func (s Selection) Unsharded() Selection {
+	s.Shard = Shard{}
+	return s
+}
+
+// A Shard is part Index (1 to Count) of Count of a selection, for spreading
+// one run over Count machines: each replays its shard, and the shards' runs
+// merge into one run of the whole selection (evalpin baseline import).
+//
+// A case's shard depends on its id alone (ShardOf), not on its position in
+// the suite or on the other cases, so every machine computes the same
+// shards, and adding, removing or reordering cases moves no other case to
+// another shard. The zero Shard, and 1/1, are the whole selection.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// ShardOf returns the shard (1 to n) of the case with id among n shards: the
+// first 8 bytes of the SHA-256 of id, as a big-endian unsigned integer,
+// modulo n, plus 1. It is 1 when n < 2.
+func ShardOf(id string, n int) int {
+	if n < 2 {
+		return 1
+	}
+	sum := sha256.Sum256([]byte(id))
+	return int(binary.BigEndian.Uint64(sum[:8])%uint64(n)) + 1
+}
+
+// Whole reports whether s is the whole selection: zero or 1/1.
+func (s Shard) Whole() bool { return s.Count <= 1 }
+
+// Holds reports whether the case with id is in shard s.
+func (s Shard) Holds(id string) bool { return s.Whole() || ShardOf(id, s.Count) == s.Index }
+
+// String is s as "i/n", "" for the whole selection.
+func (s Shard) String() string {
+	if s.Whole() {
+		return ""
+	}
+	return strconv.Itoa(s.Index) + "/" + strconv.Itoa(s.Count)
+}
+
+// ErrShard is the error of a shard that is not i/n with 1 <= i <= n.
+var ErrShard = errors.New("a shard is i/n, a whole number i from 1 to n")
+
+// ParseShard reads a shard "i/n" (1 <= i <= n); "" is the zero Shard.
+func ParseShard(text string) (Shard, error) {
+	if text == "" {
+		return Shard{}, nil
+	}
+	is, ns, ok := strings.Cut(text, "/")
+	i, ierr := strconv.Atoi(is)
+	n, nerr := strconv.Atoi(ns)
+	if !ok || ierr != nil || nerr != nil || n < 1 || i < 1 || i > n {
+		return Shard{}, fmt.Errorf("shard %q: %w", text, ErrShard)
+	}
+	return Shard{Index: i, Count: n}, nil
+}
+
+// Set sets s from its text (ParseShard), for a command-line flag.
+func (s *Shard) Set(text string) (err error) {
+	*s, err = ParseShard(text)
+	return err
+}
 
 // String is s's canonical form, what a run records: "" for the whole suite,
 // else its parts with sorted, de-duplicated lists, e.g.
-// "cases=a,b tags=x limit=5".
+// "cases=a,b tags=x limit=5 shard=2/3".
 func (s Selection) String() string {
 	var parts []string
 	if len(s.Cases) > 0 {
@@ -37,6 +112,9 @@ func (s Selection) String() string {
 	}
 	if s.Limit > 0 {
 		parts = append(parts, "limit="+strconv.Itoa(s.Limit))
+	}
+	if !s.Shard.Whole() {
+		parts = append(parts, "shard="+s.Shard.String())
 	}
 	return strings.Join(parts, " ")
 }
@@ -71,6 +149,12 @@ func ParseSelection(text string) (Selection, error) {
 				return Selection{}, fmt.Errorf("selection %q: limit %q is not a positive number", text, val)
 			}
 			s.Limit = n
+		case "shard":
+			sh, err := ParseShard(val)
+			if err != nil {
+				return Selection{}, fmt.Errorf("selection %q: %w", text, err)
+			}
+			s.Shard = sh
 		default:
 			return Selection{}, fmt.Errorf("selection %q: unknown part %q", text, part)
 		}
@@ -80,10 +164,19 @@ func ParseSelection(text string) (Selection, error) {
 
 // Apply returns the cases of cases that s selects, in their order. A case id
 // that no case has, a tag no case carries, or a selection of no case is an
-// error.
+// error. The shard is taken last, of the cases the rest of s selects, so that
+// the shards of s are a partition of s.Unsharded(); a shard may hold no case
+// (a small suite over many shards), and that is not an error.
 func (s Selection) Apply(cases []Case) ([]Case, error) {
 	if s.All() {
 		return cases, nil
+	}
+	if !s.Shard.Whole() {
+		all, err := s.Unsharded().Apply(cases)
+		if err != nil {
+			return nil, err
+		}
+		return slices.DeleteFunc(slices.Clone(all), func(c Case) bool { return !s.Shard.Holds(c.ID) }), nil
 	}
 	ids := make(map[string]bool, len(cases))
 	tags := map[string]bool{}

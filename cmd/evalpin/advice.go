@@ -128,6 +128,7 @@ var advice = []rule{
 		}
 		return "write #N for run N, or more digits of the lock ('evalpin runs' prints each lock's shortest unique prefix)"
 	}},
+	{is(runs.ErrShards), fault.Input, says("import the files of all the shards i/n of one run, each exported with 'evalpin baseline export' once its 'evalpin run --shard i/n' is complete")},
 	{is(runs.ErrOpen), fault.Input, says("pass the path of a baseline file written by 'evalpin baseline export'")},
 	{is(baselines.ErrNotBaseline), fault.Input, says("pass a file written by 'evalpin baseline export'")},
 	{as[*baselines.ParseError](), fault.Input, says(baselineFileHint)},

@@ -98,19 +98,18 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 	fs := a.flags("baseline import", baselineImportUsage)
 	dbPath := addDBFlag(fs)
 	a.defaults(fs, "db")
-	pos, err := fs.ParseWant(args, a.getenv, "FILE")
+	pos, err := fs.Parse(args, a.getenv)
+	if err == nil && len(pos) == 0 {
+		err = fs.Usagef("want one or more arguments, FILE..., got 0")
+	}
 	if err != nil {
 		return err
 	}
-	path := pos[0]
-	b, err := runs.ReadBaselineArg(path)
-	if errors.Is(err, runs.ErrOpen) {
+	b, path, err := runs.ReadBaselineArgs(pos)
+	if errors.Is(err, runs.ErrOpen) || errors.Is(err, runs.ErrShards) {
 		return fmt.Errorf("baseline import: %w", err)
 	} else if err != nil {
 		return err
-	}
-	if path == "-" {
-		path = "standard input"
 	}
 	db, err := openStore(*dbPath)
 	if err != nil {

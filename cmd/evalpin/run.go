@@ -140,6 +140,7 @@ func (a *app) parseRunFlags(args []string, stderr io.Writer) (*runOptions, error
 	fs := cli.New("run", runUsage, fault.ExitStatusText, stderr)
 	o := a.addRunFlags(fs)
 	o.db = addDBFlag(fs)
+	fs.Var(&o.selection.Shard, "shard", "replay only shard `I/N` of the cases (by their ids' hash), one of N machines' parts of one run")
 	o.format = fs.Choice("format", "table", "summary `format`: table or json", "table", "json")
 	a.defaults(fs, "endpoint", "model", "suite", "samples", "db", "api-key-env")
 	if _, err := fs.ParseWant(args, a.getenv); err != nil {
