@@ -137,8 +137,13 @@ func changeDetail(c FileChange) string {
 	switch {
 	case c.PartsOnly:
 		return "only its embedded parts changed (listed with #)"
+	case c.Layout:
+		return "only its layout changed: the same content, parts and values"
 	case c.Old != nil && c.New != nil:
 		var parts []string
+		if len(c.Values) > 0 {
+			parts = append(parts, fieldWords(c.Values))
+		}
 		if c.Old.Role != c.New.Role {
 			parts = append(parts, fmt.Sprintf("role %s → %s", c.Old.Role, c.New.Role))
 		}

@@ -1,0 +1,299 @@
+package lock
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evalpin/evalpin/internal/testbed/gguf"
+)
+
+// A ggufModel describes a tiny GGUF file for the tests: the knobs a fork
+// turns.
+type ggufModel struct {
+	typ      gguf.TensorType // of the matrices; norms stay F32
+	fileType *uint32         // general.file_type, or none
+	tokens   []string
+	template string
+	name     string // general.name
+	context  uint32 // llama.context_length
+}
+
+func baseGGUF() ggufModel {
+	ft := uint32(0)
+	return ggufModel{typ: gguf.TensorF32, fileType: &ft, tokens: []string{"<s>", "</s>", "a", "b"},
+		template: "{{ .Prompt }}", name: "tiny", context: 256}
+}
+
+// bytes encodes m with the test bed's GGUF writer.
+func (m ggufModel) bytes(t testing.TB) []byte {
+	t.Helper()
+	values := make([]float32, 4*len(m.tokens))
+	for i := range values {
+		values[i] = float32(i%7) / 8 // exact in F16 too
+	}
+	data := gguf.F32Data(values)
+	if m.typ == gguf.TensorF16 {
+		data = gguf.F16Data(values)
+	}
+	f := &gguf.File{
+		KV: []gguf.KV{
+			{Key: "general.architecture", Value: "llama"},
+			{Key: "general.name", Value: m.name},
+			{Key: "llama.context_length", Value: m.context},
+			{Key: "tokenizer.ggml.model", Value: "gpt2"},
+			{Key: "tokenizer.ggml.tokens", Value: m.tokens},
+			{Key: "tokenizer.chat_template", Value: m.template},
+		},
+		Tensors: []gguf.Tensor{
+			{Name: "token_embd.weight", Dims: []uint64{4, uint64(len(m.tokens))}, Type: m.typ, Data: data},
+			{Name: "output_norm.weight", Dims: []uint64{4}, Type: gguf.TensorF32, Data: gguf.F32Data([]float32{1, 1, 1, 1})},
+		},
+	}
+	if m.fileType != nil {
+		f.KV = append(f.KV, gguf.KV{Key: "general.file_type", Value: *m.fileType})
+	}
+	var b bytes.Buffer
+	if err := gguf.Write(&b, f); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+const ggufModelfile = "# a tiny model\nFROM ./model.gguf\nPARAMETER temperature 0.6\n"
+
+// ggufDir writes a GGUF + Modelfile directory.
+func ggufDir(t *testing.T, m ggufModel, modelfile string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{"model.gguf": m.bytes(t), "Modelfile": []byte(modelfile)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func createIn(t *testing.T, dir string, version int) *Manifest {
+	t.Helper()
+	m, err := Create(context.Background(), dir, Options{Version: version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func fileOf(m *Manifest, path string) *File {
+	for i := range m.Files {
+		if m.Files[i].Path == path {
+			return &m.Files[i]
+		}
+	}
+	return nil
+}
+
+func TestGGUFParts(t *testing.T) {
+	m := createIn(t, ggufDir(t, baseGGUF(), ggufModelfile), 0)
+	var paths []string
+	for _, f := range m.Files {
+		paths = append(paths, f.Path+" "+string(f.Role))
+	}
+	want := "Modelfile config, Modelfile#parameters config, model.gguf weights, model.gguf#chat_template template, model.gguf#metadata config, model.gguf#tensors weights, model.gguf#tokenizer tokenizer"
+	if got := strings.Join(paths, ", "); got != want {
+		t.Fatalf("files = %s\nwant %s", got, want)
+	}
+	if got, want := fileOf(m, "model.gguf#chat_template").SHA256, hexSum([]byte("{{ .Prompt }}")); got != want {
+		t.Errorf("template part sha256 = %s, want the template text's %s", got, want)
+	}
+	tv := fileOf(m, "model.gguf#tensors").Values
+	if tv["quantization"] != "F32" || jsonValue(tv, "tensor_types") != `{"F32":2}` {
+		t.Errorf("tensor values = %v", tv)
+	}
+	// The whole file's hash is its bytes', as Ollama's blob digest.
+	sum := sha256.Sum256(baseGGUF().bytes(t))
+	if got := fileOf(m, "model.gguf").SHA256; got != hex.EncodeToString(sum[:]) {
+		t.Errorf("model.gguf sha256 = %s, want the bytes' hash", got)
+	}
+	// A version 1 manifest of the same directory has no parts.
+	if v1 := createIn(t, ggufDir(t, baseGGUF(), ggufModelfile), 1); fileOf(v1, "model.gguf#tensors") != nil || fileOf(v1, "model.gguf").RestSHA256 != "" {
+		t.Errorf("version 1 records GGUF parts: %+v", v1.Files)
+	}
+}
+
+// TestForkWords holds the words of lock diff for the forks issue 12 names.
+func TestForkWords(t *testing.T) {
+	f16, q := uint32(1), uint32(7)
+	for _, tt := range []struct {
+		name      string
+		change    func(m *ggufModel)
+		modelfile string
+		want      string
+	}{
+		{"re-quantized F32 → F16", func(m *ggufModel) { m.typ, m.fileType = gguf.TensorF16, &f16 }, "",
+			"quantization F32 → F16; tensors re-encoded; tokenizer same; template same; config same; serving same"},
+		{"file type label only", func(m *ggufModel) { m.fileType = &q }, "",
+			"quantization F32 → Q8_0; tensors re-encoded; tokenizer same; template same; config same; serving same"},
+		{"re-quantized, no file type", func(m *ggufModel) { m.typ, m.fileType = gguf.TensorF16, nil }, "",
+			"quantization F32 → F16; tensors re-encoded; tokenizer same; template same; config same; serving same"},
+		{"vocabulary changed, same tensors", func(m *ggufModel) { m.tokens = []string{"<s>", "</s>", "a", "c"} }, "",
+			"tokenizer changed (inside model.gguf); tensors same; template same; config same; serving same"},
+		{"vocabulary grown", func(m *ggufModel) { m.tokens = append(m.tokens, "d") }, "",
+			"weights changed; tokenizer changed (inside model.gguf); template same; config same; serving same"},
+		{"template inside the GGUF", func(m *ggufModel) { m.template = "{{ .System }}{{ .Prompt }}" }, "",
+			"template changed (inside model.gguf); tensors same; tokenizer same; config same; serving same"},
+		{"context length", func(m *ggufModel) { m.context = 512 }, "",
+			"config changed (inside model.gguf); tensors same; tokenizer same; template same; serving same"},
+		{"renamed", func(m *ggufModel) { m.name = "tiny-v2" }, "",
+			"descriptive metadata changed (inside model.gguf); tensors same; tokenizer same; template same; config same; serving same"},
+		{"Modelfile parameter", func(*ggufModel) {}, "FROM ./model.gguf\nPARAMETER temperature 0.7\n",
+			"config changed; weights same; tokenizer same; template same; serving same"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := createIn(t, ggufDir(t, baseGGUF(), ggufModelfile), 0)
+			m := baseGGUF()
+			tt.change(&m)
+			b := createIn(t, ggufDir(t, m, cmpOr(tt.modelfile, ggufModelfile)), 0)
+			if got := Diff(a, b).Words(); got != tt.want {
+				t.Errorf("words = %q\nwant    %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// TestModelfileComment: a comment, blank lines and quoting are no part of
+// what Ollama makes of a Modelfile, so a version 2 lock does not change; a
+// version 1 lock, which hashes the bytes, does.
+func TestModelfileComment(t *testing.T) {
+	edited := "# a tiny model, re-commented\n\nFROM \"./model.gguf\"\n\n# sampling\nPARAMETER temperature 0.6\n"
+	for _, tt := range []struct {
+		version int
+		same    bool
+	}{{1, false}, {2, true}} {
+		a := createIn(t, ggufDir(t, baseGGUF(), ggufModelfile), tt.version)
+		b := createIn(t, ggufDir(t, baseGGUF(), edited), tt.version)
+		if same := a.Lock == b.Lock; same != tt.same {
+			t.Errorf("version %d: same lock = %v, want %v (%s)", tt.version, same, tt.same, Diff(a, b).Words())
+		}
+	}
+	// What the lock covers of the Modelfile is still held: ReadModelfile
+	// accepts the edited file against the lock of the original.
+	dir := ggufDir(t, baseGGUF(), edited)
+	a := createIn(t, ggufDir(t, baseGGUF(), ggufModelfile), 0)
+	if _, err := ReadModelfile(dir, a); err != nil {
+		t.Errorf("ReadModelfile of a re-commented Modelfile: %v", err)
+	}
+}
+
+func TestConfigValueWords(t *testing.T) {
+	write := func(config string) *Manifest {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("weights"), 0o644)
+		os.WriteFile(filepath.Join(dir, "config.json"), []byte(config), 0o644)
+		return createIn(t, dir, 0)
+	}
+	a := write(`{"architectures": ["LlamaForCausalLM"], "torch_dtype": "bfloat16", "hidden_size": 64, "initializer_range": 0.02}`)
+	for _, tt := range []struct{ config, want string }{
+		{`{"architectures": ["LlamaForCausalLM"], "torch_dtype": "float16", "hidden_size": 64, "initializer_range": 0.02}`,
+			"config: torch_dtype bfloat16 → float16; weights same; serving same"},
+		{`{"architectures": ["LlamaForCausalLM"], "torch_dtype": "bfloat16", "hidden_size": 64, "initializer_range": 0.02, "rope_scaling": {"type": "linear", "factor": 2}}`,
+			`config: rope_scaling (none) → {"factor":2,"type":"linear"}; weights same; serving same`},
+		{`{"architectures": ["LlamaForCausalLM"], "torch_dtype": "float16", "hidden_size": 64, "initializer_range": 0.03}`,
+			"config changed: torch_dtype bfloat16 → float16 and more; weights same; serving same"},
+		{"{\"architectures\": [\"LlamaForCausalLM\"],\n \"torch_dtype\": \"bfloat16\", \"hidden_size\": 64, \"initializer_range\": 0.02}\n",
+			"config changed (layout only); weights same; serving same"},
+	} {
+		if got := Diff(a, write(tt.config)).Words(); got != tt.want {
+			t.Errorf("words = %q\nwant    %q", got, tt.want)
+		}
+	}
+}
+
+// TestVersionsCompared: a version 1 and a version 2 lock of one directory
+// differ by format, not content; both verify it.
+func TestVersionsCompared(t *testing.T) {
+	hf := t.TempDir()
+	writeTree(t, hf, hfModel())
+	for _, dir := range []string{ggufDir(t, baseGGUF(), ggufModelfile), hf} {
+		v1, v2 := createIn(t, dir, 1), createIn(t, dir, 2)
+		if v1.Lock == v2.Lock {
+			t.Fatalf("version 1 and 2 share the id %s", v1.Lock)
+		}
+		d := Diff(v1, v2)
+		if len(d.Files) != 0 || d.Same() || !strings.HasPrefix(d.Words(), "manifest version 1 → 2 (ids differ by format") ||
+			strings.Contains(d.Words(), "changed") {
+			t.Errorf("diff of v1 and v2 = %q, %d files", d.Words(), len(d.Files))
+		}
+		for _, m := range []*Manifest{v1, v2} {
+			data, err := m.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Parse(data)
+			if err != nil {
+				t.Fatalf("version %d: %v", m.Version, err)
+			}
+			r, err := Verify(context.Background(), dir, back, Options{})
+			if err != nil || !r.OK() {
+				t.Errorf("version %d: verify = %+v, %v", m.Version, r, err)
+			}
+		}
+	}
+}
+
+// TestGGUFMalformed: a file with the GGUF magic but a header that does not
+// parse is hashed whole and gets no parts.
+func TestGGUFMalformed(t *testing.T) {
+	good := baseGGUF().bytes(t)
+	for name, data := range map[string][]byte{
+		"truncated header": good[:40],
+		"version 1":        append([]byte("GGUF\x01\x00\x00\x00"), good[8:]...),
+		"huge count":       append(append([]byte("GGUF\x03\x00\x00\x00"), bytes.Repeat([]byte{0xff}, 16)...), good[24:]...),
+	} {
+		sum, a, err := hashGGUF(context.Background(), bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if want := hexSum(data); sum != want || a != nil {
+			t.Errorf("%s: sum %s, analysis %+v; want %s and none", name, sum, a, want)
+		}
+	}
+}
+
+// FuzzReadGGUF: whatever the bytes, the reader neither panics nor changes
+// the whole file's hash, and parts come only with a full read.
+func FuzzReadGGUF(f *testing.F) {
+	good := baseGGUF().bytes(f)
+	f.Add(good)
+	f.Add(good[:100])
+	m := baseGGUF()
+	m.typ = gguf.TensorF16
+	f.Add(m.bytes(f))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sum, a, err := hashGGUF(context.Background(), bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum != hexSum(data) {
+			t.Fatalf("sum %s, want %s", sum, hexSum(data))
+		}
+		if a != nil {
+			for _, p := range a.V2.Parts {
+				if p.Size < 0 || p.Size > int64(len(data)) || !validSHA256(p.SHA256) {
+					t.Fatalf("part %+v", p)
+				}
+			}
+		}
+	})
+}
