@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,4 +297,80 @@ func FuzzReadGGUF(f *testing.F) {
 			}
 		}
 	})
+}
+
+// vectorV2Canonical and vectorV2ID are the version 2 test vector of
+// docs/lock.md for vectorManifestV2; Python's json.dumps produced the same
+// bytes.
+const (
+	vectorV2Canonical = `{"files":[{"path":"Modelfile","rest_sha256":"b5d1b1d0b7f2d2f0a3c1e6d0a0e4f6a1b2c3d4e5f60718293a4b5c6d7e8f9012","role":"config","sha256":"cd0aa9856147b6c5b4ff2b7dfee5da20aa38253099ef1b4a64aced233c9afe29","size":22},{"path":"config.json","rest_sha256":"44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","role":"config","sha256":"ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb","size":85,"values":{"rope_scaling":{"factor":2,"type":"linear"},"torch_dtype":"bfloat16"}},{"path":"model.gguf","rest_sha256":"2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6","role":"weights","sha256":"3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d","size":4096},{"path":"model.gguf#tensors","role":"weights","sha256":"18ac3e7343f016890c510e93f935261169d9e3f565436429830faf0934f4f8e4","size":3904,"values":{"quantization":"Q8_0","shapes":"3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea","tensor_types":{"F32":1,"Q8_0":1}}},{"path":"model.gguf#tokenizer","role":"tokenizer","sha256":"252f10c83610ebca1a059c0bae8255eba2f95be4d1d7bcfa89d7248a82d9f111","size":121}],"generation":{"temperature":0.6},"serving":{"dtype":"","engine":"ollama","engine_args":[],"engine_version":"0.5.7","image_digest":"","max_context":0,"quantization":"Q8_0"},"source":{"repo":"example-org/tiny-chat-gguf","revision":""},"version":2}`
+	vectorV2ID        = "sha256:be6afc88359be3af5e55b1d44fff262fe93d854ae3b1f758f901fec1185606f2"
+)
+
+func TestVectorV2(t *testing.T) {
+	m := vectorManifestV2()
+	c, err := m.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(c); got != vectorV2Canonical {
+		t.Errorf("Canonical =\n%s\nwant\n%s", got, vectorV2Canonical)
+	}
+	if id, err := m.ID(); err != nil || id != vectorV2ID {
+		t.Errorf("ID = %q, %v; want %q", id, err, vectorV2ID)
+	}
+	// A lock file of it reads back with the same id.
+	if err := m.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := Parse(data); err != nil || back.Lock != vectorV2ID {
+		t.Errorf("Parse = %v, %v", back, err)
+	}
+	// Values and the rest hash are identity in version 2.
+	for name, edit := range map[string]func(m *Manifest){
+		"values": func(m *Manifest) { m.Files[3].Values["torch_dtype"] = "float16" },
+		"rest":   func(m *Manifest) { m.Files[0].RestSHA256 = strings.Repeat("0", 64) },
+	} {
+		e := vectorManifestV2()
+		edit(e)
+		if id, _ := e.ID(); id == vectorV2ID {
+			t.Errorf("editing the %s keeps the id", name)
+		}
+	}
+	// The GGUF parts of the page's tiny.gguf, which the test bed's writer
+	// still writes byte for byte.
+	tiny, err := os.ReadFile("testdata/gguf/tiny.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(tiny, baseGGUF().bytes(t)) {
+		t.Errorf("testdata/gguf/tiny.gguf is no longer what baseGGUF writes")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "model.gguf"), tiny, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var wants []string
+	for _, f := range createIn(t, dir, 0).Files {
+		wants = append(wants, fmt.Sprintf("| `%s` | %d | `%s`", f.Path, f.Size, f.SHA256))
+		if f.RestSHA256 != "" {
+			wants = append(wants, "rest `"+f.RestSHA256+"`")
+		}
+		if f.Values != nil {
+			wants = append(wants, "`"+jsonValue(map[string]any{"v": f.Values}, "v")+"`")
+		}
+	}
+	doc, err := os.ReadFile("../../docs/lock.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range append(wants, vectorV2Canonical, vectorV2ID) {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("docs/lock.md does not contain %.80s…", want)
+		}
+	}
 }
