@@ -164,6 +164,27 @@ func TestForkWords(t *testing.T) {
 			}
 		})
 	}
+	// Issue 12's example: an F16 GGUF re-quantized to Q8_0. The test bed
+	// writes F16 and F32 tensors only, so the Q8_0 file keeps F16 data and
+	// says Q8_0 in general.file_type, as far as the words go the same.
+	from, to := baseGGUF(), baseGGUF()
+	from.typ, from.fileType = gguf.TensorF16, &f16
+	to.typ, to.fileType = gguf.TensorF16, &q
+	a, b := createIn(t, ggufDir(t, from, ggufModelfile), 0), createIn(t, ggufDir(t, to, ggufModelfile), 0)
+	want := "quantization F16 → Q8_0; tensors re-encoded; tokenizer same; template same; config same; serving same"
+	if got := Diff(a, b).Words(); got != want {
+		t.Errorf("F16 → Q8_0: words = %q\nwant    %q", got, want)
+	}
+	var text bytes.Buffer
+	if err := Diff(a, b).WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"changed  weights  model.gguf          only its embedded parts changed (listed with #)",
+		"changed  weights  model.gguf#tensors  quantization F16 → Q8_0, sha256 "} {
+		if !strings.Contains(text.String(), line) {
+			t.Errorf("WriteText lacks %q:\n%s", line, text.String())
+		}
+	}
 }
 
 func cmpOr(a, b string) string {

@@ -141,8 +141,12 @@ func changeDetail(c FileChange) string {
 		return "only its layout changed: the same content, parts and values"
 	case c.Old != nil && c.New != nil:
 		var parts []string
-		if len(c.Values) > 0 {
-			parts = append(parts, fieldWords(c.Values))
+		for _, v := range c.Values {
+			if v.Field == "shapes" { // a hash: say what it means
+				parts = append(parts, "tensor names or dimensions changed")
+			} else {
+				parts = append(parts, fieldWords([]FieldChange{v}))
+			}
 		}
 		if c.Old.Role != c.New.Role {
 			parts = append(parts, fmt.Sprintf("role %s → %s", c.Old.Role, c.New.Role))
