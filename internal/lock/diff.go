@@ -327,9 +327,13 @@ func changedWords(r Role, cs []FileChange, roleIn map[string]Role) string {
 	for _, c := range cs {
 		_, gguf := roleIn[c.Path+ggufTensorsPart]
 		switch {
-		case gguf && c.Change == Changed && !changed[c.Path+ggufTensorsPart]:
+		case gguf && c.Change == Changed:
 			// Outside its parts: the descriptive general.* metadata.
-			said = append(said, fmt.Sprintf("descriptive metadata changed (inside %s); tensors same", clean(c.Path)))
+			w := fmt.Sprintf("descriptive metadata changed (inside %s)", clean(c.Path))
+			if !changed[c.Path+ggufTensorsPart] {
+				w += "; tensors same"
+			}
+			said = append(said, w)
 		case c.Change == Changed && strings.HasSuffix(c.Path, ggufTensorsPart) && len(c.Values) > 0:
 			var quant *FieldChange
 			shapes := true

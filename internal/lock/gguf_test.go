@@ -151,6 +151,8 @@ func TestForkWords(t *testing.T) {
 			"config changed (inside model.gguf); tensors same; tokenizer same; template same; serving same"},
 		{"renamed", func(m *ggufModel) { m.name = "tiny-v2" }, "",
 			"descriptive metadata changed (inside model.gguf); tensors same; tokenizer same; template same; config same; serving same"},
+		{"re-quantized and renamed", func(m *ggufModel) { m.typ, m.fileType, m.name = gguf.TensorF16, &f16, "tiny-f16" }, "",
+			"descriptive metadata changed (inside model.gguf); quantization F32 → F16; tensors re-encoded; tokenizer same; template same; config same; serving same"},
 		{"Modelfile parameter", func(*ggufModel) {}, "FROM ./model.gguf\nPARAMETER temperature 0.7\n",
 			"config changed; weights same; tokenizer same; template same; serving same"},
 	} {
@@ -174,6 +176,11 @@ func TestForkWords(t *testing.T) {
 	want := "quantization F16 → Q8_0; tensors re-encoded; tokenizer same; template same; config same; serving same"
 	if got := Diff(a, b).Words(); got != want {
 		t.Errorf("F16 → Q8_0: words = %q\nwant    %q", got, want)
+	}
+	// Verify speaks the same words of a directory against a lock.
+	r, err := Verify(context.Background(), ggufDir(t, to, ggufModelfile), a, Options{})
+	if err != nil || r.Words() != "quantization F16 → Q8_0; tensors re-encoded; tokenizer same; template same; config same" {
+		t.Errorf("verify words = %q, %v", r.Words(), err)
 	}
 	var text bytes.Buffer
 	if err := Diff(a, b).WriteText(&text); err != nil {
@@ -393,5 +400,28 @@ func TestVectorV2(t *testing.T) {
 		if !strings.Contains(string(doc), want) {
 			t.Errorf("docs/lock.md does not contain %.80s…", want)
 		}
+	}
+}
+
+// TestGGUFCached: the parts of a GGUF come from the stat cache as they were
+// read, so a cached verify is the same manifest.
+func TestGGUFCached(t *testing.T) {
+	dir := ggufDir(t, baseGGUF(), ggufModelfile)
+	c := testCache(t)
+	a, err := Create(context.Background(), dir, Options{Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := OpenCache(filepath.Dir(c.path))
+	c2.Now = c.Now
+	b, err := Create(context.Background(), dir, Options{Cache: c2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c2.Stats(); a.Lock != b.Lock || s.Hits != 2 {
+		t.Errorf("cached lock %s, want %s (%+v)", b.Lock, a.Lock, s)
 	}
 }
