@@ -127,7 +127,7 @@ func TestLock(t *testing.T) {
 			name: "show-unknown-version",
 			before: func(t *testing.T) {
 				b, _ := os.ReadFile(filepath.Join(tmp, "a.lock"))
-				os.WriteFile(filepath.Join(tmp, "v2.lock"), bytes.Replace(b, []byte(`"version": 1`), []byte(`"version": 2`), 1), 0o644)
+				os.WriteFile(filepath.Join(tmp, "v2.lock"), bytes.Replace(b, []byte(`"version": 2`), []byte(`"version": 3`), 1), 0o644)
 			},
 			args: "lock show $TMP/v2.lock",
 		},

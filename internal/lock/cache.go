@@ -17,7 +17,7 @@ const CacheDirEnv = "EVALPIN_CACHE_DIR"
 
 // cacheFileName is the stat cache's file in its directory; the version in the
 // name changes whenever the entries' meaning does.
-const cacheFileName = "hashcache-v2"
+const cacheFileName = "hashcache-v3"
 
 // cacheMagic starts the cache file's first line, followed by the hex SHA-256 of
 // the JSON body that makes up the rest of the file.

@@ -2,6 +2,7 @@ package lock
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,6 +45,9 @@ type Options struct {
 	Workers int
 	// Now is the clock for Created; nil means time.Now.
 	Now func() time.Time
+	// Version is the manifest version Create writes: 0 means Version; 1
+	// writes the version-1 form (docs/lock.md), for tests and comparison.
+	Version int
 }
 
 // Create hashes the model directory dir into a sealed manifest. dir may be a
@@ -52,7 +56,11 @@ type Options struct {
 // directory, or any directory of model files. Errors about the directory are
 // fault.Input errors that name the path and the fix.
 func Create(ctx context.Context, dir string, opts Options) (*Manifest, error) {
-	files, err := scan(ctx, dir, opts)
+	version := cmp.Or(opts.Version, Version)
+	if version != 1 && version != Version {
+		return nil, fmt.Errorf("lock: no manifest version %d", version)
+	}
+	files, err := scan(ctx, dir, opts, version)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +83,7 @@ func Create(ctx context.Context, dir string, opts Options) (*Manifest, error) {
 		now = opts.Now
 	}
 	m := &Manifest{
-		Version:    Version,
+		Version:    version,
 		Source:     src,
 		Files:      files,
 		Serving:    serving,
@@ -90,8 +98,9 @@ func Create(ctx context.Context, dir string, opts Options) (*Manifest, error) {
 	return m, nil
 }
 
-// scan walks, hashes and classifies the files of dir.
-func scan(ctx context.Context, dir string, opts Options) ([]File, error) {
+// scan walks, hashes and classifies the files of dir, as a manifest of the
+// given version records them.
+func scan(ctx context.Context, dir string, opts Options, version int) ([]File, error) {
 	entries, err := walk(dir)
 	if err != nil {
 		return nil, err
@@ -100,13 +109,13 @@ func scan(ctx context.Context, dir string, opts Options) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return assemble(dir, hs)
+	return assemble(dir, hs, version)
 }
 
-// assemble turns hashed entries into manifest files: each with its role, the
-// virtual entries of its embedded parts, and a Modelfile's FROM and ADAPTER
-// files as weights.
-func assemble(dir string, hs []hashed) ([]File, error) {
+// assemble turns hashed entries into the files of a manifest of the given
+// version: each with its role, the virtual entries of its embedded parts, and
+// a Modelfile's FROM and ADAPTER files as weights.
+func assemble(dir string, hs []hashed, version int) ([]File, error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("model directory: %w", err)
@@ -122,9 +131,21 @@ func assemble(dir string, hs []hashed) ([]File, error) {
 			continue
 		}
 		a := h.analysis
-		files[index[h.rel]].RestSHA256 = a.Rest
-		for _, p := range a.Parts {
-			files = append(files, File{Path: h.rel + p.Suffix, Size: p.Size, SHA256: p.SHA256, Role: p.Role})
+		f := &files[index[h.rel]]
+		f.RestSHA256 = a.Rest
+		parts := a.Parts
+		if version >= 2 && a.V2 != nil {
+			if c := a.V2.Canon; c != nil {
+				f.Size, f.SHA256 = c.Size, c.SHA256
+			}
+			if a.V2.Rest != "" {
+				f.RestSHA256 = a.V2.Rest
+			}
+			f.Values = a.V2.Values
+			parts = append(slices.Clip(parts), a.V2.Parts...)
+		}
+		for _, p := range parts {
+			files = append(files, File{Path: h.rel + p.Suffix, Size: p.Size, SHA256: p.SHA256, Role: p.Role, Values: p.Values})
 		}
 		for _, ref := range a.Refs {
 			target, rel, inside := refTarget(absDir, h.rel, ref)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/gowebpki/jcs"
@@ -18,6 +19,23 @@ type analysis struct {
 	Parts []part   `json:"parts,omitempty"`
 	Rest  string   `json:"rest,omitempty"` // hex SHA-256 of the content without the parts
 	Refs  []string `json:"refs,omitempty"` // FROM and ADAPTER arguments of a Modelfile
+	// V2 holds what only version 2 manifests record.
+	V2 *analysisV2 `json:"v2,omitempty"`
+}
+
+// An analysisV2 is what a version 2 manifest records of a file beyond what
+// version 1 does (docs/lock.md, "Version 2").
+type analysisV2 struct {
+	// Canon is a Modelfile's canonical form, whose size and hash its entry
+	// records instead of its bytes' (comments and layout are no part of it).
+	Canon *part `json:"canon,omitempty"`
+	// Parts are a GGUF file's parts.
+	Parts []part `json:"parts,omitempty"`
+	// Rest is the hash of the content without its parts and values, for a
+	// file that version 1 does not take apart (a GGUF file, config.json).
+	Rest string `json:"rest,omitempty"`
+	// Values are a config.json's behaviour-relevant keys.
+	Values map[string]any `json:"values,omitempty"`
 }
 
 // A part is one embedded piece of a file, recorded as the virtual entry
@@ -27,6 +45,9 @@ type part struct {
 	Role   Role   `json:"role"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// Values are facts the part's entry records for a diff to name (a
+	// GGUF's quantization); version 2 only.
+	Values map[string]any `json:"values,omitempty"`
 }
 
 func newPart(suffix string, role Role, text string) part {
@@ -43,8 +64,12 @@ func hexSum(b []byte) string {
 // "tokenizer_config.json" or Modelfile is hashed but not taken apart.
 const maxAnalyzed = 64 << 20
 
-// analyzable reports whether the file at p is taken apart into virtual entries.
-func analyzable(p string) bool { return embedsTemplate(p) || isModelfile(p) }
+// analyzable reports whether the file at p is read whole and taken apart
+// into virtual entries or values. (A GGUF file is taken apart while it is
+// streamed: see readGGUF.)
+func analyzable(p string) bool {
+	return embedsTemplate(p) || isModelfile(p) || configValueKeys(p) != nil
+}
 
 // analyze takes apart the content of the file at p.
 func analyze(p string, data []byte) (analysis, error) {
@@ -53,8 +78,72 @@ func analyze(p string, data []byte) (analysis, error) {
 		return analyzeTemplateJSON(data), nil
 	case isModelfile(p):
 		return analyzeModelfile(data)
+	case configValueKeys(p) != nil:
+		return analyzeConfigJSON(data, configValueKeys(p)), nil
 	}
 	return analysis{}, nil
+}
+
+// The behaviour-relevant keys of a Hugging Face config.json and
+// generation_config.json, whose values a version 2 entry records so that a
+// diff can name them ("config: torch_dtype bfloat16 → float16").
+var (
+	configKeys = []string{
+		"architectures", "attention_bias", "bos_token_id", "dtype", "eos_token_id",
+		"head_dim", "hidden_act", "hidden_size", "intermediate_size", "max_position_embeddings",
+		"max_window_layers", "model_type", "num_attention_heads", "num_hidden_layers",
+		"num_key_value_heads", "pad_token_id", "quantization_config", "rms_norm_eps",
+		"rope_scaling", "rope_theta", "sliding_window", "tie_word_embeddings", "torch_dtype",
+		"use_sliding_window", "vocab_size",
+	}
+	generationConfigKeys = []string{
+		"bos_token_id", "do_sample", "eos_token_id", "max_length", "max_new_tokens", "min_p",
+		"pad_token_id", "repetition_penalty", "temperature", "top_k", "top_p",
+	}
+)
+
+// configValueKeys returns the keys whose values the file at p records, or nil.
+func configValueKeys(p string) []string {
+	switch strings.ToLower(path.Base(p)) {
+	case "config.json":
+		return configKeys
+	case "generation_config.json":
+		return generationConfigKeys
+	}
+	return nil
+}
+
+// analyzeConfigJSON records the values of keys in a JSON object (those
+// present, null included) and, as V2.Rest, the SHA-256 of the canonical JSON
+// of the object without them. A file that is not a JSON object yields nothing.
+func analyzeConfigJSON(data []byte, keys []string) analysis {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
+		return analysis{}
+	}
+	v2 := &analysisV2{Values: map[string]any{}}
+	for _, k := range keys {
+		raw, ok := obj[k]
+		if !ok {
+			continue
+		}
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			v2.Values[k] = v
+			delete(obj, k)
+		}
+	}
+	if len(v2.Values) == 0 {
+		v2.Values = nil
+	}
+	rest, err := json.Marshal(obj)
+	if err == nil {
+		if c, err := jcs.Transform(rest); err == nil {
+			rest = c
+		}
+	}
+	v2.Rest = hexSum(rest)
+	return analysis{V2: v2}
 }
 
 // analyzeTemplateJSON records the "chat_template" of a tokenizer_config.json: a
@@ -225,8 +314,9 @@ func analyzeModelfile(data []byte) (analysis, error) {
 	}
 	var a analysis
 	var template, system *string
-	var params, rest strings.Builder
+	var params, rest, canon strings.Builder
 	for _, in := range ins {
+		fmt.Fprintf(&canon, "%s %d %s\n", in.Name, len(in.Args), in.Args)
 		switch in.Name {
 		case "TEMPLATE":
 			template = &in.Args
@@ -251,5 +341,7 @@ func analyzeModelfile(data []byte) (analysis, error) {
 		a.Parts = append(a.Parts, newPart("#system", RoleConfig, *system))
 	}
 	a.Rest = hexSum([]byte(rest.String()))
+	c := newPart("", RoleConfig, canon.String())
+	a.V2 = &analysisV2{Canon: &c}
 	return a, nil
 }

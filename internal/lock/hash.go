@@ -246,30 +246,71 @@ func hashEntry(ctx context.Context, e entry, shown string) (string, *analysis, e
 		return "", nil, err
 	}
 	defer f.Close()
+	if e.rel != "" && isGGUF(f) {
+		return hashGGUF(ctx, f)
+	}
 	sum, err := hashReader(ctx, f)
 	return sum, nil, err
 }
 
+// isGGUF reports whether f starts with the GGUF magic, and rewinds it.
+func isGGUF(f *os.File) bool {
+	var magic [len(ggufMagic)]byte
+	n, _ := io.ReadFull(f, magic[:])
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return false
+	}
+	return n == len(magic) && string(magic[:]) == ggufMagic
+}
+
+// hashGGUF returns the hex SHA-256 of the GGUF file f and, when its header is
+// well formed, its parts (readGGUF), reading it once.
+func hashGGUF(ctx context.Context, f io.Reader) (string, *analysis, error) {
+	whole := sha256.New()
+	g, err := readGGUF(ctx, io.TeeReader(f, whole))
+	if err != nil && !errors.Is(err, errNotGGUF) {
+		return "", nil, err
+	}
+	// What readGGUF left unread (all of it after a malformed header).
+	if _, err := hashInto(ctx, whole, f); err != nil {
+		return "", nil, err
+	}
+	sum := hex.EncodeToString(whole.Sum(nil))
+	if err != nil {
+		return sum, nil, nil
+	}
+	return sum, &analysis{V2: &analysisV2{Parts: g.parts, Rest: g.rest}}, nil
+}
+
 // hashReader returns the hex SHA-256 of r, read with a pooled buffer.
 func hashReader(ctx context.Context, r io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := hashInto(ctx, h, r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashInto writes r to h with a pooled buffer until EOF.
+func hashInto(ctx context.Context, h io.Writer, r io.Reader) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	h := sha256.New()
+	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return "", err
+			return total, err
 		}
 		n, err := r.Read(buf)
 		h.Write(buf[:n])
+		total += int64(n)
 		if err == io.EOF {
-			break
+			return total, nil
 		}
 		if err != nil {
-			return "", err
+			return total, err
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // HashFiles returns the hex SHA-256 of each file, hashed as Create hashes them:

@@ -155,7 +155,7 @@ func TestParse(t *testing.T) {
 		{"JSON array", "[1]", "not a lock manifest: a JSON array, not an object"},
 		{"no version", `{"lock":"x"}`, `no "version"`},
 		{"version not a number", strings.Replace(string(good), `"version": 1`, `"version": "1"`, 1), `"version" is "1", not an integer`},
-		{"unknown version", strings.Replace(string(good), `"version": 1`, `"version": 2`, 1), "unknown lock manifest version 2"},
+		{"unknown version", strings.Replace(string(good), `"version": 1`, `"version": 3`, 1), "unknown lock manifest version 3"},
 		{"edited by hand", strings.Replace(string(good), `"dtype": "bfloat16"`, `"dtype": "float16"`, 1), "edited by hand"},
 		{"file hash edited", strings.Replace(string(good), "30e14955", "30e14956", 1), "edited by hand"},
 		{"no lock", strings.Replace(string(good), `"lock": "`+vectorID+`",`, "", 1), `no "lock" field`},
@@ -618,7 +618,7 @@ func TestVerify(t *testing.T) {
 				rewrite(t, dir, "config.json", func(s string) string { return s + "\n" })
 			},
 			want:  []string{"changed config config.json"},
-			words: "config changed; weights same; tokenizer same; template same",
+			words: "config changed (layout only); weights same; tokenizer same; template same",
 		},
 		{
 			name:   "missing file",

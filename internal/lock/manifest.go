@@ -28,8 +28,9 @@ import (
 	"github.com/evalpin/evalpin/internal/lockid"
 )
 
-// Version is the manifest format version this package reads and writes.
-const Version = 1
+// Version is the manifest format version this package writes. It reads it
+// and version 1, whose ids it computes as version 1 did (docs/lock.md).
+const Version = 2
 
 // A Role classifies a file of a deliverable, so that a diff can say what kind of
 // part changed.
@@ -68,8 +69,14 @@ type File struct {
 	// that is a JSON object, a Modelfile), whether or not it has any: the
 	// SHA-256 of its content without them (docs/lock.md says how), so a diff can
 	// tell a change, addition or removal of only the embedded parts. It is
-	// derived from the content and so is not part of the identity.
+	// derived from the content; version 1 leaves it out of the identity,
+	// version 2 puts it in, so that a lock file's words about what changed
+	// cannot be edited without changing its id.
 	RestSHA256 string `json:"rest_sha256,omitempty"`
+	// Values are facts about the content that a diff names (version 2 only):
+	// a config.json's torch_dtype, a GGUF's quantization. JSON values, as
+	// Generation's.
+	Values map[string]any `json:"values,omitempty"`
 }
 
 // Serving describes the layer that serves the model.
@@ -106,7 +113,7 @@ type Manifest struct {
 type identity struct {
 	Version    int            `json:"version"`
 	Source     Source         `json:"source"`
-	Files      []identityFile `json:"files"`
+	Files      any            `json:"files"` // []identityFile, or []identityFileV2
 	Serving    Serving        `json:"serving"`
 	Generation map[string]any `json:"generation"`
 }
@@ -116,6 +123,17 @@ type identityFile struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 	Role   Role   `json:"role"`
+}
+
+// identityFileV2 is a file's identity in version 2: its rest hash and values
+// too, each when it has one.
+type identityFileV2 struct {
+	Path       string         `json:"path"`
+	Size       int64          `json:"size"`
+	SHA256     string         `json:"sha256"`
+	Role       Role           `json:"role"`
+	RestSHA256 string         `json:"rest_sha256,omitempty"`
+	Values     map[string]any `json:"values,omitempty"`
 }
 
 // Canonical returns the canonical JSON of m's identity fields (RFC 8785: sorted
@@ -129,14 +147,23 @@ func (m *Manifest) Canonical() ([]byte, error) {
 	id := identity{
 		Version:    m.Version,
 		Source:     m.Source,
-		Files:      make([]identityFile, len(m.Files)),
 		Serving:    m.Serving,
 		Generation: m.Generation,
 	}
-	for i, f := range m.Files {
-		id.Files[i] = identityFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Role: f.Role}
+	files := slices.SortedFunc(slices.Values(m.Files), func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	if m.Version == 1 {
+		fs := make([]identityFile, len(files))
+		for i, f := range files {
+			fs[i] = identityFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Role: f.Role}
+		}
+		id.Files = fs
+	} else {
+		fs := make([]identityFileV2, len(files))
+		for i, f := range files {
+			fs[i] = identityFileV2{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Role: f.Role, RestSHA256: f.RestSHA256, Values: f.Values}
+		}
+		id.Files = fs
 	}
-	slices.SortFunc(id.Files, func(a, b identityFile) int { return strings.Compare(a.Path, b.Path) })
 	id.Serving.EngineArgs = slices.Sorted(slices.Values(m.Serving.EngineArgs))
 	if id.Serving.EngineArgs == nil {
 		id.Serving.EngineArgs = []string{}
@@ -193,8 +220,8 @@ func (m *Manifest) Marshal() ([]byte, error) {
 
 // check reports the first way m is not well formed.
 func (m *Manifest) check() error {
-	if m.Version != Version {
-		return fmt.Errorf("unknown manifest version %d (this evalpin reads version %d)", m.Version, Version)
+	if m.Version != 1 && m.Version != Version {
+		return fmt.Errorf("unknown manifest version %d (this evalpin reads versions 1 and %d)", m.Version, Version)
 	}
 	seen := make(map[string]bool, len(m.Files))
 	for _, f := range m.Files {
@@ -213,6 +240,15 @@ func (m *Manifest) check() error {
 		}
 		if !f.Role.valid() {
 			return fmt.Errorf("file %q: unknown role %q (want one of weights, tokenizer, template, config, other)", f.Path, f.Role)
+		}
+		if m.Version >= 2 && f.RestSHA256 != "" && !validSHA256(f.RestSHA256) {
+			return fmt.Errorf("file %q: rest_sha256 %q is not 64 lower-case hex digits", f.Path, f.RestSHA256)
+		}
+		if len(f.Values) > 0 && m.Version == 1 {
+			return fmt.Errorf("file %q: values are recorded by version 2 manifests only", f.Path)
+		}
+		if _, ok := f.Values[""]; ok {
+			return fmt.Errorf("file %q: a value with an empty name", f.Path)
 		}
 	}
 	return nil
@@ -265,9 +301,9 @@ func Parse(data []byte) (*Manifest, error) {
 	if err := json.Unmarshal(raw, &version); err != nil {
 		return nil, fault.Errorf(fault.Input, hintRecreate, "malformed lock manifest: \"version\" is %s, not an integer", raw)
 	}
-	if version != Version {
+	if version != 1 && version != Version {
 		return nil, fault.Errorf(fault.Input, "upgrade evalpin, or "+hintRecreate,
-			"unknown lock manifest version %d (this evalpin reads version %d)", version, Version)
+			"unknown lock manifest version %d (this evalpin reads versions 1 and %d)", version, Version)
 	}
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(data))

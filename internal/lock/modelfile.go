@@ -86,7 +86,14 @@ func ReadModelfile(dir string, m *Manifest) (*Modelfile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the locked Modelfile: %w", err)
 	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 {
+	sum := sha256.Sum256(data)
+	locked := hex.EncodeToString(sum[:]) == f.SHA256
+	if m.Version >= 2 {
+		// A version 2 entry records the canonical form, not the bytes.
+		a, err := analyzeModelfile(data)
+		locked = err == nil && a.V2.Canon.SHA256 == f.SHA256
+	}
+	if !locked {
 		return nil, fmt.Errorf("%s changed since it was verified", clean(f.Path))
 	}
 	ins, err := parseModelfileAs(data, true)

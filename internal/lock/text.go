@@ -137,8 +137,17 @@ func changeDetail(c FileChange) string {
 	switch {
 	case c.PartsOnly:
 		return "only its embedded parts changed (listed with #)"
+	case c.Layout:
+		return "only its layout changed: the same content, parts and values"
 	case c.Old != nil && c.New != nil:
 		var parts []string
+		for _, v := range c.Values {
+			if v.Field == "shapes" { // a hash: say what it means
+				parts = append(parts, "tensor names or dimensions changed")
+			} else {
+				parts = append(parts, fieldWords([]FieldChange{v}))
+			}
+		}
 		if c.Old.Role != c.New.Role {
 			parts = append(parts, fmt.Sprintf("role %s → %s", c.Old.Role, c.New.Role))
 		}

@@ -79,7 +79,7 @@ func Verify(ctx context.Context, dir string, m *Manifest, opts Options) (*Report
 	if m == nil {
 		return nil, errors.New("verify: no manifest")
 	}
-	files, err := scan(ctx, dir, opts)
+	files, err := scan(ctx, dir, opts, m.Version)
 	if err != nil {
 		return nil, err
 	}
