@@ -307,7 +307,7 @@ func driftCells(d *compare.DriftResult) (changed, floor, excess, level, p, verdi
 	if !d.Measured {
 		return changed, "unmeasured", "—", "—", "—", d.Words()
 	}
-	floor = fmt.Sprintf("%s (%s repeats)", compare.Percent(d.Test.Within), d.FloorRun)
+	floor = fmt.Sprintf("%s (%s)", compare.Percent(d.Test.Within), d.FloorWords())
 	excess = deltaCell(d.Test.Excess, d.CI.Lo, d.CI.Hi)
 	return changed, floor, excess, levelCell(d.CI, d.CIAdjust), pCell(d.AdjP, d.Adjust), d.Words()
 }

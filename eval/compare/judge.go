@@ -377,6 +377,8 @@ func (c *Comparison) gateFindings() {
 	}
 	if d := &c.Drift; d.Failed() {
 		g.Regressions = append(g.Regressions, d.reason())
+	} else if d.Unconfirmed() {
+		g.Unconfirmed = append(g.Unconfirmed, d.reason()+", but the floor is within one run, a lower bound: not a regression on its own; run the baseline's lock twice to test it")
 	} else if lim := d.limit(); d.Gated && d.Measured && lim > 0 && !(d.Resolution <= lim) {
 		g.Underpowered = append(g.Underpowered, Resolution{Metric: "output drift", Effect: d.Resolution, Threshold: lim, Unit: UnitPP})
 	}
