@@ -3,6 +3,7 @@ package runs
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/identity"
@@ -27,6 +28,12 @@ type Pair struct {
 	// the candidate's where both know a case. Of a stored case nothing else is
 	// read: prompts and scorers are most of a large suite.
 	Cases map[string]eval.Case
+	// Floor, when the store holds one, is another complete run of the
+	// baseline's lock with its suite, settings and selection (not the
+	// candidate): the noise floor of drift between runs
+	// (compare.Options.Floor). nil for a baseline file, or when the lock was
+	// run once.
+	Floor *Side
 }
 
 // PairOptions say which runs LoadPair accepts.
@@ -70,6 +77,11 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 	if p.Cand, err = loadSide(ctx, db, cand, c, p.Base.Results); err != nil {
 		return nil, err
 	}
+	if base.NeedsStore() && b.ID != 0 {
+		if p.Floor, err = loadFloor(ctx, db, b, c.ID, p.Base.Results); err != nil {
+			return nil, err
+		}
+	}
 	if p.Cases, err = caseLabels(ctx, db, cand, c); err != nil {
 		return nil, err
 	}
@@ -86,6 +98,27 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 		}
 	}
 	return p, nil
+}
+
+// loadFloor returns the newest complete run of b's lock, suite, settings
+// and selection other than b and the run cand, with its results; nil when
+// there is none.
+func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64, like []eval.Result) (*Side, error) {
+	all, err := db.Runs(ctx, store.RunFilter{Lock: string(b.Lock), SuiteHash: b.SuiteHash, Status: eval.RunComplete})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range slices.Backward(all) {
+		if r.Lock != b.Lock || r.ID == b.ID || r.ID == cand || r.SettingsHash != b.SettingsHash || r.Selection != b.Selection {
+			continue
+		}
+		rs, err := db.ResultsSharing(ctx, r.ID, like)
+		if err != nil {
+			return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
+		}
+		return &Side{Run: r, Results: rs}, nil
+	}
+	return nil, nil
 }
 
 // resolvePair returns the runs base and cand name (see LoadPair).

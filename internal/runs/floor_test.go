@@ -1,0 +1,59 @@
+package runs_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/runs"
+)
+
+// TestLoadPairFloor: the noise floor of a pair is another complete run of the
+// baseline's lock, suite, settings and selection, never the baseline or the
+// candidate; none when the lock was run once.
+func TestLoadPairFloor(t *testing.T) {
+	h := newHistory(t)
+	load := func(base, cand string) *runs.Pair {
+		t.Helper()
+		b, err := runs.ParseRef(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := runs.ParseRef(cand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := runs.LoadPair(context.Background(), h.db, b, c, runs.PairOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := load("1", "2"); p.Floor != nil {
+		t.Errorf("lock A run once at settings X: floor run %d, want none", p.Floor.Run.ID)
+	}
+	h.put(t, h.lockA, h.s1, h.x, eval.RunComplete, "a") // run 6: a re-run of 1
+	h.put(t, h.lockA, h.s1, h.x, eval.RunComplete, "a") // run 7
+	tests := []struct {
+		base, cand string
+		floor      int64
+	}{
+		{"1", "2", 7}, // the newest re-run
+		{"7", "2", 6},
+		{"1", "7", 6}, // A/A: the candidate is not the floor
+		{"2", "1", 0}, // lock B has one complete run of s1 at X
+	}
+	for _, tt := range tests {
+		p := load(tt.base, tt.cand)
+		got := int64(0)
+		if p.Floor != nil {
+			got = p.Floor.Run.ID
+			if len(p.Floor.Results) != 2 {
+				t.Errorf("floor of %s/%s: %d results, want 2", tt.base, tt.cand, len(p.Floor.Results))
+			}
+		}
+		if got != tt.floor {
+			t.Errorf("baseline %s, candidate %s: floor run %d, want %d", tt.base, tt.cand, got, tt.floor)
+		}
+	}
+}
