@@ -268,6 +268,9 @@ func flipsTitle(c *compare.Comparison) string {
 
 // measureDelta formats a measure's shift with its interval.
 func measureDelta(m *compare.Measure) string {
+	if m.Descriptive {
+		return signed(m.Shift, m.Unit) + " (no interval)"
+	}
 	if !m.Tested {
 		return "—"
 	}

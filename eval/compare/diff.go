@@ -35,6 +35,7 @@ const (
 	Within       Verdict = "within"       // a significant change not shown beyond the threshold
 	NoChange     Verdict = "~"            // no significant change, at the resolution the metric had
 	Underpowered Verdict = "underpowered" // no significant change, and a gated metric whose resolution is coarser than its threshold
+	Descriptive  Verdict = "descriptive"  // a run-level measure (latency) described, not tested: one run pair is one replicate
 )
 
 // Adjustments name the multiple-comparison adjustment a metric's AdjP comes from.
@@ -223,10 +224,35 @@ type Measure struct {
 	// implies); NaN when not tested or no pair differs.
 	Resolution float64
 	Gated      bool
-	Verdict    Verdict
-	Warnings   []error
+	// Descriptive reports a run-level measure (latency) that is described,
+	// not tested: its medians and shift are shown, with no interval or
+	// p-value, because the run, not the case, is its unit of replication
+	// (server load, warm caches and co-tenants differ between runs and move
+	// every case of a run together), so a per-case test of one run pair
+	// would present the difference of two runs as evidence of a model
+	// change: it called 68% of A/A pairs significant. Tested is false.
+	Descriptive bool
+	Verdict     Verdict
+	Warnings    []error
 
 	x, y []float64 // the candidate's and the baseline's values, for a test at another level
+}
+
+// RunLevelWords says why a run-level measure is described and not tested.
+const RunLevelWords = "the run, not the case, is its unit of replication (server load differs between runs), so one pair of runs cannot test it"
+
+// describe makes ms a run-level measure: described, not tested, and not
+// gated even when the policy names it (with a warning).
+func (ms *Measure) describe() {
+	nan := math.NaN()
+	ms.Tested, ms.Descriptive = false, true
+	ms.P, ms.AdjP, ms.Resolution = nan, nan, nan
+	ms.CI = stats.Interval{Lo: nan, Hi: nan, Level: nan}
+	ms.Warnings = []error{fmt.Errorf("%s: descriptive only: %s", ms.Name, RunLevelWords)}
+	if ms.Gated {
+		ms.Gated = false
+		ms.Warnings = append(ms.Warnings, fmt.Errorf("the policy gates %s, but %s: it is reported, not gated", ms.Name, RunLevelWords))
+	}
 }
 
 // Limit returns the measure's threshold in its unit: MinEffect times the
@@ -655,9 +681,12 @@ func (m *comparer) measures(opts Options) {
 		lenA[i], latA[i] = meanLenLat(m.ra, p.a.idx)
 		lenB[i], latB[i] = meanLenLat(m.rb, p.b.idx)
 	}
-	m.c.Measures = append(m.c.Measures,
-		m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed),
-		m.measure(MeasureLatency, "ms", latB, latA, resamples, seed))
+	lat := m.measure(MeasureLatency, "ms", latB, latA, resamples, seed)
+	if lat.Gated {
+		m.c.Warnings = append(m.c.Warnings, fmt.Errorf("the policy gates latency (measures: latency), but %s: latency is reported, not gated", RunLevelWords))
+	}
+	lat.describe()
+	m.c.Measures = append(m.c.Measures, m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed), lat)
 
 	// Similarity of each candidate output to its baseline output, held against
 	// the similarity of two samples of one run.

@@ -219,6 +219,10 @@ func (m *comparer) judgeMeasure(ms *Measure, t Test, bonf float64, ciAdjust stri
 	alpha := m.pol.Alpha
 	ms.AdjP, ms.Adjust, ms.CIAdjust = math.NaN(), AdjustNone, CINone
 	ms.Resolution = math.NaN()
+	if ms.Descriptive {
+		ms.Verdict = Descriptive
+		return
+	}
 	if !ms.Tested {
 		ms.Verdict = NoChange
 		return

@@ -207,6 +207,8 @@ func (m *Measure) Words() string {
 		return "no significant shift; underpowered: " + underpoweredWords(m.Resolution, m.Limit(), m.Unit, "asks")
 	}
 	switch {
+	case m.Descriptive:
+		return "descriptive only: one pair of runs is one replicate"
 	case !m.Tested:
 		return "not tested"
 	case m.Test.N == 0:
