@@ -134,6 +134,9 @@ type Options struct {
 	// repeats within one run, a lower bound (DriftResult.LowerBound). A Floor
 	// of another lock, or the baseline run itself, is ignored with a warning.
 	Floor *Side
+	// Warnings are the caller's, about the pair (its runs' labels differ),
+	// added to the comparison's.
+	Warnings []error
 }
 
 // Exclusions count the cases a comparison left out, by reason. A case is
@@ -481,6 +484,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		}
 		c.Warnings = append(c.Warnings, fmt.Errorf("the runs' settings differ (%s vs %s): differences may come from the settings, not the model", short(bs), short(cs)))
 	}
+	c.Warnings = append(c.Warnings, opts.Warnings...)
 	if baseline.Run.Lock == candidate.Run.Lock {
 		c.Warnings = append(c.Warnings, errors.New("both runs are of the same lock: this is an A/A comparison"))
 	}

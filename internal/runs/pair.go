@@ -34,6 +34,9 @@ type Pair struct {
 	// (compare.Options.Floor). nil for a baseline file, or when the lock was
 	// run once.
 	Floor *Side
+	// Warnings say what the comparison should know of the pair: that the
+	// two runs' labels differ (compare.Options.Warnings).
+	Warnings []error
 }
 
 // PairOptions say which runs LoadPair accepts.
@@ -82,22 +85,66 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 			return nil, err
 		}
 	}
-	if p.Cases, err = caseLabels(ctx, db, cand, c); err != nil {
+	if err := p.labels(ctx, db, base, cand, b, c); err != nil {
 		return nil, err
-	}
-	if base.NeedsStore() && cand.NeedsStore() && b.SuiteHash == c.SuiteHash {
-		return p, nil
-	}
-	other, err := caseLabels(ctx, db, base, b)
-	if err != nil {
-		return nil, err
-	}
-	for id, x := range other {
-		if _, ok := p.Cases[id]; !ok {
-			p.Cases[id] = x
-		}
 	}
 	return p, nil
+}
+
+// labels sets p.Cases to the candidate's labels, with the baseline's for the
+// cases only it has, and warns when the two runs' labels differ: each side's
+// labels are those snapshotted with its run (store.RunLabels), else those of
+// its stored suite or baseline file.
+func (p *Pair) labels(ctx context.Context, db *store.DB, base, cand Ref, b, c eval.Run) error {
+	candL, candSet, err := runLabels(ctx, db, cand, c)
+	if err != nil {
+		return err
+	}
+	p.Cases = candL
+	if base.NeedsStore() && cand.NeedsStore() && b.SuiteHash == c.SuiteHash && candSet == "" {
+		if _, _, ok, err := db.RunLabels(ctx, b.ID); err != nil || !ok {
+			return err // both read from the one stored suite
+		}
+	}
+	baseL, baseSet, err := runLabels(ctx, db, base, b)
+	if err != nil {
+		return err
+	}
+	if baseSet != "" && baseSet == candSet {
+		return nil
+	}
+	differ, first := 0, ""
+	for id, x := range baseL {
+		y, ok := p.Cases[id]
+		if !ok {
+			p.Cases[id] = x
+			continue
+		}
+		if x.Cluster != y.Cluster || !slices.Equal(x.Tags, y.Tags) {
+			differ++
+			if first == "" || id < first {
+				first = id
+			}
+		}
+	}
+	if differ > 0 {
+		p.Warnings = append(p.Warnings, fmt.Errorf("the labels (tags, cluster) of %d cases differ between the baseline run and the candidate run (first: %s): the diff uses the candidate's", differ, untrusted.Line(first)))
+	}
+	return nil
+}
+
+// runLabels returns the labels of the cases of side r: those snapshotted
+// with its stored run, with their label set's hash, else (set "") those of
+// its suite (caseLabels).
+func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]eval.Case, string, error) {
+	if r.File == nil && run.ID != 0 {
+		cases, set, ok, err := db.RunLabels(ctx, run.ID)
+		if err != nil || ok {
+			return cases, set, err
+		}
+	}
+	cases, err := caseLabels(ctx, db, r, run)
+	return cases, "", err
 }
 
 // loadFloor returns the newest complete run of b's lock, suite, settings
