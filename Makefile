@@ -47,7 +47,7 @@ clean:
 ## sim: the full simulations of docs/statistics.md ("What the simulations
 ## check"), not under the race detector: the unit ones in eval/compare and the
 ## end-to-end ones through the CLI against a planted server (cmd/evalpin,
-## TestSimE2E*); about 30 minutes on 2 cores. The log, with every figure, is
+## TestSimE2E*); about 50 minutes on a shared 2-core machine. The log, with every figure, is
 ## written to bin/sim.log; `make test` runs a fixed-seed subset of each.
 .PHONY: sim
 sim:
