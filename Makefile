@@ -43,3 +43,14 @@ demo:
 
 clean:
 	rm -rf bin
+
+## sim: the full simulations of docs/statistics.md ("What the simulations
+## check"), not under the race detector: the unit ones in eval/compare and the
+## end-to-end ones through the CLI against a planted server (cmd/evalpin,
+## TestSimE2E*); about 50 minutes on a shared 2-core machine. The log, with every figure, is
+## written to bin/sim.log; `make test` runs a fixed-seed subset of each.
+.PHONY: sim
+sim:
+	@mkdir -p bin
+	@EVALPIN_FULL_SIM=1 $(GO) test -count=1 -v -timeout 120m -run '^TestSim' ./eval/compare ./cmd/evalpin > bin/sim.log 2>&1; \
+		status=$$?; grep -E '^(--- |ok|FAIL)|sim(_e2e)?_test.go' bin/sim.log; exit $$status

@@ -189,6 +189,8 @@ type jsonDrift struct {
 	Share        number       `json:"share"`
 	Measured     bool         `json:"measured"`
 	FloorRun     string       `json:"floor_run"`
+	FloorRunID   int64        `json:"floor_run_id,omitempty"`
+	LowerBound   bool         `json:"floor_lower_bound"`
 	NoiseFloor   number       `json:"noise_floor"`
 	Excess       number       `json:"excess"`
 	CI           jsonInterval `json:"ci"`
@@ -227,7 +229,9 @@ type jsonGate struct {
 	// their threshold; Repeats the metrics that repeat a failed one.
 	Underpowered []jsonResolution `json:"underpowered"`
 	Repeats      []string         `json:"repeats"`
-	Evidence     jsonEvidence     `json:"evidence"`
+	// Unconfirmed lists gated drift shown only above a within-run floor.
+	Unconfirmed []string     `json:"unconfirmed"`
+	Evidence    jsonEvidence `json:"evidence"`
 }
 
 type jsonResolution struct {
@@ -252,7 +256,7 @@ type jsonEvidence struct {
 func newJSONGate(g *compare.GateResult) jsonGate {
 	e := &g.Evidence
 	j := jsonGate{Failed: g.Failed(), Verdict: string(g.Verdict), Headline: g.Headline(), Reasons: nonNil(g.Reasons()),
-		Underpowered: []jsonResolution{}, Repeats: nonNil(g.Repeats), Evidence: jsonEvidence{
+		Underpowered: []jsonResolution{}, Repeats: nonNil(g.Repeats), Unconfirmed: nonNil(g.Unconfirmed), Evidence: jsonEvidence{
 			Paired: e.Paired, MinPaired: e.MinPaired, Answered: e.Answered, Lost: e.Lost,
 			LostShare: number(e.LostShare()), MaxLost: number(e.MaxLost), LostKinds: make(map[string]int, len(e.LostKinds)),
 			FirstLost: e.FirstLost, Shortfalls: nonNil(e.Shortfalls),
@@ -310,6 +314,7 @@ func WriteJSON(w io.Writer, c *compare.Comparison) error {
 	}
 	d := &c.Drift
 	r.Drift = jsonDrift{Cases: d.Cases, Changed: d.Changed, Share: number(d.Share), Measured: d.Measured, FloorRun: d.FloorRun,
+		FloorRunID: d.FloorID, LowerBound: d.LowerBound,
 		NoiseFloor: number(math.NaN()), Excess: number(math.NaN()), P: number(d.P), PAdjusted: number(d.AdjP), ExactP: number(math.NaN()),
 		CI: newJSONInterval(d.CI), CIAdjustment: d.CIAdjust, Resolution: number(d.Resolution),
 		Adjustment: d.Adjust, Gated: d.Gated, Verdict: string(d.Verdict), Words: d.Words(), Warnings: errStrings(d.Warnings)}

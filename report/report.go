@@ -285,6 +285,9 @@ func flipsTitle(c *compare.Comparison) string {
 
 // measureDelta formats a measure's shift with its interval.
 func measureDelta(m *compare.Measure) string {
+	if m.Descriptive {
+		return signed(m.Shift, m.Unit) + " (no interval)"
+	}
 	if !m.Tested {
 		return "—"
 	}
@@ -324,7 +327,7 @@ func driftCells(d *compare.DriftResult) (changed, floor, excess, level, p, verdi
 	if !d.Measured {
 		return changed, "unmeasured", "—", "—", "—", d.Words()
 	}
-	floor = fmt.Sprintf("%s (%s repeats)", compare.Percent(d.Test.Within), d.FloorRun)
+	floor = fmt.Sprintf("%s (%s)", compare.Percent(d.Test.Within), d.FloorWords())
 	excess = deltaCell(d.Test.Excess, d.CI.Lo, d.CI.Hi)
 	return changed, floor, excess, levelCell(d.CI, d.CIAdjust), pCell(d.AdjP, d.Adjust), d.Words()
 }

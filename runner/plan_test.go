@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/stubserver"
@@ -240,5 +241,83 @@ func TestPlanPulledLazily(t *testing.T) {
 	}
 	if n := len(sink.all()); n != 2 {
 		t.Errorf("%d results, want the 2 in flight", n)
+	}
+}
+
+// An overlapSpy is a /completions engine that holds each request a little
+// and records every time a prompt arrived while another request holding the
+// same prompt was still in flight (which a batching engine would co-batch).
+type overlapSpy struct {
+	mu       sync.Mutex
+	inFlight map[string]int
+	overlaps []string
+	packed   []string // requests that held one prompt twice
+}
+
+func (s *overlapSpy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Prompt json.RawMessage `json:"prompt"`
+	}
+	json.NewDecoder(r.Body).Decode(&body)
+	var prompts []string
+	if json.Unmarshal(body.Prompt, &prompts) != nil {
+		var one string
+		json.Unmarshal(body.Prompt, &one)
+		prompts = []string{one}
+	}
+	s.mu.Lock()
+	seen := map[string]bool{}
+	for _, p := range prompts {
+		if seen[p] {
+			s.packed = append(s.packed, p)
+		}
+		seen[p] = true
+		if s.inFlight[p] > 0 {
+			s.overlaps = append(s.overlaps, p)
+		}
+		s.inFlight[p]++
+	}
+	s.mu.Unlock()
+	time.Sleep(time.Duration(1+len(s.overlaps)%3) * time.Millisecond)
+	s.mu.Lock()
+	for _, p := range prompts {
+		s.inFlight[p]--
+	}
+	s.mu.Unlock()
+	choices := make([]map[string]any, len(prompts))
+	for i, p := range prompts {
+		choices[i] = map[string]any{"index": i, "text": "echo: " + p, "finish_reason": "stop"}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"id": "c", "object": "text_completion", "model": "m", "choices": choices})
+}
+
+// TestRepeatsNeverInFlightTogether: the samples of a case are separate
+// passes, and with a suite smaller than the in-flight window (3 cases, 16
+// requests of up to 4 prompts) no sample of a case is sent while another is
+// still in flight, and no request packs two of them, so that a batching
+// engine can never co-batch two repeats (item 6 of issue 10).
+func TestRepeatsNeverInFlightTogether(t *testing.T) {
+	for _, batch := range []int{1, 4} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			spy := &overlapSpy{inFlight: map[string]int{}}
+			srv := httptest.NewServer(spy)
+			defer srv.Close()
+			suite := rawSuite(3)
+			suite.Settings.Samples = 6
+			sink := &memSink{}
+			cfg := testConfig(sink, srv.URL+"/v1")
+			cfg.Batch, cfg.Concurrency = batch, 16
+			sum, err := run(t, cfg, suite)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Results != 18 {
+				t.Errorf("%d results, want 18", sum.Results)
+			}
+			if len(spy.overlaps) > 0 || len(spy.packed) > 0 {
+				t.Errorf("repeats in flight together: %v; packed together: %v", spy.overlaps, spy.packed)
+			}
+		})
 	}
 }

@@ -341,7 +341,51 @@ type job struct {
 type task struct {
 	raw  bool
 	jobs []job
-	one  [1]job // jobs of an unpacked task, without a second allocation
+	one  [1]job        // jobs of an unpacked task, without a second allocation
+	done chan struct{} // closed when the task has ended, handed on or not
+}
+
+// An inFlight tracks, by case id, the task that holds a case's latest sample
+// until it ends, so that the next sample of the case is not sent while an
+// earlier one is in flight: passes spread the repeats of a case across the
+// run, but at the seam of two passes (a suite smaller than the in-flight
+// window, or a slow request still out when the next pass reaches its case)
+// two samples could otherwise be answered side by side and co-batched by the
+// engine, which makes repeats agree more than independent requests do and
+// the noise floor too low (docs/statistics.md, "Output drift").
+type inFlight struct {
+	mu sync.Mutex
+	m  map[string]chan struct{}
+}
+
+// waitFor returns a channel closed when no sample of the case id is in
+// flight any more; nil when none is.
+func (f *inFlight) waitFor(id string) <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.m[id]
+}
+
+// start records t's cases as in flight until end(t).
+func (f *inFlight) start(t *task) {
+	t.done = make(chan struct{})
+	f.mu.Lock()
+	for _, j := range t.jobs {
+		f.m[j.c.ID] = t.done
+	}
+	f.mu.Unlock()
+}
+
+// end records that t has ended.
+func (f *inFlight) end(t *task) {
+	f.mu.Lock()
+	for _, j := range t.jobs {
+		if f.m[j.c.ID] == t.done {
+			delete(f.m, j.c.ID)
+		}
+	}
+	f.mu.Unlock()
+	close(t.done)
 }
 
 // A packer turns a pass's jobs into tasks: each chat job, and each raw job
@@ -471,9 +515,11 @@ func (r *Runner) Run(ctx context.Context, plan Plan) (Summary, error) {
 	work := make(chan *task)
 	var dropped atomic.Int64
 	workers := 0
+	fl := &inFlight{m: make(map[string]chan struct{})}
 	worker := func() error {
 		for t := range work {
 			handed, err := r.do(dispatchCtx, gctx, t, out)
+			fl.end(t)
 			if !handed {
 				dropped.Add(int64(len(t.jobs)))
 			}
@@ -485,6 +531,7 @@ func (r *Runner) Run(ctx context.Context, plan Plan) (Summary, error) {
 	}
 	dispatched := 0
 	send := func(t *task) bool {
+		fl.start(t)
 		select {
 		case work <- t:
 			dispatched += len(t.jobs)
@@ -500,11 +547,14 @@ func (r *Runner) Run(ctx context.Context, plan Plan) (Summary, error) {
 			dispatched += len(t.jobs)
 			return true
 		case <-dispatchCtx.Done():
+			fl.end(t)
 			return false
 		}
 	}
 	// The plan is walked here, pulled as tasks are taken. Packs are closed
-	// at the end of each pass: a request never holds jobs of two passes.
+	// at the end of each pass: a request never holds jobs of two passes, and
+	// a job waits while an earlier sample of its case is in flight
+	// (inFlight), so no two samples of a case are ever in flight together.
 	exhausted := true
 	pk := newPacker(cfg.Batch)
 	if plan.Passes == nil {
@@ -516,6 +566,14 @@ dispatch:
 			if dispatchCtx.Err() != nil {
 				exhausted = false
 				break dispatch
+			}
+			if w := fl.waitFor(j.Case.ID); w != nil {
+				select {
+				case <-w:
+				case <-dispatchCtx.Done():
+					exhausted = false
+					break dispatch
+				}
 			}
 			if t := pk.add(j); t != nil && !send(t) {
 				exhausted = false

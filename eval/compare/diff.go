@@ -35,6 +35,7 @@ const (
 	Within       Verdict = "within"       // a significant change not shown beyond the threshold
 	NoChange     Verdict = "~"            // no significant change, at the resolution the metric had
 	Underpowered Verdict = "underpowered" // no significant change, and a gated metric whose resolution is coarser than its threshold
+	Descriptive  Verdict = "descriptive"  // a run-level measure (latency) described, not tested: one run pair is one replicate
 )
 
 // Adjustments name the multiple-comparison adjustment a metric's AdjP comes from.
@@ -125,6 +126,17 @@ type Options struct {
 	Resamples int
 	// Seed seeds the bootstrap; 0 means stats.DefaultSeed.
 	Seed uint64
+	// Floor, when set, is another run of the baseline's lock, of the same
+	// suite and settings (a re-run of the baseline, or the other half of an
+	// A/A pair): the noise floor of drift is then the disagreement between
+	// the two runs of one lock, which, like the baseline and the candidate,
+	// come from different server processes. Without it the floor is that of
+	// repeats within one run, a lower bound (DriftResult.LowerBound). A Floor
+	// of another lock, or the baseline run itself, is ignored with a warning.
+	Floor *Side
+	// Warnings are the caller's, about the pair (its runs' labels differ),
+	// added to the comparison's.
+	Warnings []error
 }
 
 // Exclusions count the cases a comparison left out, by reason. A case is
@@ -215,10 +227,35 @@ type Measure struct {
 	// implies); NaN when not tested or no pair differs.
 	Resolution float64
 	Gated      bool
-	Verdict    Verdict
-	Warnings   []error
+	// Descriptive reports a run-level measure (latency) that is described,
+	// not tested: its medians and shift are shown, with no interval or
+	// p-value, because the run, not the case, is its unit of replication
+	// (server load, warm caches and co-tenants differ between runs and move
+	// every case of a run together), so a per-case test of one run pair
+	// would present the difference of two runs as evidence of a model
+	// change: it called 68% of A/A pairs significant. Tested is false.
+	Descriptive bool
+	Verdict     Verdict
+	Warnings    []error
 
 	x, y []float64 // the candidate's and the baseline's values, for a test at another level
+}
+
+// RunLevelWords says why a run-level measure is described and not tested.
+const RunLevelWords = "the run, not the case, is its unit of replication (server load differs between runs), so one pair of runs cannot test it"
+
+// describe makes ms a run-level measure: described, not tested, and not
+// gated even when the policy names it (with a warning).
+func (ms *Measure) describe() {
+	nan := math.NaN()
+	ms.Tested, ms.Descriptive = false, true
+	ms.P, ms.AdjP, ms.Resolution = nan, nan, nan
+	ms.CI = stats.Interval{Lo: nan, Hi: nan, Level: nan}
+	ms.Warnings = []error{fmt.Errorf("%s: descriptive only: %s", ms.Name, RunLevelWords)}
+	if ms.Gated {
+		ms.Gated = false
+		ms.Warnings = append(ms.Warnings, fmt.Errorf("the policy gates %s, but %s: it is reported, not gated", ms.Name, RunLevelWords))
+	}
 }
 
 // Limit returns the measure's threshold in its unit: MinEffect times the
@@ -242,10 +279,24 @@ type DriftResult struct {
 	Cases   int     // paired cases
 	Changed int     // whose sample-0 output differs between the runs
 	Share   float64 // Changed/Cases
-	// Measured reports whether a run had samples ≥ 2, so that the noise floor
-	// is known; Test is valid only then.
+	// Measured reports whether the noise floor is known: a second run of the
+	// baseline's lock (Options.Floor), or a run with samples ≥ 2; Test is
+	// valid only then.
 	Measured bool
-	FloorRun string // "baseline" or "candidate": whose repeats set the noise floor
+	// FloorRun says whose outputs set the noise floor: "baseline" or
+	// "candidate" (sample 0 against sample 1 of that run), or FloorRerun
+	// (sample 0 of the baseline against sample 0 of Options.Floor, run
+	// FloorID).
+	FloorRun string
+	FloorID  int64
+	// LowerBound reports a floor measured within one run. Repeats within
+	// one server process can stay correlated however they are spread
+	// (prefix caches, warm state, co-batching), while the baseline and the
+	// candidate always come from different processes, so such a floor
+	// understates the disagreement of two runs of one lock: drift judged
+	// only against it is reported as such and never fails the gate on its
+	// own (GateResult.Unconfirmed; Policy.WithinRunFloor).
+	LowerBound bool
 	// Test holds the counts, shares and McNemar's exact one-sided p-value;
 	// CI and P below are the interval and the test the verdict reads.
 	Test stats.Drift
@@ -268,8 +319,17 @@ type DriftResult struct {
 	Warnings   []error
 }
 
-// Failed reports whether drift fails the gate.
-func (d *DriftResult) Failed() bool { return d.Gated && d.Verdict == Regressed }
+// FloorRerun is DriftResult.FloorRun when the floor is a second run of the
+// baseline's lock.
+const FloorRerun = "baseline re-run"
+
+// Failed reports whether drift fails the gate: gated, regressed, and against
+// a floor between runs.
+func (d *DriftResult) Failed() bool { return d.Gated && d.Verdict == Regressed && !d.LowerBound }
+
+// Unconfirmed reports drift that regressed against a within-run floor only:
+// a lower bound, so it is a warning (or INCONCLUSIVE), not a failure.
+func (d *DriftResult) Unconfirmed() bool { return d.Gated && d.Verdict == Regressed && d.LowerBound }
 
 // A Flip is a case whose overall outcome changed between the runs: its
 // verdict, or with averaged samples its pass share.
@@ -427,6 +487,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		}
 		c.Warnings = append(c.Warnings, fmt.Errorf("the runs' settings differ (%s vs %s): differences may come from the settings, not the model", short(bs), short(cs)))
 	}
+	c.Warnings = append(c.Warnings, opts.Warnings...)
 	if baseline.Run.Lock == candidate.Run.Lock {
 		c.Warnings = append(c.Warnings, errors.New("both runs are of the same lock: this is an A/A comparison"))
 	}
@@ -549,7 +610,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 
 	// Continuous measures and drift.
 	cmpr.measures(opts)
-	cmpr.drift()
+	cmpr.drift(opts.Floor)
 
 	// Flips of the overall outcome.
 	for i, p := range pairs {
@@ -627,9 +688,12 @@ func (m *comparer) measures(opts Options) {
 		lenA[i], latA[i] = meanLenLat(m.ra, p.a.idx)
 		lenB[i], latB[i] = meanLenLat(m.rb, p.b.idx)
 	}
-	m.c.Measures = append(m.c.Measures,
-		m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed),
-		m.measure(MeasureLatency, "ms", latB, latA, resamples, seed))
+	lat := m.measure(MeasureLatency, "ms", latB, latA, resamples, seed)
+	if lat.Gated {
+		m.c.Warnings = append(m.c.Warnings, fmt.Errorf("the policy gates latency (measures: latency), but %s: latency is reported, not gated", RunLevelWords))
+	}
+	lat.describe()
+	m.c.Measures = append(m.c.Measures, m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed), lat)
 
 	// Similarity of each candidate output to its baseline output, held against
 	// the similarity of two samples of one run.
@@ -719,8 +783,10 @@ func median(x []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// drift compares the share of changed outputs with the noise floor.
-func (m *comparer) drift() {
+// drift compares the share of changed outputs with the noise floor: between
+// the baseline and floor, a second run of its lock, when given; else within
+// a run, as a lower bound.
+func (m *comparer) drift(floor *Side) {
 	d := &m.c.Drift
 	d.Cases = len(m.pairs)
 	d.MaxExcess = m.pol.MaxDrift
@@ -738,6 +804,18 @@ func (m *comparer) drift() {
 	}
 	if d.Cases > 0 {
 		d.Share = float64(d.Changed) / float64(d.Cases)
+	}
+	if floor != nil {
+		switch {
+		case floor.Run.Lock != m.c.Baseline.Lock:
+			d.Warnings = append(d.Warnings, fmt.Errorf("run %d is not of the baseline's lock: it cannot set the noise floor", floor.Run.ID))
+		case floor.Run.ID != 0 && floor.Run.ID == m.c.Baseline.ID:
+			d.Warnings = append(d.Warnings, fmt.Errorf("run %d is the baseline itself: it cannot set the noise floor", floor.Run.ID))
+		default:
+			if m.driftBetweenRuns(floor, between) {
+				return
+			}
+		}
 	}
 	rs, side := m.ra, "baseline"
 	useB := m.c.Baseline.Settings.Samples < 2 && m.c.Candidate.Settings.Samples >= 2
@@ -760,9 +838,52 @@ func (m *comparer) drift() {
 		bw = append(bw, between[i])
 		ww = append(ww, rs[idx[0]].Output != rs[idx[1]].Output)
 	}
-	d.Measured, d.FloorRun = true, side
+	d.Measured, d.FloorRun, d.LowerBound = true, side, true
 	d.Test = stats.DriftTest(bw, ww, m.pol.Alpha)
 	d.Warnings = append(d.Warnings, d.Test.Warnings...)
+	if d.Gated {
+		d.Warnings = append(d.Warnings, fmt.Errorf("the noise floor is the disagreement of repeats within the %s run, a lower bound "+
+			"(repeats in one server process agree more than two runs do): drift above it never fails the gate on its own; "+
+			"run the baseline's lock twice for a floor between runs", side))
+	}
+}
+
+// driftBetweenRuns tests drift against the disagreement of sample 0 of the
+// baseline and of floor, another run of its lock, over the paired cases the
+// floor answered with the same case hash; between holds whether each pair's
+// outputs differ. It reports false, leaving d untouched, when the floor
+// shares no case with the pairs.
+func (m *comparer) driftBetweenRuns(floor *Side, between []bool) bool {
+	d := &m.c.Drift
+	first := make(map[string]int, len(floor.Results))
+	for i := range floor.Results {
+		r := &floor.Results[i]
+		if j, ok := first[r.CaseID]; ok && floor.Results[j].Sample <= r.Sample {
+			continue
+		}
+		first[r.CaseID] = i
+	}
+	var bw, ww []bool
+	for i, p := range m.pairs {
+		j, ok := first[p.id]
+		a := &m.ra[p.a.idx[0]]
+		if !ok || floor.Results[j].Error != "" || floor.Results[j].CaseHash != a.CaseHash {
+			continue
+		}
+		bw = append(bw, between[i])
+		ww = append(ww, a.Output != floor.Results[j].Output)
+	}
+	if len(bw) == 0 {
+		d.Warnings = append(d.Warnings, fmt.Errorf("run %d shares no case with the comparison: it cannot set the noise floor", floor.Run.ID))
+		return false
+	}
+	if len(bw) < len(m.pairs) {
+		d.Warnings = append(d.Warnings, fmt.Errorf("the noise floor (run %d) covers %d of the %d paired cases; drift is tested on those", floor.Run.ID, len(bw), len(m.pairs)))
+	}
+	d.Measured, d.FloorRun, d.FloorID = true, FloorRerun, floor.Run.ID
+	d.Test = stats.DriftTest(bw, ww, m.pol.Alpha)
+	d.Warnings = append(d.Warnings, d.Test.Warnings...)
+	return true
 }
 
 // sideLabel names a side's run: "run 12", or "the baseline file".

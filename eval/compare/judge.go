@@ -219,6 +219,10 @@ func (m *comparer) judgeMeasure(ms *Measure, t Test, bonf float64, ciAdjust stri
 	alpha := m.pol.Alpha
 	ms.AdjP, ms.Adjust, ms.CIAdjust = math.NaN(), AdjustNone, CINone
 	ms.Resolution = math.NaN()
+	if ms.Descriptive {
+		ms.Verdict = Descriptive
+		return
+	}
 	if !ms.Tested {
 		ms.Verdict = NoChange
 		return
@@ -377,6 +381,8 @@ func (c *Comparison) gateFindings() {
 	}
 	if d := &c.Drift; d.Failed() {
 		g.Regressions = append(g.Regressions, d.reason())
+	} else if d.Unconfirmed() {
+		g.Unconfirmed = append(g.Unconfirmed, d.reason()+", but the floor is within one run, a lower bound: not a regression on its own; run the baseline's lock twice to test it")
 	} else if lim := d.limit(); d.Gated && d.Measured && lim > 0 && !(d.Resolution <= lim) {
 		g.Underpowered = append(g.Underpowered, Resolution{Metric: "output drift", Effect: d.Resolution, Threshold: lim, Unit: UnitPP})
 	}

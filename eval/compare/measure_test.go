@@ -27,9 +27,9 @@ func TestMeasureShift(t *testing.T) {
 		lenVerdict         compare.Verdict
 		latVerdict         compare.Verdict
 	}{
-		{"nothing changed", 0, 0, 0, 0, 0, compare.NoChange, compare.NoChange},
-		{"a tenth grew", 20, 60, 300, 60, 300, compare.Changed, compare.Regressed},
-		{"a tenth grew a little", 20, 2, 5, 2, 5, compare.Within, compare.Within}, // significant, within the thresholds
+		{"nothing changed", 0, 0, 0, 0, 0, compare.NoChange, compare.Descriptive},
+		{"a tenth grew", 20, 60, 300, 60, 300, compare.Changed, compare.Descriptive},
+		{"a tenth grew a little", 20, 2, 5, 2, 5, compare.Within, compare.Descriptive}, // length: significant, within the threshold
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +57,14 @@ func TestMeasureShift(t *testing.T) {
 				}
 				if math.Abs(m.Shift-want) > 1e-9 {
 					t.Errorf("%s: Shift = %g, want %g", m.Name, m.Shift, want)
+				}
+				if m.Name == compare.MeasureLatency {
+					// Latency is run-level: described, never tested
+					// (item 7 of issue 10).
+					if !m.Descriptive || m.Tested || !math.IsNaN(m.P) || !math.IsNaN(m.CI.Lo) || m.Verdict != compare.Descriptive {
+						t.Errorf("latency: descriptive %v, tested %v, p %g, CI %+v, verdict %q; want described only", m.Descriptive, m.Tested, m.P, m.CI, m.Verdict)
+					}
+					continue
 				}
 				if !m.CI.Contains(m.Shift) || m.CI.Level != 1-c.Policy.Alpha {
 					t.Errorf("%s: CI = %+v, want a %g interval around the shift %g", m.Name, m.CI, 1-c.Policy.Alpha, m.Shift)

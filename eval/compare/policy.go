@@ -89,6 +89,12 @@ type Policy struct {
 	// (the default) passes with the words "PASS, underpowered" and the
 	// resolution; UnderpoweredInconclusive makes the gate INCONCLUSIVE.
 	Underpowered string `yaml:"underpowered" json:"underpowered"`
+	// WithinRunFloor says what the gate makes of gated drift (MaxDrift) that
+	// exceeds a noise floor measured only within one run, a lower bound
+	// (DriftResult.LowerBound): WithinFloorWarn (the default) passes with a
+	// warning; WithinFloorInconclusive makes the gate INCONCLUSIVE. Neither
+	// fails it: only a floor between two runs of the baseline's lock can.
+	WithinRunFloor string `yaml:"within_run_floor" json:"within_run_floor"`
 }
 
 // The values of Policy.Aggregate and Policy.Underpowered.
@@ -97,6 +103,8 @@ const (
 	AggregateMajority        = "majority"
 	UnderpoweredPass         = "pass"
 	UnderpoweredInconclusive = "inconclusive"
+	WithinFloorWarn          = "warn"
+	WithinFloorInconclusive  = "inconclusive"
 )
 
 // The defaults of the evidence a verdict needs; docs/diff.md gives the
@@ -138,7 +146,8 @@ var defaultMeasureThresholds = map[string]float64{
 // to failed requests.
 func DefaultPolicy() Policy {
 	return Policy{Alpha: 0.05, PassRate: Threshold{MinEffect: 0.02}, MinPaired: DefaultMinPaired, MaxLost: DefaultMaxLost,
-		MinGatedCases: DefaultMinGatedCases, Aggregate: AggregateMean, Underpowered: UnderpoweredPass}
+		MinGatedCases: DefaultMinGatedCases, Aggregate: AggregateMean, Underpowered: UnderpoweredPass,
+		WithinRunFloor: WithinFloorWarn}
 }
 
 // ErrPolicyFile marks ReadPolicy's error for a file it cannot read.
@@ -329,6 +338,9 @@ func (p *Policy) validate(at func(path ...string) string) error {
 	}
 	if p.Underpowered != UnderpoweredPass && p.Underpowered != UnderpoweredInconclusive {
 		return policyError("%sunderpowered must be %s or %s, not %q", at("underpowered"), UnderpoweredPass, UnderpoweredInconclusive, p.Underpowered)
+	}
+	if p.WithinRunFloor != "" && p.WithinRunFloor != WithinFloorWarn && p.WithinRunFloor != WithinFloorInconclusive {
+		return policyError("%swithin_run_floor must be %s or %s, not %q", at("within_run_floor"), WithinFloorWarn, WithinFloorInconclusive, p.WithinRunFloor)
 	}
 	for i, t := range p.NeverRegress {
 		if strings.TrimSpace(t) == "" {

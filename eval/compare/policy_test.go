@@ -37,7 +37,7 @@ func TestParsePolicy(t *testing.T) {
 					p.NeverRegress[0] == "safety" && p.Measures["latency"].MinEffect == 0.2 && *p.MaxDrift == 0.1
 			}},
 		{"unknown field", "alpha: 0.05\npass_rate:\n  min_efect: 0.02\n", "line 3: field min_efect is not a threshold field (known: min_effect, non_inferiority)", nil},
-		{"unknown top-level field", "alpha: 0.05\ngates: 1\n", "line 2: field gates is not a policy field (known: alpha, pass_rate, overall, scorers, tags, never_regress, measures, max_drift, min_paired, max_lost, min_gated_cases, aggregate, underpowered)", nil},
+		{"unknown top-level field", "alpha: 0.05\ngates: 1\n", "line 2: field gates is not a policy field (known: alpha, pass_rate, overall, scorers, tags, never_regress, measures, max_drift, min_paired, max_lost, min_gated_cases, aggregate, underpowered, within_run_floor)", nil},
 		{"alpha out of range", "# c\nalpha: 2\n", "line 2: alpha must be in (0, 0.5]", nil},
 		{"negative effect", "scorers:\n  regex:\n    min_effect: -1\n", "line 3: scorers.regex.min_effect must be a share", nil},
 		{"unknown measure", "measures:\n  speed: {min_effect: 1}\n", `line 2: unknown measure "speed"`, nil},

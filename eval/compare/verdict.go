@@ -2,6 +2,7 @@ package compare
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -40,6 +41,11 @@ type GateResult struct {
 	// verdict of a passing gate with any is "PASS, underpowered" (Headline),
 	// or GateInconclusive when the policy asks (Policy.Underpowered).
 	Underpowered []Resolution
+	// Unconfirmed holds gated drift shown above a noise floor measured only
+	// within one run (DriftResult.Unconfirmed): a lower bound, so not a
+	// regression; a warning, or a shortfall of the evidence when the policy
+	// says within_run_floor: inconclusive.
+	Unconfirmed []string
 	// Evidence is what the verdict rests on, held against the policy's
 	// min_paired and max_lost.
 	Evidence Evidence
@@ -224,6 +230,13 @@ func (c *Comparison) judgeGate(tally map[string]int, firstLost string) {
 	if c.Policy.Underpowered == UnderpoweredInconclusive {
 		for _, u := range c.Gate.Underpowered {
 			e.Shortfalls = append(e.Shortfalls, "the suite cannot resolve the policy's threshold (underpowered: inconclusive): "+u.String())
+		}
+	}
+	for _, u := range c.Gate.Unconfirmed {
+		if c.Policy.WithinRunFloor == WithinFloorInconclusive {
+			e.Shortfalls = append(e.Shortfalls, u+" (within_run_floor: inconclusive)")
+		} else {
+			c.Warnings = append(c.Warnings, errors.New(u))
 		}
 	}
 	if e.LostShare() > e.MaxLost {

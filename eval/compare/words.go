@@ -207,6 +207,8 @@ func (m *Measure) Words() string {
 		return "no significant shift; underpowered: " + underpoweredWords(m.Resolution, m.Limit(), m.Unit, "asks")
 	}
 	switch {
+	case m.Descriptive:
+		return "descriptive only: one pair of runs is one replicate"
 	case !m.Tested:
 		return "not tested"
 	case m.Test.N == 0:
@@ -217,22 +219,35 @@ func (m *Measure) Words() string {
 	return "no significant shift (" + resolutionWords(m.Resolution, m.Unit) + ")"
 }
 
+// FloorWords says what set the noise floor: "baseline re-run 7",
+// "baseline repeats, a lower bound".
+func (d *DriftResult) FloorWords() string {
+	if d.FloorRun == FloorRerun {
+		return fmt.Sprintf("%s %d", FloorRerun, d.FloorID)
+	}
+	return d.FloorRun + " repeats, a lower bound"
+}
+
 // Words says the drift verdict in words that match its numbers.
 func (d *DriftResult) Words() string {
 	limit := d.limit()
+	floor := "the noise floor"
+	if d.LowerBound {
+		floor = "the within-run floor (a lower bound)"
+	}
 	switch {
 	case !d.Measured:
 		return "not tested"
 	case d.Verdict == Regressed && limit > 0:
-		return "above the noise floor by more than the allowed " + PPAbs(limit)
+		return "above " + floor + " by more than the allowed " + PPAbs(limit)
 	case d.Verdict == Regressed:
-		return "above the noise floor"
+		return "above " + floor
 	case d.Verdict == Within:
-		return "above the noise floor, " + withinWords(d.CI, limit, "allowed "+PPAbs(limit))
+		return "above " + floor + ", " + withinWords(d.CI, limit, "allowed "+PPAbs(limit))
 	case d.Verdict == Underpowered:
 		return "no significant excess; underpowered: " + underpoweredWords(d.Resolution, limit, UnitPP, "allows")
 	}
-	return "no significant excess over the noise floor (" + resolutionWords(d.Resolution, UnitPP) + ")"
+	return "no significant excess over " + floor + " (" + resolutionWords(d.Resolution, UnitPP) + ")"
 }
 
 // reason says why a pass rate fails the gate.
@@ -262,7 +277,7 @@ func (m *Measure) reason() string {
 
 // reason says why drift fails the gate.
 func (d *DriftResult) reason() string {
-	return fmt.Sprintf("output drift: %s of outputs changed against a noise floor of %s (excess %s, %s CI %s to %s; %s, %s), shown above the allowed %s",
-		Percent(d.Test.Between), Percent(d.Test.Within), PP(d.Test.Excess), LevelPercent(d.CI.Level), PP(d.CI.Lo), PP(d.CI.Hi),
+	return fmt.Sprintf("output drift: %s of outputs changed against a noise floor of %s (%s; excess %s, %s CI %s to %s; %s, %s), shown above the allowed %s",
+		Percent(d.Test.Between), Percent(d.Test.Within), d.FloorWords(), PP(d.Test.Excess), LevelPercent(d.CI.Level), PP(d.CI.Lo), PP(d.CI.Hi),
 		pEq(d.AdjP), d.Adjust, PPAbs(d.limit()))
 }

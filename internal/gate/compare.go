@@ -19,7 +19,9 @@ type Options struct {
 }
 
 // Compare reads the runs base and cand name (runs.LoadPair; db may be nil
-// when both are baseline files) and compares them (compare.Diff).
+// when both are baseline files) and compares them (compare.Diff), with the
+// noise floor between two runs of the baseline's lock where the store holds
+// a second one, and the pair's warnings (labels that differ).
 func Compare(ctx context.Context, db *store.DB, base, cand runs.Ref, opts Options) (*compare.Comparison, error) {
 	p, err := runs.LoadPair(ctx, db, base, cand, runs.PairOptions{AllowIncomplete: opts.AllowIncomplete})
 	if err != nil {
@@ -29,7 +31,13 @@ func Compare(ctx context.Context, db *store.DB, base, cand runs.Ref, opts Option
 	if err != nil && opts.Warn != nil {
 		opts.Warn(err)
 	}
+	var floor *compare.Side
+	if p.Floor != nil { // a re-run of the baseline's lock: the noise floor between runs
+		f := side(*p.Floor)
+		floor = &f
+	}
 	return compare.Diff(side(p.Base), side(p.Cand), compare.Options{
 		Policy: opts.Policy, Cases: p.Cases, AllowSettingsMismatch: opts.AllowSettingsMismatch, LockDiff: words,
+		Floor: floor, Warnings: p.Warnings,
 	})
 }

@@ -208,5 +208,8 @@ func Import(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, er
 	if err := db.ImportRun(ctx, &r, slices.Values(b.Results)); err != nil {
 		return 0, err
 	}
+	if err := db.PutRunLabels(ctx, r.ID, b.Cases); err != nil { // the labels the run was made with
+		return 0, err
+	}
 	return r.ID, nil
 }

@@ -3,6 +3,7 @@ package runs
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/identity"
@@ -27,6 +28,15 @@ type Pair struct {
 	// the candidate's where both know a case. Of a stored case nothing else is
 	// read: prompts and scorers are most of a large suite.
 	Cases map[string]eval.Case
+	// Floor, when the store holds one, is another complete run of the
+	// baseline's lock with its suite, settings and selection (not the
+	// candidate): the noise floor of drift between runs
+	// (compare.Options.Floor). nil for a baseline file, or when the lock was
+	// run once.
+	Floor *Side
+	// Warnings say what the comparison should know of the pair: that the
+	// two runs' labels differ (compare.Options.Warnings).
+	Warnings []error
 }
 
 // PairOptions say which runs LoadPair accepts.
@@ -70,22 +80,92 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 	if p.Cand, err = loadSide(ctx, db, cand, c, p.Base.Results); err != nil {
 		return nil, err
 	}
-	if p.Cases, err = caseLabels(ctx, db, cand, c); err != nil {
+	if base.NeedsStore() && b.ID != 0 {
+		if p.Floor, err = loadFloor(ctx, db, b, c.ID, p.Base.Results); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.labels(ctx, db, base, cand, b, c); err != nil {
 		return nil, err
 	}
-	if base.NeedsStore() && cand.NeedsStore() && b.SuiteHash == c.SuiteHash {
-		return p, nil
+	return p, nil
+}
+
+// labels sets p.Cases to the candidate's labels, with the baseline's for the
+// cases only it has, and warns when the two runs' labels differ: each side's
+// labels are those snapshotted with its run (store.RunLabels), else those of
+// its stored suite or baseline file.
+func (p *Pair) labels(ctx context.Context, db *store.DB, base, cand Ref, b, c eval.Run) error {
+	candL, candSet, err := runLabels(ctx, db, cand, c)
+	if err != nil {
+		return err
 	}
-	other, err := caseLabels(ctx, db, base, b)
+	p.Cases = candL
+	if base.NeedsStore() && cand.NeedsStore() && b.SuiteHash == c.SuiteHash && candSet == "" {
+		if _, _, ok, err := db.RunLabels(ctx, b.ID); err != nil || !ok {
+			return err // both read from the one stored suite
+		}
+	}
+	baseL, baseSet, err := runLabels(ctx, db, base, b)
+	if err != nil {
+		return err
+	}
+	if baseSet != "" && baseSet == candSet {
+		return nil
+	}
+	differ, first := 0, ""
+	for id, x := range baseL {
+		y, ok := p.Cases[id]
+		if !ok {
+			p.Cases[id] = x
+			continue
+		}
+		if x.Cluster != y.Cluster || !slices.Equal(x.Tags, y.Tags) {
+			differ++
+			if first == "" || id < first {
+				first = id
+			}
+		}
+	}
+	if differ > 0 {
+		p.Warnings = append(p.Warnings, fmt.Errorf("the labels (tags, cluster) of %d cases differ between the baseline run and the candidate run (first: %s): the diff uses the candidate's", differ, untrusted.Line(first)))
+	}
+	return nil
+}
+
+// runLabels returns the labels of the cases of side r: those snapshotted
+// with its stored run, with their label set's hash, else (set "") those of
+// its suite (caseLabels).
+func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]eval.Case, string, error) {
+	if r.File == nil && run.ID != 0 {
+		cases, set, ok, err := db.RunLabels(ctx, run.ID)
+		if err != nil || ok {
+			return cases, set, err
+		}
+	}
+	cases, err := caseLabels(ctx, db, r, run)
+	return cases, "", err
+}
+
+// loadFloor returns the newest complete run of b's lock, suite, settings
+// and selection other than b and the run cand, with its results; nil when
+// there is none.
+func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64, like []eval.Result) (*Side, error) {
+	all, err := db.Runs(ctx, store.RunFilter{Lock: string(b.Lock), SuiteHash: b.SuiteHash, Status: eval.RunComplete})
 	if err != nil {
 		return nil, err
 	}
-	for id, x := range other {
-		if _, ok := p.Cases[id]; !ok {
-			p.Cases[id] = x
+	for _, r := range slices.Backward(all) {
+		if r.Lock != b.Lock || r.ID == b.ID || r.ID == cand || r.SettingsHash != b.SettingsHash || r.Selection != b.Selection {
+			continue
 		}
+		rs, err := db.ResultsSharing(ctx, r.ID, like)
+		if err != nil {
+			return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
+		}
+		return &Side{Run: r, Results: rs}, nil
 	}
-	return p, nil
+	return nil, nil
 }
 
 // resolvePair returns the runs base and cand name (see LoadPair).

@@ -178,6 +178,14 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 			return nil, err
 		}
 	}
+	// The cases' tags and clusters are outside their hash: a run keeps the
+	// ones it was made with (a complete run found again keeps its own).
+	if r.Prior != eval.RunComplete {
+		if err := db.PutRunLabels(ctx, r.ID, r.suite.Cases); err != nil {
+			r.unlock()
+			return nil, fmt.Errorf("store the run's labels: %w", err)
+		}
+	}
 	if r.Prior != "" && len(spec.Labels) > 0 { // a run found again is labelled too
 		if err := db.AddRunLabels(ctx, r.ID, spec.Labels); err != nil {
 			r.unlock()

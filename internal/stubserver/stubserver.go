@@ -23,6 +23,16 @@ type Config struct {
 	Lock string
 	// Model is the model name answered (default "stub").
 	Model string
+	// Script, if set, answers each prompt instead of Echo: Begin when the
+	// request arrives, End when it is answered (a Planted model's Process).
+	Script Script
+}
+
+// A Script decides the answers of a stub server. The prompts of a packed
+// request all Begin before any End, as an engine batches them together.
+type Script interface {
+	Begin(prompt string) string
+	End(prompt string)
 }
 
 // A Server is an http.Handler that answers completion requests.
@@ -118,6 +128,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"object":"error","message":"invalid JSON body","code":400}`))
 		return
 	}
+	// The prompts, and their answers, are taken before the latency: a
+	// Script sees the request in flight for as long as it is held.
+	var prompts []string
+	if chat {
+		last := ""
+		if len(req.Messages) > 0 {
+			last = req.Messages[len(req.Messages)-1].Content
+		}
+		prompts = []string{last}
+	} else {
+		var one string
+		if json.Unmarshal(req.Prompt, &one) == nil {
+			prompts = []string{one}
+		} else if json.Unmarshal(req.Prompt, &prompts) != nil || len(prompts) == 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"object":"error","message":"prompt must be a string or a list of strings","code":400}`))
+			return
+		}
+	}
+	outs := make([]string, len(prompts))
+	for i, p := range prompts {
+		outs[i] = s.answer(p)
+	}
+	if s.cfg.Script != nil {
+		defer func() {
+			for _, p := range prompts {
+				s.cfg.Script.End(p)
+			}
+		}()
+	}
 	if s.cfg.Latency > 0 {
 		t := time.NewTimer(s.cfg.Latency)
 		select {
@@ -131,32 +172,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := "cmpl-" + strconv.FormatInt(n, 10)
 	var body any
 	if chat {
-		last := ""
-		if len(req.Messages) > 0 {
-			last = req.Messages[len(req.Messages)-1].Content
-		}
-		out := Echo(last)
 		body = chatResponse{
 			ID: id, Object: "chat.completion", Created: s.created, Model: s.cfg.Model, SystemFingerprint: "fp_stub",
-			Choices: []chatChoice{{Message: chatMessage{Role: "assistant", Content: out}, FinishReason: "stop"}},
-			Usage:   tokens(last, out),
+			Choices: []chatChoice{{Message: chatMessage{Role: "assistant", Content: outs[0]}, FinishReason: "stop"}},
+			Usage:   tokens(prompts[0], outs[0]),
 		}
 	} else {
-		var prompts []string
-		var one string
-		if json.Unmarshal(req.Prompt, &one) == nil {
-			prompts = []string{one}
-		} else if json.Unmarshal(req.Prompt, &prompts) != nil || len(prompts) == 0 {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			w.Write([]byte(`{"object":"error","message":"prompt must be a string or a list of strings","code":400}`))
-			return
-		}
 		resp := completionResponse{ID: id, Object: "text_completion", Created: s.created, Model: s.cfg.Model, SystemFingerprint: "fp_stub"}
 		for i, p := range prompts {
-			out := Echo(p)
-			resp.Choices = append(resp.Choices, completionChoice{Index: i, Text: out, FinishReason: "stop"})
-			u := tokens(p, out)
+			resp.Choices = append(resp.Choices, completionChoice{Index: i, Text: outs[i], FinishReason: "stop"})
+			u := tokens(p, outs[i])
 			resp.Usage.PromptTokens += u.PromptTokens
 			resp.Usage.CompletionTokens += u.CompletionTokens
 			resp.Usage.TotalTokens += u.TotalTokens
@@ -175,6 +200,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Evalpin-Lock", s.cfg.Lock)
 	}
 	w.Write(b)
+}
+
+// answer is the output for prompt: the Script's, else Echo.
+func (s *Server) answer(prompt string) string {
+	if s.cfg.Script != nil {
+		return s.cfg.Script.Begin(prompt)
+	}
+	return Echo(prompt)
 }
 
 // serveGet answers the model list and the lock document.

@@ -1,0 +1,98 @@
+package runs_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/runs"
+)
+
+// TestLoadPairFloor: the noise floor of a pair is another complete run of the
+// baseline's lock, suite, settings and selection, never the baseline or the
+// candidate; none when the lock was run once.
+func TestLoadPairFloor(t *testing.T) {
+	h := newHistory(t)
+	load := func(base, cand string) *runs.Pair {
+		t.Helper()
+		b, err := runs.ParseRef(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := runs.ParseRef(cand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := runs.LoadPair(context.Background(), h.db, b, c, runs.PairOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := load("1", "2"); p.Floor != nil {
+		t.Errorf("lock A run once at settings X: floor run %d, want none", p.Floor.Run.ID)
+	}
+	h.put(t, h.lockA, h.s1, h.x, eval.RunComplete, "a") // run 6: a re-run of 1
+	h.put(t, h.lockA, h.s1, h.x, eval.RunComplete, "a") // run 7
+	tests := []struct {
+		base, cand string
+		floor      int64
+	}{
+		{"1", "2", 7}, // the newest re-run
+		{"7", "2", 6},
+		{"1", "7", 6}, // A/A: the candidate is not the floor
+		{"2", "1", 0}, // lock B has one complete run of s1 at X
+	}
+	for _, tt := range tests {
+		p := load(tt.base, tt.cand)
+		got := int64(0)
+		if p.Floor != nil {
+			got = p.Floor.Run.ID
+			if len(p.Floor.Results) != 2 {
+				t.Errorf("floor of %s/%s: %d results, want 2", tt.base, tt.cand, len(p.Floor.Results))
+			}
+		}
+		if got != tt.floor {
+			t.Errorf("baseline %s, candidate %s: floor run %d, want %d", tt.base, tt.cand, got, tt.floor)
+		}
+	}
+}
+
+// TestLoadPairLabels: each run is read with the labels snapshotted with it;
+// the diff takes the candidate's and warns when the baseline's differ.
+func TestLoadPairLabels(t *testing.T) {
+	h := newHistory(t)
+	ctx := context.Background()
+	relabelled := []eval.Case{{ID: "c1", Tags: []string{"x"}, Cluster: "d"}, {ID: "c2", Tags: []string{"z"}}}
+	if err := h.db.PutRunLabels(ctx, 2, relabelled); err != nil {
+		t.Fatal(err)
+	}
+	load := func(base, cand string) *runs.Pair {
+		t.Helper()
+		b, _ := runs.ParseRef(base)
+		c, _ := runs.ParseRef(cand)
+		p, err := runs.LoadPair(ctx, h.db, b, c, runs.PairOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := load("1", "2")
+	if got := p.Cases["c2"].Tags; len(got) != 1 || got[0] != "z" || p.Cases["c1"].Cluster != "d" {
+		t.Errorf("labels %v, want the candidate run's snapshot", p.Cases)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0].Error(), "labels (tags, cluster) of 2 cases differ") {
+		t.Errorf("warnings %v, want one on the 2 relabelled cases", p.Warnings)
+	}
+	// The other way round: the candidate's (the stored suite's) labels win.
+	if p := load("2", "1"); p.Cases["c2"].Tags[0] != "x" || len(p.Warnings) != 1 {
+		t.Errorf("labels %v, warnings %v; want the stored suite's, one warning", p.Cases, p.Warnings)
+	}
+	if err := h.db.PutRunLabels(ctx, 1, relabelled); err != nil {
+		t.Fatal(err)
+	}
+	if p := load("1", "2"); len(p.Warnings) != 0 {
+		t.Errorf("equal snapshots: warnings %v, want none", p.Warnings)
+	}
+}

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/evalpin/evalpin/eval"
+)
+
+// caseLabel is one case's labels in a label set.
+type caseLabel struct {
+	Tags    []string `json:"tags,omitempty"`
+	Cluster string   `json:"cluster,omitempty"`
+}
+
+// PutRunLabels snapshots the tags and cluster of cases with run runID
+// (migration 0005): the labels the run was made with, which the stored
+// suite may not have, since labels are outside the case hash and a suite
+// is stored once. Storing a run's labels again replaces them.
+func (db *DB) PutRunLabels(ctx context.Context, runID int64, cases []eval.Case) (err error) {
+	defer db.explain(&err)
+	set := make(map[string]caseLabel, len(cases))
+	for _, c := range cases {
+		set[c.ID] = caseLabel{Tags: c.Tags, Cluster: c.Cluster}
+	}
+	// encoding/json writes map keys sorted: equal labels, equal bytes.
+	body, err := json.Marshal(set)
+	if err != nil {
+		return fmt.Errorf("labels of run %d: %w", runID, err)
+	}
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("labels of run %d: %w", runID, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO label_sets (hash, body) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`, hash, string(body)); err != nil {
+		return fmt.Errorf("labels of run %d: %w", runID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO run_labels (run_id, label_set) VALUES (?, ?)
+		ON CONFLICT (run_id) DO UPDATE SET label_set = excluded.label_set`, runID, hash); err != nil {
+		return fmt.Errorf("labels of run %d: %w", runID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("labels of run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// RunLabels returns the labels snapshotted with run runID, keyed by case id
+// (cases with only ID, Tags and Cluster set), and their label set's hash,
+// which is equal for two runs exactly when their labels are. ok is false when
+// the run has no snapshot (stored before migration 0005, or imported).
+func (db *DB) RunLabels(ctx context.Context, runID int64) (cases map[string]eval.Case, set string, ok bool, err error) {
+	defer db.explain(&err)
+	var body string
+	err = db.db.QueryRowContext(ctx, `SELECT l.hash, l.body FROM run_labels r JOIN label_sets l ON l.hash = r.label_set WHERE r.run_id = ?`, runID).Scan(&set, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, fmt.Errorf("labels of run %d: %w", runID, err)
+	}
+	var doc map[string]caseLabel
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		return nil, "", false, fmt.Errorf("labels of run %d: %w", runID, err)
+	}
+	cases = make(map[string]eval.Case, len(doc))
+	for id, l := range doc {
+		cases[id] = eval.Case{ID: id, Tags: l.Tags, Cluster: l.Cluster}
+	}
+	return cases, set, true, nil
+}
