@@ -3,6 +3,7 @@ package ollama
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -31,7 +32,7 @@ func FuzzParseIdentity(f *testing.F) {
 		if dec.Decode(&d) != nil || d.Scheme != scheme || dec.More() {
 			return
 		}
-		if _, err := dec.Token(); err == nil {
+		if _, err := dec.Token(); err != io.EOF {
 			return // data after the object
 		}
 		want := Identity{EngineVersion: d.EngineVersion, Models: d.Models, Adapters: d.Adapters,
