@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +37,7 @@ type errorCase struct {
 	// nobody runs the command as user nobody where the test runs as root,
 	// to whom no file is read-only (asNobody).
 	nobody bool
+	env    map[string]string // environment variables of the command
 }
 
 // errorFixtures are the files the catalogue's inputs name.
@@ -82,6 +85,7 @@ func TestErrorCatalogue(t *testing.T) {
 		suiteErrors(t, f),
 		policyErrors(t, f),
 		lockErrors(t, f),
+		projectErrors(t, f),
 	)
 	if len(cases) < 40 {
 		t.Errorf("the catalogue has %d inputs, want at least 40", len(cases))
@@ -96,7 +100,9 @@ func TestErrorCatalogue(t *testing.T) {
 		if c.nobody && os.Geteuid() == 0 {
 			code, stderr = asNobody(t, c.args)
 		} else {
-			code, _, stderr = a.cmd(ctx, c.args...)
+			b := *a
+			b.getenv = func(k string) string { return cmp.Or(c.env[k], os.Getenv(k)) }
+			code, _, stderr = b.cmd(ctx, c.args...)
 		}
 		t.Run(c.name, func(t *testing.T) {
 			checkErrorCase(t, c, code, stderr)
@@ -201,7 +207,11 @@ func writeErrorCase(w *bytes.Buffer, f errorFixtures, c errorCase, code int, std
 			args[i] = "'" + args[i] + "'"
 		}
 	}
-	fmt.Fprintf(w, "\n### %s\n\n    %s\n\nExit %d.", c.name, strings.Join(append([]string{"evalpin"}, args...), " "), code)
+	var env []string
+	for _, k := range slices.Sorted(maps.Keys(c.env)) {
+		env = append(env, k+"="+r.Replace(c.env[k]))
+	}
+	fmt.Fprintf(w, "\n### %s\n\n    %s\n\nExit %d.", c.name, strings.Join(slices.Concat(env, []string{"evalpin"}, args), " "), code)
 	if c.note != "" {
 		fmt.Fprintf(w, " %s", c.note)
 	}
@@ -324,6 +334,10 @@ func databaseErrors(t *testing.T, f errorFixtures, runArgs func(...string) []str
 	empty := f.file(t, "empty.db", "")
 	return []errorCase{
 		{name: "a database whose pages are damaged", args: []string{"runs", "--db", damaged}, exit: 2, names: damaged},
+		{name: "a database whose results are damaged, listed", args: []string{"runs", "--db", damagedResults}, exit: 0,
+			note: "Listed: every command checks the tables of runs, locks and suites when it opens the database (microseconds), not the results, " +
+				"which grow to gigabytes; the command that reads a damaged result refuses it (below), and runs --check reads the whole file first."},
+		{name: "a database whose results are damaged, checked", args: []string{"runs", "--check", "--db", damagedResults}, exit: 2, names: damagedResults},
 		{name: "a database whose results are damaged", args: []string{"show", "1", "--db", damagedResults}, exit: 2, names: damagedResults},
 		{name: "a file that is not SQLite", args: []string{"runs", "--db", text}, exit: 2, names: text},
 		{name: "an empty database file", args: []string{"runs", "--db", empty}, exit: 0,
@@ -439,5 +453,26 @@ func lockErrors(t *testing.T, f errorFixtures) []errorCase {
 		{name: "a lock file of an unknown version", args: show("version.lock", strings.Replace(good, `"version": 1`, `"version": 2`, 1)), exit: 2, names: "version.lock"},
 		{name: "a lock file with an unknown field", args: show("field.lock", strings.Replace(good, `"version": 1`, `"version": 1, "weights": "x"`, 1)), exit: 2, names: "field.lock"},
 		{name: "a lock file that does not exist", args: []string{"lock", "verify", f.dir, filepath.Join(f.dir, "none.lock")}, exit: 2, names: "none.lock"},
+	}
+}
+
+// projectErrors are malformed project files and settings, and inputs of
+// the other commands.
+func projectErrors(t *testing.T, f errorFixtures) []errorCase {
+	project := func(name, data string) map[string]string {
+		return map[string]string{"EVALPIN_PROJECT": f.file(t, name, data)}
+	}
+	runs := []string{"runs", "--db", f.db}
+	crlf := filepath.Join(f.dir, "crlf.jsonl") // written by baselineErrors
+	return []errorCase{
+		{name: "a project file that is not YAML", args: runs, env: project("syntax.evalpin.yaml", "suite: [\n"), exit: 2, names: "syntax.evalpin.yaml"},
+		{name: "a project file with an unknown setting", args: runs, env: project("field.evalpin.yaml", "suite: smoke\nsampels: 3\n"), exit: 2, names: "sampels"},
+		{name: "a project setting of the wrong type", args: []string{"run", "--db", f.db}, env: project("type.evalpin.yaml", "samples: many\n"), exit: 2, names: "type.evalpin.yaml: line 1"},
+		{name: "a project file that does not exist", args: runs, env: map[string]string{"EVALPIN_PROJECT": filepath.Join(f.dir, "none.yaml")}, exit: 2, names: "none.yaml"},
+		{name: "a setting's variable with a bad value", args: []string{"run", "--suite", "testbed", "--endpoint", f.url, "--db", f.db}, env: map[string]string{"EVALPIN_SAMPLES": "0"}, exit: 2, names: "EVALPIN_SAMPLES"},
+		{name: "a CRLF baseline file given to diff", args: []string{"diff", "--baseline", crlf, "--candidate", "1", "--db", f.db}, exit: 2, names: "crlf.jsonl:1"},
+		{name: "a model directory that does not exist", args: []string{"lock", "create", filepath.Join(f.dir, "no-model"), "-o", filepath.Join(f.dir, "x.lock")}, exit: 2, names: "no-model"},
+		{name: "lock diff with one file", args: []string{"lock", "diff", filepath.Join(f.dir, "edited.lock")}, exit: 2, names: "lock diff"},
+		{name: "promote a lock id that is not one", args: []string{"promote", "sha256:xyz", "--db", f.db}, exit: 2, names: "sha256:xyz"},
 	}
 }

@@ -27,6 +27,7 @@ type Flags struct {
 	env    map[string]string // flag name → the variable it defaults from
 	set    map[string]bool   // the flags given on the command line
 	envSet map[string]bool   // the flags an environment variable or a Source set
+	from   map[string]string // where those flags' values came from: "$EVALPIN_SAMPLES"
 	checks []func() error    // run by Parse, in order (checks.go)
 	srcs   []Source          // consulted by Parse after the environment
 }
@@ -111,7 +112,7 @@ func (f *Flags) Parse(args []string, getenv func(string) string) ([]string, erro
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-	f.set, f.envSet = map[string]bool{}, map[string]bool{}
+	f.set, f.envSet, f.from = map[string]bool{}, map[string]bool{}, map[string]string{}
 	f.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if getenv != nil {
 		for name, variable := range f.env {
@@ -119,7 +120,7 @@ func (f *Flags) Parse(args []string, getenv func(string) string) ([]string, erro
 				if err := f.FlagSet.Set(name, v); err != nil {
 					return nil, fault.Errorf(fault.Input, f.hint(), "%s: $%s: %v", f.Name(), variable, err)
 				}
-				f.envSet[name] = true
+				f.envSet[name], f.from[name] = true, "$"+variable
 			}
 		}
 	}
@@ -160,7 +161,7 @@ func (f *Flags) fromSources() error {
 					return
 				}
 			}
-			f.envSet[fl.Name] = true
+			f.envSet[fl.Name], f.from[fl.Name] = true, src.Name(fl.Name)
 			return
 		}
 	})

@@ -97,7 +97,7 @@ func Find(dir string) (*File, error) {
 func Load(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fault.Errorf(fault.Input, "", "project file %s: %w", path, err)
+		return nil, fault.Errorf(fault.Input, "make the project file readable, or set "+EnvPrefix+"PROJECT to the path of one (none: no project file)", "project file %s: %w", path, err)
 	}
 	f := &File{Path: path}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
