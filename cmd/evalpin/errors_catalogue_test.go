@@ -470,6 +470,8 @@ func projectErrors(t *testing.T, f errorFixtures) []errorCase {
 		{name: "a project setting of the wrong type", args: []string{"run", "--db", f.db}, env: project("type.evalpin.yaml", "samples: many\n"), exit: 2, names: "type.evalpin.yaml: line 1"},
 		{name: "a project file that does not exist", args: runs, env: map[string]string{"EVALPIN_PROJECT": filepath.Join(f.dir, "none.yaml")}, exit: 2, names: "none.yaml"},
 		{name: "a setting's variable with a bad value", args: []string{"run", "--suite", "testbed", "--endpoint", f.url, "--db", f.db}, env: map[string]string{"EVALPIN_SAMPLES": "0"}, exit: 2, names: "EVALPIN_SAMPLES"},
+		{name: "a setting's variable that is not a number", args: []string{"run", "--suite", "testbed", "--endpoint", f.url, "--db", f.db}, env: map[string]string{"EVALPIN_SAMPLES": "three"}, exit: 2, names: "EVALPIN_SAMPLES"},
+		{name: "a project setting out of range", args: []string{"run", "--endpoint", f.url, "--db", f.db}, env: project("range.evalpin.yaml", "suite: testbed\nsamples: 0\n"), exit: 2, names: "range.evalpin.yaml"},
 		{name: "a CRLF baseline file given to diff", args: []string{"diff", "--baseline", crlf, "--candidate", "1", "--db", f.db}, exit: 2, names: "crlf.jsonl:1"},
 		{name: "a model directory that does not exist", args: []string{"lock", "create", filepath.Join(f.dir, "no-model"), "-o", filepath.Join(f.dir, "x.lock")}, exit: 2, names: "no-model"},
 		{name: "lock diff with one file", args: []string{"lock", "diff", filepath.Join(f.dir, "edited.lock")}, exit: 2, names: "lock diff"},
