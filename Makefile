@@ -30,16 +30,12 @@ bench:
 	@scripts/bench-runner.sh -install || echo "hey could not be installed: the runner's comparisons with hey are skipped"
 	EVALPIN_OLLAMA=$(wildcard $(CURDIR)/.testbed/bin/ollama) $(GO) test -run='^$$' -bench=. -benchmem ./...
 
-## fuzz: every fuzz target (func FuzzX in a _test.go file) for FUZZTIME each;
-## not part of `make test`, whose run replays only their seeds and testdata/fuzz
-FUZZTIME ?= 20s
+## fuzz: every fuzz target (func FuzzX in a _test.go file) for FUZZTIME each
+## (default 20s), scripts/fuzz.sh; not part of `make test`, whose run replays
+## only their seeds and testdata/fuzz
 .PHONY: fuzz
 fuzz:
-	@grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read f; do \
-		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
-			echo "$(GO) test $$(dirname $$f) -run='^$$' -fuzz='^'$$t'$$' -fuzztime=$(FUZZTIME)"; \
-			$(GO) test $$(dirname $$f) -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) || exit 1; \
-		done; done
+	GO=$(GO) scripts/fuzz.sh
 
 ## golden: rewrite the golden files under testdata/ from the current output
 golden:

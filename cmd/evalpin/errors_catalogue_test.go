@@ -101,7 +101,11 @@ func TestErrorCatalogue(t *testing.T) {
 			code, stderr = asNobody(t, c.args)
 		} else {
 			b := *a
-			b.getenv = func(k string) string { return cmp.Or(c.env[k], os.Getenv(k)) }
+			// No project file but the case's: an evalpin.yaml above the
+			// test's directory would change the answers.
+			b.getenv = func(k string) string {
+				return cmp.Or(c.env[k], map[string]string{"EVALPIN_PROJECT": "none"}[k], os.Getenv(k))
+			}
 			code, _, stderr = b.cmd(ctx, c.args...)
 		}
 		t.Run(c.name, func(t *testing.T) {
@@ -135,9 +139,12 @@ func asNobody(t *testing.T, args []string) (int, string) {
 	}
 	enc, _ := json.Marshal(args)
 	cmd := exec.Command(bin, "-test.run=^TestErrorCatalogueAsNobody$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envCatalogueArgs+"="+string(enc), "HOME="+dir)
+	cmd.Env = append(os.Environ(), envCatalogueArgs+"="+string(enc), "HOME="+dir, "EVALPIN_PROJECT=none")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.Output()
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
+		t.Skipf("cannot run as nobody here, so the catalogue is not checked: %v", err)
+	}
 	var res struct {
 		Code   int
 		Stderr string
