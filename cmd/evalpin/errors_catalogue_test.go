@@ -451,14 +451,17 @@ func lockErrors(t *testing.T, f errorFixtures) []errorCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := string(data)
+	good, version := string(data), fmt.Sprintf(`"version": %d`, lock.Version)
+	if !strings.Contains(good, version) {
+		t.Fatalf("the lock file has no %s:\n%s", version, good)
+	}
 	show := func(name, data string) []string { return []string{"lock", "show", f.file(t, name, data)} }
 	return []errorCase{
 		{name: "a lock file that is not JSON", args: show("yaml.lock", "lock: sha256:abc\n"), exit: 2, names: "yaml.lock"},
 		{name: "an empty lock file", args: show("empty.lock", ""), exit: 2, names: "empty.lock"},
 		{name: "a lock file edited by hand", args: show("edited.lock", strings.Replace(good, `"size": 3`, `"size": 4`, 1)), exit: 2, names: "edited.lock"},
-		{name: "a lock file of an unknown version", args: show("version.lock", strings.Replace(good, `"version": 1`, `"version": 2`, 1)), exit: 2, names: "version.lock"},
-		{name: "a lock file with an unknown field", args: show("field.lock", strings.Replace(good, `"version": 1`, `"version": 1, "weights": "x"`, 1)), exit: 2, names: "field.lock"},
+		{name: "a lock file of an unknown version", args: show("version.lock", strings.Replace(good, version, fmt.Sprintf(`"version": %d`, lock.Version+1), 1)), exit: 2, names: "version.lock"},
+		{name: "a lock file with an unknown field", args: show("field.lock", strings.Replace(good, version, version+`, "weights": "x"`, 1)), exit: 2, names: "field.lock"},
 		{name: "a lock file that does not exist", args: []string{"lock", "verify", f.dir, filepath.Join(f.dir, "none.lock")}, exit: 2, names: "none.lock"},
 	}
 }
