@@ -30,6 +30,13 @@ bench:
 	@scripts/bench-runner.sh -install || echo "hey could not be installed: the runner's comparisons with hey are skipped"
 	EVALPIN_OLLAMA=$(wildcard $(CURDIR)/.testbed/bin/ollama) $(GO) test -run='^$$' -bench=. -benchmem ./...
 
+## fuzz: every fuzz target (func FuzzX in a _test.go file) for FUZZTIME each
+## (default 20s), scripts/fuzz.sh; not part of `make test`, whose run replays
+## only their seeds and testdata/fuzz
+.PHONY: fuzz
+fuzz:
+	GO=$(GO) scripts/fuzz.sh
+
 ## golden: rewrite the golden files under testdata/ from the current output
 golden:
 	@for d in $$(grep -rl --include='*_test.go' 'flag.Bool("update"' . | xargs -r -n1 dirname | sort -u); do \

@@ -58,6 +58,15 @@ var (
 	ErrNotBaseline = errors.New("not an evalpin baseline file")
 )
 
+// errBOM is the error of a file an editor gave a byte order mark, which
+// export never writes.
+var errBOM = errors.New("the file starts with a byte order mark (U+FEFF), which export never writes: an editor added it after export")
+
+// errCRLF is the error of a file whose line endings were converted to CRLF
+// after export, which its checksum would refuse on the last line: it names
+// the first line and the cause.
+var errCRLF = errors.New(`the line ends in CRLF ("\r\n"): the file's line endings were converted after export (git's core.autocrlf or an editor); a baseline file is read byte for byte, so mark baseline files "-text" in .gitattributes`)
+
 // A Header is a baseline file's first line: which run the file holds and how
 // many cases and results follow.
 type Header struct {

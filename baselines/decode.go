@@ -96,6 +96,12 @@ func Decode(r io.Reader, name string) (*Baseline, error) {
 			return nil, d.checksumError(n, nil, "the file is truncated: its last line is cut short and the checksum line is missing")
 		}
 		body := line[:len(line)-1]
+		switch {
+		case n == 1 && bytes.HasPrefix(body, []byte("\ufeff")):
+			return nil, d.errorf(n, "%w", errBOM)
+		case n == 1 && bytes.HasSuffix(body, []byte("\r")):
+			return nil, d.errorf(n, "%w", errCRLF)
+		}
 		if n == 1 {
 			sum.Write(line)
 			if err := d.header(body); err != nil {

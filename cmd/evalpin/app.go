@@ -169,7 +169,7 @@ func (a *app) run(ctx context.Context, args []string) (err error) {
 	}
 	cmd, ok := lookup(name)
 	if !ok {
-		return usageErrorf("unknown command %q (run 'evalpin help' for the list)", name)
+		return usageErrorf("unknown command %q", name)
 	}
 	err = cmd.run(&b, ctx, rest)
 	if errors.Is(err, flag.ErrHelp) {
@@ -201,7 +201,7 @@ func (a *app) wantArgs(name, usage string, args []string, names ...string) ([]st
 
 // usageErrorf returns an input error for a bad command line.
 func usageErrorf(format string, args ...any) error {
-	return fault.Errorf(fault.Input, "", format, args...)
+	return fault.Errorf(fault.Input, "run 'evalpin help' for the list of commands, 'evalpin help COMMAND' for a command's flags", format, args...)
 }
 
 // report prints err, if any, with its hint, and returns the exit code for it.

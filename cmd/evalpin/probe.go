@@ -39,7 +39,7 @@ func (a *app) runProbe(ctx context.Context, args []string) (err error) {
 	}
 	if len(endpoints) == 0 {
 		fs.Usage()
-		return usageErrorf("probe: name an endpoint URL")
+		return fault.Errorf(fault.Input, "evalpin probe URL, e.g. evalpin probe http://127.0.0.1:8000/v1, or set OPENAI_BASE_URL", "probe: name an endpoint URL")
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -55,7 +55,7 @@ func TestProjectFile(t *testing.T) {
 		{"EVALPIN_DB over the file", map[string]string{"EVALPIN_DB": filepath.Join(root, "none.db")}, []string{"runs"}, fault.ExitInput, "no database at " + filepath.Join(root, "none.db")},
 		{"the flag over EVALPIN_DB", map[string]string{"EVALPIN_DB": filepath.Join(root, "none.db")}, []string{"runs", "--db", filepath.Join(root, "history.db")}, 0, "│ 1   │"},
 		{"EVALPIN_SAMPLES over the file", map[string]string{"EVALPIN_SAMPLES": "1"}, []string{"run"}, 0, "run 2: 3 cases × 1 sample"},
-		{"a bad value names its source", map[string]string{"EVALPIN_SAMPLES": "x"}, []string{"run"}, fault.ExitInput, "run: $EVALPIN_SAMPLES: parse error"},
+		{"a bad value names its source", map[string]string{"EVALPIN_SAMPLES": "x"}, []string{"run"}, fault.ExitInput, `run: --samples ($EVALPIN_SAMPLES) "x" is not a whole number`},
 		{"EVALPIN_PROJECT=none", map[string]string{"EVALPIN_PROJECT": "none"}, []string{"run"}, fault.ExitInput, "run: no suite given"},
 	}
 	for _, tt := range tests {

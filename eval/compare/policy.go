@@ -177,6 +177,11 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, policyError("%v", err)
 	}
+	// The decoder drops a null key (~:) and a null list entry silently; a
+	// threshold or tag the user wrote must not vanish.
+	if line := nullAt(&doc); line > 0 {
+		return nil, policyError("line %d: a name or list entry is null (~); write the name, or delete the line", line)
+	}
 	dec = yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
@@ -201,6 +206,20 @@ func ParsePolicy(data []byte) (*Policy, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// nullAt returns the line of the first null mapping key or sequence entry
+// under n, or 0.
+func nullAt(n *yaml.Node) int {
+	for i, c := range n.Content {
+		if c.ShortTag() == "!!null" && (n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode && i%2 == 0) {
+			return c.Line
+		}
+		if line := nullAt(c); line > 0 {
+			return line
+		}
+	}
+	return 0
 }
 
 // unknownFieldWords turns the YAML decoder's "not found in type compare.Policy"
@@ -311,6 +330,9 @@ func (p *Policy) validate(at func(path ...string) string) error {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
+			if strings.TrimSpace(k) == "" {
+				return policyError("%s%s has an empty name", at(group.name), group.name)
+			}
 			if group.name == "measures" {
 				if _, ok := defaultMeasureThresholds[k]; !ok {
 					return policyError("%sunknown measure %q (want length, latency or similarity)", at("measures", k), k)

@@ -48,7 +48,7 @@ func Range[T cmp.Ordered](f *Flags, name string, lo, hi T) {
 	v := f.value(name)
 	f.check(name, func() error {
 		if x := v.Get().(T); x < lo || x > hi {
-			return f.Usagef("--%s must be in range [%s, %s], not %s", name, show(lo), show(hi), show(x))
+			return f.Usagef("%s must be in range [%s, %s], not %s", f.named(name), show(lo), show(hi), show(x))
 		}
 		return nil
 	})
@@ -59,10 +59,20 @@ func AtLeast[T cmp.Ordered](f *Flags, name string, lo T) {
 	v := f.value(name)
 	f.check(name, func() error {
 		if x := v.Get().(T); x < lo {
-			return f.Usagef("--%s must be at least %s, not %s", name, show(lo), show(x))
+			return f.Usagef("%s must be at least %s, not %s", f.named(name), show(lo), show(x))
 		}
 		return nil
 	})
+}
+
+// named names the flag name in a check's error: "--samples", and where its
+// value came from when not from the command line, "--samples
+// ($EVALPIN_SAMPLES)", since the user did not type it.
+func (f *Flags) named(name string) string {
+	if src := f.from[name]; src != "" && !f.set[name] {
+		return "--" + name + " (" + src + ")"
+	}
+	return "--" + name
 }
 
 // Or joins words as "a, b or c".

@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/evalpin/evalpin/internal/fault"
 )
@@ -27,6 +29,7 @@ type Flags struct {
 	env    map[string]string // flag name → the variable it defaults from
 	set    map[string]bool   // the flags given on the command line
 	envSet map[string]bool   // the flags an environment variable or a Source set
+	from   map[string]string // where those flags' values came from: "$EVALPIN_SAMPLES"
 	checks []func() error    // run by Parse, in order (checks.go)
 	srcs   []Source          // consulted by Parse after the environment
 }
@@ -111,15 +114,15 @@ func (f *Flags) Parse(args []string, getenv func(string) string) ([]string, erro
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-	f.set, f.envSet = map[string]bool{}, map[string]bool{}
+	f.set, f.envSet, f.from = map[string]bool{}, map[string]bool{}, map[string]string{}
 	f.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if getenv != nil {
 		for name, variable := range f.env {
 			if v := getenv(variable); v != "" && !f.set[name] {
 				if err := f.FlagSet.Set(name, v); err != nil {
-					return nil, fault.Errorf(fault.Input, f.hint(), "%s: $%s: %v", f.Name(), variable, err)
+					return nil, fault.Errorf(fault.Input, f.hint(), "%s: %s", f.Name(), f.badValue(name, "$"+variable, v, err))
 				}
-				f.envSet[name] = true
+				f.envSet[name], f.from[name] = true, "$"+variable
 			}
 		}
 	}
@@ -156,11 +159,11 @@ func (f *Flags) fromSources() error {
 			}
 			for _, v := range vals {
 				if serr := fl.Value.Set(strings.TrimSpace(v)); serr != nil {
-					err = fault.Errorf(fault.Input, f.hint(), "%s: %s: %v", f.Name(), src.Name(fl.Name), serr)
+					err = fault.Errorf(fault.Input, f.hint(), "%s: %s", f.Name(), f.badValue(fl.Name, src.Name(fl.Name), v, serr))
 					return
 				}
 			}
-			f.envSet[fl.Name] = true
+			f.envSet[fl.Name], f.from[fl.Name] = true, src.Name(fl.Name)
 			return
 		}
 	})
@@ -236,12 +239,45 @@ func (f *Flags) hint() string {
 func (f *Flags) parseError(err error) error {
 	hint := f.hint()
 	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		q, qerr := strconv.QuotedPrefix(rest)
+		name, _, _ := strings.Cut(strings.TrimPrefix(rest[len(q):], " for flag -"), ":")
+		if v, uerr := strconv.Unquote(q); qerr == nil && uerr == nil && f.Lookup(name) != nil {
+			msg = f.badValue(name, "", v, err)
+		}
+	}
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		if near := f.nearest(name); len(near) > 0 {
 			hint = "did you mean " + strings.Join(near, " or ") + "? (" + hint + ")"
 		}
 	}
 	return fault.Errorf(fault.Input, hint, "%s: %s", f.Name(), msg)
+}
+
+// badValue says why value, given to the flag name by where ("" for the
+// command line, "$EVALPIN_SAMPLES"), was refused with err: the kind of value
+// the flag takes where the flag package says only "parse error".
+func (f *Flags) badValue(name, where, value string, err error) string {
+	if where != "" {
+		where = " (" + where + ")"
+	}
+	want := ""
+	if g, ok := f.Lookup(name).Value.(flag.Getter); ok && strings.HasSuffix(err.Error(), "parse error") {
+		switch g.Get().(type) {
+		case int, int64, uint, uint64:
+			want = "a whole number"
+		case float64:
+			want = "a number"
+		case time.Duration:
+			want = "a duration with a unit, such as 30s, 5m or 1h"
+		case bool:
+			want = "true or false"
+		}
+	}
+	if want == "" {
+		return fmt.Sprintf("--%s%s %s: %v", name, where, strconv.Quote(value), err)
+	}
+	return fmt.Sprintf("--%s%s %s is not %s", name, where, strconv.Quote(value), want)
 }
 
 // nearest returns the defined flags within an edit distance of 2 of name, or

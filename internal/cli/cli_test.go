@@ -99,7 +99,7 @@ func TestChecks(t *testing.T) {
 		{"choice", []string{"--out", "x", "--format", "xml"}, `--format must be table, json or md, not "xml"`},
 		{"choice given", []string{"--out", "x", "--format", "md"}, ""},
 		{"required", []string{"--n", "2"}, "demo: --out is required"},
-		{"environment is checked", []string{"--out", "x", "--env"}, "--n must be in range [1, 10], not 0"},
+		{"environment is checked", []string{"--out", "x", "--env"}, "--n ($DEMO_N) must be in range [1, 10], not 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,7 +269,7 @@ func TestSources(t *testing.T) {
 		{"command line wins", []string{"--model", "m", "--n", "2"}, false, "m", "file.yaml", "http://a/v1", 2, ""},
 		{"environment, split on commas", []string{"--n", "2"}, false, "env-model", "file.yaml", "http://a/v1", 2, ""},
 		{"project file, not split", []string{"--n", "2"}, true, "file-model", "file.yaml", "http://c/v1,x", 1, ""},
-		{"a source's value is checked", nil, false, "", "", "", 0, "demo: --n must be in range [1, 9], not 0"},
+		{"a source's value is checked", nil, false, "", "", "", 0, "demo: --n ($X_N) must be in range [1, 9], not 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

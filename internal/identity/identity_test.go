@@ -19,7 +19,7 @@ type doc struct {
 
 // manifestDoc returns a sealed lock manifest of one weights file whose
 // content hash is 64 times weights, and its id.
-func manifestDoc(t *testing.T, weights string) doc {
+func manifestDoc(t testing.TB, weights string) doc {
 	t.Helper()
 	m := &lock.Manifest{
 		Version: lock.Version,

@@ -97,7 +97,7 @@ func Find(dir string) (*File, error) {
 func Load(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fault.Errorf(fault.Input, "", "project file %s: %w", path, err)
+		return nil, fault.Errorf(fault.Input, "make the project file readable, or set "+EnvPrefix+"PROJECT to the path of one (none: no project file)", "project file %s: %w", path, err)
 	}
 	f := &File{Path: path}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -109,6 +109,14 @@ func Load(path string) (*File, error) {
 		}
 		msg = strings.ReplaceAll(msg, " not found in type project.File", " is not a setting (known: "+strings.Join(Settings(), ", ")+")")
 		return nil, fault.Errorf(fault.Input, "fix "+path+"; docs/project.md lists the settings", "project file %s: %s", path, strings.TrimPrefix(msg, "yaml: "))
+	}
+	// Lookup takes a zero count for an unset one: samples: 0 must not pass
+	// as "the suite's samples".
+	var given struct {
+		Samples *int `yaml:"samples"`
+	}
+	if yaml.Unmarshal(data, &given) == nil && given.Samples != nil && *given.Samples < 1 {
+		return nil, fault.Errorf(fault.Input, "fix "+path+"; docs/project.md lists the settings", "project file %s: samples must be at least 1, not %d", path, *given.Samples)
 	}
 	f.resolvePaths(filepath.Dir(path))
 	return f, nil
