@@ -6,9 +6,9 @@ quantized to Q4_K) with a character vocabulary and a chat template of its
 own. It is trained from scratch, on CPU, on five drills with checkable
 answers:
 
-  add     "47+38"                      -> "85"     two numbers below 100
-  sub     "85-38"                      -> "47"     a >= b, both below 100
-  rev     "rev kqzt"                   -> "tzqk"   3 to 6 random letters
+  add     "47+8", "8+47"               -> "55"     one number below 100, one below 10
+  sub     "47-8"                       -> "39"     10 <= a < 100, b < 10
+  rev     "rev kqzt"                   -> "tzqk"   3 to 5 random letters
   max     "max A:37 B:82 C:15 D:40"    -> "B"      the label of the largest
   lookup  system "q=3 x=7 c=1 m=9", user "c?"  -> "1"   a value from a table
 
@@ -19,8 +19,9 @@ training loop and its hyper-parameters, and the reference outputs. It writes
   DIR/weights.safetensors   F32 weights, PyTorch layout ([out, in] rows)
   DIR/recipe.json           the configuration, vocabulary, template, seeds,
                             hyper-parameters, versions and timings
-  DIR/expected.jsonl        greedy outputs of the trained weights on SUITE,
-                            with each step's logit margin
+  DIR/expected.jsonl        every suite case (family, messages, answer) with
+                            the trained weights' greedy output, its token
+                            ids and its smallest logit margin
   SUITE                     the bundled suite (YAML), cases held out of training
 
 Usage (scripts/testbed.sh train runs it with the right environment):
@@ -67,16 +68,16 @@ MODEL = {
 # TRAIN are the training hyper-parameters.
 TRAIN = {
     "seed": 20240611,
-    "steps": 1500,
+    "steps": 2500,
     "batch": 64,
-    "lr": 3e-3,
+    "lr": 2e-3,
     "min_lr": 1e-4,
     "warmup": 100,
-    "weight_decay": 0.05,
+    "weight_decay": 0.01,
     "beta1": 0.9,
     "beta2": 0.98,
     "grad_clip": 1.0,
-    "init_std": 0.02,
+    "init_std": 0.02,  # attn_output and ffn_down start at zero (see init)
     "threads": 2,
 }
 
@@ -216,12 +217,12 @@ def problem(family, x):
 def params(family, rng):
     """Draws the parameters of one problem of a family."""
     if family == "add":
-        return rng.randrange(100), rng.randrange(100)
+        a, b = rng.randrange(100), rng.randrange(10)
+        return (a, b) if rng.randrange(2) else (b, a)
     if family == "sub":
-        a, b = rng.randrange(100), rng.randrange(100)
-        return max(a, b), min(a, b)
+        return rng.randrange(10, 100), rng.randrange(10)
     if family == "rev":
-        return letters(rng, rng.randrange(3, 7))
+        return letters(rng, rng.randrange(3, 6))
     if family == "max":
         return rng.sample(range(10, 100), 4)
     if family == "lookup":
@@ -238,13 +239,13 @@ def draw(family, rng):
 
 def related(family, x):
     """Returns the parameters of a cluster of related problems built around
-    x: a+b and b+a; a-b and a-(a-b); a word and its reversal; four numbers
+    x: a+b and b+a; a-b and a-(9-b); a word and its reversal; four numbers
     and the same numbers rotated to other labels; one table asked for each
     of its keys."""
     if family == "add":
         return [x, (x[1], x[0])]
     if family == "sub":
-        return [x, (x[0], x[0] - x[1])]
+        return [x, (x[0], 9 - x[1])]
     if family == "rev":
         return [x, x[::-1]]
     if family == "max":
@@ -415,6 +416,19 @@ class Llama(torch.nn.Module):
 # ---------------------------------------------------------- training
 
 
+def init(model):
+    """Initializes the weights: matrices from N(0, init_std), except that the
+    matrices writing into the residual stream (attn_output, ffn_down) start
+    at zero, so each block starts as the identity; norms at one."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                p.normal_(0, TRAIN["init_std"])
+        for b in model.blocks:
+            b.wo.weight.zero_()
+            b.down.weight.zero_()
+
+
 def example(messages, answer):
     """Returns the token ids of a training sequence and the index of the
     first answer token: the rendered prompt, the answer, then EOS."""
@@ -556,7 +570,16 @@ def write_expected(path, model, cases):
             ok = text.strip() == c["answer"]
             n, k = per.get(c["family"], (0, 0))
             per[c["family"]] = (n + 1, k + ok)
-            rec = {"id": c["id"], "output": text, "tokens": ids, "margin": round(margin, 4), "pass": ok}
+            rec = {
+                "id": c["id"],
+                "family": c["family"],
+                "messages": c["messages"],
+                "answer": c["answer"],
+                "output": text,
+                "tokens": ids,
+                "margin": round(margin, 4),
+                "pass": ok,
+            }
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
     return {f: k / n for f, (n, k) in per.items()}
 
@@ -581,10 +604,7 @@ def main():
 
     torch.manual_seed(TRAIN["seed"])
     model = Llama(len(TOKENS), MODEL)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() >= 2:
-                p.normal_(0, TRAIN["init_std"])
+    init(model)
 
     weights = os.path.join(args.out, "weights.safetensors")
     recipe_path = os.path.join(args.out, "recipe.json")
