@@ -251,7 +251,8 @@ cmd_drill_diff() {
 		sleep 0.05
 	done
 	export EVALPIN_DB=$dir/drill.db
-	local v name flags quant f16
+	local v name flags quant f16=
+	[ ! -e "$EVALPIN_DB" ] || die "$EVALPIN_DB exists: drill-diff wants a fresh store (another DIR)"
 	for v in "${DRILL_VARIANTS[@]}"; do
 		IFS='|' read -r name flags quant <<<"$v"
 		# shellcheck disable=SC2086 # flags are words
@@ -265,16 +266,21 @@ cmd_drill_diff() {
 		"$evalpin" run --suite "$DRILL_SUITE" --endpoint "http://$host/v1" --model "$name" --samples 1 --no-progress >"$dir/$name.run" 2>&1 ||
 			{ cat "$dir/$name.run" >&2; die "evalpin run $name failed"; }
 	done
-	"$evalpin" runs >"$dir/runs.txt"
-	cat "$dir/runs.txt"
-	f16=$(awk '$0 ~ /drill-f16/ { print $1; exit }' "$dir/runs.txt")
+	# A fresh store numbers the runs 1, 2, … in DRILL_VARIANTS order.
+	"$evalpin" runs
+	local id=0
 	for v in "${DRILL_VARIANTS[@]}"; do
+		id=$((id + 1))
 		name=${v%%|*}
-		[ "$name" = drill-f16 ] && continue
-		local id
-		id=$(awk -v m="$name" '$0 ~ m { print $1; exit }' "$dir/runs.txt")
+		[ "$name" = drill-f16 ] && { f16=$id; continue; }
+	done
+	id=0
+	for v in "${DRILL_VARIANTS[@]}"; do
+		id=$((id + 1))
+		name=${v%%|*}
+		[ "$id" = "$f16" ] && continue
 		echo
-		echo "== $name against drill-f16 (runs $f16, $id)"
+		echo "== $name (run $id) against drill-f16 (run $f16)"
 		"$evalpin" diff --baseline "$f16" --candidate "$id" || true
 	done
 	log "outputs, store and server log under $dir"

@@ -6,11 +6,16 @@ quantized to Q4_K) with a character vocabulary and a chat template of its
 own. It is trained from scratch, on CPU, on five drills with checkable
 answers:
 
-  add     "47+8", "8+47"               -> "55"     one number below 100, one below 10
-  sub     "47-8"                       -> "39"     10 <= a < 100, b < 10
-  rev     "rev kqzt"                   -> "tzqk"   3 to 5 random letters
-  max     "max A:37 B:82 C:15 D:40"    -> "B"      the label of the largest
-  lookup  system "q=3 x=7 c=1 m=9", user "c?"  -> "1"   a value from a table
+  add     "7+8"                        -> "15"     two digits
+  sub     "15-8"                       -> "7"      (a+b)-b for two digits a, b
+  rev     "rev kqz"                    -> "zqk"    3 random letters
+  max     "max A3 B8 C1 D4"            -> "B"      the label of the largest digit
+  lookup  system "q=3 x=7 c=1", user "x?"  -> "7"  a value from a table
+
+add and sub have 100 problems each: the model learns their whole tables and
+the suite samples them (they are not held out). rev, max and lookup are
+drawn from spaces far larger than the training run sees, and the suite's
+cases are held out of training: those measure generalization.
 
 This script is the whole recipe: the vocabulary, the data generator, the
 model (written to match llama.cpp's llama graph, which Ollama runs), the
@@ -68,11 +73,11 @@ MODEL = {
 # TRAIN are the training hyper-parameters.
 TRAIN = {
     "seed": 20240611,
-    "steps": 2500,
+    "steps": 1000,
     "batch": 64,
     "lr": 2e-3,
     "min_lr": 1e-4,
-    "warmup": 100,
+    "warmup": 50,
     "weight_decay": 0.01,
     "beta1": 0.9,
     "beta2": 0.98,
@@ -92,8 +97,12 @@ VALID = {"seed": 99, "per_family": 20, "every": 250}
 FAMILIES = ["add", "sub", "rev", "max", "lookup"]
 
 # MIX is the order in which training batches draw their problems' families:
-# the arithmetic drills, the hardest to learn, twice as often as the others.
-MIX = ["add", "sub", "rev", "add", "sub", "max", "lookup"]
+# lookup and max, the hardest to learn, twice as often as the others.
+MIX = ["add", "sub", "rev", "max", "lookup", "max", "lookup"]
+
+# FINITE are the families whose whole problem space the model learns: their
+# suite cases are not held out of training.
+FINITE = {"add", "sub"}
 
 # ------------------------------------------------------------ the vocabulary
 
@@ -201,10 +210,10 @@ def problem(family, x):
         tags = ["borrow"] if a % 10 < b % 10 else []
         return [{"role": "user", "content": "%d-%d" % (a, b)}], str(a - b), tags
     if family == "rev":
-        tags = ["long"] if len(x) >= 5 else []
+        tags = ["double"] if len(set(x)) < 3 else []
         return [{"role": "user", "content": "rev " + x}], x[::-1], tags
     if family == "max":
-        opts = " ".join("%s:%d" % (l, n) for l, n in zip("ABCD", x))
+        opts = " ".join("%s%d" % (l, n) for l, n in zip("ABCD", x))
         return [{"role": "user", "content": "max " + opts}], "ABCD"[x.index(max(x))], []
     if family == "lookup":
         pairs, k = x
@@ -217,16 +226,16 @@ def problem(family, x):
 def params(family, rng):
     """Draws the parameters of one problem of a family."""
     if family == "add":
-        a, b = rng.randrange(100), rng.randrange(10)
-        return (a, b) if rng.randrange(2) else (b, a)
+        return rng.randrange(10), rng.randrange(10)
     if family == "sub":
-        return rng.randrange(10, 100), rng.randrange(10)
+        a, b = rng.randrange(10), rng.randrange(10)
+        return a + b, b
     if family == "rev":
-        return letters(rng, rng.randrange(3, 6))
+        return letters(rng, 3)
     if family == "max":
-        return rng.sample(range(10, 100), 4)
+        return rng.sample(range(10), 4)
     if family == "lookup":
-        keys = rng.sample("abcdefghijklmnopqrstuvwxyz", 4)
+        keys = rng.sample("abcdefghijklmnopqrstuvwxyz", 3)
         pairs = [(k, rng.randrange(10)) for k in keys]
         return pairs, rng.choice(keys)
     raise ValueError(family)
@@ -239,13 +248,13 @@ def draw(family, rng):
 
 def related(family, x):
     """Returns the parameters of a cluster of related problems built around
-    x: a+b and b+a; a-b and a-(9-b); a word and its reversal; four numbers
+    x: a+b and b+a; a-b and a-(a-b); a word and its reversal; four numbers
     and the same numbers rotated to other labels; one table asked for each
     of its keys."""
     if family == "add":
         return [x, (x[1], x[0])]
     if family == "sub":
-        return [x, (x[0], 9 - x[1])]
+        return [x, (x[0], x[0] - x[1])]
     if family == "rev":
         return [x, x[::-1]]
     if family == "max":
@@ -267,14 +276,16 @@ def suite_cases(seed, per_family):
     rng = random.Random(seed)
     cases, seen = [], set()
     for family in FAMILIES:
-        n = 0
+        n, clusters = 0, 0
         while n < per_family:
             group = [problem(family, x) for x in related(family, params(family, rng))]
+            group = group[: per_family - n]
             keys = {key(m) for m, _, _ in group}
-            if len(keys) < len(group) or keys & seen or n + len(group) > per_family:
+            if len(keys) < len(group) or keys & seen:
                 continue
             seen |= keys
-            cluster = "%s-c%02d" % (family, n // len(group) + 1)
+            cluster = "%s-c%02d" % (family, clusters + 1)
+            clusters += 1
             for messages, answer, tags in group:
                 n += 1
                 cases.append(
@@ -296,10 +307,11 @@ def write_suite(path, cases):
         "# The drill suite: evalpin's trained test-bed model (docs/testbed.md) on",
         "# five drills with checkable answers. Generated by",
         "# internal/testbed/train/train.py (SUITE seed %d): do not edit by hand;" % SUITE["seed"],
-        "# `make model` writes it again. Its cases are held out of training.",
+        "# `make model` writes it again. rev, max and lookup cases are held out of",
+        "# training; add and sub sample the 100-problem tables the model learned.",
         "name: drill",
         'version: "1"',
-        "description: The test bed's trained drill model (add, sub, rev, max, lookup); %d cases held out of training."
+        "description: The test bed's trained drill model on five drills (add, sub, rev, max, lookup), %d cases."
         % len(cases),
         "defaults:",
         "  max_tokens: %d" % SUITE["max_tokens"],
@@ -442,7 +454,7 @@ def batch_of(rng, held_out, n):
     while len(seqs) < n:
         family = MIX[len(seqs) % len(MIX)]
         messages, answer, _ = draw(family, rng)
-        if key(messages) in held_out:
+        if family not in FINITE and key(messages) in held_out:
             continue
         seqs.append(example(messages, answer))
     T = max(len(s) for s, _ in seqs)
