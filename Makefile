@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 LDFLAGS := -X main.Version=$(VERSION)
 
-.PHONY: all build test vet bench golden clean testbed
+.PHONY: all build test vet bench golden clean testbed model
 
 all: build
 
@@ -19,6 +19,12 @@ test: vet testbed
 ## testbed: build Ollama into .testbed/bin (cached; cold about 5 minutes), see docs/testbed.md
 testbed:
 	scripts/testbed.sh build >/dev/null
+
+## model: retrain the test bed's drill model (internal/testbed/train/train.py) into
+## internal/testbed/testdata/drill and suites/drill; minutes on 2 cores, see docs/testbed.md.
+## make test and make demo never train: they use the committed weights.
+model:
+	scripts/testbed.sh train
 
 ## vet: go vet and gofmt
 vet:

@@ -7,6 +7,15 @@
 #   scripts/testbed.sh build          build Ollama into .testbed/bin (cached), print its path
 #   scripts/testbed.sh model DIR [genmodel flags]
 #                                     write DIR/model.gguf and DIR/Modelfile
+#   scripts/testbed.sh drill DIR [drillmodel flags]
+#                                     write the trained drill model's DIR/model.gguf and DIR/Modelfile
+#   scripts/testbed.sh train [train.py flags]
+#                                     retrain the drill model into internal/testbed/testdata/drill
+#                                     (`make model`; installs python3-torch, python3-numpy, OpenBLAS)
+#   scripts/testbed.sh drill-diff [DIR]
+#                                     serve the drill model's variants (F32, F16, Q8_0, Q4_K_M,
+#                                     template and penalty drifts) on a private server, run the
+#                                     drill suite on each with evalpin, diff each against F16
 #   scripts/testbed.sh up             start a server in the background with two models,
 #                                     tiny-v1 (seed 1) and tiny-v2 (seed 2); print its /v1 base URL
 #   scripts/testbed.sh down           stop the server that `up` started
@@ -34,6 +43,14 @@ GO=${GO:-go}
 # so these headers come from the system instead.
 APT_PACKAGES=(nlohmann-json3-dev libstb-dev g++)
 
+# Debian packages the drill model's training needs: PyTorch and NumPy for
+# /usr/bin/python3 (not whatever python3 is first on PATH), and OpenBLAS,
+# which the training loads instead of the reference BLAS (several times
+# faster on the same threads).
+TRAIN_PACKAGES=(python3-torch python3-numpy libopenblas0-pthread)
+DRILL_DIR=$ROOT/internal/testbed/testdata/drill
+DRILL_SUITE=$ROOT/suites/drill/drill.yaml
+
 log() { printf 'testbed: %s\n' "$*" >&2; }
 die() { printf 'testbed: %s\n' "$*" >&2; exit 1; }
 
@@ -51,13 +68,17 @@ installed() {
 	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
 
+# ensure_packages installs the Debian packages given (default APT_PACKAGES)
+# that are missing.
 ensure_packages() {
+	local want=("$@")
+	[ $# -gt 0 ] || want=("${APT_PACKAGES[@]}")
 	if ! command -v dpkg-query >/dev/null; then
-		log "not a Debian system: assuming ${APT_PACKAGES[*]} (or their equivalents) are installed"
+		log "not a Debian system: assuming ${want[*]} (or their equivalents) are installed"
 		return 0
 	fi
 	local missing=() p
-	for p in "${APT_PACKAGES[@]}"; do
+	for p in "${want[@]}"; do
 		installed "$p" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
@@ -157,6 +178,114 @@ cmd_model() {
 	(cd "$ROOT" && "$GO" run ./internal/testbed/cmd/genmodel -o "$dir" "$@")
 }
 
+cmd_drill() {
+	[ $# -ge 1 ] || die "usage: scripts/testbed.sh drill DIR [drillmodel flags]"
+	local dir=$1
+	shift
+	(cd "$ROOT" && "$GO" run ./internal/testbed/cmd/drillmodel -o "$dir" "$@")
+}
+
+# cmd_train retrains the drill model in place: weights, recipe, reference
+# outputs, the suite, and SHA256SUMS. It then says how the new greedy
+# outputs compare with the ones they replace (reproduction is judged by
+# them, not by the bytes: float results vary with the CPU and BLAS).
+cmd_train() {
+	ensure_packages "${TRAIN_PACKAGES[@]}"
+	local blas
+	blas=$(ls -d /usr/lib/*/openblas-pthread 2>/dev/null | head -1)
+	[ -n "$blas" ] || log "OpenBLAS not found: training with the default BLAS (slower)"
+	local old
+	old=$(mktemp)
+	cp "$DRILL_DIR/expected.jsonl" "$old" 2>/dev/null || : >"$old"
+	local start
+	start=$(now)
+	(cd "$ROOT/internal/testbed/train" &&
+		LD_LIBRARY_PATH=${blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+			OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 \
+			/usr/bin/python3 train.py --out "$DRILL_DIR" --suite "$DRILL_SUITE" "$@")
+	record train "$(elapsed "$start")" "train.py $*"
+	(cd "$DRILL_DIR" && sha256sum weights.safetensors recipe.json expected.jsonl >SHA256SUMS)
+	/usr/bin/python3 - "$old" "$DRILL_DIR/expected.jsonl" <<'PY'
+import json, sys
+def load(p):
+    try:
+        return {r["id"]: r for r in map(json.loads, open(p))}
+    except (OSError, ValueError):
+        return {}
+old, new = load(sys.argv[1]), load(sys.argv[2])
+same = sum(1 for k, r in new.items() if k in old and old[k]["output"] == r["output"])
+acc = sum(r["pass"] for r in new.values()) / max(1, len(new))
+print("testbed: drill model: %d cases, accuracy %.3f; %d of %d outputs as before" % (len(new), acc, same, len(old)), file=sys.stderr)
+PY
+	rm -f "$old"
+}
+
+# DRILL_VARIANTS: name, then drillmodel flags, then the --quantize type or -.
+DRILL_VARIANTS=(
+	"drill-f32|-dtype f32|-"
+	"drill-f16|-dtype f16|-"
+	"drill-q8_0|-dtype f16|q8_0"
+	"drill-q4_k_m|-dtype f16|q4_K_M"
+	"drill-nosep|-dtype f16 -template drill-nosep|-"
+	"drill-penalty|-dtype f16 -default-penalty|-"
+)
+
+# cmd_drill_diff measures the drill variants with evalpin itself: one run of
+# the drill suite each (greedy, one sample), then evalpin diff against F16.
+# Everything (server, store, models, outputs) stays under DIR.
+cmd_drill_diff() {
+	local dir=${1:-$(mktemp -d "${TMPDIR:-/tmp}/evalpin-drill.XXXXXX")}
+	mkdir -p "$dir/home" "$dir/models" "$dir/gen"
+	dir=$(cd "$dir" && pwd)
+	local ollama evalpin=$dir/evalpin
+	ollama=$(cmd_build)
+	(cd "$ROOT" && "$GO" build -o "$evalpin" ./cmd/evalpin && "$GO" build -o "$dir/drillmodel" ./internal/testbed/cmd/drillmodel)
+	local host="127.0.0.1:$(free_port)"
+	local oenv=(env -i PATH="$PATH" HOME="$dir/home" OLLAMA_MODELS="$dir/models" OLLAMA_HOST="$host" OLLAMA_NO_CLOUD=1 GIN_MODE=release)
+	setsid "${oenv[@]}" "$ollama" serve >"$dir/server.log" 2>&1 &
+	local pid=$! i
+	trap 'kill -TERM -- -'"$pid"' 2>/dev/null || kill -TERM '"$pid"' 2>/dev/null' EXIT
+	for i in $(seq 1 200); do
+		"${oenv[@]}" "$ollama" list >/dev/null 2>&1 && break
+		kill -0 "$pid" 2>/dev/null || die "ollama exited; see $dir/server.log"
+		sleep 0.05
+	done
+	export EVALPIN_DB=$dir/drill.db
+	local v name flags quant f16=
+	[ ! -e "$EVALPIN_DB" ] || die "$EVALPIN_DB exists: drill-diff wants a fresh store (another DIR)"
+	for v in "${DRILL_VARIANTS[@]}"; do
+		IFS='|' read -r name flags quant <<<"$v"
+		# shellcheck disable=SC2086 # flags are words
+		"$dir/drillmodel" -o "$dir/gen/$name" $flags >/dev/null
+		if [ "$quant" = - ]; then
+			(cd "$dir/gen/$name" && "${oenv[@]}" "$ollama" create "$name" -f Modelfile >/dev/null 2>&1)
+		else
+			(cd "$dir/gen/$name" && "${oenv[@]}" "$ollama" create "$name" --quantize "$quant" -f Modelfile >/dev/null 2>&1)
+		fi || die "ollama create $name failed"
+		log "running the drill suite on $name"
+		"$evalpin" run --suite "$DRILL_SUITE" --endpoint "http://$host/v1" --model "$name" --samples 1 --no-progress >"$dir/$name.run" 2>&1 ||
+			{ cat "$dir/$name.run" >&2; die "evalpin run $name failed"; }
+	done
+	# A fresh store numbers the runs 1, 2, … in DRILL_VARIANTS order.
+	"$evalpin" runs
+	local id=0
+	for v in "${DRILL_VARIANTS[@]}"; do
+		id=$((id + 1))
+		name=${v%%|*}
+		[ "$name" = drill-f16 ] && { f16=$id; continue; }
+	done
+	id=0
+	for v in "${DRILL_VARIANTS[@]}"; do
+		id=$((id + 1))
+		name=${v%%|*}
+		[ "$id" = "$f16" ] && continue
+		echo
+		echo "== $name (run $id) against drill-f16 (run $f16)"
+		"$evalpin" diff --baseline "$f16" --candidate "$id" || true
+	done
+	log "outputs, store and server log under $dir"
+}
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
 		echo $((20000 + RANDOM % 20000))
@@ -236,6 +365,9 @@ cmd_times() {
 case "${1:-}" in
 build) shift; cmd_build "$@" ;;
 model) shift; cmd_model "$@" ;;
+drill) shift; cmd_drill "$@" ;;
+train) shift; cmd_train "$@" ;;
+drill-diff) shift; cmd_drill_diff "$@" ;;
 up) shift; cmd_up "$@" ;;
 down) shift; cmd_down "$@" ;;
 env) shift; cmd_env "$@" ;;
