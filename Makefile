@@ -48,8 +48,8 @@ golden:
 	@for d in $$(grep -rl --include='*_test.go' 'flag.Bool("update"' . | xargs -r -n1 dirname | sort -u); do \
 		echo "$(GO) test $$d -update"; $(GO) test $$d -update || exit 1; done
 
-## demo: evalpin end to end on the test bed: two model versions, their locks,
-## runs stored, interrupted and resumed, a refusal, diff and gate (scripts/demo.sh)
+## demo: evalpin's three uses end to end on the test bed's trained drill model:
+## the CI gate on an upgrade, incident playback, forks side by side (scripts/demo.sh)
 .PHONY: demo
 demo:
 	scripts/demo.sh

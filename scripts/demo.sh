@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # demo.sh tells evalpin's three uses end to end on the real-engine test bed
-# (docs/testbed.md), a real Ollama serving tiny generated models:
-#   1. the CI gate on an upgrade: a model drifts under the same name, and one
-#      command (evalpin gate) probes it, runs the suite at the baseline's
-#      settings, compares and fails it;
-#   2. incident playback: cases answered under the old lock, played back
-#      against it and against the new one side by side;
-#   3. forks side by side: three packagings of one model compared at once.
+# (docs/testbed.md): a real Ollama serving the drill model, a tiny llama the
+# project trained to answer five drills (its weights are committed):
+#   1. the CI gate on an upgrade: the package drifts under the same name, and
+#      one command (evalpin gate) probes it, runs the suite at the baseline's
+#      settings and compares: a re-quantization passes (a few outputs change,
+#      within the policy), a template change fails;
+#   2. incident playback: answers that used to be right, played back under the
+#      old lock and, side by side, under today's;
+#   3. forks side by side: F16, Q8_0 and Q4_K_M packagings compared at once.
 # No id is pasted: runs are named by their numbers, locks by short prefixes
 # the commands print.
 #
@@ -34,7 +36,7 @@ else
 fi
 say() { printf '%s\n' "$*"; }
 show() { # show CMD...: print the command, then run it
-	printf '$ %s\n' "$*" | sed "s#$EVALPIN#evalpin#g; s#$WORK#\$DEMO#g"
+	printf '$ %s\n' "$*" | sed "s#$EVALPIN#evalpin#g; s#$WORK#\$DEMO#g; s#$ROOT/##g"
 	"$@"
 }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
@@ -66,17 +68,17 @@ trap 'exit 130' INT TERM
 step "Build: Ollama from the Go module proxy (cached), evalpin, the model generator"
 OLLAMA=$("$ROOT/scripts/testbed.sh" build)
 EVALPIN=$WORK/evalpin
-(cd "$ROOT" && "$GO" build -o "$EVALPIN" ./cmd/evalpin && "$GO" build -o "$WORK/genmodel" ./internal/testbed/cmd/genmodel)
+(cd "$ROOT" && "$GO" build -o "$EVALPIN" ./cmd/evalpin && "$GO" build -o "$WORK/drillmodel" ./internal/testbed/cmd/drillmodel)
 say "ollama  $OLLAMA ($("$OLLAMA" --version 2>/dev/null | tail -1))"
 say "evalpin $("$EVALPIN" version)"
 
-step "Three packagings of one model"
-"$WORK/genmodel" -o "$WORK/models/v1" -seed 1 -template chat >/dev/null
-"$WORK/genmodel" -o "$WORK/models/v2" -seed 1 -template compact >/dev/null
-"$WORK/genmodel" -o "$WORK/models/f32" -seed 1 -template chat -dtype f32 >/dev/null
-say "v1:  model.gguf sha256 $(sha256sum "$WORK/models/v1/model.gguf" | cut -c1-16)…, F16, template 'chat'"
-say "v2:  model.gguf sha256 $(sha256sum "$WORK/models/v2/model.gguf" | cut -c1-16)…, F16, template 'compact' (the same weights file)"
-say "f32: model.gguf sha256 $(sha256sum "$WORK/models/f32/model.gguf" | cut -c1-16)…, F32, template 'chat' (the same weights, wider)"
+step "The drill model: a tiny llama trained by the project to answer five drills (docs/testbed.md)"
+"$WORK/drillmodel" -o "$WORK/models/f16" -dtype f16 >/dev/null
+"$WORK/drillmodel" -o "$WORK/models/nosep" -dtype f16 -template drill-nosep >/dev/null
+say "f16:   model.gguf sha256 $(sha256sum "$WORK/models/f16/model.gguf" | cut -c1-16)…, the trained weights in F16"
+say "q4:    the same package re-quantized by Ollama to Q4_K_M (ollama create --quantize q4_K_M)"
+say "nosep: the F16 weights with a chat template that drops </s> after a system message"
+SUITE=$ROOT/suites/drill/drill.yaml
 
 step "Start Ollama on a free 127.0.0.1 port, in $WORK"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
@@ -92,7 +94,9 @@ for i in $(seq 1 200); do
 	[ "$i" -lt 200 ] || die "ollama did not answer on $HOST within 10s"
 	sleep 0.05
 done
-create() { "${ollama_env[@]}" "$OLLAMA" create "$1" -f "$WORK/models/$2/Modelfile" >/dev/null 2>&1 || die "ollama create $1 failed"; }
+create() { # create NAME DIR [QUANTIZATION]
+	(cd "$WORK/models/$2" && "${ollama_env[@]}" "$OLLAMA" create "$1" ${3:+--quantize "$3"} -f Modelfile >/dev/null 2>&1) || die "ollama create $1 failed"
+}
 URL=http://$HOST/v1
 say "Ollama serves at $URL"
 
@@ -109,16 +113,15 @@ expect() { # expect CODE: the last command's exit
 }
 
 step "1. The CI gate on an upgrade"
-create tiny v1
-say "The team serves v1 as 'tiny' and keeps the project's defaults in evalpin.yaml:"
-show "$EVALPIN" init --endpoint "$URL" --model tiny --suite testbed --db .evalpin/history.db
+create drill f16
+say "The team serves the F16 package as 'drill' and keeps the project's defaults in evalpin.yaml:"
+show "$EVALPIN" init --endpoint "$URL" --model drill --suite "$SUITE" --db .evalpin/history.db
 cat >>evalpin.yaml <<'YAML'
 
 # Added by hand: the gate's policy, the lineage, the reports.
 lineage: "baselines/lineage.jsonl"
 policy: "repackaged.yaml"
 reports: ["reports/gate.md", "reports/junit.xml"]
-samples: 3
 YAML
 cat >repackaged.yaml <<'POLICY'
 # A repackaging must not change what the model says.
@@ -127,36 +130,46 @@ max_drift: 0.05   # fail when outputs change significantly more than repeats do,
 POLICY
 sed -n '/Added by hand/,$p' evalpin.yaml | sed 's/^/    /'
 say ""
-say "Run the suite against v1 twice (the second run is the noise floor between runs that a repackaging"
-say "gate needs), record v1 as the track's current lock, and write the baseline file CI will use:"
+say "Run the 400-case suite twice (the second run is the noise floor between runs that a repackaging"
+say "gate needs), record the lock as the track's current one, and write the baseline file CI will use:"
 show "$EVALPIN" run --no-progress >/dev/null
 show "$EVALPIN" run --fresh --no-progress >/dev/null
-show "$EVALPIN" promote 1 --note "v1 accepted"
-show "$EVALPIN" baseline accept 1 --baseline baselines/testbed.jsonl
+show "$EVALPIN" promote 1 --note "F16 accepted"
+show "$EVALPIN" baseline accept 1 --baseline baselines/drill.jsonl
 say ""
-say "An upgrade lands under the same name: v2, the same weights with another chat template."
-create tiny v2
+say "An upgrade lands under the same name: the package re-quantized to Q4_K_M."
+create drill f16 q4_K_M
 say "One command finds the new lock, takes the previous lock's run as the baseline, runs the suite at its"
-say "settings, and compares, against the noise floor between v1's two runs:"
+say "settings, and compares, against the noise floor between the two F16 runs:"
 show "$EVALPIN" gate --no-progress || code=$?
-expect 1
+say "exit $code"
+code=0
+say ""
+say "Then a template change lands under the same name: the F16 weights, </s> dropped after a system message."
+create drill nosep
+show "$EVALPIN" gate --no-progress || code=$?
+say "exit $code"
+code=0
 say "The reports CI keeps: $(ls reports | tr '\n' ' ')"
 show "$EVALPIN" locks
 
 step "2. Incident playback: last week's answers, under the lock that gave them"
-create tiny-v1 v1
-say "A user reports two answers of v1 (run 1, cases sea-story and sea-boat). Serve v1 again and play them"
-say "back under its lock; the same endpoint serves today's 'tiny' (v2, run 3's lock), asked side by side:"
-show "$EVALPIN" replay --lock 1 --cases sea-story,sea-boat --endpoint "$URL" --model tiny-v1 --against-endpoint "$URL" --against 3 --no-progress || code=$?
+create drill-f16 f16
+say "Users report answers of today's 'drill' that used to be right: the cases whose answers the diff of"
+say "run 1 and run 4 lists as flipped. Play two back under the old lock (run 1's), served again as"
+say "drill-f16, and ask today's 'drill' (run 4's lock) the same, side by side:"
+CASES=$(ev diff --baseline 1 --candidate 4 --format json | python3 -c 'import json, sys; print(",".join(f["case_id"] for f in json.load(sys.stdin)["flips"][:2]))')
+[ -n "$CASES" ] || CASES=lookup-001,lookup-002
+show "$EVALPIN" replay --lock 1 --cases "$CASES" --endpoint "$URL" --model drill-f16 --against-endpoint "$URL" --against 4 --no-progress || code=$?
 expect 0
 
 step "3. Forks side by side: three packagings, each run labelled"
-create tiny-f32 f32
-create tiny-v2 v2
-for fork in v1:tiny-v1 v2:tiny-v2 f32:tiny-f32; do
+create drill-q8 f16 q8_0
+create drill-q4 f16 q4_K_M
+for fork in f16:drill-f16 q8_0:drill-q8 q4_K_M:drill-q4; do
 	show "$EVALPIN" run --model "${fork#*:}" --label "fork=${fork%%:*}" --no-progress >/dev/null
 done
-show "$EVALPIN" compare fork=v1 fork=v2 fork=f32 --suite testbed
+show "$EVALPIN" compare fork=f16 fork=q8_0 fork=q4_K_M --suite drill
 
 step "What you type next"
 say "  evalpin init --endpoint URL --suite FILE   a project file for your model"
