@@ -29,7 +29,7 @@ func (a *app) runCompare(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	m, err := forks.Compare(ctx, db, sels, forks.Options{Suite: *suite, Policy: pol, Picked: reports.ForkPrinter(a.stderr), Warn: a.warnIdentity})
+	m, err := forks.Compare(ctx, db, sels, forks.Options{Suite: *suite, Policy: pol, Picked: reports.ForkPrinter(a.stderr), Warn: a.warn})
 	if err != nil {
 		return fmt.Errorf("compare: %w", err)
 	}

@@ -80,7 +80,7 @@ func (a *app) gateRun(ctx context.Context, args []string, o *runOptions, f *diff
 	defer a.watchInterrupts(&x, stderr)()
 	out, err := gate.Run(ctx, gate.Config{
 		Run: x, Baseline: *f.baseline, Track: track, Lineage: lin, Override: o.settings, Policy: pol,
-		OnBaseline: func(words string) { fmt.Fprintf(stderr, "baseline: %s\n", words) }, Warn: a.warnIdentity,
+		OnBaseline: func(words string) { fmt.Fprintf(stderr, "baseline: %s\n", words) }, Warn: a.warn,
 	})
 	if out.Ending.Note != "" {
 		fmt.Fprintln(stderr, out.Ending.Note)

@@ -71,3 +71,28 @@ func TestGateRuns(t *testing.T) {
 		}
 	}
 }
+
+// A baseline file of another lock than the lineage's previous one is used,
+// with a warning that says which lock the lineage expected.
+func TestGateBaselineFileNotPrevious(t *testing.T) {
+	a := runQuiet(t)
+	dir := t.TempDir()
+	suite := runSuiteFile(t, dir, 12)
+	db, lin, base := filepath.Join(dir, "e.db"), filepath.Join(dir, "lineage.jsonl"), filepath.Join(dir, "base.jsonl")
+	ctx := context.Background()
+	other := "sha256:" + strings.Repeat("c3", 32)
+	for _, args := range [][]string{
+		{"run", "--suite", suite, "--endpoint", newRunFake(runLockA).start(t), "--db", db},
+		{"baseline", "export", "1", "--db", db, "-o", base},
+		{"promote", other, "--lineage", lin, "--db", db},
+	} {
+		if code, _, stderr := a.cmd(ctx, args...); code != 0 {
+			t.Fatalf("%s: exit %d: %s", args, code, stderr)
+		}
+	}
+	code, _, stderr := a.cmd(ctx, "gate", "--suite", suite, "--endpoint", newRunFake(runLockB).start(t), "--db", db, "--lineage", lin, "--baseline", base)
+	want := "evalpin: warning: the baseline file is of lock " + runLockA + ", but the lineage's lock before " + runLockB + " on track main is " + other
+	if code != 0 || !strings.Contains(stderr, want) {
+		t.Fatalf("exit %d, want 0 with %q:\n%s", code, want, stderr)
+	}
+}

@@ -52,7 +52,7 @@ func (a *app) compareSides(ctx context.Context, name string, f *diffFlags) (*com
 		defer db.Close()
 	}
 	c, err := gate.Compare(ctx, db, base, cand, gate.Options{
-		Policy: pol, AllowIncomplete: *f.allowIncomplete, AllowSettingsMismatch: *f.allowSettings, Warn: a.warnIdentity,
+		Policy: pol, AllowIncomplete: *f.allowIncomplete, AllowSettingsMismatch: *f.allowSettings, Warn: a.warn,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -60,7 +60,7 @@ func (a *app) compareSides(ctx context.Context, name string, f *diffFlags) (*com
 	return c, nil
 }
 
-// warnIdentity warns of an identity document that does not verify.
-func (a *app) warnIdentity(err error) {
-	fmt.Fprintf(a.stderr, "evalpin: warning: %s; the report names the two lock ids\n", untrusted.Line(err.Error()))
+// warn writes what does not stop a command: "evalpin: warning: …".
+func (a *app) warn(err error) {
+	fmt.Fprintf(a.stderr, "evalpin: warning: %s\n", untrusted.Line(err.Error()))
 }

@@ -65,7 +65,7 @@ func Compare(ctx context.Context, db *store.DB, selectors []string, opts Options
 		}
 		words, err := p.LockWords()
 		if err != nil && opts.Warn != nil {
-			opts.Warn(err)
+			opts.Warn(fmt.Errorf("%w; the report names the two lock ids", err))
 		}
 		if p.Base.Run.Lock == p.Cand.Run.Lock {
 			words = "same lock"

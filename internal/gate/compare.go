@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/runs"
@@ -14,7 +15,8 @@ type Options struct {
 	AllowIncomplete       bool            // compare runs that are not complete
 	AllowSettingsMismatch bool            // compare runs made at different settings
 	// Warn is told what does not stop a comparison: an identity document
-	// that does not verify (the report then names the two lock ids).
+	// that does not verify (the report then names the two lock ids), a
+	// baseline file of another lock than the lineage's previous one.
 	Warn func(error)
 }
 
@@ -29,7 +31,7 @@ func Compare(ctx context.Context, db *store.DB, base, cand runs.Ref, opts Option
 	}
 	words, err := p.LockWords()
 	if err != nil && opts.Warn != nil {
-		opts.Warn(err)
+		opts.Warn(fmt.Errorf("%w; the report names the two lock ids", err))
 	}
 	var floor *compare.Side
 	if p.Floor != nil { // a re-run of the baseline's lock: the noise floor between runs

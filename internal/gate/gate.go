@@ -129,6 +129,10 @@ func pick(ctx context.Context, db *store.DB, cfg Config, ref runs.Ref, target *e
 	switch {
 	case ref.File != nil:
 		r := ref.File.Run()
+		track := cmp.Or(cfg.Track, lineage.DefaultTrack)
+		if p, ok := cfg.Lineage.Previous(track, target.Lock); ok && p.Lock != r.Lock && cfg.Warn != nil {
+			cfg.Warn(fmt.Errorf("the baseline file is of lock %s, but the lineage's lock before %s on track %s is %s: accept a baseline of that lock, or promote the file's", r.Lock, target.Lock, untrusted.Line(track), p.Lock))
+		}
 		return picked{ref, r}, fmt.Sprintf("baseline file %s (lock %s, suite %s)", untrusted.Line(ref.Arg), r.Lock, untrusted.Line(r.Suite)), nil
 	case ref.Run > 0:
 		r, err := runs.Resolve(ctx, db, ref.Arg, "")
