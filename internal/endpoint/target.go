@@ -34,6 +34,19 @@ type Target struct {
 	refused atomic.Pointer[error] // the first refusal; every later check returns it
 }
 
+// Evidence returns the value the first endpoint that reports evidence name
+// gives it ("quantization": Ollama's quantization level), or "".
+func (t *Target) Evidence(name string) string {
+	for _, r := range t.Reports {
+		for _, e := range r.Evidence {
+			if e.Name == name {
+				return e.Value
+			}
+		}
+	}
+	return ""
+}
+
 // Document returns the identity document of the run's lock (see
 // Report.Document): the first endpoint's that has one, or nil.
 func (t *Target) Document() []byte {

@@ -19,6 +19,9 @@ type Side struct {
 	Results  []eval.Result
 	File     string // the baseline file's path as given; "" for a stored run
 	Document []byte // the identity document of Run.Lock; nil when unknown
+	// Quantization is what the engine reported of the lock's weights
+	// encoding when it was stored (store.Lock); "" when unknown.
+	Quantization string
 }
 
 // A Pair is the two sides of a comparison and the labels of their cases.
@@ -219,7 +222,7 @@ func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run, like []eva
 	}
 	s := Side{Run: run, Results: rs}
 	if l, err := db.Lock(ctx, run.Lock); err == nil {
-		s.Document = l.Manifest
+		s.Document, s.Quantization = l.Manifest, l.Quantization
 	}
 	return s, nil
 }
@@ -242,8 +245,20 @@ func caseLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[str
 // returns "" when a side's document is unknown or the locks are of different
 // kinds (a report then names the two ids), and an error when a document does
 // not verify.
+//
+// Where the engine reported both locks' quantization and they differ, the
+// words start with it: "quantization F16 → Q4_K_M; weights changed; …" (an
+// identity names its weights by their hash only).
 func (p *Pair) LockWords() (string, error) {
-	return lockWords(p.Base.Run.Lock, p.Base.Document, p.Cand.Run.Lock, p.Cand.Document)
+	words, err := lockWords(p.Base.Run.Lock, p.Base.Document, p.Cand.Run.Lock, p.Cand.Document)
+	if a, b := p.Base.Quantization, p.Cand.Quantization; err == nil && a != "" && b != "" && a != b {
+		q := "quantization " + untrusted.Line(a) + " → " + untrusted.Line(b)
+		if words == "" {
+			return q, nil
+		}
+		return q + "; " + words, nil
+	}
+	return words, err
 }
 
 // lockWords is LockWords of the locks a and b with their documents.

@@ -43,6 +43,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
@@ -162,6 +163,11 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 	// document it is, the source how the lock was obtained.
 	if err := db.PutLock(ctx, t.Lock, t.Document(), string(t.Claim.Source)); err != nil {
 		return nil, fmt.Errorf("store lock: %w", err)
+	}
+	if q := t.Evidence("quantization"); !strings.EqualFold(q, "unknown") { // Ollama's word for F32, among others
+		if err := db.SetLockQuantization(ctx, t.Lock, q); err != nil {
+			return nil, err
+		}
 	}
 	r := &Run{db: db, spec: spec, suite: *spec.Suite}
 	r.suite.Settings = spec.Settings

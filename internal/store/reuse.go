@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // ReuseSource returns the run whose results a new run can reuse: the newest
@@ -65,6 +66,19 @@ func (db *DB) AddRunLabels(ctx context.Context, id int64, labels map[string]stri
 	}
 	if _, err := db.db.ExecContext(ctx, `UPDATE runs SET labels = json_patch(labels, ?) WHERE id = ?`, string(patch), id); err != nil {
 		return fmt.Errorf("label run %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetLockQuantization records what the engine reported of lock id's weights
+// encoding (Lock.Quantization); "" records nothing.
+func (db *DB) SetLockQuantization(ctx context.Context, id lockid.ID, quantization string) (err error) {
+	defer db.explain(&err)
+	if quantization == "" {
+		return nil
+	}
+	if _, err := db.db.ExecContext(ctx, `UPDATE locks SET quantization = ? WHERE id = ?`, quantization, string(id)); err != nil {
+		return fmt.Errorf("lock %s: record quantization: %w", id, err)
 	}
 	return nil
 }

@@ -54,6 +54,9 @@ type Lock struct {
 	Manifest  json.RawMessage // nil when only the id is known
 	Source    string          // how it was obtained
 	FirstSeen time.Time
+	// Quantization is what the engine reported of the weights' encoding
+	// (e.g. Q4_K_M), "" when unknown; not part of the lock's identity.
+	Quantization string
 }
 
 // Lock returns the stored lock with the given id, or an error matching
@@ -101,7 +104,7 @@ func (db *DB) LockIDs(ctx context.Context) (_ []lockid.ID, err error) {
 }
 
 func (db *DB) locks(ctx context.Context, where string, args ...any) ([]Lock, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT id, manifest, source, first_seen FROM locks `+where+` ORDER BY first_seen, id`, args...)
+	rows, err := db.db.QueryContext(ctx, `SELECT id, manifest, source, first_seen, quantization FROM locks `+where+` ORDER BY first_seen, id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +116,7 @@ func (db *DB) locks(ctx context.Context, where string, args ...any) ([]Lock, err
 			manifest  sql.NullString
 			firstSeen sql.NullString
 		)
-		if err := rows.Scan(&l.ID, &manifest, &l.Source, &firstSeen); err != nil {
+		if err := rows.Scan(&l.ID, &manifest, &l.Source, &firstSeen, &l.Quantization); err != nil {
 			return nil, err
 		}
 		if manifest.Valid {
