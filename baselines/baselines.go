@@ -70,16 +70,19 @@ var errCRLF = errors.New(`the line ends in CRLF ("\r\n"): the file's line ending
 // A Header is a baseline file's first line: which run the file holds and how
 // many cases and results follow.
 type Header struct {
-	Format       string          `json:"format"`                  // always Format
-	Version      int             `json:"version"`                 // Version when written; 1 or 2 when read
-	Lock         lockid.ID       `json:"lock"`                    // the run's lock
-	LockSource   string          `json:"lock_source,omitempty"`   // how the lock was obtained
-	LockManifest json.RawMessage `json:"lock_manifest,omitempty"` // the lock's identity document (manifest or Ollama identity), when known
-	Suite        string          `json:"suite"`                   // the suite's name
-	SuiteVersion string          `json:"suite_version"`
-	SuiteHash    string          `json:"suite_hash"`
-	Settings     eval.Settings   `json:"settings"` // the settings the run was made at
-	SettingsHash string          `json:"settings_hash"`
+	Format     string    `json:"format"`                // always Format
+	Version    int       `json:"version"`               // Version when written; 1 or 2 when read
+	Lock       lockid.ID `json:"lock"`                  // the run's lock
+	LockSource string    `json:"lock_source,omitempty"` // how the lock was obtained
+	// LockQuantization is what the engine reported of the lock's weights
+	// encoding (e.g. Q4_K_M), when known; not part of the lock's identity.
+	LockQuantization string          `json:"lock_quantization,omitempty"`
+	LockManifest     json.RawMessage `json:"lock_manifest,omitempty"` // the lock's identity document (manifest or Ollama identity), when known
+	Suite            string          `json:"suite"`                   // the suite's name
+	SuiteVersion     string          `json:"suite_version"`
+	SuiteHash        string          `json:"suite_hash"`
+	Settings         eval.Settings   `json:"settings"` // the settings the run was made at
+	SettingsHash     string          `json:"settings_hash"`
 	// Selection is the part of the suite the run replayed
 	// (eval.Selection's String); "" for the whole suite.
 	Selection string `json:"selection,omitempty"`

@@ -129,7 +129,7 @@ func Export(ctx context.Context, db *store.DB, ref string, opts ExportOptions) (
 		return nil, err
 	}
 	h := &x.Baseline.Header
-	h.LockSource = l.Source
+	h.LockSource, h.LockQuantization = l.Source, l.Quantization
 	if len(l.Manifest) > 0 {
 		if _, err := identity.Parse(r.Lock, l.Manifest); err != nil {
 			x.Warnings = append(x.Warnings, fmt.Errorf("the identity document of lock %s is left out of the baseline: %w", r.Lock, err))
@@ -199,6 +199,9 @@ func Import(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, er
 		manifest = bytes.Clone(h.LockManifest)
 	}
 	if err := db.PutLock(ctx, h.Lock, manifest, source); err != nil {
+		return 0, err
+	}
+	if err := db.SetLockQuantization(ctx, h.Lock, h.LockQuantization); err != nil {
 		return 0, err
 	}
 	if err := db.PutSuite(ctx, b.Suite()); err != nil {

@@ -1,11 +1,14 @@
 package runs_test
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/runs"
+	"github.com/evalpin/evalpin/internal/store"
 )
 
 // The quantization the engine reported leads the lock words where the two
@@ -24,5 +27,35 @@ func TestLockWordsQuantization(t *testing.T) {
 		if got, err := p.LockWords(); err != nil || got != tt.want {
 			t.Errorf("%q → %q: %q, %v; want %q", tt.a, tt.b, got, err, tt.want)
 		}
+	}
+}
+
+// A lock's quantization travels with its baseline file: exported into the
+// header, read back as the file's side, and stored again on import.
+func TestQuantizationTravels(t *testing.T) {
+	h := newHistory(t)
+	ctx := context.Background()
+	run1, err := h.db.Run(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.SetLockQuantization(ctx, run1.Lock, "Q4_K_M"); err != nil {
+		t.Fatal(err)
+	}
+	file := h.exportFile(t, "1", filepath.Join(t.TempDir(), "b.jsonl"))
+	b, err := runs.ReadBaselineFile(file)
+	if err != nil || b.Header.LockQuantization != "Q4_K_M" {
+		t.Fatalf("header quantization %q, %v; want Q4_K_M", b.Header.LockQuantization, err)
+	}
+	fresh, err := store.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if _, err := runs.Import(ctx, fresh, b); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := fresh.Lock(ctx, run1.Lock); err != nil || l.Quantization != "Q4_K_M" {
+		t.Fatalf("imported lock: %+v, %v; want quantization Q4_K_M", l, err)
 	}
 }

@@ -214,7 +214,8 @@ func resolveFixed(ctx context.Context, db *store.DB, r Ref) (eval.Run, error) {
 // than what changed.
 func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run, like []eval.Result) (Side, error) {
 	if r.File != nil {
-		return Side{Run: run, Results: r.File.Results, File: r.Arg, Document: r.File.Header.LockManifest}, nil
+		h := &r.File.Header
+		return Side{Run: run, Results: r.File.Results, File: r.Arg, Document: h.LockManifest, Quantization: h.LockQuantization}, nil
 	}
 	rs, err := db.ResultsSharing(ctx, run.ID, like)
 	if err != nil {
