@@ -31,10 +31,11 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## bench: the speed and memory benchmarks, reported as ratios
+## bench: the speed and memory benchmarks, once each; writes bench/RESULTS.md,
+## every ratio and budget they report with the machine and its load
+## (scripts/bench-results.sh; BENCHTIME=5x for more iterations)
 bench:
-	@scripts/bench-runner.sh -install || echo "hey could not be installed: the runner's comparisons with hey are skipped"
-	EVALPIN_OLLAMA=$(wildcard $(CURDIR)/.testbed/bin/ollama) $(GO) test -run='^$$' -bench=. -benchmem ./...
+	GO=$(GO) scripts/bench-results.sh
 
 ## fuzz: every fuzz target (func FuzzX in a _test.go file) for FUZZTIME each
 ## (default 20s), scripts/fuzz.sh; not part of `make test`, whose run replays
