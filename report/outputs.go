@@ -3,8 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/outfile"
@@ -55,14 +53,11 @@ func Outputs(format string, forced bool, files []string) ([]Output, error) {
 // standard output to stdout.
 func WriteAll(c *compare.Comparison, outs []Output, stdout io.Writer) error {
 	for _, o := range outs {
-		if o.Path != "" {
-			os.MkdirAll(filepath.Dir(o.Path), 0o755) // where it cannot, Write says why
-		}
 		write := func(w io.Writer) error { return Write(w, o.Format, c) }
 		if o.Format == Table {
 			write = func(w io.Writer) error { return WriteTableOptions(w, c, o.Table) }
 		}
-		if err := outfile.Write(o.Path, stdout, write); err != nil {
+		if err := outfile.WriteMakingDir(o.Path, stdout, write); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 	}

@@ -18,7 +18,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -164,8 +163,7 @@ func (f *File) Promote(p Promotion) error {
 			p.Lock, p.Track, cur.At.UTC().Format(time.RFC3339)), ErrCurrent)
 	}
 	f.Promotions = append(f.Promotions, p)
-	os.MkdirAll(filepath.Dir(f.Path), 0o755) // a project's baselines/; where it cannot, Write says why
-	return outfile.Write(f.Path, nil, f.write)
+	return outfile.WriteMakingDir(f.Path, nil, f.write) // a project's baselines/
 }
 
 // write writes the file's lines.

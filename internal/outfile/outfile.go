@@ -23,6 +23,17 @@ import (
 // writable: an input error.
 var ErrDir = errors.New("the output file's directory is missing or not writable")
 
+// WriteMakingDir is Write, making path's directory first where it is
+// missing: for a file a project names (its baselines/, its reports/),
+// where a missing directory is not a mistyped path. Where the directory
+// cannot be made, Write says why.
+func WriteMakingDir(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path != "" {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+	}
+	return Write(path, stdout, write)
+}
+
 // Write hands write stdout when path is "", and otherwise a file that
 // replaces path atomically once write returns nil.
 func Write(path string, stdout io.Writer, write func(io.Writer) error) error {

@@ -80,3 +80,14 @@ func TestWrite(t *testing.T) {
 		})
 	}
 }
+
+// WriteMakingDir makes the missing directories of the path first.
+func TestWriteMakingDir(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reports", "ci", "gate.md")
+	if err := WriteMakingDir(path, nil, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(path); err != nil || string(data) != "x" {
+		t.Fatalf("%q, %v", data, err)
+	}
+}

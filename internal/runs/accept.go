@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -52,8 +50,7 @@ func Accept(ctx context.Context, db *store.DB, ref, path string, opts ExportOpti
 	case !errors.Is(err, iofs.ErrNotExist):
 		acc.OldErr = err
 	}
-	os.MkdirAll(filepath.Dir(path), 0o755) // a project's baselines/; where it cannot, Write says why
-	if err := outfile.Write(path, nil, func(w io.Writer) error { return baselines.Encode(w, x.Baseline) }); err != nil {
+	if err := outfile.WriteMakingDir(path, nil, func(w io.Writer) error { return baselines.Encode(w, x.Baseline) }); err != nil {
 		return nil, err
 	}
 	return acc, nil

@@ -184,9 +184,10 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 			return nil, err
 		}
 	}
-	// The cases' tags and clusters are outside their hash: a run keeps the
-	// ones it was made with (a complete run found again keeps its own).
-	if r.Prior != eval.RunComplete {
+	// The cases' tags and clusters are outside their hash: a new run keeps
+	// the ones it is made with, once (a run resumed or found again keeps its
+	// own; storing them for every case on each resume would cost start-up).
+	if r.Prior == "" {
 		if err := db.PutRunLabels(ctx, r.ID, r.suite.Cases); err != nil {
 			r.unlock()
 			return nil, fmt.Errorf("store the run's labels: %w", err)

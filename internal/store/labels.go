@@ -77,3 +77,21 @@ func (db *DB) RunLabels(ctx context.Context, runID int64) (cases map[string]eval
 	}
 	return cases, set, true, nil
 }
+
+// AddRunLabels records labels with run id, beside those it has; a label it
+// has under the same key takes the new value. Labels are not a run's
+// identity: a run found again by a command that labels it is labelled.
+func (db *DB) AddRunLabels(ctx context.Context, id int64, labels map[string]string) (err error) {
+	defer db.explain(&err)
+	if len(labels) == 0 {
+		return nil
+	}
+	patch, err := json.Marshal(labels)
+	if err != nil {
+		return fmt.Errorf("label run %d: %w", id, err)
+	}
+	if _, err := db.db.ExecContext(ctx, `UPDATE runs SET labels = json_patch(labels, ?) WHERE id = ?`, string(patch), id); err != nil {
+		return fmt.Errorf("label run %d: %w", id, err)
+	}
+	return nil
+}

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/evalpin/evalpin/eval"
-	"github.com/evalpin/evalpin/internal/lockid"
 )
 
 // ReuseSource returns the run whose results a new run can reuse: the newest
@@ -50,35 +49,4 @@ func (db *DB) CopyResults(ctx context.Context, from, to int64, cases map[string]
 		return 0, fmt.Errorf("copy results of run %d into run %d: %w", from, to, err)
 	}
 	return res.RowsAffected()
-}
-
-// AddRunLabels records labels with run id, beside those it has; a label it
-// has under the same key takes the new value. Labels are not a run's
-// identity: a run found again by a command that labels it is labelled.
-func (db *DB) AddRunLabels(ctx context.Context, id int64, labels map[string]string) (err error) {
-	defer db.explain(&err)
-	if len(labels) == 0 {
-		return nil
-	}
-	patch, err := json.Marshal(labels)
-	if err != nil {
-		return fmt.Errorf("label run %d: %w", id, err)
-	}
-	if _, err := db.db.ExecContext(ctx, `UPDATE runs SET labels = json_patch(labels, ?) WHERE id = ?`, string(patch), id); err != nil {
-		return fmt.Errorf("label run %d: %w", id, err)
-	}
-	return nil
-}
-
-// SetLockQuantization records what the engine reported of lock id's weights
-// encoding (Lock.Quantization); "" records nothing.
-func (db *DB) SetLockQuantization(ctx context.Context, id lockid.ID, quantization string) (err error) {
-	defer db.explain(&err)
-	if quantization == "" {
-		return nil
-	}
-	if _, err := db.db.ExecContext(ctx, `UPDATE locks SET quantization = ? WHERE id = ?`, quantization, string(id)); err != nil {
-		return fmt.Errorf("lock %s: record quantization: %w", id, err)
-	}
-	return nil
 }

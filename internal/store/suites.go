@@ -355,3 +355,16 @@ func decodeCase(body string) (eval.Case, error) {
 	return eval.Case{ID: doc.ID, Messages: doc.Messages, Prompt: doc.Prompt, Tags: doc.Tags, Cluster: doc.Cluster,
 		Overrides: doc.Overrides, Hash: doc.Hash}, nil
 }
+
+// SetLockQuantization records what the engine reported of lock id's weights
+// encoding (Lock.Quantization); "" records nothing.
+func (db *DB) SetLockQuantization(ctx context.Context, id lockid.ID, quantization string) (err error) {
+	defer db.explain(&err)
+	if quantization == "" {
+		return nil
+	}
+	if _, err := db.db.ExecContext(ctx, `UPDATE locks SET quantization = ? WHERE id = ?`, quantization, string(id)); err != nil {
+		return fmt.Errorf("lock %s: record quantization: %w", id, err)
+	}
+	return nil
+}
