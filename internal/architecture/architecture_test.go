@@ -61,7 +61,7 @@ var allowed = map[string][]string{
 	"internal/replay": {"eval", "internal/endpoint", "internal/fault", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted", "suites"},
 	// Forks side by side: the selectors resolved against the store, each
 	// fork compared with the first, the p-values adjusted across the matrix.
-	"internal/forks": {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted"},
+	"internal/forks": {"eval", "eval/compare", "eval/stats", "internal/fault", "internal/gate", "internal/lockid", "internal/runs", "internal/store", "internal/untrusted"},
 	"internal/runs": {"baselines", "eval", "internal/endpoint", "internal/fault", "internal/identity",
 		"internal/lockid", "internal/outfile", "internal/store", "internal/untrusted", "runner"},
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/fault"
+	"github.com/evalpin/evalpin/internal/gate"
 	"github.com/evalpin/evalpin/internal/runs"
 	"github.com/evalpin/evalpin/internal/store"
 )
@@ -71,8 +72,7 @@ func Compare(ctx context.Context, db *store.DB, selectors []string, opts Options
 			words = "same lock"
 		}
 		forks[i].Differs = words
-		c, err := compare.Diff(compare.Side{Run: p.Base.Run, Results: p.Base.Results}, compare.Side{Run: p.Cand.Run, Results: p.Cand.Results},
-			compare.Options{Policy: opts.Policy, Cases: p.Cases, LockDiff: words, Resamples: opts.Resamples, Seed: opts.Seed})
+		c, err := gate.DiffPair(p, compare.Options{Policy: opts.Policy, LockDiff: words, Resamples: opts.Resamples, Seed: opts.Seed})
 		if err != nil {
 			return nil, fmt.Errorf("compare %s with %s: %w", runs.Label(p.Cand.Run), runs.Label(p.Base.Run), err)
 		}

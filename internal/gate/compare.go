@@ -33,13 +33,20 @@ func Compare(ctx context.Context, db *store.DB, base, cand runs.Ref, opts Option
 	if err != nil && opts.Warn != nil {
 		opts.Warn(fmt.Errorf("%w; the report names the two lock ids", err))
 	}
-	var floor *compare.Side
+	return DiffPair(p, compare.Options{
+		Policy: opts.Policy, AllowSettingsMismatch: opts.AllowSettingsMismatch, LockDiff: words,
+	})
+}
+
+// DiffPair compares the loaded pair p (compare.Diff) with what the pair
+// brings to every comparison of it: its cases' labels, the noise floor
+// between two runs of the baseline's lock where the store holds a second
+// one, and the pair's warnings (labels that differ); opts gives the rest.
+func DiffPair(p *runs.Pair, opts compare.Options) (*compare.Comparison, error) {
+	opts.Cases, opts.Warnings = p.Cases, p.Warnings
 	if p.Floor != nil { // a re-run of the baseline's lock: the noise floor between runs
 		f := side(*p.Floor)
-		floor = &f
+		opts.Floor = &f
 	}
-	return compare.Diff(side(p.Base), side(p.Cand), compare.Options{
-		Policy: opts.Policy, Cases: p.Cases, AllowSettingsMismatch: opts.AllowSettingsMismatch, LockDiff: words,
-		Floor: floor, Warnings: p.Warnings,
-	})
+	return compare.Diff(side(p.Base), side(p.Cand), opts)
 }
