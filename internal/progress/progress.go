@@ -48,15 +48,27 @@ func Bar(w io.Writer, counts func() Counts) (stop func()) {
 		bar.Describe(fmt.Sprintf("run: %d errors, %d in flight (limit %d), %d retries", c.Errors, c.InFlight, c.Limit, c.Retries))
 		bar.Set(c.Done)
 	}
+	stopTicks := every(Interval, update)
+	return func() {
+		stopTicks()
+		if bar != nil {
+			bar.Clear()
+		}
+	}
+}
+
+// every calls fn every interval, from a goroutine of its own, until the
+// returned function is called; that returns once fn no longer runs.
+func every(interval time.Duration, fn func()) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		tick := time.NewTicker(Interval)
+		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
 			select {
 			case <-tick.C:
-				update()
+				fn()
 			case <-quit:
 				return
 			}
@@ -65,9 +77,6 @@ func Bar(w io.Writer, counts func() Counts) (stop func()) {
 	return func() {
 		close(quit)
 		wg.Wait()
-		if bar != nil {
-			bar.Clear()
-		}
 	}
 }
 
@@ -78,24 +87,7 @@ func Bar(w io.Writer, counts func() Counts) (stop func()) {
 // since the start, the time left at that rate, and the errors and retries.
 func Lines(w io.Writer, interval time.Duration, counts func() Counts) (stop func()) {
 	start := time.Now()
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				fmt.Fprintln(w, Line(counts(), time.Since(start)))
-			case <-quit:
-				return
-			}
-		}
-	})
-	return func() {
-		close(quit)
-		wg.Wait()
-	}
+	return every(interval, func() { fmt.Fprintln(w, Line(counts(), time.Since(start))) })
 }
 
 // Line says counts in one line, elapsed after the start: "progress: 1200 of
