@@ -11,8 +11,8 @@ import (
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/lineage"
-	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/runs"
+	"github.com/evalpin/evalpin/internal/store"
 	reports "github.com/evalpin/evalpin/report"
 )
 
@@ -41,7 +41,7 @@ func (a *app) runPromote(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := a.storedLock(ctx, *db, pos[0])
+	id, err := runs.LockOfArg(ctx, func() (*store.DB, error) { return openExistingStore(*db) }, pos[0])
 	if err != nil {
 		return fmt.Errorf("promote: %w", err)
 	}
@@ -59,20 +59,6 @@ func (a *app) runPromote(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(a.stderr, "promoted %s on track %s, %s; commit %s\n", id, *track, after, *file)
 	return nil
-}
-
-// storedLock returns the lock arg names: a lock id as it is, else the stored
-// lock a prefix names, or the lock of a stored run (runs.LockOf).
-func (a *app) storedLock(ctx context.Context, dbPath, arg string) (lockid.ID, error) {
-	if lockid.Valid(arg) {
-		return lockid.ID(arg), nil
-	}
-	db, err := openExistingStore(dbPath)
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	return runs.LockOf(ctx, db, arg)
 }
 
 // runLocks implements "evalpin locks".

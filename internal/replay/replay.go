@@ -123,7 +123,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		return out, fault.Errorf(fault.Input, "", "an outputs file needs its requests file: %w", ErrWhat)
 	}
 	x := cfg.Run
-	lock, err := resolveLock(ctx, x.OpenStore, cfg.Lock)
+	lock, err := runs.LockOfArg(ctx, x.OpenStore, cfg.Lock)
 	if err != nil {
 		return out, err
 	}
@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 func (p *player) against(ctx context.Context, pb *eval.Playback) (err error) {
 	lock := lockid.ID("")
 	if p.cfg.AgainstLock != "" {
-		if lock, err = resolveLock(ctx, p.open, p.cfg.AgainstLock); err != nil {
+		if lock, err = runs.LockOfArg(ctx, p.open, p.cfg.AgainstLock); err != nil {
 			return err
 		}
 	}
@@ -264,20 +264,6 @@ func (p *player) fresh(ctx context.Context, override func(eval.Settings) eval.Se
 		return true, nil
 	}
 	return false, err
-}
-
-// resolveLock returns the lock arg names: a lock id as it is, the stored
-// lock a prefix names, or the lock of a stored run (runs.LockOf).
-func resolveLock(ctx context.Context, open func() (*store.DB, error), arg string) (lockid.ID, error) {
-	if lockid.Valid(arg) {
-		return lockid.ID(arg), nil
-	}
-	db, err := open()
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	return runs.LockOf(ctx, db, arg)
 }
 
 // A player is one playback while it runs: its suite, and each case's output

@@ -180,6 +180,20 @@ func LockOf(ctx context.Context, db *store.DB, arg string) (lockid.ID, error) {
 	return r.Lock, nil
 }
 
+// LockOfArg is LockOf with the store opened by open only when arg is not a
+// lock id itself: a full id needs no database (CI's is empty).
+func LockOfArg(ctx context.Context, open func() (*store.DB, error), arg string) (lockid.ID, error) {
+	if lockid.Valid(arg) {
+		return lockid.ID(arg), nil
+	}
+	db, err := open()
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	return LockOf(ctx, db, arg)
+}
+
 // NeedsStore reports whether r names a stored run (a run id or a lock id)
 // rather than a baseline file.
 func (r Ref) NeedsStore() bool { return r.File == nil }
