@@ -73,7 +73,7 @@ MODEL = {
 # TRAIN are the training hyper-parameters.
 TRAIN = {
     "seed": 20240611,
-    "steps": 1000,
+    "steps": 8000,
     "batch": 64,
     "lr": 2e-3,
     "min_lr": 1e-4,
