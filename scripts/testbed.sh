@@ -228,6 +228,7 @@ DRILL_VARIANTS=(
 	"drill-q4_k_m|-dtype f16|q4_K_M"
 	"drill-nosep|-dtype f16 -template drill-nosep|-"
 	"drill-penalty|-dtype f16 -default-penalty|-"
+	"drill-stop|-dtype f16 -stop 0|-"
 )
 
 # cmd_drill_diff measures the drill variants with evalpin itself: one run of
@@ -266,7 +267,11 @@ cmd_drill_diff() {
 		"$evalpin" run --suite "$DRILL_SUITE" --endpoint "http://$host/v1" --model "$name" --samples 1 --no-progress >"$dir/$name.run" 2>&1 ||
 			{ cat "$dir/$name.run" >&2; die "evalpin run $name failed"; }
 	done
-	# A fresh store numbers the runs 1, 2, … in DRILL_VARIANTS order.
+	# The smoke check of the A/A case: F16 again, a new run of the same lock.
+	log "running the drill suite on drill-f16 again (A/A)"
+	"$evalpin" run --suite "$DRILL_SUITE" --endpoint "http://$host/v1" --model drill-f16 --samples 1 --fresh --no-progress >"$dir/drill-f16-again.run" 2>&1 ||
+		{ cat "$dir/drill-f16-again.run" >&2; die "evalpin run drill-f16 (again) failed"; }
+	# A fresh store numbers the runs 1, 2, … in DRILL_VARIANTS order, then the A/A run.
 	"$evalpin" runs
 	local id=0
 	for v in "${DRILL_VARIANTS[@]}"; do
@@ -283,6 +288,9 @@ cmd_drill_diff() {
 		echo "== $name (run $id) against drill-f16 (run $f16)"
 		"$evalpin" diff --baseline "$f16" --candidate "$id" || true
 	done
+	echo
+	echo "== drill-f16 again (run $((${#DRILL_VARIANTS[@]} + 1))) against drill-f16 (run $f16): A/A"
+	"$evalpin" diff --baseline "$f16" --candidate "$((${#DRILL_VARIANTS[@]} + 1))" || true
 	log "outputs, store and server log under $dir"
 }
 

@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	drillmodel -o DIR [-dtype f32|f16] [-template drill|drill-nosep] [-default-penalty] [-param 'KEY VALUE']...
+//	drillmodel -o DIR [-dtype f32|f16] [-template drill|drill-nosep] [-default-penalty] [-stop S]... [-param 'KEY VALUE']...
 //
 // On success it prints the path of model.gguf.
 package main
@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/evalpin/evalpin/internal/testbed"
@@ -45,10 +46,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		out  = fs.String("o", "", "output directory (required)")
 		opts testbed.DrillOptions
 		ps   params
+		stop params
 	)
 	fs.StringVar(&opts.DType, "dtype", "f32", "weight type: f32 or f16")
 	fs.StringVar(&opts.Template, "template", "drill", "chat template: drill (trained) or drill-nosep (no </s> after a system message)")
 	fs.BoolVar(&opts.KeepDefaultPenalty, "default-penalty", false, "leave out `repeat_penalty 1`, so Ollama's default 1.1 applies")
+	fs.Var(&stop, "stop", "an extra stop sequence, written as PARAMETER stop \"S\" (repeatable)")
 	fs.Var(&ps, "param", "an extra Modelfile PARAMETER line, e.g. 'stop \"7\"' (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,6 +61,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" {
 		return errors.New("-o is required: the directory to write model.gguf and Modelfile to")
+	}
+	for _, s := range stop {
+		ps = append(ps, "stop "+strconv.Quote(s))
 	}
 	opts.Parameters = ps
 	if err := testbed.GenerateDrill(*out, opts); err != nil {
