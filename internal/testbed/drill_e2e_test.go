@@ -94,6 +94,7 @@ var drillVariants = []drillVariant{
 	{"drill-q4_k_m", DrillOptions{DType: "f16"}, "q4_K_M"},
 	{"drill-nosep", DrillOptions{DType: "f16", Template: "drill-nosep"}, ""},
 	{"drill-penalty", DrillOptions{DType: "f16", KeepDefaultPenalty: true}, ""},
+	{"drill-stop", DrillOptions{DType: "f16", Parameters: []string{`stop "0"`}}, ""},
 }
 
 // TestDrillQuantizedTypes checks what Ollama actually stored for each
