@@ -202,7 +202,8 @@ cmd_train() {
 	(cd "$ROOT/internal/testbed/train" &&
 		LD_LIBRARY_PATH=${blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
 			OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 \
-			/usr/bin/python3 train.py --out "$DRILL_DIR" --suite "$DRILL_SUITE" "$@")
+			/usr/bin/python3 train.py --out "$DRILL_DIR" --suite "$DRILL_SUITE" "$@" 2>&1 | tee "$DRILL_DIR/train.log" >&2
+		exit "${PIPESTATUS[0]}")
 	record train "$(elapsed "$start")" "train.py $*"
 	(cd "$DRILL_DIR" && sha256sum weights.safetensors recipe.json expected.jsonl >SHA256SUMS)
 	/usr/bin/python3 - "$old" "$DRILL_DIR/expected.jsonl" <<'PY'

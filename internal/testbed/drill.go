@@ -44,7 +44,7 @@ type DrillOptions struct {
 // DrillTemplates are the chat templates a drill Modelfile can carry. "drill"
 // is the one the model was trained on (the recipe's); "drill-nosep" drops
 // the </s> that closes a system message, a plausible clean-up that only the
-// lookup drill, whose table is the system message, sees.
+// lookup drill, whose system message names its fact table, sees.
 var DrillTemplates = map[string]string{
 	"drill":       "", // the recipe's template
 	"drill-nosep": `{{- range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ if ne .Role "system" }}</s>{{ end }}{{ end }}<|assistant|>`,
