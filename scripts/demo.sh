@@ -75,9 +75,11 @@ say "evalpin $("$EVALPIN" version)"
 step "The drill model: a tiny llama trained by the project to answer five drills (docs/testbed.md)"
 "$WORK/drillmodel" -o "$WORK/models/f16" -dtype f16 >/dev/null
 "$WORK/drillmodel" -o "$WORK/models/nosep" -dtype f16 -template drill-nosep >/dev/null
+"$WORK/drillmodel" -o "$WORK/models/stop" -dtype f16 -stop 0 >/dev/null
 say "f16:   model.gguf sha256 $(sha256sum "$WORK/models/f16/model.gguf" | cut -c1-16)…, the trained weights in F16"
 say "q4:    the same package re-quantized by Ollama to Q4_K_M (ollama create --quantize q4_K_M)"
 say "nosep: the F16 weights with a chat template that drops </s> after a system message"
+say "stop:  the F16 weights with a Modelfile that adds a stop sequence, \"0\" (a community fork's)"
 SUITE=$ROOT/suites/drill/drill.yaml
 
 step "Start Ollama on a free 127.0.0.1 port, in $WORK"
@@ -163,13 +165,13 @@ CASES=$(ev diff --baseline 1 --candidate 4 --format json | python3 -c 'import js
 show "$EVALPIN" replay --lock 1 --cases "$CASES" --endpoint "$URL" --model drill-f16 --against-endpoint "$URL" --against 4 --no-progress || code=$?
 expect 0
 
-step "3. Forks side by side: three packagings, each run labelled"
-create drill-q8 f16 q8_0
+step "3. Forks side by side: the F16 package, its Q4_K_M re-quantization and a community fork, each run labelled"
 create drill-q4 f16 q4_K_M
-for fork in f16:drill-f16 q8_0:drill-q8 q4_K_M:drill-q4; do
+create drill-community stop
+for fork in f16:drill-f16 q4_K_M:drill-q4 community:drill-community; do
 	show "$EVALPIN" run --model "${fork#*:}" --label "fork=${fork%%:*}" --no-progress >/dev/null
 done
-show "$EVALPIN" compare fork=f16 fork=q8_0 fork=q4_K_M --suite drill
+show "$EVALPIN" compare fork=f16 fork=q4_K_M fork=community --suite drill
 
 step "What you type next"
 say "  evalpin init --endpoint URL --suite FILE   a project file for your model"
