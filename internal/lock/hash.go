@@ -175,6 +175,17 @@ func hashAll(parent context.Context, entries []entry, cache *HashCache, rehash b
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(entries[b].info.Size(), entries[a].info.Size()) })
+	// Cached hashes are looked up here, so that a re-verify of an unchanged
+	// directory starts no goroutine per file.
+	if cache != nil && !rehash {
+		order = slices.DeleteFunc(order, func(i int) bool {
+			sum, a, ok := cache.lookup(keyOf(entries[i].abs, entries[i].info))
+			if ok {
+				out[i] = hashed{entry: entries[i], sum: sum, analysis: a}
+			}
+			return ok
+		})
+	}
 	g, ctx := errgroup.WithContext(parent)
 	g.SetLimit(workers)
 	for _, i := range order {
@@ -184,12 +195,6 @@ func hashAll(parent context.Context, entries []entry, cache *HashCache, rehash b
 		g.Go(func() error {
 			e := entries[i]
 			key := keyOf(e.abs, e.info)
-			if cache != nil && !rehash {
-				if sum, a, ok := cache.lookup(key); ok {
-					out[i] = hashed{entry: e, sum: sum, analysis: a}
-					return nil
-				}
-			}
 			sum, a, err := hashEntry(ctx, e, e.shown(dir))
 			if err != nil {
 				return fileError(e.shown(dir), err)
