@@ -62,7 +62,7 @@ skipped=$(awk '
 			}
 		}' "$raw"
 	echo
-	echo "Over budget or below target in this run (a benchmark fails when a budget is missed):"
+	echo "Over budget or below target in this run (some benchmarks fail on a missed budget, others only report it):"
 	echo
 	if grep -q -e 'over the budget' -e 'below target' "$raw"; then
 		grep -e 'over the budget' -e 'below target' "$raw" | sed 's/^ */- /'

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/stubserver"
@@ -26,6 +27,9 @@ const (
 	scaleC            = 256
 	// scaleMaxEnv caps the sizes (make bench: all of them; -short: 10,000).
 	scaleMaxEnv = "EVALPIN_BENCH_SCALE_MAX"
+	// scaleTimeLimit is the longest a size's commands may be expected to
+	// take (from the size before) for the benchmark to run them unasked.
+	scaleTimeLimit = 6 * time.Minute
 )
 
 var scaleSizes = []int{1_000, 10_000, 100_000, 1_000_000}
@@ -127,11 +131,13 @@ func freeBytes(dir string) int64 {
 // suite against the budget of 100 MB (run-rss-1M/budget; a line "over the
 // budget" when missed, which does not fail the benchmark). Before a size it
 // checks that the disk has room for ten times what the size before it wrote
-// plus 1 GiB, and skips that size and those above with a message when not;
-// each size's files are removed once measured. EVALPIN_BENCH_SCALE_MAX
-// caps the sizes (-short: 10,000).
+// plus 1 GiB, and that its commands, estimated from the size before's at
+// ten times their time, take at most 6 minutes; it skips that size and those
+// above with a message when not. Each size's files are removed once
+// measured. EVALPIN_BENCH_SCALE_MAX caps the sizes (-short: 10,000); set, it
+// also runs them whatever their expected time.
 func BenchmarkScale(b *testing.B) {
-	maxN := scaleSizes[len(scaleSizes)-1]
+	maxN, forced := scaleSizes[len(scaleSizes)-1], false
 	if testing.Short() {
 		maxN = 10_000
 	}
@@ -140,7 +146,7 @@ func BenchmarkScale(b *testing.B) {
 		if err != nil || v < scaleSizes[0] {
 			b.Fatalf("%s=%q: want a number of cases ≥ %d", scaleMaxEnv, s, scaleSizes[0])
 		}
-		maxN = v
+		maxN, forced = v, true
 	}
 	dir := b.TempDir()
 	bin := runBenchBuild(b, dir, "cmd/evalpin")
@@ -149,9 +155,18 @@ func BenchmarkScale(b *testing.B) {
 		rss := map[string]map[int]float64{}
 		var largest int
 		var wrote int64
+		var took time.Duration // by the size before
 		for _, n := range scaleSizes {
 			if n > maxN {
 				b.Logf("skipped: the %s-case runs (%s=%d)", scaleLabel(n), scaleMaxEnv, maxN)
+				break
+			}
+			// The commands' times grow about linearly with the suite; on a
+			// loaded machine ten times the 100k runs can be far longer than
+			// make bench should take.
+			if est := took * time.Duration(n/max(largest, 1)); !forced && est > scaleTimeLimit {
+				b.Logf("skipped: the %s-case runs would take about %v (the %s ones took %v); %s=%d runs them",
+					scaleLabel(n), est.Round(time.Second), scaleLabel(largest), took.Round(time.Second), scaleMaxEnv, n)
 				break
 			}
 			sizeDir := filepath.Join(dir, scaleLabel(n))
@@ -165,7 +180,10 @@ func BenchmarkScale(b *testing.B) {
 				break
 			}
 			steps, w := scaleRun(b, bin, url, sizeDir, n)
-			wrote = w
+			wrote, took = w, 0
+			for _, s := range steps {
+				took += s.r.wall
+			}
 			if err := os.RemoveAll(sizeDir); err != nil {
 				b.Fatal(err)
 			}
