@@ -137,16 +137,16 @@ func freeBytes(dir string) int64 {
 // measured. EVALPIN_BENCH_SCALE_MAX caps the sizes (-short: 10,000); set, it
 // also runs them whatever their expected time.
 func BenchmarkScale(b *testing.B) {
-	maxN, forced := scaleSizes[len(scaleSizes)-1], false
+	maxN, forced, why := scaleSizes[len(scaleSizes)-1], false, ""
 	if testing.Short() {
-		maxN = 10_000
+		maxN, why = 10_000, "-short"
 	}
 	if s := os.Getenv(scaleMaxEnv); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v < scaleSizes[0] {
 			b.Fatalf("%s=%q: want a number of cases ≥ %d", scaleMaxEnv, s, scaleSizes[0])
 		}
-		maxN, forced = v, true
+		maxN, forced, why = v, true, scaleMaxEnv+"="+s
 	}
 	dir := b.TempDir()
 	bin := runBenchBuild(b, dir, "cmd/evalpin")
@@ -158,7 +158,7 @@ func BenchmarkScale(b *testing.B) {
 		var took time.Duration // by the size before
 		for _, n := range scaleSizes {
 			if n > maxN {
-				b.Logf("skipped: the %s-case runs (%s=%d)", scaleLabel(n), scaleMaxEnv, maxN)
+				b.Logf("skipped: the %s-case runs (%s)", scaleLabel(n), why)
 				break
 			}
 			// The commands' times grow about linearly with the suite; on a
