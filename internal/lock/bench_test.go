@@ -165,10 +165,23 @@ func BenchmarkHashVsOpenSSL(b *testing.B) {
 	b.ReportMetric(shani, "sha-ni")
 }
 
+// verifyBudget is the time budget of re-verifying an unchanged directory of
+// 1,000 files with a warm cache, as `evalpin lock verify` does after its
+// start-up: read and check the lock file, open the cache, stat every file.
+const verifyBudget = 25 * time.Millisecond
+
 // BenchmarkVerifyCached re-verifies an unchanged directory of
 // EVALPIN_BENCH_SMALL_FILES files (default 1,000) of 1 KiB with a warm stat
-// cache (target ≤ 50 ms/op). "cli" opens the cache file each time, as
-// `evalpin lock verify` does; "reused" keeps one HashCache, as the sidecar does.
+// cache. "cli" does what `evalpin lock verify` does after its start-up: reads
+// and parses the lock file (which recomputes its id), opens the cache file,
+// verifies and saves the cache; it reports its wall time and its CPU time
+// (user+sys of the whole process, which a loaded machine inflates less) per
+// verify against the 25 ms budget (time/budget, cpu/budget; a line "over the
+// budget" when the CPU time misses it). "reused" keeps one parsed lock and
+// one HashCache, as the sidecar does. "cold" hashes every file (Rehash) and
+// compares that with one `openssl dgst -sha256` process over the same files
+// (x-openssl-1k-files; below 1 as the files are small: the per-file work of
+// a lock, its walk and stat checks, is more than the hashing).
 func BenchmarkVerifyCached(b *testing.B) {
 	n := envInt(b, "EVALPIN_BENCH_SMALL_FILES", 1000)
 	dir := b.TempDir()
@@ -187,33 +200,79 @@ func BenchmarkVerifyCached(b *testing.B) {
 	if err := c.Save(); err != nil {
 		b.Fatal(err)
 	}
-	verify := func(b *testing.B, c *HashCache) {
-		r, err := Verify(ctx, dir, m, Options{Cache: c})
+	data, err := m.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	lockFile := filepath.Join(b.TempDir(), "evalpin.lock")
+	if err := os.WriteFile(lockFile, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	verify := func(b *testing.B, m *Manifest, opts Options) {
+		r, err := Verify(ctx, dir, m, opts)
 		if err != nil || !r.OK() {
 			b.Fatalf("verify: %v", err)
 		}
 	}
 	b.Run("cli", func(b *testing.B) {
+		cpu0 := cpuTime()
 		for b.Loop() {
+			m, err := ReadFile(lockFile)
+			if err != nil {
+				b.Fatal(err)
+			}
 			c := OpenCache(cacheDir)
-			verify(b, c)
-			if s := c.Stats(); s.Hits != n {
+			verify(b, m, Options{Cache: c})
+			if s := c.Stats(); s.Hits != n || s.Misses != 0 {
 				b.Fatalf("stats %+v, want %d hits", s, n)
 			}
 			if err := c.Save(); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed())/1e6/float64(b.N), "ms/op")
+		wall := b.Elapsed() / time.Duration(b.N)
+		cpu := (cpuTime() - cpu0) / time.Duration(b.N)
+		b.ReportMetric(float64(wall)/1e6, "ms/op")
+		b.ReportMetric(float64(wall)/float64(verifyBudget), "time/budget")
+		if cpu > 0 {
+			b.ReportMetric(float64(cpu)/1e6, "cpu-ms/op")
+			b.ReportMetric(float64(cpu)/float64(verifyBudget), "cpu/budget")
+		}
+		if cpu > verifyBudget {
+			b.Logf("lock verify of %d unchanged files: %.1f ms CPU (%.1f ms wall) a verify, over the budget of %v",
+				n, float64(cpu)/1e6, float64(wall)/1e6, verifyBudget)
+		}
 	})
 	b.Run("reused", func(b *testing.B) {
 		c := OpenCache(cacheDir)
 		for b.Loop() {
-			verify(b, c)
+			verify(b, m, Options{Cache: c})
 		}
 		if s := c.Stats(); s.Misses != 0 {
 			b.Fatalf("stats %+v, want no misses", s)
 		}
 		b.ReportMetric(float64(b.Elapsed())/1e6/float64(b.N), "ms/op")
+	})
+	b.Run("cold", func(b *testing.B) {
+		openssl, err := exec.LookPath("openssl")
+		if err != nil {
+			b.Skip("openssl is not installed")
+		}
+		var paths []string
+		for p := range files {
+			paths = append(paths, filepath.Join(dir, filepath.FromSlash(p)))
+		}
+		var tOurs, tOpenSSL time.Duration
+		for b.Loop() {
+			t := time.Now()
+			verify(b, m, Options{Cache: OpenCache(b.TempDir()), Rehash: true})
+			tOurs += time.Since(t)
+			b.StopTimer()
+			t = time.Now()
+			opensslSums(b, openssl, paths)
+			tOpenSSL += time.Since(t)
+			b.StartTimer()
+		}
+		b.ReportMetric(tOpenSSL.Seconds()/tOurs.Seconds(), "x-openssl-1k-files")
 	})
 }

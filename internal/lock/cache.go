@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -16,12 +20,14 @@ import (
 const CacheDirEnv = "EVALPIN_CACHE_DIR"
 
 // cacheFileName is the stat cache's file in its directory; the version in the
-// name changes whenever the entries' meaning does.
-const cacheFileName = "hashcache-v3"
+// name changes whenever the entries' meaning or the file's format does.
+const cacheFileName = "hashcache-v4"
 
 // cacheMagic starts the cache file's first line, followed by the hex SHA-256 of
-// the JSON body that makes up the rest of the file.
-const cacheMagic = "evalpin-hashcache 1 "
+// the body that makes up the rest of the file: one line per entry
+// (encodeCache), cheaper to decode than the JSON object of version 3: a
+// cached lock verify reads the whole cache.
+const cacheMagic = "evalpin-hashcache 2 "
 
 // RacyWindow is how recent a file's modification time may be for its hash to
 // be cached: a file changed again within the same timestamp tick would keep its
@@ -72,15 +78,16 @@ func keyOf(path string, fi os.FileInfo) fileKey {
 	return fileKey{Path: path, Dev: dev, Ino: ino, Size: fi.Size(), Mtime: fi.ModTime().UnixNano(), Ctime: ctime}
 }
 
-// A cacheEntry is the cached hash of one file state.
+// A cacheEntry is the cached hash of one file state (a line of the cache
+// file, encodeCache).
 type cacheEntry struct {
-	Dev      uint64    `json:"dev"`
-	Ino      uint64    `json:"ino"`
-	Size     int64     `json:"size"`
-	Mtime    int64     `json:"mtime_ns"`
-	Ctime    int64     `json:"ctime_ns,omitempty"`
-	SHA256   string    `json:"sha256"`
-	Analysis *analysis `json:"analysis,omitempty"`
+	Dev      uint64
+	Ino      uint64
+	Size     int64
+	Mtime    int64 // ns
+	Ctime    int64 // ns; 0 where not compared
+	SHA256   string
+	Analysis *analysis
 }
 
 func (e cacheEntry) matches(k fileKey) bool {
@@ -144,11 +151,93 @@ func readCache(path string) (map[string]cacheEntry, error) {
 	if string(head[len(cacheMagic):]) != hexSum(body) {
 		return nil, fmt.Errorf("hash cache %s: checksum mismatch (corrupt); ignored", path)
 	}
-	var entries map[string]cacheEntry
-	if err := json.Unmarshal(body, &entries); err != nil {
+	entries, err := decodeCache(body)
+	if err != nil {
 		return nil, fmt.Errorf("hash cache %s: %w; ignored", path, err)
 	}
 	return entries, nil
+}
+
+// encodeCache returns the body of a cache file: one line per entry, sorted by
+// path, of space-separated fields: the hex SHA-256, device, inode, size,
+// mtime (ns) and ctime (ns) in decimal, the path quoted as a Go string (no
+// raw newline or space can end it early), and the analysis as JSON when the
+// file has one.
+func encodeCache(entries map[string]cacheEntry) ([]byte, error) {
+	buf := make([]byte, 0, len(entries)*192)
+	for _, p := range slices.Sorted(maps.Keys(entries)) {
+		e := entries[p]
+		buf = append(buf, e.SHA256...)
+		for _, v := range []uint64{e.Dev, e.Ino} {
+			buf = strconv.AppendUint(append(buf, ' '), v, 10)
+		}
+		for _, v := range []int64{e.Size, e.Mtime, e.Ctime} {
+			buf = strconv.AppendInt(append(buf, ' '), v, 10)
+		}
+		buf = strconv.AppendQuote(append(buf, ' '), p)
+		if e.Analysis != nil {
+			a, err := json.Marshal(e.Analysis)
+			if err != nil {
+				return nil, fmt.Errorf("encode hash cache: %w", err)
+			}
+			buf = append(append(buf, ' '), a...)
+		}
+		buf = append(buf, '\n')
+	}
+	return buf, nil
+}
+
+// decodeCache parses the body encodeCache writes.
+func decodeCache(body []byte) (map[string]cacheEntry, error) {
+	entries := make(map[string]cacheEntry, bytes.Count(body, []byte("\n")))
+	for n, line := range strings.Split(string(body), "\n") {
+		if line == "" {
+			continue
+		}
+		e, p, err := decodeCacheLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n+2, err)
+		}
+		entries[p] = e
+	}
+	return entries, nil
+}
+
+// decodeCacheLine parses one entry of a cache file and returns it with its path.
+func decodeCacheLine(line string) (e cacheEntry, path string, err error) {
+	fields := strings.SplitN(line, " ", 7)
+	if len(fields) != 7 || !validSHA256(fields[0]) {
+		return e, "", errors.New("not a cache entry")
+	}
+	e.SHA256 = fields[0]
+	for i, u := range []*uint64{&e.Dev, &e.Ino} {
+		if *u, err = strconv.ParseUint(fields[1+i], 10, 64); err != nil {
+			return e, "", err
+		}
+	}
+	for i, v := range []*int64{&e.Size, &e.Mtime, &e.Ctime} {
+		if *v, err = strconv.ParseInt(fields[3+i], 10, 64); err != nil {
+			return e, "", err
+		}
+	}
+	quoted, err := strconv.QuotedPrefix(fields[6])
+	if err != nil {
+		return e, "", err
+	}
+	if path, err = strconv.Unquote(quoted); err != nil {
+		return e, "", err
+	}
+	switch rest := fields[6][len(quoted):]; {
+	case rest == "":
+	case rest[0] == ' ':
+		e.Analysis = new(analysis)
+		if err := json.Unmarshal([]byte(rest[1:]), e.Analysis); err != nil {
+			return e, "", err
+		}
+	default:
+		return e, "", errors.New("not a cache entry")
+	}
+	return e, path, nil
 }
 
 // lookup returns the cached hash and analysis of the file state k.
@@ -223,9 +312,9 @@ func (c *HashCache) Save() error {
 			delete(c.entries, p)
 		}
 	}
-	body, err := json.Marshal(c.entries)
+	body, err := encodeCache(c.entries)
 	if err != nil {
-		return fmt.Errorf("encode hash cache: %w", err)
+		return err
 	}
 	dir := filepath.Dir(c.path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

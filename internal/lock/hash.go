@@ -81,14 +81,15 @@ func walk(dir string) ([]entry, error) {
 		if rerr != nil {
 			return rerr
 		}
-		shown := clean(filepath.Join(dir, rel))
+		// The path as the user wrote it, for errors only: most files have none.
+		shown := func() string { return clean(filepath.Join(dir, rel)) }
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
 				err = pe.Err // the path is shown as the user wrote it
 			}
 			return fault.Errorf(fault.Input, "make it readable (chmod a+rx) or move it out of the model directory",
-				"cannot read %s: %w", shown, err)
+				"cannot read %s: %w", shown(), err)
 		}
 		if rel == "." {
 			return nil
@@ -105,21 +106,21 @@ func walk(dir string) ([]entry, error) {
 		}
 		if err := recordable(rel); err != nil {
 			return fault.Errorf(fault.Input, "rename the file, or move it out of the model directory if it is no part of the model",
-				"%s: %w", shown, err)
+				"%s: %w", shown(), err)
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
 			info, err := os.Stat(p)
 			if errors.Is(err, fs.ErrNotExist) {
 				target, _ := os.Readlink(p)
 				return fault.Errorf(fault.Input, "restore the target (re-download the snapshot) or remove the link",
-					"%s is a dangling symlink: its target %s does not exist", shown, clean(target))
+					"%s is a dangling symlink: its target %s does not exist", shown(), clean(target))
 			}
 			if err != nil {
-				return fault.Errorf(fault.Input, "make the link's target readable or remove the link", "cannot follow %s: %w", shown, err)
+				return fault.Errorf(fault.Input, "make the link's target readable or remove the link", "cannot follow %s: %w", shown(), err)
 			}
 			if info.IsDir() {
 				return fault.Errorf(fault.Input, "replace the link with the directory itself, or remove it",
-					"%s is a symlink to a directory, which a lock does not follow", shown)
+					"%s is a symlink to a directory, which a lock does not follow", shown())
 			}
 			if info.Mode().IsRegular() {
 				out = append(out, entry{rel: rel, abs: p, info: info})
@@ -131,7 +132,7 @@ func walk(dir string) ([]entry, error) {
 		}
 		info, err := d.Info()
 		if err != nil {
-			return fault.Errorf(fault.Input, "check the directory is not being changed", "cannot stat %s: %w", shown, err)
+			return fault.Errorf(fault.Input, "check the directory is not being changed", "cannot stat %s: %w", shown(), err)
 		}
 		out = append(out, entry{rel: rel, abs: p, info: info})
 		return nil
@@ -175,6 +176,17 @@ func hashAll(parent context.Context, entries []entry, cache *HashCache, rehash b
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(entries[b].info.Size(), entries[a].info.Size()) })
+	// Cached hashes are looked up here, so that a re-verify of an unchanged
+	// directory starts no goroutine per file.
+	if cache != nil && !rehash {
+		order = slices.DeleteFunc(order, func(i int) bool {
+			sum, a, ok := cache.lookup(keyOf(entries[i].abs, entries[i].info))
+			if ok {
+				out[i] = hashed{entry: entries[i], sum: sum, analysis: a}
+			}
+			return ok
+		})
+	}
 	g, ctx := errgroup.WithContext(parent)
 	g.SetLimit(workers)
 	for _, i := range order {
@@ -184,12 +196,6 @@ func hashAll(parent context.Context, entries []entry, cache *HashCache, rehash b
 		g.Go(func() error {
 			e := entries[i]
 			key := keyOf(e.abs, e.info)
-			if cache != nil && !rehash {
-				if sum, a, ok := cache.lookup(key); ok {
-					out[i] = hashed{entry: e, sum: sum, analysis: a}
-					return nil
-				}
-			}
 			sum, a, err := hashEntry(ctx, e, e.shown(dir))
 			if err != nil {
 				return fileError(e.shown(dir), err)

@@ -19,8 +19,10 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
 
@@ -140,29 +142,68 @@ type identityFileV2 struct {
 // keys, no insignificant whitespace, ECMAScript number formatting), with files
 // sorted by path and engine args sorted. It fails on a manifest that is not
 // well formed (duplicate or unclean paths, bad hashes, unknown roles).
+//
+// The files, most of the bytes, are written directly (appendFiles); the rest
+// (source, serving, generation parameters of any JSON shape) goes through
+// encoding/json and jcs.Transform, as every file did before: a lock verify
+// parses a lock file and recomputes its id, and canonicalizing 1,000 files
+// through jcs took longer than stat-ing them. canonicalSlow is the reference
+// the tests compare both with.
 func (m *Manifest) Canonical() ([]byte, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
+	files := slices.SortedFunc(slices.Values(m.Files), func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	if !directFiles(files) {
+		return m.canonicalSlow(files)
+	}
+	id := m.identity([]struct{}{})
+	rest, err := canonicalJSON(id)
+	if err != nil {
+		return nil, err
+	}
+	// "files" sorts first of the identity's keys: rest is {"files":[],...}.
+	const head = `{"files":[`
+	if !bytes.HasPrefix(rest, []byte(head+"]")) {
+		return nil, fmt.Errorf("canonicalize identity: unexpected %.20q", rest)
+	}
+	out := make([]byte, 0, len(rest)+len(files)*160)
+	out = append(out, head...)
+	out, err = appendFiles(out, files, m.Version)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, rest[len(head):]...), nil
+}
+
+// canonicalSlow returns Canonical's result by encoding the whole identity,
+// files sorted, with encoding/json and canonicalizing it with jcs.Transform.
+func (m *Manifest) canonicalSlow(files []File) ([]byte, error) {
+	var fs any
+	if m.Version == 1 {
+		v1 := make([]identityFile, len(files))
+		for i, f := range files {
+			v1[i] = identityFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Role: f.Role}
+		}
+		fs = v1
+	} else {
+		v2 := make([]identityFileV2, len(files))
+		for i, f := range files {
+			v2[i] = identityFileV2{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Role: f.Role, RestSHA256: f.RestSHA256, Values: f.Values}
+		}
+		fs = v2
+	}
+	return canonicalJSON(m.identity(fs))
+}
+
+// identity returns m's identity with files as its files.
+func (m *Manifest) identity(files any) identity {
 	id := identity{
 		Version:    m.Version,
 		Source:     m.Source,
+		Files:      files,
 		Serving:    m.Serving,
 		Generation: m.Generation,
-	}
-	files := slices.SortedFunc(slices.Values(m.Files), func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	if m.Version == 1 {
-		fs := make([]identityFile, len(files))
-		for i, f := range files {
-			fs[i] = identityFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Role: f.Role}
-		}
-		id.Files = fs
-	} else {
-		fs := make([]identityFileV2, len(files))
-		for i, f := range files {
-			fs[i] = identityFileV2{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Role: f.Role, RestSHA256: f.RestSHA256, Values: f.Values}
-		}
-		id.Files = fs
 	}
 	id.Serving.EngineArgs = slices.Sorted(slices.Values(m.Serving.EngineArgs))
 	if id.Serving.EngineArgs == nil {
@@ -171,10 +212,16 @@ func (m *Manifest) Canonical() ([]byte, error) {
 	if id.Generation == nil {
 		id.Generation = map[string]any{}
 	}
+	return id
+}
+
+// canonicalJSON encodes v with encoding/json (no HTML escaping) and
+// canonicalizes the result (RFC 8785).
+func canonicalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(id); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encode identity: %w", err)
 	}
 	out, err := jcs.Transform(buf.Bytes())
@@ -182,6 +229,90 @@ func (m *Manifest) Canonical() ([]byte, error) {
 		return nil, fmt.Errorf("canonicalize identity: %w", err)
 	}
 	return out, nil
+}
+
+// maxExactSize is the largest size RFC 8785 writes as the integer itself: it
+// formats numbers as IEEE doubles, exact up to 2^53.
+const maxExactSize = 1 << 53
+
+// directFiles reports whether appendFiles writes files exactly as
+// canonicalSlow would: every path valid UTF-8 (encoding/json would replace
+// invalid bytes) and every size exact as a double.
+func directFiles(files []File) bool {
+	for _, f := range files {
+		if f.Size > maxExactSize || !utf8.ValidString(f.Path) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendFiles appends the canonical JSON of files (sorted, well formed, and
+// directFiles) to out, without the enclosing brackets: each an object with its
+// keys in RFC 8785 order (path, rest_sha256, role, sha256, size, values),
+// version 1 without rest_sha256 and values, version 2 without either when
+// empty. The values, of any JSON shape, go through canonicalJSON.
+func appendFiles(out []byte, files []File, version int) ([]byte, error) {
+	for i, f := range files {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `{"path":`...)
+		out = appendJCSString(out, f.Path)
+		if version >= 2 && f.RestSHA256 != "" {
+			out = append(out, `,"rest_sha256":"`...)
+			out = append(out, f.RestSHA256...) // lower-case hex (check)
+			out = append(out, '"')
+		}
+		out = append(out, `,"role":`...)
+		out = appendJCSString(out, string(f.Role))
+		out = append(out, `,"sha256":"`...)
+		out = append(out, f.SHA256...) // lower-case hex (check)
+		out = append(out, `","size":`...)
+		out = strconv.AppendInt(out, f.Size, 10)
+		if version >= 2 && len(f.Values) > 0 {
+			v, err := canonicalJSON(f.Values)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, `,"values":`...)
+			out = append(out, v...)
+		}
+		out = append(out, '}')
+	}
+	return out, nil
+}
+
+// appendJCSString appends s (valid UTF-8) as an RFC 8785 string: quotes and
+// backslashes escaped, \b \f \n \r \t for those controls, \u00xx for the other
+// controls below 0x20, and every other byte as it is.
+func appendJCSString(out []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	out = append(out, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '"', '\\':
+			out = append(out, '\\', c)
+		case '\b':
+			out = append(out, '\\', 'b')
+		case '\f':
+			out = append(out, '\\', 'f')
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\r':
+			out = append(out, '\\', 'r')
+		case '\t':
+			out = append(out, '\\', 't')
+		default:
+			if c < 0x20 {
+				out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			} else {
+				out = append(out, c)
+			}
+		}
+	}
+	return append(out, '"')
 }
 
 // ID computes m's lock id from its identity fields: "sha256:" and the hex
@@ -266,8 +397,8 @@ func validSHA256(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+	for i := range len(s) {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
 			return false
 		}
 	}
@@ -345,8 +476,7 @@ func jsonError(data []byte, err error) error {
 
 // ReadFile reads and parses the lock file at path (see Parse).
 func ReadFile(path string) (*Manifest, error) {
-	m, _, _, err := ReadFileID(path)
-	return m, err
+	return readFile(path)
 }
 
 // ReadFileID reads the lock file at path as ReadFile does, and also returns
@@ -356,15 +486,13 @@ func ReadFileID(path string) (*Manifest, lockid.ID, []byte, error) {
 	if err != nil {
 		return nil, "", nil, err
 	}
-	id, err := m.ID()
-	if err != nil {
-		return nil, "", nil, fault.Errorf(fault.Input, "recreate it with 'evalpin lock create'", "lock file %s: %w", path, err)
-	}
+	// Parse recomputed the id and refused a lock file whose recorded one
+	// differs: m.Lock is its id.
 	data, err := m.Marshal()
 	if err != nil {
 		return nil, "", nil, err
 	}
-	return m, id, data, nil
+	return m, m.Lock, data, nil
 }
 
 // readFile reads and parses the lock file at path.

@@ -46,6 +46,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		sameCanonical(t, &m)
 		m.Lock = id
 		resealed, err := m.Marshal()
 		if err != nil {
