@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/identity"
@@ -15,7 +16,10 @@ import (
 // A Side is one side of a comparison, loaded: a stored run, or the run of a
 // baseline file.
 type Side struct {
-	Run      eval.Run // its ID is 0 for a baseline file's run
+	Run eval.Run // its ID is 0 for a baseline file's run
+	// Results are the side's results; of a stored run, what a comparison
+	// reads of them (store.ComparedResults: no finish reason, token counts,
+	// lock or endpoint).
 	Results  []eval.Result
 	File     string // the baseline file's path as given; "" for a stored run
 	Document []byte // the identity document of Run.Lock; nil when unknown
@@ -76,22 +80,40 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 			return nil, &IncompleteError{Side: s.side, Run: s.run}
 		}
 	}
+	// The labels are read beside the results (a store in WAL mode reads on
+	// several connections): on BenchmarkDiffCommand100k the labels of a
+	// 100,000-case suite take as long as a side's results.
 	p := &Pair{}
-	if p.Base, err = loadSide(ctx, db, base, b, nil); err != nil {
+	var labelsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { labelsErr = p.labels(ctx, db, base, cand, b, c) })
+	err = p.load(ctx, db, base, cand, b, c)
+	wg.Wait()
+	if err != nil {
 		return nil, err
 	}
+	if labelsErr != nil {
+		return nil, labelsErr
+	}
+	return p, nil
+}
+
+// load reads the results of the sides base and cand of the runs b and c,
+// and the floor (loadFloor).
+func (p *Pair) load(ctx context.Context, db *store.DB, base, cand Ref, b, c eval.Run) error {
+	var err error
+	if p.Base, err = loadSide(ctx, db, base, b, nil); err != nil {
+		return err
+	}
 	if p.Cand, err = loadSide(ctx, db, cand, c, p.Base.Results); err != nil {
-		return nil, err
+		return err
 	}
 	if base.NeedsStore() && b.ID != 0 {
 		if p.Floor, err = loadFloor(ctx, db, b, c.ID, p.Base.Results); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := p.labels(ctx, db, base, cand, b, c); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return nil
 }
 
 // labels sets p.Cases to the candidate's labels, with the baseline's for the
@@ -162,7 +184,7 @@ func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64, like [
 		if r.Lock != b.Lock || r.ID == b.ID || r.ID == cand || r.SettingsHash != b.SettingsHash || r.Selection != b.Selection {
 			continue
 		}
-		rs, err := db.ResultsSharing(ctx, r.ID, like)
+		rs, err := db.ComparedResults(ctx, r.ID, like)
 		if err != nil {
 			return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
 		}
@@ -217,7 +239,7 @@ func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run, like []eva
 		h := &r.File.Header
 		return Side{Run: run, Results: r.File.Results, File: r.Arg, Document: h.LockManifest, Quantization: h.LockQuantization}, nil
 	}
-	rs, err := db.ResultsSharing(ctx, run.ID, like)
+	rs, err := db.ComparedResults(ctx, run.ID, like)
 	if err != nil {
 		return Side{}, fmt.Errorf("read results of run %d: %w", run.ID, err)
 	}
