@@ -538,6 +538,9 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 			pairs = append(pairs, p)
 		}
 	}
+	// The pairs hold their labels: the caller's map of every case (a large
+	// suite's is tens of megabytes) is dropped before the metrics allocate.
+	opts.Cases = nil
 	c.Paired = len(pairs)
 	if n := c.Excluded.Total(); n > 0 {
 		c.Warnings = append(c.Warnings, fmt.Errorf("%d cases left out: %s", n, c.Excluded))
@@ -613,6 +616,15 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	cmpr.drift(opts.Floor)
 
 	// Flips of the overall outcome.
+	flips := 0
+	for i := range pairs {
+		if overall.a[i] != overall.b[i] {
+			flips++
+		}
+	}
+	if flips > 0 {
+		c.Flips = make([]Flip, 0, flips)
+	}
 	for i, p := range pairs {
 		sa, sb := overall.a[i], overall.b[i]
 		if sa == sb {
