@@ -115,6 +115,10 @@ type Options struct {
 	// Cases give the tags and cluster of each case by id; cases missing from it
 	// have no tags and a cluster of their own.
 	Cases map[string]eval.Case
+	// Label, when set, gives them instead of Cases: the tags and cluster of
+	// the case id, ok false for a case it does not know. A caller that holds
+	// a large suite's labels in a leaner form than eval.Case passes them so.
+	Label func(id string) (tags []string, cluster string, ok bool)
 	// AllowSettingsMismatch compares runs whose settings hashes differ, with a
 	// warning, instead of refusing.
 	AllowSettingsMismatch bool
@@ -532,7 +536,9 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 			}
 		default:
 			p := pair{id: a.id, a: a, b: b}
-			if cs, ok := opts.Cases[a.id]; ok {
+			if opts.Label != nil {
+				p.tags, p.cluster, _ = opts.Label(a.id)
+			} else if cs, ok := opts.Cases[a.id]; ok {
 				p.tags, p.cluster = cs.Tags, cs.Cluster
 			}
 			pairs = append(pairs, p)
@@ -540,7 +546,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	}
 	// The pairs hold their labels: the caller's map of every case (a large
 	// suite's is tens of megabytes) is dropped before the metrics allocate.
-	opts.Cases = nil
+	opts.Cases, opts.Label = nil, nil
 	c.Paired = len(pairs)
 	if n := c.Excluded.Total(); n > 0 {
 		c.Warnings = append(c.Warnings, fmt.Errorf("%d cases left out: %s", n, c.Excluded))

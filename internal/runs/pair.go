@@ -32,9 +32,9 @@ type Side struct {
 type Pair struct {
 	Base, Cand Side
 	// Cases are the tags and cluster of every case of the two sides' suites,
-	// the candidate's where both know a case. Of a stored case nothing else is
-	// read: prompts and scorers are most of a large suite.
-	Cases map[string]eval.Case
+	// by case id, the candidate's where both know a case. Of a stored case
+	// nothing else is read: prompts and scorers are most of a large suite.
+	Cases map[string]store.Label
 	// Floor, when the store holds one, is another complete run of the
 	// baseline's lock with its suite, settings and selection (not the
 	// candidate): the noise floor of drift between runs
@@ -161,7 +161,7 @@ func (p *Pair) labels(ctx context.Context, db *store.DB, base, cand Ref, b, c ev
 // runLabels returns the labels of the cases of side r: those snapshotted
 // with its stored run, with their label set's hash, else (set "") those of
 // its suite (caseLabels).
-func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]eval.Case, string, error) {
+func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]store.Label, string, error) {
 	if r.File == nil && run.ID != 0 {
 		cases, set, ok, err := db.RunLabels(ctx, run.ID)
 		if err != nil || ok {
@@ -252,15 +252,22 @@ func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run, like []eva
 
 // caseLabels returns the labels of the cases of side r's suite: a baseline
 // file's cases, or the store's labels of the run's suite.
-func caseLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]eval.Case, error) {
+func caseLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]store.Label, error) {
 	if r.File == nil {
-		return db.CaseLabels(ctx, run.SuiteHash)
+		return db.SuiteLabels(ctx, run.SuiteHash)
 	}
-	cases := make(map[string]eval.Case, len(r.File.Cases))
+	cases := make(map[string]store.Label, len(r.File.Cases))
 	for _, c := range r.File.Cases {
-		cases[c.ID] = c
+		cases[c.ID] = store.Label{Tags: c.Tags, Cluster: c.Cluster}
 	}
 	return cases, nil
+}
+
+// Label returns the tags and cluster of the case id (Cases); ok is false
+// for a case neither side's suite has. It is compare.Options.Label.
+func (p *Pair) Label(id string) (tags []string, cluster string, ok bool) {
+	l, ok := p.Cases[id]
+	return l.Tags, l.Cluster, ok
 }
 
 // LockWords says in words what differs between the locks of the two sides,

@@ -205,8 +205,8 @@ func FuzzDone(f *testing.F) {
 	})
 }
 
-// FuzzCaseLabels holds CaseLabels, which SQLite's json_extract reads without
-// decoding the cases, equal to the tags and clusters of the cases Cases
+// FuzzCaseLabels holds CaseLabels and SuiteLabels, which SQLite's
+// json_extract reads without decoding the cases, equal to the tags and clusters of the cases Cases
 // decodes with encoding/json.
 func FuzzCaseLabels(f *testing.F) {
 	f.Add("reading", "t1", "passage-1", uint8(0))
@@ -253,6 +253,17 @@ func FuzzCaseLabels(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("CaseLabels\n%#v\nthe labels of Cases\n%#v", got, want)
+		}
+		labels, err := db.SuiteLabels(ctx, suite.Hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantLabels := make(map[string]Label, len(want))
+		for id, c := range want {
+			wantLabels[id] = Label{Tags: c.Tags, Cluster: c.Cluster}
+		}
+		if !reflect.DeepEqual(labels, wantLabels) {
+			t.Fatalf("SuiteLabels\n%#v\nthe labels of Cases\n%#v", labels, wantLabels)
 		}
 	})
 }
