@@ -326,6 +326,9 @@ func (m *comparer) labels(sel []int, n int) []string {
 	if m.clusters == nil {
 		return nil
 	}
+	if sel == nil {
+		return m.clusters // every pair: shared, read only
+	}
 	cl := make([]string, n)
 	for j := range cl {
 		i := j
