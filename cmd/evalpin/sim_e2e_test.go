@@ -398,7 +398,7 @@ func floorDriftFails(path string, base, cand int64) bool {
 	md := 0.0
 	pol := compare.DefaultPolicy()
 	pol.MaxDrift = &md
-	cmp, err := compare.Diff(simSide(p.Base), simSide(p.Cand), compare.Options{Policy: &pol, Cases: p.Cases,
+	cmp, err := compare.Diff(simSide(p.Base), simSide(p.Cand), compare.Options{Policy: &pol, Label: p.Label,
 		Floor: &compare.Side{Run: p.Floor.Run, Results: p.Floor.Results}, Warnings: p.Warnings})
 	if err != nil {
 		fail(err)

@@ -115,6 +115,10 @@ type Options struct {
 	// Cases give the tags and cluster of each case by id; cases missing from it
 	// have no tags and a cluster of their own.
 	Cases map[string]eval.Case
+	// Label, when set, gives them instead of Cases: the tags and cluster of
+	// the case id, ok false for a case it does not know. A caller that holds
+	// a large suite's labels in a leaner form than eval.Case passes them so.
+	Label func(id string) (tags []string, cluster string, ok bool)
 	// AllowSettingsMismatch compares runs whose settings hashes differ, with a
 	// warning, instead of refusing.
 	AllowSettingsMismatch bool
@@ -443,10 +447,11 @@ func group(rs []eval.Result) []caseSide {
 	return out
 }
 
-// pair is one paired case.
+// pair is one paired case: its samples' indices into each side's results
+// (caseSide.idx), held here so that the sides' groups die with the pairing.
 type pair struct {
 	id      string
-	a, b    *caseSide
+	a, b    []int32
 	tags    []string
 	cluster string
 }
@@ -531,13 +536,18 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 				firstLost = b.id
 			}
 		default:
-			p := pair{id: a.id, a: a, b: b}
-			if cs, ok := opts.Cases[a.id]; ok {
+			p := pair{id: a.id, a: a.idx, b: b.idx}
+			if opts.Label != nil {
+				p.tags, p.cluster, _ = opts.Label(a.id)
+			} else if cs, ok := opts.Cases[a.id]; ok {
 				p.tags, p.cluster = cs.Tags, cs.Cluster
 			}
 			pairs = append(pairs, p)
 		}
 	}
+	// The pairs hold their labels: the caller's map of every case (a large
+	// suite's is tens of megabytes) is dropped before the metrics allocate.
+	opts.Cases, opts.Label = nil, nil
 	c.Paired = len(pairs)
 	if n := c.Excluded.Total(); n > 0 {
 		c.Warnings = append(c.Warnings, fmt.Errorf("%d cases left out: %s", n, c.Excluded))
@@ -574,14 +584,14 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	c.PassRates = append(c.PassRates, cmpr.passRate(PassOverall, "", overall, pol.overall(), true))
 	scorerSet := make(map[string]bool)
 	for _, p := range pairs {
-		for _, ch := range ra[p.a.idx[0]].Checks {
+		for _, ch := range ra[p.a[0]].Checks {
 			scorerSet[ch.Scorer] = true
 		}
 	}
 	for _, s := range sortedKeys(scorerSet) {
 		sel := make([]int, 0, len(pairs))
 		for i, p := range pairs {
-			if hasScorer(ra[p.a.idx[0]].Checks, s) && hasScorer(rb[p.b.idx[0]].Checks, s) {
+			if hasScorer(ra[p.a[0]].Checks, s) && hasScorer(rb[p.b[0]].Checks, s) {
 				sel = append(sel, i)
 			}
 		}
@@ -613,17 +623,26 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	cmpr.drift(opts.Floor)
 
 	// Flips of the overall outcome.
+	flips := 0
+	for i := range pairs {
+		if overall.a[i] != overall.b[i] {
+			flips++
+		}
+	}
+	if flips > 0 {
+		c.Flips = make([]Flip, 0, flips)
+	}
 	for i, p := range pairs {
 		sa, sb := overall.a[i], overall.b[i]
 		if sa == sb {
 			continue
 		}
 		f := Flip{CaseID: p.id, Lost: sa > sb, BaselinePass: sa, CandidatePass: sb, Tags: p.tags,
-			Baseline: ra[p.a.idx[0]].Output, Candidate: rb[p.b.idx[0]].Output}
+			Baseline: ra[p.a[0]].Output, Candidate: rb[p.b[0]].Output}
 		// The failed checks of sample 0 of the side that did worse.
-		failing := rb[p.b.idx[0]]
+		failing := rb[p.b[0]]
 		if !f.Lost {
-			failing = ra[p.a.idx[0]]
+			failing = ra[p.a[0]]
 		}
 		for _, ch := range failing.Checks {
 			if !ch.Pass {
@@ -685,8 +704,8 @@ func (m *comparer) measures(opts Options) {
 	lenA, lenB := make([]float64, n), make([]float64, n)
 	latA, latB := make([]float64, n), make([]float64, n)
 	for i, p := range m.pairs {
-		lenA[i], latA[i] = meanLenLat(m.ra, p.a.idx)
-		lenB[i], latB[i] = meanLenLat(m.rb, p.b.idx)
+		lenA[i], latA[i] = meanLenLat(m.ra, p.a)
+		lenB[i], latB[i] = meanLenLat(m.rb, p.b)
 	}
 	lat := m.measure(MeasureLatency, "ms", latB, latA, resamples, seed)
 	if lat.Gated {
@@ -706,14 +725,14 @@ func (m *comparer) measures(opts Options) {
 		within = make([]float64, n)
 	}
 	for i, p := range m.pairs {
-		a0 := m.ra[p.a.idx[0]].Output
-		between[i] = j.similarity(a0, m.rb[p.b.idx[0]].Output)
+		a0 := m.ra[p.a[0]].Output
+		between[i] = j.similarity(a0, m.rb[p.b[0]].Output)
 		if within == nil {
 			continue
 		}
-		rs, idx := m.ra, p.a.idx
+		rs, idx := m.ra, p.a
 		if floorB {
-			rs, idx = m.rb, p.b.idx
+			rs, idx = m.rb, p.b
 		}
 		if len(idx) < 2 {
 			within[i] = math.NaN()
@@ -797,7 +816,7 @@ func (m *comparer) drift(floor *Side) {
 	d.CI = stats.Interval{Lo: nan, Hi: nan, Level: nan}
 	between := make([]bool, len(m.pairs))
 	for i, p := range m.pairs {
-		between[i] = m.ra[p.a.idx[0]].Output != m.rb[p.b.idx[0]].Output
+		between[i] = m.ra[p.a[0]].Output != m.rb[p.b[0]].Output
 		if between[i] {
 			d.Changed++
 		}
@@ -828,9 +847,9 @@ func (m *comparer) drift(floor *Side) {
 	}
 	var bw, ww []bool
 	for i, p := range m.pairs {
-		idx := p.a.idx
+		idx := p.a
 		if useB {
-			idx = p.b.idx
+			idx = p.b
 		}
 		if len(idx) < 2 {
 			continue
@@ -866,7 +885,7 @@ func (m *comparer) driftBetweenRuns(floor *Side, between []bool) bool {
 	var bw, ww []bool
 	for i, p := range m.pairs {
 		j, ok := first[p.id]
-		a := &m.ra[p.a.idx[0]]
+		a := &m.ra[p.a[0]]
 		if !ok || floor.Results[j].Error != "" || floor.Results[j].CaseHash != a.CaseHash {
 			continue
 		}

@@ -134,7 +134,7 @@ func (m *comparer) outcomes(sel []int, scorer string) outcomes {
 			rs  []eval.Result
 			idx []int32
 			out []float64
-		}{{m.ra, p.a.idx, o.a}, {m.rb, p.b.idx, o.b}} {
+		}{{m.ra, p.a, o.a}, {m.rb, p.b, o.b}} {
 			pass := passing(cs.rs, cs.idx, scorer)
 			if m.mean {
 				cs.out[j] = float64(pass) / float64(len(cs.idx))
@@ -196,7 +196,7 @@ func passing(rs []eval.Result, idx []int32, scorer string) int {
 func maxSamples(pairs []pair) int {
 	k := 0
 	for _, p := range pairs {
-		k = max(k, len(p.a.idx), len(p.b.idx))
+		k = max(k, len(p.a), len(p.b))
 	}
 	return k
 }
@@ -306,7 +306,7 @@ func sampleScale(pairs []pair, mean bool) int {
 	}
 	l := 1
 	for _, p := range pairs {
-		for _, k := range []int{len(p.a.idx), len(p.b.idx)} {
+		for _, k := range []int{len(p.a), len(p.b)} {
 			l = l / gcd(l, k) * k
 		}
 	}
@@ -325,6 +325,9 @@ func gcd(a, b int) int {
 func (m *comparer) labels(sel []int, n int) []string {
 	if m.clusters == nil {
 		return nil
+	}
+	if sel == nil {
+		return m.clusters // every pair: shared, read only
 	}
 	cl := make([]string, n)
 	for j := range cl {

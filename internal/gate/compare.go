@@ -43,7 +43,7 @@ func Compare(ctx context.Context, db *store.DB, base, cand runs.Ref, opts Option
 // between two runs of the baseline's lock where the store holds a second
 // one, and the pair's warnings (labels that differ); opts gives the rest.
 func DiffPair(p *runs.Pair, opts compare.Options) (*compare.Comparison, error) {
-	opts.Cases, opts.Warnings = p.Cases, p.Warnings
+	opts.Label, opts.Warnings = p.Label, p.Warnings
 	if p.Floor != nil { // a re-run of the baseline's lock: the noise floor between runs
 		f := side(*p.Floor)
 		opts.Floor = &f

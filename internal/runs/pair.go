@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/identity"
@@ -15,7 +16,10 @@ import (
 // A Side is one side of a comparison, loaded: a stored run, or the run of a
 // baseline file.
 type Side struct {
-	Run      eval.Run // its ID is 0 for a baseline file's run
+	Run eval.Run // its ID is 0 for a baseline file's run
+	// Results are the side's results; of a stored run, what a comparison
+	// reads of them (store.ComparedResults: no finish reason, token counts,
+	// lock or endpoint).
 	Results  []eval.Result
 	File     string // the baseline file's path as given; "" for a stored run
 	Document []byte // the identity document of Run.Lock; nil when unknown
@@ -28,9 +32,9 @@ type Side struct {
 type Pair struct {
 	Base, Cand Side
 	// Cases are the tags and cluster of every case of the two sides' suites,
-	// the candidate's where both know a case. Of a stored case nothing else is
-	// read: prompts and scorers are most of a large suite.
-	Cases map[string]eval.Case
+	// by case id, the candidate's where both know a case. Of a stored case
+	// nothing else is read: prompts and scorers are most of a large suite.
+	Cases map[string]store.Label
 	// Floor, when the store holds one, is another complete run of the
 	// baseline's lock with its suite, settings and selection (not the
 	// candidate): the noise floor of drift between runs
@@ -76,22 +80,40 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 			return nil, &IncompleteError{Side: s.side, Run: s.run}
 		}
 	}
+	// The labels are read beside the results (a store in WAL mode reads on
+	// several connections): on BenchmarkDiffCommand100k the labels of a
+	// 100,000-case suite take as long as a side's results.
 	p := &Pair{}
-	if p.Base, err = loadSide(ctx, db, base, b, nil); err != nil {
+	var labelsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { labelsErr = p.labels(ctx, db, base, cand, b, c) })
+	err = p.load(ctx, db, base, cand, b, c)
+	wg.Wait()
+	if err != nil {
 		return nil, err
 	}
+	if labelsErr != nil {
+		return nil, labelsErr
+	}
+	return p, nil
+}
+
+// load reads the results of the sides base and cand of the runs b and c,
+// and the floor (loadFloor).
+func (p *Pair) load(ctx context.Context, db *store.DB, base, cand Ref, b, c eval.Run) error {
+	var err error
+	if p.Base, err = loadSide(ctx, db, base, b, nil); err != nil {
+		return err
+	}
 	if p.Cand, err = loadSide(ctx, db, cand, c, p.Base.Results); err != nil {
-		return nil, err
+		return err
 	}
 	if base.NeedsStore() && b.ID != 0 {
 		if p.Floor, err = loadFloor(ctx, db, b, c.ID, p.Base.Results); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := p.labels(ctx, db, base, cand, b, c); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return nil
 }
 
 // labels sets p.Cases to the candidate's labels, with the baseline's for the
@@ -139,7 +161,7 @@ func (p *Pair) labels(ctx context.Context, db *store.DB, base, cand Ref, b, c ev
 // runLabels returns the labels of the cases of side r: those snapshotted
 // with its stored run, with their label set's hash, else (set "") those of
 // its suite (caseLabels).
-func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]eval.Case, string, error) {
+func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]store.Label, string, error) {
 	if r.File == nil && run.ID != 0 {
 		cases, set, ok, err := db.RunLabels(ctx, run.ID)
 		if err != nil || ok {
@@ -162,7 +184,7 @@ func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64, like [
 		if r.Lock != b.Lock || r.ID == b.ID || r.ID == cand || r.SettingsHash != b.SettingsHash || r.Selection != b.Selection {
 			continue
 		}
-		rs, err := db.ResultsSharing(ctx, r.ID, like)
+		rs, err := db.ComparedResults(ctx, r.ID, like)
 		if err != nil {
 			return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
 		}
@@ -217,7 +239,7 @@ func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run, like []eva
 		h := &r.File.Header
 		return Side{Run: run, Results: r.File.Results, File: r.Arg, Document: h.LockManifest, Quantization: h.LockQuantization}, nil
 	}
-	rs, err := db.ResultsSharing(ctx, run.ID, like)
+	rs, err := db.ComparedResults(ctx, run.ID, like)
 	if err != nil {
 		return Side{}, fmt.Errorf("read results of run %d: %w", run.ID, err)
 	}
@@ -230,15 +252,22 @@ func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run, like []eva
 
 // caseLabels returns the labels of the cases of side r's suite: a baseline
 // file's cases, or the store's labels of the run's suite.
-func caseLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]eval.Case, error) {
+func caseLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]store.Label, error) {
 	if r.File == nil {
-		return db.CaseLabels(ctx, run.SuiteHash)
+		return db.SuiteLabels(ctx, run.SuiteHash)
 	}
-	cases := make(map[string]eval.Case, len(r.File.Cases))
+	cases := make(map[string]store.Label, len(r.File.Cases))
 	for _, c := range r.File.Cases {
-		cases[c.ID] = c
+		cases[c.ID] = store.Label{Tags: c.Tags, Cluster: c.Cluster}
 	}
 	return cases, nil
+}
+
+// Label returns the tags and cluster of the case id (Cases); ok is false
+// for a case neither side's suite has. It is compare.Options.Label.
+func (p *Pair) Label(id string) (tags []string, cluster string, ok bool) {
+	l, ok := p.Cases[id]
+	return l.Tags, l.Cluster, ok
 }
 
 // LockWords says in words what differs between the locks of the two sides,

@@ -328,7 +328,7 @@ func TestLoadPair(t *testing.T) {
 				checkErrorType(t, err, tt.is)
 				return
 			}
-			checkPair(t, p, tt.runs, fileA)
+			checkPair(t, p, tt.runs, fileA, map[lockid.ID]string{h.lockA: "a ", h.lockB: "b "})
 			var tags []string
 			for _, id := range []string{"c1", "c2", "c3"} {
 				c, ok := p.Cases[id]
@@ -347,14 +347,16 @@ func TestLoadPair(t *testing.T) {
 }
 
 // checkPair checks that p's sides are the runs want (0: the file at path)
-// with their results and their locks' identity documents.
-func checkPair(t *testing.T, p *runs.Pair, want [2]int64, path string) {
+// with their results and their locks' identity documents. The results of a
+// stored side hold what a comparison reads (store.ComparedResults), not the
+// lock: their outputs start with prefix, the word of each lock's outputs.
+func checkPair(t *testing.T, p *runs.Pair, want [2]int64, path string, prefix map[lockid.ID]string) {
 	t.Helper()
 	for i, s := range []runs.Side{p.Base, p.Cand} {
 		if s.Run.ID != want[i] || (s.File == path) != (want[i] == 0) {
 			t.Errorf("side %d is run %d, file %q; want run %d", i, s.Run.ID, s.File, want[i])
 		}
-		if len(s.Results) == 0 || s.Results[0].Lock != s.Run.Lock {
+		if len(s.Results) == 0 || !strings.HasPrefix(s.Results[0].Output, prefix[s.Run.Lock]) {
 			t.Errorf("side %d: results %v of another lock than %s", i, s.Results, s.Run.Lock)
 		}
 		if len(s.Document) == 0 {

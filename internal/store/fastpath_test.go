@@ -64,7 +64,7 @@ func keptMiB(read func() any) float64 {
 }
 
 // BenchmarkFastResults reads a 100,000-result run as a diff reads its
-// candidate (ResultsSharing, next to the baseline's results): impl=fast is
+// candidate (ComparedResults, next to the baseline's results): impl=fast is
 // the store's reader, impl=plain is plainResults. (The audit of 2026-12-06
 // also measured the reader with each trick turned off: docs/architecture.md.)
 func BenchmarkFastResults(b *testing.B) {
@@ -82,7 +82,7 @@ func BenchmarkFastResults(b *testing.B) {
 		}
 		for _, impl := range []string{"fast", "plain"} {
 			read := func() (any, int, error) {
-				rs, err := db.ResultsSharing(ctx, cand.ID, like)
+				rs, err := db.ComparedResults(ctx, cand.ID, like)
 				return rs, len(rs), err
 			}
 			if impl == "plain" {

@@ -4,16 +4,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/evalpin/evalpin/eval"
 )
 
-// caseLabel is one case's labels in a label set.
-type caseLabel struct {
+// A Label is what a comparison reads of a case besides its results: its
+// tags and cluster. It is also one case's entry in a stored label set.
+type Label struct {
 	Tags    []string `json:"tags,omitempty"`
 	Cluster string   `json:"cluster,omitempty"`
 }
@@ -24,9 +27,9 @@ type caseLabel struct {
 // is stored once. Storing a run's labels again replaces them.
 func (db *DB) PutRunLabels(ctx context.Context, runID int64, cases []eval.Case) (err error) {
 	defer db.explain(&err)
-	set := make(map[string]caseLabel, len(cases))
+	set := make(map[string]Label, len(cases))
 	for _, c := range cases {
-		set[c.ID] = caseLabel{Tags: c.Tags, Cluster: c.Cluster}
+		set[c.ID] = Label{Tags: c.Tags, Cluster: c.Cluster}
 	}
 	// encoding/json writes map keys sorted: equal labels, equal bytes.
 	body, err := json.Marshal(set)
@@ -53,11 +56,12 @@ func (db *DB) PutRunLabels(ctx context.Context, runID int64, cases []eval.Case) 
 	return nil
 }
 
-// RunLabels returns the labels snapshotted with run runID, keyed by case id
-// (cases with only ID, Tags and Cluster set), and their label set's hash,
-// which is equal for two runs exactly when their labels are. ok is false when
-// the run has no snapshot (stored before migration 0005, or imported).
-func (db *DB) RunLabels(ctx context.Context, runID int64) (cases map[string]eval.Case, set string, ok bool, err error) {
+// RunLabels returns the labels snapshotted with run runID, keyed by case id,
+// and their label set's hash, which is equal for two runs exactly when their
+// labels are. ok is false when the run has no snapshot (stored before
+// migration 0005, or imported). Cases with equal tags share one Tags slice
+// (clipped, so that an append copies it).
+func (db *DB) RunLabels(ctx context.Context, runID int64) (labels map[string]Label, set string, ok bool, err error) {
 	defer db.explain(&err)
 	var body string
 	err = db.db.QueryRowContext(ctx, `SELECT l.hash, l.body FROM run_labels r JOIN label_sets l ON l.hash = r.label_set WHERE r.run_id = ?`, runID).Scan(&set, &body)
@@ -67,15 +71,103 @@ func (db *DB) RunLabels(ctx context.Context, runID int64) (cases map[string]eval
 	if err != nil {
 		return nil, "", false, fmt.Errorf("labels of run %d: %w", runID, err)
 	}
-	var doc map[string]caseLabel
+	var doc map[string]Label
 	if err := json.Unmarshal([]byte(body), &doc); err != nil {
 		return nil, "", false, fmt.Errorf("labels of run %d: %w", runID, err)
 	}
-	cases = make(map[string]eval.Case, len(doc))
+	var tags tagSets
 	for id, l := range doc {
-		cases[id] = eval.Case{ID: id, Tags: l.Tags, Cluster: l.Cluster}
+		l.Tags = tags.share(l.Tags)
+		doc[id] = l
 	}
-	return cases, set, true, nil
+	return doc, set, true, nil
+}
+
+// SuiteLabels returns the tags and cluster of every stored case of the suite
+// with hash suiteHash, keyed by case id: what a diff needs of a suite, read
+// without decoding the cases' prompts (as CaseLabels reads them), held as
+// Labels, a fifth of the memory of the cases CaseLabels returns, and with
+// cases of equal tags sharing one Tags slice (clipped, so that an append
+// copies it). A suite the store does not know has no cases. FuzzCaseLabels
+// holds it equal to the labels of Cases.
+func (db *DB) SuiteLabels(ctx context.Context, suiteHash string) (_ map[string]Label, err error) {
+	defer db.explain(&err)
+	var n int
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE suite_hash = ?`, suiteHash).Scan(&n); err != nil {
+		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
+	}
+	// SQLite extracts the two fields from the stored JSON; tags come as the
+	// JSON text of their array.
+	rows, err := db.db.QueryContext(ctx, `SELECT case_id, json_extract(body, '$.tags'), json_extract(body, '$.cluster')
+		FROM cases WHERE suite_hash = ?`, suiteHash)
+	if err != nil {
+		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
+	}
+	defer rows.Close()
+	labels := make(map[string]Label, n)
+	decoded := make(map[string][]string) // tags by the JSON text of their array
+	var (
+		id            string
+		tags, cluster sql.NullString
+	)
+	for rows.Next() {
+		if err := rows.Scan(&id, &tags, &cluster); err != nil {
+			return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
+		}
+		l := Label{Cluster: cluster.String}
+		if tags.Valid {
+			var ok bool
+			if l.Tags, ok = decoded[tags.String]; !ok {
+				if err := json.Unmarshal([]byte(tags.String), &l.Tags); err != nil {
+					return nil, fmt.Errorf("case labels of suite %.12s: case %s: tags: %w", suiteHash, id, err)
+				}
+				l.Tags = slices.Clip(l.Tags)
+				if len(decoded) < maxTagSets {
+					decoded[tags.String] = l.Tags
+				}
+			}
+		}
+		labels[id] = l
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
+	}
+	return labels, nil
+}
+
+// maxTagSets bounds the distinct tag lists a read shares: a suite's cases
+// carry a few, and one whose every case has tags of its own costs no more
+// than without sharing.
+const maxTagSets = 4096
+
+// tagSets shares equal tag lists, keyed by their tags, each after its
+// length (a tag may hold any byte).
+type tagSets struct {
+	m   map[string][]string
+	key []byte
+}
+
+// share returns a clipped list equal to tags that equal lists share; nil and
+// empty lists are returned as they are.
+func (t *tagSets) share(tags []string) []string {
+	if len(tags) == 0 {
+		return tags
+	}
+	t.key = t.key[:0]
+	for _, s := range tags {
+		t.key = append(binary.AppendUvarint(t.key, uint64(len(s))), s...)
+	}
+	if shared, ok := t.m[string(t.key)]; ok {
+		return shared
+	}
+	tags = slices.Clip(tags)
+	if t.m == nil {
+		t.m = make(map[string][]string)
+	}
+	if len(t.m) < maxTagSets {
+		t.m[string(t.key)] = tags
+	}
+	return tags
 }
 
 // AddRunLabels records labels with run id, beside those it has; a label it

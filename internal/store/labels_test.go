@@ -2,7 +2,7 @@ package store_test
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/evalpin/evalpin/eval"
@@ -33,8 +33,10 @@ func TestRunLabels(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("run %d: ok %v, err %v", r1.ID, ok, err)
 	}
-	if s := fmt.Sprint(got["c1"], got["c2"], got["c3"]); s != fmt.Sprint(cases[0], cases[1], cases[2]) {
-		t.Errorf("labels %s, want %v", s, cases)
+	for _, c := range cases {
+		if l, ok := got[c.ID]; !ok || !slices.Equal(l.Tags, c.Tags) || l.Cluster != c.Cluster {
+			t.Errorf("case %s: labels %+v (ok %v), want tags %q, cluster %q", c.ID, l, ok, c.Tags, c.Cluster)
+		}
 	}
 	_, set2, _, _ := db.RunLabels(ctx, r2.ID)
 	got3, set3, _, _ := db.RunLabels(ctx, r3.ID)

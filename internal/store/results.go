@@ -20,23 +20,26 @@ const resultColumns = `case_id, case_hash, sample, output, finish_reason, prompt
 // not modify a result's checks in place (an append copies them).
 func (db *DB) Results(ctx context.Context, runID int64) (_ []eval.Result, err error) {
 	defer db.explain(&err)
-	rs, err := db.results(ctx, runID, nil, `WHERE run_id = ?`, runID)
+	rs, err := db.results(ctx, runID, nil, false, `WHERE run_id = ?`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("results of run %d: %w", runID, err)
 	}
 	return rs, nil
 }
 
-// ResultsSharing is Results for a run that is read next to another: like
-// holds results as Results returns them, ordered by case id and sample, and
-// where a result's case id, case hash or output equals that of the same case
-// sample in like, the result shares that string's memory instead of holding a
-// copy of its own. Two runs of one suite mostly differ in a few outputs, so a
-// diff that reads its candidate this way keeps little more of it than the
-// outputs that changed.
-func (db *DB) ResultsSharing(ctx context.Context, runID int64, like []eval.Result) (_ []eval.Result, err error) {
+// ComparedResults is Results for a run that is compared with another, as
+// a diff reads its sides: it reads only what a comparison uses (case id,
+// case hash, sample, output, latency, error kind, error and checks) and
+// leaves the finish reason, token counts, lock and endpoint zero. like holds
+// results as Results or ComparedResults return them, ordered by case id and
+// sample, and where a result's case id, case hash or output equals that of
+// the same case sample in like, the result shares that string's memory
+// instead of holding a copy of its own. Two runs of one suite mostly differ
+// in a few outputs, so a diff that reads its candidate this way keeps little
+// more of it than the outputs that changed.
+func (db *DB) ComparedResults(ctx context.Context, runID int64, like []eval.Result) (_ []eval.Result, err error) {
 	defer db.explain(&err)
-	rs, err := db.results(ctx, runID, like, `WHERE run_id = ?`, runID)
+	rs, err := db.results(ctx, runID, like, true, `WHERE run_id = ?`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("results of run %d: %w", runID, err)
 	}
@@ -47,7 +50,7 @@ func (db *DB) ResultsSharing(ctx context.Context, runID int64, like []eval.Resul
 // sample order, or an error matching ErrNotFound if none is stored.
 func (db *DB) Result(ctx context.Context, runID int64, caseID string) (_ []eval.Result, err error) {
 	defer db.explain(&err)
-	rs, err := db.results(ctx, runID, nil, `WHERE run_id = ? AND case_id = ?`, runID, caseID)
+	rs, err := db.results(ctx, runID, nil, false, `WHERE run_id = ? AND case_id = ?`, runID, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("result of run %d case %q: %w", runID, caseID, err)
 	}
@@ -59,25 +62,30 @@ func (db *DB) Result(ctx context.Context, runID int64, caseID string) (_ []eval.
 
 // results reads the results of run runID that where selects (its arguments
 // start with runID), ordered by case id and sample, sharing strings with like
-// as ResultsSharing describes.
+// as ComparedResults describes; compared reads only comparedColumns.
 //
 // A large run is most of what a diff holds in memory. Two tricks stay
 // because BenchmarkFastResults shows each pays at least 10% in time (STYLE
 // rule 19; docs/architecture.md, "Fast paths"), and FuzzResults holds the
 // read equal to a plain one (plainResults in results_internal_test.go):
 // the slice is sized by a count first, and equal case ids, hashes and outputs
-// of the previous row or of like are shared (see share).
-func (db *DB) results(ctx context.Context, runID int64, like []eval.Result, where string, args ...any) ([]eval.Result, error) {
+// of the previous row or of like are shared (see share). A third, equal
+// checks texts decoded once (checksCache), pays on BenchmarkDiffCommand100k.
+func (db *DB) results(ctx context.Context, runID int64, like []eval.Result, compared bool, where string, args ...any) ([]eval.Result, error) {
 	var n int
 	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM results `+where, args...).Scan(&n); err != nil {
 		return nil, err
 	}
-	rows, err := db.db.QueryContext(ctx, `SELECT `+resultColumns+` FROM results `+where+` ORDER BY case_id, sample`, args...)
+	columns := resultColumns
+	if compared {
+		columns = comparedColumns
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT `+columns+` FROM results `+where+` ORDER BY case_id, sample`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	rd := &resultReader{like: like}
+	rd := &resultReader{like: like, compared: compared}
 	rs := make([]eval.Result, 0, n)
 	for rows.Next() {
 		rs = append(rs, eval.Result{})
@@ -94,8 +102,12 @@ func (db *DB) results(ctx context.Context, runID int64, like []eval.Result, wher
 	return rs, nil
 }
 
-// A resultReader turns rows of resultColumns into results. It keeps the state
-// that lets consecutive rows share memory.
+// comparedColumns are the columns a resultReader reads for ComparedResults,
+// in its order.
+const comparedColumns = `case_id, case_hash, sample, output, latency_ns, error_kind, error, checks`
+
+// A resultReader turns rows of resultColumns (or of comparedColumns) into
+// results. It keeps the state that lets consecutive rows share memory.
 type resultReader struct {
 	// row holds the columns of the current row that are not scanned straight
 	// into the result.
@@ -103,27 +115,62 @@ type resultReader struct {
 		sample, prompt, completion, latency int64
 		checks                              string
 	}
-	prev eval.Result // the previous row, whose case id, hash and output the next may share
-	like []eval.Result
+	compared bool        // the rows are of comparedColumns
+	prev     eval.Result // the previous row, whose case id, hash and output the next may share
+	like     []eval.Result
+	checks   checksCache
 }
 
 // scan reads the current row of rows into r, a zero Result.
 func (rd *resultReader) scan(rows *sql.Rows, r *eval.Result) error {
 	row := &rd.row
-	if err := rows.Scan(&r.CaseID, &r.CaseHash, &row.sample, &r.Output, &r.FinishReason, &row.prompt,
-		&row.completion, &row.latency, &r.Lock, &r.Endpoint, &r.ErrorKind, &r.Error, &row.checks); err != nil {
+	var err error
+	if rd.compared {
+		err = rows.Scan(&r.CaseID, &r.CaseHash, &row.sample, &r.Output, &row.latency, &r.ErrorKind, &r.Error, &row.checks)
+	} else {
+		err = rows.Scan(&r.CaseID, &r.CaseHash, &row.sample, &r.Output, &r.FinishReason, &row.prompt,
+			&row.completion, &row.latency, &r.Lock, &r.Endpoint, &r.ErrorKind, &r.Error, &row.checks)
+	}
+	if err != nil {
 		return err
 	}
 	r.Sample, r.PromptTokens, r.CompletionTokens = int(row.sample), int(row.prompt), int(row.completion)
 	r.Latency = time.Duration(row.latency)
 	checks := row.checks
 	row.checks = "" // hold no row longer than needed
-	var err error
-	if r.Checks, err = decodeChecks(checks); err != nil {
+	if r.Checks, err = rd.checks.decode(checks); err != nil {
 		return fmt.Errorf("case %s sample %d: checks: %w", r.CaseID, r.Sample, err)
 	}
 	rd.share(r)
 	return nil
+}
+
+// A checksCache decodes equal checks texts once: a run's checks take few
+// distinct values (each scorer passes or fails), and decoding each with
+// encoding/json was a third of the time a diff spent reading a run. Results
+// with equal checks then share one Checks slice (as Results allows). It
+// holds at most maxCachedChecks texts, so that checks with details of their
+// own (a failure's words) cost one decode each, as without it.
+type checksCache map[string][]eval.Check
+
+const maxCachedChecks = 1024
+
+// decode returns decodeChecks(s), from the cache when it holds s.
+func (c *checksCache) decode(s string) ([]eval.Check, error) {
+	if cs, ok := (*c)[s]; ok {
+		return cs, nil
+	}
+	cs, err := decodeChecks(s)
+	if err != nil {
+		return nil, err
+	}
+	if *c == nil {
+		*c = make(checksCache)
+	}
+	if len(*c) < maxCachedChecks {
+		(*c)[s] = cs
+	}
+	return cs, nil
 }
 
 // share points r's case id, case hash and output at equal strings of the

@@ -59,7 +59,21 @@ func plainResults(ctx context.Context, db *DB, runID int64) ([]eval.Result, erro
 	return rs, rows.Err()
 }
 
-// FuzzResults holds Results and ResultsSharing, with the tricks of the
+// comparedOnly returns rs with only what ComparedResults reads: the finish
+// reason, token counts, lock and endpoint zero.
+func comparedOnly(rs []eval.Result) []eval.Result {
+	if rs == nil {
+		return nil
+	}
+	out := make([]eval.Result, len(rs))
+	for i, r := range rs {
+		r.FinishReason, r.PromptTokens, r.CompletionTokens, r.Lock, r.Endpoint = "", 0, 0, "", ""
+		out[i] = r
+	}
+	return out
+}
+
+// FuzzResults holds Results and ComparedResults, with the tricks of the
 // store's reader (the slice sized by a count, strings shared with the
 // previous sample and with the other run), equal to plainResults. Each input stores a baseline
 // and a candidate run of a few cases and samples, whose fields come from
@@ -153,11 +167,11 @@ func FuzzResults(f *testing.F) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got, err = db.ResultsSharing(ctx, id, like); err != nil {
+				if got, err = db.ComparedResults(ctx, id, like); err != nil {
 					t.Fatal(err)
 				}
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("ResultsSharing\n%+v\nplain\n%+v", got, want)
+				if want := comparedOnly(want); !reflect.DeepEqual(got, want) {
+					t.Fatalf("ComparedResults\n%+v\nplain\n%+v", got, want)
 				}
 			}
 		}
@@ -191,8 +205,8 @@ func FuzzDone(f *testing.F) {
 	})
 }
 
-// FuzzCaseLabels holds CaseLabels, which SQLite's json_extract reads without
-// decoding the cases, equal to the tags and clusters of the cases Cases
+// FuzzCaseLabels holds CaseLabels and SuiteLabels, which SQLite's
+// json_extract reads without decoding the cases, equal to the tags and clusters of the cases Cases
 // decodes with encoding/json.
 func FuzzCaseLabels(f *testing.F) {
 	f.Add("reading", "t1", "passage-1", uint8(0))
@@ -239,6 +253,17 @@ func FuzzCaseLabels(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("CaseLabels\n%#v\nthe labels of Cases\n%#v", got, want)
+		}
+		labels, err := db.SuiteLabels(ctx, suite.Hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantLabels := make(map[string]Label, len(want))
+		for id, c := range want {
+			wantLabels[id] = Label{Tags: c.Tags, Cluster: c.Cluster}
+		}
+		if !reflect.DeepEqual(labels, wantLabels) {
+			t.Fatalf("SuiteLabels\n%#v\nthe labels of Cases\n%#v", labels, wantLabels)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,7 +152,7 @@ func TestResults_None(t *testing.T) {
 	}
 }
 
-func TestResultsSharing(t *testing.T) {
+func TestComparedResults(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	base, cand := mustCreateRun(t, db, "sha256:aa"), mustCreateRun(t, db, "sha256:bb")
@@ -183,7 +184,7 @@ func TestResultsSharing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.ResultsSharing(ctx, cand.ID, like)
+	got, err := db.ComparedResults(ctx, cand.ID, like)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,8 +192,11 @@ func TestResultsSharing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i := range want { // what a comparison does not read
+		want[i].FinishReason, want[i].PromptTokens, want[i].CompletionTokens, want[i].Lock, want[i].Endpoint = "", 0, 0, "", ""
+	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatal("ResultsSharing returned other results than Results")
+		t.Fatal("ComparedResults returned other results than Results, beyond what it does not read")
 	}
 	byKey := make(map[string]eval.Result)
 	for _, r := range like {
@@ -257,5 +261,30 @@ func TestCaseLabels(t *testing.T) {
 	}
 	if none, err := db.CaseLabels(ctx, "unknown"); err != nil || len(none) != 0 {
 		t.Fatalf("CaseLabels(unknown suite) = %v, %v; want none", none, err)
+	}
+	// SuiteLabels: the same labels, cases with equal tags sharing them,
+	// clipped, so that an append to one case's tags leaves the others alone.
+	labels, err := db.SuiteLabels(ctx, suite.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, c := range want {
+		if l, ok := labels[id]; !ok || !slices.Equal(l.Tags, c.Tags) || l.Cluster != c.Cluster {
+			t.Errorf("SuiteLabels: case %s: %+v (ok %v), want %+v", id, l, ok, c)
+		}
+	}
+	if len(labels) != len(want) {
+		t.Errorf("SuiteLabels: %d cases, want %d", len(labels), len(want))
+	}
+	if a, b := labels["a"].Tags, labels["b"].Tags; &a[0] != &b[0] {
+		t.Error("SuiteLabels: cases a and b hold copies of equal tags")
+	}
+	for id, l := range labels {
+		if cap(l.Tags) != len(l.Tags) {
+			t.Errorf("SuiteLabels: case %s: tags of capacity %d beyond their %d: an append would write into what other cases share", id, cap(l.Tags), len(l.Tags))
+		}
+	}
+	if none, err := db.SuiteLabels(ctx, "unknown"); err != nil || len(none) != 0 {
+		t.Fatalf("SuiteLabels(unknown suite) = %v, %v; want none", none, err)
 	}
 }
