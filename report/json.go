@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -346,17 +347,23 @@ func writeJSONStreaming(w io.Writer, r jsonReport, flips []compare.Flip) error {
 	i += len(key)
 	bw := bufio.NewWriter(w)
 	bw.Write(head[:i])
+	// One encoder and buffer for every flip: a large diff has tens of
+	// thousands, and an encoder each was most of the report's garbage.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("    ", "  ")
 	for k, f := range flips {
 		dir := "fail_to_pass"
 		if f.Lost {
 			dir = "pass_to_fail"
 		}
-		item, err := untrusted.MarshalIndent(jsonFlip{CaseID: f.CaseID, Direction: dir, BaselinePass: number(f.BaselinePass),
+		buf.Reset()
+		if err := enc.Encode(jsonFlip{CaseID: f.CaseID, Direction: dir, BaselinePass: number(f.BaselinePass),
 			CandidatePass: number(f.CandidatePass), Tags: nonNil(f.Tags),
-			FailedChecks: nonNil(f.Failed), BaselineOutput: f.Baseline, CandidateOutput: f.Candidate}, "    ", "  ")
-		if err != nil {
+			FailedChecks: nonNil(f.Failed), BaselineOutput: f.Baseline, CandidateOutput: f.Candidate}); err != nil {
 			return err
 		}
+		item := untrusted.EscapeJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 		if k > 0 {
 			bw.WriteByte(',')
 		}
