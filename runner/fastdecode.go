@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/evalpin/evalpin/eval"
 )
 
 // decodeChatFast decodes a chat completion body as json.Unmarshal does into a
@@ -291,4 +294,74 @@ func (d *fastDecoder) skip() bool {
 		}
 	}
 	return true
+}
+
+// A tailCache keeps the end of a chat request body, the sampling parameters
+// after the messages, for the last settings a request was encoded with: the
+// jobs of a suite without overrides share one pointer to them.
+type tailCache struct{ last atomic.Pointer[encodedTail] }
+
+type encodedTail struct {
+	settings *eval.Settings
+	tail     []byte
+}
+
+// tailPrefix is how json.Marshal begins a chatRequest with neither model nor
+// messages; the tail is what follows it.
+const tailPrefix = `{"model":"","messages":null`
+
+// encodeChatFast returns the body json.Marshal makes of t's chat request
+// (encodeTask), from the cached tail of its settings, the model and the
+// messages, each string encoded as json.Marshal encodes it (FuzzEncodeChatFast).
+func encodeChatFast(model string, t *task, tails *tailCache) ([]byte, error) {
+	s := t.jobs[0].settings
+	e := tails.last.Load()
+	if e == nil || e.settings != s {
+		b, err := json.Marshal(chatRequest{samplingParams: params(*s), Logprobs: s.Logprobs})
+		if err != nil {
+			return nil, err
+		}
+		e = &encodedTail{settings: s, tail: bytes.TrimPrefix(b, []byte(tailPrefix))}
+		tails.last.Store(e)
+	}
+	msgs := chatMessages(t.jobs[0].c, *s)
+	n := len(model) + len(e.tail) + 32
+	for _, m := range msgs {
+		n += len(m.Role) + len(m.Content) + 24
+	}
+	body := make([]byte, 0, n)
+	body = append(body, `{"model":`...)
+	body = appendJSONString(body, model)
+	body = append(body, `,"messages":`...)
+	if msgs == nil {
+		body = append(body, "null"...)
+	} else {
+		body = append(body, '[')
+		for i, m := range msgs {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = append(body, `{"role":`...)
+			body = appendJSONString(body, m.Role)
+			body = append(body, `,"content":`...)
+			body = appendJSONString(body, m.Content)
+			body = append(body, '}')
+		}
+		body = append(body, ']')
+	}
+	return append(body, e.tail...), nil
+}
+
+// appendJSONString appends s as json.Marshal encodes it: printable ASCII that
+// needs no escape as it is, anything else by json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -393,4 +395,38 @@ func TestDecodeChatFastTakes(t *testing.T) {
 			t.Errorf("decodeChatFast(%s) took it: %v, want %v", tt.body, ok, tt.want)
 		}
 	}
+}
+
+// FuzzEncodeChatFast holds encodeChatFast equal to encodeTask's json.Marshal
+// of the chat request, its cached tail reused across settings that differ.
+func FuzzEncodeChatFast(f *testing.F) {
+	f.Add("stub", "user", "What is 2+2? Answer briefly. #000000", "", 0.0, 256, "", false)
+	f.Add("m<&>", "user", "line\nbreak \"q\" \\ é \u2028 \xff", "be brief", 0.7, 0, "\n\n", true)
+	f.Add("", "", "", "sys <b>", -1.5, 1, "END", false)
+	var tails tailCache
+	f.Fuzz(func(t *testing.T, model, role, content, system string, temp float64, maxTokens int, stop string, logprobs bool) {
+		if math.IsNaN(temp) || math.IsInf(temp, 0) {
+			return // json.Marshal refuses them; settings never hold them
+		}
+		s := eval.DefaultSettings()
+		s.Temperature, s.MaxTokens, s.System, s.Logprobs = temp, maxTokens, system, logprobs
+		if stop != "" {
+			s.Stop = []string{stop, "x"}
+		}
+		c := eval.Case{ID: "c", Messages: []eval.Message{{Role: role, Content: content}, {Role: "assistant", Content: stop}}}
+		tk := &task{jobs: []job{{c: &c, settings: &s}}}
+		_, want, err := encodeTask(model, tk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // encoded, then from the cache
+			got, err := encodeChatFast(model, tk, &tails)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("encodeChatFast\n%s\njson.Marshal\n%s", got, want)
+			}
+		}
+	})
 }
