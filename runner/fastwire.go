@@ -321,7 +321,12 @@ func encodeChatFast(model string, t *task, tails *tailCache) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		e = &encodedTail{settings: s, tail: bytes.TrimPrefix(b, []byte(tailPrefix))}
+		tail, ok := bytes.CutPrefix(b, []byte(tailPrefix))
+		if !ok { // chatRequest changed its first fields: the plain path
+			_, body, err := encodeTask(model, t)
+			return body, err
+		}
+		e = &encodedTail{settings: s, tail: tail}
 		tails.last.Store(e)
 	}
 	msgs := chatMessages(t.jobs[0].c, *s)
