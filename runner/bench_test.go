@@ -353,3 +353,28 @@ func BenchmarkOpenAIChatDecode(b *testing.B) {
 		b.ReportMetric(testing.AllocsPerRun(100, func() { openaiDecode() })/testing.AllocsPerRun(100, func() { runnerDecode() }), "allocs-ratio")
 	})
 }
+
+// BenchmarkEncodeChat encodes the chat request of a case of benchSuite, as
+// the runner does for every request: impl=plain by encodeTask's json.Marshal,
+// impl=fast by encodeChatFast from the cached tail of its settings.
+func BenchmarkEncodeChat(b *testing.B) {
+	suite := benchSuite(1)
+	t := &task{jobs: []job{{c: &suite.Cases[0], settings: &suite.Settings}}}
+	var tails tailCache
+	for _, bc := range []struct {
+		name   string
+		encode func() ([]byte, error)
+	}{
+		{"plain", func() ([]byte, error) { _, body, err := encodeTask("stub", t); return body, err }},
+		{"fast", func() ([]byte, error) { return encodeChatFast("stub", t, &tails) }},
+	} {
+		b.Run("impl="+bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if body, err := bc.encode(); err != nil || len(body) != len(heyBody) {
+					b.Fatalf("%d bytes, %v; want the %d of heyBody", len(body), err, len(heyBody))
+				}
+			}
+		})
+	}
+}

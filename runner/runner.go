@@ -142,6 +142,7 @@ type Runner struct {
 	total, skipped, done, errs, retries, requests atomic.Int64
 	promptTokens, completionTokens                atomic.Int64
 	running                                       atomic.Bool
+	tails                                         tailCache               // of chat request bodies; emptied by Run
 	curLim                                        atomic.Pointer[limiter] // r.lim, for Progress
 }
 
@@ -476,6 +477,7 @@ func (r *Runner) Run(ctx context.Context, plan Plan) (Summary, error) {
 	for _, c := range []*atomic.Int64{&r.total, &r.skipped, &r.done, &r.errs, &r.retries, &r.requests, &r.promptTokens, &r.completionTokens} {
 		c.Store(0)
 	}
+	r.tails.last.Store(nil) // a plan's settings are its own
 	r.lim = newLimiter(cfg.Concurrency, cfg.MinConcurrency)
 	r.curLim.Store(r.lim)
 	total, skipped := plan.Total, plan.Skipped
@@ -647,7 +649,7 @@ type attempt struct {
 // and an error only when the whole run must stop.
 func (r *Runner) do(dispatchCtx, reqCtx context.Context, t *task, out chan<- []eval.Result) (bool, error) {
 	cfg := &r.cfg
-	path, body, err := encodeTask(cfg.Model, t)
+	path, body, err := r.encode(t)
 	if err != nil {
 		return false, fmt.Errorf("encode request for case %s: %w", t.jobs[0].c.ID, err)
 	}
@@ -705,6 +707,16 @@ func (r *Runner) do(dispatchCtx, reqCtx context.Context, t *task, out chan<- []e
 			return false, nil
 		}
 	}
+}
+
+// encode returns the request path and body of t: encodeTask's, a chat
+// request's from the cached tail of its settings (encodeChatFast).
+func (r *Runner) encode(t *task) (string, []byte, error) {
+	if t.raw {
+		return encodeTask(r.cfg.Model, t)
+	}
+	body, err := encodeChatFast(r.cfg.Model, t, &r.tails)
+	return "/chat/completions", body, err
 }
 
 // bufPool holds response body buffers.

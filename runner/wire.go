@@ -140,15 +140,18 @@ func encodeTask(model string, t *task) (path string, body []byte, err error) {
 // field is absent or null. That costs one small allocation per choice
 // (BenchmarkDecode).
 type chatResponse struct {
-	Model             string `json:"model"`
-	SystemFingerprint string `json:"system_fingerprint"`
-	Usage             usage  `json:"usage"`
-	Choices           []struct {
-		Message struct {
-			Content *string `json:"content"`
-		} `json:"message"`
-		FinishReason string `json:"finish_reason"`
-	} `json:"choices"`
+	Model             string       `json:"model"`
+	SystemFingerprint string       `json:"system_fingerprint"`
+	Usage             usage        `json:"usage"`
+	Choices           []chatChoice `json:"choices"`
+}
+
+// chatChoice is a choice of a chatResponse.
+type chatChoice struct {
+	Message struct {
+		Content *string `json:"content"`
+	} `json:"message"`
+	FinishReason string `json:"finish_reason"`
 }
 
 type completionResponse struct {
@@ -199,9 +202,12 @@ func decode(raw bool, n int, contentType string, body []byte) (decoded, error) {
 		return d, fmt.Errorf("response content type is %s, want application/json (is the endpoint an OpenAI-compatible /v1 base URL?)", untrusted.Cut(contentType, 80))
 	}
 	if !raw {
-		var r chatResponse
-		if err := json.Unmarshal(body, &r); err != nil {
-			return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, untrusted.Cut(string(body), 80))
+		r, ok := decodeChatFast(body)
+		if !ok {
+			r = chatResponse{}
+			if err := json.Unmarshal(body, &r); err != nil {
+				return d, fmt.Errorf("response is not valid JSON: %v (body starts %q)", err, untrusted.Cut(string(body), 80))
+			}
 		}
 		if len(r.Choices) == 0 {
 			return d, noChoices(body)

@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -333,6 +336,97 @@ func FuzzDecodeAgreesWithOpenAI(f *testing.F) {
 		}
 		if d.model != r.Model || d.usage.PromptTokens != usage.PromptTokens || d.usage.CompletionTokens != usage.CompletionTokens {
 			t.Errorf("decoded %+v, go-openai's %+v", d, r)
+		}
+	})
+}
+
+// FuzzDecodeChatFast holds decodeChatFast equal to json.Unmarshal into a
+// chatResponse: where it takes a body, json.Unmarshal takes it without error
+// and decodes the same response.
+func FuzzDecodeChatFast(f *testing.F) {
+	for _, b := range decodeBodies {
+		f.Add([]byte(b.body))
+	}
+	for _, body := range []string{
+		`{"model":"m","choices":[{"message":{"content":"","Content":"b"},"finish_reason":"length"}],"usage":{"prompt_tokens":1}}`,
+		`{"model":"m","choices":[{"message":{"content":null},"finish_reason":"tool_calls"},{"message":{"content":"b"}}]}`,
+		`{"model":"m\u00e9","system_fingerprint":"fp \"q\"\n","choices":[],"usage":{"prompt_tokens":-0,"completion_tokens":12}}`,
+		`{"model":"m","usage":{"prompt_tokens":1.5},"choices":null}`,
+		`{"MODEL":"m","model":"n","choices":[{"message":{"content":"\ud800 é \xff"}}]}`,
+		` { "choices" : [ { "message" : { "role" : "assistant" , "content" : "a" } , "finish_reason" : "stop" } ] , "x" : [1, {"y": "}"}] } `,
+		`{"choices":[{"message":{"content":["a"]}}]}`,
+		`{"usage":{"prompt_tokens":123456789012345678901}}`,
+	} {
+		f.Add([]byte(body))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := decodeChatFast(body)
+		if !ok {
+			return
+		}
+		var want chatResponse
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatalf("decodeChatFast took %q, json.Unmarshal: %v", body, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeChatFast(%q)\n%+v\njson.Unmarshal\n%+v", body, got, want)
+		}
+	})
+}
+
+// TestDecodeChatFastTakes checks that decodeChatFast takes the bodies engines
+// send, so that the fast path is the one taken, and leaves to json.Unmarshal
+// those it cannot take exactly.
+func TestDecodeChatFastTakes(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		want bool
+	}{
+		{decodeBodies[0].body, true},
+		{`{"id":"c","model":"stub","system_fingerprint":"fp_stub","choices":[{"index":0,"message":{"role":"assistant","content":"echo: What is 2+2?\nFour é"},"finish_reason":"stop"}],"usage":{"prompt_tokens":6,"completion_tokens":7,"total_tokens":13}}`, true},
+		{`{"choices":[{"message":{"content":null}}]}`, true},
+		{`{"Model":"m"}`, false},
+		{`{"model":"m","model":"n"}`, false},
+		{`{"usage":{"prompt_tokens":1e3}}`, false},
+		{`{"choices":null}`, false},
+		{`{"model":"m"`, false},
+	} {
+		if _, ok := decodeChatFast([]byte(tt.body)); ok != tt.want {
+			t.Errorf("decodeChatFast(%s) took it: %v, want %v", tt.body, ok, tt.want)
+		}
+	}
+}
+
+// FuzzEncodeChatFast holds encodeChatFast equal to encodeTask's json.Marshal
+// of the chat request, its cached tail reused across settings that differ.
+func FuzzEncodeChatFast(f *testing.F) {
+	f.Add("stub", "user", "What is 2+2? Answer briefly. #000000", "", 0.0, 256, "", false)
+	f.Add("m<&>", "user", "line\nbreak \"q\" \\ é \u2028 \xff", "be brief", 0.7, 0, "\n\n", true)
+	f.Add("", "", "", "sys <b>", -1.5, 1, "END", false)
+	var tails tailCache
+	f.Fuzz(func(t *testing.T, model, role, content, system string, temp float64, maxTokens int, stop string, logprobs bool) {
+		if math.IsNaN(temp) || math.IsInf(temp, 0) {
+			return // json.Marshal refuses them; settings never hold them
+		}
+		s := eval.DefaultSettings()
+		s.Temperature, s.MaxTokens, s.System, s.Logprobs = temp, maxTokens, system, logprobs
+		if stop != "" {
+			s.Stop = []string{stop, "x"}
+		}
+		c := eval.Case{ID: "c", Messages: []eval.Message{{Role: role, Content: content}, {Role: "assistant", Content: stop}}}
+		tk := &task{jobs: []job{{c: &c, settings: &s}}}
+		_, want, err := encodeTask(model, tk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // encoded, then from the cache
+			got, err := encodeChatFast(model, tk, &tails)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("encodeChatFast\n%s\njson.Marshal\n%s", got, want)
+			}
 		}
 	})
 }

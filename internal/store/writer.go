@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,17 +228,49 @@ func (w *Writer) loop(ctx context.Context) {
 	}
 }
 
+// rowsPerInsert is how many results one INSERT statement stores: a
+// statement of many rows pays database/sql's and the driver's per-statement
+// work (locks, argument conversion, a step and a reset through cgo) once for
+// them all (BenchmarkWriter).
+const rowsPerInsert = 32
+
+// resultValues is how many values a result row binds.
+const resultValues = 14
+
+// insertResults returns the INSERT statement of rows results, which resolves
+// a conflict on a stored case sample by conflict.
+func insertResults(rows int, conflict string) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO results (run_id, case_id, sample, case_hash, output, finish_reason, prompt_tokens,
+			completion_tokens, latency_ns, lock_seen, endpoint, error_kind, error, checks) VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + placeholders(resultValues) + ")")
+	}
+	b.WriteString(` ON CONFLICT (run_id, case_id, sample) ` + conflict)
+	return b.String()
+}
+
 // putResults stores batch in one transaction. A result whose case sample is
 // stored already replaces the stored one only if that is a failure of a kind
 // in replace; otherwise it is dropped.
 func (db *DB) putResults(ctx context.Context, runID int64, batch []eval.Result, replace []string) error {
+	return db.putResultsBy(ctx, runID, batch, replace, rowsPerInsert)
+}
+
+// putResultsBy is putResults storing rows results a statement, and the rest
+// of the batch one a statement, in order, as one statement a row would
+// (FuzzPutResults holds it equal to rows = 1).
+func (db *DB) putResultsBy(ctx context.Context, runID int64, batch []eval.Result, replace []string, rows int) error {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	conflict := `DO NOTHING`
-	var kinds []any // the parameters of the IN list, after the 14 values
+	var kinds []any // the parameters of the IN list, after the rows' values
 	if len(replace) > 0 {
 		conflict = `DO UPDATE SET case_hash = excluded.case_hash, output = excluded.output,
 			finish_reason = excluded.finish_reason, prompt_tokens = excluded.prompt_tokens,
@@ -248,31 +282,54 @@ func (db *DB) putResults(ctx context.Context, runID int64, batch []eval.Result, 
 			kinds = append(kinds, k)
 		}
 	}
-	stmt, err := tx.PrepareContext(ctx, `
-		INSERT INTO results (run_id, case_id, sample, case_hash, output, finish_reason, prompt_tokens,
-			completion_tokens, latency_ns, lock_seen, endpoint, error_kind, error, checks)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (run_id, case_id, sample) `+conflict)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	args := make([]any, 0, 14+len(kinds))
-	for _, r := range batch {
-		r = redactResult(r)
-		checks := []byte("[]")
-		if len(r.Checks) > 0 {
-			if checks, err = json.Marshal(r.Checks); err != nil {
-				return fmt.Errorf("case %s sample %d: checks: %w", r.CaseID, r.Sample, err)
+	var stmts [2]*sql.Stmt // of one row and of rows rows, prepared on first use
+	defer func() {
+		for _, st := range stmts {
+			if st != nil {
+				st.Close()
 			}
 		}
-		args = append(args[:0], runID, r.CaseID, r.Sample, r.CaseHash, r.Output, r.FinishReason,
-			r.PromptTokens, r.CompletionTokens, int64(r.Latency), r.Lock, r.Endpoint, r.ErrorKind, r.Error,
-			string(checks))
-		args = append(args, kinds...)
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("case %s sample %d: %w", r.CaseID, r.Sample, err)
+	}()
+	args := make([]any, 0, rows*resultValues+len(kinds))
+	for len(batch) > 0 {
+		n, i := 1, 0
+		if rows > 1 && len(batch) >= rows {
+			n, i = rows, 1
 		}
+		if stmts[i] == nil {
+			if stmts[i], err = tx.PrepareContext(ctx, insertResults(n, conflict)); err != nil {
+				return err
+			}
+		}
+		args = args[:0]
+		for _, r := range batch[:n] {
+			if args, err = appendResultArgs(args, runID, r); err != nil {
+				return err
+			}
+		}
+		args = append(args, kinds...)
+		if _, err := stmts[i].ExecContext(ctx, args...); err != nil {
+			if n == 1 {
+				return fmt.Errorf("case %s sample %d: %w", batch[0].CaseID, batch[0].Sample, err)
+			}
+			return fmt.Errorf("cases %s sample %d to %s sample %d: %w", batch[0].CaseID, batch[0].Sample, batch[n-1].CaseID, batch[n-1].Sample, err)
+		}
+		batch = batch[n:]
 	}
 	return tx.Commit()
+}
+
+// appendResultArgs appends the values of r's row, redacted, to args.
+func appendResultArgs(args []any, runID int64, r eval.Result) ([]any, error) {
+	r = redactResult(r)
+	checks := []byte("[]")
+	if len(r.Checks) > 0 {
+		var err error
+		if checks, err = json.Marshal(r.Checks); err != nil {
+			return args, fmt.Errorf("case %s sample %d: checks: %w", r.CaseID, r.Sample, err)
+		}
+	}
+	return append(args, runID, r.CaseID, r.Sample, r.CaseHash, r.Output, r.FinishReason,
+		r.PromptTokens, r.CompletionTokens, int64(r.Latency), r.Lock, r.Endpoint, r.ErrorKind, r.Error,
+		string(checks)), nil
 }
