@@ -62,6 +62,19 @@ skipped=$(awk '
 			}
 		}' "$raw"
 	echo
+	echo "Scaling (BenchmarkScale, one run of each command at each size against the same stub; seconds of wall time and"
+	echo "MB of peak RSS, absolute figures of this run, beside the ratios above):"
+	echo
+	echo "| command | figure | value |"
+	echo "|---|---|---:|"
+	awk '
+		/^BenchmarkScale/ {
+			for (i = 3; i + 1 <= NF; i += 2) {
+				v = $i; u = $(i + 1)
+				if (u ~ /-(s|MB)-[0-9]+[kM]?$/) { c = u; sub(/-(s|MB)-[0-9]+[kM]?$/, "", c); f = substr(u, length(c) + 2); printf "| %s | %s | %s |\n", c, f, v }
+			}
+		}' "$raw"
+	echo
 	echo "Over budget or below target in this run (some benchmarks fail on a missed budget, others only report it):"
 	echo
 	if grep -q -e 'over the budget' -e 'below target' "$raw"; then
