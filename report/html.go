@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/untrusted"
@@ -15,9 +16,10 @@ import (
 //go:embed html.tmpl
 var htmlText string
 
-// htmlTemplate is the page; html/template escapes every value it prints
+// htmlTemplate is the page, parsed when first used rather than at every
+// command's start; html/template escapes every value it prints
 // according to its context, so untrusted text cannot add markup or script.
-var htmlTemplate = template.Must(template.New("diff").Parse(htmlText))
+var htmlTemplate = sync.OnceValue(func() *template.Template { return template.Must(template.New("diff").Parse(htmlText)) })
 
 // MaxHTMLDiffs is how many flipped cases the HTML report shows with their
 // outputs side by side; it lists the ids of the others.
@@ -152,7 +154,7 @@ func WriteHTML(w io.Writer, c *compare.Comparison) error {
 	for _, m := range n.msgs {
 		d.Notes = append(d.Notes, untrusted.Line(m))
 	}
-	return htmlTemplate.Execute(w, d)
+	return htmlTemplate().Execute(w, d)
 }
 
 func verdictClass(v compare.Verdict, failed bool) string {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	_ "embed"
@@ -372,8 +373,9 @@ func newJSONMatrix(m *compare.Matrix) jsonMatrix {
 //go:embed matrix.tmpl
 var matrixText string
 
-// matrixTemplate is the matrix page; html/template escapes every value.
-var matrixTemplate = template.Must(template.New("matrix").Parse(matrixText))
+// matrixTemplate is the matrix page, parsed when first used; html/template
+// escapes every value.
+var matrixTemplate = sync.OnceValue(func() *template.Template { return template.Must(template.New("matrix").Parse(matrixText)) })
 
 type htmlMatrixBlock struct {
 	matrixBlock
@@ -403,7 +405,7 @@ func writeMatrixHTML(w io.Writer, m *compare.Matrix) error {
 	for _, msg := range n.msgs {
 		d.Notes = append(d.Notes, untrusted.Line(msg))
 	}
-	return matrixTemplate.Execute(w, d)
+	return matrixTemplate().Execute(w, d)
 }
 
 // matrixForest lays out the forest plot of one metric: each fork's
