@@ -48,7 +48,10 @@ type collector struct {
 	abort     context.CancelCauseFunc
 	sinkErr   error
 	results   int
-	cases     map[string]struct{}
+	cases     map[string]struct{} // without keys
+	keys      func(string) (int, bool)
+	keySet    eval.KeySet // the cases seen, by key
+	distinct  int
 	errors    map[string]int
 	endpoints map[string]int
 	latencies []time.Duration
@@ -63,6 +66,28 @@ func newCollector(sink Sink, total int, abort context.CancelCauseFunc) *collecto
 		endpoints: make(map[string]int),
 		latencies: make([]time.Duration, 0, total),
 	}
+}
+
+// keyed makes c count the distinct cases by their keys (Plan.Keys), below
+// n; nil keys keeps their ids.
+func (c *collector) keyed(keys func(string) (int, bool), n int) {
+	if keys != nil {
+		c.keys, c.keySet = keys, eval.NewKeySet(n)
+	}
+}
+
+// see counts the case of id, once.
+func (c *collector) see(id string) {
+	if c.keys != nil {
+		if k, ok := c.keys(id); ok {
+			if !c.keySet.Has(k) {
+				c.keySet.Add(k)
+				c.distinct++
+			}
+			return
+		}
+	}
+	c.cases[id] = struct{}{}
 }
 
 // run hands every result from out to the sink until out is closed. After a
@@ -81,7 +106,7 @@ func (c *collector) run(out <-chan []eval.Result, r *Runner) {
 				continue
 			}
 			c.results++
-			c.cases[res.CaseID] = struct{}{}
+			c.see(res.CaseID)
 			c.endpoints[res.Endpoint]++
 			r.done.Add(1)
 			if res.Error != "" {
@@ -97,7 +122,7 @@ func (c *collector) run(out <-chan []eval.Result, r *Runner) {
 // summary computes the Summary after run has returned.
 func (c *collector) summary(elapsed time.Duration, r *Runner) Summary {
 	s := Summary{
-		Cases:            len(c.cases),
+		Cases:            len(c.cases) + c.distinct,
 		Results:          c.results,
 		Errors:           c.errors,
 		Requests:         int(r.requests.Load()),

@@ -56,7 +56,7 @@ func Identify(path string) (FileID, error) {
 // A Cache remembers the hash and case count of suite files checked before,
 // by their FileID; a suite file whose FileID has an entry is not read again
 // to learn its hash (evalpin keeps it in the store, runs.SuiteCache).
-type Cache func(id FileID) (hash string, cases int, ok bool)
+type Cache func(id string) (hash string, cases int, ok bool)
 
 // OpenStream opens the suite arg names as Open does, except that a JSON
 // lines file is a Stream (its Suite's Source, Cases nil): checked a case at
@@ -71,7 +71,7 @@ func OpenStream(arg string, cache Cache) (*eval.Suite, error) {
 	}
 	if cache != nil {
 		if id, err := Identify(arg); err == nil {
-			if h, n, ok := cache(id); ok {
+			if h, n, ok := cache(string(id)); ok {
 				if s, err := openCached(arg, id, h, n); err == nil {
 					return s, nil
 				}
@@ -121,8 +121,14 @@ func (st *Stream) Suite() *eval.Suite {
 	return &s
 }
 
-// FileID returns the identity the file had when it was checked.
-func (st *Stream) FileID() FileID { return st.file }
+// CacheKey returns the identity the file had when it was checked: what a
+// Cache remembers its hash by.
+func (st *Stream) CacheKey() string { return string(st.file) }
+
+// Check checks the file once, when its hash came from a Cache and it was
+// not checked yet, and returns the error of checking it: that of an
+// invalid file, or of one whose hash is not the cached one.
+func (st *Stream) Check() error { return st.index() }
 
 // Len returns the number of cases.
 func (st *Stream) Len() int { return st.n }

@@ -191,7 +191,7 @@ func TestStreamChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, hash := range []string{st.suite.Hash, strings.Repeat("0", 64)} {
-			s, err := OpenStream(path, func(id FileID) (string, int, bool) { return hash, st.n, id == st.file })
+			s, err := OpenStream(path, func(id string) (string, int, bool) { return hash, st.n, id == string(st.file) })
 			if err != nil {
 				t.Fatal(err)
 			}
