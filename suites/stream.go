@@ -35,6 +35,7 @@ type Stream struct {
 	n      int
 	digest [sha256.Size]byte // of the case hashes in file order
 	lazy   bool              // the hash came from a cache: the index is built on first use
+	cached bool              // the hash came from a cache
 	err    error             // of building the index lazily
 }
 
@@ -109,7 +110,7 @@ func openCached(path string, id FileID, hash string, n int) (*eval.Suite, error)
 		return nil, errors.New("bad header")
 	}
 	s.Hash = hash
-	st := &Stream{path: path, suite: *s, seed: maphash.MakeSeed(), file: id, n: n, lazy: true}
+	st := &Stream{path: path, suite: *s, seed: maphash.MakeSeed(), file: id, n: n, lazy: true, cached: true}
 	return st.Suite(), nil
 }
 
@@ -122,8 +123,13 @@ func (st *Stream) Suite() *eval.Suite {
 }
 
 // CacheKey returns the identity the file had when it was checked: what a
-// Cache remembers its hash by.
-func (st *Stream) CacheKey() string { return string(st.file) }
+// Cache remembers its hash by; "" when its hash came from a Cache.
+func (st *Stream) CacheKey() string {
+	if st.cached {
+		return ""
+	}
+	return string(st.file)
+}
 
 // Check checks the file once, when its hash came from a Cache and it was
 // not checked yet, and returns the error of checking it: that of an
@@ -217,6 +223,11 @@ func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 		}
 	}
 	if n != st.n || !bytes.Equal(digest.Sum(nil), st.digest[:]) {
+		return st.changed()
+	}
+	// Written while it was read (the reader may hold what it read before),
+	// or replaced by another file.
+	if fi, err := os.Stat(st.path); err != nil || fileID(fi) != st.file {
 		return st.changed()
 	}
 	return nil
