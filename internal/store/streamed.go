@@ -58,38 +58,57 @@ func (m *Marks) Len() int { return m.n }
 
 // DoneMarks returns the (case, sample) pairs of the cases of src, samples
 // 0 to samples-1, that run runID has stored, leaving out the failed requests
-// whose error kind is one of retry (Done's set, by key).
+// whose error kind is one of retry (Done's set, by key). Like Done, it reads
+// only the index of the results and the failed requests, never the outputs.
 func (db *DB) DoneMarks(ctx context.Context, runID int64, retry []string, src eval.Source, samples int) (_ *Marks, err error) {
 	defer db.explain(&err)
 	samples = max(samples, 1)
-	m := &Marks{bits: eval.NewKeySet(src.Len() * samples), samples: samples}
-	again := `0`
-	args := []any{}
+	read := func(q string, args []any, add func(k, sample int)) error {
+		rows, err := db.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var (
+			caseID sql.RawBytes
+			sample int
+		)
+		for rows.Next() {
+			if err := rows.Scan(&caseID, &sample); err != nil {
+				return err
+			}
+			k, ok := src.Key(string(caseID))
+			if !ok || sample < 0 || sample >= samples {
+				k = -1
+			}
+			add(k, sample)
+		}
+		return rows.Err()
+	}
+	again := &Marks{samples: samples}
 	if len(retry) > 0 {
-		again = `error <> '' AND error_kind IN (` + placeholders(len(retry)) + `)`
+		args := []any{runID}
 		for _, k := range retry {
 			args = append(args, k)
 		}
-	}
-	rows, err := db.db.QueryContext(ctx, `SELECT case_id, sample FROM results WHERE run_id = ? AND NOT (`+again+`)`, append([]any{runID}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("stored cases of run %d: %w", runID, err)
-	}
-	defer rows.Close()
-	var (
-		caseID sql.RawBytes
-		sample int
-	)
-	for rows.Next() {
-		if err := rows.Scan(&caseID, &sample); err != nil {
+		again.bits = eval.NewKeySet(src.Len() * samples)
+		if err := read(`SELECT case_id, sample FROM results WHERE run_id = ? AND error <> '' AND error_kind IN (`+placeholders(len(retry))+`)`, args,
+			func(k, s int) {
+				again.n++
+				if k >= 0 {
+					again.bits.Add(k*samples + s)
+				}
+			}); err != nil {
 			return nil, fmt.Errorf("stored cases of run %d: %w", runID, err)
 		}
-		m.n++
-		if k, ok := src.Key(string(caseID)); ok && sample >= 0 && sample < samples {
-			m.bits.Add(k*samples + sample)
-		}
 	}
-	if err := rows.Err(); err != nil {
+	m := &Marks{bits: eval.NewKeySet(src.Len() * samples), samples: samples, n: -again.n}
+	if err := read(`SELECT case_id, sample FROM results WHERE run_id = ?`, []any{runID}, func(k, s int) {
+		m.n++
+		if k >= 0 && !again.Has(k, s) {
+			m.bits.Add(k*samples + s)
+		}
+	}); err != nil {
 		return nil, fmt.Errorf("stored cases of run %d: %w", runID, err)
 	}
 	return m, nil
@@ -97,13 +116,14 @@ func (db *DB) DoneMarks(ctx context.Context, runID int64, retry []string, src ev
 
 // StoredCount returns how many results run runID has stored of samples 0
 // to samples-1, leaving out the failed requests whose error kind is one of
-// retry: Done's size, counted without reading a case id.
+// retry: Done's size, counted from the index of the results and the failed
+// requests, without reading a case id or an output.
 func (db *DB) StoredCount(ctx context.Context, runID int64, retry []string, samples int) (n int, err error) {
 	defer db.explain(&err)
-	q := `SELECT count(*) FROM results WHERE run_id = ? AND sample < ?`
+	q := `SELECT (SELECT count(*) FROM results WHERE run_id = ?1 AND sample < ?2)`
 	args := []any{runID, max(samples, 1)}
 	if len(retry) > 0 {
-		q += ` AND NOT (error <> '' AND error_kind IN (` + placeholders(len(retry)) + `))`
+		q += ` - (SELECT count(*) FROM results WHERE run_id = ?1 AND error <> '' AND sample < ?2 AND error_kind IN (` + placeholders(len(retry)) + `))`
 		for _, k := range retry {
 			args = append(args, k)
 		}
