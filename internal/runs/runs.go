@@ -221,8 +221,18 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 	put := spec.PutSuite
 	if r.Prior == "" && spec.Suite.Source != nil {
 		put = func(ctx context.Context, db *store.DB, s eval.Suite) error {
+			// A suite none of whose cases was stored is stored by this run,
+			// with its labels: the run records that it has them, without
+			// reading the file again to compare them.
+			before, err := db.StoredCases(ctx, s.Hash)
+			if err != nil {
+				return err
+			}
 			if err := spec.PutSuite(ctx, db, s); err != nil {
 				return err
+			}
+			if before == 0 {
+				return db.PutRunSuiteLabels(ctx, r.ID, s.Hash)
 			}
 			return db.PutRunLabelsFrom(ctx, r.ID, s.Hash, r.src, r.picked)
 		}

@@ -215,7 +215,24 @@ func (db *DB) PutRunLabelsFrom(ctx context.Context, runID int64, suiteHash strin
 		}
 		return db.PutRunLabels(ctx, runID, cases)
 	}
+	return db.PutRunSuiteLabels(ctx, runID, suiteHash)
+}
+
+// PutRunSuiteLabels records that the labels of run runID are those of the
+// stored cases of its suite suiteHash: RunLabels reads them there.
+func (db *DB) PutRunSuiteLabels(ctx context.Context, runID int64, suiteHash string) (err error) {
+	defer db.explain(&err)
 	return db.putLabelSet(ctx, runID, suiteLabels+suiteHash, "")
+}
+
+// StoredCases returns how many cases of the suite with hash suiteHash are
+// stored.
+func (db *DB) StoredCases(ctx context.Context, suiteHash string) (n int, err error) {
+	defer db.explain(&err)
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE suite_hash = ?`, suiteHash).Scan(&n); err != nil {
+		return 0, fmt.Errorf("cases of suite %.12s: %w", suiteHash, err)
+	}
+	return n, nil
 }
 
 // isSuiteLabels reports whether set is the label set of a run whose labels
