@@ -104,7 +104,7 @@ func check(w io.Writer, file string) error {
 		return nil
 	}
 	d := newDescription()
-	st, err := Scan(file, d.add)
+	st, err := scanFile(file, d.add, false)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"container/heap"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/evalpin/evalpin/eval"
@@ -238,9 +240,14 @@ func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 // nil, is called with every case in order (for Check's description).
 // Duplicate ids are found by the hashes of the ids, and confirmed, with the
 // lines of both, by a second reading of the lines whose id hash collides.
-func Scan(path string, each func(*eval.Case)) (*Stream, error) {
+func Scan(path string, each func(*eval.Case)) (*Stream, error) { return scanFile(path, each, true) }
+
+// scanFile is Scan; without index, it keeps no index of the ids in memory
+// (its Stream has no keys, for Check): it finds duplicate ids by sorting
+// their hashes in bounded memory as it does the case hashes.
+func scanFile(path string, each func(*eval.Case), index bool) (*Stream, error) {
 	for {
-		st, err := scan(path, each)
+		st, err := scan(path, each, index)
 		if !errors.Is(err, errCollision) {
 			return st, err
 		}
@@ -251,7 +258,7 @@ func Scan(path string, each func(*eval.Case)) (*Stream, error) {
 // errCollision is scan's error when two distinct ids have the same hash.
 var errCollision = errors.New("two case ids have the same hash")
 
-func scan(path string, each func(*eval.Case)) (*Stream, error) {
+func scan(path string, each func(*eval.Case), index bool) (*Stream, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fault.Errorf(fault.Input, "check the suite's path", "read suite: %w", err)
@@ -275,21 +282,28 @@ func scan(path string, each func(*eval.Case)) (*Stream, error) {
 	suite, hps, header := parseHeaderLine(path, first)
 	ps.add(hps...)
 	hs := newHasher(suite.Settings)
-	sorter := &hashSorter{}
-	defer sorter.close()
+	hashes := newHashSorter()
+	defer hashes.close()
+	ids := &sorter{size: 8} // without index
+	defer ids.close()
 	digest := sha256.New()
 	parse := func(no int, text []byte) {
 		c := new(eval.Case)
 		r := parseCaseLine(path, no, text, hs, c)
 		ps.add(r.problems...)
 		if c.ID != "" {
-			st.ids = append(st.ids, maphash.String(st.seed, c.ID))
+			h := maphash.String(st.seed, c.ID)
+			if index {
+				st.ids = append(st.ids, h)
+			} else if err := ids.add(binary.BigEndian.AppendUint64(nil, h)); err != nil {
+				ps.err = err
+			}
 		}
 		st.n++
 		if len(r.problems) == 0 {
 			digest.Write([]byte(c.Hash))
 			if ps.total == 0 {
-				if err := sorter.add(c.Hash); err != nil {
+				if err := hashes.addHash(c.Hash); err != nil {
 					ps.err = err
 				}
 			}
@@ -317,8 +331,26 @@ func scan(path string, each func(*eval.Case)) (*Stream, error) {
 	if header && st.n == 0 {
 		ps.add(Problem{File: path, Line: first.no, Msg: "suite has no cases; add one case a line after the header"})
 	}
-	slices.Sort(st.ids)
-	dups, err := st.duplicates(path)
+	twice := map[uint64]bool{}
+	if index {
+		slices.Sort(st.ids)
+		for i := 1; i < len(st.ids); i++ {
+			if st.ids[i] == st.ids[i-1] {
+				twice[st.ids[i]] = true
+			}
+		}
+	} else {
+		var prev []byte
+		if err := ids.each(func(h []byte) {
+			if prev != nil && bytes.Equal(prev, h) {
+				twice[binary.BigEndian.Uint64(h)] = true
+			}
+			prev = append(prev[:0], h...)
+		}); err != nil {
+			return nil, fmt.Errorf("check suite %s: %w", path, err)
+		}
+	}
+	dups, err := st.duplicates(path, twice)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +358,7 @@ func scan(path string, each func(*eval.Case)) (*Stream, error) {
 	if ps.total > 0 {
 		return nil, invalid(path, ps.kept, ps.total)
 	}
-	if suite.Hash, err = sorter.suiteHash(suite.Settings); err != nil {
+	if suite.Hash, err = hashes.suiteHash(suite.Settings); err != nil {
 		return nil, fmt.Errorf("hash suite %s: %w", path, err)
 	}
 	st.suite = *suite
@@ -335,16 +367,10 @@ func scan(path string, each func(*eval.Case)) (*Stream, error) {
 }
 
 // duplicates returns the problems of the duplicate ids of the file at path,
-// whose id hashes st.ids holds sorted: when two hashes are equal, it reads
-// the file again for the lines of those hashes, and reports each line of an
-// id after its first. errCollision says two distinct ids share a hash.
-func (st *Stream) duplicates(path string) ([]Problem, error) {
-	twice := map[uint64]bool{}
-	for i := 1; i < len(st.ids); i++ {
-		if st.ids[i] == st.ids[i-1] {
-			twice[st.ids[i]] = true
-		}
-	}
+// twice the id hashes seen more than once: it reads the file again for the
+// lines of those hashes, and reports each line of an id after its first.
+// errCollision says two distinct ids share a hash.
+func (st *Stream) duplicates(path string, twice map[uint64]bool) ([]Problem, error) {
 	if len(twice) == 0 {
 		return nil, nil
 	}
@@ -500,32 +526,48 @@ func (lr *lineReader) next() (int, []byte, error) {
 	}
 }
 
-// A hashSorter computes a suite's hash (suiteHash) from its case hashes
-// added one at a time, in bounded memory: it sorts them in runs of
-// sortRun, written to a temporary file, and merges the runs.
-type hashSorter struct {
-	buf  [][sha256.Size]byte
+// A sorter sorts records of a fixed size, added one at a time, in bounded
+// memory: it holds sortRun of them, sorts them and writes them as a run of a
+// temporary file, and merges the runs. It sorts the case hashes a suite hash
+// covers (hashSorter) and the id hashes that find duplicate ids.
+type sorter struct {
+	size int
+	buf  []byte // records held, size bytes each
 	file *os.File
 	runs []int64 // the offset of the end of each run in file
 }
 
-// sortRun is how many case hashes the sorter holds (32 bytes each).
+// sortRun is how many records a sorter holds.
 var sortRun = 1 << 15
 
-func (s *hashSorter) add(h string) error {
-	var b [sha256.Size]byte
-	if _, err := hex.Decode(b[:], []byte(h)); err != nil {
-		return err
-	}
-	s.buf = append(s.buf, b)
-	if len(s.buf) >= sortRun {
+func (s *sorter) add(rec []byte) error {
+	s.buf = append(s.buf, rec...)
+	if len(s.buf) >= sortRun*s.size {
 		return s.spill()
 	}
 	return nil
 }
 
-// spill writes the hashes held, sorted, as a run of the file.
-func (s *hashSorter) spill() error {
+// records sorts the records of a buffer.
+type records struct {
+	b    []byte
+	size int
+}
+
+func (r records) Len() int { return len(r.b) / r.size }
+func (r records) Less(i, j int) bool {
+	return bytes.Compare(r.b[i*r.size:(i+1)*r.size], r.b[j*r.size:(j+1)*r.size]) < 0
+}
+func (r records) Swap(i, j int) {
+	var t [sha256.Size]byte
+	a, b := r.b[i*r.size:(i+1)*r.size], r.b[j*r.size:(j+1)*r.size]
+	copy(t[:], a)
+	copy(a, b)
+	copy(b, t[:r.size])
+}
+
+// spill writes the records held, sorted, as a run of the file.
+func (s *sorter) spill() error {
 	if s.file == nil {
 		f, err := os.CreateTemp("", "evalpin-suite-*")
 		if err != nil {
@@ -534,27 +576,55 @@ func (s *hashSorter) spill() error {
 		os.Remove(f.Name()) // unlinked: gone when closed
 		s.file = f
 	}
-	slices.SortFunc(s.buf, func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
-	w := bufio.NewWriter(s.file)
-	for _, h := range s.buf {
-		w.Write(h[:])
-	}
-	if err := w.Flush(); err != nil {
+	sort.Sort(records{s.buf, s.size})
+	if _, err := s.file.Write(s.buf); err != nil {
 		return err
 	}
 	end := int64(0)
 	if len(s.runs) > 0 {
 		end = s.runs[len(s.runs)-1]
 	}
-	s.runs = append(s.runs, end+int64(len(s.buf))*sha256.Size)
+	s.runs = append(s.runs, end+int64(len(s.buf)))
 	s.buf = s.buf[:0]
 	return nil
 }
 
-func (s *hashSorter) close() {
+func (s *sorter) close() {
 	if s.file != nil {
 		s.file.Close()
 	}
+}
+
+// each calls f with every record added, in sorted order; rec is valid
+// until f returns.
+func (s *sorter) each(f func(rec []byte)) error {
+	if s.file == nil {
+		sort.Sort(records{s.buf, s.size})
+		for i := 0; i < len(s.buf); i += s.size {
+			f(s.buf[i : i+s.size])
+		}
+		return nil
+	}
+	if len(s.buf) > 0 {
+		if err := s.spill(); err != nil {
+			return err
+		}
+	}
+	return s.merge(f)
+}
+
+// A hashSorter computes a suite's hash (suiteHash) from its case hashes
+// added one at a time, in bounded memory.
+type hashSorter struct{ sorter }
+
+func newHashSorter() *hashSorter { return &hashSorter{sorter{size: sha256.Size}} }
+
+func (s *hashSorter) addHash(h string) error {
+	var b [sha256.Size]byte
+	if _, err := hex.Decode(b[:], []byte(h)); err != nil {
+		return err
+	}
+	return s.add(b[:])
 }
 
 // suiteHash returns the hash of the suite of the hashes added under
@@ -563,30 +633,18 @@ func (s *hashSorter) suiteHash(defaults eval.Settings) (string, error) {
 	sum := sha256.New()
 	sum.Write([]byte(`{"cases":[`))
 	n := 0
-	write := func(h []byte) {
+	var x [2*sha256.Size + 2]byte
+	x[0], x[len(x)-1] = '"', '"'
+	err := s.each(func(h []byte) {
 		if n > 0 {
 			sum.Write([]byte(","))
 		}
 		n++
-		var x [2*sha256.Size + 2]byte
-		x[0], x[len(x)-1] = '"', '"'
 		hex.Encode(x[1:], h)
 		sum.Write(x[:])
-	}
-	if s.file == nil {
-		slices.SortFunc(s.buf, func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
-		for _, h := range s.buf {
-			write(h[:])
-		}
-	} else {
-		if len(s.buf) > 0 {
-			if err := s.spill(); err != nil {
-				return "", err
-			}
-		}
-		if err := s.merge(write); err != nil {
-			return "", err
-		}
+	})
+	if err != nil {
+		return "", err
 	}
 	sum.Write([]byte(`],"defaults":`))
 	sum.Write(appendCanonical(nil, &defaults))
@@ -594,12 +652,12 @@ func (s *hashSorter) suiteHash(defaults eval.Settings) (string, error) {
 	return hex.EncodeToString(sum.Sum(nil)), nil
 }
 
-// merge calls write with every hash of the runs in sorted order.
-func (s *hashSorter) merge(write func([]byte)) error {
+// merge calls write with every record of the runs in sorted order.
+func (s *sorter) merge(write func([]byte)) error {
 	h := &runHeap{}
 	start := int64(0)
 	for _, end := range s.runs {
-		r := &run{r: bufio.NewReaderSize(io.NewSectionReader(s.file, start, end-start), 4096)}
+		r := &run{r: bufio.NewReaderSize(io.NewSectionReader(s.file, start, end-start), 4096), cur: make([]byte, s.size)}
 		start = end
 		if ok, err := r.next(); err != nil {
 			return err
@@ -610,7 +668,7 @@ func (s *hashSorter) merge(write func([]byte)) error {
 	heap.Init(h)
 	for h.Len() > 0 {
 		r := (*h)[0]
-		write(r.cur[:])
+		write(r.cur)
 		ok, err := r.next()
 		if err != nil {
 			return err
@@ -627,11 +685,11 @@ func (s *hashSorter) merge(write func([]byte)) error {
 // A run is a sorted run of the sorter's file being merged.
 type run struct {
 	r   *bufio.Reader
-	cur [sha256.Size]byte
+	cur []byte
 }
 
 func (r *run) next() (bool, error) {
-	if _, err := io.ReadFull(r.r, r.cur[:]); err == io.EOF {
+	if _, err := io.ReadFull(r.r, r.cur); err == io.EOF {
 		return false, nil
 	} else if err != nil {
 		return false, err
@@ -642,7 +700,7 @@ func (r *run) next() (bool, error) {
 type runHeap []*run
 
 func (h runHeap) Len() int           { return len(h) }
-func (h runHeap) Less(i, j int) bool { return bytes.Compare(h[i].cur[:], h[j].cur[:]) < 0 }
+func (h runHeap) Less(i, j int) bool { return bytes.Compare(h[i].cur, h[j].cur) < 0 }
 func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *runHeap) Push(x any)        { *h = append(*h, x.(*run)) }
 func (h *runHeap) Pop() any {

@@ -42,10 +42,10 @@ func TestSorterHashEqualsSuiteHash(t *testing.T) {
 		for _, run := range []int{1 << 15, 1, 2, 3} {
 			t.Run(fmt.Sprintf("%s/run=%d", name, run), func(t *testing.T) {
 				withSortRun(t, run)
-				var hs hashSorter
+				hs := newHashSorter()
 				defer hs.close()
 				for _, c := range s.Cases {
-					if err := hs.add(c.Hash); err != nil {
+					if err := hs.addHash(c.Hash); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -144,9 +144,12 @@ func TestScanErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path := writeTemp(t, "s.jsonl", data)
 			_, want := Load(path)
-			_, got := Scan(path, nil)
-			if want == nil || got == nil || got.Error() != want.Error() {
-				t.Errorf("Scan: %v\nLoad: %v", got, want)
+			for _, index := range []bool{true, false} {
+				withSortRun(t, 3) // the ids' hashes spilled too
+				_, got := scanFile(path, nil, index)
+				if want == nil || got == nil || got.Error() != want.Error() {
+					t.Errorf("index %v: Scan: %v\nLoad: %v", index, got, want)
+				}
 			}
 		})
 	}
@@ -208,3 +211,23 @@ func TestStreamChanged(t *testing.T) {
 }
 
 func slicesClone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// TestCheckStreamedDescribesAsLoaded: suite check of a JSONL file, read a
+// case at a time without an index of its ids, describes what Describe
+// says of the loaded suite.
+func TestCheckStreamedDescribesAsLoaded(t *testing.T) {
+	withSortRun(t, 16)
+	path := writeTemp(t, "s.jsonl", jsonlSuite(300))
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got bytes.Buffer
+	Describe(&want, path, s)
+	if err := Check(&got, nil, []string{path}); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() || !strings.Contains(got.String(), "300 (300 chat") {
+		t.Errorf("check:\n%s\nDescribe:\n%s", got.String(), want.String())
+	}
+}
