@@ -132,6 +132,7 @@ type Run struct {
 	cases     int         // how many it picks
 	done      *store.Marks
 	walkErr   atomic.Pointer[error] // of reading the suite while it is replayed
+	tally     store.Tally           // of a run found complete, which nothing changes
 	unlock    func() error
 	suiteSave *suiteStore
 	writer    *store.Writer
@@ -214,6 +215,25 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 			return nil, err
 		}
 	}
+	// A stored failure of a transient kind (a timeout, a server error, a
+	// rate limit) says nothing about the model: it is requested again and
+	// its row replaced, so that an outage does not stay in the run.
+	r.Retry = runner.TransientKinds()
+	if r.Prior != "" && r.Prior != eval.RunComplete {
+		// A run none of whose requests succeeded (every answer malformed, a
+		// 400 for every case) says nothing of the model either: resumed, it
+		// requests every case again.
+		if c, err := db.Counts(ctx, r.ID); err != nil {
+			r.unlock()
+			return nil, fmt.Errorf("read stored results: %w", err)
+		} else if c.Results > 0 && c.Errors == c.Results {
+			r.Retry = runner.ErrorKinds()
+		}
+	}
+	if r.Stored, err = r.stored(ctx); err != nil {
+		r.unlock()
+		return nil, err
+	}
 	// The suite's cases are stored while it is replayed: results refer to
 	// the run, not to its cases (CreateRun recorded the suite itself). The
 	// run is called complete only once they are stored; when they are
@@ -237,6 +257,9 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 			return db.PutRunLabelsFrom(ctx, r.ID, s.Hash, r.src, r.picked)
 		}
 	}
+	if r.done == nil { // a complete run, whose suite is stored
+		put = func(context.Context, *store.DB, eval.Suite) error { return nil }
+	}
 	r.suiteSave = storeSuite(ctx, db, *spec.Suite, put)
 	defer func() {
 		if err != nil {
@@ -244,23 +267,6 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 			r.unlock()
 		}
 	}()
-	// A stored failure of a transient kind (a timeout, a server error, a
-	// rate limit) says nothing about the model: it is requested again and
-	// its row replaced, so that an outage does not stay in the run.
-	r.Retry = runner.TransientKinds()
-	if r.Prior != "" && r.Prior != eval.RunComplete {
-		// A run none of whose requests succeeded (every answer malformed, a
-		// 400 for every case) says nothing of the model either: resumed, it
-		// requests every case again.
-		if c, err := db.Counts(ctx, r.ID); err != nil {
-			return nil, fmt.Errorf("read stored results: %w", err)
-		} else if c.Results > 0 && c.Errors == c.Results {
-			r.Retry = runner.ErrorKinds()
-		}
-	}
-	if r.Stored, err = r.stored(ctx); err != nil {
-		return nil, err
-	}
 	// The run itself. From here on Finish or Close closes the writer,
 	// whatever stops the run. Verify, then commit: a result whose lock no
 	// response carries (Ollama's, a sidecar's generation) is stored only
@@ -432,12 +438,12 @@ func (r *Run) Plan() runner.Plan {
 func (r *Run) stored(ctx context.Context) (int, error) {
 	samples := r.suite.Settings.Samples
 	if r.Prior == eval.RunComplete {
-		n, err := r.db.StoredCount(ctx, r.ID, r.Retry, samples)
+		t, err := r.db.Tally(ctx, r.ID, r.Retry)
 		if err != nil {
 			return 0, fmt.Errorf("read stored results: %w", err)
 		}
-		if n >= r.Expected {
-			r.done = nil
+		if n := t.Results - t.Retried; n >= r.Expected {
+			r.done, r.tally = nil, t
 			return n, nil
 		}
 	}
@@ -541,9 +547,12 @@ func (r *Run) Finish(ctx context.Context, runErr error) (Outcome, error) {
 		sourceErr = *e
 	}
 	o := Outcome{Expected: r.Expected, Discarded: commit.Discarded, CheckErr: checkErr, WriteErr: writeErr, SuiteErr: suiteErr, SourceErr: sourceErr}
-	stored, err := r.stored(bg)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("count stored results: %w", err)
+	var err error
+	stored := r.Stored // a complete run: nothing was requested
+	if r.done != nil {
+		if stored, err = r.stored(bg); err != nil {
+			return Outcome{}, fmt.Errorf("count stored results: %w", err)
+		}
 	}
 	o.Missing = max(o.Expected-stored, 0)
 	nonRetried := stored
@@ -563,9 +572,11 @@ func (r *Run) Finish(ctx context.Context, runErr error) (Outcome, error) {
 			return o, err
 		}
 	}
-	counts, err := db.Counts(bg, id)
-	if err != nil {
-		return o, fmt.Errorf("count stored results: %w", err)
+	counts := store.Counts{Results: r.tally.Results, Errors: r.tally.Errors}
+	if r.done != nil {
+		if counts, err = db.Counts(bg, id); err != nil {
+			return o, fmt.Errorf("count stored results: %w", err)
+		}
 	}
 	o.Transient = counts.Results - nonRetried
 	o.StoredErrors = counts.Errors - o.Transient

@@ -114,24 +114,32 @@ func (db *DB) DoneMarks(ctx context.Context, runID int64, retry []string, src ev
 	return m, nil
 }
 
-// StoredCount returns how many results run runID has stored of samples 0
-// to samples-1, leaving out the failed requests whose error kind is one of
-// retry: Done's size, counted from the index of the results and the failed
-// requests, without reading a case id or an output.
-func (db *DB) StoredCount(ctx context.Context, runID int64, retry []string, samples int) (n int, err error) {
+// A Tally counts a run's stored results from the index of the results and
+// the failed requests, without reading a case id or an output.
+type Tally struct {
+	Results int // stored results
+	Errors  int // of Results, failed requests
+	Retried int // of Errors, those of a kind requested again
+}
+
+// Tally counts the results of run runID, Retried those failed with an error
+// kind in retry: Results-Retried is the size of its Done.
+func (db *DB) Tally(ctx context.Context, runID int64, retry []string) (t Tally, err error) {
 	defer db.explain(&err)
-	q := `SELECT (SELECT count(*) FROM results WHERE run_id = ?1 AND sample < ?2)`
-	args := []any{runID, max(samples, 1)}
+	q := `SELECT (SELECT count(*) FROM results WHERE run_id = ?1), (SELECT count(*) FROM results WHERE run_id = ?1 AND error <> ''), `
+	args := []any{runID}
 	if len(retry) > 0 {
-		q += ` - (SELECT count(*) FROM results WHERE run_id = ?1 AND error <> '' AND sample < ?2 AND error_kind IN (` + placeholders(len(retry)) + `))`
+		q += `(SELECT count(*) FROM results WHERE run_id = ?1 AND error <> '' AND error_kind IN (` + placeholders(len(retry)) + `))`
 		for _, k := range retry {
 			args = append(args, k)
 		}
+	} else {
+		q += `0`
 	}
-	if err := db.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count stored results of run %d: %w", runID, err)
+	if err := db.db.QueryRowContext(ctx, q, args...).Scan(&t.Results, &t.Errors, &t.Retried); err != nil {
+		return Tally{}, fmt.Errorf("count results of run %d: %w", runID, err)
 	}
-	return n, nil
+	return t, nil
 }
 
 // suiteLabels is the label set of a run whose labels are those of its

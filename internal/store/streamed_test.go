@@ -11,9 +11,9 @@ import (
 )
 
 // TestDoneMarks: the bits of DoneMarks, by a Source's keys, hold what Done
-// holds by case id, and StoredCount counts them, with and without failures
-// requested again; a stored case the suite does not have, or a sample
-// beyond the run's, is read but not marked.
+// holds by case id, with and without failures requested again, and Tally
+// counts them; a stored case the suite does not have, or a sample beyond
+// the run's, is read but not marked.
 func TestDoneMarks(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
@@ -53,14 +53,6 @@ func TestDoneMarks(t *testing.T) {
 				if marks.Len() != done.Len() {
 					t.Errorf("Len %d, Done's %d", marks.Len(), done.Len())
 				}
-				want := 0
-				for i := range 8 {
-					for s := range samples {
-						if done.Has(result(i, s).CaseID, s) {
-							want++
-						}
-					}
-				}
 				for k, c := range cases {
 					for s := range 4 {
 						if got, w := marks.Has(k, s), s < samples && done.Has(c.ID, s); got != w {
@@ -68,8 +60,12 @@ func TestDoneMarks(t *testing.T) {
 						}
 					}
 				}
-				if n, err := db.StoredCount(ctx, run.ID, retry, samples); err != nil || n != want {
-					t.Errorf("StoredCount = %d, %v; want %d", n, err, want)
+				c, err := db.Counts(ctx, run.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tl, err := db.Tally(ctx, run.ID, retry); err != nil || tl.Results-tl.Retried != done.Len() || tl.Results != c.Results || tl.Errors != c.Errors {
+					t.Errorf("Tally = %+v, %v; want %d stored, counts %+v", tl, err, done.Len(), c)
 				}
 			})
 		}
