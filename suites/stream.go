@@ -13,6 +13,7 @@ import (
 	"hash/maphash"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -39,7 +40,12 @@ type Stream struct {
 	lazy   bool              // the hash came from a cache: the index is built on first use
 	cached bool              // the hash came from a cache
 	err    error             // of building the index lazily
+	mem    *mapping          // holds the memory of ids, when it is mapped apart from the heap
 }
+
+// A mapping is memory mapped apart from Go's heap, unmapped once nothing
+// refers to it.
+type mapping struct{ _ byte }
 
 var _ eval.Source = (*Stream)(nil)
 
@@ -168,7 +174,7 @@ func (st *Stream) index() error {
 	case got.suite.Hash != st.suite.Hash || got.n != st.n:
 		st.err = st.changed()
 	default:
-		st.seed, st.file, st.ids, st.digest = got.seed, got.file, got.ids, got.digest
+		st.seed, st.file, st.ids, st.digest, st.mem = got.seed, got.file, got.ids, got.digest, got.mem
 	}
 	return st.err
 }
@@ -269,6 +275,14 @@ func scan(path string, each func(*eval.Case), index bool) (*Stream, error) {
 		return nil, fault.Errorf(fault.Input, "check the suite's path", "read suite: %w", err)
 	}
 	st := &Stream{path: path, seed: maphash.MakeSeed(), file: fileID(fi)}
+	if index {
+		// A line with an id is at least {"id":"x"} and its newline: the
+		// index never outgrows its mapping, nor copies itself to grow.
+		if ids, unmap, ok := offHeap(int(fi.Size()/11) + 1); ok {
+			st.ids, st.mem = ids, &mapping{}
+			runtime.AddCleanup(st.mem, func(f func()) { f() }, unmap)
+		}
+	}
 	lr := newLineReader(f)
 	var ps problemList
 	no, text, err := lr.next()
