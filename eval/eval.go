@@ -45,6 +45,10 @@ type Suite struct {
 	Settings Settings // the suite's defaults; flags may override them
 	Cases    []Case
 	Hash     string // hex SHA-256 over the canonical content of all cases and defaults
+	// Source, when set, reads the cases of a suite too large to hold in
+	// memory (a JSON lines file, suites.Stream); Cases is then nil. CasesOf
+	// and Len serve both kinds.
+	Source Source
 }
 
 // A Scorer is a deterministic check of one output. Implementations live in this

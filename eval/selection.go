@@ -211,3 +211,52 @@ func (s Selection) Apply(cases []Case) ([]Case, error) {
 	}
 	return out, nil
 }
+
+// Pick returns the keys of the cases of src that s selects, as Apply selects
+// them, and how many there are, reading src once; the whole suite (s.All)
+// is a nil set, and src is not read. Its errors are Apply's, and src's.
+func (s Selection) Pick(src Source) (KeySet, int, error) {
+	if s.All() {
+		return nil, src.Len(), nil
+	}
+	wantID, wantTag := set(s.Cases), set(s.Tags)
+	foundID, foundTag := map[string]bool{}, map[string]bool{}
+	picked := NewKeySet(src.Len())
+	unsharded, n := 0, 0
+	err := src.Walk(func(k int, c *Case) bool {
+		if wantID[c.ID] {
+			foundID[c.ID] = true
+		}
+		tagged := false
+		for _, t := range c.Tags {
+			if wantTag[t] {
+				foundTag[t], tagged = true, true
+			}
+		}
+		if (len(wantID) == 0 || wantID[c.ID]) && (len(wantTag) == 0 || tagged) && (s.Limit == 0 || unsharded < s.Limit) {
+			unsharded++
+			if s.Shard.Holds(c.ID) {
+				picked.Add(k)
+				n++
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, id := range s.Cases {
+		if !foundID[id] {
+			return nil, 0, fmt.Errorf("no case %q in the suite", id)
+		}
+	}
+	for _, t := range s.Tags {
+		if !foundTag[t] {
+			return nil, 0, fmt.Errorf("no case of the suite is tagged %q", t)
+		}
+	}
+	if unsharded == 0 {
+		return nil, 0, fmt.Errorf("the selection %s holds no case", s.Unsharded())
+	}
+	return picked, n, nil
+}

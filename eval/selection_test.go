@@ -188,3 +188,42 @@ func TestParseShard(t *testing.T) {
 		t.Errorf("ParseSelection(shard=4/3) = %v, want ErrShard", err)
 	}
 }
+
+// TestPickEqualsApply: Pick, which reads a Source once and keeps a bit a
+// case, selects the cases Apply selects, with its errors, for subsets and
+// shards alike.
+func TestPickEqualsApply(t *testing.T) {
+	var cases []Case
+	for i := range 40 {
+		c := Case{ID: fmt.Sprintf("c%02d", i)}
+		if i%3 == 0 {
+			c.Tags = []string{"x"}
+		}
+		if i%5 == 0 {
+			c.Tags = append(c.Tags, "y")
+		}
+		cases = append(cases, c)
+	}
+	for _, s := range []Selection{
+		{}, {Cases: []string{"c07", "c01", "c07"}}, {Tags: []string{"y"}}, {Tags: []string{"x"}, Limit: 4},
+		{Limit: 9, Shard: Shard{2, 3}}, {Tags: []string{"x", "y"}, Shard: Shard{1, 4}}, {Shard: Shard{3, 3}},
+		{Cases: []string{"zz"}}, {Tags: []string{"w"}}, {Cases: []string{"c01"}, Tags: []string{"y"}},
+		{Cases: []string{"c01"}, Shard: Shard{1, 40}}, {Cases: []string{"c01"}, Tags: []string{"y"}, Shard: Shard{1, 2}},
+	} {
+		want, werr := s.Apply(cases)
+		picked, n, err := s.Pick(NewSliceSource(cases))
+		if fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Errorf("%s: Pick error %v, Apply's %v", s, err, werr)
+			continue
+		}
+		var got []Case
+		for k, c := range cases {
+			if picked == nil || picked.Has(k) {
+				got = append(got, c)
+			}
+		}
+		if werr == nil && (n != len(want) || fmt.Sprint(got) != fmt.Sprint(want)) {
+			t.Errorf("%s: Pick %d %v, Apply %v", s, n, got, want)
+		}
+	}
+}

@@ -267,6 +267,11 @@ type Plan struct {
 	// Skipped is how many case samples the plan leaves out because they
 	// are stored already; Summary and Progress report it.
 	Skipped int
+	// Keys, when set, numbers the plan's cases from 0 to Cases-1
+	// (eval.Source.Key), so that the Summary counts distinct cases with a
+	// bit each rather than a set of their ids.
+	Keys  func(caseID string) (int, bool)
+	Cases int
 }
 
 // SuitePlan returns the plan of suite at suite.Settings: pass k requests
@@ -324,6 +329,51 @@ func SuitePlan(suite eval.Suite, skip func(caseID string, sample int) bool) Plan
 				}
 			}
 			if !yield(pass) {
+				return
+			}
+		}
+	}
+	return p
+}
+
+// SourcePlan returns the plan of the cases of src at defaults, walked as
+// SuitePlan's: pass k requests sample k of every case for which skip (by
+// its key) reports false, in suite order, reading src once a pass and
+// holding none of its cases beyond those in flight. total and skipped are
+// the Plan's Total and Skipped, which the caller counts (a walk of src to
+// count them would cost a reading of the file). A pass that src cannot walk
+// (its file changed) ends, fail is given the error, and no pass follows.
+func SourcePlan(src eval.Source, defaults eval.Settings, total, skipped int, skip func(key, sample int) bool, fail func(error)) Plan {
+	samples := max(defaults.Samples, 1)
+	failed := false
+	p := Plan{Total: total, Skipped: skipped, Keys: src.Key, Cases: src.Len()}
+	p.Passes = func(yield func(iter.Seq[Job]) bool) {
+		for k := range samples {
+			stopped := false
+			pass := func(yield func(Job) bool) {
+				if failed {
+					return
+				}
+				err := src.Walk(func(key int, c *eval.Case) bool {
+					if skip(key, k) {
+						return true
+					}
+					settings := &defaults
+					if o := &c.Overrides; o.MaxTokens != nil || o.Stop != nil || o.Temperature != nil || o.Seed != nil {
+						settings = ptr(defaults.With(*o))
+					}
+					if !yield(Job{Case: c, Sample: k, Settings: settings}) {
+						stopped = true
+						return false
+					}
+					return true
+				})
+				if err != nil {
+					failed = true
+					fail(err)
+				}
+			}
+			if !yield(pass) || stopped || failed {
 				return
 			}
 		}
@@ -507,6 +557,7 @@ func (r *Runner) Run(ctx context.Context, plan Plan) (Summary, error) {
 
 	out := make(chan []eval.Result, cfg.Concurrency)
 	col := newCollector(cfg.Sink, total, abort)
+	col.keyed(plan.Keys, plan.Cases)
 	var colDone sync.WaitGroup
 	colDone.Go(func() { col.run(out, r) })
 

@@ -1,7 +1,9 @@
 package suites
 
 import (
+	"bytes"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"slices"
@@ -17,30 +19,50 @@ import (
 // (name, version, hashes) and how its cases are grouped by kind, tag,
 // cluster and scorer.
 func Describe(w io.Writer, file string, s *eval.Suite) {
-	var chat, raw int
-	tags := map[string]int{}
-	clusters := map[string]int{}
-	scorers := map[string]int{}
-	untagged := 0
-	for _, c := range s.Cases {
-		if c.Messages != nil {
-			chat++
-		} else {
-			raw++
-		}
-		if len(c.Tags) == 0 {
-			untagged++
-		}
-		for _, t := range c.Tags {
-			tags[t]++
-		}
-		if c.Cluster != "" {
-			clusters[c.Cluster]++
-		}
-		for _, sc := range c.Scorers {
-			scorers[sc.Name()]++
-		}
+	d := newDescription()
+	for i := range s.Cases {
+		d.add(&s.Cases[i])
 	}
+	d.write(w, file, s)
+}
+
+// A description counts a suite's cases by kind, tag, cluster and scorer, a
+// case at a time; of the clusters it keeps only a hash each, to count them.
+type description struct {
+	chat, raw, untagged, n int
+	tags, scorers          map[string]int
+	clusters               map[uint64]struct{}
+	seed                   maphash.Seed
+}
+
+func newDescription() *description {
+	return &description{tags: map[string]int{}, scorers: map[string]int{}, clusters: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
+}
+
+// add counts c.
+func (d *description) add(c *eval.Case) {
+	d.n++
+	if c.Messages != nil {
+		d.chat++
+	} else {
+		d.raw++
+	}
+	if len(c.Tags) == 0 {
+		d.untagged++
+	}
+	for _, t := range c.Tags {
+		d.tags[t]++
+	}
+	if c.Cluster != "" {
+		d.clusters[maphash.String(d.seed, c.Cluster)] = struct{}{}
+	}
+	for _, sc := range c.Scorers {
+		d.scorers[sc.Name()]++
+	}
+}
+
+// write writes the description of s, whose cases d counted.
+func (d *description) write(w io.Writer, file string, s *eval.Suite) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "file:\t%s\n", untrusted.Line(file))
 	fmt.Fprintf(tw, "suite:\t%s\n", untrusted.Line(s.Name))
@@ -50,24 +72,44 @@ func Describe(w io.Writer, file string, s *eval.Suite) {
 	fmt.Fprintf(tw, "hash:\t%s\n", s.Hash)
 	fmt.Fprintf(tw, "settings hash:\t%s\n", s.Settings.Hash())
 	fmt.Fprintf(tw, "samples:\t%d\n", s.Settings.Samples)
-	fmt.Fprintf(tw, "cases:\t%d (%d chat, %d raw prompt)\n", len(s.Cases), chat, raw)
-	fmt.Fprintf(tw, "clusters:\t%d\n", len(clusters))
+	fmt.Fprintf(tw, "cases:\t%d (%d chat, %d raw prompt)\n", d.n, d.chat, d.raw)
+	fmt.Fprintf(tw, "clusters:\t%d\n", len(d.clusters))
 	tw.Flush()
 	fmt.Fprintln(w, "\ncases by tag:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, t := range sortedKeys(tags) {
-		fmt.Fprintf(tw, "  %s\t%d\n", untrusted.Line(t), tags[t])
+	for _, t := range sortedKeys(d.tags) {
+		fmt.Fprintf(tw, "  %s\t%d\n", untrusted.Line(t), d.tags[t])
 	}
-	if untagged > 0 {
-		fmt.Fprintf(tw, "  (untagged)\t%d\n", untagged)
+	if d.untagged > 0 {
+		fmt.Fprintf(tw, "  (untagged)\t%d\n", d.untagged)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\ncases by scorer:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, n := range sortedKeys(scorers) {
-		fmt.Fprintf(tw, "  %s\t%d\n", untrusted.Line(n), scorers[n])
+	for _, n := range sortedKeys(d.scorers) {
+		fmt.Fprintf(tw, "  %s\t%d\n", untrusted.Line(n), d.scorers[n])
 	}
 	tw.Flush()
+}
+
+// check checks the suite file and describes it on w: a JSON lines file a
+// case at a time (Scan), holding none of its cases.
+func check(w io.Writer, file string) error {
+	if !isJSONL(file) {
+		s, err := Load(file)
+		if err != nil {
+			return err
+		}
+		Describe(w, file, s)
+		return nil
+	}
+	d := newDescription()
+	st, err := scanFile(file, d.add, false)
+	if err != nil {
+		return err
+	}
+	d.write(w, file, st.Suite())
+	return nil
 }
 
 func sortedKeys(m map[string]int) []string {
@@ -131,17 +173,12 @@ func WriteExample(stdout io.Writer, name string) error {
 // errw as it comes, and the error returned counts them.
 func Check(w, errw io.Writer, files []string) error {
 	if len(files) == 1 {
-		s, err := Load(files[0])
-		if err != nil {
-			return err
-		}
-		Describe(w, files[0], s)
-		return nil
+		return check(w, files[0])
 	}
 	invalid, described := 0, 0
 	for _, f := range files {
-		s, err := Load(f)
-		if err != nil {
+		var out bytes.Buffer
+		if err := check(&out, f); err != nil {
 			invalid++
 			fmt.Fprintf(errw, "evalpin: %v\n", err)
 			continue
@@ -150,7 +187,7 @@ func Check(w, errw io.Writer, files []string) error {
 			fmt.Fprintln(w)
 		}
 		described++
-		Describe(w, f, s)
+		w.Write(out.Bytes())
 	}
 	if invalid > 0 {
 		return fault.Errorf(fault.Input, "fix the problems listed; docs/suites.md describes the suite format",

@@ -286,33 +286,10 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 		return nil, []Problem{{File: file, Msg: `empty suite; a JSONL suite is a header line {"suite": {"name": ...}} and one case a line`}}
 	}
 
-	var ps []Problem
-	suite := &eval.Suite{Settings: eval.DefaultSettings()}
 	first := lines[0]
-	if bytes.Contains(first.text, []byte(`"suite"`)) {
+	suite, ps, header := parseHeaderLine(file, first)
+	if header {
 		lines = lines[1:]
-		var h jsonlHeader
-		fps, node := decodeLine(first.text, &h, "the header line")
-		var hps problems
-		if h.Suite == nil {
-			if !hasProblemAt(fps, path{"suite"}) {
-				hps.add(nil, `the header line has no "suite" object; write {"suite": {"name": ..., "version": ...}}`)
-			}
-		} else {
-			if h.Suite.Cases != nil && !hasProblemAt(fps, path{"suite"}) {
-				hps.add(path{"suite", "cases"}, "a JSONL suite has one case a line after the header, not cases in the header")
-			}
-			var sps problems
-			suite = buildHeader(h.Suite, &sps)
-			for _, p := range filterMissing(sps, fps, path{"suite"}) {
-				p.path = append(path{"suite"}, p.path...)
-				hps = append(hps, p)
-			}
-		}
-		ps = append(ps, lineProblems(file, first.no, first.text, node, append(fps, hps...))...)
-	} else {
-		ps = append(ps, Problem{File: file, Line: first.no, Col: 1,
-			Msg: `the first line of a JSONL suite must be its header: {"suite": {"name": "my-suite", "version": "1"}}`})
 	}
 	if len(lines) == 0 {
 		ps = append(ps, Problem{File: file, Line: first.no, Msg: "suite has no cases; add one case a line after the header"})

@@ -103,7 +103,7 @@ func (a *app) runExec(name string, o *runOptions, stderr io.Writer) (x runs.Exec
 		x.Runner = runner.Config{APIKey: creds.Key, Client: client}
 	}
 	x.Start = runs.Start{
-		Load:   func() (*eval.Suite, error) { return suites.Open(o.suite) },
+		Load:   func() (*eval.Suite, error) { return suites.OpenStream(o.suite, runs.SuiteCache(*o.db)) },
 		Prober: prober, KeyErr: keyErr,
 		Endpoints: o.endpoints, Model: o.model, Expect: lockid.ID(*o.expect), Timeout: o.timeout,
 	}
@@ -119,7 +119,7 @@ func (a *app) runExec(name string, o *runOptions, stderr io.Writer) (x runs.Exec
 			t.Lock, t.Claim.Source, t.Claim.Strength, len(o.endpoints), untrusted.Line(t.Model))
 	}
 	x.OnBegin = func(rn *runs.Run, suite *eval.Suite, _ eval.Settings) {
-		fmt.Fprintln(stderr, rn.Begun(len(suite.Cases)))
+		fmt.Fprintln(stderr, rn.Begun(suite.Len()))
 	}
 	if !o.noProgress {
 		x.OnRunner = func(r *runner.Runner) func() { return a.showProgress(r, stderr) }

@@ -50,6 +50,8 @@ func (o Outcome) Explain(ctx context.Context, e End) (note string, err error) {
 	case o.SuiteErr != nil:
 		return fmt.Sprintf("run %d stopped: the suite's cases could not be stored; %d of %d case samples stored; %s", id, o.Stored, expected, resume),
 			fmt.Errorf("run %d: %w", id, o.SuiteErr)
+	case o.SourceErr != nil:
+		return fmt.Sprintf("run %d stopped: %d of %d case samples stored", id, o.Stored, expected), fmt.Errorf("run %d: %w", id, o.SourceErr)
 	case o.Refusal != nil:
 		vouched := ", each vouched for by its own response; none from the refused one"
 		switch {

@@ -3,6 +3,7 @@ package runs
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/internal/endpoint"
@@ -42,6 +43,25 @@ type Exec struct {
 	OnRunner func(*runner.Runner) (stop func())
 }
 
+// SuiteCache returns the hashes of suite files remembered in the database
+// at path (store.SuiteFile), for suites.OpenStream: a file checked before
+// is not read again to find its run. It opens the database only to read,
+// and only when it exists; any error is a suite not remembered.
+func SuiteCache(path string) func(file string) (hash string, cases int, ok bool) {
+	return func(file string) (string, int, bool) {
+		if _, err := os.Stat(path); err != nil {
+			return "", 0, false
+		}
+		db, err := store.OpenFile(path, true)
+		if err != nil {
+			return "", 0, false
+		}
+		defer db.Close()
+		hash, n, ok, err := db.SuiteFile(context.Background(), file)
+		return hash, n, ok && err == nil
+	}
+}
+
 // An Ending is how Execute ended: the run as it was begun (its ID is 0
 // before), its summary (nil before), and the note of Outcome.Explain.
 type Ending struct {
@@ -73,6 +93,13 @@ func Execute(ctx context.Context, x Exec) (Ending, error) {
 	defer db.Close()
 	if x.Before != nil {
 		if settings, err = x.Before(ctx, db, target, suite, settings); err != nil {
+			return Ending{}, err
+		}
+	}
+	if f, ok := suite.Source.(interface{ CacheKey() string }); ok && f.CacheKey() != "" {
+		// A suite file checked: its hash is remembered against its
+		// identity, so that the next run of the file reads its header only.
+		if err := db.PutSuiteFile(ctx, f.CacheKey(), suite.Hash, suite.Len()); err != nil {
 			return Ending{}, err
 		}
 	}

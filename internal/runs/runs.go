@@ -43,7 +43,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
@@ -124,8 +126,13 @@ type Run struct {
 
 	db        *store.DB
 	spec      Spec
-	suite     eval.Suite // the suite at the run's settings
-	done      *store.Done
+	suite     eval.Suite  // the suite at the run's settings, its cases in src
+	src       eval.Source // the suite's cases, held or read from its file
+	picked    eval.KeySet // the keys of the cases the selection picks; nil: all
+	cases     int         // how many it picks
+	done      *store.Marks
+	walkErr   atomic.Pointer[error] // of reading the suite while it is replayed
+	tally     store.Tally           // of a run found complete, which nothing changes
 	unlock    func() error
 	suiteSave *suiteStore
 	writer    *store.Writer
@@ -169,12 +176,17 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 			return nil, err
 		}
 	}
-	r := &Run{db: db, spec: spec, suite: *spec.Suite}
+	r := &Run{db: db, spec: spec, suite: *spec.Suite, src: eval.CasesOf(spec.Suite)}
 	r.suite.Settings = spec.Settings
-	if r.suite.Cases, err = spec.Selection.Apply(spec.Suite.Cases); err != nil {
+	// The selection is a bit a case, picked in one reading of the suite
+	// (none for the whole suite), not a copy of its cases.
+	if r.picked, r.cases, err = spec.Selection.Pick(r.src); err != nil {
+		if fault.KindOf(err) == fault.Input {
+			return nil, err
+		}
 		return nil, fault.Errorf(fault.Input, "", "suite %s: %w", spec.Suite.Name, err)
 	}
-	r.Expected = len(r.suite.Cases) * spec.Settings.Samples
+	r.Expected = r.cases * spec.Settings.Samples
 	if err := r.findOrCreate(ctx); err != nil {
 		return nil, err
 	}
@@ -187,8 +199,12 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 	// The cases' tags and clusters are outside their hash: a new run keeps
 	// the ones it is made with, once (a run resumed or found again keeps its
 	// own; storing them for every case on each resume would cost start-up).
-	if r.Prior == "" {
-		if err := db.PutRunLabels(ctx, r.ID, r.suite.Cases); err != nil {
+	// A suite read from its file has them compared with its stored cases'
+	// while the run replays it (store.PutRunLabelsFrom).
+	if r.Prior == "" && spec.Suite.Source == nil {
+		var cases []eval.Case
+		r.walk(func(c *eval.Case) { cases = append(cases, *c) })
+		if err := db.PutRunLabels(ctx, r.ID, cases); err != nil {
 			r.unlock()
 			return nil, fmt.Errorf("store the run's labels: %w", err)
 		}
@@ -199,17 +215,6 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 			return nil, err
 		}
 	}
-	// The suite's cases are stored while it is replayed: results refer to
-	// the run, not to its cases (CreateRun recorded the suite itself). The
-	// run is called complete only once they are stored; when they are
-	// already, from an earlier run, storing them costs one query.
-	r.suiteSave = storeSuite(ctx, db, *spec.Suite, spec.PutSuite)
-	defer func() {
-		if err != nil {
-			r.suiteSave.Wait()
-			r.unlock()
-		}
-	}()
 	// A stored failure of a transient kind (a timeout, a server error, a
 	// rate limit) says nothing about the model: it is requested again and
 	// its row replaced, so that an outage does not stay in the run.
@@ -219,15 +224,49 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 		// 400 for every case) says nothing of the model either: resumed, it
 		// requests every case again.
 		if c, err := db.Counts(ctx, r.ID); err != nil {
+			r.unlock()
 			return nil, fmt.Errorf("read stored results: %w", err)
 		} else if c.Results > 0 && c.Errors == c.Results {
 			r.Retry = runner.ErrorKinds()
 		}
 	}
-	if r.done, err = db.Done(ctx, r.ID, r.Retry); err != nil {
-		return nil, fmt.Errorf("read stored results: %w", err)
+	if r.Stored, err = r.stored(ctx); err != nil {
+		r.unlock()
+		return nil, err
 	}
-	r.Stored = r.done.Len()
+	// The suite's cases are stored while it is replayed: results refer to
+	// the run, not to its cases (CreateRun recorded the suite itself). The
+	// run is called complete only once they are stored; when they are
+	// already, from an earlier run, storing them costs one query.
+	put := spec.PutSuite
+	if r.Prior == "" && spec.Suite.Source != nil {
+		put = func(ctx context.Context, db *store.DB, s eval.Suite) error {
+			// A suite none of whose cases was stored is stored by this run,
+			// with its labels: the run records that it has them, without
+			// reading the file again to compare them.
+			before, err := db.StoredCases(ctx, s.Hash)
+			if err != nil {
+				return err
+			}
+			if err := spec.PutSuite(ctx, db, s); err != nil {
+				return err
+			}
+			if before == 0 {
+				return db.PutRunSuiteLabels(ctx, r.ID, s.Hash)
+			}
+			return db.PutRunLabelsFrom(ctx, r.ID, s.Hash, r.src, r.picked)
+		}
+	}
+	if r.done == nil { // a complete run, whose suite is stored
+		put = func(context.Context, *store.DB, eval.Suite) error { return nil }
+	}
+	r.suiteSave = storeSuite(ctx, db, *spec.Suite, put)
+	defer func() {
+		if err != nil {
+			r.suiteSave.Wait()
+			r.unlock()
+		}
+	}()
 	// The run itself. From here on Finish or Close closes the writer,
 	// whatever stops the run. Verify, then commit: a result whose lock no
 	// response carries (Ollama's, a sidecar's generation) is stored only
@@ -324,12 +363,32 @@ func (r *Run) reuse(ctx context.Context) error {
 	} else if err != nil {
 		return fmt.Errorf("find results to reuse: %w", err)
 	}
-	cases := make(map[string]string, len(r.suite.Cases))
-	for _, c := range r.suite.Cases {
-		cases[c.ID] = c.Hash
-	}
-	if r.Reused, err = r.db.CopyResults(ctx, from.ID, r.ID, cases); err != nil {
+	// The cases are copied a batch at a time: the suite may be read from
+	// its file, and is never held whole.
+	cases := make(map[string]string, 1000)
+	copyBatch := func() error {
+		n, err := r.db.CopyResults(ctx, from.ID, r.ID, cases)
+		r.Reused += n
+		clear(cases)
 		return err
+	}
+	var cerr error
+	if err := r.src.Walk(func(k int, c *eval.Case) bool {
+		if r.picked == nil || r.picked.Has(k) {
+			cases[c.ID] = c.Hash
+		}
+		if len(cases) == 1000 {
+			cerr = copyBatch()
+		}
+		return cerr == nil
+	}); err != nil {
+		return err
+	}
+	if cerr == nil && len(cases) > 0 {
+		cerr = copyBatch()
+	}
+	if cerr != nil {
+		return cerr
 	}
 	r.ReusedFrom = from.ID
 	return nil
@@ -363,7 +422,64 @@ func (r *Run) Sink() runner.Sink { return r.committer }
 // Plan returns what the runner requests: every case sample not stored, the
 // transient failures included (and every failure, after a run of which no
 // request succeeded), sample k of every case in pass k.
-func (r *Run) Plan() runner.Plan { return runner.SuitePlan(r.suite, r.done.Has) }
+func (r *Run) Plan() runner.Plan {
+	if r.done == nil { // complete: nothing to request
+		return runner.Plan{Passes: func(func(iter.Seq[runner.Job]) bool) {}, Skipped: r.Stored}
+	}
+	skip := func(k, s int) bool { return r.picked != nil && !r.picked.Has(k) || r.done.Has(k, s) }
+	fail := func(err error) { r.walkErr.CompareAndSwap(nil, &err) }
+	return runner.SourcePlan(r.src, r.suite.Settings, r.Expected-r.Stored, r.Stored, skip, fail)
+}
+
+// stored reads which of the run's case samples are stored, and returns
+// how many: of a run found complete only their count, which is all it
+// needs when none is missing; else a bit each (store.Marks), by the cases'
+// keys, which reads the index of a suite read from its file.
+func (r *Run) stored(ctx context.Context) (int, error) {
+	samples := r.suite.Settings.Samples
+	if r.Prior == eval.RunComplete {
+		t, err := r.db.Tally(ctx, r.ID, r.Retry)
+		if err != nil {
+			return 0, fmt.Errorf("read stored results: %w", err)
+		}
+		if n := t.Results - t.Retried; n >= r.Expected {
+			r.done, r.tally = nil, t
+			return n, nil
+		}
+	}
+	if c, ok := r.src.(interface{ Check() error }); ok { // the index of a file
+		if err := c.Check(); err != nil {
+			return 0, err
+		}
+	}
+	done, err := r.db.DoneMarks(ctx, r.ID, r.Retry, r.src, samples)
+	if err != nil {
+		return 0, fmt.Errorf("read stored results: %w", err)
+	}
+	r.done = done
+	n := 0
+	for k := range r.src.Len() {
+		if r.picked == nil || r.picked.Has(k) {
+			for s := range samples {
+				if done.Has(k, s) {
+					n++
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+// walk calls f with every case the run replays, in order; the error of a
+// Source is left to the walks of the replay.
+func (r *Run) walk(f func(*eval.Case)) {
+	r.src.Walk(func(k int, c *eval.Case) bool {
+		if r.picked == nil || r.picked.Has(k) {
+			f(c)
+		}
+		return true
+	})
+}
 
 // An Outcome says what came of a run: its numbers are counted in the store
 // after the last check, its errors are what stopped it. The command puts it
@@ -399,6 +515,9 @@ type Outcome struct {
 	WriteErr error
 	// SuiteErr is the error of storing the suite's cases.
 	SuiteErr error
+	// SourceErr is the error of reading the suite's cases again while they
+	// were replayed: its file changed since it was checked.
+	SourceErr error
 }
 
 // Finish ends the run after the runner returned runErr (nil when it
@@ -423,17 +542,22 @@ func (r *Run) Finish(ctx context.Context, runErr error) (Outcome, error) {
 	// failure.
 	bg := context.WithoutCancel(ctx)
 	db, id := r.db, r.ID
-	stored, err := db.Done(bg, id, r.Retry)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("count stored results: %w", err)
+	var sourceErr error
+	if e := r.walkErr.Load(); e != nil {
+		sourceErr = *e
 	}
-	o := Outcome{Expected: r.Expected, Discarded: commit.Discarded, CheckErr: checkErr, WriteErr: writeErr, SuiteErr: suiteErr}
-	for _, c := range r.suite.Cases {
-		for s := range r.suite.Settings.Samples {
-			if !stored.Has(c.ID, s) {
-				o.Missing++
-			}
+	o := Outcome{Expected: r.Expected, Discarded: commit.Discarded, CheckErr: checkErr, WriteErr: writeErr, SuiteErr: suiteErr, SourceErr: sourceErr}
+	var err error
+	stored := r.Stored // a complete run: nothing was requested
+	if r.done != nil {
+		if stored, err = r.stored(bg); err != nil {
+			return Outcome{}, fmt.Errorf("count stored results: %w", err)
 		}
+	}
+	o.Missing = max(o.Expected-stored, 0)
+	nonRetried := stored
+	if r.done != nil {
+		nonRetried = r.done.Len()
 	}
 	o.Stored = o.Expected - o.Missing
 	switch {
@@ -448,17 +572,19 @@ func (r *Run) Finish(ctx context.Context, runErr error) (Outcome, error) {
 			return o, err
 		}
 	}
-	counts, err := db.Counts(bg, id)
-	if err != nil {
-		return o, fmt.Errorf("count stored results: %w", err)
+	counts := store.Counts{Results: r.tally.Results, Errors: r.tally.Errors}
+	if r.done != nil {
+		if counts, err = db.Counts(bg, id); err != nil {
+			return o, fmt.Errorf("count stored results: %w", err)
+		}
 	}
-	o.Transient = counts.Results - stored.Len()
+	o.Transient = counts.Results - nonRetried
 	o.StoredErrors = counts.Errors - o.Transient
 	// Every stored result failed: nothing of the model was measured, so the
 	// run is not complete, whatever was answered.
 	o.NoneSucceeded = counts.Results > 0 && counts.Errors == counts.Results
 	o.Status = eval.RunInterrupted
-	if runErr == nil && checkErr == nil && writeErr == nil && suiteErr == nil && ctx.Err() == nil && o.Missing == 0 && !o.NoneSucceeded {
+	if runErr == nil && checkErr == nil && writeErr == nil && suiteErr == nil && sourceErr == nil && ctx.Err() == nil && o.Missing == 0 && !o.NoneSucceeded {
 		o.Status = eval.RunComplete
 	}
 	if r.Prior == eval.RunComplete && o.Missing == 0 {
@@ -500,7 +626,7 @@ func (r *Run) Summary(end Outcome, sum runner.Summary) eval.RunSummary {
 		LockSource: string(t.Claim.Source), LockStrength: string(t.Claim.Strength), Model: t.Model,
 		Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
 		Settings: settings, SettingsHash: r.SettingsHash,
-		Selection: r.Selection, Cases: len(r.suite.Cases), Samples: settings.Samples, Expected: end.Expected,
+		Selection: r.Selection, Cases: r.cases, Samples: settings.Samples, Expected: end.Expected,
 		Stored: end.Stored, StoredErrors: end.StoredErrors, Transient: end.Transient,
 		Requested: sum.Results, Skipped: sum.Skipped, Errors: sum.Errors,
 		Requests: sum.Requests, Retries: sum.Retries,

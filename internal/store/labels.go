@@ -24,7 +24,9 @@ type Label struct {
 // PutRunLabels snapshots the tags and cluster of cases with run runID
 // (migration 0005): the labels the run was made with, which the stored
 // suite may not have, since labels are outside the case hash and a suite
-// is stored once. Storing a run's labels again replaces them.
+// is stored once. Storing a run's labels again replaces them. It holds
+// every case's labels at once; PutRunLabelsFrom, for a suite read a case at
+// a time, does not.
 func (db *DB) PutRunLabels(ctx context.Context, runID int64, cases []eval.Case) (err error) {
 	defer db.explain(&err)
 	set := make(map[string]Label, len(cases))
@@ -37,13 +39,17 @@ func (db *DB) PutRunLabels(ctx context.Context, runID int64, cases []eval.Case) 
 		return fmt.Errorf("labels of run %d: %w", runID, err)
 	}
 	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
+	return db.putLabelSet(ctx, runID, hex.EncodeToString(sum[:]), string(body))
+}
+
+// putLabelSet records label set hash, of body, as run runID's.
+func (db *DB) putLabelSet(ctx context.Context, runID int64, hash, body string) error {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("labels of run %d: %w", runID, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO label_sets (hash, body) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`, hash, string(body)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO label_sets (hash, body) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`, hash, body); err != nil {
 		return fmt.Errorf("labels of run %d: %w", runID, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO run_labels (run_id, label_set) VALUES (?, ?)
@@ -70,6 +76,10 @@ func (db *DB) RunLabels(ctx context.Context, runID int64) (labels map[string]Lab
 	}
 	if err != nil {
 		return nil, "", false, fmt.Errorf("labels of run %d: %w", runID, err)
+	}
+	if suite, ok := isSuiteLabels(set); ok { // the labels of its stored suite (PutRunLabelsFrom)
+		labels, err := db.SuiteLabels(ctx, suite)
+		return labels, set, err == nil, err
 	}
 	var doc map[string]Label
 	if err := json.Unmarshal([]byte(body), &doc); err != nil {

@@ -163,6 +163,7 @@ func (db *DB) PutSuite(ctx context.Context, suite eval.Suite) (err error) {
 	if suite.Hash == "" {
 		return fmt.Errorf("put suite %q: empty suite hash", suite.Name)
 	}
+	src := eval.CasesOf(&suite)
 	// Stored already? The suite hash covers the case ids, so the count of
 	// its stored cases says whether all of them are.
 	var settingsSet bool
@@ -171,7 +172,7 @@ func (db *DB) PutSuite(ctx context.Context, suite eval.Suite) (err error) {
 		SELECT settings IS NOT NULL, (SELECT count(*) FROM cases WHERE suite_hash = suites.hash)
 		FROM suites WHERE hash = ?`, suite.Hash).Scan(&settingsSet, &stored)
 	switch {
-	case err == nil && settingsSet && stored == len(suite.Cases):
+	case err == nil && settingsSet && stored == src.Len():
 		return nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("put suite %q: %w", suite.Name, err)
@@ -180,31 +181,52 @@ func (db *DB) PutSuite(ctx context.Context, suite eval.Suite) (err error) {
 	if err != nil {
 		return fmt.Errorf("put suite %q: %w", suite.Name, err)
 	}
-	bodies := make([]string, 0, min(len(suite.Cases), putSuiteChunk))
-	for start := 0; ; start += putSuiteChunk {
-		end := min(start+putSuiteChunk, len(suite.Cases))
-		chunk := suite.Cases[start:end]
+	// The cases are read a chunk at a time: a suite read from its file
+	// (suite.Source) is never held whole.
+	chunk := make([]eval.Case, 0, min(src.Len(), putSuiteChunk))
+	bodies := make([]string, 0, cap(chunk))
+	start, n := 0, src.Len()
+	flush := func() error {
 		// Encode outside the transaction, which holds the write lock.
 		bodies = bodies[:0]
 		for _, c := range chunk {
 			body, err := encodeCase(c)
 			if err != nil {
-				return fmt.Errorf("put suite %q: case %s: %w", suite.Name, c.ID, err)
+				return fmt.Errorf("case %s: %w", c.ID, err)
 			}
 			bodies = append(bodies, body)
 		}
-		last := end == len(suite.Cases)
 		var s []byte
-		if last {
-			s = settings
+		if start+len(chunk) == n {
+			s = settings // with the last chunk
 		}
 		if err := db.putCases(ctx, suite, start, chunk, bodies, s); err != nil {
-			return fmt.Errorf("put suite %q: %w", suite.Name, err)
+			return err
 		}
-		if last {
-			return nil
-		}
+		start += len(chunk)
+		chunk = chunk[:0]
+		return nil
 	}
+	var perr error
+	if err := src.Walk(func(_ int, c *eval.Case) bool {
+		chunk = append(chunk, *c)
+		if len(chunk) == putSuiteChunk {
+			perr = flush()
+		}
+		return perr == nil
+	}); err != nil {
+		return fmt.Errorf("put suite %q: %w", suite.Name, err)
+	}
+	if perr == nil && (len(chunk) > 0 || start == 0) {
+		perr = flush()
+	}
+	if perr != nil {
+		return fmt.Errorf("put suite %q: %w", suite.Name, perr)
+	}
+	if start != n {
+		return fmt.Errorf("put suite %q: %d of its %d cases read", suite.Name, start, n)
+	}
+	return nil
 }
 
 // putCases stores chunk, the cases of suite from position start on, with
