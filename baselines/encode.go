@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -148,20 +149,56 @@ func (e *lineEncoder) line(v any) error {
 // from everything evalpin writes; so are they from Digest's lines.
 func Encode(w io.Writer, b *Baseline) error {
 	b = sorted(b)
-	if err := b.check(); err != nil {
+	if err := b.check(); err != nil { // before a line is written
 		return fmt.Errorf("encode baseline: %w", err)
 	}
 	h := b.Header
+	h.Cases, h.Results, h.Errors = len(b.Cases), len(b.Results), errorCount(b.Results)
+	return EncodeStream(w, h, sliceSeq(b.Cases), sliceSeq(b.Results), false)
+}
+
+func sliceSeq[T any](s []T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for _, v := range s {
+			if !yield(v, nil) {
+				return
+			}
+		}
+	}
+}
+
+// EncodeStream writes a baseline file to w as Encode does, from h and the
+// baseline's cases and results as streams, holding one of each at a time
+// (and each result's latency, for the latencies line): the file Encode writes
+// of the Baseline with header h, those cases and results. cases must be in id
+// order and results in case id and sample order; h's Cases, Results and
+// Errors must count what they yield. With addCases, a result of a case that
+// cases lacks gets a case line of its id and case hash, as New adds one;
+// without, it is an error.
+//
+// EncodeStream refuses what Encode refuses, in the same words, and streams
+// out of order or that do not match h's counts; as it writes while it reads,
+// w then holds the lines written before the error.
+func EncodeStream(w io.Writer, h Header, cases iter.Seq2[eval.Case, error], results iter.Seq2[eval.Result, error], addCases bool) error {
+	if err := (&Baseline{Header: h}).check(); err != nil {
+		return fmt.Errorf("encode baseline: %w", err)
+	}
 	h.Format, h.Version = Format, Version
 	h.Started, h.Finished = h.Started.UTC(), h.Finished.UTC() // the zero time stays zero
-	h.Cases, h.Results, h.Errors = len(b.Cases), len(b.Results), errorCount(b.Results)
-
 	bw := bufio.NewWriterSize(w, 64<<10)
 	e := newLineEncoder(bw)
 	if err := e.line(h); err != nil {
 		return fmt.Errorf("encode baseline: header: %w", err)
 	}
-	if err := writeEntries(e, b, true); err != nil {
+	ew := &entryWriter{e: e, lock: h.Lock, cases: true, lat: make([]int64, 0, max(h.Results, 0))}
+	if err := ew.merge(cases, results, addCases); err != nil {
+		return err
+	}
+	if ew.nCases != h.Cases || len(ew.lat) != h.Results || ew.nErrors != h.Errors {
+		return fmt.Errorf("encode baseline: the header counts %d cases, %d results, %d errors; the streams held %d, %d, %d",
+			h.Cases, h.Results, h.Errors, ew.nCases, len(ew.lat), ew.nErrors)
+	}
+	if err := ew.finish(); err != nil {
 		return err
 	}
 	e.buf.Reset()
@@ -177,31 +214,121 @@ func Encode(w io.Writer, b *Baseline) error {
 	return nil
 }
 
-// writeEntries writes the case lines (if cases) and the result lines of b, in
-// file order; b is sorted.
-func writeEntries(e *lineEncoder, b *Baseline, cases bool) error {
-	ri := 0
-	for _, c := range b.Cases {
-		if cases {
-			if err := e.line(newCaseLine(c)); err != nil {
-				return fmt.Errorf("encode baseline: case %q: %w", c.ID, err)
+// An entryWriter writes case and result lines in file order, checking as it
+// goes what check checks of a whole baseline, and keeps the results'
+// latencies for the latencies line.
+type entryWriter struct {
+	e     *lineEncoder
+	lock  lockid.ID
+	cases bool // write case lines (Digest leaves them out)
+
+	cur     eval.Case // the last case written; its ID is "" before the first
+	prev    eval.Result
+	nCases  int
+	nErrors int
+	lat     []int64
+}
+
+// merge writes cases and results in file order: each case, then the results
+// of its id.
+func (w *entryWriter) merge(cases iter.Seq2[eval.Case, error], results iter.Seq2[eval.Result, error], addCases bool) error {
+	nextC, stopC := iter.Pull2(cases)
+	defer stopC()
+	nextR, stopR := iter.Pull2(results)
+	defer stopR()
+	c, err, cok := nextC()
+	if err != nil {
+		return err
+	}
+	r, err, rok := nextR()
+	if err != nil {
+		return err
+	}
+	for cok || rok {
+		switch {
+		case rok && w.nCases > 0 && r.CaseID == w.cur.ID:
+			if err := w.result(r); err != nil {
+				return err
 			}
-		}
-		for ; ri < len(b.Results) && b.Results[ri].CaseID == c.ID; ri++ {
-			r := b.Results[ri]
-			if err := e.line(newResultLine(r, b.Header.Lock)); err != nil {
-				return fmt.Errorf("encode baseline: result %q sample %d: %w", r.CaseID, r.Sample, err)
+			if r, err, rok = nextR(); err != nil {
+				return err
 			}
+		case cok && (!rok || c.ID <= r.CaseID):
+			if err := w.caseLine(c); err != nil {
+				return err
+			}
+			if c, err, cok = nextC(); err != nil {
+				return err
+			}
+		case addCases && (w.nCases == 0 || r.CaseID > w.cur.ID):
+			if err := w.caseLine(eval.Case{ID: r.CaseID, Hash: r.CaseHash}); err != nil {
+				return err
+			}
+		case w.nCases > 0 && r.CaseID < w.cur.ID:
+			return fmt.Errorf("encode baseline: results out of order at %q sample %d", r.CaseID, r.Sample)
+		default:
+			return fmt.Errorf("encode baseline: result of unknown case %q", r.CaseID)
 		}
 	}
-	if len(b.Results) == 0 {
+	return nil
+}
+
+// caseLine writes c, the next case in id order.
+func (w *entryWriter) caseLine(c eval.Case) error {
+	if c.ID == "" {
+		return errors.New("encode baseline: a case has an empty id")
+	}
+	if w.nCases > 0 && w.cur.ID >= c.ID {
+		if w.cur.ID == c.ID {
+			return fmt.Errorf("encode baseline: duplicate case %q", c.ID)
+		}
+		return fmt.Errorf("encode baseline: cases out of order at %q", c.ID)
+	}
+	c.Scorers = nil
+	w.cur = c
+	w.nCases++
+	if !w.cases {
 		return nil
 	}
-	l := latencyLine{LatenciesNS: make([]int64, len(b.Results))}
-	for i, r := range b.Results {
-		l.LatenciesNS[i] = int64(r.Latency)
+	if err := w.e.line(newCaseLine(c)); err != nil {
+		return fmt.Errorf("encode baseline: case %q: %w", c.ID, err)
 	}
-	if err := e.line(l); err != nil {
+	return nil
+}
+
+// result writes r, the next result of the current case.
+func (w *entryWriter) result(r eval.Result) error {
+	if r.CaseHash != w.cur.Hash {
+		return fmt.Errorf("encode baseline: result %q sample %d has case hash %q, its case %q", r.CaseID, r.Sample, r.CaseHash, w.cur.Hash)
+	}
+	if r.Sample < 0 {
+		return fmt.Errorf("encode baseline: result %q has negative sample %d", r.CaseID, r.Sample)
+	}
+	if len(w.lat) > 0 {
+		switch c := compareResults(w.prev, r); {
+		case c == 0:
+			return fmt.Errorf("encode baseline: duplicate result %q sample %d", r.CaseID, r.Sample)
+		case c > 0:
+			return fmt.Errorf("encode baseline: results out of order at %q sample %d", r.CaseID, r.Sample)
+		}
+	}
+	w.prev = eval.Result{CaseID: r.CaseID, Sample: r.Sample}
+	w.lat = append(w.lat, int64(r.Latency))
+	if r.Error != "" {
+		w.nErrors++
+	}
+	if err := w.e.line(newResultLine(r, w.lock)); err != nil {
+		return fmt.Errorf("encode baseline: result %q sample %d: %w", r.CaseID, r.Sample, err)
+	}
+	return nil
+}
+
+// finish writes the latencies line, if there were results.
+func (w *entryWriter) finish() error {
+	if len(w.lat) == 0 {
+		return nil
+	}
+	if err := w.e.line(latencyLine{LatenciesNS: w.lat}); err != nil {
 		return fmt.Errorf("encode baseline: latencies: %w", err)
 	}
 	return nil
@@ -228,7 +355,11 @@ func (b *Baseline) Digest() (string, error) {
 		return "", fmt.Errorf("baseline digest: %w", err)
 	}
 	e := newLineEncoder(io.Discard)
-	if err := writeEntries(e, b, false); err != nil {
+	w := &entryWriter{e: e, lock: b.Header.Lock, lat: make([]int64, 0, len(b.Results))}
+	if err := w.merge(sliceSeq(b.Cases), sliceSeq(b.Results), false); err != nil {
+		return "", err
+	}
+	if err := w.finish(); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(e.sum.Sum(nil)), nil

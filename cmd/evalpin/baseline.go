@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/outfile"
@@ -70,14 +69,14 @@ func (a *app) baselineExport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	x, err := runs.Export(ctx, db, pos[0], runs.ExportOptions{AllowIncomplete: *allowIncomplete, Suite: *suite})
+	x, err := runs.StartExport(ctx, db, pos[0], runs.ExportOptions{AllowIncomplete: *allowIncomplete, Suite: *suite})
 	if err != nil {
 		return fmt.Errorf("baseline export: %w", err)
 	}
 	for _, w := range x.Warnings {
 		fmt.Fprintf(stderr, "evalpin: warning: %s\n", untrusted.Line(w.Error()))
 	}
-	if err := outfile.Write(*out, stdout, func(w io.Writer) error { return baselines.Encode(w, x.Baseline) }); err != nil {
+	if err := outfile.Write(*out, stdout, func(w io.Writer) error { return x.Stream(ctx, db, w) }); err != nil {
 		return fmt.Errorf("baseline export: %w", err)
 	}
 	dest := *out

@@ -101,13 +101,11 @@ type Exported struct {
 // baseline file. The errors are Resolve's, an *IncompleteError, and the
 // store's.
 func Export(ctx context.Context, db *store.DB, ref string, opts ExportOptions) (*Exported, error) {
-	r, err := Resolve(ctx, db, ref, opts.Suite)
+	x, err := StartExport(ctx, db, ref, opts)
 	if err != nil {
 		return nil, err
 	}
-	if r.Status != eval.RunComplete && !opts.AllowIncomplete {
-		return nil, &IncompleteError{Run: r}
-	}
+	r := x.Run
 	results, err := db.Results(ctx, r.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
@@ -120,7 +118,25 @@ func Export(ctx context.Context, db *store.DB, ref string, opts ExportOptions) (
 	for _, c := range byID {
 		cases = append(cases, c)
 	}
-	x := &Exported{Run: r, Baseline: baselines.New(r, cases, results)}
+	b := baselines.New(r, cases, results)
+	h := x.Baseline.Header
+	b.Header.LockSource, b.Header.LockQuantization, b.Header.LockManifest = h.LockSource, h.LockQuantization, h.LockManifest
+	x.Baseline = b
+	return x, nil
+}
+
+// StartExport is Export without the cases and results: the Baseline it
+// returns holds the header alone, with no counts, and Stream streams the
+// file. The errors are Export's.
+func StartExport(ctx context.Context, db *store.DB, ref string, opts ExportOptions) (*Exported, error) {
+	r, err := Resolve(ctx, db, ref, opts.Suite)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != eval.RunComplete && !opts.AllowIncomplete {
+		return nil, &IncompleteError{Run: r}
+	}
+	x := &Exported{Run: r, Baseline: baselines.New(r, nil, nil)}
 	l, err := db.Lock(ctx, r.Lock)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -138,6 +154,18 @@ func Export(ctx context.Context, db *store.DB, ref string, opts ExportOptions) (
 		}
 	}
 	return x, nil
+}
+
+// Stream writes the baseline file of x, a StartExport, to w: the file
+// baselines.Encode writes of Export's Baseline, streamed from the store
+// (store.DB.ReadExport, baselines.EncodeStream) so that its memory does not
+// grow with the run. It sets the header's counts in x.Baseline.
+func (x *Exported) Stream(ctx context.Context, db *store.DB, w io.Writer) error {
+	return db.ReadExport(ctx, x.Run.ID, x.Run.SuiteHash, func(rd store.ExportRead) error {
+		h := &x.Baseline.Header
+		h.Cases, h.Results, h.Errors = rd.Cases, rd.Results, rd.Errors
+		return baselines.EncodeStream(w, *h, rd.StoredCases, rd.RunResults, true)
+	})
 }
 
 // FindImported returns the id of a stored run that holds the same baseline as
