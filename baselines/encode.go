@@ -12,6 +12,7 @@ import (
 	"io"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -328,10 +329,60 @@ func (w *entryWriter) finish() error {
 	if len(w.lat) == 0 {
 		return nil
 	}
-	if err := w.e.line(latencyLine{LatenciesNS: w.lat}); err != nil {
+	// The line holds a number a result: written in pieces, it takes no
+	// memory beyond w.lat (a run of a million results would otherwise hold
+	// the line several times over while encoding/json builds it). It is the
+	// line e.line writes when redaction leaves it as it is, which is checked
+	// first by streaming it through a secret.Writer; else e.line writes it.
+	orig, red := sha256.New(), sha256.New()
+	sw := secret.NewWriter(red)
+	err := latencyChunks(w.lat, func(p []byte) error {
+		orig.Write(p)
+		_, err := sw.Write(p)
+		return err
+	})
+	if err == nil {
+		err = sw.Flush()
+	}
+	if err == nil && bytes.Equal(orig.Sum(nil), red.Sum(nil)) {
+		err = latencyChunks(w.lat, func(p []byte) error {
+			w.e.sum.Write(p)
+			_, err := w.e.w.Write(p)
+			return err
+		})
+	} else if err == nil {
+		err = w.e.line(latencyLine{LatenciesNS: w.lat})
+	}
+	if err != nil {
 		return fmt.Errorf("encode baseline: latencies: %w", err)
 	}
 	return nil
+}
+
+// latencyChunks calls emit with the JSON line of latencyLine{lat}, as
+// encoding/json writes it, in pieces of about 64 KiB.
+func latencyChunks(lat []int64, emit func([]byte) error) error {
+	const size = 64 << 10
+	buf := make([]byte, 0, size+32)
+	buf = append(buf, `{"latencies_ns":[`...)
+	for i, v := range lat {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendInt(buf, v, 10)
+		if len(buf) >= size {
+			if err := emit(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if lat == nil {
+		buf = append(buf[:0], `{"latencies_ns":null`...)
+	} else {
+		buf = append(buf, ']')
+	}
+	return emit(append(buf, "}\n"...))
 }
 
 // sorted returns b, or a copy of b in file order if b is not.

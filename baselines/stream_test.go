@@ -2,6 +2,7 @@ package baselines
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"iter"
 	"slices"
@@ -146,4 +147,36 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// The latencies line written in pieces is the line encoding/json writes, a
+// piece's end falling anywhere; one that a secret is redacted from is
+// refused, as e.line refuses it.
+func TestLatencyLine(t *testing.T) {
+	for _, n := range []int{1, 3, 9000, 70000} {
+		lat := make([]int64, n)
+		for i := range lat {
+			lat[i] = int64(i)*7919 - 5
+		}
+		var got bytes.Buffer
+		if err := latencyChunks(lat, func(p []byte) error { got.Write(p); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(latencyLine{LatenciesNS: lat}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%d latencies: the pieces make %.80q…, encoding/json %.80q…", n, got.Bytes(), want.Bytes())
+		}
+	}
+
+	const digits = "98765432123456789"
+	secret.Register(digits)
+	b := sampleBaseline()
+	b.Results[2].Latency = 98765432123456789
+	err := Encode(&bytes.Buffer{}, b)
+	if want := "encode baseline: latencies: a secret in it cannot be redacted"; errText(err) != want {
+		t.Errorf("a secret in the latencies: error %q, want %q", errText(err), want)
+	}
 }
