@@ -2,6 +2,7 @@ package baselines
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"iter"
@@ -158,8 +159,12 @@ func TestLatencyLine(t *testing.T) {
 		for i := range lat {
 			lat[i] = int64(i)*7919 - 5
 		}
+		var varints []byte
+		for _, v := range lat {
+			varints = binary.AppendVarint(varints, v)
+		}
 		var got bytes.Buffer
-		if err := latencyChunks(lat, func(p []byte) error { got.Write(p); return nil }); err != nil {
+		if err := latencyChunks(varints, func(p []byte) error { got.Write(p); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		var want bytes.Buffer
