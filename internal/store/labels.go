@@ -95,9 +95,9 @@ func (db *DB) RunLabels(ctx context.Context, runID int64) (labels map[string]Lab
 
 // SuiteLabels returns the tags and cluster of every stored case of the suite
 // with hash suiteHash, keyed by case id: what a diff needs of a suite, read
-// without decoding the cases' prompts (as CaseLabels reads them), held as
-// Labels, a fifth of the memory of the cases CaseLabels returns, and with
-// cases of equal tags sharing one Tags slice (clipped, so that an append
+// without decoding the cases' prompts (SQLite extracts the two fields:
+// BenchmarkFastCaseLabels), held as Labels, a fifth of the memory of
+// eval.Case values, and with cases of equal tags sharing one Tags slice (clipped, so that an append
 // copies it). A suite the store does not know has no cases. FuzzCaseLabels
 // holds it equal to the labels of Cases.
 func (db *DB) SuiteLabels(ctx context.Context, suiteHash string) (_ map[string]Label, err error) {

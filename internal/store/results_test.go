@@ -225,7 +225,7 @@ func TestComparedResults(t *testing.T) {
 	}
 }
 
-func TestCaseLabels(t *testing.T) {
+func TestSuiteLabels(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	suite := eval.Suite{Name: "s1", Version: "1", Hash: "suitehash1", Settings: eval.DefaultSettings()}
@@ -243,24 +243,9 @@ func TestCaseLabels(t *testing.T) {
 	if err := db.PutSuite(ctx, suite); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.CaseLabels(ctx, suite.Hash)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := make(map[string]eval.Case)
 	for _, c := range suite.Cases {
 		want[c.ID] = eval.Case{ID: c.ID, Tags: c.Tags, Cluster: c.Cluster}
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("CaseLabels:\ngot  %+v\nwant %+v", got, want)
-	}
-	// An append to one case's tags leaves the others alone.
-	_ = append(got["a"].Tags, "appended")
-	if got, want := len(got["b"].Tags), 2; got != want {
-		t.Fatalf("case b has %d tags after an append to case a's, want %d", got, want)
-	}
-	if none, err := db.CaseLabels(ctx, "unknown"); err != nil || len(none) != 0 {
-		t.Fatalf("CaseLabels(unknown suite) = %v, %v; want none", none, err)
 	}
 	// SuiteLabels: the same labels, cases with equal tags sharing them,
 	// clipped, so that an append to one case's tags leaves the others alone.

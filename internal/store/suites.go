@@ -325,49 +325,6 @@ func (db *DB) Cases(ctx context.Context, suiteHash string) (_ map[string]eval.Ca
 	return cases, nil
 }
 
-// CaseLabels returns the tags and cluster of every stored case of the suite
-// with hash suiteHash, keyed by case id: cases with only their ID, Tags and
-// Cluster set. It is what a diff needs of a suite, read without decoding the
-// cases' prompts: BenchmarkFastCaseLabels reads them in a quarter of the time
-// Cases takes. A suite the store does not know has no cases. FuzzCaseLabels
-// holds it equal to the labels of Cases.
-func (db *DB) CaseLabels(ctx context.Context, suiteHash string) (_ map[string]eval.Case, err error) {
-	defer db.explain(&err)
-	var n int
-	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE suite_hash = ?`, suiteHash).Scan(&n); err != nil {
-		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
-	}
-	// SQLite extracts the two fields from the stored JSON; tags come as the
-	// JSON text of their array.
-	rows, err := db.db.QueryContext(ctx, `SELECT case_id, json_extract(body, '$.tags'), json_extract(body, '$.cluster')
-		FROM cases WHERE suite_hash = ?`, suiteHash)
-	if err != nil {
-		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
-	}
-	defer rows.Close()
-	cases := make(map[string]eval.Case, n)
-	var (
-		id            string
-		tags, cluster sql.NullString
-	)
-	for rows.Next() {
-		if err := rows.Scan(&id, &tags, &cluster); err != nil {
-			return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
-		}
-		c := eval.Case{ID: id, Cluster: cluster.String}
-		if tags.Valid {
-			if err := json.Unmarshal([]byte(tags.String), &c.Tags); err != nil {
-				return nil, fmt.Errorf("case labels of suite %.12s: case %s: tags: %w", suiteHash, c.ID, err)
-			}
-		}
-		cases[c.ID] = c
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
-	}
-	return cases, nil
-}
-
 // decodeCase turns a stored case body back into an eval.Case.
 func decodeCase(body string) (eval.Case, error) {
 	var doc caseDoc
