@@ -23,16 +23,7 @@ func decodeChatFast(body []byte) (r chatResponse, ok bool) {
 		return r, false
 	}
 	d := fastDecoder{b: body}
-	var seen [4]bool // model, system_fingerprint, usage, choices
-	ok = d.object(func(key []byte) bool {
-		i := fieldIndex(key, "model", "system_fingerprint", "usage", "choices")
-		switch {
-		case i < 0:
-			return i == -1 && d.skip()
-		case seen[i]:
-			return false
-		}
-		seen[i] = true
+	ok = d.fields(func(i int) bool {
 		switch i {
 		case 0:
 			return d.str(&r.Model)
@@ -42,7 +33,7 @@ func decodeChatFast(body []byte) (r chatResponse, ok bool) {
 			return d.usage(&r.Usage)
 		}
 		return d.choices(&r)
-	})
+	}, "model", "system_fingerprint", "usage", "choices")
 	return r, ok
 }
 
@@ -173,11 +164,14 @@ func (d *fastDecoder) integer(n *int) bool {
 	return true
 }
 
-// usage reads the usage object.
-func (d *fastDecoder) usage(u *usage) bool {
-	var seen [2]bool
+// fields reads an object whose fields of interest are names (at most 4):
+// read reads the value of names[i]; other keys are skipped. A key it cannot
+// take as json.Unmarshal would (fieldIndex's -2) or a field repeated stops
+// it, false.
+func (d *fastDecoder) fields(read func(i int) bool, names ...string) bool {
+	var seen [4]bool
 	return d.object(func(key []byte) bool {
-		i := fieldIndex(key, "prompt_tokens", "completion_tokens")
+		i := fieldIndex(key, names...)
 		switch {
 		case i < 0:
 			return i == -1 && d.skip()
@@ -185,11 +179,18 @@ func (d *fastDecoder) usage(u *usage) bool {
 			return false
 		}
 		seen[i] = true
+		return read(i)
+	})
+}
+
+// usage reads the usage object.
+func (d *fastDecoder) usage(u *usage) bool {
+	return d.fields(func(i int) bool {
 		if i == 0 {
 			return d.integer(&u.PromptTokens)
 		}
 		return d.integer(&u.CompletionTokens)
-	})
+	}, "prompt_tokens", "completion_tokens")
 }
 
 // choices reads the choices array into r.Choices.
@@ -206,39 +207,19 @@ func (d *fastDecoder) choices(r *chatResponse) bool {
 	for {
 		r.Choices = append(r.Choices, chatChoice{})
 		c := &r.Choices[len(r.Choices)-1]
-		var seen [2]bool
-		ok := d.object(func(key []byte) bool {
-			i := fieldIndex(key, "message", "finish_reason")
-			switch {
-			case i < 0:
-				return i == -1 && d.skip()
-			case seen[i]:
-				return false
-			}
-			seen[i] = true
+		ok := d.fields(func(i int) bool {
 			if i == 1 {
 				return d.str(&c.FinishReason)
 			}
-			var content bool
-			return d.object(func(key []byte) bool {
-				switch fieldIndex(key, "content") {
-				case -1:
-					return d.skip()
-				case 0:
-					if content {
-						return false
-					}
-					content = true
-					if d.ws() == 'n' { // null: no output
-						d.i += len("null")
-						return true
-					}
-					c.Message.Content = new(string)
-					return d.str(c.Message.Content)
+			return d.fields(func(int) bool {
+				if d.ws() == 'n' { // null: no output
+					d.i += len("null")
+					return true
 				}
-				return false
-			})
-		})
+				c.Message.Content = new(string)
+				return d.str(c.Message.Content)
+			}, "content")
+		}, "message", "finish_reason")
 		if !ok {
 			return false
 		}
