@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evalpin/evalpin/eval/score"
+	"github.com/evalpin/evalpin/internal/canonjson"
 )
 
 // appendCanonical appends the canonical JSON of v: object keys sorted (by
@@ -267,38 +268,11 @@ func appendFloat(b []byte, f float64) []byte {
 	return b
 }
 
-// appendString appends s as a JSON string, escaping only what JSON requires.
+// appendString appends s as a canonical JSON string, invalid UTF-8 replaced
+// by U+FFFD first.
 func appendString(b []byte, s string) []byte {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return canonjson.AppendString(b, s)
 }

@@ -19,6 +19,7 @@ var allowed = map[string][]string{
 	"internal/untrusted": {},
 	"internal/lockid":    {},
 	"internal/secret":    {},
+	"internal/canonjson": {},
 	"eval/stats":         {},
 	"internal/cli":       {"internal/fault"},
 	"internal/interrupt": {},
@@ -31,9 +32,9 @@ var allowed = map[string][]string{
 	"eval":         {"internal/lockid"},
 	"eval/score":   {"eval"},
 	"eval/compare": {"eval", "eval/stats", "internal/fault"},
-	"suites":       {"eval", "eval/score", "internal/fault"},
+	"suites":       {"eval", "eval/score", "internal/canonjson", "internal/fault"},
 	// Lock manifests, identities, endpoints, the sidecar.
-	"internal/lock":     {"internal/fault", "internal/lockid", "internal/untrusted"},
+	"internal/lock":     {"internal/canonjson", "internal/fault", "internal/lockid", "internal/untrusted"},
 	"internal/identity": {"internal/lock", "internal/lockid", "internal/ollama", "internal/untrusted"},
 	"internal/endpoint": {"eval", "internal/fault", "internal/lock", "internal/lockid", "internal/ollama", "internal/untrusted"},
 	// The sidecar reads what a lock says the engine must serve (the locked

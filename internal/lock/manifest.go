@@ -26,6 +26,7 @@ import (
 
 	"github.com/gowebpki/jcs"
 
+	"github.com/evalpin/evalpin/internal/canonjson"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/lockid"
 )
@@ -258,14 +259,14 @@ func appendFiles(out []byte, files []File, version int) ([]byte, error) {
 			out = append(out, ',')
 		}
 		out = append(out, `{"path":`...)
-		out = appendJCSString(out, f.Path)
+		out = canonjson.AppendString(out, f.Path)
 		if version >= 2 && f.RestSHA256 != "" {
 			out = append(out, `,"rest_sha256":"`...)
 			out = append(out, f.RestSHA256...) // lower-case hex (check)
 			out = append(out, '"')
 		}
 		out = append(out, `,"role":`...)
-		out = appendJCSString(out, string(f.Role))
+		out = canonjson.AppendString(out, string(f.Role))
 		out = append(out, `,"sha256":"`...)
 		out = append(out, f.SHA256...) // lower-case hex (check)
 		out = append(out, `","size":`...)
@@ -281,38 +282,6 @@ func appendFiles(out []byte, files []File, version int) ([]byte, error) {
 		out = append(out, '}')
 	}
 	return out, nil
-}
-
-// appendJCSString appends s (valid UTF-8) as an RFC 8785 string: quotes and
-// backslashes escaped, \b \f \n \r \t for those controls, \u00xx for the other
-// controls below 0x20, and every other byte as it is.
-func appendJCSString(out []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	out = append(out, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '"', '\\':
-			out = append(out, '\\', c)
-		case '\b':
-			out = append(out, '\\', 'b')
-		case '\f':
-			out = append(out, '\\', 'f')
-		case '\n':
-			out = append(out, '\\', 'n')
-		case '\r':
-			out = append(out, '\\', 'r')
-		case '\t':
-			out = append(out, '\\', 't')
-		default:
-			if c < 0x20 {
-				out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			} else {
-				out = append(out, c)
-			}
-		}
-	}
-	return append(out, '"')
 }
 
 // ID computes m's lock id from its identity fields: "sha256:" and the hex
