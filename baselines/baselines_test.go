@@ -322,6 +322,18 @@ func TestDecodeRefuses(t *testing.T) {
 			l[2] = strings.Replace(l[2], `"sample":0,`, `"sample":0,"latency_ns":5,`, 1)
 			return reseal(l)
 		}, `b.jsonl:3: result of case "a-raw" has latency_ns: version 2 keeps latencies on the latency line`, nil},
+		{"negative latency", func(l []string) []byte {
+			return reseal(append(l[:7:7], `{"latencies_ns":[1,-2,3,4]}`))
+		}, "b.jsonl:8: the latency line holds a negative latency for result 2", nil},
+		{"latency with a leading zero", func(l []string) []byte {
+			return reseal(append(l[:7:7], `{"latencies_ns":[1,02,3,4]}`))
+		}, "b.jsonl:8: not a baseline line: invalid character '2' after array element", nil},
+		{"latency line with another field", func(l []string) []byte {
+			return reseal(append(l[:7:7], `{"latencies_ns":[1,2,3,4],"case":"x"}`))
+		}, `b.jsonl:8: a line must have exactly one of "case", "result", "latencies_ns" and "sha256"`, nil},
+		{"two latency lines", func(l []string) []byte {
+			return reseal(append(l[:8:8], l[7]))
+		}, "b.jsonl:9: a line after the latency line: it comes last, before the checksum", nil},
 		{"line after the latencies", func(l []string) []byte {
 			return reseal(append(l[:8:8], l[1]))
 		}, "b.jsonl:9: a line after the latency line: it comes last, before the checksum", nil},
@@ -345,9 +357,13 @@ func TestDecodeRefuses(t *testing.T) {
 		}, "b.jsonl:10: content after the checksum line 9: the file was edited after export", ErrChecksum},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode(bytes.NewReader(tc.file(sampleLines(t))), "b.jsonl")
+			data := tc.file(sampleLines(t))
+			_, err := Decode(bytes.NewReader(data), "b.jsonl")
 			if err == nil {
 				t.Fatal("Decode accepted the file")
+			}
+			if _, cerr := Check("b.jsonl", opener(data)); cerr == nil || cerr.Error() != err.Error() {
+				t.Errorf("Check: %v, Decode: %v", cerr, err)
 			}
 			if tc.want != "" && err.Error() != tc.want {
 				t.Errorf("Decode:\n got %s\nwant %s", err, tc.want)

@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/maphash"
 	"io"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
@@ -43,16 +47,50 @@ type entry struct {
 	SHA256      *string  `json:"sha256"`
 }
 
-// decoder holds the state of one Decode.
+// decoder holds the state of one read of a baseline file: what it checks
+// takes a few bytes a case, not the case, so that a file of a million cases
+// can be checked (Check) without being held.
 type decoder struct {
 	name string
-	b    Baseline
-	// cur is the index in b.Cases of the case whose results may follow, or
-	// -1 before the first case line.
-	cur   int
-	index map[string]bool // case ids seen
-	// latencies is whether a version-2 file's latency line has been read.
-	latencies bool
+	h    Header
+	// cur is the last case line's case; nCases is 0 before the first.
+	cur                       eval.Case
+	nCases, nResults, nErrors int
+	// prevID and prevSample are the last result line's case and sample.
+	prevID     string
+	prevSample int
+	// seen holds a hash of each case id in file order, read only to word
+	// an error (a result or case of an id seen before).
+	seen []uint64
+	seed maphash.Seed
+	// latencies is whether a version-2 file's latency line has been read;
+	// nLat and negLat count its values and name its first negative one
+	// (1-based, 0 for none); lat keeps them as varints when keepLat is set,
+	// up to one a result.
+	latencies    bool
+	nLat, negLat int
+	keepLat      bool
+	lat          []byte
+
+	// onCase and onResult receive each case and result checked, in file
+	// order, while no problem has been found; results carry no latency
+	// from a version-2 file's latency line, which comes last.
+	onCase   func(eval.Case)
+	onResult func(eval.Result)
+	// verified is set when the content was checked before (File): the
+	// counts and the latency line are not checked again, and with
+	// skipResults, result lines are only summed, not decoded.
+	verified, skipResults bool
+	// blk, when set, sums each block of blockLines lines, and onBlock is
+	// given each block's sum (and the last, shorter one).
+	blk      hash.Hash
+	blkLines int
+	onBlock  func(sum []byte) error
+}
+
+// newDecoder returns a decoder of the file name.
+func newDecoder(name string) *decoder {
+	return &decoder{name: name, seed: maphash.MakeSeed()}
 }
 
 // Decode reads a baseline file from r; name is the file's name for errors,
@@ -68,9 +106,29 @@ type decoder struct {
 //
 // Decode does not check that the header's lock id is the id of its
 // manifest: that takes the lock package, so the caller does it with
-// Header.LockManifest.
+// Header.LockManifest. Decode holds the whole file; Check reads one a line
+// at a time.
 func Decode(r io.Reader, name string) (*Baseline, error) {
-	d := &decoder{name: name, cur: -1, index: map[string]bool{}}
+	d := newDecoder(name)
+	var b Baseline
+	d.keepLat = true
+	d.onCase = func(c eval.Case) { b.Cases = append(b.Cases, c) }
+	d.onResult = func(r eval.Result) { b.Results = append(b.Results, r) }
+	if err := d.read(r); err != nil {
+		return nil, err
+	}
+	b.Header = d.h
+	if b.Header.Version >= 2 {
+		for i, p := 0, d.lat; len(p) > 0 && i < len(b.Results); i++ {
+			v, n := binary.Varint(p)
+			b.Results[i].Latency, p = time.Duration(v), p[n:]
+		}
+	}
+	return &b, nil
+}
+
+// read reads a baseline file from r and checks it (Decode).
+func (d *decoder) read(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	sum := sha256.New()
 	var (
@@ -78,38 +136,67 @@ func Decode(r io.Reader, name string) (*Baseline, error) {
 		n        int   // line number
 		firstErr error // the first problem with the content, a *ParseError
 		sumLine  int   // the checksum line's number, 0 until seen
-		sumOK    bool
 	)
+	// A line is added to its block once it is decoded, when the next is
+	// read: what it holds is then in the block's entries.
+	var done []byte
 	for {
+		if done != nil {
+			if err := d.lineRead(done); err != nil {
+				return err
+			}
+			done = nil
+		}
+		if n > 0 && sumLine == 0 {
+			if p, _ := br.Peek(len(latencyPrefix)); bytes.Equal(p, latencyPrefix) {
+				n++
+				content, err := d.latencyLine(br, sum, n, firstErr == nil && !d.verified)
+				if err != nil {
+					return err
+				}
+				if content != nil && firstErr == nil {
+					firstErr = d.errorf(n, "%w", content)
+				}
+				if err := d.lineRead(nil); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		line, err := readLine(br, &buf)
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+			return fmt.Errorf("read %s: %w", d.name, err)
 		}
 		if len(line) == 0 && err == io.EOF {
 			break
 		}
 		n++
 		if sumLine > 0 {
-			return nil, d.checksumError(n, nil, fmt.Sprintf("content after the checksum line %d: the file was edited after export", sumLine))
+			return d.checksumError(n, nil, fmt.Sprintf("content after the checksum line %d: the file was edited after export", sumLine))
 		}
 		if line[len(line)-1] != '\n' {
-			return nil, d.checksumError(n, nil, "the file is truncated: its last line is cut short and the checksum line is missing")
+			return d.checksumError(n, nil, "the file is truncated: its last line is cut short and the checksum line is missing")
 		}
+		done = line
 		body := line[:len(line)-1]
 		switch {
 		case n == 1 && bytes.HasPrefix(body, []byte("\ufeff")):
-			return nil, d.errorf(n, "%w", errBOM)
+			return d.errorf(n, "%w", errBOM)
 		case n == 1 && bytes.HasSuffix(body, []byte("\r")):
-			return nil, d.errorf(n, "%w", errCRLF)
+			return d.errorf(n, "%w", errCRLF)
 		}
 		if n == 1 {
 			sum.Write(line)
 			if err := d.header(body); err != nil {
 				if errors.Is(err, ErrVersion) || errors.Is(err, ErrNotBaseline) {
-					return nil, d.errorf(n, "%w", err)
+					return d.errorf(n, "%w", err)
 				}
 				firstErr = d.errorf(n, "%w", err)
 			}
+			continue
+		}
+		if d.skipped(body) {
+			sum.Write(line)
 			continue
 		}
 		var e entry
@@ -123,9 +210,8 @@ func Decode(r io.Reader, name string) (*Baseline, error) {
 		if e.SHA256 != nil && e.Case == nil && e.Result == nil {
 			sumLine = n
 			got := hex.EncodeToString(sum.Sum(nil))
-			sumOK = *e.SHA256 == got
-			if !sumOK {
-				return nil, d.checksumError(n, firstErr, fmt.Sprintf("checksum mismatch: the file was edited or damaged after export (its content hashes to %s, the checksum line says %s)", got, *e.SHA256))
+			if *e.SHA256 != got {
+				return d.checksumError(n, firstErr, fmt.Sprintf("checksum mismatch: the file was edited or damaged after export (its content hashes to %s, the checksum line says %s)", got, *e.SHA256))
 			}
 			continue
 		}
@@ -136,23 +222,63 @@ func Decode(r io.Reader, name string) (*Baseline, error) {
 			}
 		}
 	}
+	if done != nil {
+		if err := d.lineRead(done); err != nil {
+			return err
+		}
+	}
+	if err := d.endBlock(); err != nil {
+		return err
+	}
 	switch {
 	case n == 0:
-		return nil, &ParseError{File: name, Err: fmt.Errorf("%w: the file is empty", ErrNotBaseline)}
+		return &ParseError{File: d.name, Err: fmt.Errorf("%w: the file is empty", ErrNotBaseline)}
 	case sumLine == 0:
-		return nil, d.checksumError(n, firstErr, "no checksum line: the file is truncated or was not written by 'evalpin baseline export'")
+		return d.checksumError(n, firstErr, "no checksum line: the file is truncated or was not written by 'evalpin baseline export'")
 	case firstErr != nil:
-		return nil, firstErr
+		return firstErr
+	case d.verified:
+		return nil
 	}
-	h := d.b.Header
-	if h.Version >= 2 && len(d.b.Results) > 0 && !d.latencies {
-		return nil, d.errorf(sumLine, "no latency line before the checksum: a version-2 file with results has one")
+	h := d.h
+	if h.Version >= 2 && d.nResults > 0 && !d.latencies {
+		return d.errorf(sumLine, "no latency line before the checksum: a version-2 file with results has one")
 	}
-	if h.Cases != len(d.b.Cases) || h.Results != len(d.b.Results) || h.Errors != errorCount(d.b.Results) {
-		return nil, d.errorf(1, "the header counts %d cases, %d results and %d errors, the file holds %d, %d and %d",
-			h.Cases, h.Results, h.Errors, len(d.b.Cases), len(d.b.Results), errorCount(d.b.Results))
+	if h.Cases != d.nCases || h.Results != d.nResults || h.Errors != d.nErrors {
+		return d.errorf(1, "the header counts %d cases, %d results and %d errors, the file holds %d, %d and %d",
+			h.Cases, h.Results, h.Errors, d.nCases, d.nResults, d.nErrors)
 	}
-	return &d.b, nil
+	return nil
+}
+
+// skipped reports whether body is a line the decoder skips: a result line,
+// as export starts one, with skipResults.
+func (d *decoder) skipped(body []byte) bool {
+	return d.skipResults && bytes.HasPrefix(body, []byte(`{"result":`))
+}
+
+// lineRead adds a line read whole (or, nil, read and summed by
+// latencyLine) to the block sum, and ends a block every blockLines lines.
+func (d *decoder) lineRead(line []byte) error {
+	if d.blk == nil {
+		return nil
+	}
+	d.blk.Write(line)
+	if d.blkLines++; d.blkLines == blockLines {
+		return d.endBlock()
+	}
+	return nil
+}
+
+// endBlock gives onBlock the sum of the block read so far, if it has a line.
+func (d *decoder) endBlock() error {
+	if d.blk == nil || d.blkLines == 0 {
+		return nil
+	}
+	s := d.blk.Sum(nil)
+	d.blk.Reset()
+	d.blkLines = 0
+	return d.onBlock(s)
 }
 
 func (d *decoder) errorf(line int, format string, args ...any) error {
@@ -189,7 +315,7 @@ func (d *decoder) header(body []byte) error {
 	if probe.Version != 1 && probe.Version != Version {
 		return fmt.Errorf("%w %d: this evalpin reads versions 1 to %d (use the evalpin that exported the file, or export it again)", ErrVersion, probe.Version, Version)
 	}
-	h := &d.b.Header
+	h := &d.h
 	if err := decodeStrict(body, h); err != nil {
 		return fmt.Errorf("header: %w", err)
 	}
@@ -209,37 +335,28 @@ func (d *decoder) header(body []byte) error {
 	if !h.Finished.IsZero() {
 		h.Finished = h.Finished.UTC()
 	}
-	// The counts are not trusted yet: they size the slices only up to a
-	// bound, so a forged header cannot make Decode allocate gigabytes.
-	d.b.Cases = make([]eval.Case, 0, max(0, min(h.Cases, 1<<14)))
-	d.b.Results = make([]eval.Result, 0, max(0, min(h.Results, 1<<16)))
 	return nil
 }
 
 // entry checks and keeps a case, result or latency line.
 func (d *decoder) entry(e *entry) error {
-	v2 := d.b.Header.Version >= 2
 	switch {
-	case d.latencies:
-		return errors.New("a line after the latency line: it comes last, before the checksum")
 	case e.LatenciesNS != nil && e.Case == nil && e.Result == nil && e.SHA256 == nil:
-		if !v2 {
-			return errors.New("a latency line in a version-1 file, whose result lines carry their latency")
+		if d.verified {
+			return nil
 		}
-		if len(*e.LatenciesNS) != len(d.b.Results) {
-			return fmt.Errorf("the latency line holds %d latencies for %d results", len(*e.LatenciesNS), len(d.b.Results))
+		if err := d.latencyStart(); err != nil {
+			return err
 		}
-		for i, ns := range *e.LatenciesNS {
-			if ns < 0 {
-				return fmt.Errorf("the latency line holds a negative latency for result %d", i+1)
-			}
-			d.b.Results[i].Latency = time.Duration(ns)
+		for _, ns := range *e.LatenciesNS {
+			d.latency(ns)
 		}
-		d.latencies = true
-		return nil
+		return d.latencyEnd()
+	case d.latencies:
+		return errLineAfterLatencies
 	case e.LatenciesNS != nil:
 		return errors.New(`a line must have exactly one of "case", "result", "latencies_ns" and "sha256"`)
-	case v2 && e.Result != nil && e.LatencyNS != nil:
+	case d.h.Version >= 2 && e.Result != nil && e.LatencyNS != nil:
 		return fmt.Errorf("result of case %q has latency_ns: version 2 keeps latencies on the latency line", *e.Result)
 	case e.Case != nil && e.Result == nil && e.SHA256 == nil:
 		if !reflect.ValueOf(e.resultFields).IsZero() {
@@ -255,26 +372,41 @@ func (d *decoder) entry(e *entry) error {
 	return errors.New(`a line must have exactly one of "case", "result" and "sha256"`)
 }
 
+// errLineAfterLatencies is the error of a line between the latency line and
+// the checksum.
+var errLineAfterLatencies = errors.New("a line after the latency line: it comes last, before the checksum")
+
+// seenCase reports whether a case line of id came before.
+func (d *decoder) seenCase(id string) bool {
+	h := maphash.String(d.seed, id)
+	return slices.Contains(d.seen, h)
+}
+
 func (d *decoder) caseLine(id string, f *caseFields) error {
 	if id == "" {
 		return errors.New("case with an empty id")
 	}
-	if d.index[id] {
-		return fmt.Errorf("duplicate case %q", id)
+	if d.nCases > 0 && id <= d.cur.ID {
+		// Cases come in id order, so only an id not above the last can
+		// be one seen before.
+		if id == d.cur.ID || d.seenCase(id) {
+			return fmt.Errorf("duplicate case %q", id)
+		}
+		return fmt.Errorf("case %q out of order: cases are sorted by id, and %q came before it", id, d.cur.ID)
 	}
-	if d.cur >= 0 && d.b.Cases[d.cur].ID > id {
-		return fmt.Errorf("case %q out of order: cases are sorted by id, and %q came before it", id, d.b.Cases[d.cur].ID)
+	d.seen = append(d.seen, maphash.String(d.seed, id))
+	d.cur = eval.Case{ID: id, Messages: f.Messages, Prompt: f.Prompt, Tags: f.Tags,
+		Cluster: f.Cluster, Overrides: f.Overrides, Hash: f.Hash}
+	d.nCases++
+	if d.onCase != nil {
+		d.onCase(d.cur)
 	}
-	d.index[id] = true
-	d.b.Cases = append(d.b.Cases, eval.Case{ID: id, Messages: f.Messages, Prompt: f.Prompt, Tags: f.Tags,
-		Cluster: f.Cluster, Overrides: f.Overrides, Hash: f.Hash})
-	d.cur = len(d.b.Cases) - 1
 	return nil
 }
 
 func (d *decoder) resultLine(id string, f *resultFields) error {
-	if d.cur < 0 || d.b.Cases[d.cur].ID != id {
-		if d.index[id] {
+	if d.nCases == 0 || d.cur.ID != id {
+		if id < d.cur.ID && d.seenCase(id) {
 			return fmt.Errorf("result of case %q out of order: a case's results follow its case line", id)
 		}
 		return fmt.Errorf("result of unknown case %q: no case line before it", id)
@@ -282,8 +414,8 @@ func (d *decoder) resultLine(id string, f *resultFields) error {
 	if f.Sample < 0 {
 		return fmt.Errorf("result of case %q has a negative sample %d", id, f.Sample)
 	}
-	if n := len(d.b.Results); n > 0 && d.b.Results[n-1].CaseID == id {
-		switch prev := d.b.Results[n-1].Sample; {
+	if d.nResults > 0 && d.prevID == id {
+		switch prev := d.prevSample; {
 		case prev == f.Sample:
 			return fmt.Errorf("duplicate result: case %q sample %d", id, f.Sample)
 		case prev > f.Sample:
@@ -297,11 +429,18 @@ func (d *decoder) resultLine(id string, f *resultFields) error {
 		}
 		out = string(f.OutputBase64)
 	}
-	d.b.Results = append(d.b.Results, eval.Result{
-		CaseID: id, CaseHash: d.b.Cases[d.cur].Hash, Sample: f.Sample, Output: out, FinishReason: f.FinishReason,
-		PromptTokens: f.PromptTokens, CompletionTokens: f.CompletionTokens, Latency: time.Duration(derefOr(f.LatencyNS)),
-		Lock: d.resultLock(f.Lock), ErrorKind: f.ErrorKind, Error: f.Error, Checks: f.Checks,
-	})
+	d.prevID, d.prevSample = id, f.Sample
+	d.nResults++
+	if f.Error != "" {
+		d.nErrors++
+	}
+	if d.onResult != nil {
+		d.onResult(eval.Result{
+			CaseID: id, CaseHash: d.cur.Hash, Sample: f.Sample, Output: out, FinishReason: f.FinishReason,
+			PromptTokens: f.PromptTokens, CompletionTokens: f.CompletionTokens, Latency: time.Duration(derefOr(f.LatencyNS)),
+			Lock: d.resultLock(f.Lock), ErrorKind: f.ErrorKind, Error: f.Error, Checks: f.Checks,
+		})
+	}
 	return nil
 }
 
@@ -354,8 +493,8 @@ func (d *decoder) resultLock(l *lockid.ID) lockid.ID {
 	switch {
 	case l != nil:
 		return *l
-	case d.b.Header.Version >= 2:
-		return d.b.Header.Lock
+	case d.h.Version >= 2:
+		return d.h.Lock
 	}
 	return ""
 }

@@ -416,9 +416,16 @@ func (b *Baseline) Digest() (string, error) {
 	if err := b.check(); err != nil {
 		return "", fmt.Errorf("baseline digest: %w", err)
 	}
+	return DigestResults(b.Header.Lock, sliceSeq(b.Results))
+}
+
+// DigestResults returns the Digest of a baseline of lock whose results, in
+// file order (case id, then sample), are results, reading them one at a
+// time: of a File's Results, or of a stored run's.
+func DigestResults(lock lockid.ID, results iter.Seq2[eval.Result, error]) (string, error) {
 	e := newLineEncoder(io.Discard)
-	w := &entryWriter{e: e, lock: b.Header.Lock, lat: make([]byte, 0, 4*len(b.Results))}
-	if err := w.merge(sliceSeq(b.Cases), sliceSeq(b.Results), false); err != nil {
+	w := &entryWriter{e: e, lock: lock}
+	if err := w.merge(sliceSeq[eval.Case](nil), results, true); err != nil {
 		return "", err
 	}
 	if err := w.finish(); err != nil {
