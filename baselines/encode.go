@@ -156,17 +156,7 @@ func Encode(w io.Writer, b *Baseline) error {
 	}
 	h := b.Header
 	h.Cases, h.Results, h.Errors = len(b.Cases), len(b.Results), errorCount(b.Results)
-	return EncodeStream(w, h, sliceSeq(b.Cases), sliceSeq(b.Results), false)
-}
-
-func sliceSeq[T any](s []T) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		for _, v := range s {
-			if !yield(v, nil) {
-				return
-			}
-		}
-	}
+	return EncodeStream(w, h, eval.SliceSeq(b.Cases), eval.SliceSeq(b.Results), false)
 }
 
 // EncodeStream writes a baseline file to w as Encode does, from h and the
@@ -416,7 +406,7 @@ func (b *Baseline) Digest() (string, error) {
 	if err := b.check(); err != nil {
 		return "", fmt.Errorf("baseline digest: %w", err)
 	}
-	return DigestResults(b.Header.Lock, sliceSeq(b.Results))
+	return DigestResults(b.Header.Lock, eval.SliceSeq(b.Results))
 }
 
 // DigestResults returns the Digest of a baseline of lock whose results, in
@@ -425,7 +415,7 @@ func (b *Baseline) Digest() (string, error) {
 func DigestResults(lock lockid.ID, results iter.Seq2[eval.Result, error]) (string, error) {
 	e := newLineEncoder(io.Discard)
 	w := &entryWriter{e: e, lock: lock}
-	if err := w.merge(sliceSeq[eval.Case](nil), results, true); err != nil {
+	if err := w.merge(eval.SliceSeq[eval.Case](nil), results, true); err != nil {
 		return "", err
 	}
 	if err := w.finish(); err != nil {

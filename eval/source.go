@@ -1,6 +1,9 @@
 package eval
 
-import "sync"
+import (
+	"iter"
+	"sync"
+)
 
 // A Source is the cases of a suite, read in suite order as often as a run
 // needs them, so that a suite too large to hold in memory need not be held: a
@@ -85,3 +88,15 @@ func (s KeySet) Has(k int) bool { return k >= 0 && k/64 < len(s) && s[k/64]&(1<<
 
 // Add puts k, below the set's n, into it.
 func (s KeySet) Add(k int) { s[k/64] |= 1 << (k % 64) }
+
+// SliceSeq returns the stream of s's values without an error: a slice held
+// in memory, given where a stream read from a file or a store is taken.
+func SliceSeq[T any](s []T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for _, v := range s {
+			if !yield(v, nil) {
+				return
+			}
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package runs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -172,7 +171,13 @@ func (x *Exported) Stream(ctx context.Context, db *store.DB, w io.Writer) error 
 // b: the same lock, suite, settings and status, and results with the same
 // digest (baselines.Baseline.Digest).
 func FindImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, bool, error) {
-	h := b.Header
+	return findImported(ctx, db, b.Header, b.Digest)
+}
+
+// findImported returns the id of a stored run that holds the baseline of
+// header h whose digest digest returns, which it calls only when a stored
+// run's counts match h's.
+func findImported(ctx context.Context, db *store.DB, h baselines.Header, digest func() (string, error)) (int64, bool, error) {
 	all, err := db.Runs(ctx, store.RunFilter{Lock: string(h.Lock), SuiteHash: h.SuiteHash, Status: h.Status})
 	if err != nil {
 		return 0, false, err
@@ -190,23 +195,44 @@ func FindImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int
 			continue // cheap: no need to read the outputs
 		}
 		if want == "" {
-			if want, err = b.Digest(); err != nil {
+			if want, err = digest(); err != nil {
 				return 0, false, err
 			}
 		}
-		results, err := db.Results(ctx, r.ID)
+		got, err := storedDigest(ctx, db, r)
 		if err != nil {
-			return 0, false, fmt.Errorf("read results of run %d: %w", r.ID, err)
-		}
-		got, err := baselines.New(r, nil, results).Digest()
-		if err != nil {
-			continue // a stored run that no file could hold is not this one
+			return 0, false, err
 		}
 		if got == want {
 			return r.ID, true, nil
 		}
 	}
 	return 0, false, nil
+}
+
+// storedDigest returns the digest of the stored run r's results, read one at
+// a time; "" for a run that no baseline file could hold.
+func storedDigest(ctx context.Context, db *store.DB, r eval.Run) (string, error) {
+	var got string
+	var readErr error
+	err := db.ReadExport(ctx, r.ID, r.SuiteHash, func(rd store.ExportRead) error {
+		results := func(yield func(eval.Result, error) bool) {
+			for res, err := range rd.RunResults {
+				if err != nil {
+					readErr = err
+				}
+				if !yield(res, err) {
+					return
+				}
+			}
+		}
+		got, _ = baselines.DigestResults(r.Lock, results)
+		return readErr
+	})
+	if err != nil {
+		return "", fmt.Errorf("read results of run %d: %w", r.ID, err)
+	}
+	return got, nil
 }
 
 // Import stores b's lock (with its identity document and source, "baseline"
@@ -217,26 +243,14 @@ func FindImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int
 // gate takes for complete. Import stores b even when db holds it already:
 // FindImported says whether it does.
 func Import(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, error) {
-	h := b.Header
-	source := h.LockSource
-	if source == "" {
-		source = "baseline"
-	}
-	var manifest []byte
-	if len(h.LockManifest) > 0 {
-		manifest = bytes.Clone(h.LockManifest)
-	}
-	if err := db.PutLock(ctx, h.Lock, manifest, source); err != nil {
-		return 0, err
-	}
-	if err := db.SetLockQuantization(ctx, h.Lock, h.LockQuantization); err != nil {
+	if err := putLock(ctx, db, b.Header); err != nil {
 		return 0, err
 	}
 	if err := db.PutSuite(ctx, b.Suite()); err != nil {
 		return 0, err
 	}
 	r := b.Run()
-	if err := db.ImportRun(ctx, &r, slices.Values(b.Results)); err != nil {
+	if err := db.ImportRun(ctx, &r, eval.SliceSeq(b.Results)); err != nil {
 		return 0, err
 	}
 	if err := db.PutRunLabels(ctx, r.ID, b.Cases); err != nil { // the labels the run was made with

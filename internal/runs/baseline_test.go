@@ -15,6 +15,7 @@ import (
 	"github.com/evalpin/evalpin/internal/lock"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/runs"
+	"github.com/evalpin/evalpin/internal/store"
 )
 
 // A testLock is a lock id with its identity document.
@@ -227,29 +228,96 @@ func TestImport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id, ok, err := runs.FindImported(ctx, h.db, b)
-			if err != nil || ok != (tt.want != 0) || id != tt.want {
-				t.Errorf("FindImported in the history = run %d, %v, %v; want run %d", id, ok, err, tt.want)
+			path := filepath.Join(t.TempDir(), "b.jsonl")
+			if err := os.WriteFile(path, file, 0o644); err != nil {
+				t.Fatal(err)
 			}
-
-			db := openDB(t, "")
-			if _, ok, err := runs.FindImported(ctx, db, b); ok || err != nil {
-				t.Fatalf("FindImported in an empty store = %v, %v", ok, err)
-			}
-			id, err = runs.Import(ctx, db, b)
+			f, cleanup, err := runs.CheckBaselineArg(path)
+			defer cleanup()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if again, ok, err := runs.FindImported(ctx, db, b); again != id || !ok || err != nil {
-				t.Errorf("FindImported after Import = run %d, %v, %v; want run %d", again, ok, err, id)
-			}
-			x, err := runs.Export(ctx, db, "1", runs.ExportOptions{AllowIncomplete: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := encode(t, x.Baseline); !bytes.Equal(got, file) {
-				t.Errorf("export → import → export changed the file:\n%s\nwant\n%s", got, file)
+			for _, via := range []struct {
+				name  string
+				find  func(db *store.DB) (int64, bool, error)
+				store func(db *store.DB) (int64, error)
+			}{
+				{"Import", func(db *store.DB) (int64, bool, error) { return runs.FindImported(ctx, db, b) },
+					func(db *store.DB) (int64, error) { return runs.Import(ctx, db, b) }},
+				{"ImportFile", func(db *store.DB) (int64, bool, error) { return runs.FindImportedFile(ctx, db, f) },
+					func(db *store.DB) (int64, error) { return runs.ImportFile(ctx, db, f) }},
+			} {
+				id, ok, err := via.find(h.db)
+				if err != nil || ok != (tt.want != 0) || id != tt.want {
+					t.Errorf("%s: found in the history run %d, %v, %v; want run %d", via.name, id, ok, err, tt.want)
+				}
+				db := openDB(t, "")
+				if _, ok, err := via.find(db); ok || err != nil {
+					t.Fatalf("%s: found in an empty store: %v, %v", via.name, ok, err)
+				}
+				id, err = via.store(db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again, ok, err := via.find(db); again != id || !ok || err != nil {
+					t.Errorf("%s: found after the import run %d, %v, %v; want run %d", via.name, again, ok, err, id)
+				}
+				x, err := runs.Export(ctx, db, "1", runs.ExportOptions{AllowIncomplete: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := encode(t, x.Baseline); !bytes.Equal(got, file) {
+					t.Errorf("%s: export → import → export changed the file:\n%s\nwant\n%s", via.name, got, file)
+				}
 			}
 		})
+	}
+}
+
+// A baseline file changed after CheckBaselineArg checked it is refused by
+// ImportFile, which stores nothing of the changed part: no output of the
+// edit reaches the store, and the run is left running.
+func TestImportFileChanged(t *testing.T) {
+	ctx := context.Background()
+	file := encode(t, richBaseline(t, eval.RunComplete, 400)) // 1,602 lines: two blocks
+	path := filepath.Join(t.TempDir(), "b.jsonl")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, cleanup, err := runs.CheckBaselineArg(path)
+	defer cleanup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(file), "\n")
+	edited := 1500
+	for !strings.Contains(lines[edited], `"output":"out `) {
+		edited++
+	}
+	lines[edited] = strings.Replace(lines[edited], `"output":"out `, `"output":"EDITED `, 1)
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, "")
+	if _, err := runs.ImportFile(ctx, db, f); !errors.Is(err, baselines.ErrChanged) {
+		t.Fatalf("ImportFile of a changed file: %v, want an error matching baselines.ErrChanged", err)
+	}
+	all, err := db.Runs(ctx, store.RunFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if r.Status != eval.RunRunning {
+			t.Errorf("run %d is %s after a refused import, want running", r.ID, r.Status)
+		}
+		results, err := db.Results(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, res := range results {
+			if strings.Contains(res.Output, "EDITED") {
+				t.Fatalf("the edited output of case %s was stored", res.CaseID)
+			}
+		}
 	}
 }

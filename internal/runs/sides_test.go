@@ -98,7 +98,7 @@ func (h *history) put(t *testing.T, lock lockid.ID, s eval.Suite, settings eval.
 	}
 	r := eval.Run{Lock: lock, Suite: s.Name, SuiteVersion: s.Version, SuiteHash: s.Hash, Settings: settings,
 		Version: "test", Status: status, Started: started, Finished: started.Add(time.Minute)}
-	if err := h.db.ImportRun(context.Background(), &r, slices.Values(results)); err != nil {
+	if err := h.db.ImportRun(context.Background(), &r, eval.SliceSeq(results)); err != nil {
 		t.Fatal(err)
 	}
 	return r

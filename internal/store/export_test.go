@@ -36,7 +36,7 @@ func TestReadExport(t *testing.T) {
 		}
 	}
 	run := eval.Run{Lock: "sha256:aa", Suite: "s", SuiteHash: suite.Hash, Settings: eval.DefaultSettings(), Status: eval.RunComplete}
-	if err := db.ImportRun(ctx, &run, slices.Values(results)); err != nil {
+	if err := db.ImportRun(ctx, &run, eval.SliceSeq(results)); err != nil {
 		t.Fatal(err)
 	}
 	wantResults, err := db.Results(ctx, run.ID)

@@ -20,8 +20,9 @@ const importBatch = 512
 // given its status and finish time only once every result is stored, so an
 // import that stops half-way leaves a run that nothing takes for complete.
 // Results are stored as a Writer stores them: redacted, and a second result of
-// the same case sample dropped.
-func (db *DB) ImportRun(ctx context.Context, run *eval.Run, results iter.Seq[eval.Result]) (err error) {
+// the same case sample dropped. An error from results ends the import with
+// that error, the run left running.
+func (db *DB) ImportRun(ctx context.Context, run *eval.Run, results iter.Seq2[eval.Result, error]) (err error) {
 	defer db.explain(&err)
 	status, finished := run.Status, run.Finished
 	switch status {
@@ -51,7 +52,10 @@ func (db *DB) ImportRun(ctx context.Context, run *eval.Run, results iter.Seq[eva
 		batch = batch[:0]
 		return nil
 	}
-	for r := range results {
+	for r, err := range results {
+		if err != nil {
+			return err
+		}
 		if batch = append(batch, r); len(batch) == importBatch {
 			if err := flush(); err != nil {
 				return err

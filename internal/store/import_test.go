@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"slices"
 	"testing"
 	"time"
 
@@ -45,7 +44,7 @@ func TestImportRun(t *testing.T) {
 				Endpoints: []string{"http://user:pw@gpu:8000/v1"}, Version: "v1",
 				Status: tt.status, Started: started, Finished: tt.finished,
 			}
-			err := db.ImportRun(ctx, &run, slices.Values(results))
+			err := db.ImportRun(ctx, &run, eval.SliceSeq(results))
 			if tt.wantErr {
 				if err == nil {
 					t.Fatal("ImportRun succeeded")
@@ -84,12 +83,12 @@ func TestImportRunStopped(t *testing.T) {
 		Status: eval.RunComplete, Started: t0, Finished: t0}
 	stop := errors.New("stop")
 	cctx, cancel := context.WithCancelCause(ctx)
-	results := func(yield func(eval.Result) bool) {
+	results := func(yield func(eval.Result, error) bool) {
 		for i := range 2000 {
 			if i == 600 {
 				cancel(stop) // the second transaction fails
 			}
-			if !yield(eval.Result{CaseID: "c", Sample: i}) {
+			if !yield(eval.Result{CaseID: "c", Sample: i}, nil) {
 				return
 			}
 		}
