@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"iter"
 	"slices"
 	"strings"
 
@@ -31,61 +32,117 @@ type Accepted struct {
 	Changed, Added, Removed []string
 }
 
-// Accept replaces the baseline file at path with the run ref names (Export;
-// the run must be complete) and says what changed from the file it
-// replaces, whether or not that one still verifies. The file is written
-// whole or not at all (outfile.Write), its directory made if need be.
+// Accept replaces the baseline file at path with the run ref names
+// (StartExport; the run must be complete) and says what changed from the
+// file it replaces, whether or not that one still verifies. The file is
+// written whole or not at all (outfile.Write), its directory made if need
+// be. Neither file is held: the old one is checked (baselines.Check) and
+// read again beside the run's stored results, and the new one is streamed
+// from the store (Exported.Stream).
 func Accept(ctx context.Context, db *store.DB, ref, path string, opts ExportOptions) (*Accepted, error) {
 	opts.AllowIncomplete = false
-	x, err := Export(ctx, db, ref, opts)
+	x, err := StartExport(ctx, db, ref, opts)
 	if err != nil {
 		return nil, err
 	}
 	acc := &Accepted{Exported: x, Path: path}
-	old, err := ReadBaselineFile(path)
+	old, err := checkBaselineFile(path, path)
 	switch {
 	case err == nil:
 		acc.OldLock = old.Header.Lock
-		acc.Changed, acc.Added, acc.Removed = changes(old, x.Baseline)
+		if err := acc.compare(ctx, db, old); err != nil {
+			return nil, err
+		}
 	case !errors.Is(err, iofs.ErrNotExist):
 		acc.OldErr = err
 	}
-	if err := outfile.WriteMakingDir(path, nil, func(w io.Writer) error { return baselines.Encode(w, x.Baseline) }); err != nil {
+	if err := outfile.WriteMakingDir(path, nil, func(w io.Writer) error { return x.Stream(ctx, db, w) }); err != nil {
 		return nil, err
 	}
 	return acc, nil
 }
 
-// changes returns the cases whose results differ between old and cur in
-// output, finish reason or checks (not latency or token counts alone), and
-// the cases only cur or only old holds.
-func changes(old, cur *baselines.Baseline) (changed, added, removed []string) {
-	byCase := func(b *baselines.Baseline) map[string][]eval.Result {
-		m := map[string][]eval.Result{}
-		for _, r := range b.Results {
-			m[r.CaseID] = append(m[r.CaseID], r)
+// compare sets a's Changed, Added and Removed: the cases whose results
+// differ between the old file and the run in output, finish reason or
+// checks (not latency or token counts alone), and the cases only the run or
+// only the old file holds. Both are read in case id order, a case at a time.
+func (a *Accepted) compare(ctx context.Context, db *store.DB, old *baselines.File) error {
+	return db.ReadExport(ctx, a.Run.ID, a.Run.SuiteHash, func(rd store.ExportRead) error {
+		o, stopO := newCaseGroups(old.Results())
+		defer stopO()
+		c, stopC := newCaseGroups(rd.RunResults)
+		defer stopC()
+		for o.more() || c.more() {
+			if err := errors.Join(o.err, c.err); err != nil {
+				return err
+			}
+			switch {
+			case !o.more() || c.more() && c.id < o.id:
+				a.Added = append(a.Added, c.id)
+				c.advance()
+			case !c.more() || o.id < c.id:
+				a.Removed = append(a.Removed, o.id)
+				o.advance()
+			default:
+				if !slices.EqualFunc(o.results, c.results, sameResult) {
+					a.Changed = append(a.Changed, c.id)
+				}
+				o.advance()
+				c.advance()
+			}
 		}
-		return m
+		return errors.Join(o.err, c.err)
+	})
+}
+
+// caseGroups reads a stream of results in case id order a case at a time:
+// id and results are the current case's, until advance.
+type caseGroups struct {
+	pull    func() (eval.Result, error, bool)
+	id      string
+	results []eval.Result
+	next    *eval.Result // the first result of the case after, read ahead
+	err     error
+}
+
+// newCaseGroups returns the groups of results, at the first, and the
+// function that stops reading them.
+func newCaseGroups(results iter.Seq2[eval.Result, error]) (*caseGroups, func()) {
+	pull, stop := iter.Pull2(results)
+	g := &caseGroups{pull: pull}
+	if r, err, ok := pull(); err != nil {
+		g.err = err
+	} else if ok {
+		g.next = &r
 	}
-	o, c := byCase(old), byCase(cur)
-	for id, rs := range c {
-		prev, ok := o[id]
+	g.advance()
+	return g, stop
+}
+
+// more reports whether there is a current case.
+func (g *caseGroups) more() bool { return g.results != nil }
+
+// advance moves to the next case.
+func (g *caseGroups) advance() {
+	g.id, g.results = "", nil
+	if g.next == nil || g.err != nil {
+		return
+	}
+	g.id, g.results, g.next = g.next.CaseID, []eval.Result{*g.next}, nil
+	for {
+		r, err, ok := g.pull()
 		switch {
+		case err != nil:
+			g.err = err
+			return
 		case !ok:
-			added = append(added, id)
-		case !slices.EqualFunc(prev, rs, sameResult):
-			changed = append(changed, id)
+			return
+		case r.CaseID != g.id:
+			g.next = &r
+			return
 		}
+		g.results = append(g.results, r)
 	}
-	for id := range o {
-		if _, ok := c[id]; !ok {
-			removed = append(removed, id)
-		}
-	}
-	slices.Sort(changed)
-	slices.Sort(added)
-	slices.Sort(removed)
-	return changed, added, removed
 }
 
 // sameResult reports whether two results of a case sample say the same:

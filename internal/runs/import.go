@@ -33,7 +33,14 @@ func CheckBaselineArg(path string) (f *baselines.File, cleanup func(), err error
 		}
 		cleanup, name = func() { os.Remove(path) }, "standard input"
 	}
-	f, err = baselines.Check(name, func() (io.ReadCloser, error) {
+	f, err = checkBaselineFile(path, name)
+	return f, cleanup, err
+}
+
+// checkBaselineFile checks the baseline file at path, named name in errors,
+// as CheckBaselineArg does.
+func checkBaselineFile(path, name string) (*baselines.File, error) {
+	f, err := baselines.Check(name, func() (io.ReadCloser, error) {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, fault.Mark(err, ErrOpen)
@@ -41,14 +48,14 @@ func CheckBaselineArg(path string) (f *baselines.File, cleanup func(), err error
 		return f, nil
 	})
 	if err != nil {
-		return nil, cleanup, err
+		return nil, err
 	}
 	if h := f.Header; len(h.LockManifest) > 0 {
 		if _, err := identity.Parse(h.Lock, h.LockManifest); err != nil {
-			return nil, cleanup, &DocumentError{File: name, Lock: h.Lock, Err: err}
+			return nil, &DocumentError{File: name, Lock: h.Lock, Err: err}
 		}
 	}
-	return f, cleanup, nil
+	return f, nil
 }
 
 // spool copies r to a new temporary file and returns its path.
