@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/internal/cli"
 	"github.com/evalpin/evalpin/internal/fault"
 	"github.com/evalpin/evalpin/internal/outfile"
@@ -104,10 +103,8 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) == 1 { // one file is read a case or result at a time
-		return a.importFile(ctx, *dbPath, pos[0])
-	}
-	b, path, err := runs.ReadBaselineArgs(pos)
+	st, cleanup, err := runs.CheckBaselineArgs(pos)
+	defer cleanup()
 	if errors.Is(err, runs.ErrOpen) || errors.Is(err, runs.ErrShards) {
 		return fmt.Errorf("baseline import: %w", err)
 	} else if err != nil {
@@ -118,50 +115,20 @@ func (a *app) baselineImport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	h := b.Header
-	id, ok, err := runs.FindImported(ctx, db, b)
+	id, ok, err := runs.FindImported(ctx, db, st)
 	if err == nil && !ok {
-		id, err = runs.Import(ctx, db, b)
+		id, err = runs.ImportStream(ctx, db, st)
 	}
-	return a.imported(path, h, id, ok, err)
-}
-
-// importFile imports the baseline file path ("-" standard input) into the
-// store at dbPath, reading it a case or result at a time.
-func (a *app) importFile(ctx context.Context, dbPath, path string) error {
-	f, cleanup, err := runs.CheckBaselineArg(path)
-	defer cleanup()
-	if errors.Is(err, runs.ErrOpen) {
-		return fmt.Errorf("baseline import: %w", err)
-	} else if err != nil {
-		return err
-	}
-	db, err := openStore(dbPath)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	id, ok, err := runs.FindImportedFile(ctx, db, f)
-	if err == nil && !ok {
-		id, err = runs.ImportFile(ctx, db, f)
-	}
-	return a.imported(f.Name(), f.Header, id, ok, err)
-}
-
-// imported reports the import of the baseline of header h read from name as
-// run id, or that the store held it already as run id (existed), or err.
-func (a *app) imported(name string, h baselines.Header, id int64, existed bool, err error) error {
-	stdout, stderr := a.stdout, a.stderr
+	h := st.Header
 	switch {
 	case err != nil:
-		return fmt.Errorf("baseline import %s: %w", name, err)
-	case existed:
-		fmt.Fprintf(stderr, "%s is already stored as run %d\n", untrusted.Line(name), id)
-		fmt.Fprintln(stdout, id)
-		return nil
+		return fmt.Errorf("baseline import %s: %w", st.Name, err)
+	case ok:
+		fmt.Fprintf(a.stderr, "%s is already stored as run %d\n", untrusted.Line(st.Name), id)
+	default:
+		fmt.Fprintf(a.stderr, "imported %s as run %d (lock %s, suite %s %s, %s, %d cases, %d results, %d failed)\n",
+			untrusted.Line(st.Name), id, untrusted.Line(string(h.Lock)), untrusted.Line(h.Suite), untrusted.Line(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
 	}
-	fmt.Fprintf(stderr, "imported %s as run %d (lock %s, suite %s %s, %s, %d cases, %d results, %d failed)\n",
-		untrusted.Line(name), id, untrusted.Line(string(h.Lock)), untrusted.Line(h.Suite), untrusted.Line(h.SuiteVersion), h.Status, h.Cases, h.Results, h.Errors)
-	fmt.Fprintln(stdout, id)
+	fmt.Fprintln(a.stdout, id)
 	return nil
 }

@@ -18,8 +18,9 @@ import (
 )
 
 // Baseline files (package baselines) carry a run from one store to another:
-// Export reads a stored run into one, ReadBaseline reads and verifies one, and
-// Import stores it again (FindImported first, to store nothing twice).
+// Export reads a stored run into one, ReadBaseline reads and verifies one
+// (CheckBaselineArg without holding it), and ImportStream stores it again
+// (FindImported first, to store nothing twice).
 
 // ErrOpen marks the error of a baseline file that ReadBaselineFile cannot
 // open: it does not exist or cannot be read.
@@ -65,14 +66,6 @@ func ReadBaselineFile(path string) (*baselines.Baseline, error) {
 	}
 	defer f.Close()
 	return ReadBaseline(f, path)
-}
-
-// ReadBaselineArg is ReadBaselineFile of path, where "-" is standard input.
-func ReadBaselineArg(path string) (*baselines.Baseline, error) {
-	if path == "-" {
-		return ReadBaseline(os.Stdin, "standard input")
-	}
-	return ReadBaselineFile(path)
 }
 
 // ExportOptions say which runs Export exports.
@@ -167,13 +160,6 @@ func (x *Exported) Stream(ctx context.Context, db *store.DB, w io.Writer) error 
 	})
 }
 
-// FindImported returns the id of a stored run that holds the same baseline as
-// b: the same lock, suite, settings and status, and results with the same
-// digest (baselines.Baseline.Digest).
-func FindImported(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, bool, error) {
-	return findImported(ctx, db, b.Header, b.Digest)
-}
-
 // findImported returns the id of a stored run that holds the baseline of
 // header h whose digest digest returns, which it calls only when a stored
 // run's counts match h's.
@@ -233,28 +219,4 @@ func storedDigest(ctx context.Context, db *store.DB, r eval.Run) (string, error)
 		return "", fmt.Errorf("read results of run %d: %w", r.ID, err)
 	}
 	return got, nil
-}
-
-// Import stores b's lock (with its identity document and source, "baseline"
-// when the file names none), its suite and cases, and its run with every
-// result, and returns the new run's id. The run keeps the file's start and
-// finish times and its status (store.ImportRun), which it is given only once
-// every result is stored, so an import that dies half-way leaves a run that no
-// gate takes for complete. Import stores b even when db holds it already:
-// FindImported says whether it does.
-func Import(ctx context.Context, db *store.DB, b *baselines.Baseline) (int64, error) {
-	if err := putLock(ctx, db, b.Header); err != nil {
-		return 0, err
-	}
-	if err := db.PutSuite(ctx, b.Suite()); err != nil {
-		return 0, err
-	}
-	r := b.Run()
-	if err := db.ImportRun(ctx, &r, eval.SliceSeq(b.Results)); err != nil {
-		return 0, err
-	}
-	if err := db.PutRunLabels(ctx, r.ID, b.Cases); err != nil { // the labels the run was made with
-		return 0, err
-	}
-	return r.ID, nil
 }

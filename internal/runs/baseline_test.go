@@ -224,58 +224,43 @@ func TestImport(t *testing.T) {
 				tt.edit(b)
 			}
 			file := encode(t, b)
-			b, err := runs.ReadBaseline(bytes.NewReader(file), "file")
-			if err != nil {
-				t.Fatal(err)
-			}
 			path := filepath.Join(t.TempDir(), "b.jsonl")
 			if err := os.WriteFile(path, file, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			f, cleanup, err := runs.CheckBaselineArg(path)
+			st, cleanup, err := runs.CheckBaselineArgs([]string{path})
 			defer cleanup()
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, via := range []struct {
-				name  string
-				find  func(db *store.DB) (int64, bool, error)
-				store func(db *store.DB) (int64, error)
-			}{
-				{"Import", func(db *store.DB) (int64, bool, error) { return runs.FindImported(ctx, db, b) },
-					func(db *store.DB) (int64, error) { return runs.Import(ctx, db, b) }},
-				{"ImportFile", func(db *store.DB) (int64, bool, error) { return runs.FindImportedFile(ctx, db, f) },
-					func(db *store.DB) (int64, error) { return runs.ImportFile(ctx, db, f) }},
-			} {
-				id, ok, err := via.find(h.db)
-				if err != nil || ok != (tt.want != 0) || id != tt.want {
-					t.Errorf("%s: found in the history run %d, %v, %v; want run %d", via.name, id, ok, err, tt.want)
-				}
-				db := openDB(t, "")
-				if _, ok, err := via.find(db); ok || err != nil {
-					t.Fatalf("%s: found in an empty store: %v, %v", via.name, ok, err)
-				}
-				id, err = via.store(db)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if again, ok, err := via.find(db); again != id || !ok || err != nil {
-					t.Errorf("%s: found after the import run %d, %v, %v; want run %d", via.name, again, ok, err, id)
-				}
-				x, err := runs.Export(ctx, db, "1", runs.ExportOptions{AllowIncomplete: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := encode(t, x.Baseline); !bytes.Equal(got, file) {
-					t.Errorf("%s: export → import → export changed the file:\n%s\nwant\n%s", via.name, got, file)
-				}
+			id, ok, err := runs.FindImported(ctx, h.db, st)
+			if err != nil || ok != (tt.want != 0) || id != tt.want {
+				t.Errorf("FindImported in the history = run %d, %v, %v; want run %d", id, ok, err, tt.want)
+			}
+			db := openDB(t, "")
+			if _, ok, err := runs.FindImported(ctx, db, st); ok || err != nil {
+				t.Fatalf("FindImported in an empty store = %v, %v", ok, err)
+			}
+			id, err = runs.ImportStream(ctx, db, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, ok, err := runs.FindImported(ctx, db, st); again != id || !ok || err != nil {
+				t.Errorf("FindImported after ImportStream = run %d, %v, %v; want run %d", again, ok, err, id)
+			}
+			x, err := runs.Export(ctx, db, "1", runs.ExportOptions{AllowIncomplete: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := encode(t, x.Baseline); !bytes.Equal(got, file) {
+				t.Errorf("export → import → export changed the file:\n%s\nwant\n%s", got, file)
 			}
 		})
 	}
 }
 
 // A baseline file changed after CheckBaselineArg checked it is refused by
-// ImportFile, which stores nothing of the changed part: no output of the
+// ImportStream, which stores nothing of the changed part: no output of the
 // edit reaches the store, and the run is left running.
 func TestImportFileChanged(t *testing.T) {
 	ctx := context.Background()
@@ -299,8 +284,8 @@ func TestImportFileChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := openDB(t, "")
-	if _, err := runs.ImportFile(ctx, db, f); !errors.Is(err, baselines.ErrChanged) {
-		t.Fatalf("ImportFile of a changed file: %v, want an error matching baselines.ErrChanged", err)
+	if _, err := runs.ImportStream(ctx, db, runs.FileStream(f)); !errors.Is(err, baselines.ErrChanged) {
+		t.Fatalf("ImportStream of a changed file: %v, want an error matching baselines.ErrChanged", err)
 	}
 	all, err := db.Runs(ctx, store.RunFilter{})
 	if err != nil {
@@ -320,4 +305,26 @@ func TestImportFileChanged(t *testing.T) {
 			}
 		}
 	}
+}
+
+// storeBaseline stores b in db as ImportStream stores a file, from memory:
+// also a run that no baseline file can hold.
+func storeBaseline(t *testing.T, db *store.DB, b *baselines.Baseline) int64 {
+	t.Helper()
+	ctx := context.Background()
+	h := b.Header
+	if err := db.PutLock(ctx, h.Lock, h.LockManifest, "baseline"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutSuite(ctx, b.Suite()); err != nil {
+		t.Fatal(err)
+	}
+	r := b.Run()
+	if err := db.ImportRun(ctx, &r, eval.SliceSeq(b.Results)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutRunLabels(ctx, r.ID, b.Cases); err != nil {
+		t.Fatal(err)
+	}
+	return r.ID
 }

@@ -79,9 +79,7 @@ func TestExportStream(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openDB(t, tt.path)
-			if _, err := runs.Import(ctx, db, tt.b); err != nil {
-				t.Fatal(err)
-			}
+			storeBaseline(t, db, tt.b)
 			checkStream(t, ctx, db, "1", tt.err)
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"sync"
 
@@ -16,7 +17,7 @@ import (
 )
 
 // A baseline file of a million cases is imported without being held:
-// CheckBaselineArg checks it whole (baselines.Check), and ImportFile reads
+// CheckBaselineArg checks it whole (baselines.Check), and ImportStream reads
 // it again a case or a result at a time to store it, each block of lines
 // checked to be the one Check read.
 
@@ -75,23 +76,44 @@ func spool(r io.Reader) (string, error) {
 	return tmp.Name(), nil
 }
 
-// ImportFile is Import of a checked baseline file, read again from the file
-// a case or a result at a time, so that its memory does not grow with the
-// file. A file changed since it was checked is an error matching
-// baselines.ErrChanged, with nothing of the changed part stored: the run is
-// then left running, as any import that stops half-way.
-func ImportFile(ctx context.Context, db *store.DB, f *baselines.File) (int64, error) {
-	h := f.Header
+// A Stream is a baseline read a case or a result at a time, so that its
+// memory does not grow with the run: a checked file (FileStream) or the
+// shards of one run merged (MergeShards). Each range over Cases or Results
+// reads the files again; its error, the last value, matches
+// baselines.ErrChanged when a file changed since it was checked.
+type Stream struct {
+	Name    string // what was read, for messages: a file, or the shards and their files
+	Header  baselines.Header
+	Cases   iter.Seq2[eval.Case, error]
+	Results iter.Seq2[eval.Result, error]
+}
+
+// FileStream returns the Stream of a checked baseline file.
+func FileStream(f *baselines.File) *Stream {
+	return &Stream{Name: f.Name(), Header: f.Header, Cases: f.Cases(), Results: f.Results()}
+}
+
+// ImportStream stores the baseline of s: its lock (with its identity
+// document and source, "baseline" when the file names none), its suite and
+// cases, and its run with every result, and returns the new run's id. The
+// run keeps the file's start and finish times and its status
+// (store.ImportRun), which it is given only once every result is stored, so
+// an import that stops half-way (a file changed since it was checked, whose
+// changed part is never stored; a crash) leaves a run that no gate takes
+// for complete. ImportStream stores s even when db holds it already:
+// FindImported says whether it does.
+func ImportStream(ctx context.Context, db *store.DB, s *Stream) (int64, error) {
+	h := s.Header
 	if err := putLock(ctx, db, h); err != nil {
 		return 0, err
 	}
-	src := &fileSource{f: f}
+	src := &fileSource{cases: s.Cases, n: h.Cases}
 	suite := eval.Suite{Name: h.Suite, Version: h.SuiteVersion, Settings: h.Settings, Hash: h.SuiteHash, Source: src}
 	if err := db.PutSuite(ctx, suite); err != nil {
 		return 0, err
 	}
 	r := (&baselines.Baseline{Header: h}).Run()
-	if err := db.ImportRun(ctx, &r, f.Results()); err != nil {
+	if err := db.ImportRun(ctx, &r, s.Results); err != nil {
 		return 0, err
 	}
 	if err := db.PutRunLabelsFrom(ctx, r.ID, h.SuiteHash, src, nil); err != nil { // the labels the run was made with
@@ -118,25 +140,28 @@ func putLock(ctx context.Context, db *store.DB, h baselines.Header) error {
 	return db.SetLockQuantization(ctx, h.Lock, h.LockQuantization)
 }
 
-// FindImportedFile is FindImported of a checked baseline file, whose digest
-// is taken, when a stored run may hold it, by reading the file again.
-func FindImportedFile(ctx context.Context, db *store.DB, f *baselines.File) (int64, bool, error) {
-	return findImported(ctx, db, f.Header, func() (string, error) {
-		return baselines.DigestResults(f.Header.Lock, f.Results())
+// FindImported returns the id of a stored run that holds the same baseline as
+// s: the same lock, suite, settings and status, and results with the same
+// digest (baselines.DigestResults), which is taken, reading s again, only
+// when a stored run's counts match.
+func FindImported(ctx context.Context, db *store.DB, s *Stream) (int64, bool, error) {
+	return findImported(ctx, db, s.Header, func() (string, error) {
+		return baselines.DigestResults(s.Header.Lock, s.Results)
 	})
 }
 
-// A fileSource is the cases of a checked baseline file as an eval.Source,
-// read again from the file at each Walk.
+// A fileSource is the cases of a Stream as an eval.Source, read again at
+// each Walk.
 type fileSource struct {
-	f    *baselines.File
-	once sync.Once
+	cases iter.Seq2[eval.Case, error]
+	n     int
+	once  sync.Once
 	keys map[string]int
 	err  error
 }
 
-// Len returns the file's count of cases.
-func (s *fileSource) Len() int { return s.f.Header.Cases }
+// Len returns the count of cases.
+func (s *fileSource) Len() int { return s.n }
 
 // Key returns a case's position in the file. The first call reads every
 // case id into memory; storing a file (ImportFile) never calls it.
@@ -155,7 +180,7 @@ func (s *fileSource) Key(id string) (int, bool) {
 // Walk yields the file's cases in file order, numbered from 0.
 func (s *fileSource) Walk(yield func(int, *eval.Case) bool) error {
 	k := 0
-	for c, err := range s.f.Cases() {
+	for c, err := range s.cases {
 		if err != nil {
 			return err
 		}

@@ -52,7 +52,12 @@ func TestQuantizationTravels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	if _, err := runs.Import(ctx, fresh, b); err != nil {
+	st, cleanup, err := runs.CheckBaselineArgs([]string{file})
+	defer cleanup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runs.ImportStream(ctx, fresh, st); err != nil {
 		t.Fatal(err)
 	}
 	if l, err := fresh.Lock(ctx, run1.Lock); err != nil || l.Quantization != "Q4_K_M" {

@@ -30,10 +30,12 @@
 //     LoadPair resolves and reads the two sides of a comparison, from the
 //     store or from their files (docs/diff.md, "Choosing the runs"); Resolve
 //     turns a run id or a lock id into one stored run.
-//   - Export reads a stored run into a baseline file, ReadBaseline reads one
-//     back and verifies its lock's identity document, and Import stores it
-//     as a run, after FindImported has looked for the run it already is
-//     (docs/baselines.md).
+//   - Export reads a stored run into a baseline file (StartExport and
+//     Exported.Stream without holding it), ReadBaseline reads one back and
+//     verifies its lock's identity document, CheckBaselineArgs checks one
+//     file or the shards of a run without holding them (a Stream), and
+//     ImportStream stores it as a run, after FindImported has looked for the
+//     run it already is (docs/baselines.md).
 //
 // The package says what happened; the command that knows its flags says what
 // to do about it (the exit code, "Try: …").

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
-	"slices"
 	"strings"
 
 	"github.com/evalpin/evalpin/baselines"
@@ -17,45 +17,45 @@ import (
 // A run spread over machines (evalpin run --shard i/n, eval.Shard) comes
 // back as n baseline files, one a shard; MergeShards checks that they are
 // the n shards of one run and makes them one baseline of the whole, which
-// Import stores as any other.
+// ImportStream stores as any other. Neither holds the files: they are read
+// again in step, a case at a time.
 
 // ErrShards marks the error of baseline files that are not the shards of
 // one run: another lock, suite, settings or selection, a shard twice or
 // missing, a case in two files, a shard that is not complete.
 var ErrShards = errors.New("the files are not the shards of one run")
 
-// A ShardFile is one baseline file of a sharded run, and the name it was read
-// under (a path, or "standard input").
+// A ShardFile is one checked baseline file of a sharded run, and the name it
+// was read under (a path, or "standard input").
 type ShardFile struct {
-	Name     string
-	Baseline *baselines.Baseline
+	Name string
+	File *baselines.File
 }
 
-// ReadBaselineArgs reads the baseline files paths names (ReadBaselineArg,
-// "-" is standard input). One file is returned as it is; several are the
-// shards of one run, merged by MergeShards. name names what was read in
-// messages: the file, or the shards and their files.
-func ReadBaselineArgs(paths []string) (b *baselines.Baseline, name string, err error) {
+// CheckBaselineArgs checks the baseline files paths names (CheckBaselineArg,
+// "-" is standard input) and returns their baseline as a Stream: one file as
+// it is, several as the shards of one run, merged by MergeShards. cleanup,
+// never nil, removes what reading standard input left.
+func CheckBaselineArgs(paths []string) (s *Stream, cleanup func(), err error) {
+	var cleanups []func()
+	cleanup = func() {
+		for _, c := range cleanups {
+			c()
+		}
+	}
 	shards := make([]ShardFile, len(paths))
 	for i, path := range paths {
-		if shards[i].Baseline, err = ReadBaselineArg(path); err != nil {
-			return nil, "", err
+		f, c, err := CheckBaselineArg(path)
+		if cleanups = append(cleanups, c); err != nil {
+			return nil, cleanup, err
 		}
-		if shards[i].Name = path; path == "-" {
-			shards[i].Name = "standard input"
-		}
+		shards[i] = ShardFile{Name: f.Name(), File: f}
 	}
 	if len(shards) == 1 {
-		return shards[0].Baseline, shards[0].Name, nil
+		return FileStream(shards[0].File), cleanup, nil
 	}
-	if b, err = MergeShards(shards); err != nil {
-		return nil, "", err
-	}
-	names := make([]string, len(shards))
-	for i, s := range shards {
-		names[i] = untrusted.Line(s.Name)
-	}
-	return b, fmt.Sprintf("%d shards (%s)", len(shards), strings.Join(names, ", ")), nil
+	s, err = MergeShards(shards)
+	return s, cleanup, err
 }
 
 // shardErrorf is an input error of the shards, matching ErrShards.
@@ -66,15 +66,16 @@ func shardErrorf(format string, args ...any) error {
 // MergeShards returns the baseline of the whole run whose n shards are
 // shards, in any order: one of each shard i/n, all complete runs of the same
 // lock, suite, settings and selection but the shard, holding the same cases.
-// It verifies that the merged run holds each case the selection selects
-// exactly once, every sample of it, and each from the file of its shard
-// (eval.ShardOf). Any other set of files is an error matching ErrShards that
-// names the files.
+// It verifies, reading the files again, that the merged run holds each case
+// the selection selects exactly once, every sample of it, and each from the
+// file of its shard (eval.ShardOf). Any other set of files is an error
+// matching ErrShards that names the files. The Stream's cases and results
+// read the files again at each range, in step.
 //
 // The merged run starts when the first shard started and finishes when the
 // last finished; it keeps the labels all shards agree on, and the model,
-// evalpin version and lock source of shard 1.
-func MergeShards(shards []ShardFile) (*baselines.Baseline, error) {
+// evalpin version, lock source and quantization of shard 1.
+func MergeShards(shards []ShardFile) (*Stream, error) {
 	if len(shards) == 0 {
 		return nil, shardErrorf("no file")
 	}
@@ -83,14 +84,13 @@ func MergeShards(shards []ShardFile) (*baselines.Baseline, error) {
 		return nil, err
 	}
 	first := byIndex[0]
-	h := first.Baseline.Header
-	sel, _ := eval.ParseSelection(h.Selection) // checkShards parsed it
-	run := first.Baseline.Run()
+	h0 := first.File.Header
+	sel, _ := eval.ParseSelection(h0.Selection) // checkShards parsed it
+	run := (&baselines.Baseline{Header: h0}).Run()
 	run.Selection = sel.Unsharded().String()
 	run.Labels = maps.Clone(run.Labels)
-	var results []eval.Result
 	for _, s := range byIndex {
-		sh := s.Baseline.Header
+		sh := s.File.Header
 		if sh.Started.Before(run.Started) {
 			run.Started = sh.Started
 		}
@@ -102,27 +102,59 @@ func MergeShards(shards []ShardFile) (*baselines.Baseline, error) {
 				delete(run.Labels, k)
 			}
 		}
-		results = append(results, s.Baseline.Results...)
 	}
-	if err := checkCovered(byIndex, sel.Unsharded(), results); err != nil {
-		return nil, err
+	m := &merge{shards: byIndex, sel: sel.Unsharded()}
+	cases := first.File.Cases()
+	whole := eval.Selection{Cases: m.sel.Cases, Tags: m.sel.Tags}
+	if m.picked, m.want, err = whole.Pick(&fileSource{cases: cases, n: h0.Cases}); err != nil {
+		return nil, shardErrorf("%s: %v", untrusted.Line(first.Name), err)
 	}
-	b := baselines.New(run, first.Baseline.Cases, results)
-	b.Header.LockSource = h.LockSource
+	if m.picked == nil { // the whole suite
+		m.picked = eval.NewKeySet(h0.Cases)
+		for k := range h0.Cases {
+			m.picked.Add(k)
+		}
+	}
+	h := baselines.New(run, nil, nil).Header
+	h.Cases, h.LockSource, h.LockQuantization = h0.Cases, h0.LockSource, h0.LockQuantization
 	for _, s := range byIndex {
-		if doc := s.Baseline.Header.LockManifest; len(doc) > 0 {
-			b.Header.LockManifest = bytes.Clone(doc)
+		if doc := s.File.Header.LockManifest; len(doc) > 0 {
+			h.LockManifest = bytes.Clone(doc)
 			break
 		}
 	}
-	return b, nil
+	if err := m.walk(func(r eval.Result) bool {
+		if h.Results++; r.Error != "" {
+			h.Errors++
+		}
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(shards))
+	for i, s := range shards {
+		names[i] = untrusted.Line(s.Name)
+	}
+	return &Stream{
+		Name:   fmt.Sprintf("%d shards (%s)", len(shards), strings.Join(names, ", ")),
+		Header: h, Cases: cases,
+		Results: func(yield func(eval.Result, error) bool) {
+			stopped := false
+			if err := m.walk(func(r eval.Result) bool {
+				stopped = !yield(r, nil)
+				return !stopped
+			}); err != nil && !stopped {
+				yield(eval.Result{}, err)
+			}
+		},
+	}, nil
 }
 
 // checkShards checks that shards are one of each shard i/n of runs that
 // agree on all but the shard, and returns them in shard order.
 func checkShards(shards []ShardFile) ([]ShardFile, error) {
 	first := shards[0]
-	h0 := first.Baseline.Header
+	h0 := first.File.Header
 	sel0, err := eval.ParseSelection(h0.Selection)
 	if err != nil {
 		return nil, shardErrorf("%s: %v", untrusted.Line(first.Name), err)
@@ -130,7 +162,7 @@ func checkShards(shards []ShardFile) ([]ShardFile, error) {
 	n := sel0.Shard.Count
 	byIndex := make([]ShardFile, max(n, 1))
 	for _, s := range shards {
-		name, h := untrusted.Line(s.Name), s.Baseline.Header
+		name, h := untrusted.Line(s.Name), s.File.Header
 		sel, err := eval.ParseSelection(h.Selection)
 		switch {
 		case err != nil:
@@ -151,79 +183,126 @@ func checkShards(shards []ShardFile) ([]ShardFile, error) {
 		case h.Status != eval.RunComplete:
 			return nil, shardErrorf("%s (shard %s) holds a run that is %s, not complete: complete it (the same 'evalpin run' resumes it) and export it again", name, sel.Shard, h.Status)
 		}
-		if prev := byIndex[sel.Shard.Index-1]; prev.Baseline != nil {
+		if prev := byIndex[sel.Shard.Index-1]; prev.File != nil {
 			return nil, shardErrorf("%s and %s are both shard %s", untrusted.Line(prev.Name), name, sel.Shard)
 		}
 		byIndex[sel.Shard.Index-1] = s
 	}
 	var missing []string
 	for i, s := range byIndex {
-		if s.Baseline == nil {
+		if s.File == nil {
 			missing = append(missing, eval.Shard{Index: i + 1, Count: n}.String())
 		}
 	}
 	if len(missing) > 0 {
 		return nil, shardErrorf("shard %s missing: %s given, want one of each of the %d shards", strings.Join(missing, ", "), plural(len(shards), "file"), n)
 	}
-	for _, s := range byIndex[1:] {
-		if !sameCases(s.Baseline.Cases, first.Baseline.Cases) {
-			return nil, shardErrorf("%s and %s hold different cases of suite hash %s", untrusted.Line(first.Name), untrusted.Line(s.Name), short(h0.SuiteHash))
-		}
-	}
 	return byIndex, nil
 }
 
-// checkCovered checks that results, the merged results of the shards, hold
-// every sample of each case that sel selects of the shards' cases exactly
-// once, and each from the file of its shard.
-func checkCovered(shards []ShardFile, sel eval.Selection, results []eval.Result) error {
-	n, samples := len(shards), shards[0].Baseline.Header.Settings.Samples
-	want, err := eval.Selection{Cases: sel.Cases, Tags: sel.Tags}.Apply(shards[0].Baseline.Cases)
-	if err != nil {
-		return shardErrorf("%s: %v", untrusted.Line(shards[0].Name), err)
+// A merge is the shards of one run, in shard order, read again in step.
+type merge struct {
+	shards []ShardFile
+	sel    eval.Selection // the unsharded selection of the run
+	picked eval.KeySet    // the cases sel selects, by position in the files
+	want   int            // how many
+}
+
+// walk reads the shards' cases and results in step, in case id order, and
+// yields the merged run's results in that order until yield returns false.
+// It checks that every shard holds the cases of the first, and that the
+// results hold every sample of each case sel selects exactly once, each
+// from the file of its shard.
+func (m *merge) walk(yield func(eval.Result) bool) error {
+	n, samples := len(m.shards), m.shards[0].File.Header.Settings.Samples
+	type puller[T any] struct {
+		next func() (T, error, bool)
+		stop func()
 	}
-	selected := make(map[string]bool, len(want))
-	for _, c := range want {
-		selected[c.ID] = true
+	pull := func(seq iter.Seq2[eval.Case, error]) puller[eval.Case] {
+		next, stop := iter.Pull2(seq)
+		return puller[eval.Case]{next, stop}
 	}
-	got := map[string]int{} // case id → its results
-	for i, s := range shards {
-		for _, r := range s.Baseline.Results {
-			switch j := eval.ShardOf(r.CaseID, n); {
-			case !selected[r.CaseID]:
-				return shardErrorf("%s (shard %d/%d) holds case %s, which its selection does not select", untrusted.Line(s.Name), i+1, n, untrusted.Line(r.CaseID))
-			case j != i+1:
-				return shardErrorf("%s (shard %d/%d) holds case %s, which is shard %d/%d's (%s)", untrusted.Line(s.Name), i+1, n, untrusted.Line(r.CaseID), j, n, untrusted.Line(shards[j-1].Name))
+	cases := make([]puller[eval.Case], n)
+	results := make([]puller[eval.Result], n)
+	heads := make([]*eval.Result, n) // each shard's next result
+	for i, s := range m.shards {
+		cases[i] = pull(s.File.Cases())
+		defer cases[i].stop()
+		next, stop := iter.Pull2(s.File.Results())
+		results[i] = puller[eval.Result]{next, stop}
+		defer stop()
+	}
+	advance := func(i int) error {
+		r, err, ok := results[i].next()
+		if heads[i] = nil; ok && err == nil {
+			heads[i] = &r
+		}
+		return err
+	}
+	for i := range n {
+		if err := advance(i); err != nil {
+			return err
+		}
+	}
+	name := func(i int) string { return untrusted.Line(m.shards[i].Name) }
+	got := 0 // cases with results
+	for k := 0; ; k++ {
+		c, err, ok := cases[0].next()
+		if err != nil {
+			return err
+		}
+		for i := 1; i < n; i++ {
+			ci, err, oki := cases[i].next()
+			switch {
+			case err != nil:
+				return err
+			case oki != ok || oki && (ci.ID != c.ID || ci.Hash != c.Hash):
+				return shardErrorf("%s and %s hold different cases of suite hash %s", name(0), name(i), short(m.shards[0].File.Header.SuiteHash))
 			}
-			got[r.CaseID]++
+		}
+		if !ok {
+			break
+		}
+		j, count := eval.ShardOf(c.ID, n), 0
+		for i := range n {
+			for heads[i] != nil && heads[i].CaseID == c.ID {
+				switch {
+				case !m.picked.Has(k):
+					return shardErrorf("%s (shard %d/%d) holds case %s, which its selection does not select", name(i), i+1, n, untrusted.Line(c.ID))
+				case j != i+1:
+					return shardErrorf("%s (shard %d/%d) holds case %s, which is shard %d/%d's (%s)", name(i), i+1, n, untrusted.Line(c.ID), j, n, name(j-1))
+				}
+				count++
+				if !yield(*heads[i]) {
+					return nil
+				}
+				if err := advance(i); err != nil {
+					return err
+				}
+			}
+		}
+		switch {
+		case !m.picked.Has(k):
+		case count == 0 && m.sel.Limit == 0:
+			return shardErrorf("%s (shard %d/%d) holds no result of case %s", name(j-1), j, n, untrusted.Line(c.ID))
+		case count != 0 && count != samples:
+			return shardErrorf("%s (shard %d/%d) holds %s of case %s, want %s", name(j-1), j, n, plural(count, "result"), untrusted.Line(c.ID), plural(samples, "sample"))
+		}
+		if count > 0 {
+			got++
 		}
 	}
 	// A limit selects the first cases in suite order, which the files (in id
 	// order) do not keep: count them instead of naming them.
-	wantCases := len(want)
-	if sel.Limit > 0 {
-		wantCases = min(sel.Limit, len(want))
+	wantCases := m.want
+	if m.sel.Limit > 0 {
+		wantCases = min(m.sel.Limit, m.want)
 	}
-	for _, id := range slices.Sorted(maps.Keys(selected)) {
-		k := got[id]
-		switch {
-		case k == 0 && sel.Limit == 0:
-			j := eval.ShardOf(id, n)
-			return shardErrorf("%s (shard %d/%d) holds no result of case %s", untrusted.Line(shards[j-1].Name), j, n, untrusted.Line(id))
-		case k != 0 && k != samples:
-			j := eval.ShardOf(id, n)
-			return shardErrorf("%s (shard %d/%d) holds %s of case %s, want %s", untrusted.Line(shards[j-1].Name), j, n, plural(k, "result"), untrusted.Line(id), plural(samples, "sample"))
-		}
-	}
-	if len(got) != wantCases {
-		return shardErrorf("the %d shards hold %d cases, want the %d of %s", n, len(got), wantCases, wholeOr(sel))
+	if got != wantCases {
+		return shardErrorf("the %d shards hold %d cases, want the %d of %s", n, got, wantCases, wholeOr(m.sel))
 	}
 	return nil
-}
-
-// sameCases reports whether a and b are the same cases by id and hash.
-func sameCases(a, b []eval.Case) bool {
-	return slices.EqualFunc(a, b, func(x, y eval.Case) bool { return x.ID == y.ID && x.Hash == y.Hash })
 }
 
 // wholeOr is a selection in words: its String, or "the whole suite".

@@ -1,10 +1,12 @@
 package runs_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -38,7 +40,7 @@ type shardSpec struct {
 }
 
 // shardFile returns the baseline file of shard sel of a complete run of
-// shardCases at 2 samples, as ReadBaseline reads it: every sample of every
+// shardCases at 2 samples, written and checked: every sample of every
 // case the selection selects, in which a case's output names it.
 func shardFile(t *testing.T, s shardSpec) runs.ShardFile {
 	t.Helper()
@@ -68,15 +70,29 @@ func shardFile(t *testing.T, s shardSpec) runs.ShardFile {
 	if s.edit != nil {
 		s.edit(&run, &results)
 	}
-	var buf bytes.Buffer
-	if err := baselines.Encode(&buf, baselines.New(run, cases, results)); err != nil {
+	path := filepath.Join(t.TempDir(), s.name)
+	if err := os.WriteFile(path, encode(t, baselines.New(run, cases, results)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, err := runs.ReadBaseline(&buf, s.name)
+	f, cleanup, err := runs.CheckBaselineArg(path)
+	t.Cleanup(cleanup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runs.ShardFile{Name: s.name, Baseline: b}
+	return runs.ShardFile{Name: s.name, File: f}
+}
+
+// results returns what seq yields, failing t on its error.
+func results(t *testing.T, seq iter.Seq2[eval.Result, error]) []eval.Result {
+	t.Helper()
+	var out []eval.Result
+	for r, err := range seq {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // threeShards are the specs of the three shards of sel ("" or a selection
@@ -100,18 +116,19 @@ func TestMergeShards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		whole := shardFile(t, shardSpec{name: "whole", sel: strings.TrimSpace(base)}).Baseline
+		wholeFile := shardFile(t, shardSpec{name: "whole", sel: strings.TrimSpace(base)}).File
+		whole := &baselines.Baseline{Header: wholeFile.Header, Results: results(t, wholeFile.Results())}
 		h := b.Header
 		if h.Selection != whole.Header.Selection || h.Status != eval.RunComplete || h.Cases != 20 || h.Results != whole.Header.Results {
 			t.Fatalf("merged %q: selection %q, status %s, %d cases, %d results; want %q, complete, 20, %d",
 				base, h.Selection, h.Status, h.Cases, h.Results, whole.Header.Selection, whole.Header.Results)
 		}
-		if !slices.EqualFunc(b.Results, whole.Results, func(x, y eval.Result) bool {
+		if !slices.EqualFunc(results(t, b.Results), whole.Results, func(x, y eval.Result) bool {
 			return x.CaseID == y.CaseID && x.Sample == y.Sample && x.Output == y.Output
 		}) {
 			t.Errorf("merged %q: the results are not the whole run's, each once", base)
 		}
-		first, last := shards[1].Baseline.Header, shards[0].Baseline.Header
+		first, last := shards[1].File.Header, shards[0].File.Header
 		if !h.Started.Equal(first.Started) || !h.Finished.Equal(last.Finished) {
 			t.Errorf("merged %q: %v to %v, want the first shard's start %v to the last's finish %v", base, h.Started, h.Finished, first.Started, last.Finished)
 		}
@@ -120,7 +137,7 @@ func TestMergeShards(t *testing.T) {
 		}
 
 		db := openDB(t, "")
-		id, err := runs.Import(ctx, db, b)
+		id, err := runs.ImportStream(ctx, db, b)
 		if err != nil {
 			t.Fatal(err)
 		}
