@@ -156,8 +156,8 @@ type fileSource struct {
 	cases iter.Seq2[eval.Case, error]
 	n     int
 	once  sync.Once
-	keys map[string]int
-	err  error
+	keys  map[string]int
+	err   error
 }
 
 // Len returns the count of cases.
