@@ -1,9 +1,10 @@
 package baselines
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +31,7 @@ type File struct {
 	name   string
 	open   func() (io.ReadCloser, error)
 	blocks [][]byte // the SHA-256 of each blockLines lines, in order
-	lat    []byte   // a version-2 file's latencies, as varints
+	lat    *spill   // a version-2 file's latencies
 }
 
 // Check reads the baseline file that open opens, as Decode does, with the
@@ -51,11 +52,47 @@ func Check(name string, open func() (io.ReadCloser, error)) (*File, error) {
 		f.blocks = append(f.blocks, sum)
 		return nil
 	}
+	d.lookBack = func(id string, lines int) bool { return caseBefore(open, id, lines) }
 	if err := d.read(rc); err != nil {
+		d.lat.close()
 		return nil, err
 	}
-	f.Header, f.lat = d.h, d.lat
+	if d.lat.err != nil {
+		d.lat.close()
+		return nil, fmt.Errorf("check %s: keep its latencies: %w", name, d.lat.err)
+	}
+	f.Header, f.lat = d.h, &d.lat
 	return f, nil
+}
+
+// Close removes what Check kept on disk (the latencies of a large file).
+// The File is not read again after.
+func (f *File) Close() error { return f.lat.close() }
+
+// caseBefore reports whether one of the first lines lines of the file that
+// open opens is a case line of id: the question a line out of order asks,
+// answered by reading the file again rather than by holding every id.
+func caseBefore(open func() (io.ReadCloser, error), id string, lines int) bool {
+	rc, err := open()
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	var buf []byte
+	for n := 1; n <= lines; n++ {
+		line, err := readLine(br, &buf)
+		var e struct {
+			Case *string `json:"case"`
+		}
+		if n > 1 && json.Unmarshal(line, &e) == nil && e.Case != nil && *e.Case == id {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // Name returns the name the file was checked under.
@@ -64,22 +101,25 @@ func (f *File) Name() string { return f.name }
 // Cases returns the file's cases in file order, read again from the file.
 // The error, the last value yielded, is open's, or matches ErrChanged.
 func (f *File) Cases() iter.Seq2[eval.Case, error] {
-	return reread(f, true, func(d *decoder, keep func(eval.Case)) { d.onCase = keep })
+	return reread(f, true, func(d *decoder, keep func(eval.Case)) func() {
+		d.onCase = keep
+		return func() {}
+	})
 }
 
 // Results returns the file's results in file order with their latencies,
 // read again from the file, as Decode returns them. The error, the last
 // value yielded, is open's, or matches ErrChanged.
 func (f *File) Results() iter.Seq2[eval.Result, error] {
-	return reread(f, false, func(d *decoder, keep func(eval.Result)) {
-		lat := f.lat
+	return reread(f, false, func(d *decoder, keep func(eval.Result)) func() {
+		next, stop := iter.Pull(f.lat.values())
 		d.onResult = func(r eval.Result) {
-			if f.Header.Version >= 2 && len(lat) > 0 {
-				v, n := binary.Varint(lat)
-				r.Latency, lat = time.Duration(v), lat[n:]
+			if v, ok := next(); ok && f.Header.Version >= 2 {
+				r.Latency = time.Duration(v)
 			}
 			keep(r)
 		}
+		return stop
 	})
 }
 
@@ -87,9 +127,10 @@ func (f *File) Results() iter.Seq2[eval.Result, error] {
 var errStopped = errors.New("stopped")
 
 // reread reads f again, giving set the decoder and the function that keeps
-// each entry it decodes; the entries of a block are yielded once its sum is
-// Check's. With casesOnly, result lines are summed, not decoded.
-func reread[T any](f *File, casesOnly bool, set func(d *decoder, keep func(T))) iter.Seq2[T, error] {
+// each entry it decodes (set returns what to do when the read ends); the
+// entries of a block are yielded once its sum is Check's. With casesOnly,
+// result lines are summed, not decoded.
+func reread[T any](f *File, casesOnly bool, set func(d *decoder, keep func(T)) (done func())) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		rc, err := f.open()
@@ -101,7 +142,7 @@ func reread[T any](f *File, casesOnly bool, set func(d *decoder, keep func(T))) 
 		d := newDecoder(f.name)
 		d.verified, d.skipResults = true, casesOnly
 		var pending []T
-		set(d, func(v T) { pending = append(pending, v) })
+		defer set(d, func(v T) { pending = append(pending, v) })()
 		block := 0
 		d.blk, d.onBlock = sha256.New(), func(sum []byte) error {
 			if block >= len(f.blocks) || !bytes.Equal(sum, f.blocks[block]) {

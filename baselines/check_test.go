@@ -78,6 +78,36 @@ func TestCheckReadsAgain(t *testing.T) {
 	}
 }
 
+// TestCheckSpills checks that a File keeps its latencies on disk beyond
+// spillMemory, reads them back, and removes the file on Close.
+func TestCheckSpills(t *testing.T) {
+	defer func(m int) { spillMemory = m }(spillMemory)
+	spillMemory = 64
+	data := encode(t, bigBaseline(4000))
+	want, err := Decode(bytes.NewReader(data), "big.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Check("big.jsonl", opener(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.lat.file == nil {
+		t.Fatal("the latencies were not spilled")
+	}
+	results, err := collect(f.Results())
+	if err != nil || !reflect.DeepEqual(results, want.Results) {
+		t.Errorf("results read again: %v; equal %v", err, reflect.DeepEqual(results, want.Results))
+	}
+	name := f.lat.file.Name()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the spilled latencies %s are still there after Close: %v", name, err)
+	}
+}
+
 // TestCheckRefusesChange checks that a file changed after Check is refused
 // when read again, and that nothing of a changed block is yielded.
 func TestCheckRefusesChange(t *testing.T) {

@@ -4,16 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
-	"hash/maphash"
 	"io"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/evalpin/evalpin/eval"
@@ -59,18 +56,21 @@ type decoder struct {
 	// prevID and prevSample are the last result line's case and sample.
 	prevID     string
 	prevSample int
-	// seen holds a hash of each case id in file order, read only to word
-	// an error (a result or case of an id seen before).
-	seen []uint64
-	seed maphash.Seed
+	// seen holds each case id read, when lookBack is nil: read only to word
+	// an error (a result or case of an id seen before). lookBack, when set,
+	// answers the same by reading the file's first lines again, so that a
+	// read that holds no case keeps no id.
+	seen     map[string]bool
+	lookBack func(id string, lines int) bool
+	line     int // the number of the line being read
 	// latencies is whether a version-2 file's latency line has been read;
 	// nLat and negLat count its values and name its first negative one
-	// (1-based, 0 for none); lat keeps them as varints when keepLat is set,
-	// up to one a result.
+	// (1-based, 0 for none); lat keeps them when keepLat is set, up to one
+	// a result.
 	latencies    bool
 	nLat, negLat int
 	keepLat      bool
-	lat          []byte
+	lat          spill
 
 	// onCase and onResult receive each case and result checked, in file
 	// order, while no problem has been found; results carry no latency
@@ -90,7 +90,7 @@ type decoder struct {
 
 // newDecoder returns a decoder of the file name.
 func newDecoder(name string) *decoder {
-	return &decoder{name: name, seed: maphash.MakeSeed()}
+	return &decoder{name: name, seen: map[string]bool{}}
 }
 
 // Decode reads a baseline file from r; name is the file's name for errors,
@@ -114,14 +114,22 @@ func Decode(r io.Reader, name string) (*Baseline, error) {
 	d.keepLat = true
 	d.onCase = func(c eval.Case) { b.Cases = append(b.Cases, c) }
 	d.onResult = func(r eval.Result) { b.Results = append(b.Results, r) }
+	defer d.lat.close()
 	if err := d.read(r); err != nil {
 		return nil, err
 	}
+	if d.lat.err != nil {
+		return nil, fmt.Errorf("read %s: keep its latencies: %w", name, d.lat.err)
+	}
 	b.Header = d.h
 	if b.Header.Version >= 2 {
-		for i, p := 0, d.lat; len(p) > 0 && i < len(b.Results); i++ {
-			v, n := binary.Varint(p)
-			b.Results[i].Latency, p = time.Duration(v), p[n:]
+		i := 0
+		for v := range d.lat.values() {
+			if i == len(b.Results) {
+				break
+			}
+			b.Results[i].Latency = time.Duration(v)
+			i++
 		}
 	}
 	return &b, nil
@@ -171,6 +179,7 @@ func (d *decoder) read(r io.Reader) error {
 			break
 		}
 		n++
+		d.line = n
 		if sumLine > 0 {
 			return d.checksumError(n, nil, fmt.Sprintf("content after the checksum line %d: the file was edited after export", sumLine))
 		}
@@ -378,8 +387,10 @@ var errLineAfterLatencies = errors.New("a line after the latency line: it comes 
 
 // seenCase reports whether a case line of id came before.
 func (d *decoder) seenCase(id string) bool {
-	h := maphash.String(d.seed, id)
-	return slices.Contains(d.seen, h)
+	if d.lookBack != nil {
+		return d.lookBack(id, d.line-1)
+	}
+	return d.seen[id]
 }
 
 func (d *decoder) caseLine(id string, f *caseFields) error {
@@ -394,7 +405,9 @@ func (d *decoder) caseLine(id string, f *caseFields) error {
 		}
 		return fmt.Errorf("case %q out of order: cases are sorted by id, and %q came before it", id, d.cur.ID)
 	}
-	d.seen = append(d.seen, maphash.String(d.seed, id))
+	if d.lookBack == nil && !d.verified {
+		d.seen[id] = true
+	}
 	d.cur = eval.Case{ID: id, Messages: f.Messages, Prompt: f.Prompt, Tags: f.Tags,
 		Cluster: f.Cluster, Overrides: f.Overrides, Hash: f.Hash}
 	d.nCases++

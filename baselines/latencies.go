@@ -2,11 +2,14 @@ package baselines
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"iter"
+	"os"
 )
 
 // latencyPrefix starts a version-2 file's latency line as export writes it.
@@ -30,7 +33,7 @@ func (d *decoder) latencyLine(br *bufio.Reader, sum hash.Hash, n int, check bool
 			check = false
 		}
 	}
-	mark, p := len(d.lat), latencyParser{skip: len(latencyPrefix)}
+	p := latencyParser{skip: len(latencyPrefix)}
 	var line []byte // the line so far, up to latencyLineCopy
 	for {
 		chunk, rerr := br.ReadSlice('\n')
@@ -62,9 +65,10 @@ func (d *decoder) latencyLine(br *bufio.Reader, sum hash.Hash, n int, check bool
 	if !p.bad && p.state == lDone {
 		return d.latencyEnd(), nil
 	}
-	// Not as export writes it: undo what the parser kept, and read the
-	// line as Decode reads any other.
-	d.lat, d.nLat, d.negLat = d.lat[:mark], 0, 0
+	// Not as export writes it: undo what the parser kept (a file has one
+	// latency line), and read the line as Decode reads any other.
+	d.lat.reset()
+	d.nLat, d.negLat = 0, 0
 	if line == nil {
 		return errors.New("the latency line is longer than 1 MiB and not written as 'evalpin baseline export' writes it"), nil
 	}
@@ -92,7 +96,7 @@ func (d *decoder) latency(ns int64) {
 		d.negLat = d.nLat + 1
 	}
 	if d.keepLat && d.nLat < d.nResults {
-		d.lat = binary.AppendVarint(d.lat, ns)
+		d.lat.add(ns)
 	}
 	d.nLat++
 }
@@ -187,4 +191,74 @@ func (p *latencyParser) parse(b []byte, emit func(int64)) {
 			p.bad = true
 		}
 	}
+}
+
+// spillMemory is how many bytes of latencies a spill keeps in memory before
+// it writes them to a temporary file (a variable for tests).
+var spillMemory = 256 << 10
+
+// A spill keeps a latency line's values as varints: in memory up to
+// spillMemory bytes, and beyond that in a temporary file, so that checking
+// a file of a million results does not hold their latencies.
+type spill struct {
+	mem  []byte
+	file *os.File // nil until the first spill
+	size int64    // bytes written to file
+	err  error    // the first error writing the file
+}
+
+// add appends v.
+func (s *spill) add(v int64) {
+	s.mem = binary.AppendVarint(s.mem, v)
+	if len(s.mem) < spillMemory || s.err != nil {
+		return
+	}
+	if s.file == nil {
+		if s.file, s.err = os.CreateTemp("", "evalpin-latencies-*"); s.err != nil {
+			return
+		}
+	}
+	n, err := s.file.Write(s.mem)
+	s.size, s.err, s.mem = s.size+int64(n), err, s.mem[:0]
+}
+
+// reset forgets every value.
+func (s *spill) reset() {
+	s.mem, s.size = s.mem[:0], 0
+	if s.file != nil && s.err == nil {
+		s.err = s.file.Truncate(0)
+		if _, err := s.file.Seek(0, io.SeekStart); s.err == nil {
+			s.err = err
+		}
+	}
+}
+
+// values returns the values in the order added.
+func (s *spill) values() iter.Seq[int64] {
+	return func(yield func(int64) bool) {
+		r := io.Reader(bytes.NewReader(s.mem))
+		if s.file != nil {
+			r = io.MultiReader(io.NewSectionReader(s.file, 0, s.size), r)
+		}
+		br := bufio.NewReader(r)
+		for {
+			v, err := binary.ReadVarint(br)
+			if err != nil || !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// close removes the temporary file.
+func (s *spill) close() error {
+	if s.file == nil {
+		return nil
+	}
+	err := s.file.Close()
+	if rerr := os.Remove(s.file.Name()); err == nil {
+		err = rerr
+	}
+	s.file = nil
+	return err
 }

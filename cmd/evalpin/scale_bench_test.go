@@ -30,6 +30,11 @@ const (
 	// scaleTimeLimit is the longest a size's commands may be expected to
 	// take (from the size before) for the benchmark to run them unasked.
 	scaleTimeLimit = 6 * time.Minute
+	// scaleRerunBudget is the budget of "evalpin run" of a complete run of
+	// scaleRerunCases cases run again with the same command: it answers from
+	// the store, the suite's hash cached against the file's identity.
+	scaleRerunBudget = 100 * time.Millisecond
+	scaleRerunCases  = 100_000
 )
 
 var scaleSizes = []int{1_000, 10_000, 100_000, 1_000_000}
@@ -73,10 +78,11 @@ type scaleStep struct {
 }
 
 // scaleRun measures, on a suite of n cases written under dir: "evalpin run"
-// (against url at concurrency scaleC, into a fresh database), "evalpin suite
-// check", "evalpin baseline export" of the run and "evalpin baseline import"
-// of that file into another fresh database. It returns the steps and the
-// bytes it wrote.
+// (against url at concurrency scaleC, into a fresh database), the same
+// command again without --fresh (rerun: the run is complete, so it requests
+// nothing), "evalpin suite check", "evalpin baseline export" of the run and
+// "evalpin baseline import" of that file into another fresh database. It
+// returns the steps and the bytes it wrote.
 func scaleRun(b *testing.B, bin, url, dir string, n int) ([]scaleStep, int64) {
 	b.Helper()
 	suite := scaleSuite(b, dir, n)
@@ -91,8 +97,15 @@ func scaleRun(b *testing.B, bin, url, dir string, n int) ([]scaleStep, int64) {
 	if err := json.Unmarshal(run.stdout, &sum); err != nil {
 		b.Fatal(err)
 	}
+	rerun := measureProc(b, cmd("run", "--suite", suite, "--endpoint", url, "--db", db,
+		"--concurrency", strconv.Itoa(scaleC), "--no-progress", "--format", "json"))
+	var again eval.RunSummary
+	if err := json.Unmarshal(rerun.stdout, &again); err != nil || again.Run != sum.Run || again.Status != eval.RunComplete {
+		b.Fatalf("evalpin run again: %v: run %d %s, want run %d complete\n%s", err, again.Run, again.Status, sum.Run, rerun.stdout)
+	}
 	steps := []scaleStep{
 		{"run", run},
+		{"rerun", rerun},
 		{"check", measureProc(b, cmd("suite", "check", suite))},
 		{"export", measureProc(b, cmd("baseline", "export", strconv.FormatInt(sum.Run, 10), "-o", file, "--db", db))},
 		{"import", measureProc(b, cmd("baseline", "import", file, "--db", db2))},
@@ -153,6 +166,7 @@ func BenchmarkScale(b *testing.B) {
 	url := stubserver.Start(b, stubserver.Build(b, dir), 0, runBenchLock)
 	for b.Loop() {
 		rss := map[string]map[int]float64{}
+		rerunWall := map[int]time.Duration{}
 		var largest int
 		var wrote int64
 		var took time.Duration // by the size before
@@ -188,6 +202,9 @@ func BenchmarkScale(b *testing.B) {
 				b.Fatal(err)
 			}
 			for _, s := range steps {
+				if s.name == "rerun" {
+					rerunWall[n] = s.r.wall
+				}
 				b.ReportMetric(s.r.wall.Seconds(), s.name+"-s-"+scaleLabel(n))
 				b.ReportMetric(s.r.peakMB(), s.name+"-MB-"+scaleLabel(n))
 				if rss[s.name] == nil {
@@ -200,6 +217,13 @@ func BenchmarkScale(b *testing.B) {
 		if largest > 10_000 {
 			for name, byN := range rss {
 				b.ReportMetric(byN[largest]/byN[10_000], fmt.Sprintf("%s-rss-%s/10k-ratio", name, scaleLabel(largest)))
+			}
+		}
+		if wall := rerunWall[scaleRerunCases]; wall > 0 {
+			b.ReportMetric(wall.Seconds()/scaleRerunBudget.Seconds(), "rerun-"+scaleLabel(scaleRerunCases)+"/budget")
+			if wall > scaleRerunBudget {
+				b.Logf("evalpin run of a complete %s-case run, again: %v, over the budget of %v",
+					scaleLabel(scaleRerunCases), wall.Round(time.Millisecond), scaleRerunBudget)
 			}
 		}
 		if peak := rss["run"][largest]; largest > 0 {

@@ -49,6 +49,7 @@ func Accept(ctx context.Context, db *store.DB, ref, path string, opts ExportOpti
 	old, err := checkBaselineFile(path, path)
 	switch {
 	case err == nil:
+		defer old.Close()
 		acc.OldLock = old.Header.Lock
 		if err := acc.compare(ctx, db, old); err != nil {
 			return nil, err

@@ -25,7 +25,7 @@ import (
 // first copied to a temporary file, which cleanup removes) with
 // baselines.Check, and verifies the lock's identity document its header
 // carries, as ReadBaseline does. A file it cannot open is an error matching
-// ErrOpen. cleanup is never nil.
+// ErrOpen. cleanup, never nil, closes f too (baselines.File.Close).
 func CheckBaselineArg(path string) (f *baselines.File, cleanup func(), err error) {
 	cleanup, name := func() {}, path
 	if path == "-" {
@@ -34,12 +34,15 @@ func CheckBaselineArg(path string) (f *baselines.File, cleanup func(), err error
 		}
 		cleanup, name = func() { os.Remove(path) }, "standard input"
 	}
-	f, err = checkBaselineFile(path, name)
-	return f, cleanup, err
+	if f, err = checkBaselineFile(path, name); err != nil {
+		return nil, cleanup, err
+	}
+	removeSpool := cleanup
+	return f, func() { f.Close(); removeSpool() }, nil
 }
 
 // checkBaselineFile checks the baseline file at path, named name in errors,
-// as CheckBaselineArg does.
+// as CheckBaselineArg does; the caller closes the File.
 func checkBaselineFile(path, name string) (*baselines.File, error) {
 	f, err := baselines.Check(name, func() (io.ReadCloser, error) {
 		f, err := os.Open(path)
@@ -53,6 +56,7 @@ func checkBaselineFile(path, name string) (*baselines.File, error) {
 	}
 	if h := f.Header; len(h.LockManifest) > 0 {
 		if _, err := identity.Parse(h.Lock, h.LockManifest); err != nil {
+			f.Close()
 			return nil, &DocumentError{File: name, Lock: h.Lock, Err: err}
 		}
 	}
