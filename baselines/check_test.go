@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evalpin/evalpin/eval"
 )
@@ -207,4 +208,40 @@ func FuzzLatencyLine(f *testing.F) {
 			t.Fatal("streamed and JSON latencies differ")
 		}
 	})
+}
+
+// BenchmarkCheck100k checks a file of 100,000 results (Check) and reads its
+// cases and its results again, as an import does, reporting each pass's time
+// per result.
+func BenchmarkCheck100k(b *testing.B) {
+	const n = 100_000
+	data := encode(b, bigBaseline(n))
+	var check, cases, results time.Duration
+	for b.Loop() {
+		start := time.Now()
+		f, err := Check("big.jsonl", opener(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		check += time.Since(start)
+		start = time.Now()
+		for _, err := range f.Cases() {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		cases += time.Since(start)
+		start = time.Now()
+		for _, err := range f.Results() {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		results += time.Since(start)
+		f.Close()
+	}
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) / n }
+	b.ReportMetric(per(check), "check-ns/result")
+	b.ReportMetric(per(cases), "cases-ns/result")
+	b.ReportMetric(per(results), "results-ns/result")
 }

@@ -112,6 +112,10 @@ func ImportStream(ctx context.Context, db *store.DB, s *Stream) (int64, error) {
 		return 0, err
 	}
 	src := &fileSource{cases: s.Cases, n: h.Cases}
+	stored, err := db.StoredCases(ctx, h.SuiteHash)
+	if err != nil {
+		return 0, err
+	}
 	suite := eval.Suite{Name: h.Suite, Version: h.SuiteVersion, Settings: h.Settings, Hash: h.SuiteHash, Source: src}
 	if err := db.PutSuite(ctx, suite); err != nil {
 		return 0, err
@@ -120,7 +124,14 @@ func ImportStream(ctx context.Context, db *store.DB, s *Stream) (int64, error) {
 	if err := db.ImportRun(ctx, &r, s.Results); err != nil {
 		return 0, err
 	}
-	if err := db.PutRunLabelsFrom(ctx, r.ID, h.SuiteHash, src, nil); err != nil { // the labels the run was made with
+	// The labels the run was made with: those of the cases just stored, or,
+	// of a suite stored before, compared with its (PutRunLabelsFrom).
+	if stored == 0 {
+		err = db.PutRunSuiteLabels(ctx, r.ID, h.SuiteHash)
+	} else {
+		err = db.PutRunLabelsFrom(ctx, r.ID, h.SuiteHash, src, nil)
+	}
+	if err != nil {
 		return 0, err
 	}
 	return r.ID, nil
