@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -814,6 +816,16 @@ func TestDiffWords(t *testing.T) {
 	c.Files = c.Files[1:]
 	if got := Diff(a, c).Words(); got != "tokenizer removed; other added; weights same; template same; serving same" {
 		t.Errorf("one-sided roles: %q", got)
+	}
+	// The files' order does not matter: the same paths in another order
+	// give the same changes as in the same order.
+	r := vectorManifest()
+	r.Files[2].SHA256 = strings.Repeat("b", 64)
+	rev := vectorManifest()
+	rev.Files = slices.Clone(r.Files)
+	slices.Reverse(rev.Files)
+	if same, reversed := Diff(a, r).Files, Diff(a, rev).Files; len(same) != 1 || !reflect.DeepEqual(same, reversed) {
+		t.Errorf("changes in the same order %+v, reversed %+v; want one, the same", same, reversed)
 	}
 	// Untrusted text is quoted.
 	e := vectorManifest()
