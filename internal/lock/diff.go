@@ -189,13 +189,15 @@ func diffFiles(a, b []File) []FileChange {
 			if i, ok := bi[f.Path]; ok {
 				out = appendChanged(out, f, b[i])
 			} else {
-				out = append(out, FileChange{Path: f.Path, Role: f.Role, Change: Removed, Old: &f})
+				old := f
+				out = append(out, FileChange{Path: f.Path, Role: f.Role, Change: Removed, Old: &old})
 			}
 		}
 		ai := pathIndex(a)
 		for _, g := range b {
 			if _, ok := ai[g.Path]; !ok {
-				out = append(out, FileChange{Path: g.Path, Role: g.Role, Change: Added, New: &g})
+				now := g
+				out = append(out, FileChange{Path: g.Path, Role: g.Role, Change: Added, New: &now})
 			}
 		}
 	}
@@ -243,7 +245,8 @@ func appendChanged(out []FileChange, f, g File) []FileChange {
 	if f.SHA256 == g.SHA256 && f.Size == g.Size && f.Role == g.Role {
 		return out
 	}
-	return append(out, FileChange{Path: f.Path, Role: g.Role, Change: Changed, Old: &f, New: &g,
+	old, now := f, g // copied here: an unchanged file costs no allocation
+	return append(out, FileChange{Path: f.Path, Role: g.Role, Change: Changed, Old: &old, New: &now,
 		Values: diffValues(f.Values, g.Values)})
 }
 

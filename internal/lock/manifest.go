@@ -154,7 +154,7 @@ func (m *Manifest) Canonical() ([]byte, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	files := slices.SortedFunc(slices.Values(m.Files), func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	files := sortedByPath(m.Files)
 	if !directFiles(files) {
 		return m.canonicalSlow(files)
 	}
@@ -175,6 +175,16 @@ func (m *Manifest) Canonical() ([]byte, error) {
 		return nil, err
 	}
 	return append(out, rest[len(head):]...), nil
+}
+
+// sortedByPath returns files sorted by path: files itself when it is (a
+// sealed manifest's are), or else a sorted copy.
+func sortedByPath(files []File) []File {
+	byPath := func(a, b File) int { return strings.Compare(a.Path, b.Path) }
+	if slices.IsSortedFunc(files, byPath) {
+		return files
+	}
+	return slices.SortedFunc(slices.Values(files), byPath)
 }
 
 // canonicalSlow returns Canonical's result by encoding the whole identity,
