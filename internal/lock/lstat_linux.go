@@ -21,7 +21,7 @@ type dirStat struct {
 func newDirStat() *dirStat { return &dirStat{fd: -1} }
 
 // lstat returns the FileInfo of the file p, a symlink itself, as os.Lstat
-// does; its Sys is a *unix.Stat_t.
+// does; its Sys is a *statInfo.
 func (d *dirStat) lstat(p string) (os.FileInfo, error) {
 	dir, name := filepath.Split(p)
 	if dir != d.dir || d.fd < 0 {
@@ -32,15 +32,16 @@ func (d *dirStat) lstat(p string) (os.FileInfo, error) {
 		}
 		d.dir, d.fd = dir, fd
 	}
-	fi := &statInfo{name: name}
-	err := unix.Fstatat(d.fd, name, &fi.st, unix.AT_SYMLINK_NOFOLLOW)
+	var st unix.Stat_t
+	err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	for err == unix.EINTR {
-		err = unix.Fstatat(d.fd, name, &fi.st, unix.AT_SYMLINK_NOFOLLOW)
+		err = unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "lstat", Path: p, Err: err}
 	}
-	return fi, nil
+	return &statInfo{name: name, mode: st.Mode, size: st.Size, dev: st.Dev, ino: st.Ino,
+		mtime: time.Unix(st.Mtim.Unix()), ctime: st.Ctim.Nano()}, nil
 }
 
 // close closes the open directory, if any.
@@ -51,24 +52,30 @@ func (d *dirStat) close() {
 	d.dir, d.fd = "", -1
 }
 
-// A statInfo is the FileInfo of a file dirStat stat'ed.
+// A statInfo is the FileInfo of a file dirStat stat'ed: what a walk and
+// the hash cache read of it (devIno), not the whole stat.
 type statInfo struct {
-	name string
-	st   unix.Stat_t
+	name     string
+	mode     uint32
+	size     int64
+	dev, ino uint64
+	mtime    time.Time
+	ctime    int64 // ns
 }
 
-// Name, Size, ModTime, IsDir and Sys are those of os.FileInfo.
+// Name, Size, ModTime, IsDir and Sys are those of os.FileInfo; Sys is the
+// statInfo itself.
 func (s *statInfo) Name() string       { return s.name }
-func (s *statInfo) Size() int64        { return s.st.Size }
-func (s *statInfo) ModTime() time.Time { return time.Unix(s.st.Mtim.Unix()) }
+func (s *statInfo) Size() int64        { return s.size }
+func (s *statInfo) ModTime() time.Time { return s.mtime }
 func (s *statInfo) IsDir() bool        { return s.Mode().IsDir() }
-func (s *statInfo) Sys() any           { return &s.st }
+func (s *statInfo) Sys() any           { return s }
 
 // Mode returns the file's permission bits and its type: a directory, a
 // symlink, a regular file, or else irregular (walk keeps regular files only).
 func (s *statInfo) Mode() fs.FileMode {
-	m := fs.FileMode(s.st.Mode & 0o777)
-	switch s.st.Mode & unix.S_IFMT {
+	m := fs.FileMode(s.mode & 0o777)
+	switch s.mode & unix.S_IFMT {
 	case unix.S_IFREG:
 	case unix.S_IFDIR:
 		m |= fs.ModeDir

@@ -3,8 +3,6 @@ package lock
 import (
 	"os"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // devIno returns the device and inode numbers and the status change time (ns)
@@ -13,8 +11,8 @@ func devIno(fi os.FileInfo) (dev, ino uint64, ctime int64) {
 	switch st := fi.Sys().(type) {
 	case *syscall.Stat_t:
 		return st.Dev, st.Ino, st.Ctim.Nano()
-	case *unix.Stat_t:
-		return st.Dev, st.Ino, st.Ctim.Nano()
+	case *statInfo:
+		return st.dev, st.ino, st.ctime
 	}
 	return 0, 0, 0
 }
