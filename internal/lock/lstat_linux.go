@@ -18,6 +18,7 @@ type dirStat struct {
 	fd  int    // -1 when none is open
 }
 
+// newDirStat returns a dirStat with no directory open.
 func newDirStat() *dirStat { return &dirStat{fd: -1} }
 
 // lstat returns the FileInfo of the file p, a symlink itself, as os.Lstat

@@ -7,6 +7,7 @@ import "os"
 // A dirStat stats files; where it is not Linux's, by their whole path.
 type dirStat struct{}
 
+// newDirStat returns a dirStat.
 func newDirStat() *dirStat { return &dirStat{} }
 
 // lstat returns the FileInfo of the file p, a symlink itself (os.Lstat).
