@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -645,18 +646,30 @@ func (s *Choice) Score(output string) eval.Check {
 	return c
 }
 
-var (
+// choiceRegexps are ExtractChoice's patterns, compiled on its first use
+// rather than at start-up.
+type choiceRegexps struct {
 	// answerPhrase finds "Answer: B", "the correct option is (C)", "final answer: **D**".
-	answerPhrase = regexp.MustCompile(`(?i)\b(?:final\s+answer|answer|correct\s+(?:option|choice|letter)|option|choice)\b(?:\s*(?:is|would\s+be|:|=|-|–))+\s*(?:option\s+|choice\s+|letter\s+)?([(\[]?)([A-Za-z])([)\]]?)(?:$|[^\pL\pN])`)
+	answerPhrase *regexp.Regexp
 	// leadingLetter finds "B) …", "B. …", "(B) …", "B: …" at the start.
-	leadingLetter = regexp.MustCompile(`^(?:\(([A-Z])\)|\[([A-Z])\]|([A-Z])[).:]|([A-Z])\s+[-–—]\s)`)
+	leadingLetter *regexp.Regexp
 	// bracketed finds "(B)" and "[B]" anywhere.
-	bracketed = regexp.MustCompile(`[(\[]([A-Z])[)\]]`)
+	bracketed *regexp.Regexp
 	// loneLetter finds a one-letter word, and the start of the next word.
-	loneLetter = regexp.MustCompile(`(?:^|[^\pL\pN])([A-Z])(?:$|[^\pL\pN'’])(\s*\pL*)`)
-	// verbs after "A" make it a letter, not an article: "A is wrong".
-	verbs = map[string]bool{"is": true, "was": true, "would": true, "seems": true, "looks": true, "fits": true}
-)
+	loneLetter *regexp.Regexp
+}
+
+var choicePatterns = sync.OnceValue(func() *choiceRegexps {
+	return &choiceRegexps{
+		answerPhrase:  regexp.MustCompile(`(?i)\b(?:final\s+answer|answer|correct\s+(?:option|choice|letter)|option|choice)\b(?:\s*(?:is|would\s+be|:|=|-|–))+\s*(?:option\s+|choice\s+|letter\s+)?([(\[]?)([A-Za-z])([)\]]?)(?:$|[^\pL\pN])`),
+		leadingLetter: regexp.MustCompile(`^(?:\(([A-Z])\)|\[([A-Z])\]|([A-Z])[).:]|([A-Z])\s+[-–—]\s)`),
+		bracketed:     regexp.MustCompile(`[(\[]([A-Z])[)\]]`),
+		loneLetter:    regexp.MustCompile(`(?:^|[^\pL\pN])([A-Z])(?:$|[^\pL\pN'’])(\s*\pL*)`),
+	}
+})
+
+// verbs after "A" make it a letter, not an article: "A is wrong".
+var verbs = map[string]bool{"is": true, "was": true, "would": true, "seems": true, "looks": true, "fits": true}
 
 // ExtractChoice finds the answer letter, one of choices, in a multiple-choice
 // output. It tries, in order, and takes the first that finds a letter:
@@ -677,9 +690,10 @@ var (
 func ExtractChoice(output, choices string) (string, error) {
 	text := strings.NewReplacer("**", "", "__", "", "`", "").Replace(norm.NFC.String(output))
 	in := func(l string) bool { return len(l) == 1 && strings.Contains(choices, l) }
+	re := choicePatterns()
 
 	// 1. Answer phrases, the last that names a choice.
-	ms := answerPhrase.FindAllStringSubmatch(text, -1)
+	ms := re.answerPhrase.FindAllStringSubmatch(text, -1)
 	for k := len(ms) - 1; k >= 0; k-- {
 		m := ms[k]
 		l := m[2]
@@ -719,10 +733,10 @@ func ExtractChoice(output, choices string) (string, error) {
 	}
 	// 3. A letter opening the output, and bracketed letters anywhere.
 	var letters []string
-	if m := leadingLetter.FindStringSubmatch(strings.TrimSpace(text)); m != nil {
+	if m := re.leadingLetter.FindStringSubmatch(strings.TrimSpace(text)); m != nil {
 		letters = append(letters, m[1:]...)
 	}
-	for _, m := range bracketed.FindAllStringSubmatch(text, -1) {
+	for _, m := range re.bracketed.FindAllStringSubmatch(text, -1) {
 		letters = append(letters, m[1])
 	}
 	if l, ok, err := agree(letters); ok {
@@ -730,7 +744,7 @@ func ExtractChoice(output, choices string) (string, error) {
 	}
 	// 4. One-letter words.
 	letters = letters[:0]
-	for _, m := range loneLetter.FindAllStringSubmatch(text, -1) {
+	for _, m := range re.loneLetter.FindAllStringSubmatch(text, -1) {
 		next := strings.TrimSpace(m[2])
 		if (m[1] == "A" || m[1] == "I") && next != "" && next == strings.ToLower(next) && !verbs[next] {
 			continue // an English word: "A cat", "I think"; but not "A is wrong"

@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evalpin/evalpin/internal/fault"
@@ -51,7 +52,8 @@ type File struct {
 // track's current one.
 var ErrCurrent = errors.New("the lock is already the track's current lock")
 
-var trackName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+// trackName matches a track's name, compiled on its first use.
+var trackName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`) })
 
 // Read reads the lineage file at path; a file that does not exist is an
 // empty lineage. A line that is no promotion is an input error naming it.
@@ -86,7 +88,7 @@ func Read(path string) (*File, error) {
 // check says what is wrong with p, if anything.
 func (p Promotion) check() error {
 	switch {
-	case !trackName.MatchString(p.Track):
+	case !trackName().MatchString(p.Track):
 		return fmt.Errorf("track %q is not a track name (lower-case letters, digits, '.', '_' and '-')", untrusted.Line(p.Track))
 	case !p.Lock.Valid():
 		return fmt.Errorf("lock %q is not a lock id", untrusted.Line(string(p.Lock)))

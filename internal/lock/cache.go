@@ -190,13 +190,16 @@ func encodeCache(entries map[string]cacheEntry) ([]byte, error) {
 // decodeCache parses the body encodeCache writes.
 func decodeCache(body []byte) (map[string]cacheEntry, error) {
 	entries := make(map[string]cacheEntry, bytes.Count(body, []byte("\n")))
-	for n, line := range strings.Split(string(body), "\n") {
+	n := 1
+	for line := range strings.Lines(string(body)) {
+		n++
+		line = strings.TrimSuffix(line, "\n")
 		if line == "" {
 			continue
 		}
 		e, p, err := decodeCacheLine(line)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", n+2, err)
+			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
 		entries[p] = e
 	}
@@ -205,8 +208,16 @@ func decodeCache(body []byte) (map[string]cacheEntry, error) {
 
 // decodeCacheLine parses one entry of a cache file and returns it with its path.
 func decodeCacheLine(line string) (e cacheEntry, path string, err error) {
-	fields := strings.SplitN(line, " ", 7)
-	if len(fields) != 7 || !validSHA256(fields[0]) {
+	var fields [7]string
+	rest := line
+	for i := range len(fields) - 1 {
+		var ok bool
+		if fields[i], rest, ok = strings.Cut(rest, " "); !ok {
+			return e, "", errors.New("not a cache entry")
+		}
+	}
+	fields[6] = rest
+	if !validSHA256(fields[0]) {
 		return e, "", errors.New("not a cache entry")
 	}
 	e.SHA256 = fields[0]

@@ -120,18 +120,17 @@ func assemble(dir string, hs []hashed, version int) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model directory: %w", err)
 	}
-	index := make(map[string]int, len(hs))
 	files := make([]File, 0, len(hs))
 	for _, h := range hs {
-		index[h.rel] = len(files)
 		files = append(files, File{Path: h.rel, Size: h.info.Size(), SHA256: h.sum, Role: RoleOf(h.rel)})
 	}
-	for _, h := range hs {
+	var index map[string]int // of the entries' files, for a Modelfile's references
+	for i, h := range hs {
 		if h.analysis == nil {
 			continue
 		}
 		a := h.analysis
-		f := &files[index[h.rel]]
+		f := &files[i]
 		f.RestSHA256 = a.Rest
 		parts := a.Parts
 		if version >= 2 && a.V2 != nil {
@@ -150,6 +149,9 @@ func assemble(dir string, hs []hashed, version int) ([]File, error) {
 		for _, ref := range a.Refs {
 			target, rel, inside := refTarget(absDir, h.rel, ref)
 			if inside {
+				if index == nil {
+					index = pathIndex(files[:len(hs)])
+				}
 				if i, ok := index[rel]; ok {
 					files[i].Role = RoleWeights
 					continue

@@ -178,28 +178,27 @@ func comparable(files []File) []File {
 }
 
 func diffFiles(a, b []File) []FileChange {
-	am := make(map[string]File, len(a))
-	for _, f := range a {
-		am[f.Path] = f
-	}
-	bm := make(map[string]File, len(b))
-	for _, f := range b {
-		bm[f.Path] = f
-	}
 	out := []FileChange{}
-	for _, f := range a {
-		g, ok := bm[f.Path]
-		switch {
-		case !ok:
-			out = append(out, FileChange{Path: f.Path, Role: f.Role, Change: Removed, Old: &f})
-		case f.SHA256 != g.SHA256 || f.Size != g.Size || f.Role != g.Role:
-			out = append(out, FileChange{Path: f.Path, Role: g.Role, Change: Changed, Old: &f, New: &g,
-				Values: diffValues(f.Values, g.Values)})
+	if samePaths(a, b) { // a directory verified against its lock, as a rule
+		for i := range a {
+			out = appendChanged(out, a[i], b[i])
 		}
-	}
-	for _, g := range b {
-		if _, ok := am[g.Path]; !ok {
-			out = append(out, FileChange{Path: g.Path, Role: g.Role, Change: Added, New: &g})
+	} else {
+		bi := pathIndex(b)
+		for _, f := range a {
+			if i, ok := bi[f.Path]; ok {
+				out = appendChanged(out, f, b[i])
+			} else {
+				old := f
+				out = append(out, FileChange{Path: f.Path, Role: f.Role, Change: Removed, Old: &old})
+			}
+		}
+		ai := pathIndex(a)
+		for _, g := range b {
+			if _, ok := ai[g.Path]; !ok {
+				now := g
+				out = append(out, FileChange{Path: g.Path, Role: g.Role, Change: Added, New: &now})
+			}
 		}
 	}
 	slices.SortFunc(out, func(x, y FileChange) int { return strings.Compare(x.Path, y.Path) })
@@ -224,6 +223,31 @@ func diffFiles(a, b []File) []FileChange {
 		}
 	}
 	return out
+}
+
+// samePaths reports whether a and b list the same paths in the same order.
+func samePaths(a, b []File) bool {
+	return slices.EqualFunc(a, b, func(f, g File) bool { return f.Path == g.Path })
+}
+
+// pathIndex maps each file's path to its index in files.
+func pathIndex(files []File) map[string]int {
+	m := make(map[string]int, len(files))
+	for i, f := range files {
+		m[f.Path] = i
+	}
+	return m
+}
+
+// appendChanged appends to out the change from f to g, the same path, if
+// their content or role differs.
+func appendChanged(out []FileChange, f, g File) []FileChange {
+	if f.SHA256 == g.SHA256 && f.Size == g.Size && f.Role == g.Role {
+		return out
+	}
+	old, now := f, g // copied here: an unchanged file costs no allocation
+	return append(out, FileChange{Path: f.Path, Role: g.Role, Change: Changed, Old: &old, New: &now,
+		Values: diffValues(f.Values, g.Values)})
 }
 
 // diffValues lists the values that differ, by name.
@@ -275,10 +299,13 @@ func roleStatus(a, b []File, changes []FileChange) []RoleStatus {
 			changed[c.Old.Role] = append(changed[c.Old.Role], c)
 		}
 	}
-	roleIn := map[string]Role{}
-	for _, fs := range [][]File{a, b} {
-		for _, f := range fs {
-			roleIn[f.Path] = f.Role
+	var roleIn map[string]Role // read only to say how files changed
+	if len(changes) > 0 {
+		roleIn = map[string]Role{}
+		for _, fs := range [][]File{a, b} {
+			for _, f := range fs {
+				roleIn[f.Path] = f.Role
+			}
 		}
 	}
 	out := []RoleStatus{}

@@ -76,6 +76,8 @@ func walk(dir string) ([]entry, error) {
 		root = real
 	}
 	var out []entry
+	stat := newDirStat()
+	defer stat.close()
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		rel, rerr := filepath.Rel(root, p)
 		if rerr != nil {
@@ -130,7 +132,7 @@ func walk(dir string) ([]entry, error) {
 		if !d.Type().IsRegular() {
 			return nil // sockets, pipes and devices are no part of a model
 		}
-		info, err := d.Info()
+		info, err := stat.lstat(p)
 		if err != nil {
 			return fault.Errorf(fault.Input, "check the directory is not being changed", "cannot stat %s: %w", shown(), err)
 		}

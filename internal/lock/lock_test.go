@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +158,7 @@ func TestParse(t *testing.T) {
 		{"no version", `{"lock":"x"}`, `no "version"`},
 		{"version not a number", strings.Replace(string(good), `"version": 1`, `"version": "1"`, 1), `"version" is "1", not an integer`},
 		{"unknown version", strings.Replace(string(good), `"version": 1`, `"version": 3`, 1), "unknown lock manifest version 3"},
+		{"version overridden in another case", strings.Replace(string(good), `"version": 1`, `"version": 1, "VERSION": 3`, 1), "version 3 (this evalpin reads"},
 		{"edited by hand", strings.Replace(string(good), `"dtype": "bfloat16"`, `"dtype": "float16"`, 1), "edited by hand"},
 		{"file hash edited", strings.Replace(string(good), "30e14955", "30e14956", 1), "edited by hand"},
 		{"no lock", strings.Replace(string(good), `"lock": "`+vectorID+`",`, "", 1), `no "lock" field`},
@@ -175,6 +178,11 @@ func TestParse(t *testing.T) {
 				t.Error("no hint")
 			}
 		})
+	}
+
+	// "version" is matched as encoding/json matches every other key.
+	if got, err := Parse([]byte(strings.Replace(string(good), `"version": 1`, `"Version": 1`, 1))); err != nil || got.Lock != vectorID {
+		t.Errorf(`Parse with "Version" = %v, %v; want the manifest of lock %s`, got, err, vectorID)
 	}
 
 	// ReadFile names the path.
@@ -808,6 +816,16 @@ func TestDiffWords(t *testing.T) {
 	c.Files = c.Files[1:]
 	if got := Diff(a, c).Words(); got != "tokenizer removed; other added; weights same; template same; serving same" {
 		t.Errorf("one-sided roles: %q", got)
+	}
+	// The files' order does not matter: the same paths in another order
+	// give the same changes as in the same order.
+	r := vectorManifest()
+	r.Files[2].SHA256 = strings.Repeat("b", 64)
+	rev := vectorManifest()
+	rev.Files = slices.Clone(r.Files)
+	slices.Reverse(rev.Files)
+	if same, reversed := Diff(a, r).Files, Diff(a, rev).Files; len(same) != 1 || !reflect.DeepEqual(same, reversed) {
+		t.Errorf("changes in the same order %+v, reversed %+v; want one, the same", same, reversed)
 	}
 	// Untrusted text is quoted.
 	e := vectorManifest()

@@ -154,7 +154,7 @@ func (m *Manifest) Canonical() ([]byte, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	files := slices.SortedFunc(slices.Values(m.Files), func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	files := sortedByPath(m.Files)
 	if !directFiles(files) {
 		return m.canonicalSlow(files)
 	}
@@ -175,6 +175,16 @@ func (m *Manifest) Canonical() ([]byte, error) {
 		return nil, err
 	}
 	return append(out, rest[len(head):]...), nil
+}
+
+// sortedByPath returns files sorted by path: files itself when it is (a
+// sealed manifest's are), or else a sorted copy.
+func sortedByPath(files []File) []File {
+	byPath := func(a, b File) int { return strings.Compare(a.Path, b.Path) }
+	if slices.IsSortedFunc(files, byPath) {
+		return files
+	}
+	return slices.SortedFunc(slices.Values(files), byPath)
 }
 
 // canonicalSlow returns Canonical's result by encoding the whole identity,
@@ -379,37 +389,12 @@ const hintRecreate = "recreate it from the model directory with 'evalpin lock cr
 
 // Parse decodes a lock file. It refuses input that is not a JSON manifest, has
 // an unknown version or unknown fields, or whose recorded lock does not match
-// its content (a hand edit); each refusal is an fault.Input error.
+// its content (a hand edit); each refusal is an fault.Input error. Its keys
+// are matched as encoding/json matches them, "version" too.
 func Parse(data []byte) (*Manifest, error) {
-	const hintLockFile = "pass a lock file written by 'evalpin lock create'"
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: the file is empty")
-	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(data, &probe); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: a JSON %s, not an object", te.Value)
-		}
-		return nil, fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: %w", jsonError(data, err))
-	}
-	raw, ok := probe["version"]
-	if !ok {
-		return nil, fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: no \"version\" field")
-	}
-	var version int
-	if err := json.Unmarshal(raw, &version); err != nil {
-		return nil, fault.Errorf(fault.Input, hintRecreate, "malformed lock manifest: \"version\" is %s, not an integer", raw)
-	}
-	if version != 1 && version != Version {
-		return nil, fault.Errorf(fault.Input, "upgrade evalpin, or "+hintRecreate,
-			"unknown lock manifest version %d (this evalpin reads versions 1 and %d)", version, Version)
-	}
-	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, fault.Errorf(fault.Input, hintRecreate, "malformed lock manifest: %w", jsonError(data, err))
+	m, err := decodeManifest(data)
+	if err != nil {
+		return nil, err
 	}
 	if m.Lock == "" {
 		return nil, fault.Errorf(fault.Input, hintRecreate, "lock manifest has no \"lock\" field")
@@ -422,7 +407,71 @@ func Parse(data []byte) (*Manifest, error) {
 		return nil, fault.Errorf(fault.Input, hintRecreate,
 			"lock manifest was edited by hand: it records lock %s but its content hashes to %s", m.Lock, got)
 	}
-	return &m, nil
+	return m, nil
+}
+
+// decodeManifest decodes data, one JSON object and nothing after it but
+// white space, into a manifest of a version this evalpin reads, reading the
+// JSON once; what it refuses, notManifest explains.
+func decodeManifest(data []byte) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&m)
+	if err == nil && (m.Version == 1 || m.Version == Version) && jsonSpace(data[dec.InputOffset():]) {
+		return &m, nil
+	}
+	return nil, notManifest(data, &m, err)
+}
+
+// jsonSpace reports whether b is only JSON white space.
+func jsonSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// notManifest returns why data is not a lock manifest that decodeManifest
+// accepts: m and decodeErr are what decoding it gave.
+func notManifest(data []byte, m *Manifest, decodeErr error) error {
+	const hintLockFile = "pass a lock file written by 'evalpin lock create'"
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: the file is empty")
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(data, &probe); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: a JSON %s, not an object", te.Value)
+		}
+		return fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: %w", jsonError(data, err))
+	}
+	raw, ok := probe["version"]
+	if !ok && m.Version == 0 {
+		return fault.Errorf(fault.Input, hintLockFile, "not a lock manifest: no \"version\" field")
+	}
+	if ok {
+		var version int
+		if err := json.Unmarshal(raw, &version); err != nil {
+			return fault.Errorf(fault.Input, hintRecreate, "malformed lock manifest: \"version\" is %s, not an integer", raw)
+		}
+		if version != 1 && version != Version {
+			return unknownVersion(version)
+		}
+	}
+	if decodeErr != nil {
+		return fault.Errorf(fault.Input, hintRecreate, "malformed lock manifest: %w", jsonError(data, decodeErr))
+	}
+	return unknownVersion(m.Version) // a key "Version" decoded over "version"
+}
+
+// unknownVersion refuses a manifest of a version this evalpin does not read.
+func unknownVersion(v int) error {
+	return fault.Errorf(fault.Input, "upgrade evalpin, or "+hintRecreate,
+		"unknown lock manifest version %d (this evalpin reads versions 1 and %d)", v, Version)
 }
 
 // jsonError adds the line number to a JSON syntax or type error.

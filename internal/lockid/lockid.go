@@ -8,6 +8,7 @@ package lockid
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // An ID names a deliverable by its content: "sha256:" followed by 64
@@ -58,10 +59,10 @@ const (
 
 // pattern matches a lock id: evalpin's own "sha256:<hex>" or a native
 // identity with its own prefix, such as "ollama:sha256:<hex>".
-var pattern = regexp.MustCompile(`^(?:[a-z0-9][a-z0-9-]*:)*sha256:[0-9a-f]{64}$`)
+var pattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:[a-z0-9][a-z0-9-]*:)*sha256:[0-9a-f]{64}$`) })
 
 // Valid reports whether s has the shape of a lock id.
-func Valid(s string) bool { return pattern.MatchString(s) }
+func Valid(s string) bool { return pattern().MatchString(s) }
 
 // Valid reports whether id has the shape of a lock id.
 func (id ID) Valid() bool { return Valid(string(id)) }

@@ -3,6 +3,7 @@ package lockid
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // MinPrefix is the fewest hex digits a lock id is abbreviated to, and the
@@ -13,12 +14,14 @@ const MinPrefix = 6
 
 // prefixPattern is a lock id prefix as a user types it: hex digits, after
 // the id's kind or not ("e80e61", "sha256:e80e61", "ollama:sha256:e80e").
-var prefixPattern = regexp.MustCompile(`^(?:(?:[a-z0-9][a-z0-9-]*:)*sha256:)?[0-9a-f]+$`)
+var prefixPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:(?:[a-z0-9][a-z0-9-]*:)*sha256:)?[0-9a-f]+$`)
+})
 
 // IsPrefix reports whether s is written like a prefix of a lock id: hex
 // digits, at least MinPrefix of them unless the id's kind is written too.
 func IsPrefix(s string) bool {
-	if !prefixPattern.MatchString(s) {
+	if !prefixPattern().MatchString(s) {
 		return false
 	}
 	return strings.Contains(s, ":") || len(s) >= MinPrefix
