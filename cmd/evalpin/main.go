@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	_ "github.com/evalpin/evalpin/internal/gcstart" // before the libraries' init: see its doc
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…".
