@@ -109,7 +109,8 @@ func checkStop(stop []string, p path, ps *problems) {
 }
 
 // buildCase turns a raw case into an eval.Case with its hash, computed by h
-// under the suite's defaults.
+// under the suite's defaults; without h (nil), without its hash, which the
+// caller knows.
 func buildCase(r *rawCase, h *hasher) (eval.Case, problems) {
 	var ps problems
 	var c eval.Case
@@ -200,7 +201,7 @@ func buildCase(r *rawCase, h *hasher) (eval.Case, problems) {
 		names = append(names, named{name, i})
 		c.Scorers = append(c.Scorers, s)
 	}
-	if len(ps) == 0 {
+	if len(ps) == 0 && h != nil {
 		c.Hash = h.caseHash(&c)
 	}
 	return c, ps

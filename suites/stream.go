@@ -26,8 +26,11 @@ import (
 // eval.Source. Checking it (Scan) reads the file once, validating every case
 // with the errors Load reports and computing the same hashes, and keeps of
 // the cases only a compact index: an 8-byte hash of each id, sorted, which
-// finds duplicate ids and gives each case its key. Walk reads the file
-// again, and refuses a file that changed since it was checked.
+// finds duplicate ids and gives each case its key; and, in a temporary file
+// rather than in memory, each case's hash and a fingerprint of its line.
+// Walk reads the file again, takes each case's hash from there rather than
+// computing it again, and refuses a file that changed since it was checked,
+// before it yields a line that changed.
 type Stream struct {
 	path   string
 	suite  eval.Suite // without cases
@@ -36,12 +39,20 @@ type Stream struct {
 	file   FileID   // the file's identity when it was checked
 	ids    []uint64 // the hashes of the case ids, sorted: a case's key is its index
 	n      int
-	digest [sha256.Size]byte // of the case hashes in file order
-	lazy   bool              // the hash came from a cache: the index is built on first use
-	cached bool              // the hash came from a cache
-	err    error             // of building the index lazily
-	mem    *mapping          // holds the memory of ids, when it is mapped apart from the heap
+	header uint64   // the fingerprint of the header line
+	sums   *os.File // a caseSum a case, in file order; unlinked
+	lazy   bool     // the hash came from a cache: the index is built on first use
+	cached bool     // the hash came from a cache
+	err    error    // of building the index lazily
+	mem    *mapping // holds the memory of ids, when it is mapped apart from the heap
 }
+
+// A caseSum is what Scan keeps of a case for Walk: the fingerprint of its
+// line (maphash with the Stream's seed, little-endian) and its hash (raw).
+type caseSum [8 + sha256.Size]byte
+
+// fingerprint returns the fingerprint of a line of the file.
+func (st *Stream) fingerprint(text []byte) uint64 { return maphash.Bytes(st.seed, text) }
 
 // A mapping is memory mapped apart from Go's heap, unmapped once nothing
 // refers to it.
@@ -174,7 +185,7 @@ func (st *Stream) index() error {
 	case got.suite.Hash != st.suite.Hash || got.n != st.n:
 		st.err = st.changed()
 	default:
-		st.seed, st.file, st.ids, st.digest, st.mem = got.seed, got.file, got.ids, got.digest, got.mem
+		st.seed, st.file, st.ids, st.header, st.sums, st.mem = got.seed, got.file, got.ids, got.header, got.sums, got.mem
 	}
 	return st.err
 }
@@ -187,8 +198,8 @@ func (st *Stream) changed() error {
 
 // Walk reads the file again and yields its cases, with their hashes, in
 // order. The error says the file could not be read, or that it changed
-// since it was checked: its identity differs, a case is not what it was, or
-// the cases' hashes in order differ.
+// since it was checked: its identity differs, or a line is not what it was
+// (found before its case is yielded).
 func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 	if err := st.index(); err != nil {
 		return err
@@ -202,11 +213,15 @@ func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 		return st.changed()
 	}
 	lr := newLineReader(f)
-	if _, _, err := lr.next(); err != nil { // the header
+	_, header, err := lr.next()
+	if err != nil {
 		return fmt.Errorf("read suite: %w", err)
 	}
-	hs := newHasher(st.suite.Settings)
-	digest := sha256.New()
+	if header == nil || st.fingerprint(header) != st.header {
+		return st.changed()
+	}
+	sums := bufio.NewReaderSize(io.NewSectionReader(st.sums, 0, int64(st.n)*int64(len(caseSum{}))), 16<<10)
+	var sum caseSum
 	n := 0
 	for {
 		no, text, err := lr.next()
@@ -216,21 +231,30 @@ func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 		if text == nil {
 			break
 		}
-		c := new(eval.Case)
-		if r := parseCaseLine(st.path, no, text, hs, c); len(r.problems) > 0 {
+		if n == st.n {
 			return st.changed()
 		}
+		if _, err := io.ReadFull(sums, sum[:]); err != nil {
+			return fmt.Errorf("read suite: %w", err)
+		}
+		if st.fingerprint(text) != binary.LittleEndian.Uint64(sum[:8]) {
+			return st.changed()
+		}
+		c := new(eval.Case)
+		if r := parseCaseLine(st.path, no, text, nil, c); len(r.problems) > 0 {
+			return st.changed()
+		}
+		c.Hash = hex.EncodeToString(sum[8:])
 		k, ok := st.Key(c.ID)
-		if !ok || n == st.n {
+		if !ok {
 			return st.changed()
 		}
 		n++
-		digest.Write([]byte(c.Hash))
 		if !yield(k, c) {
 			return nil
 		}
 	}
-	if n != st.n || !bytes.Equal(digest.Sum(nil), st.digest[:]) {
+	if n != st.n {
 		return st.changed()
 	}
 	// Written while it was read (the reader may hold what it read before),
@@ -264,7 +288,7 @@ func scanFile(path string, each func(*eval.Case), index bool) (*Stream, error) {
 // errCollision is scan's error when two distinct ids have the same hash.
 var errCollision = errors.New("two case ids have the same hash")
 
-func scan(path string, each func(*eval.Case), index bool) (*Stream, error) {
+func scan(path string, each func(*eval.Case), index bool) (_ *Stream, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fault.Errorf(fault.Input, "check the suite's path", "read suite: %w", err)
@@ -275,7 +299,17 @@ func scan(path string, each func(*eval.Case), index bool) (*Stream, error) {
 		return nil, fault.Errorf(fault.Input, "check the suite's path", "read suite: %w", err)
 	}
 	st := &Stream{path: path, seed: maphash.MakeSeed(), file: fileID(fi)}
+	var sums *bufio.Writer
 	if index {
+		if st.sums, err = tempFile(); err != nil {
+			return nil, fmt.Errorf("check suite %s: %w", path, err)
+		}
+		defer func() {
+			if err != nil {
+				st.sums.Close()
+			}
+		}()
+		sums = bufio.NewWriterSize(st.sums, 16<<10)
 		// A line with an id is at least {"id":"x"} and its newline: the
 		// index never outgrows its mapping, nor copies itself to grow.
 		if ids, unmap, ok := offHeap(int(fi.Size()/11) + 1); ok {
@@ -295,12 +329,13 @@ func scan(path string, each func(*eval.Case), index bool) (*Stream, error) {
 	first := rawLine{no: no, text: text}
 	suite, hps, header := parseHeaderLine(path, first)
 	ps.add(hps...)
+	st.header = st.fingerprint(first.text)
 	hs := newHasher(suite.Settings)
 	hashes := newHashSorter()
 	defer hashes.close()
 	ids := &sorter{size: 8} // without index
 	defer ids.close()
-	digest := sha256.New()
+	var sum caseSum
 	parse := func(no int, text []byte) {
 		c := new(eval.Case)
 		r := parseCaseLine(path, no, text, hs, c)
@@ -315,9 +350,15 @@ func scan(path string, each func(*eval.Case), index bool) (*Stream, error) {
 		}
 		st.n++
 		if len(r.problems) == 0 {
-			digest.Write([]byte(c.Hash))
 			if ps.total == 0 {
 				if err := hashes.addHash(c.Hash); err != nil {
+					ps.err = err
+				}
+			}
+			if sums != nil && ps.total == 0 {
+				binary.LittleEndian.PutUint64(sum[:8], st.fingerprint(text))
+				hex.Decode(sum[8:], []byte(c.Hash))
+				if _, err := sums.Write(sum[:]); err != nil {
 					ps.err = err
 				}
 			}
@@ -338,6 +379,9 @@ func scan(path string, each func(*eval.Case), index bool) (*Stream, error) {
 			break
 		}
 		parse(no, text)
+	}
+	if sums != nil && ps.err == nil {
+		ps.err = sums.Flush()
 	}
 	if ps.err != nil {
 		return nil, fmt.Errorf("hash suite %s: %w", path, ps.err)
@@ -376,7 +420,6 @@ func scan(path string, each func(*eval.Case), index bool) (*Stream, error) {
 		return nil, fmt.Errorf("hash suite %s: %w", path, err)
 	}
 	st.suite = *suite
-	copy(st.digest[:], digest.Sum(nil))
 	return st, nil
 }
 
@@ -580,14 +623,23 @@ func (r records) Swap(i, j int) {
 	copy(b, t[:r.size])
 }
 
+// tempFile creates a temporary file, unlinked: gone when closed.
+func tempFile() (*os.File, error) {
+	f, err := os.CreateTemp("", "evalpin-suite-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	return f, nil
+}
+
 // spill writes the records held, sorted, as a run of the file.
 func (s *sorter) spill() error {
 	if s.file == nil {
-		f, err := os.CreateTemp("", "evalpin-suite-*")
+		f, err := tempFile()
 		if err != nil {
 			return err
 		}
-		os.Remove(f.Name()) // unlinked: gone when closed
 		s.file = f
 	}
 	sort.Sort(records{s.buf, s.size})

@@ -212,6 +212,59 @@ func TestStreamChanged(t *testing.T) {
 
 func slicesClone(b []byte) []byte { return append([]byte(nil), b...) }
 
+// TestStreamChangedUnseen: a suite file edited so soon after it was checked
+// that its identity looks unchanged (timestamps of a coarse clock, the same
+// size and inode) is refused by Walk all the same, before it yields the case
+// of the line that changed, and the hashes it yields are those Scan computed.
+func TestStreamChangedUnseen(t *testing.T) {
+	data := jsonlSuite(30)
+	for _, tc := range []struct {
+		name, old, new string
+		// yielded is how many cases Walk yields before it refuses the file.
+		yielded int
+	}{
+		{"case edited", "What is 3 plus", "What is 4 plus", 3},
+		{"last case edited", "What is 29 plus", "What is 28 plus", 29},
+		{"header edited", `"max_tokens": 32`, `"max_tokens": 33`, 0},
+		{"unchanged", "", "", 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeTemp(t, "s.jsonl", data)
+			st, err := Scan(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			st.Walk(func(_ int, c *eval.Case) bool { want = append(want, c.Hash); return true })
+			loaded, err := Parse("s.jsonl", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range loaded.Cases {
+				if want[i] != c.Hash {
+					t.Fatalf("case %d: Walk yields hash %s, Parse computes %s", i, want[i], c.Hash)
+				}
+			}
+			if err := os.WriteFile(path, bytes.Replace(data, []byte(tc.old), []byte(tc.new), 1), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			id, err := Identify(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.file = id // as a clock that did not tick would leave it
+			n := 0
+			err = st.Walk(func(int, *eval.Case) bool { n++; return true })
+			if unchanged := tc.old == ""; unchanged != (err == nil) || !unchanged && !strings.Contains(err.Error(), "changed while the run read it") {
+				t.Errorf("walk: %v", err)
+			}
+			if n != tc.yielded {
+				t.Errorf("walk yielded %d cases, want %d", n, tc.yielded)
+			}
+		})
+	}
+}
+
 // TestCheckStreamedDescribesAsLoaded: suite check of a JSONL file, read a
 // case at a time without an index of its ids, describes what Describe
 // says of the loaded suite.

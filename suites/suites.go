@@ -364,9 +364,9 @@ func parseCaseLines(file string, lines []rawLine, hs *hasher, results []jsonlCas
 	}
 }
 
-// parseCaseLine parses one case line into c. It decodes the line with
-// encoding/json; only a line with a problem is parsed again as YAML (JSON is
-// YAML) to say where the problem is.
+// parseCaseLine parses one case line into c, hashed by hs (not when nil).
+// It decodes the line with encoding/json; only a line with a problem is
+// parsed again as YAML (JSON is YAML) to say where the problem is.
 func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case) jsonlCase {
 	var fps []fieldProblem
 	var node *yaml.Node

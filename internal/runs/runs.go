@@ -239,7 +239,9 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 	// The suite's cases are stored while it is replayed: results refer to
 	// the run, not to its cases (CreateRun recorded the suite itself). The
 	// run is called complete only once they are stored; when they are
-	// already, from an earlier run, storing them costs one query.
+	// already, from an earlier run, storing them costs one query. The cases
+	// of a suite file come from the replay's first reading of it
+	// (storeSuite), not from a reading of their own.
 	put := spec.PutSuite
 	if r.Prior == "" && spec.Suite.Source != nil {
 		put = func(ctx context.Context, db *store.DB, s eval.Suite) error {
@@ -256,7 +258,7 @@ func Begin(ctx context.Context, db *store.DB, spec Spec) (_ *Run, err error) {
 			if before == 0 {
 				return db.PutRunSuiteLabels(ctx, r.ID, s.Hash)
 			}
-			return db.PutRunLabelsFrom(ctx, r.ID, s.Hash, r.src, r.picked)
+			return db.PutRunLabelsFrom(ctx, r.ID, s.Hash, eval.CasesOf(&s), r.picked)
 		}
 	}
 	if r.done == nil { // a complete run, whose suite is stored
@@ -430,7 +432,7 @@ func (r *Run) Plan() runner.Plan {
 	}
 	skip := func(k, s int) bool { return r.picked != nil && !r.picked.Has(k) || r.done.Has(k, s) }
 	fail := func(err error) { r.walkErr.CompareAndSwap(nil, &err) }
-	return runner.SourcePlan(r.src, r.suite.Settings, r.Expected-r.Stored, r.Stored, skip, fail)
+	return runner.SourcePlan(r.suiteSave.replaySource(r.src), r.suite.Settings, r.Expected-r.Stored, r.Stored, skip, fail)
 }
 
 // stored reads which of the run's case samples are stored, and returns
