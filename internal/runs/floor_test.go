@@ -49,8 +49,8 @@ func TestLoadPairFloor(t *testing.T) {
 		got := int64(0)
 		if p.Floor != nil {
 			got = p.Floor.Run.ID
-			if len(p.Floor.Results) != 2 {
-				t.Errorf("floor of %s/%s: %d results, want 2", tt.base, tt.cand, len(p.Floor.Results))
+			if p.Floor.Results.Len() != 2 {
+				t.Errorf("floor of %s/%s: %d results, want 2", tt.base, tt.cand, p.Floor.Results.Len())
 			}
 		}
 		if got != tt.floor {

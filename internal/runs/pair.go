@@ -1,12 +1,14 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"sync"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/identity"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
@@ -17,10 +19,10 @@ import (
 // baseline file.
 type Side struct {
 	Run eval.Run // its ID is 0 for a baseline file's run
-	// Results are the side's results; of a stored run, what a comparison
-	// reads of them (store.ComparedResults: no finish reason, token counts,
-	// lock or endpoint).
-	Results  []eval.Result
+	// Results are the side's results in the compact form a comparison
+	// holds; of a stored run, read by store.ComparedResults, with the few
+	// outputs a comparison shows read again by store.Outputs.
+	Results  *compare.Results
 	File     string // the baseline file's path as given; "" for a stored run
 	Document []byte // the identity document of Run.Lock; nil when unknown
 	// Quantization is what the engine reported of the lock's weights
@@ -80,40 +82,33 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 			return nil, &IncompleteError{Side: s.side, Run: s.run}
 		}
 	}
-	// The labels are read beside the results (a store in WAL mode reads on
-	// several connections): on BenchmarkDiffCommand100k the labels of a
-	// 100,000-case suite take as long as a side's results.
+	// The candidate and the labels are read beside the baseline (a store in
+	// WAL mode reads on several connections): on BenchmarkDiffCommand100k
+	// each takes about as long as the others.
 	p := &Pair{}
-	var labelsErr error
+	var candErr, labelsErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { labelsErr = p.labels(ctx, db, base, cand, b, c) })
-	err = p.load(ctx, db, base, cand, b, c)
+	wg.Go(func() { p.Cand, candErr = loadSide(ctx, db, cand, c) })
+	err = p.loadBase(ctx, db, base, b, c.ID)
 	wg.Wait()
-	if err != nil {
+	if err := cmp.Or(err, candErr, labelsErr); err != nil {
 		return nil, err
-	}
-	if labelsErr != nil {
-		return nil, labelsErr
 	}
 	return p, nil
 }
 
-// load reads the results of the sides base and cand of the runs b and c,
-// and the floor (loadFloor).
-func (p *Pair) load(ctx context.Context, db *store.DB, base, cand Ref, b, c eval.Run) error {
+// loadBase reads the results of the baseline base, of run b, and the floor
+// (loadFloor) of the comparison with the candidate run cand.
+func (p *Pair) loadBase(ctx context.Context, db *store.DB, base Ref, b eval.Run, cand int64) error {
 	var err error
-	if p.Base, err = loadSide(ctx, db, base, b, nil); err != nil {
-		return err
-	}
-	if p.Cand, err = loadSide(ctx, db, cand, c, p.Base.Results); err != nil {
+	if p.Base, err = loadSide(ctx, db, base, b); err != nil {
 		return err
 	}
 	if base.NeedsStore() && b.ID != 0 {
-		if p.Floor, err = loadFloor(ctx, db, b, c.ID, p.Base.Results); err != nil {
-			return err
-		}
+		p.Floor, err = loadFloor(ctx, db, b, cand)
 	}
-	return nil
+	return err
 }
 
 // labels sets p.Cases to the candidate's labels, with the baseline's for the
@@ -175,7 +170,7 @@ func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[stri
 // loadFloor returns the newest complete run of b's lock, suite, settings
 // and selection other than b and the run cand, with its results; nil when
 // there is none.
-func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64, like []eval.Result) (*Side, error) {
+func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64) (*Side, error) {
 	all, err := db.Runs(ctx, store.RunFilter{Lock: string(b.Lock), SuiteHash: b.SuiteHash, Status: eval.RunComplete})
 	if err != nil {
 		return nil, err
@@ -184,9 +179,9 @@ func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64, like [
 		if r.Lock != b.Lock || r.ID == b.ID || r.ID == cand || r.SettingsHash != b.SettingsHash || r.Selection != b.Selection {
 			continue
 		}
-		rs, err := db.ComparedResults(ctx, r.ID, like)
+		rs, err := storedResults(ctx, db, r)
 		if err != nil {
-			return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
+			return nil, err
 		}
 		return &Side{Run: r, Results: rs}, nil
 	}
@@ -229,25 +224,42 @@ func resolveFixed(ctx context.Context, db *store.DB, r Ref) (eval.Run, error) {
 	return eval.Run{}, nil
 }
 
-// loadSide reads the side r of run, with its lock's identity document. Where
-// like (the other side's results, or nil) holds an equal case id, case hash
-// or output for the same case sample, a stored result shares its memory: two
-// runs of one suite mostly agree, and the second side then costs little more
-// than what changed.
-func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run, like []eval.Result) (Side, error) {
+// loadSide reads the side r of run, with its lock's identity document.
+func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run) (Side, error) {
 	if r.File != nil {
 		h := &r.File.Header
-		return Side{Run: run, Results: r.File.Results, File: r.Arg, Document: h.LockManifest, Quantization: h.LockQuantization}, nil
+		return Side{Run: run, Results: compare.NewResults(r.File.Results), File: r.Arg, Document: h.LockManifest, Quantization: h.LockQuantization}, nil
 	}
-	rs, err := db.ComparedResults(ctx, run.ID, like)
+	rs, err := storedResults(ctx, db, run)
 	if err != nil {
-		return Side{}, fmt.Errorf("read results of run %d: %w", run.ID, err)
+		return Side{}, err
 	}
 	s := Side{Run: run, Results: rs}
 	if l, err := db.Lock(ctx, run.Lock); err == nil {
 		s.Document, s.Quantization = l.Manifest, l.Quantization
 	}
 	return s, nil
+}
+
+// storedResults reads the results of run (store.ComparedResults) in the
+// compact form; their outputs are read again from db when asked for
+// (store.Outputs), with ctx.
+func storedResults(ctx context.Context, db *store.DB, run eval.Run) (*compare.Results, error) {
+	n, err := db.Counts(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	rs := compare.NewStoredResults(func(keys []compare.OutputKey) ([]string, error) {
+		cases, samples := make([]string, len(keys)), make([]int, len(keys))
+		for i, k := range keys {
+			cases[i], samples[i] = k.CaseID, k.Sample
+		}
+		return db.Outputs(ctx, run.ID, cases, samples)
+	}, n.Results, n.Results/max(run.Settings.Samples, 1))
+	if err := db.ComparedResults(ctx, run.ID, rs.Add); err != nil {
+		return nil, fmt.Errorf("read results of run %d: %w", run.ID, err)
+	}
+	return rs, nil
 }
 
 // caseLabels returns the labels of the cases of side r's suite: a baseline
