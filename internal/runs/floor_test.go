@@ -2,6 +2,7 @@ package runs_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,5 +95,38 @@ func TestLoadPairLabels(t *testing.T) {
 	}
 	if p := load("1", "2"); len(p.Warnings) != 0 {
 		t.Errorf("equal snapshots: warnings %v, want none", p.Warnings)
+	}
+}
+
+// TestLoadPairOutputs: the outputs of every result of both sides of a loaded
+// pair of stored runs read back as stored, whether kept while the pair was
+// read (runs 1 and 2 differ in every output) or read again from the store
+// (runs 1 and 6 agree in every output, so none is kept).
+func TestLoadPairOutputs(t *testing.T) {
+	ctx := context.Background()
+	h := newHistory(t)
+	h.put(t, h.lockA, h.s1, h.x, eval.RunComplete, "a") // run 6: a re-run of 1
+	for _, pair := range [][2]string{{"1", "2"}, {"1", "6"}} {
+		b, _ := runs.ParseRef(pair[0])
+		c, _ := runs.ParseRef(pair[1])
+		p, err := runs.LoadPair(ctx, h.db, b, c, runs.PairOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []runs.Side{p.Base, p.Cand} {
+			stored, err := h.db.Results(ctx, s.Run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rows []int32
+			var want []string
+			for i, r := range stored {
+				rows, want = append(rows, int32(i)), append(want, r.Output)
+			}
+			got, err := s.Results.Outputs(rows)
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("pair %v, run %d: outputs %q, %v; want %q", pair, s.Run.ID, got, err, want)
+			}
+		}
 	}
 }

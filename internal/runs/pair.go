@@ -86,27 +86,57 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 	// WAL mode reads on several connections): on BenchmarkDiffCommand100k
 	// each takes about as long as the others.
 	p := &Pair{}
-	var candErr, labelsErr error
+	var labelsErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { labelsErr = p.labels(ctx, db, base, cand, b, c) })
-	wg.Go(func() { p.Cand, candErr = loadSide(ctx, db, cand, c) })
-	err = p.loadBase(ctx, db, base, b, c.ID)
+	if base.NeedsStore() && cand.NeedsStore() {
+		err = p.loadStored(ctx, db, b, c)
+	} else {
+		err = p.load(ctx, db, base, cand, b, c)
+	}
 	wg.Wait()
-	if err := cmp.Or(err, candErr, labelsErr); err != nil {
+	if err := cmp.Or(err, labelsErr); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// loadBase reads the results of the baseline base, of run b, and the floor
+// load reads the sides base and cand, of the runs b and c, one of them a
+// baseline file, at once.
+func (p *Pair) load(ctx context.Context, db *store.DB, base, cand Ref, b, c eval.Run) error {
+	var candErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Cand, candErr = loadSide(ctx, db, cand, c) })
+	baseErr := p.loadBase(ctx, db, func() (Side, error) { return loadSide(ctx, db, base, b) }, c.ID)
+	wg.Wait()
+	return cmp.Or(baseErr, candErr)
+}
+
+// loadStored reads the stored runs b and c at once, keeping the outputs a
+// comparison of them may ask for (mergeTexts).
+func (p *Pair) loadStored(ctx context.Context, db *store.DB, b, c eval.Run) error {
+	var keptB, keptC keptTexts
+	toB, toC := make(chan []caseTexts, 4), make(chan []caseTexts, 4)
+	var baseErr, candErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Cand, candErr = readSide(ctx, db, c, &keptC, toC) })
+	wg.Go(func() {
+		baseErr = p.loadBase(ctx, db, func() (Side, error) { return readSide(ctx, db, b, &keptB, toB) }, c.ID)
+	})
+	keptB, keptC = mergeTexts(toB, toC)
+	wg.Wait()
+	return cmp.Or(baseErr, candErr)
+}
+
+// loadBase reads the baseline with read, then, of a stored run, the floor
 // (loadFloor) of the comparison with the candidate run cand.
-func (p *Pair) loadBase(ctx context.Context, db *store.DB, base Ref, b eval.Run, cand int64) error {
+func (p *Pair) loadBase(ctx context.Context, db *store.DB, read func() (Side, error), cand int64) error {
 	var err error
-	if p.Base, err = loadSide(ctx, db, base, b); err != nil {
+	if p.Base, err = read(); err != nil {
 		return err
 	}
-	if base.NeedsStore() && b.ID != 0 {
-		p.Floor, err = loadFloor(ctx, db, b, cand)
+	if p.Base.File == "" && p.Base.Run.ID != 0 {
+		p.Floor, err = loadFloor(ctx, db, p.Base.Run, cand)
 	}
 	return err
 }
@@ -179,7 +209,8 @@ func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64) (*Side
 		if r.Lock != b.Lock || r.ID == b.ID || r.ID == cand || r.SettingsHash != b.SettingsHash || r.Selection != b.Selection {
 			continue
 		}
-		rs, err := storedResults(ctx, db, r)
+		var none keptTexts
+		rs, err := storedResults(ctx, db, r, none.reader(ctx, db, r.ID), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +261,23 @@ func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run) (Side, err
 		h := &r.File.Header
 		return Side{Run: run, Results: compare.NewResults(r.File.Results), File: r.Arg, Document: h.LockManifest, Quantization: h.LockQuantization}, nil
 	}
-	rs, err := storedResults(ctx, db, run)
+	var none keptTexts
+	return storedSide(ctx, db, run, none.reader(ctx, db, run.ID), nil)
+}
+
+// readSide reads the stored run (storedSide) and sends its cases on out for
+// mergeTexts, closing it at the end; kept, which mergeTexts sets, holds the
+// outputs kept of it.
+func readSide(ctx context.Context, db *store.DB, run eval.Run, kept *keptTexts, out chan<- []caseTexts) (Side, error) {
+	add, end := sendCases(out)
+	defer end()
+	return storedSide(ctx, db, run, kept.reader(ctx, db, run.ID), add)
+}
+
+// storedSide reads the side of the stored run (storedResults) with its
+// lock's identity document.
+func storedSide(ctx context.Context, db *store.DB, run eval.Run, read func([]compare.OutputKey) ([]string, error), each func(*eval.Result)) (Side, error) {
+	rs, err := storedResults(ctx, db, run, read, each)
 	if err != nil {
 		return Side{}, err
 	}
@@ -242,21 +289,21 @@ func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run) (Side, err
 }
 
 // storedResults reads the results of run (store.ComparedResults) in the
-// compact form; their outputs are read again from db when asked for
-// (store.Outputs), with ctx.
-func storedResults(ctx context.Context, db *store.DB, run eval.Run) (*compare.Results, error) {
+// compact form, handing each to each as well when it is not nil; read gives
+// their outputs when a comparison asks for them (keptTexts.reader).
+func storedResults(ctx context.Context, db *store.DB, run eval.Run, read func([]compare.OutputKey) ([]string, error), each func(*eval.Result)) (*compare.Results, error) {
 	n, err := db.Counts(ctx, run.ID)
 	if err != nil {
 		return nil, err
 	}
-	rs := compare.NewStoredResults(func(keys []compare.OutputKey) ([]string, error) {
-		cases, samples := make([]string, len(keys)), make([]int, len(keys))
-		for i, k := range keys {
-			cases[i], samples[i] = k.CaseID, k.Sample
+	rs := compare.NewStoredResults(read, n.Results, n.Results/max(run.Settings.Samples, 1))
+	err = db.ComparedResults(ctx, run.ID, func(r *eval.Result) error {
+		if each != nil {
+			each(r)
 		}
-		return db.Outputs(ctx, run.ID, cases, samples)
-	}, n.Results, n.Results/max(run.Settings.Samples, 1))
-	if err := db.ComparedResults(ctx, run.ID, rs.Add); err != nil {
+		return rs.Add(r)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read results of run %d: %w", run.ID, err)
 	}
 	return rs, nil
