@@ -20,8 +20,9 @@ import (
 type Side struct {
 	Run eval.Run // its ID is 0 for a baseline file's run
 	// Results are the side's results in the compact form a comparison
-	// holds; of a stored run, read by store.ComparedResults, with the few
-	// outputs a comparison shows read again by store.Outputs.
+	// holds; of a stored run, read by store.ComparedResults, the few
+	// outputs a comparison shows kept as the two sides were read
+	// (mergeTexts) or read again by store.Outputs.
 	Results  *compare.Results
 	File     string // the baseline file's path as given; "" for a stored run
 	Document []byte // the identity document of Run.Lock; nil when unknown
