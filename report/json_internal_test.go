@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -49,4 +50,35 @@ func TestJSONStreamingIsMarshal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzAppendFlip holds appendFlip equal, byte for byte, to a json.Encoder
+// with writeJSONStreaming's indent, on flips of any texts and shares.
+func FuzzAppendFlip(f *testing.F) {
+	f.Add("case-1", "<b>&amp;</b>", "line\nbreak\ttab", "bidi \u202eevil", "\x00nul \xff", 1.0, 0.5, uint8(3))
+	f.Add("", "", "", "", "", 0.0, 1.0, uint8(0))
+	f.Add("astral 😀", `quote " back \ slash`, "sep \u2028 \u2029", "c1 \u0085", "zero\u200bwidth", 0.25, 1e-7, uint8(0xff))
+	f.Fuzz(func(t *testing.T, id, tag, failed, baseline, candidate string, bp, cp float64, shape uint8) {
+		fl := jsonFlip{CaseID: id, Direction: "pass_to_fail", BaselinePass: number(bp), CandidatePass: number(cp),
+			Tags: []string{}, FailedChecks: []string{}, BaselineOutput: baseline, CandidateOutput: candidate}
+		for i := range int(shape % 4) {
+			fl.Tags = append(fl.Tags, fmt.Sprint(tag, i))
+		}
+		for i := range int(shape / 4 % 3) {
+			fl.FailedChecks = append(fl.FailedChecks, fmt.Sprint(failed, i))
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("    ", "  ")
+		if err := enc.Encode(fl); err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendFlip(nil, &fl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !bytes.Equal(got, want) {
+			t.Fatalf("appendFlip\n%s\nencoder\n%s", got, want)
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/stats"
@@ -531,8 +532,22 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		c.Aggregation = AggregationMean
 	}
 
-	// Pass rates: overall, per scorer, per tag.
+	// The continuous measures and drift are computed beside the pass rates
+	// and flips (they write only c.Measures and c.Drift; the measures'
+	// warnings are added after the pass rates', as when they came after),
+	// once the texts they and the flips read are read.
 	overall := cmpr.outcomes(nil, "")
+	if err := cmpr.readTexts(overall); err != nil {
+		return nil, err
+	}
+	var measureWarnings []error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		measureWarnings = cmpr.measures(opts)
+		cmpr.drift(opts.Floor)
+	})
+
+	// Pass rates: overall, per scorer, per tag.
 	c.PassRates = append(c.PassRates, cmpr.passRate(PassOverall, "", overall, pol.overall(), true))
 	scorerSet := make(map[string]bool)
 	for _, p := range pairs {
@@ -570,14 +585,6 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	}
 	c.dedupe()
 
-	// The texts the similarity and the flips read, then the continuous
-	// measures and drift.
-	if err := cmpr.readTexts(overall); err != nil {
-		return nil, err
-	}
-	cmpr.measures(opts)
-	cmpr.drift(opts.Floor)
-
 	// Flips of the overall outcome.
 	flips := 0
 	for i := range pairs {
@@ -608,6 +615,8 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		c.Flips = append(c.Flips, f)
 	}
 
+	wg.Wait()
+	c.Warnings = append(c.Warnings, measureWarnings...)
 	cmpr.adjustAndJudge()
 	c.judgeGate(lostKinds, firstLost)
 	return c, nil
@@ -648,8 +657,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-// measures computes length, latency and similarity.
-func (m *comparer) measures(opts Options) {
+// measures computes length, latency and similarity, and returns the
+// comparison's warnings about them.
+func (m *comparer) measures(opts Options) (warnings []error) {
 	resamples, seed := opts.Resamples, opts.Seed
 	if resamples == 0 {
 		resamples = stats.DefaultResamples
@@ -666,7 +676,7 @@ func (m *comparer) measures(opts Options) {
 	}
 	lat := m.measure(MeasureLatency, "ms", latB, latA, resamples, seed)
 	if lat.Gated {
-		m.c.Warnings = append(m.c.Warnings, fmt.Errorf("the policy gates latency (measures: latency), but %s: latency is reported, not gated", RunLevelWords))
+		warnings = append(warnings, fmt.Errorf("the policy gates latency (measures: latency), but %s: latency is reported, not gated", RunLevelWords))
 	}
 	lat.describe()
 	m.c.Measures = append(m.c.Measures, m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed), lat)
@@ -705,7 +715,7 @@ func (m *comparer) measures(opts Options) {
 			}
 		}
 		m.c.Measures = append(m.c.Measures, m.measure(MeasureSimilarity, "", bw, ww, resamples, seed))
-		return
+		return warnings
 	}
 	ms := Measure{Name: MeasureSimilarity, N: n, Baseline: math.NaN(), Candidate: median(between),
 		P: math.NaN(), AdjP: math.NaN(), Shift: math.NaN(), CI: stats.Interval{Lo: math.NaN(), Hi: math.NaN(), Level: m.level},
@@ -714,6 +724,7 @@ func (m *comparer) measures(opts Options) {
 	ms.Bootstrap = stats.BootstrapMedian(between, m.level, resamples, seed)
 	ms.Warnings = append(ms.Warnings, errors.New("samples = 1: the similarity of repeats (the noise floor) is unmeasured, so similarity is not tested"))
 	m.c.Measures = append(m.c.Measures, ms)
+	return warnings
 }
 
 // meanLenLat returns the mean output length in runes and the mean latency in
