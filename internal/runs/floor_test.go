@@ -2,11 +2,14 @@ package runs_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/runs"
 )
 
@@ -128,5 +131,50 @@ func TestLoadPairOutputs(t *testing.T) {
 				t.Errorf("pair %v, run %d: outputs %q, %v; want %q", pair, s.Run.ID, got, err, want)
 			}
 		}
+	}
+}
+
+// TestLoadPairInMemory: a store in memory, which reads on one connection,
+// loads a pair of runs too large for the sides' batches to wait in their
+// channels (the two sides then cannot be read at once and merged).
+func TestLoadPairInMemory(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, ":memory:")
+	suite := eval.Suite{Name: "s", Version: "1", Settings: eval.DefaultSettings(), Hash: "suite"}
+	for i := range 3000 {
+		suite.Cases = append(suite.Cases, eval.Case{ID: fmt.Sprintf("c%05d", i), Prompt: "p", Hash: "h"})
+	}
+	if err := db.PutSuite(ctx, suite); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{"a", "b"} {
+		r := eval.Run{Lock: lockid.ID("sha256:" + strings.Repeat(out, 64)), Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
+			Settings: suite.Settings, Version: "test", Status: eval.RunComplete, Started: started, Finished: started}
+		results := func(yield func(eval.Result) bool) {
+			for _, c := range suite.Cases {
+				if !yield(eval.Result{CaseID: c.ID, CaseHash: c.Hash, Output: out, Lock: r.Lock}) {
+					return
+				}
+			}
+		}
+		if err := db.ImportRun(ctx, &r, results); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		p, err := runs.LoadPair(ctx, db, runs.Ref{Arg: "1", Run: 1}, runs.Ref{Arg: "2", Run: 2}, runs.PairOptions{})
+		if err == nil && (p.Base.Results.Len() != 3000 || p.Cand.Results.Len() != 3000) {
+			err = fmt.Errorf("sides of %d and %d results, want 3000", p.Base.Results.Len(), p.Cand.Results.Len())
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("LoadPair of a store in memory did not return")
 	}
 }

@@ -90,7 +90,7 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 	var labelsErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { labelsErr = p.labels(ctx, db, base, cand, b, c) })
-	if base.NeedsStore() && cand.NeedsStore() {
+	if base.NeedsStore() && cand.NeedsStore() && db.ReadsAtOnce() {
 		err = p.loadStored(ctx, db, b, c)
 	} else {
 		err = p.load(ctx, db, base, cand, b, c)
@@ -114,7 +114,8 @@ func (p *Pair) load(ctx context.Context, db *store.DB, base, cand Ref, b, c eval
 }
 
 // loadStored reads the stored runs b and c at once, keeping the outputs a
-// comparison of them may ask for (mergeTexts).
+// comparison of them may ask for (mergeTexts). The store must read on two
+// connections at once (store.DB.ReadsAtOnce): the merge waits for both.
 func (p *Pair) loadStored(ctx context.Context, db *store.DB, b, c eval.Run) error {
 	var keptB, keptC keptTexts
 	toB, toC := make(chan []caseTexts, 4), make(chan []caseTexts, 4)
