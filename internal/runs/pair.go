@@ -110,7 +110,11 @@ func (p *Pair) load(ctx context.Context, db *store.DB, base, cand Ref, b, c eval
 	wg.Go(func() { p.Cand, candErr = loadSide(ctx, db, cand, c) })
 	baseErr := p.loadBase(ctx, db, func() (Side, error) { return loadSide(ctx, db, base, b) }, c.ID)
 	wg.Wait()
-	return cmp.Or(baseErr, candErr)
+	if err := cmp.Or(baseErr, candErr); err != nil {
+		return err
+	}
+	p.Cand.Results.Share(p.Base.Results)
+	return nil
 }
 
 // loadStored reads the stored runs b and c at once, keeping the outputs a
@@ -127,7 +131,11 @@ func (p *Pair) loadStored(ctx context.Context, db *store.DB, b, c eval.Run) erro
 	})
 	keptB, keptC = mergeTexts(toB, toC)
 	wg.Wait()
-	return cmp.Or(baseErr, candErr)
+	if err := cmp.Or(baseErr, candErr); err != nil {
+		return err
+	}
+	p.Cand.Results.Share(p.Base.Results)
+	return nil
 }
 
 // loadBase reads the baseline with read, then, of a stored run, the floor

@@ -143,8 +143,12 @@ func mergeTexts(a, b <-chan []caseTexts) (ka, kb keptTexts) {
 			cb.next()
 		default:
 			if x.outputs[0] != y.outputs[0] || x.n != y.n || x.pass != y.pass {
+				text := y.outputs[0]
+				if text == x.outputs[0] {
+					text = x.outputs[0] // kept once; the candidate's copy is left to the collector
+				}
 				ka.keep(x.id, x.samples[0], x.outputs[0])
-				kb.keep(y.id, y.samples[0], y.outputs[0])
+				kb.keep(y.id, y.samples[0], text)
 			}
 			ka.keepRepeats(x)
 			kb.keepRepeats(y)
