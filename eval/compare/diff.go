@@ -412,7 +412,10 @@ type pair struct {
 // Diff pairs candidate with baseline by case id and computes every metric
 // of the diff, the verdicts and the gate under the options' policy. It refuses
 // runs whose settings hashes differ unless opts.AllowSettingsMismatch. Diff
-// does no I/O; its result refers to the sides' outputs without copying them.
+// does no I/O of its own: the few outputs it reads (of the cases whose
+// outputs differ or that flipped) it asks the sides for (Results.Outputs),
+// both at once, and an error of theirs is its error; its result refers to
+// those outputs without copying them.
 func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	pol := DefaultPolicy()
 	if opts.Policy != nil {
