@@ -399,7 +399,7 @@ func floorDriftFails(path string, base, cand int64) bool {
 	pol := compare.DefaultPolicy()
 	pol.MaxDrift = &md
 	cmp, err := compare.Diff(simSide(p.Base), simSide(p.Cand), compare.Options{Policy: &pol, Label: p.Label,
-		Floor: &compare.Side{Run: p.Floor.Run, Results: p.Floor.Results}, Warnings: p.Warnings})
+		Floor: &compare.Side{Run: p.Floor.Run, Rows: p.Floor.Results}, Warnings: p.Warnings})
 	if err != nil {
 		fail(err)
 	}
@@ -411,5 +411,5 @@ func floorDriftFails(path string, base, cand int64) bool {
 
 // simSide is the comparison's side of a loaded side.
 func simSide(s runs.Side) compare.Side {
-	return compare.Side{Run: s.Run, Results: s.Results, File: s.File}
+	return compare.Side{Run: s.Run, Rows: s.Results, File: s.File}
 }

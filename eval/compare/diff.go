@@ -6,14 +6,13 @@
 package compare
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
 	"strings"
-	"unicode/utf8"
+	"sync"
 
 	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/stats"
@@ -101,7 +100,10 @@ const (
 
 // A Side is one run of a comparison with its stored results.
 type Side struct {
-	Run     eval.Run
+	Run eval.Run
+	// Rows are the results in the compact form a comparison reads; when nil,
+	// Diff makes them of Results.
+	Rows    *Results
 	Results []eval.Result
 	// File, when set, is the baseline file the side was read from instead
 	// of the store; its Run has no id.
@@ -398,60 +400,11 @@ type Comparison struct {
 // hashes differ.
 var ErrSettingsDiffer = errors.New("runs have different settings")
 
-// caseSide is one case's results on one side: indices into Side.Results in
-// sample order.
-type caseSide struct {
-	id      string
-	idx     []int32
-	errored bool
-	errKind string // the error kind of the first failed sample, when errored
-}
-
-// group splits results into cases, ordered by case id, samples in order. The
-// store returns results in that order already; other input is sorted first.
-func group(rs []eval.Result) []caseSide {
-	perm := make([]int32, len(rs))
-	for i := range perm {
-		perm[i] = int32(i)
-	}
-	less := func(a, b int32) int {
-		if c := strings.Compare(rs[a].CaseID, rs[b].CaseID); c != 0 {
-			return c
-		}
-		return cmp.Compare(rs[a].Sample, rs[b].Sample)
-	}
-	if !slices.IsSortedFunc(perm, less) {
-		slices.SortStableFunc(perm, less)
-	}
-	cases := 0
-	for i := range perm {
-		if i == 0 || rs[perm[i]].CaseID != rs[perm[i-1]].CaseID {
-			cases++
-		}
-	}
-	out := make([]caseSide, 0, cases)
-	for lo := 0; lo < len(perm); {
-		id := rs[perm[lo]].CaseID
-		hi := lo
-		cs := caseSide{id: id}
-		for hi < len(perm) && rs[perm[hi]].CaseID == id {
-			if r := &rs[perm[hi]]; r.Error != "" && !cs.errored {
-				cs.errored, cs.errKind = true, cmp.Or(r.ErrorKind, UnknownErrorKind)
-			}
-			hi++
-		}
-		cs.idx = perm[lo:hi:hi]
-		out = append(out, cs)
-		lo = hi
-	}
-	return out
-}
-
-// pair is one paired case: its samples' indices into each side's results
-// (caseSide.idx), held here so that the sides' groups die with the pairing.
+// pair is one paired case: the indices of its case among each side's
+// cases (Results.samples).
 type pair struct {
 	id      string
-	a, b    []int32
+	a, b    int32
 	tags    []string
 	cluster string
 }
@@ -459,7 +412,10 @@ type pair struct {
 // Diff pairs candidate with baseline by case id and computes every metric
 // of the diff, the verdicts and the gate under the options' policy. It refuses
 // runs whose settings hashes differ unless opts.AllowSettingsMismatch. Diff
-// does no I/O; its result refers to the sides' outputs without copying them.
+// does no I/O of its own: the few outputs it reads (of the cases whose
+// outputs differ or that flipped) it asks the sides for (Results.Outputs),
+// both at once, and an error of theirs is its error; its result refers to
+// those outputs without copying them.
 func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	pol := DefaultPolicy()
 	if opts.Policy != nil {
@@ -506,8 +462,8 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	}
 
 	// Pairing: a merge join of the cases of both sides by id.
-	ga, gb := group(baseline.Results), group(candidate.Results)
-	ra, rb := baseline.Results, candidate.Results
+	ra, rb := baseline.rows(), candidate.rows()
+	ga, gb := ra.cases, rb.cases
 	pairs := make([]pair, 0, min(len(ga), len(gb)))
 	lostKinds := make(map[string]int)
 	firstLost := ""
@@ -525,18 +481,18 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		a, b := &ga[i], &gb[k]
 		i, k = i+1, k+1
 		switch {
-		case ra[a.idx[0]].CaseHash != rb[b.idx[0]].CaseHash:
+		case a.hash != b.hash:
 			c.Excluded.HashChanged++
-		case a.errored:
+		case a.kind != 0:
 			c.Excluded.BaselineErrored++
-		case b.errored:
+		case b.kind != 0:
 			c.Excluded.CandidateErrored++
-			lostKinds[b.errKind]++
+			lostKinds[rb.errKind(b)]++
 			if firstLost == "" {
 				firstLost = b.id
 			}
 		default:
-			p := pair{id: a.id, a: a.idx, b: b.idx}
+			p := pair{id: a.id, a: int32(i - 1), b: int32(k - 1)}
 			if opts.Label != nil {
 				p.tags, p.cluster, _ = opts.Label(a.id)
 			} else if cs, ok := opts.Cases[a.id]; ok {
@@ -572,26 +528,40 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		clusters = nil
 	}
 	cmpr := comparer{c: c, pol: pol, ra: ra, rb: rb, pairs: pairs, clusters: clusters, level: 1 - pol.Alpha}
-	cmpr.mean = pol.Aggregate == AggregateMean && maxSamples(pairs) >= 2
-	cmpr.scale = sampleScale(pairs, cmpr.mean)
+	cmpr.mean = pol.Aggregate == AggregateMean && cmpr.maxSamples() >= 2
+	cmpr.scale = cmpr.sampleScale()
 	c.Aggregation = AggregationMajority
 	if cmpr.mean {
 		c.Aggregation = AggregationMean
 	}
 
-	// Pass rates: overall, per scorer, per tag.
+	// The continuous measures and drift are computed beside the pass rates
+	// and flips (they write only c.Measures and c.Drift; the measures'
+	// warnings are added after the pass rates', as when they came after),
+	// once the texts they and the flips read are read.
 	overall := cmpr.outcomes(nil, "")
+	if err := cmpr.readTexts(overall); err != nil {
+		return nil, err
+	}
+	var measureWarnings []error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		measureWarnings = cmpr.measures(opts)
+		cmpr.drift(opts.Floor)
+	})
+
+	// Pass rates: overall, per scorer, per tag.
 	c.PassRates = append(c.PassRates, cmpr.passRate(PassOverall, "", overall, pol.overall(), true))
 	scorerSet := make(map[string]bool)
 	for _, p := range pairs {
-		for _, ch := range ra[p.a[0]].Checks {
+		for _, ch := range ra.firstChecks(p.a) {
 			scorerSet[ch.Scorer] = true
 		}
 	}
 	for _, s := range sortedKeys(scorerSet) {
 		sel := make([]int, 0, len(pairs))
 		for i, p := range pairs {
-			if hasScorer(ra[p.a[0]].Checks, s) && hasScorer(rb[p.b[0]].Checks, s) {
+			if hasScorer(ra.firstChecks(p.a), s) && hasScorer(rb.firstChecks(p.b), s) {
 				sel = append(sel, i)
 			}
 		}
@@ -618,10 +588,6 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 	}
 	c.dedupe()
 
-	// Continuous measures and drift.
-	cmpr.measures(opts)
-	cmpr.drift(opts.Floor)
-
 	// Flips of the overall outcome.
 	flips := 0
 	for i := range pairs {
@@ -638,13 +604,13 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 			continue
 		}
 		f := Flip{CaseID: p.id, Lost: sa > sb, BaselinePass: sa, CandidatePass: sb, Tags: p.tags,
-			Baseline: ra[p.a[0]].Output, Candidate: rb[p.b[0]].Output}
+			Baseline: cmpr.ta.text(ra.cases[p.a].first), Candidate: cmpr.tb.text(rb.cases[p.b].first)}
 		// The failed checks of sample 0 of the side that did worse.
-		failing := rb[p.b[0]]
+		failing := rb.firstChecks(p.b)
 		if !f.Lost {
-			failing = ra[p.a[0]]
+			failing = ra.firstChecks(p.a)
 		}
-		for _, ch := range failing.Checks {
+		for _, ch := range failing {
 			if !ch.Pass {
 				f.Failed = append(f.Failed, strings.TrimSuffix(ch.Scorer+": "+ch.Detail, ": "))
 			}
@@ -652,6 +618,8 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		c.Flips = append(c.Flips, f)
 	}
 
+	wg.Wait()
+	c.Warnings = append(c.Warnings, measureWarnings...)
 	cmpr.adjustAndJudge()
 	c.judgeGate(lostKinds, firstLost)
 	return c, nil
@@ -661,7 +629,8 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 type comparer struct {
 	c        *Comparison
 	pol      Policy
-	ra, rb   []eval.Result
+	ra, rb   *Results
+	ta, tb   sideTexts // the outputs read of each side (readTexts)
 	pairs    []pair
 	clusters []string // nil when no two cases share a cluster
 	level    float64
@@ -691,8 +660,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-// measures computes length, latency and similarity.
-func (m *comparer) measures(opts Options) {
+// measures computes length, latency and similarity, and returns the
+// comparison's warnings about them.
+func (m *comparer) measures(opts Options) (warnings []error) {
 	resamples, seed := opts.Resamples, opts.Seed
 	if resamples == 0 {
 		resamples = stats.DefaultResamples
@@ -704,12 +674,12 @@ func (m *comparer) measures(opts Options) {
 	lenA, lenB := make([]float64, n), make([]float64, n)
 	latA, latB := make([]float64, n), make([]float64, n)
 	for i, p := range m.pairs {
-		lenA[i], latA[i] = meanLenLat(m.ra, p.a)
-		lenB[i], latB[i] = meanLenLat(m.rb, p.b)
+		lenA[i], latA[i] = meanLenLat(m.ra.samples(p.a))
+		lenB[i], latB[i] = meanLenLat(m.rb.samples(p.b))
 	}
 	lat := m.measure(MeasureLatency, "ms", latB, latA, resamples, seed)
 	if lat.Gated {
-		m.c.Warnings = append(m.c.Warnings, fmt.Errorf("the policy gates latency (measures: latency), but %s: latency is reported, not gated", RunLevelWords))
+		warnings = append(warnings, fmt.Errorf("the policy gates latency (measures: latency), but %s: latency is reported, not gated", RunLevelWords))
 	}
 	lat.describe()
 	m.c.Measures = append(m.c.Measures, m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed), lat)
@@ -725,20 +695,19 @@ func (m *comparer) measures(opts Options) {
 		within = make([]float64, n)
 	}
 	for i, p := range m.pairs {
-		a0 := m.ra[p.a[0]].Output
-		between[i] = j.similarity(a0, m.rb[p.b[0]].Output)
+		between[i] = j.rowSimilarity(m.ra.cases[p.a].first, m.rb.cases[p.b].first, m.ra, m.rb, &m.ta, &m.tb)
 		if within == nil {
 			continue
 		}
-		rs, idx := m.ra, p.a
+		rs, ts, k := m.ra, &m.ta, p.a
 		if floorB {
-			rs, idx = m.rb, p.b
+			rs, ts, k = m.rb, &m.tb, p.b
 		}
-		if len(idx) < 2 {
+		if c := &rs.cases[k]; c.n < 2 {
 			within[i] = math.NaN()
-			continue
+		} else {
+			within[i] = j.rowSimilarity(c.first, c.first+1, rs, rs, ts, ts)
 		}
-		within[i] = j.similarity(rs[idx[0]].Output, rs[idx[1]].Output)
 	}
 	if within != nil {
 		// Cases with a single stored sample have no floor; leave them out.
@@ -749,7 +718,7 @@ func (m *comparer) measures(opts Options) {
 			}
 		}
 		m.c.Measures = append(m.c.Measures, m.measure(MeasureSimilarity, "", bw, ww, resamples, seed))
-		return
+		return warnings
 	}
 	ms := Measure{Name: MeasureSimilarity, N: n, Baseline: math.NaN(), Candidate: median(between),
 		P: math.NaN(), AdjP: math.NaN(), Shift: math.NaN(), CI: stats.Interval{Lo: math.NaN(), Hi: math.NaN(), Level: m.level},
@@ -758,16 +727,17 @@ func (m *comparer) measures(opts Options) {
 	ms.Bootstrap = stats.BootstrapMedian(between, m.level, resamples, seed)
 	ms.Warnings = append(ms.Warnings, errors.New("samples = 1: the similarity of repeats (the noise floor) is unmeasured, so similarity is not tested"))
 	m.c.Measures = append(m.c.Measures, ms)
+	return warnings
 }
 
 // meanLenLat returns the mean output length in runes and the mean latency in
-// milliseconds of the samples idx.
-func meanLenLat(rs []eval.Result, idx []int32) (length, latency float64) {
-	for _, i := range idx {
-		length += float64(utf8.RuneCountInString(rs[i].Output))
-		latency += float64(rs[i].Latency) / 1e6
+// milliseconds of the samples rows.
+func meanLenLat(rows []resultRow) (length, latency float64) {
+	for _, r := range rows {
+		length += float64(r.runes)
+		latency += float64(r.latency) / 1e6
 	}
-	k := float64(len(idx))
+	k := float64(len(rows))
 	return length / k, latency / k
 }
 
@@ -816,7 +786,7 @@ func (m *comparer) drift(floor *Side) {
 	d.CI = stats.Interval{Lo: nan, Hi: nan, Level: nan}
 	between := make([]bool, len(m.pairs))
 	for i, p := range m.pairs {
-		between[i] = m.ra[p.a[0]].Output != m.rb[p.b[0]].Output
+		between[i] = m.ra.first(p.a).output != m.rb.first(p.b).output
 		if between[i] {
 			d.Changed++
 		}
@@ -847,15 +817,14 @@ func (m *comparer) drift(floor *Side) {
 	}
 	var bw, ww []bool
 	for i, p := range m.pairs {
-		idx := p.a
+		k := p.a
 		if useB {
-			idx = p.b
+			k = p.b
 		}
-		if len(idx) < 2 {
-			continue
+		if s := rs.samples(k); len(s) >= 2 {
+			bw = append(bw, between[i])
+			ww = append(ww, s[0].output != s[1].output)
 		}
-		bw = append(bw, between[i])
-		ww = append(ww, rs[idx[0]].Output != rs[idx[1]].Output)
 	}
 	d.Measured, d.FloorRun, d.LowerBound = true, side, true
 	d.Test = stats.DriftTest(bw, ww, m.pol.Alpha)
@@ -874,23 +843,15 @@ func (m *comparer) drift(floor *Side) {
 // shares no case with the pairs.
 func (m *comparer) driftBetweenRuns(floor *Side, between []bool) bool {
 	d := &m.c.Drift
-	first := make(map[string]int, len(floor.Results))
-	for i := range floor.Results {
-		r := &floor.Results[i]
-		if j, ok := first[r.CaseID]; ok && floor.Results[j].Sample <= r.Sample {
-			continue
-		}
-		first[r.CaseID] = i
-	}
+	fr := floor.rows()
 	var bw, ww []bool
 	for i, p := range m.pairs {
-		j, ok := first[p.id]
-		a := &m.ra[p.a[0]]
-		if !ok || floor.Results[j].Error != "" || floor.Results[j].CaseHash != a.CaseHash {
+		j, ok := slices.BinarySearchFunc(fr.cases, p.id, func(c resultCase, id string) int { return strings.Compare(c.id, id) })
+		if !ok || fr.first(int32(j)).failed || fr.cases[j].hash != m.ra.cases[p.a].hash {
 			continue
 		}
 		bw = append(bw, between[i])
-		ww = append(ww, a.Output != floor.Results[j].Output)
+		ww = append(ww, m.ra.first(p.a).output != fr.first(int32(j)).output)
 	}
 	if len(bw) == 0 {
 		d.Warnings = append(d.Warnings, fmt.Errorf("run %d shares no case with the comparison: it cannot set the noise floor", floor.Run.ID))

@@ -85,3 +85,13 @@ func tokenHashes(dst []uint64, s string) []uint64 {
 	slices.Sort(dst)
 	return slices.Compact(dst)
 }
+
+// rowSimilarity returns the similarity of the outputs of row a of x and row
+// b of y: 1 when their hashes are equal, else that of their texts, read
+// into tx and ty.
+func (j *jaccard) rowSimilarity(a, b int32, x, y *Results, tx, ty *sideTexts) float64 {
+	if x.rows[a].output == y.rows[b].output {
+		return 1
+	}
+	return j.similarity(tx.text(a), ty.text(b))
+}

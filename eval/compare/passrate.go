@@ -4,7 +4,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/evalpin/evalpin/eval"
 	"github.com/evalpin/evalpin/eval/stats"
 )
 
@@ -131,18 +130,19 @@ func (m *comparer) outcomes(sel []int, scorer string) outcomes {
 		}
 		p := m.pairs[i]
 		for side, cs := range []struct {
-			rs  []eval.Result
-			idx []int32
+			rs  *Results
+			k   int32
 			out []float64
 		}{{m.ra, p.a, o.a}, {m.rb, p.b, o.b}} {
-			pass := passing(cs.rs, cs.idx, scorer)
+			rows := cs.rs.samples(cs.k)
+			pass := cs.rs.passing(rows, scorer)
 			if m.mean {
-				cs.out[j] = float64(pass) / float64(len(cs.idx))
+				cs.out[j] = float64(pass) / float64(len(rows))
 				o.passed[side] += pass
-				o.samples[side] += len(cs.idx)
+				o.samples[side] += len(rows)
 				continue
 			}
-			if 2*pass > len(cs.idx) {
+			if 2*pass > len(rows) {
 				cs.out[j] = 1
 				o.passed[side]++
 			}
@@ -174,13 +174,13 @@ func (o outcomes) subset(sel []int) outcomes {
 	return s
 }
 
-// passing counts the samples idx that pass every check of scorer (every
-// check at all when scorer is "").
-func passing(rs []eval.Result, idx []int32, scorer string) int {
+// passing counts the samples rows (of x) that pass every check of scorer
+// (every check at all when scorer is "").
+func (x *Results) passing(rows []resultRow, scorer string) int {
 	pass := 0
-	for _, i := range idx {
-		ok := rs[i].Error == ""
-		for _, ch := range rs[i].Checks {
+	for _, r := range rows {
+		ok := !r.failed
+		for _, ch := range x.checks[r.checks] {
 			if ok && (scorer == "" || ch.Scorer == scorer) && !ch.Pass {
 				ok = false
 			}
@@ -193,12 +193,12 @@ func passing(rs []eval.Result, idx []int32, scorer string) int {
 }
 
 // maxSamples returns the most samples any paired case has on either side.
-func maxSamples(pairs []pair) int {
-	k := 0
-	for _, p := range pairs {
-		k = max(k, len(p.a), len(p.b))
+func (m *comparer) maxSamples() int {
+	k := int32(0)
+	for _, p := range m.pairs {
+		k = max(k, m.ra.cases[p.a].n, m.rb.cases[p.b].n)
 	}
-	return k
+	return int(k)
 }
 
 // passRate builds the metric of the outcomes o: its counts, rates,
@@ -300,13 +300,13 @@ func clusterSums(o outcomes, labels []string, scale int) []int {
 
 // sampleScale returns the least common multiple of the numbers of samples of
 // the paired cases (1 unless samples are averaged).
-func sampleScale(pairs []pair, mean bool) int {
-	if !mean {
+func (m *comparer) sampleScale() int {
+	if !m.mean {
 		return 1
 	}
 	l := 1
-	for _, p := range pairs {
-		for _, k := range []int{len(p.a), len(p.b)} {
+	for _, p := range m.pairs {
+		for _, k := range []int{int(m.ra.cases[p.a].n), int(m.rb.cases[p.b].n)} {
 			l = l / gcd(l, k) * k
 		}
 	}

@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 
 // side is the comparison's side of a loaded side.
 func side(s runs.Side) compare.Side {
-	return compare.Side{Run: s.Run, Results: s.Results, File: s.File}
+	return compare.Side{Run: s.Run, Rows: s.Results, File: s.File}
 }
 
 // A picked baseline: the ref LoadPair reads it by, and its run.

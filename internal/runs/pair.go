@@ -1,12 +1,14 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"sync"
 
 	"github.com/evalpin/evalpin/eval"
+	"github.com/evalpin/evalpin/eval/compare"
 	"github.com/evalpin/evalpin/internal/identity"
 	"github.com/evalpin/evalpin/internal/lockid"
 	"github.com/evalpin/evalpin/internal/store"
@@ -17,10 +19,11 @@ import (
 // baseline file.
 type Side struct {
 	Run eval.Run // its ID is 0 for a baseline file's run
-	// Results are the side's results; of a stored run, what a comparison
-	// reads of them (store.ComparedResults: no finish reason, token counts,
-	// lock or endpoint).
-	Results  []eval.Result
+	// Results are the side's results in the compact form a comparison
+	// holds; of a stored run, read by store.ComparedResults, the few
+	// outputs a comparison shows kept as the two sides were read
+	// (mergeTexts) or read again by store.Outputs.
+	Results  *compare.Results
 	File     string // the baseline file's path as given; "" for a stored run
 	Document []byte // the identity document of Run.Lock; nil when unknown
 	// Quantization is what the engine reported of the lock's weights
@@ -80,40 +83,72 @@ func LoadPair(ctx context.Context, db *store.DB, base, cand Ref, opts PairOption
 			return nil, &IncompleteError{Side: s.side, Run: s.run}
 		}
 	}
-	// The labels are read beside the results (a store in WAL mode reads on
-	// several connections): on BenchmarkDiffCommand100k the labels of a
-	// 100,000-case suite take as long as a side's results.
+	// The candidate and the labels are read beside the baseline (a store in
+	// WAL mode reads on several connections): on BenchmarkDiffCommand100k
+	// each takes about as long as the others.
 	p := &Pair{}
 	var labelsErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { labelsErr = p.labels(ctx, db, base, cand, b, c) })
-	err = p.load(ctx, db, base, cand, b, c)
-	wg.Wait()
-	if err != nil {
-		return nil, err
+	if base.NeedsStore() && cand.NeedsStore() && db.ReadsAtOnce() {
+		err = p.loadStored(ctx, db, b, c)
+	} else {
+		err = p.load(ctx, db, base, cand, b, c)
 	}
-	if labelsErr != nil {
-		return nil, labelsErr
+	wg.Wait()
+	if err := cmp.Or(err, labelsErr); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// load reads the results of the sides base and cand of the runs b and c,
-// and the floor (loadFloor).
+// load reads the sides base and cand, of the runs b and c, one of them a
+// baseline file, at once.
 func (p *Pair) load(ctx context.Context, db *store.DB, base, cand Ref, b, c eval.Run) error {
-	var err error
-	if p.Base, err = loadSide(ctx, db, base, b, nil); err != nil {
+	var candErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Cand, candErr = loadSide(ctx, db, cand, c) })
+	baseErr := p.loadBase(ctx, db, func() (Side, error) { return loadSide(ctx, db, base, b) }, c.ID)
+	wg.Wait()
+	if err := cmp.Or(baseErr, candErr); err != nil {
 		return err
 	}
-	if p.Cand, err = loadSide(ctx, db, cand, c, p.Base.Results); err != nil {
-		return err
-	}
-	if base.NeedsStore() && b.ID != 0 {
-		if p.Floor, err = loadFloor(ctx, db, b, c.ID, p.Base.Results); err != nil {
-			return err
-		}
-	}
+	p.Cand.Results.Share(p.Base.Results)
 	return nil
+}
+
+// loadStored reads the stored runs b and c at once, keeping the outputs a
+// comparison of them may ask for (mergeTexts). The store must read on two
+// connections at once (store.DB.ReadsAtOnce): the merge waits for both.
+func (p *Pair) loadStored(ctx context.Context, db *store.DB, b, c eval.Run) error {
+	var keptB, keptC keptTexts
+	toB, toC := make(chan []caseTexts, 4), make(chan []caseTexts, 4)
+	var baseErr, candErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Cand, candErr = readSide(ctx, db, c, &keptC, toC) })
+	wg.Go(func() {
+		baseErr = p.loadBase(ctx, db, func() (Side, error) { return readSide(ctx, db, b, &keptB, toB) }, c.ID)
+	})
+	keptB, keptC = mergeTexts(toB, toC)
+	wg.Wait()
+	if err := cmp.Or(baseErr, candErr); err != nil {
+		return err
+	}
+	p.Cand.Results.Share(p.Base.Results)
+	return nil
+}
+
+// loadBase reads the baseline with read, then, of a stored run, the floor
+// (loadFloor) of the comparison with the candidate run cand.
+func (p *Pair) loadBase(ctx context.Context, db *store.DB, read func() (Side, error), cand int64) error {
+	var err error
+	if p.Base, err = read(); err != nil {
+		return err
+	}
+	if p.Base.File == "" && p.Base.Run.ID != 0 {
+		p.Floor, err = loadFloor(ctx, db, p.Base.Run, cand)
+	}
+	return err
 }
 
 // labels sets p.Cases to the candidate's labels, with the baseline's for the
@@ -175,7 +210,7 @@ func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[stri
 // loadFloor returns the newest complete run of b's lock, suite, settings
 // and selection other than b and the run cand, with its results; nil when
 // there is none.
-func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64, like []eval.Result) (*Side, error) {
+func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64) (*Side, error) {
 	all, err := db.Runs(ctx, store.RunFilter{Lock: string(b.Lock), SuiteHash: b.SuiteHash, Status: eval.RunComplete})
 	if err != nil {
 		return nil, err
@@ -184,9 +219,10 @@ func loadFloor(ctx context.Context, db *store.DB, b eval.Run, cand int64, like [
 		if r.Lock != b.Lock || r.ID == b.ID || r.ID == cand || r.SettingsHash != b.SettingsHash || r.Selection != b.Selection {
 			continue
 		}
-		rs, err := db.ComparedResults(ctx, r.ID, like)
+		var none keptTexts
+		rs, err := storedResults(ctx, db, r, none.reader(ctx, db, r.ID), nil)
 		if err != nil {
-			return nil, fmt.Errorf("read results of run %d: %w", r.ID, err)
+			return nil, err
 		}
 		return &Side{Run: r, Results: rs}, nil
 	}
@@ -229,25 +265,58 @@ func resolveFixed(ctx context.Context, db *store.DB, r Ref) (eval.Run, error) {
 	return eval.Run{}, nil
 }
 
-// loadSide reads the side r of run, with its lock's identity document. Where
-// like (the other side's results, or nil) holds an equal case id, case hash
-// or output for the same case sample, a stored result shares its memory: two
-// runs of one suite mostly agree, and the second side then costs little more
-// than what changed.
-func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run, like []eval.Result) (Side, error) {
+// loadSide reads the side r of run, with its lock's identity document.
+func loadSide(ctx context.Context, db *store.DB, r Ref, run eval.Run) (Side, error) {
 	if r.File != nil {
 		h := &r.File.Header
-		return Side{Run: run, Results: r.File.Results, File: r.Arg, Document: h.LockManifest, Quantization: h.LockQuantization}, nil
+		return Side{Run: run, Results: compare.NewResults(r.File.Results), File: r.Arg, Document: h.LockManifest, Quantization: h.LockQuantization}, nil
 	}
-	rs, err := db.ComparedResults(ctx, run.ID, like)
+	var none keptTexts
+	return storedSide(ctx, db, run, none.reader(ctx, db, run.ID), nil)
+}
+
+// readSide reads the stored run (storedSide) and sends its cases on out for
+// mergeTexts, closing it at the end; kept, which mergeTexts sets, holds the
+// outputs kept of it.
+func readSide(ctx context.Context, db *store.DB, run eval.Run, kept *keptTexts, out chan<- []caseTexts) (Side, error) {
+	add, end := sendCases(out)
+	defer end()
+	return storedSide(ctx, db, run, kept.reader(ctx, db, run.ID), add)
+}
+
+// storedSide reads the side of the stored run (storedResults) with its
+// lock's identity document.
+func storedSide(ctx context.Context, db *store.DB, run eval.Run, read func([]compare.OutputKey) ([]string, error), each func(*eval.Result)) (Side, error) {
+	rs, err := storedResults(ctx, db, run, read, each)
 	if err != nil {
-		return Side{}, fmt.Errorf("read results of run %d: %w", run.ID, err)
+		return Side{}, err
 	}
 	s := Side{Run: run, Results: rs}
 	if l, err := db.Lock(ctx, run.Lock); err == nil {
 		s.Document, s.Quantization = l.Manifest, l.Quantization
 	}
 	return s, nil
+}
+
+// storedResults reads the results of run (store.ComparedResults) in the
+// compact form, handing each to each as well when it is not nil; read gives
+// their outputs when a comparison asks for them (keptTexts.reader).
+func storedResults(ctx context.Context, db *store.DB, run eval.Run, read func([]compare.OutputKey) ([]string, error), each func(*eval.Result)) (*compare.Results, error) {
+	n, err := db.Counts(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	rs := compare.NewStoredResults(read, n.Results, n.Results/max(run.Settings.Samples, 1))
+	err = db.ComparedResults(ctx, run.ID, func(r *eval.Result) error {
+		if each != nil {
+			each(r)
+		}
+		return rs.Add(r)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read results of run %d: %w", run.ID, err)
+	}
+	return rs, nil
 }
 
 // caseLabels returns the labels of the cases of side r's suite: a baseline

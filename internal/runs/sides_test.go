@@ -349,15 +349,23 @@ func TestLoadPair(t *testing.T) {
 // checkPair checks that p's sides are the runs want (0: the file at path)
 // with their results and their locks' identity documents. The results of a
 // stored side hold what a comparison reads (store.ComparedResults), not the
-// lock: their outputs start with prefix, the word of each lock's outputs.
+// lock: their outputs, read back (compare.Results.Outputs), start with
+// prefix, the word of each lock's outputs.
 func checkPair(t *testing.T, p *runs.Pair, want [2]int64, path string, prefix map[lockid.ID]string) {
 	t.Helper()
 	for i, s := range []runs.Side{p.Base, p.Cand} {
 		if s.Run.ID != want[i] || (s.File == path) != (want[i] == 0) {
 			t.Errorf("side %d is run %d, file %q; want run %d", i, s.Run.ID, s.File, want[i])
 		}
-		if len(s.Results) == 0 || !strings.HasPrefix(s.Results[0].Output, prefix[s.Run.Lock]) {
-			t.Errorf("side %d: results %v of another lock than %s", i, s.Results, s.Run.Lock)
+		var first []string
+		if s.Results.Len() > 0 {
+			var err error
+			if first, err = s.Results.Outputs([]int32{0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(first) == 0 || !strings.HasPrefix(first[0], prefix[s.Run.Lock]) {
+			t.Errorf("side %d: results (first output %q) of another lock than %s", i, first, s.Run.Lock)
 		}
 		if len(s.Document) == 0 {
 			t.Errorf("side %d: no identity document of lock %s", i, s.Run.Lock)

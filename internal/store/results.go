@@ -20,37 +20,109 @@ const resultColumns = `case_id, case_hash, sample, output, finish_reason, prompt
 // not modify a result's checks in place (an append copies them).
 func (db *DB) Results(ctx context.Context, runID int64) (_ []eval.Result, err error) {
 	defer db.explain(&err)
-	rs, err := db.results(ctx, runID, nil, false, `WHERE run_id = ?`, runID)
+	rs, err := db.results(ctx, `WHERE run_id = ?`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("results of run %d: %w", runID, err)
 	}
 	return rs, nil
 }
 
-// ComparedResults is Results for a run that is compared with another, as
-// a diff reads its sides: it reads only what a comparison uses (case id,
-// case hash, sample, output, latency, error kind, error and checks) and
-// leaves the finish reason, token counts, lock and endpoint zero. like holds
-// results as Results or ComparedResults return them, ordered by case id and
-// sample, and where a result's case id, case hash or output equals that of
-// the same case sample in like, the result shares that string's memory
-// instead of holding a copy of its own. Two runs of one suite mostly differ
-// in a few outputs, so a diff that reads its candidate this way keeps little
-// more of it than the outputs that changed.
-func (db *DB) ComparedResults(ctx context.Context, runID int64, like []eval.Result) (_ []eval.Result, err error) {
+// ComparedResults calls fn with every result of the run, ordered by case
+// id and sample, as a diff reads its sides: it reads only what a comparison
+// uses (case id, case hash, sample, output, latency, error kind, error and
+// checks) and leaves the finish reason, token counts, lock and endpoint
+// zero. fn may keep the result's strings and checks but not the result,
+// which the next call reuses; results with equal checks may share one
+// Checks slice (see Results). An error of fn ends the read and is returned.
+func (db *DB) ComparedResults(ctx context.Context, runID int64, fn func(*eval.Result) error) (err error) {
 	defer db.explain(&err)
-	rs, err := db.results(ctx, runID, like, true, `WHERE run_id = ?`, runID)
+	rows, err := db.db.QueryContext(ctx, `SELECT `+comparedColumns+` FROM results WHERE run_id = ? ORDER BY case_id, sample`, runID)
 	if err != nil {
-		return nil, fmt.Errorf("results of run %d: %w", runID, err)
+		return fmt.Errorf("results of run %d: %w", runID, err)
 	}
-	return rs, nil
+	defer rows.Close()
+	rd := &resultReader{compared: true}
+	var r eval.Result
+	for rows.Next() {
+		r = eval.Result{}
+		if err := rd.scan(rows, &r); err != nil {
+			return fmt.Errorf("results of run %d: %w", runID, err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("results of run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// Outputs returns the outputs of the results of the run named by cases and
+// samples: the output of sample samples[i] of case cases[i], ordered by case
+// id and sample as the keys must be. It reads the cases a batch at a time
+// by the results' index, and is an error matching ErrNotFound when a key
+// names no stored result.
+func (db *DB) Outputs(ctx context.Context, runID int64, cases []string, samples []int) (_ []string, err error) {
+	defer db.explain(&err)
+	out := make([]string, 0, len(cases))
+	for len(out) < len(cases) {
+		k, err := db.outputBatch(ctx, runID, cases[len(out):], samples[len(out):], &out)
+		if err != nil {
+			return nil, fmt.Errorf("outputs of run %d: %w", runID, err)
+		}
+		if k == 0 {
+			return nil, fmt.Errorf("outputs of run %d: case %q sample %d: %w", runID, cases[len(out)], samples[len(out)], ErrNotFound)
+		}
+	}
+	return out, nil
+}
+
+// outputBatchCases is the most case ids one query of Outputs names.
+const outputBatchCases = 500
+
+// outputBatch appends to out the outputs of the first keys (cases and
+// samples) of up to outputBatchCases distinct cases, read in one query,
+// and returns how many it appended: fewer than those keys when a key names
+// no stored result.
+func (db *DB) outputBatch(ctx context.Context, runID int64, cases []string, samples []int, out *[]string) (int, error) {
+	args := []any{runID}
+	for i, id := range cases {
+		if i == 0 || id != cases[i-1] {
+			if len(args) > outputBatchCases {
+				break
+			}
+			args = append(args, id)
+		}
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT case_id, sample, output FROM results
+		WHERE run_id = ? AND case_id IN (`+placeholders(len(args)-1)+`) ORDER BY case_id, sample`, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var (
+		id, output string
+		sample     int
+	)
+	k := 0
+	for rows.Next() && k < len(cases) {
+		if err := rows.Scan(&id, &sample, &output); err != nil {
+			return 0, err
+		}
+		if id == cases[k] && sample == samples[k] {
+			*out = append(*out, output)
+			k++
+		}
+	}
+	return k, rows.Err()
 }
 
 // Result returns the results of one case of the run, one per stored sample in
 // sample order, or an error matching ErrNotFound if none is stored.
 func (db *DB) Result(ctx context.Context, runID int64, caseID string) (_ []eval.Result, err error) {
 	defer db.explain(&err)
-	rs, err := db.results(ctx, runID, nil, false, `WHERE run_id = ? AND case_id = ?`, runID, caseID)
+	rs, err := db.results(ctx, `WHERE run_id = ? AND case_id = ?`, runID, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("result of run %d case %q: %w", runID, caseID, err)
 	}
@@ -61,31 +133,26 @@ func (db *DB) Result(ctx context.Context, runID int64, caseID string) (_ []eval.
 }
 
 // results reads the results of run runID that where selects (its arguments
-// start with runID), ordered by case id and sample, sharing strings with like
-// as ComparedResults describes; compared reads only comparedColumns.
+// start with runID), ordered by case id and sample.
 //
 // A large run is most of what a diff holds in memory. Two tricks stay
 // because BenchmarkFastResults shows each pays at least 10% in time (STYLE
 // rule 19; docs/architecture.md, "Fast paths"), and FuzzResults holds the
 // read equal to a plain one (plainResults in results_internal_test.go):
 // the slice is sized by a count first, and equal case ids, hashes and outputs
-// of the previous row or of like are shared (see share). A third, equal
-// checks texts decoded once (checksCache), pays on BenchmarkDiffCommand100k.
-func (db *DB) results(ctx context.Context, runID int64, like []eval.Result, compared bool, where string, args ...any) ([]eval.Result, error) {
+// of the previous row are shared (see share). A third, equal checks texts
+// decoded once (checksCache), pays on BenchmarkDiffCommand100k.
+func (db *DB) results(ctx context.Context, where string, args ...any) ([]eval.Result, error) {
 	var n int
 	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM results `+where, args...).Scan(&n); err != nil {
 		return nil, err
 	}
-	columns := resultColumns
-	if compared {
-		columns = comparedColumns
-	}
-	rows, err := db.db.QueryContext(ctx, `SELECT `+columns+` FROM results `+where+` ORDER BY case_id, sample`, args...)
+	rows, err := db.db.QueryContext(ctx, `SELECT `+resultColumns+` FROM results `+where+` ORDER BY case_id, sample`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	rd := &resultReader{like: like, compared: compared}
+	rd := &resultReader{}
 	rs := make([]eval.Result, 0, n)
 	for rows.Next() {
 		rs = append(rs, eval.Result{})
@@ -117,7 +184,6 @@ type resultReader struct {
 	}
 	compared bool        // the rows are of comparedColumns
 	prev     eval.Result // the previous row, whose case id, hash and output the next may share
-	like     []eval.Result
 	checks   checksCache
 }
 
@@ -174,9 +240,8 @@ func (c *checksCache) decode(s string) ([]eval.Check, error) {
 }
 
 // share points r's case id, case hash and output at equal strings of the
-// previous row or of the same case sample in like. Without it,
-// BenchmarkFastResults/data=samples takes 59% more time and the results keep
-// 2.6x the heap.
+// previous row. Without it, BenchmarkFastResults/data=samples takes 59% more
+// time and the results keep 2.6x the heap.
 func (rd *resultReader) share(r *eval.Result) {
 	if r.CaseID == rd.prev.CaseID {
 		// Another sample of the same case.
@@ -186,20 +251,6 @@ func (rd *resultReader) share(r *eval.Result) {
 		}
 		if r.Output == rd.prev.Output {
 			r.Output = rd.prev.Output
-		}
-	}
-	// like is ordered as the rows are: skip what sorts before r.
-	for len(rd.like) > 0 && (rd.like[0].CaseID < r.CaseID || rd.like[0].CaseID == r.CaseID && rd.like[0].Sample < r.Sample) {
-		rd.like = rd.like[1:]
-	}
-	if len(rd.like) > 0 && rd.like[0].CaseID == r.CaseID {
-		l := &rd.like[0]
-		r.CaseID = l.CaseID
-		if r.CaseHash == l.CaseHash {
-			r.CaseHash = l.CaseHash
-		}
-		if r.Output == l.Output {
-			r.Output = l.Output
 		}
 	}
 	rd.prev = *r

@@ -73,9 +73,19 @@ func comparedOnly(rs []eval.Result) []eval.Result {
 	return out
 }
 
+// compared returns the results ComparedResults reads of the run, collected.
+func compared(ctx context.Context, db *DB, runID int64) ([]eval.Result, error) {
+	var rs []eval.Result
+	err := db.ComparedResults(ctx, runID, func(r *eval.Result) error {
+		rs = append(rs, *r)
+		return nil
+	})
+	return rs, err
+}
+
 // FuzzResults holds Results and ComparedResults, with the tricks of the
 // store's reader (the slice sized by a count, strings shared with the
-// previous sample and with the other run), equal to plainResults. Each input stores a baseline
+// previous sample), equal to plainResults. Each input stores a baseline
 // and a candidate run of a few cases and samples, whose fields come from
 // the fuzzed strings and bits.
 func FuzzResults(f *testing.F) {
@@ -163,11 +173,7 @@ func FuzzResults(f *testing.F) {
 				t.Fatalf("run %d: Results\n%+v\nplain\n%+v", side, got, want)
 			}
 			if side == 1 {
-				like, err := db.Results(ctx, ids[0])
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got, err = db.ComparedResults(ctx, id, like); err != nil {
+				if got, err = compared(ctx, db, id); err != nil {
 					t.Fatal(err)
 				}
 				if want := comparedOnly(want); !reflect.DeepEqual(got, want) {

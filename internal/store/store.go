@@ -99,6 +99,11 @@ func Open(path string) (*DB, error) {
 	return db, nil
 }
 
+// ReadsAtOnce reports whether the store reads on several connections at
+// once: a database in a file does (in WAL mode), one in memory has a single
+// connection, on which a second read waits for the first to end.
+func (db *DB) ReadsAtOnce() bool { return db.db.Stats().MaxOpenConnections != 1 }
+
 // Open opens the database, creating it if it does not exist, applies the
 // migrations it lacks, and checks the tables every command reads first
 // (historyTables) with SQLite's quick_check, which costs microseconds: they
