@@ -150,9 +150,9 @@ func TestLoadPairInMemory(t *testing.T) {
 	for _, out := range []string{"a", "b"} {
 		r := eval.Run{Lock: lockid.ID("sha256:" + strings.Repeat(out, 64)), Suite: suite.Name, SuiteVersion: suite.Version, SuiteHash: suite.Hash,
 			Settings: suite.Settings, Version: "test", Status: eval.RunComplete, Started: started, Finished: started}
-		results := func(yield func(eval.Result) bool) {
+		results := func(yield func(eval.Result, error) bool) {
 			for _, c := range suite.Cases {
-				if !yield(eval.Result{CaseID: c.ID, CaseHash: c.Hash, Output: out, Lock: r.Lock}) {
+				if !yield(eval.Result{CaseID: c.ID, CaseHash: c.Hash, Output: out, Lock: r.Lock}, nil) {
 					return
 				}
 			}
