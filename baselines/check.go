@@ -164,7 +164,14 @@ func reread[T any](f *File, casesOnly bool, set func(d *decoder, keep func(T)) (
 		case err == nil && block != len(f.blocks):
 			yield(zero, fmt.Errorf("%s: %w (it is shorter): read it again", f.name, ErrChanged))
 		case err != nil && !errors.Is(err, ErrChanged):
-			yield(zero, fmt.Errorf("%w: %w", ErrChanged, err))
+			// Content Check accepted, read again and refused: changed.
+			var pe *ParseError
+			if errors.As(err, &pe) && pe.Line > 0 {
+				err = fmt.Errorf("%s: %w (seen at line %d): read it again", f.name, ErrChanged, pe.Line)
+			} else {
+				err = fmt.Errorf("%s: %w (%w): read it again", f.name, ErrChanged, err)
+			}
+			yield(zero, err)
 		case err != nil:
 			yield(zero, err)
 		}
