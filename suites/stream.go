@@ -24,7 +24,8 @@ import (
 
 // A Stream is a JSON lines suite read from its file a case at a time: its
 // eval.Source. Checking it (Scan) reads the file once, validating every case
-// with the errors Load reports and computing the same hashes, and keeps of
+// with the errors Load reports and computing the same hashes (its lines
+// parsed in batches on every processor, taken in file order), and keeps of
 // the cases only a compact index: an 8-byte hash of each id, sorted, which
 // finds duplicate ids and gives each case its key; and, in a temporary file
 // rather than in memory, each case's hash and a fingerprint of its line.
