@@ -223,6 +223,7 @@ func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 	}
 	sums := bufio.NewReaderSize(io.NewSectionReader(st.sums, 0, int64(st.n)*int64(len(caseSum{}))), 16<<10)
 	var sum caseSum
+	var lp lineParser // hashes none: each case's hash is the check's
 	n := 0
 	for {
 		no, text, err := lr.next()
@@ -242,7 +243,7 @@ func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 			return st.changed()
 		}
 		c := new(eval.Case)
-		if r := parseCaseLine(st.path, no, text, nil, c); len(r.problems) > 0 {
+		if r := parseCaseLine(st.path, no, text, &lp, c); len(r.problems) > 0 {
 			return st.changed()
 		}
 		c.Hash = hex.EncodeToString(sum[8:])
@@ -475,9 +476,9 @@ func parseInOrder(path string, lr *lineReader, lead *rawLine, defaults eval.Sett
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			hs := newHasher(defaults)
+			lp := &lineParser{hs: newHasher(defaults)}
 			for b := range work {
-				parseCaseLines(path, b.lines, hs, b.results, b.cases)
+				parseCaseLines(path, b.lines, lp, b.results, b.cases)
 				close(b.parsed)
 			}
 		})
@@ -553,7 +554,7 @@ func (st *Stream) duplicates(path string, twice map[uint64]bool) ([]Problem, err
 	}
 	firsts := map[uint64][]seen{}
 	var ps []Problem
-	hs := newHasher(st.suite.Settings)
+	lp := &lineParser{hs: newHasher(st.suite.Settings)}
 	for {
 		no, text, err := lr.next()
 		if err != nil {
@@ -563,7 +564,7 @@ func (st *Stream) duplicates(path string, twice map[uint64]bool) ([]Problem, err
 			break
 		}
 		var c eval.Case
-		r := parseCaseLine(path, no, text, hs, &c)
+		r := parseCaseLine(path, no, text, lp, &c)
 		h := maphash.String(st.seed, c.ID)
 		if c.ID == "" || !twice[h] {
 			continue
