@@ -24,7 +24,8 @@ import (
 
 // A Stream is a JSON lines suite read from its file a case at a time: its
 // eval.Source. Checking it (Scan) reads the file once, validating every case
-// with the errors Load reports and computing the same hashes, and keeps of
+// with the errors Load reports and computing the same hashes (its lines
+// parsed in batches on every processor, taken in file order), and keeps of
 // the cases only a compact index: an 8-byte hash of each id, sorted, which
 // finds duplicate ids and gives each case its key; and, in a temporary file
 // rather than in memory, each case's hash and a fingerprint of its line.
@@ -222,6 +223,7 @@ func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 	}
 	sums := bufio.NewReaderSize(io.NewSectionReader(st.sums, 0, int64(st.n)*int64(len(caseSum{}))), 16<<10)
 	var sum caseSum
+	var lp lineParser // hashes none: each case's hash is the check's
 	n := 0
 	for {
 		no, text, err := lr.next()
@@ -241,7 +243,7 @@ func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 			return st.changed()
 		}
 		c := new(eval.Case)
-		if r := parseCaseLine(st.path, no, text, nil, c); len(r.problems) > 0 {
+		if r := parseCaseLine(st.path, no, text, &lp, c); len(r.problems) > 0 {
 			return st.changed()
 		}
 		c.Hash = hex.EncodeToString(sum[8:])
@@ -267,7 +269,8 @@ func (st *Stream) Walk(yield func(int, *eval.Case) bool) error {
 
 // Scan checks the JSON lines suite file at path a case at a time, as Load
 // does, with the same errors, and returns it as a Stream; each, when not
-// nil, is called with every case in order (for Check's description).
+// nil, is called with every case in order (for Check's description), the
+// case valid until each returns.
 // Duplicate ids are found by the hashes of the ids, and confirmed, with the
 // lines of both, by a second reading of the lines whose id hash collides.
 func Scan(path string, each func(*eval.Case)) (*Stream, error) { return scanFile(path, each, true) }
@@ -330,15 +333,13 @@ func scan(path string, each func(*eval.Case), index bool) (_ *Stream, err error)
 	suite, hps, header := parseHeaderLine(path, first)
 	ps.add(hps...)
 	st.header = st.fingerprint(first.text)
-	hs := newHasher(suite.Settings)
 	hashes := newHashSorter()
 	defer hashes.close()
 	ids := &sorter{size: 8} // without index
 	defer ids.close()
 	var sum caseSum
-	parse := func(no int, text []byte) {
-		c := new(eval.Case)
-		r := parseCaseLine(path, no, text, hs, c)
+	// count takes in a parsed case line, in file order.
+	count := func(text []byte, r jsonlCase, c *eval.Case) {
 		ps.add(r.problems...)
 		if c.ID != "" {
 			h := maphash.String(st.seed, c.ID)
@@ -367,18 +368,12 @@ func scan(path string, each func(*eval.Case), index bool) (_ *Stream, err error)
 			}
 		}
 	}
+	var lead *rawLine
 	if !header {
-		parse(first.no, first.text)
+		lead = &first
 	}
-	for {
-		no, text, err := lr.next()
-		if err != nil {
-			return nil, fault.Errorf(fault.Input, "check the suite's path", "read suite: %w", err)
-		}
-		if text == nil {
-			break
-		}
-		parse(no, text)
+	if err := parseInOrder(path, lr, lead, suite.Settings, count); err != nil {
+		return nil, fault.Errorf(fault.Input, "check the suite's path", "read suite: %w", err)
 	}
 	if sums != nil && ps.err == nil {
 		ps.err = sums.Flush()
@@ -423,6 +418,122 @@ func scan(path string, each func(*eval.Case), index bool) (_ *Stream, err error)
 	return st, nil
 }
 
+// A lineBatch is consecutive case lines of a file, copied out of its
+// reader, parsed apart from the other batches.
+type lineBatch struct {
+	lines   []rawLine
+	text    []byte // the lines' text, one after another
+	results []jsonlCase
+	cases   []eval.Case
+	parsed  chan struct{} // closed once results and cases are filled in
+}
+
+// The bounds of a lineBatch: so many lines, or lines of so many bytes.
+const (
+	batchLines = 256
+	batchBytes = 1 << 20
+)
+
+// add copies the line no of text into b and reports whether b is full.
+func (b *lineBatch) add(no int, text []byte) bool {
+	b.lines = append(b.lines, rawLine{no: no, start: len(b.text)})
+	b.text = append(b.text, text...)
+	return len(b.lines) >= batchLines || len(b.text) >= batchBytes
+}
+
+// reset empties b for other lines, keeping its memory.
+func (b *lineBatch) reset() {
+	b.lines, b.text = b.lines[:0], b.text[:0]
+}
+
+// seal points each line's text into b.text, now that it no longer grows,
+// and makes room for what parsing it gives.
+func (b *lineBatch) seal() {
+	for i := range b.lines {
+		end := len(b.text)
+		if i+1 < len(b.lines) {
+			end = b.lines[i+1].start
+		}
+		b.lines[i].text = b.text[b.lines[i].start:end]
+	}
+	b.results = slices.Grow(b.results[:0], len(b.lines))[:len(b.lines)]
+	b.cases = slices.Grow(b.cases[:0], len(b.lines))[:len(b.lines)]
+	b.parsed = make(chan struct{})
+}
+
+// parseInOrder parses the case lines of the file at path that lr reads
+// (lead first, when not nil) under defaults, a batch of lines at a time on
+// every processor, as parseJSONL does, and calls count with each line's
+// text, result and case in file order, on the calling goroutine; the case
+// is valid until count returns. Batches read ahead are bounded, and reused
+// once counted, so memory stays bounded whatever the file's size. The error
+// is the reader's, once the lines read before it are counted.
+func parseInOrder(path string, lr *lineReader, lead *rawLine, defaults eval.Settings, count func([]byte, jsonlCase, *eval.Case)) error {
+	workers := runtime.GOMAXPROCS(0)
+	work := make(chan *lineBatch, workers)
+	ordered := make(chan *lineBatch, 2*workers)
+	free := make(chan *lineBatch, 3*workers+1) // at most so many are read ahead
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			lp := &lineParser{hs: newHasher(defaults)}
+			for b := range work {
+				parseCaseLines(path, b.lines, lp, b.results, b.cases)
+				close(b.parsed)
+			}
+		})
+	}
+	var readErr error
+	go func() {
+		defer close(work)
+		defer close(ordered)
+		fresh := func() *lineBatch {
+			select {
+			case b := <-free:
+				b.reset()
+				return b
+			default:
+				return &lineBatch{}
+			}
+		}
+		b := fresh()
+		send := func() {
+			b.seal()
+			ordered <- b
+			work <- b
+			b = fresh()
+		}
+		if lead != nil {
+			b.add(lead.no, lead.text)
+		}
+		for {
+			no, text, err := lr.next()
+			if err != nil || text == nil {
+				readErr = err
+				break
+			}
+			if b.add(no, text) {
+				send()
+			}
+		}
+		if len(b.lines) > 0 {
+			send()
+		}
+	}()
+	for b := range ordered {
+		<-b.parsed
+		for i := range b.lines {
+			count(b.lines[i].text, b.results[i], &b.cases[i])
+		}
+		select {
+		case free <- b:
+		default:
+		}
+	}
+	wg.Wait()
+	return readErr
+}
+
 // duplicates returns the problems of the duplicate ids of the file at path,
 // twice the id hashes seen more than once: it reads the file again for the
 // lines of those hashes, and reports each line of an id after its first.
@@ -443,7 +554,7 @@ func (st *Stream) duplicates(path string, twice map[uint64]bool) ([]Problem, err
 	}
 	firsts := map[uint64][]seen{}
 	var ps []Problem
-	hs := newHasher(st.suite.Settings)
+	lp := &lineParser{hs: newHasher(st.suite.Settings)}
 	for {
 		no, text, err := lr.next()
 		if err != nil {
@@ -453,7 +564,7 @@ func (st *Stream) duplicates(path string, twice map[uint64]bool) ([]Problem, err
 			break
 		}
 		var c eval.Case
-		r := parseCaseLine(path, no, text, hs, &c)
+		r := parseCaseLine(path, no, text, lp, &c)
 		h := maphash.String(st.seed, c.ID)
 		if c.ID == "" || !twice[h] {
 			continue

@@ -136,6 +136,14 @@ func TestScanErrors(t *testing.T) {
 	cases["duplicate-thrice"] = bytes.Replace(dup, []byte(`"case-000011"`), []byte(`"case-000003"`), 1)
 	cases["duplicate-and-bad"] = bytes.Replace(dup, []byte(`"max_words": 5`), []byte(`"max_words": -5`), -1)
 	cases["many"] = bytes.ReplaceAll(jsonlSuite(120), []byte(`"max_words": 5`), []byte(`"max_words": "five"`))
+	// Over several of Scan's batches of lines, parsed apart and counted in
+	// file order: problems spread across them, a duplicate id far from its
+	// first, a file without a header.
+	large := jsonlSuite(3*batchLines + 17)
+	cases["many-batches"] = bytes.ReplaceAll(large, []byte(`"max_words": 5`), []byte(`"max_words": "five"`))
+	cases["sparse-batches"] = bytes.Replace(bytes.Replace(large, []byte(`"case-000300"`), []byte(`"case-000300", "x": 1`), 1),
+		[]byte(`"case-000700"`), []byte(`"case-000002"`), 1)
+	cases["headerless-batches"] = bytes.Replace(bytes.SplitN(large, []byte("\n"), 2)[1], []byte(`"max_words": 5`), []byte(`"max_words": -5`), 1)
 	cases["no-cases"] = []byte(`{"suite": {"name": "x"}}` + "\n\n")
 	cases["empty"] = []byte("\n \n")
 	cases["headerless"] = bytes.SplitN(good, []byte("\n"), 2)[1]

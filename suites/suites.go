@@ -305,14 +305,14 @@ func parseJSONL(file string, data []byte) (*eval.Suite, []Problem) {
 	)
 	for range workers {
 		wg.Go(func() {
-			hs := newHasher(suite.Settings)
+			lp := &lineParser{hs: newHasher(suite.Settings)}
 			for {
 				lo := int(next.Add(chunk)) - chunk
 				if lo >= len(lines) {
 					return
 				}
 				hi := min(lo+chunk, len(lines))
-				parseCaseLines(file, lines[lo:hi], hs, results[lo:hi], suite.Cases[lo:hi])
+				parseCaseLines(file, lines[lo:hi], lp, results[lo:hi], suite.Cases[lo:hi])
 			}
 		})
 	}
@@ -358,20 +358,27 @@ func splitLines(data []byte) []rawLine {
 
 // parseCaseLines parses consecutive case lines into results and cases, each
 // line alone.
-func parseCaseLines(file string, lines []rawLine, hs *hasher, results []jsonlCase, cases []eval.Case) {
+func parseCaseLines(file string, lines []rawLine, lp *lineParser, results []jsonlCase, cases []eval.Case) {
 	for i, l := range lines {
-		results[i] = parseCaseLine(file, l.no, l.text, hs, &cases[i])
+		results[i] = parseCaseLine(file, l.no, l.text, lp, &cases[i])
 	}
 }
 
-// parseCaseLine parses one case line into c, hashed by hs (not when nil).
-// It decodes the line with encoding/json; only a line with a problem is
-// parsed again as YAML (JSON is YAML) to say where the problem is.
-func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case) jsonlCase {
+// A lineParser is what parses case lines on one goroutine: the hasher of
+// their cases (none: not hashed) and a decoder reused from line to line.
+type lineParser struct {
+	hs  *hasher
+	dec strictDecoder
+}
+
+// parseCaseLine parses one case line into c, hashed by lp's hasher (not
+// when nil). It decodes the line with encoding/json; only a line with a
+// problem is parsed again as YAML (JSON is YAML) to say where the problem is.
+func parseCaseLine(file string, no int, text []byte, lp *lineParser, c *eval.Case) jsonlCase {
 	var fps []fieldProblem
 	var node *yaml.Node
 	rc := new(rawCase)
-	if err := decodeJSONStrict(text, rc); err != nil {
+	if err := lp.dec.decode(text, rc); err != nil {
 		*rc = rawCase{}
 		fps, node = decodeLine(text, rc, "the case")
 		if node == nil { // not a JSON object: nothing more to say
@@ -379,7 +386,7 @@ func parseCaseLine(file string, no int, text []byte, hs *hasher, c *eval.Case) j
 		}
 	}
 	var cps problems
-	*c, cps = buildCase(rc, hs)
+	*c, cps = buildCase(rc, lp.hs)
 	r := jsonlCase{line: no, col: 1}
 	all := append(fps, filterMissing(cps, fps, nil)...)
 	if len(all) > 0 || c.ID != "" {
@@ -409,6 +416,45 @@ func decodeJSONStrict(text []byte, v any) error {
 		return errors.New("data after the JSON object")
 	}
 	return nil
+}
+
+// A strictDecoder decodes one JSON value a line as decodeJSONStrict does,
+// with one json.Decoder reused from line to line rather than one a line; a
+// decoder that failed on a line is dropped, and the next line gets a new
+// one. Not for concurrent use.
+type strictDecoder struct {
+	dec  *json.Decoder // reads from line
+	line []byte        // what is left of the line being decoded
+}
+
+// Read gives the decoder what is left of the line, then io.EOF.
+func (d *strictDecoder) Read(p []byte) (int, error) {
+	if len(d.line) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, d.line)
+	d.line = d.line[n:]
+	return n, nil
+}
+
+// decode decodes one JSON value from text into v, refusing unknown fields
+// and trailing data.
+func (d *strictDecoder) decode(text []byte, v any) error {
+	if d.dec == nil {
+		d.dec = json.NewDecoder(d)
+		d.dec.UseNumber()
+		d.dec.DisallowUnknownFields()
+	}
+	d.line = text
+	err := d.dec.Decode(v)
+	if err == nil {
+		if _, err = d.dec.Token(); err == io.EOF {
+			return nil
+		}
+		err = errors.New("data after the JSON object")
+	}
+	d.dec, d.line = nil, nil
+	return err
 }
 
 // decodeLine decodes a JSON line into v through the checking YAML decoder,

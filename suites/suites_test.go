@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -465,6 +466,38 @@ func TestCanonicalJSON(t *testing.T) {
 		}
 		if got := appendCanonical(nil, v); string(got) != strings.TrimSuffix(want.String(), "\n") {
 			t.Errorf("canonical JSON of %#v\n = %s\nwant %s", v, got, want.String())
+		}
+	}
+}
+
+// TestStrictDecoderReused: one strictDecoder, given lines one after another,
+// accepts and refuses each as decodeJSONStrict does and decodes the same
+// case, whatever the lines before it (a refused line drops the decoder).
+func TestStrictDecoderReused(t *testing.T) {
+	lines := []string{
+		`{"id": "a", "prompt": "p", "scorers": [{"kind": "equals", "value": 12345678901234567890123}]}`,
+		`{"id": "b", "prompt": "p"} {"id": "c", "prompt": "p"}`,
+		`{"id": "d", "prompt": "p"}`,
+		`123`,
+		`{"id": "e", "prompt": "p"}x`,
+		`{"id": "f", "prompt": "p", "extra": 1}`,
+		`{"id": "g", "prompt": "p"}   `,
+		`{"id": "h", "prompt": "p"`,
+		`[1]`,
+		`{"id": "i", "messages": [{"role": "user", "content": "q"}], "tags": ["t"]}`,
+		`{"id": 1}`,
+		`{"id": "j", "prompt": "p"}`,
+	}
+	var d strictDecoder
+	for i, line := range lines {
+		var want, got rawCase
+		wantErr := decodeJSONStrict([]byte(line), &want)
+		gotErr := d.decode([]byte(line), &got)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("line %d %s: error %v, want %v", i, line, gotErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("line %d %s: decoded %+v, want %+v", i, line, got, want)
 		}
 	}
 }
