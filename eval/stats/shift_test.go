@@ -308,3 +308,48 @@ func TestWalshSelect(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedRanks holds signedRanks, which merges the negative and positive
+// sorted differences, to the ranks counted one by one: a difference's rank
+// is the number of smaller absolute values plus the mean place among its
+// equals; ties across signs, and groups of one sign, included.
+func TestSignedRanks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for trial := range 500 {
+		s := make([]float64, 1+rng.IntN(40))
+		for i := range s {
+			for s[i] == 0 {
+				s[i] = float64(rng.IntN(11) - 5) // few values: many ties, both signs
+			}
+			if trial%3 == 0 {
+				s[i] = math.Abs(s[i]) // all positive
+			}
+		}
+		slices.Sort(s)
+		var wantV, wantTie float64
+		wantTies := 0
+		for _, a := range s {
+			less, equal := 0, 0
+			for _, b := range s {
+				switch {
+				case math.Abs(b) < math.Abs(a):
+					less++
+				case math.Abs(b) == math.Abs(a):
+					equal++
+				}
+			}
+			if a > 0 {
+				wantV += float64(less) + float64(equal+1)/2
+			}
+			if equal > 1 {
+				wantTies++
+				wantTie += float64(equal*equal*equal-equal) / float64(equal)
+			}
+		}
+		ties := 0
+		v, tie := signedRanks(s, &ties)
+		if v != wantV || tie != wantTie || ties != wantTies {
+			t.Fatalf("signedRanks(%v) = v %g, Σ(t³−t) %g, ties %d; want %g, %g, %d", s, v, tie, ties, wantV, wantTie, wantTies)
+		}
+	}
+}
