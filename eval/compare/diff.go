@@ -677,12 +677,13 @@ func (m *comparer) measures(opts Options) (warnings []error) {
 		lenA[i], latA[i] = meanLenLat(m.ra.samples(p.a))
 		lenB[i], latB[i] = meanLenLat(m.rb.samples(p.b))
 	}
-	lat := m.measure(MeasureLatency, "ms", latB, latA, resamples, seed)
+	// Latency is only described: its interval would be dropped.
+	lat := m.measure(MeasureLatency, "ms", latB, latA, resamples, seed, stats.WilcoxonShift)
 	if lat.Gated {
 		warnings = append(warnings, fmt.Errorf("the policy gates latency (measures: latency), but %s: latency is reported, not gated", RunLevelWords))
 	}
 	lat.describe()
-	m.c.Measures = append(m.c.Measures, m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed), lat)
+	m.c.Measures = append(m.c.Measures, m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed, stats.Wilcoxon), lat)
 
 	// Similarity of each candidate output to its baseline output, held against
 	// the similarity of two samples of one run.
@@ -717,7 +718,7 @@ func (m *comparer) measures(opts Options) (warnings []error) {
 				bw, ww = append(bw, between[i]), append(ww, within[i])
 			}
 		}
-		m.c.Measures = append(m.c.Measures, m.measure(MeasureSimilarity, "", bw, ww, resamples, seed))
+		m.c.Measures = append(m.c.Measures, m.measure(MeasureSimilarity, "", bw, ww, resamples, seed, stats.Wilcoxon))
 		return warnings
 	}
 	ms := Measure{Name: MeasureSimilarity, N: n, Baseline: math.NaN(), Candidate: median(between),
@@ -741,13 +742,14 @@ func meanLenLat(rows []resultRow) (length, latency float64) {
 	return length / k, latency / k
 }
 
-// measure tests x (candidate) against y (baseline).
-func (m *comparer) measure(name, unit string, x, y []float64, resamples int, seed uint64) Measure {
+// measure tests x (candidate) against y (baseline) with test, stats.Wilcoxon
+// or, for a measure only described, stats.WilcoxonShift.
+func (m *comparer) measure(name, unit string, x, y []float64, resamples int, seed uint64, test func(x, y []float64, alpha float64) stats.SignedRank) Measure {
 	ms := Measure{Name: name, Unit: unit, N: len(x), Baseline: median(y), Candidate: median(x),
 		Threshold: m.pol.measure(name), Tested: true}
 	_, ms.Gated = m.pol.Measures[name]
 	ms.x, ms.y = x, y
-	ms.Test = stats.Wilcoxon(x, y, m.pol.Alpha) // CI at 1 − alpha; a gated measure's is redone at its family's level
+	ms.Test = test(x, y, m.pol.Alpha) // CI at 1 − alpha; a gated measure's is redone at its family's level
 	ms.Shift, ms.CI, ms.P = ms.Test.Shift, ms.Test.CI, ms.Test.P
 	d := make([]float64, len(x))
 	for i := range x {

@@ -353,3 +353,22 @@ func TestSignedRanks(t *testing.T) {
 		}
 	}
 }
+
+// TestWilcoxonShift: without the interval, the test and the shift are
+// Wilcoxon's, and the interval is NaN.
+func TestWilcoxonShift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{3, 30, 300} {
+		x, y := make([]float64, n), make([]float64, n)
+		for i := range x {
+			x[i], y[i] = float64(rng.IntN(50)), float64(rng.IntN(50))
+		}
+		w, s := Wilcoxon(x, y, DefaultAlpha), WilcoxonShift(x, y, DefaultAlpha)
+		if s.N != w.N || s.Zeros != w.Zeros || s.Ties != w.Ties || s.V != w.V || s.P != w.P || s.Exact != w.Exact || s.Shift != w.Shift {
+			t.Errorf("n %d: WilcoxonShift %+v, Wilcoxon %+v", n, s, w)
+		}
+		if !math.IsNaN(s.CI.Lo) || !math.IsNaN(s.CI.Hi) {
+			t.Errorf("n %d: interval %+v, want NaN", n, s.CI)
+		}
+	}
+}

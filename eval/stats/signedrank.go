@@ -58,6 +58,18 @@ type SignedRank struct {
 // such pairs its level is the one the exact distribution achieves, as for an
 // exact interval.
 func Wilcoxon(x, y []float64, alpha float64) SignedRank {
+	return signedRank(x, y, alpha, true)
+}
+
+// WilcoxonShift is Wilcoxon without the interval, its most costly part
+// on many pairs: for a measure only described, whose interval would be
+// dropped. CI's Lo and Hi are NaN.
+func WilcoxonShift(x, y []float64, alpha float64) SignedRank {
+	return signedRank(x, y, alpha, false)
+}
+
+// signedRank is Wilcoxon, with the interval when interval is set.
+func signedRank(x, y []float64, alpha float64, interval bool) SignedRank {
 	checkLevel("alpha", alpha)
 	if len(x) != len(y) {
 		panic("stats: Wilcoxon needs slices of equal length")
@@ -114,6 +126,25 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 
 	// The shift and its interval, from the sorted non-zero differences.
 	r.Shift = hodgesLehmannSorted(s)
+	if interval {
+		r.shiftInterval(s, alpha, counts)
+	}
+	if r.Zeros > 0 && float64(r.Zeros) >= 0.5*float64(finite) {
+		r.Warnings = append(r.Warnings, fmt.Errorf("%d of %d pairs are equal: the test sees only the %d that differ", r.Zeros, finite, n))
+	}
+	if r.Ties > 0 && float64(r.Ties) >= 0.5*fn {
+		r.Warnings = append(r.Warnings, fmt.Errorf("many ties: %d of %d differences share their size with another", r.Ties, n))
+	}
+	if min := minSignedRank(alpha); n < min {
+		r.Warnings = append(r.Warnings, fmt.Errorf("need ≥ %d differing pairs to detect a difference at alpha %g, have %d", min, alpha, n))
+	}
+	return r
+}
+
+// shiftInterval sets r's interval for the shift from the sorted non-zero
+// differences s, with counts, the exact null distribution when r is exact.
+func (r *SignedRank) shiftInterval(s []float64, alpha float64, counts []float64) {
+	n := len(s)
 	switch {
 	case r.Exact:
 		r.CI = exactShiftInterval(s, alpha, counts)
@@ -130,23 +161,12 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 	case r.CI.Level <= 0:
 		// R returns the median of the differences as an interval at level 0,
 		// which need not even contain the shift.
-		r.CI.Lo, r.CI.Hi = nan, nan
+		r.CI.Lo, r.CI.Hi = math.NaN(), math.NaN()
 		r.Warnings = append(r.Warnings, fmt.Errorf("%d differing pairs are too few for an interval for the shift", n))
 	case r.CI.Level < 1-alpha:
 		r.Warnings = append(r.Warnings, fmt.Errorf("%d differing pairs cannot give a %s interval for the shift: it is %s",
 			n, formatLevel(1-alpha), formatLevel(r.CI.Level)))
 	}
-
-	if r.Zeros > 0 && float64(r.Zeros) >= 0.5*float64(finite) {
-		r.Warnings = append(r.Warnings, fmt.Errorf("%d of %d pairs are equal: the test sees only the %d that differ", r.Zeros, finite, n))
-	}
-	if r.Ties > 0 && float64(r.Ties) >= 0.5*fn {
-		r.Warnings = append(r.Warnings, fmt.Errorf("many ties: %d of %d differences share their size with another", r.Ties, n))
-	}
-	if min := minSignedRank(alpha); n < min {
-		r.Warnings = append(r.Warnings, fmt.Errorf("need ≥ %d differing pairs to detect a difference at alpha %g, have %d", min, alpha, n))
-	}
-	return r
 }
 
 // signedRanks ranks the absolute values of the sorted non-zero differences
