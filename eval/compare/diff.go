@@ -401,9 +401,8 @@ type Comparison struct {
 var ErrSettingsDiffer = errors.New("runs have different settings")
 
 // pair is one paired case: the indices of its case among each side's
-// cases (Results.samples).
+// cases (Results.samples); its id is the baseline's case's (comparer.id).
 type pair struct {
-	id      string
 	a, b    int32
 	tags    []string
 	cluster string
@@ -492,7 +491,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 				firstLost = b.id
 			}
 		default:
-			p := pair{id: a.id, a: int32(i - 1), b: int32(k - 1)}
+			p := pair{a: int32(i - 1), b: int32(k - 1)}
 			if opts.Label != nil {
 				p.tags, p.cluster, _ = opts.Label(a.id)
 			} else if cs, ok := opts.Cases[a.id]; ok {
@@ -603,7 +602,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		if sa == sb {
 			continue
 		}
-		f := Flip{CaseID: p.id, Lost: sa > sb, BaselinePass: sa, CandidatePass: sb, Tags: p.tags,
+		f := Flip{CaseID: ra.cases[p.a].id, Lost: sa > sb, BaselinePass: sa, CandidatePass: sb, Tags: p.tags,
 			Baseline: cmpr.ta.text(ra.cases[p.a].first), Candidate: cmpr.tb.text(rb.cases[p.b].first)}
 		// The failed checks of sample 0 of the side that did worse.
 		failing := rb.firstChecks(p.b)
@@ -731,6 +730,9 @@ func (m *comparer) measures(opts Options) (warnings []error) {
 	return warnings
 }
 
+// id returns the case id of the pair p.
+func (m *comparer) id(p pair) string { return m.ra.cases[p.a].id }
+
 // meanLenLat returns the mean output length in runes and the mean latency in
 // milliseconds of the samples rows.
 func meanLenLat(rows []resultRow) (length, latency float64) {
@@ -848,7 +850,7 @@ func (m *comparer) driftBetweenRuns(floor *Side, between []bool) bool {
 	fr := floor.rows()
 	var bw, ww []bool
 	for i, p := range m.pairs {
-		j, ok := slices.BinarySearchFunc(fr.cases, p.id, func(c resultCase, id string) int { return strings.Compare(c.id, id) })
+		j, ok := slices.BinarySearchFunc(fr.cases, m.id(p), func(c resultCase, id string) int { return strings.Compare(c.id, id) })
 		if !ok || fr.first(int32(j)).failed || fr.cases[j].hash != m.ra.cases[p.a].hash {
 			continue
 		}
