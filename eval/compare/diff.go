@@ -255,6 +255,7 @@ const RunLevelWords = "the run, not the case, is its unit of replication (server
 func (ms *Measure) describe() {
 	nan := math.NaN()
 	ms.Tested, ms.Descriptive = false, true
+	ms.x, ms.y = nil, nil // never tested again: its data need not be held
 	ms.P, ms.AdjP, ms.Resolution = nan, nan, nan
 	ms.CI = stats.Interval{Lo: nan, Hi: nan, Level: nan}
 	ms.Warnings = []error{fmt.Errorf("%s: descriptive only: %s", ms.Name, RunLevelWords)}
