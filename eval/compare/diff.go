@@ -255,6 +255,7 @@ const RunLevelWords = "the run, not the case, is its unit of replication (server
 func (ms *Measure) describe() {
 	nan := math.NaN()
 	ms.Tested, ms.Descriptive = false, true
+	ms.x, ms.y = nil, nil // never tested again: its data need not be held
 	ms.P, ms.AdjP, ms.Resolution = nan, nan, nan
 	ms.CI = stats.Interval{Lo: nan, Hi: nan, Level: nan}
 	ms.Warnings = []error{fmt.Errorf("%s: descriptive only: %s", ms.Name, RunLevelWords)}
@@ -401,9 +402,8 @@ type Comparison struct {
 var ErrSettingsDiffer = errors.New("runs have different settings")
 
 // pair is one paired case: the indices of its case among each side's
-// cases (Results.samples).
+// cases (Results.samples); its id is the baseline's case's (comparer.id).
 type pair struct {
-	id      string
 	a, b    int32
 	tags    []string
 	cluster string
@@ -492,7 +492,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 				firstLost = b.id
 			}
 		default:
-			p := pair{id: a.id, a: int32(i - 1), b: int32(k - 1)}
+			p := pair{a: int32(i - 1), b: int32(k - 1)}
 			if opts.Label != nil {
 				p.tags, p.cluster, _ = opts.Label(a.id)
 			} else if cs, ok := opts.Cases[a.id]; ok {
@@ -603,7 +603,7 @@ func Diff(baseline, candidate Side, opts Options) (*Comparison, error) {
 		if sa == sb {
 			continue
 		}
-		f := Flip{CaseID: p.id, Lost: sa > sb, BaselinePass: sa, CandidatePass: sb, Tags: p.tags,
+		f := Flip{CaseID: ra.cases[p.a].id, Lost: sa > sb, BaselinePass: sa, CandidatePass: sb, Tags: p.tags,
 			Baseline: cmpr.ta.text(ra.cases[p.a].first), Candidate: cmpr.tb.text(rb.cases[p.b].first)}
 		// The failed checks of sample 0 of the side that did worse.
 		failing := rb.firstChecks(p.b)
@@ -677,12 +677,13 @@ func (m *comparer) measures(opts Options) (warnings []error) {
 		lenA[i], latA[i] = meanLenLat(m.ra.samples(p.a))
 		lenB[i], latB[i] = meanLenLat(m.rb.samples(p.b))
 	}
-	lat := m.measure(MeasureLatency, "ms", latB, latA, resamples, seed)
+	// Latency is only described: its interval would be dropped.
+	lat := m.measure(MeasureLatency, "ms", latB, latA, resamples, seed, stats.WilcoxonShift)
 	if lat.Gated {
 		warnings = append(warnings, fmt.Errorf("the policy gates latency (measures: latency), but %s: latency is reported, not gated", RunLevelWords))
 	}
 	lat.describe()
-	m.c.Measures = append(m.c.Measures, m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed), lat)
+	m.c.Measures = append(m.c.Measures, m.measure(MeasureLength, "chars", lenB, lenA, resamples, seed, stats.Wilcoxon), lat)
 
 	// Similarity of each candidate output to its baseline output, held against
 	// the similarity of two samples of one run.
@@ -717,7 +718,7 @@ func (m *comparer) measures(opts Options) (warnings []error) {
 				bw, ww = append(bw, between[i]), append(ww, within[i])
 			}
 		}
-		m.c.Measures = append(m.c.Measures, m.measure(MeasureSimilarity, "", bw, ww, resamples, seed))
+		m.c.Measures = append(m.c.Measures, m.measure(MeasureSimilarity, "", bw, ww, resamples, seed, stats.Wilcoxon))
 		return warnings
 	}
 	ms := Measure{Name: MeasureSimilarity, N: n, Baseline: math.NaN(), Candidate: median(between),
@@ -730,6 +731,9 @@ func (m *comparer) measures(opts Options) (warnings []error) {
 	return warnings
 }
 
+// id returns the case id of the pair p.
+func (m *comparer) id(p pair) string { return m.ra.cases[p.a].id }
+
 // meanLenLat returns the mean output length in runes and the mean latency in
 // milliseconds of the samples rows.
 func meanLenLat(rows []resultRow) (length, latency float64) {
@@ -741,13 +745,14 @@ func meanLenLat(rows []resultRow) (length, latency float64) {
 	return length / k, latency / k
 }
 
-// measure tests x (candidate) against y (baseline).
-func (m *comparer) measure(name, unit string, x, y []float64, resamples int, seed uint64) Measure {
+// measure tests x (candidate) against y (baseline) with test, stats.Wilcoxon
+// or, for a measure only described, stats.WilcoxonShift.
+func (m *comparer) measure(name, unit string, x, y []float64, resamples int, seed uint64, test func(x, y []float64, alpha float64) stats.SignedRank) Measure {
 	ms := Measure{Name: name, Unit: unit, N: len(x), Baseline: median(y), Candidate: median(x),
 		Threshold: m.pol.measure(name), Tested: true}
 	_, ms.Gated = m.pol.Measures[name]
 	ms.x, ms.y = x, y
-	ms.Test = stats.Wilcoxon(x, y, m.pol.Alpha) // CI at 1 − alpha; a gated measure's is redone at its family's level
+	ms.Test = test(x, y, m.pol.Alpha) // CI at 1 − alpha; a gated measure's is redone at its family's level
 	ms.Shift, ms.CI, ms.P = ms.Test.Shift, ms.Test.CI, ms.Test.P
 	d := make([]float64, len(x))
 	for i := range x {
@@ -846,7 +851,7 @@ func (m *comparer) driftBetweenRuns(floor *Side, between []bool) bool {
 	fr := floor.rows()
 	var bw, ww []bool
 	for i, p := range m.pairs {
-		j, ok := slices.BinarySearchFunc(fr.cases, p.id, func(c resultCase, id string) int { return strings.Compare(c.id, id) })
+		j, ok := slices.BinarySearchFunc(fr.cases, m.id(p), func(c resultCase, id string) int { return strings.Compare(c.id, id) })
 		if !ok || fr.first(int32(j)).failed || fr.cases[j].hash != m.ra.cases[p.a].hash {
 			continue
 		}

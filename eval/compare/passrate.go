@@ -266,9 +266,9 @@ func (m *comparer) passRate(kind, key string, o outcomes, th Threshold, gated bo
 			i = o.sel[j]
 		}
 		if o.a[j] > o.b[j] {
-			pr.Lost = append(pr.Lost, m.pairs[i].id)
+			pr.Lost = append(pr.Lost, m.id(m.pairs[i]))
 		} else {
-			pr.Gained = append(pr.Gained, m.pairs[i].id)
+			pr.Gained = append(pr.Gained, m.id(m.pairs[i]))
 		}
 	}
 	return pr

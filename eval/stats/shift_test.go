@@ -308,3 +308,67 @@ func TestWalshSelect(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedRanks holds signedRanks, which merges the negative and positive
+// sorted differences, to the ranks counted one by one: a difference's rank
+// is the number of smaller absolute values plus the mean place among its
+// equals; ties across signs, and groups of one sign, included.
+func TestSignedRanks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for trial := range 500 {
+		s := make([]float64, 1+rng.IntN(40))
+		for i := range s {
+			for s[i] == 0 {
+				s[i] = float64(rng.IntN(11) - 5) // few values: many ties, both signs
+			}
+			if trial%3 == 0 {
+				s[i] = math.Abs(s[i]) // all positive
+			}
+		}
+		slices.Sort(s)
+		var wantV, wantTie float64
+		wantTies := 0
+		for _, a := range s {
+			less, equal := 0, 0
+			for _, b := range s {
+				switch {
+				case math.Abs(b) < math.Abs(a):
+					less++
+				case math.Abs(b) == math.Abs(a):
+					equal++
+				}
+			}
+			if a > 0 {
+				wantV += float64(less) + float64(equal+1)/2
+			}
+			if equal > 1 {
+				wantTies++
+				wantTie += float64(equal*equal*equal-equal) / float64(equal)
+			}
+		}
+		ties := 0
+		v, tie := signedRanks(s, &ties)
+		if v != wantV || tie != wantTie || ties != wantTies {
+			t.Fatalf("signedRanks(%v) = v %g, Σ(t³−t) %g, ties %d; want %g, %g, %d", s, v, tie, ties, wantV, wantTie, wantTies)
+		}
+	}
+}
+
+// TestWilcoxonShift: without the interval, the test and the shift are
+// Wilcoxon's, and the interval is NaN.
+func TestWilcoxonShift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{3, 30, 300} {
+		x, y := make([]float64, n), make([]float64, n)
+		for i := range x {
+			x[i], y[i] = float64(rng.IntN(50)), float64(rng.IntN(50))
+		}
+		w, s := Wilcoxon(x, y, DefaultAlpha), WilcoxonShift(x, y, DefaultAlpha)
+		if s.N != w.N || s.Zeros != w.Zeros || s.Ties != w.Ties || s.V != w.V || s.P != w.P || s.Exact != w.Exact || s.Shift != w.Shift {
+			t.Errorf("n %d: WilcoxonShift %+v, Wilcoxon %+v", n, s, w)
+		}
+		if !math.IsNaN(s.CI.Lo) || !math.IsNaN(s.CI.Hi) {
+			t.Errorf("n %d: interval %+v, want NaN", n, s.CI)
+		}
+	}
+}

@@ -58,77 +58,56 @@ type SignedRank struct {
 // such pairs its level is the one the exact distribution achieves, as for an
 // exact interval.
 func Wilcoxon(x, y []float64, alpha float64) SignedRank {
+	return signedRank(x, y, alpha, true)
+}
+
+// WilcoxonShift is Wilcoxon without the interval, its most costly part
+// on many pairs: for a measure only described, whose interval would be
+// dropped. CI's Lo and Hi are NaN.
+func WilcoxonShift(x, y []float64, alpha float64) SignedRank {
+	return signedRank(x, y, alpha, false)
+}
+
+// signedRank is Wilcoxon, with the interval when interval is set.
+func signedRank(x, y []float64, alpha float64, interval bool) SignedRank {
 	checkLevel("alpha", alpha)
 	if len(x) != len(y) {
 		panic("stats: Wilcoxon needs slices of equal length")
 	}
-	d := make([]float64, 0, len(x))
-	dropped := 0
-	for i := range x {
-		v := x[i] - y[i]
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			dropped++
-			continue
-		}
-		d = append(d, v)
-	}
+	// The finite, non-zero differences, sorted: the test ranks their
+	// absolute values, the shift and its interval are of them.
+	s := make([]float64, 0, len(x))
+	dropped, finite := 0, 0
 	nan := math.NaN()
 	r := SignedRank{Z: nan, P: nan, V: nan, Shift: nan, CI: Interval{nan, nan, 1 - alpha}}
+	for i := range x {
+		switch v := x[i] - y[i]; {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			dropped++
+		case v == 0:
+			finite++
+			r.Zeros++
+		default:
+			finite++
+			s = append(s, v)
+		}
+	}
 	if dropped > 0 {
 		r.Warnings = append(r.Warnings, fmt.Errorf("%d pairs with a non-finite difference left out", dropped))
 	}
-	if len(d) == 0 {
+	if finite == 0 {
 		r.Warnings = append(r.Warnings, errors.New("no pairs: the test is undefined"))
 		return r
 	}
-
-	// Rank |d| over the non-zero differences, averaging ties as R's rank does.
-	type item struct {
-		abs float64
-		pos bool
-	}
-	nz := make([]item, 0, len(d))
-	for _, v := range d {
-		if v == 0 {
-			r.Zeros++
-			continue
-		}
-		nz = append(nz, item{math.Abs(v), v > 0})
-	}
-	n := len(nz)
+	n := len(s)
 	r.N = n
 	if n == 0 {
 		r.P, r.V, r.Shift, r.CI.Lo, r.CI.Hi = 1, 0, 0, 0, 0
 		r.Warnings = append(r.Warnings, errors.New("every pair is equal: no difference to test"))
 		return r
 	}
-	slices.SortFunc(nz, func(a, b item) int {
-		switch {
-		case a.abs < b.abs:
-			return -1
-		case a.abs > b.abs:
-			return 1
-		}
-		return 0
-	})
-	v, tieSum := 0.0, 0.0
-	for i := 0; i < n; {
-		j := i + 1
-		for j < n && nz[j].abs == nz[i].abs {
-			j++
-		}
-		rank := float64(i+1+j) / 2 // mean of ranks i+1 … j
-		for k := i; k < j; k++ {
-			if nz[k].pos {
-				v += rank
-			}
-		}
-		if t := float64(j - i); t > 1 {
-			tieSum += t*t*t - t
-			r.Ties += j - i
-		}
-		i = j
-	}
+	slices.Sort(s)
+	v, tieSum := signedRanks(s, &r.Ties)
 	r.V = v
 	fn := float64(n)
 	mean := fn * (fn + 1) / 4
@@ -146,14 +125,26 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 	}
 
 	// The shift and its interval, from the sorted non-zero differences.
-	s := make([]float64, 0, n)
-	for _, v := range d {
-		if v != 0 {
-			s = append(s, v)
-		}
-	}
-	slices.Sort(s)
 	r.Shift = hodgesLehmannSorted(s)
+	if interval {
+		r.shiftInterval(s, alpha, counts)
+	}
+	if r.Zeros > 0 && float64(r.Zeros) >= 0.5*float64(finite) {
+		r.Warnings = append(r.Warnings, fmt.Errorf("%d of %d pairs are equal: the test sees only the %d that differ", r.Zeros, finite, n))
+	}
+	if r.Ties > 0 && float64(r.Ties) >= 0.5*fn {
+		r.Warnings = append(r.Warnings, fmt.Errorf("many ties: %d of %d differences share their size with another", r.Ties, n))
+	}
+	if min := minSignedRank(alpha); n < min {
+		r.Warnings = append(r.Warnings, fmt.Errorf("need ≥ %d differing pairs to detect a difference at alpha %g, have %d", min, alpha, n))
+	}
+	return r
+}
+
+// shiftInterval sets r's interval for the shift from the sorted non-zero
+// differences s, with counts, the exact null distribution when r is exact.
+func (r *SignedRank) shiftInterval(s []float64, alpha float64, counts []float64) {
+	n := len(s)
 	switch {
 	case r.Exact:
 		r.CI = exactShiftInterval(s, alpha, counts)
@@ -170,23 +161,64 @@ func Wilcoxon(x, y []float64, alpha float64) SignedRank {
 	case r.CI.Level <= 0:
 		// R returns the median of the differences as an interval at level 0,
 		// which need not even contain the shift.
-		r.CI.Lo, r.CI.Hi = nan, nan
+		r.CI.Lo, r.CI.Hi = math.NaN(), math.NaN()
 		r.Warnings = append(r.Warnings, fmt.Errorf("%d differing pairs are too few for an interval for the shift", n))
 	case r.CI.Level < 1-alpha:
 		r.Warnings = append(r.Warnings, fmt.Errorf("%d differing pairs cannot give a %s interval for the shift: it is %s",
 			n, formatLevel(1-alpha), formatLevel(r.CI.Level)))
 	}
+}
 
-	if r.Zeros > 0 && float64(r.Zeros) >= 0.5*float64(len(d)) {
-		r.Warnings = append(r.Warnings, fmt.Errorf("%d of %d pairs are equal: the test sees only the %d that differ", r.Zeros, len(d), n))
+// signedRanks ranks the absolute values of the sorted non-zero differences
+// s, averaging ties as R's rank does, and returns v, the sum of the ranks
+// of the positive ones, and the tie correction Σ(t³ − t) over groups of t
+// equal absolute values; ties counts the differences in such groups. The
+// absolute values are walked in increasing order by merging the negative
+// differences, from the last, with the positive ones, from the first.
+func signedRanks(s []float64, ties *int) (v, tieSum float64) {
+	n := len(s)
+	pos, _ := slices.BinarySearch(s, 0) // s[pos:] are positive, s[:pos] negative
+	neg := pos - 1
+	// next returns the smallest absolute value not yet ranked and whether
+	// it belongs to a positive difference, advancing past it.
+	next := func() (float64, bool) {
+		if neg < 0 || pos < n && s[pos] < -s[neg] {
+			pos++
+			return s[pos-1], true
+		}
+		neg--
+		return -s[neg+1], false
 	}
-	if r.Ties > 0 && float64(r.Ties) >= 0.5*fn {
-		r.Warnings = append(r.Warnings, fmt.Errorf("many ties: %d of %d differences share their size with another", r.Ties, n))
+	a, p := next()
+	for i := 0; i < n; {
+		// The group of equal absolute values a starts at rank i+1.
+		j, positives := i, 0
+		for {
+			if p {
+				positives++
+			}
+			j++
+			if j == n {
+				break
+			}
+			b, q := next()
+			if b != a {
+				a, p = b, q
+				break
+			}
+			p = q
+		}
+		rank := float64(i+1+j) / 2 // mean of ranks i+1 … j
+		for range positives {
+			v += rank
+		}
+		if t := float64(j - i); t > 1 {
+			tieSum += t*t*t - t
+			*ties += j - i
+		}
+		i = j
 	}
-	if min := minSignedRank(alpha); n < min {
-		r.Warnings = append(r.Warnings, fmt.Errorf("need ≥ %d differing pairs to detect a difference at alpha %g, have %d", min, alpha, n))
-	}
-	return r
+	return v, tieSum
 }
 
 // formatLevel formats a confidence level as a percentage: "95%", "87.5%".

@@ -3,6 +3,7 @@ package runs_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -83,15 +84,16 @@ func TestLoadPairLabels(t *testing.T) {
 		return p
 	}
 	p := load("1", "2")
-	if got := p.Cases["c2"].Tags; len(got) != 1 || got[0] != "z" || p.Cases["c1"].Cluster != "d" {
-		t.Errorf("labels %v, want the candidate run's snapshot", p.Cases)
+	labels := maps.Collect(p.Cases.All())
+	if got := labels["c2"].Tags; len(got) != 1 || got[0] != "z" || labels["c1"].Cluster != "d" {
+		t.Errorf("labels %v, want the candidate run's snapshot", labels)
 	}
 	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0].Error(), "labels (tags, cluster) of 2 cases differ") {
 		t.Errorf("warnings %v, want one on the 2 relabelled cases", p.Warnings)
 	}
 	// The other way round: the candidate's (the stored suite's) labels win.
-	if p := load("2", "1"); p.Cases["c2"].Tags[0] != "x" || len(p.Warnings) != 1 {
-		t.Errorf("labels %v, warnings %v; want the stored suite's, one warning", p.Cases, p.Warnings)
+	if p := load("2", "1"); maps.Collect(p.Cases.All())["c2"].Tags[0] != "x" || len(p.Warnings) != 1 {
+		t.Errorf("labels %v, warnings %v; want the stored suite's, one warning", maps.Collect(p.Cases.All()), p.Warnings)
 	}
 	if err := h.db.PutRunLabels(ctx, 1, relabelled); err != nil {
 		t.Fatal(err)

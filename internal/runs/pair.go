@@ -37,7 +37,7 @@ type Pair struct {
 	// Cases are the tags and cluster of every case of the two sides' suites,
 	// by case id, the candidate's where both know a case. Of a stored case
 	// nothing else is read: prompts and scorers are most of a large suite.
-	Cases map[string]store.Label
+	Cases *store.Labels
 	// Floor, when the store holds one, is another complete run of the
 	// baseline's lock with its suite, settings and selection (not the
 	// candidate): the noise floor of drift between runs
@@ -173,30 +173,53 @@ func (p *Pair) labels(ctx context.Context, db *store.DB, base, cand Ref, b, c ev
 	if baseSet != "" && baseSet == candSet {
 		return nil
 	}
-	differ, first := 0, ""
-	for id, x := range baseL {
-		y, ok := p.Cases[id]
-		if !ok {
-			p.Cases[id] = x
-			continue
-		}
-		if x.Cluster != y.Cluster || !slices.Equal(x.Tags, y.Tags) {
-			differ++
-			if first == "" || id < first {
-				first = id
-			}
-		}
-	}
+	var differ int
+	var first string
+	p.Cases, differ, first = mergeLabels(candL, baseL)
 	if differ > 0 {
 		p.Warnings = append(p.Warnings, fmt.Errorf("the labels (tags, cluster) of %d cases differ between the baseline run and the candidate run (first: %s): the diff uses the candidate's", differ, untrusted.Line(first)))
 	}
 	return nil
 }
 
+// mergeLabels returns the labels of cand with those of the cases only base
+// has, and how many cases both have with different labels, the first of
+// them by id.
+func mergeLabels(cand, base *store.Labels) (_ *store.Labels, differ int, first string) {
+	only := 0
+	for id, x := range base.All() {
+		y, ok := cand.Label(id)
+		switch {
+		case !ok:
+			only++
+		case x.Cluster != y.Cluster || !slices.Equal(x.Tags, y.Tags):
+			if differ++; differ == 1 {
+				first = id
+			}
+		}
+	}
+	if only == 0 {
+		return cand, differ, first
+	}
+	all := func(yield func(string, store.Label) bool) {
+		for id, x := range base.All() {
+			if !yield(id, x) {
+				return
+			}
+		}
+		for id, y := range cand.All() {
+			if !yield(id, y) {
+				return
+			}
+		}
+	}
+	return store.LabelsOf(cand.Len()+only, all), differ, first
+}
+
 // runLabels returns the labels of the cases of side r: those snapshotted
 // with its stored run, with their label set's hash, else (set "") those of
 // its suite (caseLabels).
-func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]store.Label, string, error) {
+func runLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (*store.Labels, string, error) {
 	if r.File == nil && run.ID != 0 {
 		cases, set, ok, err := db.RunLabels(ctx, run.ID)
 		if err != nil || ok {
@@ -321,21 +344,27 @@ func storedResults(ctx context.Context, db *store.DB, run eval.Run, read func([]
 
 // caseLabels returns the labels of the cases of side r's suite: a baseline
 // file's cases, or the store's labels of the run's suite.
-func caseLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (map[string]store.Label, error) {
+func caseLabels(ctx context.Context, db *store.DB, r Ref, run eval.Run) (*store.Labels, error) {
 	if r.File == nil {
 		return db.SuiteLabels(ctx, run.SuiteHash)
 	}
-	cases := make(map[string]store.Label, len(r.File.Cases))
-	for _, c := range r.File.Cases {
-		cases[c.ID] = store.Label{Tags: c.Tags, Cluster: c.Cluster}
-	}
-	return cases, nil
+	cases := r.File.Cases
+	return store.LabelsOf(len(cases), func(yield func(string, store.Label) bool) {
+		for _, c := range cases {
+			if !yield(c.ID, store.Label{Tags: c.Tags, Cluster: c.Cluster}) {
+				return
+			}
+		}
+	}), nil
 }
 
 // Label returns the tags and cluster of the case id (Cases); ok is false
 // for a case neither side's suite has. It is compare.Options.Label.
 func (p *Pair) Label(id string) (tags []string, cluster string, ok bool) {
-	l, ok := p.Cases[id]
+	if p.Cases == nil {
+		return nil, "", false
+	}
+	l, ok := p.Cases.Label(id)
 	return l.Tags, l.Cluster, ok
 }
 

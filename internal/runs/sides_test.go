@@ -331,12 +331,12 @@ func TestLoadPair(t *testing.T) {
 			checkPair(t, p, tt.runs, fileA, map[lockid.ID]string{h.lockA: "a ", h.lockB: "b "})
 			var tags []string
 			for _, id := range []string{"c1", "c2", "c3"} {
-				c, ok := p.Cases[id]
+				ctags, _, ok := p.Label(id)
 				switch {
 				case !ok:
 					tags = append(tags, "-")
 				default:
-					tags = append(tags, strings.Join(c.Tags, ","))
+					tags = append(tags, strings.Join(ctags, ","))
 				}
 			}
 			if !slices.Equal(tags, tt.tags) {

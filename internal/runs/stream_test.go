@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ func TestStreamedRunStoresAsLoaded(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("labels: %v %v", ok, err)
 		}
-		return got{run, results, cases, labels, sum.Cases}
+		return got{run, results, cases, maps.Collect(labels.All()), sum.Cases}
 	}
 	for _, sel := range []eval.Selection{{}, {Tags: []string{"t1"}, Limit: 6}, {Shard: eval.Shard{Index: 2, Count: 3}}} {
 		t.Run(sel.String(), func(t *testing.T) {
@@ -137,11 +138,16 @@ func TestStreamedRunRetagged(t *testing.T) {
 	if out.Status != eval.RunComplete {
 		t.Fatalf("run: %+v", out)
 	}
-	labels, _, _, err := db.RunLabels(ctx, r.ID)
-	if err != nil || fmt.Sprint(labels["case-001"].Tags) != "[retagged]" || fmt.Sprint(labels["case-000"].Tags) != "[t0]" {
+	held, _, _, err := db.RunLabels(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := maps.Collect(held.All())
+	if fmt.Sprint(labels["case-001"].Tags) != "[retagged]" || fmt.Sprint(labels["case-000"].Tags) != "[t0]" {
 		t.Errorf("labels %v %v, %v", labels["case-001"], labels["case-000"], err)
 	}
-	old, _, _, _ := db.RunLabels(ctx, r.ID-1)
+	heldOld, _, _, _ := db.RunLabels(ctx, r.ID-1)
+	old := maps.Collect(heldOld.All())
 	if fmt.Sprint(old["case-001"].Tags) != "[t1]" {
 		t.Errorf("first run's labels %v", old["case-001"])
 	}

@@ -144,7 +144,7 @@ func BenchmarkCaseLabels(b *testing.B) {
 		name string
 		read func() (int, error)
 	}{
-		{"labels", func() (int, error) { ls, err := db.SuiteLabels(ctx, hash); return len(ls), err }},
+		{"labels", func() (int, error) { ls, err := db.SuiteLabels(ctx, hash); return ls.Len(), err }},
 		{"cases", func() (int, error) { cs, err := db.Cases(ctx, hash); return len(cs), err }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

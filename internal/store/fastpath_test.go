@@ -183,7 +183,7 @@ func BenchmarkFastCaseLabels(b *testing.B) {
 	}{
 		{"fast", func(ctx context.Context, db *DB, h string) (any, int, error) {
 			ls, err := db.SuiteLabels(ctx, h)
-			return ls, len(ls), err
+			return ls, ls.Len(), err
 		}},
 		{"plain", func(ctx context.Context, db *DB, h string) (any, int, error) {
 			cs, err := plainLabels(ctx, db, h)

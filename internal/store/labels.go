@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"slices"
 
 	"github.com/evalpin/evalpin/eval"
@@ -62,12 +64,12 @@ func (db *DB) putLabelSet(ctx context.Context, runID int64, hash, body string) e
 	return nil
 }
 
-// RunLabels returns the labels snapshotted with run runID, keyed by case id,
-// and their label set's hash, which is equal for two runs exactly when their
-// labels are. ok is false when the run has no snapshot (stored before
-// migration 0005, or imported). Cases with equal tags share one Tags slice
-// (clipped, so that an append copies it).
-func (db *DB) RunLabels(ctx context.Context, runID int64) (labels map[string]Label, set string, ok bool, err error) {
+// RunLabels returns the labels snapshotted with run runID and their label
+// set's hash, which is equal for two runs exactly when their labels are.
+// ok is false when the run has no snapshot (stored before migration 0005,
+// or imported). Cases with equal tags share one Tags slice (clipped, so
+// that an append copies it).
+func (db *DB) RunLabels(ctx context.Context, runID int64) (labels *Labels, set string, ok bool, err error) {
 	defer db.explain(&err)
 	var body string
 	err = db.db.QueryRowContext(ctx, `SELECT l.hash, l.body FROM run_labels r JOIN label_sets l ON l.hash = r.label_set WHERE r.run_id = ?`, runID).Scan(&set, &body)
@@ -85,64 +87,69 @@ func (db *DB) RunLabels(ctx context.Context, runID int64) (labels map[string]Lab
 	if err := json.Unmarshal([]byte(body), &doc); err != nil {
 		return nil, "", false, fmt.Errorf("labels of run %d: %w", runID, err)
 	}
-	var tags tagSets
-	for id, l := range doc {
-		l.Tags = tags.share(l.Tags)
-		doc[id] = l
+	return LabelsOf(len(doc), maps.All(doc)), set, true, nil
+}
+
+// LabelsOf returns the n labels all yields, by case id; of two of one id,
+// the last.
+func LabelsOf(n int, all iter.Seq2[string, Label]) *Labels {
+	b := newLabelsBuilder(n)
+	for id, l := range all {
+		addLabel(b, id, l.Tags, l.Cluster)
 	}
-	return doc, set, true, nil
+	return b.labels()
 }
 
 // SuiteLabels returns the tags and cluster of every stored case of the suite
-// with hash suiteHash, keyed by case id: what a diff needs of a suite, read
-// without decoding the cases' prompts (SQLite extracts the two fields:
-// BenchmarkFastCaseLabels), held as Labels, a fifth of the memory of
-// eval.Case values, and with cases of equal tags sharing one Tags slice (clipped, so that an append
-// copies it). A suite the store does not know has no cases. FuzzCaseLabels
-// holds it equal to the labels of Cases.
-func (db *DB) SuiteLabels(ctx context.Context, suiteHash string) (_ map[string]Label, err error) {
+// with hash suiteHash: what a diff needs of a suite, read without decoding
+// the cases' prompts (SQLite extracts the two fields:
+// BenchmarkFastCaseLabels), held as Labels, a few arrays instead of a map
+// or eval.Case values, with cases of equal tags sharing one Tags slice.
+// A suite the store does not know has no cases. FuzzCaseLabels holds it
+// equal to the labels of Cases.
+func (db *DB) SuiteLabels(ctx context.Context, suiteHash string) (_ *Labels, err error) {
 	defer db.explain(&err)
 	var n int
 	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE suite_hash = ?`, suiteHash).Scan(&n); err != nil {
 		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
 	}
 	// SQLite extracts the two fields from the stored JSON; tags come as the
-	// JSON text of their array.
+	// JSON text of their array. The columns are read in place (RawBytes):
+	// the builder copies the id and keeps one copy of each cluster.
 	rows, err := db.db.QueryContext(ctx, `SELECT case_id, json_extract(body, '$.tags'), json_extract(body, '$.cluster')
 		FROM cases WHERE suite_hash = ?`, suiteHash)
 	if err != nil {
 		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
 	}
 	defer rows.Close()
-	labels := make(map[string]Label, n)
+	b := newLabelsBuilder(n)
 	decoded := make(map[string][]string) // tags by the JSON text of their array
-	var (
-		id            string
-		tags, cluster sql.NullString
-	)
+	var id, tagsText, cluster sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&id, &tags, &cluster); err != nil {
+		if err := rows.Scan(&id, &tagsText, &cluster); err != nil {
 			return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
 		}
-		l := Label{Cluster: cluster.String}
-		if tags.Valid {
-			var ok bool
-			if l.Tags, ok = decoded[tags.String]; !ok {
-				if err := json.Unmarshal([]byte(tags.String), &l.Tags); err != nil {
-					return nil, fmt.Errorf("case labels of suite %.12s: case %s: tags: %w", suiteHash, id, err)
-				}
-				l.Tags = slices.Clip(l.Tags)
-				if len(decoded) < maxTagSets {
-					decoded[tags.String] = l.Tags
-				}
+		tags, ok := decoded[string(tagsText)]
+		if !ok && tagsText != nil {
+			if tags, err = decodeTags(tagsText); err != nil {
+				return nil, fmt.Errorf("case labels of suite %.12s: case %s: tags: %w", suiteHash, id, err)
+			}
+			if len(decoded) < maxTagSets {
+				decoded[string(tagsText)] = tags
 			}
 		}
-		labels[id] = l
+		addLabel(b, id, tags, cluster)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("case labels of suite %.12s: %w", suiteHash, err)
 	}
-	return labels, nil
+	return b.labels(), nil
+}
+
+// decodeTags decodes the JSON array of a case's tags.
+func decodeTags(text []byte) (tags []string, err error) {
+	err = json.Unmarshal(text, &tags)
+	return tags, err
 }
 
 // maxTagSets bounds the distinct tag lists a read shares: a suite's cases

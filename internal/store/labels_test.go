@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 
@@ -29,17 +30,19 @@ func TestRunLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, set1, ok, err := db.RunLabels(ctx, r1.ID)
+	held, set1, ok, err := db.RunLabels(ctx, r1.ID)
 	if err != nil || !ok {
 		t.Fatalf("run %d: ok %v, err %v", r1.ID, ok, err)
 	}
+	got := maps.Collect(held.All())
 	for _, c := range cases {
 		if l, ok := got[c.ID]; !ok || !slices.Equal(l.Tags, c.Tags) || l.Cluster != c.Cluster {
 			t.Errorf("case %s: labels %+v (ok %v), want tags %q, cluster %q", c.ID, l, ok, c.Tags, c.Cluster)
 		}
 	}
 	_, set2, _, _ := db.RunLabels(ctx, r2.ID)
-	got3, set3, _, _ := db.RunLabels(ctx, r3.ID)
+	held3, set3, _, _ := db.RunLabels(ctx, r3.ID)
+	got3 := maps.Collect(held3.All())
 	if set1 != set2 || set1 == set3 {
 		t.Errorf("label sets %.8s %.8s %.8s: want the first two equal and the third different", set1, set2, set3)
 	}

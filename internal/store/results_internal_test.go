@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -253,10 +254,11 @@ func FuzzCaseLabels(f *testing.F) {
 		for id, c := range cases {
 			want[id] = eval.Case{ID: c.ID, Tags: c.Tags, Cluster: c.Cluster}
 		}
-		labels, err := db.SuiteLabels(ctx, suite.Hash)
+		held, err := db.SuiteLabels(ctx, suite.Hash)
 		if err != nil {
 			t.Fatal(err)
 		}
+		labels := maps.Collect(held.All())
 		wantLabels := make(map[string]Label, len(want))
 		for id, c := range want {
 			wantLabels[id] = Label{Tags: c.Tags, Cluster: c.Cluster}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -254,10 +255,11 @@ func TestSuiteLabels(t *testing.T) {
 	}
 	// SuiteLabels: the same labels, cases with equal tags sharing them,
 	// clipped, so that an append to one case's tags leaves the others alone.
-	labels, err := db.SuiteLabels(ctx, suite.Hash)
+	held, err := db.SuiteLabels(ctx, suite.Hash)
 	if err != nil {
 		t.Fatal(err)
 	}
+	labels := maps.Collect(held.All())
 	for id, c := range want {
 		if l, ok := labels[id]; !ok || !slices.Equal(l.Tags, c.Tags) || l.Cluster != c.Cluster {
 			t.Errorf("SuiteLabels: case %s: %+v (ok %v), want %+v", id, l, ok, c)
@@ -274,7 +276,7 @@ func TestSuiteLabels(t *testing.T) {
 			t.Errorf("SuiteLabels: case %s: tags of capacity %d beyond their %d: an append would write into what other cases share", id, cap(l.Tags), len(l.Tags))
 		}
 	}
-	if none, err := db.SuiteLabels(ctx, "unknown"); err != nil || len(none) != 0 {
+	if none, err := db.SuiteLabels(ctx, "unknown"); err != nil || none.Len() != 0 {
 		t.Fatalf("SuiteLabels(unknown suite) = %v, %v; want none", none, err)
 	}
 }
