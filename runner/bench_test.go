@@ -134,7 +134,7 @@ func BenchmarkVersusHey(b *testing.B) {
 				var heyRPS float64
 				if i%2 == 0 {
 					b.StopTimer()
-					_, heyRPS = stubserver.Hey(b, bin, url, heyBody, bc.n, bc.c)
+					heyRPS = stubserver.Hey(b, bin, url, heyBody, bc.n, bc.c).Own
 					b.StartTimer()
 				}
 				start := time.Now()
@@ -142,7 +142,7 @@ func BenchmarkVersusHey(b *testing.B) {
 				rps := float64(sum.Results) / time.Since(start).Seconds()
 				if i%2 == 1 {
 					b.StopTimer()
-					_, heyRPS = stubserver.Hey(b, bin, url, heyBody, bc.n, bc.c)
+					heyRPS = stubserver.Hey(b, bin, url, heyBody, bc.n, bc.c).Own
 					b.StartTimer()
 				}
 				ratios = append(ratios, rps/heyRPS)

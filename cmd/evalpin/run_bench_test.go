@@ -25,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,45 +136,6 @@ func runBenchEvalpin(b *testing.B, bin, suite, url, db string, c int) runBenchRe
 	return r
 }
 
-// heyRate is hey's own requests per second in its summary.
-var heyRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-
-// runBenchHeyResult is one hey process: the requests it sent, its wall time,
-// its CPU time (user+sys) and the requests per second it reports itself.
-type runBenchHeyResult struct {
-	n         int
-	wall, cpu time.Duration
-	own       float64
-}
-
-// runBenchHey runs hey as stubserver.Hey does (n requests of body at
-// concurrency c, rounded down to a multiple of c, every one answered 200),
-// and also returns the CPU time hey used.
-func runBenchHey(b *testing.B, bin, url, body string, n, c int) runBenchHeyResult {
-	b.Helper()
-	n = n / c * c
-	cmd := exec.Command(bin, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c), "-m", "POST",
-		"-T", "application/json", "-d", body, url+"/chat/completions")
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	r := runBenchHeyResult{n: n, wall: time.Since(start)}
-	if err != nil {
-		b.Fatalf("hey: %v\n%s", err, out)
-	}
-	r.cpu = processCPU(cmd.ProcessState)
-	if want := fmt.Sprintf("[200]\t%d responses", n); !bytes.Contains(out, []byte(want)) {
-		b.Fatalf("hey: not every request succeeded:\n%s", out)
-	}
-	m := heyRate.FindSubmatch(out)
-	if m == nil {
-		b.Fatalf("hey: no Requests/sec in\n%s", out)
-	}
-	if r.own, err = strconv.ParseFloat(string(m[1]), 64); err != nil {
-		b.Fatal(err)
-	}
-	return r
-}
-
 // runBenchCheckStored checks that the run in db stored a scored, passing
 // result for every case: the scorers did run.
 func runBenchCheckStored(b *testing.B, db string, run int64) {
@@ -255,7 +215,7 @@ func BenchmarkRunVersusHey(b *testing.B) {
 				for range runBenchRounds {
 					db := filepath.Join(b.TempDir(), "evalpin.db")
 					r := runBenchEvalpin(b, evalpinBin, suite, url, db, bc.c)
-					h := runBenchHey(b, heyBin, url, runBenchHeyBody, runBenchCases, bc.c)
+					h := stubserver.Hey(b, heyBin, url, runBenchHeyBody, runBenchCases, bc.c)
 					if i == 0 && len(m.ratio) == 0 {
 						runBenchCheckStored(b, db, r.sum.Run)
 					}
@@ -295,15 +255,15 @@ type runBenchMedians struct {
 }
 
 // add records the pair of evalpin run r and hey run h.
-func (m *runBenchMedians) add(r runBenchResult, h runBenchHeyResult) {
-	rps, heyRPS := float64(runBenchCases)/r.wall.Seconds(), float64(h.n)/h.wall.Seconds()
+func (m *runBenchMedians) add(r runBenchResult, h stubserver.HeyRun) {
+	rps, heyRPS := float64(runBenchCases)/r.wall.Seconds(), h.Rate()
 	cpu := float64(r.cpu.Microseconds()) / float64(runBenchCases)
-	heyCPU := float64(h.cpu.Microseconds()) / float64(h.n)
+	heyCPU := float64(h.CPU.Microseconds()) / float64(h.N)
 	m.wallNs = append(m.wallNs, float64(r.wall.Nanoseconds()))
 	m.rate, m.heyRate, m.runRate = append(m.rate, rps), append(m.heyRate, heyRPS), append(m.runRate, r.sum.RequestsPerSec)
 	m.cpu, m.heyCPU = append(m.cpu, cpu), append(m.heyCPU, heyCPU)
 	m.ratio = append(m.ratio, rps/heyRPS)
-	m.runRatio = append(m.runRatio, r.sum.RequestsPerSec/h.own)
+	m.runRatio = append(m.runRatio, r.sum.RequestsPerSec/h.Own)
 	m.cpuRatio = append(m.cpuRatio, cpu/heyCPU)
 }
 

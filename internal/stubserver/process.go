@@ -77,22 +77,33 @@ func HeyPath(tb testing.TB, root string) string {
 // heyRate is hey's own requests per second in its summary.
 var heyRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 
+// A HeyRun is one hey process: the requests it sent, its wall time (process
+// start to exit), its CPU time (user+sys) and the requests per second it
+// reports itself.
+type HeyRun struct {
+	N         int
+	Wall, CPU time.Duration
+	Own       float64
+}
+
+// Rate is the requests per second of the run's wall time.
+func (h HeyRun) Rate() float64 { return float64(h.N) / h.Wall.Seconds() }
+
 // Hey sends n requests with body at concurrency c to url's chat completions
-// and returns the requests per second from hey's wall time (process start to
-// exit) and as hey itself reports them. hey gives each of its c workers n/c
-// requests, so n is rounded down to a multiple of c. Every request must
-// succeed.
-func Hey(tb testing.TB, bin, url, body string, n, c int) (wall, own float64) {
+// and returns the run. hey gives each of its c workers n/c requests, so n is
+// rounded down to a multiple of c. Every request must succeed.
+func Hey(tb testing.TB, bin, url, body string, n, c int) HeyRun {
 	tb.Helper()
 	n = n / c * c
 	cmd := exec.Command(bin, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c), "-m", "POST",
 		"-T", "application/json", "-d", body, url+"/chat/completions")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
-	elapsed := time.Since(start)
+	h := HeyRun{N: n, Wall: time.Since(start)}
 	if err != nil {
 		tb.Fatalf("hey: %v\n%s", err, out)
 	}
+	h.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if want := fmt.Sprintf("[200]\t%d responses", n); !bytes.Contains(out, []byte(want)) {
 		tb.Fatalf("hey: not every request succeeded:\n%s", out)
 	}
@@ -100,9 +111,8 @@ func Hey(tb testing.TB, bin, url, body string, n, c int) (wall, own float64) {
 	if m == nil {
 		tb.Fatalf("hey: no Requests/sec in\n%s", out)
 	}
-	own, err = strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
+	if h.Own, err = strconv.ParseFloat(string(m[1]), 64); err != nil {
 		tb.Fatal(err)
 	}
-	return float64(n) / elapsed.Seconds(), own
+	return h
 }
