@@ -36,9 +36,9 @@ type File struct {
 
 // Check reads the baseline file that open opens, as Decode does, with the
 // same checks and the same errors (open's error is returned as it is), but
-// holds a few bytes a case and a result rather than the file: a hash of
-// each case id, each result's latency, and a SHA-256 every blockLines lines.
-// name names the file in errors.
+// holds a few bytes a result rather than the file: each result's latency
+// (on disk beyond spillMemory, until Close) and a SHA-256 every blockLines
+// lines. name names the file in errors.
 func Check(name string, open func() (io.ReadCloser, error)) (*File, error) {
 	rc, err := open()
 	if err != nil {

@@ -56,10 +56,11 @@ type decoder struct {
 	// prevID and prevSample are the last result line's case and sample.
 	prevID     string
 	prevSample int
-	// seen holds each case id read, when lookBack is nil: read only to word
-	// an error (a result or case of an id seen before). lookBack, when set,
+	// seen, when set (Decode), holds each case id read: read only to word
+	// an error (a result or case of an id seen before). lookBack (Check)
 	// answers the same by reading the file's first lines again, so that a
-	// read that holds no case keeps no id.
+	// read that holds no case keeps no id; a re-read of checked content
+	// has neither, as it finds no such error.
 	seen     map[string]bool
 	lookBack func(id string, lines int) bool
 	line     int // the number of the line being read
@@ -90,7 +91,7 @@ type decoder struct {
 
 // newDecoder returns a decoder of the file name.
 func newDecoder(name string) *decoder {
-	return &decoder{name: name, seen: map[string]bool{}}
+	return &decoder{name: name}
 }
 
 // Decode reads a baseline file from r; name is the file's name for errors,
@@ -111,7 +112,7 @@ func newDecoder(name string) *decoder {
 func Decode(r io.Reader, name string) (*Baseline, error) {
 	d := newDecoder(name)
 	var b Baseline
-	d.keepLat = true
+	d.keepLat, d.seen = true, map[string]bool{}
 	d.onCase = func(c eval.Case) { b.Cases = append(b.Cases, c) }
 	d.onResult = func(r eval.Result) { b.Results = append(b.Results, r) }
 	defer d.lat.close()
@@ -433,7 +434,7 @@ func (d *decoder) caseLine(id string, f *caseFields) error {
 		}
 		return fmt.Errorf("case %q out of order: cases are sorted by id, and %q came before it", id, d.cur.ID)
 	}
-	if d.lookBack == nil && !d.verified {
+	if d.seen != nil {
 		d.seen[id] = true
 	}
 	d.cur = eval.Case{ID: id, Messages: f.Messages, Prompt: f.Prompt, Tags: f.Tags,

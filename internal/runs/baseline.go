@@ -49,23 +49,43 @@ func ReadBaseline(r io.Reader, name string) (*baselines.Baseline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h := b.Header; len(h.LockManifest) > 0 {
-		if _, err := identity.Parse(h.Lock, h.LockManifest); err != nil {
-			return nil, &DocumentError{File: name, Lock: h.Lock, Err: err}
-		}
+	if err := checkDocument(name, b.Header); err != nil {
+		return nil, err
 	}
 	return b, nil
+}
+
+// checkDocument verifies the lock's identity document a baseline file's
+// header h carries, if any: one that is not the document of the header's
+// lock is a *DocumentError naming the file name.
+func checkDocument(name string, h baselines.Header) error {
+	if len(h.LockManifest) == 0 {
+		return nil
+	}
+	if _, err := identity.Parse(h.Lock, h.LockManifest); err != nil {
+		return &DocumentError{File: name, Lock: h.Lock, Err: err}
+	}
+	return nil
 }
 
 // ReadBaselineFile is ReadBaseline of the file at path. A file it cannot open
 // is an error matching ErrOpen, in os.Open's words.
 func ReadBaselineFile(path string) (*baselines.Baseline, error) {
+	f, err := openBaseline(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadBaseline(f, path)
+}
+
+// openBaseline opens the baseline file at path; its error matches ErrOpen.
+func openBaseline(path string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fault.Mark(err, ErrOpen)
 	}
-	defer f.Close()
-	return ReadBaseline(f, path)
+	return f, nil
 }
 
 // ExportOptions say which runs Export exports.

@@ -11,8 +11,6 @@ import (
 
 	"github.com/evalpin/evalpin/baselines"
 	"github.com/evalpin/evalpin/eval"
-	"github.com/evalpin/evalpin/internal/fault"
-	"github.com/evalpin/evalpin/internal/identity"
 	"github.com/evalpin/evalpin/internal/store"
 )
 
@@ -44,21 +42,13 @@ func CheckBaselineArg(path string) (f *baselines.File, cleanup func(), err error
 // checkBaselineFile checks the baseline file at path, named name in errors,
 // as CheckBaselineArg does; the caller closes the File.
 func checkBaselineFile(path, name string) (*baselines.File, error) {
-	f, err := baselines.Check(name, func() (io.ReadCloser, error) {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fault.Mark(err, ErrOpen)
-		}
-		return f, nil
-	})
+	f, err := baselines.Check(name, func() (io.ReadCloser, error) { return openBaseline(path) })
 	if err != nil {
 		return nil, err
 	}
-	if h := f.Header; len(h.LockManifest) > 0 {
-		if _, err := identity.Parse(h.Lock, h.LockManifest); err != nil {
-			f.Close()
-			return nil, &DocumentError{File: name, Lock: h.Lock, Err: err}
-		}
+	if err := checkDocument(name, f.Header); err != nil {
+		f.Close()
+		return nil, err
 	}
 	return f, nil
 }
