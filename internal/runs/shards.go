@@ -215,26 +215,18 @@ type merge struct {
 // from the file of its shard.
 func (m *merge) walk(yield func(eval.Result) bool) error {
 	n, samples := len(m.shards), m.shards[0].File.Header.Settings.Samples
-	type puller[T any] struct {
-		next func() (T, error, bool)
-		stop func()
-	}
-	pull := func(seq iter.Seq2[eval.Case, error]) puller[eval.Case] {
-		next, stop := iter.Pull2(seq)
-		return puller[eval.Case]{next, stop}
-	}
-	cases := make([]puller[eval.Case], n)
-	results := make([]puller[eval.Result], n)
+	nextCase := make([]func() (eval.Case, error, bool), n)
+	nextResult := make([]func() (eval.Result, error, bool), n)
 	heads := make([]*eval.Result, n) // each shard's next result
 	for i, s := range m.shards {
-		cases[i] = pull(s.File.Cases())
-		defer cases[i].stop()
-		next, stop := iter.Pull2(s.File.Results())
-		results[i] = puller[eval.Result]{next, stop}
+		var stop func()
+		nextCase[i], stop = iter.Pull2(s.File.Cases())
+		defer stop()
+		nextResult[i], stop = iter.Pull2(s.File.Results())
 		defer stop()
 	}
 	advance := func(i int) error {
-		r, err, ok := results[i].next()
+		r, err, ok := nextResult[i]()
 		if heads[i] = nil; ok && err == nil {
 			heads[i] = &r
 		}
@@ -248,12 +240,12 @@ func (m *merge) walk(yield func(eval.Result) bool) error {
 	name := func(i int) string { return untrusted.Line(m.shards[i].Name) }
 	got := 0 // cases with results
 	for k := 0; ; k++ {
-		c, err, ok := cases[0].next()
+		c, err, ok := nextCase[0]()
 		if err != nil {
 			return err
 		}
 		for i := 1; i < n; i++ {
-			ci, err, oki := cases[i].next()
+			ci, err, oki := nextCase[i]()
 			switch {
 			case err != nil:
 				return err
